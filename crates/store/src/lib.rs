@@ -1,0 +1,109 @@
+//! The event store API of efa-rollout.
+//!
+//! Everything the product knows is an event in one global log, grouped into streams (one per
+//! rollout, authority, service, token, ...). This crate defines the envelope, the [`EventStore`]
+//! trait every backend implements, the rules of the hash chain, the limits, the NDJSON exchange
+//! format, the subscription that hands over from catch-up to live, and an in-memory backend for
+//! tests. Backends: `store-sled` (embedded default), [`MemoryStore`] (tests).
+
+mod chain;
+mod codec;
+mod envelope;
+mod error;
+pub mod limits;
+mod memory;
+pub mod ndjson;
+mod subscription;
+mod verify;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+use std::sync::Arc;
+
+pub use chain::{check_link, check_retry, plan_append, plan_continuation, AppendIndex, ChainVerifier, Head, Plan};
+pub use codec::{decode, encode, event_hash};
+pub use envelope::{
+    Actor, ActorKind, Direction, EventHash, ExpectedVersion, Json, NewEvent, RecordedEvent, Timestamp,
+};
+pub use error::StoreError;
+pub use memory::MemoryStore;
+pub use subscription::Subscription;
+pub use verify::{verify_log, VerifyError, VerifyReport};
+
+/// Events committed together, in position order, sent to live subscribers after they are
+/// durable. An empty batch only says "something was committed: read the log".
+pub type Committed = Arc<[RecordedEvent]>;
+
+/// The event log. One implementation per storage engine; the rest of the product holds an
+/// `Arc<dyn EventStore>`.
+///
+/// Guarantees every backend keeps (checked by the conformance suite):
+/// - an append returns only after its events are on stable storage;
+/// - positions are dense, start at 1 and follow commit order; a stream's versions are dense;
+/// - an append whose expected version is stale fails with [`StoreError::Conflict`];
+/// - an append whose event ids are all stored returns the stored events and writes nothing;
+/// - every event is hash-chained to its predecessor;
+/// - reads never show an event that is not yet durable.
+#[async_trait::async_trait]
+pub trait EventStore: Send + Sync + std::fmt::Debug {
+    /// Appends `events` to one stream, atomically, after checking `expected`.
+    /// Returns the stored events (for a retry: the events stored the first time).
+    async fn append(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Appends events that already carry position, version and hash (import, copy between
+    /// stores). They must continue the log exactly; nothing is written otherwise.
+    async fn append_recorded(&self, events: Vec<RecordedEvent>) -> Result<(), StoreError>;
+
+    /// Reads up to `max` events of a stream: forward from version `from` (inclusive), or
+    /// backward from version `from` (inclusive; `u64::MAX` for the newest).
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        from: u64,
+        direction: Direction,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The stream's last version; 0 when it has no events.
+    async fn stream_version(&self, stream_id: &str) -> Result<u64, StoreError>;
+
+    /// Reads up to `max` events of the global log from position `from` (inclusive).
+    async fn read_all(&self, from: u64, max: usize) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The event at `position`, if it exists and is durable.
+    async fn read_event(&self, position: u64) -> Result<Option<RecordedEvent>, StoreError>;
+
+    /// The last durable event's position and hash.
+    async fn head(&self) -> Result<Head, StoreError>;
+
+    /// A receiver of committed batches, for [`Subscription`].
+    fn notifications(&self) -> tokio::sync::broadcast::Receiver<Committed>;
+}
+
+/// Where appends get their time from. Stores take it as a parameter so tests and demo data can
+/// control time; production uses [`SystemClock`].
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> Timestamp;
+}
+
+/// The operating system's clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// Subscribes to the log from position `from` (inclusive): first the stored events, then live
+/// ones, with no gap and no duplicate.
+pub fn subscribe(store: Arc<dyn EventStore>, from: u64) -> Subscription {
+    Subscription::new(store, from)
+}
