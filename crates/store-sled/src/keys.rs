@@ -1,0 +1,47 @@
+//! The on-disk layout: one sled tree, `events`, with four kinds of keys. One tree lets a group
+//! commit be one atomic sled batch.
+//!
+//! | key | value |
+//! | --- | --- |
+//! | `E` position (u64 BE) | the event, as `store::encode` writes it |
+//! | `S` stream id | the stream's last version (u64 BE) |
+//! | `V` stream id `0x00` version (u64 BE) | the event's position (u64 BE) |
+//! | `I` event id (16 bytes) | the event's position (u64 BE) |
+//!
+//! Stream ids cannot contain `0x00` (see `store::limits`), so `V` keys of different streams do
+//! not interleave.
+
+use uuid::Uuid;
+
+/// The key of the event at `position`.
+pub fn event_key(position: u64) -> [u8; 9] {
+    let mut key = [b'E'; 9];
+    key[1..].copy_from_slice(&position.to_be_bytes());
+    key
+}
+
+pub(crate) fn stream_key(stream_id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + stream_id.len());
+    key.push(b'S');
+    key.extend_from_slice(stream_id.as_bytes());
+    key
+}
+
+pub(crate) fn version_key(stream_id: &str, version: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(10 + stream_id.len());
+    key.push(b'V');
+    key.extend_from_slice(stream_id.as_bytes());
+    key.push(0);
+    key.extend_from_slice(&version.to_be_bytes());
+    key
+}
+
+pub(crate) fn id_key(event_id: Uuid) -> [u8; 17] {
+    let mut key = [b'I'; 17];
+    key[1..].copy_from_slice(event_id.as_bytes());
+    key
+}
+
+pub(crate) fn decode_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
