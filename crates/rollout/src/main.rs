@@ -1,1 +1,197 @@
-fn main() {}
+//! `rollout`: the efa-rollout command line.
+
+use std::io::{BufReader, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use store::{ndjson, verify_log, VerifyError};
+use store_sled::{SledConfig, SledStore};
+
+/// efa-rollout: the event-sourced rollout of online services (OZG, EfA) to Brandenburg's
+/// municipal administrations.
+#[derive(Parser, Debug)]
+#[command(name = "rollout", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Recompute the hash chain of the whole log; name the first bad position and exit non-zero.
+    Verify {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Write the whole log as NDJSON (one event per line, hashes included).
+    Export {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Write to FILE instead of standard output (written to FILE.partial, then renamed).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Load an NDJSON export into an empty store. The whole file is checked first; a broken,
+    /// reordered or altered file is refused with its line number and nothing is written.
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The NDJSON file, as `rollout export` writes it.
+        file: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+struct StoreArgs {
+    /// The data directory of the embedded store.
+    #[arg(long, value_name = "DIR", env = "ROLLOUT_DATA_DIR", default_value = "./rollout-data")]
+    data_dir: PathBuf,
+}
+
+/// A failure to report: one line on stderr, exit code 1.
+struct Failure(String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error ({info}); please report this");
+    }));
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ROLLOUT_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Verify { store } => {
+            let store = open_existing(&store.data_dir)?;
+            let mut progress = Progress::new("verified");
+            match verify_log(&store, |n| progress.show(n)).await {
+                Ok(report) => {
+                    progress.done();
+                    println!("ok: {} events, head hash {}", report.events, report.head.hash);
+                    Ok(())
+                }
+                Err(VerifyError::Broken { position, reason }) => {
+                    progress.done();
+                    Err(Failure(format!("the log is broken at position {position}: {reason}")))
+                }
+                Err(VerifyError::Store(e)) => Err(e.into()),
+            }
+        }
+        Command::Export { store, out } => {
+            let store = open_existing(&store.data_dir)?;
+            let mut progress = Progress::new("exported");
+            let count = match out {
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut writer = BufWriter::new(stdout.lock());
+                    ndjson::export(&store, &mut writer, |_| {}).await?
+                }
+                Some(path) => {
+                    let partial = path.with_extension("partial");
+                    let result = async {
+                        let file = std::fs::File::create(&partial).map_err(|e| at(&partial, e))?;
+                        let mut writer = BufWriter::new(file);
+                        let count = ndjson::export(&store, &mut writer, |n| progress.show(n)).await?;
+                        let file = writer.into_inner().map_err(|e| at(&partial, e.into_error()))?;
+                        file.sync_all().map_err(|e| at(&partial, e))?;
+                        std::fs::rename(&partial, &path).map_err(|e| at(&path, e))?;
+                        Ok::<_, Failure>(count)
+                    }
+                    .await;
+                    if result.is_err() {
+                        let _ = std::fs::remove_file(&partial);
+                    }
+                    progress.done();
+                    result?
+                }
+            };
+            eprintln!("exported {count} events");
+            Ok(())
+        }
+        Command::Import { store, file } => {
+            std::fs::File::open(&file).map_err(|e| at(&file, e))?;
+            let store = SledStore::open(SledConfig::new(&store.data_dir))?;
+            let mut progress = Progress::new("imported");
+            let open = || std::fs::File::open(&file).map(BufReader::new);
+            let count = ndjson::import(&store, open, |n| progress.show(n)).await.map_err(|e| match e {
+                ndjson::NdjsonError::Line { line, reason } => {
+                    Failure(format!("{}:{line}: {reason}; nothing was imported", file.display()))
+                }
+                other => Failure(format!("{}: {other}", file.display())),
+            })?;
+            progress.done();
+            println!("imported {count} events");
+            Ok(())
+        }
+    }
+}
+
+/// Opens the store of a data directory that must exist already.
+fn open_existing(dir: &Path) -> Result<SledStore, Failure> {
+    if !dir.join("log").is_dir() {
+        return Err(Failure(format!(
+            "there is no store in {} (use --data-dir, or create one with `rollout import`)",
+            dir.display()
+        )));
+    }
+    Ok(SledStore::open(SledConfig::new(dir))?)
+}
+
+fn at(path: &Path, e: std::io::Error) -> Failure {
+    Failure(format!("{}: {e}", path.display()))
+}
+
+/// A one-line progress counter on stderr, shown only on a terminal.
+struct Progress {
+    verb: &'static str,
+    terminal: bool,
+    shown: bool,
+}
+
+impl Progress {
+    fn new(verb: &'static str) -> Self {
+        Progress { verb, terminal: std::io::stderr().is_terminal(), shown: false }
+    }
+
+    fn show(&mut self, events: u64) {
+        if self.terminal {
+            eprint!("\r{} {events} events", self.verb);
+            let _ = std::io::stderr().flush();
+            self.shown = true;
+        }
+    }
+
+    fn done(&mut self) {
+        if self.shown {
+            eprintln!();
+            self.shown = false;
+        }
+    }
+}
+
