@@ -59,6 +59,23 @@ impl SledConfig {
     }
 }
 
+/// Counters of the writer since the store was opened (for metrics and benchmarks).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Durability barriers (one per group commit).
+    pub groups: u64,
+    /// Appends written (retries and refusals not counted).
+    pub appends: u64,
+    pub events: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    groups: AtomicU64,
+    appends: AtomicU64,
+    events: AtomicU64,
+}
+
 /// The event store on sled. Cheap to clone; the writer thread stops when the last clone is gone.
 #[derive(Clone, Debug)]
 pub struct SledStore {
@@ -73,6 +90,7 @@ struct Inner {
     durable: Arc<AtomicU64>,
     durable_head: Arc<Mutex<Head>>,
     live: broadcast::Sender<Committed>,
+    counters: Arc<Counters>,
     requests: Option<mpsc::Sender<Request>>,
     writer: Option<std::thread::JoinHandle<()>>,
     _lock: File,
@@ -150,7 +168,9 @@ impl SledStore {
         let durable_head = Arc::new(Mutex::new(head));
         let (live, _) = broadcast::channel(LIVE_CHANNEL_BATCHES);
         let (requests, queue) = mpsc::channel(QUEUE_DEPTH);
+        let counters = Arc::new(Counters::default());
         let writer = Writer {
+            counters: counters.clone(),
             tree: tree.clone(),
             db: db.clone(),
             db_file,
@@ -174,6 +194,7 @@ impl SledStore {
                 durable,
                 durable_head,
                 live,
+                counters,
                 requests: Some(requests),
                 writer: Some(writer),
                 _lock: lock,
@@ -199,6 +220,15 @@ impl SledStore {
         match self.inner.tree.get(event_key(position)).map_err(sled_err)? {
             Some(bytes) => decode_at(position, &bytes).map(Some),
             None => Ok(None),
+        }
+    }
+
+    pub fn writer_stats(&self) -> WriterStats {
+        let c = &self.inner.counters;
+        WriterStats {
+            groups: c.groups.load(Ordering::Relaxed),
+            appends: c.appends.load(Ordering::Relaxed),
+            events: c.events.load(Ordering::Relaxed),
         }
     }
 
@@ -336,6 +366,7 @@ struct Writer {
     durable: Arc<AtomicU64>,
     durable_head: Arc<Mutex<Head>>,
     live: broadcast::Sender<Committed>,
+    counters: Arc<Counters>,
     clock: Arc<dyn Clock>,
     /// Set when the log can no longer be trusted to match what callers were told; every append
     /// is refused with this reason until the store is reopened.
@@ -427,6 +458,10 @@ impl Writer {
                 return;
             }
             self.durable.store(self.head.position, Ordering::Release);
+            let appends = outcomes.iter().filter(|o| matches!(o, Outcome::Written(..))).count();
+            self.counters.groups.fetch_add(1, Ordering::Relaxed);
+            self.counters.appends.fetch_add(appends as u64, Ordering::Relaxed);
+            self.counters.events.fetch_add(written.len() as u64, Ordering::Relaxed);
             *self.durable_head.lock().unwrap_or_else(|p| p.into_inner()) = self.head;
             let _ = self.live.send(written.into());
         }
