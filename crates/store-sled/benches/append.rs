@@ -1,10 +1,15 @@
 //! Append and read throughput of the sled store, each beside a baseline measured in the same run.
 //!
-//! `cargo bench -p store-sled --bench append` (set `BENCH_EVENTS_READ` to change the size of the
+//! `cargo bench -p store-sled --bench append` (`BENCH_ONLY=serial|concurrent|read` runs one part; set `BENCH_EVENTS_READ` to change the size of the
 //! read test, default 1,000,000; `BENCH_DIR` to put the data on another disk).
 //! Results and their interpretation: BENCHMARKS.md.
 
 use std::io::Write;
+
+// The allocator the `rollout` binary uses (glibc's malloc triples the cost of reading the log:
+// sled's large node allocations make it consolidate the small ones of decoded events).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +27,11 @@ fn payload(n: u64) -> Json {
 }
 
 fn event(n: u64) -> NewEvent {
-    let actor = Actor { id: "token:bench".into(), name: "Benchmark".into(), kind: ActorKind::Automation };
+    let actor = Actor {
+        id: "token:bench".into(),
+        name: "Benchmark".into(),
+        kind: ActorKind::Automation,
+    };
     NewEvent::new("StepCompleted", 1, payload(n), actor, Uuid::now_v7())
 }
 
@@ -87,7 +96,10 @@ fn raw_sled(dir: &std::path::Path, batch: usize, events: u64) -> f64 {
             };
             rec.hash = store::event_hash(&rec);
             head = store::Head::after(&rec);
-            b.insert(&store_sled::event_key(rec.position)[..], store::encode(&rec));
+            b.insert(
+                &store_sled::event_key(rec.position)[..],
+                store::encode(&rec),
+            );
             let mut vkey = b"V".to_vec();
             vkey.extend_from_slice(rec.stream_id.as_bytes());
             vkey.push(0);
@@ -114,12 +126,22 @@ async fn serial(store: &SledStore, duration: Duration) -> (f64, Duration) {
     let mut n = 0;
     while start.elapsed() < duration {
         let t = Instant::now();
-        store.append(&format!("rollout-serial:{}", n % 100), ExpectedVersion::Any, vec![event(n)]).await.expect("append");
+        store
+            .append(
+                &format!("rollout-serial:{}", n % 100),
+                ExpectedVersion::Any,
+                vec![event(n)],
+            )
+            .await
+            .expect("append");
         latencies.push(t.elapsed());
         n += 1;
     }
     latencies.sort();
-    (n as f64 / start.elapsed().as_secs_f64(), percentile(&latencies, 0.5))
+    (
+        n as f64 / start.elapsed().as_secs_f64(),
+        percentile(&latencies, 0.5),
+    )
 }
 
 async fn concurrent(store: &SledStore, writers: u64, per_writer: u64) -> (f64, Duration, Duration) {
@@ -132,7 +154,11 @@ async fn concurrent(store: &SledStore, writers: u64, per_writer: u64) -> (f64, D
                 for i in 0..per_writer {
                     let t = Instant::now();
                     store
-                        .append(&format!("rollout-w{w}:{}", i % 20), ExpectedVersion::Any, vec![event(i)])
+                        .append(
+                            &format!("rollout-w{w}:{}", i % 20),
+                            ExpectedVersion::Any,
+                            vec![event(i)],
+                        )
                         .await
                         .expect("append");
                     latencies.push(t.elapsed());
@@ -147,14 +173,22 @@ async fn concurrent(store: &SledStore, writers: u64, per_writer: u64) -> (f64, D
     }
     let rate = latencies.len() as f64 / start.elapsed().as_secs_f64();
     latencies.sort();
-    (rate, percentile(&latencies, 0.5), percentile(&latencies, 0.99))
+    (
+        rate,
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+    )
 }
 
 fn dir_bytes(dir: &std::path::Path) -> u64 {
     let mut total = 0;
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let Ok(meta) = entry.metadata() else { continue };
-        total += if meta.is_dir() { dir_bytes(&entry.path()) } else { meta.len() };
+        total += if meta.is_dir() {
+            dir_bytes(&entry.path())
+        } else {
+            meta.len()
+        };
     }
     total
 }
@@ -164,33 +198,54 @@ fn main() {
         // `cargo test --benches` lists targets; nothing to list.
         return;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let read_events: u64 = std::env::var("BENCH_EVENTS_READ").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let read_events: u64 = std::env::var("BENCH_EVENTS_READ")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let dir = bench_dir();
     println!("data in {}", dir.path().display());
 
-    println!("\n## serial durable appends (one writer, one event each)");
-    let raw = raw_fdatasync(dir.path(), Duration::from_secs(3));
-    let store = SledStore::open(SledConfig::new(dir.path().join("serial"))).expect("open");
-    let (rate, p50) = rt.block_on(serial(&store, Duration::from_secs(3)));
-    drop(store);
-    println!("raw 256-byte write + fdatasync : {raw:>10.0} /s");
-    println!("store append (1 event)         : {rate:>10.0} /s   p50 {p50:?}   ratio {:.2}", rate / raw);
-
-    println!("\n## 64 concurrent appenders, one event each (group commit)");
-    let store = SledStore::open(SledConfig::new(dir.path().join("concurrent"))).expect("open");
-    let (rate, p50, p99) = rt.block_on(concurrent(&store, 64, 3_000));
-    let stats = store.writer_stats();
-    drop(store);
-    let group = (stats.events as f64 / stats.groups as f64).round().max(1.0) as usize;
-    let baseline = raw_sled(dir.path(), group, stats.events);
-    println!("raw sled, same batches ({group:>3} events) + fdatasync : {baseline:>10.0} events/s");
-    println!(
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    if only.is_empty() || only == "serial" {
+        println!("\n## serial durable appends (one writer, one event each)");
+        let raw = raw_fdatasync(dir.path(), Duration::from_secs(3));
+        let store = SledStore::open(SledConfig::new(dir.path().join("serial"))).expect("open");
+        let (rate, p50) = rt.block_on(serial(&store, Duration::from_secs(3)));
+        drop(store);
+        println!("raw 256-byte write + fdatasync : {raw:>10.0} /s");
+        println!(
+            "store append (1 event)         : {rate:>10.0} /s   p50 {p50:?}   ratio {:.2}",
+            rate / raw
+        );
+    }
+    if only.is_empty() || only == "concurrent" {
+        println!("\n## 64 concurrent appenders, one event each (group commit)");
+        let store = SledStore::open(SledConfig::new(dir.path().join("concurrent"))).expect("open");
+        let (rate, p50, p99) = rt.block_on(concurrent(&store, 64, 3_000));
+        let stats = store.writer_stats();
+        drop(store);
+        let group = (stats.events as f64 / stats.groups as f64).round().max(1.0) as usize;
+        let baseline = raw_sled(dir.path(), group, stats.events);
+        println!(
+            "raw sled, same batches ({group:>3} events) + fdatasync : {baseline:>10.0} events/s"
+        );
+        println!(
         "store, 64 appenders                          : {rate:>10.0} events/s   p50 {p50:?}   p99 {p99:?}   ratio {:.2}",
         rate / baseline
     );
-    println!("groups {} for {} events (mean group {group})", stats.groups, stats.events);
-
+        println!(
+            "groups {} for {} events (mean group {group})",
+            stats.groups, stats.events
+        );
+    }
+    if !(only.is_empty() || only == "read") {
+        return;
+    }
     println!("\n## reading the whole log of {read_events} events");
     let store = Arc::new(SledStore::open(SledConfig::new(dir.path().join("read"))).expect("open"));
     rt.block_on(async {
@@ -198,9 +253,20 @@ fn main() {
         while n < read_events {
             let batch: Vec<_> = (n..(n + 1_000).min(read_events)).map(event).collect();
             n += batch.len() as u64;
-            store.append(&format!("rollout-read:{}", n % 40_000), ExpectedVersion::Any, batch).await.expect("fill");
+            store
+                .append(
+                    &format!("rollout-read:{}", n % 40_000),
+                    ExpectedVersion::Any,
+                    batch,
+                )
+                .await
+                .expect("fill");
         }
     });
+    // A cold start: the store is reopened before it is read.
+    drop(store);
+    let store =
+        Arc::new(SledStore::open(SledConfig::new(dir.path().join("read"))).expect("reopen"));
     rt.block_on(async {
         let start = Instant::now();
         let mut from = 1;
@@ -223,7 +289,11 @@ fn main() {
     drop(store);
     // The floor: a plain scan of the same sled tree, without decoding.
     let db = loop {
-        match sled::Config::new().path(dir.path().join("read").join("log")).cache_capacity(store_sled::CACHE_BYTES_DEFAULT).open() {
+        match sled::Config::new()
+            .path(dir.path().join("read").join("log"))
+            .cache_capacity(store_sled::CACHE_BYTES_DEFAULT)
+            .open()
+        {
             Ok(db) => break db,
             Err(_) => std::thread::sleep(Duration::from_millis(10)),
         }
@@ -236,9 +306,16 @@ fn main() {
         count += u64::from(!value.is_empty());
     }
     let elapsed = start.elapsed();
-    println!("raw sled scan, no decoding      : {:>10.0} events/s   ({count} events)", count as f64 / elapsed.as_secs_f64());
+    println!(
+        "raw sled scan, no decoding      : {:>10.0} events/s   ({count} events)",
+        count as f64 / elapsed.as_secs_f64()
+    );
     drop(tree);
     drop(db);
     let on_disk = dir_bytes(&dir.path().join("read"));
-    println!("bytes on disk per event          : {:>10.0}   ({:.1} MB for {read_events} events)", on_disk as f64 / read_events as f64, on_disk as f64 / 1e6);
+    println!(
+        "bytes on disk per event          : {:>10.0}   ({:.1} MB for {read_events} events)",
+        on_disk as f64 / read_events as f64,
+        on_disk as f64 / 1e6
+    );
 }

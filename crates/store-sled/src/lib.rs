@@ -4,17 +4,25 @@
 //! 1. `append` checks nothing itself: it queues a request for the writer thread and awaits its
 //!    answer.
 //! 2. The writer takes every request waiting at that moment (a group, up to
-//!    [`GROUP_APPENDS_MAX`]), plans each with the shared chain rules ([`store::plan_append`]):
-//!    limits, idempotency, expected version, positions, hashes. A refused append does not stop
-//!    the others.
-//! 3. All planned writes of the group go into one atomic sled batch on one tree, so positions
-//!    are assigned and committed in one step: position order is commit order.
-//! 4. One durability barrier for the group: `Db::flush` (sled writes its log and calls
-//!    `sync_file_range`, which leaves the disk's write cache alone), then `fdatasync` of sled's
-//!    file and `fsync` of any blob file it created.
+//!    [`GROUP_APPENDS_MAX`]) and plans each with the shared chain rules
+//!    ([`store::plan_append`]): limits, idempotency, expected version, positions, hashes. A
+//!    refused append does not stop the others. Positions are assigned here, by the one writer,
+//!    so position order is commit order.
+//! 3. One durability barrier for the group: its events are written to the journal in one
+//!    `write` and one `fdatasync` (see [`journal`]).
+//! 4. The group's events and their index entries are inserted into sled's tree, in memory, in
+//!    position order. (Not as a sled batch: sled seals and syncs its write buffer for every
+//!    batch, which would put a second device round trip on every group. Atomicity comes from
+//!    the journal instead: after a crash, sled holds a prefix of these inserts and the journal
+//!    replay completes it.)
 //! 5. Only then the durable head advances (reads never show more), live subscribers get the
 //!    batch, and every caller of the group gets its answer.
+//! 6. Apart from the writer, a checkpointer flushes sled every [`journal::CHECKPOINT_INTERVAL`]
+//!    and `fdatasync`s its file itself (sled's own flush ends in `sync_file_range`, which leaves
+//!    the disk's write cache alone); journal files below the checkpoint are then deleted.
+//!    On open, journal events that sled lost are replayed into it.
 
+mod journal;
 mod keys;
 
 use std::collections::{HashMap, HashSet};
@@ -24,8 +32,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use store::{
-    check_retry, plan_append, plan_continuation, AppendIndex, Clock, Committed, Direction, EventStore,
-    ExpectedVersion, Head, NewEvent, Plan, RecordedEvent, StoreError, SystemClock,
+    check_retry, plan_append, plan_continuation, AppendIndex, Clock, Committed, Direction,
+    EventStore, ExpectedVersion, Head, NewEvent, Plan, RecordedEvent, StoreError, SystemClock,
 };
 use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
@@ -55,7 +63,11 @@ pub struct SledConfig {
 
 impl SledConfig {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        SledConfig { dir: dir.into(), cache_bytes: CACHE_BYTES_DEFAULT, clock: Arc::new(SystemClock) }
+        SledConfig {
+            dir: dir.into(),
+            cache_bytes: CACHE_BYTES_DEFAULT,
+            clock: Arc::new(SystemClock),
+        }
     }
 }
 
@@ -91,8 +103,12 @@ struct Inner {
     durable_head: Arc<Mutex<Head>>,
     live: broadcast::Sender<Committed>,
     counters: Arc<Counters>,
+    /// Events replayed from the journal when the store was opened.
+    replayed: u64,
     requests: Option<mpsc::Sender<Request>>,
     writer: Option<std::thread::JoinHandle<()>>,
+    checkpointer: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<bool>)>,
+    journal_dir: PathBuf,
     _lock: File,
 }
 
@@ -150,21 +166,51 @@ impl SledStore {
             // Durability is ours: the writer flushes and syncs each group itself.
             .flush_every_ms(None)
             .open()
-            .map_err(|e| StoreError::Io(format!("cannot open the log in {}: {e}", log_dir.display())))?;
+            .map_err(|e| {
+                StoreError::Io(format!("cannot open the log in {}: {e}", log_dir.display()))
+            })?;
         let tree = db.open_tree("events").map_err(sled_err)?;
         // New files and directories must survive a crash too.
         sync_dir(dir)?;
         sync_dir(&log_dir)?;
         let db_file = File::open(log_dir.join("db")).map_err(|e| io_at(&log_dir.join("db"), e))?;
+        let mut checkpointer = Checkpointer {
+            db: db.clone(),
+            db_file,
+            blob_dir: log_dir.join("blobs"),
+            synced_blobs: HashSet::new(),
+            durable: Arc::new(AtomicU64::new(0)),
+            checkpoint: Arc::new(AtomicU64::new(0)),
+        };
 
-        let (head, failed) = match read_head(&tree) {
+        let (mut head, mut failed) = match read_head(&tree) {
             Ok(head) => (head, None),
             Err((head, e)) => {
                 tracing::error!(error = %e, "the last stored event is unreadable; appends are refused");
                 (head, Some(e.to_string()))
             }
         };
-        let durable = Arc::new(AtomicU64::new(head.position));
+        let journal_dir = dir.join("journal");
+        let before_replay = head.position;
+        if failed.is_none() {
+            head = replay_journal(&tree, head, &journal_dir)?;
+        }
+        let replayed = head.position - before_replay;
+        checkpointer.durable.store(head.position, Ordering::Release);
+        checkpointer.run_once()?;
+        let journal = match journal::Journal::start(&journal_dir, head.position + 1) {
+            Ok(journal) => Some(journal),
+            Err(e) if failed.is_some() => {
+                tracing::error!(error = %e, "cannot start the journal");
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        if journal.is_none() && failed.is_none() {
+            failed = Some("the journal could not be started".into());
+        }
+        let durable = checkpointer.durable.clone();
+        let checkpoint = checkpointer.checkpoint.clone();
         let durable_head = Arc::new(Mutex::new(head));
         let (live, _) = broadcast::channel(LIVE_CHANNEL_BATCHES);
         let (requests, queue) = mpsc::channel(QUEUE_DEPTH);
@@ -172,10 +218,8 @@ impl SledStore {
         let writer = Writer {
             counters: counters.clone(),
             tree: tree.clone(),
-            db: db.clone(),
-            db_file,
-            blob_dir: log_dir.join("blobs"),
-            synced_blobs: HashSet::new(),
+            journal,
+            checkpoint,
             head,
             durable: durable.clone(),
             durable_head: durable_head.clone(),
@@ -187,6 +231,11 @@ impl SledStore {
             .name("store-writer".into())
             .spawn(move || writer.run(queue))
             .map_err(StoreError::from)?;
+        let (stop_checkpoints, stop) = std::sync::mpsc::channel::<()>();
+        let checkpointer = std::thread::Builder::new()
+            .name("store-checkpoint".into())
+            .spawn(move || checkpointer.run(stop))
+            .map_err(StoreError::from)?;
         Ok(SledStore {
             inner: Arc::new(Inner {
                 tree,
@@ -195,8 +244,11 @@ impl SledStore {
                 durable_head,
                 live,
                 counters,
+                replayed,
                 requests: Some(requests),
                 writer: Some(writer),
+                checkpointer: Some((stop_checkpoints, checkpointer)),
+                journal_dir,
                 _lock: lock,
             }),
         })
@@ -208,7 +260,10 @@ impl SledStore {
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let (reply, answer) = oneshot::channel();
         let requests = self.inner.requests.as_ref().ok_or(StoreError::Closed)?;
-        requests.send(make(reply)).await.map_err(|_| StoreError::Closed)?;
+        requests
+            .send(make(reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -232,6 +287,12 @@ impl SledStore {
         }
     }
 
+    /// Events that were replayed from the journal into sled when the store was opened (they were
+    /// acknowledged before a crash, after the last checkpoint).
+    pub fn replayed_at_open(&self) -> u64 {
+        self.inner.replayed
+    }
+
     /// Bytes sled's files take on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         self.inner.db.size_on_disk().map_err(sled_err)
@@ -247,8 +308,21 @@ impl Drop for Inner {
                 tracing::error!("the store writer thread panicked");
             }
         }
-        if let Err(e) = self.db.flush() {
-            tracing::error!(error = %e, "flushing the log on close failed");
+        // The checkpointer makes a last checkpoint when it stops.
+        if let Some((stop, checkpointer)) = self.checkpointer.take() {
+            drop(stop);
+            match checkpointer.join() {
+                // sled holds every event durably: the journal is not needed to reopen.
+                Ok(true) => {
+                    if let Err(e) = journal::remove_all(&self.journal_dir) {
+                        tracing::warn!(error = %e, "could not remove the journal after the last checkpoint");
+                    }
+                }
+                Ok(false) => tracing::warn!(
+                    "the last checkpoint failed; the journal is replayed on the next open"
+                ),
+                Err(_) => tracing::error!("the store checkpoint thread panicked"),
+            }
         }
     }
 }
@@ -262,7 +336,13 @@ impl EventStore for SledStore {
         events: Vec<NewEvent>,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let stream_id = stream_id.to_owned();
-        self.request(|reply| Request::Append { stream_id, expected, events, reply }).await
+        self.request(|reply| Request::Append {
+            stream_id,
+            expected,
+            events,
+            reply,
+        })
+        .await
     }
 
     async fn append_recorded(&self, events: Vec<RecordedEvent>) -> Result<(), StoreError> {
@@ -273,7 +353,9 @@ impl EventStore for SledStore {
                 actual: events.len() as u64,
             });
         }
-        self.request(|reply| Request::Recorded { events, reply }).await.map(|_| ())
+        self.request(|reply| Request::Recorded { events, reply })
+            .await
+            .map(|_| ())
     }
 
     async fn read_stream(
@@ -285,24 +367,38 @@ impl EventStore for SledStore {
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let max = max.min(store::limits::READ_BATCH_MAX);
         let durable = self.durable();
-        let (low, high) = (keys::version_key(stream_id, 1), keys::version_key(stream_id, u64::MAX));
-        let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = match direction {
-            Direction::Forward => Box::new(self.inner.tree.range(keys::version_key(stream_id, from.max(1))..=high)),
-            Direction::Backward => {
-                if from == 0 {
-                    return Ok(Vec::new());
+        let (low, high) = (
+            keys::version_key(stream_id, 1),
+            keys::version_key(stream_id, u64::MAX),
+        );
+        let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
+            match direction {
+                Direction::Forward => Box::new(
+                    self.inner
+                        .tree
+                        .range(keys::version_key(stream_id, from.max(1))..=high),
+                ),
+                Direction::Backward => {
+                    if from == 0 {
+                        return Ok(Vec::new());
+                    }
+                    Box::new(
+                        self.inner
+                            .tree
+                            .range(low..=keys::version_key(stream_id, from))
+                            .rev(),
+                    )
                 }
-                Box::new(self.inner.tree.range(low..=keys::version_key(stream_id, from)).rev())
-            }
-        };
+            };
         let mut out = Vec::new();
         for entry in entries {
             if out.len() == max {
                 break;
             }
             let (_, position) = entry.map_err(sled_err)?;
-            let position = keys::decode_u64(&position)
-                .ok_or_else(|| StoreError::Io(format!("bad index entry in stream `{stream_id}`")))?;
+            let position = keys::decode_u64(&position).ok_or_else(|| {
+                StoreError::Io(format!("bad index entry in stream `{stream_id}`"))
+            })?;
             if position > durable {
                 // Committed but not yet durable: not shown yet.
                 if direction == Direction::Forward {
@@ -312,7 +408,12 @@ impl EventStore for SledStore {
             }
             match self.event_at(position)? {
                 Some(event) => out.push(event),
-                None => return Err(StoreError::Corrupt { position, reason: "indexed event is missing".into() }),
+                None => {
+                    return Err(StoreError::Corrupt {
+                        position,
+                        reason: "indexed event is missing".into(),
+                    })
+                }
             }
         }
         Ok(out)
@@ -328,9 +429,16 @@ impl EventStore for SledStore {
         if from > durable {
             return Ok(Vec::new());
         }
-        let max = max.min(store::limits::READ_BATCH_MAX).min((durable - from + 1) as usize);
+        let max = max
+            .min(store::limits::READ_BATCH_MAX)
+            .min((durable - from + 1) as usize);
         let mut out = Vec::with_capacity(max.min(1_024));
-        for entry in self.inner.tree.range(event_key(from)..=event_key(durable)).take(max) {
+        for entry in self
+            .inner
+            .tree
+            .range(event_key(from)..=event_key(durable))
+            .take(max)
+        {
             let (key, bytes) = entry.map_err(sled_err)?;
             let position = keys::decode_u64(&key[1..]).unwrap_or(0);
             out.push(decode_at(position, &bytes)?);
@@ -346,7 +454,11 @@ impl EventStore for SledStore {
     }
 
     async fn head(&self) -> Result<Head, StoreError> {
-        Ok(*self.inner.durable_head.lock().unwrap_or_else(|p| p.into_inner()))
+        Ok(*self
+            .inner
+            .durable_head
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()))
     }
 
     fn notifications(&self) -> broadcast::Receiver<Committed> {
@@ -357,10 +469,10 @@ impl EventStore for SledStore {
 /// The single writer: owns the head and every append.
 struct Writer {
     tree: sled::Tree,
-    db: sled::Db,
-    db_file: File,
-    blob_dir: PathBuf,
-    synced_blobs: HashSet<std::ffi::OsString>,
+    /// `None` only when the store failed to open cleanly (then `failed` says why).
+    journal: Option<journal::Journal>,
+    /// Position up to which sled itself is durable (set by the checkpointer).
+    checkpoint: Arc<AtomicU64>,
     /// The head including this group's planned events.
     head: Head,
     durable: Arc<AtomicU64>,
@@ -377,7 +489,12 @@ type Reply = oneshot::Sender<Result<Vec<RecordedEvent>, StoreError>>;
 
 enum Outcome {
     Written(Reply, Vec<RecordedEvent>),
-    Retry { reply: Reply, stream_id: String, events: Vec<NewEvent>, positions: Vec<u64> },
+    Retry {
+        reply: Reply,
+        stream_id: String,
+        events: Vec<NewEvent>,
+        positions: Vec<u64>,
+    },
     Refused(Reply, StoreError),
 }
 
@@ -396,13 +513,22 @@ impl Writer {
                 }
             }
             self.commit(group);
+            if let Some(journal) = self.journal.as_mut() {
+                if let Err(e) = journal.maintain(self.checkpoint.load(Ordering::Acquire)) {
+                    tracing::error!(error = %e, "journal maintenance failed; refusing further appends");
+                    self.failed = Some(format!("the journal failed ({e}); restart the server"));
+                }
+            }
         }
     }
 
     fn commit(&mut self, group: Vec<Request>) {
         let start_head = self.head;
-        let mut pending = Pending { tree: &self.tree, versions: HashMap::new(), ids: HashMap::new() };
-        let mut batch = sled::Batch::default();
+        let mut pending = Pending {
+            tree: &self.tree,
+            versions: HashMap::new(),
+            ids: HashMap::new(),
+        };
         let mut written: Vec<RecordedEvent> = Vec::new();
         let mut outcomes = Vec::with_capacity(group.len());
         let now = self.clock.now();
@@ -413,17 +539,32 @@ impl Writer {
                 continue;
             }
             match request {
-                Request::Append { stream_id, expected, events, reply } => {
+                Request::Append {
+                    stream_id,
+                    expected,
+                    events,
+                    reply,
+                } => {
                     let retry = events.clone();
-                    match plan_append(&mut pending, &mut self.head, &stream_id, expected, events, now) {
+                    match plan_append(
+                        &mut pending,
+                        &mut self.head,
+                        &stream_id,
+                        expected,
+                        events,
+                        now,
+                    ) {
                         Ok(Plan::Write(records)) => {
-                            pending.stage(&mut batch, &records);
+                            pending.plan(&records);
                             written.extend(records.iter().cloned());
                             outcomes.push(Outcome::Written(reply, records));
                         }
-                        Ok(Plan::AlreadyStored(positions)) => {
-                            outcomes.push(Outcome::Retry { reply, stream_id, events: retry, positions })
-                        }
+                        Ok(Plan::AlreadyStored(positions)) => outcomes.push(Outcome::Retry {
+                            reply,
+                            stream_id,
+                            events: retry,
+                            positions,
+                        }),
                         Err(e) => outcomes.push(Outcome::Refused(reply, e)),
                     }
                 }
@@ -433,7 +574,7 @@ impl Writer {
                     match plan_continuation(&mut pending, &mut head, &events, &mut versions) {
                         Ok(()) => {
                             self.head = head;
-                            pending.stage(&mut batch, &events);
+                            pending.plan(&events);
                             written.extend(events.iter().cloned());
                             outcomes.push(Outcome::Written(reply, Vec::new()));
                         }
@@ -443,7 +584,7 @@ impl Writer {
             }
         }
         if !written.is_empty() {
-            if let Err(e) = self.make_durable(batch) {
+            if let Err(e) = self.make_durable(&written) {
                 // What is on disk is unknown now; nobody is told a write succeeded, and no
                 // further write is taken until the store is reopened (which rereads the head).
                 let reason = format!("the log could not be made durable ({e}); restart the server");
@@ -451,17 +592,25 @@ impl Writer {
                 self.failed = Some(reason.clone());
                 self.head = start_head;
                 for outcome in outcomes {
-                    let (Outcome::Written(reply, _) | Outcome::Retry { reply, .. } | Outcome::Refused(reply, _)) =
-                        outcome;
+                    let (Outcome::Written(reply, _)
+                    | Outcome::Retry { reply, .. }
+                    | Outcome::Refused(reply, _)) = outcome;
                     let _ = reply.send(Err(StoreError::Io(reason.clone())));
                 }
                 return;
             }
             self.durable.store(self.head.position, Ordering::Release);
-            let appends = outcomes.iter().filter(|o| matches!(o, Outcome::Written(..))).count();
+            let appends = outcomes
+                .iter()
+                .filter(|o| matches!(o, Outcome::Written(..)))
+                .count();
             self.counters.groups.fetch_add(1, Ordering::Relaxed);
-            self.counters.appends.fetch_add(appends as u64, Ordering::Relaxed);
-            self.counters.events.fetch_add(written.len() as u64, Ordering::Relaxed);
+            self.counters
+                .appends
+                .fetch_add(appends as u64, Ordering::Relaxed);
+            self.counters
+                .events
+                .fetch_add(written.len() as u64, Ordering::Relaxed);
             *self.durable_head.lock().unwrap_or_else(|p| p.into_inner()) = self.head;
             let _ = self.live.send(written.into());
         }
@@ -473,34 +622,90 @@ impl Writer {
                 Outcome::Refused(reply, e) => {
                     let _ = reply.send(Err(e));
                 }
-                Outcome::Retry { reply, stream_id, events, positions } => {
+                Outcome::Retry {
+                    reply,
+                    stream_id,
+                    events,
+                    positions,
+                } => {
                     let _ = reply.send(self.stored(&stream_id, &events, &positions));
                 }
             }
         }
     }
 
-    fn stored(&self, stream_id: &str, events: &[NewEvent], positions: &[u64]) -> Result<Vec<RecordedEvent>, StoreError> {
+    fn stored(
+        &self,
+        stream_id: &str,
+        events: &[NewEvent],
+        positions: &[u64],
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         let mut out = Vec::with_capacity(positions.len());
         for &position in positions {
             let bytes = self
                 .tree
                 .get(event_key(position))
                 .map_err(sled_err)?
-                .ok_or_else(|| StoreError::Corrupt { position, reason: "indexed event is missing".into() })?;
+                .ok_or_else(|| StoreError::Corrupt {
+                    position,
+                    reason: "indexed event is missing".into(),
+                })?;
             out.push(decode_at(position, &bytes)?);
         }
         check_retry(stream_id, events, &out)?;
         Ok(out)
     }
 
-    /// Writes the batch and returns once it is on stable storage.
-    fn make_durable(&mut self, batch: sled::Batch) -> Result<(), StoreError> {
-        self.tree.apply_batch(batch).map_err(sled_err)?;
+    /// Returns once the group's events are on stable storage (the journal) and in sled.
+    fn make_durable(&mut self, events: &[RecordedEvent]) -> Result<(), StoreError> {
+        let journal = self.journal.as_mut().ok_or(StoreError::Closed)?;
+        journal.write(events)?;
+        insert_all(&self.tree, events)
+    }
+}
+
+/// Makes sled durable up to the writer's durable position, so that the journal can shrink.
+struct Checkpointer {
+    db: sled::Db,
+    db_file: File,
+    blob_dir: PathBuf,
+    synced_blobs: HashSet<std::ffi::OsString>,
+    /// Position of the last durable (journaled and applied) event, set by the writer.
+    durable: Arc<AtomicU64>,
+    /// Position up to which sled itself is durable.
+    checkpoint: Arc<AtomicU64>,
+}
+
+impl Checkpointer {
+    /// Checkpoints until told to stop; returns whether the last checkpoint covers every event.
+    fn run(mut self, stop: std::sync::mpsc::Receiver<()>) -> bool {
+        loop {
+            let stopping = !matches!(
+                stop.recv_timeout(journal::CHECKPOINT_INTERVAL),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+            );
+            let result = self.run_once();
+            if let Err(e) = &result {
+                tracing::error!(error = %e, "checkpoint failed; the journal keeps the events meanwhile");
+            }
+            if stopping {
+                return result.is_ok();
+            }
+        }
+    }
+
+    fn run_once(&mut self) -> Result<(), StoreError> {
+        // Everything applied before the flush starts is covered by it.
+        let durable = self.durable.load(Ordering::Acquire);
+        if durable <= self.checkpoint.load(Ordering::Acquire) && durable != 0 {
+            return Ok(());
+        }
         self.db.flush().map_err(sled_err)?;
         // sled's flush ends in sync_file_range, which does not flush the disk's write cache.
         self.db_file.sync_data()?;
-        self.sync_new_blobs()
+        self.sync_new_blobs()?;
+        self.checkpoint.store(durable, Ordering::Release);
+        Ok(())
     }
 
     /// sled writes values too large for its log segments to files of their own and never syncs
@@ -526,6 +731,76 @@ impl Writer {
     }
 }
 
+/// Completes sled from the journal after a crash. sled holds a prefix of the inserts the writer
+/// made (it recovers its own log in order), so every journal event is either stored whole, stored
+/// in part (some index entries missing), or absent: inserting all of them again is idempotent.
+/// Each must continue the chain; a stored event that differs from the journal's is corruption.
+fn replay_journal(tree: &sled::Tree, head: Head, dir: &Path) -> Result<Head, StoreError> {
+    let events = journal::recover(dir)?;
+    let Some(first) = events.first() else {
+        return Ok(head);
+    };
+    let corrupt = |position: u64, reason: String| {
+        StoreError::Io(format!(
+            "the journal in {} does not match the log at position {position}: {reason}",
+            dir.display()
+        ))
+    };
+    let mut link = match first.position {
+        1 => Head::EMPTY,
+        p => match tree.get(event_key(p - 1)).map_err(sled_err)? {
+            Some(bytes) => Head::after(&decode_at(p - 1, &bytes)?),
+            None => {
+                return Err(corrupt(
+                    p,
+                    format!("the log has no event {} before it", p - 1),
+                ))
+            }
+        },
+    };
+    let mut replayed = 0u64;
+    for e in &events {
+        if e.position != link.position + 1 || e.prev_hash != link.hash {
+            return Err(corrupt(e.position, "it does not continue the chain".into()));
+        }
+        match tree.get(event_key(e.position)).map_err(sled_err)? {
+            Some(stored) if stored != store::encode(e) => {
+                return Err(corrupt(e.position, "sled holds a different event".into()))
+            }
+            Some(_) => {}
+            None => replayed += 1,
+        }
+        link = Head::after(e);
+    }
+    insert_all(tree, &events)?;
+    if replayed > 0 {
+        tracing::info!(events = replayed, "replayed the journal into the log");
+    }
+    Ok(if link.position > head.position {
+        link
+    } else {
+        head
+    })
+}
+
+/// Inserts events and their index entries (see `keys`), in position order.
+fn insert_all(tree: &sled::Tree, events: &[RecordedEvent]) -> Result<(), StoreError> {
+    for e in events {
+        tree.insert(event_key(e.position), store::encode(e))
+            .map_err(sled_err)?;
+        tree.insert(
+            keys::version_key(&e.stream_id, e.version),
+            &e.position.to_be_bytes(),
+        )
+        .map_err(sled_err)?;
+        tree.insert(keys::stream_key(&e.stream_id), &e.version.to_be_bytes())
+            .map_err(sled_err)?;
+        tree.insert(keys::id_key(e.event_id), &e.position.to_be_bytes())
+            .map_err(sled_err)?;
+    }
+    Ok(())
+}
+
 /// The stored index plus what this group has planned.
 struct Pending<'a> {
     tree: &'a sled::Tree,
@@ -534,12 +809,9 @@ struct Pending<'a> {
 }
 
 impl Pending<'_> {
-    fn stage(&mut self, batch: &mut sled::Batch, events: &[RecordedEvent]) {
+    /// Records planned events, so later appends of the group see them.
+    fn plan(&mut self, events: &[RecordedEvent]) {
         for e in events {
-            batch.insert(&event_key(e.position)[..], store::encode(e));
-            batch.insert(keys::version_key(&e.stream_id, e.version), &e.position.to_be_bytes()[..]);
-            batch.insert(keys::stream_key(&e.stream_id), &e.version.to_be_bytes()[..]);
-            batch.insert(&keys::id_key(e.event_id)[..], &e.position.to_be_bytes()[..]);
             self.versions.insert(e.stream_id.clone(), e.version);
             self.ids.insert(e.event_id, e.position);
         }
@@ -567,7 +839,8 @@ impl AppendIndex for Pending<'_> {
 
 fn stored_stream_version(tree: &sled::Tree, stream_id: &str) -> Result<u64, StoreError> {
     match tree.get(keys::stream_key(stream_id)).map_err(sled_err)? {
-        Some(v) => keys::decode_u64(&v).ok_or_else(|| StoreError::Io(format!("bad version entry of `{stream_id}`"))),
+        Some(v) => keys::decode_u64(&v)
+            .ok_or_else(|| StoreError::Io(format!("bad version entry of `{stream_id}`"))),
         None => Ok(0),
     }
 }
@@ -583,7 +856,15 @@ fn read_head(tree: &sled::Tree) -> Result<Head, (Head, StoreError)> {
             let position = keys::decode_u64(&key[1..]).unwrap_or(0);
             decode_at(position, &bytes)
                 .map(|e| Head::after(&e))
-                .map_err(|e| (Head { position, ..Head::EMPTY }, e))
+                .map_err(|e| {
+                    (
+                        Head {
+                            position,
+                            ..Head::EMPTY
+                        },
+                        e,
+                    )
+                })
         }
     }
 }
@@ -604,5 +885,7 @@ fn io_at(path: &Path, e: std::io::Error) -> StoreError {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_at(dir, e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_at(dir, e))
 }

@@ -6,13 +6,26 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use store::{verify_log, Actor, ActorKind, EventStore, ExpectedVersion, Json, NewEvent, StoreError, VerifyError};
+use store::{
+    verify_log, Actor, ActorKind, EventStore, ExpectedVersion, Json, NewEvent, StoreError,
+    VerifyError,
+};
 use store_sled::{event_key, SledConfig, SledStore};
 use uuid::Uuid;
 
 fn event(n: u64) -> NewEvent {
-    let actor = Actor { id: "person:a".into(), name: "A".into(), kind: ActorKind::Person };
-    NewEvent::new("TestHappened", 1, Json::from_value(&serde_json::json!({ "n": n, "pad": "x".repeat(40) })), actor, Uuid::now_v7())
+    let actor = Actor {
+        id: "person:a".into(),
+        name: "A".into(),
+        kind: ActorKind::Person,
+    };
+    NewEvent::new(
+        "TestHappened",
+        1,
+        Json::from_value(&serde_json::json!({ "n": n, "pad": "x".repeat(40) })),
+        actor,
+        Uuid::now_v7(),
+    )
 }
 
 fn open(dir: &Path) -> SledStore {
@@ -20,12 +33,23 @@ fn open(dir: &Path) -> SledStore {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 async fn fill(store: &SledStore, count: u64) {
     for n in 0..count {
-        store.append(&format!("s-{}", n % 3), ExpectedVersion::Any, vec![event(n)]).await.expect("append");
+        store
+            .append(
+                &format!("s-{}", n % 3),
+                ExpectedVersion::Any,
+                vec![event(n)],
+            )
+            .await
+            .expect("append");
     }
 }
 
@@ -40,7 +64,10 @@ async fn reopened_store_has_every_event_and_continues_the_chain() {
     let store = open(dir.path());
     assert_eq!(store.read_all(1, 100).await.expect("read"), before);
     assert_eq!(store.head().await.expect("head").hash, before[24].hash);
-    let next = store.append("s-0", ExpectedVersion::Exact(9), vec![event(99)]).await.expect("append");
+    let next = store
+        .append("s-0", ExpectedVersion::Exact(9), vec![event(99)])
+        .await
+        .expect("append");
     assert_eq!((next[0].position, next[0].prev_hash), (26, before[24].hash));
     verify_log(&store, |_| {}).await.expect("verifies");
 }
@@ -52,7 +79,10 @@ async fn a_second_opener_gets_a_clear_error() {
     match SledStore::open(SledConfig::new(dir.path())) {
         Err(StoreError::Locked(message)) => {
             assert!(message.contains("in use by another process"), "{message}");
-            assert!(message.contains(&dir.path().display().to_string()), "{message}");
+            assert!(
+                message.contains(&dir.path().display().to_string()),
+                "{message}"
+            );
         }
         other => panic!("expected a lock error, got {other:?}"),
     }
@@ -113,7 +143,11 @@ fn verify_names_a_changed_byte_anywhere_in_an_event() {
     };
     for offset in (0..len).step_by(11).chain([len - 1]) {
         let position = broken_at(verify_after(|tree| {
-            let mut bytes = tree.get(event_key(7)).expect("get").expect("event 7").to_vec();
+            let mut bytes = tree
+                .get(event_key(7))
+                .expect("get")
+                .expect("event 7")
+                .to_vec();
             bytes[offset] ^= 0x01;
             tree.insert(event_key(7), bytes).expect("insert");
         }));
@@ -123,7 +157,12 @@ fn verify_names_a_changed_byte_anywhere_in_an_event() {
 
 #[test]
 fn verify_names_a_removed_event() {
-    assert_eq!(broken_at(verify_after(|tree| drop(tree.remove(event_key(12)).expect("remove")))), 12);
+    assert_eq!(
+        broken_at(verify_after(|tree| drop(
+            tree.remove(event_key(12)).expect("remove")
+        ))),
+        12
+    );
 }
 
 #[test]
@@ -162,69 +201,158 @@ fn acknowledged_events_survive_sigkill() {
     if let Some(dir) = std::env::var_os(CHILD_DIR) {
         child(Path::new(&dir));
     }
-    let rounds: u32 = std::env::var("ROLLOUT_CRASH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(20);
-    let seed: u64 = std::env::var("ROLLOUT_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
-    });
+    let rounds: u32 = std::env::var("ROLLOUT_CRASH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(20);
+    let seed: u64 = std::env::var("ROLLOUT_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
     println!("crash test seed {seed} (ROLLOUT_CRASH_SEED={seed} replays the kill times)");
     let mut rng = seed | 1;
     let dir = tempfile::tempdir().expect("dir");
     let mut acked: BTreeMap<u64, String> = BTreeMap::new();
+    let mut replays = 0;
     let rt = runtime();
     for round in 0..rounds {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        let kill_after = Duration::from_millis(rng % 250);
-        let mut child = Command::new(std::env::current_exe().expect("test binary"))
-            .args(["acknowledged_events_survive_sigkill", "--exact", "--nocapture", "--test-threads=1"])
-            .env(CHILD_DIR, dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn child");
-        let stdout = child.stdout.take().expect("stdout");
-        let reader = std::thread::spawn(move || {
-            let mut lines = Vec::new();
-            let mut started: Option<Instant> = None;
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(ack) = line.strip_prefix("ACK ") {
-                    started.get_or_insert_with(Instant::now);
-                    lines.push(ack.to_owned());
-                }
-            }
-            lines
-        });
-        // Kill at a random moment once the child is writing.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while reader.is_finished() || Instant::now() < deadline {
-            if std::fs::metadata(dir.path().join("WRITING")).is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        std::thread::sleep(kill_after);
-        child.kill().expect("SIGKILL");
-        child.wait().expect("wait");
-        let _ = std::fs::remove_file(dir.path().join("WRITING"));
-        for line in reader.join().expect("reader") {
-            let (position, hash) = line.split_once(' ').expect("ACK position hash");
-            acked.insert(position.parse().expect("position"), hash.to_owned());
-        }
+        acked.extend(run_child_and_kill(
+            dir.path(),
+            Duration::from_millis(rng % 250),
+        ));
         rt.block_on(async {
             let store = open(dir.path());
-            for (&position, hash) in &acked {
-                let event = store.read_event(position).await.expect("read");
-                let event = event.unwrap_or_else(|| panic!("round {round}: acknowledged event {position} is lost"));
-                assert_eq!(&event.hash.to_string(), hash, "round {round}: event {position} changed");
-            }
-            let report = verify_log(&store, |_| {}).await.unwrap_or_else(|e| panic!("round {round}: {e}"));
-            assert!(report.events >= acked.len() as u64);
+            replays += u32::from(store.replayed_at_open() > 0);
+            check_acknowledged(&store, &acked, round).await;
         });
     }
-    println!("{} acknowledged events checked over {rounds} kills", acked.len());
-    assert!(acked.len() > rounds as usize, "the child acknowledged too little to test anything: {}", acked.len());
+    println!("{} acknowledged events checked over {rounds} kills; {replays} reopenings replayed the journal", acked.len());
+    assert!(
+        acked.len() > rounds as usize,
+        "the child acknowledged too little to test anything: {}",
+        acked.len()
+    );
+    assert!(
+        replays > 0,
+        "no kill ever left events for the journal to replay"
+    );
+}
+
+/// Every acknowledged event is present and unchanged, and the chain verifies.
+async fn check_acknowledged(store: &SledStore, acked: &BTreeMap<u64, String>, round: u32) {
+    for (&position, hash) in acked {
+        let event = store.read_event(position).await.expect("read");
+        let event =
+            event.unwrap_or_else(|| panic!("round {round}: acknowledged event {position} is lost"));
+        assert_eq!(
+            &event.hash.to_string(),
+            hash,
+            "round {round}: event {position} changed"
+        );
+    }
+    let report = verify_log(store, |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("round {round}: {e}"));
+    assert!(report.events >= acked.len() as u64);
+}
+
+/// Starts a child that appends to the store in `dir`, kills it with SIGKILL `kill_after` once it
+/// writes, and returns the events it acknowledged (position → hash).
+fn run_child_and_kill(dir: &Path, kill_after: Duration) -> Vec<(u64, String)> {
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "acknowledged_events_survive_sigkill",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_DIR, dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn child");
+    let stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut acks = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some((position, hash)) =
+                line.strip_prefix("ACK ").and_then(|a| a.split_once(' '))
+            {
+                acks.push((position.parse().expect("position"), hash.to_owned()));
+            }
+        }
+        acks
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline && std::fs::metadata(dir.join("WRITING")).is_err() {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(kill_after);
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+    let _ = std::fs::remove_file(dir.join("WRITING"));
+    reader.join().expect("reader")
+}
+
+#[test]
+fn a_torn_write_at_the_end_of_the_journal_is_cut_off() {
+    let dir = tempfile::tempdir().expect("dir");
+    let acked: BTreeMap<u64, String> = run_child_and_kill(dir.path(), Duration::from_millis(100))
+        .into_iter()
+        .collect();
+    assert!(!acked.is_empty());
+    let journal = std::fs::read_dir(dir.path().join("journal"))
+        .expect("journal dir")
+        .map(|e| e.expect("entry").path())
+        .max()
+        .expect("a journal file");
+    // Half a frame: a length that promises more than is there.
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&journal)
+        .expect("open journal");
+    std::io::Write::write_all(&mut file, &[0, 0, 1, 0, 1, 2, 3]).expect("append garbage");
+    drop(file);
+    runtime().block_on(async {
+        let store = open(dir.path());
+        check_acknowledged(&store, &acked, 0).await;
+        let head = store.head().await.expect("head").position;
+        let next = store
+            .append("after", ExpectedVersion::NoStream, vec![event(1)])
+            .await
+            .expect("append");
+        assert_eq!(next[0].position, head + 1);
+    });
+}
+
+#[test]
+fn a_damaged_journal_before_its_end_stops_the_open() {
+    let dir = tempfile::tempdir().expect("dir");
+    let rt = runtime();
+    rt.block_on(async { fill(&open(dir.path()), 3).await });
+    // Two journal files, the older one damaged: that is not a torn write but corruption.
+    let journal = dir.path().join("journal");
+    std::fs::write(
+        journal.join("00000000000000000001.journal"),
+        [0, 0, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    )
+    .expect("write");
+    std::fs::write(journal.join("00000000000000000002.journal"), []).expect("write");
+    match SledStore::open(SledConfig::new(dir.path())) {
+        Err(StoreError::Io(message)) => {
+            assert!(message.contains("is corrupt at byte 0"), "{message}")
+        }
+        other => panic!("expected a corruption error, got {other:?}"),
+    }
 }
 
 fn child(dir: &Path) -> ! {
@@ -238,7 +366,10 @@ fn child(dir: &Path) -> ! {
                 tokio::spawn(async move {
                     for i in 0u64.. {
                         let batch: Vec<_> = (0..1 + i % 3).map(event).collect();
-                        let stored = store.append(&format!("w{w}"), ExpectedVersion::Any, batch).await.expect("append");
+                        let stored = store
+                            .append(&format!("w{w}"), ExpectedVersion::Any, batch)
+                            .await
+                            .expect("append");
                         let mut out = String::new();
                         for e in stored {
                             out.push_str(&format!("ACK {} {}\n", e.position, e.hash));

@@ -106,7 +106,10 @@ impl FromStr for EventHash {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bytes = s.as_bytes();
         if bytes.len() != 64 {
-            return Err(format!("a hash has 64 hex digits, `{s}` has {}", bytes.len()));
+            return Err(format!(
+                "a hash has 64 hex digits, `{s}` has {}",
+                bytes.len()
+            ));
         }
         let mut out = [0u8; 32];
         for (i, pair) in bytes.chunks_exact(2).enumerate() {
@@ -245,7 +248,11 @@ pub struct Actor {
 
 impl Actor {
     pub fn system() -> Self {
-        Actor { id: "system".into(), name: "efa-rollout".into(), kind: ActorKind::System }
+        Actor {
+            id: "system".into(),
+            name: "efa-rollout".into(),
+            kind: ActorKind::System,
+        }
     }
 }
 
@@ -318,7 +325,13 @@ pub enum Direction {
 
 impl NewEvent {
     /// An event with a fresh UUID v7 id and no causation.
-    pub fn new(event_type: &str, schema_version: u32, data: Json, actor: Actor, correlation_id: Uuid) -> Self {
+    pub fn new(
+        event_type: &str,
+        schema_version: u32,
+        data: Json,
+        actor: Actor,
+        correlation_id: Uuid,
+    ) -> Self {
         NewEvent {
             event_id: Uuid::now_v7(),
             event_type: event_type.to_owned(),

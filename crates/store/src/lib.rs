@@ -21,10 +21,13 @@ pub mod conformance;
 
 use std::sync::Arc;
 
-pub use chain::{check_link, check_retry, plan_append, plan_continuation, AppendIndex, ChainVerifier, Head, Plan};
+pub use chain::{
+    check_link, check_retry, plan_append, plan_continuation, AppendIndex, ChainVerifier, Head, Plan,
+};
 pub use codec::{decode, encode, event_hash};
 pub use envelope::{
-    Actor, ActorKind, Direction, EventHash, ExpectedVersion, Json, NewEvent, RecordedEvent, Timestamp,
+    Actor, ActorKind, Direction, EventHash, ExpectedVersion, Json, NewEvent, RecordedEvent,
+    Timestamp,
 };
 pub use error::StoreError;
 pub use memory::MemoryStore;

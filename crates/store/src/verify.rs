@@ -29,7 +29,9 @@ pub async fn verify_log(
     loop {
         let page = match store.read_all(from, VERIFY_PAGE).await {
             Ok(page) => page,
-            Err(StoreError::Corrupt { position, reason }) => return Err(VerifyError::Broken { position, reason }),
+            Err(StoreError::Corrupt { position, reason }) => {
+                return Err(VerifyError::Broken { position, reason })
+            }
             Err(e) => return Err(VerifyError::Store(e)),
         };
         let Some(last) = page.last() else { break };
@@ -37,7 +39,10 @@ pub async fn verify_log(
         for event in &page {
             verifier
                 .check(event)
-                .map_err(|reason| VerifyError::Broken { position: verifier.head().position + 1, reason })?;
+                .map_err(|reason| VerifyError::Broken {
+                    position: verifier.head().position + 1,
+                    reason,
+                })?;
         }
         progress(verifier.head().position);
     }
@@ -52,5 +57,8 @@ pub async fn verify_log(
             ),
         });
     }
-    Ok(VerifyReport { events: head.position, head })
+    Ok(VerifyReport {
+        events: head.position,
+        head,
+    })
 }
