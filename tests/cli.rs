@@ -24,33 +24,19 @@ fn assert_fails_with(out: &Output, says: &str) {
     assert!(!out.status.success(), "should fail; stderr: {err}");
     assert!(err.contains(says), "stderr should say `{says}`: {err}");
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    assert!(
-        !err.contains("panicked") && !err.contains("internal error"),
-        "{err}"
-    );
+    assert!(!err.contains("panicked") && !err.contains("internal error"), "{err}");
 }
 
 fn fill(dir: &Path, count: u64) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
         let store = SledStore::open(SledConfig::new(dir)).expect("open");
-        let actor = Actor {
-            id: "person:p".into(),
-            name: "Petra Projekt".into(),
-            kind: ActorKind::Person,
-        };
+        let actor = Actor { id: "person:p".into(), name: "Petra Projekt".into(), kind: ActorKind::Person };
         for n in 0..count {
-            let data = Json::from_value(
-                &serde_json::json!({ "n": n, "note": "Zustellpunkt für Wohngeld – ÄÖÜß" }),
-            );
+            let data =
+                Json::from_value(&serde_json::json!({ "n": n, "note": "Zustellpunkt für Wohngeld – ÄÖÜß" }));
             let event = NewEvent::new("TestHappened", 1, data, actor.clone(), uuid::Uuid::now_v7());
-            store
-                .append(&format!("s-{}", n % 4), ExpectedVersion::Any, vec![event])
-                .await
-                .expect("append");
+            store.append(&format!("s-{}", n % 4), ExpectedVersion::Any, vec![event]).await.expect("append");
         }
     });
 }
@@ -65,28 +51,16 @@ fn export_import_export_gives_identical_bytes() {
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     fill(&a, 2_500);
     let first = tmp.path().join("first.ndjson");
-    let out = rollout(&[
-        "export",
-        "--data-dir",
-        &dir_arg(&a),
-        "--out",
-        &dir_arg(&first),
-    ]);
+    let out = rollout(&["export", "--data-dir", &dir_arg(&a), "--out", &dir_arg(&first)]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = rollout(&["import", "--data-dir", &dir_arg(&b), &dir_arg(&first)]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "imported 2500 events"
-    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "imported 2500 events");
     let second = rollout(&["export", "--data-dir", &dir_arg(&b)]);
     assert!(second.status.success());
     let first = std::fs::read(&first).expect("read");
     assert_eq!(first.len(), second.stdout.len());
-    assert!(
-        first == second.stdout,
-        "export → import → export changed bytes"
-    );
+    assert!(first == second.stdout, "export → import → export changed bytes");
     assert_eq!(first.iter().filter(|&&b| b == b'\n').count(), 2_500);
     let verify = rollout(&["verify", "--data-dir", &dir_arg(&b)]);
     assert!(verify.status.success(), "{}", stderr(&verify));
@@ -97,30 +71,19 @@ fn import_edited(edit: impl FnOnce(&mut Vec<String>)) -> (Output, tempfile::Temp
     let tmp = tempfile::tempdir().expect("dir");
     fill(&tmp.path().join("src"), 10);
     let out = rollout(&["export", "--data-dir", &dir_arg(&tmp.path().join("src"))]);
-    let mut lines: Vec<String> = String::from_utf8(out.stdout)
-        .expect("utf8")
-        .lines()
-        .map(String::from)
-        .collect();
+    let mut lines: Vec<String> =
+        String::from_utf8(out.stdout).expect("utf8").lines().map(String::from).collect();
     edit(&mut lines);
     let file = tmp.path().join("edited.ndjson");
     std::fs::write(&file, lines.join("\n") + "\n").expect("write");
-    let out = rollout(&[
-        "import",
-        "--data-dir",
-        &dir_arg(&tmp.path().join("dst")),
-        &dir_arg(&file),
-    ]);
+    let out = rollout(&["import", "--data-dir", &dir_arg(&tmp.path().join("dst")), &dir_arg(&file)]);
     (out, tmp)
 }
 
 fn assert_nothing_imported(tmp: &tempfile::TempDir) {
     let out = rollout(&["export", "--data-dir", &dir_arg(&tmp.path().join("dst"))]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        out.stdout.is_empty(),
-        "nothing may be imported from a bad file"
-    );
+    assert!(out.stdout.is_empty(), "nothing may be imported from a bad file");
 }
 
 #[test]
@@ -148,12 +111,7 @@ fn import_refuses_binary_garbage() {
     let tmp = tempfile::tempdir().expect("dir");
     let file = tmp.path().join("garbage.bin");
     std::fs::write(&file, [0xff, 0xfe, 0x00, 0x81, b'\n', 0x00]).expect("write");
-    let out = rollout(&[
-        "import",
-        "--data-dir",
-        &dir_arg(&tmp.path().join("dst")),
-        &dir_arg(&file),
-    ]);
+    let out = rollout(&["import", "--data-dir", &dir_arg(&tmp.path().join("dst")), &dir_arg(&file)]);
     assert_fails_with(&out, "garbage.bin:1:");
 }
 
@@ -162,21 +120,10 @@ fn import_refuses_a_non_empty_store() {
     let tmp = tempfile::tempdir().expect("dir");
     fill(&tmp.path().join("a"), 3);
     let file = tmp.path().join("a.ndjson");
-    assert!(rollout(&[
-        "export",
-        "--data-dir",
-        &dir_arg(&tmp.path().join("a")),
-        "--out",
-        &dir_arg(&file)
-    ])
-    .status
-    .success());
-    let out = rollout(&[
-        "import",
-        "--data-dir",
-        &dir_arg(&tmp.path().join("a")),
-        &dir_arg(&file),
-    ]);
+    assert!(rollout(&["export", "--data-dir", &dir_arg(&tmp.path().join("a")), "--out", &dir_arg(&file)])
+        .status
+        .success());
+    let out = rollout(&["import", "--data-dir", &dir_arg(&tmp.path().join("a")), &dir_arg(&file)]);
     assert_fails_with(&out, "the store is not empty (it holds 3 events)");
 }
 
@@ -194,10 +141,7 @@ fn verify_reports_a_tampered_store_by_position() {
         db.flush().expect("flush");
     }
     let out = rollout(&["verify", "--data-dir", &dir_arg(tmp.path())]);
-    assert_fails_with(
-        &out,
-        "the log is broken at position 17: expected position 17, found position 18",
-    );
+    assert_fails_with(&out, "the log is broken at position 17: expected position 17, found position 18");
 }
 
 fn open_raw(path: &Path) -> sled::Db {
@@ -213,33 +157,22 @@ fn open_raw(path: &Path) -> sled::Db {
 #[test]
 fn commands_on_a_busy_or_missing_store_fail_clearly() {
     let tmp = tempfile::tempdir().expect("dir");
-    let out = rollout(&[
-        "verify",
-        "--data-dir",
-        &dir_arg(&tmp.path().join("nothing")),
-    ]);
+    let out = rollout(&["verify", "--data-dir", &dir_arg(&tmp.path().join("nothing"))]);
     assert_fails_with(&out, "there is no store in");
     fill(tmp.path(), 1);
     let _held = SledStore::open(SledConfig::new(tmp.path())).expect("open");
     let out = rollout(&["verify", "--data-dir", &dir_arg(tmp.path())]);
     assert_fails_with(&out, "is in use by another process");
-    let out = rollout(&[
-        "import",
-        "--data-dir",
-        &dir_arg(tmp.path()),
-        "/no/such/file",
-    ]);
+    let file = tmp.path().join("some.ndjson");
+    std::fs::write(&file, "").expect("write");
+    let out = rollout(&["import", "--data-dir", &dir_arg(tmp.path()), &dir_arg(&file)]);
     assert_fails_with(&out, "is in use by another process");
 }
 
 #[test]
 fn import_of_a_missing_file_names_it() {
     let tmp = tempfile::tempdir().expect("dir");
-    let out = rollout(&[
-        "import",
-        "--data-dir",
-        &dir_arg(tmp.path()),
-        "/no/such/file.ndjson",
-    ]);
+    let out = rollout(&["import", "--data-dir", &dir_arg(&tmp.path().join("new")), "/no/such/file.ndjson"]);
     assert_fails_with(&out, "/no/such/file.ndjson");
+    assert!(!tmp.path().join("new").exists(), "a failed import creates no store");
 }

@@ -49,12 +49,7 @@ enum Command {
 #[derive(Args, Debug)]
 struct StoreArgs {
     /// The data directory of the embedded store.
-    #[arg(
-        long,
-        value_name = "DIR",
-        env = "ROLLOUT_DATA_DIR",
-        default_value = "./rollout-data"
-    )]
+    #[arg(long, value_name = "DIR", env = "ROLLOUT_DATA_DIR", default_value = "./rollout-data")]
     data_dir: PathBuf,
 }
 
@@ -74,15 +69,11 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ROLLOUT_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("ROLLOUT_LOG").unwrap_or_else(|_| "warn".into()),
         )
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -106,17 +97,12 @@ async fn run(command: Command) -> Result<(), Failure> {
             match verify_log(&store, |n| progress.show(n)).await {
                 Ok(report) => {
                     progress.done();
-                    println!(
-                        "ok: {} events, head hash {}",
-                        report.events, report.head.hash
-                    );
+                    println!("ok: {} events, head hash {}", report.events, report.head.hash);
                     Ok(())
                 }
                 Err(VerifyError::Broken { position, reason }) => {
                     progress.done();
-                    Err(Failure(format!(
-                        "the log is broken at position {position}: {reason}"
-                    )))
+                    Err(Failure(format!("the log is broken at position {position}: {reason}")))
                 }
                 Err(VerifyError::Store(e)) => Err(e.into()),
             }
@@ -135,11 +121,8 @@ async fn run(command: Command) -> Result<(), Failure> {
                     let result = async {
                         let file = std::fs::File::create(&partial).map_err(|e| at(&partial, e))?;
                         let mut writer = BufWriter::new(file);
-                        let count =
-                            ndjson::export(&store, &mut writer, |n| progress.show(n)).await?;
-                        let file = writer
-                            .into_inner()
-                            .map_err(|e| at(&partial, e.into_error()))?;
+                        let count = ndjson::export(&store, &mut writer, |n| progress.show(n)).await?;
+                        let file = writer.into_inner().map_err(|e| at(&partial, e.into_error()))?;
                         file.sync_all().map_err(|e| at(&partial, e))?;
                         std::fs::rename(&partial, &path).map_err(|e| at(&path, e))?;
                         Ok::<_, Failure>(count)
@@ -160,15 +143,12 @@ async fn run(command: Command) -> Result<(), Failure> {
             let store = SledStore::open(SledConfig::new(&store.data_dir))?;
             let mut progress = Progress::new("imported");
             let open = || std::fs::File::open(&file).map(BufReader::new);
-            let count = ndjson::import(&store, open, |n| progress.show(n))
-                .await
-                .map_err(|e| match e {
-                    ndjson::NdjsonError::Line { line, reason } => Failure(format!(
-                        "{}:{line}: {reason}; nothing was imported",
-                        file.display()
-                    )),
-                    other => Failure(format!("{}: {other}", file.display())),
-                })?;
+            let count = ndjson::import(&store, open, |n| progress.show(n)).await.map_err(|e| match e {
+                ndjson::NdjsonError::Line { line, reason } => {
+                    Failure(format!("{}:{line}: {reason}; nothing was imported", file.display()))
+                }
+                other => Failure(format!("{}: {other}", file.display())),
+            })?;
             progress.done();
             println!("imported {count} events");
             Ok(())
@@ -200,11 +180,7 @@ struct Progress {
 
 impl Progress {
     fn new(verb: &'static str) -> Self {
-        Progress {
-            verb,
-            terminal: std::io::stderr().is_terminal(),
-            shown: false,
-        }
+        Progress { verb, terminal: std::io::stderr().is_terminal(), shown: false }
     }
 
     fn show(&mut self, events: u64) {

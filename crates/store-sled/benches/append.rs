@@ -27,11 +27,7 @@ fn payload(n: u64) -> Json {
 }
 
 fn event(n: u64) -> NewEvent {
-    let actor = Actor {
-        id: "token:bench".into(),
-        name: "Benchmark".into(),
-        kind: ActorKind::Automation,
-    };
+    let actor = Actor { id: "token:bench".into(), name: "Benchmark".into(), kind: ActorKind::Automation };
     NewEvent::new("StepCompleted", 1, payload(n), actor, Uuid::now_v7())
 }
 
@@ -96,10 +92,7 @@ fn raw_sled(dir: &std::path::Path, batch: usize, events: u64) -> f64 {
             };
             rec.hash = store::event_hash(&rec);
             head = store::Head::after(&rec);
-            b.insert(
-                &store_sled::event_key(rec.position)[..],
-                store::encode(&rec),
-            );
+            b.insert(&store_sled::event_key(rec.position)[..], store::encode(&rec));
             let mut vkey = b"V".to_vec();
             vkey.extend_from_slice(rec.stream_id.as_bytes());
             vkey.push(0);
@@ -127,21 +120,14 @@ async fn serial(store: &SledStore, duration: Duration) -> (f64, Duration) {
     while start.elapsed() < duration {
         let t = Instant::now();
         store
-            .append(
-                &format!("rollout-serial:{}", n % 100),
-                ExpectedVersion::Any,
-                vec![event(n)],
-            )
+            .append(&format!("rollout-serial:{}", n % 100), ExpectedVersion::Any, vec![event(n)])
             .await
             .expect("append");
         latencies.push(t.elapsed());
         n += 1;
     }
     latencies.sort();
-    (
-        n as f64 / start.elapsed().as_secs_f64(),
-        percentile(&latencies, 0.5),
-    )
+    (n as f64 / start.elapsed().as_secs_f64(), percentile(&latencies, 0.5))
 }
 
 async fn concurrent(store: &SledStore, writers: u64, per_writer: u64) -> (f64, Duration, Duration) {
@@ -154,11 +140,7 @@ async fn concurrent(store: &SledStore, writers: u64, per_writer: u64) -> (f64, D
                 for i in 0..per_writer {
                     let t = Instant::now();
                     store
-                        .append(
-                            &format!("rollout-w{w}:{}", i % 20),
-                            ExpectedVersion::Any,
-                            vec![event(i)],
-                        )
+                        .append(&format!("rollout-w{w}:{}", i % 20), ExpectedVersion::Any, vec![event(i)])
                         .await
                         .expect("append");
                     latencies.push(t.elapsed());
@@ -173,22 +155,14 @@ async fn concurrent(store: &SledStore, writers: u64, per_writer: u64) -> (f64, D
     }
     let rate = latencies.len() as f64 / start.elapsed().as_secs_f64();
     latencies.sort();
-    (
-        rate,
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99),
-    )
+    (rate, percentile(&latencies, 0.5), percentile(&latencies, 0.99))
 }
 
 fn dir_bytes(dir: &std::path::Path) -> u64 {
     let mut total = 0;
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let Ok(meta) = entry.metadata() else { continue };
-        total += if meta.is_dir() {
-            dir_bytes(&entry.path())
-        } else {
-            meta.len()
-        };
+        total += if meta.is_dir() { dir_bytes(&entry.path()) } else { meta.len() };
     }
     total
 }
@@ -198,15 +172,10 @@ fn main() {
         // `cargo test --benches` lists targets; nothing to list.
         return;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let read_events: u64 = std::env::var("BENCH_EVENTS_READ")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let read_events: u64 =
+        std::env::var("BENCH_EVENTS_READ").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let dir = bench_dir();
     println!("data in {}", dir.path().display());
 
@@ -218,10 +187,7 @@ fn main() {
         let (rate, p50) = rt.block_on(serial(&store, Duration::from_secs(3)));
         drop(store);
         println!("raw 256-byte write + fdatasync : {raw:>10.0} /s");
-        println!(
-            "store append (1 event)         : {rate:>10.0} /s   p50 {p50:?}   ratio {:.2}",
-            rate / raw
-        );
+        println!("store append (1 event)         : {rate:>10.0} /s   p50 {p50:?}   ratio {:.2}", rate / raw);
     }
     if only.is_empty() || only == "concurrent" {
         println!("\n## 64 concurrent appenders, one event each (group commit)");
@@ -231,17 +197,12 @@ fn main() {
         drop(store);
         let group = (stats.events as f64 / stats.groups as f64).round().max(1.0) as usize;
         let baseline = raw_sled(dir.path(), group, stats.events);
-        println!(
-            "raw sled, same batches ({group:>3} events) + fdatasync : {baseline:>10.0} events/s"
-        );
+        println!("raw sled, same batches ({group:>3} events) + fdatasync : {baseline:>10.0} events/s");
         println!(
         "store, 64 appenders                          : {rate:>10.0} events/s   p50 {p50:?}   p99 {p99:?}   ratio {:.2}",
         rate / baseline
     );
-        println!(
-            "groups {} for {} events (mean group {group})",
-            stats.groups, stats.events
-        );
+        println!("groups {} for {} events (mean group {group})", stats.groups, stats.events);
     }
     if !(only.is_empty() || only == "read") {
         return;
@@ -254,19 +215,14 @@ fn main() {
             let batch: Vec<_> = (n..(n + 1_000).min(read_events)).map(event).collect();
             n += batch.len() as u64;
             store
-                .append(
-                    &format!("rollout-read:{}", n % 40_000),
-                    ExpectedVersion::Any,
-                    batch,
-                )
+                .append(&format!("rollout-read:{}", n % 40_000), ExpectedVersion::Any, batch)
                 .await
                 .expect("fill");
         }
     });
     // A cold start: the store is reopened before it is read.
     drop(store);
-    let store =
-        Arc::new(SledStore::open(SledConfig::new(dir.path().join("read"))).expect("reopen"));
+    let store = Arc::new(SledStore::open(SledConfig::new(dir.path().join("read"))).expect("reopen"));
     rt.block_on(async {
         let start = Instant::now();
         let mut from = 1;

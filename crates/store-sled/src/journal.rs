@@ -103,11 +103,7 @@ impl Journal {
     pub(crate) fn start(dir: &Path, next_position: u64) -> Result<Journal, StoreError> {
         let old = files(dir)?;
         let path = dir.join(file_name(next_position));
-        let current = File::options()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| io_at(&path, e))?;
+        let current = File::options().create(true).append(true).open(&path).map_err(|e| io_at(&path, e))?;
         for old in old.into_iter().filter(|p| *p != path) {
             std::fs::remove_file(&old).map_err(|e| io_at(&old, e))?;
         }
@@ -128,8 +124,7 @@ impl Journal {
         self.frames.clear();
         for e in events {
             let record = store::encode(e);
-            self.frames
-                .extend_from_slice(&(record.len() as u32).to_be_bytes());
+            self.frames.extend_from_slice(&(record.len() as u32).to_be_bytes());
             self.frames.extend_from_slice(&record);
         }
         self.current.write_all(&self.frames)?;
@@ -146,11 +141,7 @@ impl Journal {
     pub(crate) fn maintain(&mut self, checkpoint: u64) -> Result<(), StoreError> {
         if self.current_bytes >= FILE_BYTES_MAX {
             let path = self.dir.join(file_name(self.last_position + 1));
-            let next = File::options()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| io_at(&path, e))?;
+            let next = File::options().create(true).append(true).open(&path).map_err(|e| io_at(&path, e))?;
             crate::sync_dir(&self.dir)?;
             self.current = next;
             let old_path = std::mem::replace(&mut self.current_path, path);

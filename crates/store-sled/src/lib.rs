@@ -32,8 +32,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use store::{
-    check_retry, plan_append, plan_continuation, AppendIndex, Clock, Committed, Direction,
-    EventStore, ExpectedVersion, Head, NewEvent, Plan, RecordedEvent, StoreError, SystemClock,
+    check_retry, plan_append, plan_continuation, AppendIndex, Clock, Committed, Direction, EventStore,
+    ExpectedVersion, Head, NewEvent, Plan, RecordedEvent, StoreError, SystemClock,
 };
 use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
@@ -63,11 +63,7 @@ pub struct SledConfig {
 
 impl SledConfig {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        SledConfig {
-            dir: dir.into(),
-            cache_bytes: CACHE_BYTES_DEFAULT,
-            clock: Arc::new(SystemClock),
-        }
+        SledConfig { dir: dir.into(), cache_bytes: CACHE_BYTES_DEFAULT, clock: Arc::new(SystemClock) }
     }
 }
 
@@ -166,9 +162,7 @@ impl SledStore {
             // Durability is ours: the writer flushes and syncs each group itself.
             .flush_every_ms(None)
             .open()
-            .map_err(|e| {
-                StoreError::Io(format!("cannot open the log in {}: {e}", log_dir.display()))
-            })?;
+            .map_err(|e| StoreError::Io(format!("cannot open the log in {}: {e}", log_dir.display())))?;
         let tree = db.open_tree("events").map_err(sled_err)?;
         // New files and directories must survive a crash too.
         sync_dir(dir)?;
@@ -260,10 +254,7 @@ impl SledStore {
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let (reply, answer) = oneshot::channel();
         let requests = self.inner.requests.as_ref().ok_or(StoreError::Closed)?;
-        requests
-            .send(make(reply))
-            .await
-            .map_err(|_| StoreError::Closed)?;
+        requests.send(make(reply)).await.map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -318,9 +309,9 @@ impl Drop for Inner {
                         tracing::warn!(error = %e, "could not remove the journal after the last checkpoint");
                     }
                 }
-                Ok(false) => tracing::warn!(
-                    "the last checkpoint failed; the journal is replayed on the next open"
-                ),
+                Ok(false) => {
+                    tracing::warn!("the last checkpoint failed; the journal is replayed on the next open")
+                }
                 Err(_) => tracing::error!("the store checkpoint thread panicked"),
             }
         }
@@ -336,13 +327,7 @@ impl EventStore for SledStore {
         events: Vec<NewEvent>,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let stream_id = stream_id.to_owned();
-        self.request(|reply| Request::Append {
-            stream_id,
-            expected,
-            events,
-            reply,
-        })
-        .await
+        self.request(|reply| Request::Append { stream_id, expected, events, reply }).await
     }
 
     async fn append_recorded(&self, events: Vec<RecordedEvent>) -> Result<(), StoreError> {
@@ -353,9 +338,7 @@ impl EventStore for SledStore {
                 actual: events.len() as u64,
             });
         }
-        self.request(|reply| Request::Recorded { events, reply })
-            .await
-            .map(|_| ())
+        self.request(|reply| Request::Recorded { events, reply }).await.map(|_| ())
     }
 
     async fn read_stream(
@@ -367,38 +350,26 @@ impl EventStore for SledStore {
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let max = max.min(store::limits::READ_BATCH_MAX);
         let durable = self.durable();
-        let (low, high) = (
-            keys::version_key(stream_id, 1),
-            keys::version_key(stream_id, u64::MAX),
-        );
-        let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
-            match direction {
-                Direction::Forward => Box::new(
-                    self.inner
-                        .tree
-                        .range(keys::version_key(stream_id, from.max(1))..=high),
-                ),
-                Direction::Backward => {
-                    if from == 0 {
-                        return Ok(Vec::new());
-                    }
-                    Box::new(
-                        self.inner
-                            .tree
-                            .range(low..=keys::version_key(stream_id, from))
-                            .rev(),
-                    )
+        let (low, high) = (keys::version_key(stream_id, 1), keys::version_key(stream_id, u64::MAX));
+        let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = match direction {
+            Direction::Forward => {
+                Box::new(self.inner.tree.range(keys::version_key(stream_id, from.max(1))..=high))
+            }
+            Direction::Backward => {
+                if from == 0 {
+                    return Ok(Vec::new());
                 }
-            };
+                Box::new(self.inner.tree.range(low..=keys::version_key(stream_id, from)).rev())
+            }
+        };
         let mut out = Vec::new();
         for entry in entries {
             if out.len() == max {
                 break;
             }
             let (_, position) = entry.map_err(sled_err)?;
-            let position = keys::decode_u64(&position).ok_or_else(|| {
-                StoreError::Io(format!("bad index entry in stream `{stream_id}`"))
-            })?;
+            let position = keys::decode_u64(&position)
+                .ok_or_else(|| StoreError::Io(format!("bad index entry in stream `{stream_id}`")))?;
             if position > durable {
                 // Committed but not yet durable: not shown yet.
                 if direction == Direction::Forward {
@@ -409,10 +380,7 @@ impl EventStore for SledStore {
             match self.event_at(position)? {
                 Some(event) => out.push(event),
                 None => {
-                    return Err(StoreError::Corrupt {
-                        position,
-                        reason: "indexed event is missing".into(),
-                    })
+                    return Err(StoreError::Corrupt { position, reason: "indexed event is missing".into() })
                 }
             }
         }
@@ -429,16 +397,9 @@ impl EventStore for SledStore {
         if from > durable {
             return Ok(Vec::new());
         }
-        let max = max
-            .min(store::limits::READ_BATCH_MAX)
-            .min((durable - from + 1) as usize);
+        let max = max.min(store::limits::READ_BATCH_MAX).min((durable - from + 1) as usize);
         let mut out = Vec::with_capacity(max.min(1_024));
-        for entry in self
-            .inner
-            .tree
-            .range(event_key(from)..=event_key(durable))
-            .take(max)
-        {
+        for entry in self.inner.tree.range(event_key(from)..=event_key(durable)).take(max) {
             let (key, bytes) = entry.map_err(sled_err)?;
             let position = keys::decode_u64(&key[1..]).unwrap_or(0);
             out.push(decode_at(position, &bytes)?);
@@ -454,11 +415,7 @@ impl EventStore for SledStore {
     }
 
     async fn head(&self) -> Result<Head, StoreError> {
-        Ok(*self
-            .inner
-            .durable_head
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()))
+        Ok(*self.inner.durable_head.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     fn notifications(&self) -> broadcast::Receiver<Committed> {
@@ -489,12 +446,7 @@ type Reply = oneshot::Sender<Result<Vec<RecordedEvent>, StoreError>>;
 
 enum Outcome {
     Written(Reply, Vec<RecordedEvent>),
-    Retry {
-        reply: Reply,
-        stream_id: String,
-        events: Vec<NewEvent>,
-        positions: Vec<u64>,
-    },
+    Retry { reply: Reply, stream_id: String, events: Vec<NewEvent>, positions: Vec<u64> },
     Refused(Reply, StoreError),
 }
 
@@ -524,11 +476,7 @@ impl Writer {
 
     fn commit(&mut self, group: Vec<Request>) {
         let start_head = self.head;
-        let mut pending = Pending {
-            tree: &self.tree,
-            versions: HashMap::new(),
-            ids: HashMap::new(),
-        };
+        let mut pending = Pending { tree: &self.tree, versions: HashMap::new(), ids: HashMap::new() };
         let mut written: Vec<RecordedEvent> = Vec::new();
         let mut outcomes = Vec::with_capacity(group.len());
         let now = self.clock.now();
@@ -539,32 +487,17 @@ impl Writer {
                 continue;
             }
             match request {
-                Request::Append {
-                    stream_id,
-                    expected,
-                    events,
-                    reply,
-                } => {
+                Request::Append { stream_id, expected, events, reply } => {
                     let retry = events.clone();
-                    match plan_append(
-                        &mut pending,
-                        &mut self.head,
-                        &stream_id,
-                        expected,
-                        events,
-                        now,
-                    ) {
+                    match plan_append(&mut pending, &mut self.head, &stream_id, expected, events, now) {
                         Ok(Plan::Write(records)) => {
                             pending.plan(&records);
                             written.extend(records.iter().cloned());
                             outcomes.push(Outcome::Written(reply, records));
                         }
-                        Ok(Plan::AlreadyStored(positions)) => outcomes.push(Outcome::Retry {
-                            reply,
-                            stream_id,
-                            events: retry,
-                            positions,
-                        }),
+                        Ok(Plan::AlreadyStored(positions)) => {
+                            outcomes.push(Outcome::Retry { reply, stream_id, events: retry, positions })
+                        }
                         Err(e) => outcomes.push(Outcome::Refused(reply, e)),
                     }
                 }
@@ -600,17 +533,10 @@ impl Writer {
                 return;
             }
             self.durable.store(self.head.position, Ordering::Release);
-            let appends = outcomes
-                .iter()
-                .filter(|o| matches!(o, Outcome::Written(..)))
-                .count();
+            let appends = outcomes.iter().filter(|o| matches!(o, Outcome::Written(..))).count();
             self.counters.groups.fetch_add(1, Ordering::Relaxed);
-            self.counters
-                .appends
-                .fetch_add(appends as u64, Ordering::Relaxed);
-            self.counters
-                .events
-                .fetch_add(written.len() as u64, Ordering::Relaxed);
+            self.counters.appends.fetch_add(appends as u64, Ordering::Relaxed);
+            self.counters.events.fetch_add(written.len() as u64, Ordering::Relaxed);
             *self.durable_head.lock().unwrap_or_else(|p| p.into_inner()) = self.head;
             let _ = self.live.send(written.into());
         }
@@ -622,12 +548,7 @@ impl Writer {
                 Outcome::Refused(reply, e) => {
                     let _ = reply.send(Err(e));
                 }
-                Outcome::Retry {
-                    reply,
-                    stream_id,
-                    events,
-                    positions,
-                } => {
+                Outcome::Retry { reply, stream_id, events, positions } => {
                     let _ = reply.send(self.stored(&stream_id, &events, &positions));
                 }
             }
@@ -646,10 +567,7 @@ impl Writer {
                 .tree
                 .get(event_key(position))
                 .map_err(sled_err)?
-                .ok_or_else(|| StoreError::Corrupt {
-                    position,
-                    reason: "indexed event is missing".into(),
-                })?;
+                .ok_or_else(|| StoreError::Corrupt { position, reason: "indexed event is missing".into() })?;
             out.push(decode_at(position, &bytes)?);
         }
         check_retry(stream_id, events, &out)?;
@@ -750,12 +668,7 @@ fn replay_journal(tree: &sled::Tree, head: Head, dir: &Path) -> Result<Head, Sto
         1 => Head::EMPTY,
         p => match tree.get(event_key(p - 1)).map_err(sled_err)? {
             Some(bytes) => Head::after(&decode_at(p - 1, &bytes)?),
-            None => {
-                return Err(corrupt(
-                    p,
-                    format!("the log has no event {} before it", p - 1),
-                ))
-            }
+            None => return Err(corrupt(p, format!("the log has no event {} before it", p - 1))),
         },
     };
     let mut replayed = 0u64;
@@ -776,27 +689,17 @@ fn replay_journal(tree: &sled::Tree, head: Head, dir: &Path) -> Result<Head, Sto
     if replayed > 0 {
         tracing::info!(events = replayed, "replayed the journal into the log");
     }
-    Ok(if link.position > head.position {
-        link
-    } else {
-        head
-    })
+    Ok(if link.position > head.position { link } else { head })
 }
 
 /// Inserts events and their index entries (see `keys`), in position order.
 fn insert_all(tree: &sled::Tree, events: &[RecordedEvent]) -> Result<(), StoreError> {
     for e in events {
-        tree.insert(event_key(e.position), store::encode(e))
+        tree.insert(event_key(e.position), store::encode(e)).map_err(sled_err)?;
+        tree.insert(keys::version_key(&e.stream_id, e.version), &e.position.to_be_bytes())
             .map_err(sled_err)?;
-        tree.insert(
-            keys::version_key(&e.stream_id, e.version),
-            &e.position.to_be_bytes(),
-        )
-        .map_err(sled_err)?;
-        tree.insert(keys::stream_key(&e.stream_id), &e.version.to_be_bytes())
-            .map_err(sled_err)?;
-        tree.insert(keys::id_key(e.event_id), &e.position.to_be_bytes())
-            .map_err(sled_err)?;
+        tree.insert(keys::stream_key(&e.stream_id), &e.version.to_be_bytes()).map_err(sled_err)?;
+        tree.insert(keys::id_key(e.event_id), &e.position.to_be_bytes()).map_err(sled_err)?;
     }
     Ok(())
 }
@@ -839,8 +742,9 @@ impl AppendIndex for Pending<'_> {
 
 fn stored_stream_version(tree: &sled::Tree, stream_id: &str) -> Result<u64, StoreError> {
     match tree.get(keys::stream_key(stream_id)).map_err(sled_err)? {
-        Some(v) => keys::decode_u64(&v)
-            .ok_or_else(|| StoreError::Io(format!("bad version entry of `{stream_id}`"))),
+        Some(v) => {
+            keys::decode_u64(&v).ok_or_else(|| StoreError::Io(format!("bad version entry of `{stream_id}`")))
+        }
         None => Ok(0),
     }
 }
@@ -856,15 +760,7 @@ fn read_head(tree: &sled::Tree) -> Result<Head, (Head, StoreError)> {
             let position = keys::decode_u64(&key[1..]).unwrap_or(0);
             decode_at(position, &bytes)
                 .map(|e| Head::after(&e))
-                .map_err(|e| {
-                    (
-                        Head {
-                            position,
-                            ..Head::EMPTY
-                        },
-                        e,
-                    )
-                })
+                .map_err(|e| (Head { position, ..Head::EMPTY }, e))
         }
     }
 }
@@ -885,7 +781,5 @@ fn io_at(path: &Path, e: std::io::Error) -> StoreError {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| io_at(dir, e))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_at(dir, e))
 }

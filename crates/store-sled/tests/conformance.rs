@@ -9,10 +9,7 @@ use store_sled::{SledConfig, SledStore};
 async fn sled_store() -> TestStore {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = SledStore::open(SledConfig::new(dir.path())).expect("open");
-    TestStore {
-        store: Arc::new(store),
-        keep: Box::new(dir),
-    }
+    TestStore { store: Arc::new(store), keep: Box::new(dir) }
 }
 
 store::conformance_tests!(sled_store());

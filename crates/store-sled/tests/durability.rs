@@ -7,18 +7,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use store::{
-    verify_log, Actor, ActorKind, EventStore, ExpectedVersion, Json, NewEvent, StoreError,
-    VerifyError,
+    verify_log, Actor, ActorKind, EventStore, ExpectedVersion, Json, NewEvent, StoreError, VerifyError,
 };
 use store_sled::{event_key, SledConfig, SledStore};
 use uuid::Uuid;
 
 fn event(n: u64) -> NewEvent {
-    let actor = Actor {
-        id: "person:a".into(),
-        name: "A".into(),
-        kind: ActorKind::Person,
-    };
+    let actor = Actor { id: "person:a".into(), name: "A".into(), kind: ActorKind::Person };
     NewEvent::new(
         "TestHappened",
         1,
@@ -33,23 +28,12 @@ fn open(dir: &Path) -> SledStore {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
 }
 
 async fn fill(store: &SledStore, count: u64) {
     for n in 0..count {
-        store
-            .append(
-                &format!("s-{}", n % 3),
-                ExpectedVersion::Any,
-                vec![event(n)],
-            )
-            .await
-            .expect("append");
+        store.append(&format!("s-{}", n % 3), ExpectedVersion::Any, vec![event(n)]).await.expect("append");
     }
 }
 
@@ -64,10 +48,7 @@ async fn reopened_store_has_every_event_and_continues_the_chain() {
     let store = open(dir.path());
     assert_eq!(store.read_all(1, 100).await.expect("read"), before);
     assert_eq!(store.head().await.expect("head").hash, before[24].hash);
-    let next = store
-        .append("s-0", ExpectedVersion::Exact(9), vec![event(99)])
-        .await
-        .expect("append");
+    let next = store.append("s-0", ExpectedVersion::Exact(9), vec![event(99)]).await.expect("append");
     assert_eq!((next[0].position, next[0].prev_hash), (26, before[24].hash));
     verify_log(&store, |_| {}).await.expect("verifies");
 }
@@ -79,10 +60,7 @@ async fn a_second_opener_gets_a_clear_error() {
     match SledStore::open(SledConfig::new(dir.path())) {
         Err(StoreError::Locked(message)) => {
             assert!(message.contains("in use by another process"), "{message}");
-            assert!(
-                message.contains(&dir.path().display().to_string()),
-                "{message}"
-            );
+            assert!(message.contains(&dir.path().display().to_string()), "{message}");
         }
         other => panic!("expected a lock error, got {other:?}"),
     }
@@ -143,11 +121,7 @@ fn verify_names_a_changed_byte_anywhere_in_an_event() {
     };
     for offset in (0..len).step_by(11).chain([len - 1]) {
         let position = broken_at(verify_after(|tree| {
-            let mut bytes = tree
-                .get(event_key(7))
-                .expect("get")
-                .expect("event 7")
-                .to_vec();
+            let mut bytes = tree.get(event_key(7)).expect("get").expect("event 7").to_vec();
             bytes[offset] ^= 0x01;
             tree.insert(event_key(7), bytes).expect("insert");
         }));
@@ -157,12 +131,7 @@ fn verify_names_a_changed_byte_anywhere_in_an_event() {
 
 #[test]
 fn verify_names_a_removed_event() {
-    assert_eq!(
-        broken_at(verify_after(|tree| drop(
-            tree.remove(event_key(12)).expect("remove")
-        ))),
-        12
-    );
+    assert_eq!(broken_at(verify_after(|tree| drop(tree.remove(event_key(12)).expect("remove")))), 12);
 }
 
 #[test]
@@ -201,14 +170,9 @@ fn acknowledged_events_survive_sigkill() {
     if let Some(dir) = std::env::var_os(CHILD_DIR) {
         child(Path::new(&dir));
     }
-    let rounds: u32 = std::env::var("ROLLOUT_CRASH_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(20);
-    let seed: u64 = std::env::var("ROLLOUT_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
+    let rounds: u32 = std::env::var("ROLLOUT_CRASH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(20);
+    let seed: u64 =
+        std::env::var("ROLLOUT_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_nanos() as u64)
@@ -224,43 +188,33 @@ fn acknowledged_events_survive_sigkill() {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        acked.extend(run_child_and_kill(
-            dir.path(),
-            Duration::from_millis(rng % 250),
-        ));
+        acked.extend(run_child_and_kill(dir.path(), Duration::from_millis(rng % 250)));
         rt.block_on(async {
             let store = open(dir.path());
             replays += u32::from(store.replayed_at_open() > 0);
             check_acknowledged(&store, &acked, round).await;
         });
     }
-    println!("{} acknowledged events checked over {rounds} kills; {replays} reopenings replayed the journal", acked.len());
+    println!(
+        "{} acknowledged events checked over {rounds} kills; {replays} reopenings replayed the journal",
+        acked.len()
+    );
     assert!(
         acked.len() > rounds as usize,
         "the child acknowledged too little to test anything: {}",
         acked.len()
     );
-    assert!(
-        replays > 0,
-        "no kill ever left events for the journal to replay"
-    );
+    assert!(replays > 0, "no kill ever left events for the journal to replay");
 }
 
 /// Every acknowledged event is present and unchanged, and the chain verifies.
 async fn check_acknowledged(store: &SledStore, acked: &BTreeMap<u64, String>, round: u32) {
     for (&position, hash) in acked {
         let event = store.read_event(position).await.expect("read");
-        let event =
-            event.unwrap_or_else(|| panic!("round {round}: acknowledged event {position} is lost"));
-        assert_eq!(
-            &event.hash.to_string(),
-            hash,
-            "round {round}: event {position} changed"
-        );
+        let event = event.unwrap_or_else(|| panic!("round {round}: acknowledged event {position} is lost"));
+        assert_eq!(&event.hash.to_string(), hash, "round {round}: event {position} changed");
     }
-    let report = verify_log(store, |_| {})
-        .await
-        .unwrap_or_else(|e| panic!("round {round}: {e}"));
+    let report = verify_log(store, |_| {}).await.unwrap_or_else(|e| panic!("round {round}: {e}"));
     assert!(report.events >= acked.len() as u64);
 }
 
@@ -268,12 +222,7 @@ async fn check_acknowledged(store: &SledStore, acked: &BTreeMap<u64, String>, ro
 /// writes, and returns the events it acknowledged (position → hash).
 fn run_child_and_kill(dir: &Path, kill_after: Duration) -> Vec<(u64, String)> {
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "acknowledged_events_survive_sigkill",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["acknowledged_events_survive_sigkill", "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_DIR, dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -284,9 +233,7 @@ fn run_child_and_kill(dir: &Path, kill_after: Duration) -> Vec<(u64, String)> {
         let mut acks = Vec::new();
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            if let Some((position, hash)) =
-                line.strip_prefix("ACK ").and_then(|a| a.split_once(' '))
-            {
+            if let Some((position, hash)) = line.strip_prefix("ACK ").and_then(|a| a.split_once(' ')) {
                 acks.push((position.parse().expect("position"), hash.to_owned()));
             }
         }
@@ -306,9 +253,8 @@ fn run_child_and_kill(dir: &Path, kill_after: Duration) -> Vec<(u64, String)> {
 #[test]
 fn a_torn_write_at_the_end_of_the_journal_is_cut_off() {
     let dir = tempfile::tempdir().expect("dir");
-    let acked: BTreeMap<u64, String> = run_child_and_kill(dir.path(), Duration::from_millis(100))
-        .into_iter()
-        .collect();
+    let acked: BTreeMap<u64, String> =
+        run_child_and_kill(dir.path(), Duration::from_millis(100)).into_iter().collect();
     assert!(!acked.is_empty());
     let journal = std::fs::read_dir(dir.path().join("journal"))
         .expect("journal dir")
@@ -316,20 +262,14 @@ fn a_torn_write_at_the_end_of_the_journal_is_cut_off() {
         .max()
         .expect("a journal file");
     // Half a frame: a length that promises more than is there.
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&journal)
-        .expect("open journal");
+    let mut file = std::fs::OpenOptions::new().append(true).open(&journal).expect("open journal");
     std::io::Write::write_all(&mut file, &[0, 0, 1, 0, 1, 2, 3]).expect("append garbage");
     drop(file);
     runtime().block_on(async {
         let store = open(dir.path());
         check_acknowledged(&store, &acked, 0).await;
         let head = store.head().await.expect("head").position;
-        let next = store
-            .append("after", ExpectedVersion::NoStream, vec![event(1)])
-            .await
-            .expect("append");
+        let next = store.append("after", ExpectedVersion::NoStream, vec![event(1)]).await.expect("append");
         assert_eq!(next[0].position, head + 1);
     });
 }
@@ -341,11 +281,8 @@ fn a_damaged_journal_before_its_end_stops_the_open() {
     rt.block_on(async { fill(&open(dir.path()), 3).await });
     // Two journal files, the older one damaged: that is not a torn write but corruption.
     let journal = dir.path().join("journal");
-    std::fs::write(
-        journal.join("00000000000000000001.journal"),
-        [0, 0, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-    )
-    .expect("write");
+    std::fs::write(journal.join("00000000000000000001.journal"), [0, 0, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+        .expect("write");
     std::fs::write(journal.join("00000000000000000002.journal"), []).expect("write");
     match SledStore::open(SledConfig::new(dir.path())) {
         Err(StoreError::Io(message)) => {
@@ -387,4 +324,69 @@ fn child(dir: &Path) -> ! {
         }
     });
     std::process::exit(0)
+}
+
+// ---- durability barrier, seen from the kernel ----------------------------------------------
+
+const STRACE_CHILD_DIR: &str = "ROLLOUT_STRACE_CHILD_DIR";
+
+/// Runs a child under `strace` that appends 5 events one by one and prints an acknowledgement
+/// after each; between two acknowledgements there must be an `fdatasync` of the journal after
+/// the journal `write`. Needs strace (`ROLLOUT_REQUIRE_STRACE=1`, as CI sets it, makes its absence
+/// a failure).
+#[test]
+fn every_acknowledged_append_was_fdatasynced_first() {
+    if let Some(dir) = std::env::var_os(STRACE_CHILD_DIR) {
+        runtime().block_on(async {
+            let store = open(Path::new(&dir));
+            for n in 0..5 {
+                let stored = store.append("s", ExpectedVersion::Any, vec![event(n)]).await.expect("append");
+                println!("ACK {}", stored[0].position);
+            }
+        });
+        return;
+    }
+    if Command::new("strace").arg("-V").output().is_err() {
+        assert!(std::env::var_os("ROLLOUT_REQUIRE_STRACE").is_none(), "strace is required but not installed");
+        println!("skipped: strace is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let trace = dir.path().join("trace.txt");
+    let status = Command::new("strace")
+        .args(["-f", "-y", "-e", "trace=write,fdatasync,fsync,sync_file_range", "-o"])
+        .arg(&trace)
+        .arg(std::env::current_exe().expect("test binary"))
+        .args([
+            "every_acknowledged_append_was_fdatasynced_first",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(STRACE_CHILD_DIR, dir.path().join("store"))
+        .stdout(Stdio::null())
+        .status()
+        .expect("strace");
+    assert!(status.success());
+    let trace = std::fs::read_to_string(&trace).expect("trace");
+    // Walk the calls in order: a journal write opens a window that only fdatasync of the same
+    // file closes; an acknowledgement inside an open window is a violation.
+    let mut unsynced = false;
+    let mut acks = 0;
+    for line in trace.lines() {
+        if line.contains(".journal>") && line.contains("write(") {
+            unsynced = true;
+        } else if line.contains(".journal>") && line.contains("fdatasync(") && line.contains("= 0") {
+            unsynced = false;
+        } else if line.contains("\"ACK ") {
+            assert!(!unsynced, "acknowledged before fdatasync:\n{trace}");
+            acks += 1;
+        }
+    }
+    assert_eq!(acks, 5, "every acknowledgement is in the trace:\n{trace}");
+    let journal_syncs = trace.lines().filter(|l| l.contains("fdatasync(") && l.contains(".journal>")).count();
+    assert!(journal_syncs >= 5, "one fdatasync per append at least, saw {journal_syncs}");
+    println!(
+        "{acks} acknowledgements, each after the journal's fdatasync ({journal_syncs} journal fdatasyncs)"
+    );
 }

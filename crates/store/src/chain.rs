@@ -5,9 +5,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use crate::{
-    event_hash, limits, EventHash, ExpectedVersion, NewEvent, RecordedEvent, StoreError, Timestamp,
-};
+use crate::{event_hash, limits, EventHash, ExpectedVersion, NewEvent, RecordedEvent, StoreError, Timestamp};
 
 /// The end of the log: what the next event chains to.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -19,18 +17,11 @@ pub struct Head {
 }
 
 impl Head {
-    pub const EMPTY: Head = Head {
-        position: 0,
-        hash: EventHash::GENESIS,
-        recorded_at: Timestamp::from_unix_micros(i64::MIN),
-    };
+    pub const EMPTY: Head =
+        Head { position: 0, hash: EventHash::GENESIS, recorded_at: Timestamp::from_unix_micros(i64::MIN) };
 
     pub fn after(event: &RecordedEvent) -> Head {
-        Head {
-            position: event.position,
-            hash: event.hash,
-            recorded_at: event.recorded_at,
-        }
+        Head { position: event.position, hash: event.hash, recorded_at: event.recorded_at }
     }
 }
 
@@ -75,9 +66,7 @@ pub fn plan_append(
         return Ok(Plan::AlreadyStored(stored));
     }
     if !stored.is_empty() {
-        let dup = events
-            .iter()
-            .find(|e| index.position_of(e.event_id).ok().flatten().is_some());
+        let dup = events.iter().find(|e| index.position_of(e.event_id).ok().flatten().is_some());
         return Err(StoreError::DuplicateEventId {
             event_id: dup.map(|e| e.event_id).unwrap_or_default(),
             reason: "while other events of this append are not".into(),
@@ -90,11 +79,7 @@ pub fn plan_append(
         ExpectedVersion::Exact(v) => actual == v,
     };
     if !ok {
-        return Err(StoreError::Conflict {
-            stream_id: stream_id.to_owned(),
-            expected,
-            actual,
-        });
+        return Err(StoreError::Conflict { stream_id: stream_id.to_owned(), expected, actual });
     }
     // Time never runs backwards along the log, even when the clock does.
     let recorded_at = now.max(head.recorded_at);
@@ -123,22 +108,12 @@ pub fn plan_append(
 }
 
 /// Checks that the events stored for a retried append are the ones the retry names.
-pub fn check_retry(
-    stream_id: &str,
-    events: &[NewEvent],
-    stored: &[RecordedEvent],
-) -> Result<(), StoreError> {
+pub fn check_retry(stream_id: &str, events: &[NewEvent], stored: &[RecordedEvent]) -> Result<(), StoreError> {
     for (new, old) in events.iter().zip(stored) {
-        if old.event_id != new.event_id
-            || old.stream_id != stream_id
-            || old.event_type != new.event_type
-        {
+        if old.event_id != new.event_id || old.stream_id != stream_id || old.event_type != new.event_type {
             return Err(StoreError::DuplicateEventId {
                 event_id: new.event_id,
-                reason: format!(
-                    "as a `{}` event in stream `{}`",
-                    old.event_type, old.stream_id
-                ),
+                reason: format!("as a `{}` event in stream `{}`", old.event_type, old.stream_id),
             });
         }
     }
@@ -149,11 +124,7 @@ pub fn check_retry(
 /// message names what is wrong.
 pub fn check_link(head: &Head, stream_version: u64, event: &RecordedEvent) -> Result<(), String> {
     if event.position != head.position + 1 {
-        return Err(format!(
-            "expected position {}, found position {}",
-            head.position + 1,
-            event.position
-        ));
+        return Err(format!("expected position {}, found position {}", head.position + 1, event.position));
     }
     if event.prev_hash != head.hash {
         return Err(format!(
@@ -192,10 +163,8 @@ pub fn plan_continuation(
             Some(&v) => v,
             None => index.stream_version(&e.stream_id)?,
         };
-        check_link(head, version, e).map_err(|reason| StoreError::ChainBroken {
-            position: head.position + 1,
-            reason,
-        })?;
+        check_link(head, version, e)
+            .map_err(|reason| StoreError::ChainBroken { position: head.position + 1, reason })?;
         if index.position_of(e.event_id)?.is_some() {
             return Err(StoreError::ChainBroken {
                 position: e.position,
@@ -228,11 +197,7 @@ impl ChainVerifier {
     /// Checks the next event. On an error the verifier is unchanged.
     pub fn check(&mut self, event: &RecordedEvent) -> Result<(), String> {
         let head = self.head();
-        let version = self
-            .versions
-            .get(event.stream_id.as_str())
-            .copied()
-            .unwrap_or(0);
+        let version = self.versions.get(event.stream_id.as_str()).copied().unwrap_or(0);
         check_link(&head, version, event)?;
         match self.versions.get_mut(event.stream_id.as_str()) {
             Some(v) => *v = event.version,

@@ -91,10 +91,7 @@ pub fn decode(bytes: &[u8]) -> Result<RecordedEvent, String> {
     let prev_hash = EventHash(r.array()?);
     let hash = EventHash(r.array()?);
     if r.at != bytes.len() {
-        return Err(format!(
-            "{} bytes after the end of the record",
-            bytes.len() - r.at
-        ));
+        return Err(format!("{} bytes after the end of the record", bytes.len() - r.at));
     }
     Ok(RecordedEvent {
         position,
@@ -104,11 +101,7 @@ pub fn decode(bytes: &[u8]) -> Result<RecordedEvent, String> {
         event_type,
         schema_version,
         recorded_at,
-        actor: crate::Actor {
-            id: actor_id,
-            name: actor_name,
-            kind,
-        },
+        actor: crate::Actor { id: actor_id, name: actor_name, kind },
         correlation_id,
         causation_id,
         data,
@@ -124,20 +117,14 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let end = self
-            .at
-            .checked_add(n)
-            .filter(|&end| end <= self.bytes.len());
+        let end = self.at.checked_add(n).filter(|&end| end <= self.bytes.len());
         match end {
             Some(end) => {
                 let out = &self.bytes[self.at..end];
                 self.at = end;
                 Ok(out)
             }
-            None => Err(format!(
-                "record ends early at byte {} (wanted {n} more)",
-                self.at
-            )),
+            None => Err(format!("record ends early at byte {} (wanted {n} more)", self.at)),
         }
     }
 
@@ -170,7 +157,6 @@ impl<'a> Reader<'a> {
 
     fn string(&mut self, len: usize) -> Result<String, String> {
         let at = self.at;
-        String::from_utf8(self.take(len)?.to_vec())
-            .map_err(|_| format!("invalid UTF-8 at byte {at}"))
+        String::from_utf8(self.take(len)?.to_vec()).map_err(|_| format!("invalid UTF-8 at byte {at}"))
     }
 }

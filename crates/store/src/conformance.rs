@@ -8,8 +8,8 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::{
-    subscribe, verify_log, Actor, ActorKind, Direction, EventStore, ExpectedVersion, Json,
-    MemoryStore, NewEvent, RecordedEvent, StoreError,
+    subscribe, verify_log, Actor, ActorKind, Direction, EventStore, ExpectedVersion, Json, MemoryStore,
+    NewEvent, RecordedEvent, StoreError,
 };
 
 /// A store under test and whatever must live as long as it (a temporary directory).
@@ -53,11 +53,7 @@ macro_rules! conformance_tests {
 }
 
 fn actor() -> Actor {
-    Actor {
-        id: "person:test".into(),
-        name: "Test Person".into(),
-        kind: ActorKind::Person,
-    }
+    Actor { id: "person:test".into(), name: "Test Person".into(), kind: ActorKind::Person }
 }
 
 /// One event with a small payload naming `n`.
@@ -98,13 +94,7 @@ fn assert_conflict(result: Result<Vec<RecordedEvent>, StoreError>, want_actual: 
 
 pub async fn no_stream_then_exact_versions(store: Arc<dyn EventStore>) {
     let first = append(&*store, "s-1", ExpectedVersion::NoStream, 2).await;
-    assert_eq!(
-        first
-            .iter()
-            .map(|e| (e.position, e.version))
-            .collect::<Vec<_>>(),
-        vec![(1, 1), (2, 2)]
-    );
+    assert_eq!(first.iter().map(|e| (e.position, e.version)).collect::<Vec<_>>(), vec![(1, 1), (2, 2)]);
     let next = append(&*store, "s-1", ExpectedVersion::Exact(2), 1).await;
     assert_eq!((next[0].position, next[0].version), (3, 3));
     assert_eq!(store.stream_version("s-1").await.ok(), Some(3));
@@ -113,30 +103,10 @@ pub async fn no_stream_then_exact_versions(store: Arc<dyn EventStore>) {
 
 pub async fn stale_versions_conflict(store: Arc<dyn EventStore>) {
     append(&*store, "s-1", ExpectedVersion::NoStream, 2).await;
-    assert_conflict(
-        store
-            .append("s-1", ExpectedVersion::NoStream, events(1))
-            .await,
-        2,
-    );
-    assert_conflict(
-        store
-            .append("s-1", ExpectedVersion::Exact(1), events(1))
-            .await,
-        2,
-    );
-    assert_conflict(
-        store
-            .append("s-1", ExpectedVersion::Exact(3), events(1))
-            .await,
-        2,
-    );
-    assert_conflict(
-        store
-            .append("other", ExpectedVersion::Exact(1), events(1))
-            .await,
-        0,
-    );
+    assert_conflict(store.append("s-1", ExpectedVersion::NoStream, events(1)).await, 2);
+    assert_conflict(store.append("s-1", ExpectedVersion::Exact(1), events(1)).await, 2);
+    assert_conflict(store.append("s-1", ExpectedVersion::Exact(3), events(1)).await, 2);
+    assert_conflict(store.append("other", ExpectedVersion::Exact(1), events(1)).await, 0);
     let head = store.head().await.ok().map(|h| h.position);
     assert_eq!(head, Some(2), "a conflict writes nothing");
 }
@@ -152,11 +122,7 @@ pub async fn concurrent_writers_at_one_version_one_wins(store: Arc<dyn EventStor
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .append("contested", ExpectedVersion::Exact(1), events(1))
-                    .await
-            })
+            tokio::spawn(async move { store.append("contested", ExpectedVersion::Exact(1), events(1)).await })
         })
         .collect();
     let mut wins = 0;
@@ -173,22 +139,12 @@ pub async fn concurrent_writers_at_one_version_one_wins(store: Arc<dyn EventStor
 
 pub async fn retried_append_is_applied_once(store: Arc<dyn EventStore>) {
     let batch = events(3);
-    let first = store
-        .append("s-1", ExpectedVersion::NoStream, batch.clone())
-        .await
-        .expect("first");
+    let first = store.append("s-1", ExpectedVersion::NoStream, batch.clone()).await.expect("first");
     append(&*store, "s-2", ExpectedVersion::Any, 1).await;
     // The retry names a now stale expected version: it is still answered with the first result.
-    let again = store
-        .append("s-1", ExpectedVersion::NoStream, batch)
-        .await
-        .expect("retry");
+    let again = store.append("s-1", ExpectedVersion::NoStream, batch).await.expect("retry");
     assert_eq!(first, again);
-    assert_eq!(
-        store.head().await.ok().map(|h| h.position),
-        Some(4),
-        "the retry wrote nothing"
-    );
+    assert_eq!(store.head().await.ok().map(|h| h.position), Some(4), "the retry wrote nothing");
     // Concurrent retries of one append: one write.
     let batch = events(2);
     let tasks: Vec<_> = (0..8)
@@ -201,95 +157,41 @@ pub async fn retried_append_is_applied_once(store: Arc<dyn EventStore>) {
     for t in tasks {
         results.push(t.await.expect("task").expect("append"));
     }
-    assert!(
-        results.windows(2).all(|w| w[0] == w[1]),
-        "every retry sees the same events"
-    );
+    assert!(results.windows(2).all(|w| w[0] == w[1]), "every retry sees the same events");
     assert_eq!(store.stream_version("s-3").await.ok(), Some(2));
 }
 
 pub async fn partial_or_foreign_retry_is_rejected(store: Arc<dyn EventStore>) {
     let batch = events(2);
-    store
-        .append("s-1", ExpectedVersion::Any, batch.clone())
-        .await
-        .expect("append");
+    store.append("s-1", ExpectedVersion::Any, batch.clone()).await.expect("append");
     let mut partial = batch.clone();
     partial.push(event(9));
     let err = store.append("s-1", ExpectedVersion::Any, partial).await;
-    assert!(
-        matches!(err, Err(StoreError::DuplicateEventId { .. })),
-        "{err:?}"
-    );
+    assert!(matches!(err, Err(StoreError::DuplicateEventId { .. })), "{err:?}");
     let foreign = store.append("s-other", ExpectedVersion::Any, batch).await;
-    assert!(
-        matches!(foreign, Err(StoreError::DuplicateEventId { .. })),
-        "{foreign:?}"
-    );
+    assert!(matches!(foreign, Err(StoreError::DuplicateEventId { .. })), "{foreign:?}");
     assert_eq!(store.head().await.ok().map(|h| h.position), Some(2));
 }
 
 pub async fn reads_streams_and_log(store: Arc<dyn EventStore>) {
     for i in 0..5 {
         append(&*store, "a", ExpectedVersion::Any, 1).await;
-        append(
-            &*store,
-            if i % 2 == 0 { "b" } else { "c" },
-            ExpectedVersion::Any,
-            1,
-        )
-        .await;
+        append(&*store, if i % 2 == 0 { "b" } else { "c" }, ExpectedVersion::Any, 1).await;
     }
-    let versions =
-        |events: Vec<RecordedEvent>| events.iter().map(|e| e.version).collect::<Vec<_>>();
-    let fwd = store
-        .read_stream("a", 1, Direction::Forward, 100)
-        .await
-        .expect("read");
+    let versions = |events: Vec<RecordedEvent>| events.iter().map(|e| e.version).collect::<Vec<_>>();
+    let fwd = store.read_stream("a", 1, Direction::Forward, 100).await.expect("read");
     assert_eq!(versions(fwd.clone()), vec![1, 2, 3, 4, 5]);
     assert!(fwd.iter().all(|e| e.stream_id == "a"));
+    assert_eq!(versions(store.read_stream("a", 3, Direction::Forward, 2).await.expect("read")), vec![3, 4]);
     assert_eq!(
-        versions(
-            store
-                .read_stream("a", 3, Direction::Forward, 2)
-                .await
-                .expect("read")
-        ),
-        vec![3, 4]
-    );
-    assert_eq!(
-        versions(
-            store
-                .read_stream("a", u64::MAX, Direction::Backward, 2)
-                .await
-                .expect("read")
-        ),
+        versions(store.read_stream("a", u64::MAX, Direction::Backward, 2).await.expect("read")),
         vec![5, 4]
     );
-    assert_eq!(
-        versions(
-            store
-                .read_stream("a", 2, Direction::Backward, 10)
-                .await
-                .expect("read")
-        ),
-        vec![2, 1]
-    );
-    assert!(store
-        .read_stream("a", 6, Direction::Forward, 10)
-        .await
-        .expect("read")
-        .is_empty());
-    assert!(store
-        .read_stream("nobody", 1, Direction::Forward, 10)
-        .await
-        .expect("read")
-        .is_empty());
+    assert_eq!(versions(store.read_stream("a", 2, Direction::Backward, 10).await.expect("read")), vec![2, 1]);
+    assert!(store.read_stream("a", 6, Direction::Forward, 10).await.expect("read").is_empty());
+    assert!(store.read_stream("nobody", 1, Direction::Forward, 10).await.expect("read").is_empty());
     let all = store.read_all(1, 100).await.expect("read");
-    assert_eq!(
-        all.iter().map(|e| e.position).collect::<Vec<_>>(),
-        (1..=10).collect::<Vec<_>>()
-    );
+    assert_eq!(all.iter().map(|e| e.position).collect::<Vec<_>>(), (1..=10).collect::<Vec<_>>());
     let tail = store.read_all(8, 100).await.expect("read");
     assert_eq!(tail.len(), 3);
     assert_eq!(store.read_all(2, 3).await.expect("read").len(), 3);
@@ -310,10 +212,7 @@ pub async fn log_is_dense_and_chained(store: Arc<dyn EventStore>) {
             tokio::spawn(async move {
                 for i in 0..20 {
                     let stream = format!("w{w}-s{}", i % 3);
-                    store
-                        .append(&stream, ExpectedVersion::Any, events(1 + i % 2))
-                        .await
-                        .expect("append");
+                    store.append(&stream, ExpectedVersion::Any, events(1 + i % 2)).await.expect("append");
                 }
             })
         })
@@ -391,10 +290,7 @@ pub async fn slow_subscriber_falls_back_to_the_log(store: Arc<dyn EventStore>) {
         let store = store.clone();
         tokio::spawn(async move {
             for _ in 0..appends {
-                store
-                    .append("busy", ExpectedVersion::Any, events(1))
-                    .await
-                    .expect("append");
+                store.append("busy", ExpectedVersion::Any, events(1)).await.expect("append");
             }
         })
     };
@@ -417,111 +313,51 @@ pub async fn limits_reject_and_write_nothing(store: Arc<dyn EventStore>) {
     let too_long = "x".repeat(STREAM_ID_BYTES_MAX + 1);
     let cases: Vec<(&str, Vec<NewEvent>, &str)> = vec![
         ("s", vec![big], "payload bytes of one event"),
-        (
-            "s",
-            events(EVENTS_PER_APPEND_MAX as u64 + 1),
-            "events per append",
-        ),
+        ("s", events(EVENTS_PER_APPEND_MAX as u64 + 1), "events per append"),
         ("s", vec![], "at least one event"),
         ("", events(1), "empty"),
         ("has space", events(1), "not allowed"),
         ("ümlaut", events(1), "not allowed"),
         (&too_long, events(1), "bytes"),
-        (
-            "s",
-            vec![NewEvent {
-                event_type: "no spaces".into(),
-                ..event(0)
-            }],
-            "event type",
-        ),
-        (
-            "s",
-            vec![NewEvent {
-                actor: Actor {
-                    id: String::new(),
-                    ..actor()
-                },
-                ..event(0)
-            }],
-            "actor id",
-        ),
+        ("s", vec![NewEvent { event_type: "no spaces".into(), ..event(0) }], "event type"),
+        ("s", vec![NewEvent { actor: Actor { id: String::new(), ..actor() }, ..event(0) }], "actor id"),
     ];
     for (stream, batch, says) in cases {
         let result = store.append(stream, ExpectedVersion::Any, batch).await;
         match result {
-            Err(e) => assert!(
-                e.to_string().contains(says),
-                "error `{e}` should say `{says}`"
-            ),
+            Err(e) => assert!(e.to_string().contains(says), "error `{e}` should say `{says}`"),
             Ok(_) => panic!("append to {stream:?} should fail with `{says}`"),
         }
     }
     let e = event(1);
-    let dup = store
-        .append("s", ExpectedVersion::Any, vec![e.clone(), e])
-        .await;
+    let dup = store.append("s", ExpectedVersion::Any, vec![e.clone(), e]).await;
     assert!(matches!(dup, Err(StoreError::Invalid(_))), "{dup:?}");
-    assert_eq!(
-        store.head().await.ok().map(|h| h.position),
-        Some(1),
-        "nothing was written"
-    );
+    assert_eq!(store.head().await.ok().map(|h| h.position), Some(1), "nothing was written");
     // Exactly at the limits is fine.
     let at_limit = Json::parse(format!("\"{}\"", "x".repeat(PAYLOAD_BYTES_MAX - 2))).expect("json");
     store
-        .append(
-            "s",
-            ExpectedVersion::Any,
-            vec![NewEvent {
-                data: at_limit,
-                ..event(0)
-            }],
-        )
+        .append("s", ExpectedVersion::Any, vec![NewEvent { data: at_limit, ..event(0) }])
         .await
         .expect("at limit");
-    store
-        .append(
-            &"x".repeat(STREAM_ID_BYTES_MAX),
-            ExpectedVersion::Any,
-            events(1),
-        )
-        .await
-        .expect("long id");
+    store.append(&"x".repeat(STREAM_ID_BYTES_MAX), ExpectedVersion::Any, events(1)).await.expect("long id");
 }
 
 pub async fn recorded_events_must_continue_the_chain(store: Arc<dyn EventStore>) {
     let source = MemoryStore::new();
     for i in 0..6 {
-        source
-            .append(&format!("s{}", i % 2), ExpectedVersion::Any, events(2))
-            .await
-            .expect("source");
+        source.append(&format!("s{}", i % 2), ExpectedVersion::Any, events(2)).await.expect("source");
     }
     let all = source.read_all(1, 100).await.expect("read");
     // A gap, a changed payload, a wrong link: refused, nothing written.
     let mut changed = all[0].clone();
     changed.data = Json::parse("{\"n\":99}").expect("json");
-    for bad in [
-        vec![all[1].clone()],
-        vec![changed],
-        vec![all[0].clone(), all[2].clone()],
-    ] {
+    for bad in [vec![all[1].clone()], vec![changed], vec![all[0].clone(), all[2].clone()]] {
         let err = store.append_recorded(bad).await;
-        assert!(
-            matches!(err, Err(StoreError::ChainBroken { .. })),
-            "{err:?}"
-        );
+        assert!(matches!(err, Err(StoreError::ChainBroken { .. })), "{err:?}");
     }
     assert_eq!(store.head().await.ok().map(|h| h.position), Some(0));
-    store
-        .append_recorded(all[..5].to_vec())
-        .await
-        .expect("first part");
-    store
-        .append_recorded(all[5..].to_vec())
-        .await
-        .expect("rest");
+    store.append_recorded(all[..5].to_vec()).await.expect("first part");
+    store.append_recorded(all[5..].to_vec()).await.expect("rest");
     assert_eq!(store.read_all(1, 100).await.expect("read"), all);
     // It goes on as a normal log.
     let next = append(&*store, "s0", ExpectedVersion::Exact(6), 1).await;
@@ -531,10 +367,7 @@ pub async fn recorded_events_must_continue_the_chain(store: Arc<dyn EventStore>)
 
 /// Random interleavings of appends from many tasks: afterwards every stream's versions are dense
 /// and the global order has no gap. `plan[t]` lists task `t`'s appends as (stream, batch size).
-pub async fn random_interleavings_keep_the_log_dense(
-    store: Arc<dyn EventStore>,
-    plan: Vec<Vec<(u8, u8)>>,
-) {
+pub async fn random_interleavings_keep_the_log_dense(store: Arc<dyn EventStore>, plan: Vec<Vec<(u8, u8)>>) {
     let total: u64 = plan.iter().flatten().map(|&(_, n)| u64::from(n)).sum();
     let tasks: Vec<_> = plan
         .into_iter()
@@ -543,10 +376,7 @@ pub async fn random_interleavings_keep_the_log_dense(
             tokio::spawn(async move {
                 for (stream, n) in appends {
                     let stream = format!("p-{stream}");
-                    store
-                        .append(&stream, ExpectedVersion::Any, events(u64::from(n)))
-                        .await
-                        .expect("append");
+                    store.append(&stream, ExpectedVersion::Any, events(u64::from(n))).await.expect("append");
                     tokio::task::yield_now().await;
                 }
             })

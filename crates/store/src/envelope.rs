@@ -57,9 +57,7 @@ impl FromStr for Timestamp {
         let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
             .map_err(|e| format!("`{s}` is not an RFC 3339 time: {e}"))?;
         let micros = t.unix_timestamp_nanos() / 1_000;
-        i64::try_from(micros)
-            .map(Timestamp)
-            .map_err(|_| format!("`{s}` is out of range"))
+        i64::try_from(micros).map(Timestamp).map_err(|_| format!("`{s}` is out of range"))
     }
 }
 
@@ -106,10 +104,7 @@ impl FromStr for EventHash {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bytes = s.as_bytes();
         if bytes.len() != 64 {
-            return Err(format!(
-                "a hash has 64 hex digits, `{s}` has {}",
-                bytes.len()
-            ));
+            return Err(format!("a hash has 64 hex digits, `{s}` has {}", bytes.len()));
         }
         let mut out = [0u8; 32];
         for (i, pair) in bytes.chunks_exact(2).enumerate() {
@@ -248,11 +243,7 @@ pub struct Actor {
 
 impl Actor {
     pub fn system() -> Self {
-        Actor {
-            id: "system".into(),
-            name: "efa-rollout".into(),
-            kind: ActorKind::System,
-        }
+        Actor { id: "system".into(), name: "efa-rollout".into(), kind: ActorKind::System }
     }
 }
 

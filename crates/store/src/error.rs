@@ -7,22 +7,16 @@ use crate::ExpectedVersion;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("stream `{stream_id}` was expected at {expected}, but it is at version {actual}")]
-    Conflict {
-        stream_id: String,
-        expected: ExpectedVersion,
-        actual: u64,
-    },
+    Conflict { stream_id: String, expected: ExpectedVersion, actual: u64 },
     #[error("invalid stream id `{stream_id}`: {reason}")]
     InvalidStreamId { stream_id: String, reason: String },
     #[error("{what} is limited to {max}, this has {actual}")]
-    Limit {
-        what: &'static str,
-        max: u64,
-        actual: u64,
-    },
+    Limit { what: &'static str, max: u64, actual: u64 },
     #[error("{0}")]
     Invalid(String),
-    #[error("event {event_id} is already stored {reason}; a retried append must repeat the original exactly")]
+    #[error(
+        "event {event_id} is already stored {reason}; a retried append must repeat the original exactly"
+    )]
     DuplicateEventId { event_id: Uuid, reason: String },
     #[error("the log does not continue at position {position}: {reason}")]
     ChainBroken { position: u64, reason: String },

@@ -26,8 +26,7 @@ pub use chain::{
 };
 pub use codec::{decode, encode, event_hash};
 pub use envelope::{
-    Actor, ActorKind, Direction, EventHash, ExpectedVersion, Json, NewEvent, RecordedEvent,
-    Timestamp,
+    Actor, ActorKind, Direction, EventHash, ExpectedVersion, Json, NewEvent, RecordedEvent, Timestamp,
 };
 pub use error::StoreError;
 pub use memory::MemoryStore;

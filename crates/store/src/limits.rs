@@ -20,12 +20,8 @@ pub const READ_BATCH_MAX: usize = 10_000;
 
 /// Stream ids are ASCII letters, digits and `- _ . : / @`, e.g. `rollout-wohngeld:120540000000`.
 pub fn check_stream_id(stream_id: &str) -> Result<(), StoreError> {
-    let invalid = |reason: String| {
-        Err(StoreError::InvalidStreamId {
-            stream_id: printable(stream_id),
-            reason,
-        })
-    };
+    let invalid =
+        |reason: String| Err(StoreError::InvalidStreamId { stream_id: printable(stream_id), reason });
     if stream_id.is_empty() {
         return invalid("it is empty".into());
     }
@@ -35,9 +31,8 @@ pub fn check_stream_id(stream_id: &str) -> Result<(), StoreError> {
             stream_id.len()
         ));
     }
-    if let Some((i, c)) = stream_id
-        .char_indices()
-        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || "-_.:/@".contains(c)))
+    if let Some((i, c)) =
+        stream_id.char_indices().find(|&(_, c)| !(c.is_ascii_alphanumeric() || "-_.:/@".contains(c)))
     {
         return invalid(format!(
             "character {c:?} at byte {i} is not allowed (ASCII letters, digits and - _ . : / @ are)"
@@ -50,9 +45,7 @@ pub fn check_stream_id(stream_id: &str) -> Result<(), StoreError> {
 pub fn check_append(stream_id: &str, events: &[NewEvent]) -> Result<(), StoreError> {
     check_stream_id(stream_id)?;
     if events.is_empty() {
-        return Err(StoreError::Invalid(
-            "an append needs at least one event".into(),
-        ));
+        return Err(StoreError::Invalid("an append needs at least one event".into()));
     }
     if events.len() > EVENTS_PER_APPEND_MAX {
         return Err(StoreError::Limit {
@@ -76,10 +69,7 @@ pub fn check_append(stream_id: &str, events: &[NewEvent]) -> Result<(), StoreErr
     let mut ids: Vec<_> = events.iter().map(|e| e.event_id).collect();
     ids.sort_unstable();
     if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
-        return Err(StoreError::Invalid(format!(
-            "event id {} appears twice in one append",
-            w[0]
-        )));
+        return Err(StoreError::Invalid(format!("event id {} appears twice in one append", w[0])));
     }
     Ok(())
 }
@@ -95,10 +85,7 @@ fn check_event(index: usize, e: &NewEvent) -> Result<(), StoreError> {
     }
     if e.event_type.is_empty()
         || e.event_type.len() > EVENT_TYPE_BYTES_MAX
-        || !e
-            .event_type
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        || !e.event_type.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
     {
         return Err(at(format!(
             "event type {:?} must be 1 to {EVENT_TYPE_BYTES_MAX} ASCII letters, digits, `_` or `.`",
@@ -107,9 +94,7 @@ fn check_event(index: usize, e: &NewEvent) -> Result<(), StoreError> {
     }
     for (name, value) in [("actor id", &e.actor.id), ("actor name", &e.actor.name)] {
         if value.is_empty() || value.len() > ACTOR_FIELD_BYTES_MAX {
-            return Err(at(format!(
-                "{name} must have 1 to {ACTOR_FIELD_BYTES_MAX} bytes"
-            )));
+            return Err(at(format!("{name} must have 1 to {ACTOR_FIELD_BYTES_MAX} bytes")));
         }
     }
     if e.event_id.is_nil() {

@@ -35,18 +35,13 @@ impl Log {
     }
 
     fn push(&mut self, event: RecordedEvent) {
-        self.streams
-            .entry(event.stream_id.clone())
-            .or_default()
-            .push(event.position);
+        self.streams.entry(event.stream_id.clone()).or_default().push(event.position);
         self.ids.insert(event.event_id, event.position);
         self.events.push(event);
     }
 
     fn at(&self, position: u64) -> Option<&RecordedEvent> {
-        position
-            .checked_sub(1)
-            .and_then(|i| self.events.get(i as usize))
+        position.checked_sub(1).and_then(|i| self.events.get(i as usize))
     }
 }
 
@@ -79,19 +74,13 @@ impl MemoryStore {
 
     pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
         let (live, _) = broadcast::channel(LIVE_CHANNEL_BATCHES);
-        MemoryStore {
-            inner: Arc::new(Mutex::new(Log::default())),
-            live,
-            clock,
-        }
+        MemoryStore { inner: Arc::new(Mutex::new(Log::default())), live, clock }
     }
 
     fn log(&self) -> MutexGuard<'_, Log> {
         // A panic while holding the lock cannot leave the log half-written: `push` is the only
         // mutation and it runs after all checks.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -106,19 +95,9 @@ impl EventStore for MemoryStore {
         let mut log = self.log();
         let mut head = log.head();
         let retry_check = events.clone();
-        match plan_append(
-            &mut *log,
-            &mut head,
-            stream_id,
-            expected,
-            events,
-            self.clock.now(),
-        )? {
+        match plan_append(&mut *log, &mut head, stream_id, expected, events, self.clock.now())? {
             Plan::AlreadyStored(positions) => {
-                let stored: Vec<_> = positions
-                    .iter()
-                    .filter_map(|&p| log.at(p).cloned())
-                    .collect();
+                let stored: Vec<_> = positions.iter().filter_map(|&p| log.at(p).cloned()).collect();
                 check_retry(stream_id, &retry_check, &stored)?;
                 Ok(stored)
             }
@@ -166,22 +145,14 @@ impl EventStore for MemoryStore {
         let picked: Vec<u64> = match direction {
             Direction::Forward => {
                 let start = from.max(1) - 1;
-                positions
-                    .iter()
-                    .skip(start.min(len) as usize)
-                    .take(max)
-                    .copied()
-                    .collect()
+                positions.iter().skip(start.min(len) as usize).take(max).copied().collect()
             }
             Direction::Backward => {
                 let end = from.min(len) as usize;
                 positions[..end].iter().rev().take(max).copied().collect()
             }
         };
-        Ok(picked
-            .into_iter()
-            .filter_map(|p| log.at(p).cloned())
-            .collect())
+        Ok(picked.into_iter().filter_map(|p| log.at(p).cloned()).collect())
     }
 
     async fn stream_version(&self, stream_id: &str) -> Result<u64, StoreError> {
@@ -191,11 +162,7 @@ impl EventStore for MemoryStore {
     async fn read_all(&self, from: u64, max: usize) -> Result<Vec<RecordedEvent>, StoreError> {
         let log = self.log();
         let start = (from.max(1) - 1).min(log.events.len() as u64) as usize;
-        Ok(log.events[start..]
-            .iter()
-            .take(max.min(limits::READ_BATCH_MAX))
-            .cloned()
-            .collect())
+        Ok(log.events[start..].iter().take(max.min(limits::READ_BATCH_MAX)).cloned().collect())
     }
 
     async fn read_event(&self, position: u64) -> Result<Option<RecordedEvent>, StoreError> {

@@ -30,8 +30,7 @@ pub async fn export(
         let Some(last) = page.last() else { break };
         from = last.position + 1;
         for event in &page {
-            serde_json::to_writer(&mut *out, event)
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            serde_json::to_writer(&mut *out, event).map_err(|e| std::io::Error::other(e.to_string()))?;
             out.write_all(b"\n")?;
         }
         progress(from - 1);
@@ -41,10 +40,8 @@ pub async fn export(
 }
 
 fn parse_line(number: u64, line: &str) -> Result<RecordedEvent, NdjsonError> {
-    serde_json::from_str(line).map_err(|e| NdjsonError::Line {
-        line: number,
-        reason: format!("not an event: {e}"),
-    })
+    serde_json::from_str(line)
+        .map_err(|e| NdjsonError::Line { line: number, reason: format!("not an event: {e}") })
 }
 
 /// Checks a whole file without writing: every line parses and continues the chain.
@@ -54,15 +51,9 @@ pub fn check(input: impl BufRead) -> Result<u64, NdjsonError> {
     let mut count = 0;
     for (i, line) in input.lines().enumerate() {
         let number = i as u64 + 1;
-        let line = line.map_err(|e| NdjsonError::Line {
-            line: number,
-            reason: e.to_string(),
-        })?;
+        let line = line.map_err(|e| NdjsonError::Line { line: number, reason: e.to_string() })?;
         let event = parse_line(number, &line)?;
-        verifier.check(&event).map_err(|reason| NdjsonError::Line {
-            line: number,
-            reason,
-        })?;
+        verifier.check(&event).map_err(|reason| NdjsonError::Line { line: number, reason })?;
         count += 1;
     }
     Ok(count)
@@ -77,10 +68,7 @@ pub async fn import<R: BufRead>(
 ) -> Result<u64, NdjsonError> {
     let head = store.head().await?;
     if head.position != 0 {
-        return Err(StoreError::NotEmpty {
-            events: head.position,
-        }
-        .into());
+        return Err(StoreError::NotEmpty { events: head.position }.into());
     }
     let total = check(open()?)?;
     let mut page = Vec::with_capacity(PAGE);

@@ -25,23 +25,14 @@ pub struct Subscription {
 
 impl std::fmt::Debug for Subscription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Subscription")
-            .field("next", &self.next)
-            .field("caught_up", &self.caught_up)
-            .finish()
+        f.debug_struct("Subscription").field("next", &self.next).field("caught_up", &self.caught_up).finish()
     }
 }
 
 impl Subscription {
     pub fn new(store: Arc<dyn EventStore>, from: u64) -> Self {
         let live = store.notifications();
-        Subscription {
-            store,
-            live,
-            next: from.max(1),
-            buffer: VecDeque::new(),
-            caught_up: false,
-        }
+        Subscription { store, live, next: from.max(1), buffer: VecDeque::new(), caught_up: false }
     }
 
     /// The position of the next event this subscription delivers.
@@ -69,8 +60,7 @@ impl Subscription {
             match self.live.recv().await {
                 Ok(batch) => match batch.first() {
                     Some(first) if first.position <= self.next => {
-                        self.buffer
-                            .extend(batch.iter().filter(|e| e.position >= self.next).cloned());
+                        self.buffer.extend(batch.iter().filter(|e| e.position >= self.next).cloned());
                     }
                     // A gap (or a bare wake-up): the log has what we missed.
                     _ => self.caught_up = false,

@@ -39,10 +39,7 @@ pub async fn verify_log(
         for event in &page {
             verifier
                 .check(event)
-                .map_err(|reason| VerifyError::Broken {
-                    position: verifier.head().position + 1,
-                    reason,
-                })?;
+                .map_err(|reason| VerifyError::Broken { position: verifier.head().position + 1, reason })?;
         }
         progress(verifier.head().position);
     }
@@ -57,8 +54,5 @@ pub async fn verify_log(
             ),
         });
     }
-    Ok(VerifyReport {
-        events: head.position,
-        head,
-    })
+    Ok(VerifyReport { events: head.position, head })
 }

@@ -7,10 +7,7 @@ use store::conformance::TestStore;
 use store::MemoryStore;
 
 async fn memory() -> TestStore {
-    TestStore {
-        store: Arc::new(MemoryStore::new()),
-        keep: Box::new(()),
-    }
+    TestStore { store: Arc::new(MemoryStore::new()), keep: Box::new(()) }
 }
 
 store::conformance_tests!(memory());
