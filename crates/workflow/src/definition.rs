@@ -1,0 +1,784 @@
+//! Workflow definitions: the file format (TOML), its lowering into a validated [`Definition`],
+//! and diagnostics with their positions.
+//!
+//! Two layers, as in cargo's manifest handling: `toml_edit` gives the document with spans, and
+//! [`parse`] walks it, collecting every problem (unknown keys, wrong types, bad references,
+//! cycles, ...) instead of stopping at the first. Reference: `workflows/README.md`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
+
+use toml_edit::{ImDocument, Item, TableLike, Value};
+
+use crate::condition::Condition;
+use crate::duration::Deadline;
+use crate::evidence::FieldType;
+
+/// Bytes of one definition file at most.
+pub const DEFINITION_BYTES_MAX: usize = 1024 * 1024;
+pub const PHASES_MAX: usize = 30;
+pub const STEPS_MAX: usize = 300;
+pub const FIELDS_PER_STEP_MAX: usize = 30;
+pub const DEPENDENCIES_PER_STEP_MAX: usize = 30;
+
+/// What a definition's instances are: one per administration and service, or one per service
+/// at the Land level.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Scope {
+    Authority,
+    Land,
+}
+
+/// Who may complete a step (besides automation, which a step allows separately).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord, Hash)]
+pub enum Role {
+    ProjectManager,
+    AuthorityStaff,
+}
+
+impl Role {
+    pub const NAMES: &'static [&'static str] = &["project-manager", "authority-staff"];
+
+    pub fn from_name(name: &str) -> Option<Role> {
+        match name {
+            "project-manager" => Some(Role::ProjectManager),
+            "authority-staff" => Some(Role::AuthorityStaff),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::ProjectManager => "project-manager",
+            Role::AuthorityStaff => "authority-staff",
+        }
+    }
+}
+
+/// A validated definition. Steps are numbered in file order; phases hold ranges of them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Definition {
+    pub id: String,
+    pub version: u32,
+    pub title: String,
+    pub description: String,
+    pub scope: Scope,
+    /// For an authority-scope definition: the Land-level definition its `land:` dependencies name.
+    pub land_definition: Option<String>,
+    pub phases: Vec<Phase>,
+    pub steps: Vec<Step>,
+    /// A rollout is live once every step of this phase and the phases before it is done or
+    /// not required (`live_after`; the last phase when not given).
+    pub live_phase: usize,
+    /// blake3 of the file's bytes: a rollout is pinned to it.
+    pub content_hash: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Phase {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub steps: Range<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    pub id: String,
+    pub phase: usize,
+    pub title: String,
+    pub description: String,
+    pub roles: Vec<Role>,
+    pub evidence: Vec<Field>,
+    /// Indexes of the steps (of this definition) it depends on.
+    pub depends_on: Vec<usize>,
+    /// Steps of the service's Land-level rollout it depends on.
+    pub land_depends_on: Vec<String>,
+    pub condition: Option<Condition>,
+    /// May be marked "not required" (with a reason).
+    pub skippable: bool,
+    pub deadline: Option<Deadline>,
+    pub automatable: bool,
+    /// Needs a second person's confirmation after completion.
+    pub four_eyes: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Field {
+    pub id: String,
+    pub label: String,
+    pub ty: FieldType,
+    pub required: bool,
+}
+
+impl Definition {
+    pub fn step_index(&self, id: &str) -> Option<usize> {
+        self.steps.iter().position(|s| s.id == id)
+    }
+}
+
+/// A problem in a definition file, at a byte range of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub span: Range<usize>,
+    pub message: String,
+}
+
+impl Diagnostic {
+    /// `file:line:column: message`, with 1-based line and column (in characters).
+    pub fn render(&self, file: &str, source: &str) -> String {
+        let (line, column) = line_column(source, self.span.start);
+        format!("{file}:{line}:{column}: {}", self.message)
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(source.len());
+    while !source.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// Parses and validates a definition file's bytes. Returns every problem found.
+pub fn parse(bytes: &[u8]) -> Result<Definition, Vec<Diagnostic>> {
+    if bytes.len() > DEFINITION_BYTES_MAX {
+        return Err(vec![Diagnostic {
+            span: 0..0,
+            message: format!(
+                "the file has {} bytes; a definition has at most {DEFINITION_BYTES_MAX}",
+                bytes.len()
+            ),
+        }]);
+    }
+    let source = match std::str::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            let at = e.valid_up_to();
+            return Err(vec![Diagnostic {
+                span: at..at,
+                message: format!("the file is not UTF-8 text (invalid byte at offset {at})"),
+            }]);
+        }
+    };
+    let doc = match ImDocument::parse(source) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            let message = e.message().trim().replace('\n', " ");
+            return Err(vec![Diagnostic { span, message: format!("not valid TOML: {message}") }]);
+        }
+    };
+    let mut cx = Cx { diags: Vec::new(), source };
+    let definition = cx.definition(doc.as_table());
+    match definition {
+        Some(mut d) if cx.diags.is_empty() => {
+            d.content_hash = blake3::hash(bytes).to_hex().to_string();
+            Ok(d)
+        }
+        _ => {
+            cx.diags.sort_by_key(|d| (d.span.start, d.span.end));
+            cx.diags.dedup();
+            Err(cx.diags)
+        }
+    }
+}
+
+/// Checks the `land:` dependencies of authority-scope definitions against the Land-level
+/// definitions among `all`. Returns (index into `all`, diagnostic) pairs.
+pub fn check_land_references(all: &[(&Definition, &str)]) -> Vec<(usize, Diagnostic)> {
+    let lands: HashMap<&str, &Definition> =
+        all.iter().filter(|(d, _)| d.scope == Scope::Land).map(|(d, _)| (d.id.as_str(), *d)).collect();
+    let mut out = Vec::new();
+    for (i, (d, source)) in all.iter().enumerate() {
+        let Some(land_id) = &d.land_definition else { continue };
+        let Some(land) = lands.get(land_id.as_str()) else { continue };
+        for step in &d.steps {
+            for dep in &step.land_depends_on {
+                if land.step_index(dep).is_none() {
+                    let needle = format!("land:{dep}");
+                    let at = source.find(&needle).unwrap_or(0);
+                    out.push((
+                        i,
+                        Diagnostic {
+                            span: at..at + needle.len(),
+                            message: format!(
+                                "step `{}` depends on `land:{dep}`, but `{land_id}` has no step `{dep}`",
+                                step.id
+                            ),
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+const TOP_KEYS: &[&str] =
+    &["id", "version", "title", "description", "scope", "land_definition", "live_after", "phases"];
+const PHASE_KEYS: &[&str] = &["id", "title", "description", "steps"];
+const STEP_KEYS: &[&str] = &[
+    "id",
+    "title",
+    "description",
+    "roles",
+    "evidence",
+    "depends_on",
+    "condition",
+    "skippable",
+    "deadline",
+    "automatable",
+    "four_eyes",
+];
+const FIELD_KEYS: &[&str] = &["id", "label", "type", "required", "values"];
+
+struct Cx<'s> {
+    diags: Vec<Diagnostic>,
+    source: &'s str,
+}
+
+/// A step as read, before references are resolved.
+struct RawStep {
+    step: Step,
+    id_span: Range<usize>,
+    deps: Vec<(String, Range<usize>)>,
+}
+
+fn item_span(item: &Item) -> Option<Range<usize>> {
+    match item {
+        Item::Value(v) => v.span(),
+        Item::Table(t) => t.span(),
+        Item::ArrayOfTables(a) => a.span(),
+        Item::None => None,
+    }
+}
+
+impl Cx<'_> {
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.diags.push(Diagnostic { span, message: message.into() });
+    }
+
+    fn unknown_keys(&mut self, table: &dyn TableLike, allowed: &[&str], what: &str) {
+        for (key, _) in table.iter() {
+            if allowed.contains(&key) {
+                continue;
+            }
+            let span = table.get_key_value(key).and_then(|(k, _)| k.span()).unwrap_or(0..0);
+            let hint = match allowed.iter().find(|a| edit_distance(a, key) <= 2) {
+                Some(close) => format!("; did you mean `{close}`?"),
+                None => format!("; known keys: {}", allowed.join(", ")),
+            };
+            self.error(span, format!("unknown key `{key}` in {what}{hint}"));
+        }
+    }
+
+    fn get<'t>(&mut self, table: &'t dyn TableLike, key: &str) -> Option<(&'t Item, Range<usize>)> {
+        let (_, item) = table.get_key_value(key)?;
+        Some((item, item_span(item).unwrap_or(0..0)))
+    }
+
+    fn string(
+        &mut self,
+        table: &dyn TableLike,
+        key: &str,
+        what: &str,
+        at: &Range<usize>,
+    ) -> Option<(String, Range<usize>)> {
+        match self.get(table, key) {
+            None => {
+                self.error(at.clone(), format!("{what} needs `{key}`"));
+                None
+            }
+            Some((item, span)) => match item.as_str() {
+                Some(s) => Some((s.to_owned(), span)),
+                None => {
+                    self.error(span, format!("`{key}` of {what} must be text"));
+                    None
+                }
+            },
+        }
+    }
+
+    fn opt_string(&mut self, table: &dyn TableLike, key: &str, what: &str) -> Option<(String, Range<usize>)> {
+        let (item, span) = self.get(table, key)?;
+        match item.as_str() {
+            Some(s) => Some((s.to_owned(), span)),
+            None => {
+                self.error(span, format!("`{key}` of {what} must be text"));
+                None
+            }
+        }
+    }
+
+    fn opt_bool(&mut self, table: &dyn TableLike, key: &str, what: &str) -> bool {
+        let Some((item, span)) = self.get(table, key) else { return false };
+        match item.as_bool() {
+            Some(b) => b,
+            None => {
+                self.error(span, format!("`{key}` of {what} must be true or false"));
+                false
+            }
+        }
+    }
+
+    fn string_list(&mut self, table: &dyn TableLike, key: &str, what: &str) -> Vec<(String, Range<usize>)> {
+        let Some((item, span)) = self.get(table, key) else { return Vec::new() };
+        let Some(array) = item.as_array() else {
+            self.error(span, format!("`{key}` of {what} must be a list of texts"));
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for v in array.iter() {
+            let vspan = v.span().unwrap_or(span.clone());
+            match v.as_str() {
+                Some(s) => out.push((s.to_owned(), vspan)),
+                None => self.error(vspan, format!("`{key}` of {what} must be a list of texts")),
+            }
+        }
+        out
+    }
+
+    /// The tables of `key`: an array of tables (`[[key]]`) or a list of inline tables.
+    fn tables<'t>(
+        &mut self,
+        table: &'t dyn TableLike,
+        key: &str,
+        what: &str,
+    ) -> Vec<(&'t dyn TableLike, Range<usize>)> {
+        let Some((item, span)) = self.get(table, key) else { return Vec::new() };
+        if let Some(aot) = item.as_array_of_tables() {
+            return aot.iter().map(|t| (t as &dyn TableLike, t.span().unwrap_or(span.clone()))).collect();
+        }
+        if let Some(array) = item.as_array() {
+            let mut out = Vec::new();
+            for v in array.iter() {
+                match v {
+                    Value::InlineTable(t) => {
+                        out.push((t as &dyn TableLike, t.span().unwrap_or(span.clone())))
+                    }
+                    other => self.error(
+                        other.span().unwrap_or(span.clone()),
+                        format!("`{key}` of {what} must hold tables"),
+                    ),
+                }
+            }
+            return out;
+        }
+        self.error(span, format!("`{key}` of {what} must be a list of tables ([[{key}]])"));
+        Vec::new()
+    }
+
+    fn id(&mut self, table: &dyn TableLike, what: &str, at: &Range<usize>) -> Option<(String, Range<usize>)> {
+        let (id, span) = self.string(table, "id", what, at)?;
+        let valid = !id.is_empty()
+            && id.len() <= 64
+            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+            && id.as_bytes()[0].is_ascii_lowercase();
+        if !valid {
+            self.error(
+                span.clone(),
+                format!("id `{id}` of {what}: 1 to 64 lowercase letters, digits, `_` or `-`, starting with a letter"),
+            );
+        }
+        Some((id, span))
+    }
+
+    fn definition(&mut self, top: &dyn TableLike) -> Option<Definition> {
+        let whole = 0..0;
+        self.unknown_keys(top, TOP_KEYS, "the definition");
+        let id = self.id(top, "the definition", &whole);
+        let version = match self.get(top, "version") {
+            None => {
+                self.error(whole.clone(), "the definition needs `version` (a whole number from 1)");
+                None
+            }
+            Some((item, span)) => {
+                match item.as_integer().and_then(|v| u32::try_from(v).ok()).filter(|v| *v >= 1) {
+                    Some(v) => Some(v),
+                    None => {
+                        self.error(span, "`version` must be a whole number from 1");
+                        None
+                    }
+                }
+            }
+        };
+        let title = self.string(top, "title", "the definition", &whole);
+        let description =
+            self.opt_string(top, "description", "the definition").map(|s| s.0).unwrap_or_default();
+        let scope = match self.opt_string(top, "scope", "the definition") {
+            None => Scope::Authority,
+            Some((s, _)) if s == "authority" => Scope::Authority,
+            Some((s, _)) if s == "land" => Scope::Land,
+            Some((s, span)) => {
+                self.error(span, format!("unknown scope `{s}`; it is `authority` or `land`"));
+                Scope::Authority
+            }
+        };
+        let land_definition = self.opt_string(top, "land_definition", "the definition");
+        if let (Scope::Land, Some((_, span))) = (scope, &land_definition) {
+            self.error(span.clone(), "a Land-level definition cannot name a `land_definition`");
+        }
+
+        let phase_tables = self.tables(top, "phases", "the definition");
+        if top.get("phases").is_none() {
+            self.error(whole.clone(), "the definition has no phases ([[phases]])");
+        }
+        if phase_tables.len() > PHASES_MAX {
+            self.error(
+                phase_tables[PHASES_MAX].1.clone(),
+                format!("a definition has at most {PHASES_MAX} phases"),
+            );
+        }
+        let mut phases = Vec::new();
+        let mut raw_steps: Vec<RawStep> = Vec::new();
+        let mut phase_ids: HashMap<String, Range<usize>> = HashMap::new();
+        for (phase_table, phase_span) in phase_tables.into_iter().take(PHASES_MAX) {
+            let what = "a phase";
+            self.unknown_keys(phase_table, PHASE_KEYS, what);
+            let pid = self.id(phase_table, what, &phase_span);
+            if let Some((pid, span)) = &pid {
+                if phase_ids.insert(pid.clone(), span.clone()).is_some() {
+                    self.error(span.clone(), format!("phase id `{pid}` is used twice"));
+                }
+            }
+            let ptitle =
+                self.string(phase_table, "title", what, &phase_span).map(|s| s.0).unwrap_or_default();
+            let pdesc = self.opt_string(phase_table, "description", what).map(|s| s.0).unwrap_or_default();
+            let phase_index = phases.len();
+            let start = raw_steps.len();
+            let step_tables = self.tables(phase_table, "steps", what);
+            if step_tables.is_empty() {
+                let name = pid.as_ref().map(|p| p.0.clone()).unwrap_or_default();
+                self.error(phase_span.clone(), format!("phase `{name}` has no steps ([[phases.steps]])"));
+            }
+            for (step_table, step_span) in step_tables {
+                if raw_steps.len() >= STEPS_MAX {
+                    self.error(step_span, format!("a definition has at most {STEPS_MAX} steps"));
+                    break;
+                }
+                if let Some(raw) = self.step(step_table, step_span, phase_index, scope) {
+                    raw_steps.push(raw);
+                }
+            }
+            phases.push(Phase {
+                id: pid.map(|p| p.0).unwrap_or_default(),
+                title: ptitle,
+                description: pdesc,
+                steps: start..raw_steps.len(),
+            });
+        }
+
+        // Step ids are unique across the definition.
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for (i, raw) in raw_steps.iter().enumerate() {
+            if index.contains_key(&raw.step.id) {
+                self.error(raw.id_span.clone(), format!("step id `{}` is used twice", raw.step.id));
+            } else {
+                index.insert(raw.step.id.clone(), i);
+            }
+        }
+        // Resolve dependencies.
+        let mut dep_spans: Vec<HashMap<usize, Range<usize>>> = vec![HashMap::new(); raw_steps.len()];
+        for i in 0..raw_steps.len() {
+            let deps = std::mem::take(&mut raw_steps[i].deps);
+            for (dep, span) in deps {
+                if let Some(land_step) = dep.strip_prefix("land:") {
+                    if scope == Scope::Land {
+                        self.error(span, "a Land-level definition cannot depend on `land:` steps");
+                    } else if land_definition.is_none() {
+                        self.error(span, format!("`{dep}` needs `land_definition` at the top of the file"));
+                    } else {
+                        raw_steps[i].step.land_depends_on.push(land_step.to_owned());
+                    }
+                    continue;
+                }
+                match index.get(&dep) {
+                    None => {
+                        let hint = index
+                            .keys()
+                            .find(|k| edit_distance(k, &dep) <= 2)
+                            .map(|k| format!("; did you mean `{k}`?"))
+                            .unwrap_or_default();
+                        self.error(
+                            span,
+                            format!("step `{}` depends on unknown step `{dep}`{hint}", raw_steps[i].step.id),
+                        );
+                    }
+                    Some(&j) => {
+                        if raw_steps[j].step.phase > raw_steps[i].step.phase {
+                            self.error(
+                                span.clone(),
+                                format!(
+                                    "step `{}` depends on `{dep}` of a later phase; dependencies point to the same or an earlier phase",
+                                    raw_steps[i].step.id
+                                ),
+                            );
+                        }
+                        if !raw_steps[i].step.depends_on.contains(&j) {
+                            raw_steps[i].step.depends_on.push(j);
+                            dep_spans[i].insert(j, span);
+                        }
+                    }
+                }
+            }
+        }
+        self.cycles(&raw_steps, &dep_spans);
+
+        let live_phase = match self.opt_string(top, "live_after", "the definition") {
+            None => phases.len().saturating_sub(1),
+            Some((name, span)) => match phases.iter().position(|p| p.id == name) {
+                Some(i) => i,
+                None => {
+                    self.error(span, format!("`live_after` names unknown phase `{name}`"));
+                    0
+                }
+            },
+        };
+        let (id, version, title) = (id?, version?, title?);
+        Some(Definition {
+            id: id.0,
+            version,
+            title: title.0,
+            description,
+            scope,
+            land_definition: land_definition.map(|l| l.0),
+            phases,
+            steps: raw_steps.into_iter().map(|r| r.step).collect(),
+            live_phase,
+            content_hash: String::new(),
+        })
+    }
+
+    fn step(&mut self, t: &dyn TableLike, at: Range<usize>, phase: usize, scope: Scope) -> Option<RawStep> {
+        let what = "a step";
+        self.unknown_keys(t, STEP_KEYS, what);
+        let id = self.id(t, what, &at);
+        let title = self.string(t, "title", what, &at).map(|s| s.0).unwrap_or_default();
+        let description = self.opt_string(t, "description", what).map(|s| s.0).unwrap_or_default();
+        let mut roles = Vec::new();
+        for (name, span) in self.string_list(t, "roles", what) {
+            match Role::from_name(&name) {
+                Some(r) if !roles.contains(&r) => roles.push(r),
+                Some(_) => self.error(span, format!("role `{name}` is listed twice")),
+                None => {
+                    self.error(span, format!("unknown role `{name}`; roles are {}", Role::NAMES.join(", ")))
+                }
+            }
+        }
+        let automatable = self.opt_bool(t, "automatable", what);
+        if roles.is_empty() && !automatable {
+            let span = self.get(t, "roles").map(|(_, s)| s).unwrap_or(at.clone());
+            self.error(span, "no one may complete this step: give it `roles` or make it `automatable`");
+        }
+        if scope == Scope::Land && roles.contains(&Role::AuthorityStaff) {
+            let span = self.get(t, "roles").map(|(_, s)| s).unwrap_or(at.clone());
+            self.error(span, "a Land-level step cannot be completed by `authority-staff`");
+        }
+        let deps = self.string_list(t, "depends_on", what);
+        if deps.len() > DEPENDENCIES_PER_STEP_MAX {
+            self.error(
+                deps[DEPENDENCIES_PER_STEP_MAX].1.clone(),
+                format!("a step has at most {DEPENDENCIES_PER_STEP_MAX} dependencies"),
+            );
+        }
+        let condition = self.opt_string(t, "condition", what).and_then(|(src, span)| {
+            // Positions inside the condition map onto the file when the string has no escapes.
+            let offset = content_offset(self.source, &src, &span);
+            match Condition::parse(&src) {
+                Ok(c) => {
+                    if c.constant() == Some(false) {
+                        self.error(span, "the condition is always false: the step would never apply");
+                    }
+                    Some(c)
+                }
+                Err(e) => {
+                    let at = match offset {
+                        Some(o) => o + e.at.start..o + e.at.end,
+                        None => span,
+                    };
+                    self.error(at, format!("in the condition: {}", e.message));
+                    None
+                }
+            }
+        });
+        let deadline = self.opt_string(t, "deadline", what).and_then(|(s, span)| match Deadline::parse(&s) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.error(span, e);
+                None
+            }
+        });
+        let skippable = self.opt_bool(t, "skippable", what);
+        let four_eyes = self.opt_bool(t, "four_eyes", what);
+        let mut evidence = Vec::new();
+        let mut field_ids = HashSet::new();
+        let field_tables = self.tables(t, "evidence", what);
+        if field_tables.len() > FIELDS_PER_STEP_MAX {
+            self.error(
+                field_tables[FIELDS_PER_STEP_MAX].1.clone(),
+                format!("a step has at most {FIELDS_PER_STEP_MAX} evidence fields"),
+            );
+        }
+        for (ft, fspan) in field_tables.into_iter().take(FIELDS_PER_STEP_MAX) {
+            let fwhat = "an evidence field";
+            self.unknown_keys(ft, FIELD_KEYS, fwhat);
+            let fid = self.id(ft, fwhat, &fspan);
+            if let Some((fid, span)) = &fid {
+                if !field_ids.insert(fid.clone()) {
+                    self.error(span.clone(), format!("evidence field id `{fid}` is used twice in this step"));
+                }
+            }
+            let label = self.string(ft, "label", fwhat, &fspan).map(|s| s.0).unwrap_or_default();
+            let required = match self.get(ft, "required") {
+                None => true,
+                Some(_) => self.opt_bool(ft, "required", fwhat),
+            };
+            let values: Vec<(String, Range<usize>)> = self.string_list(ft, "values", fwhat);
+            let ty = self.string(ft, "type", fwhat, &fspan).and_then(|(name, span)| {
+                let ty = FieldType::from_name(&name, values.iter().map(|v| v.0.clone()).collect());
+                match &ty {
+                    None => self.error(
+                        span,
+                        format!("unknown field type `{name}`; types are {}", FieldType::NAMES.join(", ")),
+                    ),
+                    Some(FieldType::Enumeration(v)) if v.is_empty() => {
+                        self.error(span, "an `enum` field needs `values = [...]`")
+                    }
+                    Some(other) if !matches!(other, FieldType::Enumeration(_)) && !values.is_empty() => self
+                        .error(
+                            values[0].1.clone(),
+                            format!("`values` only go with `type = \"enum\"`, not `{name}`"),
+                        ),
+                    _ => {}
+                }
+                ty
+            });
+            if let (Some((fid, _)), Some(ty)) = (fid, ty) {
+                evidence.push(Field { id: fid, label, ty, required });
+            }
+        }
+        let (id, id_span) = id?;
+        Some(RawStep {
+            step: Step {
+                id,
+                phase,
+                title,
+                description,
+                roles,
+                evidence,
+                depends_on: Vec::new(),
+                land_depends_on: Vec::new(),
+                condition,
+                skippable,
+                deadline,
+                automatable,
+                four_eyes,
+            },
+            id_span,
+            deps,
+        })
+    }
+
+    /// Names every dependency cycle once, and every step that waits on one.
+    fn cycles(&mut self, steps: &[RawStep], dep_spans: &[HashMap<usize, Range<usize>>]) {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Mark {
+            New,
+            Active,
+            Done,
+        }
+        fn visit(
+            i: usize,
+            steps: &[RawStep],
+            marks: &mut [Mark],
+            stack: &mut Vec<usize>,
+            cycles: &mut Vec<Vec<usize>>,
+        ) {
+            marks[i] = Mark::Active;
+            stack.push(i);
+            for &j in &steps[i].step.depends_on {
+                match marks[j] {
+                    Mark::New => visit(j, steps, marks, stack, cycles),
+                    Mark::Active => {
+                        let from = stack.iter().position(|&s| s == j).unwrap_or(0);
+                        cycles.push(stack[from..].to_vec());
+                    }
+                    Mark::Done => {}
+                }
+            }
+            stack.pop();
+            marks[i] = Mark::Done;
+        }
+        let mut marks = vec![Mark::New; steps.len()];
+        let mut cycles = Vec::new();
+        for i in 0..steps.len() {
+            if marks[i] == Mark::New {
+                visit(i, steps, &mut marks, &mut Vec::new(), &mut cycles);
+            }
+        }
+        let mut in_cycle = vec![false; steps.len()];
+        for cycle in &cycles {
+            let names: Vec<&str> = cycle.iter().map(|&i| steps[i].step.id.as_str()).collect();
+            let first = cycle[0];
+            let last = cycle[cycle.len() - 1];
+            let span = dep_spans[last].get(&first).cloned().unwrap_or(steps[first].id_span.clone());
+            self.error(span, format!("dependency cycle: {} → {}", names.join(" → "), names[0]));
+            for &i in cycle {
+                in_cycle[i] = true;
+            }
+        }
+        // Steps that wait on a cycle can never become ready.
+        let mut blocked: BTreeMap<usize, ()> = BTreeMap::new();
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for (i, raw) in steps.iter().enumerate() {
+                if in_cycle[i] || blocked.contains_key(&i) {
+                    continue;
+                }
+                if raw.step.depends_on.iter().any(|&j| in_cycle[j] || blocked.contains_key(&j)) {
+                    blocked.insert(i, ());
+                    changed = true;
+                }
+            }
+        }
+        for &i in blocked.keys() {
+            self.error(
+                steps[i].id_span.clone(),
+                format!("step `{}` is unreachable: it waits on a dependency cycle", steps[i].step.id),
+            );
+        }
+    }
+}
+
+/// Where the text of a string value starts in the file, when the file holds it verbatim
+/// (no escapes): after one quote, or after three for a multi-line string.
+fn content_offset(source: &str, text: &str, span: &Range<usize>) -> Option<usize> {
+    let raw = source.get(span.clone())?;
+    let quote = if raw.starts_with("\"\"\"") || raw.starts_with("'''") { 3 } else { 1 };
+    let inner = raw.get(quote..raw.len().checked_sub(quote)?)?;
+    (inner == text).then_some(span.start + quote)
+}
+
+/// Levenshtein distance, for "did you mean" hints (short names only).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a.len().abs_diff(b.len()) > 2 || a.len() > 64 || b.len() > 64 {
+        return usize::MAX;
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

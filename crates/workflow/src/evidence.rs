@@ -1,0 +1,210 @@
+//! Evidence (Nachweis): the typed data a step records, and the check of each value.
+
+use serde_json::Value as Json;
+
+/// Characters of a text evidence value at most.
+pub const TEXT_CHARS_MAX: usize = 10_000;
+/// Characters of a document reference at most.
+pub const DOCUMENT_REF_CHARS_MAX: usize = 500;
+
+/// The type of an evidence field, as named in a definition file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FieldType {
+    /// Free text.
+    Text,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
+    /// An http(s) address.
+    Url,
+    /// A UUID, e.g. a FIT-Connect destination id.
+    Uuid,
+    /// A LeiKa key: 14 digits starting with 99.
+    LeikaKey,
+    /// An ARS: 12 digits.
+    Ars,
+    /// A reference to a document (file number, DMS id).
+    DocumentRef,
+    /// One of the listed values.
+    Enumeration(Vec<String>),
+    Boolean,
+    Number,
+}
+
+impl FieldType {
+    /// The names used in definition files.
+    pub const NAMES: &'static [&'static str] =
+        &["text", "date", "url", "uuid", "leika", "ars", "document", "enum", "boolean", "number"];
+
+    /// The type called `name` (an enumeration gets its values separately).
+    pub fn from_name(name: &str, values: Vec<String>) -> Option<FieldType> {
+        Some(match name {
+            "text" => FieldType::Text,
+            "date" => FieldType::Date,
+            "url" => FieldType::Url,
+            "uuid" => FieldType::Uuid,
+            "leika" => FieldType::LeikaKey,
+            "ars" => FieldType::Ars,
+            "document" => FieldType::DocumentRef,
+            "enum" => FieldType::Enumeration(values),
+            "boolean" => FieldType::Boolean,
+            "number" => FieldType::Number,
+            _ => return None,
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            FieldType::Text => "text",
+            FieldType::Date => "date",
+            FieldType::Url => "url",
+            FieldType::Uuid => "uuid",
+            FieldType::LeikaKey => "leika",
+            FieldType::Ars => "ars",
+            FieldType::DocumentRef => "document",
+            FieldType::Enumeration(_) => "enum",
+            FieldType::Boolean => "boolean",
+            FieldType::Number => "number",
+        }
+    }
+
+    /// Checks one value; the message says what is wrong in words a user understands.
+    pub fn check(&self, value: &Json) -> Result<(), String> {
+        let text = || value.as_str().ok_or_else(|| format!("must be text, not {}", json_kind(value)));
+        match self {
+            FieldType::Text => {
+                let t = text()?;
+                if t.trim().is_empty() {
+                    return Err("must not be empty".into());
+                }
+                if t.chars().count() > TEXT_CHARS_MAX {
+                    return Err(format!("has more than {TEXT_CHARS_MAX} characters"));
+                }
+            }
+            FieldType::Date => check_date(text()?)?,
+            FieldType::Url => check_url(text()?)?,
+            FieldType::Uuid => {
+                let t = text()?;
+                uuid::Uuid::parse_str(t).map_err(|_| format!("{t:?} is not a UUID"))?;
+            }
+            FieldType::LeikaKey => {
+                let t = text()?;
+                if !(t.len() == 14 && t.starts_with("99") && t.bytes().all(|b| b.is_ascii_digit())) {
+                    return Err(format!("{t:?} is not a LeiKa key (14 digits starting with 99)"));
+                }
+            }
+            FieldType::Ars => {
+                let t = text()?;
+                if !(t.len() == 12 && t.bytes().all(|b| b.is_ascii_digit())) {
+                    return Err(format!("{t:?} is not an ARS (12 digits)"));
+                }
+            }
+            FieldType::DocumentRef => {
+                let t = text()?;
+                if t.trim().is_empty() || t.chars().count() > DOCUMENT_REF_CHARS_MAX {
+                    return Err(format!("must be a reference of 1 to {DOCUMENT_REF_CHARS_MAX} characters"));
+                }
+            }
+            FieldType::Enumeration(values) => {
+                let t = text()?;
+                if !values.iter().any(|v| v == t) {
+                    return Err(format!("{t:?} is not one of {}", values.join(", ")));
+                }
+            }
+            FieldType::Boolean => {
+                if !value.is_boolean() {
+                    return Err(format!("must be true or false, not {}", json_kind(value)));
+                }
+            }
+            FieldType::Number => {
+                if !value.as_f64().is_some_and(f64::is_finite) {
+                    return Err(format!("must be a number, not {}", json_kind(value)));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn json_kind(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "true/false",
+        Json::Number(_) => "a number",
+        Json::String(_) => "text",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "an object",
+    }
+}
+
+/// `YYYY-MM-DD`, a real calendar date between 1900 and 2999.
+pub fn check_date(t: &str) -> Result<(), String> {
+    let bad = || Err(format!("{t:?} is not a date (YYYY-MM-DD)"));
+    let b = t.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return bad();
+    }
+    let num = |s: &str| s.parse::<u32>().ok().filter(|_| s.bytes().all(|c| c.is_ascii_digit()));
+    let (Some(y), Some(m), Some(d)) = (num(&t[0..4]), num(&t[5..7]), num(&t[8..10])) else { return bad() };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return bad(),
+    };
+    if !(1900..=2999).contains(&y) || d == 0 || d > days {
+        return bad();
+    }
+    Ok(())
+}
+
+fn check_url(t: &str) -> Result<(), String> {
+    let rest = t.strip_prefix("https://").or_else(|| t.strip_prefix("http://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+    match host {
+        Some(h) if !h.is_empty() && !t.chars().any(char::is_whitespace) && t.len() <= 2_000 => Ok(()),
+        _ => Err(format!("{t:?} is not an http(s) address")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn each_type_accepts_its_values_and_names_what_is_wrong() {
+        let ok = [
+            (FieldType::Text, json!("AVV unterschrieben")),
+            (FieldType::Date, json!("2024-02-29")),
+            (FieldType::Url, json!("https://service.brandenburg.de/x")),
+            (FieldType::Uuid, json!("4f6bd8b0-6b5e-4c7a-9d1e-2f0c1a7e3b11")),
+            (FieldType::LeikaKey, json!("99107023017000")),
+            (FieldType::Ars, json!("120540000000")),
+            (FieldType::DocumentRef, json!("DMS 2025/0815")),
+            (FieldType::Enumeration(vec!["a".into(), "b".into()]), json!("b")),
+            (FieldType::Boolean, json!(true)),
+            (FieldType::Number, json!(3.5)),
+        ];
+        for (ty, v) in ok {
+            assert_eq!(ty.check(&v), Ok(()), "{ty:?} {v}");
+        }
+        let bad = [
+            (FieldType::Text, json!("  "), "must not be empty"),
+            (FieldType::Date, json!("2023-02-29"), "is not a date"),
+            (FieldType::Date, json!(20240101), "must be text"),
+            (FieldType::Url, json!("ftp://x"), "http(s)"),
+            (FieldType::Uuid, json!("nope"), "not a UUID"),
+            (FieldType::LeikaKey, json!("12345678901234"), "LeiKa"),
+            (FieldType::Ars, json!("12054"), "12 digits"),
+            (FieldType::Enumeration(vec!["a".into()]), json!("c"), "not one of a"),
+            (FieldType::Boolean, json!("yes"), "true or false"),
+            (FieldType::Number, json!("3"), "must be a number"),
+        ];
+        for (ty, v, says) in bad {
+            let e = ty.check(&v).expect_err("must fail");
+            assert!(e.contains(says), "{ty:?} {v}: {e}");
+        }
+    }
+}

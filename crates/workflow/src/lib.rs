@@ -1,0 +1,15 @@
+//! The pure rollout domain of efa-rollout: workflow definitions as data, the condition
+//! language, evidence types, and the decider that turns commands into events.
+//!
+//! **Architecture invariant:** this crate does no IO, never reads the clock and makes no ids:
+//! time and ids come in as arguments, so the same events always fold to the same state.
+
+pub mod condition;
+pub mod definition;
+pub mod duration;
+pub mod evidence;
+
+pub use condition::{Condition, Facts};
+pub use definition::{parse, Definition, Diagnostic, Field, Phase, Role, Scope, Step};
+pub use duration::Deadline;
+pub use evidence::FieldType;
