@@ -1,0 +1,550 @@
+//! `decide`: a command and the current state give events, or a rejection that says why.
+//! Every business rule of a rollout lives here; no IO, no clock (time comes in `Context`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use store::{Actor, ActorKind, Timestamp};
+
+use crate::condition::Facts;
+use crate::definition::{Definition, Role, Scope};
+use crate::events::{DefinitionMigrated, Evidence, RolloutEvent, RolloutStarted, StepCompleted};
+use crate::rollout::{Rollout, StepStatus};
+
+/// Characters of a reason or comment at most.
+pub const TEXT_CHARS_MAX: usize = 4_000;
+
+/// Who acts, with the roles the domain checks (scope — which administrations and services a
+/// token may touch — is checked by the API before a command gets here).
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub actor: Actor,
+    pub roles: Vec<Role>,
+    /// The Land-level and migration commands need a project manager or admin.
+    pub admin: bool,
+}
+
+impl Principal {
+    fn is_automation(&self) -> bool {
+        self.actor.kind == ActorKind::Automation
+    }
+
+    fn is_system(&self) -> bool {
+        self.actor.kind == ActorKind::System
+    }
+
+    fn manages(&self) -> bool {
+        self.admin || self.is_system() || self.roles.contains(&Role::ProjectManager)
+    }
+}
+
+/// What a command is decided with besides the state.
+#[derive(Clone, Debug)]
+pub struct Context {
+    pub principal: Principal,
+    pub now: Timestamp,
+}
+
+#[derive(Clone, Debug)]
+pub enum Command {
+    /// Start the rollout of a service at an administration with a definition; `facts` decide
+    /// which conditional steps apply.
+    Start {
+        service_key: String,
+        ars: String,
+        definition: Arc<Definition>,
+        facts: Facts,
+        land_steps_done: Vec<String>,
+    },
+    StartStep {
+        step: String,
+    },
+    CompleteStep {
+        step: String,
+        evidence: Evidence,
+        comment: Option<String>,
+    },
+    ConfirmStep {
+        step: String,
+        comment: Option<String>,
+    },
+    ReopenStep {
+        step: String,
+        reason: String,
+    },
+    MarkNotRequired {
+        step: String,
+        reason: String,
+    },
+    Block {
+        reason: String,
+    },
+    Unblock {
+        reason: String,
+    },
+    Comment {
+        text: String,
+        step: Option<String>,
+    },
+    Assign {
+        assignee: Option<String>,
+    },
+    SetDueDate {
+        step: String,
+        due_at: Timestamp,
+        reason: String,
+    },
+    /// Move to a newer version of the same definition; `mapping` adds old → new step ids to
+    /// those that keep their id.
+    Migrate {
+        definition: Arc<Definition>,
+        mapping: BTreeMap<String, String>,
+        facts: Facts,
+    },
+    Cancel {
+        reason: String,
+    },
+    /// A step of the service's Land-level rollout was completed or reopened.
+    RecordLandStep {
+        step: String,
+        done: bool,
+    },
+    /// Record that a step's due date has passed (the deadline policy sends this).
+    RecordOverdue {
+        step: String,
+    },
+}
+
+/// Why a command was refused. Each says what is wrong in words a user understands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Rejection {
+    NotStarted,
+    AlreadyStarted,
+    Cancelled,
+    Blocked { reason: String },
+    UnknownStep { step: String },
+    NotApplicable { step: String },
+    StepNotReady { step: String, missing: Vec<String> },
+    RoleNotAllowed { step: String, allowed: Vec<Role>, automatable: bool },
+    NotAllowed { what: String },
+    EvidenceInvalid { step: String, problems: Vec<(String, String)> },
+    AlreadyCompleted { step: String },
+    NotCompleted { step: String },
+    NotAwaitingConfirmation { step: String },
+    SamePersonConfirms { step: String },
+    NotSkippable { step: String },
+    TextRequired { what: String },
+    TextTooLong { what: String },
+    NotBlocked,
+    AlreadyBlocked,
+    Migration { problems: Vec<String> },
+    WrongScope { what: String },
+    NothingToDo { what: String },
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::NotStarted => write!(f, "the rollout has not been started"),
+            Rejection::AlreadyStarted => write!(f, "the rollout is already started"),
+            Rejection::Cancelled => write!(f, "the rollout is cancelled"),
+            Rejection::Blocked { reason } => write!(f, "the rollout is blocked ({reason}); unblock it first"),
+            Rejection::UnknownStep { step } => {
+                write!(f, "there is no step `{step}` in this rollout's definition")
+            }
+            Rejection::NotApplicable { step } => write!(f, "step `{step}` does not apply to this rollout"),
+            Rejection::StepNotReady { step, missing } => {
+                write!(f, "step `{step}` is not ready: it waits for {}", missing.join(", "))
+            }
+            Rejection::RoleNotAllowed { step, allowed, automatable } => {
+                let mut who: Vec<&str> = allowed.iter().map(|r| r.name()).collect();
+                if *automatable {
+                    who.push("automation");
+                }
+                write!(
+                    f,
+                    "your role may not complete step `{step}`; it may be completed by: {}",
+                    who.join(", ")
+                )
+            }
+            Rejection::NotAllowed { what } => write!(f, "{what} needs a project manager"),
+            Rejection::EvidenceInvalid { step, problems } => {
+                let list: Vec<String> =
+                    problems.iter().map(|(field, why)| format!("`{field}` {why}")).collect();
+                write!(f, "evidence for step `{step}` is invalid: {}", list.join("; "))
+            }
+            Rejection::AlreadyCompleted { step } => write!(f, "step `{step}` is already completed"),
+            Rejection::NotCompleted { step } => {
+                write!(f, "step `{step}` is not completed, so it cannot be reopened")
+            }
+            Rejection::NotAwaitingConfirmation { step } => {
+                write!(f, "step `{step}` is not waiting for a confirmation")
+            }
+            Rejection::SamePersonConfirms { step } => {
+                write!(f, "step `{step}` needs a second person: who completed it cannot confirm it")
+            }
+            Rejection::NotSkippable { step } => write!(f, "step `{step}` cannot be marked not required"),
+            Rejection::TextRequired { what } => write!(f, "{what} is required"),
+            Rejection::TextTooLong { what } => write!(f, "{what} has more than {TEXT_CHARS_MAX} characters"),
+            Rejection::NotBlocked => write!(f, "the rollout is not blocked"),
+            Rejection::AlreadyBlocked => write!(f, "the rollout is already blocked"),
+            Rejection::Migration { problems } => {
+                write!(f, "the migration is not possible: {}", problems.join("; "))
+            }
+            Rejection::WrongScope { what } => write!(f, "{what}"),
+            Rejection::NothingToDo { what } => write!(f, "{what}"),
+        }
+    }
+}
+
+fn text(value: &str, what: &str) -> Result<String, Rejection> {
+    let t = value.trim();
+    if t.is_empty() {
+        return Err(Rejection::TextRequired { what: what.into() });
+    }
+    if t.chars().count() > TEXT_CHARS_MAX {
+        return Err(Rejection::TextTooLong { what: what.into() });
+    }
+    Ok(t.to_owned())
+}
+
+fn opt_text(value: &Option<String>, what: &str) -> Result<Option<String>, Rejection> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(t) => text(t, what).map(Some),
+    }
+}
+
+/// Decides a command against the rollout's state (`None` before it is started).
+pub fn decide(
+    state: Option<&Rollout>,
+    command: &Command,
+    cx: &Context,
+) -> Result<Vec<RolloutEvent>, Rejection> {
+    let r = match (state, command) {
+        (None, Command::Start { service_key, ars, definition, facts, land_steps_done }) => {
+            if !cx.principal.manages() {
+                return Err(Rejection::NotAllowed { what: "starting a rollout".into() });
+            }
+            let not_applicable = definition
+                .steps
+                .iter()
+                .filter(|s| s.condition.as_ref().is_some_and(|c| !c.eval(facts)))
+                .map(|s| s.id.clone())
+                .collect();
+            return Ok(vec![RolloutEvent::Started(RolloutStarted {
+                service_key: service_key.clone(),
+                ars: ars.clone(),
+                definition_id: definition.id.clone(),
+                definition_version: definition.version,
+                definition_hash: definition.content_hash.clone(),
+                not_applicable,
+                land_steps_done: land_steps_done.clone(),
+            })]);
+        }
+        (None, _) => return Err(Rejection::NotStarted),
+        (Some(_), Command::Start { .. }) => return Err(Rejection::AlreadyStarted),
+        (Some(r), _) => r,
+    };
+    if r.cancelled.is_some() {
+        return Err(Rejection::Cancelled);
+    }
+    let step_of = |id: &str| -> Result<usize, Rejection> {
+        let (i, s) = r.step(id).ok_or_else(|| Rejection::UnknownStep { step: id.into() })?;
+        if s.status == StepStatus::NotApplicable {
+            return Err(Rejection::NotApplicable { step: id.into() });
+        }
+        Ok(i)
+    };
+    let not_blocked = || match &r.blocked {
+        Some(reason) => Err(Rejection::Blocked { reason: reason.clone() }),
+        None => Ok(()),
+    };
+    let p = &cx.principal;
+    match command {
+        Command::Start { .. } => Err(Rejection::AlreadyStarted),
+        Command::StartStep { step } => {
+            not_blocked()?;
+            let i = step_of(step)?;
+            may_work_on(r, i, p)?;
+            match r.steps[i].status {
+                StepStatus::Ready => Ok(vec![RolloutEvent::StepStarted { step: step.clone() }]),
+                StepStatus::Waiting => Err(not_ready(r, i)),
+                StepStatus::InProgress => {
+                    Err(Rejection::NothingToDo { what: format!("step `{step}` is already started") })
+                }
+                _ => Err(Rejection::AlreadyCompleted { step: step.clone() }),
+            }
+        }
+        Command::CompleteStep { step, evidence, comment } => {
+            not_blocked()?;
+            let i = step_of(step)?;
+            may_work_on(r, i, p)?;
+            match r.steps[i].status {
+                StepStatus::Ready | StepStatus::InProgress => {}
+                StepStatus::Waiting => return Err(not_ready(r, i)),
+                _ => return Err(Rejection::AlreadyCompleted { step: step.clone() }),
+            }
+            let def = &r.definition.steps[i];
+            let mut problems = Vec::new();
+            for field in &def.evidence {
+                match evidence.get(&field.id) {
+                    None | Some(serde_json::Value::Null) if field.required => {
+                        problems.push((field.id.clone(), format!("({}) is required", field.label)))
+                    }
+                    None | Some(serde_json::Value::Null) => {}
+                    Some(v) => {
+                        if let Err(why) = field.ty.check(v) {
+                            problems.push((field.id.clone(), why));
+                        }
+                    }
+                }
+            }
+            for key in evidence.keys() {
+                if !def.evidence.iter().any(|f| &f.id == key) {
+                    let known: Vec<&str> = def.evidence.iter().map(|f| f.id.as_str()).collect();
+                    problems.push((
+                        key.clone(),
+                        format!("is not a field of this step (fields: {})", known.join(", ")),
+                    ));
+                }
+            }
+            if !problems.is_empty() {
+                return Err(Rejection::EvidenceInvalid { step: step.clone(), problems });
+            }
+            let evidence: Evidence =
+                evidence.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect();
+            Ok(vec![RolloutEvent::StepCompleted(StepCompleted {
+                step: step.clone(),
+                evidence,
+                comment: opt_text(comment, "the comment")?,
+                awaiting_confirmation: def.four_eyes,
+            })])
+        }
+        Command::ConfirmStep { step, comment } => {
+            not_blocked()?;
+            let i = step_of(step)?;
+            may_work_on(r, i, p)?;
+            if r.steps[i].status != StepStatus::AwaitingConfirmation {
+                return Err(Rejection::NotAwaitingConfirmation { step: step.clone() });
+            }
+            if r.steps[i].completed_by.as_ref().is_some_and(|a| a.id == p.actor.id) {
+                return Err(Rejection::SamePersonConfirms { step: step.clone() });
+            }
+            Ok(vec![RolloutEvent::StepConfirmed {
+                step: step.clone(),
+                comment: opt_text(comment, "the comment")?,
+            }])
+        }
+        Command::ReopenStep { step, reason } => {
+            let i = step_of(step)?;
+            may_work_on(r, i, p)?;
+            let reason = text(reason, "a reason for reopening")?;
+            if !matches!(
+                r.steps[i].status,
+                StepStatus::Done
+                    | StepStatus::AwaitingConfirmation
+                    | StepStatus::NotRequired
+                    | StepStatus::InProgress
+            ) {
+                return Err(Rejection::NotCompleted { step: step.clone() });
+            }
+            let dependents = r
+                .dependents(i)
+                .into_iter()
+                .filter(|&j| {
+                    matches!(
+                        r.steps[j].status,
+                        StepStatus::Done
+                            | StepStatus::AwaitingConfirmation
+                            | StepStatus::InProgress
+                            | StepStatus::NotRequired
+                    )
+                })
+                .map(|j| r.definition.steps[j].id.clone())
+                .collect();
+            Ok(vec![RolloutEvent::StepReopened { step: step.clone(), reason, dependents }])
+        }
+        Command::MarkNotRequired { step, reason } => {
+            not_blocked()?;
+            let i = step_of(step)?;
+            may_work_on(r, i, p)?;
+            if !r.definition.steps[i].skippable {
+                return Err(Rejection::NotSkippable { step: step.clone() });
+            }
+            if r.steps[i].status.satisfies() || r.steps[i].status == StepStatus::AwaitingConfirmation {
+                return Err(Rejection::AlreadyCompleted { step: step.clone() });
+            }
+            let reason = text(reason, "a reason why the step is not required")?;
+            Ok(vec![RolloutEvent::StepMarkedNotRequired { step: step.clone(), reason }])
+        }
+        Command::Block { reason } => {
+            if r.blocked.is_some() {
+                return Err(Rejection::AlreadyBlocked);
+            }
+            Ok(vec![RolloutEvent::Blocked { reason: text(reason, "a reason for blocking")? }])
+        }
+        Command::Unblock { reason } => {
+            if r.blocked.is_none() {
+                return Err(Rejection::NotBlocked);
+            }
+            Ok(vec![RolloutEvent::Unblocked { reason: text(reason, "a reason for unblocking")? }])
+        }
+        Command::Comment { text: t, step } => {
+            if let Some(step) = step {
+                step_of(step)?;
+            }
+            Ok(vec![RolloutEvent::CommentAdded { text: text(t, "the comment")?, step: step.clone() }])
+        }
+        Command::Assign { assignee } => {
+            let assignee = opt_text(assignee, "the assignee")?;
+            if assignee == r.assignee {
+                return Err(Rejection::NothingToDo { what: "the rollout is already assigned so".into() });
+            }
+            Ok(vec![RolloutEvent::Assigned { assignee }])
+        }
+        Command::SetDueDate { step, due_at, reason } => {
+            let i = step_of(step)?;
+            if r.steps[i].status.satisfies() {
+                return Err(Rejection::AlreadyCompleted { step: step.clone() });
+            }
+            if !p.manages() {
+                return Err(Rejection::NotAllowed { what: "setting a due date".into() });
+            }
+            let reason = text(reason, "a reason for the due date")?;
+            Ok(vec![RolloutEvent::DueDateSet { step: step.clone(), due_at: due_at.unix_micros(), reason }])
+        }
+        Command::Migrate { definition, mapping, facts } => {
+            if !p.manages() {
+                return Err(Rejection::NotAllowed { what: "migrating a rollout".into() });
+            }
+            migrate(r, definition, mapping, facts).map(|m| vec![RolloutEvent::DefinitionMigrated(m)])
+        }
+        Command::Cancel { reason } => {
+            if !p.manages() {
+                return Err(Rejection::NotAllowed { what: "cancelling a rollout".into() });
+            }
+            Ok(vec![RolloutEvent::Cancelled { reason: text(reason, "a reason for cancelling")? }])
+        }
+        Command::RecordLandStep { step, done } => {
+            if !p.manages() {
+                return Err(Rejection::NotAllowed { what: "recording a Land-level step".into() });
+            }
+            if r.definition.scope == Scope::Land {
+                return Err(Rejection::WrongScope {
+                    what: "a Land-level rollout has no Land-level dependencies".into(),
+                });
+            }
+            if r.land_steps_done.contains(step) == *done {
+                return Err(Rejection::NothingToDo {
+                    what: format!("land step `{step}` is already recorded so"),
+                });
+            }
+            Ok(vec![RolloutEvent::LandStepChanged { step: step.clone(), done: *done }])
+        }
+        Command::RecordOverdue { step } => {
+            let i = step_of(step)?;
+            let s = &r.steps[i];
+            match s.due_at {
+                Some(due) if due <= cx.now && !s.status.satisfies() && !s.overdue_recorded => {
+                    Ok(vec![RolloutEvent::StepOverdue { step: step.clone(), due_at: due.unix_micros() }])
+                }
+                _ => Err(Rejection::NothingToDo { what: format!("step `{step}` is not overdue") }),
+            }
+        }
+    }
+}
+
+fn not_ready(r: &Rollout, i: usize) -> Rejection {
+    Rejection::StepNotReady { step: r.definition.steps[i].id.clone(), missing: r.missing_dependencies(i) }
+}
+
+/// The principal may work on step `i`: a role it has is allowed, or it is automation and the
+/// step is automatable. Admins and the system may do everything.
+fn may_work_on(r: &Rollout, i: usize, p: &Principal) -> Result<(), Rejection> {
+    let step = &r.definition.steps[i];
+    let allowed = p.admin
+        || p.is_system()
+        || (p.is_automation() && step.automatable)
+        || (!p.is_automation() && p.roles.iter().any(|role| step.roles.contains(role)));
+    if allowed {
+        Ok(())
+    } else {
+        Err(Rejection::RoleNotAllowed {
+            step: step.id.clone(),
+            allowed: step.roles.clone(),
+            automatable: step.automatable,
+        })
+    }
+}
+
+fn migrate(
+    r: &Rollout,
+    to: &Arc<Definition>,
+    extra: &BTreeMap<String, String>,
+    facts: &Facts,
+) -> Result<DefinitionMigrated, Rejection> {
+    let from = &r.definition;
+    let mut problems = Vec::new();
+    if to.id != from.id {
+        problems.push(format!("the rollout runs `{}`, not `{}`", from.id, to.id));
+    }
+    if to.version <= from.version {
+        problems.push(format!("version {} is not newer than {}", to.version, from.version));
+    }
+    let mut mapping = BTreeMap::new();
+    for (old, new) in extra {
+        if from.step_index(old).is_none() {
+            problems.push(format!("the mapping names `{old}`, which version {} does not have", from.version));
+        }
+        if to.step_index(new).is_none() {
+            problems.push(format!("the mapping names `{new}`, which version {} does not have", to.version));
+        }
+        mapping.insert(old.clone(), new.clone());
+    }
+    for s in &from.steps {
+        if !mapping.contains_key(&s.id) && to.step_index(&s.id).is_some() {
+            mapping.insert(s.id.clone(), s.id.clone());
+        }
+    }
+    let mut targets = BTreeMap::new();
+    for (old, new) in &mapping {
+        if let Some(first) = targets.insert(new.clone(), old.clone()) {
+            problems.push(format!("`{first}` and `{old}` both map to `{new}`"));
+        }
+    }
+    for (i, s) in r.steps.iter().enumerate() {
+        let id = &from.steps[i].id;
+        let progressed = matches!(
+            s.status,
+            StepStatus::Done
+                | StepStatus::AwaitingConfirmation
+                | StepStatus::NotRequired
+                | StepStatus::InProgress
+        );
+        if progressed && !mapping.contains_key(id) {
+            problems.push(format!(
+                "step `{id}` has progress but no counterpart in version {}; map it",
+                to.version
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Rejection::Migration { problems });
+    }
+    // Mapped steps keep their state, so they are not re-evaluated for applicability.
+    let not_applicable = to
+        .steps
+        .iter()
+        .filter(|s| !targets.contains_key(&s.id) && s.condition.as_ref().is_some_and(|c| !c.eval(facts)))
+        .map(|s| s.id.clone())
+        .collect();
+    Ok(DefinitionMigrated {
+        from_version: from.version,
+        to_version: to.version,
+        to_hash: to.content_hash.clone(),
+        mapping,
+        not_applicable,
+    })
+}

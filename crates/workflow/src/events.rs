@@ -1,0 +1,169 @@
+//! The events of a rollout: facts in past tense. Their stored type names and schema versions are
+//! explicit strings, never derived from Rust names, so a rename does not break old logs.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Evidence as recorded: field id → value (validated against the field's type when recorded).
+pub type Evidence = BTreeMap<String, serde_json::Value>;
+
+/// Everything that can happen to a rollout.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum RolloutEvent {
+    Started(RolloutStarted),
+    StepStarted {
+        step: String,
+    },
+    StepCompleted(StepCompleted),
+    StepConfirmed {
+        step: String,
+        comment: Option<String>,
+    },
+    /// `dependents`: steps reopened with it because they depend on it.
+    StepReopened {
+        step: String,
+        reason: String,
+        dependents: Vec<String>,
+    },
+    StepMarkedNotRequired {
+        step: String,
+        reason: String,
+    },
+    Blocked {
+        reason: String,
+    },
+    Unblocked {
+        reason: String,
+    },
+    CommentAdded {
+        text: String,
+        step: Option<String>,
+    },
+    Assigned {
+        assignee: Option<String>,
+    },
+    /// A due date set by hand (Unix microseconds), replacing the one from the deadline.
+    DueDateSet {
+        step: String,
+        due_at: i64,
+        reason: String,
+    },
+    DefinitionMigrated(DefinitionMigrated),
+    Cancelled {
+        reason: String,
+    },
+    /// A step of the service's Land-level rollout was completed (or reopened: `done` false).
+    LandStepChanged {
+        step: String,
+        done: bool,
+    },
+    /// A step's due date passed while it was open (appended once by the system).
+    StepOverdue {
+        step: String,
+        due_at: i64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutStarted {
+    pub service_key: String,
+    pub ars: String,
+    pub definition_id: String,
+    pub definition_version: u32,
+    pub definition_hash: String,
+    /// Steps whose condition does not hold for this administration and service.
+    pub not_applicable: Vec<String>,
+    /// Land-level steps already completed when the rollout started.
+    pub land_steps_done: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepCompleted {
+    pub step: String,
+    pub evidence: Evidence,
+    pub comment: Option<String>,
+    /// The step needs a second person's confirmation before it counts as done.
+    pub awaiting_confirmation: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DefinitionMigrated {
+    pub from_version: u32,
+    pub to_version: u32,
+    pub to_hash: String,
+    /// Old step id → new step id, for every step whose progress carries over.
+    pub mapping: BTreeMap<String, String>,
+    /// Steps of the new version whose condition does not hold.
+    pub not_applicable: Vec<String>,
+}
+
+impl RolloutEvent {
+    /// The stored type name and schema version.
+    pub fn stored_type(&self) -> (&'static str, u32) {
+        let name = match self {
+            RolloutEvent::Started(_) => "RolloutStarted",
+            RolloutEvent::StepStarted { .. } => "StepStarted",
+            RolloutEvent::StepCompleted(_) => "StepCompleted",
+            RolloutEvent::StepConfirmed { .. } => "StepConfirmed",
+            RolloutEvent::StepReopened { .. } => "StepReopened",
+            RolloutEvent::StepMarkedNotRequired { .. } => "StepMarkedNotRequired",
+            RolloutEvent::Blocked { .. } => "RolloutBlocked",
+            RolloutEvent::Unblocked { .. } => "RolloutUnblocked",
+            RolloutEvent::CommentAdded { .. } => "CommentAdded",
+            RolloutEvent::Assigned { .. } => "RolloutAssigned",
+            RolloutEvent::DueDateSet { .. } => "DueDateSet",
+            RolloutEvent::DefinitionMigrated(_) => "DefinitionMigrated",
+            RolloutEvent::Cancelled { .. } => "RolloutCancelled",
+            RolloutEvent::LandStepChanged { .. } => "LandStepChanged",
+            RolloutEvent::StepOverdue { .. } => "StepOverdue",
+        };
+        (name, 1)
+    }
+
+    /// The payload as stored: the variant's fields, without the enum's tag (the tag is the
+    /// envelope's event type).
+    pub fn to_payload(&self) -> serde_json::Value {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(mut map)) if map.len() == 1 => {
+                map.values_mut().next().map(std::mem::take).unwrap_or_default()
+            }
+            _ => serde_json::Value::Null,
+        }
+    }
+
+    /// Reads a stored event back from its type name, schema version and payload.
+    pub fn from_stored(event_type: &str, schema_version: u32, payload: &str) -> Result<RolloutEvent, String> {
+        let tag = match event_type {
+            "RolloutStarted" => "started",
+            "StepStarted" => "stepStarted",
+            "StepCompleted" => "stepCompleted",
+            "StepConfirmed" => "stepConfirmed",
+            "StepReopened" => "stepReopened",
+            "StepMarkedNotRequired" => "stepMarkedNotRequired",
+            "RolloutBlocked" => "blocked",
+            "RolloutUnblocked" => "unblocked",
+            "CommentAdded" => "commentAdded",
+            "RolloutAssigned" => "assigned",
+            "DueDateSet" => "dueDateSet",
+            "DefinitionMigrated" => "definitionMigrated",
+            "RolloutCancelled" => "cancelled",
+            "LandStepChanged" => "landStepChanged",
+            "StepOverdue" => "stepOverdue",
+            other => return Err(format!("unknown rollout event type `{other}`")),
+        };
+        if schema_version != 1 {
+            return Err(format!(
+                "`{event_type}` has schema version {schema_version}; this build reads version 1"
+            ));
+        }
+        let payload: serde_json::Value = serde_json::from_str(payload).map_err(|e| e.to_string())?;
+        let mut wrapped = serde_json::Map::new();
+        wrapped.insert(tag.to_owned(), payload);
+        serde_json::from_value(serde_json::Value::Object(wrapped)).map_err(|e| format!("`{event_type}`: {e}"))
+    }
+}

@@ -1,0 +1,424 @@
+//! The state of one rollout, folded from its events (`evolve`). Evolve only applies what
+//! happened; every rule lives in `decide`.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use store::{Actor, Timestamp};
+
+use crate::definition::Definition;
+use crate::events::{Evidence, RolloutEvent};
+
+/// Finds a definition by id and version (the engine keeps every version ever published).
+pub trait Definitions {
+    fn get(&self, id: &str, version: u32) -> Option<Arc<Definition>>;
+}
+
+/// Where a step stands.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum StepStatus {
+    /// Waits for its dependencies.
+    Waiting,
+    /// May be started or completed.
+    Ready,
+    InProgress,
+    /// Completed, waiting for a second person's confirmation.
+    AwaitingConfirmation,
+    Done,
+    NotRequired,
+    /// Its condition does not hold for this administration and service.
+    NotApplicable,
+}
+
+impl StepStatus {
+    /// Counts as finished for the steps that depend on it.
+    pub fn satisfies(self) -> bool {
+        matches!(self, StepStatus::Done | StepStatus::NotRequired | StepStatus::NotApplicable)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StepStatus::Waiting => "waiting",
+            StepStatus::Ready => "ready",
+            StepStatus::InProgress => "in_progress",
+            StepStatus::AwaitingConfirmation => "awaiting_confirmation",
+            StepStatus::Done => "done",
+            StepStatus::NotRequired => "not_required",
+            StepStatus::NotApplicable => "not_applicable",
+        }
+    }
+}
+
+/// The overall status, derived from the steps and flags.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Status {
+    NotStarted,
+    InProgress,
+    Blocked,
+    Live,
+    Cancelled,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::NotStarted => "not_started",
+            Status::InProgress => "in_progress",
+            Status::Blocked => "blocked",
+            Status::Live => "live",
+            Status::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepState {
+    pub status: StepStatus,
+    pub evidence: Evidence,
+    pub comment: Option<String>,
+    pub completed_by: Option<Actor>,
+    pub completed_at: Option<Timestamp>,
+    pub confirmed_by: Option<Actor>,
+    pub not_required_reason: Option<String>,
+    /// When it last became ready.
+    pub ready_at: Option<Timestamp>,
+    pub due_at: Option<Timestamp>,
+    /// The due date was set by hand and survives readiness changes.
+    pub due_set_by_hand: bool,
+    /// A `StepOverdue` was recorded for the current due date.
+    pub overdue_recorded: bool,
+}
+
+impl StepState {
+    fn new(status: StepStatus) -> Self {
+        StepState {
+            status,
+            evidence: Evidence::new(),
+            comment: None,
+            completed_by: None,
+            completed_at: None,
+            confirmed_by: None,
+            not_required_reason: None,
+            ready_at: None,
+            due_at: None,
+            due_set_by_hand: false,
+            overdue_recorded: false,
+        }
+    }
+
+    fn reset(&mut self) {
+        let keep_due = self.due_set_by_hand.then_some(self.due_at).flatten();
+        *self = StepState::new(StepStatus::Waiting);
+        if let Some(due) = keep_due {
+            self.due_at = Some(due);
+            self.due_set_by_hand = true;
+        }
+    }
+}
+
+/// One rollout: one service at one administration (or the Land), as its events made it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rollout {
+    pub service_key: String,
+    pub ars: String,
+    pub definition: Arc<Definition>,
+    /// Number of events applied: the stream version.
+    pub version: u64,
+    /// Aligned with `definition.steps`.
+    pub steps: Vec<StepState>,
+    pub land_steps_done: BTreeSet<String>,
+    pub blocked: Option<String>,
+    pub cancelled: Option<String>,
+    pub assignee: Option<String>,
+    pub started_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Whether any step has been started, completed or skipped by hand.
+    pub touched: bool,
+}
+
+/// What the store adds to each event: when, and by whom.
+#[derive(Clone, Debug)]
+pub struct Meta {
+    pub at: Timestamp,
+    pub actor: Actor,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum EvolveError {
+    #[error("the first event of a rollout must be RolloutStarted")]
+    NotStarted,
+    #[error("the rollout is already started")]
+    AlreadyStarted,
+    #[error("definition `{id}` version {version} is not known to this server")]
+    UnknownDefinition { id: String, version: u32 },
+    #[error(
+        "definition `{id}` version {version} has hash {actual}, the rollout was started with {expected}"
+    )]
+    DefinitionChanged { id: String, version: u32, expected: String, actual: String },
+    #[error("the event names step `{0}`, which the definition does not have")]
+    UnknownStep(String),
+}
+
+/// The rollout id of the API: `"<serviceKey>:<ars>"`.
+pub fn rollout_id(service_key: &str, ars: &str) -> String {
+    format!("{service_key}:{ars}")
+}
+
+/// The event stream of a rollout.
+pub fn stream_id(service_key: &str, ars: &str) -> String {
+    format!("rollout-{service_key}:{ars}")
+}
+
+impl Rollout {
+    pub fn id(&self) -> String {
+        rollout_id(&self.service_key, &self.ars)
+    }
+
+    pub fn step(&self, id: &str) -> Option<(usize, &StepState)> {
+        let i = self.definition.step_index(id)?;
+        Some((i, &self.steps[i]))
+    }
+
+    pub fn status(&self) -> Status {
+        if self.cancelled.is_some() {
+            Status::Cancelled
+        } else if self.blocked.is_some() {
+            Status::Blocked
+        } else if self.is_live() {
+            Status::Live
+        } else if self.touched {
+            Status::InProgress
+        } else {
+            Status::NotStarted
+        }
+    }
+
+    /// Every step up to the definition's live phase is done or not required.
+    pub fn is_live(&self) -> bool {
+        let phases = &self.definition.phases;
+        let end = phases.get(self.definition.live_phase).map_or(self.steps.len(), |p| p.steps.end);
+        self.steps[..end].iter().all(|s| s.status.satisfies())
+    }
+
+    /// The first phase with an unfinished step (the last phase once all are finished).
+    pub fn phase(&self) -> usize {
+        let phases = &self.definition.phases;
+        phases
+            .iter()
+            .position(|p| self.steps[p.steps.clone()].iter().any(|s| !s.status.satisfies()))
+            .unwrap_or(phases.len().saturating_sub(1))
+    }
+
+    /// Steps (and `land:` steps) that `step` still waits for.
+    pub fn missing_dependencies(&self, step: usize) -> Vec<String> {
+        let def = &self.definition.steps[step];
+        let mut out: Vec<String> = def
+            .depends_on
+            .iter()
+            .filter(|&&d| !self.steps[d].status.satisfies())
+            .map(|&d| self.definition.steps[d].id.clone())
+            .collect();
+        out.extend(
+            def.land_depends_on
+                .iter()
+                .filter(|l| !self.land_steps_done.contains(*l))
+                .map(|l| format!("land:{l}")),
+        );
+        out
+    }
+
+    /// Steps that depend on `step`, directly or through others, in definition order.
+    pub fn dependents(&self, step: usize) -> Vec<usize> {
+        let mut found = vec![false; self.steps.len()];
+        found[step] = true;
+        // Dependencies point backwards in phase order but may point forward within a phase,
+        // so iterate to a fixed point.
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for (i, s) in self.definition.steps.iter().enumerate() {
+                if !found[i] && s.depends_on.iter().any(|&d| found[d]) {
+                    found[i] = true;
+                    changed = true;
+                }
+            }
+        }
+        found[step] = false;
+        (0..self.steps.len()).filter(|&i| found[i]).collect()
+    }
+
+    /// Applies one event. The first event must be `Started`.
+    pub fn evolve(
+        state: Option<Rollout>,
+        event: &RolloutEvent,
+        meta: &Meta,
+        definitions: &dyn Definitions,
+    ) -> Result<Rollout, EvolveError> {
+        let mut r = match (state, event) {
+            (None, RolloutEvent::Started(s)) => {
+                let definition =
+                    lookup(definitions, &s.definition_id, s.definition_version, &s.definition_hash)?;
+                let mut steps: Vec<StepState> =
+                    definition.steps.iter().map(|_| StepState::new(StepStatus::Waiting)).collect();
+                for id in &s.not_applicable {
+                    let i = definition.step_index(id).ok_or_else(|| EvolveError::UnknownStep(id.clone()))?;
+                    steps[i].status = StepStatus::NotApplicable;
+                }
+                let r = Rollout {
+                    service_key: s.service_key.clone(),
+                    ars: s.ars.clone(),
+                    definition,
+                    version: 1,
+                    steps,
+                    land_steps_done: s.land_steps_done.iter().cloned().collect(),
+                    blocked: None,
+                    cancelled: None,
+                    assignee: None,
+                    started_at: meta.at,
+                    updated_at: meta.at,
+                    touched: false,
+                };
+                return Ok(r.refreshed(meta.at));
+            }
+            (None, _) => return Err(EvolveError::NotStarted),
+            (Some(_), RolloutEvent::Started(_)) => return Err(EvolveError::AlreadyStarted),
+            (Some(r), _) => r,
+        };
+        let index = |r: &Rollout, id: &str| {
+            r.definition.step_index(id).ok_or_else(|| EvolveError::UnknownStep(id.into()))
+        };
+        match event {
+            RolloutEvent::Started(_) => {}
+            RolloutEvent::StepStarted { step } => {
+                let i = index(&r, step)?;
+                r.steps[i].status = StepStatus::InProgress;
+                r.touched = true;
+            }
+            RolloutEvent::StepCompleted(c) => {
+                let i = index(&r, &c.step)?;
+                let s = &mut r.steps[i];
+                s.status =
+                    if c.awaiting_confirmation { StepStatus::AwaitingConfirmation } else { StepStatus::Done };
+                s.evidence = c.evidence.clone();
+                s.comment = c.comment.clone();
+                s.completed_by = Some(meta.actor.clone());
+                s.completed_at = Some(meta.at);
+                r.touched = true;
+            }
+            RolloutEvent::StepConfirmed { step, .. } => {
+                let i = index(&r, step)?;
+                r.steps[i].status = StepStatus::Done;
+                r.steps[i].confirmed_by = Some(meta.actor.clone());
+            }
+            RolloutEvent::StepReopened { step, dependents, .. } => {
+                let i = index(&r, step)?;
+                r.steps[i].reset();
+                for d in dependents {
+                    let j = index(&r, d)?;
+                    r.steps[j].reset();
+                }
+            }
+            RolloutEvent::StepMarkedNotRequired { step, reason } => {
+                let i = index(&r, step)?;
+                r.steps[i].status = StepStatus::NotRequired;
+                r.steps[i].not_required_reason = Some(reason.clone());
+                r.touched = true;
+            }
+            RolloutEvent::Blocked { reason } => r.blocked = Some(reason.clone()),
+            RolloutEvent::Unblocked { .. } => r.blocked = None,
+            RolloutEvent::CommentAdded { .. } => {}
+            RolloutEvent::Assigned { assignee } => r.assignee = assignee.clone(),
+            RolloutEvent::DueDateSet { step, due_at, .. } => {
+                let i = index(&r, step)?;
+                r.steps[i].due_at = Some(Timestamp::from_unix_micros(*due_at));
+                r.steps[i].due_set_by_hand = true;
+                r.steps[i].overdue_recorded = false;
+            }
+            RolloutEvent::DefinitionMigrated(m) => {
+                let to = lookup(definitions, &r.definition.id, m.to_version, &m.to_hash)?;
+                let mut steps: Vec<StepState> =
+                    to.steps.iter().map(|_| StepState::new(StepStatus::Waiting)).collect();
+                for (old, new) in &m.mapping {
+                    let (Some(i), Some(j)) = (r.definition.step_index(old), to.step_index(new)) else {
+                        return Err(EvolveError::UnknownStep(format!("{old} → {new}")));
+                    };
+                    steps[j] = r.steps[i].clone();
+                }
+                for id in &m.not_applicable {
+                    let j = to.step_index(id).ok_or_else(|| EvolveError::UnknownStep(id.clone()))?;
+                    steps[j] = StepState::new(StepStatus::NotApplicable);
+                }
+                r.definition = to;
+                r.steps = steps;
+            }
+            RolloutEvent::Cancelled { reason } => r.cancelled = Some(reason.clone()),
+            RolloutEvent::LandStepChanged { step, done } => {
+                if *done {
+                    r.land_steps_done.insert(step.clone());
+                } else {
+                    r.land_steps_done.remove(step);
+                }
+            }
+            RolloutEvent::StepOverdue { step, .. } => {
+                let i = index(&r, step)?;
+                r.steps[i].overdue_recorded = true;
+            }
+        }
+        r.version += 1;
+        r.updated_at = meta.at;
+        Ok(r.refreshed(meta.at))
+    }
+
+    /// Recomputes which steps wait and which are ready, and the due dates of newly ready steps.
+    fn refreshed(mut self, at: Timestamp) -> Rollout {
+        for i in 0..self.steps.len() {
+            let status = self.steps[i].status;
+            if !matches!(status, StepStatus::Waiting | StepStatus::Ready) {
+                continue;
+            }
+            let ready = self.missing_dependencies(i).is_empty();
+            let s = &mut self.steps[i];
+            match (status, ready) {
+                (StepStatus::Waiting, true) => {
+                    s.status = StepStatus::Ready;
+                    s.ready_at = Some(at);
+                    if !s.due_set_by_hand {
+                        s.due_at = self.definition.steps[i].deadline.map(|d| {
+                            Timestamp::from_unix_micros(at.unix_micros().saturating_add(d.micros()))
+                        });
+                        s.overdue_recorded = false;
+                    }
+                }
+                (StepStatus::Ready, false) => {
+                    s.status = StepStatus::Waiting;
+                    s.ready_at = None;
+                    if !s.due_set_by_hand {
+                        s.due_at = None;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self
+    }
+}
+
+fn lookup(
+    definitions: &dyn Definitions,
+    id: &str,
+    version: u32,
+    hash: &str,
+) -> Result<Arc<Definition>, EvolveError> {
+    let d = definitions
+        .get(id, version)
+        .ok_or_else(|| EvolveError::UnknownDefinition { id: id.into(), version })?;
+    if d.content_hash != hash {
+        return Err(EvolveError::DefinitionChanged {
+            id: id.into(),
+            version,
+            expected: hash.into(),
+            actual: d.content_hash.clone(),
+        });
+    }
+    Ok(d)
+}

@@ -1,0 +1,554 @@
+//! The decider, given events / when command / then events or rejection, on the real
+//! `efa-onboarding` definition and a small one made for the edge cases.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::json;
+use store::{Actor, ActorKind, Timestamp};
+use workflow::condition::Value;
+use workflow::decide::{decide, Command, Context, Principal, Rejection};
+use workflow::definition::{parse, Definition, Role};
+use workflow::events::RolloutEvent;
+use workflow::rollout::{Definitions, Meta, Rollout, Status, StepStatus};
+use workflow::Facts;
+
+const DAY: i64 = 86_400_000_000;
+
+struct Defs(Vec<Arc<Definition>>);
+
+impl Definitions for Defs {
+    fn get(&self, id: &str, version: u32) -> Option<Arc<Definition>> {
+        self.0.iter().find(|d| d.id == id && d.version == version).cloned()
+    }
+}
+
+fn load(name: &str) -> Arc<Definition> {
+    let path = format!("{}/../../workflows/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+    Arc::new(parse(&std::fs::read(path).expect("read")).expect("valid"))
+}
+
+fn small(version: u32, extra: &str) -> Arc<Definition> {
+    let src = format!(
+        r#"
+id = "klein"
+version = {version}
+title = "Klein"
+live_after = "zwei"
+
+[[phases]]
+id = "eins"
+title = "Eins"
+
+[[phases.steps]]
+id = "a"
+title = "A"
+roles = ["authority-staff"]
+deadline = "P10D"
+evidence = [{{ id = "datum", label = "Datum", type = "date" }}, {{ id = "notiz", label = "Notiz", type = "text", required = false }}]
+
+[[phases.steps]]
+id = "b"
+title = "B"
+roles = ["authority-staff"]
+automatable = true
+depends_on = ["a"]
+
+[[phases.steps]]
+id = "c"
+title = "C"
+roles = ["authority-staff"]
+skippable = true
+four_eyes = true
+depends_on = ["b"]
+
+[[phases]]
+id = "zwei"
+title = "Zwei"
+
+[[phases.steps]]
+id = "d"
+title = "D"
+roles = ["project-manager"]
+depends_on = ["c"]
+{extra}
+"#
+    );
+    Arc::new(parse(src.as_bytes()).unwrap_or_else(|e| panic!("{e:?}")))
+}
+
+fn person(id: &str, role: Role) -> Principal {
+    Principal {
+        actor: Actor { id: id.into(), name: id.into(), kind: ActorKind::Person },
+        roles: vec![role],
+        admin: false,
+    }
+}
+
+fn staff() -> Principal {
+    person("person:staff", Role::AuthorityStaff)
+}
+
+fn manager() -> Principal {
+    person("person:pm", Role::ProjectManager)
+}
+
+fn bot() -> Principal {
+    Principal {
+        actor: Actor { id: "token:bot".into(), name: "Bot".into(), kind: ActorKind::Automation },
+        roles: vec![],
+        admin: false,
+    }
+}
+
+/// A rollout under test: its definitions, its events so far and the folded state.
+struct Given {
+    defs: Defs,
+    state: Option<Rollout>,
+    events: Vec<RolloutEvent>,
+    now: i64,
+}
+
+impl Given {
+    fn new(defs: Vec<Arc<Definition>>) -> Self {
+        Given { defs: Defs(defs), state: None, events: Vec::new(), now: 1_700_000_000_000_000 }
+    }
+
+    fn started(definition: Arc<Definition>, facts: Facts) -> Self {
+        let mut g = Given::new(vec![definition.clone()]);
+        g.ok(
+            manager(),
+            Command::Start {
+                service_key: "wohngeld".into(),
+                ars: "120540000000".into(),
+                definition,
+                facts,
+                land_steps_done: vec![],
+            },
+        );
+        g
+    }
+
+    fn when(&self, who: Principal, command: Command) -> Result<Vec<RolloutEvent>, Rejection> {
+        decide(
+            self.state.as_ref(),
+            &command,
+            &Context { principal: who, now: Timestamp::from_unix_micros(self.now) },
+        )
+    }
+
+    /// Decides and applies; panics on a rejection.
+    fn ok(&mut self, who: Principal, command: Command) -> Vec<RolloutEvent> {
+        let actor = who.actor.clone();
+        let events = self.when(who, command.clone()).unwrap_or_else(|r| panic!("{command:?} rejected: {r}"));
+        for e in &events {
+            let meta = Meta { at: Timestamp::from_unix_micros(self.now), actor: actor.clone() };
+            self.state = Some(Rollout::evolve(self.state.take(), e, &meta, &self.defs).expect("evolve"));
+            self.events.push(e.clone());
+        }
+        events
+    }
+
+    fn rejected(&self, who: Principal, command: Command) -> Rejection {
+        match self.when(who, command.clone()) {
+            Err(r) => r,
+            Ok(events) => panic!("{command:?} should be rejected, gave {events:?}"),
+        }
+    }
+
+    fn r(&self) -> &Rollout {
+        self.state.as_ref().expect("started")
+    }
+
+    fn status(&self, step: &str) -> StepStatus {
+        self.r().step(step).expect("step").1.status
+    }
+
+    fn advance_days(&mut self, days: i64) {
+        self.now += days * DAY;
+    }
+}
+
+fn complete(step: &str, evidence: serde_json::Value) -> Command {
+    let evidence = evidence.as_object().cloned().unwrap_or_default().into_iter().collect();
+    Command::CompleteStep { step: step.into(), evidence, comment: None }
+}
+
+fn small_rollout() -> Given {
+    Given::started(small(1, ""), Facts::default())
+}
+
+#[test]
+fn starting_pins_the_definition_and_evaluates_conditions() {
+    let def = load("efa-onboarding");
+    let mut facts = Facts::default();
+    facts.set("service.fee_based", Value::Bool(false));
+    let g = Given::started(def.clone(), facts);
+    let RolloutEvent::Started(s) = &g.events[0] else { panic!("started") };
+    assert_eq!((s.definition_id.as_str(), s.definition_version), ("efa-onboarding", 1));
+    assert_eq!(s.definition_hash, def.content_hash);
+    assert_eq!(s.not_applicable, vec!["bezahldienst".to_string()]);
+    assert_eq!(g.status("bezahldienst"), StepStatus::NotApplicable);
+    assert_eq!(g.status("interesse"), StepStatus::Ready);
+    assert_eq!(g.status("entscheidung"), StepStatus::Waiting);
+    assert_eq!(g.r().status(), Status::NotStarted);
+    assert_eq!(g.r().id(), "wohngeld:120540000000");
+
+    let mut fee = Facts::default();
+    fee.set("service.fee_based", Value::Bool(true));
+    let g = Given::started(def, fee);
+    assert_eq!(g.status("bezahldienst"), StepStatus::Waiting);
+}
+
+#[test]
+fn start_twice_and_commands_before_start_are_rejected() {
+    let g = small_rollout();
+    let start = Command::Start {
+        service_key: "x".into(),
+        ars: "1".into(),
+        definition: small(1, ""),
+        facts: Facts::default(),
+        land_steps_done: vec![],
+    };
+    assert_eq!(g.rejected(manager(), start.clone()), Rejection::AlreadyStarted);
+    let empty = Given::new(vec![small(1, "")]);
+    assert_eq!(empty.rejected(staff(), complete("a", json!({}))), Rejection::NotStarted);
+    assert!(
+        matches!(empty.rejected(staff(), start), Rejection::NotAllowed { .. }),
+        "staff may not start rollouts"
+    );
+}
+
+#[test]
+fn a_step_waits_for_its_dependencies_including_the_land() {
+    let mut g = Given::started(load("efa-onboarding"), Facts::default());
+    g.ok(staff(), complete("interesse", json!({ "datum": "2025-01-10", "kontakt": "Frau Schulz" })));
+    g.ok(staff(), complete("entscheidung", json!({ "beschluss_am": "2025-02-01" })));
+    let r = g.rejected(
+        staff(),
+        complete("nutzungsvereinbarung", json!({ "unterzeichnet_am": "2025-03-01", "aktenzeichen": "AZ 1" })),
+    );
+    assert_eq!(
+        r,
+        Rejection::StepNotReady {
+            step: "nutzungsvereinbarung".into(),
+            missing: vec!["land:fit_store_vertrag".into()]
+        }
+    );
+    assert_eq!(
+        r.to_string(),
+        "step `nutzungsvereinbarung` is not ready: it waits for land:fit_store_vertrag"
+    );
+    g.ok(manager(), Command::RecordLandStep { step: "fit_store_vertrag".into(), done: true });
+    assert_eq!(g.status("nutzungsvereinbarung"), StepStatus::Ready);
+    let missing = g.rejected(staff(), complete("avv", json!({})));
+    assert_eq!(
+        missing,
+        Rejection::StepNotReady { step: "avv".into(), missing: vec!["nutzungsvereinbarung".into()] }
+    );
+}
+
+#[test]
+fn evidence_is_checked_field_by_field() {
+    let g = small_rollout();
+    let r = g.rejected(staff(), complete("a", json!({ "datum": "2025-02-30", "extra": 1 })));
+    let Rejection::EvidenceInvalid { step, problems } = &r else { panic!("{r:?}") };
+    assert_eq!(step, "a");
+    assert_eq!(problems[0], ("datum".into(), "\"2025-02-30\" is not a date (YYYY-MM-DD)".into()));
+    assert!(
+        problems[1].0 == "extra" && problems[1].1.contains("is not a field of this step"),
+        "{problems:?}"
+    );
+    let r = g.rejected(staff(), complete("a", json!({ "notiz": "x" })));
+    assert!(r.to_string().contains("`datum` (Datum) is required"), "{r}");
+    // Optional fields may be left out or null.
+    let mut g = small_rollout();
+    g.ok(staff(), complete("a", json!({ "datum": "2025-02-28", "notiz": null })));
+    assert_eq!(g.r().step("a").expect("a").1.evidence.len(), 1);
+}
+
+#[test]
+fn roles_and_automation_decide_who_may_complete_a_step() {
+    let mut g = small_rollout();
+    let r = g.rejected(manager(), complete("a", json!({ "datum": "2025-01-01" })));
+    assert_eq!(
+        r,
+        Rejection::RoleNotAllowed {
+            step: "a".into(),
+            allowed: vec![Role::AuthorityStaff],
+            automatable: false
+        }
+    );
+    assert_eq!(r.to_string(), "your role may not complete step `a`; it may be completed by: authority-staff");
+    assert!(matches!(
+        g.rejected(bot(), complete("a", json!({ "datum": "2025-01-01" }))),
+        Rejection::RoleNotAllowed { .. }
+    ));
+    g.ok(staff(), complete("a", json!({ "datum": "2025-01-01" })));
+    g.ok(bot(), complete("b", json!({})));
+    assert_eq!(
+        g.r().step("b").expect("b").1.completed_by.as_ref().map(|a| a.kind),
+        Some(ActorKind::Automation)
+    );
+    let mut admin = manager();
+    admin.admin = true;
+    g.ok(admin, Command::StartStep { step: "c".into() });
+}
+
+#[test]
+fn four_eyes_steps_need_a_second_person() {
+    let mut g = small_rollout();
+    g.ok(staff(), complete("a", json!({ "datum": "2025-01-01" })));
+    g.ok(staff(), complete("b", json!({})));
+    let events = g.ok(staff(), complete("c", json!({})));
+    assert!(matches!(&events[0], RolloutEvent::StepCompleted(c) if c.awaiting_confirmation));
+    assert_eq!(g.status("c"), StepStatus::AwaitingConfirmation);
+    assert_eq!(g.status("d"), StepStatus::Waiting, "not done until confirmed");
+    assert_eq!(
+        g.rejected(staff(), Command::ConfirmStep { step: "c".into(), comment: None }),
+        Rejection::SamePersonConfirms { step: "c".into() }
+    );
+    g.ok(
+        person("person:other", Role::AuthorityStaff),
+        Command::ConfirmStep { step: "c".into(), comment: Some("geprüft".into()) },
+    );
+    assert_eq!(g.status("c"), StepStatus::Done);
+    assert_eq!(g.status("d"), StepStatus::Ready);
+    assert_eq!(
+        g.rejected(staff(), Command::ConfirmStep { step: "c".into(), comment: None }),
+        Rejection::NotAwaitingConfirmation { step: "c".into() }
+    );
+    assert_eq!(
+        g.rejected(staff(), complete("c", json!({}))),
+        Rejection::AlreadyCompleted { step: "c".into() }
+    );
+}
+
+#[test]
+fn reopening_a_step_reopens_what_depends_on_it_and_says_so() {
+    let mut g = small_rollout();
+    g.ok(staff(), complete("a", json!({ "datum": "2025-01-01" })));
+    g.ok(staff(), complete("b", json!({})));
+    g.ok(staff(), Command::StartStep { step: "c".into() });
+    assert_eq!(
+        g.rejected(staff(), Command::ReopenStep { step: "a".into(), reason: " ".into() }),
+        Rejection::TextRequired { what: "a reason for reopening".into() }
+    );
+    let events = g.ok(staff(), Command::ReopenStep { step: "a".into(), reason: "falsches Datum".into() });
+    assert_eq!(
+        events,
+        vec![RolloutEvent::StepReopened {
+            step: "a".into(),
+            reason: "falsches Datum".into(),
+            dependents: vec!["b".into(), "c".into()]
+        }]
+    );
+    assert_eq!(
+        (g.status("a"), g.status("b"), g.status("c")),
+        (StepStatus::Ready, StepStatus::Waiting, StepStatus::Waiting)
+    );
+    assert!(g.r().step("a").expect("a").1.evidence.is_empty());
+    assert_eq!(
+        g.rejected(staff(), Command::ReopenStep { step: "d".into(), reason: "x".into() }),
+        Rejection::RoleNotAllowed {
+            step: "d".into(),
+            allowed: vec![Role::ProjectManager],
+            automatable: false
+        }
+    );
+    assert_eq!(
+        g.rejected(staff(), Command::ReopenStep { step: "b".into(), reason: "x".into() }),
+        Rejection::NotCompleted { step: "b".into() }
+    );
+}
+
+#[test]
+fn only_skippable_steps_may_be_marked_not_required_with_a_reason() {
+    let mut g = small_rollout();
+    assert_eq!(
+        g.rejected(staff(), Command::MarkNotRequired { step: "a".into(), reason: "x".into() }),
+        Rejection::NotSkippable { step: "a".into() }
+    );
+    g.ok(staff(), complete("a", json!({ "datum": "2025-01-01" })));
+    g.ok(staff(), complete("b", json!({})));
+    assert!(matches!(
+        g.rejected(staff(), Command::MarkNotRequired { step: "c".into(), reason: "".into() }),
+        Rejection::TextRequired { .. }
+    ));
+    g.ok(staff(), Command::MarkNotRequired { step: "c".into(), reason: "kein Bedarf".into() });
+    assert_eq!(g.status("d"), StepStatus::Ready);
+    assert_eq!(g.r().status(), Status::InProgress);
+    g.ok(manager(), complete("d", json!({})));
+    assert_eq!(g.r().status(), Status::Live);
+    assert_eq!(g.r().phase(), 1);
+}
+
+#[test]
+fn a_blocked_rollout_takes_no_step_changes_until_unblocked() {
+    let mut g = small_rollout();
+    assert_eq!(g.rejected(staff(), Command::Unblock { reason: "x".into() }), Rejection::NotBlocked);
+    g.ok(staff(), Command::Block { reason: "Fachverfahren nicht verfügbar".into() });
+    assert_eq!(g.r().status(), Status::Blocked);
+    assert_eq!(g.rejected(staff(), Command::Block { reason: "x".into() }), Rejection::AlreadyBlocked);
+    let r = g.rejected(staff(), complete("a", json!({ "datum": "2025-01-01" })));
+    assert_eq!(r.to_string(), "the rollout is blocked (Fachverfahren nicht verfügbar); unblock it first");
+    g.ok(staff(), Command::Comment { text: "Ticket 4711".into(), step: Some("a".into()) });
+    g.ok(staff(), Command::Unblock { reason: "Fachverfahren läuft".into() });
+    g.ok(staff(), complete("a", json!({ "datum": "2025-01-01" })));
+}
+
+#[test]
+fn a_cancelled_rollout_takes_nothing_more() {
+    let mut g = small_rollout();
+    assert!(matches!(
+        g.rejected(staff(), Command::Cancel { reason: "x".into() }),
+        Rejection::NotAllowed { .. }
+    ));
+    g.ok(manager(), Command::Cancel { reason: "Dienst eingestellt".into() });
+    assert_eq!(g.r().status(), Status::Cancelled);
+    for c in [
+        complete("a", json!({})),
+        Command::Comment { text: "x".into(), step: None },
+        Command::Cancel { reason: "x".into() },
+    ] {
+        assert_eq!(g.rejected(manager(), c), Rejection::Cancelled);
+    }
+}
+
+#[test]
+fn assignment_comments_and_unknown_steps() {
+    let mut g = small_rollout();
+    g.ok(manager(), Command::Assign { assignee: Some("Petra Projekt".into()) });
+    assert_eq!(g.r().assignee.as_deref(), Some("Petra Projekt"));
+    assert!(matches!(
+        g.rejected(manager(), Command::Assign { assignee: Some("Petra Projekt".into()) }),
+        Rejection::NothingToDo { .. }
+    ));
+    g.ok(manager(), Command::Assign { assignee: None });
+    assert_eq!(g.rejected(staff(), complete("zz", json!({}))), Rejection::UnknownStep { step: "zz".into() });
+    assert_eq!(
+        g.rejected(staff(), Command::Comment { text: "x".repeat(5_000), step: None }),
+        Rejection::TextTooLong { what: "the comment".into() }
+    );
+}
+
+#[test]
+fn deadlines_give_due_dates_and_overdue_is_recorded_once() {
+    let mut g = small_rollout();
+    let due = g.r().step("a").expect("a").1.due_at.expect("a has a deadline");
+    assert_eq!(due.unix_micros(), g.now + 10 * DAY);
+    assert!(matches!(
+        g.rejected(manager(), Command::RecordOverdue { step: "a".into() }),
+        Rejection::NothingToDo { .. }
+    ));
+    g.advance_days(11);
+    let events = g.ok(manager(), Command::RecordOverdue { step: "a".into() });
+    assert_eq!(events, vec![RolloutEvent::StepOverdue { step: "a".into(), due_at: due.unix_micros() }]);
+    assert!(
+        matches!(
+            g.rejected(manager(), Command::RecordOverdue { step: "a".into() }),
+            Rejection::NothingToDo { .. }
+        ),
+        "only once"
+    );
+    // A due date set by hand replaces it.
+    let later = Timestamp::from_unix_micros(g.now + 5 * DAY);
+    assert!(matches!(
+        g.rejected(staff(), Command::SetDueDate { step: "a".into(), due_at: later, reason: "x".into() }),
+        Rejection::NotAllowed { .. }
+    ));
+    g.ok(manager(), Command::SetDueDate { step: "a".into(), due_at: later, reason: "Urlaub".into() });
+    assert_eq!(g.r().step("a").expect("a").1.due_at, Some(later));
+}
+
+#[test]
+fn migration_maps_progress_and_refuses_to_lose_it() {
+    let v1 = small(1, "");
+    let v2 = small(2, "\n[[phases.steps]]\nid = \"e\"\ntitle = \"E\"\nroles = [\"project-manager\"]\n");
+    let mut g = Given::started(v1.clone(), Facts::default());
+    g.defs.0.push(v2.clone());
+    g.ok(staff(), complete("a", json!({ "datum": "2025-01-01" })));
+    let same = g.rejected(
+        manager(),
+        Command::Migrate { definition: v1, mapping: BTreeMap::new(), facts: Facts::default() },
+    );
+    assert!(same.to_string().contains("version 1 is not newer than 1"), "{same}");
+    let bad = BTreeMap::from([("a".to_string(), "nope".to_string())]);
+    let r = g.rejected(
+        manager(),
+        Command::Migrate { definition: v2.clone(), mapping: bad, facts: Facts::default() },
+    );
+    assert!(r.to_string().contains("`nope`, which version 2 does not have"), "{r}");
+    g.ok(
+        manager(),
+        Command::Migrate { definition: v2.clone(), mapping: BTreeMap::new(), facts: Facts::default() },
+    );
+    assert_eq!(g.r().definition.version, 2);
+    assert_eq!(g.status("a"), StepStatus::Done);
+    assert_eq!(g.status("e"), StepStatus::Ready, "a new step without dependencies is ready at once");
+    // Progress on a step that has no counterpart must be mapped.
+    let v3src = small(3, "").as_ref().clone();
+    let mut v3 = v3src;
+    v3.steps[0].id = "a_neu".into();
+    let v3 = Arc::new(v3);
+    let r = g.rejected(
+        manager(),
+        Command::Migrate { definition: v3.clone(), mapping: BTreeMap::new(), facts: Facts::default() },
+    );
+    assert!(r.to_string().contains("step `a` has progress but no counterpart in version 3"), "{r}");
+    g.defs.0.push(v3.clone());
+    let mapping = BTreeMap::from([("a".to_string(), "a_neu".to_string())]);
+    g.ok(manager(), Command::Migrate { definition: v3, mapping, facts: Facts::default() });
+    assert_eq!(g.status("a_neu"), StepStatus::Done);
+}
+
+#[test]
+fn the_whole_onboarding_goes_live() {
+    let def = load("efa-onboarding");
+    let mut g = Given::started(def, Facts::default());
+    g.ok(manager(), Command::RecordLandStep { step: "fit_store_vertrag".into(), done: true });
+    g.ok(manager(), Command::RecordLandStep { step: "onlinedienst_bereit".into(), done: true });
+    let d = g.r().definition.clone();
+    let evidence = |step: &str| -> serde_json::Value {
+        let s = &d.steps[d.step_index(step).expect("step")];
+        let mut map = serde_json::Map::new();
+        for f in &s.evidence {
+            let v = match f.ty.name() {
+                "date" => json!("2025-06-30"),
+                "url" => json!("https://service.brandenburg.de/x"),
+                "uuid" => json!("4f6bd8b0-6b5e-4c7a-9d1e-2f0c1a7e3b11"),
+                "leika" => json!("99107023017000"),
+                "ars" => json!("120540000000"),
+                "number" => json!(1),
+                "boolean" => json!(true),
+                "enum" => match &f.ty {
+                    workflow::FieldType::Enumeration(v) => json!(v[0]),
+                    _ => unreachable!(),
+                },
+                _ => json!("x"),
+            };
+            map.insert(f.id.clone(), v);
+        }
+        serde_json::Value::Object(map)
+    };
+    let other = person("person:zweite", Role::AuthorityStaff);
+    for _ in 0..40 {
+        let r = g.r().clone();
+        let Some(i) = (0..r.steps.len())
+            .find(|&i| matches!(r.steps[i].status, StepStatus::Ready | StepStatus::AwaitingConfirmation))
+        else {
+            break;
+        };
+        let step = r.definition.steps[i].id.clone();
+        if r.steps[i].status == StepStatus::AwaitingConfirmation {
+            g.ok(other.clone(), Command::ConfirmStep { step, comment: None });
+            continue;
+        }
+        let who =
+            if r.definition.steps[i].roles.contains(&Role::AuthorityStaff) { staff() } else { manager() };
+        let ev = evidence(&step);
+        g.ok(who, complete(&step, ev));
+    }
+    assert_eq!(g.r().status(), Status::Live);
+    assert!(g.r().steps.iter().all(|s| s.status.satisfies()));
+}
