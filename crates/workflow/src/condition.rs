@@ -352,6 +352,8 @@ struct Parser {
 }
 
 type Parsed = (Expr, Type, Range<usize>);
+/// The literals of a list with their positions, and where the list ends.
+type ParsedList = (Vec<(Value, Range<usize>)>, usize);
 
 impl Parser {
     fn peek(&self) -> Option<&Kind> {
@@ -470,7 +472,7 @@ impl Parser {
         Ok((Expr::Compare(Box::new(left), op, Box::new(right)), Type::Bool, lspan.start..rspan.end))
     }
 
-    fn list(&mut self) -> Result<(Vec<(Value, Range<usize>)>, usize), ConditionError> {
+    fn list(&mut self) -> Result<ParsedList, ConditionError> {
         if !self.is_sym("[") {
             return Err(self.error_here("a list like [\"a\", \"b\"]"));
         }

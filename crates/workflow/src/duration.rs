@@ -94,6 +94,6 @@ mod tests {
         ] {
             assert!(Deadline::parse(bad).is_err(), "{bad} should be refused");
         }
-        assert!(Deadline::parse("P1M").unwrap_err().contains("months and years vary"));
+        assert!(Deadline::parse("P1M").expect_err("months").contains("months and years vary"));
     }
 }
