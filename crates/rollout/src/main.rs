@@ -23,6 +23,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Workflow definitions (the TOML files in workflows/).
+    #[command(subcommand)]
+    Workflow(WorkflowCommand),
     /// Recompute the hash chain of the whole log; name the first bad position and exit non-zero.
     Verify {
         #[command(flatten)]
@@ -43,6 +46,18 @@ enum Command {
         store: StoreArgs,
         /// The NDJSON file, as `rollout export` writes it.
         file: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum WorkflowCommand {
+    /// Validate definition files: every problem is printed as FILE:LINE:COLUMN: message.
+    /// Exit code 0 only when every file is valid. `land:` dependencies are checked against a
+    /// Land-level definition given in the same call.
+    Check {
+        /// The definition files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -91,6 +106,7 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<(), Failure> {
     match command {
+        Command::Workflow(WorkflowCommand::Check { files }) => check_workflows(&files),
         Command::Verify { store } => {
             let store = open_existing(&store.data_dir)?;
             let mut progress = Progress::new("verified");
@@ -154,6 +170,63 @@ async fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+fn check_workflows(files: &[PathBuf]) -> Result<(), Failure> {
+    let mut problems = 0usize;
+    let mut valid = Vec::new();
+    for path in files {
+        let name = path.display().to_string();
+        let bytes = match read_limited(path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                problems += 1;
+                continue;
+            }
+        };
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        match workflow::parse(&bytes) {
+            Ok(definition) => valid.push((name, definition, text)),
+            Err(diagnostics) => {
+                problems += diagnostics.len();
+                for d in diagnostics {
+                    eprintln!("{}", d.render(&name, &text));
+                }
+            }
+        }
+    }
+    let refs: Vec<_> = valid.iter().map(|(_, d, text)| (d, text.as_str())).collect();
+    for (i, d) in workflow::definition::check_land_references(&refs) {
+        problems += 1;
+        eprintln!("{}", d.render(&valid[i].0, &valid[i].2));
+    }
+    if problems > 0 {
+        return Err(Failure(format!("{problems} problem(s) in {} file(s)", files.len())));
+    }
+    for (name, d, _) in &valid {
+        println!(
+            "ok: {name} ({} version {}, {} phases, {} steps)",
+            d.id,
+            d.version,
+            d.phases.len(),
+            d.steps.len()
+        );
+    }
+    Ok(())
+}
+
+/// Reads a file, refusing one larger than a definition may be without reading it whole.
+fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let max = workflow::definition::DEFINITION_BYTES_MAX as u64;
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > max {
+        return Err(format!("the file is larger than {max} bytes; a definition has at most that"));
+    }
+    Ok(bytes)
 }
 
 /// Opens the store of a data directory that must exist already.

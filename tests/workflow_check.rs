@@ -1,0 +1,76 @@
+//! `rollout workflow check`, as a project manager runs it.
+
+use std::process::{Command, Output};
+
+fn check(files: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rollout"))
+        .arg("workflow")
+        .arg("check")
+        .args(files)
+        .output()
+        .expect("run rollout")
+}
+
+fn workflows(name: &str) -> String {
+    format!("{}/../../workflows/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn the_bundled_definitions_pass() {
+    let files: Vec<String> = ["efa-onboarding.toml", "efa-land.toml", "formularserver-assistent.toml"]
+        .iter()
+        .map(|f| workflows(f))
+        .collect();
+    let refs: Vec<&str> = files.iter().map(String::as_str).collect();
+    let out = check(&refs);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok: ")).count(), 3, "{stdout}");
+}
+
+#[test]
+fn every_problem_is_reported_with_its_position_and_the_exit_code_says_so() {
+    let tmp = tempfile::tempdir().expect("dir");
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "id = \"x\"\nversion = 1\ntitle = \"X\"\ntypo = 1\n\n[[phases]]\nid = \"p\"\ntitle = \"P\"\n",
+    )
+    .expect("write");
+    let garbage = tmp.path().join("garbage.toml");
+    std::fs::write(&garbage, [0u8, 159, 146, 150]).expect("write");
+    let huge = tmp.path().join("huge.toml");
+    std::fs::write(&huge, vec![b'#'; 2 * 1024 * 1024]).expect("write");
+    let out = check(&[
+        bad.to_str().expect("path"),
+        garbage.to_str().expect("path"),
+        huge.to_str().expect("path"),
+        "/no/such.toml",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml:4:1: unknown key `typo` in the definition"), "{err}");
+    assert!(err.contains("bad.toml:6:1: phase `p` has no steps"), "{err}");
+    assert!(err.contains("garbage.toml:1:2: the file is not UTF-8 text"), "{err}");
+    assert!(err.contains("huge.toml: the file is larger than 1048576 bytes"), "{err}");
+    assert!(err.contains("/no/such.toml: No such file or directory"), "{err}");
+    assert!(err.trim_end().ends_with("error: 5 problem(s) in 4 file(s)"), "{err}");
+    assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn land_dependencies_are_checked_against_the_land_definition() {
+    let tmp = tempfile::tempdir().expect("dir");
+    let onboarding = std::fs::read_to_string(workflows("efa-onboarding.toml")).expect("read");
+    let changed = tmp.path().join("efa-onboarding.toml");
+    std::fs::write(&changed, onboarding.replace("land:fit_store_vertrag", "land:fit_store_vetrag"))
+        .expect("write");
+    let land = workflows("efa-land.toml");
+    let out = check(&[changed.to_str().expect("path"), &land]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("depends on `land:fit_store_vetrag`, but `efa-land` has no step `fit_store_vetrag`"),
+        "{err}"
+    );
+}
