@@ -219,10 +219,10 @@ pub fn check_land_references(all: &[(&Definition, &str)]) -> Vec<(usize, Diagnos
     out
 }
 
-const TOP_KEYS: &[&str] =
+pub const TOP_KEYS: &[&str] =
     &["id", "version", "title", "description", "scope", "land_definition", "live_after", "phases"];
-const PHASE_KEYS: &[&str] = &["id", "title", "description", "steps"];
-const STEP_KEYS: &[&str] = &[
+pub const PHASE_KEYS: &[&str] = &["id", "title", "description", "steps"];
+pub const STEP_KEYS: &[&str] = &[
     "id",
     "title",
     "description",
@@ -235,7 +235,7 @@ const STEP_KEYS: &[&str] = &[
     "automatable",
     "four_eyes",
 ];
-const FIELD_KEYS: &[&str] = &["id", "label", "type", "required", "values"];
+pub const FIELD_KEYS: &[&str] = &["id", "label", "type", "required", "values"];
 
 struct Cx<'s> {
     diags: Vec<Diagnostic>,

@@ -41,7 +41,7 @@ fn principal(who: u8) -> Principal {
 fn command(def: &Definition, kind: u8, step: usize, variant: u8) -> Command {
     let step_def = &def.steps[step % def.steps.len()];
     let step_id = step_def.id.clone();
-    let reason = if variant % 4 == 0 { String::new() } else { "Grund".into() };
+    let reason = if variant.is_multiple_of(4) { String::new() } else { "Grund".into() };
     match kind % 14 {
         0 => Command::StartStep { step: step_id },
         1..=3 => {
@@ -74,15 +74,15 @@ fn command(def: &Definition, kind: u8, step: usize, variant: u8) -> Command {
         6 => Command::MarkNotRequired { step: step_id, reason },
         7 => Command::Block { reason },
         8 => Command::Unblock { reason },
-        9 => Command::Comment { text: reason, step: (variant % 2 == 0).then_some(step_id) },
-        10 => Command::Assign { assignee: (variant % 2 == 0).then(|| "Frau Kaiser".to_string()) },
+        9 => Command::Comment { text: reason, step: (variant.is_multiple_of(2)).then_some(step_id) },
+        10 => Command::Assign { assignee: (variant.is_multiple_of(2)).then(|| "Frau Kaiser".to_string()) },
         11 => Command::RecordLandStep {
             step: ["fit_store_vertrag", "onlinedienst_bereit"][variant as usize % 2].into(),
-            done: variant % 3 != 0,
+            done: !variant.is_multiple_of(3),
         },
         12 => Command::RecordOverdue { step: step_id },
         _ => {
-            if variant % 9 == 0 {
+            if variant.is_multiple_of(9) {
                 Command::Cancel { reason }
             } else {
                 Command::SetDueDate {
