@@ -128,12 +128,7 @@ impl RolloutEvent {
     /// The payload as stored: the variant's fields, without the enum's tag (the tag is the
     /// envelope's event type).
     pub fn to_payload(&self) -> serde_json::Value {
-        match serde_json::to_value(self) {
-            Ok(serde_json::Value::Object(mut map)) if map.len() == 1 => {
-                map.values_mut().next().map(std::mem::take).unwrap_or_default()
-            }
-            _ => serde_json::Value::Null,
-        }
+        untagged_payload(self)
     }
 
     /// Reads a stored event back from its type name, schema version and payload.
@@ -156,14 +151,35 @@ impl RolloutEvent {
             "StepOverdue" => "stepOverdue",
             other => return Err(format!("unknown rollout event type `{other}`")),
         };
-        if schema_version != 1 {
-            return Err(format!(
-                "`{event_type}` has schema version {schema_version}; this build reads version 1"
-            ));
-        }
-        let payload: serde_json::Value = serde_json::from_str(payload).map_err(|e| e.to_string())?;
-        let mut wrapped = serde_json::Map::new();
-        wrapped.insert(tag.to_owned(), payload);
-        serde_json::from_value(serde_json::Value::Object(wrapped)).map_err(|e| format!("`{event_type}`: {e}"))
+        from_tagged_payload(event_type, tag, schema_version, payload)
     }
+}
+
+/// The fields of an externally tagged enum variant, without the tag: events store their type
+/// name in the envelope, so the payload holds only the fields.
+pub fn untagged_payload<T: Serialize>(event: &T) -> serde_json::Value {
+    match serde_json::to_value(event) {
+        Ok(serde_json::Value::Object(mut map)) if map.len() == 1 => {
+            map.values_mut().next().map(std::mem::take).unwrap_or_default()
+        }
+        _ => serde_json::Value::Null,
+    }
+}
+
+/// Reads a variant back from its serde tag and stored payload (schema version 1).
+pub fn from_tagged_payload<T: serde::de::DeserializeOwned>(
+    event_type: &str,
+    tag: &str,
+    schema_version: u32,
+    payload: &str,
+) -> Result<T, String> {
+    if schema_version != 1 {
+        return Err(format!(
+            "`{event_type}` has schema version {schema_version}; this build reads version 1"
+        ));
+    }
+    let payload: serde_json::Value = serde_json::from_str(payload).map_err(|e| e.to_string())?;
+    let mut wrapped = serde_json::Map::new();
+    wrapped.insert(tag.to_owned(), payload);
+    serde_json::from_value(serde_json::Value::Object(wrapped)).map_err(|e| format!("`{event_type}`: {e}"))
 }

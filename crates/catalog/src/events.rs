@@ -1,0 +1,216 @@
+//! The catalogue as events: one stream per authority (`authority-<ARS>`) and per service
+//! (`service-<key>`), and the plan that brings them in line with the data files.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use workflow::events::{from_tagged_payload, untagged_payload};
+
+use crate::model::{Authority, Service};
+use crate::parse::Dataset;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum CatalogEvent {
+    AuthorityRegistered(Authority),
+    /// The full new record and the names of the fields that changed.
+    AuthorityChanged {
+        authority: Authority,
+        changed: Vec<String>,
+    },
+    /// A territorial change dissolved the authority; its tasks went to `successors`.
+    AuthorityDissolved {
+        successors: Vec<String>,
+        note: String,
+    },
+    ServiceRegistered(Service),
+    ServiceChanged {
+        service: Service,
+        changed: Vec<String>,
+    },
+}
+
+const TYPES: &[(&str, &str)] = &[
+    ("AuthorityRegistered", "authorityRegistered"),
+    ("AuthorityChanged", "authorityChanged"),
+    ("AuthorityDissolved", "authorityDissolved"),
+    ("ServiceRegistered", "serviceRegistered"),
+    ("ServiceChanged", "serviceChanged"),
+];
+
+impl CatalogEvent {
+    /// The stored type name and schema version.
+    pub fn stored_type(&self) -> (&'static str, u32) {
+        let i = match self {
+            CatalogEvent::AuthorityRegistered(_) => 0,
+            CatalogEvent::AuthorityChanged { .. } => 1,
+            CatalogEvent::AuthorityDissolved { .. } => 2,
+            CatalogEvent::ServiceRegistered(_) => 3,
+            CatalogEvent::ServiceChanged { .. } => 4,
+        };
+        (TYPES[i].0, 1)
+    }
+
+    pub fn to_payload(&self) -> serde_json::Value {
+        untagged_payload(self)
+    }
+
+    /// `None` when the type is not a catalogue event.
+    pub fn from_stored(
+        event_type: &str,
+        schema_version: u32,
+        payload: &str,
+    ) -> Option<Result<CatalogEvent, String>> {
+        let (_, tag) = TYPES.iter().find(|(name, _)| *name == event_type)?;
+        Some(from_tagged_payload(event_type, tag, schema_version, payload))
+    }
+}
+
+pub fn authority_stream(ars: &str) -> String {
+    format!("authority-{ars}")
+}
+
+pub fn service_stream(key: &str) -> String {
+    format!("service-{key}")
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuthorityEntry {
+    pub authority: Authority,
+    pub version: u64,
+    /// Successors and note, once dissolved.
+    pub dissolved: Option<(Vec<String>, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceEntry {
+    pub service: Service,
+    pub version: u64,
+}
+
+/// The catalogue folded from its events. Small (hundreds of entries per state): it is held in
+/// memory whole.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Catalog {
+    pub authorities: BTreeMap<String, AuthorityEntry>,
+    pub services: BTreeMap<String, ServiceEntry>,
+}
+
+impl Catalog {
+    /// Applies one event of `stream_id`.
+    pub fn apply(&mut self, stream_id: &str, event: &CatalogEvent) {
+        match event {
+            CatalogEvent::AuthorityRegistered(a) => {
+                self.authorities.insert(
+                    a.ars.clone(),
+                    AuthorityEntry { authority: a.clone(), version: 1, dissolved: None },
+                );
+            }
+            CatalogEvent::AuthorityChanged { authority, .. } => {
+                if let Some(e) = self.authorities.get_mut(&authority.ars) {
+                    e.authority = authority.clone();
+                    e.version += 1;
+                }
+            }
+            CatalogEvent::AuthorityDissolved { successors, note } => {
+                let ars = stream_id.strip_prefix("authority-").unwrap_or(stream_id);
+                if let Some(e) = self.authorities.get_mut(ars) {
+                    e.dissolved = Some((successors.clone(), note.clone()));
+                    e.version += 1;
+                }
+            }
+            CatalogEvent::ServiceRegistered(s) => {
+                self.services.insert(s.key.clone(), ServiceEntry { service: s.clone(), version: 1 });
+            }
+            CatalogEvent::ServiceChanged { service, .. } => {
+                if let Some(e) = self.services.get_mut(&service.key) {
+                    e.service = service.clone();
+                    e.version += 1;
+                }
+            }
+        }
+    }
+
+    /// Authorities that are not dissolved.
+    pub fn active_authorities(&self) -> impl Iterator<Item = &Authority> {
+        self.authorities.values().filter(|e| e.dissolved.is_none()).map(|e| &e.authority)
+    }
+}
+
+/// Events for one stream, to append at `expected_version`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Planned {
+    pub stream_id: String,
+    pub expected_version: u64,
+    pub events: Vec<CatalogEvent>,
+}
+
+fn changed_fields<T: Serialize>(old: &T, new: &T) -> Vec<String> {
+    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
+        (serde_json::to_value(old), serde_json::to_value(new))
+    else {
+        return vec!["*".into()];
+    };
+    b.iter().filter(|(k, v)| a.get(*k) != Some(*v)).map(|(k, _)| k.clone()).collect()
+}
+
+/// What to append so that the catalogue says what the files say: new entries are registered,
+/// changed ones get one change event each, dissolutions are recorded once. Importing the same
+/// files again plans nothing.
+pub fn plan_import(catalog: &Catalog, data: &Dataset) -> Vec<Planned> {
+    let mut out = Vec::new();
+    for a in &data.authorities {
+        match catalog.authorities.get(&a.ars) {
+            None => out.push(Planned {
+                stream_id: authority_stream(&a.ars),
+                expected_version: 0,
+                events: vec![CatalogEvent::AuthorityRegistered(a.clone())],
+            }),
+            Some(e) if e.authority != *a => out.push(Planned {
+                stream_id: authority_stream(&a.ars),
+                expected_version: e.version,
+                events: vec![CatalogEvent::AuthorityChanged {
+                    authority: a.clone(),
+                    changed: changed_fields(&e.authority, a),
+                }],
+            }),
+            Some(_) => {}
+        }
+    }
+    for s in &data.services {
+        match catalog.services.get(&s.key) {
+            None => out.push(Planned {
+                stream_id: service_stream(&s.key),
+                expected_version: 0,
+                events: vec![CatalogEvent::ServiceRegistered(s.clone())],
+            }),
+            Some(e) if e.service != *s => out.push(Planned {
+                stream_id: service_stream(&s.key),
+                expected_version: e.version,
+                events: vec![CatalogEvent::ServiceChanged {
+                    service: s.clone(),
+                    changed: changed_fields(&e.service, s),
+                }],
+            }),
+            Some(_) => {}
+        }
+    }
+    for d in &data.dissolutions {
+        let dissolve =
+            CatalogEvent::AuthorityDissolved { successors: d.successors.clone(), note: d.note.clone() };
+        match catalog.authorities.get(&d.authority.ars) {
+            None => out.push(Planned {
+                stream_id: authority_stream(&d.authority.ars),
+                expected_version: 0,
+                events: vec![CatalogEvent::AuthorityRegistered(d.authority.clone()), dissolve],
+            }),
+            Some(e) if e.dissolved.is_none() => out.push(Planned {
+                stream_id: authority_stream(&d.authority.ars),
+                expected_version: e.version,
+                events: vec![dissolve],
+            }),
+            Some(_) => {}
+        }
+    }
+    out
+}

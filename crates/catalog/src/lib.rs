@@ -1,0 +1,13 @@
+//! The catalogue: Brandenburg's administrations and the EfA services as reference data, read
+//! from the files in `data/` (validated row by row), kept as events, and used to decide which
+//! administrations a service's rollout applies to. No IO: files come in as bytes.
+
+pub mod events;
+pub mod model;
+pub mod parse;
+
+pub use events::{plan_import, Catalog, CatalogEvent, Planned};
+pub use model::{
+    applies, check_ars, facts, Authority, AuthorityKind, Dissolution, Level, Member, Service, LAND_ARS,
+};
+pub use parse::{parse_dataset, Dataset, Files, RowError};

@@ -1,0 +1,179 @@
+//! The bundled reference data in data/ imports completely and correctly.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use catalog::parse::{AUTHORITIES_FILE, CHANGES_FILE, MUNICIPALITIES_FILE, SERVICES_FILE};
+use catalog::{
+    applies, parse_dataset, plan_import, AuthorityKind, Catalog, CatalogEvent, Dataset, Files, Level,
+};
+
+fn data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data")
+}
+
+fn files() -> Files {
+    let read = |name: &str| std::fs::read(data_dir().join(name)).expect("read data file");
+    Files {
+        authorities: read(AUTHORITIES_FILE),
+        municipalities: read(MUNICIPALITIES_FILE),
+        services: read(SERVICES_FILE),
+        changes: read(CHANGES_FILE),
+    }
+}
+
+fn dataset() -> Dataset {
+    parse_dataset(&files())
+        .unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))
+}
+
+/// Column `name` of every row of a data file, read with a plain CSV reader (independently of
+/// the code under test).
+fn column(file: &str, name: &str) -> Vec<String> {
+    let mut reader = csv::Reader::from_path(data_dir().join(file)).expect("open");
+    let i = reader.headers().expect("headers").iter().position(|h| h == name).expect("column");
+    reader.records().map(|r| r.expect("row")[i].to_string()).collect()
+}
+
+fn count_by(values: &[String]) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for v in values {
+        *out.entry(v.clone()).or_insert(0) += 1;
+    }
+    out
+}
+
+#[test]
+fn every_authority_is_imported_with_its_kind() {
+    let data = dataset();
+    let expected = count_by(&column(AUTHORITIES_FILE, "typ"));
+    assert_eq!(expected.get("landkreis"), Some(&14));
+    assert_eq!(expected.get("kreisfreie_stadt"), Some(&4));
+    let mut got: BTreeMap<String, usize> = BTreeMap::new();
+    for a in data.authorities.iter().filter(|a| a.kind != AuthorityKind::Land) {
+        *got.entry(a.kind.name().to_string()).or_insert(0) += 1;
+    }
+    assert_eq!(got, expected);
+    assert_eq!(data.authorities.iter().filter(|a| a.kind == AuthorityKind::Land).count(), 1, "and the Land");
+}
+
+#[test]
+fn every_municipality_belongs_to_exactly_one_administration() {
+    let data = dataset();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for a in &data.authorities {
+        for m in &a.members {
+            *seen.entry(m.ags.clone()).or_insert(0) += 1;
+        }
+    }
+    let all = column(MUNICIPALITIES_FILE, "ags");
+    assert_eq!(all.len(), 413);
+    for ags in &all {
+        assert_eq!(seen.get(ags), Some(&1), "municipality {ags}");
+    }
+    assert_eq!(seen.len(), all.len());
+}
+
+#[test]
+fn applicability_follows_the_responsible_level() {
+    let data = dataset();
+    let kinds = count_by(&column(AUTHORITIES_FILE, "typ"));
+    let k = |name: &str| kinds.get(name).copied().unwrap_or(0);
+    let expected = |level: Level| match level {
+        Level::LandkreisKfs => k("landkreis") + k("kreisfreie_stadt"),
+        Level::GemeindeAmt => {
+            k("kreisfreie_stadt")
+                + k("amt")
+                + k("verbandsgemeinde")
+                + k("mitverwaltende_gemeinde")
+                + k("amtsfreie_gemeinde")
+        }
+        Level::Land => 1,
+    };
+    let mut levels_seen = std::collections::BTreeSet::new();
+    for s in &data.services {
+        let n = data.authorities.iter().filter(|a| applies(s, a)).count();
+        assert_eq!(n, expected(s.responsible_level), "service {}", s.key);
+        levels_seen.insert(s.responsible_level.name());
+    }
+    assert_eq!(levels_seen.len(), 3, "a service of each level is checked");
+    let wohngeld = data.services.iter().find(|s| s.key == "wohngeld").expect("wohngeld");
+    assert_eq!(data.authorities.iter().filter(|a| applies(wohngeld, a)).count(), 18);
+}
+
+#[test]
+fn the_dissolution_of_amt_oder_welse_is_known_with_its_successor() {
+    let data = dataset();
+    let oder_welse =
+        data.dissolutions.iter().find(|d| d.authority.ars == "120735310000").expect("Amt Oder-Welse");
+    assert_eq!(oder_welse.authority.name, "Amt Oder-Welse");
+    assert_eq!(oder_welse.successors, vec!["120735051000".to_string()], "Schwedt/Oder (Mitverwaltung)");
+    assert_eq!(oder_welse.authority.landkreis_ars.as_deref(), Some("120730000000"));
+    assert!(oder_welse.authority.members.iter().any(|m| m.name == "Pinnow"));
+    let neuhardenberg =
+        data.dissolutions.iter().find(|d| d.authority.ars == "120645410000").expect("Amt Neuhardenberg");
+    assert_eq!(neuhardenberg.successors.len(), 2);
+}
+
+#[test]
+fn importing_again_plans_nothing_and_a_changed_row_one_change() {
+    let data = dataset();
+    let mut catalog = Catalog::default();
+    let plan = plan_import(&catalog, &data);
+    assert_eq!(plan.iter().map(|p| p.events.len()).sum::<usize>(), 208 + 37 + 2 * 2);
+    for p in &plan {
+        for e in &p.events {
+            catalog.apply(&p.stream_id, e);
+        }
+    }
+    assert_eq!(plan_import(&catalog, &data), vec![], "a second import changes nothing");
+    let mut changed = data.clone();
+    let potsdam = changed.authorities.iter_mut().find(|a| a.ars == "120540000000").expect("Potsdam");
+    potsdam.population += 1;
+    let plan = plan_import(&catalog, &changed);
+    assert_eq!(plan.len(), 1);
+    assert_eq!(plan[0].expected_version, 1);
+    assert!(
+        matches!(&plan[0].events[..], [CatalogEvent::AuthorityChanged { changed, .. }] if changed == &vec!["population".to_string()])
+    );
+}
+
+#[test]
+fn a_bad_row_is_named_and_nothing_is_imported() {
+    let mut f = files();
+    let text = String::from_utf8(f.authorities.clone()).expect("utf8");
+    // Line 5 gets an ARS of 11 digits, the first Amt an unknown type.
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    lines[4] = lines[4].replacen("12", "1", 1);
+    let amt = lines.iter().position(|l| l.contains(",amt,")).expect("an Amt");
+    lines[amt] = lines[amt].replace(",amt,", ",amtt,");
+    f.authorities = (lines.join("\n") + "\n").into_bytes();
+    f.services = String::from_utf8(f.services).expect("utf8").replace("99107023017000", "12345").into_bytes();
+    let errors = parse_dataset(&f).expect_err("bad rows");
+    let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert!(
+        text.iter().any(|e| e.starts_with("brandenburg_verwaltungstraeger.csv:5:1 (ars): ARS `")),
+        "{text:#?}"
+    );
+    let at = format!("brandenburg_verwaltungstraeger.csv:{}:7 (typ): unknown type `amtt`", amt + 1);
+    assert!(text.iter().any(|e| e.starts_with(&at)), "{text:#?}");
+    assert!(
+        text.iter().any(|e| e.contains("efa_services.csv:2:6 (leika_schluessel): LeiKa key `12345`")),
+        "{text:#?}"
+    );
+}
+
+#[test]
+fn garbage_and_missing_columns_are_clear_errors() {
+    let mut f = files();
+    f.services = vec![0xff, 0xfe, b'\n', 0x80];
+    let errors = parse_dataset(&f).expect_err("garbage");
+    assert!(errors[0].to_string().starts_with("efa_services.csv:"), "{errors:?}");
+    let mut f = files();
+    f.municipalities = b"ags,name\n12051000,x\n".to_vec();
+    let errors = parse_dataset(&f).expect_err("columns");
+    assert_eq!(
+        errors[0].to_string(),
+        "brandenburg_gemeinden.csv:1: missing columns: verwaltungstraeger_ars, einwohner"
+    );
+}
