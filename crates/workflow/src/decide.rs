@@ -114,6 +114,16 @@ pub enum Command {
     RecordOverdue {
         step: String,
     },
+    /// End this rollout because its administration was dissolved (territorial change).
+    Transfer {
+        to_ars: Option<String>,
+        reason: String,
+    },
+    /// Take over the progress of `from`, the rollout of a dissolved administration `from.ars`.
+    TakeOver {
+        from: Box<Rollout>,
+        reason: String,
+    },
 }
 
 /// Why a command was refused. Each says what is wrong in words a user understands.
@@ -141,6 +151,7 @@ pub enum Rejection {
     Migration { problems: Vec<String> },
     WrongScope { what: String },
     NothingToDo { what: String },
+    CannotTakeOver { why: String },
 }
 
 impl fmt::Display for Rejection {
@@ -194,6 +205,7 @@ impl fmt::Display for Rejection {
             }
             Rejection::WrongScope { what } => write!(f, "{what}"),
             Rejection::NothingToDo { what } => write!(f, "{what}"),
+            Rejection::CannotTakeOver { why } => write!(f, "cannot take the rollout over: {why}"),
         }
     }
 }
@@ -443,6 +455,18 @@ pub fn decide(
             }
             Ok(vec![RolloutEvent::LandStepChanged { step: step.clone(), done: *done }])
         }
+        Command::Transfer { to_ars, reason } => {
+            if !p.manages() {
+                return Err(Rejection::NotAllowed { what: "transferring a rollout".into() });
+            }
+            Ok(vec![RolloutEvent::Transferred { to_ars: to_ars.clone(), reason: text(reason, "a reason")? }])
+        }
+        Command::TakeOver { from, reason } => {
+            if !p.manages() {
+                return Err(Rejection::NotAllowed { what: "taking over a rollout".into() });
+            }
+            take_over(r, from, text(reason, "a reason")?).map(|t| vec![RolloutEvent::TakenOver(t)])
+        }
         Command::RecordOverdue { step } => {
             let i = step_of(step)?;
             let s = &r.steps[i];
@@ -547,4 +571,55 @@ fn migrate(
         mapping,
         not_applicable,
     })
+}
+
+/// Which steps of `from` carry over to `r`: done and not-required steps, except those whose
+/// evidence names the old ARS (routing, ARS assignment) and the steps that depend on them.
+fn take_over(r: &Rollout, from: &Rollout, reason: String) -> Result<crate::events::TakenOver, Rejection> {
+    if r.touched {
+        return Err(Rejection::CannotTakeOver { why: "this rollout has progress of its own".into() });
+    }
+    if r.definition.id != from.definition.id {
+        return Err(Rejection::CannotTakeOver {
+            why: format!("it runs `{}`, this one `{}`", from.definition.id, r.definition.id),
+        });
+    }
+    let names_old =
+        |e: &crate::events::Evidence| e.values().any(|v| v.as_str().is_some_and(|s| s.contains(&from.ars)));
+    let mut reopened = vec![false; from.steps.len()];
+    for (i, s) in from.steps.iter().enumerate() {
+        if s.status.satisfies() && names_old(&s.evidence) && !reopened[i] {
+            reopened[i] = true;
+            for d in from.dependents(i) {
+                reopened[d] = true;
+            }
+        }
+    }
+    let mut steps = Vec::new();
+    let mut reopened_ids = Vec::new();
+    for (i, s) in from.steps.iter().enumerate() {
+        let id = &from.definition.steps[i].id;
+        let carried = matches!(s.status, StepStatus::Done | StepStatus::NotRequired);
+        let Some((_, own)) = r.step(id) else { continue };
+        if !carried || own.status == StepStatus::NotApplicable {
+            continue;
+        }
+        if reopened[i] {
+            reopened_ids.push(id.clone());
+            continue;
+        }
+        steps.push(crate::events::TakenStep {
+            step: id.clone(),
+            status: if s.status == StepStatus::NotRequired { "not_required" } else { "done" }.into(),
+            evidence: s.evidence.clone(),
+            comment: if s.status == StepStatus::NotRequired {
+                s.not_required_reason.clone()
+            } else {
+                s.comment.clone()
+            },
+            completed_by: s.completed_by.clone(),
+            completed_at: s.completed_at.map(Timestamp::unix_micros),
+        });
+    }
+    Ok(crate::events::TakenOver { from_ars: from.ars.clone(), reason, steps, reopened: reopened_ids })
 }

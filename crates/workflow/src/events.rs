@@ -64,6 +64,37 @@ pub enum RolloutEvent {
         step: String,
         due_at: i64,
     },
+    /// A territorial change ended this rollout: its administration was dissolved; `to_ars` is
+    /// the successor that took it over, if one did.
+    Transferred {
+        to_ars: Option<String>,
+        reason: String,
+    },
+    /// This rollout took over the progress of a dissolved administration's rollout. Steps whose
+    /// evidence named the old ARS, and the steps depending on them, are not taken (`reopened`).
+    TakenOver(TakenOver),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TakenOver {
+    pub from_ars: String,
+    pub reason: String,
+    pub steps: Vec<TakenStep>,
+    pub reopened: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TakenStep {
+    pub step: String,
+    /// `done` or `not_required`.
+    pub status: String,
+    pub evidence: Evidence,
+    pub comment: Option<String>,
+    pub completed_by: Option<store::Actor>,
+    /// Unix microseconds.
+    pub completed_at: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -121,6 +152,8 @@ impl RolloutEvent {
             RolloutEvent::Cancelled { .. } => "RolloutCancelled",
             RolloutEvent::LandStepChanged { .. } => "LandStepChanged",
             RolloutEvent::StepOverdue { .. } => "StepOverdue",
+            RolloutEvent::Transferred { .. } => "RolloutTransferred",
+            RolloutEvent::TakenOver(_) => "RolloutTakenOver",
         };
         (name, 1)
     }
@@ -149,6 +182,8 @@ impl RolloutEvent {
             "RolloutCancelled" => "cancelled",
             "LandStepChanged" => "landStepChanged",
             "StepOverdue" => "stepOverdue",
+            "RolloutTransferred" => "transferred",
+            "RolloutTakenOver" => "takenOver",
             other => return Err(format!("unknown rollout event type `{other}`")),
         };
         from_tagged_payload(event_type, tag, schema_version, payload)

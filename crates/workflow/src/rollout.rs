@@ -129,6 +129,8 @@ pub struct Rollout {
     pub land_steps_done: BTreeSet<String>,
     pub blocked: Option<String>,
     pub cancelled: Option<String>,
+    /// The successor that took this rollout over after a territorial change.
+    pub transferred_to: Option<String>,
     pub assignee: Option<String>,
     pub started_at: Timestamp,
     pub updated_at: Timestamp,
@@ -273,6 +275,7 @@ impl Rollout {
                     land_steps_done: s.land_steps_done.iter().cloned().collect(),
                     blocked: None,
                     cancelled: None,
+                    transferred_to: None,
                     assignee: None,
                     started_at: meta.at,
                     updated_at: meta.at,
@@ -362,6 +365,27 @@ impl Rollout {
             RolloutEvent::StepOverdue { step, .. } => {
                 let i = index(&r, step)?;
                 r.steps[i].overdue_recorded = true;
+            }
+            RolloutEvent::Transferred { to_ars, reason } => {
+                r.cancelled = Some(reason.clone());
+                r.transferred_to = to_ars.clone();
+            }
+            RolloutEvent::TakenOver(t) => {
+                for taken in &t.steps {
+                    let i = index(&r, &taken.step)?;
+                    let s = &mut r.steps[i];
+                    if taken.status == "not_required" {
+                        s.status = StepStatus::NotRequired;
+                        s.not_required_reason = taken.comment.clone();
+                    } else {
+                        s.status = StepStatus::Done;
+                        s.comment = taken.comment.clone();
+                    }
+                    s.evidence = taken.evidence.clone();
+                    s.completed_by = taken.completed_by.clone();
+                    s.completed_at = taken.completed_at.map(Timestamp::from_unix_micros);
+                }
+                r.touched = r.touched || !t.steps.is_empty();
             }
         }
         r.version += 1;

@@ -210,6 +210,20 @@ fn every_event_kind_round_trips_through_its_stored_form() {
         RolloutEvent::Cancelled { reason: "r".into() },
         RolloutEvent::LandStepChanged { step: "l".into(), done: true },
         RolloutEvent::StepOverdue { step: "a".into(), due_at: 7 },
+        RolloutEvent::Transferred { to_ars: Some("120735051000".into()), reason: "r".into() },
+        RolloutEvent::TakenOver(TakenOver {
+            from_ars: "120735310000".into(),
+            reason: "r".into(),
+            steps: vec![TakenStep {
+                step: "a".into(),
+                status: "done".into(),
+                evidence: BTreeMap::new(),
+                comment: None,
+                completed_by: Some(Actor { id: "p".into(), name: "P".into(), kind: ActorKind::Person }),
+                completed_at: Some(3),
+            }],
+            reopened: vec!["b".into()],
+        }),
     ];
     let mut names = std::collections::BTreeSet::new();
     for e in all {
@@ -219,7 +233,7 @@ fn every_event_kind_round_trips_through_its_stored_form() {
         assert!(payload.is_object(), "{ty}: the payload is the variant's fields");
         assert_eq!(RolloutEvent::from_stored(ty, v, &payload.to_string()), Ok(e));
     }
-    assert_eq!(names.len(), 15, "every kind has its own stored name");
+    assert_eq!(names.len(), 17, "every kind has its own stored name");
     assert!(RolloutEvent::from_stored("StepCompleted", 2, "{}")
         .expect_err("v2")
         .contains("schema version 2"));

@@ -1,0 +1,495 @@
+//! Command handling: load a rollout's events, fold them, `decide`, append the new events with
+//! the expected version. Plus the commands that span many streams: importing the catalogue,
+//! starting a service's rollout for every administration it applies to, territorial changes,
+//! and the Land-level policy that records Land steps in the administrations' rollouts.
+
+pub mod registry;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, RwLock};
+
+use catalog::events::authority_stream;
+use catalog::{applies, facts, Catalog, CatalogEvent, Dataset, LAND_ARS};
+use store::{Actor, EventStore, ExpectedVersion, Json, NewEvent, RecordedEvent, StoreError};
+use uuid::Uuid;
+use workflow::decide::{decide, Command, Context, Principal, Rejection};
+use workflow::rollout::{stream_id, Meta, Rollout};
+use workflow::RolloutEvent;
+
+pub use registry::Registry;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Rejected(Rejection),
+    #[error("the rollout changed meanwhile: expected version {expected}, it is at version {actual}")]
+    Conflict { expected: u64, actual: u64 },
+    #[error("there is no service `{0}`")]
+    UnknownService(String),
+    #[error("there is no administration with ARS `{0}`")]
+    UnknownAuthority(String),
+    #[error("administration `{0}` was dissolved")]
+    Dissolved(String),
+    #[error("service `{service}` does not apply to administration `{ars}` (by its responsible level)")]
+    NotApplicable { service: String, ars: String },
+    #[error("there is no definition `{0}`")]
+    UnknownDefinition(String),
+    #[error("the log holds an event this server cannot read: {0}")]
+    Unreadable(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict { expected, actual, .. } => EngineError::Conflict {
+                expected: match expected {
+                    ExpectedVersion::Exact(v) => v,
+                    _ => 0,
+                },
+                actual,
+            },
+            other => EngineError::Store(other),
+        }
+    }
+}
+
+/// Who asks, and the ids that tie the resulting events together.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub principal: Principal,
+    pub correlation_id: Uuid,
+    pub causation_id: Option<Uuid>,
+}
+
+impl Request {
+    pub fn new(principal: Principal) -> Self {
+        Request { principal, correlation_id: Uuid::now_v7(), causation_id: None }
+    }
+
+    fn actor(&self) -> &Actor {
+        &self.principal.actor
+    }
+}
+
+/// A rollout after a command, and the events the command appended.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub rollout: Rollout,
+    pub events: Vec<RecordedEvent>,
+}
+
+/// What a service-wide start did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StartSummary {
+    pub started: Vec<String>,
+    pub existing: Vec<String>,
+}
+
+/// What a territorial change did to the rollouts of a dissolved administration.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DissolutionReport {
+    pub ars: String,
+    /// (service, successor ARS): rollouts taken over by the successor.
+    pub moved: Vec<(String, String)>,
+    /// Services whose rollout was ended without a takeover (the successor had its own, or there
+    /// were several successors).
+    pub closed: Vec<String>,
+}
+
+/// What a catalogue import did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ImportReport {
+    pub events: usize,
+    pub dissolutions: Vec<DissolutionReport>,
+}
+
+pub struct Engine {
+    store: Arc<dyn EventStore>,
+    registry: Arc<Registry>,
+    /// The catalogue, folded from the log at open and kept current by this engine's appends.
+    /// Small (hundreds of entries); another process's catalogue changes are seen after a restart
+    /// until the read models of issue 5 follow the log.
+    catalog: RwLock<Catalog>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("store", &self.store).finish_non_exhaustive()
+    }
+}
+
+fn new_event(type_and_version: (&str, u32), payload: serde_json::Value, req: &Request) -> NewEvent {
+    NewEvent {
+        event_id: Uuid::now_v7(),
+        event_type: type_and_version.0.to_owned(),
+        schema_version: type_and_version.1,
+        actor: req.actor().clone(),
+        correlation_id: req.correlation_id,
+        causation_id: req.causation_id,
+        data: Json::from_value(&payload),
+    }
+}
+
+impl Engine {
+    /// Opens the engine on a store; reads the catalogue from the log.
+    pub async fn open(store: Arc<dyn EventStore>, registry: Arc<Registry>) -> Result<Engine, EngineError> {
+        let mut catalog = Catalog::default();
+        let mut from = 1;
+        loop {
+            let page = store.read_all(from, 5_000).await?;
+            let Some(last) = page.last() else { break };
+            from = last.position + 1;
+            for e in &page {
+                if let Some(decoded) =
+                    CatalogEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str())
+                {
+                    catalog.apply(&e.stream_id, &decoded.map_err(EngineError::Unreadable)?);
+                }
+            }
+        }
+        Ok(Engine { store, registry, catalog: RwLock::new(catalog) })
+    }
+
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// A copy of the catalogue.
+    pub fn catalog(&self) -> Catalog {
+        self.catalog.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The rollout of `service_key` at `ars`, folded from its events.
+    pub async fn load(&self, service_key: &str, ars: &str) -> Result<Option<Rollout>, EngineError> {
+        let stream = stream_id(service_key, ars);
+        let mut state = None;
+        let mut from = 1;
+        loop {
+            let page = self.store.read_stream(&stream, from, store::Direction::Forward, 1_000).await?;
+            let Some(last) = page.last() else { break };
+            from = last.version + 1;
+            for e in &page {
+                let event = RolloutEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str())
+                    .map_err(|why| {
+                        EngineError::Unreadable(format!("{} at position {}: {why}", e.stream_id, e.position))
+                    })?;
+                let meta = Meta { at: e.recorded_at, actor: e.actor.clone() };
+                state = Some(Rollout::evolve(state, &event, &meta, &*self.registry).map_err(|why| {
+                    EngineError::Unreadable(format!("{} at position {}: {why}", e.stream_id, e.position))
+                })?);
+            }
+        }
+        Ok(state)
+    }
+
+    /// Decides `command` on the rollout and appends the events. A concurrent change between
+    /// reading and appending is a `Conflict`, never a lost update.
+    pub async fn execute(
+        &self,
+        service_key: &str,
+        ars: &str,
+        command: Command,
+        req: &Request,
+    ) -> Result<Outcome, EngineError> {
+        let (before, outcome) = self.execute_one(service_key, ars, command, req).await?;
+        if ars == LAND_ARS {
+            self.propagate_land_steps(before.as_ref(), &outcome.rollout, outcome.events.first(), req).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// `execute` without the Land-level policy; returns the state before, too.
+    async fn execute_one(
+        &self,
+        service_key: &str,
+        ars: &str,
+        command: Command,
+        req: &Request,
+    ) -> Result<(Option<Rollout>, Outcome), EngineError> {
+        let state = self.load(service_key, ars).await?;
+        let before = state.clone();
+        let cx = Context { principal: req.principal.clone(), now: store::Timestamp::now() };
+        let events = decide(state.as_ref(), &command, &cx).map_err(EngineError::Rejected)?;
+        let expected = match &state {
+            Some(r) => ExpectedVersion::Exact(r.version),
+            None => ExpectedVersion::NoStream,
+        };
+        let new: Vec<NewEvent> =
+            events.iter().map(|e| new_event(e.stored_type(), e.to_payload(), req)).collect();
+        let recorded = self.store.append(&stream_id(service_key, ars), expected, new).await?;
+        let mut rollout = state;
+        for (event, stored) in events.iter().zip(&recorded) {
+            let meta = Meta { at: stored.recorded_at, actor: stored.actor.clone() };
+            rollout = Some(
+                Rollout::evolve(rollout, event, &meta, &*self.registry)
+                    .map_err(|why| EngineError::Unreadable(why.to_string()))?,
+            );
+        }
+        let rollout = rollout.ok_or_else(|| EngineError::Unreadable("a command appended nothing".into()))?;
+        Ok((before, Outcome { rollout, events: recorded }))
+    }
+
+    /// Starts the rollout of a service at one administration, with the definition for its level
+    /// (`efa-land` for the Land, `efa-onboarding` otherwise) unless one is named.
+    pub async fn start_rollout(
+        &self,
+        service_key: &str,
+        ars: &str,
+        definition: Option<&str>,
+        req: &Request,
+    ) -> Result<Outcome, EngineError> {
+        let (service, authority) = {
+            let catalog = self.catalog.read().unwrap_or_else(|p| p.into_inner());
+            let service = catalog
+                .services
+                .get(service_key)
+                .ok_or_else(|| EngineError::UnknownService(service_key.into()))?;
+            let authority =
+                catalog.authorities.get(ars).ok_or_else(|| EngineError::UnknownAuthority(ars.into()))?;
+            if authority.dissolved.is_some() {
+                return Err(EngineError::Dissolved(ars.into()));
+            }
+            if ars != LAND_ARS && !applies(&service.service, &authority.authority) {
+                return Err(EngineError::NotApplicable { service: service_key.into(), ars: ars.into() });
+            }
+            (service.service.clone(), authority.authority.clone())
+        };
+        let id = definition.unwrap_or(if ars == LAND_ARS {
+            registry::LAND_DEFINITION
+        } else {
+            registry::AUTHORITY_DEFINITION
+        });
+        let definition = self.registry.latest(id).ok_or_else(|| EngineError::UnknownDefinition(id.into()))?;
+        let land_steps_done = if ars == LAND_ARS {
+            Vec::new()
+        } else {
+            self.load(service_key, LAND_ARS).await?.map(|land| done_steps(&land)).unwrap_or_default()
+        };
+        let command = Command::Start {
+            service_key: service_key.into(),
+            ars: ars.into(),
+            definition,
+            facts: facts(&authority, &service),
+            land_steps_done,
+        };
+        self.execute(service_key, ars, command, req).await
+    }
+
+    /// Starts the rollout of a service for every administration it applies to (and its
+    /// Land-level rollout); existing rollouts are left alone, so repeating it changes nothing.
+    pub async fn start_service(&self, service_key: &str, req: &Request) -> Result<StartSummary, EngineError> {
+        let targets: Vec<String> = {
+            let catalog = self.catalog.read().unwrap_or_else(|p| p.into_inner());
+            let service = catalog
+                .services
+                .get(service_key)
+                .ok_or_else(|| EngineError::UnknownService(service_key.into()))?;
+            let mut t: Vec<String> = catalog
+                .active_authorities()
+                .filter(|a| applies(&service.service, a))
+                .map(|a| a.ars.clone())
+                .collect();
+            if !t.iter().any(|a| a == LAND_ARS) {
+                t.insert(0, LAND_ARS.to_owned());
+            }
+            t.sort_by_key(|a| a != LAND_ARS);
+            t
+        };
+        let mut summary = StartSummary::default();
+        for ars in targets {
+            if self.store.stream_version(&stream_id(service_key, &ars)).await? > 0 {
+                summary.existing.push(ars);
+                continue;
+            }
+            match self.start_rollout(service_key, &ars, None, req).await {
+                Ok(_) => summary.started.push(ars),
+                // Started by someone else meanwhile.
+                Err(EngineError::Conflict { .. }) | Err(EngineError::Rejected(Rejection::AlreadyStarted)) => {
+                    summary.existing.push(ars)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Brings the catalogue in line with the data files (see `catalog::plan_import`), then
+    /// applies newly recorded dissolutions to the rollouts of the dissolved administrations.
+    pub async fn import_catalog(
+        &self,
+        data: &Dataset,
+        req: &Request,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<ImportReport, EngineError> {
+        let plan = catalog::plan_import(&self.catalog(), data);
+        let total = plan.len();
+        let mut report = ImportReport::default();
+        for (i, planned) in plan.into_iter().enumerate() {
+            let expected = match planned.expected_version {
+                0 => ExpectedVersion::NoStream,
+                v => ExpectedVersion::Exact(v),
+            };
+            let new: Vec<NewEvent> =
+                planned.events.iter().map(|e| new_event(e.stored_type(), e.to_payload(), req)).collect();
+            let recorded = self.store.append(&planned.stream_id, expected, new).await?;
+            {
+                let mut catalog = self.catalog.write().unwrap_or_else(|p| p.into_inner());
+                for e in &planned.events {
+                    catalog.apply(&planned.stream_id, e);
+                }
+            }
+            report.events += planned.events.len();
+            for (event, stored) in planned.events.iter().zip(&recorded) {
+                if let CatalogEvent::AuthorityDissolved { successors, note } = event {
+                    let ars = planned.stream_id.trim_start_matches("authority-").to_owned();
+                    let cause = Request { causation_id: Some(stored.event_id), ..req.clone() };
+                    report.dissolutions.push(self.apply_dissolution(&ars, successors, note, &cause).await?);
+                }
+            }
+            progress(i + 1, total);
+        }
+        Ok(report)
+    }
+
+    /// Records a dissolution decided outside the data files, then applies it to the rollouts.
+    pub async fn dissolve_authority(
+        &self,
+        ars: &str,
+        successors: Vec<String>,
+        note: &str,
+        req: &Request,
+    ) -> Result<DissolutionReport, EngineError> {
+        let version = {
+            let catalog = self.catalog.read().unwrap_or_else(|p| p.into_inner());
+            let entry =
+                catalog.authorities.get(ars).ok_or_else(|| EngineError::UnknownAuthority(ars.into()))?;
+            if entry.dissolved.is_some() {
+                return Err(EngineError::Dissolved(ars.into()));
+            }
+            for s in &successors {
+                if !catalog.authorities.get(s).is_some_and(|e| e.dissolved.is_none()) {
+                    return Err(EngineError::UnknownAuthority(s.clone()));
+                }
+            }
+            entry.version
+        };
+        let event =
+            CatalogEvent::AuthorityDissolved { successors: successors.clone(), note: note.to_owned() };
+        let stream = authority_stream(ars);
+        let recorded = self
+            .store
+            .append(
+                &stream,
+                ExpectedVersion::Exact(version),
+                vec![new_event(event.stored_type(), event.to_payload(), req)],
+            )
+            .await?;
+        self.catalog.write().unwrap_or_else(|p| p.into_inner()).apply(&stream, &event);
+        let cause = Request { causation_id: recorded.first().map(|e| e.event_id), ..req.clone() };
+        self.apply_dissolution(ars, &successors, note, &cause).await
+    }
+
+    /// Moves the open rollouts of a dissolved administration: with one successor that has no
+    /// rollout of the service, the successor's new rollout takes the progress over (except steps
+    /// whose evidence names the old ARS); otherwise the old rollout is ended, naming the change.
+    async fn apply_dissolution(
+        &self,
+        ars: &str,
+        successors: &[String],
+        note: &str,
+        req: &Request,
+    ) -> Result<DissolutionReport, EngineError> {
+        let (services, name) = {
+            let catalog = self.catalog.read().unwrap_or_else(|p| p.into_inner());
+            let name = catalog.authorities.get(ars).map(|e| e.authority.name.clone()).unwrap_or_default();
+            (catalog.services.keys().cloned().collect::<Vec<_>>(), name)
+        };
+        let mut report = DissolutionReport { ars: ars.to_owned(), ..Default::default() };
+        for service in services {
+            let Some(old) = self.load(&service, ars).await? else { continue };
+            if old.cancelled.is_some() {
+                continue;
+            }
+            let reason = format!(
+                "Gebietsänderung: {name} ({ars}) aufgelöst, Nachfolger {}. {note}",
+                successors.join(", ")
+            );
+            let successor = match successors {
+                [one] if self.store.stream_version(&stream_id(&service, one)).await? == 0 => {
+                    Some(one.clone())
+                }
+                _ => None,
+            };
+            if let Some(to) = &successor {
+                self.start_rollout(&service, to, Some(&old.definition.id), req).await?;
+                let take = Command::TakeOver { from: Box::new(old.clone()), reason: reason.clone() };
+                self.execute(&service, to, take, req).await?;
+                report.moved.push((service.clone(), to.clone()));
+            } else {
+                report.closed.push(service.clone());
+            }
+            self.execute(&service, ars, Command::Transfer { to_ars: successor, reason }, req).await?;
+        }
+        Ok(report)
+    }
+
+    /// After a change to a Land-level rollout, records each Land step that became done (or was
+    /// reopened) in every rollout of the service, so each history stays complete on its own.
+    async fn propagate_land_steps(
+        &self,
+        before: Option<&Rollout>,
+        after: &Rollout,
+        cause: Option<&RecordedEvent>,
+        req: &Request,
+    ) -> Result<(), EngineError> {
+        let was: BTreeSet<String> = before.map(done_steps).unwrap_or_default().into_iter().collect();
+        let now: BTreeSet<String> = done_steps(after).into_iter().collect();
+        let changes: Vec<(String, bool)> = now
+            .difference(&was)
+            .map(|s| (s.clone(), true))
+            .chain(was.difference(&now).map(|s| (s.clone(), false)))
+            .collect();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let targets: Vec<String> = {
+            let catalog = self.catalog.read().unwrap_or_else(|p| p.into_inner());
+            catalog.active_authorities().map(|a| a.ars.clone()).filter(|a| a != LAND_ARS).collect()
+        };
+        let system = Request {
+            principal: Principal { actor: Actor::system(), roles: vec![], admin: true },
+            correlation_id: req.correlation_id,
+            causation_id: cause.map(|e| e.event_id),
+        };
+        for ars in targets {
+            if self.store.stream_version(&stream_id(&after.service_key, &ars)).await? == 0 {
+                continue;
+            }
+            for (step, done) in &changes {
+                let command = Command::RecordLandStep { step: step.clone(), done: *done };
+                match self.execute_one(&after.service_key, &ars, command, &system).await {
+                    Ok(_) | Err(EngineError::Rejected(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The steps of a rollout that are done (or not required).
+fn done_steps(r: &Rollout) -> Vec<String> {
+    r.definition
+        .steps
+        .iter()
+        .zip(&r.steps)
+        .filter(|(_, s)| s.status.satisfies())
+        .map(|(d, _)| d.id.clone())
+        .collect()
+}

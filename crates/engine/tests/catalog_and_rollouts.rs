@@ -1,0 +1,314 @@
+//! The engine on a real log: catalogue import, service-wide starts, the Land-level policy and
+//! the territorial change of Amt Oder-Welse (dissolved 19.04.2022, successor Schwedt/Oder).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use catalog::parse::{AUTHORITIES_FILE, CHANGES_FILE, MUNICIPALITIES_FILE, SERVICES_FILE};
+use catalog::{parse_dataset, Dataset, Files, LAND_ARS};
+use engine::{Engine, EngineError, Registry, Request};
+use serde_json::json;
+use store::{Actor, ActorKind, EventStore, MemoryStore};
+use workflow::decide::{Command, Principal, Rejection};
+use workflow::definition::Role;
+use workflow::{Status, StepStatus};
+
+const ODER_WELSE: &str = "120735310000";
+const SCHWEDT: &str = "120735051000";
+
+fn dataset() -> Dataset {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data");
+    let read = |name: &str| std::fs::read(dir.join(name)).expect("read");
+    let files = Files {
+        authorities: read(AUTHORITIES_FILE),
+        municipalities: read(MUNICIPALITIES_FILE),
+        services: read(SERVICES_FILE),
+        changes: read(CHANGES_FILE),
+    };
+    parse_dataset(&files).expect("bundled data is valid")
+}
+
+fn person(id: &str, roles: Vec<Role>, admin: bool) -> Request {
+    Request::new(Principal {
+        actor: Actor { id: id.into(), name: id.into(), kind: ActorKind::Person },
+        roles,
+        admin,
+    })
+}
+
+fn admin() -> Request {
+    person("person:admin", vec![], true)
+}
+
+fn staff() -> Request {
+    person("person:staff", vec![Role::AuthorityStaff], false)
+}
+
+async fn engine() -> (Engine, Arc<dyn EventStore>) {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let engine =
+        Engine::open(store.clone(), Arc::new(Registry::bundled().expect("bundled"))).await.expect("open");
+    (engine, store)
+}
+
+async fn head(store: &Arc<dyn EventStore>) -> u64 {
+    store.head().await.expect("head").position
+}
+
+fn complete(step: &str, evidence: serde_json::Value) -> Command {
+    let evidence = evidence.as_object().cloned().unwrap_or_default().into_iter().collect();
+    Command::CompleteStep { step: step.into(), evidence, comment: None }
+}
+
+#[tokio::test]
+async fn the_catalogue_imports_once_and_a_change_is_one_event() {
+    let (engine, store) = engine().await;
+    let data = dataset();
+    let report = engine.import_catalog(&data, &admin(), |_, _| {}).await.expect("import");
+    // 207 administrations + the Land, 37 services, 2 dissolved Ämter registered and dissolved.
+    assert_eq!(report.events, 208 + 37 + 4);
+    assert_eq!(head(&store).await, 249);
+    let again = engine.import_catalog(&data, &admin(), |_, _| {}).await.expect("import");
+    assert_eq!(again.events, 0);
+    assert_eq!(head(&store).await, 249, "a second import appends nothing");
+    let mut changed = data.clone();
+    changed.services.iter_mut().find(|s| s.key == "wohngeld").expect("wohngeld").fee_based = true;
+    assert_eq!(engine.import_catalog(&changed, &admin(), |_, _| {}).await.expect("import").events, 1);
+    let last = store.read_event(250).await.expect("read").expect("event");
+    assert_eq!((last.event_type.as_str(), last.stream_id.as_str()), ("ServiceChanged", "service-wohngeld"));
+    assert!(last.data.as_str().contains(r#""changed":["feeBased"]"#), "{}", last.data.as_str());
+    // A fresh engine on the same log sees the same catalogue.
+    let reopened = Engine::open(store.clone(), engine.registry().clone()).await.expect("open");
+    assert_eq!(reopened.catalog(), engine.catalog());
+}
+
+#[tokio::test]
+async fn a_service_starts_for_every_administration_it_applies_to_once() {
+    let (engine, _) = engine().await;
+    engine.import_catalog(&dataset(), &admin(), |_, _| {}).await.expect("import");
+    let summary = engine.start_service("wohngeld", &admin()).await.expect("start");
+    assert_eq!(summary.started.len(), 18 + 1, "14 Landkreise, 4 kreisfreie Städte and the Land");
+    assert_eq!(summary.started[0], LAND_ARS, "the Land-level rollout first");
+    let again = engine.start_service("wohngeld", &admin()).await.expect("start");
+    assert_eq!((again.started.len(), again.existing.len()), (0, 19));
+    let gemeinde = engine.start_service("gewerbe_anmeldung", &admin()).await.expect("start");
+    assert_eq!(gemeinde.started.len(), 193 + 1);
+    let potsdam = engine.load("wohngeld", "120540000000").await.expect("load").expect("started");
+    assert_eq!(potsdam.definition.id, "efa-onboarding");
+    assert_eq!(
+        potsdam.step("bezahldienst").expect("step").1.status,
+        StepStatus::NotApplicable,
+        "Wohngeld is free"
+    );
+    let land = engine.load("wohngeld", LAND_ARS).await.expect("load").expect("started");
+    assert_eq!(land.definition.id, "efa-land");
+    assert!(matches!(engine.start_service("nope", &admin()).await, Err(EngineError::UnknownService(_))));
+    assert!(matches!(
+        engine.start_service("wohngeld", &staff()).await,
+        Ok(s) if s.started.is_empty()
+    ));
+    assert!(matches!(
+        engine.start_rollout("bafoeg", "120540000000", None, &staff()).await,
+        Err(EngineError::Rejected(Rejection::NotAllowed { .. }))
+    ));
+}
+
+#[tokio::test]
+async fn a_land_step_is_recorded_in_every_rollout_of_the_service() {
+    let (engine, store) = engine().await;
+    engine.import_catalog(&dataset(), &admin(), |_, _| {}).await.expect("import");
+    engine.start_service("wohngeld", &admin()).await.expect("start");
+    let pm = person("person:pm", vec![Role::ProjectManager], false);
+    let pm2 = person("person:pm2", vec![Role::ProjectManager], false);
+    engine
+        .execute(
+            "wohngeld",
+            LAND_ARS,
+            complete("interesse_land", json!({ "datum": "2025-01-02", "ressort": "MSGIV" })),
+            &pm,
+        )
+        .await
+        .expect("step");
+    engine
+        .execute("wohngeld", LAND_ARS, complete("bedarf_abgestimmt", json!({ "protokoll": "P-1" })), &pm)
+        .await
+        .expect("step");
+    engine
+        .execute("wohngeld", LAND_ARS, complete("fit_store_vertrag", json!({ "vertragsart": "fit_store", "vertragsnummer": "FS-7", "unterzeichnet_am": "2025-03-01" })), &pm)
+        .await
+        .expect("step");
+    let before = head(&store).await;
+    // Four eyes: the contract counts once a second project manager confirms it.
+    let confirmed = engine
+        .execute(
+            "wohngeld",
+            LAND_ARS,
+            Command::ConfirmStep { step: "fit_store_vertrag".into(), comment: None },
+            &pm2,
+        )
+        .await
+        .expect("confirm");
+    assert_eq!(head(&store).await, before + 1 + 18, "one LandStepChanged in each of the 18 rollouts");
+    let potsdam = engine.load("wohngeld", "120540000000").await.expect("load").expect("rollout");
+    assert!(potsdam.land_steps_done.contains("fit_store_vertrag"));
+    let history = store
+        .read_stream("rollout-wohngeld:120540000000", u64::MAX, store::Direction::Backward, 1)
+        .await
+        .expect("read");
+    assert_eq!(history[0].event_type, "LandStepChanged");
+    assert_eq!(history[0].actor.kind, ActorKind::System);
+    assert_eq!(
+        history[0].causation_id,
+        Some(confirmed.events[0].event_id),
+        "caused by the Land's confirmation"
+    );
+    assert_eq!(history[0].correlation_id, confirmed.events[0].correlation_id);
+    // A rollout started later knows the Land's progress from its start.
+    engine.start_rollout("bafoeg", LAND_ARS, None, &admin()).await.expect("land rollout");
+    engine
+        .execute(
+            "bafoeg",
+            LAND_ARS,
+            complete("interesse_land", json!({ "datum": "2025-01-02", "ressort": "MBJS" })),
+            &pm,
+        )
+        .await
+        .expect("step");
+    let later = engine.start_rollout("bafoeg", "120540000000", None, &admin()).await.expect("start");
+    assert!(later.rollout.land_steps_done.contains("interesse_land"));
+    // Only where the service applies: BAföG is a Landkreis matter, not an Amt's.
+    assert!(matches!(
+        engine.start_rollout("bafoeg", "120605003000", None, &admin()).await,
+        Err(EngineError::NotApplicable { .. })
+    ));
+}
+
+#[tokio::test]
+async fn dissolving_amt_oder_welse_moves_its_rollouts_to_schwedt() {
+    let (engine, store) = engine().await;
+    let full = dataset();
+    // The Gebietsstand before 19.04.2022: Amt Oder-Welse exists.
+    let oder_welse =
+        full.dissolutions.iter().find(|d| d.authority.ars == ODER_WELSE).expect("Oder-Welse").clone();
+    let mut before = full.clone();
+    before.dissolutions.clear();
+    before.authorities.push(oder_welse.authority.clone());
+    engine.import_catalog(&before, &admin(), |_, _| {}).await.expect("import");
+
+    // Wohnsitzanmeldung: only Oder-Welse has started; progress includes the ARS assignment.
+    let s = "wohnsitz_anmeldung";
+    engine.start_rollout(s, ODER_WELSE, None, &admin()).await.expect("start");
+    engine
+        .execute(
+            s,
+            ODER_WELSE,
+            Command::RecordLandStep { step: "fit_store_vertrag".into(), done: true },
+            &admin(),
+        )
+        .await
+        .expect("land");
+    let steps = [
+        ("interesse", json!({ "datum": "2021-09-01", "kontakt": "Herr Lange" })),
+        ("entscheidung", json!({ "beschluss_am": "2021-10-01" })),
+        ("nutzungsvereinbarung", json!({ "unterzeichnet_am": "2021-11-01", "aktenzeichen": "OW-12" })),
+        ("organisationseinheit", json!({ "oe_kennung": "OE-OW-1" })),
+        ("leistungszuordnung", json!({ "leika": "99115005104000", "ars": ODER_WELSE })),
+        ("transportweg", json!({ "weg": "fit_connect" })),
+    ];
+    for (step, evidence) in steps {
+        engine.execute(s, ODER_WELSE, complete(step, evidence), &staff()).await.expect(step);
+        if step == "nutzungsvereinbarung" {
+            let other = person("person:zweite", vec![Role::AuthorityStaff], false);
+            engine
+                .execute(s, ODER_WELSE, Command::ConfirmStep { step: step.into(), comment: None }, &other)
+                .await
+                .expect("confirm");
+        }
+    }
+    // Meldebescheinigung: both have a rollout.
+    engine.start_rollout("meldebestaetigung", ODER_WELSE, None, &admin()).await.expect("start");
+    engine.start_rollout("meldebestaetigung", SCHWEDT, None, &admin()).await.expect("start");
+    let schwedt_before =
+        store.stream_version("rollout-meldebestaetigung:120735051000").await.expect("version");
+    // An unrelated rollout.
+    engine.start_rollout(s, "120735304000", None, &admin()).await.expect("start");
+    let unrelated_before =
+        store.stream_version("rollout-wohnsitz_anmeldung:120735304000").await.expect("version");
+
+    // The import of the current data records the dissolution and applies it.
+    let report = engine.import_catalog(&full, &admin(), |_, _| {}).await.expect("import");
+    let r = report.dissolutions.iter().find(|d| d.ars == ODER_WELSE).expect("report");
+    assert_eq!(r.moved, vec![(s.to_string(), SCHWEDT.to_string())]);
+    assert_eq!(r.closed, vec!["meldebestaetigung".to_string()]);
+
+    let old = engine.load(s, ODER_WELSE).await.expect("load").expect("old");
+    assert_eq!(old.status(), Status::Cancelled);
+    assert_eq!(old.transferred_to.as_deref(), Some(SCHWEDT));
+    let new = engine.load(s, SCHWEDT).await.expect("load").expect("new");
+    for step in ["interesse", "entscheidung", "nutzungsvereinbarung", "organisationseinheit", "transportweg"]
+    {
+        assert_eq!(new.step(step).expect("step").1.status, StepStatus::Done, "{step} carried over");
+    }
+    assert_eq!(
+        new.step("interesse").expect("step").1.completed_by.as_ref().map(|a| a.id.as_str()),
+        Some("person:staff")
+    );
+    assert_eq!(
+        new.step("leistungszuordnung").expect("step").1.status,
+        StepStatus::Ready,
+        "its evidence named the old ARS"
+    );
+
+    // The history says why, and which change caused it.
+    let dissolved = store
+        .read_stream("authority-120735310000", u64::MAX, store::Direction::Backward, 1)
+        .await
+        .expect("read");
+    assert_eq!(dissolved[0].event_type, "AuthorityDissolved");
+    let last_old = store
+        .read_stream("rollout-wohnsitz_anmeldung:120735310000", u64::MAX, store::Direction::Backward, 1)
+        .await
+        .expect("read");
+    assert_eq!(last_old[0].event_type, "RolloutTransferred");
+    assert_eq!(last_old[0].causation_id, Some(dissolved[0].event_id));
+    assert!(
+        last_old[0].data.as_str().contains("Amt Oder-Welse (120735310000) aufgelöst"),
+        "{}",
+        last_old[0].data.as_str()
+    );
+    let taken = store
+        .read_stream("rollout-wohnsitz_anmeldung:120735051000", u64::MAX, store::Direction::Backward, 1)
+        .await
+        .expect("read");
+    assert_eq!(taken[0].event_type, "RolloutTakenOver");
+    assert!(
+        taken[0].data.as_str().contains(r#""reopened":["leistungszuordnung"]"#),
+        "{}",
+        taken[0].data.as_str()
+    );
+
+    // Schwedt's own Meldebescheinigung and every other rollout are untouched.
+    assert_eq!(
+        store.stream_version("rollout-meldebestaetigung:120735051000").await.expect("v"),
+        schwedt_before
+    );
+    assert_eq!(
+        store.stream_version("rollout-wohnsitz_anmeldung:120735304000").await.expect("v"),
+        unrelated_before
+    );
+    assert_eq!(
+        engine.load("meldebestaetigung", ODER_WELSE).await.expect("load").expect("old").status(),
+        Status::Cancelled
+    );
+    // Work goes on at the successor; the dissolved administration takes nothing new.
+    assert!(matches!(
+        engine.start_rollout("bafoeg", ODER_WELSE, None, &admin()).await,
+        Err(EngineError::Dissolved(_))
+    ));
+    assert!(matches!(
+        engine.execute(s, ODER_WELSE, complete("avv", json!({})), &staff()).await,
+        Err(EngineError::Rejected(Rejection::Cancelled))
+    ));
+    let again = engine.import_catalog(&full, &admin(), |_, _| {}).await.expect("import");
+    assert_eq!(again, engine::ImportReport::default(), "nothing happens twice");
+}
