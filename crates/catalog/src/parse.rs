@@ -17,6 +17,17 @@ pub const FILE_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// Problems reported at most; the rest are counted.
 const PROBLEMS_MAX: usize = 100;
 
+/// The product's copy of the data files (`data/`), compiled into the binary, so that an empty
+/// store can be initialised without any files at hand.
+pub fn bundled_files() -> Files {
+    Files {
+        authorities: include_bytes!("../../../data/brandenburg_verwaltungstraeger.csv").to_vec(),
+        municipalities: include_bytes!("../../../data/brandenburg_gemeinden.csv").to_vec(),
+        services: include_bytes!("../../../data/efa_services.csv").to_vec(),
+        changes: include_bytes!("../../../data/brandenburg_gebietsaenderungen_2021_2025.csv").to_vec(),
+    }
+}
+
 /// A problem in a data file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RowError {

@@ -373,7 +373,7 @@ impl Engine {
                 return Err(EngineError::Dissolved(ars.into()));
             }
             for s in &successors {
-                if !catalog.authorities.get(s).is_some_and(|e| e.dissolved.is_none()) {
+                if catalog.authorities.get(s).is_none_or(|e| e.dissolved.is_some()) {
                     return Err(EngineError::UnknownAuthority(s.clone()));
                 }
             }

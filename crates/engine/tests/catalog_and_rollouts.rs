@@ -312,3 +312,36 @@ async fn dissolving_amt_oder_welse_moves_its_rollouts_to_schwedt() {
     let again = engine.import_catalog(&full, &admin(), |_, _| {}).await.expect("import");
     assert_eq!(again, engine::ImportReport::default(), "nothing happens twice");
 }
+
+#[tokio::test]
+async fn a_dissolution_with_several_successors_ends_the_rollouts_naming_them() {
+    let (engine, _) = engine().await;
+    let mut data = dataset();
+    data.dissolutions.clear();
+    engine.import_catalog(&data, &admin(), |_, _| {}).await.expect("import");
+    let amt = "120605003000";
+    engine.start_rollout("hundesteuer", amt, None, &admin()).await.expect("start");
+    let bad = engine.dissolve_authority(amt, vec!["999999999999".into()], "Test", &admin()).await;
+    assert!(matches!(bad, Err(EngineError::UnknownAuthority(_))), "{bad:?}");
+    let report = engine
+        .dissolve_authority(
+            amt,
+            vec!["120605006000".into(), "120600005005".into()],
+            "Neugliederung",
+            &admin(),
+        )
+        .await
+        .expect("dissolve");
+    assert_eq!((report.moved.len(), report.closed.clone()), (0, vec!["hundesteuer".to_string()]));
+    let old = engine.load("hundesteuer", amt).await.expect("load").expect("rollout");
+    assert_eq!(old.status(), Status::Cancelled);
+    assert_eq!(old.transferred_to, None);
+    assert!(old
+        .cancelled
+        .as_deref()
+        .is_some_and(|r| r.contains("Nachfolger 120605006000, 120600005005. Neugliederung")));
+    assert!(matches!(
+        engine.dissolve_authority(amt, vec![], "x", &admin()).await,
+        Err(EngineError::Dissolved(_))
+    ));
+}

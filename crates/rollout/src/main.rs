@@ -26,6 +26,12 @@ enum Command {
     /// Workflow definitions (the TOML files in workflows/).
     #[command(subcommand)]
     Workflow(WorkflowCommand),
+    /// Reference data: administrations and services.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// Rollouts of a service.
+    #[command(subcommand)]
+    Service(ServiceCommand),
     /// Recompute the hash chain of the whole log; name the first bad position and exit non-zero.
     Verify {
         #[command(flatten)]
@@ -58,6 +64,35 @@ enum WorkflowCommand {
         /// The definition files.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CatalogCommand {
+    /// Import the reference data files of DIR, or the built-in copy of data/ (brandenburg_verwaltungstraeger.csv,
+    /// brandenburg_gemeinden.csv, efa_services.csv, brandenburg_gebietsaenderungen_2021_2025.csv;
+    /// the product's copy is data/). Every row is checked first: one bad row imports nothing and
+    /// is named with file, line and column. Importing the same files again appends nothing; a
+    /// changed row appends one change event; a dissolved administration's rollouts move to its
+    /// successor.
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The folder with the data files; without it, the copy of data/ built into the binary.
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ServiceCommand {
+    /// Start the rollout of a service for every administration it applies to (by its
+    /// responsible level), and its Land-level rollout. Existing rollouts are left alone, so
+    /// repeating it changes nothing.
+    Start {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The service key, e.g. `wohngeld`.
+        key: String,
     },
 }
 
@@ -107,6 +142,43 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::Workflow(WorkflowCommand::Check { files }) => check_workflows(&files),
+        Command::Catalog(CatalogCommand::Import { store, dir }) => {
+            let data = match &dir {
+                Some(dir) => read_dataset(dir)?,
+                None => catalog::parse_dataset(&catalog::parse::bundled_files()).map_err(|errors| {
+                    Failure(format!(
+                        "the built-in data is invalid: {}",
+                        errors.first().map(|e| e.to_string()).unwrap_or_default()
+                    ))
+                })?,
+            };
+            let engine = open_engine(&store.data_dir).await?;
+            let mut progress = Progress::new("imported");
+            let report = engine
+                .import_catalog(&data, &cli_request(), |done, total| progress.show_of(done, total))
+                .await?;
+            progress.done();
+            println!("imported: {} events", report.events);
+            for d in &report.dissolutions {
+                println!(
+                    "dissolved {}: {} rollouts moved to successors, {} ended",
+                    d.ars,
+                    d.moved.len(),
+                    d.closed.len()
+                );
+            }
+            Ok(())
+        }
+        Command::Service(ServiceCommand::Start { store, key }) => {
+            let engine = open_engine(&store.data_dir).await?;
+            let summary = engine.start_service(&key, &cli_request()).await?;
+            println!(
+                "started {} rollouts of `{key}`; {} existed already",
+                summary.started.len(),
+                summary.existing.len()
+            );
+            Ok(())
+        }
         Command::Verify { store } => {
             let store = open_existing(&store.data_dir)?;
             let mut progress = Progress::new("verified");
@@ -229,6 +301,60 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+/// The principal of a command run on the machine itself: it has the data directory, so it may
+/// do what an admin may.
+fn cli_request() -> engine::Request {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    engine::Request::new(workflow::decide::Principal {
+        actor: store::Actor {
+            id: format!("cli:{user}"),
+            name: format!("{user} (command line)"),
+            kind: store::ActorKind::Person,
+        },
+        roles: vec![],
+        admin: true,
+    })
+}
+
+fn read_dataset(dir: &Path) -> Result<catalog::Dataset, Failure> {
+    use catalog::parse::{AUTHORITIES_FILE, CHANGES_FILE, MUNICIPALITIES_FILE, SERVICES_FILE};
+    let read = |name: &str| -> Result<Vec<u8>, Failure> {
+        let path = dir.join(name);
+        let meta = std::fs::metadata(&path).map_err(|e| at(&path, e))?;
+        if meta.len() > catalog::parse::FILE_BYTES_MAX as u64 {
+            return Err(Failure(format!(
+                "{}: larger than {} bytes",
+                path.display(),
+                catalog::parse::FILE_BYTES_MAX
+            )));
+        }
+        std::fs::read(&path).map_err(|e| at(&path, e))
+    };
+    let files = catalog::Files {
+        authorities: read(AUTHORITIES_FILE)?,
+        municipalities: read(MUNICIPALITIES_FILE)?,
+        services: read(SERVICES_FILE)?,
+        changes: read(CHANGES_FILE)?,
+    };
+    catalog::parse_dataset(&files).map_err(|errors| {
+        for e in &errors[1..] {
+            eprintln!("{}/{e}", dir.display());
+        }
+        let more = if errors.len() > 1 {
+            format!(" (and {} more problems above)", errors.len() - 1)
+        } else {
+            String::new()
+        };
+        Failure(format!("{}/{}{more}; nothing was imported", dir.display(), errors[0]))
+    })
+}
+
+async fn open_engine(dir: &Path) -> Result<engine::Engine, Failure> {
+    let store = SledStore::open(SledConfig::new(dir))?;
+    let registry = engine::Registry::bundled().map_err(Failure)?;
+    Ok(engine::Engine::open(std::sync::Arc::new(store), std::sync::Arc::new(registry)).await?)
+}
+
 /// Opens the store of a data directory that must exist already.
 fn open_existing(dir: &Path) -> Result<SledStore, Failure> {
     if !dir.join("log").is_dir() {
@@ -259,6 +385,17 @@ impl Progress {
     fn show(&mut self, events: u64) {
         if self.terminal {
             eprint!("\r{} {events} events", self.verb);
+            let _ = std::io::stderr().flush();
+            self.shown = true;
+        }
+    }
+
+    /// A bar: `[#########...........] 120/249 imported`.
+    fn show_of(&mut self, done: usize, total: usize) {
+        if self.terminal {
+            const WIDTH: usize = 30;
+            let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
+            eprint!("\r[{}{}] {done}/{total} {}", "#".repeat(filled), ".".repeat(WIDTH - filled), self.verb);
             let _ = std::io::stderr().flush();
             self.shown = true;
         }

@@ -1,0 +1,92 @@
+//! `rollout catalog import` and `rollout service start`, as an operator runs them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn rollout(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rollout"))
+        .args(args)
+        .env_remove("ROLLOUT_DATA_DIR")
+        .output()
+        .expect("run rollout")
+}
+
+fn data() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn the_bundled_data_imports_once_and_services_start_once() {
+    let tmp = tempfile::tempdir().expect("dir");
+    let dir = tmp.path().join("store");
+    let out = rollout(&["catalog", "import", "--data-dir", s(&dir), s(&data())]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("imported: 249 events\n"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("dissolved 120735310000: 0 rollouts moved to successors, 0 ended"));
+    let again = rollout(&["catalog", "import", "--data-dir", s(&dir), s(&data())]);
+    assert_eq!(text(&again.stdout), "imported: 0 events\n");
+    let start = rollout(&["service", "start", "--data-dir", s(&dir), "kfz_zulassung"]);
+    assert_eq!(
+        text(&start.stdout),
+        "started 19 rollouts of `kfz_zulassung`; 0 existed already\n",
+        "{}",
+        text(&start.stderr)
+    );
+    let repeat = rollout(&["service", "start", "--data-dir", s(&dir), "kfz_zulassung"]);
+    assert_eq!(text(&repeat.stdout), "started 0 rollouts of `kfz_zulassung`; 19 existed already\n");
+    let unknown = rollout(&["service", "start", "--data-dir", s(&dir), "kfz"]);
+    assert_eq!(text(&unknown.stderr), "error: there is no service `kfz`\n");
+    let verify = rollout(&["verify", "--data-dir", s(&dir)]);
+    assert!(verify.status.success(), "{}", text(&verify.stderr));
+}
+
+#[test]
+fn a_bad_row_imports_nothing_and_is_named() {
+    let tmp = tempfile::tempdir().expect("dir");
+    let files = tmp.path().join("data");
+    std::fs::create_dir(&files).expect("dir");
+    for entry in std::fs::read_dir(data()).expect("data") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, files.join(path.file_name().expect("name"))).expect("copy");
+    }
+    let services = files.join("efa_services.csv");
+    let changed = std::fs::read_to_string(&services).expect("read").replacen(",landkreis_kfs,", ",kreis,", 1);
+    std::fs::write(&services, changed).expect("write");
+    let dir = tmp.path().join("store");
+    let out = rollout(&["catalog", "import", "--data-dir", s(&dir), s(&files)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("efa_services.csv:2:15 (zustaendige_ebene_bb_annahme): unknown level `kreis`"),
+        "{err}"
+    );
+    assert!(err.trim_end().ends_with("nothing was imported"), "{err}");
+    assert!(!dir.exists(), "no store was created for a refused import");
+    let missing = rollout(&["catalog", "import", "--data-dir", s(&dir), "/no/such/dir"]);
+    assert!(
+        text(&missing.stderr).contains("/no/such/dir/brandenburg_verwaltungstraeger.csv: No such file"),
+        "{}",
+        text(&missing.stderr)
+    );
+}
+
+#[test]
+fn without_a_folder_the_built_in_data_is_imported() {
+    let tmp = tempfile::tempdir().expect("dir");
+    let builtin = tmp.path().join("a");
+    let files = tmp.path().join("b");
+    let out = rollout(&["catalog", "import", "--data-dir", s(&builtin)]);
+    assert!(text(&out.stdout).starts_with("imported: 249 events\n"), "{}", text(&out.stderr));
+    rollout(&["catalog", "import", "--data-dir", s(&files), s(&data())]);
+    // The same catalogue either way: importing the files into the built-in store appends nothing.
+    let again = rollout(&["catalog", "import", "--data-dir", s(&builtin), s(&data())]);
+    assert_eq!(text(&again.stdout), "imported: 0 events\n");
+}
