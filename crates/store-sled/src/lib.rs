@@ -331,13 +331,7 @@ impl EventStore for SledStore {
     }
 
     async fn append_recorded(&self, events: Vec<RecordedEvent>) -> Result<(), StoreError> {
-        if events.len() > store::limits::EVENTS_PER_APPEND_MAX {
-            return Err(StoreError::Limit {
-                what: "events per append",
-                max: store::limits::EVENTS_PER_APPEND_MAX as u64,
-                actual: events.len() as u64,
-            });
-        }
+        store::limits::check_recorded(&events)?;
         self.request(|reply| Request::Recorded { events, reply }).await.map(|_| ())
     }
 

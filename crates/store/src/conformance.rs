@@ -356,6 +356,11 @@ pub async fn recorded_events_must_continue_the_chain(store: Arc<dyn EventStore>)
         assert!(matches!(err, Err(StoreError::ChainBroken { .. })), "{err:?}");
     }
     assert_eq!(store.head().await.ok().map(|h| h.position), Some(0));
+    let too_many = vec![all[0].clone(); crate::limits::EVENTS_PER_APPEND_MAX + 1];
+    assert!(matches!(
+        store.append_recorded(too_many).await,
+        Err(StoreError::Limit { what: "events per append", .. })
+    ));
     store.append_recorded(all[..5].to_vec()).await.expect("first part");
     store.append_recorded(all[5..].to_vec()).await.expect("rest");
     assert_eq!(store.read_all(1, 100).await.expect("read"), all);

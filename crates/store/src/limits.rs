@@ -41,6 +41,18 @@ pub fn check_stream_id(stream_id: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Checks an append of already-recorded events (import, copy) before anything is written.
+pub fn check_recorded(events: &[crate::RecordedEvent]) -> Result<(), StoreError> {
+    if events.len() > EVENTS_PER_APPEND_MAX {
+        return Err(StoreError::Limit {
+            what: "events per append",
+            max: EVENTS_PER_APPEND_MAX as u64,
+            actual: events.len() as u64,
+        });
+    }
+    Ok(())
+}
+
 /// Checks an append before anything is written.
 pub fn check_append(stream_id: &str, events: &[NewEvent]) -> Result<(), StoreError> {
     check_stream_id(stream_id)?;

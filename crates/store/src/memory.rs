@@ -112,13 +112,7 @@ impl EventStore for MemoryStore {
     }
 
     async fn append_recorded(&self, events: Vec<RecordedEvent>) -> Result<(), StoreError> {
-        if events.len() > limits::EVENTS_PER_APPEND_MAX {
-            return Err(StoreError::Limit {
-                what: "events per append",
-                max: limits::EVENTS_PER_APPEND_MAX as u64,
-                actual: events.len() as u64,
-            });
-        }
+        limits::check_recorded(&events)?;
         let mut log = self.log();
         let mut head = log.head();
         plan_continuation(&mut *log, &mut head, &events, &mut HashMap::new())?;
