@@ -74,7 +74,7 @@ pub fn service_stream(key: &str) -> String {
     format!("service-{key}")
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuthorityEntry {
     pub authority: Authority,
     pub version: u64,
@@ -82,7 +82,7 @@ pub struct AuthorityEntry {
     pub dissolved: Option<(Vec<String>, String)>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceEntry {
     pub service: Service,
     pub version: u64,
@@ -90,7 +90,7 @@ pub struct ServiceEntry {
 
 /// The catalogue folded from its events. Small (hundreds of entries per state): it is held in
 /// memory whole.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Catalog {
     pub authorities: BTreeMap<String, AuthorityEntry>,
     pub services: BTreeMap<String, ServiceEntry>,

@@ -357,6 +357,24 @@ impl Engine {
         Ok(report)
     }
 
+    /// The deadline policy: appends `StepOverdue` (by the system actor) for each (service, ARS,
+    /// step) whose due date has passed — the read model lists them. A step already recorded
+    /// is refused by `decide`, so running this again, or after a restart, appends nothing new.
+    /// Returns how many were recorded.
+    pub async fn record_overdue(&self, due: &[(String, String, String)]) -> Result<usize, EngineError> {
+        let system = Request::new(Principal { actor: Actor::system(), roles: vec![], admin: true });
+        let mut recorded = 0;
+        for (service, ars, step) in due {
+            match self.execute_one(service, ars, Command::RecordOverdue { step: step.clone() }, &system).await
+            {
+                Ok(_) => recorded += 1,
+                Err(EngineError::Rejected(_)) | Err(EngineError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(recorded)
+    }
+
     /// Records a dissolution decided outside the data files, then applies it to the rollouts.
     pub async fn dissolve_authority(
         &self,

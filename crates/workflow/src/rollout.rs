@@ -15,7 +15,8 @@ pub trait Definitions {
 }
 
 /// Where a step stands.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     /// Waits for its dependencies.
     Waiting,
@@ -71,7 +72,7 @@ impl Status {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StepState {
     pub status: StepStatus,
     pub evidence: Evidence,

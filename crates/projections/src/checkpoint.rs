@@ -1,0 +1,170 @@
+//! Checkpoints: the read model written to a file with the log position (and that event's hash)
+//! it was folded up to, so a restart resumes from there instead of folding the whole log.
+//!
+//! Derived parts (progress counts, overdue and blocked lists) are not written: they are
+//! recomputed from the rollouts on load. A checkpoint of another schema version, or whose
+//! position's hash differs from the log's, is not used (the caller rebuilds and says so).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use catalog::Catalog;
+use serde::{Deserialize, Serialize};
+use store::{EventHash, Timestamp};
+use workflow::rollout::{Definitions, Rollout, StepState};
+
+use crate::model::{AuditIndex, ReadModel};
+
+/// Raised whenever the read model's shape or meaning changes: older checkpoints are rebuilt.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    schema: u32,
+    position: u64,
+    last_hash: EventHash,
+    catalog: Catalog,
+    rollouts: Vec<RolloutSnapshot>,
+    blocked_since: HashMap<String, i64>,
+    audit: AuditIndex,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RolloutSnapshot {
+    service_key: String,
+    ars: String,
+    definition_id: String,
+    definition_version: u32,
+    definition_hash: String,
+    version: u64,
+    steps: Vec<StepState>,
+    land_steps_done: Vec<String>,
+    blocked: Option<String>,
+    cancelled: Option<String>,
+    transferred_to: Option<String>,
+    assignee: Option<String>,
+    started_at: Timestamp,
+    updated_at: Timestamp,
+    touched: bool,
+}
+
+/// Why a checkpoint was not used.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("no checkpoint")]
+    Missing,
+    #[error("the checkpoint is unreadable: {0}")]
+    Unreadable(String),
+    #[error("the checkpoint has schema version {found}, this build uses {SCHEMA_VERSION}")]
+    OldSchema { found: u32 },
+    #[error("the checkpoint names definition `{0}`, which this server does not know")]
+    UnknownDefinition(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Writes the model to `path` atomically (temporary file, fsync, rename).
+pub fn write(model: &ReadModel, path: &Path) -> Result<(), CheckpointError> {
+    let snapshot = Snapshot {
+        schema: SCHEMA_VERSION,
+        position: model.position,
+        last_hash: model.last_hash,
+        catalog: model.catalog.clone(),
+        rollouts: model
+            .rollouts
+            .values()
+            .map(|r| RolloutSnapshot {
+                service_key: r.service_key.clone(),
+                ars: r.ars.clone(),
+                definition_id: r.definition.id.clone(),
+                definition_version: r.definition.version,
+                definition_hash: r.definition.content_hash.clone(),
+                version: r.version,
+                steps: r.steps.clone(),
+                land_steps_done: r.land_steps_done.iter().cloned().collect(),
+                blocked: r.blocked.clone(),
+                cancelled: r.cancelled.clone(),
+                transferred_to: r.transferred_to.clone(),
+                assignee: r.assignee.clone(),
+                started_at: r.started_at,
+                updated_at: r.updated_at,
+                touched: r.touched,
+            })
+            .collect(),
+        blocked_since: model.blocked_since().clone(),
+        audit: model.audit.clone(),
+    };
+    let partial = path.with_extension("partial");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&partial)?);
+    serde_json::to_writer(&mut file, &snapshot).map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
+    let file = file.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    std::fs::rename(&partial, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Reads a checkpoint. The caller still has to check `position` and `last_hash` against the log.
+pub fn read(path: &Path, definitions: &dyn Definitions) -> Result<ReadModel, CheckpointError> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(CheckpointError::Missing),
+        Err(e) => return Err(e.into()),
+    };
+    // Check the schema before the whole body: an old checkpoint may not even parse as this one.
+    #[derive(Deserialize)]
+    struct Head {
+        schema: u32,
+    }
+    let reader = std::io::BufReader::new(file);
+    let value: serde_json::Value =
+        serde_json::from_reader(reader).map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
+    let head: Head =
+        serde_json::from_value(value.clone()).map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
+    if head.schema != SCHEMA_VERSION {
+        return Err(CheckpointError::OldSchema { found: head.schema });
+    }
+    let snapshot: Snapshot =
+        serde_json::from_value(value).map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
+    let mut rollouts = HashMap::with_capacity(snapshot.rollouts.len());
+    for r in snapshot.rollouts {
+        let definition = definitions
+            .get(&r.definition_id, r.definition_version)
+            .filter(|d| d.content_hash == r.definition_hash)
+            .ok_or_else(|| {
+                CheckpointError::UnknownDefinition(format!("{} v{}", r.definition_id, r.definition_version))
+            })?;
+        if definition.steps.len() != r.steps.len() {
+            return Err(CheckpointError::Unreadable(format!(
+                "rollout {}:{} has the wrong number of steps",
+                r.service_key, r.ars
+            )));
+        }
+        let rollout = Rollout {
+            service_key: r.service_key,
+            ars: r.ars,
+            definition,
+            version: r.version,
+            steps: r.steps,
+            land_steps_done: r.land_steps_done.into_iter().collect(),
+            blocked: r.blocked,
+            cancelled: r.cancelled,
+            transferred_to: r.transferred_to,
+            assignee: r.assignee,
+            started_at: r.started_at,
+            updated_at: r.updated_at,
+            touched: r.touched,
+        };
+        rollouts.insert(rollout.id(), rollout);
+    }
+    Ok(ReadModel::restore(
+        snapshot.position,
+        snapshot.last_hash,
+        snapshot.catalog,
+        rollouts,
+        snapshot.blocked_since,
+        snapshot.audit,
+    ))
+}

@@ -1,0 +1,10 @@
+//! Read models of efa-rollout, folded from the global log: the current state of every rollout,
+//! progress aggregates grouped by service, Landkreis and administration, overdue and blocked
+//! lists, the audit index and the catalogue. Queries never scan the log.
+
+pub mod checkpoint;
+pub mod model;
+pub mod projector;
+
+pub use model::{AuditFilter, Counts, GroupBy, ProjectionError, ReadModel};
+pub use projector::{fold, rollout_as_of, Cut, Projector, Start};

@@ -1,0 +1,225 @@
+//! Keeps a `ReadModel` current: loads the checkpoint (or folds the log), then follows the log
+//! by subscription. Also time travel: folds of the log cut at a past position or time.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use store::{EventStore, Timestamp};
+use tokio::sync::watch;
+use workflow::rollout::{Definitions, Meta, Rollout};
+use workflow::RolloutEvent;
+
+use crate::checkpoint::{self, CheckpointError};
+use crate::model::{ProjectionError, ReadModel};
+
+/// Events read per call when folding the log.
+const FOLD_PAGE: usize = 10_000;
+
+pub type SharedDefinitions = Arc<dyn Definitions + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+}
+
+/// How the model was loaded at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// Resumed from a checkpoint at this position.
+    Resumed(u64),
+    /// Folded from the start of the log, and why.
+    Rebuilt(String),
+}
+
+pub struct Projector {
+    model: RwLock<ReadModel>,
+    position: watch::Sender<u64>,
+    store: Arc<dyn EventStore>,
+    definitions: SharedDefinitions,
+    checkpoint_path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Projector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Projector").field("position", &*self.position.borrow()).finish_non_exhaustive()
+    }
+}
+
+/// Folds the log into `model` from its position on, until the end (or `until`).
+async fn catch_up(
+    store: &dyn EventStore,
+    definitions: &dyn Definitions,
+    model: &mut ReadModel,
+    until: Cut,
+    mut progress: impl FnMut(u64),
+) -> Result<(), Error> {
+    loop {
+        let page = store.read_all(model.position + 1, FOLD_PAGE).await?;
+        if page.is_empty() {
+            return Ok(());
+        }
+        for e in &page {
+            if !until.includes(e.position, e.recorded_at) {
+                return Ok(());
+            }
+            model.apply(e, definitions)?;
+        }
+        progress(model.position);
+    }
+}
+
+/// Where to cut the log for a view of the past.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cut {
+    Everything,
+    /// Up to and including this position.
+    Position(u64),
+    /// Events recorded at or before this time.
+    Time(Timestamp),
+}
+
+impl Cut {
+    fn includes(self, position: u64, at: Timestamp) -> bool {
+        match self {
+            Cut::Everything => true,
+            Cut::Position(p) => position <= p,
+            Cut::Time(t) => at <= t,
+        }
+    }
+}
+
+/// Folds the whole log (or the part before `until`) into a fresh model.
+pub async fn fold(
+    store: &dyn EventStore,
+    definitions: &dyn Definitions,
+    until: Cut,
+    progress: impl FnMut(u64),
+) -> Result<ReadModel, Error> {
+    let mut model = ReadModel::default();
+    catch_up(store, definitions, &mut model, until, progress).await?;
+    Ok(model)
+}
+
+/// One rollout as it stood at `until`, from its own stream.
+pub async fn rollout_as_of(
+    store: &dyn EventStore,
+    definitions: &dyn Definitions,
+    service_key: &str,
+    ars: &str,
+    until: Cut,
+) -> Result<Option<Rollout>, Error> {
+    let stream = workflow::rollout::stream_id(service_key, ars);
+    let mut state = None;
+    let mut from = 1;
+    loop {
+        let page = store.read_stream(&stream, from, store::Direction::Forward, 1_000).await?;
+        let Some(last) = page.last() else { break };
+        from = last.version + 1;
+        for e in &page {
+            if !until.includes(e.position, e.recorded_at) {
+                return Ok(state);
+            }
+            let unreadable = |reason: String| ProjectionError::Unreadable { position: e.position, reason };
+            let event = RolloutEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str())
+                .map_err(unreadable)?;
+            let meta = Meta { at: e.recorded_at, actor: e.actor.clone() };
+            state = Some(
+                Rollout::evolve(state, &event, &meta, definitions)
+                    .map_err(|err| unreadable(err.to_string()))?,
+            );
+        }
+    }
+    Ok(state)
+}
+
+impl Projector {
+    /// Loads the checkpoint at `checkpoint_path` when it matches the log (else folds the log
+    /// from the start, and says why in the log output), catches up, and follows the log.
+    pub async fn start(
+        store: Arc<dyn EventStore>,
+        definitions: SharedDefinitions,
+        checkpoint_path: Option<PathBuf>,
+    ) -> Result<(Arc<Projector>, Start), Error> {
+        let (mut model, start) = match &checkpoint_path {
+            None => (ReadModel::default(), Start::Rebuilt("no checkpoint file configured".into())),
+            Some(path) => match checkpoint::read(path, &*definitions) {
+                Ok(m) => match store.read_event(m.position).await? {
+                    Some(e) if e.hash == m.last_hash => {
+                        let p = m.position;
+                        (m, Start::Resumed(p))
+                    }
+                    None if m.position == 0 => (m, Start::Resumed(0)),
+                    _ => (
+                        ReadModel::default(),
+                        Start::Rebuilt(format!(
+                            "the checkpoint does not match the log at position {}",
+                            m.position
+                        )),
+                    ),
+                },
+                Err(e) => (ReadModel::default(), Start::Rebuilt(e.to_string())),
+            },
+        };
+        match &start {
+            Start::Resumed(p) => tracing::info!(position = p, "read models resume from their checkpoint"),
+            Start::Rebuilt(why) => tracing::warn!(reason = %why, "read models are rebuilt from the log"),
+        }
+        catch_up(&*store, &*definitions, &mut model, Cut::Everything, |_| {}).await?;
+        let (position, _) = watch::channel(model.position);
+        let projector =
+            Arc::new(Projector { model: RwLock::new(model), position, store, definitions, checkpoint_path });
+        let follower = projector.clone();
+        tokio::spawn(async move {
+            if let Err(e) = follower.follow().await {
+                tracing::error!(error = %e, "the read models stopped following the log");
+            }
+        });
+        Ok((projector, start))
+    }
+
+    async fn follow(&self) -> Result<(), Error> {
+        let from = self.position() + 1;
+        let mut events = store::subscribe(self.store.clone(), from);
+        while let Some(e) = events.next().await? {
+            let mut model = self.model.write().unwrap_or_else(|p| p.into_inner());
+            if e.position <= model.position {
+                continue;
+            }
+            model.apply(&e, &*self.definitions)?;
+            let p = model.position;
+            drop(model);
+            self.position.send_replace(p);
+        }
+        Ok(())
+    }
+
+    /// Reads the model.
+    pub fn read<R>(&self, f: impl FnOnce(&ReadModel) -> R) -> R {
+        f(&self.model.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The log position the model has folded up to.
+    pub fn position(&self) -> u64 {
+        *self.position.borrow()
+    }
+
+    /// Waits until the model has folded `position` (read your own writes).
+    pub async fn wait_for(&self, position: u64) {
+        let mut rx = self.position.subscribe();
+        let _ = rx.wait_for(|&p| p >= position).await;
+    }
+
+    /// Writes the checkpoint now.
+    pub fn checkpoint(&self) -> Result<(), Error> {
+        let Some(path) = &self.checkpoint_path else { return Ok(()) };
+        // Written under the read lock: queries go on, the follower waits for the write.
+        let model = self.model.read().unwrap_or_else(|p| p.into_inner());
+        checkpoint::write(&model, path)?;
+        Ok(())
+    }
+}

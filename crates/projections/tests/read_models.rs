@@ -1,0 +1,289 @@
+//! Read models: equal to a fold of the log after random workloads, resumed from checkpoints,
+//! rebuilt when a checkpoint does not fit, the overdue policy once across restarts, time travel.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use catalog::parse::bundled_files;
+use catalog::{parse_dataset, LAND_ARS};
+use engine::{Engine, Registry, Request};
+use projections::{fold, rollout_as_of, AuditFilter, Cut, GroupBy, Projector, ReadModel, Start};
+use serde_json::json;
+use store::{Actor, ActorKind, EventStore, MemoryStore, Timestamp};
+use workflow::decide::{Command, Principal};
+use workflow::definition::Role;
+
+fn req(id: &str, roles: Vec<Role>, admin: bool) -> Request {
+    Request::new(Principal {
+        actor: Actor { id: id.into(), name: id.into(), kind: ActorKind::Person },
+        roles,
+        admin,
+    })
+}
+
+fn admin() -> Request {
+    req("person:admin", vec![], true)
+}
+
+fn complete(step: &str, evidence: serde_json::Value) -> Command {
+    Command::CompleteStep {
+        step: step.into(),
+        evidence: evidence.as_object().cloned().unwrap_or_default().into_iter().collect(),
+        comment: None,
+    }
+}
+
+async fn setup() -> (Arc<dyn EventStore>, Arc<Engine>, Arc<Registry>) {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let registry = Arc::new(Registry::bundled().expect("bundled"));
+    let engine = Arc::new(Engine::open(store.clone(), registry.clone()).await.expect("engine"));
+    engine
+        .import_catalog(&parse_dataset(&bundled_files()).expect("data"), &admin(), |_, _| {})
+        .await
+        .expect("import");
+    (store, engine, registry)
+}
+
+async fn rebuilt(store: &Arc<dyn EventStore>, registry: &Arc<Registry>) -> ReadModel {
+    fold(&**store, &**registry, Cut::Everything, |_| {}).await.expect("fold")
+}
+
+async fn caught_up(p: &Projector, store: &Arc<dyn EventStore>) {
+    let head = store.head().await.expect("head").position;
+    tokio::time::timeout(Duration::from_secs(10), p.wait_for(head)).await.expect("the projector follows");
+}
+
+/// A deterministic random workload over a few services and administrations.
+async fn workload(engine: &Engine, seed: u64, commands: usize) {
+    let mut x = seed | 1;
+    let mut next = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    for s in ["wohngeld", "kfz_zulassung"] {
+        engine.start_service(s, &admin()).await.expect("start");
+    }
+    let staff = req("person:staff", vec![Role::AuthorityStaff], false);
+    let pm = req("person:pm", vec![Role::ProjectManager], false);
+    let arss = ["120540000000", "120510000000", "120600000000", "120730000000", LAND_ARS];
+    for _ in 0..commands {
+        let service = ["wohngeld", "kfz_zulassung"][next(2) as usize];
+        let ars = arss[next(arss.len() as u64) as usize];
+        let who = if next(2) == 0 { &staff } else { &pm };
+        let command = match next(7) {
+            0 => complete("interesse", json!({ "datum": "2025-01-01", "kontakt": "X" })),
+            1 => complete("entscheidung", json!({ "beschluss_am": "2025-01-02" })),
+            2 => complete("interesse_land", json!({ "datum": "2025-01-01", "ressort": "MIK" })),
+            3 => Command::Block { reason: "wartet".into() },
+            4 => Command::Unblock { reason: "weiter".into() },
+            5 => Command::ReopenStep { step: "interesse".into(), reason: "falsch".into() },
+            _ => Command::Comment { text: "Notiz".into(), step: None },
+        };
+        let _ = engine.execute(service, ars, command, who).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_followed_model_equals_a_fold_of_the_log_after_random_workloads() {
+    for seed in [1u64, 7, 42, 1234] {
+        let (store, engine, registry) = setup().await;
+        let (projector, _) = Projector::start(store.clone(), registry.clone(), None).await.expect("start");
+        workload(&engine, seed, 150).await;
+        caught_up(&projector, &store).await;
+        let rebuilt = rebuilt(&store, &registry).await;
+        projector.read(|m| assert!(*m == rebuilt, "seed {seed}: incremental and rebuilt differ"));
+        assert!(rebuilt.rollouts.len() >= 38);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_resumes_from_the_checkpoint_and_a_bad_one_is_rebuilt() {
+    let (store, engine, registry) = setup().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("readmodel.json");
+    let (p, start) =
+        Projector::start(store.clone(), registry.clone(), Some(path.clone())).await.expect("start");
+    assert!(matches!(start, Start::Rebuilt(ref why) if why == "no checkpoint"), "{start:?}");
+    workload(&engine, 3, 60).await;
+    caught_up(&p, &store).await;
+    p.checkpoint().expect("checkpoint");
+    let at = p.position();
+    workload(&engine, 5, 30).await;
+    let (resumed, start) =
+        Projector::start(store.clone(), registry.clone(), Some(path.clone())).await.expect("start");
+    assert_eq!(start, Start::Resumed(at));
+    caught_up(&resumed, &store).await;
+    let truth = rebuilt(&store, &registry).await;
+    resumed.read(|m| assert!(*m == truth, "resumed model equals the fold"));
+
+    // A checkpoint of another log (same positions, other hashes) is not used.
+    let (other_store, other_engine, _) = setup().await;
+    workload(&other_engine, 99, 60).await;
+    let (other, _) =
+        Projector::start(other_store.clone(), registry.clone(), Some(dir.path().join("other.json")))
+            .await
+            .expect("start");
+    caught_up(&other, &other_store).await;
+    other.checkpoint().expect("checkpoint");
+    std::fs::copy(dir.path().join("other.json"), &path).expect("copy");
+    let (p, start) =
+        Projector::start(store.clone(), registry.clone(), Some(path.clone())).await.expect("start");
+    assert!(
+        matches!(start, Start::Rebuilt(ref why) if why.starts_with("the checkpoint does not match the log at position")),
+        "{start:?}"
+    );
+    caught_up(&p, &store).await;
+    p.read(|m| assert!(*m == truth));
+
+    // A corrupted file and an older schema are rebuilt too.
+    std::fs::write(&path, b"{\"schema\": 1, \"position\": tru").expect("write");
+    let (_, start) =
+        Projector::start(store.clone(), registry.clone(), Some(path.clone())).await.expect("start");
+    assert!(
+        matches!(start, Start::Rebuilt(ref why) if why.starts_with("the checkpoint is unreadable")),
+        "{start:?}"
+    );
+    std::fs::write(&path, b"{\"schema\": 0}").expect("write");
+    let (_, start) =
+        Projector::start(store.clone(), registry.clone(), Some(path.clone())).await.expect("start");
+    assert!(matches!(start, Start::Rebuilt(ref why) if why.contains("schema version 0")), "{start:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overdue_is_recorded_once_across_restarts() {
+    let (store, engine, registry) = setup().await;
+    engine.start_service("wohngeld", &admin()).await.expect("start");
+    let past = Timestamp::from_unix_micros(Timestamp::now().unix_micros() - 86_400_000_000);
+    for ars in ["120540000000", "120510000000"] {
+        let due = Command::SetDueDate {
+            step: "interesse".into(),
+            due_at: past,
+            reason: "Frist der Projektleitung".into(),
+        };
+        engine.execute("wohngeld", ars, due, &admin()).await.expect("due date");
+    }
+    let (p, _) = Projector::start(store.clone(), registry.clone(), None).await.expect("start");
+    caught_up(&p, &store).await;
+    let due = p.read(|m| m.due_for_overdue_event(Timestamp::now()));
+    assert_eq!(due.len(), 2, "{due:?}");
+    assert_eq!(engine.record_overdue(&due).await.expect("policy"), 2);
+    assert_eq!(engine.record_overdue(&due).await.expect("policy"), 0, "not twice");
+    // After a restart: a new engine and new read models on the same log.
+    let engine2 = Engine::open(store.clone(), registry.clone()).await.expect("engine");
+    let (p2, _) = Projector::start(store.clone(), registry.clone(), None).await.expect("start");
+    caught_up(&p2, &store).await;
+    let due = p2.read(|m| m.due_for_overdue_event(Timestamp::now()));
+    assert!(due.is_empty(), "{due:?}");
+    assert_eq!(
+        engine2
+            .record_overdue(&[("wohngeld".into(), "120540000000".into(), "interesse".into())])
+            .await
+            .expect("policy"),
+        0
+    );
+    let overdue_events = p2.read(|m| m.audit.by_type.get("StepOverdue").map_or(0, Vec::len));
+    assert_eq!(overdue_events, 2);
+    let first =
+        store.read_event(p2.read(|m| m.audit.by_type["StepOverdue"][0])).await.expect("read").expect("event");
+    assert_eq!(first.actor.kind, ActorKind::System);
+    // The overdue list orders by how long they waited and leaves out finished steps.
+    let staff = req("person:staff", vec![Role::AuthorityStaff], false);
+    engine
+        .execute(
+            "wohngeld",
+            "120540000000",
+            complete("interesse", json!({ "datum": "2025-01-01", "kontakt": "X" })),
+            &staff,
+        )
+        .await
+        .expect("done");
+    caught_up(&p2, &store).await;
+    let listed: Vec<String> =
+        p2.read(|m| m.overdue(Timestamp::now()).map(|(_, id, step)| format!("{id}/{step}")).collect());
+    assert_eq!(listed, vec!["wohngeld:120510000000/interesse".to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_travel_matches_a_fold_of_the_log_cut_at_that_point() {
+    let (store, engine, registry) = setup().await;
+    workload(&engine, 11, 120).await;
+    let head = store.head().await.expect("head").position;
+    for cut in [head / 3, head / 2, head - 5, head] {
+        let folded = fold(&*store, &*registry, Cut::Position(cut), |_| {}).await.expect("fold");
+        assert_eq!(folded.position, cut);
+        for id in ["wohngeld:120540000000", "kfz_zulassung:120730000000", "wohngeld:120000000000"] {
+            let (service, ars) = id.split_once(':').expect("id");
+            let one =
+                rollout_as_of(&*store, &*registry, service, ars, Cut::Position(cut)).await.expect("as of");
+            assert_eq!(one.as_ref(), folded.rollouts.get(id), "{id} at {cut}");
+        }
+    }
+    // By time: everything up to the recorded time of an event.
+    let event = store.read_event(head / 2).await.expect("read").expect("event");
+    let by_time = fold(&*store, &*registry, Cut::Time(event.recorded_at), |_| {}).await.expect("fold");
+    assert!(by_time.position >= head / 2);
+    assert!(
+        by_time.position == head
+            || store.read_event(by_time.position + 1).await.expect("read").expect("next").recorded_at
+                > event.recorded_at
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_groups_by_landkreis_and_the_audit_index_pages_without_scanning() {
+    let (store, engine, registry) = setup().await;
+    engine.start_service("hundesteuer", &admin()).await.expect("start");
+    let staff = req("person:staff", vec![Role::AuthorityStaff], false);
+    // An Amt of Landkreis Barnim (12060) counts under it.
+    engine
+        .execute(
+            "hundesteuer",
+            "120605003000",
+            complete("interesse", json!({ "datum": "2025-01-01", "kontakt": "X" })),
+            &staff,
+        )
+        .await
+        .expect("step");
+    engine
+        .execute("hundesteuer", "120605003000", Command::Block { reason: "Personal fehlt".into() }, &staff)
+        .await
+        .expect("block");
+    let (p, _) = Projector::start(store.clone(), registry.clone(), None).await.expect("start");
+    caught_up(&p, &store).await;
+    p.read(|m| {
+        let by_kreis = m.progress(GroupBy::Landkreis);
+        let barnim = &by_kreis["120600000000"];
+        let amts_in_barnim = m
+            .catalog
+            .active_authorities()
+            .filter(|a| a.landkreis_ars.as_deref() == Some("120600000000"))
+            .count() as u64;
+        assert_eq!(barnim.rollouts, amts_in_barnim);
+        assert_eq!(barnim.by_phase_status.get(&("entscheidung".to_string(), "blocked")), Some(&1));
+        assert!(barnim.steps_done == 1 && barnim.percent_done() > 0.0);
+        let total: u64 = by_kreis.values().map(|c| c.rollouts).sum();
+        assert_eq!(total, 194, "193 administrations and the Land");
+        assert_eq!(m.progress(GroupBy::Service)["hundesteuer"].rollouts, 194);
+        assert_eq!(
+            m.blocked().map(|(_, id)| id.to_string()).collect::<Vec<_>>(),
+            vec!["hundesteuer:120605003000".to_string()]
+        );
+        // Audit: one actor's events, paged.
+        let filter = AuditFilter { actor: Some("person:staff".into()), ..Default::default() };
+        let all = m.audit(&filter, 0, 100);
+        assert_eq!(all.len(), 2);
+        assert_eq!(m.audit(&filter, all[0], 100), vec![all[1]]);
+        let by_type = AuditFilter { types: vec!["RolloutBlocked".into()], ..Default::default() };
+        assert_eq!(m.audit(&by_type, 0, 10), vec![all[1]]);
+        let for_amt = AuditFilter {
+            authority: Some("120605003000".into()),
+            types: vec!["StepCompleted".into()],
+            ..Default::default()
+        };
+        assert_eq!(m.audit(&for_amt, 0, 10), vec![all[0]]);
+        let future = AuditFilter { from: Some(Timestamp::from_unix_micros(i64::MAX)), ..Default::default() };
+        assert!(m.audit(&future, 0, 10).is_empty());
+    });
+}
