@@ -37,6 +37,12 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Drop the read models and rebuild them from the log (with a progress bar on a terminal);
+    /// the result is written as the checkpoint DIR/readmodel.json that the server resumes from.
+    Rebuild {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Write the whole log as NDJSON (one event per line, hashes included).
     Export {
         #[command(flatten)]
@@ -102,6 +108,9 @@ struct StoreArgs {
     #[arg(long, value_name = "DIR", env = "ROLLOUT_DATA_DIR", default_value = "./rollout-data")]
     data_dir: PathBuf,
 }
+
+/// The read models' checkpoint in the data directory.
+const READ_MODEL_FILE: &str = "readmodel.json";
 
 /// A failure to report: one line on stderr, exit code 1.
 struct Failure(String);
@@ -194,6 +203,28 @@ async fn run(command: Command) -> Result<(), Failure> {
                 }
                 Err(VerifyError::Store(e)) => Err(e.into()),
             }
+        }
+        Command::Rebuild { store } => {
+            let dir = store.data_dir;
+            let log = open_existing(&dir)?;
+            let checkpoint = dir.join(READ_MODEL_FILE);
+            match std::fs::remove_file(&checkpoint) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(at(&checkpoint, e)),
+            }
+            let head = store::EventStore::head(&log).await?.position;
+            let registry = engine::Registry::bundled().map_err(Failure)?;
+            let mut progress = Progress::new("events folded");
+            let model = projections::fold(&log, &registry, projections::Cut::Everything, |n| {
+                progress.show_of(n as usize, head as usize)
+            })
+            .await
+            .map_err(|e| Failure(e.to_string()))?;
+            progress.done();
+            projections::checkpoint::write(&model, &checkpoint).map_err(|e| at(&checkpoint, std::io::Error::other(e.to_string())))?;
+            println!("rebuilt read models: {} events, {} rollouts; checkpoint {}", model.position, model.rollouts.len(), checkpoint.display());
+            Ok(())
         }
         Command::Export { store, out } => {
             let store = open_existing(&store.data_dir)?;
