@@ -99,17 +99,24 @@ fn rebuild_writes_a_checkpoint_equal_to_a_fold_of_the_log() {
     assert!(rollout(&["service", "start", "--data-dir", s(&dir), "wohngeld"]).status.success());
     let out = rollout(&["rebuild", "--data-dir", s(&dir)]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).starts_with("rebuilt read models: 268 events, 19 rollouts; checkpoint "), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).starts_with("rebuilt read models: 268 events, 19 rollouts; checkpoint "),
+        "{}",
+        text(&out.stdout)
+    );
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
-        let store: std::sync::Arc<dyn store::EventStore> =
-            std::sync::Arc::new(store_sled::SledStore::open(store_sled::SledConfig::new(&dir)).expect("open"));
+        let store: std::sync::Arc<dyn store::EventStore> = std::sync::Arc::new(
+            store_sled::SledStore::open(store_sled::SledConfig::new(&dir)).expect("open"),
+        );
         let registry = std::sync::Arc::new(engine::Registry::bundled().expect("bundled"));
-        let (p, start) = projections::Projector::start(store.clone(), registry.clone(), Some(dir.join("readmodel.json")))
-            .await
-            .expect("start");
+        let (p, start) =
+            projections::Projector::start(store.clone(), registry.clone(), Some(dir.join("readmodel.json")))
+                .await
+                .expect("start");
         assert_eq!(start, projections::Start::Resumed(268));
-        let folded = projections::fold(&*store, &*registry, projections::Cut::Everything, |_| {}).await.expect("fold");
+        let folded =
+            projections::fold(&*store, &*registry, projections::Cut::Everything, |_| {}).await.expect("fold");
         p.read(|m| assert!(*m == folded, "the checkpoint equals a fold of the log"));
     });
     let missing = rollout(&["rebuild", "--data-dir", s(&tmp.path().join("none"))]);

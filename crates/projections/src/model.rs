@@ -122,6 +122,16 @@ pub fn rollout_id_of_stream(stream: &str) -> Option<&str> {
     stream.strip_prefix("rollout-")
 }
 
+/// Appends a position to a key's list, allocating the key only the first time.
+fn push(map: &mut HashMap<String, Vec<u64>>, key: &str, position: u64) {
+    match map.get_mut(key) {
+        Some(list) => list.push(position),
+        None => {
+            map.insert(key.to_owned(), vec![position]);
+        }
+    }
+}
+
 /// The positions under `key`, when the filter names one (none stored: an empty list).
 fn pick<'a>(map: &'a HashMap<String, Vec<u64>>, key: &Option<String>) -> Option<&'a [u64]> {
     key.as_ref().map(|k| map.get(k).map_or(&[][..], Vec::as_slice))
@@ -139,7 +149,10 @@ impl ReadModel {
             let event = RolloutEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str())
                 .map_err(unreadable)?;
             let meta = Meta { at: e.recorded_at, actor: e.actor.clone() };
-            let previous = self.rollouts.remove(id);
+            let (key, previous) = match self.rollouts.remove_entry(id) {
+                Some((k, r)) => (k, Some(r)),
+                None => (id.to_owned(), None),
+            };
             let was_blocked = previous.as_ref().is_some_and(|r| r.blocked.is_some());
             let next = Rollout::evolve(previous, &event, &meta, definitions)
                 .map_err(|err| unreadable(err.to_string()))?;
@@ -151,8 +164,10 @@ impl ReadModel {
             service = Some(next.service_key.clone());
             authority = Some(next.ars.clone());
             let contribution = self.contribution(id, &next);
-            self.replace_contribution(id, contribution);
-            self.rollouts.insert(id.to_owned(), next);
+            if self.contributions.get(id) != Some(&contribution) {
+                self.replace_contribution(id, contribution);
+            }
+            self.rollouts.insert(key, next);
         } else if let Some(decoded) =
             CatalogEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str())
         {
@@ -171,14 +186,14 @@ impl ReadModel {
         }
         let a = &mut self.audit;
         let p = e.position;
-        a.by_actor.entry(e.actor.id.clone()).or_default().push(p);
-        a.by_stream.entry(e.stream_id.clone()).or_default().push(p);
-        a.by_type.entry(e.event_type.clone()).or_default().push(p);
+        push(&mut a.by_actor, &e.actor.id, p);
+        push(&mut a.by_stream, &e.stream_id, p);
+        push(&mut a.by_type, &e.event_type, p);
         if let Some(s) = service {
-            a.by_service.entry(s).or_default().push(p);
+            push(&mut a.by_service, &s, p);
         }
         if let Some(ars) = authority {
-            a.by_authority.entry(ars).or_default().push(p);
+            push(&mut a.by_authority, &ars, p);
         }
         a.times.push(e.recorded_at.unix_micros());
         self.position = e.position;

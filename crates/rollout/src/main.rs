@@ -222,8 +222,14 @@ async fn run(command: Command) -> Result<(), Failure> {
             .await
             .map_err(|e| Failure(e.to_string()))?;
             progress.done();
-            projections::checkpoint::write(&model, &checkpoint).map_err(|e| at(&checkpoint, std::io::Error::other(e.to_string())))?;
-            println!("rebuilt read models: {} events, {} rollouts; checkpoint {}", model.position, model.rollouts.len(), checkpoint.display());
+            projections::checkpoint::write(&model, &checkpoint)
+                .map_err(|e| at(&checkpoint, std::io::Error::other(e.to_string())))?;
+            println!(
+                "rebuilt read models: {} events, {} rollouts; checkpoint {}",
+                model.position,
+                model.rollouts.len(),
+                checkpoint.display()
+            );
             Ok(())
         }
         Command::Export { store, out } => {

@@ -584,8 +584,9 @@ fn take_over(r: &Rollout, from: &Rollout, reason: String) -> Result<crate::event
             why: format!("it runs `{}`, this one `{}`", from.definition.id, r.definition.id),
         });
     }
-    let names_old =
-        |e: &crate::events::Evidence| e.values().any(|v| v.as_str().is_some_and(|s| s.contains(&from.ars)));
+    let names_old = |e: &crate::rollout::RecordedEvidence| {
+        e.values().any(|v| v.as_str().is_some_and(|s| s.contains(&from.ars)))
+    };
     let mut reopened = vec![false; from.steps.len()];
     for (i, s) in from.steps.iter().enumerate() {
         if s.status.satisfies() && names_old(&s.evidence) && !reopened[i] {
@@ -611,7 +612,7 @@ fn take_over(r: &Rollout, from: &Rollout, reason: String) -> Result<crate::event
         steps.push(crate::events::TakenStep {
             step: id.clone(),
             status: if s.status == StepStatus::NotRequired { "not_required" } else { "done" }.into(),
-            evidence: s.evidence.clone(),
+            evidence: s.evidence.to_map(),
             comment: if s.status == StepStatus::NotRequired {
                 s.not_required_reason.clone()
             } else {

@@ -72,10 +72,57 @@ impl Status {
     }
 }
 
+/// Evidence as a step holds it: a sorted slice, a fraction of a `BTreeMap`'s size for the few
+/// fields a step has (the read models hold tens of thousands of rollouts).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RecordedEvidence(Box<[(String, serde_json::Value)]>);
+
+impl RecordedEvidence {
+    pub fn from_map(map: &Evidence) -> Self {
+        RecordedEvidence(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+
+    pub fn to_map(&self) -> Evidence {
+        self.0.iter().cloned().collect()
+    }
+
+    pub fn get(&self, field: &str) -> Option<&serde_json::Value> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(field)).ok().map(|i| &self.0[i].1)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &serde_json::Value)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &serde_json::Value> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl serde::Serialize for RecordedEvidence {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RecordedEvidence {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Evidence::deserialize(d).map(|m| RecordedEvidence::from_map(&m))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StepState {
     pub status: StepStatus,
-    pub evidence: Evidence,
+    pub evidence: RecordedEvidence,
     pub comment: Option<String>,
     pub completed_by: Option<Actor>,
     pub completed_at: Option<Timestamp>,
@@ -94,7 +141,7 @@ impl StepState {
     fn new(status: StepStatus) -> Self {
         StepState {
             status,
-            evidence: Evidence::new(),
+            evidence: RecordedEvidence::default(),
             comment: None,
             completed_by: None,
             completed_at: None,
@@ -230,6 +277,13 @@ impl Rollout {
         out
     }
 
+    /// Whether every dependency of `step` (and every `land:` one) is satisfied; allocates nothing.
+    pub fn dependencies_met(&self, step: usize) -> bool {
+        let def = &self.definition.steps[step];
+        def.depends_on.iter().all(|&d| self.steps[d].status.satisfies())
+            && def.land_depends_on.iter().all(|l| self.land_steps_done.contains(l))
+    }
+
     /// Steps that depend on `step`, directly or through others, in definition order.
     pub fn dependents(&self, step: usize) -> Vec<usize> {
         let mut found = vec![false; self.steps.len()];
@@ -303,7 +357,7 @@ impl Rollout {
                 let s = &mut r.steps[i];
                 s.status =
                     if c.awaiting_confirmation { StepStatus::AwaitingConfirmation } else { StepStatus::Done };
-                s.evidence = c.evidence.clone();
+                s.evidence = RecordedEvidence::from_map(&c.evidence);
                 s.comment = c.comment.clone();
                 s.completed_by = Some(meta.actor.clone());
                 s.completed_at = Some(meta.at);
@@ -382,7 +436,7 @@ impl Rollout {
                         s.status = StepStatus::Done;
                         s.comment = taken.comment.clone();
                     }
-                    s.evidence = taken.evidence.clone();
+                    s.evidence = RecordedEvidence::from_map(&taken.evidence);
                     s.completed_by = taken.completed_by.clone();
                     s.completed_at = taken.completed_at.map(Timestamp::from_unix_micros);
                 }
@@ -401,7 +455,7 @@ impl Rollout {
             if !matches!(status, StepStatus::Waiting | StepStatus::Ready) {
                 continue;
             }
-            let ready = self.missing_dependencies(i).is_empty();
+            let ready = self.dependencies_met(i);
             let s = &mut self.steps[i];
             match (status, ready) {
                 (StepStatus::Waiting, true) => {

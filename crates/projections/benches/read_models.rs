@@ -1,0 +1,362 @@
+//! Read models at scale: a generated, realistic log of 40,000 rollouts and about 1,000,000
+//! events in a sled store; full rebuild beside a plain read of the same log, progress by
+//! Landkreis, one page of an actor's audit history, resident memory.
+//!
+//! `cargo bench -p projections --bench read_models` (`BENCH_ROLLOUTS` changes the size).
+//! Results: BENCHMARKS.md.
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use catalog::{Authority, AuthorityKind, CatalogEvent, Level, Service};
+use engine::Registry;
+use projections::{fold, AuditFilter, Cut, GroupBy};
+use serde_json::json;
+use store::{Actor, ActorKind, EventStore, ExpectedVersion, Json, NewEvent, Timestamp};
+use store_sled::{SledConfig, SledStore};
+use uuid::Uuid;
+use workflow::decide::{decide, Command, Context, Principal};
+use workflow::definition::Role;
+use workflow::rollout::{Meta, Rollout, StepStatus};
+use workflow::{Facts, RolloutEvent};
+
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn new_event(e: &RolloutEvent, actor: &Actor) -> NewEvent {
+    let (ty, v) = e.stored_type();
+    NewEvent::new(ty, v, Json::from_value(&e.to_payload()), actor.clone(), Uuid::now_v7())
+}
+
+fn catalog_event(e: &CatalogEvent) -> NewEvent {
+    let (ty, v) = e.stored_type();
+    NewEvent::new(ty, v, Json::from_value(&e.to_payload()), Actor::system(), Uuid::now_v7())
+}
+
+/// Valid evidence for every field of a step.
+fn evidence(step: &workflow::Step) -> workflow::Evidence {
+    step.evidence
+        .iter()
+        .map(|f| {
+            let v = match &f.ty {
+                workflow::FieldType::Date => json!("2025-06-30"),
+                workflow::FieldType::Url => json!("https://service.brandenburg.de/x"),
+                workflow::FieldType::Uuid => json!("4f6bd8b0-6b5e-4c7a-9d1e-2f0c1a7e3b11"),
+                workflow::FieldType::LeikaKey => json!("99107023017000"),
+                workflow::FieldType::Ars => json!("120540000000"),
+                workflow::FieldType::Number => json!(3),
+                workflow::FieldType::Boolean => json!(true),
+                workflow::FieldType::Enumeration(v) => json!(v[0]),
+                _ => json!("Vermerk"),
+            };
+            (f.id.clone(), v)
+        })
+        .collect()
+}
+
+/// The events of one rollout with `progress` steps done, by a few people and a bot.
+fn rollout_events(
+    registry: &Registry,
+    service: &str,
+    ars: &str,
+    progress: usize,
+    seed: u64,
+) -> Vec<(RolloutEvent, Actor)> {
+    let def = registry.latest("efa-onboarding").expect("definition");
+    let people: Vec<Actor> = (0..100)
+        .map(|i| Actor { id: format!("person:{i}"), name: format!("Person {i}"), kind: ActorKind::Person })
+        .collect();
+    let bot = Actor { id: "token:bot".into(), name: "Bot".into(), kind: ActorKind::Automation };
+    let mut out = Vec::new();
+    let mut state: Option<Rollout> = None;
+    let now = Timestamp::now();
+    let mut run = |state: &mut Option<Rollout>, command: Command, actor: Actor, admin: bool| {
+        let principal = Principal {
+            actor: actor.clone(),
+            roles: vec![Role::AuthorityStaff, Role::ProjectManager],
+            admin,
+        };
+        if let Ok(events) = decide(state.as_ref(), &command, &Context { principal, now }) {
+            for e in events {
+                *state =
+                    Rollout::evolve(state.take(), &e, &Meta { at: now, actor: actor.clone() }, registry).ok();
+                out.push((e, actor.clone()));
+            }
+        }
+    };
+    let admin = Actor { id: "person:admin".into(), name: "Admin".into(), kind: ActorKind::Person };
+    let mut facts = Facts::default();
+    facts.set("service.fee_based", workflow::condition::Value::Bool(seed % 3 == 0));
+    let start = Command::Start {
+        service_key: service.into(),
+        ars: ars.into(),
+        definition: def.clone(),
+        facts,
+        land_steps_done: vec![],
+    };
+    run(&mut state, start, admin.clone(), true);
+    for land in ["fit_store_vertrag", "onlinedienst_bereit"] {
+        run(&mut state, Command::RecordLandStep { step: land.into(), done: true }, Actor::system(), true);
+    }
+    let mut done = 0;
+    let mut k = seed;
+    while done < progress {
+        let Some(r) = state.clone() else { break };
+        let Some(i) = r
+            .steps
+            .iter()
+            .position(|s| matches!(s.status, StepStatus::Ready | StepStatus::AwaitingConfirmation))
+        else {
+            break;
+        };
+        k = k.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let person = people[(k >> 33) as usize % people.len()].clone();
+        let step = &def.steps[i];
+        if r.steps[i].status == StepStatus::AwaitingConfirmation {
+            run(
+                &mut state,
+                Command::ConfirmStep { step: step.id.clone(), comment: None },
+                people[((k >> 40) as usize + 1) % 100].clone(),
+                false,
+            );
+            continue;
+        }
+        let actor = if step.automatable { bot.clone() } else { person };
+        run(
+            &mut state,
+            Command::CompleteStep {
+                step: step.id.clone(),
+                evidence: evidence(step),
+                comment: Some("erledigt".into()),
+            },
+            actor.clone(),
+            false,
+        );
+        if k % 5 == 0 {
+            run(
+                &mut state,
+                Command::Comment { text: "Rückfrage geklärt".into(), step: Some(step.id.clone()) },
+                actor,
+                false,
+            );
+        }
+        done += 1;
+    }
+    out
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let rollouts: usize = std::env::var("BENCH_ROLLOUTS").ok().and_then(|v| v.parse().ok()).unwrap_or(40_000);
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let dir = tempfile::tempdir().expect("dir");
+    let registry = Arc::new(Registry::bundled().expect("bundled"));
+    let store = Arc::new(SledStore::open(SledConfig::new(dir.path())).expect("open"));
+
+    // A catalogue at the scale of several states: 14 Landkreise, 2,000 municipal authorities,
+    // 20 municipal services → 40,000 rollouts.
+    let services = 20usize;
+    let per_service = rollouts.div_ceil(services);
+    let started = Instant::now();
+    rt.block_on(async {
+        for lk in 0..14u64 {
+            let a = Authority {
+                ars: format!("12{:03}0000000", 60 + lk),
+                kind: AuthorityKind::Landkreis,
+                name: format!("Landkreis {lk}"),
+                official_name: format!("Landkreis {lk}"),
+                landkreis_ars: None,
+                seat: String::new(),
+                population: 150_000,
+                members: vec![],
+            };
+            store
+                .append(
+                    &format!("authority-{}", a.ars),
+                    ExpectedVersion::NoStream,
+                    vec![catalog_event(&CatalogEvent::AuthorityRegistered(a))],
+                )
+                .await
+                .expect("append");
+        }
+        for i in 0..per_service as u64 {
+            let lk = 60 + i % 14;
+            let a = Authority {
+                ars: format!("12{lk:03}{:04}{:03}", 1 + i / 500, 1 + i % 500),
+                kind: AuthorityKind::AmtsfreieGemeinde,
+                name: format!("Gemeinde {i}"),
+                official_name: format!("Gemeinde {i}"),
+                landkreis_ars: Some(format!("12{lk:03}0000000")),
+                seat: String::new(),
+                population: 8_000,
+                members: vec![],
+            };
+            store
+                .append(
+                    &format!("authority-{}", a.ars),
+                    ExpectedVersion::NoStream,
+                    vec![catalog_event(&CatalogEvent::AuthorityRegistered(a))],
+                )
+                .await
+                .expect("append");
+        }
+        for s in 0..services {
+            let svc = Service {
+                key: format!("dienst_{s}"),
+                name: format!("Dienst {s}"),
+                ozg_id: None,
+                leika_keys: vec!["99107023017000".into()],
+                subject_area: "Test".into(),
+                providing_state: None,
+                responsible_level: Level::GemeindeAmt,
+                fee_based: s % 3 == 0,
+            };
+            store
+                .append(
+                    &format!("service-{}", svc.key),
+                    ExpectedVersion::NoStream,
+                    vec![catalog_event(&CatalogEvent::ServiceRegistered(svc))],
+                )
+                .await
+                .expect("append");
+        }
+        // Rollouts, appended by 32 concurrent writers, one append per rollout.
+        let total = services * per_service;
+        let tasks: Vec<_> = (0..32usize)
+            .map(|w| {
+                let (store, registry) = (store.clone(), registry.clone());
+                tokio::spawn(async move {
+                    let mut n = 0u64;
+                    for r in (w..total).step_by(32) {
+                        let (s, i) = (r / per_service, (r % per_service) as u64);
+                        let ars = format!("12{:03}{:04}{:03}", 60 + i % 14, 1 + i / 500, 1 + i % 500);
+                        let progress = (r * 7919) % 40;
+                        let events =
+                            rollout_events(&registry, &format!("dienst_{s}"), &ars, progress, r as u64);
+                        let new: Vec<NewEvent> = events.iter().map(|(e, a)| new_event(e, a)).collect();
+                        n += new.len() as u64;
+                        store
+                            .append(&format!("rollout-dienst_{s}:{ars}"), ExpectedVersion::NoStream, new)
+                            .await
+                            .expect("append");
+                    }
+                    n
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("writer");
+        }
+    });
+    let head = rt.block_on(store.head()).expect("head").position;
+    println!("generated {rollouts} rollouts, {head} events in {:?}", started.elapsed());
+    drop(store);
+    let store: Arc<dyn EventStore> = Arc::new(SledStore::open(SledConfig::new(dir.path())).expect("reopen"));
+
+    println!("\n## full rebuild of the read models vs. a plain read of the same log");
+    let (read_rate, read_time) = rt.block_on(async {
+        let start = Instant::now();
+        let mut from = 1;
+        let mut n = 0u64;
+        loop {
+            let page = store.read_all(from, 10_000).await.expect("read");
+            let Some(last) = page.last() else { break };
+            from = last.position + 1;
+            n += page.len() as u64;
+        }
+        (n as f64 / start.elapsed().as_secs_f64(), start.elapsed())
+    });
+    let rss_before = rss_mb();
+    let start = Instant::now();
+    let model = rt.block_on(fold(&*store, &*registry, Cut::Everything, |_| {})).expect("fold");
+    let fold_time = start.elapsed();
+    println!("plain read of the log   : {read_rate:>10.0} events/s ({read_time:?})");
+    println!(
+        "rebuild (read + fold)   : {:>10.0} events/s ({fold_time:?}), {} rollouts",
+        head as f64 / fold_time.as_secs_f64(),
+        model.rollouts.len()
+    );
+    let rss_after = rss_mb();
+    // Where the time goes: the fold alone, on events already in memory.
+    let events = rt.block_on(async {
+        let mut all = Vec::new();
+        let mut from = 1;
+        loop {
+            let page = store.read_all(from, 10_000).await.expect("read");
+            let Some(last) = page.last() else { break };
+            from = last.position + 1;
+            all.extend(page);
+        }
+        all
+    });
+    let start = Instant::now();
+    let mut in_memory = projections::ReadModel::default();
+    for e in &events {
+        in_memory.apply(e, &*registry).expect("apply");
+    }
+    println!(
+        "fold alone (events in memory): {:>10.0} events/s",
+        events.len() as f64 / start.elapsed().as_secs_f64()
+    );
+    drop(events);
+    drop(in_memory);
+    println!("resident memory         : {rss_after:.0} MB after loading ({rss_before:.0} MB before the read models)");
+
+    println!("\n## queries");
+    let mut times = Vec::new();
+    for _ in 0..1_000 {
+        let t = Instant::now();
+        let groups = model.progress(GroupBy::Landkreis);
+        std::hint::black_box(groups.len());
+        times.push(t.elapsed());
+    }
+    times.sort();
+    println!(
+        "progress by Landkreis    : p50 {:?}  p99 {:?} (all {} rollouts, 14 groups)",
+        pct(&times, 0.5),
+        pct(&times, 0.99),
+        model.rollouts.len()
+    );
+    let mut index_times = Vec::new();
+    let mut page_times = Vec::new();
+    rt.block_on(async {
+        for i in 0..1_000u64 {
+            let filter = AuditFilter { actor: Some(format!("person:{}", i % 100)), ..Default::default() };
+            let cursor = (i * 104_729) % head;
+            let t = Instant::now();
+            let positions = model.audit(&filter, cursor, 50);
+            index_times.push(t.elapsed());
+            let mut events = BTreeMap::new();
+            for p in positions {
+                if let Some(e) = store.read_event(p).await.expect("read") {
+                    events.insert(p, e);
+                }
+            }
+            std::hint::black_box(events.len());
+            page_times.push(t.elapsed());
+        }
+    });
+    index_times.sort();
+    page_times.sort();
+    println!("audit page (50 events of one actor): index p50 {:?} p99 {:?}; with loading the events p50 {:?} p99 {:?}",
+        pct(&index_times, 0.5), pct(&index_times, 0.99), pct(&page_times, 0.5), pct(&page_times, 0.99));
+}
