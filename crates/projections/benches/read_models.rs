@@ -102,7 +102,7 @@ fn rollout_events(
     };
     let admin = Actor { id: "person:admin".into(), name: "Admin".into(), kind: ActorKind::Person };
     let mut facts = Facts::default();
-    facts.set("service.fee_based", workflow::condition::Value::Bool(seed % 3 == 0));
+    facts.set("service.fee_based", workflow::condition::Value::Bool(seed.is_multiple_of(3)));
     let start = Command::Start {
         service_key: service.into(),
         ars: ars.into(),
@@ -148,7 +148,7 @@ fn rollout_events(
             actor.clone(),
             false,
         );
-        if k % 5 == 0 {
+        if k.is_multiple_of(5) {
             run(
                 &mut state,
                 Command::Comment { text: "Rückfrage geklärt".into(), step: Some(step.id.clone()) },
