@@ -114,6 +114,9 @@ pub struct ReadModel {
     /// (blocked since, rollout id).
     blocked: BTreeSet<(i64, String)>,
     blocked_since: HashMap<String, i64>,
+    /// Rollout ids by administration and by service (catalogue views).
+    by_authority: HashMap<String, BTreeSet<String>>,
+    by_service: HashMap<String, BTreeSet<String>>,
     pub audit: AuditIndex,
 }
 
@@ -153,6 +156,7 @@ impl ReadModel {
                 Some((k, r)) => (k, Some(r)),
                 None => (id.to_owned(), None),
             };
+            let first = previous.is_none();
             let was_blocked = previous.as_ref().is_some_and(|r| r.blocked.is_some());
             let next = Rollout::evolve(previous, &event, &meta, definitions)
                 .map_err(|err| unreadable(err.to_string()))?;
@@ -163,6 +167,10 @@ impl ReadModel {
             }
             service = Some(next.service_key.clone());
             authority = Some(next.ars.clone());
+            if first {
+                self.by_authority.entry(next.ars.clone()).or_default().insert(id.to_owned());
+                self.by_service.entry(next.service_key.clone()).or_default().insert(id.to_owned());
+            }
             let contribution = self.contribution(id, &next);
             if self.contributions.get(id) != Some(&contribution) {
                 self.replace_contribution(id, contribution);
@@ -261,6 +269,16 @@ impl ReadModel {
         self.contributions.insert(id.to_owned(), new);
     }
 
+    /// The rollouts of an administration, by id.
+    pub fn rollouts_of_authority(&self, ars: &str) -> impl Iterator<Item = &Rollout> {
+        self.by_authority.get(ars).into_iter().flatten().filter_map(|id| self.rollouts.get(id))
+    }
+
+    /// The rollouts of a service, by id.
+    pub fn rollouts_of_service(&self, key: &str) -> impl Iterator<Item = &Rollout> {
+        self.by_service.get(key).into_iter().flatten().filter_map(|id| self.rollouts.get(id))
+    }
+
     /// Progress of every group of one kind, by group key.
     pub fn progress(&self, by: GroupBy) -> BTreeMap<String, Counts> {
         self.progress
@@ -352,6 +370,8 @@ impl ReadModel {
         for (id, r) in &rollouts {
             let c = m.contribution(id, r);
             m.replace_contribution(id, c);
+            m.by_authority.entry(r.ars.clone()).or_default().insert(id.clone());
+            m.by_service.entry(r.service_key.clone()).or_default().insert(id.clone());
         }
         m.rollouts = rollouts;
         m

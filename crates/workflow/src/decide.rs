@@ -341,7 +341,7 @@ pub fn decide(
             if r.steps[i].status != StepStatus::AwaitingConfirmation {
                 return Err(Rejection::NotAwaitingConfirmation { step: step.clone() });
             }
-            if r.steps[i].completed_by.as_ref().is_some_and(|a| a.id == p.actor.id) {
+            if r.steps[i].completed_by().is_some_and(|a| a.id == p.actor.id) {
                 return Err(Rejection::SamePersonConfirms { step: step.clone() });
             }
             Ok(vec![RolloutEvent::StepConfirmed {
@@ -589,7 +589,7 @@ fn take_over(r: &Rollout, from: &Rollout, reason: String) -> Result<crate::event
     };
     let mut reopened = vec![false; from.steps.len()];
     for (i, s) in from.steps.iter().enumerate() {
-        if s.status.satisfies() && names_old(&s.evidence) && !reopened[i] {
+        if s.status.satisfies() && names_old(s.evidence()) && !reopened[i] {
             reopened[i] = true;
             for d in from.dependents(i) {
                 reopened[d] = true;
@@ -612,14 +612,14 @@ fn take_over(r: &Rollout, from: &Rollout, reason: String) -> Result<crate::event
         steps.push(crate::events::TakenStep {
             step: id.clone(),
             status: if s.status == StepStatus::NotRequired { "not_required" } else { "done" }.into(),
-            evidence: s.evidence.to_map(),
+            evidence: s.evidence().to_map(),
             comment: if s.status == StepStatus::NotRequired {
-                s.not_required_reason.clone()
+                s.not_required_reason().map(String::from)
             } else {
-                s.comment.clone()
+                s.comment().map(String::from)
             },
-            completed_by: s.completed_by.clone(),
-            completed_at: s.completed_at.map(Timestamp::unix_micros),
+            completed_by: s.completed_by().cloned(),
+            completed_at: s.completed_at().map(Timestamp::unix_micros),
         });
     }
     Ok(crate::events::TakenOver { from_ars: from.ars.clone(), reason, steps, reopened: reopened_ids })

@@ -75,7 +75,7 @@ impl Status {
 /// Evidence as a step holds it: a sorted slice, a fraction of a `BTreeMap`'s size for the few
 /// fields a step has (the read models hold tens of thousands of rollouts).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct RecordedEvidence(Box<[(String, serde_json::Value)]>);
+pub struct RecordedEvidence(Vec<(String, serde_json::Value)>);
 
 impl RecordedEvidence {
     pub fn from_map(map: &Evidence) -> Self {
@@ -119,15 +119,11 @@ impl<'de> serde::Deserialize<'de> for RecordedEvidence {
     }
 }
 
+/// Where a step stands. Kept small (the read models hold every step of every rollout): what
+/// was recorded when the step was completed or skipped lives in `record`, only for those steps.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StepState {
     pub status: StepStatus,
-    pub evidence: RecordedEvidence,
-    pub comment: Option<String>,
-    pub completed_by: Option<Actor>,
-    pub completed_at: Option<Timestamp>,
-    pub confirmed_by: Option<Actor>,
-    pub not_required_reason: Option<String>,
     /// When it last became ready.
     pub ready_at: Option<Timestamp>,
     pub due_at: Option<Timestamp>,
@@ -135,23 +131,60 @@ pub struct StepState {
     pub due_set_by_hand: bool,
     /// A `StepOverdue` was recorded for the current due date.
     pub overdue_recorded: bool,
+    pub record: Option<Box<StepRecord>>,
 }
+
+/// What was recorded for a completed (or skipped) step.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StepRecord {
+    pub evidence: RecordedEvidence,
+    pub comment: Option<String>,
+    pub completed_by: Option<Actor>,
+    pub completed_at: Option<Timestamp>,
+    pub confirmed_by: Option<Actor>,
+    pub not_required_reason: Option<String>,
+}
+
+static NO_EVIDENCE: RecordedEvidence = RecordedEvidence(Vec::new());
 
 impl StepState {
     fn new(status: StepStatus) -> Self {
         StepState {
             status,
-            evidence: RecordedEvidence::default(),
-            comment: None,
-            completed_by: None,
-            completed_at: None,
-            confirmed_by: None,
-            not_required_reason: None,
             ready_at: None,
             due_at: None,
             due_set_by_hand: false,
             overdue_recorded: false,
+            record: None,
         }
+    }
+
+    fn record_mut(&mut self) -> &mut StepRecord {
+        self.record.get_or_insert_with(Box::default)
+    }
+
+    pub fn evidence(&self) -> &RecordedEvidence {
+        self.record.as_ref().map_or(&NO_EVIDENCE, |r| &r.evidence)
+    }
+
+    pub fn comment(&self) -> Option<&str> {
+        self.record.as_ref().and_then(|r| r.comment.as_deref())
+    }
+
+    pub fn completed_by(&self) -> Option<&Actor> {
+        self.record.as_ref().and_then(|r| r.completed_by.as_ref())
+    }
+
+    pub fn completed_at(&self) -> Option<Timestamp> {
+        self.record.as_ref().and_then(|r| r.completed_at)
+    }
+
+    pub fn confirmed_by(&self) -> Option<&Actor> {
+        self.record.as_ref().and_then(|r| r.confirmed_by.as_ref())
+    }
+
+    pub fn not_required_reason(&self) -> Option<&str> {
+        self.record.as_ref().and_then(|r| r.not_required_reason.as_deref())
     }
 
     fn reset(&mut self) {
@@ -357,16 +390,20 @@ impl Rollout {
                 let s = &mut r.steps[i];
                 s.status =
                     if c.awaiting_confirmation { StepStatus::AwaitingConfirmation } else { StepStatus::Done };
-                s.evidence = RecordedEvidence::from_map(&c.evidence);
-                s.comment = c.comment.clone();
-                s.completed_by = Some(meta.actor.clone());
-                s.completed_at = Some(meta.at);
+                s.record = Some(Box::new(StepRecord {
+                    evidence: RecordedEvidence::from_map(&c.evidence),
+                    comment: c.comment.clone(),
+                    completed_by: Some(meta.actor.clone()),
+                    completed_at: Some(meta.at),
+                    confirmed_by: None,
+                    not_required_reason: None,
+                }));
                 r.touched = true;
             }
             RolloutEvent::StepConfirmed { step, .. } => {
                 let i = index(&r, step)?;
                 r.steps[i].status = StepStatus::Done;
-                r.steps[i].confirmed_by = Some(meta.actor.clone());
+                r.steps[i].record_mut().confirmed_by = Some(meta.actor.clone());
             }
             RolloutEvent::StepReopened { step, dependents, .. } => {
                 let i = index(&r, step)?;
@@ -379,7 +416,7 @@ impl Rollout {
             RolloutEvent::StepMarkedNotRequired { step, reason } => {
                 let i = index(&r, step)?;
                 r.steps[i].status = StepStatus::NotRequired;
-                r.steps[i].not_required_reason = Some(reason.clone());
+                r.steps[i].record_mut().not_required_reason = Some(reason.clone());
                 r.touched = true;
             }
             RolloutEvent::Blocked { reason } => r.blocked = Some(reason.clone()),
@@ -429,16 +466,16 @@ impl Rollout {
                 for taken in &t.steps {
                     let i = index(&r, &taken.step)?;
                     let s = &mut r.steps[i];
-                    if taken.status == "not_required" {
-                        s.status = StepStatus::NotRequired;
-                        s.not_required_reason = taken.comment.clone();
-                    } else {
-                        s.status = StepStatus::Done;
-                        s.comment = taken.comment.clone();
-                    }
-                    s.evidence = RecordedEvidence::from_map(&taken.evidence);
-                    s.completed_by = taken.completed_by.clone();
-                    s.completed_at = taken.completed_at.map(Timestamp::from_unix_micros);
+                    let skipped = taken.status == "not_required";
+                    s.status = if skipped { StepStatus::NotRequired } else { StepStatus::Done };
+                    s.record = Some(Box::new(StepRecord {
+                        evidence: RecordedEvidence::from_map(&taken.evidence),
+                        comment: (!skipped).then(|| taken.comment.clone()).flatten(),
+                        completed_by: taken.completed_by.clone(),
+                        completed_at: taken.completed_at.map(Timestamp::from_unix_micros),
+                        confirmed_by: None,
+                        not_required_reason: skipped.then(|| taken.comment.clone()).flatten(),
+                    }));
                 }
                 r.touched = r.touched || !t.steps.is_empty();
             }

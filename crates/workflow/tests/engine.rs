@@ -264,7 +264,7 @@ fn evidence_is_checked_field_by_field() {
     // Optional fields may be left out or null.
     let mut g = small_rollout();
     g.ok(staff(), complete("a", json!({ "datum": "2025-02-28", "notiz": null })));
-    assert_eq!(g.r().step("a").expect("a").1.evidence.len(), 1);
+    assert_eq!(g.r().step("a").expect("a").1.evidence().len(), 1);
 }
 
 #[test]
@@ -286,10 +286,7 @@ fn roles_and_automation_decide_who_may_complete_a_step() {
     ));
     g.ok(staff(), complete("a", json!({ "datum": "2025-01-01" })));
     g.ok(bot(), complete("b", json!({})));
-    assert_eq!(
-        g.r().step("b").expect("b").1.completed_by.as_ref().map(|a| a.kind),
-        Some(ActorKind::Automation)
-    );
+    assert_eq!(g.r().step("b").expect("b").1.completed_by().map(|a| a.kind), Some(ActorKind::Automation));
     let mut admin = manager();
     admin.admin = true;
     g.ok(admin, Command::StartStep { step: "c".into() });
@@ -347,7 +344,7 @@ fn reopening_a_step_reopens_what_depends_on_it_and_says_so() {
         (g.status("a"), g.status("b"), g.status("c")),
         (StepStatus::Ready, StepStatus::Waiting, StepStatus::Waiting)
     );
-    assert!(g.r().step("a").expect("a").1.evidence.is_empty());
+    assert!(g.r().step("a").expect("a").1.evidence().is_empty());
     assert_eq!(
         g.rejected(staff(), Command::ReopenStep { step: "d".into(), reason: "x".into() }),
         Rejection::RoleNotAllowed {
