@@ -116,7 +116,7 @@ fn rebuild_writes_a_checkpoint_equal_to_a_fold_of_the_log() {
                 .expect("start");
         assert_eq!(start, projections::Start::Resumed(268));
         let folded =
-            projections::fold(&*store, &*registry, projections::Cut::Everything, |_| {}).await.expect("fold");
+            projections::fold(&store, &*registry, projections::Cut::Everything, |_| {}).await.expect("fold");
         p.read(|m| assert!(*m == folded, "the checkpoint equals a fold of the log"));
     });
     let missing = rollout(&["rebuild", "--data-dir", s(&tmp.path().join("none"))]);

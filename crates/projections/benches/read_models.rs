@@ -287,7 +287,7 @@ fn main() {
     });
     let rss_before = rss_mb();
     let start = Instant::now();
-    let model = rt.block_on(fold(&*store, &*registry, Cut::Everything, |_| {})).expect("fold");
+    let model = rt.block_on(fold(&store, &*registry, Cut::Everything, |_| {})).expect("fold");
     let fold_time = start.elapsed();
     println!("plain read of the log   : {read_rate:>10.0} events/s ({read_time:?})");
     println!(

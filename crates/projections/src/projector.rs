@@ -50,27 +50,57 @@ impl std::fmt::Debug for Projector {
     }
 }
 
-/// Folds the log into `model` from its position on, until the end (or `until`).
+/// Folds the log into `model` from its position on, until the end (or `until`). Reading and
+/// folding overlap: a reader task fetches the next pages while this one folds (two cores).
 async fn catch_up(
-    store: &dyn EventStore,
+    store: &Arc<dyn EventStore>,
     definitions: &dyn Definitions,
     model: &mut ReadModel,
     until: Cut,
     mut progress: impl FnMut(u64),
 ) -> Result<(), Error> {
-    loop {
-        let page = store.read_all(model.position + 1, FOLD_PAGE).await?;
-        if page.is_empty() {
-            return Ok(());
-        }
-        for e in &page {
-            if !until.includes(e.position, e.recorded_at) {
-                return Ok(());
+    let (pages, mut incoming) =
+        tokio::sync::mpsc::channel::<Result<Vec<store::RecordedEvent>, store::StoreError>>(4);
+    let reader = {
+        let store = store.clone();
+        let mut from = model.position + 1;
+        tokio::spawn(async move {
+            loop {
+                let page = store.read_all(from, FOLD_PAGE).await;
+                let last = match &page {
+                    Ok(p) => p.last().map(|e| e.position),
+                    Err(_) => None,
+                };
+                let failed = page.is_err();
+                if pages.send(page).await.is_err() || failed {
+                    return;
+                }
+                match last {
+                    Some(p) => from = p + 1,
+                    None => return,
+                }
             }
-            model.apply(e, definitions)?;
+        })
+    };
+    let result = async {
+        while let Some(page) = incoming.recv().await {
+            let page = page?;
+            if page.is_empty() {
+                break;
+            }
+            for e in &page {
+                if !until.includes(e.position, e.recorded_at) {
+                    return Ok(());
+                }
+                model.apply(e, definitions)?;
+            }
+            progress(model.position);
         }
-        progress(model.position);
+        Ok(())
     }
+    .await;
+    reader.abort();
+    result
 }
 
 /// Where to cut the log for a view of the past.
@@ -95,7 +125,7 @@ impl Cut {
 
 /// Folds the whole log (or the part before `until`) into a fresh model.
 pub async fn fold(
-    store: &dyn EventStore,
+    store: &Arc<dyn EventStore>,
     definitions: &dyn Definitions,
     until: Cut,
     progress: impl FnMut(u64),
@@ -169,7 +199,7 @@ impl Projector {
             Start::Resumed(p) => tracing::info!(position = p, "read models resume from their checkpoint"),
             Start::Rebuilt(why) => tracing::warn!(reason = %why, "read models are rebuilt from the log"),
         }
-        catch_up(&*store, &*definitions, &mut model, Cut::Everything, |_| {}).await?;
+        catch_up(&store, &*definitions, &mut model, Cut::Everything, |_| {}).await?;
         let (position, _) = watch::channel(model.position);
         let projector =
             Arc::new(Projector { model: RwLock::new(model), position, store, definitions, checkpoint_path });

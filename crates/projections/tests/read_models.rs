@@ -45,7 +45,7 @@ async fn setup() -> (Arc<dyn EventStore>, Arc<Engine>, Arc<Registry>) {
 }
 
 async fn rebuilt(store: &Arc<dyn EventStore>, registry: &Arc<Registry>) -> ReadModel {
-    fold(&**store, &**registry, Cut::Everything, |_| {}).await.expect("fold")
+    fold(store, &**registry, Cut::Everything, |_| {}).await.expect("fold")
 }
 
 async fn caught_up(p: &Projector, store: &Arc<dyn EventStore>) {
@@ -211,7 +211,7 @@ async fn time_travel_matches_a_fold_of_the_log_cut_at_that_point() {
     workload(&engine, 11, 120).await;
     let head = store.head().await.expect("head").position;
     for cut in [head / 3, head / 2, head - 5, head] {
-        let folded = fold(&*store, &*registry, Cut::Position(cut), |_| {}).await.expect("fold");
+        let folded = fold(&store, &*registry, Cut::Position(cut), |_| {}).await.expect("fold");
         assert_eq!(folded.position, cut);
         for id in ["wohngeld:120540000000", "kfz_zulassung:120730000000", "wohngeld:120000000000"] {
             let (service, ars) = id.split_once(':').expect("id");
@@ -222,7 +222,7 @@ async fn time_travel_matches_a_fold_of_the_log_cut_at_that_point() {
     }
     // By time: everything up to the recorded time of an event.
     let event = store.read_event(head / 2).await.expect("read").expect("event");
-    let by_time = fold(&*store, &*registry, Cut::Time(event.recorded_at), |_| {}).await.expect("fold");
+    let by_time = fold(&store, &*registry, Cut::Time(event.recorded_at), |_| {}).await.expect("fold");
     assert!(by_time.position >= head / 2);
     assert!(
         by_time.position == head

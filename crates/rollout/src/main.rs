@@ -206,14 +206,14 @@ async fn run(command: Command) -> Result<(), Failure> {
         }
         Command::Rebuild { store } => {
             let dir = store.data_dir;
-            let log = open_existing(&dir)?;
+            let log: std::sync::Arc<dyn store::EventStore> = std::sync::Arc::new(open_existing(&dir)?);
             let checkpoint = dir.join(READ_MODEL_FILE);
             match std::fs::remove_file(&checkpoint) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(at(&checkpoint, e)),
             }
-            let head = store::EventStore::head(&log).await?.position;
+            let head = log.head().await?.position;
             let registry = engine::Registry::bundled().map_err(Failure)?;
             let mut progress = Progress::new("events folded");
             let model = projections::fold(&log, &registry, projections::Cut::Everything, |n| {
