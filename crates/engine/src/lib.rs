@@ -61,11 +61,43 @@ pub struct Request {
     pub principal: Principal,
     pub correlation_id: Uuid,
     pub causation_id: Option<Uuid>,
+    /// The caller's key for this command: a repeat with the same key (and principal) returns the
+    /// first result and appends nothing.
+    pub idempotency_key: Option<String>,
+    /// The rollout version the caller saw; a different one is a `Conflict`.
+    pub expected_version: Option<u64>,
 }
 
 impl Request {
     pub fn new(principal: Principal) -> Self {
-        Request { principal, correlation_id: Uuid::now_v7(), causation_id: None }
+        Request {
+            principal,
+            correlation_id: Uuid::now_v7(),
+            causation_id: None,
+            idempotency_key: None,
+            expected_version: None,
+        }
+    }
+
+    /// The id of the `index`-th event of this request: derived from the idempotency key when
+    /// there is one (so a repeat carries the same ids), otherwise a fresh UUID v7.
+    fn event_id(&self, index: usize) -> Uuid {
+        match &self.idempotency_key {
+            None => Uuid::now_v7(),
+            Some(key) => {
+                let mut h = blake3::Hasher::new();
+                h.update(self.principal.actor.id.as_bytes());
+                h.update(&[0]);
+                h.update(key.as_bytes());
+                h.update(&(index as u64).to_be_bytes());
+                let mut bytes = [0u8; 16];
+                bytes.copy_from_slice(&h.finalize().as_bytes()[..16]);
+                // UUID version 8 (custom), RFC 9562 variant.
+                bytes[6] = (bytes[6] & 0x0f) | 0x80;
+                bytes[8] = (bytes[8] & 0x3f) | 0x80;
+                Uuid::from_bytes(bytes)
+            }
+        }
     }
 
     fn actor(&self) -> &Actor {
@@ -121,8 +153,17 @@ impl std::fmt::Debug for Engine {
 }
 
 fn new_event(type_and_version: (&str, u32), payload: serde_json::Value, req: &Request) -> NewEvent {
+    new_event_at(type_and_version, payload, req, 0)
+}
+
+fn new_event_at(
+    type_and_version: (&str, u32),
+    payload: serde_json::Value,
+    req: &Request,
+    index: usize,
+) -> NewEvent {
     NewEvent {
-        event_id: Uuid::now_v7(),
+        event_id: req.event_id(index),
         event_type: type_and_version.0.to_owned(),
         schema_version: type_and_version.1,
         actor: req.actor().clone(),
@@ -212,7 +253,18 @@ impl Engine {
         command: Command,
         req: &Request,
     ) -> Result<(Option<Rollout>, Outcome), EngineError> {
+        if req.idempotency_key.is_some() {
+            if let Some(outcome) = self.replay(service_key, ars, req).await? {
+                return Ok((None, outcome));
+            }
+        }
         let state = self.load(service_key, ars).await?;
+        let actual = state.as_ref().map_or(0, |r| r.version);
+        if let Some(expected) = req.expected_version {
+            if expected != actual {
+                return Err(EngineError::Conflict { expected, actual });
+            }
+        }
         let before = state.clone();
         let cx = Context { principal: req.principal.clone(), now: store::Timestamp::now() };
         let events = decide(state.as_ref(), &command, &cx).map_err(EngineError::Rejected)?;
@@ -233,6 +285,37 @@ impl Engine {
         }
         let rollout = rollout.ok_or_else(|| EngineError::Unreadable("a command appended nothing".into()))?;
         Ok((before, Outcome { rollout, events: recorded }))
+    }
+
+    /// A repeat of an idempotent request: the events its key names are stored already.
+    async fn replay(
+        &self,
+        service_key: &str,
+        ars: &str,
+        req: &Request,
+    ) -> Result<Option<Outcome>, EngineError> {
+        let stream = stream_id(service_key, ars);
+        let mut from = 1;
+        let mut found: Vec<RecordedEvent> = Vec::new();
+        loop {
+            let page = self.store.read_stream(&stream, from, store::Direction::Forward, 1_000).await?;
+            let Some(last) = page.last() else { break };
+            from = last.version + 1;
+            // The request's events carry the ids derived from its key, in order.
+            for e in page {
+                if e.event_id == req.event_id(found.len()) {
+                    found.push(e);
+                }
+            }
+        }
+        if found.is_empty() {
+            return Ok(None);
+        }
+        let rollout = self
+            .load(service_key, ars)
+            .await?
+            .ok_or_else(|| EngineError::Unreadable("a replayed rollout is empty".into()))?;
+        Ok(Some(Outcome { rollout, events: found }))
     }
 
     /// Starts the rollout of a service at one administration, with the definition for its level
@@ -348,7 +431,12 @@ impl Engine {
             for (event, stored) in planned.events.iter().zip(&recorded) {
                 if let CatalogEvent::AuthorityDissolved { successors, note } = event {
                     let ars = planned.stream_id.trim_start_matches("authority-").to_owned();
-                    let cause = Request { causation_id: Some(stored.event_id), ..req.clone() };
+                    let cause = Request {
+                        causation_id: Some(stored.event_id),
+                        idempotency_key: None,
+                        expected_version: None,
+                        ..req.clone()
+                    };
                     report.dissolutions.push(self.apply_dissolution(&ars, successors, note, &cause).await?);
                 }
             }
@@ -409,7 +497,12 @@ impl Engine {
             )
             .await?;
         self.catalog.write().unwrap_or_else(|p| p.into_inner()).apply(&stream, &event);
-        let cause = Request { causation_id: recorded.first().map(|e| e.event_id), ..req.clone() };
+        let cause = Request {
+            causation_id: recorded.first().map(|e| e.event_id),
+            idempotency_key: None,
+            expected_version: None,
+            ..req.clone()
+        };
         self.apply_dissolution(ars, &successors, note, &cause).await
     }
 
@@ -484,6 +577,8 @@ impl Engine {
             principal: Principal { actor: Actor::system(), roles: vec![], admin: true },
             correlation_id: req.correlation_id,
             causation_id: cause.map(|e| e.event_id),
+            idempotency_key: None,
+            expected_version: None,
         };
         for ars in targets {
             if self.store.stream_version(&stream_id(&after.service_key, &ars)).await? == 0 {

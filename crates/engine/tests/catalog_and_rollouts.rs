@@ -345,3 +345,24 @@ async fn a_dissolution_with_several_successors_ends_the_rollouts_naming_them() {
         Err(EngineError::Dissolved(_))
     ));
 }
+
+#[tokio::test]
+async fn an_idempotency_key_applies_a_command_once_and_a_stale_version_conflicts() {
+    let (engine, store) = engine().await;
+    engine.import_catalog(&dataset(), &admin(), |_, _| {}).await.expect("import");
+    let started = engine.start_rollout("wohngeld", "120540000000", None, &admin()).await.expect("start");
+    let mut keyed = staff();
+    keyed.idempotency_key = Some("schritt-1".into());
+    let command = complete("interesse", json!({ "datum": "2025-01-01", "kontakt": "X" }));
+    let first = engine.execute("wohngeld", "120540000000", command.clone(), &keyed).await.expect("first");
+    let before = head(&store).await;
+    let again = engine.execute("wohngeld", "120540000000", command, &keyed).await.expect("repeat");
+    assert_eq!(head(&store).await, before, "the repeat appends nothing");
+    assert_eq!(again.events, first.events, "and answers with the first events");
+    let mut stale = staff();
+    stale.expected_version = Some(started.rollout.version);
+    let conflict = engine
+        .execute("wohngeld", "120540000000", Command::Comment { text: "x".into(), step: None }, &stale)
+        .await;
+    assert!(matches!(conflict, Err(EngineError::Conflict { expected: 1, actual: 2 })), "{conflict:?}");
+}
