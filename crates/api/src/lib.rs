@@ -5,3 +5,9 @@
 pub mod tokens;
 
 pub use tokens::{Principal, Role, Tokens};
+pub mod schema;
+
+/// The id of an HTTP request, carried into the events' correlation id.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestId(pub uuid::Uuid);
+pub mod server;

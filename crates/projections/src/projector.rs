@@ -197,6 +197,9 @@ impl Projector {
         };
         match &start {
             Start::Resumed(p) => tracing::info!(position = p, "read models resume from their checkpoint"),
+            Start::Rebuilt(why) if why == "no checkpoint" => {
+                tracing::info!("read models are folded from the log")
+            }
             Start::Rebuilt(why) => tracing::warn!(reason = %why, "read models are rebuilt from the log"),
         }
         catch_up(&store, &*definitions, &mut model, Cut::Everything, |_| {}).await?;

@@ -23,6 +23,21 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Serve the GraphQL API (POST /graphql, /healthz, /readyz). An empty store is initialised
+    /// with the bundled workflow definitions and the Brandenburg catalogue, and an admin token is
+    /// written to DIR/admin.token (mode 0600); its path is printed, never the token.
+    Serve {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Address to listen on (port 0: any free port; the address is printed).
+        #[arg(long, value_name = "ADDR", env = "ROLLOUT_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// On an empty store, also generate a demo history: three services rolled out to every
+        /// administration they apply to, progressed by several people and an automation token,
+        /// some blocked and some overdue.
+        #[arg(long, env = "ROLLOUT_DEMO")]
+        demo: bool,
+    },
     /// Workflow definitions (the TOML files in workflows/).
     #[command(subcommand)]
     Workflow(WorkflowCommand),
@@ -109,6 +124,9 @@ struct StoreArgs {
     data_dir: PathBuf,
 }
 
+mod demo;
+mod serve;
+
 /// The read models' checkpoint in the data directory.
 const READ_MODEL_FILE: &str = "readmodel.json";
 
@@ -150,6 +168,7 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<(), Failure> {
     match command {
+        Command::Serve { store, listen, demo } => serve::run(&store.data_dir, listen, demo).await,
         Command::Workflow(WorkflowCommand::Check { files }) => check_workflows(&files),
         Command::Catalog(CatalogCommand::Import { store, dir }) => {
             let data = match &dir {

@@ -1,0 +1,522 @@
+#![allow(missing_debug_implementations)] // GraphQL object types; their fields are the documentation.
+//! The GraphQL schema: names fixed by DESIGN.md ("Outside contract"); every type and field has
+//! a description. Errors carry `extensions.code`.
+
+use std::sync::Arc;
+
+use async_graphql::{
+    Context, EmptySubscription, Enum, Error, ErrorExtensions, InputObject, Object, Schema, SimpleObject, ID,
+};
+use engine::{Engine, EngineError, Outcome, Request};
+use projections::{GroupBy as ModelGroupBy, Projector};
+use store::RecordedEvent;
+use workflow::decide::Command;
+use workflow::rollout::Rollout as DomainRollout;
+
+use crate::tokens::{Principal, Role, Tokens};
+
+/// Query depth, complexity and page size at most.
+pub const DEPTH_MAX: usize = 12;
+pub const COMPLEXITY_MAX: usize = 2_000;
+pub const PAGE_MAX: usize = 500;
+
+pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// What the resolvers share.
+pub struct Services {
+    pub engine: Arc<Engine>,
+    pub projector: Arc<Projector>,
+    pub tokens: Arc<Tokens>,
+}
+
+pub fn build(services: Services) -> ApiSchema {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .data(services)
+        .limit_depth(DEPTH_MAX)
+        .limit_complexity(COMPLEXITY_MAX)
+        .finish()
+}
+
+pub(crate) fn coded(code: &'static str, message: impl Into<String>) -> Error {
+    Error::new(message.into()).extend_with(|_, e| e.set("code", code))
+}
+
+fn principal<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Principal> {
+    ctx.data_opt::<Principal>().ok_or_else(|| coded("UNAUTHENTICATED", "a bearer token is required"))
+}
+
+fn services<'a>(ctx: &'a Context<'_>) -> &'a Services {
+    ctx.data_unchecked::<Services>()
+}
+
+/// An engine error as the API reports it; internal causes are logged, not shown.
+fn engine_error(e: EngineError) -> Error {
+    match e {
+        EngineError::Rejected(r) => coded("REJECTED", r.to_string()),
+        EngineError::Conflict { expected, actual } => {
+            Error::new(format!("the rollout is at version {actual}, not {expected}")).extend_with(|_, ext| {
+                ext.set("code", "CONFLICT");
+                ext.set("currentVersion", actual);
+            })
+        }
+        EngineError::UnknownService(_)
+        | EngineError::UnknownAuthority(_)
+        | EngineError::UnknownDefinition(_) => coded("NOT_FOUND", e.to_string()),
+        EngineError::Dissolved(_) | EngineError::NotApplicable { .. } => coded("REJECTED", e.to_string()),
+        EngineError::Store(store::StoreError::Limit { .. }) => coded("LIMIT_EXCEEDED", e.to_string()),
+        other => {
+            tracing::error!(error = %other, "internal error");
+            coded("INTERNAL", "internal error")
+        }
+    }
+}
+
+/// Splits `"<serviceKey>:<ars>"`.
+fn split_id(id: &str) -> async_graphql::Result<(&str, &str)> {
+    id.split_once(':')
+        .ok_or_else(|| coded("BAD_USER_INPUT", format!("`{id}` is not a rollout id (`<serviceKey>:<ars>`)")))
+}
+
+/// A rollout visible to the caller, or FORBIDDEN — also when it does not exist, so a token
+/// learns nothing about administrations outside its scope.
+fn check_scope(p: &Principal, service: &str, ars: &str) -> async_graphql::Result<()> {
+    if p.may_read_rollout(service, ars) {
+        Ok(())
+    } else {
+        Err(coded("FORBIDDEN", "this token may not access that rollout"))
+    }
+}
+
+pub struct Query;
+
+/// How progress is grouped.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum GroupBy {
+    /// By service.
+    Service,
+    /// By Landkreis; an Amt or Gemeinde counts under its Landkreis.
+    Landkreis,
+    /// By administration.
+    Authority,
+}
+
+/// Counts of one group.
+#[derive(SimpleObject)]
+pub struct ProgressGroup {
+    /// The service key, Landkreis ARS or administration ARS.
+    key: String,
+    /// Rollouts in the group.
+    rollouts: u64,
+    /// Share of applicable steps done, 0 to 100.
+    percent_done: f64,
+    /// Rollouts per phase and status.
+    by_phase_status: Vec<PhaseStatusCount>,
+}
+
+/// Rollouts in one phase with one status.
+#[derive(SimpleObject)]
+pub struct PhaseStatusCount {
+    /// Phase id of the workflow definition.
+    phase: String,
+    /// `not_started`, `in_progress`, `blocked`, `live` or `cancelled`.
+    status: String,
+    /// Number of rollouts.
+    count: u64,
+}
+
+/// The caller.
+#[derive(SimpleObject)]
+pub struct Me {
+    /// The actor id its events are recorded for (`token:<id>`).
+    id: String,
+    /// The token's name.
+    name: String,
+    /// `admin`, `project-manager`, `authority-staff`, `automation` or `auditor`.
+    role: String,
+    /// ARS keys an authority-staff token is limited to.
+    authorities: Vec<String>,
+    /// Service keys an automation token is limited to.
+    services: Vec<String>,
+}
+
+/// What can be read.
+#[Object]
+impl Query {
+    /// The caller's principal and scope.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Me> {
+        let p = principal(ctx)?;
+        Ok(Me {
+            id: p.actor().id,
+            name: p.name.clone(),
+            role: p.role.name().into(),
+            authorities: p.authorities.clone(),
+            services: p.services.clone(),
+        })
+    }
+
+    /// One rollout by id, `"<serviceKey>:<ars>"`, e.g. `wohngeld:120540000000`.
+    async fn rollout(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Rollout>> {
+        let p = principal(ctx)?;
+        let (service, ars) = split_id(&id)?;
+        check_scope(p, service, ars)?;
+        let s = services(ctx);
+        Ok(s.projector.read(|m| m.rollouts.get(id.as_str()).cloned()).map(Rollout))
+    }
+
+    /// Progress counts of all rollouts the caller may see, grouped.
+    async fn progress(
+        &self,
+        ctx: &Context<'_>,
+        group_by: GroupBy,
+    ) -> async_graphql::Result<Vec<ProgressGroup>> {
+        let p = principal(ctx)?;
+        if p.role == Role::AuthorityStaff || p.role == Role::Automation {
+            return Err(coded(
+                "FORBIDDEN",
+                "progress over all rollouts needs a project manager, admin or auditor token",
+            ));
+        }
+        let by = match group_by {
+            GroupBy::Service => ModelGroupBy::Service,
+            GroupBy::Landkreis => ModelGroupBy::Landkreis,
+            GroupBy::Authority => ModelGroupBy::Authority,
+        };
+        Ok(services(ctx).projector.read(|m| {
+            m.progress(by)
+                .into_iter()
+                .map(|(key, c)| ProgressGroup {
+                    key,
+                    rollouts: c.rollouts,
+                    percent_done: c.percent_done(),
+                    by_phase_status: c
+                        .by_phase_status
+                        .iter()
+                        .map(|((phase, status), n)| PhaseStatusCount {
+                            phase: phase.clone(),
+                            status: (*status).into(),
+                            count: *n,
+                        })
+                        .collect(),
+                })
+                .collect()
+        }))
+    }
+}
+
+/// A rollout: one service at one administration.
+pub struct Rollout(DomainRollout);
+
+/// An actor: who recorded an event.
+#[derive(SimpleObject)]
+pub struct ActorInfo {
+    /// `token:<id>`, `system`, ...
+    id: String,
+    /// Display name.
+    name: String,
+    /// `person`, `automation` or `system`.
+    kind: String,
+}
+
+fn actor_info(a: &store::Actor) -> ActorInfo {
+    let kind = match a.kind {
+        store::ActorKind::Person => "person",
+        store::ActorKind::Automation => "automation",
+        store::ActorKind::System => "system",
+    };
+    ActorInfo { id: a.id.clone(), name: a.name.clone(), kind: kind.into() }
+}
+
+/// A step of a rollout.
+#[derive(SimpleObject)]
+pub struct Step {
+    /// Step id of the definition.
+    id: String,
+    /// Title (German).
+    title: String,
+    /// Phase id.
+    phase: String,
+    /// `waiting`, `ready`, `in_progress`, `awaiting_confirmation`, `done`, `not_required`, `not_applicable`.
+    status: String,
+    /// The recorded evidence, field id → value.
+    evidence: async_graphql::Json<serde_json::Value>,
+    /// Who completed it.
+    completed_by: Option<ActorInfo>,
+    /// When it was completed (RFC 3339).
+    completed_at: Option<String>,
+    /// When it is due (RFC 3339).
+    due_at: Option<String>,
+}
+
+/// A rollout: one service at one administration, as its events made it.
+#[Object]
+impl Rollout {
+    /// `"<serviceKey>:<ars>"`.
+    async fn id(&self) -> ID {
+        ID(self.0.id())
+    }
+
+    /// The stream version: the number of events of this rollout. Pass it as `expectedVersion`.
+    async fn version(&self) -> u64 {
+        self.0.version
+    }
+
+    /// `not_started`, `in_progress`, `blocked`, `live` or `cancelled`.
+    async fn status(&self) -> &'static str {
+        self.0.status().name()
+    }
+
+    /// Id of the first phase with an unfinished step.
+    async fn phase(&self) -> String {
+        self.0.definition.phases.get(self.0.phase()).map(|p| p.id.clone()).unwrap_or_default()
+    }
+
+    /// The service's key.
+    async fn service_key(&self) -> &str {
+        &self.0.service_key
+    }
+
+    /// The administration's ARS.
+    async fn ars(&self) -> &str {
+        &self.0.ars
+    }
+
+    /// Why it is blocked, while it is.
+    async fn blocked_reason(&self) -> Option<&str> {
+        self.0.blocked.as_deref()
+    }
+
+    /// The workflow definition it runs, `id@version`.
+    async fn definition(&self) -> String {
+        format!("{}@{}", self.0.definition.id, self.0.definition.version)
+    }
+
+    /// Its steps in definition order.
+    async fn steps(&self) -> Vec<Step> {
+        let d = &self.0.definition;
+        d.steps
+            .iter()
+            .zip(&self.0.steps)
+            .map(|(def, s)| Step {
+                id: def.id.clone(),
+                title: def.title.clone(),
+                phase: d.phases.get(def.phase).map(|p| p.id.clone()).unwrap_or_default(),
+                status: s.status.name().into(),
+                evidence: async_graphql::Json(
+                    serde_json::to_value(s.evidence().to_map()).unwrap_or_default(),
+                ),
+                completed_by: s.completed_by().map(actor_info),
+                completed_at: s.completed_at().map(|t| t.to_string()),
+                due_at: s.due_at.map(|t| t.to_string()),
+            })
+            .collect()
+    }
+}
+
+/// An event of the audit log.
+pub struct Event(RecordedEvent);
+
+/// An event of the log: who changed what, when, and its place in the hash chain.
+#[Object]
+impl Event {
+    /// Global position in the log.
+    async fn position(&self) -> u64 {
+        self.0.position
+    }
+    /// The stream it belongs to.
+    async fn stream_id(&self) -> &str {
+        &self.0.stream_id
+    }
+    /// Version within its stream.
+    async fn version(&self) -> u64 {
+        self.0.version
+    }
+    /// The stored event type, e.g. `StepCompleted`.
+    #[graphql(name = "type")]
+    async fn event_type(&self) -> &str {
+        &self.0.event_type
+    }
+    /// When it was recorded (RFC 3339).
+    async fn recorded_at(&self) -> String {
+        self.0.recorded_at.to_string()
+    }
+    /// Who caused it.
+    async fn actor(&self) -> ActorInfo {
+        actor_info(&self.0.actor)
+    }
+    /// The payload.
+    async fn data(&self) -> async_graphql::Json<serde_json::Value> {
+        async_graphql::Json(self.0.data.to_value().unwrap_or_default())
+    }
+    /// Ties together the events of one request.
+    async fn correlation_id(&self) -> String {
+        self.0.correlation_id.to_string()
+    }
+    /// Its hash in the chain (hex).
+    async fn hash(&self) -> String {
+        self.0.hash.to_string()
+    }
+}
+
+/// The rollout after a change, and the events the change appended.
+#[derive(SimpleObject)]
+pub struct RolloutPayload {
+    /// The rollout after the change.
+    rollout: Rollout,
+    /// The events appended (for a repeat with the same idempotency key: the first ones).
+    events: Vec<Event>,
+}
+
+fn payload(outcome: Outcome) -> RolloutPayload {
+    RolloutPayload {
+        rollout: Rollout(outcome.rollout),
+        events: outcome.events.into_iter().map(Event).collect(),
+    }
+}
+
+/// Start one rollout.
+#[derive(InputObject)]
+pub struct StartRolloutInput {
+    /// The service key, e.g. `wohngeld`.
+    service_key: String,
+    /// The administration's ARS.
+    ars: String,
+}
+
+/// Complete a step with its evidence.
+#[derive(InputObject)]
+pub struct CompleteStepInput {
+    /// `"<serviceKey>:<ars>"`.
+    rollout_id: ID,
+    /// Step id of the definition.
+    step_id: String,
+    /// Evidence: field id → value (an object).
+    evidence: async_graphql::Json<serde_json::Value>,
+    /// The rollout version you saw; a different one is a `CONFLICT` naming the current one.
+    expected_version: Option<u64>,
+    /// A key of yours: repeating the mutation with it returns the first result and appends nothing.
+    idempotency_key: Option<String>,
+    /// A comment for the history.
+    comment: Option<String>,
+}
+
+/// Issue an API token (admin only).
+#[derive(InputObject)]
+pub struct IssueTokenInput {
+    /// A name that says whose it is.
+    name: String,
+    /// `admin`, `project-manager`, `authority-staff`, `automation` or `auditor`.
+    role: String,
+    /// For `authority-staff`: the ARS keys it may act for.
+    #[graphql(default)]
+    authorities: Vec<String>,
+    /// For `automation`: the service keys it may act for.
+    #[graphql(default)]
+    services: Vec<String>,
+}
+
+/// A newly issued token. The secret is shown only here.
+#[derive(SimpleObject)]
+pub struct IssuedToken {
+    /// The token id (its actor id is `token:<id>`).
+    id: ID,
+    /// The bearer secret. Shown once.
+    token: String,
+    /// Its role.
+    role: String,
+}
+
+pub struct Mutation;
+
+fn request(ctx: &Context<'_>, p: &Principal) -> Request {
+    let mut r = Request::new(p.domain());
+    if let Some(id) = ctx.data_opt::<crate::RequestId>() {
+        r.correlation_id = id.0;
+    }
+    r
+}
+
+fn writer<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Principal> {
+    let p = principal(ctx)?;
+    if !p.may_write() {
+        return Err(coded("FORBIDDEN", "this token may only read"));
+    }
+    Ok(p)
+}
+
+/// What can be changed. Every change is an event with the token's principal as actor.
+#[Object]
+impl Mutation {
+    /// Start the rollout of a service at one administration.
+    async fn start_rollout(
+        &self,
+        ctx: &Context<'_>,
+        input: StartRolloutInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let p = writer(ctx)?;
+        check_scope(p, &input.service_key, &input.ars)?;
+        let s = services(ctx);
+        let outcome = s
+            .engine
+            .start_rollout(&input.service_key, &input.ars, None, &request(ctx, p))
+            .await
+            .map_err(engine_error)?;
+        Ok(payload(outcome))
+    }
+
+    /// Complete a step with evidence.
+    async fn complete_step(
+        &self,
+        ctx: &Context<'_>,
+        input: CompleteStepInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let p = writer(ctx)?;
+        let (service, ars) = split_id(&input.rollout_id)?;
+        check_scope(p, service, ars)?;
+        let serde_json::Value::Object(map) = input.evidence.0 else {
+            return Err(coded("BAD_USER_INPUT", "`evidence` must be an object of field id → value"));
+        };
+        let command = Command::CompleteStep {
+            step: input.step_id,
+            evidence: map.into_iter().collect(),
+            comment: input.comment,
+        };
+        let mut req = request(ctx, p);
+        req.expected_version = input.expected_version;
+        req.idempotency_key =
+            input.idempotency_key.map(|k| format!("completeStep:{}:{k}", input.rollout_id.as_str()));
+        let s = services(ctx);
+        let outcome = s.engine.execute(service, ars, command, &req).await.map_err(engine_error)?;
+        Ok(payload(outcome))
+    }
+
+    /// Issue an API token (admin only). The secret is in the answer and nowhere else.
+    async fn issue_token(
+        &self,
+        ctx: &Context<'_>,
+        input: IssueTokenInput,
+    ) -> async_graphql::Result<IssuedToken> {
+        let p = principal(ctx)?;
+        if p.role != Role::Admin {
+            return Err(coded("FORBIDDEN", "only an admin token may issue tokens"));
+        }
+        let role = Role::from_name(&input.role).ok_or_else(|| {
+            coded(
+                "BAD_USER_INPUT",
+                format!("unknown role `{}`; roles are {}", input.role, Role::NAMES.join(", ")),
+            )
+        })?;
+        let s = services(ctx);
+        let (issued, token) = s
+            .tokens
+            .issue(&**s.engine.store(), p.actor(), &input.name, role, input.authorities, input.services)
+            .await
+            .map_err(|e| match e {
+                crate::tokens::TokenError::Invalid(m) => coded("BAD_USER_INPUT", m),
+                other => {
+                    tracing::error!(error = %other, "issuing a token failed");
+                    coded("INTERNAL", "internal error")
+                }
+            })?;
+        Ok(IssuedToken { id: ID(issued.token_id.to_string()), token, role: issued.role.name().into() })
+    }
+}

@@ -1,0 +1,105 @@
+//! The HTTP server: `POST /graphql`, `/healthz`, `/readyz`. Requests carry
+//! `Authorization: Bearer <token>`; each gets a request id, carried into the events'
+//! correlation id and returned as `x-request-id`.
+
+use std::sync::Arc;
+
+use async_graphql::ServerError;
+use async_graphql_axum::GraphQLResponse;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::schema::ApiSchema;
+use crate::tokens::Tokens;
+use crate::RequestId;
+
+/// Bytes of a request body at most.
+pub const BODY_BYTES_MAX: usize = 256 * 1024;
+
+#[derive(Clone)]
+struct AppState {
+    schema: ApiSchema,
+    tokens: Arc<Tokens>,
+}
+
+pub fn router(schema: ApiSchema, tokens: Arc<Tokens>) -> Router {
+    Router::new()
+        .route("/graphql", post(graphql))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ready" }))
+        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .with_state(AppState { schema, tokens })
+}
+
+fn error_response(code: &str, message: &str) -> async_graphql::Response {
+    let mut error = ServerError::new(message, None);
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", code);
+    error.extensions = Some(ext);
+    async_graphql::Response::from_errors(vec![error])
+}
+
+fn respond(status: StatusCode, response: async_graphql::Response, id: uuid::Uuid) -> Response {
+    let response: GraphQLResponse = response.into();
+    let mut response = response.into_response();
+    *response.status_mut() = status;
+    with_request_id(response, id)
+}
+
+async fn graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let request_id = uuid::Uuid::now_v7();
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let message = format!("the request body is larger than {BODY_BYTES_MAX} bytes");
+            return respond(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                error_response("LIMIT_EXCEEDED", &message),
+                request_id,
+            );
+        }
+        Err(rejection) => {
+            return respond(
+                StatusCode::BAD_REQUEST,
+                error_response("BAD_USER_INPUT", &rejection.body_text()),
+                request_id,
+            )
+        }
+    };
+    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            let message = format!("the body is not a GraphQL request (JSON with `query`): {e}");
+            return respond(StatusCode::BAD_REQUEST, error_response("BAD_USER_INPUT", &message), request_id);
+        }
+    };
+    let mut request = request.data(RequestId(request_id));
+    if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
+        let bearer = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+        match bearer.and_then(|b| state.tokens.authenticate(b)) {
+            Some(principal) => request = request.data(principal),
+            None => {
+                let message = "the bearer token is not valid (unknown, revoked or malformed)";
+                return respond(StatusCode::OK, error_response("UNAUTHENTICATED", message), request_id);
+            }
+        }
+    }
+    let response: GraphQLResponse = state.schema.execute(request).await.into();
+    with_request_id(response.into_response(), request_id)
+}
+
+fn with_request_id(mut response: Response, id: uuid::Uuid) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    response
+}

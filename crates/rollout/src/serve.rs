@@ -1,0 +1,128 @@
+//! `rollout serve`: wiring of store, engine, read models, tokens and the HTTP server.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use store::{EventStore, Timestamp};
+use store_sled::{SledConfig, SledStore};
+
+use crate::{Failure, READ_MODEL_FILE};
+
+pub async fn run(dir: &Path, listen: SocketAddr, demo: bool) -> Result<(), Failure> {
+    let store: Arc<dyn EventStore> = Arc::new(SledStore::open(SledConfig::new(dir))?);
+    let registry = Arc::new(engine::Registry::bundled().map_err(Failure)?);
+    let engine = Arc::new(engine::Engine::open(store.clone(), registry.clone()).await?);
+    let tokens = Arc::new(api::Tokens::load(&*store).await.map_err(|e| Failure(e.to_string()))?);
+    if store.head().await?.position == 0 {
+        initialise(dir, &store, &engine, &tokens, demo).await?;
+    }
+    let (projector, start) =
+        projections::Projector::start(store.clone(), registry, Some(dir.join(READ_MODEL_FILE)))
+            .await
+            .map_err(|e| Failure(e.to_string()))?;
+    tracing::debug!(?start, "read models ready");
+    let schema = api::schema::build(api::schema::Services {
+        engine: engine.clone(),
+        projector: projector.clone(),
+        tokens: tokens.clone(),
+    });
+    let router = api::server::router(schema, tokens);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Failure(format!("cannot listen on {listen}: {e}")))?;
+    let address = listener.local_addr().map_err(|e| Failure(e.to_string()))?;
+    println!("listening on http://{address}");
+
+    // The deadline policy, and checkpoints of the read models.
+    let policy = {
+        let (engine, projector) = (engine.clone(), projector.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let due = projector.read(|m| m.due_for_overdue_event(Timestamp::now()));
+                if let Err(e) = engine.record_overdue(&due).await {
+                    tracing::error!(error = %e, "the deadline policy failed");
+                }
+                if let Err(e) = projector.checkpoint() {
+                    tracing::error!(error = %e, "writing the read models' checkpoint failed");
+                }
+            }
+        })
+    };
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| Failure(format!("the server stopped: {e}")))?;
+    policy.abort();
+    projector.checkpoint().map_err(|e| Failure(e.to_string()))?;
+    println!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// First start: the catalogue, an admin token in DIR/admin.token (0600), and the demo history.
+async fn initialise(
+    dir: &Path,
+    store: &Arc<dyn EventStore>,
+    engine: &engine::Engine,
+    tokens: &api::Tokens,
+    demo: bool,
+) -> Result<(), Failure> {
+    let system = engine::Request::new(workflow::decide::Principal {
+        actor: store::Actor::system(),
+        roles: vec![],
+        admin: true,
+    });
+    let data = catalog::parse_dataset(&catalog::parse::bundled_files()).map_err(|e| {
+        Failure(format!(
+            "the built-in data is invalid: {}",
+            e.first().map(|e| e.to_string()).unwrap_or_default()
+        ))
+    })?;
+    engine.import_catalog(&data, &system, |_, _| {}).await?;
+    let (_, secret) = tokens
+        .issue(&**store, store::Actor::system(), "admin (first start)", api::Role::Admin, vec![], vec![])
+        .await
+        .map_err(|e| Failure(e.to_string()))?;
+    let path = dir.join("admin.token");
+    write_secret(&path, &secret)?;
+    println!("admin token written to {}", path.display());
+    if demo {
+        crate::demo::generate(engine).await?;
+    }
+    Ok(())
+}
+
+fn write_secret(path: &Path, secret: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
+    file.write_all(secret.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Failure(format!("{}: {e}", path.display())))
+}

@@ -1,0 +1,308 @@
+//! The GraphQL API against the real binary over HTTP: start a rollout, complete steps with
+//! evidence, rejections with reasons, scopes, conflicts, idempotency, bad input, SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+struct Server {
+    child: Child,
+    address: String,
+    admin: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rollout"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env_remove("ROLLOUT_DATA_DIR")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let address = loop {
+            let line = lines.next().expect("the server prints its address").expect("line");
+            if let Some(a) = line.strip_prefix("listening on http://") {
+                break a.to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        let admin = std::fs::read_to_string(dir.path().join("admin.token")).expect("admin token");
+        Server { child, address, admin, _dir: dir }
+    }
+
+    fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
+    /// POSTs raw bytes to /graphql; returns (status, body).
+    fn post_raw(&self, token: Option<&str>, body: &[u8]) -> (u16, String) {
+        let mut s = TcpStream::connect(&self.address).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+        let head = format!(
+            "POST /graphql HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
+            self.address,
+            body.len()
+        );
+        s.write_all(head.as_bytes()).and_then(|()| s.write_all(body)).expect("send");
+        let mut response = String::new();
+        s.read_to_string(&mut response).expect("read");
+        let status = response.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        (status, body)
+    }
+
+    fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let body = json!({ "query": query, "variables": variables }).to_string();
+        let (_, text) = self.post_raw(token, body.as_bytes());
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+    }
+
+    fn get(&self, path: &str) -> u16 {
+        let mut s = TcpStream::connect(&self.address).expect("connect");
+        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
+        let mut response = String::new();
+        s.read_to_string(&mut response).expect("read");
+        response.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+    }
+
+    fn issue(&self, role: &str, authorities: &[&str]) -> String {
+        let r = self.gql(
+            Some(&self.admin),
+            "mutation($i: IssueTokenInput!) { issueToken(input: $i) { token role } }",
+            json!({ "i": { "name": format!("{role} test"), "role": role, "authorities": authorities, "services": ["wohngeld"] } }),
+        );
+        r["data"]["issueToken"]["token"].as_str().unwrap_or_else(|| panic!("{r}")).to_owned()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn code(response: &Value) -> String {
+    response["errors"][0]["extensions"]["code"].as_str().unwrap_or("").to_owned()
+}
+
+const START: &str = "mutation($s: String!, $a: String!) { startRollout(input: { serviceKey: $s, ars: $a }) { rollout { id version status } events { type actor { id kind } } } }";
+const COMPLETE: &str = "mutation($i: CompleteStepInput!) { completeStep(input: $i) { rollout { version status steps { id status evidence completedBy { id } } } events { position type } } }";
+
+#[test]
+fn a_rollout_is_started_and_advanced_with_evidence_and_refused_with_reasons() {
+    let server = Server::start();
+    let started = server.gql(Some(&server.admin), START, json!({ "s": "wohngeld", "a": "120540000000" }));
+    assert_eq!(started["data"]["startRollout"]["rollout"]["id"], "wohngeld:120540000000", "{started}");
+    assert_eq!(started["data"]["startRollout"]["events"][0]["type"], "RolloutStarted");
+    let staff = server.issue("authority-staff", &["120540000000"]);
+    let me = server.gql(Some(&staff), "{ me { id role authorities } }", json!({}));
+    assert_eq!(me["data"]["me"]["role"], "authority-staff");
+    let actor = me["data"]["me"]["id"].as_str().expect("id").to_owned();
+
+    let done = server.gql(
+        Some(&staff),
+        COMPLETE,
+        json!({ "i": {
+        "rolloutId": "wohngeld:120540000000", "stepId": "interesse",
+        "evidence": { "datum": "2026-11-01", "kontakt": "Frau Schulz" }, "expectedVersion": 1 } }),
+    );
+    let payload = &done["data"]["completeStep"];
+    assert_eq!(payload["rollout"]["version"], 2, "{done}");
+    assert_eq!(payload["events"][0]["type"], "StepCompleted");
+    assert_eq!(
+        payload["rollout"]["steps"][0]["completedBy"]["id"],
+        actor.as_str(),
+        "the token's principal is the actor"
+    );
+    assert_eq!(payload["rollout"]["steps"][0]["evidence"]["kontakt"], "Frau Schulz");
+
+    let not_ready = server.gql(
+        Some(&staff),
+        COMPLETE,
+        json!({ "i": {
+        "rolloutId": "wohngeld:120540000000", "stepId": "avv", "evidence": {} } }),
+    );
+    assert_eq!(code(&not_ready), "REJECTED");
+    let message = not_ready["errors"][0]["message"].as_str().unwrap_or("");
+    assert_eq!(message, "step `avv` is not ready: it waits for nutzungsvereinbarung");
+    let bad = server.gql(Some(&staff), COMPLETE, json!({ "i": {
+        "rolloutId": "wohngeld:120540000000", "stepId": "entscheidung", "evidence": { "beschluss_am": "2026-02-30" } } }));
+    assert_eq!(code(&bad), "REJECTED");
+    assert!(
+        bad["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("`beschluss_am` \"2026-02-30\" is not a date"),
+        "{bad}"
+    );
+    let pm = server.issue("project-manager", &[]);
+    let role = server.gql(Some(&pm), COMPLETE, json!({ "i": {
+        "rolloutId": "wohngeld:120540000000", "stepId": "entscheidung", "evidence": { "beschluss_am": "2026-02-01" } } }));
+    assert!(
+        role["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("your role may not complete step `entscheidung`"),
+        "{role}"
+    );
+
+    // The read model shows the change (read your own writes through the subscription).
+    let read = server.gql(
+        Some(&staff),
+        "{ rollout(id: \"wohngeld:120540000000\") { version steps { id status } } }",
+        json!({}),
+    );
+    for _ in 0..50 {
+        if read["data"]["rollout"]["version"] == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let read = server.gql(
+        Some(&staff),
+        "{ rollout(id: \"wohngeld:120540000000\") { version steps { id status } } }",
+        json!({}),
+    );
+    assert_eq!(read["data"]["rollout"]["steps"][0]["status"], "done", "{read}");
+}
+
+#[test]
+fn tokens_are_checked_and_scopes_hide_what_a_token_may_not_see() {
+    let server = Server::start();
+    server.gql(Some(&server.admin), START, json!({ "s": "wohngeld", "a": "120520000000" }));
+    let none = server.gql(None, "{ me { id } }", json!({}));
+    assert_eq!(code(&none), "UNAUTHENTICATED");
+    let wrong = server.gql(Some("efa_0000_nope"), "{ me { id } }", json!({}));
+    assert_eq!(code(&wrong), "UNAUTHENTICATED");
+    let potsdam = server.issue("authority-staff", &["120540000000"]);
+    // Cottbus's rollout exists, Frankfurt's does not: the answer is the same.
+    for id in ["wohngeld:120520000000", "wohngeld:120530000000"] {
+        let r =
+            server.gql(Some(&potsdam), "query($id: ID!) { rollout(id: $id) { id } }", json!({ "id": id }));
+        assert_eq!(code(&r), "FORBIDDEN", "{r}");
+        assert!(r["errors"][0]["message"].as_str().unwrap_or("").contains("may not access that rollout"));
+    }
+    let write = server.gql(Some(&potsdam), COMPLETE, json!({ "i": {
+        "rolloutId": "wohngeld:120520000000", "stepId": "interesse", "evidence": { "datum": "2026-01-01", "kontakt": "x" } } }));
+    assert_eq!(code(&write), "FORBIDDEN");
+    let progress = server.gql(Some(&potsdam), "{ progress(groupBy: SERVICE) { key rollouts } }", json!({}));
+    assert_eq!(code(&progress), "FORBIDDEN", "no counts for a staff token");
+    let auditor = server.issue("auditor", &[]);
+    let read = server.gql(Some(&auditor), "{ rollout(id: \"wohngeld:120520000000\") { id } }", json!({}));
+    assert!(read["errors"].is_null(), "{read}");
+    let write = server.gql(Some(&auditor), START, json!({ "s": "wohngeld", "a": "120510000000" }));
+    assert_eq!(code(&write), "FORBIDDEN");
+    let issue = server.gql(
+        Some(&auditor),
+        "mutation { issueToken(input: { name: \"x\", role: \"admin\" }) { token } }",
+        json!({}),
+    );
+    assert_eq!(code(&issue), "FORBIDDEN");
+}
+
+#[test]
+fn of_32_clients_at_one_version_exactly_one_succeeds() {
+    let server = std::sync::Arc::new(Server::start());
+    server.gql(Some(&server.admin), START, json!({ "s": "wohngeld", "a": "120540000000" }));
+    let staff = server.issue("authority-staff", &["120540000000"]);
+    let clients: Vec<_> = (0..32)
+        .map(|i| {
+            let (server, staff) = (server.clone(), staff.clone());
+            std::thread::spawn(move || {
+                server.gql(
+                    Some(&staff),
+                    COMPLETE,
+                    json!({ "i": {
+                    "rolloutId": "wohngeld:120540000000", "stepId": "interesse", "expectedVersion": 1,
+                    "evidence": { "datum": "2026-11-01", "kontakt": format!("Client {i}") } } }),
+                )
+            })
+        })
+        .collect();
+    let results: Vec<Value> = clients.into_iter().map(|c| c.join().expect("client")).collect();
+    let ok = results.iter().filter(|r| r["errors"].is_null()).count();
+    let conflicts = results.iter().filter(|r| code(r) == "CONFLICT").count();
+    assert_eq!((ok, conflicts), (1, 31), "{results:?}");
+    let conflict = results.iter().find(|r| code(r) == "CONFLICT").expect("a conflict");
+    assert_eq!(conflict["errors"][0]["extensions"]["currentVersion"], 2);
+}
+
+#[test]
+fn the_same_idempotency_key_appends_once() {
+    let server = Server::start();
+    server.gql(Some(&server.admin), START, json!({ "s": "wohngeld", "a": "120540000000" }));
+    let staff = server.issue("authority-staff", &["120540000000"]);
+    let input = json!({ "i": { "rolloutId": "wohngeld:120540000000", "stepId": "interesse", "idempotencyKey": "abc-1",
+        "evidence": { "datum": "2026-11-01", "kontakt": "Frau Schulz" } } });
+    let first = server.gql(Some(&staff), COMPLETE, input.clone());
+    let second = server.gql(Some(&staff), COMPLETE, input);
+    assert!(first["errors"].is_null() && second["errors"].is_null(), "{first} {second}");
+    assert_eq!(first["data"]["completeStep"]["events"], second["data"]["completeStep"]["events"]);
+    assert_eq!(second["data"]["completeStep"]["rollout"]["version"], 2, "appended once");
+}
+
+#[test]
+fn bad_input_gets_clear_errors_and_the_server_stays_up() {
+    let server = Server::start();
+    let cases: Vec<(&[u8], &str)> = vec![
+        (b"{not json", "BAD_USER_INPUT"),
+        (b"{\"query\": \"{ me { id \"}", "expected"),
+        (b"{\"query\": \"{ me { nosuchfield } }\"}", "nosuchfield"),
+        (b"{\"query\": 5}", "BAD_USER_INPUT"),
+        (b"\xff\xfe\x00", "BAD_USER_INPUT"),
+    ];
+    for (body, says) in cases {
+        let (status, text) = server.post_raw(Some(&server.admin), body);
+        assert!(status == 200 || status == 400, "status {status} for {body:?}");
+        assert!(text.contains(says), "{text}");
+        assert!(!text.contains("panicked"));
+    }
+    let deep = format!("{{ {}me {{ id }} {} }}", "__typename ".repeat(0), "");
+    let r = server.gql(Some(&server.admin), &deep, json!({}));
+    assert!(r["errors"].is_null(), "{r}");
+    // Introspection nested past the depth limit.
+    let nested = format!(
+        "{{ __schema {{ types {} }} }}",
+        "{ fields { type { ofType ".repeat(6) + "{ name }" + &" } } }".repeat(6)
+    );
+    let r = server.gql(Some(&server.admin), &nested, json!({}));
+    assert!(r["errors"][0]["message"].as_str().unwrap_or("").contains("nested too deep"), "{r}");
+    let wrong_type = server.gql(Some(&server.admin), START, json!({ "s": 5, "a": "120540000000" }));
+    assert!(!wrong_type["errors"].is_null());
+    let huge = vec![b'x'; 1024 * 1024];
+    let (status, text) = server.post_raw(Some(&server.admin), &huge);
+    assert_eq!(status, 413, "a too large body is refused");
+    assert!(text.contains("LIMIT_EXCEEDED"), "{text}");
+    assert_eq!(server.get("/healthz"), 200);
+    let still = server.gql(Some(&server.admin), "{ me { role } }", json!({}));
+    assert_eq!(still["data"]["me"]["role"], "admin");
+}
+
+#[test]
+fn sigterm_drains_and_exits_cleanly_and_the_data_stays() {
+    let mut server = Server::start();
+    server.gql(Some(&server.admin), START, json!({ "s": "wohngeld", "a": "120540000000" }));
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    let status = server.child.wait().expect("wait");
+    assert!(status.success(), "exit status {status:?}");
+    assert!(server.dir().join("readmodel.json").exists(), "the read models were checkpointed");
+    let verify = Command::new(env!("CARGO_BIN_EXE_rollout"))
+        .args(["verify", "--data-dir"])
+        .arg(server.dir())
+        .output()
+        .expect("verify");
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+}
