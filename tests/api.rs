@@ -306,3 +306,102 @@ fn sigterm_drains_and_exits_cleanly_and_the_data_stays() {
         .expect("verify");
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
 }
+
+#[test]
+fn connections_history_audit_and_time_travel() {
+    let server = Server::start();
+    let admin = server.admin.clone();
+    let started = server.gql(
+        Some(&admin),
+        "mutation { startServiceRollout(serviceKey: \"wohngeld\") { started existing } }",
+        json!({}),
+    );
+    assert_eq!(
+        started["data"]["startServiceRollout"]["started"].as_array().map(Vec::len),
+        Some(19),
+        "{started}"
+    );
+    let staff = server.issue("authority-staff", &["120540000000"]);
+    let done = server.gql(Some(&staff), COMPLETE, json!({ "i": {
+        "rolloutId": "wohngeld:120540000000", "stepId": "interesse", "evidence": { "datum": "2026-11-01", "kontakt": "Frau Schulz" } } }));
+    let position = done["data"]["completeStep"]["events"][0]["position"].as_u64().expect("position");
+    // Wait until the read models have it.
+    let mut page = Value::Null;
+    for _ in 0..100 {
+        page = server.gql(Some(&admin), "{ rollouts(filter: { serviceKey: \"wohngeld\", status: \"in_progress\" }, first: 5) { totalCount edges { cursor node { id status } } pageInfo { hasNextPage endCursor } } }", json!({}));
+        if page["data"]["rollouts"]["totalCount"] == 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(page["data"]["rollouts"]["edges"][0]["node"]["id"], "wohngeld:120540000000", "{page}");
+    // Paging over all 19, 10 at a time, by id.
+    let first = server.gql(Some(&admin), "{ rollouts(filter: { serviceKey: \"wohngeld\" }, first: 10) { totalCount edges { cursor } pageInfo { hasNextPage endCursor } } }", json!({}));
+    assert_eq!(first["data"]["rollouts"]["totalCount"], 19);
+    assert_eq!(first["data"]["rollouts"]["pageInfo"]["hasNextPage"], true);
+    let cursor = first["data"]["rollouts"]["pageInfo"]["endCursor"].as_str().expect("cursor").to_owned();
+    let second = server.gql(Some(&admin), "query($a: String) { rollouts(filter: { serviceKey: \"wohngeld\" }, first: 10, after: $a) { edges { cursor } pageInfo { hasNextPage } } }", json!({ "a": cursor }));
+    assert_eq!(second["data"]["rollouts"]["edges"].as_array().map(Vec::len), Some(9));
+    assert_eq!(second["data"]["rollouts"]["pageInfo"]["hasNextPage"], false);
+    let too_many = server.gql(Some(&admin), "{ rollouts(first: 100000) { totalCount } }", json!({}));
+    assert_eq!(code(&too_many), "LIMIT_EXCEEDED");
+    // A staff token sees its own only.
+    let own = server.gql(Some(&staff), "{ rollouts { totalCount edges { node { id } } } }", json!({}));
+    assert_eq!(own["data"]["rollouts"]["totalCount"], 1, "{own}");
+    // History with the change each event made.
+    let history = server.gql(Some(&staff), "{ rollout(id: \"wohngeld:120540000000\") { history { event { type actor { kind } } statusAfter stepChanges { stepId from to } } } }", json!({}));
+    let entries = history["data"]["rollout"]["history"].as_array().expect("history");
+    assert_eq!(entries.len(), 2, "{history}");
+    assert_eq!(entries[1]["event"]["type"], "StepCompleted");
+    assert_eq!(entries[1]["statusAfter"], "in_progress");
+    let changes = entries[1]["stepChanges"].as_array().expect("changes");
+    assert!(
+        changes.contains(&json!({ "stepId": "interesse", "from": "ready", "to": "done" })),
+        "{changes:?}"
+    );
+    assert!(
+        changes.contains(&json!({ "stepId": "entscheidung", "from": "waiting", "to": "ready" })),
+        "{changes:?}"
+    );
+    // The audit log by actor, and a staff token must name its administration.
+    let me = server.gql(Some(&staff), "{ me { id } }", json!({}));
+    let actor = me["data"]["me"]["id"].as_str().expect("id").to_owned();
+    let audit = server.gql(Some(&admin), "query($a: String) { events(filter: { actor: $a }) { edges { node { position type actor { id } } } } }", json!({ "a": actor }));
+    assert_eq!(audit["data"]["events"]["edges"][0]["node"]["position"], position, "{audit}");
+    let forbidden = server.gql(Some(&staff), "{ events { edges { cursor } } }", json!({}));
+    assert_eq!(code(&forbidden), "FORBIDDEN");
+    let allowed = server.gql(Some(&staff), "{ events(filter: { ars: \"120540000000\", types: [\"StepCompleted\"] }) { edges { node { type } } } }", json!({}));
+    assert_eq!(allowed["data"]["events"]["edges"].as_array().map(Vec::len), Some(1), "{allowed}");
+    // Time travel: before the step was completed.
+    let before = server.gql(
+        Some(&admin),
+        "query($p: String) { rollout(id: \"wohngeld:120540000000\", asOf: $p) { version steps { status } } }",
+        json!({ "p": (position - 1).to_string() }),
+    );
+    assert_eq!(before["data"]["rollout"]["version"], 1, "{before}");
+    assert_eq!(before["data"]["rollout"]["steps"][0]["status"], "ready");
+    let progress = server.gql(
+        Some(&admin),
+        "query($p: String) { progress(groupBy: SERVICE, asOf: $p) { key byPhaseStatus { status count } } }",
+        json!({ "p": (position - 1).to_string() }),
+    );
+    let wohngeld = progress["data"]["progress"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .find(|g| g["key"] == "wohngeld")
+        .expect("wohngeld")
+        .clone();
+    assert!(
+        wohngeld["byPhaseStatus"].as_array().expect("counts").iter().all(|c| c["status"] == "not_started"),
+        "{wohngeld}"
+    );
+    // Catalogue connections and definitions.
+    let kreise = server.gql(Some(&admin), "{ authorities(filter: { kind: \"landkreis\" }, first: 20) { totalCount edges { node { ars name rollouts { totalCount } } } } }", json!({}));
+    assert_eq!(kreise["data"]["authorities"]["totalCount"], 14);
+    assert_eq!(kreise["data"]["authorities"]["edges"][0]["node"]["rollouts"]["totalCount"], 1);
+    let amt = server.gql(Some(&admin), "{ authorities(filter: { nameContains: \"oder-welse\" }) { totalCount } services(filter: { responsibleLevel: \"land\" }) { totalCount edges { node { key feeBased } } } definitions { id phases { steps { id } } } }", json!({}));
+    assert_eq!(amt["data"]["authorities"]["totalCount"], 0, "a dissolved Amt is not listed");
+    assert_eq!(amt["data"]["services"]["totalCount"], 1);
+    assert_eq!(amt["data"]["definitions"].as_array().map(Vec::len), Some(3));
+}

@@ -10,4 +10,5 @@ pub mod schema;
 /// The id of an HTTP request, carried into the events' correlation id.
 #[derive(Clone, Copy, Debug)]
 pub struct RequestId(pub uuid::Uuid);
+pub mod reads;
 pub mod server;

@@ -41,6 +41,14 @@ pub(crate) fn coded(code: &'static str, message: impl Into<String>) -> Error {
     Error::new(message.into()).extend_with(|_, e| e.set("code", code))
 }
 
+pub(crate) fn principal_of<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Principal> {
+    principal(ctx)
+}
+
+pub(crate) fn services_of<'a>(ctx: &'a Context<'_>) -> &'a Services {
+    services(ctx)
+}
+
 fn principal<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Principal> {
     ctx.data_opt::<Principal>().ok_or_else(|| coded("UNAUTHENTICATED", "a bearer token is required"))
 }
@@ -154,13 +162,102 @@ impl Query {
         })
     }
 
-    /// One rollout by id, `"<serviceKey>:<ars>"`, e.g. `wohngeld:120540000000`.
-    async fn rollout(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Rollout>> {
+    /// One rollout by id, `"<serviceKey>:<ars>"`, e.g. `wohngeld:120540000000`; with `asOf`
+    /// (an RFC 3339 time or a log position) as it stood then, folded from the log.
+    async fn rollout(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        as_of: Option<String>,
+    ) -> async_graphql::Result<Option<Rollout>> {
         let p = principal(ctx)?;
         let (service, ars) = split_id(&id)?;
         check_scope(p, service, ars)?;
+        let cut = crate::reads::cut(&as_of)?;
+        if cut != projections::Cut::Everything {
+            return Ok(crate::reads::rollout_as_of(ctx, service, ars, cut).await?.map(Rollout));
+        }
         let s = services(ctx);
         Ok(s.projector.read(|m| m.rollouts.get(id.as_str()).cloned()).map(Rollout))
+    }
+
+    /// Rollouts, filtered, ordered by id, as a Relay connection (`first` at most 500).
+    async fn rollouts(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<crate::reads::RolloutFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<crate::reads::RolloutConnection> {
+        let p = principal(ctx)?;
+        let first = crate::reads::first_of(first)?;
+        Ok(crate::reads::rollouts_page(ctx, p, &filter.unwrap_or_default(), first, after.as_deref()))
+    }
+
+    /// The audit log: events, filtered, in log order, as a Relay connection. Answered from the
+    /// audit index, never by scanning the log.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<crate::reads::EventFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<crate::reads::EventConnection> {
+        let p = principal(ctx)?;
+        let first = crate::reads::first_of(first)?;
+        crate::reads::events_page(ctx, p, filter.unwrap_or_default(), first, after).await
+    }
+
+    /// Administrations (within the token's scope), ordered by ARS.
+    async fn authorities(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<crate::reads::AuthorityFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<crate::reads::AuthorityConnection> {
+        let p = principal(ctx)?;
+        let first = crate::reads::first_of(first)?;
+        Ok(crate::reads::authorities_page(ctx, p, &filter.unwrap_or_default(), first, after.as_deref()))
+    }
+
+    /// Services (within the token's scope), ordered by key.
+    async fn services(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<crate::reads::ServiceFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<crate::reads::ServiceConnection> {
+        let p = principal(ctx)?;
+        let first = crate::reads::first_of(first)?;
+        Ok(crate::reads::services_page(ctx, p, &filter.unwrap_or_default(), first, after.as_deref()))
+    }
+
+    /// Open steps past their due date, longest overdue first (within the token's scope).
+    async fn overdue(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<Vec<crate::reads::OverdueStep>> {
+        let p = principal(ctx)?;
+        Ok(crate::reads::overdue(ctx, p, crate::reads::first_of(first)?))
+    }
+
+    /// Blocked rollouts, longest blocked first (within the token's scope).
+    async fn blocked(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<Vec<crate::reads::BlockedRollout>> {
+        let p = principal(ctx)?;
+        Ok(crate::reads::blocked(ctx, p, crate::reads::first_of(first)?))
+    }
+
+    /// Every published workflow definition, with its phases and steps.
+    async fn definitions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<crate::reads::Definition>> {
+        principal(ctx)?;
+        Ok(services(ctx).engine.registry().all().cloned().map(crate::reads::Definition).collect())
     }
 
     /// Progress counts of all rollouts the caller may see, grouped.
@@ -168,9 +265,11 @@ impl Query {
         &self,
         ctx: &Context<'_>,
         group_by: GroupBy,
+        #[graphql(desc = "As it stood at this RFC 3339 time or log position (folded from the log).")]
+        as_of: Option<String>,
     ) -> async_graphql::Result<Vec<ProgressGroup>> {
         let p = principal(ctx)?;
-        if p.role == Role::AuthorityStaff || p.role == Role::Automation {
+        if !crate::reads::is_manager(p) {
             return Err(coded(
                 "FORBIDDEN",
                 "progress over all rollouts needs a project manager, admin or auditor token",
@@ -181,7 +280,12 @@ impl Query {
             GroupBy::Landkreis => ModelGroupBy::Landkreis,
             GroupBy::Authority => ModelGroupBy::Authority,
         };
-        Ok(services(ctx).projector.read(|m| {
+        let cut = crate::reads::cut(&as_of)?;
+        let past = match cut {
+            projections::Cut::Everything => None,
+            cut => Some(crate::reads::model_as_of(ctx, cut).await?),
+        };
+        let groups = |m: &projections::ReadModel| {
             m.progress(by)
                 .into_iter()
                 .map(|(key, c)| ProgressGroup {
@@ -198,13 +302,23 @@ impl Query {
                         })
                         .collect(),
                 })
-                .collect()
-        }))
+                .collect::<Vec<_>>()
+        };
+        Ok(match &past {
+            Some(m) => groups(m),
+            None => services(ctx).projector.read(groups),
+        })
     }
 }
 
 /// A rollout: one service at one administration.
 pub struct Rollout(DomainRollout);
+
+impl Rollout {
+    pub(crate) fn new(r: DomainRollout) -> Self {
+        Rollout(r)
+    }
+}
 
 /// An actor: who recorded an event.
 #[derive(SimpleObject)]
@@ -290,6 +404,23 @@ impl Rollout {
         format!("{}@{}", self.0.definition.id, self.0.definition.version)
     }
 
+    /// Its history: every event, with the status, phase and step changes it made.
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        #[graphql(desc = "A position: only events after it.")] after: Option<String>,
+    ) -> async_graphql::Result<Vec<crate::reads::HistoryEntry>> {
+        let first = crate::reads::first_of(first)?;
+        let after = after
+            .map(|a| {
+                a.parse::<u64>()
+                    .map_err(|_| coded("BAD_USER_INPUT", format!("`after` must be a position, not `{a}`")))
+            })
+            .transpose()?;
+        crate::reads::history(ctx, &self.0.service_key, &self.0.ars, first, after).await
+    }
+
     /// Its steps in definition order.
     async fn steps(&self) -> Vec<Step> {
         let d = &self.0.definition;
@@ -314,6 +445,12 @@ impl Rollout {
 
 /// An event of the audit log.
 pub struct Event(RecordedEvent);
+
+impl Event {
+    pub(crate) fn new(e: RecordedEvent) -> Self {
+        Event(e)
+    }
+}
 
 /// An event of the log: who changed what, when, and its place in the hash chain.
 #[Object]
@@ -399,6 +536,75 @@ pub struct CompleteStepInput {
     comment: Option<String>,
 }
 
+/// A command on one step.
+#[derive(InputObject)]
+pub struct StepCommandInput {
+    /// `"<serviceKey>:<ars>"`.
+    rollout_id: ID,
+    /// Step id of the definition.
+    step_id: String,
+    /// Why: required to reopen a step or mark it not required; a comment when confirming.
+    reason: Option<String>,
+    /// The rollout version you saw; a different one is a `CONFLICT` naming the current one.
+    expected_version: Option<u64>,
+    /// A key of yours: repeating the mutation with it returns the first result and appends nothing.
+    idempotency_key: Option<String>,
+}
+
+/// A command on a whole rollout.
+#[derive(InputObject)]
+pub struct RolloutCommandInput {
+    /// `"<serviceKey>:<ars>"`.
+    rollout_id: ID,
+    /// Why (block, unblock, cancel), or the comment's text (addComment).
+    reason: String,
+    /// For addComment: the step it is about.
+    step_id: Option<String>,
+    /// The rollout version you saw; a different one is a `CONFLICT` naming the current one.
+    expected_version: Option<u64>,
+    /// A key of yours: repeating the mutation with it returns the first result and appends nothing.
+    idempotency_key: Option<String>,
+}
+
+/// Assign a rollout to someone (or nobody).
+#[derive(InputObject)]
+pub struct AssignInput {
+    /// `"<serviceKey>:<ars>"`.
+    rollout_id: ID,
+    /// Who is responsible; empty or absent: nobody.
+    assignee: Option<String>,
+    /// The rollout version you saw; a different one is a `CONFLICT` naming the current one.
+    expected_version: Option<u64>,
+    /// A key of yours: repeating the mutation with it returns the first result and appends nothing.
+    idempotency_key: Option<String>,
+}
+
+/// Set a step's due date by hand.
+#[derive(InputObject)]
+pub struct SetDueDateInput {
+    /// `"<serviceKey>:<ars>"`.
+    rollout_id: ID,
+    /// Step id of the definition.
+    step_id: String,
+    /// The due date (RFC 3339, e.g. `2026-12-31T23:59:59Z`).
+    due_at: String,
+    /// Why.
+    reason: String,
+    /// The rollout version you saw; a different one is a `CONFLICT` naming the current one.
+    expected_version: Option<u64>,
+    /// A key of yours: repeating the mutation with it returns the first result and appends nothing.
+    idempotency_key: Option<String>,
+}
+
+/// What starting a service's rollout everywhere did.
+#[derive(SimpleObject)]
+pub struct StartServicePayload {
+    /// Rollouts started now.
+    started: Vec<ID>,
+    /// Rollouts that existed already (left alone).
+    existing: u64,
+}
+
 /// Issue an API token (admin only).
 #[derive(InputObject)]
 pub struct IssueTokenInput {
@@ -435,6 +641,26 @@ fn request(ctx: &Context<'_>, p: &Principal) -> Request {
     r
 }
 
+/// Runs one engine command on a rollout for the caller, with its expected version and
+/// idempotency key (scoped to the caller, the mutation and the rollout).
+async fn run(
+    ctx: &Context<'_>,
+    mutation: &str,
+    rollout_id: &ID,
+    expected_version: Option<u64>,
+    idempotency_key: Option<String>,
+    command: Command,
+) -> async_graphql::Result<RolloutPayload> {
+    let p = writer(ctx)?;
+    let (service, ars) = split_id(rollout_id)?;
+    check_scope(p, service, ars)?;
+    let mut req = request(ctx, p);
+    req.expected_version = expected_version;
+    req.idempotency_key = idempotency_key.map(|k| format!("{mutation}:{}:{k}", rollout_id.as_str()));
+    let outcome = services(ctx).engine.execute(service, ars, command, &req).await.map_err(engine_error)?;
+    Ok(payload(outcome))
+}
+
 fn writer<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Principal> {
     let p = principal(ctx)?;
     if !p.may_write() {
@@ -469,9 +695,6 @@ impl Mutation {
         ctx: &Context<'_>,
         input: CompleteStepInput,
     ) -> async_graphql::Result<RolloutPayload> {
-        let p = writer(ctx)?;
-        let (service, ars) = split_id(&input.rollout_id)?;
-        check_scope(p, service, ars)?;
         let serde_json::Value::Object(map) = input.evidence.0 else {
             return Err(coded("BAD_USER_INPUT", "`evidence` must be an object of field id → value"));
         };
@@ -480,13 +703,171 @@ impl Mutation {
             evidence: map.into_iter().collect(),
             comment: input.comment,
         };
-        let mut req = request(ctx, p);
-        req.expected_version = input.expected_version;
-        req.idempotency_key =
-            input.idempotency_key.map(|k| format!("completeStep:{}:{k}", input.rollout_id.as_str()));
+        run(ctx, "completeStep", &input.rollout_id, input.expected_version, input.idempotency_key, command)
+            .await
+    }
+
+    /// Start a step (mark it in progress).
+    async fn start_step(
+        &self,
+        ctx: &Context<'_>,
+        input: StepCommandInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let command = Command::StartStep { step: input.step_id.clone() };
+        run(ctx, "startStep", &input.rollout_id, input.expected_version, input.idempotency_key, command).await
+    }
+
+    /// Confirm a four-eyes step someone else completed (`reason`: an optional comment).
+    async fn confirm_step(
+        &self,
+        ctx: &Context<'_>,
+        input: StepCommandInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let command = Command::ConfirmStep { step: input.step_id.clone(), comment: input.reason };
+        run(ctx, "confirmStep", &input.rollout_id, input.expected_version, input.idempotency_key, command)
+            .await
+    }
+
+    /// Reopen a completed step, with a reason; the steps that depend on it are reopened too.
+    async fn reopen_step(
+        &self,
+        ctx: &Context<'_>,
+        input: StepCommandInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let command =
+            Command::ReopenStep { step: input.step_id.clone(), reason: input.reason.unwrap_or_default() };
+        run(ctx, "reopenStep", &input.rollout_id, input.expected_version, input.idempotency_key, command)
+            .await
+    }
+
+    /// Mark a skippable step as not required, with a reason.
+    async fn mark_step_not_required(
+        &self,
+        ctx: &Context<'_>,
+        input: StepCommandInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let command = Command::MarkNotRequired {
+            step: input.step_id.clone(),
+            reason: input.reason.unwrap_or_default(),
+        };
+        run(
+            ctx,
+            "markStepNotRequired",
+            &input.rollout_id,
+            input.expected_version,
+            input.idempotency_key,
+            command,
+        )
+        .await
+    }
+
+    /// Block a rollout, with a reason: no step changes until it is unblocked.
+    async fn block_rollout(
+        &self,
+        ctx: &Context<'_>,
+        input: RolloutCommandInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let command = Command::Block { reason: input.reason };
+        run(ctx, "blockRollout", &input.rollout_id, input.expected_version, input.idempotency_key, command)
+            .await
+    }
+
+    /// Unblock a rollout, with a reason.
+    async fn unblock_rollout(
+        &self,
+        ctx: &Context<'_>,
+        input: RolloutCommandInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let command = Command::Unblock { reason: input.reason };
+        run(ctx, "unblockRollout", &input.rollout_id, input.expected_version, input.idempotency_key, command)
+            .await
+    }
+
+    /// Add a comment to a rollout's history (`reason` is the text).
+    async fn add_comment(
+        &self,
+        ctx: &Context<'_>,
+        input: RolloutCommandInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let command = Command::Comment { text: input.reason, step: input.step_id };
+        run(ctx, "addComment", &input.rollout_id, input.expected_version, input.idempotency_key, command)
+            .await
+    }
+
+    /// Cancel a rollout, with a reason (project managers and admins).
+    async fn cancel_rollout(
+        &self,
+        ctx: &Context<'_>,
+        input: RolloutCommandInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let command = Command::Cancel { reason: input.reason };
+        run(ctx, "cancelRollout", &input.rollout_id, input.expected_version, input.idempotency_key, command)
+            .await
+    }
+
+    /// Assign a rollout to someone (or nobody).
+    async fn assign_rollout(
+        &self,
+        ctx: &Context<'_>,
+        input: AssignInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let command = Command::Assign { assignee: input.assignee };
+        run(ctx, "assignRollout", &input.rollout_id, input.expected_version, input.idempotency_key, command)
+            .await
+    }
+
+    /// Set a step's due date by hand (project managers and admins).
+    async fn set_due_date(
+        &self,
+        ctx: &Context<'_>,
+        input: SetDueDateInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let due_at: store::Timestamp =
+            input.due_at.parse().map_err(|e: String| coded("BAD_USER_INPUT", format!("`dueAt`: {e}")))?;
+        let command = Command::SetDueDate { step: input.step_id.clone(), due_at, reason: input.reason };
+        run(ctx, "setDueDate", &input.rollout_id, input.expected_version, input.idempotency_key, command)
+            .await
+    }
+
+    /// Start the rollout of a service for every administration it applies to (and its
+    /// Land-level rollout); existing rollouts are left alone, so repeating it changes nothing.
+    async fn start_service_rollout(
+        &self,
+        ctx: &Context<'_>,
+        service_key: String,
+    ) -> async_graphql::Result<StartServicePayload> {
+        let p = writer(ctx)?;
+        if !matches!(p.role, Role::Admin | Role::ProjectManager) {
+            return Err(coded(
+                "FORBIDDEN",
+                "starting a service's rollout needs a project manager or admin token",
+            ));
+        }
+        let summary =
+            services(ctx).engine.start_service(&service_key, &request(ctx, p)).await.map_err(engine_error)?;
+        Ok(StartServicePayload {
+            started: summary.started.iter().map(|ars| ID(format!("{service_key}:{ars}"))).collect(),
+            existing: summary.existing.len() as u64,
+        })
+    }
+
+    /// Revoke a token (admin only); it is refused from then on.
+    async fn revoke_token(&self, ctx: &Context<'_>, id: ID, reason: String) -> async_graphql::Result<bool> {
+        let p = principal(ctx)?;
+        if p.role != Role::Admin {
+            return Err(coded("FORBIDDEN", "only an admin token may revoke tokens"));
+        }
+        let token_id = uuid::Uuid::try_parse(&id)
+            .map_err(|_| coded("BAD_USER_INPUT", format!("`{}` is not a token id", id.as_str())))?;
         let s = services(ctx);
-        let outcome = s.engine.execute(service, ars, command, &req).await.map_err(engine_error)?;
-        Ok(payload(outcome))
+        s.tokens.revoke(&**s.engine.store(), p.actor(), token_id, &reason).await.map_err(|e| match e {
+            crate::tokens::TokenError::Invalid(m) => coded("NOT_FOUND", m),
+            other => {
+                tracing::error!(error = %other, "revoking a token failed");
+                coded("INTERNAL", "internal error")
+            }
+        })?;
+        Ok(true)
     }
 
     /// Issue an API token (admin only). The secret is in the answer and nowhere else.

@@ -38,7 +38,10 @@ fn every_type_and_field_has_a_description() {
         }
         let is_definition = ["type ", "input ", "enum ", "scalar "].iter().any(|k| t.starts_with(k))
             && !t.starts_with("scalar ");
-        let is_field = line.starts_with('\t') && t.contains(':') && !t.starts_with('#');
+        // Fields (one tab in); arguments (two tabs) and the closing `):` of a field with
+        // arguments are not checked.
+        let is_field =
+            line.starts_with('\t') && !line.starts_with("\t\t") && t.contains(':') && !t.starts_with(')');
         if (is_definition || is_field) && !described && !t.starts_with("schema") {
             missing.push(t.to_owned());
         }

@@ -54,7 +54,7 @@ impl std::fmt::Debug for Projector {
 /// folding overlap: a reader task fetches the next pages while this one folds (two cores).
 async fn catch_up(
     store: &Arc<dyn EventStore>,
-    definitions: &dyn Definitions,
+    definitions: &(dyn Definitions + Sync),
     model: &mut ReadModel,
     until: Cut,
     mut progress: impl FnMut(u64),
@@ -126,7 +126,7 @@ impl Cut {
 /// Folds the whole log (or the part before `until`) into a fresh model.
 pub async fn fold(
     store: &Arc<dyn EventStore>,
-    definitions: &dyn Definitions,
+    definitions: &(dyn Definitions + Sync),
     until: Cut,
     progress: impl FnMut(u64),
 ) -> Result<ReadModel, Error> {
@@ -138,7 +138,7 @@ pub async fn fold(
 /// One rollout as it stood at `until`, from its own stream.
 pub async fn rollout_as_of(
     store: &dyn EventStore,
-    definitions: &dyn Definitions,
+    definitions: &(dyn Definitions + Sync),
     service_key: &str,
     ars: &str,
     until: Cut,
