@@ -405,3 +405,93 @@ fn connections_history_audit_and_time_travel() {
     assert_eq!(amt["data"]["services"]["totalCount"], 1);
     assert_eq!(amt["data"]["definitions"].as_array().map(Vec::len), Some(3));
 }
+
+/// A graphql-transport-ws client on a blocking WebSocket.
+fn subscribe(server: &Server, token: Option<&str>, query: &str) -> tungstenite::WebSocket<TcpStream> {
+    use tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{}/graphql", server.address).into_client_request().expect("request");
+    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().expect("header"));
+    let stream = TcpStream::connect(&server.address).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let (mut ws, _) = tungstenite::client(request, stream).expect("handshake");
+    let init = match token {
+        Some(t) => {
+            json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {t}") } })
+        }
+        None => json!({ "type": "connection_init", "payload": {} }),
+    };
+    ws.send(tungstenite::Message::Text(init.to_string().into())).expect("init");
+    ws.send(tungstenite::Message::Text(
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": query } }).to_string().into(),
+    ))
+    .expect("subscribe");
+    ws
+}
+
+fn next_message(ws: &mut tungstenite::WebSocket<TcpStream>) -> Option<Value> {
+    loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Text(t)) => return serde_json::from_str(&t).ok(),
+            Ok(tungstenite::Message::Close(_)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+#[test]
+fn a_subscription_from_position_0_sees_every_event_once_in_order_while_writers_run() {
+    let server = std::sync::Arc::new(Server::start());
+    let admin = server.admin.clone();
+    server.gql(
+        Some(&admin),
+        "mutation { startServiceRollout(serviceKey: \"wohngeld\") { existing } }",
+        json!({}),
+    );
+    let staff =
+        server.issue("authority-staff", &["120540000000", "120510000000", "120520000000", "120530000000"]);
+    let mut ws =
+        subscribe(&server, Some(&admin), "subscription { events(afterPosition: 0) { position type } }");
+    let writers: Vec<_> = ["120540000000", "120510000000", "120520000000", "120530000000"]
+        .into_iter()
+        .map(|ars| {
+            let (server, staff) = (server.clone(), staff.clone());
+            std::thread::spawn(move || {
+                let id = format!("wohngeld:{ars}");
+                server.gql(Some(&staff), COMPLETE, json!({ "i": { "rolloutId": id, "stepId": "interesse", "evidence": { "datum": "2026-11-01", "kontakt": "x" } } }));
+                server.gql(Some(&staff), COMPLETE, json!({ "i": { "rolloutId": id, "stepId": "entscheidung", "evidence": { "beschluss_am": "2026-11-02" } } }));
+                for i in 0..5 {
+                    server.gql(Some(&staff), "mutation($i: RolloutCommandInput!) { addComment(input: $i) { rollout { version } } }",
+                        json!({ "i": { "rolloutId": id, "reason": format!("Notiz {i}") } }));
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().expect("writer");
+    }
+    let head = server.gql(Some(&admin), "{ head { position } }", json!({}))["data"]["head"]["position"]
+        .as_u64()
+        .expect("head");
+    let mut expected = 1;
+    while expected <= head {
+        let message = next_message(&mut ws).expect("a message");
+        match message["type"].as_str() {
+            Some("connection_ack") => continue,
+            Some("next") => {
+                let position = message["payload"]["data"]["events"]["position"].as_u64().expect("position");
+                assert_eq!(position, expected, "no gap, no duplicate, in order");
+                expected += 1;
+            }
+            other => panic!("unexpected {other:?}: {message}"),
+        }
+    }
+    assert_eq!(expected, head + 1);
+
+    // Without a token the connection is refused.
+    let mut refused = subscribe(&server, None, "subscription { events { position } }");
+    let mut acked = false;
+    while let Some(m) = next_message(&mut refused) {
+        acked |= m["type"] == "connection_ack";
+    }
+    assert!(!acked, "no connection_ack without a token");
+}

@@ -6,6 +6,7 @@ pub mod tokens;
 
 pub use tokens::{Principal, Role, Tokens};
 pub mod schema;
+pub mod subscriptions;
 
 /// The id of an HTTP request, carried into the events' correlation id.
 #[derive(Clone, Copy, Debug)]

@@ -87,6 +87,28 @@ pub struct EventFilter {
     until: Option<String>,
 }
 
+impl EventFilter {
+    pub(crate) fn for_rollout(id: &ID) -> EventFilter {
+        EventFilter { rollout_id: Some(id.clone()), ..Default::default() }
+    }
+
+    /// Whether a live event matches (service and ARS of its stream, when it is a rollout's).
+    pub(crate) fn accepts(&self, service: Option<&str>, ars: Option<&str>, e: &RecordedEvent) -> bool {
+        let rollout_ok =
+            self.rollout_id.as_ref().is_none_or(|id| e.stream_id == format!("rollout-{}", id.as_str()));
+        let actor_ok = self.actor.as_ref().is_none_or(|a| &e.actor.id == a);
+        let type_ok =
+            self.types.as_ref().is_none_or(|t| t.is_empty() || t.iter().any(|t| t == &e.event_type));
+        let service_ok = self.service_key.as_ref().is_none_or(|k| service == Some(k.as_str()));
+        let ars_ok = self.ars.as_ref().is_none_or(|a| ars == Some(a.as_str()));
+        let from_ok =
+            self.from.as_ref().and_then(|f| f.parse::<Timestamp>().ok()).is_none_or(|f| e.recorded_at >= f);
+        let until_ok =
+            self.until.as_ref().and_then(|u| u.parse::<Timestamp>().ok()).is_none_or(|u| e.recorded_at <= u);
+        rollout_ok && actor_ok && type_ok && service_ok && ars_ok && from_ok && until_ok
+    }
+}
+
 /// A page of events, in log order.
 #[derive(SimpleObject)]
 pub struct EventConnection {

@@ -4,9 +4,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{
-    Context, EmptySubscription, Enum, Error, ErrorExtensions, InputObject, Object, Schema, SimpleObject, ID,
-};
+use async_graphql::{Context, Enum, Error, ErrorExtensions, InputObject, Object, Schema, SimpleObject, ID};
 use engine::{Engine, EngineError, Outcome, Request};
 use projections::{GroupBy as ModelGroupBy, Projector};
 use store::RecordedEvent;
@@ -20,17 +18,19 @@ pub const DEPTH_MAX: usize = 12;
 pub const COMPLEXITY_MAX: usize = 2_000;
 pub const PAGE_MAX: usize = 500;
 
-pub type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type ApiSchema = Schema<Query, Mutation, crate::subscriptions::SubscriptionRoot>;
 
 /// What the resolvers share.
 pub struct Services {
     pub engine: Arc<Engine>,
     pub projector: Arc<Projector>,
     pub tokens: Arc<Tokens>,
+    /// Open subscriptions per token.
+    pub open: Arc<crate::subscriptions::Open>,
 }
 
 pub fn build(services: Services) -> ApiSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
+    Schema::build(Query, Mutation, crate::subscriptions::SubscriptionRoot)
         .data(services)
         .limit_depth(DEPTH_MAX)
         .limit_complexity(COMPLEXITY_MAX)
@@ -130,6 +130,15 @@ pub struct PhaseStatusCount {
     status: String,
     /// Number of rollouts.
     count: u64,
+}
+
+/// The end of the log.
+#[derive(SimpleObject)]
+pub struct LogHead {
+    /// The last durable position (0 for an empty log).
+    position: u64,
+    /// Its hash (hex).
+    hash: String,
 }
 
 /// The caller.
@@ -252,6 +261,17 @@ impl Query {
     ) -> async_graphql::Result<Vec<crate::reads::BlockedRollout>> {
         let p = principal(ctx)?;
         Ok(crate::reads::blocked(ctx, p, crate::reads::first_of(first)?))
+    }
+
+    /// The end of the log: the last durable position and its hash (follow the `events`
+    /// subscription from here, or anchor an audit).
+    async fn head(&self, ctx: &Context<'_>) -> async_graphql::Result<LogHead> {
+        principal(ctx)?;
+        let head = services(ctx).engine.store().head().await.map_err(|e| {
+            tracing::error!(error = %e, "reading the head failed");
+            coded("INTERNAL", "internal error")
+        })?;
+        Ok(LogHead { position: head.position, hash: head.hash.to_string() })
     }
 
     /// Every published workflow definition, with its phases and steps.

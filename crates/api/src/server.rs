@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use async_graphql::ServerError;
-use async_graphql_axum::GraphQLResponse;
+use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -29,11 +30,51 @@ struct AppState {
 
 pub fn router(schema: ApiSchema, tokens: Arc<Tokens>) -> Router {
     Router::new()
-        .route("/graphql", post(graphql))
+        .route("/graphql", post(graphql).get(websocket))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ready" }))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(AppState { schema, tokens })
+}
+
+/// `GET /graphql`: a WebSocket for subscriptions (`graphql-transport-ws`). The token comes in
+/// the `connection_init` payload (`{"Authorization": "Bearer <token>"}`) or in the upgrade
+/// request's `Authorization` header; without a valid one the connection is closed.
+async fn websocket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let header_token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|v| v.trim().to_owned());
+    upgrade.protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| {
+        let tokens = state.tokens.clone();
+        GraphQLWebSocket::new(socket, state.schema.clone(), protocol)
+            .on_connection_init(move |payload: serde_json::Value| async move {
+                let from_payload = ["Authorization", "authorization"]
+                    .iter()
+                    .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .map(|v| v.trim().to_owned());
+                let token = from_payload.or(header_token);
+                match token.as_deref().and_then(|t| tokens.authenticate(t)) {
+                    Some(principal) => {
+                        let mut data = async_graphql::Data::default();
+                        data.insert(principal);
+                        data.insert(RequestId(uuid::Uuid::now_v7()));
+                        Ok(data)
+                    }
+                    None => {
+                        Err(async_graphql::Error::new("UNAUTHENTICATED: a valid bearer token is required"))
+                    }
+                }
+            })
+            .serve()
+    })
 }
 
 fn error_response(code: &str, message: &str) -> async_graphql::Response {

@@ -1,11 +1,13 @@
 //! schema/schema.graphql is the served schema: a test fails when they drift.
 //! `UPDATE_SCHEMA=1 cargo test -p api --test sdl` rewrites the file after a deliberate change.
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::Schema;
 
 #[test]
 fn the_committed_sdl_is_the_served_schema() {
-    let sdl = Schema::build(api::schema::Query, api::schema::Mutation, EmptySubscription).finish().sdl();
+    let sdl = Schema::build(api::schema::Query, api::schema::Mutation, api::subscriptions::SubscriptionRoot)
+        .finish()
+        .sdl();
     let path = format!("{}/../../schema/schema.graphql", env!("CARGO_MANIFEST_DIR"));
     if std::env::var_os("UPDATE_SCHEMA").is_some() {
         std::fs::write(&path, &sdl).expect("write");
@@ -19,7 +21,9 @@ fn the_committed_sdl_is_the_served_schema() {
 
 #[test]
 fn every_type_and_field_has_a_description() {
-    let sdl = Schema::build(api::schema::Query, api::schema::Mutation, EmptySubscription).finish().sdl();
+    let sdl = Schema::build(api::schema::Query, api::schema::Mutation, api::subscriptions::SubscriptionRoot)
+        .finish()
+        .sdl();
     let mut missing = Vec::new();
     let mut described = false;
     let mut in_schema_block = false;

@@ -27,6 +27,7 @@ pub async fn run(dir: &Path, listen: SocketAddr, demo: bool) -> Result<(), Failu
         engine: engine.clone(),
         projector: projector.clone(),
         tokens: tokens.clone(),
+        open: Arc::default(),
     });
     let router = api::server::router(schema, tokens);
     let listener = tokio::net::TcpListener::bind(listen)

@@ -1,0 +1,119 @@
+#![allow(missing_debug_implementations)] // GraphQL object types; their fields are the documentation.
+//! Subscriptions over WebSocket (`graphql-transport-ws`): the event feed automation follows
+//! (catch-up from a position, then live, no gap, no duplicate), and one rollout's changes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_graphql::futures_util::stream::{self, Stream};
+use async_graphql::{Context, Subscription, ID};
+use uuid::Uuid;
+
+use crate::reads::EventFilter;
+use crate::schema::{coded, Event};
+use crate::tokens::{Principal, Role};
+
+/// Subscriptions one token may hold open at once.
+pub const SUBSCRIPTIONS_PER_TOKEN_MAX: usize = 16;
+
+/// Open subscriptions per token.
+#[derive(Debug, Default)]
+pub struct Open(Mutex<HashMap<Uuid, usize>>);
+
+/// Counts one open subscription until dropped.
+struct Slot {
+    open: Arc<Open>,
+    token: Uuid,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut map = self.open.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.token) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+fn take_slot(open: &Arc<Open>, token: Uuid) -> async_graphql::Result<Slot> {
+    let mut map = open.0.lock().unwrap_or_else(|p| p.into_inner());
+    let n = map.entry(token).or_insert(0);
+    if *n >= SUBSCRIPTIONS_PER_TOKEN_MAX {
+        return Err(coded(
+            "LIMIT_EXCEEDED",
+            format!("a token holds at most {SUBSCRIPTIONS_PER_TOKEN_MAX} subscriptions"),
+        ));
+    }
+    *n += 1;
+    Ok(Slot { open: open.clone(), token })
+}
+
+/// Which events a subscriber gets; the scope rules of the `events` query apply.
+fn matches(p: &Principal, f: &EventFilter, stream_id: &str, e: &store::RecordedEvent) -> bool {
+    let (service, ars) = match stream_id.strip_prefix("rollout-").and_then(|id| id.split_once(':')) {
+        Some((s, a)) => (Some(s), Some(a)),
+        None => (None, None),
+    };
+    let in_scope = match p.role {
+        Role::AuthorityStaff => ars.is_some_and(|a| p.may_read_authority(a)),
+        Role::Automation => service.is_some_and(|s| p.may_read_service(s)),
+        _ => true,
+    };
+    in_scope && f.accepts(service, ars, e)
+}
+
+pub struct SubscriptionRoot;
+
+/// What can be followed live.
+#[Subscription]
+impl SubscriptionRoot {
+    /// The event feed: every event after `afterPosition` (0: from the start) that matches the
+    /// filter, first from the log, then live — no gap, no duplicate, in log order.
+    /// Authority-staff and automation tokens get only the events of their scope.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<EventFilter>,
+        #[graphql(default = 0)] after_position: u64,
+    ) -> async_graphql::Result<impl Stream<Item = Event>> {
+        let p = crate::schema::principal_of(ctx)?.clone();
+        let s = crate::schema::services_of(ctx);
+        let slot = take_slot(&s.open, p.token_id)?;
+        let filter = filter.unwrap_or_default();
+        let sub = store::subscribe(s.engine.store().clone(), after_position + 1);
+        Ok(stream::unfold((sub, slot, p, filter), |(mut sub, slot, p, filter)| async move {
+            loop {
+                match sub.next().await {
+                    Ok(Some(e)) => {
+                        if matches(&p, &filter, &e.stream_id, &e) {
+                            return Some((Event::new(e), (sub, slot, p, filter)));
+                        }
+                    }
+                    Ok(None) => return None,
+                    Err(err) => {
+                        tracing::error!(error = %err, "a subscription stopped");
+                        return None;
+                    }
+                }
+            }
+        }))
+    }
+
+    /// The events of one rollout as they happen (`"<serviceKey>:<ars>"`), from `afterPosition`.
+    async fn rollout_changed(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(default = 0)] after_position: u64,
+    ) -> async_graphql::Result<impl Stream<Item = Event>> {
+        let p = crate::schema::principal_of(ctx)?;
+        let (service, ars) = id
+            .split_once(':')
+            .ok_or_else(|| coded("BAD_USER_INPUT", format!("`{}` is not a rollout id", id.as_str())))?;
+        if !p.may_read_rollout(service, ars) {
+            return Err(coded("FORBIDDEN", "this token may not access that rollout"));
+        }
+        let filter = EventFilter::for_rollout(&id);
+        self.events(ctx, Some(filter), after_position).await
+    }
+}
