@@ -495,3 +495,24 @@ fn a_subscription_from_position_0_sees_every_event_once_in_order_while_writers_r
     }
     assert!(!acked, "no connection_ack without a token");
 }
+
+#[test]
+fn health_readiness_and_metrics() {
+    let server = Server::start();
+    server.gql(Some(&server.admin), "{ me { id } }", json!({}));
+    assert_eq!(server.get("/healthz"), 200);
+    assert_eq!(server.get("/readyz"), 200);
+    let mut s = TcpStream::connect(&server.address).expect("connect");
+    write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("read");
+    for metric in [
+        "rollout_http_requests_total 1",
+        "rollout_http_request_seconds_bucket{le=\"+Inf\"} 1",
+        "rollout_store_events_total",
+        "rollout_read_model_lag_events",
+        "rollout_log_position",
+    ] {
+        assert!(text.contains(metric), "{metric} missing in:\n{text}");
+    }
+}

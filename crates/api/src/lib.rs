@@ -11,5 +11,6 @@ pub mod subscriptions;
 /// The id of an HTTP request, carried into the events' correlation id.
 #[derive(Clone, Copy, Debug)]
 pub struct RequestId(pub uuid::Uuid);
+pub mod metrics;
 pub mod reads;
 pub mod server;

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::metrics::{Metrics, StoreStats};
 use crate::schema::ApiSchema;
 use crate::tokens::Tokens;
 use crate::RequestId;
@@ -26,15 +27,45 @@ pub const BODY_BYTES_MAX: usize = 256 * 1024;
 struct AppState {
     schema: ApiSchema,
     tokens: Arc<Tokens>,
+    metrics: Arc<Metrics>,
+    store_stats: StoreStats,
+    projector: Arc<projections::Projector>,
+    store: Arc<dyn store::EventStore>,
 }
 
-pub fn router(schema: ApiSchema, tokens: Arc<Tokens>) -> Router {
+/// The router. `store_stats` reports the store's writer counters for `/metrics`.
+pub fn router(
+    schema: ApiSchema,
+    tokens: Arc<Tokens>,
+    projector: Arc<projections::Projector>,
+    store: Arc<dyn store::EventStore>,
+    store_stats: StoreStats,
+) -> Router {
+    let state = AppState { schema, tokens, metrics: Arc::default(), store_stats, projector, store };
     Router::new()
         .route("/graphql", post(graphql).get(websocket))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ready" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
-        .with_state(AppState { schema, tokens })
+        .with_state(state)
+}
+
+/// Ready once the read models have caught up with the log as it was at start (and keep up).
+async fn readyz(State(state): State<AppState>) -> Response {
+    let head = state.store.head().await.map(|h| h.position).unwrap_or(u64::MAX);
+    let lag = head.saturating_sub(state.projector.position());
+    if lag < 10_000 {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("read models are {lag} events behind\n")).into_response()
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let head = state.store.head().await.map(|h| h.position).unwrap_or(0);
+    let text = state.metrics.render((state.store_stats)(), state.projector.position(), head);
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 /// `GET /graphql`: a WebSocket for subscriptions (`graphql-transport-ws`). The token comes in
@@ -97,6 +128,14 @@ async fn graphql(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let started = std::time::Instant::now();
+    let metrics = state.metrics.clone();
+    let response = graphql_inner(state, headers, body).await;
+    metrics.observe(started.elapsed().as_secs_f64(), !response.status().is_success());
+    response
+}
+
+async fn graphql_inner(state: AppState, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
     let request_id = uuid::Uuid::now_v7();
     let body = match body {
         Ok(body) => body,

@@ -11,7 +11,15 @@ use store_sled::{SledConfig, SledStore};
 use crate::{Failure, READ_MODEL_FILE};
 
 pub async fn run(dir: &Path, listen: SocketAddr, demo: bool) -> Result<(), Failure> {
-    let store: Arc<dyn EventStore> = Arc::new(SledStore::open(SledConfig::new(dir))?);
+    let sled = SledStore::open(SledConfig::new(dir))?;
+    let stats: api::metrics::StoreStats = {
+        let sled = sled.clone();
+        Arc::new(move || {
+            let s = sled.writer_stats();
+            Some((s.groups, s.appends, s.events))
+        })
+    };
+    let store: Arc<dyn EventStore> = Arc::new(sled);
     let registry = Arc::new(engine::Registry::bundled().map_err(Failure)?);
     let engine = Arc::new(engine::Engine::open(store.clone(), registry.clone()).await?);
     let tokens = Arc::new(api::Tokens::load(&*store).await.map_err(|e| Failure(e.to_string()))?);
@@ -29,7 +37,7 @@ pub async fn run(dir: &Path, listen: SocketAddr, demo: bool) -> Result<(), Failu
         tokens: tokens.clone(),
         open: Arc::default(),
     });
-    let router = api::server::router(schema, tokens);
+    let router = api::server::router(schema, tokens, projector.clone(), store.clone(), stats);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| Failure(format!("cannot listen on {listen}: {e}")))?;
