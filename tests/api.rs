@@ -19,9 +19,19 @@ struct Server {
 impl Server {
     fn start() -> Server {
         let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().to_owned();
+        Server::spawn(&path, dir)
+    }
+
+    /// A server on an existing data directory (kept by the caller).
+    fn start_in(path: std::path::PathBuf) -> Server {
+        Server::spawn(&path, tempfile::tempdir().expect("dir"))
+    }
+
+    fn spawn(path: &Path, dir: tempfile::TempDir) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rollout"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path())
+            .arg(path)
             .env_remove("ROLLOUT_DATA_DIR")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -36,10 +46,11 @@ impl Server {
             }
         };
         std::thread::spawn(move || for _ in lines {});
-        let admin = std::fs::read_to_string(dir.path().join("admin.token")).expect("admin token");
+        let admin = std::fs::read_to_string(path.join("admin.token")).unwrap_or_default();
         Server { child, address, admin, _dir: dir }
     }
 
+    /// The data directory of a server made by `start`.
     fn dir(&self) -> &Path {
         self._dir.path()
     }
@@ -515,4 +526,79 @@ fn health_readiness_and_metrics() {
     ] {
         assert!(text.contains(metric), "{metric} missing in:\n{text}");
     }
+}
+
+#[test]
+fn tokens_from_the_command_line_work_against_the_server_and_revoked_ones_do_not() {
+    let tmp = tempfile::tempdir().expect("dir");
+    let dir = tmp.path().join("store");
+    let rollout =
+        |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_rollout")).args(args).output().expect("run");
+    let d = dir.to_str().expect("path");
+    assert!(rollout(&["catalog", "import", "--data-dir", d]).status.success());
+    let out = rollout(&[
+        "token",
+        "create",
+        "--data-dir",
+        d,
+        "--name",
+        "Kreis Barnim",
+        "--role",
+        "authority-staff",
+        "--authority",
+        "120600000000",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let secret = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(secret.starts_with("efa_"));
+    let id = String::from_utf8_lossy(&out.stderr).split_whitespace().nth(1).expect("id").to_owned();
+    let bad = rollout(&["token", "create", "--data-dir", d, "--name", "x", "--role", "mayor"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).starts_with("error: unknown role `mayor`"));
+    let no_scope = rollout(&["token", "create", "--data-dir", d, "--name", "x", "--role", "authority-staff"]);
+    assert!(String::from_utf8_lossy(&no_scope.stderr).contains("names at least one administration"));
+
+    // The server accepts it; while it runs, the command line points to the API.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rollout"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", d])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let address = loop {
+        let line = lines.next().expect("address").expect("line");
+        if let Some(a) = line.strip_prefix("listening on http://") {
+            break a.to_owned();
+        }
+    };
+    let server = Server { child, address, admin: String::new(), _dir: tempfile::tempdir().expect("dir") };
+    let me = server.gql(Some(&secret), "{ me { name role authorities } }", json!({}));
+    assert_eq!(me["data"]["me"]["name"], "Kreis Barnim", "{me}");
+    let busy = rollout(&["token", "revoke", "--data-dir", d, &id]);
+    assert!(
+        String::from_utf8_lossy(&busy.stderr).contains("use its issueToken / revokeToken mutations"),
+        "{}",
+        String::from_utf8_lossy(&busy.stderr)
+    );
+    drop(server);
+    let revoked = rollout(&["token", "revoke", "--data-dir", d, &id]);
+    assert!(revoked.status.success(), "{}", String::from_utf8_lossy(&revoked.stderr));
+    let again = rollout(&["token", "revoke", "--data-dir", d, &id]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already revoked"));
+    // After a restart the revoked token is refused.
+    let restarted = Server::start_in(tmp.path().join("store"));
+    let refused = restarted.gql(Some(&secret), "{ me { name } }", json!({}));
+    assert_eq!(code(&refused), "UNAUTHENTICATED");
+    assert!(
+        restarted.admin.is_empty(),
+        "tokens exist, so no admin token is made (`token create --role admin` is the way back in)"
+    );
+    drop(restarted);
+    let tokens = rollout(&["export", "--data-dir", d]);
+    let log = String::from_utf8_lossy(&tokens.stdout);
+    assert!(
+        log.contains("\"type\":\"TokenIssued\"") && log.contains("\"type\":\"TokenRevoked\""),
+        "issuing and revoking are events"
+    );
+    assert!(!log.contains(secret.rsplit('_').next().expect("secret part")), "the secret is not stored");
 }

@@ -41,6 +41,9 @@ enum Command {
         #[arg(long, env = "ROLLOUT_DEMO")]
         demo: bool,
     },
+    /// API tokens (while `rollout serve` runs, use the issueToken / revokeToken mutations).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Workflow definitions (the TOML files in workflows/).
     #[command(subcommand)]
     Workflow(WorkflowCommand),
@@ -88,6 +91,37 @@ enum WorkflowCommand {
         /// The definition files.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Issue a token; it is printed once on stdout and stored only as a hash.
+    Create {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Whose it is.
+        #[arg(long)]
+        name: String,
+        /// admin, project-manager, authority-staff, automation or auditor.
+        #[arg(long)]
+        role: String,
+        /// For authority-staff: an administration (ARS) it may act for; repeatable.
+        #[arg(long = "authority", value_name = "ARS")]
+        authorities: Vec<String>,
+        /// For automation: a service key it may act for; repeatable.
+        #[arg(long = "service", value_name = "KEY")]
+        services: Vec<String>,
+    },
+    /// Revoke a token by its id.
+    Revoke {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The token id (as `issueToken` or `token create` reported it).
+        id: String,
+        /// Why.
+        #[arg(long, default_value = "revoked on the command line")]
+        reason: String,
     },
 }
 
@@ -176,6 +210,32 @@ async fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::Serve { store, listen, demo } => serve::run(&store.data_dir, listen, demo).await,
         Command::Workflow(WorkflowCommand::Check { files }) => check_workflows(&files),
+        Command::Token(TokenCommand::Create { store, name, role, authorities, services }) => {
+            let role = api::Role::from_name(&role).ok_or_else(|| {
+                Failure(format!("unknown role `{role}`; roles are {}", api::Role::NAMES.join(", ")))
+            })?;
+            let log = open_for_tokens(&store.data_dir)?;
+            let tokens = api::Tokens::load(&log).await.map_err(|e| Failure(e.to_string()))?;
+            let (issued, secret) = tokens
+                .issue(&log, cli_request().principal.actor, &name, role, authorities, services)
+                .await
+                .map_err(|e| Failure(e.to_string()))?;
+            eprintln!("token {} ({}) issued; it is shown only now:", issued.token_id, issued.role.name());
+            println!("{secret}");
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke { store, id, reason }) => {
+            let token_id =
+                uuid::Uuid::try_parse(&id).map_err(|_| Failure(format!("`{id}` is not a token id")))?;
+            let log = open_for_tokens(&store.data_dir)?;
+            let tokens = api::Tokens::load(&log).await.map_err(|e| Failure(e.to_string()))?;
+            tokens
+                .revoke(&log, cli_request().principal.actor, token_id, &reason)
+                .await
+                .map_err(|e| Failure(e.to_string()))?;
+            println!("token {token_id} revoked");
+            Ok(())
+        }
         Command::Catalog(CatalogCommand::Import { store, dir }) => {
             let data = match &dir {
                 Some(dir) => read_dataset(dir)?,
@@ -415,6 +475,16 @@ async fn open_engine(dir: &Path) -> Result<engine::Engine, Failure> {
     let store = SledStore::open(SledConfig::new(dir))?;
     let registry = engine::Registry::bundled().map_err(Failure)?;
     Ok(engine::Engine::open(std::sync::Arc::new(store), std::sync::Arc::new(registry)).await?)
+}
+
+/// Opens a store for token commands, with a hint when the server holds it.
+fn open_for_tokens(dir: &Path) -> Result<SledStore, Failure> {
+    match open_existing(dir) {
+        Err(Failure(m)) if m.contains("in use by another process") => Err(Failure(format!(
+            "{m}; while `rollout serve` runs, use its issueToken / revokeToken mutations with the admin token"
+        ))),
+        other => other,
+    }
 }
 
 /// Opens the store of a data directory that must exist already.

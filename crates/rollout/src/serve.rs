@@ -23,9 +23,7 @@ pub async fn run(dir: &Path, listen: SocketAddr, demo: bool) -> Result<(), Failu
     let registry = Arc::new(engine::Registry::bundled().map_err(Failure)?);
     let engine = Arc::new(engine::Engine::open(store.clone(), registry.clone()).await?);
     let tokens = Arc::new(api::Tokens::load(&*store).await.map_err(|e| Failure(e.to_string()))?);
-    if store.head().await?.position == 0 {
-        initialise(dir, &store, &engine, &tokens, demo).await?;
-    }
+    initialise(dir, &store, &engine, &tokens, demo).await?;
     let (projector, start) =
         projections::Projector::start(store.clone(), registry, Some(dir.join(READ_MODEL_FILE)))
             .await
@@ -89,7 +87,8 @@ async fn shutdown_signal() {
     }
 }
 
-/// First start: the catalogue, an admin token in DIR/admin.token (0600), and the demo history.
+/// What a first start needs, each part only when missing: the catalogue, an admin token in
+/// DIR/admin.token (0600), and (with `--demo`) the demo history.
 async fn initialise(
     dir: &Path,
     store: &Arc<dyn EventStore>,
@@ -97,26 +96,30 @@ async fn initialise(
     tokens: &api::Tokens,
     demo: bool,
 ) -> Result<(), Failure> {
-    let system = engine::Request::new(workflow::decide::Principal {
-        actor: store::Actor::system(),
-        roles: vec![],
-        admin: true,
-    });
-    let data = catalog::parse_dataset(&catalog::parse::bundled_files()).map_err(|e| {
-        Failure(format!(
-            "the built-in data is invalid: {}",
-            e.first().map(|e| e.to_string()).unwrap_or_default()
-        ))
-    })?;
-    engine.import_catalog(&data, &system, |_, _| {}).await?;
-    let (_, secret) = tokens
-        .issue(&**store, store::Actor::system(), "admin (first start)", api::Role::Admin, vec![], vec![])
-        .await
-        .map_err(|e| Failure(e.to_string()))?;
-    let path = dir.join("admin.token");
-    write_secret(&path, &secret)?;
-    println!("admin token written to {}", path.display());
-    if demo {
+    if engine.catalog().authorities.is_empty() {
+        let system = engine::Request::new(workflow::decide::Principal {
+            actor: store::Actor::system(),
+            roles: vec![],
+            admin: true,
+        });
+        let data = catalog::parse_dataset(&catalog::parse::bundled_files()).map_err(|e| {
+            Failure(format!(
+                "the built-in data is invalid: {}",
+                e.first().map(|e| e.to_string()).unwrap_or_default()
+            ))
+        })?;
+        engine.import_catalog(&data, &system, |_, _| {}).await?;
+    }
+    if tokens.is_empty() {
+        let (_, secret) = tokens
+            .issue(&**store, store::Actor::system(), "admin (first start)", api::Role::Admin, vec![], vec![])
+            .await
+            .map_err(|e| Failure(e.to_string()))?;
+        let path = dir.join("admin.token");
+        write_secret(&path, &secret)?;
+        println!("admin token written to {}", path.display());
+    }
+    if demo && engine.load("wohngeld", catalog::LAND_ARS).await?.is_none() {
         crate::demo::generate(engine).await?;
     }
     Ok(())
@@ -125,6 +128,8 @@ async fn initialise(
 fn write_secret(path: &Path, secret: &str) -> Result<(), Failure> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    // A stale file (from a log imported without its tokens) is replaced.
+    let _ = std::fs::remove_file(path);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
