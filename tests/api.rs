@@ -9,6 +9,24 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+/// POSTs raw bytes to /graphql at `address`; (status, body), or an error when the server is gone.
+fn post(address: &str, token: Option<&str>, body: &[u8]) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(address)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    let mut response = String::new();
+    s.read_to_string(&mut response)?;
+    let status = response.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Ok((status, body))
+}
+
 struct Server {
     child: Child,
     address: String,
@@ -57,20 +75,7 @@ impl Server {
 
     /// POSTs raw bytes to /graphql; returns (status, body).
     fn post_raw(&self, token: Option<&str>, body: &[u8]) -> (u16, String) {
-        let mut s = TcpStream::connect(&self.address).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-        let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-        let head = format!(
-            "POST /graphql HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
-            self.address,
-            body.len()
-        );
-        s.write_all(head.as_bytes()).and_then(|()| s.write_all(body)).expect("send");
-        let mut response = String::new();
-        s.read_to_string(&mut response).expect("read");
-        let status = response.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-        (status, body)
+        post(&self.address, token, body).expect("a response")
     }
 
     fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
@@ -601,4 +606,132 @@ fn tokens_from_the_command_line_work_against_the_server_and_revoked_ones_do_not(
         "issuing and revoking are events"
     );
     assert!(!log.contains(secret.rsplit('_').next().expect("secret part")), "the secret is not stored");
+}
+
+/// Every role against every kind of operation: allowed (no access error; the domain may still
+/// refuse), FORBIDDEN, or UNAUTHENTICATED. `P` Potsdam, `C` Cottbus.
+#[test]
+fn access_matrix() {
+    let server = Server::start();
+    let admin = server.admin.clone();
+    for ars in ["120540000000", "120520000000"] {
+        server.gql(Some(&admin), START, json!({ "s": "wohngeld", "a": ars }));
+    }
+    let issue = |role: &str, authorities: &[&str], services: &[&str]| -> String {
+        let r = server.gql(
+            Some(&admin),
+            "mutation($i: IssueTokenInput!) { issueToken(input: $i) { token } }",
+            json!({ "i": { "name": role, "role": role, "authorities": authorities, "services": services } }),
+        );
+        r["data"]["issueToken"]["token"].as_str().unwrap_or_else(|| panic!("{r}")).to_owned()
+    };
+    let roles: Vec<(&str, Option<String>)> = vec![
+        ("admin", Some(admin.clone())),
+        ("project-manager", Some(issue("project-manager", &[], &[]))),
+        ("staff P", Some(issue("authority-staff", &["120540000000"], &[]))),
+        ("staff C", Some(issue("authority-staff", &["120520000000"], &[]))),
+        ("automation wohngeld", Some(issue("automation", &[], &["wohngeld"]))),
+        ("automation kfz", Some(issue("automation", &[], &["kfz_zulassung"]))),
+        ("auditor", Some(issue("auditor", &[], &[]))),
+        ("no token", None),
+    ];
+    let ops: Vec<(&str, &str, Value)> = vec![
+        ("me", "{ me { id } }", json!({})),
+        ("read P", "{ rollout(id: \"wohngeld:120540000000\") { id } }", json!({})),
+        ("list", "{ rollouts { totalCount } }", json!({})),
+        ("history P", "{ events(filter: { rolloutId: \"wohngeld:120540000000\" }) { edges { cursor } } }", json!({})),
+        ("progress", "{ progress(groupBy: LANDKREIS) { key } }", json!({})),
+        ("comment P", "mutation { addComment(input: { rolloutId: \"wohngeld:120540000000\", reason: \"x\" }) { rollout { id } } }", json!({})),
+        ("comment C", "mutation { addComment(input: { rolloutId: \"wohngeld:120520000000\", reason: \"x\" }) { rollout { id } } }", json!({})),
+        ("block P", "mutation { blockRollout(input: { rolloutId: \"wohngeld:120540000000\", reason: \"x\" }) { rollout { id } } }", json!({})),
+        ("start service", "mutation { startServiceRollout(serviceKey: \"wohngeld\") { existing } }", json!({})),
+        ("issue token", "mutation { issueToken(input: { name: \"x\", role: \"auditor\" }) { id } }", json!({})),
+    ];
+    // A: allowed, F: FORBIDDEN, U: UNAUTHENTICATED; one letter per op, in order.
+    let expected = [
+        ("admin", "AAAAAAAAAA"),
+        ("project-manager", "AAAAAAAAAF"),
+        ("staff P", "AAAAFAFAFF"),
+        ("staff C", "AFAFFFAFFF"),
+        ("automation wohngeld", "AAAAFAAFFF"),
+        ("automation kfz", "AFAFFFFFFF"),
+        ("auditor", "AAAAAFFFFF"),
+        ("no token", "UUUUUUUUUU"),
+    ];
+    let mut mismatches = Vec::new();
+    for ((role, token), (erole, letters)) in roles.iter().zip(expected) {
+        assert_eq!(*role, erole);
+        for ((op, query, vars), want) in ops.iter().zip(letters.chars()) {
+            let r = server.gql(token.as_deref(), query, vars.clone());
+            let got = match code(&r).as_str() {
+                "FORBIDDEN" => 'F',
+                "UNAUTHENTICATED" => 'U',
+                _ => 'A',
+            };
+            if got != want {
+                mismatches.push(format!("{role} / {op}: expected {want}, got {got}: {r}"));
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
+
+#[test]
+fn a_server_killed_under_write_load_keeps_every_acknowledged_change() {
+    let mut server = Server::start();
+    let admin = server.admin.clone();
+    server.gql(
+        Some(&admin),
+        "mutation { startServiceRollout(serviceKey: \"wohngeld\") { existing } }",
+        json!({}),
+    );
+    let address = server.address.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = ["120540000000", "120510000000", "120520000000", "120530000000", "120600000000", "120610000000"]
+        .into_iter()
+        .map(|ars| {
+            let (address, admin, stop) = (address.clone(), admin.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut acked = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let body = json!({ "query": "mutation($i: RolloutCommandInput!) { addComment(input: $i) { events { position hash } } }",
+                        "variables": { "i": { "rolloutId": format!("wohngeld:{ars}"), "reason": "Last" } } }).to_string();
+                    let Ok((200, text)) = post(&address, Some(&admin), body.as_bytes()) else { break };
+                    let Ok(v) = serde_json::from_str::<Value>(&text) else { break };
+                    match v["data"]["addComment"]["events"][0].as_object() {
+                        Some(e) => acked.push((e["position"].as_u64().unwrap_or(0), e["hash"].as_str().unwrap_or("").to_owned())),
+                        None => break,
+                    }
+                }
+                acked
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1_500));
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().expect("wait");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acked: Vec<(u64, String)> = writers.into_iter().flat_map(|w| w.join().expect("writer")).collect();
+    assert!(acked.len() > 20, "the load acknowledged too little: {}", acked.len());
+    let dir = server.dir().to_owned();
+    let export = Command::new(env!("CARGO_BIN_EXE_rollout"))
+        .args(["export", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .expect("export");
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let stored: std::collections::HashMap<u64, String> = String::from_utf8_lossy(&export.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("line"))
+        .map(|v| (v["position"].as_u64().expect("position"), v["hash"].as_str().expect("hash").to_owned()))
+        .collect();
+    for (position, hash) in &acked {
+        assert_eq!(stored.get(position), Some(hash), "acknowledged event {position} is missing or changed");
+    }
+    let verify = Command::new(env!("CARGO_BIN_EXE_rollout"))
+        .args(["verify", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .expect("verify");
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
 }

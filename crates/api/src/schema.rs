@@ -674,6 +674,11 @@ async fn run(
     let p = writer(ctx)?;
     let (service, ars) = split_id(rollout_id)?;
     check_scope(p, service, ars)?;
+    // Automation works on steps (the definition says which are automatable) and may comment;
+    // it does not block, cancel, assign or set due dates.
+    if p.role == Role::Automation && !matches!(mutation, "completeStep" | "startStep" | "addComment") {
+        return Err(coded("FORBIDDEN", format!("an automation token may not use {mutation}")));
+    }
     let mut req = request(ctx, p);
     req.expected_version = expected_version;
     req.idempotency_key = idempotency_key.map(|k| format!("{mutation}:{}:{k}", rollout_id.as_str()));
