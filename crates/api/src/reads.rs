@@ -179,14 +179,15 @@ pub(crate) fn rollouts_page(
 ) -> RolloutConnection {
     let s = crate::schema::services_of(ctx);
     s.projector.read(|m| {
-        let candidates: Box<dyn Iterator<Item = &DomainRollout>> = match (&filter.ars, &filter.service_key) {
-            (Some(ars), _) => Box::new(m.rollouts_of_authority(ars)),
-            (None, Some(key)) => Box::new(m.rollouts_of_service(key)),
-            (None, None) => Box::new(m.rollouts.values()),
-        };
+        let candidates: Box<dyn Iterator<Item = &std::sync::Arc<DomainRollout>>> =
+            match (&filter.ars, &filter.service_key) {
+                (Some(ars), _) => Box::new(m.rollouts_of_authority(ars)),
+                (None, Some(key)) => Box::new(m.rollouts_of_service(key)),
+                (None, None) => Box::new(m.rollouts.values()),
+            };
         let landkreis_of =
             |ars: &str| m.catalog.authorities.get(ars).and_then(|a| a.authority.landkreis_ars.clone());
-        let mut matching: Vec<&DomainRollout> = candidates
+        let mut matching: Vec<&std::sync::Arc<DomainRollout>> = candidates
             .filter(|r| visible(p, r))
             .filter(|r| filter.service_key.as_ref().is_none_or(|k| &r.service_key == k))
             .filter(|r| filter.ars.as_ref().is_none_or(|a| &r.ars == a))
@@ -207,7 +208,8 @@ pub(crate) fn rollouts_page(
         matching.sort_by_cached_key(|r| r.id());
         let total = matching.len() as u64;
         let start = after.map_or(0, |a| matching.partition_point(|r| r.id().as_str() <= a));
-        let page: Vec<&DomainRollout> = matching.iter().skip(start).take(first).copied().collect();
+        let page: Vec<&std::sync::Arc<DomainRollout>> =
+            matching.iter().skip(start).take(first).copied().collect();
         let has_next = start + page.len() < matching.len();
         let edges: Vec<RolloutEdge> =
             page.into_iter().map(|r| RolloutEdge { cursor: r.id(), node: Rollout::new(r.clone()) }).collect();

@@ -184,7 +184,9 @@ impl Query {
         check_scope(p, service, ars)?;
         let cut = crate::reads::cut(&as_of)?;
         if cut != projections::Cut::Everything {
-            return Ok(crate::reads::rollout_as_of(ctx, service, ars, cut).await?.map(Rollout));
+            return Ok(crate::reads::rollout_as_of(ctx, service, ars, cut)
+                .await?
+                .map(|r| Rollout(Arc::new(r))));
         }
         let s = services(ctx);
         Ok(s.projector.read(|m| m.rollouts.get(id.as_str()).cloned()).map(Rollout))
@@ -332,10 +334,10 @@ impl Query {
 }
 
 /// A rollout: one service at one administration.
-pub struct Rollout(DomainRollout);
+pub struct Rollout(Arc<DomainRollout>);
 
 impl Rollout {
-    pub(crate) fn new(r: DomainRollout) -> Self {
+    pub(crate) fn new(r: Arc<DomainRollout>) -> Self {
         Rollout(r)
     }
 }
@@ -525,7 +527,7 @@ pub struct RolloutPayload {
 
 fn payload(outcome: Outcome) -> RolloutPayload {
     RolloutPayload {
-        rollout: Rollout(outcome.rollout),
+        rollout: Rollout(Arc::new(outcome.rollout)),
         events: outcome.events.into_iter().map(Event).collect(),
     }
 }

@@ -157,7 +157,7 @@ pub fn read(path: &Path, definitions: &dyn Definitions) -> Result<ReadModel, Che
             updated_at: r.updated_at,
             touched: r.touched,
         };
-        rollouts.insert(rollout.id(), rollout);
+        rollouts.insert(rollout.id(), std::sync::Arc::new(rollout));
     }
     Ok(ReadModel::restore(
         snapshot.position,

@@ -2,6 +2,7 @@
 //! Queries never scan the log; the few that need the past (`as of`) fold a prefix of it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use catalog::{Catalog, CatalogEvent};
 use store::{EventHash, RecordedEvent, Timestamp};
@@ -106,7 +107,8 @@ pub struct ReadModel {
     pub position: u64,
     pub last_hash: EventHash,
     pub catalog: Catalog,
-    pub rollouts: HashMap<String, Rollout>,
+    /// Shared, so a query hands a rollout out without copying it.
+    pub rollouts: HashMap<String, Arc<Rollout>>,
     contributions: HashMap<String, Contribution>,
     progress: HashMap<(GroupBy, String), Counts>,
     /// (due, rollout id, step) of open steps with a due date.
@@ -153,7 +155,7 @@ impl ReadModel {
                 .map_err(unreadable)?;
             let meta = Meta { at: e.recorded_at, actor: e.actor.clone() };
             let (key, previous) = match self.rollouts.remove_entry(id) {
-                Some((k, r)) => (k, Some(r)),
+                Some((k, r)) => (k, Some(Arc::unwrap_or_clone(r))),
                 None => (id.to_owned(), None),
             };
             let first = previous.is_none();
@@ -175,7 +177,7 @@ impl ReadModel {
             if self.contributions.get(id) != Some(&contribution) {
                 self.replace_contribution(id, contribution);
             }
-            self.rollouts.insert(key, next);
+            self.rollouts.insert(key, Arc::new(next));
         } else if let Some(decoded) =
             CatalogEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str())
         {
@@ -270,12 +272,12 @@ impl ReadModel {
     }
 
     /// The rollouts of an administration, by id.
-    pub fn rollouts_of_authority(&self, ars: &str) -> impl Iterator<Item = &Rollout> {
+    pub fn rollouts_of_authority(&self, ars: &str) -> impl Iterator<Item = &Arc<Rollout>> {
         self.by_authority.get(ars).into_iter().flatten().filter_map(|id| self.rollouts.get(id))
     }
 
     /// The rollouts of a service, by id.
-    pub fn rollouts_of_service(&self, key: &str) -> impl Iterator<Item = &Rollout> {
+    pub fn rollouts_of_service(&self, key: &str) -> impl Iterator<Item = &Arc<Rollout>> {
         self.by_service.get(key).into_iter().flatten().filter_map(|id| self.rollouts.get(id))
     }
 
@@ -362,7 +364,7 @@ impl ReadModel {
         position: u64,
         last_hash: EventHash,
         catalog: Catalog,
-        rollouts: HashMap<String, Rollout>,
+        rollouts: HashMap<String, Arc<Rollout>>,
         blocked_since: HashMap<String, i64>,
         audit: AuditIndex,
     ) -> ReadModel {

@@ -1,0 +1,194 @@
+//! The API under load, on this machine: 64 concurrent HTTP/1.1 keep-alive clients sending
+//! `completeStep` (durable), `rollout(id)` queries and `progress` queries, beside `GET /healthz`
+//! as the baseline of the HTTP stack in the same run. Server and load generator share the
+//! 2 cores. `cargo bench -p api --bench http`. Results: BENCHMARKS.md.
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use store::EventStore;
+use store_sled::{SledConfig, SledStore};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const CLIENTS: usize = 64;
+
+/// One keep-alive connection; sends a request, reads one response (by Content-Length).
+struct Client {
+    stream: TcpStream,
+    buffer: Vec<u8>,
+}
+
+impl Client {
+    async fn connect(address: &str) -> Client {
+        let stream = TcpStream::connect(address).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        Client { stream, buffer: Vec::with_capacity(64 * 1024) }
+    }
+
+    async fn request(&mut self, head: &str, body: &[u8]) -> (u16, Vec<u8>) {
+        self.stream.write_all(head.as_bytes()).await.expect("write");
+        self.stream.write_all(body).await.expect("write");
+        self.buffer.clear();
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            let n = self.stream.read(&mut chunk).await.expect("read");
+            assert!(n > 0, "connection closed");
+            self.buffer.extend_from_slice(&chunk[..n]);
+            let Some(end) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+            let head = String::from_utf8_lossy(&self.buffer[..end]).to_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if self.buffer.len() >= end + 4 + length {
+                let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+                return (status, self.buffer[end + 4..end + 4 + length].to_vec());
+            }
+        }
+    }
+}
+
+fn post_head(address: &str, token: &str, length: usize) -> String {
+    format!("POST /graphql HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n")
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Runs `per_client` requests on each of 64 clients; `body(client, i)` makes each request.
+async fn load(
+    address: &str,
+    token: &str,
+    per_client: usize,
+    body: impl Fn(usize, usize) -> Option<String> + Send + Sync + 'static,
+    get: Option<&'static str>,
+) -> (f64, Duration, Duration, usize) {
+    let body = Arc::new(body);
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let (address, token, body) = (address.to_owned(), token.to_owned(), body.clone());
+            tokio::spawn(async move {
+                let mut client = Client::connect(&address).await;
+                let mut latencies = Vec::with_capacity(per_client);
+                let mut errors = 0;
+                for i in 0..per_client {
+                    let t = Instant::now();
+                    let (status, response) = match get {
+                        Some(path) => {
+                            client
+                                .request(&format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n"), b"")
+                                .await
+                        }
+                        None => {
+                            let Some(b) = body(c, i) else { break };
+                            client.request(&post_head(&address, &token, b.len()), b.as_bytes()).await
+                        }
+                    };
+                    latencies.push(t.elapsed());
+                    if status != 200 || response.windows(9).any(|w| w == b"\"errors\":") {
+                        errors += 1;
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await.expect("client");
+        all.extend(l);
+        errors += e;
+    }
+    let rate = all.len() as f64 / start.elapsed().as_secs_f64();
+    all.sort();
+    (rate, pct(&all, 0.5), pct(&all, 0.99), errors)
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let dir = tempfile::tempdir().expect("dir");
+        let store: Arc<dyn EventStore> = Arc::new(SledStore::open(SledConfig::new(dir.path())).expect("store"));
+        let registry = Arc::new(engine::Registry::bundled().expect("bundled"));
+        let engine = Arc::new(engine::Engine::open(store.clone(), registry.clone()).await.expect("engine"));
+        let admin = engine::Request::new(workflow::decide::Principal { actor: store::Actor::system(), roles: vec![], admin: true });
+        let data = catalog::parse_dataset(&catalog::parse::bundled_files()).expect("data");
+        engine.import_catalog(&data, &admin, |_, _| {}).await.expect("import");
+        // Rollouts for every municipal service: 22 services × 193 administrations.
+        let services: Vec<String> = engine
+            .catalog()
+            .services
+            .values()
+            .filter(|s| s.service.responsible_level == catalog::Level::GemeindeAmt)
+            .map(|s| s.service.key.clone())
+            .collect();
+        let setup = Instant::now();
+        for s in &services {
+            engine.start_service(s, &admin).await.expect("start");
+        }
+        let arss: Vec<String> = engine
+            .catalog()
+            .active_authorities()
+            .filter(|a| a.kind != catalog::AuthorityKind::Land && a.kind != catalog::AuthorityKind::Landkreis)
+            .map(|a| a.ars.clone())
+            .collect();
+        let rollouts: Vec<String> = services.iter().flat_map(|s| arss.iter().map(move |a| format!("{s}:{a}"))).collect();
+        println!("{} rollouts set up in {:?}", rollouts.len(), setup.elapsed());
+        let tokens = Arc::new(api::Tokens::load(&*store).await.expect("tokens"));
+        let (_, token) = tokens
+            .issue(&*store, store::Actor::system(), "bench", api::Role::Admin, vec![], vec![])
+            .await
+            .expect("token");
+        let (projector, _) = projections::Projector::start(store.clone(), registry, None).await.expect("projector");
+        let schema = api::schema::build(api::schema::Services {
+            engine,
+            projector: projector.clone(),
+            tokens: tokens.clone(),
+            open: Arc::default(),
+        });
+        let router = api::server::router(schema, tokens, projector, store.clone(), Arc::new(|| None));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address").to_string();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+
+        println!("\n## 64 concurrent clients, HTTP/1.1 keep-alive, server and load generator on 2 cores");
+        let (rate, p50, p99, errors) = load(&address, &token, 300, |_, _| None, Some("/healthz")).await;
+        println!("GET /healthz (baseline)     : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}");
+
+        let ids = Arc::new(rollouts.clone());
+        let per_client = (rollouts.len() / CLIENTS).min(60);
+        let complete_ids = ids.clone();
+        let (rate, p50, p99, errors) = load(&address, &token, per_client, move |c, i| {
+            let id = &complete_ids[c * per_client + i];
+            Some(serde_json::json!({
+                "query": "mutation($i: CompleteStepInput!) { completeStep(input: $i) { rollout { version } } }",
+                "variables": { "i": { "rolloutId": id, "stepId": "interesse", "evidence": { "datum": "2026-11-01", "kontakt": "Last" } } }
+            }).to_string())
+        }, None).await;
+        println!("completeStep (durable)      : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}");
+
+        let query_ids = ids.clone();
+        let (rate, p50, p99, errors) = load(&address, &token, 500, move |c, i| {
+            let id = &query_ids[(c * 500 + i) % query_ids.len()];
+            Some(format!("{{\"query\":\"{{ rollout(id: \\\"{id}\\\") {{ id version status phase }} }}\"}}"))
+        }, None).await;
+        println!("rollout(id)                 : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}");
+
+        let (rate, p50, p99, errors) = load(&address, &token, 100, |_, _| {
+            Some("{\"query\":\"{ progress(groupBy: LANDKREIS) { key rollouts percentDone byPhaseStatus { phase status count } } }\"}".to_owned())
+        }, None).await;
+        println!("progress(groupBy: LANDKREIS): {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}");
+    });
+}
