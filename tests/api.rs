@@ -735,3 +735,71 @@ fn a_server_killed_under_write_load_keeps_every_acknowledged_change() {
         .expect("verify");
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
 }
+
+/// The explorer at /graphiql loads in headless Chromium and runs a query; the page loads
+/// nothing from anywhere else (every host but 127.0.0.1 is unresolvable for the browser, and the
+/// page names no other address). Needs Debian's chromium (`ROLLOUT_REQUIRE_CHROMIUM=1`, as CI
+/// sets it, makes its absence a failure).
+#[test]
+fn the_explorer_runs_a_query_in_headless_chromium_without_leaving_the_machine() {
+    if Command::new("chromium").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("ROLLOUT_REQUIRE_CHROMIUM").is_none(),
+            "chromium is required but not installed"
+        );
+        println!("skipped: chromium is not installed");
+        return;
+    }
+    let server = Server::start();
+    let mut s = TcpStream::connect(&server.address).expect("connect");
+    write!(s, "GET /graphiql HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
+    let mut page = String::new();
+    s.read_to_string(&mut page).expect("read");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(
+        !page.contains("http://") && !page.contains("https://") && !page.contains("//cdn"),
+        "the page names no other address"
+    );
+    let profile = tempfile::tempdir().expect("profile");
+    let query: String = "{ me { role } }".bytes().map(|b| format!("%{b:02X}")).collect();
+    let url = format!("http://{}/graphiql#token={}&query={query}", server.address, server.admin);
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(&url)
+        .output()
+        .expect("chromium");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let result = dom.split("<pre id=\"result\"").nth(1).unwrap_or("");
+    assert!(
+        result.contains("\"role\": \"admin\""),
+        "the query ran in the browser: {}",
+        &dom[..dom.len().min(3000)]
+    );
+    assert!(dom.contains("completeStep"), "the schema was loaded by introspection");
+    if let Some(dir) = std::env::var_os("ROLLOUT_SCREENSHOTS") {
+        let _ = Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--window-size=1280,800",
+                "--virtual-time-budget=10000",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(format!("--screenshot={}/explorer.png", Path::new(&dir).display()))
+            .arg(&url)
+            .output();
+    }
+}

@@ -44,11 +44,30 @@ pub fn router(
     let state = AppState { schema, tokens, metrics: Arc::default(), store_stats, projector, store };
     Router::new()
         .route("/graphql", post(graphql).get(websocket))
+        .route("/graphiql", get(explorer))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(state)
+}
+
+/// The GraphQL explorer: one self-contained page compiled into the binary; it loads nothing
+/// from anywhere else.
+const EXPLORER: &str = include_str!("../assets/explorer.html");
+
+async fn explorer() -> Response {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+            ),
+        ],
+        EXPLORER,
+    )
+        .into_response()
 }
 
 /// Ready once the read models have caught up with the log as it was at start (and keep up).
