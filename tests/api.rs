@@ -46,10 +46,22 @@ impl Server {
         Server::spawn(&path, tempfile::tempdir().expect("dir"))
     }
 
+    /// A server started with `--demo`.
+    fn start_demo() -> Server {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().to_owned();
+        Server::spawn_with(&path, dir, &["--demo"])
+    }
+
     fn spawn(path: &Path, dir: tempfile::TempDir) -> Server {
+        Server::spawn_with(path, dir, &[])
+    }
+
+    fn spawn_with(path: &Path, dir: tempfile::TempDir, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rollout"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(path)
+            .args(extra)
             .env_remove("ROLLOUT_DATA_DIR")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -802,4 +814,34 @@ fn the_explorer_runs_a_query_in_headless_chromium_without_leaving_the_machine() 
             .arg(&url)
             .output();
     }
+}
+
+#[test]
+fn the_demo_is_a_living_system_with_months_of_history() {
+    let server = Server::start_demo();
+    let r = server.gql(Some(&server.admin), "{ progress(groupBy: SERVICE) { key rollouts percentDone } overdue(first: 100) { rolloutId } blocked(first: 100) { rolloutId } events(first: 1) { edges { node { recordedAt } } } head { position } }", json!({}));
+    let d = &r["data"];
+    let services: Vec<&str> =
+        d["progress"].as_array().expect("groups").iter().filter_map(|g| g["key"].as_str()).collect();
+    assert_eq!(services, vec!["gewerbe_anmeldung", "kfz_zulassung", "wohngeld"], "{r}");
+    assert!(d["progress"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .all(|g| g["percentDone"].as_f64().unwrap_or(0.0) > 5.0));
+    assert!(!d["overdue"].as_array().expect("overdue").is_empty(), "some rollouts are overdue");
+    assert!(!d["blocked"].as_array().expect("blocked").is_empty(), "some rollouts are blocked");
+    let first: store::Timestamp =
+        d["events"]["edges"][0]["node"]["recordedAt"].as_str().expect("time").parse().expect("rfc3339");
+    let age_days = (store::Timestamp::now().unix_micros() - first.unix_micros()) / 86_400_000_000;
+    assert!(age_days >= 150, "the history spans months, it begins {age_days} days ago");
+    let bot = server.gql(
+        Some(&server.admin),
+        "{ events(filter: { actor: \"token:demo-bot\" }, first: 1) { edges { node { actor { kind } } } } }",
+        json!({}),
+    );
+    assert_eq!(
+        bot["data"]["events"]["edges"][0]["node"]["actor"]["kind"], "automation",
+        "an automation token took part"
+    );
 }

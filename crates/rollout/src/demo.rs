@@ -39,7 +39,11 @@ fn evidence(step: &workflow::Step, ars: &str) -> workflow::Evidence {
         .collect()
 }
 
-pub async fn generate(engine: &engine::Engine) -> Result<(), Failure> {
+/// The history spans the last `DEMO_DAYS` days: the store's clock is moved back while it is made.
+pub const DEMO_DAYS: f64 = 180.0;
+
+pub async fn generate(engine: &engine::Engine, clock: &crate::serve::ShiftableClock) -> Result<(), Failure> {
+    clock.days_ago(DEMO_DAYS);
     let pm = person("person:pm-land", "Petra Projekt (Land)", vec![Role::ProjectManager]);
     let pm2 = person("person:pm-dikom", "Dirk Dikom (ZV DIKOM)", vec![Role::ProjectManager]);
     let staff = [
@@ -58,7 +62,9 @@ pub async fn generate(engine: &engine::Engine) -> Result<(), Failure> {
     });
     let admin = engine::Request::new(Principal { actor: Actor::system(), roles: vec![], admin: true });
     let land = catalog::LAND_ARS;
-    for service in ["wohngeld", "gewerbe_anmeldung", "kfz_zulassung"] {
+    for (k, service) in ["wohngeld", "gewerbe_anmeldung", "kfz_zulassung"].into_iter().enumerate() {
+        // Each service starts a few weeks after the one before.
+        clock.days_ago(DEMO_DAYS - 30.0 * k as f64);
         engine.start_service(service, &admin).await?;
         let land_steps = [
             ("interesse_land", json!({ "datum": "2026-06-01", "ressort": "MIK" })),
@@ -89,7 +95,10 @@ pub async fn generate(engine: &engine::Engine) -> Result<(), Failure> {
             .await?;
         let arss: Vec<String> =
             engine.catalog().active_authorities().filter(|a| a.ars != land).map(|a| a.ars.clone()).collect();
+        let span = DEMO_DAYS - 30.0 * k as f64 - 7.0;
         for (n, ars) in arss.iter().enumerate() {
+            // Administrations take their turn over the following months.
+            clock.days_ago(DEMO_DAYS - 30.0 * k as f64 - span * n as f64 / arss.len() as f64);
             let Some(rollout) = engine.load(service, ars).await? else { continue };
             // Each administration is somewhere else: 0 to 14 steps.
             let target = (n * 7 + service.len()) % 15;
@@ -138,10 +147,11 @@ pub async fn generate(engine: &engine::Engine) -> Result<(), Failure> {
                     )
                     .await?;
             } else if n % 13 == 5 {
+                let current = engine.load(service, ars).await?.unwrap_or(rollout);
                 if let Some((i, _)) =
-                    rollout.steps.iter().enumerate().find(|(_, s)| s.status == StepStatus::Ready)
+                    current.steps.iter().enumerate().find(|(_, s)| s.status == StepStatus::Ready)
                 {
-                    let step = rollout.definition.steps[i].id.clone();
+                    let step = current.definition.steps[i].id.clone();
                     let past =
                         Timestamp::from_unix_micros(Timestamp::now().unix_micros() - 14 * 86_400_000_000);
                     let _ = engine
@@ -160,5 +170,6 @@ pub async fn generate(engine: &engine::Engine) -> Result<(), Failure> {
             }
         }
     }
+    clock.days_ago(0.0);
     Ok(())
 }

@@ -10,8 +10,32 @@ use store_sled::{SledConfig, SledStore};
 
 use crate::{Failure, READ_MODEL_FILE};
 
+/// The store's clock: the system clock, shifted into the past while the demo history is made.
+#[derive(Debug, Default)]
+pub struct ShiftableClock {
+    offset_micros: std::sync::atomic::AtomicI64,
+}
+
+impl ShiftableClock {
+    /// Moves the clock to `days` days before now (0: now again).
+    pub fn days_ago(&self, days: f64) {
+        self.offset_micros.store(-(days * 86_400_000_000.0) as i64, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl store::Clock for ShiftableClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_unix_micros(
+            Timestamp::now().unix_micros() + self.offset_micros.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+}
+
 pub async fn run(dir: &Path, listen: SocketAddr, demo: bool) -> Result<(), Failure> {
-    let sled = SledStore::open(SledConfig::new(dir))?;
+    let clock = Arc::new(ShiftableClock::default());
+    let mut config = SledConfig::new(dir);
+    config.clock = clock.clone();
+    let sled = SledStore::open(config)?;
     let stats: api::metrics::StoreStats = {
         let sled = sled.clone();
         Arc::new(move || {
@@ -23,7 +47,8 @@ pub async fn run(dir: &Path, listen: SocketAddr, demo: bool) -> Result<(), Failu
     let registry = Arc::new(engine::Registry::bundled().map_err(Failure)?);
     let engine = Arc::new(engine::Engine::open(store.clone(), registry.clone()).await?);
     let tokens = Arc::new(api::Tokens::load(&*store).await.map_err(|e| Failure(e.to_string()))?);
-    initialise(dir, &store, &engine, &tokens, demo).await?;
+    initialise(dir, &store, &engine, &tokens, demo.then_some(&*clock)).await?;
+    clock.days_ago(0.0);
     let (projector, start) =
         projections::Projector::start(store.clone(), registry, Some(dir.join(READ_MODEL_FILE)))
             .await
@@ -94,9 +119,14 @@ async fn initialise(
     store: &Arc<dyn EventStore>,
     engine: &engine::Engine,
     tokens: &api::Tokens,
-    demo: bool,
+    demo: Option<&ShiftableClock>,
 ) -> Result<(), Failure> {
     if engine.catalog().authorities.is_empty() {
+        // The demo history begins with the catalogue, in the past (time never runs backwards
+        // along the log).
+        if let Some(clock) = demo {
+            clock.days_ago(crate::demo::DEMO_DAYS + 1.0);
+        }
         let system = engine::Request::new(workflow::decide::Principal {
             actor: store::Actor::system(),
             roles: vec![],
@@ -119,8 +149,10 @@ async fn initialise(
         write_secret(&path, &secret)?;
         println!("admin token written to {}", path.display());
     }
-    if demo && engine.load("wohngeld", catalog::LAND_ARS).await?.is_none() {
-        crate::demo::generate(engine).await?;
+    if let Some(clock) = demo {
+        if engine.load("wohngeld", catalog::LAND_ARS).await?.is_none() {
+            crate::demo::generate(engine, clock).await?;
+        }
     }
     Ok(())
 }
