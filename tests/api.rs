@@ -284,6 +284,9 @@ fn the_same_idempotency_key_appends_once() {
 #[test]
 fn bad_input_gets_clear_errors_and_the_server_stays_up() {
     let server = Server::start();
+    let head_before = server.gql(Some(&server.admin), "{ head { position } }", json!({}))["data"]["head"]
+        ["position"]
+        .clone();
     let cases: Vec<(&[u8], &str)> = vec![
         (b"{not json", "BAD_USER_INPUT"),
         (b"{\"query\": \"{ me { id \"}", "expected"),
@@ -313,9 +316,17 @@ fn bad_input_gets_clear_errors_and_the_server_stays_up() {
     let (status, text) = server.post_raw(Some(&server.admin), &huge);
     assert_eq!(status, 413, "a too large body is refused");
     assert!(text.contains("LIMIT_EXCEEDED"), "{text}");
+    // Too complex: many aliases of a costly field.
+    let complex = format!(
+        "{{ {} }}",
+        (0..300).map(|i| format!("a{i}: rollouts {{ totalCount }}")).collect::<Vec<_>>().join(" ")
+    );
+    let r = server.gql(Some(&server.admin), &complex, json!({}));
+    assert!(r["errors"][0]["message"].as_str().unwrap_or("").contains("too complex"), "{r}");
     assert_eq!(server.get("/healthz"), 200);
-    let still = server.gql(Some(&server.admin), "{ me { role } }", json!({}));
+    let still = server.gql(Some(&server.admin), "{ me { role } head { position } }", json!({}));
     assert_eq!(still["data"]["me"]["role"], "admin");
+    assert_eq!(still["data"]["head"]["position"], head_before, "no bad request appended anything");
 }
 
 #[test]
@@ -844,4 +855,85 @@ fn the_demo_is_a_living_system_with_months_of_history() {
         bot["data"]["events"]["edges"][0]["node"]["actor"]["kind"], "automation",
         "an automation token took part"
     );
+}
+
+#[test]
+fn a_rollouts_changes_arrive_live_and_subscriptions_per_token_are_limited() {
+    let server = Server::start();
+    server.gql(Some(&server.admin), START, json!({ "s": "wohngeld", "a": "120540000000" }));
+    let staff = server.issue("authority-staff", &["120540000000"]);
+    let mut ws = subscribe(
+        &server,
+        Some(&staff),
+        "subscription { rolloutChanged(id: \"wohngeld:120540000000\") { type version } }",
+    );
+    server.gql(Some(&staff), COMPLETE, json!({ "i": { "rolloutId": "wohngeld:120540000000", "stepId": "interesse", "evidence": { "datum": "2026-11-01", "kontakt": "x" } } }));
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let m = next_message(&mut ws).expect("message");
+        if m["type"] == "next" {
+            seen.push(m["payload"]["data"]["rolloutChanged"]["type"].as_str().unwrap_or("").to_owned());
+        }
+    }
+    assert_eq!(seen, vec!["RolloutStarted", "StepCompleted"]);
+    // Another administration's rollout: refused.
+    let mut other = subscribe(
+        &server,
+        Some(&staff),
+        "subscription { rolloutChanged(id: \"wohngeld:120520000000\") { type } }",
+    );
+    let refused = first_after_ack(&mut other);
+    assert_eq!(ws_error_code(&refused), "FORBIDDEN", "{refused}");
+    // At most 16 open subscriptions per token: one is open, 15 more fit, the 17th is refused.
+    let mut open = Vec::new();
+    for _ in 0..15 {
+        open.push(subscribe(
+            &server,
+            Some(&staff),
+            "subscription { rolloutChanged(id: \"wohngeld:120540000000\") { type } }",
+        ));
+    }
+    for ws in &mut open {
+        let first = first_after_ack(ws);
+        assert_eq!(first["type"], "next", "{first}");
+        assert!(first["payload"]["errors"].is_null(), "{first}");
+    }
+    let mut too_many = subscribe(
+        &server,
+        Some(&staff),
+        "subscription { rolloutChanged(id: \"wohngeld:120540000000\") { type } }",
+    );
+    let m = first_after_ack(&mut too_many);
+    assert_eq!(ws_error_code(&m), "LIMIT_EXCEEDED", "{m}");
+}
+
+/// The first message after `connection_ack`.
+fn first_after_ack(ws: &mut tungstenite::WebSocket<TcpStream>) -> Value {
+    loop {
+        let m = next_message(ws).expect("a message");
+        if m["type"] != "connection_ack" {
+            return m;
+        }
+    }
+}
+
+/// The error code of a subscription's refusal (`error`, or `next` carrying errors).
+fn ws_error_code(m: &Value) -> String {
+    let errors = if m["type"] == "error" { &m["payload"] } else { &m["payload"]["errors"] };
+    errors[0]["extensions"]["code"].as_str().unwrap_or("").to_owned()
+}
+
+#[test]
+fn migration_is_refused_with_reasons_through_the_api() {
+    let server = Server::start();
+    server.gql(Some(&server.admin), START, json!({ "s": "wohngeld", "a": "120540000000" }));
+    let q = "mutation($v: Int!) { migrateRollout(input: { rolloutId: \"wohngeld:120540000000\", definitionVersion: $v }) { rollout { definition } } }";
+    let same = server.gql(Some(&server.admin), q, json!({ "v": 1 }));
+    assert_eq!(code(&same), "REJECTED");
+    assert!(
+        same["errors"][0]["message"].as_str().unwrap_or("").contains("version 1 is not newer than 1"),
+        "{same}"
+    );
+    let unknown = server.gql(Some(&server.admin), q, json!({ "v": 2 }));
+    assert_eq!(code(&unknown), "NOT_FOUND");
 }

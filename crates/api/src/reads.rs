@@ -418,6 +418,7 @@ impl Authority {
         Some(LandkreisRef { ars: lk, name })
     }
     /// Its rollouts (within the token's scope).
+    #[graphql(complexity = "5 + first.unwrap_or(50).clamp(0, 500) as usize * child_complexity")]
     async fn rollouts(
         &self,
         ctx: &Context<'_>,
@@ -457,6 +458,7 @@ impl Service {
         self.0.fee_based
     }
     /// Its rollouts (within the token's scope).
+    #[graphql(complexity = "5 + first.unwrap_or(50).clamp(0, 500) as usize * child_complexity")]
     async fn rollouts(
         &self,
         ctx: &Context<'_>,

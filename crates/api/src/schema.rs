@@ -193,6 +193,7 @@ impl Query {
     }
 
     /// Rollouts, filtered, ordered by id, as a Relay connection (`first` at most 500).
+    #[graphql(complexity = "5 + first.unwrap_or(50).clamp(0, 500) as usize * child_complexity")]
     async fn rollouts(
         &self,
         ctx: &Context<'_>,
@@ -207,6 +208,7 @@ impl Query {
 
     /// The audit log: events, filtered, in log order, as a Relay connection. Answered from the
     /// audit index, never by scanning the log.
+    #[graphql(complexity = "5 + first.unwrap_or(50).clamp(0, 500) as usize * child_complexity")]
     async fn events(
         &self,
         ctx: &Context<'_>,
@@ -220,6 +222,7 @@ impl Query {
     }
 
     /// Administrations (within the token's scope), ordered by ARS.
+    #[graphql(complexity = "5 + first.unwrap_or(50).clamp(0, 500) as usize * child_complexity")]
     async fn authorities(
         &self,
         ctx: &Context<'_>,
@@ -233,6 +236,7 @@ impl Query {
     }
 
     /// Services (within the token's scope), ordered by key.
+    #[graphql(complexity = "5 + first.unwrap_or(50).clamp(0, 500) as usize * child_complexity")]
     async fn services(
         &self,
         ctx: &Context<'_>,
@@ -618,6 +622,32 @@ pub struct SetDueDateInput {
     idempotency_key: Option<String>,
 }
 
+/// Move a rollout to a newer version of its workflow definition.
+#[derive(InputObject)]
+pub struct MigrateRolloutInput {
+    /// `"<serviceKey>:<ars>"`.
+    rollout_id: ID,
+    /// The version of the same definition to move to.
+    definition_version: u32,
+    /// Old step id → new step id, for steps that were renamed (steps that keep their id map to
+    /// themselves). A step with progress and no counterpart is refused.
+    #[graphql(default)]
+    step_mapping: Vec<StepMapping>,
+    /// The rollout version you saw; a different one is a `CONFLICT` naming the current one.
+    expected_version: Option<u64>,
+    /// A key of yours: repeating the mutation with it returns the first result and appends nothing.
+    idempotency_key: Option<String>,
+}
+
+/// One renamed step.
+#[derive(InputObject)]
+pub struct StepMapping {
+    /// The step id in the old version.
+    from: String,
+    /// The step id in the new version.
+    to: String,
+}
+
 /// What starting a service's rollout everywhere did.
 #[derive(SimpleObject)]
 pub struct StartServicePayload {
@@ -853,6 +883,43 @@ impl Mutation {
             input.due_at.parse().map_err(|e: String| coded("BAD_USER_INPUT", format!("`dueAt`: {e}")))?;
         let command = Command::SetDueDate { step: input.step_id.clone(), due_at, reason: input.reason };
         run(ctx, "setDueDate", &input.rollout_id, input.expected_version, input.idempotency_key, command)
+            .await
+    }
+
+    /// Move a rollout to a newer version of its definition, with a validated step mapping
+    /// (project managers and admins). Recorded as an event.
+    async fn migrate_rollout(
+        &self,
+        ctx: &Context<'_>,
+        input: MigrateRolloutInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let (service, ars) = split_id(&input.rollout_id)?;
+        let s = services(ctx);
+        let current =
+            s.projector.read(|m| m.rollouts.get(input.rollout_id.as_str()).map(|r| r.definition.id.clone()));
+        let Some(definition_id) = current else {
+            // Scope first: a token learns nothing about rollouts outside it.
+            check_scope(principal(ctx)?, service, ars)?;
+            return Err(coded("NOT_FOUND", format!("there is no rollout `{}`", input.rollout_id.as_str())));
+        };
+        let definition =
+            workflow::Definitions::get(&**s.engine.registry(), &definition_id, input.definition_version)
+                .ok_or_else(|| {
+                    coded(
+                        "NOT_FOUND",
+                        format!("there is no version {} of `{definition_id}`", input.definition_version),
+                    )
+                })?;
+        let facts = {
+            let catalog = s.engine.catalog();
+            match (catalog.authorities.get(ars), catalog.services.get(service)) {
+                (Some(a), Some(sv)) => catalog::facts(&a.authority, &sv.service),
+                _ => workflow::Facts::default(),
+            }
+        };
+        let mapping = input.step_mapping.into_iter().map(|m| (m.from, m.to)).collect();
+        let command = Command::Migrate { definition, mapping, facts };
+        run(ctx, "migrateRollout", &input.rollout_id, input.expected_version, input.idempotency_key, command)
             .await
     }
 
