@@ -260,6 +260,21 @@ impl Tokens {
         })
     }
 
+    /// Keeps following the log from `after`: tokens issued or revoked through another server
+    /// on the same database take effect here too.
+    pub fn follow(
+        self: std::sync::Arc<Self>,
+        store: std::sync::Arc<dyn EventStore>,
+        after: u64,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut events = store::subscribe(store, after + 1);
+            while let Ok(Some(e)) = events.next().await {
+                self.apply(&e.event_type, e.data.as_str());
+            }
+        })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.by_id.read().unwrap_or_else(|p| p.into_inner()).is_empty()
     }

@@ -3,9 +3,10 @@
 use std::io::{BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use store::{ndjson, verify_log, VerifyError};
+use store::{ndjson, verify_log, EventStore, VerifyError};
 use store_sled::{SledConfig, SledStore};
 
 // glibc's malloc triples the cost of reading the log (see BENCHMARKS.md).
@@ -64,6 +65,10 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Copy the whole log from one store to another (a data directory or a postgres:// URL),
+    /// e.g. to move to PostgreSQL. The target must be empty; the copy is verified there.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Write the whole log as NDJSON (one event per line, hashes included).
     Export {
         #[command(flatten)]
@@ -91,6 +96,19 @@ enum WorkflowCommand {
         /// The definition files.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum StoreCommand {
+    /// Copy every event, hashes included, to an empty target and verify the chain there.
+    Copy {
+        /// The source: a data directory or a postgres:// URL.
+        #[arg(long, value_name = "DIR_OR_URL")]
+        from: String,
+        /// The target (must be empty): a data directory or a postgres:// URL.
+        #[arg(long, value_name = "DIR_OR_URL")]
+        to: String,
     },
 }
 
@@ -156,9 +174,38 @@ enum ServiceCommand {
 
 #[derive(Args, Debug)]
 struct StoreArgs {
-    /// The data directory of the embedded store.
+    /// The data directory: the embedded store, and the server's local files (admin token,
+    /// read-model checkpoint).
     #[arg(long, value_name = "DIR", env = "ROLLOUT_DATA_DIR", default_value = "./rollout-data")]
     data_dir: PathBuf,
+    /// Keep the log in PostgreSQL instead (`postgres://user@host:port/database`); several
+    /// servers may share it.
+    #[arg(long, value_name = "URL", env = "ROLLOUT_STORE")]
+    store: Option<String>,
+}
+
+impl StoreArgs {
+    /// Opens the log: PostgreSQL when `--store` names it, else the embedded store in
+    /// `--data-dir` (which must exist already unless `create`).
+    async fn open(&self, create: bool) -> Result<Arc<dyn EventStore>, Failure> {
+        match &self.store {
+            Some(url) => open_location(url, create).await,
+            None => open_location(&self.data_dir.display().to_string(), create).await,
+        }
+    }
+}
+
+/// A store by location: a `postgres://` URL or a data directory.
+async fn open_location(location: &str, create: bool) -> Result<Arc<dyn EventStore>, Failure> {
+    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        let store = store_postgres::PgStore::open(store_postgres::PgConfig::new(location)).await?;
+        return Ok(Arc::new(store));
+    }
+    let dir = Path::new(location);
+    if !create {
+        return Ok(Arc::new(open_existing(dir)?));
+    }
+    Ok(Arc::new(SledStore::open(SledConfig::new(dir))?))
 }
 
 mod demo;
@@ -208,16 +255,16 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<(), Failure> {
     match command {
-        Command::Serve { store, listen, demo } => serve::run(&store.data_dir, listen, demo).await,
+        Command::Serve { store, listen, demo } => serve::run(&store, listen, demo).await,
         Command::Workflow(WorkflowCommand::Check { files }) => check_workflows(&files),
         Command::Token(TokenCommand::Create { store, name, role, authorities, services }) => {
             let role = api::Role::from_name(&role).ok_or_else(|| {
                 Failure(format!("unknown role `{role}`; roles are {}", api::Role::NAMES.join(", ")))
             })?;
-            let log = open_for_tokens(&store.data_dir)?;
-            let tokens = api::Tokens::load(&log).await.map_err(|e| Failure(e.to_string()))?;
+            let log = open_for_tokens(&store).await?;
+            let tokens = api::Tokens::load(&*log).await.map_err(|e| Failure(e.to_string()))?;
             let (issued, secret) = tokens
-                .issue(&log, cli_request().principal.actor, &name, role, authorities, services)
+                .issue(&*log, cli_request().principal.actor, &name, role, authorities, services)
                 .await
                 .map_err(|e| Failure(e.to_string()))?;
             eprintln!("token {} ({}) issued; it is shown only now:", issued.token_id, issued.role.name());
@@ -227,10 +274,10 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Token(TokenCommand::Revoke { store, id, reason }) => {
             let token_id =
                 uuid::Uuid::try_parse(&id).map_err(|_| Failure(format!("`{id}` is not a token id")))?;
-            let log = open_for_tokens(&store.data_dir)?;
-            let tokens = api::Tokens::load(&log).await.map_err(|e| Failure(e.to_string()))?;
+            let log = open_for_tokens(&store).await?;
+            let tokens = api::Tokens::load(&*log).await.map_err(|e| Failure(e.to_string()))?;
             tokens
-                .revoke(&log, cli_request().principal.actor, token_id, &reason)
+                .revoke(&*log, cli_request().principal.actor, token_id, &reason)
                 .await
                 .map_err(|e| Failure(e.to_string()))?;
             println!("token {token_id} revoked");
@@ -246,7 +293,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                     ))
                 })?,
             };
-            let engine = open_engine(&store.data_dir).await?;
+            let engine = open_engine(&store).await?;
             let mut progress = Progress::new("imported");
             let report = engine
                 .import_catalog(&data, &cli_request(), |done, total| progress.show_of(done, total))
@@ -264,7 +311,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Service(ServiceCommand::Start { store, key }) => {
-            let engine = open_engine(&store.data_dir).await?;
+            let engine = open_engine(&store).await?;
             let summary = engine.start_service(&key, &cli_request()).await?;
             println!(
                 "started {} rollouts of `{key}`; {} existed already",
@@ -274,9 +321,9 @@ async fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Verify { store } => {
-            let store = open_existing(&store.data_dir)?;
+            let store = store.open(false).await?;
             let mut progress = Progress::new("verified");
-            match verify_log(&store, |n| progress.show(n)).await {
+            match verify_log(&*store, |n| progress.show(n)).await {
                 Ok(report) => {
                     progress.done();
                     println!("ok: {} events, head hash {}", report.events, report.head.hash);
@@ -289,9 +336,41 @@ async fn run(command: Command) -> Result<(), Failure> {
                 Err(VerifyError::Store(e)) => Err(e.into()),
             }
         }
+        Command::Store(StoreCommand::Copy { from, to }) => {
+            let source = open_location(&from, false).await?;
+            let target = open_location(&to, true).await?;
+            let existing = target.head().await?.position;
+            if existing != 0 {
+                return Err(Failure(format!(
+                    "the target {to} is not empty (it holds {existing} events); nothing was copied"
+                )));
+            }
+            let head = source.head().await?;
+            let mut progress = Progress::new("events copied");
+            let mut next = 1;
+            loop {
+                let page = source.read_all(next, store::limits::EVENTS_PER_APPEND_MAX).await?;
+                let Some(last) = page.last() else { break };
+                next = last.position + 1;
+                target.append_recorded(page).await?;
+                progress.show_of((next - 1) as usize, head.position as usize);
+            }
+            progress.done();
+            let report = verify_log(&*target, |_| {})
+                .await
+                .map_err(|e| Failure(format!("the copy does not verify: {e}")))?;
+            if report.head.hash != head.hash {
+                return Err(Failure("the copy's head hash differs from the source's".into()));
+            }
+            println!(
+                "copied {} events; the chain verifies at the target (head hash {})",
+                report.events, report.head.hash
+            );
+            Ok(())
+        }
         Command::Rebuild { store } => {
+            let log = store.open(false).await?;
             let dir = store.data_dir;
-            let log: std::sync::Arc<dyn store::EventStore> = std::sync::Arc::new(open_existing(&dir)?);
             let checkpoint = dir.join(READ_MODEL_FILE);
             match std::fs::remove_file(&checkpoint) {
                 Ok(()) => {}
@@ -318,20 +397,20 @@ async fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Export { store, out } => {
-            let store = open_existing(&store.data_dir)?;
+            let store = store.open(false).await?;
             let mut progress = Progress::new("exported");
             let count = match out {
                 None => {
                     let stdout = std::io::stdout();
                     let mut writer = BufWriter::new(stdout.lock());
-                    ndjson::export(&store, &mut writer, |_| {}).await?
+                    ndjson::export(&*store, &mut writer, |_| {}).await?
                 }
                 Some(path) => {
                     let partial = path.with_extension("partial");
                     let result = async {
                         let file = std::fs::File::create(&partial).map_err(|e| at(&partial, e))?;
                         let mut writer = BufWriter::new(file);
-                        let count = ndjson::export(&store, &mut writer, |n| progress.show(n)).await?;
+                        let count = ndjson::export(&*store, &mut writer, |n| progress.show(n)).await?;
                         let file = writer.into_inner().map_err(|e| at(&partial, e.into_error()))?;
                         file.sync_all().map_err(|e| at(&partial, e))?;
                         std::fs::rename(&partial, &path).map_err(|e| at(&path, e))?;
@@ -350,10 +429,10 @@ async fn run(command: Command) -> Result<(), Failure> {
         }
         Command::Import { store, file } => {
             std::fs::File::open(&file).map_err(|e| at(&file, e))?;
-            let store = SledStore::open(SledConfig::new(&store.data_dir))?;
+            let store = store.open(true).await?;
             let mut progress = Progress::new("imported");
             let open = || std::fs::File::open(&file).map(BufReader::new);
-            let count = ndjson::import(&store, open, |n| progress.show(n)).await.map_err(|e| match e {
+            let count = ndjson::import(&*store, open, |n| progress.show(n)).await.map_err(|e| match e {
                 ndjson::NdjsonError::Line { line, reason } => {
                     Failure(format!("{}:{line}: {reason}; nothing was imported", file.display()))
                 }
@@ -471,15 +550,15 @@ fn read_dataset(dir: &Path) -> Result<catalog::Dataset, Failure> {
     })
 }
 
-async fn open_engine(dir: &Path) -> Result<engine::Engine, Failure> {
-    let store = SledStore::open(SledConfig::new(dir))?;
+async fn open_engine(args: &StoreArgs) -> Result<engine::Engine, Failure> {
+    let store = args.open(true).await?;
     let registry = engine::Registry::bundled().map_err(Failure)?;
-    Ok(engine::Engine::open(std::sync::Arc::new(store), std::sync::Arc::new(registry)).await?)
+    Ok(engine::Engine::open(store, Arc::new(registry)).await?)
 }
 
 /// Opens a store for token commands, with a hint when the server holds it.
-fn open_for_tokens(dir: &Path) -> Result<SledStore, Failure> {
-    match open_existing(dir) {
+async fn open_for_tokens(args: &StoreArgs) -> Result<Arc<dyn EventStore>, Failure> {
+    match args.open(false).await {
         Err(Failure(m)) if m.contains("in use by another process") => Err(Failure(format!(
             "{m}; while `rollout serve` runs, use its issueToken / revokeToken mutations with the admin token"
         ))),

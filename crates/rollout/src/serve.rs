@@ -31,22 +31,35 @@ impl store::Clock for ShiftableClock {
     }
 }
 
-pub async fn run(dir: &Path, listen: SocketAddr, demo: bool) -> Result<(), Failure> {
+pub async fn run(args: &crate::StoreArgs, listen: SocketAddr, demo: bool) -> Result<(), Failure> {
+    let dir = args.data_dir.as_path();
+    std::fs::create_dir_all(dir).map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
     let clock = Arc::new(ShiftableClock::default());
-    let mut config = SledConfig::new(dir);
-    config.clock = clock.clone();
-    let sled = SledStore::open(config)?;
-    let stats: api::metrics::StoreStats = {
-        let sled = sled.clone();
-        Arc::new(move || {
-            let s = sled.writer_stats();
-            Some((s.groups, s.appends, s.events))
-        })
+    let (store, stats): (Arc<dyn EventStore>, api::metrics::StoreStats) = match &args.store {
+        Some(url) => {
+            let mut config = store_postgres::PgConfig::new(url.clone());
+            config.clock = clock.clone();
+            (Arc::new(store_postgres::PgStore::open(config).await?), Arc::new(|| None))
+        }
+        None => {
+            let mut config = SledConfig::new(dir);
+            config.clock = clock.clone();
+            let sled = SledStore::open(config)?;
+            let stats: api::metrics::StoreStats = {
+                let sled = sled.clone();
+                Arc::new(move || {
+                    let s = sled.writer_stats();
+                    Some((s.groups, s.appends, s.events))
+                })
+            };
+            (Arc::new(sled), stats)
+        }
     };
-    let store: Arc<dyn EventStore> = Arc::new(sled);
     let registry = Arc::new(engine::Registry::bundled().map_err(Failure)?);
     let engine = Arc::new(engine::Engine::open(store.clone(), registry.clone()).await?);
+    let loaded_at = store.head().await?.position;
     let tokens = Arc::new(api::Tokens::load(&*store).await.map_err(|e| Failure(e.to_string()))?);
+    let token_follower = tokens.clone().follow(store.clone(), loaded_at);
     initialise(dir, &store, &engine, &tokens, demo.then_some(&*clock)).await?;
     clock.days_ago(0.0);
     let (projector, start) =
@@ -89,6 +102,7 @@ pub async fn run(dir: &Path, listen: SocketAddr, demo: bool) -> Result<(), Failu
         .await
         .map_err(|e| Failure(format!("the server stopped: {e}")))?;
     policy.abort();
+    token_follower.abort();
     projector.checkpoint().map_err(|e| Failure(e.to_string()))?;
     println!("stopped");
     Ok(())

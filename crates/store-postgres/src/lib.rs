@@ -1,0 +1,537 @@
+//! The event store on PostgreSQL, for several servers on one database.
+//!
+//! The append path:
+//! 1. `append` queues a request for this process's writer task and awaits the answer.
+//! 2. The writer takes every request waiting at that moment (a group) and opens one
+//!    transaction that first takes a transaction-scoped advisory lock: appends of all servers
+//!    are serialized, so positions are assigned and committed in the same order — a reader that
+//!    sees position N+1 can never later meet N (the classic skipped-sequence trap).
+//! 3. Inside the lock it reads the head and what the group needs to know (stream versions,
+//!    stored event ids) and plans each append with the shared chain rules; refused appends do
+//!    not stop the others.
+//! 4. All new rows go in with one `INSERT … SELECT FROM unnest(…)`, then `pg_notify`, then
+//!    `COMMIT` (synchronous commit: durable before it returns).
+//! 5. Callers are answered; local subscribers get the events; other servers get the
+//!    notification as a wake-up and read the table from their own position, so a lost
+//!    notification delays but never loses an event.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use store::{
+    check_retry, plan_append, plan_continuation, AppendIndex, Clock, Committed, Direction, EventStore,
+    ExpectedVersion, Head, NewEvent, Plan, RecordedEvent, StoreError, SystemClock,
+};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_postgres::{AsyncMessage, Client, NoTls};
+use uuid::Uuid;
+
+/// Appends committed together at most.
+pub const GROUP_APPENDS_MAX: usize = 512;
+/// The advisory lock that serializes appends across servers.
+const APPEND_LOCK: i64 = 0x6566_615f_726f_6c6c; // "efa_roll"
+const CHANNEL: &str = "efa_events";
+const LIVE_CHANNEL_BATCHES: usize = 1_024;
+
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS efa_events (
+        position BIGINT PRIMARY KEY,
+        event_id BYTEA NOT NULL UNIQUE,
+        stream_id TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        record BYTEA NOT NULL,
+        UNIQUE (stream_id, version)
+    )",
+    "CREATE TABLE IF NOT EXISTS efa_schema_version (version INT NOT NULL)",
+];
+
+/// Where the store lives.
+#[derive(Debug, Clone)]
+pub struct PgConfig {
+    /// `postgres://user@host:port/database`.
+    pub url: String,
+    /// A schema of its own (created when missing); `None`: the connection's default.
+    pub schema: Option<String>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl PgConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        PgConfig { url: url.into(), schema: None, clock: Arc::new(SystemClock) }
+    }
+}
+
+fn db_err(e: tokio_postgres::Error) -> StoreError {
+    StoreError::Io(format!("PostgreSQL: {e}"))
+}
+
+async fn connect(config: &PgConfig) -> Result<Client, StoreError> {
+    let (client, connection) = connect_raw(config).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "a PostgreSQL connection ended");
+        }
+    });
+    Ok(client)
+}
+
+async fn connect_raw(
+    config: &PgConfig,
+) -> Result<
+    (Client, tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>),
+    StoreError,
+> {
+    let mut pg: tokio_postgres::Config = config
+        .url
+        .parse()
+        .map_err(|e| StoreError::Io(format!("not a PostgreSQL URL ({}): {e}", config.url)))?;
+    if let Some(schema) = &config.schema {
+        pg.options(&format!("-c search_path={schema}"));
+    }
+    pg.connect_timeout(Duration::from_secs(5));
+    pg.connect(NoTls).await.map_err(|e| StoreError::Io(format!("cannot connect to {}: {e}", config.url)))
+}
+
+/// The event store on PostgreSQL. Cheap to clone.
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: PgConfig,
+    reader: tokio::sync::Mutex<Option<Arc<Client>>>,
+    live: broadcast::Sender<Committed>,
+    requests: mpsc::Sender<Request>,
+    tasks: RwLock<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for t in self.tasks.read().unwrap_or_else(|p| p.into_inner()).iter() {
+            t.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("url", &self.inner.config.url).finish_non_exhaustive()
+    }
+}
+
+type Reply = oneshot::Sender<Result<Vec<RecordedEvent>, StoreError>>;
+
+enum Request {
+    Append { stream_id: String, expected: ExpectedVersion, events: Vec<NewEvent>, reply: Reply },
+    Recorded { events: Vec<RecordedEvent>, reply: Reply },
+}
+
+impl PgStore {
+    /// Connects, creates the schema and tables when missing, and starts the writer and the
+    /// listener.
+    pub async fn open(config: PgConfig) -> Result<PgStore, StoreError> {
+        let setup = connect(&PgConfig { schema: None, ..config.clone() }).await?;
+        if let Some(schema) = &config.schema {
+            if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(StoreError::Invalid(format!(
+                    "schema name `{schema}`: letters, digits and `_` only"
+                )));
+            }
+            setup.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await.map_err(db_err)?;
+        }
+        let client = connect(&config).await?;
+        for m in MIGRATIONS {
+            client.batch_execute(m).await.map_err(db_err)?;
+        }
+        let (live, _) = broadcast::channel(LIVE_CHANNEL_BATCHES);
+        let (requests, queue) = mpsc::channel(8_192);
+        let writer = Writer { config: config.clone(), client: Some(client), live: live.clone() };
+        let writer = tokio::spawn(writer.run(queue));
+        let listener = tokio::spawn(listen(config.clone(), live.clone()));
+        Ok(PgStore {
+            inner: Arc::new(Inner {
+                config,
+                reader: tokio::sync::Mutex::new(None),
+                live,
+                requests,
+                tasks: RwLock::new(vec![writer, listener]),
+            }),
+        })
+    }
+
+    /// The reading connection, reconnected when it was lost.
+    async fn reader(&self) -> Result<Arc<Client>, StoreError> {
+        let mut slot = self.inner.reader.lock().await;
+        if let Some(c) = slot.as_ref().filter(|c| !c.is_closed()) {
+            return Ok(c.clone());
+        }
+        let c = Arc::new(connect(&self.inner.config).await?);
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    async fn request(&self, make: impl FnOnce(Reply) -> Request) -> Result<Vec<RecordedEvent>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner.requests.send(make(reply)).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn query_events(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = self.reader().await?.query(sql, params).await.map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                let position: i64 = row.get(0);
+                let bytes: Vec<u8> = row.get(1);
+                store::decode(&bytes)
+                    .map_err(|reason| StoreError::Corrupt { position: position as u64, reason })
+            })
+            .collect()
+    }
+}
+
+/// LISTEN for commits of any server; each notification wakes the local subscribers, which
+/// then read the table. Reconnects after a lost connection (and wakes everyone up then).
+async fn listen(config: PgConfig, live: broadcast::Sender<Committed>) {
+    loop {
+        match connect_raw(&config).await {
+            Ok((client, mut connection)) => {
+                // The connection is driven here; its notifications come back over a channel.
+                let (tx, mut notifications) = mpsc::unbounded_channel::<()>();
+                let driver = tokio::spawn(async move {
+                    let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+                    while let Some(Ok(message)) = messages.next().await {
+                        if matches!(message, AsyncMessage::Notification(_)) && tx.send(()).is_err() {
+                            break;
+                        }
+                    }
+                });
+                let listen = format!("LISTEN {CHANNEL}");
+                if client.batch_execute(&listen).await.is_ok() {
+                    // Anything committed while we were not listening is read by the wakened.
+                    let _ = live.send(Arc::from(Vec::new()));
+                    while notifications.recv().await.is_some() {
+                        let _ = live.send(Arc::from(Vec::new()));
+                    }
+                }
+                driver.abort();
+                tracing::warn!("the LISTEN connection was lost; reconnecting");
+            }
+            Err(e) => tracing::warn!(error = %e, "LISTEN connection failed; retrying"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+struct Writer {
+    config: PgConfig,
+    client: Option<Client>,
+    live: broadcast::Sender<Committed>,
+}
+
+/// What the group's appends are checked against: prefetched rows plus the group's own plans.
+struct Index {
+    versions: HashMap<String, u64>,
+    ids: HashMap<Uuid, u64>,
+}
+
+impl AppendIndex for Index {
+    fn stream_version(&mut self, stream_id: &str) -> Result<u64, StoreError> {
+        Ok(self.versions.get(stream_id).copied().unwrap_or(0))
+    }
+
+    fn position_of(&mut self, event_id: Uuid) -> Result<Option<u64>, StoreError> {
+        Ok(self.ids.get(&event_id).copied())
+    }
+}
+
+/// A request without its reply channel.
+enum Item {
+    Append { stream_id: String, expected: ExpectedVersion, events: Vec<NewEvent> },
+    Recorded { events: Vec<RecordedEvent> },
+}
+
+/// What became of one item of a committed group.
+enum Planned {
+    /// Written; the events to answer with.
+    Written(Vec<RecordedEvent>),
+    /// A retry: the positions of the stored events.
+    Retry(Vec<u64>),
+    Refused(StoreError),
+}
+
+fn decode_row(row: &tokio_postgres::Row) -> Result<RecordedEvent, StoreError> {
+    let position: i64 = row.get(0);
+    let bytes: Vec<u8> = row.get(1);
+    store::decode(&bytes).map_err(|reason| StoreError::Corrupt { position: position as u64, reason })
+}
+
+impl Writer {
+    async fn run(mut self, mut queue: mpsc::Receiver<Request>) {
+        while let Some(first) = queue.recv().await {
+            let mut group = vec![first];
+            while group.len() < GROUP_APPENDS_MAX {
+                match queue.try_recv() {
+                    Ok(r) => group.push(r),
+                    Err(_) => break,
+                }
+            }
+            let (items, replies): (Vec<Item>, Vec<Reply>) = group
+                .into_iter()
+                .map(|r| match r {
+                    Request::Append { stream_id, expected, events, reply } => {
+                        (Item::Append { stream_id, expected, events }, reply)
+                    }
+                    Request::Recorded { events, reply } => (Item::Recorded { events }, reply),
+                })
+                .unzip();
+            match self.commit(&items).await {
+                Ok(planned) => {
+                    let mut written: Vec<RecordedEvent> = planned
+                        .iter()
+                        .filter_map(|p| if let Planned::Written(e) = p { Some(e.clone()) } else { None })
+                        .flatten()
+                        .collect();
+                    written.sort_by_key(|e| e.position);
+                    if !written.is_empty() {
+                        let _ = self.live.send(written.into());
+                    }
+                    for ((item, reply), p) in items.iter().zip(replies).zip(planned) {
+                        let answer = match (item, p) {
+                            (Item::Recorded { .. }, Planned::Written(_)) => Ok(Vec::new()),
+                            (_, Planned::Written(events)) => Ok(events),
+                            (_, Planned::Refused(e)) => Err(e),
+                            (Item::Append { stream_id, events, .. }, Planned::Retry(positions)) => {
+                                self.stored(stream_id, events, &positions).await
+                            }
+                            (Item::Recorded { .. }, Planned::Retry(_)) => {
+                                Err(StoreError::Invalid("not a retry".into()))
+                            }
+                        };
+                        let _ = reply.send(answer);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "a group commit failed; nothing of it is acknowledged");
+                    for reply in replies {
+                        let _ = reply.send(Err(StoreError::Io(e.to_string())));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn client(&mut self) -> Result<&mut Client, StoreError> {
+        if self.client.as_ref().is_none_or(|c| c.is_closed()) {
+            self.client = Some(connect(&self.config).await?);
+        }
+        self.client.as_mut().ok_or(StoreError::Closed)
+    }
+
+    /// One transaction for the group.
+    async fn commit(&mut self, items: &[Item]) -> Result<Vec<Planned>, StoreError> {
+        let now = self.config.clock.now();
+        let client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_err)?;
+        // Serializes appends of every server: positions follow commit order.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK]).await.map_err(db_err)?;
+        let mut head = match tx
+            .query_opt("SELECT position, record FROM efa_events ORDER BY position DESC LIMIT 1", &[])
+            .await
+            .map_err(db_err)?
+        {
+            None => Head::EMPTY,
+            Some(row) => Head::after(&decode_row(&row)?),
+        };
+        let mut streams: Vec<String> = Vec::new();
+        let mut ids: Vec<Vec<u8>> = Vec::new();
+        for item in items {
+            match item {
+                Item::Append { stream_id, events, .. } => {
+                    streams.push(stream_id.clone());
+                    ids.extend(events.iter().map(|e| e.event_id.as_bytes().to_vec()));
+                }
+                Item::Recorded { events } => {
+                    streams.extend(events.iter().map(|e| e.stream_id.clone()));
+                    ids.extend(events.iter().map(|e| e.event_id.as_bytes().to_vec()));
+                }
+            }
+        }
+        let mut index = Index { versions: HashMap::new(), ids: HashMap::new() };
+        let sql =
+            "SELECT stream_id, max(version) FROM efa_events WHERE stream_id = ANY($1) GROUP BY stream_id";
+        for row in tx.query(sql, &[&streams]).await.map_err(db_err)? {
+            let v: i64 = row.get(1);
+            index.versions.insert(row.get(0), v as u64);
+        }
+        let sql = "SELECT event_id, position FROM efa_events WHERE event_id = ANY($1)";
+        for row in tx.query(sql, &[&ids]).await.map_err(db_err)? {
+            let id: Vec<u8> = row.get(0);
+            let p: i64 = row.get(1);
+            if let Ok(id) = Uuid::from_slice(&id) {
+                index.ids.insert(id, p as u64);
+            }
+        }
+        let mut planned = Vec::with_capacity(items.len());
+        let mut rows: Vec<RecordedEvent> = Vec::new();
+        for item in items {
+            let p = match item {
+                Item::Append { stream_id, expected, events } => {
+                    match plan_append(&mut index, &mut head, stream_id, *expected, events.clone(), now) {
+                        Ok(Plan::Write(records)) => Planned::Written(records),
+                        Ok(Plan::AlreadyStored(positions)) => Planned::Retry(positions),
+                        Err(e) => Planned::Refused(e),
+                    }
+                }
+                Item::Recorded { events } => {
+                    let mut h = head;
+                    match plan_continuation(&mut index, &mut h, events, &mut HashMap::new()) {
+                        Ok(()) => {
+                            head = h;
+                            Planned::Written(events.clone())
+                        }
+                        Err(e) => Planned::Refused(e),
+                    }
+                }
+            };
+            if let Planned::Written(records) = &p {
+                for e in records {
+                    index.versions.insert(e.stream_id.clone(), e.version);
+                    index.ids.insert(e.event_id, e.position);
+                }
+                rows.extend(records.iter().cloned());
+            }
+            planned.push(p);
+        }
+        if !rows.is_empty() {
+            let positions: Vec<i64> = rows.iter().map(|e| e.position as i64).collect();
+            let event_ids: Vec<Vec<u8>> = rows.iter().map(|e| e.event_id.as_bytes().to_vec()).collect();
+            let stream_ids: Vec<String> = rows.iter().map(|e| e.stream_id.clone()).collect();
+            let versions: Vec<i64> = rows.iter().map(|e| e.version as i64).collect();
+            let records: Vec<Vec<u8>> = rows.iter().map(store::encode).collect();
+            tx.execute(
+                "INSERT INTO efa_events (position, event_id, stream_id, version, record)
+                 SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::bigint[], $5::bytea[])",
+                &[&positions, &event_ids, &stream_ids, &versions, &records],
+            )
+            .await
+            .map_err(db_err)?;
+            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &head.position.to_string()])
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(planned)
+    }
+
+    async fn stored(
+        &mut self,
+        stream_id: &str,
+        events: &[NewEvent],
+        positions: &[u64],
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let client = self.client().await?;
+        let ps: Vec<i64> = positions.iter().map(|&p| p as i64).collect();
+        let rows = client
+            .query(
+                "SELECT position, record FROM efa_events WHERE position = ANY($1) ORDER BY position",
+                &[&ps],
+            )
+            .await
+            .map_err(db_err)?;
+        let stored = rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?;
+        check_retry(stream_id, events, &stored)?;
+        Ok(stored)
+    }
+}
+
+#[async_trait::async_trait]
+impl EventStore for PgStore {
+    async fn append(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let stream_id = stream_id.to_owned();
+        self.request(|reply| Request::Append { stream_id, expected, events, reply }).await
+    }
+
+    async fn append_recorded(&self, events: Vec<RecordedEvent>) -> Result<(), StoreError> {
+        store::limits::check_recorded(&events)?;
+        self.request(|reply| Request::Recorded { events, reply }).await.map(|_| ())
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        from: u64,
+        direction: Direction,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let max = max.min(store::limits::READ_BATCH_MAX) as i64;
+        let from = from.min(i64::MAX as u64) as i64;
+        match direction {
+            Direction::Forward => {
+                self.query_events(
+                    "SELECT position, record FROM efa_events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3",
+                    &[&stream_id, &from, &max],
+                )
+                .await
+            }
+            Direction::Backward => {
+                self.query_events(
+                    "SELECT position, record FROM efa_events WHERE stream_id = $1 AND version <= $2 ORDER BY version DESC LIMIT $3",
+                    &[&stream_id, &from, &max],
+                )
+                .await
+            }
+        }
+    }
+
+    async fn stream_version(&self, stream_id: &str) -> Result<u64, StoreError> {
+        let row = self
+            .reader()
+            .await?
+            .query_one("SELECT coalesce(max(version), 0) FROM efa_events WHERE stream_id = $1", &[&stream_id])
+            .await
+            .map_err(db_err)?;
+        let v: i64 = row.get(0);
+        Ok(v as u64)
+    }
+
+    async fn read_all(&self, from: u64, max: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        let max = max.min(store::limits::READ_BATCH_MAX) as i64;
+        let from = from.min(i64::MAX as u64) as i64;
+        self.query_events(
+            "SELECT position, record FROM efa_events WHERE position >= $1 ORDER BY position LIMIT $2",
+            &[&from, &max],
+        )
+        .await
+    }
+
+    async fn read_event(&self, position: u64) -> Result<Option<RecordedEvent>, StoreError> {
+        let p = position.min(i64::MAX as u64) as i64;
+        Ok(self
+            .query_events("SELECT position, record FROM efa_events WHERE position = $1", &[&p])
+            .await?
+            .pop())
+    }
+
+    async fn head(&self) -> Result<Head, StoreError> {
+        let last = self
+            .query_events("SELECT position, record FROM efa_events ORDER BY position DESC LIMIT 1", &[])
+            .await?;
+        Ok(last.first().map(Head::after).unwrap_or(Head::EMPTY))
+    }
+
+    fn notifications(&self) -> broadcast::Receiver<Committed> {
+        self.inner.live.subscribe()
+    }
+}
