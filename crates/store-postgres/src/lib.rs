@@ -88,7 +88,7 @@ async fn connect_raw(
         .parse()
         .map_err(|e| StoreError::Io(format!("not a PostgreSQL URL ({}): {e}", config.url)))?;
     if let Some(schema) = &config.schema {
-        pg.options(&format!("-c search_path={schema}"));
+        pg.options(format!("-c search_path={schema}"));
     }
     pg.connect_timeout(Duration::from_secs(5));
     pg.connect(NoTls).await.map_err(|e| StoreError::Io(format!("cannot connect to {}: {e}", config.url)))
