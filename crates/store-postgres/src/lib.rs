@@ -148,7 +148,8 @@ impl PgStore {
         }
         let (live, _) = broadcast::channel(LIVE_CHANNEL_BATCHES);
         let (requests, queue) = mpsc::channel(8_192);
-        let writer = Writer { config: config.clone(), client: Some(client), live: live.clone() };
+        let writer =
+            Writer { config: config.clone(), client: Some(client), statements: None, live: live.clone() };
         let writer = tokio::spawn(writer.run(queue));
         let listener = tokio::spawn(listen(config.clone(), live.clone()));
         Ok(PgStore {
@@ -232,7 +233,44 @@ async fn listen(config: PgConfig, live: broadcast::Sender<Committed>) {
 struct Writer {
     config: PgConfig,
     client: Option<Client>,
+    statements: Option<Statements>,
     live: broadcast::Sender<Committed>,
+}
+
+/// The writer's statements, prepared once per connection (an unprepared query costs a second
+/// round trip).
+struct Statements {
+    head: tokio_postgres::Statement,
+    versions: tokio_postgres::Statement,
+    ids: tokio_postgres::Statement,
+    insert: tokio_postgres::Statement,
+    by_positions: tokio_postgres::Statement,
+}
+
+impl Statements {
+    async fn prepare(client: &Client) -> Result<Statements, StoreError> {
+        let insert = format!(
+            "WITH inserted AS (
+               INSERT INTO efa_events (position, event_id, stream_id, version, record)
+               SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::bigint[], $5::bytea[])
+               RETURNING position)
+             SELECT pg_notify('{CHANNEL}', max(position)::text) FROM inserted"
+        );
+        let (head, versions, ids, insert, by_positions) = tokio::try_join!(
+            client.prepare("SELECT position, record FROM efa_events ORDER BY position DESC LIMIT 1"),
+            client.prepare(
+                "SELECT stream_id, max(version) FROM efa_events WHERE stream_id = ANY($1) GROUP BY stream_id"
+            ),
+            client.prepare("SELECT event_id, position FROM efa_events WHERE event_id = ANY($1)"),
+            // Insert and notify in one statement: one round trip.
+            client.prepare(&insert),
+            client.prepare(
+                "SELECT position, record FROM efa_events WHERE position = ANY($1) ORDER BY position"
+            ),
+        )
+        .map_err(db_err)?;
+        Ok(Statements { head, versions, ids, insert, by_positions })
+    }
 }
 
 /// What the group's appends are checked against: prefetched rows plus the group's own plans.
@@ -327,107 +365,39 @@ impl Writer {
         }
     }
 
-    async fn client(&mut self) -> Result<&mut Client, StoreError> {
+    /// The connection and its prepared statements, reconnected when lost.
+    async fn client(&mut self) -> Result<(&Client, &Statements), StoreError> {
         if self.client.as_ref().is_none_or(|c| c.is_closed()) {
+            self.statements = None;
             self.client = Some(connect(&self.config).await?);
         }
-        self.client.as_mut().ok_or(StoreError::Closed)
+        let client = self.client.as_ref().ok_or(StoreError::Closed)?;
+        if self.statements.is_none() {
+            self.statements = Some(Statements::prepare(client).await?);
+        }
+        Ok((client, self.statements.as_ref().ok_or(StoreError::Closed)?))
     }
 
-    /// One transaction for the group.
+    /// One transaction for the group: BEGIN with the lock, the reads (pipelined), the insert
+    /// with its notification, COMMIT — four round trips whatever the group's size.
     async fn commit(&mut self, items: &[Item]) -> Result<Vec<Planned>, StoreError> {
         let now = self.config.clock.now();
-        let client = self.client().await?;
-        let tx = client.transaction().await.map_err(db_err)?;
+        let (client, st) = self.client().await?;
         // Serializes appends of every server: positions follow commit order.
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK]).await.map_err(db_err)?;
-        let mut head = match tx
-            .query_opt("SELECT position, record FROM efa_events ORDER BY position DESC LIMIT 1", &[])
-            .await
-            .map_err(db_err)?
-        {
-            None => Head::EMPTY,
-            Some(row) => Head::after(&decode_row(&row)?),
-        };
-        let mut streams: Vec<String> = Vec::new();
-        let mut ids: Vec<Vec<u8>> = Vec::new();
-        for item in items {
-            match item {
-                Item::Append { stream_id, events, .. } => {
-                    streams.push(stream_id.clone());
-                    ids.extend(events.iter().map(|e| e.event_id.as_bytes().to_vec()));
-                }
-                Item::Recorded { events } => {
-                    streams.extend(events.iter().map(|e| e.stream_id.clone()));
-                    ids.extend(events.iter().map(|e| e.event_id.as_bytes().to_vec()));
-                }
-            }
-        }
-        let mut index = Index { versions: HashMap::new(), ids: HashMap::new() };
-        let sql =
-            "SELECT stream_id, max(version) FROM efa_events WHERE stream_id = ANY($1) GROUP BY stream_id";
-        for row in tx.query(sql, &[&streams]).await.map_err(db_err)? {
-            let v: i64 = row.get(1);
-            index.versions.insert(row.get(0), v as u64);
-        }
-        let sql = "SELECT event_id, position FROM efa_events WHERE event_id = ANY($1)";
-        for row in tx.query(sql, &[&ids]).await.map_err(db_err)? {
-            let id: Vec<u8> = row.get(0);
-            let p: i64 = row.get(1);
-            if let Ok(id) = Uuid::from_slice(&id) {
-                index.ids.insert(id, p as u64);
-            }
-        }
-        let mut planned = Vec::with_capacity(items.len());
-        let mut rows: Vec<RecordedEvent> = Vec::new();
-        for item in items {
-            let p = match item {
-                Item::Append { stream_id, expected, events } => {
-                    match plan_append(&mut index, &mut head, stream_id, *expected, events.clone(), now) {
-                        Ok(Plan::Write(records)) => Planned::Written(records),
-                        Ok(Plan::AlreadyStored(positions)) => Planned::Retry(positions),
-                        Err(e) => Planned::Refused(e),
-                    }
-                }
-                Item::Recorded { events } => {
-                    let mut h = head;
-                    match plan_continuation(&mut index, &mut h, events, &mut HashMap::new()) {
-                        Ok(()) => {
-                            head = h;
-                            Planned::Written(events.clone())
-                        }
-                        Err(e) => Planned::Refused(e),
-                    }
-                }
-            };
-            if let Planned::Written(records) = &p {
-                for e in records {
-                    index.versions.insert(e.stream_id.clone(), e.version);
-                    index.ids.insert(e.event_id, e.position);
-                }
-                rows.extend(records.iter().cloned());
-            }
-            planned.push(p);
-        }
-        if !rows.is_empty() {
-            let positions: Vec<i64> = rows.iter().map(|e| e.position as i64).collect();
-            let event_ids: Vec<Vec<u8>> = rows.iter().map(|e| e.event_id.as_bytes().to_vec()).collect();
-            let stream_ids: Vec<String> = rows.iter().map(|e| e.stream_id.clone()).collect();
-            let versions: Vec<i64> = rows.iter().map(|e| e.version as i64).collect();
-            let records: Vec<Vec<u8>> = rows.iter().map(store::encode).collect();
-            tx.execute(
-                "INSERT INTO efa_events (position, event_id, stream_id, version, record)
-                 SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::bigint[], $5::bytea[])",
-                &[&positions, &event_ids, &stream_ids, &versions, &records],
-            )
+        client
+            .batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK})"))
             .await
             .map_err(db_err)?;
-            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &head.position.to_string()])
-                .await
-                .map_err(db_err)?;
+        match plan_and_insert(client, st, items, now).await {
+            Ok(planned) => {
+                client.batch_execute("COMMIT").await.map_err(db_err)?;
+                Ok(planned)
+            }
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                Err(e)
+            }
         }
-        tx.commit().await.map_err(db_err)?;
-        Ok(planned)
     }
 
     async fn stored(
@@ -436,19 +406,105 @@ impl Writer {
         events: &[NewEvent],
         positions: &[u64],
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let client = self.client().await?;
+        let (client, st) = self.client().await?;
         let ps: Vec<i64> = positions.iter().map(|&p| p as i64).collect();
-        let rows = client
-            .query(
-                "SELECT position, record FROM efa_events WHERE position = ANY($1) ORDER BY position",
-                &[&ps],
-            )
-            .await
-            .map_err(db_err)?;
+        let rows = client.query(&st.by_positions, &[&ps]).await.map_err(db_err)?;
         let stored = rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?;
         check_retry(stream_id, events, &stored)?;
         Ok(stored)
     }
+}
+
+/// Plans the group against the log (inside the transaction and the lock) and inserts its rows.
+async fn plan_and_insert(
+    client: &Client,
+    st: &Statements,
+    items: &[Item],
+    now: store::Timestamp,
+) -> Result<Vec<Planned>, StoreError> {
+    let mut streams: Vec<String> = Vec::new();
+    let mut ids: Vec<Vec<u8>> = Vec::new();
+    for item in items {
+        match item {
+            Item::Append { stream_id, events, .. } => {
+                streams.push(stream_id.clone());
+                ids.extend(events.iter().map(|e| e.event_id.as_bytes().to_vec()));
+            }
+            Item::Recorded { events } => {
+                streams.extend(events.iter().map(|e| e.stream_id.clone()));
+                ids.extend(events.iter().map(|e| e.event_id.as_bytes().to_vec()));
+            }
+        }
+    }
+    let (stream_params, id_params): (
+        [&(dyn tokio_postgres::types::ToSql + Sync); 1],
+        [&(dyn tokio_postgres::types::ToSql + Sync); 1],
+    ) = ([&streams], [&ids]);
+    let (head_row, version_rows, id_rows) = tokio::try_join!(
+        client.query_opt(&st.head, &[]),
+        client.query(&st.versions, &stream_params),
+        client.query(&st.ids, &id_params),
+    )
+    .map_err(db_err)?;
+    let mut head = match head_row {
+        None => Head::EMPTY,
+        Some(row) => Head::after(&decode_row(&row)?),
+    };
+    let mut index = Index { versions: HashMap::new(), ids: HashMap::new() };
+    for row in version_rows {
+        let v: i64 = row.get(1);
+        index.versions.insert(row.get(0), v as u64);
+    }
+    for row in id_rows {
+        let id: Vec<u8> = row.get(0);
+        let p: i64 = row.get(1);
+        if let Ok(id) = Uuid::from_slice(&id) {
+            index.ids.insert(id, p as u64);
+        }
+    }
+    let mut planned = Vec::with_capacity(items.len());
+    let mut rows: Vec<RecordedEvent> = Vec::new();
+    for item in items {
+        let p = match item {
+            Item::Append { stream_id, expected, events } => {
+                match plan_append(&mut index, &mut head, stream_id, *expected, events.clone(), now) {
+                    Ok(Plan::Write(records)) => Planned::Written(records),
+                    Ok(Plan::AlreadyStored(positions)) => Planned::Retry(positions),
+                    Err(e) => Planned::Refused(e),
+                }
+            }
+            Item::Recorded { events } => {
+                let mut h = head;
+                match plan_continuation(&mut index, &mut h, events, &mut HashMap::new()) {
+                    Ok(()) => {
+                        head = h;
+                        Planned::Written(events.clone())
+                    }
+                    Err(e) => Planned::Refused(e),
+                }
+            }
+        };
+        if let Planned::Written(records) = &p {
+            for e in records {
+                index.versions.insert(e.stream_id.clone(), e.version);
+                index.ids.insert(e.event_id, e.position);
+            }
+            rows.extend(records.iter().cloned());
+        }
+        planned.push(p);
+    }
+    if !rows.is_empty() {
+        let positions: Vec<i64> = rows.iter().map(|e| e.position as i64).collect();
+        let event_ids: Vec<Vec<u8>> = rows.iter().map(|e| e.event_id.as_bytes().to_vec()).collect();
+        let stream_ids: Vec<String> = rows.iter().map(|e| e.stream_id.clone()).collect();
+        let versions: Vec<i64> = rows.iter().map(|e| e.version as i64).collect();
+        let records: Vec<Vec<u8>> = rows.iter().map(store::encode).collect();
+        client
+            .query(&st.insert, &[&positions, &event_ids, &stream_ids, &versions, &records])
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(planned)
 }
 
 #[async_trait::async_trait]
