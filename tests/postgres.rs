@@ -127,6 +127,31 @@ fn two_servers_on_one_database_see_each_others_changes_and_conflicts() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(seen["data"]["rollout"]["version"], 1, "{seen}");
+    // B's event feed carries what was written through A.
+    {
+        use tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{}/graphql", b.address).into_client_request().expect("request");
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().expect("header"));
+        let stream = TcpStream::connect(&b.address).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        let (mut ws, _) = tungstenite::client(request, stream).expect("handshake");
+        let init =
+            json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {admin}") } });
+        ws.send(tungstenite::Message::Text(init.to_string().into())).expect("init");
+        let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query":
+            "subscription { events(filter: { rolloutId: \"wohngeld:120540000000\" }) { type } }" } });
+        ws.send(tungstenite::Message::Text(subscribe.to_string().into())).expect("subscribe");
+        let first = loop {
+            let Ok(tungstenite::Message::Text(t)) = ws.read() else { continue };
+            let m: Value = serde_json::from_str(&t).expect("json");
+            if m["type"] == "next" {
+                break m;
+            }
+        };
+        assert_eq!(first["payload"]["data"]["events"]["type"], "RolloutStarted", "{first}");
+    }
     // A token issued through B works on A.
     let issued = gql(&b, &admin, "mutation { issueToken(input: { name: \"staff\", role: \"authority-staff\", authorities: [\"120540000000\"] }) { token } }", json!({}));
     let staff = issued["data"]["issueToken"]["token"].as_str().expect("token").to_owned();

@@ -72,6 +72,13 @@ fn engine_error(e: EngineError) -> Error {
         | EngineError::UnknownDefinition(_) => coded("NOT_FOUND", e.to_string()),
         EngineError::Dissolved(_) | EngineError::NotApplicable { .. } => coded("REJECTED", e.to_string()),
         EngineError::Store(store::StoreError::Limit { .. }) => coded("LIMIT_EXCEEDED", e.to_string()),
+        EngineError::Store(store::StoreError::Io(cause)) => {
+            tracing::error!(error = %cause, "the event store is unavailable");
+            coded(
+                "INTERNAL",
+                "the event store is unavailable right now; try again (with the same idempotencyKey, a repeat is applied once)",
+            )
+        }
         other => {
             tracing::error!(error = %other, "internal error");
             coded("INTERNAL", "internal error")
@@ -895,11 +902,12 @@ impl Mutation {
     ) -> async_graphql::Result<RolloutPayload> {
         let (service, ars) = split_id(&input.rollout_id)?;
         let s = services(ctx);
+        // Scope first: a token learns nothing about rollouts outside it.
+        check_scope(principal(ctx)?, service, ars)?;
+        // From the log, not the read model: the caller's own recent writes count.
         let current =
-            s.projector.read(|m| m.rollouts.get(input.rollout_id.as_str()).map(|r| r.definition.id.clone()));
+            s.engine.load(service, ars).await.map_err(engine_error)?.map(|r| r.definition.id.clone());
         let Some(definition_id) = current else {
-            // Scope first: a token learns nothing about rollouts outside it.
-            check_scope(principal(ctx)?, service, ars)?;
             return Err(coded("NOT_FOUND", format!("there is no rollout `{}`", input.rollout_id.as_str())));
         };
         let definition =
