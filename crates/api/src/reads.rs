@@ -23,6 +23,24 @@ fn page_size(first: Option<i32>) -> async_graphql::Result<usize> {
     }
 }
 
+/// One page of `items` (ordered by `key`): the edges after cursor `after`, at most `first`,
+/// the total count and the paging information. Every connection pages through this.
+fn paginate<T, E>(
+    items: &[T],
+    key: impl Fn(&T) -> String,
+    after: Option<&str>,
+    first: usize,
+    edge: impl Fn(String, &T) -> E,
+) -> (Vec<E>, u64, PageInfo) {
+    let start = after.map_or(0, |a| items.partition_point(|x| key(x).as_str() <= a));
+    let page = &items[start.min(items.len())..];
+    let page = &page[..first.min(page.len())];
+    let end_cursor = page.last().map(&key);
+    let edges = page.iter().map(|x| edge(key(x), x)).collect();
+    let has_next_page = start + page.len() < items.len();
+    (edges, items.len() as u64, PageInfo { has_next_page, end_cursor })
+}
+
 /// Paging information of a connection.
 #[derive(SimpleObject)]
 pub struct PageInfo {
@@ -206,19 +224,14 @@ pub(crate) fn rollouts_page(
             })
             .collect();
         matching.sort_by_cached_key(|r| r.id());
-        let total = matching.len() as u64;
-        let start = after.map_or(0, |a| matching.partition_point(|r| r.id().as_str() <= a));
-        let page: Vec<&std::sync::Arc<DomainRollout>> =
-            matching.iter().skip(start).take(first).copied().collect();
-        let has_next = start + page.len() < matching.len();
-        let edges: Vec<RolloutEdge> =
-            page.into_iter().map(|r| RolloutEdge { cursor: r.id(), node: Rollout::new(r.clone()) }).collect();
-        let end_cursor = edges.last().map(|e| e.cursor.clone());
-        RolloutConnection {
-            total_count: total,
-            edges,
-            page_info: PageInfo { has_next_page: has_next, end_cursor },
-        }
+        let (edges, total_count, page_info) = paginate(
+            &matching,
+            |r| r.id(),
+            after,
+            first,
+            |cursor, r| RolloutEdge { cursor, node: Rollout::new((*r).clone()) },
+        );
+        RolloutConnection { total_count, edges, page_info }
     })
 }
 
@@ -519,20 +532,14 @@ pub(crate) fn authorities_page(
             .filter(|a| filter.landkreis_ars.as_ref().is_none_or(|lk| a.landkreis_ars.as_ref() == Some(lk)))
             .filter(|a| needle.as_ref().is_none_or(|n| a.name.to_lowercase().contains(n)))
             .collect();
-        let start = after.map_or(0, |a| matching.partition_point(|x| x.ars.as_str() <= a));
-        let edges: Vec<AuthorityEdge> = matching
-            .iter()
-            .skip(start)
-            .take(first)
-            .map(|a| AuthorityEdge { cursor: a.ars.clone(), node: Authority((*a).clone()) })
-            .collect();
-        let has_next = start + edges.len() < matching.len();
-        let end_cursor = edges.last().map(|e| e.cursor.clone());
-        AuthorityConnection {
-            total_count: matching.len() as u64,
-            edges,
-            page_info: PageInfo { has_next_page: has_next, end_cursor },
-        }
+        let (edges, total_count, page_info) = paginate(
+            &matching,
+            |a| a.ars.clone(),
+            after,
+            first,
+            |cursor, a| AuthorityEdge { cursor, node: Authority((*a).clone()) },
+        );
+        AuthorityConnection { total_count, edges, page_info }
     })
 }
 
@@ -583,20 +590,14 @@ pub(crate) fn services_page(
             .filter(|s| filter.responsible_level.as_ref().is_none_or(|l| s.responsible_level.name() == l))
             .filter(|s| needle.as_ref().is_none_or(|n| s.name.to_lowercase().contains(n)))
             .collect();
-        let start = after.map_or(0, |a| matching.partition_point(|x| x.key.as_str() <= a));
-        let edges: Vec<ServiceEdge> = matching
-            .iter()
-            .skip(start)
-            .take(first)
-            .map(|s| ServiceEdge { cursor: s.key.clone(), node: Service((*s).clone()) })
-            .collect();
-        let has_next = start + edges.len() < matching.len();
-        let end_cursor = edges.last().map(|e| e.cursor.clone());
-        ServiceConnection {
-            total_count: matching.len() as u64,
-            edges,
-            page_info: PageInfo { has_next_page: has_next, end_cursor },
-        }
+        let (edges, total_count, page_info) = paginate(
+            &matching,
+            |sv| sv.key.clone(),
+            after,
+            first,
+            |cursor, sv| ServiceEdge { cursor, node: Service((*sv).clone()) },
+        );
+        ServiceConnection { total_count, edges, page_info }
     })
 }
 

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use catalog::{Authority, AuthorityKind, CatalogEvent, Level, Service};
 use engine::Registry;
 use projections::{fold, AuditFilter, Cut, GroupBy};
-use serde_json::json;
 use store::{Actor, ActorKind, EventStore, ExpectedVersion, Json, NewEvent, Timestamp};
 use store_sled::{SledConfig, SledStore};
 use uuid::Uuid;
@@ -51,23 +50,7 @@ fn catalog_event(e: &CatalogEvent) -> NewEvent {
 
 /// Valid evidence for every field of a step.
 fn evidence(step: &workflow::Step) -> workflow::Evidence {
-    step.evidence
-        .iter()
-        .map(|f| {
-            let v = match &f.ty {
-                workflow::FieldType::Date => json!("2025-06-30"),
-                workflow::FieldType::Url => json!("https://service.brandenburg.de/x"),
-                workflow::FieldType::Uuid => json!("4f6bd8b0-6b5e-4c7a-9d1e-2f0c1a7e3b11"),
-                workflow::FieldType::LeikaKey => json!("99107023017000"),
-                workflow::FieldType::Ars => json!("120540000000"),
-                workflow::FieldType::Number => json!(3),
-                workflow::FieldType::Boolean => json!(true),
-                workflow::FieldType::Enumeration(v) => json!(v[0]),
-                _ => json!("Vermerk"),
-            };
-            (f.id.clone(), v)
-        })
-        .collect()
+    step.evidence.iter().map(|f| (f.id.clone(), f.ty.example("120540000000"))).collect()
 }
 
 /// The events of one rollout with `progress` steps done, by a few people and a bot.

@@ -19,24 +19,7 @@ fn person(id: &str, name: &str, roles: Vec<Role>) -> engine::Request {
 
 /// Valid demo evidence for a step.
 fn evidence(step: &workflow::Step, ars: &str) -> workflow::Evidence {
-    step.evidence
-        .iter()
-        .map(|f| {
-            let v = match &f.ty {
-                workflow::FieldType::Date => json!("2026-10-15"),
-                workflow::FieldType::Url => json!("https://service.brandenburg.de/"),
-                workflow::FieldType::Uuid => json!("4f6bd8b0-6b5e-4c7a-9d1e-2f0c1a7e3b11"),
-                workflow::FieldType::LeikaKey => json!("99107023017000"),
-                workflow::FieldType::Ars => json!(ars),
-                workflow::FieldType::Number => json!(1),
-                workflow::FieldType::Boolean => json!(true),
-                workflow::FieldType::Enumeration(v) => json!(v[0]),
-                workflow::FieldType::DocumentRef => json!("AZ 2026/0815"),
-                _ => json!("Frau Beispiel"),
-            };
-            (f.id.clone(), v)
-        })
-        .collect()
+    step.evidence.iter().map(|f| (f.id.clone(), f.ty.example(ars))).collect()
 }
 
 /// The history spans the last `DEMO_DAYS` days: the store's clock is moved back while it is made.

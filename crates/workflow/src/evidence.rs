@@ -67,6 +67,23 @@ impl FieldType {
         }
     }
 
+    /// A valid example value (for demo data, benchmarks and documentation); `ars` is used for
+    /// ARS fields.
+    pub fn example(&self, ars: &str) -> Json {
+        match self {
+            FieldType::Text => Json::String("Frau Beispiel".into()),
+            FieldType::Date => Json::String("2026-10-15".into()),
+            FieldType::Url => Json::String("https://service.brandenburg.de/".into()),
+            FieldType::Uuid => Json::String("4f6bd8b0-6b5e-4c7a-9d1e-2f0c1a7e3b11".into()),
+            FieldType::LeikaKey => Json::String("99107023017000".into()),
+            FieldType::Ars => Json::String(ars.into()),
+            FieldType::DocumentRef => Json::String("AZ 2026/0815".into()),
+            FieldType::Enumeration(values) => Json::String(values.first().cloned().unwrap_or_default()),
+            FieldType::Boolean => Json::Bool(true),
+            FieldType::Number => Json::from(1),
+        }
+    }
+
     /// Checks one value; the message says what is wrong in words a user understands.
     pub fn check(&self, value: &Json) -> Result<(), String> {
         let text = || value.as_str().ok_or_else(|| format!("must be text, not {}", json_kind(value)));
@@ -172,6 +189,14 @@ fn check_url(t: &str) -> Result<(), String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn every_example_is_valid() {
+        let all = FieldType::NAMES.iter().map(|n| FieldType::from_name(n, vec!["a".into()]).expect("known"));
+        for ty in all {
+            assert_eq!(ty.check(&ty.example("120540000000")), Ok(()), "{ty:?}");
+        }
+    }
 
     #[test]
     fn each_type_accepts_its_values_and_names_what_is_wrong() {
