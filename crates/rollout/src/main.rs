@@ -16,7 +16,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// efa-rollout: the event-sourced rollout of online services (OZG, EfA) to Brandenburg's
 /// municipal administrations.
 #[derive(Parser, Debug)]
-#[command(name = "rollout", version, about, long_about = None)]
+#[command(name = "rollout", version)]
 struct Cli {
     /// Log output on stderr: `text` or `json` (one object per line). Level: ROLLOUT_LOG (e.g. `info`).
     #[arg(long, global = true, value_name = "FORMAT", env = "ROLLOUT_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
@@ -27,7 +27,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Serve the GraphQL API (POST /graphql, /healthz, /readyz). An empty store is initialised
+    /// Serve the GraphQL API: POST /graphql, subscriptions on GET /graphql (WebSocket,
+    /// graphql-transport-ws), /graphiql, /healthz, /readyz, /metrics. An empty store is initialised
     /// with the bundled workflow definitions and the Brandenburg catalogue, and an admin token is
     /// written to DIR/admin.token (mode 0600); its path is printed, never the token.
     Serve {
