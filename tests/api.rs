@@ -972,3 +972,63 @@ fn migration_is_refused_with_reasons_through_the_api() {
     let unknown = server.gql(Some(&server.admin), q, json!({ "v": 2 }));
     assert_eq!(code(&unknown), "NOT_FOUND");
 }
+
+/// The dashboard (issue 8, first part) in headless Chromium on the demo data: the overview shows
+/// every administration that has a rollout, and a staff token sees only its own.
+#[test]
+fn the_dashboard_overview_shows_every_administration_and_a_staff_token_only_its_own() {
+    if Command::new("chromium").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("ROLLOUT_REQUIRE_CHROMIUM").is_none(),
+            "chromium is required but not installed"
+        );
+        println!("skipped: chromium is not installed");
+        return;
+    }
+    let server = Server::start_demo();
+    let dump = |token: &str| -> String {
+        let profile = tempfile::tempdir().expect("profile");
+        let out = Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+                "--virtual-time-budget=20000",
+                "--dump-dom",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(format!("http://{}/#token={token}", server.address))
+            .output()
+            .expect("chromium");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Every administration with a rollout, counted through the API.
+    let mut arss = std::collections::BTreeSet::new();
+    let mut after: Option<String> = None;
+    loop {
+        let r = server.gql(Some(&server.admin), "query($a: String) { rollouts(first: 250, after: $a) { edges { node { ars } } pageInfo { hasNextPage endCursor } } }", json!({ "a": after }));
+        for e in r["data"]["rollouts"]["edges"].as_array().expect("edges") {
+            arss.insert(e["node"]["ars"].as_str().expect("ars").to_owned());
+        }
+        if r["data"]["rollouts"]["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = r["data"]["rollouts"]["pageInfo"]["endCursor"].as_str().map(String::from);
+    }
+    let dom = dump(&server.admin);
+    let rows = dom.matches("data-ars=\"").count();
+    assert_eq!(rows, arss.len(), "one row per administration with a rollout");
+    assert!(
+        dom.contains("Landkreis Barnim") && dom.contains("Ahrensfelde"),
+        "grouped by Landkreis, with names"
+    );
+    let staff = server.issue("authority-staff", &["120540000000"]);
+    let own = dump(&staff);
+    assert_eq!(own.matches("data-ars=\"").count(), 1, "a staff token sees its administration only");
+    assert!(own.contains("data-ars=\"120540000000\""));
+}

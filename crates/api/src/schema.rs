@@ -15,7 +15,7 @@ use crate::tokens::{Principal, Role, Tokens};
 
 /// Query depth, complexity and page size at most.
 pub const DEPTH_MAX: usize = 12;
-pub const COMPLEXITY_MAX: usize = 2_000;
+pub const COMPLEXITY_MAX: usize = 10_000;
 pub const PAGE_MAX: usize = 500;
 
 pub type ApiSchema = Schema<Query, Mutation, crate::subscriptions::SubscriptionRoot>;

@@ -44,6 +44,7 @@ pub fn router(
     let state = AppState { schema, tokens, metrics: Arc::default(), store_stats, projector, store };
     Router::new()
         .route("/graphql", post(graphql).get(websocket))
+        .route("/", get(dashboard))
         .route("/graphiql", get(explorer))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -66,6 +67,24 @@ async fn explorer() -> Response {
             ),
         ],
         EXPLORER,
+    )
+        .into_response()
+}
+
+/// The dashboard (first part, issue 8): the programme overview as a matrix of services by
+/// administrations, a rollout's steps and history, live updates. One self-contained page.
+const DASHBOARD: &str = include_str!("../assets/dashboard.html");
+
+async fn dashboard() -> Response {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; connect-src 'self' ws: wss:; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+            ),
+        ],
+        DASHBOARD,
     )
         .into_response()
 }
