@@ -89,7 +89,11 @@ impl Server {
             .args(extra)
             .env_remove("ROLLOUT_DATA_DIR")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(
+                std::fs::File::create(dir.path().join("server.log"))
+                    .map(Stdio::from)
+                    .unwrap_or_else(|_| Stdio::null()),
+            )
             .spawn()
             .expect("start the server");
         let stdout = child.stdout.take().expect("stdout");
@@ -361,7 +365,8 @@ fn sigterm_drains_and_exits_cleanly_and_the_data_stays() {
     let pid = server.child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
     let status = server.child.wait().expect("wait");
-    assert!(status.success(), "exit status {status:?}");
+    let log = std::fs::read_to_string(server._dir.path().join("server.log")).unwrap_or_default();
+    assert!(status.success(), "exit status {status:?}; the server said:\n{log}");
     assert!(server.dir().join("readmodel.json").exists(), "the read models were checkpointed");
     let verify = Command::new(env!("CARGO_BIN_EXE_rollout"))
         .arg("verify")

@@ -78,6 +78,8 @@ pub async fn run(args: &crate::StoreArgs, listen: SocketAddr, demo: bool) -> Res
         .await
         .map_err(|e| Failure(format!("cannot listen on {listen}: {e}")))?;
     let address = listener.local_addr().map_err(|e| Failure(e.to_string()))?;
+    // Signal handlers are in place before anyone is told where to connect.
+    let shutdown = shutdown_signal().map_err(|e| Failure(format!("cannot install signal handlers: {e}")))?;
     println!("listening on http://{address}");
 
     // The deadline policy, and checkpoints of the read models.
@@ -98,7 +100,7 @@ pub async fn run(args: &crate::StoreArgs, listen: SocketAddr, demo: bool) -> Res
         })
     };
     axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| Failure(format!("the server stopped: {e}")))?;
     policy.abort();
@@ -108,22 +110,17 @@ pub async fn run(args: &crate::StoreArgs, listen: SocketAddr, demo: bool) -> Res
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves on SIGTERM or SIGINT; the handlers are installed when this is called.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
+    })
 }
 
 /// What a first start needs, each part only when missing: the catalogue, an admin token in
