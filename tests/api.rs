@@ -805,12 +805,7 @@ fn a_server_killed_under_write_load_keeps_every_acknowledged_change() {
 /// sets it, makes its absence a failure).
 #[test]
 fn the_explorer_runs_a_query_in_headless_chromium_without_leaving_the_machine() {
-    if Command::new("chromium").arg("--version").output().is_err() {
-        assert!(
-            std::env::var_os("ROLLOUT_REQUIRE_CHROMIUM").is_none(),
-            "chromium is required but not installed"
-        );
-        println!("skipped: chromium is not installed");
+    if !chromium_available() {
         return;
     }
     let server = Server::start();
@@ -823,27 +818,9 @@ fn the_explorer_runs_a_query_in_headless_chromium_without_leaving_the_machine() 
         !page.contains("http://") && !page.contains("https://") && !page.contains("//cdn"),
         "the page names no other address"
     );
-    let profile = tempfile::tempdir().expect("profile");
     let query: String = "{ me { role } }".bytes().map(|b| format!("%{b:02X}")).collect();
     let url = format!("http://{}/graphiql#token={}&query={query}", server.address, server.admin);
-    let out = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(&url)
-        .output()
-        .expect("chromium");
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let dom = chromium_dom(&url);
     let result = dom.split("<pre id=\"result\"").nth(1).unwrap_or("");
     assert!(
         result.contains("\"role\": \"admin\""),
@@ -852,18 +829,10 @@ fn the_explorer_runs_a_query_in_headless_chromium_without_leaving_the_machine() 
     );
     assert!(dom.contains("completeStep"), "the schema was loaded by introspection");
     if let Some(dir) = std::env::var_os("ROLLOUT_SCREENSHOTS") {
-        let _ = Command::new("chromium")
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--window-size=1280,800",
-                "--virtual-time-budget=10000",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg(format!("--screenshot={}/explorer.png", Path::new(&dir).display()))
-            .arg(&url)
-            .output();
+        chromium(
+            &[&format!("--screenshot={}/explorer.png", Path::new(&dir).display()), "--window-size=1280,800"],
+            &url,
+        );
     }
 }
 
@@ -982,36 +951,11 @@ fn migration_is_refused_with_reasons_through_the_api() {
 /// every administration that has a rollout, and a staff token sees only its own.
 #[test]
 fn the_dashboard_overview_shows_every_administration_and_a_staff_token_only_its_own() {
-    if Command::new("chromium").arg("--version").output().is_err() {
-        assert!(
-            std::env::var_os("ROLLOUT_REQUIRE_CHROMIUM").is_none(),
-            "chromium is required but not installed"
-        );
-        println!("skipped: chromium is not installed");
+    if !chromium_available() {
         return;
     }
     let server = Server::start_demo();
-    let dump = |token: &str| -> String {
-        let profile = tempfile::tempdir().expect("profile");
-        let out = Command::new("chromium")
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-                "--virtual-time-budget=20000",
-                "--dump-dom",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg(format!("http://{}/#token={token}", server.address))
-            .output()
-            .expect("chromium");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let dump = |token: &str| chromium_dom(&format!("http://{}/#token={token}", server.address));
     // Every administration with a rollout, counted through the API.
     let mut arss = std::collections::BTreeSet::new();
     let mut after: Option<String> = None;
@@ -1036,4 +980,44 @@ fn the_dashboard_overview_shows_every_administration_and_a_staff_token_only_its_
     let own = dump(&staff);
     assert_eq!(own.matches("data-ars=\"").count(), 1, "a staff token sees its administration only");
     assert!(own.contains("data-ars=\"120540000000\""));
+}
+
+/// Whether Debian's chromium is there; without it the browser tests say they skipped
+/// (`ROLLOUT_REQUIRE_CHROMIUM=1`, as CI sets it, makes its absence a failure).
+fn chromium_available() -> bool {
+    if Command::new("chromium").arg("--version").output().is_ok() {
+        return true;
+    }
+    assert!(std::env::var_os("ROLLOUT_REQUIRE_CHROMIUM").is_none(), "chromium is required but not installed");
+    println!("skipped: chromium is not installed");
+    false
+}
+
+/// Runs headless Chromium on `url` with a fresh profile; every host but 127.0.0.1 is
+/// unresolvable for it. Returns what it printed.
+fn chromium(extra: &[&str], url: &str) -> String {
+    let profile = tempfile::tempdir().expect("profile");
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+            "--virtual-time-budget=20000",
+        ])
+        .args(extra)
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(url)
+        .output()
+        .expect("chromium");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The DOM of `url` after its scripts ran.
+fn chromium_dom(url: &str) -> String {
+    chromium(&["--dump-dom"], url)
 }

@@ -47,3 +47,65 @@ fn binary_garbage_and_huge_files_get_one_clear_error() {
     let huge = vec![b'#'; DEFINITION_BYTES_MAX + 1];
     assert!(render("big.toml", &huge).contains("a definition has at most 1048576"));
 }
+
+#[test]
+fn the_size_limits_of_a_definition_are_enforced() {
+    use workflow::definition::{DEPENDENCIES_PER_STEP_MAX, FIELDS_PER_STEP_MAX, PHASES_MAX, STEPS_MAX};
+    let head = "id = \"gross\"\nversion = 1\ntitle = \"Groß\"\n";
+    let step = |id: &str, extra: &str| {
+        format!("[[phases.steps]]\nid = \"{id}\"\ntitle = \"S\"\nroles = [\"authority-staff\"]\n{extra}\n")
+    };
+    // One phase too many.
+    let mut src = head.to_owned();
+    for p in 0..=PHASES_MAX {
+        src += &format!("[[phases]]\nid = \"p{p}\"\ntitle = \"P\"\n{}", step(&format!("s{p}"), ""));
+    }
+    assert!(
+        render("a.toml", src.as_bytes()).contains(&format!("a definition has at most {PHASES_MAX} phases"))
+    );
+    // One step too many.
+    let mut src = head.to_owned() + "[[phases]]\nid = \"p\"\ntitle = \"P\"\n";
+    for i in 0..=STEPS_MAX {
+        src += &step(&format!("s{i}"), "");
+    }
+    assert!(render("b.toml", src.as_bytes()).contains(&format!("a definition has at most {STEPS_MAX} steps")));
+    // Too many evidence fields and dependencies on one step.
+    let fields: Vec<String> = (0..=FIELDS_PER_STEP_MAX)
+        .map(|i| format!("{{ id = \"f{i}\", label = \"F\", type = \"text\" }}"))
+        .collect();
+    let deps: Vec<String> = (0..=DEPENDENCIES_PER_STEP_MAX).map(|i| format!("\"d{i}\"")).collect();
+    let src = head.to_owned()
+        + "[[phases]]\nid = \"p\"\ntitle = \"P\"\n"
+        + &step("s", &format!("evidence = [{}]\ndepends_on = [{}]", fields.join(", "), deps.join(", ")));
+    let out = render("c.toml", src.as_bytes());
+    assert!(out.contains(&format!("a step has at most {FIELDS_PER_STEP_MAX} evidence fields")), "{out}");
+    assert!(out.contains(&format!("a step has at most {DEPENDENCIES_PER_STEP_MAX} dependencies")), "{out}");
+}
+
+#[test]
+fn the_size_limits_of_a_condition_are_enforced() {
+    use workflow::condition::{Condition, CONDITION_CHARS_MAX, CONDITION_DEPTH_MAX, LIST_ITEMS_MAX};
+    let long = format!("service.key == \"{}\"", "x".repeat(CONDITION_CHARS_MAX));
+    assert!(Condition::parse(&long).expect_err("too long").message.contains("at most"));
+    let deep = format!(
+        "{}service.fee_based{}",
+        "(".repeat(CONDITION_DEPTH_MAX + 1),
+        ")".repeat(CONDITION_DEPTH_MAX + 1)
+    );
+    assert!(Condition::parse(&deep).expect_err("too deep").message.contains("less nesting"));
+    let nots = format!("{}service.fee_based", "not ".repeat(CONDITION_DEPTH_MAX + 1));
+    assert!(Condition::parse(&nots).expect_err("too deep").message.contains("less nesting"));
+    let items: Vec<String> = (0..=LIST_ITEMS_MAX).map(|i| format!("\"k{i}\"")).collect();
+    let list = format!("service.key in [{}]", items.join(", "));
+    assert!(Condition::parse(&list)
+        .expect_err("too many")
+        .message
+        .contains(&format!("at most {LIST_ITEMS_MAX} values")));
+    // Just inside the limits is fine.
+    let ok = format!(
+        "{}service.fee_based{}",
+        "(".repeat(CONDITION_DEPTH_MAX - 1),
+        ")".repeat(CONDITION_DEPTH_MAX - 1)
+    );
+    assert!(Condition::parse(&ok).is_ok());
+}
