@@ -3,152 +3,13 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-/// POSTs raw bytes to /graphql at `address`; (status, body), or an error when the server is gone.
-fn post(address: &str, token: Option<&str>, body: &[u8]) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(address)?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    let head = format!(
-        "POST /graphql HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes())?;
-    s.write_all(body)?;
-    let mut response = String::new();
-    s.read_to_string(&mut response)?;
-    let status = response.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    Ok((status, body))
-}
-
-struct Server {
-    child: Child,
-    address: String,
-    admin: String,
-    _dir: tempfile::TempDir,
-    /// `["--store", URL]` when the log is in PostgreSQL, else `["--data-dir", DIR]`: for the
-    /// command-line tools that open the same log.
-    store_args: Vec<String>,
-}
-
-/// With `ROLLOUT_E2E_POSTGRES=1` (and `ROLLOUT_TEST_DATABASE_URL`) every server keeps its log in
-/// a fresh PostgreSQL schema: CI runs these tests once against sled and once against PostgreSQL.
-fn postgres_store() -> Option<String> {
-    std::env::var_os("ROLLOUT_E2E_POSTGRES")?;
-    let url = std::env::var("ROLLOUT_TEST_DATABASE_URL").ok()?;
-    let schema = format!("efa_t_{}", uuid::Uuid::now_v7().simple());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    rt.block_on(async {
-        let mut config = store_postgres::PgConfig::new(url.clone());
-        config.schema = Some(schema.clone());
-        store_postgres::PgStore::open(config).await.expect("create the schema");
-    });
-    let separator = if url.contains('?') { '&' } else { '?' };
-    Some(format!("{url}{separator}options=-csearch_path%3D{schema}"))
-}
-
-impl Server {
-    fn start() -> Server {
-        let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().to_owned();
-        Server::spawn(&path, dir)
-    }
-
-    /// A server on an existing data directory (kept by the caller).
-    fn start_in(path: std::path::PathBuf) -> Server {
-        Server::spawn(&path, tempfile::tempdir().expect("dir"))
-    }
-
-    /// A server started with `--demo`.
-    fn start_demo() -> Server {
-        let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().to_owned();
-        Server::spawn_with(&path, dir, &["--demo"])
-    }
-
-    fn spawn(path: &Path, dir: tempfile::TempDir) -> Server {
-        Server::spawn_with(path, dir, &[])
-    }
-
-    fn spawn_with(path: &Path, dir: tempfile::TempDir, extra: &[&str]) -> Server {
-        let pg = if path.join("log").exists() { None } else { postgres_store() };
-        let store_args = match &pg {
-            Some(url) => vec!["--store".to_owned(), url.clone()],
-            None => vec!["--data-dir".to_owned(), path.display().to_string()],
-        };
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rollout"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(path)
-            .args(pg.iter().flat_map(|url| ["--store".to_owned(), url.clone()]))
-            .args(extra)
-            .env_remove("ROLLOUT_DATA_DIR")
-            .stdout(Stdio::piped())
-            .stderr(
-                std::fs::File::create(dir.path().join("server.log"))
-                    .map(Stdio::from)
-                    .unwrap_or_else(|_| Stdio::null()),
-            )
-            .spawn()
-            .expect("start the server");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let address = loop {
-            let line = lines.next().expect("the server prints its address").expect("line");
-            if let Some(a) = line.strip_prefix("listening on http://") {
-                break a.to_owned();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        let admin = std::fs::read_to_string(path.join("admin.token")).unwrap_or_default();
-        Server { child, address, admin, _dir: dir, store_args }
-    }
-
-    /// The data directory of a server made by `start`.
-    fn dir(&self) -> &Path {
-        self._dir.path()
-    }
-
-    /// POSTs raw bytes to /graphql; returns (status, body).
-    fn post_raw(&self, token: Option<&str>, body: &[u8]) -> (u16, String) {
-        post(&self.address, token, body).expect("a response")
-    }
-
-    fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let body = json!({ "query": query, "variables": variables }).to_string();
-        let (_, text) = self.post_raw(token, body.as_bytes());
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
-    }
-
-    fn get(&self, path: &str) -> u16 {
-        let mut s = TcpStream::connect(&self.address).expect("connect");
-        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
-        let mut response = String::new();
-        s.read_to_string(&mut response).expect("read");
-        response.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
-    }
-
-    fn issue(&self, role: &str, authorities: &[&str]) -> String {
-        let r = self.gql(
-            Some(&self.admin),
-            "mutation($i: IssueTokenInput!) { issueToken(input: $i) { token role } }",
-            json!({ "i": { "name": format!("{role} test"), "role": role, "authorities": authorities, "services": ["wohngeld"] } }),
-        );
-        r["data"]["issueToken"]["token"].as_str().unwrap_or_else(|| panic!("{r}")).to_owned()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod support;
+use support::{post, Server};
 
 fn code(response: &Value) -> String {
     response["errors"][0]["extensions"]["code"].as_str().unwrap_or("").to_owned()
@@ -799,43 +660,6 @@ fn a_server_killed_under_write_load_keeps_every_acknowledged_change() {
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
 }
 
-/// The explorer at /graphiql loads in headless Chromium and runs a query; the page loads
-/// nothing from anywhere else (every host but 127.0.0.1 is unresolvable for the browser, and the
-/// page names no other address). Needs Debian's chromium (`ROLLOUT_REQUIRE_CHROMIUM=1`, as CI
-/// sets it, makes its absence a failure).
-#[test]
-fn the_explorer_runs_a_query_in_headless_chromium_without_leaving_the_machine() {
-    if !chromium_available() {
-        return;
-    }
-    let server = Server::start();
-    let mut s = TcpStream::connect(&server.address).expect("connect");
-    write!(s, "GET /graphiql HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
-    let mut page = String::new();
-    s.read_to_string(&mut page).expect("read");
-    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
-    assert!(
-        !page.contains("http://") && !page.contains("https://") && !page.contains("//cdn"),
-        "the page names no other address"
-    );
-    let query: String = "{ me { role } }".bytes().map(|b| format!("%{b:02X}")).collect();
-    let url = format!("http://{}/graphiql#token={}&query={query}", server.address, server.admin);
-    let dom = chromium_dom(&url);
-    let result = dom.split("<pre id=\"result\"").nth(1).unwrap_or("");
-    assert!(
-        result.contains("\"role\": \"admin\""),
-        "the query ran in the browser: {}",
-        &dom[..dom.len().min(3000)]
-    );
-    assert!(dom.contains("completeStep"), "the schema was loaded by introspection");
-    if let Some(dir) = std::env::var_os("ROLLOUT_SCREENSHOTS") {
-        chromium(
-            &[&format!("--screenshot={}/explorer.png", Path::new(&dir).display()), "--window-size=1280,800"],
-            &url,
-        );
-    }
-}
-
 #[test]
 fn the_demo_is_a_living_system_with_months_of_history() {
     let server = Server::start_demo();
@@ -947,77 +771,96 @@ fn migration_is_refused_with_reasons_through_the_api() {
     assert_eq!(code(&unknown), "NOT_FOUND");
 }
 
-/// The dashboard (issue 8, first part) in headless Chromium on the demo data: the overview shows
-/// every administration that has a rollout, and a staff token sees only its own.
+/// What the dashboard needs and every other client gets too: the step actions a token may
+/// use, a rollout's step counts, progress over time, the map layers and the dashboard's assets.
 #[test]
-fn the_dashboard_overview_shows_every_administration_and_a_staff_token_only_its_own() {
-    if !chromium_available() {
-        return;
-    }
-    let server = Server::start_demo();
-    let dump = |token: &str| chromium_dom(&format!("http://{}/#token={token}", server.address));
-    // Every administration with a rollout, counted through the API.
-    let mut arss = std::collections::BTreeSet::new();
-    let mut after: Option<String> = None;
-    loop {
-        let r = server.gql(Some(&server.admin), "query($a: String) { rollouts(first: 250, after: $a) { edges { node { ars } } pageInfo { hasNextPage endCursor } } }", json!({ "a": after }));
-        for e in r["data"]["rollouts"]["edges"].as_array().expect("edges") {
-            arss.insert(e["node"]["ars"].as_str().expect("ars").to_owned());
-        }
-        if r["data"]["rollouts"]["pageInfo"]["hasNextPage"] != true {
-            break;
-        }
-        after = r["data"]["rollouts"]["pageInfo"]["endCursor"].as_str().map(String::from);
-    }
-    let dom = dump(&server.admin);
-    let rows = dom.matches("data-ars=\"").count();
-    assert_eq!(rows, arss.len(), "one row per administration with a rollout");
-    assert!(
-        dom.contains("Landkreis Barnim") && dom.contains("Ahrensfelde"),
-        "grouped by Landkreis, with names"
+fn step_actions_progress_over_time_map_layers_and_assets() {
+    let server = Server::start();
+    let admin = server.admin.clone();
+    server.gql(
+        Some(&admin),
+        "mutation { startServiceRollout(serviceKey: \"wohngeld\") { existing } }",
+        json!({}),
     );
     let staff = server.issue("authority-staff", &["120540000000"]);
-    let own = dump(&staff);
-    assert_eq!(own.matches("data-ars=\"").count(), 1, "a staff token sees its administration only");
-    assert!(own.contains("data-ars=\"120540000000\""));
-}
+    let auditor = server.issue("auditor", &[]);
+    let query =
+        "{ rollout(id: \"wohngeld:120540000000\") { stepsDone stepsApplicable steps { id actions } } }";
+    let actions = |token: &str| {
+        let r = server.gql(Some(token), query, json!({}));
+        let steps = r["data"]["rollout"]["steps"].as_array().unwrap_or_else(|| panic!("{r}")).clone();
+        (r["data"]["rollout"]["stepsDone"].clone(), steps)
+    };
+    let (done, steps) = actions(&staff);
+    assert_eq!(done, 0);
+    assert_eq!(steps[0]["id"], "interesse");
+    assert_eq!(steps[0]["actions"], json!(["startStep", "completeStep"]), "a ready step for its staff");
+    assert_eq!(steps[1]["actions"], json!([]), "a waiting step");
+    let (_, steps) = actions(&auditor);
+    assert!(steps.iter().all(|s| s["actions"] == json!([])), "an auditor may not write");
+    // Completing moves the counts and the actions.
+    let done = server.gql(Some(&staff), COMPLETE, json!({ "i": {
+        "rolloutId": "wohngeld:120540000000", "stepId": "interesse", "evidence": { "datum": "2026-11-01", "kontakt": "Frau Schulz" } } }));
+    assert!(done["errors"].is_null(), "{done}");
+    let (done, steps) = actions(&staff);
+    assert_eq!(done, 1);
+    assert_eq!(steps[0]["actions"], json!(["reopenStep"]));
+    // A refusal of evidence names the fields, for a form to mark them.
+    let refused = server.gql(
+        Some(&staff),
+        COMPLETE,
+        json!({ "i": {
+        "rolloutId": "wohngeld:120540000000", "stepId": "entscheidung", "evidence": { "beschluss": "" } } }),
+    );
+    assert_eq!(code(&refused), "REJECTED", "{refused}");
+    assert!(
+        refused["errors"][0]["extensions"]["fields"].as_array().is_some_and(|f| !f.is_empty()),
+        "{refused}"
+    );
 
-/// Whether Debian's chromium is there; without it the browser tests say they skipped
-/// (`ROLLOUT_REQUIRE_CHROMIUM=1`, as CI sets it, makes its absence a failure).
-fn chromium_available() -> bool {
-    if Command::new("chromium").arg("--version").output().is_ok() {
-        return true;
+    // Progress over time: the last point is today's progress; the first, before anything, empty.
+    let week_ago =
+        store::Timestamp::from_unix_micros(store::Timestamp::now().unix_micros() - 7 * 86_400_000_000);
+    let series = server.gql(
+        Some(&admin),
+        "query($f: String!) { progressOverTime(groupBy: SERVICE, from: $f, everyDays: 7) { at groups { key rollouts percentDone } } progress(groupBy: SERVICE) { key rollouts percentDone } }",
+        json!({ "f": week_ago.to_string() }),
+    );
+    let points = series["data"]["progressOverTime"].as_array().unwrap_or_else(|| panic!("{series}"));
+    assert_eq!(points.len(), 2, "{series}");
+    assert_eq!(points[0]["groups"], json!([]), "a week ago nothing had started");
+    assert_eq!(points[1]["groups"], series["data"]["progress"], "now");
+    for (args, expected) in [
+        ("from: \"gestern\"", "BAD_USER_INPUT"),
+        ("from: \"2026-01-01T00:00:00Z\", everyDays: 0", "BAD_USER_INPUT"),
+        ("from: \"2026-01-01T00:00:00Z\", until: \"2025-01-01T00:00:00Z\"", "BAD_USER_INPUT"),
+        ("from: \"1990-01-01T00:00:00Z\", everyDays: 1", "LIMIT_EXCEEDED"),
+    ] {
+        let r = server.gql(
+            Some(&admin),
+            &format!("{{ progressOverTime(groupBy: SERVICE, {args}) {{ at }} }}"),
+            json!({}),
+        );
+        assert_eq!(code(&r), expected, "{args}: {r}");
     }
-    assert!(std::env::var_os("ROLLOUT_REQUIRE_CHROMIUM").is_none(), "chromium is required but not installed");
-    println!("skipped: chromium is not installed");
-    false
-}
+    let r = server.gql(
+        Some(&staff),
+        "{ progressOverTime(groupBy: SERVICE, from: \"2026-01-01T00:00:00Z\") { at } }",
+        json!({}),
+    );
+    assert_eq!(code(&r), "FORBIDDEN", "over all rollouts only for managers: {r}");
 
-/// Runs headless Chromium on `url` with a fresh profile; every host but 127.0.0.1 is
-/// unresolvable for it. Returns what it printed.
-fn chromium(extra: &[&str], url: &str) -> String {
-    let profile = tempfile::tempdir().expect("profile");
-    let out = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-            "--virtual-time-budget=20000",
-        ])
-        .args(extra)
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(url)
-        .output()
-        .expect("chromium");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The DOM of `url` after its scripts ran.
-fn chromium_dom(url: &str) -> String {
-    chromium(&["--dump-dom"], url)
+    // The map layers and the dashboard's assets are served from the binary.
+    for path in [
+        "/geo/kreise.geojson",
+        "/geo/verwaltungstraeger.geojson",
+        "/assets/dashboard.js",
+        "/assets/dashboard.css",
+        "/",
+    ] {
+        assert_eq!(server.get(path), 200, "{path}");
+    }
+    for path in ["/geo/welt.geojson", "/assets/nope.js"] {
+        assert_eq!(server.get(path), 404, "{path}");
+    }
 }

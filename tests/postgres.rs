@@ -1,12 +1,14 @@
 //! The PostgreSQL store end to end: `rollout store copy` between sled and PostgreSQL, and two
 //! servers on one database. Runs when ROLLOUT_TEST_DATABASE_URL is set (CI sets it).
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+
+mod support;
+use support::Server;
 
 fn database() -> Option<String> {
     std::env::var("ROLLOUT_TEST_DATABASE_URL").ok()
@@ -59,47 +61,6 @@ fn the_log_copies_from_sled_to_postgresql_and_back_unchanged() {
     assert!(rollout(&["verify", "--store", &pg]).status.success());
 }
 
-struct Server {
-    child: Child,
-    address: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dir: &std::path::Path, store: &str) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rollout"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--store", store, "--data-dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let address = loop {
-        let line = lines.next().expect("the address").expect("line");
-        if let Some(a) = line.strip_prefix("listening on http://") {
-            break a.to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, address }
-}
-
-fn gql(server: &Server, token: &str, query: &str, variables: Value) -> Value {
-    let body = json!({ "query": query, "variables": variables }).to_string();
-    let mut s = TcpStream::connect(&server.address).expect("connect");
-    write!(s, "POST /graphql HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
-        .expect("send");
-    let mut response = String::new();
-    s.read_to_string(&mut response).expect("read");
-    serde_json::from_str(response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("")).expect("json")
-}
-
 #[test]
 fn two_servers_on_one_database_see_each_others_changes_and_conflicts() {
     let Some(url) = database() else {
@@ -108,19 +69,19 @@ fn two_servers_on_one_database_see_each_others_changes_and_conflicts() {
     };
     let store = fresh_schema(&url);
     let tmp = tempfile::tempdir().expect("dir");
-    let a = serve(&tmp.path().join("a"), &store);
+    let a = Server::start_on(&tmp.path().join("a"), &store);
     let admin = std::fs::read_to_string(tmp.path().join("a").join("admin.token")).expect("admin token");
-    let b = serve(&tmp.path().join("b"), &store);
+    let b = Server::start_on(&tmp.path().join("b"), &store);
     assert!(
         !tmp.path().join("b").join("admin.token").exists(),
         "the second server found the tokens in the shared log"
     );
-    let started = gql(&a, &admin, "mutation { startRollout(input: { serviceKey: \"wohngeld\", ars: \"120540000000\" }) { rollout { version } } }", json!({}));
+    let started = a.gql(Some(&admin), "mutation { startRollout(input: { serviceKey: \"wohngeld\", ars: \"120540000000\" }) { rollout { version } } }", json!({}));
     assert_eq!(started["data"]["startRollout"]["rollout"]["version"], 1, "{started}");
     // Server B's read models follow the shared log (LISTEN/NOTIFY wake-ups).
     let mut seen = Value::Null;
     for _ in 0..100 {
-        seen = gql(&b, &admin, "{ rollout(id: \"wohngeld:120540000000\") { version } }", json!({}));
+        seen = b.gql(Some(&admin), "{ rollout(id: \"wohngeld:120540000000\") { version } }", json!({}));
         if seen["data"]["rollout"]["version"] == 1 {
             break;
         }
@@ -153,14 +114,14 @@ fn two_servers_on_one_database_see_each_others_changes_and_conflicts() {
         assert_eq!(first["payload"]["data"]["events"]["type"], "RolloutStarted", "{first}");
     }
     // A token issued through B works on A.
-    let issued = gql(&b, &admin, "mutation { issueToken(input: { name: \"staff\", role: \"authority-staff\", authorities: [\"120540000000\"] }) { token } }", json!({}));
+    let issued = b.gql(Some(&admin), "mutation { issueToken(input: { name: \"staff\", role: \"authority-staff\", authorities: [\"120540000000\"] }) { token } }", json!({}));
     let staff = issued["data"]["issueToken"]["token"].as_str().expect("token").to_owned();
     // The same step through both servers at the same version: one success, one conflict.
     let complete = "mutation($i: CompleteStepInput!) { completeStep(input: $i) { rollout { version } } }";
     let input = json!({ "i": { "rolloutId": "wohngeld:120540000000", "stepId": "interesse", "expectedVersion": 1, "evidence": { "datum": "2026-11-01", "kontakt": "x" } } });
     let mut me_on_a = Value::Null;
     for _ in 0..100 {
-        me_on_a = gql(&a, &staff, "{ me { role } }", json!({}));
+        me_on_a = a.gql(Some(&staff), "{ me { role } }", json!({}));
         if me_on_a["data"]["me"]["role"] == "authority-staff" {
             break;
         }
@@ -168,8 +129,8 @@ fn two_servers_on_one_database_see_each_others_changes_and_conflicts() {
     }
     assert_eq!(me_on_a["data"]["me"]["role"], "authority-staff", "{me_on_a}");
     let (ra, rb) = std::thread::scope(|s| {
-        let ta = s.spawn(|| gql(&a, &staff, complete, input.clone()));
-        let tb = s.spawn(|| gql(&b, &staff, complete, input.clone()));
+        let ta = s.spawn(|| a.gql(Some(&staff), complete, input.clone()));
+        let tb = s.spawn(|| b.gql(Some(&staff), complete, input.clone()));
         (ta.join().expect("a"), tb.join().expect("b"))
     });
     let codes: Vec<&str> =

@@ -60,6 +60,21 @@ fn services<'a>(ctx: &'a Context<'_>) -> &'a Services {
 /// An engine error as the API reports it; internal causes are logged, not shown.
 fn engine_error(e: EngineError) -> Error {
     match e {
+        EngineError::Rejected(workflow::Rejection::EvidenceInvalid { step, problems }) => {
+            let message =
+                workflow::Rejection::EvidenceInvalid { step, problems: problems.clone() }.to_string();
+            // Which fields are wrong, so a form can mark them.
+            let fields: Vec<serde_json::Value> = problems
+                .into_iter()
+                .map(|(field, problem)| serde_json::json!({ "field": field, "problem": problem }))
+                .collect();
+            Error::new(message).extend_with(move |_, ext| {
+                ext.set("code", "REJECTED");
+                if let Ok(v) = async_graphql::Value::from_json(serde_json::Value::Array(fields.clone())) {
+                    ext.set("fields", v);
+                }
+            })
+        }
         EngineError::Rejected(r) => coded("REJECTED", r.to_string()),
         EngineError::Conflict { expected, actual } => {
             Error::new(format!("the rollout is at version {actual}, not {expected}")).extend_with(|_, ext| {
@@ -308,40 +323,122 @@ impl Query {
                 "progress over all rollouts needs a project manager, admin or auditor token",
             ));
         }
-        let by = match group_by {
-            GroupBy::Service => ModelGroupBy::Service,
-            GroupBy::Landkreis => ModelGroupBy::Landkreis,
-            GroupBy::Authority => ModelGroupBy::Authority,
-        };
+        let by = model_group(group_by);
         let cut = crate::reads::cut(&as_of)?;
         let past = match cut {
             projections::Cut::Everything => None,
             cut => Some(crate::reads::model_as_of(ctx, cut).await?),
         };
-        let groups = |m: &projections::ReadModel| {
-            m.progress(by)
-                .into_iter()
-                .map(|(key, c)| ProgressGroup {
-                    key,
-                    rollouts: c.rollouts,
-                    percent_done: c.percent_done(),
-                    by_phase_status: c
-                        .by_phase_status
-                        .iter()
-                        .map(|((phase, status), n)| PhaseStatusCount {
-                            phase: phase.clone(),
-                            status: (*status).into(),
-                            count: *n,
-                        })
-                        .collect(),
-                })
-                .collect::<Vec<_>>()
-        };
+        let groups = |m: &projections::ReadModel| progress_groups(m.progress(by));
         Ok(match &past {
             Some(m) => groups(m),
             None => services(ctx).projector.read(groups),
         })
     }
+
+    /// Progress counts over time, grouped: one point every few days (`everyDays`) from a start
+    /// time up to an end time or now, each as it stood then — the data of a burn-up chart (e.g.
+    /// live administrations per service per week). Folded from the log in one pass.
+    async fn progress_over_time(
+        &self,
+        ctx: &Context<'_>,
+        group_by: GroupBy,
+        #[graphql(desc = "The first point (RFC 3339).")] from: String,
+        #[graphql(desc = "The last point at most (RFC 3339); default: now.")] until: Option<String>,
+        #[graphql(desc = "Days between points, 1 to 366.", default = 7)] every_days: i32,
+    ) -> async_graphql::Result<Vec<ProgressPoint>> {
+        let p = principal(ctx)?;
+        if !crate::reads::is_manager(p) {
+            return Err(coded(
+                "FORBIDDEN",
+                "progress over all rollouts needs a project manager, admin or auditor token",
+            ));
+        }
+        let parse = |name: &str, v: &str| {
+            v.parse::<store::Timestamp>()
+                .map_err(|e| coded("BAD_USER_INPUT", format!("`{name}` is not an RFC 3339 time: {e}")))
+        };
+        let from = parse("from", &from)?;
+        let until = match until {
+            Some(u) => parse("until", &u)?,
+            None => store::Timestamp::now(),
+        };
+        if !(1..=366).contains(&every_days) {
+            return Err(coded("BAD_USER_INPUT", format!("`everyDays` must be 1 to 366, not {every_days}")));
+        }
+        if until < from {
+            return Err(coded("BAD_USER_INPUT", "`until` is before `from`"));
+        }
+        let step = i64::from(every_days) * 86_400_000_000;
+        let count = (until.unix_micros() - from.unix_micros()) / step + 1;
+        if count > PROGRESS_POINTS_MAX as i64 {
+            return Err(coded(
+                "LIMIT_EXCEEDED",
+                format!(
+                    "at most {PROGRESS_POINTS_MAX} points; this asks for {count} (use a larger `everyDays`)"
+                ),
+            ));
+        }
+        let times: Vec<store::Timestamp> =
+            (0..count).map(|i| store::Timestamp::from_unix_micros(from.unix_micros() + i * step)).collect();
+        let s = services(ctx);
+        let series = projections::progress_over_time(
+            s.engine.store(),
+            &**s.engine.registry(),
+            &times,
+            model_group(group_by),
+        )
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "progress over time failed");
+            coded("INTERNAL", "internal error")
+        })?;
+        Ok(times
+            .iter()
+            .zip(series)
+            .map(|(at, groups)| ProgressPoint { at: at.to_string(), groups: progress_groups(groups) })
+            .collect())
+    }
+}
+
+/// Points of `progressOverTime` at most.
+pub const PROGRESS_POINTS_MAX: usize = 520;
+
+/// Progress as it stood at one time.
+#[derive(SimpleObject)]
+pub struct ProgressPoint {
+    /// The time (RFC 3339).
+    at: String,
+    /// The groups then (groups without rollouts are left out).
+    groups: Vec<ProgressGroup>,
+}
+
+fn model_group(by: GroupBy) -> ModelGroupBy {
+    match by {
+        GroupBy::Service => ModelGroupBy::Service,
+        GroupBy::Landkreis => ModelGroupBy::Landkreis,
+        GroupBy::Authority => ModelGroupBy::Authority,
+    }
+}
+
+fn progress_groups(groups: std::collections::BTreeMap<String, projections::Counts>) -> Vec<ProgressGroup> {
+    groups
+        .into_iter()
+        .map(|(key, c)| ProgressGroup {
+            key,
+            rollouts: c.rollouts,
+            percent_done: c.percent_done(),
+            by_phase_status: c
+                .by_phase_status
+                .iter()
+                .map(|((phase, status), n)| PhaseStatusCount {
+                    phase: phase.clone(),
+                    status: (*status).into(),
+                    count: *n,
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// A rollout: one service at one administration.
@@ -375,7 +472,10 @@ fn actor_info(a: &store::Actor) -> ActorInfo {
 
 /// A step of a rollout.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Step {
+    #[graphql(skip)]
+    rollout: Arc<DomainRollout>,
     /// Step id of the definition.
     id: String,
     /// Title (German).
@@ -454,6 +554,16 @@ impl Rollout {
         crate::reads::history(ctx, &self.0.service_key, &self.0.ars, first, after).await
     }
 
+    /// Steps done (or marked not required), of those that apply.
+    async fn steps_done(&self) -> u64 {
+        self.0.steps_done().0
+    }
+
+    /// Steps that apply to this rollout (its conditions decided which).
+    async fn steps_applicable(&self) -> u64 {
+        self.0.steps_done().1
+    }
+
     /// Its steps in definition order.
     async fn steps(&self) -> Vec<Step> {
         let d = &self.0.definition;
@@ -461,6 +571,7 @@ impl Rollout {
             .iter()
             .zip(&self.0.steps)
             .map(|(def, s)| Step {
+                rollout: self.0.clone(),
                 id: def.id.clone(),
                 title: def.title.clone(),
                 phase: d.phases.get(def.phase).map(|p| p.id.clone()).unwrap_or_default(),
@@ -475,6 +586,30 @@ impl Rollout {
             .collect()
     }
 }
+
+#[async_graphql::ComplexObject]
+impl Step {
+    /// The step mutations the caller may use on it now: `startStep`, `completeStep`,
+    /// `confirmStep`, `reopenStep`, `markStepNotRequired`. Each is decided as the mutation would
+    /// be (for the caller's role, the step's state, dependencies, four eyes, a block), so a
+    /// listed one is refused only when the evidence or reason entered is invalid or the rollout
+    /// changed meanwhile. Empty for tokens that may not write.
+    async fn actions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<&'static str>> {
+        let p = principal(ctx)?;
+        if !p.may_write() {
+            return Ok(Vec::new());
+        }
+        let cx = workflow::Context { principal: p.domain(), now: store::Timestamp::now() };
+        Ok(workflow::step_actions(&self.rollout, &self.id, &cx)
+            .into_iter()
+            .map(workflow::StepAction::mutation)
+            .filter(|m| p.role != Role::Automation || AUTOMATION_MUTATIONS.contains(m))
+            .collect())
+    }
+}
+
+/// What an automation token may do on a rollout: work on (automatable) steps and comment.
+const AUTOMATION_MUTATIONS: &[&str] = &["completeStep", "startStep", "addComment"];
 
 /// An event of the audit log.
 pub struct Event(RecordedEvent);
@@ -715,7 +850,7 @@ async fn run(
     check_scope(p, service, ars)?;
     // Automation works on steps (the definition says which are automatable) and may comment;
     // it does not block, cancel, assign or set due dates.
-    if p.role == Role::Automation && !matches!(mutation, "completeStep" | "startStep" | "addComment") {
+    if p.role == Role::Automation && !AUTOMATION_MUTATIONS.contains(&mutation) {
         return Err(coded("FORBIDDEN", format!("an automation token may not use {mutation}")));
     }
     let mut req = request(ctx, p);

@@ -45,7 +45,9 @@ pub fn router(
     Router::new()
         .route("/graphql", post(graphql).get(websocket))
         .route("/", get(dashboard))
+        .route("/assets/{file}", get(asset))
         .route("/graphiql", get(explorer))
+        .route("/geo/{layer}", get(geo))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -71,20 +73,53 @@ async fn explorer() -> Response {
         .into_response()
 }
 
-/// The dashboard (first part, issue 8): the programme overview as a matrix of services by
-/// administrations, a rollout's steps and history, live updates. One self-contained page.
+/// The dashboard: one page and its script and style sheet, compiled into the binary. It loads
+/// nothing from anywhere else (the policy below lets the browser enforce that) and uses only the
+/// public API.
 const DASHBOARD: &str = include_str!("../assets/dashboard.html");
+const DASHBOARD_JS: &str = include_str!("../assets/dashboard.js");
+const DASHBOARD_CSS: &str = include_str!("../assets/dashboard.css");
+const DASHBOARD_POLICY: &str = "default-src 'self'; connect-src 'self' ws: wss:; script-src 'self'; \
+     style-src 'self'; img-src 'self' data: blob:; frame-ancestors 'none'; form-action 'none'";
 
 async fn dashboard() -> Response {
     (
         [
             (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (
-                axum::http::header::CONTENT_SECURITY_POLICY,
-                "default-src 'self'; connect-src 'self' ws: wss:; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
-            ),
+            (axum::http::header::CONTENT_SECURITY_POLICY, DASHBOARD_POLICY),
         ],
         DASHBOARD,
+    )
+        .into_response()
+}
+
+async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    let (kind, body) = match file.as_str() {
+        "dashboard.js" => ("text/javascript; charset=utf-8", DASHBOARD_JS),
+        "dashboard.css" => ("text/css; charset=utf-8", DASHBOARD_CSS),
+        _ => return (StatusCode::NOT_FOUND, "no such asset\n").into_response(),
+    };
+    ([(axum::http::header::CONTENT_TYPE, kind), (axum::http::header::CACHE_CONTROL, "no-cache")], body)
+        .into_response()
+}
+
+/// Boundaries for the dashboard's map (BKG VG250, dl-de/by-2-0; see data/SOURCES.md), compiled
+/// into the binary like the dashboard itself.
+const GEO_KREISE: &[u8] = include_bytes!("../../../data/geo/brandenburg_kreise.geojson");
+const GEO_VERWALTUNGEN: &[u8] = include_bytes!("../../../data/geo/brandenburg_verwaltungstraeger.geojson");
+
+async fn geo(axum::extract::Path(layer): axum::extract::Path<String>) -> Response {
+    let body = match layer.as_str() {
+        "kreise.geojson" => GEO_KREISE,
+        "verwaltungstraeger.geojson" => GEO_VERWALTUNGEN,
+        _ => return (StatusCode::NOT_FOUND, "no such map layer\n").into_response(),
+    };
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "application/geo+json"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        body,
     )
         .into_response()
 }

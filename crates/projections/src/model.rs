@@ -218,9 +218,7 @@ impl ReadModel {
             .get(&r.ars)
             .and_then(|a| a.authority.landkreis_ars.clone())
             .unwrap_or_else(|| r.ars.clone());
-        let applicable = r.steps.iter().filter(|s| s.status != StepStatus::NotApplicable);
-        let (steps_total, steps_done) =
-            applicable.fold((0, 0), |(t, d), s| (t + 1, d + u64::from(s.status.satisfies())));
+        let (steps_done, steps_total) = r.steps_done();
         let open = r.cancelled.is_none();
         let due = r
             .definition

@@ -50,8 +50,7 @@ impl std::fmt::Debug for Projector {
     }
 }
 
-/// Folds the log into `model` from its position on, until the end (or `until`). Reading and
-/// folding overlap: a reader task fetches the next pages while this one folds (two cores).
+/// Folds the log into `model` from its position on, until the end (or `until`).
 async fn catch_up(
     store: &Arc<dyn EventStore>,
     definitions: &(dyn Definitions + Sync),
@@ -59,11 +58,33 @@ async fn catch_up(
     until: Cut,
     mut progress: impl FnMut(u64),
 ) -> Result<(), Error> {
+    let from = model.position + 1;
+    walk(store, from, |page| {
+        for e in page {
+            if !until.includes(e.position, e.recorded_at) {
+                return Ok(false);
+            }
+            model.apply(e, definitions)?;
+        }
+        progress(model.position);
+        Ok(true)
+    })
+    .await
+}
+
+/// Reads the log from position `from` to its end, page by page, into `visit` until it says
+/// stop (`false`). Reading and visiting overlap: a reader task fetches the next pages while
+/// this one folds (two cores).
+async fn walk(
+    store: &Arc<dyn EventStore>,
+    from: u64,
+    mut visit: impl FnMut(&[store::RecordedEvent]) -> Result<bool, Error>,
+) -> Result<(), Error> {
     let (pages, mut incoming) =
         tokio::sync::mpsc::channel::<Result<Vec<store::RecordedEvent>, store::StoreError>>(4);
     let reader = {
         let store = store.clone();
-        let mut from = model.position + 1;
+        let mut from = from;
         tokio::spawn(async move {
             loop {
                 let page = store.read_all(from, FOLD_PAGE).await;
@@ -85,22 +106,49 @@ async fn catch_up(
     let result = async {
         while let Some(page) = incoming.recv().await {
             let page = page?;
-            if page.is_empty() {
+            if page.is_empty() || !visit(&page)? {
                 break;
             }
-            for e in &page {
-                if !until.includes(e.position, e.recorded_at) {
-                    return Ok(());
-                }
-                model.apply(e, definitions)?;
-            }
-            progress(model.position);
         }
         Ok(())
     }
     .await;
     reader.abort();
     result
+}
+
+/// Progress grouped `by`, as it stood at each of `times` (ascending; the same cut as
+/// `Cut::Time`: events recorded at or before it), from one pass over the log — the data of a
+/// burn-up chart. The pass reads the whole log up to the last time (held in memory is one
+/// model, not one per point).
+pub async fn progress_over_time(
+    store: &Arc<dyn EventStore>,
+    definitions: &(dyn Definitions + Sync),
+    times: &[Timestamp],
+    by: crate::GroupBy,
+) -> Result<Vec<std::collections::BTreeMap<String, crate::Counts>>, Error> {
+    let mut model = ReadModel::default();
+    let mut points = Vec::with_capacity(times.len());
+    walk(store, 1, |page| {
+        for e in page {
+            while let Some(t) = times.get(points.len()) {
+                if Cut::Time(*t).includes(e.position, e.recorded_at) {
+                    break;
+                }
+                points.push(model.progress(by));
+            }
+            if points.len() == times.len() {
+                return Ok(false);
+            }
+            model.apply(e, definitions)?;
+        }
+        Ok(true)
+    })
+    .await?;
+    while points.len() < times.len() {
+        points.push(model.progress(by));
+    }
+    Ok(points)
 }
 
 /// Where to cut the log for a view of the past.

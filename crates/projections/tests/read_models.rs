@@ -232,6 +232,30 @@ async fn time_travel_matches_a_fold_of_the_log_cut_at_that_point() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_over_time_matches_a_fold_cut_at_each_point() {
+    let (store, engine, registry) = setup().await;
+    workload(&engine, 5, 150).await;
+    let head = store.head().await.expect("head").position;
+    let at = |p: u64| {
+        let store = store.clone();
+        async move { store.read_event(p).await.expect("read").expect("event").recorded_at }
+    };
+    let before = Timestamp::from_unix_micros(at(1).await.unix_micros() - 1);
+    let after = Timestamp::from_unix_micros(at(head).await.unix_micros() + 1);
+    let times = vec![before, at(head / 4).await, at(head / 2).await, at(head * 3 / 4).await, after];
+    for by in [GroupBy::Service, GroupBy::Landkreis, GroupBy::Authority] {
+        let series = projections::progress_over_time(&store, &*registry, &times, by).await.expect("series");
+        assert_eq!(series.len(), times.len());
+        assert!(series[0].is_empty(), "nothing before the first event");
+        assert!(!series[4].is_empty());
+        for (t, point) in times.iter().zip(&series) {
+            let folded = fold(&store, &*registry, Cut::Time(*t), |_| {}).await.expect("fold");
+            assert_eq!(point, &folded.progress(by), "{by:?} at {t}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_groups_by_landkreis_and_the_audit_index_pages_without_scanning() {
     let (store, engine, registry) = setup().await;
     engine.start_service("hundesteuer", &admin()).await.expect("start");

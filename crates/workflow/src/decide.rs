@@ -228,6 +228,67 @@ fn opt_text(value: &Option<String>, what: &str) -> Result<Option<String>, Reject
     }
 }
 
+/// A command on one step, as a user interface offers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepAction {
+    Start,
+    Complete,
+    Confirm,
+    Reopen,
+    MarkNotRequired,
+}
+
+impl StepAction {
+    pub const ALL: [StepAction; 5] = [
+        StepAction::Start,
+        StepAction::Complete,
+        StepAction::Confirm,
+        StepAction::Reopen,
+        StepAction::MarkNotRequired,
+    ];
+
+    /// The GraphQL mutation that issues it.
+    pub fn mutation(self) -> &'static str {
+        match self {
+            StepAction::Start => "startStep",
+            StepAction::Complete => "completeStep",
+            StepAction::Confirm => "confirmStep",
+            StepAction::Reopen => "reopenStep",
+            StepAction::MarkNotRequired => "markStepNotRequired",
+        }
+    }
+}
+
+/// The commands on `step` that `decide` would accept from `cx.principal` now — each decided
+/// as the real command would be, with valid example evidence and a reason, so a user interface
+/// offers exactly what will not be refused for the role or the state (evidence the user then
+/// enters can still be refused, and the rollout can change meanwhile).
+pub fn step_actions(state: &Rollout, step: &str, cx: &Context) -> Vec<StepAction> {
+    let Some(index) = state.definition.step_index(step) else { return Vec::new() };
+    let definition = &state.definition.steps[index];
+    let step = step.to_owned();
+    let reason = "–".to_owned();
+    StepAction::ALL
+        .into_iter()
+        .filter(|action| {
+            let command = match action {
+                StepAction::Start => Command::StartStep { step: step.clone() },
+                StepAction::Complete => Command::CompleteStep {
+                    step: step.clone(),
+                    evidence: definition.example_evidence(&state.ars),
+                    comment: None,
+                },
+                StepAction::Confirm => Command::ConfirmStep { step: step.clone(), comment: None },
+                StepAction::Reopen => Command::ReopenStep { step: step.clone(), reason: reason.clone() },
+                StepAction::MarkNotRequired => {
+                    Command::MarkNotRequired { step: step.clone(), reason: reason.clone() }
+                }
+            };
+            decide(Some(state), &command, cx).is_ok()
+        })
+        .collect()
+}
+
 /// Decides a command against the rollout's state (`None` before it is started).
 pub fn decide(
     state: Option<&Rollout>,

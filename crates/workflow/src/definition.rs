@@ -111,6 +111,14 @@ pub struct Field {
     pub required: bool,
 }
 
+impl Step {
+    /// Valid evidence for every field of the step (demo data, and to ask `decide` whether the
+    /// step could be completed at all).
+    pub fn example_evidence(&self, ars: &str) -> crate::Evidence {
+        self.evidence.iter().map(|f| (f.id.clone(), f.ty.example(ars))).collect()
+    }
+}
+
 impl Definition {
     pub fn step_index(&self, id: &str) -> Option<usize> {
         self.steps.iter().position(|s| s.id == id)

@@ -18,4 +18,4 @@ pub mod rollout;
 pub use events::{Evidence, RolloutEvent};
 pub use rollout::{Definitions, Meta, Rollout, Status, StepState, StepStatus};
 pub mod decide;
-pub use decide::{decide, Command, Context, Principal, Rejection};
+pub use decide::{decide, step_actions, Command, Context, Principal, Rejection, StepAction};

@@ -284,6 +284,12 @@ impl Rollout {
     }
 
     /// The first phase with an unfinished step (the last phase once all are finished).
+    /// (steps done or not required, steps that apply): the rollout's progress.
+    pub fn steps_done(&self) -> (u64, u64) {
+        let applicable = self.steps.iter().filter(|s| s.status != StepStatus::NotApplicable);
+        applicable.fold((0, 0), |(done, total), s| (done + u64::from(s.status.satisfies()), total + 1))
+    }
+
     pub fn phase(&self) -> usize {
         let phases = &self.definition.phases;
         phases

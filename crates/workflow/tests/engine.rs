@@ -549,3 +549,30 @@ fn the_whole_onboarding_goes_live() {
     assert_eq!(g.r().status(), Status::Live);
     assert!(g.r().steps.iter().all(|s| s.status.satisfies()));
 }
+
+#[test]
+fn step_actions_offer_what_the_role_and_the_state_allow() {
+    use workflow::decide::{step_actions, StepAction::*};
+    let mut g = small_rollout();
+    let actions = |g: &Given, who: Principal, step: &str| {
+        step_actions(g.r(), step, &Context { principal: who, now: Timestamp::from_unix_micros(g.now) })
+    };
+    assert_eq!(actions(&g, staff(), "a"), vec![Start, Complete], "a ready step");
+    assert_eq!(actions(&g, staff(), "b"), vec![], "a waiting step");
+    assert_eq!(actions(&g, bot(), "a"), vec![], "automation may not complete a non-automatable step");
+    assert_eq!(actions(&g, staff(), "nope"), vec![], "an unknown step");
+    g.ok(staff(), complete("a", json!({ "datum": "2025-01-01" })));
+    assert_eq!(actions(&g, staff(), "a"), vec![Reopen]);
+    assert_eq!(actions(&g, bot(), "b"), vec![Start, Complete], "an automatable step");
+    g.ok(staff(), complete("b", json!({})));
+    assert_eq!(actions(&g, staff(), "c"), vec![Start, Complete, MarkNotRequired], "a skippable step");
+    g.ok(staff(), complete("c", json!({})));
+    assert_eq!(actions(&g, staff(), "c"), vec![Reopen], "who completed it cannot confirm it");
+    assert_eq!(actions(&g, person("person:other", Role::AuthorityStaff), "c"), vec![Confirm, Reopen]);
+    g.ok(manager(), Command::Block { reason: "Vertrag fehlt".into() });
+    assert_eq!(
+        actions(&g, person("person:other", Role::AuthorityStaff), "c"),
+        vec![Reopen],
+        "blocked: no progress, only corrections"
+    );
+}

@@ -1,0 +1,424 @@
+//! The dashboard and the explorer in headless Chromium (Debian's `chromium`, driven over the
+//! DevTools protocol by `support::browser`) against the real binary with its demo data: every
+//! administration in the overview, a click opens a rollout, a step completed there changes the
+//! cell in a second open page without a reload, the map, the burn-up, the audit view with its
+//! CSV export, a staff token's limited view — and no request leaves the machine.
+//!
+//! Screenshots go to `target/screenshots/` (or `ROLLOUT_SCREENSHOTS`) for a person to look at.
+//! Without chromium the tests say they skipped; `ROLLOUT_REQUIRE_CHROMIUM=1` (set by CI) makes
+//! its absence a failure.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use serde_json::{json, Value};
+
+mod support;
+use support::browser::{chromium_available, screenshot_dir, Browser, Page};
+use support::Server;
+
+/// Every rollout the token sees: id → (ars, service, status, stepsDone).
+fn rollouts(server: &Server, token: &str) -> BTreeMap<String, (String, String, String, u64)> {
+    let mut out = BTreeMap::new();
+    let mut after: Option<String> = None;
+    loop {
+        let r = server.gql(Some(token), "query($a: String) { rollouts(first: 500, after: $a) { edges { node { id ars serviceKey status stepsDone } } pageInfo { hasNextPage endCursor } } }", json!({ "a": after }));
+        for e in r["data"]["rollouts"]["edges"].as_array().unwrap_or_else(|| panic!("{r}")) {
+            let n = &e["node"];
+            let s = |k: &str| n[k].as_str().unwrap_or_default().to_owned();
+            out.insert(
+                s("id"),
+                (s("ars"), s("serviceKey"), s("status"), n["stepsDone"].as_u64().unwrap_or(0)),
+            );
+        }
+        if r["data"]["rollouts"]["pageInfo"]["hasNextPage"] != true {
+            return out;
+        }
+        after = r["data"]["rollouts"]["pageInfo"]["endCursor"].as_str().map(String::from);
+    }
+}
+
+/// Opens the dashboard signed in with `token` and waits for the overview.
+fn open_overview(browser: &Browser, server: &Server, token: &str) -> Page {
+    let mut page = browser.open(&format!("http://{}/#token={token}", server.address));
+    page.wait_for(
+        "document.querySelectorAll('#matrix tr[data-ars]').length > 0",
+        60,
+        "document.body.innerText.slice(0, 2000)",
+    );
+    page
+}
+
+/// The explorer at /graphiql loads in headless Chromium and runs a query; the page names no
+/// other address and requests nothing from anywhere else.
+#[test]
+fn the_explorer_runs_a_query_in_headless_chromium_without_leaving_the_machine() {
+    if !chromium_available() {
+        return;
+    }
+    let server = Server::start();
+    let mut s = TcpStream::connect(&server.address).expect("connect");
+    write!(s, "GET /graphiql HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
+    let mut page = String::new();
+    s.read_to_string(&mut page).expect("read");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(
+        !page.contains("http://") && !page.contains("https://") && !page.contains("//cdn"),
+        "the page names no other address"
+    );
+    let query: String = "{ me { role } }".bytes().map(|b| format!("%{b:02X}")).collect();
+    let url = format!("http://{}/graphiql#token={}&query={query}", server.address, server.admin);
+    let browser = Browser::launch();
+    let mut page = browser.open(&url);
+    page.wait_for(
+        "document.getElementById('result').textContent.includes('\"role\": \"admin\"')",
+        30,
+        "document.body.innerText.slice(0, 2000)",
+    );
+    let dom = page.eval("document.documentElement.outerHTML");
+    assert!(
+        dom.as_str().unwrap_or_default().contains("completeStep"),
+        "the schema was loaded by introspection"
+    );
+    page.screenshot(&screenshot_dir().join("explorer.png"), false);
+    browser.assert_nothing_left_the_machine();
+}
+
+/// The overview of the demo data shows every administration that has a rollout, grouped by
+/// Landkreis; a staff token sees only its administration — in the overview, on the map and in
+/// the audit view.
+#[test]
+fn the_overview_shows_every_administration_and_a_staff_token_only_its_own() {
+    if !chromium_available() {
+        return;
+    }
+    let server = Server::start_demo();
+    let all = rollouts(&server, &server.admin);
+    let arss: BTreeSet<&String> = all.values().map(|(ars, ..)| ars).collect();
+    let browser = Browser::launch();
+    let mut page = open_overview(&browser, &server, &server.admin);
+    let rows = page.eval("[...document.querySelectorAll('#matrix tr[data-ars]')].map(r => r.dataset.ars)");
+    let shown: BTreeSet<String> =
+        rows.as_array().expect("rows").iter().filter_map(|v| v.as_str().map(String::from)).collect();
+    assert_eq!(shown.len(), arss.len(), "one row per administration with a rollout");
+    assert!(shown.iter().all(|a| arss.contains(a)));
+    let cells = page.eval("document.querySelectorAll('#matrix button[data-id]').length");
+    assert_eq!(cells.as_u64(), Some(all.len() as u64), "one cell per rollout");
+    let text =
+        page.eval("document.getElementById('matrix').innerText").as_str().unwrap_or_default().to_owned();
+    assert!(
+        text.contains("Landkreis Barnim") && text.contains("Ahrensfelde"),
+        "grouped by Landkreis, with names"
+    );
+    // The filters narrow the matrix: one Landkreis.
+    page.eval("(() => { const s = document.getElementById('f-kreis'); s.value = '120600000000'; s.dispatchEvent(new Event('change')); })()");
+    let barnim = page.eval("[...document.querySelectorAll('#matrix tr[data-ars]')].map(r => r.dataset.ars)");
+    let barnim: Vec<&str> = barnim.as_array().expect("rows").iter().filter_map(Value::as_str).collect();
+    assert!(!barnim.is_empty() && barnim.len() < shown.len(), "{barnim:?}");
+    assert!(barnim.iter().all(|a| a.starts_with("1206")), "only Barnim: {barnim:?}");
+    page.screenshot(&screenshot_dir().join("overview.png"), false);
+
+    let staff = server.issue("authority-staff", &["120540000000"]);
+    let mut own = open_overview(&browser, &server, &staff);
+    let rows = own.eval("[...document.querySelectorAll('#matrix tr[data-ars]')].map(r => r.dataset.ars)");
+    assert_eq!(rows, json!(["120540000000"]), "a staff token sees its administration only");
+    own.eval("location.hash = '#/karte'");
+    own.wait_for(
+        "document.querySelectorAll('#map path').length > 100",
+        30,
+        "document.body.innerText.slice(0, 1000)",
+    );
+    let with_figures = own.eval("[...document.querySelectorAll('#map path')].filter(p => p.dataset.all !== '0').map(p => p.dataset.ars)");
+    assert_eq!(
+        with_figures,
+        json!(["120540000000"]),
+        "the map shows figures for its own administration only"
+    );
+    own.eval("location.hash = '#/audit'");
+    own.wait_for(
+        "document.querySelectorAll('#audit-rows tr').length > 0",
+        30,
+        "document.body.innerText.slice(0, 1000)",
+    );
+    let subjects =
+        own.eval("[...document.querySelectorAll('#audit-rows tr td:nth-child(5)')].map(td => td.innerText)");
+    assert!(
+        subjects
+            .as_array()
+            .expect("rows")
+            .iter()
+            .all(|s| s.as_str().unwrap_or_default().ends_with("120540000000")),
+        "the audit view lists its own administration's events only: {subjects}"
+    );
+    own.settle(200);
+    page.settle(200);
+    browser.assert_nothing_left_the_machine();
+}
+
+/// Clicking a cell opens that rollout; a step completed there (through the form, with its
+/// evidence) changes the cell in a second open page without a reload; a refused action says why.
+#[test]
+fn completing_a_step_on_the_rollout_page_updates_a_second_open_page_live() {
+    if !chromium_available() {
+        return;
+    }
+    let server = Server::start_demo();
+    // A rollout with a step the admin may complete now.
+    let r = server.gql(Some(&server.admin), "{ rollouts(first: 500, filter: { status: \"in_progress\" }) { edges { node { id stepsDone steps { id actions } } } } }", json!({}));
+    let (id, step, done) = r["data"]["rollouts"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .find_map(|e| {
+            let n = &e["node"];
+            let step = n["steps"]
+                .as_array()?
+                .iter()
+                .find(|s| s["actions"].as_array().is_some_and(|a| a.iter().any(|a| a == "completeStep")))?;
+            Some((n["id"].as_str()?.to_owned(), step["id"].as_str()?.to_owned(), n["stepsDone"].as_u64()?))
+        })
+        .expect("a rollout with a step to complete");
+    let browser = Browser::launch();
+    let mut watcher = open_overview(&browser, &server, &server.admin);
+    watcher.eval("window.notReloaded = true");
+    let cell = format!("#matrix button[data-id='{id}']");
+    assert_eq!(
+        watcher.eval(&format!("document.querySelector(\"{cell}\").dataset.done")),
+        json!(done.to_string())
+    );
+
+    let mut page = open_overview(&browser, &server, &server.admin);
+    page.click(&cell);
+    page.wait_for(
+        &format!("document.getElementById('inhalt').dataset.rollout === '{id}'"),
+        30,
+        "location.hash",
+    );
+    page.wait_for("document.querySelectorAll('#steps tr[data-step]').length > 0 && document.querySelectorAll('#history li').length > 0", 30, "document.body.innerText.slice(0, 1000)");
+    page.screenshot(&screenshot_dir().join("rollout.png"), true);
+
+    // A refused action says why and changes nothing: reopening needs a reason, and blanks are none.
+    let reopen = page.eval("(() => { const b = document.querySelector('#steps button[data-action=reopenStep]'); return b ? b.closest('tr').dataset.step : null; })()");
+    if let Some(reopen) = reopen.as_str() {
+        let version = page.eval("document.getElementById('inhalt').dataset.version");
+        page.click(&format!("#steps tr[data-step='{reopen}'] button[data-action=reopenStep]"));
+        page.wait_for("document.getElementById('action-form')", 10, "document.body.innerText.slice(0, 500)");
+        page.eval("document.getElementById('reason').value = '   '");
+        page.click("#action-form button[type=submit]");
+        page.wait_for(
+            "document.getElementById('rollout-error').textContent.length > 0",
+            10,
+            "document.body.innerText.slice(0, 1000)",
+        );
+        let error = page.eval("document.getElementById('rollout-error').textContent");
+        assert!(
+            error.as_str().unwrap_or_default().contains("reason"),
+            "the refusal names what is missing: {error}"
+        );
+        assert_eq!(
+            page.eval("document.getElementById('inhalt').dataset.version"),
+            version,
+            "nothing changed"
+        );
+        page.click("#action-form button.secondary");
+    }
+
+    // Complete the step through its form, with valid evidence for each field.
+    page.click(&format!("#steps tr[data-step='{step}'] button[data-action=completeStep]"));
+    page.wait_for("document.getElementById('action-form')", 10, "document.body.innerText.slice(0, 500)");
+    let ars = id.split_once(':').expect("id").1;
+    page.eval(&format!(r#"(() => {{
+        const values = {{ date: "2026-11-02", url: "https://service.brandenburg.de/", uuid: "4f6bd8b0-6b5e-4c7a-9d1e-2f0c1a7e3b11",
+          leika: "99107023017000", ars: "{ars}", document: "AZ 2026/1", number: "3", text: "Frau Test" }};
+        for (const e of document.querySelectorAll('#action-form [data-type]')) {{
+          if (e.dataset.type === 'boolean') e.checked = true;
+          else if (e.tagName !== 'SELECT') e.value = values[e.dataset.type] || 'Test';
+        }}
+        document.getElementById('reason').value = 'im Browser-Test erledigt';
+      }})()"#));
+    page.click("#action-form button[type=submit]");
+    page.wait_for(
+        &format!("document.querySelector(\"#steps tr[data-step='{step}']\").dataset.status !== 'ready' && document.querySelector(\"#steps tr[data-step='{step}']\").dataset.status !== 'in_progress'"),
+        30,
+        "document.getElementById('rollout-error').textContent + ' | ' + document.body.innerText.slice(0, 800)",
+    );
+    let history = page.eval("document.getElementById('history').innerText");
+    assert!(
+        history.as_str().unwrap_or_default().contains("im Browser-Test erledigt"),
+        "the history shows the comment: {history}"
+    );
+
+    // The other page changes without a reload.
+    watcher.wait_for(
+        &format!("document.querySelector(\"{cell}\").dataset.done === '{}'", done + 1),
+        30,
+        &format!("document.querySelector(\"{cell}\").outerHTML"),
+    );
+    assert_eq!(watcher.eval("window.notReloaded === true"), json!(true), "updated in place, not reloaded");
+    // And the API agrees.
+    let after = server.gql(
+        Some(&server.admin),
+        "query($id: ID!) { rollout(id: $id) { stepsDone steps { id status completedBy { name } } } }",
+        json!({ "id": id }),
+    );
+    assert_eq!(after["data"]["rollout"]["stepsDone"], json!(done + 1), "{after}");
+    watcher.settle(200);
+    page.settle(200);
+    browser.assert_nothing_left_the_machine();
+}
+
+/// The map: every administration drawn, coloured by the share of its live rollouts (the same
+/// figures the API gives), a click opens the administration; the Landkreis layer; the
+/// attribution the licence asks for.
+#[test]
+fn the_map_shows_each_administrations_live_share_and_opens_it() {
+    if !chromium_available() {
+        return;
+    }
+    let server = Server::start_demo();
+    let all = rollouts(&server, &server.admin);
+    let mut expected: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for (ars, _, status, _) in all.values() {
+        if status == "cancelled" {
+            continue;
+        }
+        let e = expected.entry(ars.clone()).or_default();
+        e.1 += 1;
+        e.0 += u64::from(status == "live");
+    }
+    let browser = Browser::launch();
+    let mut page = open_overview(&browser, &server, &server.admin);
+    page.eval("location.hash = '#/karte'");
+    page.wait_for(
+        "document.querySelectorAll('#map path[data-live]').length === 193",
+        30,
+        "document.querySelectorAll('#map path').length",
+    );
+    let drawn = page.eval("Object.fromEntries([...document.querySelectorAll('#map path')].filter(p => p.dataset.all !== '0').map(p => [p.dataset.ars, [Number(p.dataset.live), Number(p.dataset.all)]]))");
+    let drawn: BTreeMap<String, (u64, u64)> = serde_json::from_value::<BTreeMap<String, [u64; 2]>>(drawn)
+        .expect("figures")
+        .into_iter()
+        .map(|(k, [l, a])| (k, (l, a)))
+        .collect();
+    let expected_mapped: BTreeMap<String, (u64, u64)> =
+        expected.iter().filter(|(ars, _)| drawn.contains_key(*ars)).map(|(k, v)| (k.clone(), *v)).collect();
+    assert_eq!(drawn, expected_mapped, "the map's figures are the API's");
+    assert!(drawn.len() >= 150, "most administrations have rollouts in the demo: {}", drawn.len());
+    assert!(drawn.values().any(|(l, _)| *l > 0), "some are live");
+    let attribution = page.eval("document.querySelector('figcaption.attribution').innerText");
+    assert!(attribution.as_str().unwrap_or_default().contains("© GeoBasis-DE / BKG"), "{attribution}");
+    page.screenshot(&screenshot_dir().join("map.png"), false);
+    // Hover or focus shows name and figures; a click opens the administration's rollouts.
+    let target = drawn.keys().next().expect("one").clone();
+    page.eval(&format!("document.querySelector(\"#map path[data-ars='{target}']\").focus()"));
+    let info = page.eval("document.getElementById('map-info').innerText");
+    assert!(info.as_str().unwrap_or_default().contains("Anbindungen live"), "{info}");
+    page.eval(&format!("document.querySelector(\"#map path[data-ars='{target}']\").dispatchEvent(new MouseEvent('click', {{ bubbles: true }}))"));
+    page.wait_for(&format!("location.hash === '#/verwaltung/{target}'"), 10, "location.hash");
+    page.wait_for(
+        "document.querySelectorAll('#authority-rollouts tbody tr').length > 0",
+        10,
+        "document.body.innerText.slice(0, 500)",
+    );
+    let listed = page.eval("document.querySelectorAll('#authority-rollouts tbody tr').length");
+    let at_target = all.values().filter(|(ars, ..)| *ars == target).count();
+    assert_eq!(listed.as_u64(), Some(at_target as u64));
+    // Zoomed out: Landkreise and kreisfreie Städte.
+    page.eval("location.hash = '#/karte'");
+    page.wait_for("document.querySelectorAll('#map path[data-live]').length === 193", 30, "'map'");
+    page.eval("(() => { const s = document.getElementById('m-layer'); s.value = 'kreise'; s.dispatchEvent(new Event('change')); })()");
+    page.wait_for(
+        "document.querySelectorAll('#map path[data-live]').length === 18",
+        30,
+        "document.querySelectorAll('#map path').length",
+    );
+    page.screenshot(&screenshot_dir().join("map-landkreise.png"), false);
+    page.settle(200);
+    browser.assert_nothing_left_the_machine();
+}
+
+/// The burn-up ends at today's figures; the audit view filters by actor and exports exactly the
+/// filtered events as CSV.
+#[test]
+fn the_burnup_and_the_audit_view_with_its_csv_export() {
+    if !chromium_available() {
+        return;
+    }
+    let server = Server::start_demo();
+    let browser = Browser::launch();
+    let mut page = open_overview(&browser, &server, &server.admin);
+    page.eval("location.hash = '#/verlauf'");
+    page.wait_for("document.querySelector('#burnup polygon')", 60, "document.body.innerText.slice(0, 800)");
+    let weeks = page.eval("document.querySelectorAll('#burnup-table tbody tr').length").as_u64().unwrap_or(0);
+    assert!(weeks >= 20, "the demo's months of history: {weeks} points");
+    let header =
+        page.eval("[...document.querySelectorAll('#burnup-table thead th')].map(t => t.textContent)");
+    let live_column =
+        header.as_array().expect("header").iter().position(|h| h == "live").expect("a live column");
+    let last_live = page.eval(&format!(
+        "document.querySelector('#burnup-table tbody tr:last-child').children[{live_column}].textContent"
+    ));
+    let progress = server.gql(
+        Some(&server.admin),
+        "{ progress(groupBy: SERVICE) { byPhaseStatus { status count } } }",
+        json!({}),
+    );
+    let live: u64 = progress["data"]["progress"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .flat_map(|g| g["byPhaseStatus"].as_array().cloned().unwrap_or_default())
+        .filter(|c| c["status"] == "live")
+        .map(|c| c["count"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(last_live, json!(live.to_string()), "the chart ends at today's figures");
+    let first_live = page.eval(&format!(
+        "document.querySelector('#burnup-table tbody tr:first-child').children[{live_column}].textContent"
+    ));
+    assert_eq!(first_live, json!("0"), "and begins before anything was live");
+    page.screenshot(&screenshot_dir().join("burnup.png"), false);
+
+    page.eval("location.hash = '#/audit'");
+    page.wait_for(
+        "document.querySelectorAll('#audit-rows tr').length > 0",
+        30,
+        "document.body.innerText.slice(0, 800)",
+    );
+    page.eval("document.getElementById('a-actor').value = 'token:demo-bot'");
+    page.click("#audit-filter button[type=submit]");
+    page.wait_for("[...document.querySelectorAll('#audit-rows tr td:nth-child(3)')].every(td => td.innerText.includes('token:demo-bot')) && document.querySelectorAll('#audit-rows tr').length > 0", 30, "document.getElementById('audit-rows').innerText.slice(0, 500)");
+    let mut expected = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let r = server.gql(Some(&server.admin), "query($a: String) { events(filter: { actor: \"token:demo-bot\" }, first: 500, after: $a) { edges { node { position } } pageInfo { hasNextPage endCursor } } }", json!({ "a": after }));
+        expected += r["data"]["events"]["edges"].as_array().expect("edges").len();
+        if r["data"]["events"]["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = r["data"]["events"]["pageInfo"]["endCursor"].as_str().map(String::from);
+    }
+    page.screenshot(&screenshot_dir().join("audit.png"), false);
+    let downloads = tempfile::tempdir().expect("downloads");
+    page.allow_downloads(downloads.path());
+    page.click("#audit-export");
+    page.wait_for(
+        "document.getElementById('audit-csv')",
+        60,
+        "document.getElementById('audit-error').textContent",
+    );
+    // The export is downloaded as a person's click would download it.
+    let file = downloads.path().join("pruefprotokoll.csv");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !file.exists() && std::time::Instant::now() < deadline {
+        page.settle(100);
+    }
+    let csv = std::fs::read_to_string(&file).expect("the CSV was downloaded");
+    let csv = csv.trim_start_matches('\u{feff}');
+    let lines: Vec<&str> = csv.trim_end().split("\r\n").collect();
+    assert!(lines[0].starts_with("position,zeit,akteur_id"), "{}", lines[0]);
+    assert_eq!(lines.len() - 1, expected, "every filtered event, not only the loaded page");
+    assert!(lines[1..].iter().all(|l| l.contains(",token:demo-bot,")), "only the filtered actor");
+    page.settle(200);
+    browser.assert_nothing_left_the_machine();
+}
