@@ -422,3 +422,63 @@ fn the_burnup_and_the_audit_view_with_its_csv_export() {
     page.settle(200);
     browser.assert_nothing_left_the_machine();
 }
+
+/// Every view at 1280 px and on a tablet (768 px): every control named for screen readers, text
+/// contrast at WCAG AA, nothing wider than the window; cells and map areas work with the keyboard.
+#[test]
+fn every_view_is_accessible_at_1280_px_and_on_a_tablet_and_works_with_the_keyboard() {
+    if !chromium_available() {
+        return;
+    }
+    let server = Server::start_demo();
+    let all = rollouts(&server, &server.admin);
+    let (id, (ars, ..)) = all.iter().find(|(id, _)| !id.ends_with(":120000000000")).expect("a rollout");
+    let views = [
+        ("#/", "#matrix tr[data-ars]"),
+        ("#/karte", "#map path[data-live]"),
+        ("#/verlauf", "#burnup polygon"),
+        ("#/audit", "#audit-rows tr"),
+        (&*format!("#/rollout/{id}"), "#steps tr[data-step]"),
+        (&*format!("#/verwaltung/{ars}"), "#authority-rollouts tbody tr"),
+    ];
+    let browser = Browser::launch();
+    let mut page = open_overview(&browser, &server, &server.admin);
+    let mut problems = Vec::new();
+    for (width, height) in [(1280, 900), (768, 1024)] {
+        page.resize(width, height);
+        for (hash, ready) in &views {
+            page.eval(&format!("location.hash = '{hash}'"));
+            page.wait_for(
+                &format!("document.querySelector(\"{ready}\")"),
+                60,
+                "document.body.innerText.slice(0, 500)",
+            );
+            problems.extend(page.accessibility_problems().into_iter().map(|p| format!("{width} px {hash}: {p}")));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    // The audit finds what it looks for: an unnamed field, pale text, a page too wide.
+    page.eval("(() => { const i = document.createElement('input'); i.id = 'probe-input'; const p = document.createElement('p'); p.id = 'probe-text'; p.textContent = 'blass'; p.style.color = '#bbb'; const w = document.createElement('div'); w.id = 'probe-wide'; w.style.width = '3000px'; w.textContent = 'breit'; document.getElementById('inhalt').append(i, p, w); })()");
+    let probe = page.accessibility_problems().join("\n");
+    assert!(probe.contains("no accessible name: input#probe-input"), "{probe}");
+    assert!(probe.contains("p#probe-text"), "{probe}");
+    assert!(probe.contains("wider than the window"), "{probe}");
+    page.eval("location.hash = '#/'");
+    page.wait_for("document.querySelector('#matrix button[data-id]')", 30, "location.hash");
+    page.screenshot(&screenshot_dir().join("overview-tablet.png"), false);
+
+    // The keyboard: a focused cell opens its rollout with Enter; a focused map area its
+    // administration.
+    page.resize(1280, 900);
+    let first = page.eval("(() => { const b = document.querySelector('#matrix button[data-id]'); b.focus(); return b.dataset.id; })()");
+    page.press("Enter");
+    let first = first.as_str().expect("id").to_owned();
+    page.wait_for(&format!("document.getElementById('inhalt').dataset.rollout === '{first}'"), 30, "location.hash");
+    page.eval("location.hash = '#/karte'");
+    page.wait_for("document.querySelector('#map path[data-live][tabindex]')", 30, "location.hash");
+    let area = page.eval("(() => { const p = document.querySelector('#map path[tabindex]'); p.focus(); return p.dataset.ars; })()");
+    page.press("Enter");
+    page.wait_for(&format!("location.hash === '#/verwaltung/{}'", area.as_str().expect("ars")), 10, "location.hash");
+    page.settle(200);
+    browser.assert_nothing_left_the_machine();
+}

@@ -304,6 +304,32 @@ impl Page {
         }
     }
 
+    /// Accessibility problems of what the page shows now: form controls, buttons, links and
+    /// focusable graphics without an accessible name, text whose contrast with its background is
+    /// below WCAG AA (4.5:1, or 3:1 for large text), a missing `lang`, content wider than the
+    /// window (outside scroll containers). Empty when none.
+    pub fn accessibility_problems(&mut self) -> Vec<String> {
+        let found = self.eval(ACCESSIBILITY_AUDIT);
+        found.as_array().map(|a| a.iter().map(|v| v.as_str().unwrap_or_default().to_owned()).collect()).unwrap_or_default()
+    }
+
+    /// Presses a key (e.g. "Enter", "Tab") as a keyboard would.
+    pub fn press(&mut self, key: &str) {
+        let (code, text) = match key {
+            "Enter" => (13, "\r"),
+            "Tab" => (9, ""),
+            " " => (32, " "),
+            _ => (0, ""),
+        };
+        for kind in ["keyDown", "keyUp"] {
+            let mut event = json!({ "type": kind, "key": key, "code": key, "windowsVirtualKeyCode": code });
+            if kind == "keyDown" && !text.is_empty() {
+                event["text"] = json!(text);
+            }
+            self.call("Input.dispatchKeyEvent", event);
+        }
+    }
+
     /// Lets downloads of this page go to `dir`.
     pub fn allow_downloads(&mut self, dir: &Path) {
         self.call(
@@ -329,6 +355,54 @@ impl Page {
         }
     }
 }
+
+/// The checks of `Page::accessibility_problems`, run in the page.
+const ACCESSIBILITY_AUDIT: &str = r#"(() => {
+  const problems = [];
+  const visible = (e) => { const r = e.getBoundingClientRect(); const s = getComputedStyle(e); return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none'; };
+  const describe = (e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : '') + ' "' + (e.textContent || '').trim().slice(0, 40) + '"';
+  if (!document.documentElement.lang) problems.push('the page has no lang');
+  const named = (e) => {
+    if ((e.getAttribute('aria-label') || '').trim()) return true;
+    const by = e.getAttribute('aria-labelledby');
+    if (by && by.split(' ').some((id) => (document.getElementById(id) || {}).textContent)) return true;
+    if (e.id && document.querySelector('label[for="' + e.id + '"]')) return true;
+    if (e.closest('label')) return true;
+    if (['BUTTON', 'A', 'SUMMARY'].includes(e.tagName) && e.textContent.trim()) return true;
+    if (e.querySelector && e.querySelector('title') && e.querySelector('title').textContent.trim()) return true;
+    return false;
+  };
+  for (const e of document.querySelectorAll('input:not([type=hidden]), select, textarea, button, a[href], summary, [tabindex]:not([tabindex="-1"]), svg[role]')) {
+    if (visible(e) && !named(e)) problems.push('no accessible name: ' + describe(e));
+  }
+  const rgb = (c) => { const m = c.match(/[\d.]+/g); return m ? m.map(Number) : [0, 0, 0, 0]; };
+  const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const background = (e) => {
+    for (let x = e; x; x = x.parentElement) {
+      const c = rgb(getComputedStyle(x).backgroundColor);
+      if (c.length < 4 || c[3] > 0.9) return c;
+      if (getComputedStyle(x).backgroundImage !== 'none') return null;
+    }
+    return [255, 255, 255];
+  };
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const seen = new Set();
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const e = n.parentElement;
+    if (!n.textContent.trim() || seen.has(e) || !visible(e) || e.closest('svg')) continue;
+    seen.add(e);
+    const bg = background(e);
+    if (!bg) continue;
+    const s = getComputedStyle(e);
+    const fg = rgb(s.color);
+    const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    const large = parseFloat(s.fontSize) >= 24 || (parseFloat(s.fontSize) >= 18.66 && Number(s.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5) && Number(s.opacity) > 0.9) problems.push('contrast ' + ratio.toFixed(2) + ': ' + describe(e));
+  }
+  if (document.documentElement.scrollWidth > window.innerWidth + 1) problems.push('the page is wider than the window: ' + document.documentElement.scrollWidth + ' > ' + window.innerWidth);
+  return problems;
+})()"#;
 
 /// Standard base64 (the screenshot's encoding).
 fn decode_base64(text: &str) -> Vec<u8> {

@@ -224,8 +224,13 @@ function currentView() {
   return { name: "overview", params };
 }
 
+// Incremented on every navigation: an answer that arrives after the user moved on is dropped
+// instead of replacing the page they are on now.
+let viewSeq = 0;
+
 function route() {
   if (!data.me) return;
+  viewSeq++;
   const view = currentView();
   for (const a of document.querySelectorAll("nav a")) {
     if (a.dataset.view === view.name) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
@@ -283,7 +288,7 @@ function showOverview(params) {
     select("f-status", "Status", Object.entries(STATUS), params.get("status")));
   const legend = el("ul", { class: "legend", "aria-label": "Legende" },
     el("li", {}, el("span", { class: "swatch", dataset: { c: "none" } }), "nicht begonnen"),
-    ...phases.filter(([id]) => (data.phases.get(id) || {}).of > 1 && data.definitions[0].phases.some((p) => p.id === id))
+    ...phases.filter(([id]) => [...data.rollouts.values()].some((r) => r.phase === id && !["live", "cancelled", "not_started"].includes(r.status)))
       .map(([id, title]) => el("li", {}, el("span", { class: "swatch", dataset: { phase: id } }), title)),
     el("li", {}, el("span", { class: "swatch", dataset: { c: "live" } }), "live"),
     el("li", {}, el("span", { class: "swatch", dataset: { c: "cancelled" } }), "beendet"),
@@ -395,8 +400,10 @@ let rolloutMessages = { error: "", success: "" };
 async function showRollout(id, opts) {
   if (!(opts && opts.keepMessages)) rolloutMessages = { error: "", success: "" };
   staleRollout = false;
+  const seq = viewSeq;
   let r;
-  try { r = (await gql(ROLLOUT_QUERY, { id })).rollout; } catch (e) { return setMain("Fehler", el("p", { class: "alert", text: e.text })); }
+  try { r = (await gql(ROLLOUT_QUERY, { id })).rollout; } catch (e) { return seq === viewSeq && setMain("Fehler", el("p", { class: "alert", text: e.text })); }
+  if (seq !== viewSeq) return;
   if (!r) return setMain("Anbindung nicht gefunden", el("p", { text: `Keine Anbindung ${id} für dieses Token.` }));
   data.rollouts.set(r.id, Object.fromEntries(ROLLOUT_FIELDS.split(" ").map((k) => [k, r[k]])));
   const def = data.definitions.find((d) => r.definition === d.id + "@" + d.version) || { phases: [] };
@@ -676,9 +683,10 @@ function zoom(factor, ev) {
 
 async function drawMap() {
   const name = $("m-layer").value;
+  const seq = viewSeq;
   const geo = await layer(name);
   const m = $("map");
-  if (!m) return;
+  if (!m || seq !== viewSeq || $("m-layer").value !== name) return;
   m.textContent = "";
   let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
   for (const f of geo.features) {
@@ -761,12 +769,14 @@ async function showBurnup() {
     el("figure", {}, el("div", { id: "burnup-box" }), el("figcaption", { class: "hint", text: "Aus dem Ereignisprotokoll berechnet: Stand am Ende jeder Woche." })));
   $("b-service").addEventListener("change", drawBurnup);
   $("state").textContent = "Verlauf wird aus dem Protokoll berechnet …";
+  const seq = viewSeq;
   const first = await gql("{ events(first: 1, filter: { types: [\"RolloutStarted\"] }) { edges { node { recordedAt } } } }");
   const start = first.events.edges.length ? new Date(first.events.edges[0].node.recordedAt) : new Date();
   start.setUTCHours(0, 0, 0, 0);
   const d = await gql("query($f: String!) { progressOverTime(groupBy: SERVICE, from: $f, everyDays: 7) { at groups { key rollouts byPhaseStatus { phase status count } } } }", { f: start.toISOString() });
   // The last point is now, so the chart ends with the current state.
   const now = await gql("{ progress(groupBy: SERVICE) { key rollouts byPhaseStatus { phase status count } } }");
+  if (seq !== viewSeq) return;
   burnupData = d.progressOverTime.concat([{ at: new Date().toISOString(), groups: now.progress }]);
   drawBurnup();
 }
@@ -878,8 +888,10 @@ function auditFilter() {
 async function loadAudit(fresh) {
   if (fresh) { audit.filter = auditFilter(); audit.after = null; audit.rows = []; $("audit-rows").textContent = ""; }
   $("audit-error").textContent = "";
+  const seq = viewSeq;
   try {
     const d = await gql(`query($f: EventFilter, $a: String) { events(filter: $f, first: 100, after: $a) { edges { node { ${AUDIT_FIELDS} } } pageInfo { hasNextPage endCursor } } }`, { f: audit.filter, a: audit.after });
+    if (seq !== viewSeq) return;
     const nodes = d.events.edges.map((e) => e.node);
     audit.rows.push(...nodes);
     audit.after = d.events.pageInfo.hasNextPage ? d.events.pageInfo.endCursor : null;
