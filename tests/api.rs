@@ -775,7 +775,10 @@ fn migration_is_refused_with_reasons_through_the_api() {
 /// use, a rollout's step counts, progress over time, the map layers and the dashboard's assets.
 #[test]
 fn step_actions_progress_over_time_map_layers_and_assets() {
-    let server = Server::start();
+    // A small page cache is enough for a server (the store reads through it).
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().to_owned();
+    let server = Server::spawn_with(&path, dir, &["--sled-cache-mb", "16"]);
     let admin = server.admin.clone();
     server.gql(
         Some(&admin),
@@ -805,6 +808,21 @@ fn step_actions_progress_over_time_map_layers_and_assets() {
     let (done, steps) = actions(&staff);
     assert_eq!(done, 1);
     assert_eq!(steps[0]["actions"], json!(["reopenStep"]));
+    // The read model keeps summaries; what a step recorded comes from the rollout's stream.
+    let details = server.gql(Some(&admin), "{ rollout(id: \"wohngeld:120540000000\") { version steps { id evidence completedBy { id } completedAt } } }", json!({}));
+    let first = &details["data"]["rollout"]["steps"][0];
+    assert_eq!(first["evidence"], json!({ "datum": "2026-11-01", "kontakt": "Frau Schulz" }), "{details}");
+    assert!(first["completedBy"]["id"].as_str().is_some_and(|a| a.starts_with("token:")), "{details}");
+    assert!(first["completedAt"].is_string(), "{details}");
+    let listed = server.gql(
+        Some(&admin),
+        "{ rollouts(filter: { ars: \"120540000000\" }) { edges { node { steps { evidence } } } } }",
+        json!({}),
+    );
+    assert_eq!(
+        listed["data"]["rollouts"]["edges"][0]["node"]["steps"][0]["evidence"]["kontakt"], "Frau Schulz",
+        "{listed}"
+    );
     // A refusal of evidence names the fields, for a form to mark them.
     let refused = server.gql(
         Some(&staff),

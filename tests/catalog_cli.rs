@@ -55,7 +55,9 @@ fn a_bad_row_imports_nothing_and_is_named() {
     std::fs::create_dir(&files).expect("dir");
     for entry in std::fs::read_dir(data()).expect("data") {
         let path = entry.expect("entry").path();
-        std::fs::copy(&path, files.join(path.file_name().expect("name"))).expect("copy");
+        if path.is_file() {
+            std::fs::copy(&path, files.join(path.file_name().expect("name"))).expect("copy");
+        }
     }
     let services = files.join("efa_services.csv");
     let changed = std::fs::read_to_string(&services).expect("read").replacen(",landkreis_kfs,", ",kreis,", 1);

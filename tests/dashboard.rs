@@ -453,7 +453,8 @@ fn every_view_is_accessible_at_1280_px_and_on_a_tablet_and_works_with_the_keyboa
                 60,
                 "document.body.innerText.slice(0, 500)",
             );
-            problems.extend(page.accessibility_problems().into_iter().map(|p| format!("{width} px {hash}: {p}")));
+            problems
+                .extend(page.accessibility_problems().into_iter().map(|p| format!("{width} px {hash}: {p}")));
         }
     }
     assert!(problems.is_empty(), "{problems:#?}");
@@ -473,12 +474,20 @@ fn every_view_is_accessible_at_1280_px_and_on_a_tablet_and_works_with_the_keyboa
     let first = page.eval("(() => { const b = document.querySelector('#matrix button[data-id]'); b.focus(); return b.dataset.id; })()");
     page.press("Enter");
     let first = first.as_str().expect("id").to_owned();
-    page.wait_for(&format!("document.getElementById('inhalt').dataset.rollout === '{first}'"), 30, "location.hash");
+    page.wait_for(
+        &format!("document.getElementById('inhalt').dataset.rollout === '{first}'"),
+        30,
+        "location.hash",
+    );
     page.eval("location.hash = '#/karte'");
     page.wait_for("document.querySelector('#map path[data-live][tabindex]')", 30, "location.hash");
     let area = page.eval("(() => { const p = document.querySelector('#map path[tabindex]'); p.focus(); return p.dataset.ars; })()");
     page.press("Enter");
-    page.wait_for(&format!("location.hash === '#/verwaltung/{}'", area.as_str().expect("ars")), 10, "location.hash");
+    page.wait_for(
+        &format!("location.hash === '#/verwaltung/{}'", area.as_str().expect("ars")),
+        10,
+        "location.hash",
+    );
     page.settle(200);
     browser.assert_nothing_left_the_machine();
 }

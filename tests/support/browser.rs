@@ -310,7 +310,10 @@ impl Page {
     /// window (outside scroll containers). Empty when none.
     pub fn accessibility_problems(&mut self) -> Vec<String> {
         let found = self.eval(ACCESSIBILITY_AUDIT);
-        found.as_array().map(|a| a.iter().map(|v| v.as_str().unwrap_or_default().to_owned()).collect()).unwrap_or_default()
+        found
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_str().unwrap_or_default().to_owned()).collect())
+            .unwrap_or_default()
     }
 
     /// Presses a key (e.g. "Enter", "Tab") as a keyboard would.

@@ -208,10 +208,10 @@ impl Query {
         if cut != projections::Cut::Everything {
             return Ok(crate::reads::rollout_as_of(ctx, service, ars, cut)
                 .await?
-                .map(|r| Rollout(Arc::new(r))));
+                .map(|r| Rollout::new(Arc::new(r))));
         }
         let s = services(ctx);
-        Ok(s.projector.read(|m| m.rollouts.get(id.as_str()).cloned()).map(Rollout))
+        Ok(s.projector.read(|m| m.rollouts.get(id.as_str()).cloned()).map(Rollout::new))
     }
 
     /// Rollouts, filtered, ordered by id, as a Relay connection (`first` at most 500).
@@ -441,12 +441,40 @@ fn progress_groups(groups: std::collections::BTreeMap<String, projections::Count
         .collect()
 }
 
-/// A rollout: one service at one administration.
-pub struct Rollout(Arc<DomainRollout>);
+/// A rollout: one service at one administration. From the read model it is a summary (no step
+/// records); the records — evidence, who completed a step and when — are folded from the
+/// rollout's stream, at the summary's version, the first time a query asks for them.
+pub struct Rollout(Arc<DomainRollout>, std::sync::OnceLock<Arc<DomainRollout>>);
 
 impl Rollout {
     pub(crate) fn new(r: Arc<DomainRollout>) -> Self {
-        Rollout(r)
+        Rollout(r, std::sync::OnceLock::new())
+    }
+
+    /// The rollout with its step records.
+    async fn details(&self, ctx: &Context<'_>) -> async_graphql::Result<Arc<DomainRollout>> {
+        if self.0.has_records() {
+            return Ok(self.0.clone());
+        }
+        if let Some(d) = self.1.get() {
+            return Ok(d.clone());
+        }
+        let s = services(ctx);
+        let r = &self.0;
+        let full = projections::rollout_at_version(
+            &**s.engine.store(),
+            &**s.engine.registry(),
+            &r.service_key,
+            &r.ars,
+            r.version,
+        )
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "reading a rollout's stream failed");
+            coded("INTERNAL", "internal error")
+        })?
+        .map_or_else(|| r.clone(), Arc::new);
+        Ok(self.1.get_or_init(|| full).clone())
     }
 }
 
@@ -565,13 +593,17 @@ impl Rollout {
     }
 
     /// Its steps in definition order.
-    async fn steps(&self) -> Vec<Step> {
-        let d = &self.0.definition;
-        d.steps
+    async fn steps(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Step>> {
+        let wanted = ctx.look_ahead();
+        let records =
+            ["evidence", "completedBy", "completedAt", "actions"].iter().any(|f| wanted.field(f).exists());
+        let r = if records { self.details(ctx).await? } else { self.0.clone() };
+        let d = &r.definition;
+        Ok(d.steps
             .iter()
-            .zip(&self.0.steps)
+            .zip(&r.steps)
             .map(|(def, s)| Step {
-                rollout: self.0.clone(),
+                rollout: r.clone(),
                 id: def.id.clone(),
                 title: def.title.clone(),
                 phase: d.phases.get(def.phase).map(|p| p.id.clone()).unwrap_or_default(),
@@ -583,7 +615,7 @@ impl Rollout {
                 completed_at: s.completed_at().map(|t| t.to_string()),
                 due_at: s.due_at.map(|t| t.to_string()),
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -673,7 +705,7 @@ pub struct RolloutPayload {
 
 fn payload(outcome: Outcome) -> RolloutPayload {
     RolloutPayload {
-        rollout: Rollout(Arc::new(outcome.rollout)),
+        rollout: Rollout::new(Arc::new(outcome.rollout)),
         events: outcome.events.into_iter().map(Event).collect(),
     }
 }

@@ -144,16 +144,59 @@ fn rollout_events(
     out
 }
 
+/// Run in a child process (`BENCH_LOAD_ONLY=<dir>`): opens the store as `rollout serve` does
+/// (sled with its default cache), folds the read models and prints the resident memory — so the
+/// figure is the server's, not the generating process's.
+fn load_only(dir: &str) {
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let registry = Arc::new(Registry::bundled().expect("bundled"));
+    let opened = rss_mb();
+    let mut config = SledConfig::new(dir);
+    if let Some(mb) = std::env::var("BENCH_CACHE_MB").ok().and_then(|v| v.parse::<u64>().ok()) {
+        config.cache_bytes = mb << 20;
+    }
+    let store: Arc<dyn EventStore> = Arc::new(SledStore::open(config).expect("open"));
+    println!("after opening the store: {:.0} MB", rss_mb());
+    if std::env::var_os("BENCH_READ_FIRST").is_some() {
+        rt.block_on(async {
+            let mut from = 1;
+            loop {
+                let page = store.read_all(from, 10_000).await.expect("read");
+                let Some(last) = page.last() else { break };
+                from = last.position + 1;
+            }
+        });
+        println!("after a plain read of the log: {:.0} MB", rss_mb());
+    }
+    let start = Instant::now();
+    let model = rt.block_on(fold(&store, &*registry, Cut::Everything, |_| {})).expect("fold");
+    let took = start.elapsed();
+    let loaded = rss_mb();
+    println!(
+        "fresh process           : {loaded:.0} MB resident after loading {} rollouts at position {} in {took:?} ({opened:.0} MB at start)",
+        model.rollouts.len(),
+        model.position,
+    );
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    if let Ok(dir) = std::env::var("BENCH_LOAD_ONLY") {
+        return load_only(&dir);
+    }
     let rollouts: usize = std::env::var("BENCH_ROLLOUTS").ok().and_then(|v| v.parse().ok()).unwrap_or(40_000);
     let rt =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    // `BENCH_DIR` keeps the generated store there (it must not exist yet), e.g. to load it again
+    // with `BENCH_LOAD_ONLY=<dir>`.
+    let kept = std::env::var_os("BENCH_DIR").map(std::path::PathBuf::from);
     let dir = tempfile::tempdir().expect("dir");
+    let dir_path = kept.clone().unwrap_or_else(|| dir.path().to_owned());
     let registry = Arc::new(Registry::bundled().expect("bundled"));
-    let store = Arc::new(SledStore::open(SledConfig::new(dir.path())).expect("open"));
+    let store = Arc::new(SledStore::open(SledConfig::new(&dir_path)).expect("open"));
 
     // A catalogue at the scale of several states: 14 Landkreise, 2,000 municipal authorities,
     // 20 municipal services → 40,000 rollouts.
@@ -253,7 +296,7 @@ fn main() {
     let head = rt.block_on(store.head()).expect("head").position;
     println!("generated {rollouts} rollouts, {head} events in {:?}", started.elapsed());
     drop(store);
-    let store: Arc<dyn EventStore> = Arc::new(SledStore::open(SledConfig::new(dir.path())).expect("reopen"));
+    let store: Arc<dyn EventStore> = Arc::new(SledStore::open(SledConfig::new(&dir_path)).expect("reopen"));
 
     println!("\n## full rebuild of the read models vs. a plain read of the same log");
     let (read_rate, read_time) = rt.block_on(async {
@@ -302,7 +345,7 @@ fn main() {
     );
     drop(events);
     drop(in_memory);
-    println!("resident memory         : {rss_after:.0} MB after loading ({rss_before:.0} MB before the read models)");
+    println!("resident memory         : {rss_after:.0} MB after loading ({rss_before:.0} MB before the read models; this process also generated the log)");
 
     println!("\n## queries");
     let mut times = Vec::new();
@@ -342,4 +385,13 @@ fn main() {
     page_times.sort();
     println!("audit page (50 events of one actor): index p50 {:?} p99 {:?}; with loading the events p50 {:?} p99 {:?}",
         pct(&index_times, 0.5), pct(&index_times, 0.99), pct(&page_times, 0.5), pct(&page_times, 0.99));
+
+    println!("\n## resident memory of a server process after loading");
+    drop(model);
+    drop(store);
+    let child = std::process::Command::new(std::env::current_exe().expect("exe"))
+        .env("BENCH_LOAD_ONLY", &dir_path)
+        .output()
+        .expect("a fresh process");
+    print!("{}{}", String::from_utf8_lossy(&child.stdout), String::from_utf8_lossy(&child.stderr));
 }

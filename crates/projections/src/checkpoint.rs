@@ -16,7 +16,8 @@ use workflow::rollout::{Definitions, Rollout, StepState};
 use crate::model::{AuditIndex, ReadModel};
 
 /// Raised whenever the read model's shape or meaning changes: older checkpoints are rebuilt.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: rollouts are kept as summaries (no step records).
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Snapshot {

@@ -7,4 +7,4 @@ pub mod model;
 pub mod projector;
 
 pub use model::{AuditFilter, Counts, GroupBy, ProjectionError, ReadModel};
-pub use projector::{fold, progress_over_time, rollout_as_of, Cut, Projector, Start};
+pub use projector::{fold, progress_over_time, rollout_as_of, rollout_at_version, Cut, Projector, Start};

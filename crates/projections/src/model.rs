@@ -107,7 +107,10 @@ pub struct ReadModel {
     pub position: u64,
     pub last_hash: EventHash,
     pub catalog: Catalog,
-    /// Shared, so a query hands a rollout out without copying it.
+    /// Every rollout's summary (`Rollout::forget_records`: status of every step, due dates,
+    /// block, assignment — not the evidence and actors of completed steps, which
+    /// `rollout_at_version` folds from the stream when a query asks). Shared, so a query hands a
+    /// rollout out without copying it.
     pub rollouts: HashMap<String, Arc<Rollout>>,
     contributions: HashMap<String, Contribution>,
     progress: HashMap<(GroupBy, String), Counts>,
@@ -160,8 +163,9 @@ impl ReadModel {
             };
             let first = previous.is_none();
             let was_blocked = previous.as_ref().is_some_and(|r| r.blocked.is_some());
-            let next = Rollout::evolve(previous, &event, &meta, definitions)
+            let mut next = Rollout::evolve(previous, &event, &meta, definitions)
                 .map_err(|err| unreadable(err.to_string()))?;
+            next.forget_records();
             if next.blocked.is_some() && !was_blocked {
                 self.blocked_since.insert(id.to_owned(), e.recorded_at.unix_micros());
             } else if next.blocked.is_none() {

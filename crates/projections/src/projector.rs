@@ -183,6 +183,18 @@ pub async fn fold(
     Ok(model)
 }
 
+/// One rollout as it stood after its first `version` events, with everything its steps
+/// recorded (the read model keeps summaries): for the details of what the read model shows.
+pub async fn rollout_at_version(
+    store: &dyn EventStore,
+    definitions: &(dyn Definitions + Sync),
+    service_key: &str,
+    ars: &str,
+    version: u64,
+) -> Result<Option<Rollout>, Error> {
+    fold_rollout(store, definitions, service_key, ars, |e| e.version <= version).await
+}
+
 /// One rollout as it stood at `until`, from its own stream.
 pub async fn rollout_as_of(
     store: &dyn EventStore,
@@ -190,6 +202,17 @@ pub async fn rollout_as_of(
     service_key: &str,
     ars: &str,
     until: Cut,
+) -> Result<Option<Rollout>, Error> {
+    fold_rollout(store, definitions, service_key, ars, |e| until.includes(e.position, e.recorded_at)).await
+}
+
+/// Folds a rollout's stream from its start while `include` holds.
+async fn fold_rollout(
+    store: &dyn EventStore,
+    definitions: &(dyn Definitions + Sync),
+    service_key: &str,
+    ars: &str,
+    include: impl Fn(&store::RecordedEvent) -> bool,
 ) -> Result<Option<Rollout>, Error> {
     let stream = workflow::rollout::stream_id(service_key, ars);
     let mut state = None;
@@ -199,7 +222,7 @@ pub async fn rollout_as_of(
         let Some(last) = page.last() else { break };
         from = last.version + 1;
         for e in &page {
-            if !until.includes(e.position, e.recorded_at) {
+            if !include(e) {
                 return Ok(state);
             }
             let unreadable = |reason: String| ProjectionError::Unreadable { position: e.position, reason };

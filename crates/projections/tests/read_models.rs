@@ -217,7 +217,11 @@ async fn time_travel_matches_a_fold_of_the_log_cut_at_that_point() {
             let (service, ars) = id.split_once(':').expect("id");
             let one =
                 rollout_as_of(&*store, &*registry, service, ars, Cut::Position(cut)).await.expect("as of");
-            assert_eq!(one.as_ref(), folded.rollouts.get(id).map(|v| &**v), "{id} at {cut}");
+            let summary = one.map(|mut r| {
+                r.forget_records();
+                r
+            });
+            assert_eq!(summary.as_ref(), folded.rollouts.get(id).map(|v| &**v), "{id} at {cut}");
         }
     }
     // By time: everything up to the recorded time of an event.

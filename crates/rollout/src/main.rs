@@ -28,7 +28,8 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve the GraphQL API: POST /graphql, subscriptions on GET /graphql (WebSocket,
-    /// graphql-transport-ws), /graphiql, /healthz, /readyz, /metrics. An empty store is initialised
+    /// graphql-transport-ws), the dashboard at /, /graphiql, /healthz, /readyz, /metrics. An empty
+    /// store is initialised
     /// with the bundled workflow definitions and the Brandenburg catalogue, and an admin token is
     /// written to DIR/admin.token (mode 0600); its path is printed, never the token.
     Serve {
@@ -42,6 +43,10 @@ enum Command {
         /// some blocked and some overdue.
         #[arg(long, env = "ROLLOUT_DEMO")]
         demo: bool,
+        /// MiB of the embedded store's page cache. Resident memory grows with it (and with the
+        /// log: sled keeps its page table in memory); reads of recent rollouts are faster with it.
+        #[arg(long, value_name = "MIB", env = "ROLLOUT_SLED_CACHE_MB", default_value_t = 256)]
+        sled_cache_mb: u64,
     },
     /// API tokens (while `rollout serve` runs, use the issueToken / revokeToken mutations).
     #[command(subcommand)]
@@ -256,7 +261,9 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<(), Failure> {
     match command {
-        Command::Serve { store, listen, demo } => serve::run(&store, listen, demo).await,
+        Command::Serve { store, listen, demo, sled_cache_mb } => {
+            serve::run(&store, listen, demo, sled_cache_mb << 20).await
+        }
         Command::Workflow(WorkflowCommand::Check { files }) => check_workflows(&files),
         Command::Token(TokenCommand::Create { store, name, role, authorities, services }) => {
             let role = api::Role::from_name(&role).ok_or_else(|| {

@@ -31,7 +31,13 @@ impl store::Clock for ShiftableClock {
     }
 }
 
-pub async fn run(args: &crate::StoreArgs, listen: SocketAddr, demo: bool) -> Result<(), Failure> {
+/// Runs the server; `sled_cache_bytes` sizes the embedded store's page cache.
+pub async fn run(
+    args: &crate::StoreArgs,
+    listen: SocketAddr,
+    demo: bool,
+    sled_cache_bytes: u64,
+) -> Result<(), Failure> {
     let dir = args.data_dir.as_path();
     std::fs::create_dir_all(dir).map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
     let clock = Arc::new(ShiftableClock::default());
@@ -44,6 +50,7 @@ pub async fn run(args: &crate::StoreArgs, listen: SocketAddr, demo: bool) -> Res
         None => {
             let mut config = SledConfig::new(dir);
             config.clock = clock.clone();
+            config.cache_bytes = sled_cache_bytes;
             let sled = SledStore::open(config)?;
             let stats: api::metrics::StoreStats = {
                 let sled = sled.clone();

@@ -284,6 +284,20 @@ impl Rollout {
     }
 
     /// The first phase with an unfinished step (the last phase once all are finished).
+    /// Drops what completed steps recorded (evidence, who, comments): the summary a read model
+    /// keeps. `evolve` never reads records, so evolving a summary gives the summary of the
+    /// evolved rollout; the records are folded from the rollout's stream when asked for.
+    pub fn forget_records(&mut self) {
+        for s in &mut self.steps {
+            s.record = None;
+        }
+    }
+
+    /// Whether any step holds a record (false for a summary).
+    pub fn has_records(&self) -> bool {
+        self.steps.iter().any(|s| s.record.is_some())
+    }
+
     /// (steps done or not required, steps that apply): the rollout's progress.
     pub fn steps_done(&self) -> (u64, u64) {
         let applicable = self.steps.iter().filter(|s| s.status != StepStatus::NotApplicable);
