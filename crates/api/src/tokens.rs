@@ -140,11 +140,12 @@ impl Tokens {
     /// Reads every token event of the log.
     pub async fn load(store: &dyn EventStore) -> Result<Tokens, TokenError> {
         let tokens = Tokens::default();
-        let mut from = 1;
+        // The token streams only, not the whole log.
+        let mut after = 0;
         loop {
-            let page = store.read_all(from, 5_000).await?;
+            let page = store.read_category("token-", after, 5_000).await?;
             let Some(last) = page.last() else { break };
-            from = last.position + 1;
+            after = last.position;
             for e in &page {
                 tokens.apply(&e.event_type, e.data.as_str());
             }

@@ -176,18 +176,23 @@ fn new_event_at(
 impl Engine {
     /// Opens the engine on a store; reads the catalogue from the log.
     pub async fn open(store: Arc<dyn EventStore>, registry: Arc<Registry>) -> Result<Engine, EngineError> {
+        // The catalogue's streams only (authorities and services), merged in log order.
+        let mut events = Vec::new();
+        for category in ["authority-", "service-"] {
+            let mut after = 0;
+            loop {
+                let page = store.read_category(category, after, 5_000).await?;
+                let Some(last) = page.last() else { break };
+                after = last.position;
+                events.extend(page);
+            }
+        }
+        events.sort_unstable_by_key(|e| e.position);
         let mut catalog = Catalog::default();
-        let mut from = 1;
-        loop {
-            let page = store.read_all(from, 5_000).await?;
-            let Some(last) = page.last() else { break };
-            from = last.position + 1;
-            for e in &page {
-                if let Some(decoded) =
-                    CatalogEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str())
-                {
-                    catalog.apply(&e.stream_id, &decoded.map_err(EngineError::Unreadable)?);
-                }
+        for e in &events {
+            if let Some(decoded) = CatalogEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str())
+            {
+                catalog.apply(&e.stream_id, &decoded.map_err(EngineError::Unreadable)?);
             }
         }
         Ok(Engine { store, registry, catalog: RwLock::new(catalog) })

@@ -572,6 +572,23 @@ impl EventStore for PgStore {
         .await
     }
 
+    async fn read_category(
+        &self,
+        prefix: &str,
+        after: u64,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let max = max.min(store::limits::READ_BATCH_MAX) as i64;
+        let after = after.min(i64::MAX as u64) as i64;
+        let prefix = prefix.to_owned();
+        // `left(…) =` compares bytes of the prefix, whatever the database's collation.
+        self.query_events(
+            "SELECT position, record FROM efa_events WHERE left(stream_id, char_length($1)) = $1 AND position > $2 ORDER BY position LIMIT $3",
+            &[&prefix, &after, &max],
+        )
+        .await
+    }
+
     async fn read_event(&self, position: u64) -> Result<Option<RecordedEvent>, StoreError> {
         let p = position.min(i64::MAX as u64) as i64;
         Ok(self

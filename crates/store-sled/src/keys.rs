@@ -36,6 +36,14 @@ pub(crate) fn version_key(stream_id: &str, version: u64) -> Vec<u8> {
     key
 }
 
+/// The start of the version keys of every stream whose id starts with `prefix`.
+pub(crate) fn version_key_prefix(prefix: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + prefix.len());
+    key.push(b'V');
+    key.extend_from_slice(prefix.as_bytes());
+    key
+}
+
 pub(crate) fn id_key(event_id: Uuid) -> [u8; 17] {
     let mut key = [b'I'; 17];
     key[1..].copy_from_slice(event_id.as_bytes());

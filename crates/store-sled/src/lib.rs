@@ -401,6 +401,39 @@ impl EventStore for SledStore {
         Ok(out)
     }
 
+    async fn read_category(
+        &self,
+        prefix: &str,
+        after: u64,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let max = max.min(store::limits::READ_BATCH_MAX);
+        let durable = self.durable();
+        // The stream index (`V` stream 0 version → position) holds the category's streams
+        // side by side; their positions, sorted, are the category in log order.
+        let mut positions = Vec::new();
+        for entry in self.inner.tree.scan_prefix(keys::version_key_prefix(prefix)) {
+            let (_, position) = entry.map_err(sled_err)?;
+            let position = keys::decode_u64(&position)
+                .ok_or_else(|| StoreError::Io(format!("bad index entry in category `{prefix}`")))?;
+            if position > after && position <= durable {
+                positions.push(position);
+            }
+        }
+        positions.sort_unstable();
+        positions.truncate(max);
+        let mut out = Vec::with_capacity(positions.len());
+        for position in positions {
+            match self.event_at(position)? {
+                Some(event) => out.push(event),
+                None => {
+                    return Err(StoreError::Corrupt { position, reason: "indexed event is missing".into() })
+                }
+            }
+        }
+        Ok(out)
+    }
+
     async fn read_event(&self, position: u64) -> Result<Option<RecordedEvent>, StoreError> {
         if position == 0 || position > self.durable() {
             return Ok(None);

@@ -36,6 +36,7 @@ macro_rules! conformance_tests {
             retried_append_is_applied_once,
             partial_or_foreign_retry_is_rejected,
             reads_streams_and_log,
+            reads_a_category_in_log_order,
             log_is_dense_and_chained,
             subscription_catches_up_then_goes_live,
             subscriber_sees_every_event_of_16_writers_once_in_order,
@@ -212,6 +213,33 @@ pub async fn reads_streams_and_log(store: Arc<dyn EventStore>) {
     let head = store.head().await.expect("head");
     assert_eq!((head.position, head.hash), (10, all[9].hash));
     assert_eq!(all[3].data.as_str(), r#"{"n":0}"#);
+}
+
+pub async fn reads_a_category_in_log_order(store: Arc<dyn EventStore>) {
+    for i in 0..6 {
+        append(&*store, &format!("token-{}", i % 3), ExpectedVersion::Any, 1).await;
+        append(&*store, "tokens", ExpectedVersion::Any, 1).await;
+        append(&*store, &format!("rollout-{i}"), ExpectedVersion::Any, 2).await;
+    }
+    append(&*store, "token-", ExpectedVersion::Any, 1).await;
+    let all = store.read_all(1, 1_000).await.expect("read");
+    let want: Vec<u64> =
+        all.iter().filter(|e| e.stream_id.starts_with("token-")).map(|e| e.position).collect();
+    assert_eq!(want.len(), 7);
+    let got = store.read_category("token-", 0, 100).await.expect("read");
+    assert_eq!(got.iter().map(|e| e.position).collect::<Vec<_>>(), want, "the category, in log order");
+    for e in &got {
+        assert_eq!(Some(e), all.get(e.position as usize - 1), "the stored event, unchanged");
+    }
+    let page = store.read_category("token-", want[1], 3).await.expect("read");
+    assert_eq!(
+        page.iter().map(|e| e.position).collect::<Vec<_>>(),
+        want[2..5].to_vec(),
+        "paged after a position"
+    );
+    assert!(store.read_category("nothing-", 0, 10).await.expect("read").is_empty());
+    let every = store.read_category("", 0, 1_000).await.expect("read");
+    assert_eq!(every.len(), all.len(), "the empty prefix is the whole log");
 }
 
 pub async fn log_is_dense_and_chained(store: Arc<dyn EventStore>) {

@@ -78,6 +78,17 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// Reads up to `max` events of the global log from position `from` (inclusive).
     async fn read_all(&self, from: u64, max: usize) -> Result<Vec<RecordedEvent>, StoreError>;
 
+    /// Up to `max` events of the streams whose id starts with `prefix` (a category such as
+    /// `token-` or `authority-`), in log order, after position `after`. It reads those streams
+    /// through the stream index, not the whole log: meant for small categories (tokens, the
+    /// catalogue), read at start-up.
+    async fn read_category(
+        &self,
+        prefix: &str,
+        after: u64,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
     /// The event at `position`, if it exists and is durable.
     async fn read_event(&self, position: u64) -> Result<Option<RecordedEvent>, StoreError>;
 

@@ -159,6 +159,22 @@ impl EventStore for MemoryStore {
         Ok(log.events[start..].iter().take(max.min(limits::READ_BATCH_MAX)).cloned().collect())
     }
 
+    async fn read_category(
+        &self,
+        prefix: &str,
+        after: u64,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let log = self.log();
+        let start = after.min(log.events.len() as u64) as usize;
+        Ok(log.events[start..]
+            .iter()
+            .filter(|e| e.stream_id.starts_with(prefix))
+            .take(max.min(limits::READ_BATCH_MAX))
+            .cloned()
+            .collect())
+    }
+
     async fn read_event(&self, position: u64) -> Result<Option<RecordedEvent>, StoreError> {
         Ok(self.log().at(position).cloned())
     }
