@@ -6,28 +6,73 @@
 //! position's hash differs from the log's, is not used (the caller rebuilds and says so).
 
 use std::collections::HashMap;
+use std::io::{BufRead, Write};
 use std::path::Path;
 
 use catalog::Catalog;
 use serde::{Deserialize, Serialize};
 use store::{EventHash, Timestamp};
-use workflow::rollout::{Definitions, Rollout, StepState};
+use workflow::rollout::{Definitions, Rollout, StepState, StepStatus};
 
 use crate::model::{AuditIndex, ReadModel};
 
 /// Raised whenever the read model's shape or meaning changes: older checkpoints are rebuilt.
-/// 2: rollouts are kept as summaries (no step records).
-pub const SCHEMA_VERSION: u32 = 2;
+/// 2: rollouts are kept as summaries (no step records). 3: a header line, compact steps.
+pub const SCHEMA_VERSION: u32 = 3;
 
+/// The first line of the file: read before the body, so a checkpoint of another schema is
+/// recognised without parsing it.
 #[derive(Serialize, Deserialize)]
-struct Snapshot {
+struct Header {
     schema: u32,
+}
+
+/// The body as written: borrowed from the model (nothing is copied while the read lock is
+/// held but the rollouts' small summaries).
+#[derive(Serialize)]
+struct SnapshotOut<'a> {
+    position: u64,
+    last_hash: EventHash,
+    catalog: &'a Catalog,
+    rollouts: Vec<RolloutSnapshot>,
+    blocked_since: &'a HashMap<String, i64>,
+    audit: &'a AuditIndex,
+}
+
+/// The body as read.
+#[derive(Deserialize)]
+struct Snapshot {
     position: u64,
     last_hash: EventHash,
     catalog: Catalog,
     rollouts: Vec<RolloutSnapshot>,
     blocked_since: HashMap<String, i64>,
     audit: AuditIndex,
+}
+
+/// A step as (status, ready at, due at, due set by hand, overdue recorded), times in
+/// microseconds: a fifth of the size of the step's own serialisation.
+type CompactStep = (StepStatus, Option<i64>, Option<i64>, bool, bool);
+
+fn compact(s: &StepState) -> CompactStep {
+    (
+        s.status,
+        s.ready_at.map(Timestamp::unix_micros),
+        s.due_at.map(Timestamp::unix_micros),
+        s.due_set_by_hand,
+        s.overdue_recorded,
+    )
+}
+
+fn expand((status, ready_at, due_at, due_set_by_hand, overdue_recorded): CompactStep) -> StepState {
+    StepState {
+        status,
+        ready_at: ready_at.map(Timestamp::from_unix_micros),
+        due_at: due_at.map(Timestamp::from_unix_micros),
+        due_set_by_hand,
+        overdue_recorded,
+        record: None,
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -38,7 +83,7 @@ struct RolloutSnapshot {
     definition_version: u32,
     definition_hash: String,
     version: u64,
-    steps: Vec<StepState>,
+    steps: Vec<CompactStep>,
     land_steps_done: Vec<String>,
     blocked: Option<String>,
     cancelled: Option<String>,
@@ -66,11 +111,10 @@ pub enum CheckpointError {
 
 /// Writes the model to `path` atomically (temporary file, fsync, rename).
 pub fn write(model: &ReadModel, path: &Path) -> Result<(), CheckpointError> {
-    let snapshot = Snapshot {
-        schema: SCHEMA_VERSION,
+    let snapshot = SnapshotOut {
         position: model.position,
         last_hash: model.last_hash,
-        catalog: model.catalog.clone(),
+        catalog: &model.catalog,
         rollouts: model
             .rollouts
             .values()
@@ -81,7 +125,7 @@ pub fn write(model: &ReadModel, path: &Path) -> Result<(), CheckpointError> {
                 definition_version: r.definition.version,
                 definition_hash: r.definition.content_hash.clone(),
                 version: r.version,
-                steps: r.steps.clone(),
+                steps: r.steps.iter().map(compact).collect(),
                 land_steps_done: r.land_steps_done.iter().cloned().collect(),
                 blocked: r.blocked.clone(),
                 cancelled: r.cancelled.clone(),
@@ -92,12 +136,15 @@ pub fn write(model: &ReadModel, path: &Path) -> Result<(), CheckpointError> {
                 touched: r.touched,
             })
             .collect(),
-        blocked_since: model.blocked_since().clone(),
-        audit: model.audit.clone(),
+        blocked_since: model.blocked_since(),
+        audit: &model.audit,
     };
+    let unwritable = |e: serde_json::Error| CheckpointError::Unreadable(e.to_string());
     let partial = path.with_extension("partial");
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&partial)?);
-    serde_json::to_writer(&mut file, &snapshot).map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
+    let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&partial)?);
+    serde_json::to_writer(&mut file, &Header { schema: SCHEMA_VERSION }).map_err(unwritable)?;
+    file.write_all(b"\n")?;
+    serde_json::to_writer(&mut file, &snapshot).map_err(unwritable)?;
     let file = file.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
     std::fs::rename(&partial, path)?;
@@ -114,21 +161,17 @@ pub fn read(path: &Path, definitions: &dyn Definitions) -> Result<ReadModel, Che
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(CheckpointError::Missing),
         Err(e) => return Err(e.into()),
     };
-    // Check the schema before the whole body: an old checkpoint may not even parse as this one.
-    #[derive(Deserialize)]
-    struct Head {
-        schema: u32,
-    }
-    let reader = std::io::BufReader::new(file);
-    let value: serde_json::Value =
-        serde_json::from_reader(reader).map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
-    let head: Head =
-        serde_json::from_value(value.clone()).map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
-    if head.schema != SCHEMA_VERSION {
-        return Err(CheckpointError::OldSchema { found: head.schema });
+    // The schema first (the header line): an old checkpoint may not even parse as this one.
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut header = String::new();
+    reader.read_line(&mut header)?;
+    let header: Header =
+        serde_json::from_str(&header).map_err(|e| CheckpointError::Unreadable(format!("header: {e}")))?;
+    if header.schema != SCHEMA_VERSION {
+        return Err(CheckpointError::OldSchema { found: header.schema });
     }
     let snapshot: Snapshot =
-        serde_json::from_value(value).map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
+        serde_json::from_reader(reader).map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
     let mut rollouts = HashMap::with_capacity(snapshot.rollouts.len());
     for r in snapshot.rollouts {
         let definition = definitions
@@ -148,7 +191,7 @@ pub fn read(path: &Path, definitions: &dyn Definitions) -> Result<ReadModel, Che
             ars: r.ars,
             definition,
             version: r.version,
-            steps: r.steps,
+            steps: r.steps.into_iter().map(expand).collect(),
             land_steps_done: r.land_steps_done.into_iter().collect(),
             blocked: r.blocked,
             cancelled: r.cancelled,

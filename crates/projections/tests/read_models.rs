@@ -149,6 +149,20 @@ async fn a_restart_resumes_from_the_checkpoint_and_a_bad_one_is_rebuilt() {
     let (_, start) =
         Projector::start(store.clone(), registry.clone(), Some(path.clone())).await.expect("start");
     assert!(matches!(start, Start::Rebuilt(ref why) if why.contains("schema version 0")), "{start:?}");
+    // A good checkpoint cut short (a full disk, say): the header is fine, the body is not.
+    let (p, _) = Projector::start(store.clone(), registry.clone(), Some(path.clone())).await.expect("start");
+    caught_up(&p, &store).await;
+    p.checkpoint().expect("checkpoint");
+    let whole = std::fs::read(&path).expect("read");
+    std::fs::write(&path, &whole[..whole.len() * 2 / 3]).expect("write");
+    let (rebuilt, start) =
+        Projector::start(store.clone(), registry.clone(), Some(path.clone())).await.expect("start");
+    assert!(
+        matches!(start, Start::Rebuilt(ref why) if why.starts_with("the checkpoint is unreadable")),
+        "{start:?}"
+    );
+    caught_up(&rebuilt, &store).await;
+    rebuilt.read(|m| assert!(*m == truth, "the rebuilt model is the same"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
