@@ -868,6 +868,25 @@ fn step_actions_progress_over_time_map_layers_and_assets() {
     );
     assert_eq!(code(&r), "FORBIDDEN", "over all rollouts only for managers: {r}");
 
+    // Evidence fields say what a form can check before sending.
+    let defs = server.gql(
+        Some(&staff),
+        "{ definitions { phases { steps { evidence { type pattern maxLength } } } } }",
+        json!({}),
+    );
+    let fields: Vec<&Value> = defs["data"]["definitions"]
+        .as_array()
+        .expect("definitions")
+        .iter()
+        .flat_map(|d| d["phases"].as_array().into_iter().flatten())
+        .flat_map(|p| p["steps"].as_array().into_iter().flatten())
+        .flat_map(|s| s["evidence"].as_array().into_iter().flatten())
+        .collect();
+    let leika = fields.iter().find(|f| f["type"] == "leika").expect("a LeiKa field");
+    assert_eq!(leika["pattern"], "99[0-9]{12}");
+    let text = fields.iter().find(|f| f["type"] == "text").expect("a text field");
+    assert_eq!((&text["pattern"], &text["maxLength"]), (&Value::Null, &json!(10_000)));
+
     // The map layers and the dashboard's assets are served from the binary.
     for path in [
         "/geo/kreise.geojson",

@@ -123,7 +123,7 @@ const writer = () => data.me && data.me.role !== "auditor";
 async function loadAll() {
   const [me, defs] = await Promise.all([
     gql("{ me { id name role authorities services } }"),
-    gql("{ definitions { id version title phases { id title steps { id title roles evidence { id label type required values } skippable fourEyes } } } }"),
+    gql("{ definitions { id version title phases { id title steps { id title roles evidence { id label type required values pattern maxLength } skippable fourEyes } } } }"),
   ]);
   data.me = me.me;
   data.definitions = defs.definitions;
@@ -499,7 +499,9 @@ function fieldInput(f) {
     input = el("input", { id, name: f.id, type: "checkbox" });
   } else {
     const type = { date: "date", url: "url", number: "number" }[f.type] || "text";
-    input = el("input", { id, name: f.id, type, required: f.required, dataset: { type: f.type } });
+    // The browser checks what it can before sending, in the user's language; the server checks
+    // everything again.
+    input = el("input", { id, name: f.id, type, required: f.required, pattern: f.pattern, maxlength: f.maxLength, dataset: { type: f.type } });
   }
   input.dataset.type = f.type;
   const hint = { leika: "14 Ziffern", ars: "12 Ziffern", uuid: "z. B. 4f6bd8b0-…", url: "https://…", document: "Aktenzeichen oder Dokument" }[f.type];

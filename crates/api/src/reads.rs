@@ -718,6 +718,8 @@ impl Definition {
                                     workflow::FieldType::Enumeration(v) => v.clone(),
                                     _ => vec![],
                                 },
+                                pattern: f.ty.pattern().map(String::from),
+                                max_length: f.ty.max_chars().map(|n| n as u32),
                             })
                             .collect(),
                     })
@@ -779,6 +781,11 @@ pub struct EvidenceField {
     required: bool,
     /// For `enum`: the allowed values.
     values: Vec<String>,
+    /// For `leika`, `ars` and `uuid`: a regular expression valid values match as a whole (the
+    /// HTML `pattern` dialect), for forms to check before sending. The server checks regardless.
+    pattern: Option<String>,
+    /// For `text` and `document`: characters at most.
+    max_length: Option<u32>,
 }
 
 pub(crate) fn is_manager(p: &Principal) -> bool {

@@ -84,6 +84,28 @@ impl FieldType {
         }
     }
 
+    /// For text-like types: a regular expression (the HTML `pattern` dialect, matching the whole
+    /// value) that valid values match — for a form to check before sending; `check` decides.
+    pub fn pattern(&self) -> Option<&'static str> {
+        match self {
+            FieldType::LeikaKey => Some("99[0-9]{12}"),
+            FieldType::Ars => Some("[0-9]{12}"),
+            FieldType::Uuid => {
+                Some("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+            }
+            _ => None,
+        }
+    }
+
+    /// For text-like types: characters at most.
+    pub fn max_chars(&self) -> Option<usize> {
+        match self {
+            FieldType::Text => Some(TEXT_CHARS_MAX),
+            FieldType::DocumentRef => Some(DOCUMENT_REF_CHARS_MAX),
+            _ => None,
+        }
+    }
+
     /// Checks one value; the message says what is wrong in words a user understands.
     pub fn check(&self, value: &Json) -> Result<(), String> {
         let text = || value.as_str().ok_or_else(|| format!("must be text, not {}", json_kind(value)));
