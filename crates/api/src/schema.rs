@@ -316,13 +316,7 @@ impl Query {
         #[graphql(desc = "As it stood at this RFC 3339 time or log position (folded from the log).")]
         as_of: Option<String>,
     ) -> async_graphql::Result<Vec<ProgressGroup>> {
-        let p = principal(ctx)?;
-        if !crate::reads::is_manager(p) {
-            return Err(coded(
-                "FORBIDDEN",
-                "progress over all rollouts needs a project manager, admin or auditor token",
-            ));
-        }
+        progress_reader(ctx)?;
         let by = model_group(group_by);
         let cut = crate::reads::cut(&as_of)?;
         let past = match cut {
@@ -347,13 +341,7 @@ impl Query {
         #[graphql(desc = "The last point at most (RFC 3339); default: now.")] until: Option<String>,
         #[graphql(desc = "Days between points, 1 to 366.", default = 7)] every_days: i32,
     ) -> async_graphql::Result<Vec<ProgressPoint>> {
-        let p = principal(ctx)?;
-        if !crate::reads::is_manager(p) {
-            return Err(coded(
-                "FORBIDDEN",
-                "progress over all rollouts needs a project manager, admin or auditor token",
-            ));
-        }
+        progress_reader(ctx)?;
         let parse = |name: &str, v: &str| {
             v.parse::<store::Timestamp>()
                 .map_err(|e| coded("BAD_USER_INPUT", format!("`{name}` is not an RFC 3339 time: {e}")))
@@ -399,6 +387,18 @@ impl Query {
             .map(|(at, groups)| ProgressPoint { at: at.to_string(), groups: progress_groups(groups) })
             .collect())
     }
+}
+
+/// The caller, when it may read progress over all rollouts (managers, admins, auditors).
+fn progress_reader<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Principal> {
+    let p = principal(ctx)?;
+    if !crate::reads::is_manager(p) {
+        return Err(coded(
+            "FORBIDDEN",
+            "progress over all rollouts needs a project manager, admin or auditor token",
+        ));
+    }
+    Ok(p)
 }
 
 /// Points of `progressOverTime` at most.

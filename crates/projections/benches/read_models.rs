@@ -101,13 +101,7 @@ fn rollout_events(
     let mut k = seed;
     while done < progress {
         let Some(r) = state.clone() else { break };
-        let Some(i) = r
-            .steps
-            .iter()
-            .position(|s| matches!(s.status, StepStatus::Ready | StepStatus::AwaitingConfirmation))
-        else {
-            break;
-        };
+        let Some(i) = r.next_open_step() else { break };
         k = k.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         let person = people[(k >> 33) as usize % people.len()].clone();
         let step = &def.steps[i];

@@ -145,13 +145,7 @@ async fn authority_turn(
     let mut done = 0;
     while done < target {
         let Some(r) = engine.load(service, ars).await? else { break };
-        let Some(i) = r
-            .steps
-            .iter()
-            .position(|s| matches!(s.status, StepStatus::Ready | StepStatus::AwaitingConfirmation))
-        else {
-            break;
-        };
+        let Some(i) = r.next_open_step() else { break };
         let step = &r.definition.steps[i];
         let confirming = r.steps[i].status == StepStatus::AwaitingConfirmation;
         let command = if confirming {

@@ -298,6 +298,14 @@ impl Rollout {
         self.steps.iter().any(|s| s.record.is_some())
     }
 
+    /// The first step (in definition order) someone can act on now: ready, or awaiting a
+    /// confirmation.
+    pub fn next_open_step(&self) -> Option<usize> {
+        self.steps
+            .iter()
+            .position(|s| matches!(s.status, StepStatus::Ready | StepStatus::AwaitingConfirmation))
+    }
+
     /// (steps done or not required, steps that apply): the rollout's progress.
     pub fn steps_done(&self) -> (u64, u64) {
         let applicable = self.steps.iter().filter(|s| s.status != StepStatus::NotApplicable);
