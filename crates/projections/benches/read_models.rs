@@ -139,38 +139,46 @@ fn rollout_events(
 }
 
 /// Run in a child process (`BENCH_LOAD_ONLY=<dir>`): opens the store as `rollout serve` does
-/// (sled with its default cache), folds the read models and prints the resident memory — so the
-/// figure is the server's, not the generating process's.
+/// (sled with its default cache, or `BENCH_CACHE_MB`) and folds the read models, printing the
+/// time and the resident memory — the figures of a starting server, not of the process that
+/// generated the log. With `BENCH_PLAIN_READ=1` it only reads the log (the baseline).
 fn load_only(dir: &str) {
     let rt =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let registry = Arc::new(Registry::bundled().expect("bundled"));
-    let opened = rss_mb();
     let mut config = SledConfig::new(dir);
     if let Some(mb) = std::env::var("BENCH_CACHE_MB").ok().and_then(|v| v.parse::<u64>().ok()) {
         config.cache_bytes = mb << 20;
     }
     let store: Arc<dyn EventStore> = Arc::new(SledStore::open(config).expect("open"));
-    println!("after opening the store: {:.0} MB", rss_mb());
-    if std::env::var_os("BENCH_READ_FIRST").is_some() {
-        rt.block_on(async {
-            let mut from = 1;
+    let opened = rss_mb();
+    let start = Instant::now();
+    if std::env::var_os("BENCH_PLAIN_READ").is_some() {
+        let n = rt.block_on(async {
+            let (mut from, mut n) = (1, 0u64);
             loop {
                 let page = store.read_all(from, 10_000).await.expect("read");
                 let Some(last) = page.last() else { break };
                 from = last.position + 1;
+                n += page.len() as u64;
             }
+            n
         });
-        println!("after a plain read of the log: {:.0} MB", rss_mb());
+        let took = start.elapsed();
+        println!(
+            "fresh process, plain read of the log : {:>8.0} events/s ({took:?}); {opened:.0} MB after opening the store, {:.0} MB after reading",
+            n as f64 / took.as_secs_f64(),
+            rss_mb()
+        );
+        return;
     }
-    let start = Instant::now();
     let model = rt.block_on(fold(&store, &*registry, Cut::Everything, |_| {})).expect("fold");
     let took = start.elapsed();
-    let loaded = rss_mb();
     println!(
-        "fresh process           : {loaded:.0} MB resident after loading {} rollouts at position {} in {took:?} ({opened:.0} MB at start)",
+        "fresh process, rebuild (read + fold) : {:>8.0} events/s ({took:?}); {:.0} MB resident after loading {} rollouts",
+        model.position as f64 / took.as_secs_f64(),
+        rss_mb(),
         model.rollouts.len(),
-        model.position,
     );
 }
 
@@ -380,12 +388,16 @@ fn main() {
     println!("audit page (50 events of one actor): index p50 {:?} p99 {:?}; with loading the events p50 {:?} p99 {:?}",
         pct(&index_times, 0.5), pct(&index_times, 0.99), pct(&page_times, 0.5), pct(&page_times, 0.99));
 
-    println!("\n## resident memory of a server process after loading");
+    println!("\n## in a fresh process, as a starting server (each run twice)");
     drop(model);
     drop(store);
-    let child = std::process::Command::new(std::env::current_exe().expect("exe"))
-        .env("BENCH_LOAD_ONLY", &dir_path)
-        .output()
-        .expect("a fresh process");
-    print!("{}{}", String::from_utf8_lossy(&child.stdout), String::from_utf8_lossy(&child.stderr));
+    for plain in [true, false, true, false] {
+        let mut child = std::process::Command::new(std::env::current_exe().expect("exe"));
+        child.env("BENCH_LOAD_ONLY", &dir_path);
+        if plain {
+            child.env("BENCH_PLAIN_READ", "1");
+        }
+        let out = child.output().expect("a fresh process");
+        print!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    }
 }
