@@ -891,13 +891,16 @@ fn step_actions_progress_over_time_map_layers_and_assets() {
     for path in [
         "/geo/kreise.geojson",
         "/geo/verwaltungstraeger.geojson",
-        "/assets/dashboard.js",
+        "/assets/dashboard/main.js",
+        "/assets/dashboard/rollout.js",
         "/assets/dashboard.css",
         "/",
     ] {
         assert_eq!(server.get(path), 200, "{path}");
     }
-    for path in ["/geo/welt.geojson", "/assets/nope.js"] {
+    for path in
+        ["/geo/welt.geojson", "/assets/nope.js", "/assets/dashboard.js", "/assets/dashboard/../dashboard.css"]
+    {
         assert_eq!(server.get(path), 404, "{path}");
     }
 }

@@ -45,7 +45,7 @@ pub fn router(
     Router::new()
         .route("/graphql", post(graphql).get(websocket))
         .route("/", get(dashboard))
-        .route("/assets/{file}", get(asset))
+        .route("/assets/{*path}", get(asset))
         .route("/graphiql", get(explorer))
         .route("/geo/{layer}", get(geo))
         .route("/healthz", get(|| async { "ok" }))
@@ -73,14 +73,39 @@ async fn explorer() -> Response {
         .into_response()
 }
 
-/// The dashboard: one page and its script and style sheet, compiled into the binary. It loads
-/// nothing from anywhere else (the policy below lets the browser enforce that) and uses only the
-/// public API.
+/// The dashboard: one page, its style sheet and its script as ES modules (`assets/dashboard/`),
+/// compiled into the binary. It loads nothing from anywhere else (the policy below lets the
+/// browser enforce that) and uses only the public API.
 const DASHBOARD: &str = include_str!("../assets/dashboard.html");
-const DASHBOARD_JS: &str = include_str!("../assets/dashboard.js");
-const DASHBOARD_CSS: &str = include_str!("../assets/dashboard.css");
 const DASHBOARD_POLICY: &str = "default-src 'self'; connect-src 'self' ws: wss:; script-src 'self'; \
      style-src 'self'; img-src 'self' data: blob:; frame-ancestors 'none'; form-action 'none'";
+
+/// `/assets/<path>`: (path, content type, body).
+macro_rules! module {
+    ($name:literal) => {
+        (
+            concat!("dashboard/", $name),
+            "text/javascript; charset=utf-8",
+            include_str!(concat!("../assets/dashboard/", $name)),
+        )
+    };
+}
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("dashboard.css", "text/css; charset=utf-8", include_str!("../assets/dashboard.css")),
+    module!("main.js"),
+    module!("api.js"),
+    module!("audit.js"),
+    module!("authority.js"),
+    module!("burnup.js"),
+    module!("data.js"),
+    module!("dom.js"),
+    module!("live.js"),
+    module!("map.js"),
+    module!("overview.js"),
+    module!("rollout.js"),
+    module!("routing.js"),
+    module!("words.js"),
+];
 
 async fn dashboard() -> Response {
     (
@@ -93,14 +118,15 @@ async fn dashboard() -> Response {
         .into_response()
 }
 
-async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
-    let (kind, body) = match file.as_str() {
-        "dashboard.js" => ("text/javascript; charset=utf-8", DASHBOARD_JS),
-        "dashboard.css" => ("text/css; charset=utf-8", DASHBOARD_CSS),
-        _ => return (StatusCode::NOT_FOUND, "no such asset\n").into_response(),
-    };
-    ([(axum::http::header::CONTENT_TYPE, kind), (axum::http::header::CACHE_CONTROL, "no-cache")], body)
-        .into_response()
+async fn asset(axum::extract::Path(path): axum::extract::Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, ..)| *name == path) {
+        Some((_, kind, body)) => (
+            [(axum::http::header::CONTENT_TYPE, *kind), (axum::http::header::CACHE_CONTROL, "no-cache")],
+            *body,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such asset\n").into_response(),
+    }
 }
 
 /// Boundaries for the dashboard's map (BKG VG250, dl-de/by-2-0; see data/SOURCES.md), compiled
@@ -255,4 +281,24 @@ fn with_request_id(mut response: Response, id: uuid::Uuid) -> Response {
         response.headers_mut().insert("x-request-id", v);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every module of the dashboard is served (a new file must be added to `ASSETS`).
+    #[test]
+    fn every_dashboard_module_is_an_asset() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/dashboard");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .expect("assets/dashboard")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".js"))
+            .collect();
+        files.sort();
+        assert!(files.len() > 5, "{files:?}");
+        for f in files {
+            let path = format!("dashboard/{f}");
+            assert!(super::ASSETS.iter().any(|(p, ..)| *p == path), "{path} is not served");
+        }
+    }
 }

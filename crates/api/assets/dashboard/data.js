@@ -1,0 +1,55 @@
+// What is loaded once after sign-in and kept current by the live feed.
+
+import { gql, allPages } from "./api.js";
+
+export const data = {
+  me: null,
+  rollouts: new Map(),     // id -> { id status phase serviceKey ars stepsDone stepsApplicable blockedReason }
+  authorities: new Map(),  // ars -> { ars name kind landkreis }
+  services: new Map(),     // key -> { key name }
+  definitions: [],         // with phases
+  phases: new Map(),       // phase id -> { title, index, of }
+  overdue: new Set(),
+};
+export const ROLLOUT_FIELDS = "id status phase serviceKey ars stepsDone stepsApplicable blockedReason";
+export const manager = () => data.me && ["admin", "project-manager", "auditor"].includes(data.me.role);
+export const writer = () => data.me && data.me.role !== "auditor";
+
+export async function loadAll() {
+  const [me, defs] = await Promise.all([
+    gql("{ me { id name role authorities services } }"),
+    gql("{ definitions { id version title phases { id title steps { id title roles evidence { id label type required values pattern maxLength } skippable fourEyes } } } }"),
+  ]);
+  data.me = me.me;
+  data.definitions = defs.definitions;
+  data.phases.clear();
+  for (const d of data.definitions) {
+    d.phases.forEach((p, i) => { if (!data.phases.has(p.id)) data.phases.set(p.id, { title: p.title, index: i, of: d.phases.length }); });
+  }
+  const [rollouts, authorities, services, overdue] = await Promise.all([
+    allPages(`query($a: String) { rollouts(first: 500, after: $a) { edges { node { ${ROLLOUT_FIELDS} } } pageInfo { hasNextPage endCursor } } }`, "rollouts"),
+    allPages("query($a: String) { authorities(first: 500, after: $a) { edges { node { ars name kind landkreis { ars name } } } pageInfo { hasNextPage endCursor } } }", "authorities"),
+    allPages("query($a: String) { services(first: 500, after: $a) { edges { node { key name } } pageInfo { hasNextPage endCursor } } }", "services"),
+    gql("{ overdue(first: 500) { rolloutId } }"),
+  ]);
+  data.rollouts = new Map(rollouts.map((r) => [r.id, r]));
+  data.authorities = new Map(authorities.map((a) => [a.ars, a]));
+  data.services = new Map(services.map((s) => [s.key, s]));
+  data.overdue = new Set(overdue.overdue.map((o) => o.rolloutId));
+}
+
+export const authorityName = (ars) => (data.authorities.get(ars) || { name: ars }).name;
+export const serviceName = (key) => (data.services.get(key) || { name: key }).name;
+export const kreisOf = (a) => a.landkreis ? a.landkreis : { ars: a.ars, name: a.name };
+export const phaseTitle = (id) => (data.phases.get(id) || { title: id }).title;
+
+// Colour of a rollout's cell: its phase on a light-to-dark blue scale; live green, cancelled grey.
+export function phaseColour(r) {
+  if (r.status === "live") return { bg: "var(--live)", dark: true };
+  if (r.status === "cancelled") return { bg: "var(--cancelled)", dark: true };
+  if (r.status === "not_started") return { bg: "var(--none)", dark: false };
+  const p = data.phases.get(r.phase) || { index: 0, of: 1 };
+  const t = p.of > 1 ? p.index / (p.of - 1) : 0;
+  const light = 88 - t * 55;
+  return { bg: `hsl(212 65% ${light}%)`, dark: light < 55 };
+}

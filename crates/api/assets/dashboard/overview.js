@@ -1,0 +1,105 @@
+// The programme overview: services by administrations, grouped by Landkreis.
+
+import { $, el, select } from "./dom.js";
+import { STATUS } from "./words.js";
+import { data, serviceName, kreisOf, phaseTitle, phaseColour } from "./data.js";
+import { setMain } from "./routing.js";
+
+export function kreise() {
+  const m = new Map();
+  for (const r of data.rollouts.values()) {
+    const a = data.authorities.get(r.ars);
+    if (a) { const k = kreisOf(a); m.set(k.ars, k.name); }
+  }
+  return [...m.entries()].sort((x, y) => x[1].localeCompare(y[1], "de"));
+}
+
+export function showOverview(params) {
+  const services = [...new Set([...data.rollouts.values()].map((r) => r.serviceKey))].sort();
+  const phases = [...data.phases.entries()].sort((x, y) => x[1].index - y[1].index).map(([id, p]) => [id, p.title]);
+  const filters = el("div", { class: "filters", role: "search", "aria-label": "Filter" },
+    select("f-service", "Dienst", services.map((s) => [s, serviceName(s)]), params.get("service")),
+    select("f-kreis", "Landkreis", kreise(), params.get("kreis")),
+    select("f-phase", "Phase", phases, params.get("phase")),
+    select("f-status", "Status", Object.entries(STATUS), params.get("status")));
+  const legend = el("ul", { class: "legend", "aria-label": "Legende" },
+    el("li", {}, el("span", { class: "swatch", dataset: { c: "none" } }), "nicht begonnen"),
+    ...phases.filter(([id]) => [...data.rollouts.values()].some((r) => r.phase === id && !["live", "cancelled", "not_started"].includes(r.status)))
+      .map(([id, title]) => el("li", {}, el("span", { class: "swatch", dataset: { phase: id } }), title)),
+    el("li", {}, el("span", { class: "swatch", dataset: { c: "live" } }), "live"),
+    el("li", {}, el("span", { class: "swatch", dataset: { c: "cancelled" } }), "beendet"),
+    el("li", {}, "▣ rot umrandet: blockiert"),
+    el("li", {}, "! überfällig"));
+  for (const s of legend.querySelectorAll(".swatch")) {
+    s.style.background = s.dataset.phase
+      ? phaseColour({ status: "in_progress", phase: s.dataset.phase }).bg
+      : `var(--${s.dataset.c})`;
+  }
+  setMain("Übersicht der Anbindungen", filters, legend,
+    el("div", { class: "wrap" }, el("table", { id: "matrix", class: "matrix" })));
+  for (const id of ["f-service", "f-kreis", "f-phase", "f-status"]) $(id).addEventListener("change", renderMatrix);
+  renderMatrix();
+}
+
+export function renderMatrix() {
+  const table = $("matrix");
+  if (!table) return;
+  const fs = $("f-service").value, fk = $("f-kreis").value, fp = $("f-phase").value, fst = $("f-status").value;
+  const services = [...new Set([...data.rollouts.values()].map((r) => r.serviceKey))].sort().filter((s) => !fs || s === fs);
+  const byArs = new Map();
+  for (const r of data.rollouts.values()) {
+    if (!services.includes(r.serviceKey) || (fst && r.status !== fst) || (fp && r.phase !== fp)) continue;
+    if (!byArs.has(r.ars)) byArs.set(r.ars, new Map());
+    byArs.get(r.ars).set(r.serviceKey, r);
+  }
+  const groups = new Map();
+  for (const ars of byArs.keys()) {
+    const a = data.authorities.get(ars) || { ars, name: ars, kind: "", landkreis: null };
+    const k = kreisOf(a);
+    if (fk && k.ars !== fk) continue;
+    if (!groups.has(k.ars)) groups.set(k.ars, { name: k.name, rows: [] });
+    groups.get(k.ars).rows.push(a);
+  }
+  table.textContent = "";
+  table.setAttribute("aria-label", "Dienste (Spalten) je Verwaltung (Zeilen), gruppiert nach Landkreis; Farbe: Phase der Anbindung");
+  const head = table.createTHead().insertRow();
+  head.append(el("th", { scope: "col", text: "Verwaltung" }));
+  for (const s of services) head.append(el("th", { scope: "col", title: serviceName(s), text: serviceName(s) }));
+  head.append(el("th", { scope: "col", class: "total", text: "live / gesamt" }));
+  const body = table.createTBody();
+  const colLive = services.map(() => 0), colAll = services.map(() => 0);
+  let shown = 0;
+  for (const [, g] of [...groups.entries()].sort((x, y) => x[1].name.localeCompare(y[1].name, "de"))) {
+    const kr = body.insertRow(); kr.className = "kreis";
+    kr.append(el("th", { colspan: services.length + 2, scope: "rowgroup", text: g.name }));
+    for (const a of g.rows.sort((x, y) => x.name.localeCompare(y.name, "de"))) {
+      const tr = body.insertRow(); tr.dataset.ars = a.ars;
+      tr.append(el("th", { scope: "row" }, el("a", { href: "#/verwaltung/" + a.ars, text: a.name })));
+      let live = 0, all = 0;
+      services.forEach((s, i) => {
+        const td = tr.insertCell(); td.className = "cell";
+        const r = byArs.get(a.ars).get(s);
+        if (!r) return;
+        shown++; all++; colAll[i]++;
+        if (r.status === "live") { live++; colLive[i]++; }
+        const late = data.overdue.has(r.id);
+        const colour = phaseColour(r);
+        const label = `${a.name} · ${serviceName(s)}: ${STATUS[r.status]}, Phase ${phaseTitle(r.phase)}, ${r.stepsDone} von ${r.stepsApplicable} Schritten erledigt${late ? ", überfällig" : ""}${r.blockedReason ? ", blockiert: " + r.blockedReason : ""}`;
+        const b = el("button", {
+          type: "button", title: label, "aria-label": label,
+          class: [colour.dark ? "dark" : "", r.status === "blocked" ? "blocked" : ""].join(" ").trim() || null,
+          dataset: { id: r.id, status: r.status, phase: r.phase, done: String(r.stepsDone) },
+          onclick: () => { location.hash = "#/rollout/" + encodeURIComponent(r.id); },
+        }, late ? "!" : "");
+        b.style.background = colour.bg;
+        td.append(b);
+      });
+      tr.append(el("td", { class: "total", text: `${live} / ${all}` }));
+    }
+  }
+  const foot = table.createTFoot().insertRow();
+  foot.append(el("th", { scope: "row", text: "live / gesamt" }));
+  services.forEach((_, i) => foot.append(el("td", { class: "total", text: `${colLive[i]}/${colAll[i]}` })));
+  foot.append(el("td", { class: "total", text: `${colLive.reduce((a, b) => a + b, 0)}/${colAll.reduce((a, b) => a + b, 0)}` }));
+  $("state").textContent = `${byArs.size} Verwaltungen, ${shown} Anbindungen angezeigt (von ${data.rollouts.size}).`;
+}

@@ -1,0 +1,223 @@
+// One rollout: steps, evidence, the actions the token may take, the history.
+
+import { $, el } from "./dom.js";
+import { STATUS, STEP_STATUS, EVENT, ACTION, fmtTime, fmtDate } from "./words.js";
+import { gql } from "./api.js";
+import { data, ROLLOUT_FIELDS, writer, authorityName, serviceName, phaseTitle } from "./data.js";
+import { currentView, viewSeq, setMain } from "./routing.js";
+
+const ROLLOUT_QUERY = `query($id: ID!) { rollout(id: $id) { ${ROLLOUT_FIELDS} version definition
+  steps { id title phase status evidence completedBy { name kind } completedAt dueAt actions }
+  history(first: 500) { event { position type recordedAt actor { id name kind } data } statusAfter phaseAfter stepChanges { stepId from to } } } }`;
+
+let rolloutMessages = { error: "", success: "" };
+
+export async function showRollout(id, opts) {
+  if (!(opts && opts.keepMessages)) rolloutMessages = { error: "", success: "" };
+  staleRollout = false;
+  const seq = viewSeq;
+  let r;
+  try { r = (await gql(ROLLOUT_QUERY, { id })).rollout; } catch (e) { return seq === viewSeq && setMain("Fehler", el("p", { class: "alert", text: e.text })); }
+  if (seq !== viewSeq) return;
+  if (!r) return setMain("Anbindung nicht gefunden", el("p", { text: `Keine Anbindung ${id} für dieses Token.` }));
+  data.rollouts.set(r.id, Object.fromEntries(ROLLOUT_FIELDS.split(" ").map((k) => [k, r[k]])));
+  const def = data.definitions.find((d) => r.definition === d.id + "@" + d.version) || { phases: [] };
+  const stepDef = new Map(def.phases.flatMap((p) => p.steps).map((s) => [s.id, s]));
+  const late = data.overdue.has(r.id);
+  const facts = el("dl", { class: "facts" },
+    el("dt", { text: "Status" }), el("dd", {}, el("span", { class: "pill " + r.status, text: STATUS[r.status] }), late ? el("span", { class: "pill overdue", text: "überfällig" }) : null),
+    el("dt", { text: "Phase" }), el("dd", { text: phaseTitle(r.phase) }),
+    el("dt", { text: "Fortschritt" }), el("dd", { text: `${r.stepsDone} von ${r.stepsApplicable} Schritten erledigt` }),
+    r.blockedReason ? el("dt", { text: "Blockiert" }) : null, r.blockedReason ? el("dd", { text: r.blockedReason }) : null,
+    el("dt", { text: "Verwaltung" }), el("dd", {}, el("a", { href: "#/verwaltung/" + r.ars, text: authorityName(r.ars) }), ` (ARS ${r.ars})`),
+    el("dt", { text: "Ablauf" }), el("dd", { text: `${r.definition}, Version der Anbindung ${r.version}` }));
+  const steps = el("table", { class: "data", id: "steps" },
+    el("caption", { class: "status", text: "Schritte nach Phasen, mit Nachweisen und Fristen" }),
+    el("thead", {}, el("tr", {}, ...["Schritt", "Status", "Nachweise", "Erledigt von", "Frist", "Aktionen"].map((t) => el("th", { scope: "col", text: t })))));
+  const body = el("tbody");
+  steps.append(body);
+  let lastPhase = null;
+  for (const s of r.steps) {
+    if (s.phase !== lastPhase) {
+      lastPhase = s.phase;
+      body.append(el("tr", { class: "phase" }, el("th", { colspan: 6, scope: "rowgroup", text: phaseTitle(s.phase) })));
+    }
+    const overdue = s.dueAt && !["done", "not_required", "not_applicable", "waiting"].includes(s.status) && new Date(s.dueAt) < new Date();
+    const evidence = Object.entries(s.evidence || {});
+    const d = stepDef.get(s.id) || { evidence: [] };
+    const labelOf = (k) => (d.evidence.find((f) => f.id === k) || { label: k }).label;
+    const tr = el("tr", { dataset: { step: s.id, status: s.status } },
+      el("th", { scope: "row" }, s.title),
+      el("td", {}, el("span", { class: "pill " + s.status, text: STEP_STATUS[s.status] || s.status })),
+      el("td", {}, evidence.length ? el("dl", { class: "evidence" }, evidence.flatMap(([k, v]) => [el("dt", { text: labelOf(k) + ":" }), el("dd", { text: String(v) })])) : ""),
+      el("td", {}, s.completedBy ? `${s.completedBy.name}, ${fmtTime(s.completedAt)}` : ""),
+      el("td", {}, s.dueAt ? fmtDate(s.dueAt) : "", overdue ? el("span", { class: "pill overdue", text: "überfällig" }) : null),
+      el("td", {}, el("div", { class: "actions" }, s.actions.map((a) => el("button", {
+        type: "button", class: "secondary", dataset: { action: a }, "aria-label": `${ACTION[a].replace(" …", "")}: ${s.title}`,
+        onclick: () => openAction(r, s, d, a, tr),
+      }, ACTION[a] || a)))));
+    body.append(tr);
+  }
+  const rolloutActions = el("div", { class: "actions", id: "rollout-actions" });
+  if (writer() && data.me.role !== "automation") {
+    const add = (mutation, label, needsReason) => rolloutActions.append(el("button", { type: "button", class: "secondary", dataset: { action: mutation },
+      onclick: (ev) => openRolloutAction(r, mutation, label, needsReason, ev.currentTarget) }, label));
+    if (r.status !== "cancelled") {
+      if (r.blockedReason) add("unblockRollout", "Blockade aufheben …", true); else add("blockRollout", "Blockieren …", true);
+    }
+  }
+  if (writer()) rolloutActions.append(el("button", { type: "button", class: "secondary", dataset: { action: "addComment" },
+    onclick: (ev) => openRolloutAction(r, "addComment", "Kommentieren …", true, ev.currentTarget) }, "Kommentieren …"));
+  setMain(`${serviceName(r.serviceKey)} · ${authorityName(r.ars)}`,
+    el("p", { id: "rollout-error", class: "alert", role: "alert", text: rolloutMessages.error }),
+    el("p", { id: "rollout-success", class: "success", role: "status", text: rolloutMessages.success }),
+    el("div", { class: "columns" },
+      el("section", { "aria-labelledby": "h-steps" }, facts, rolloutActions, el("h3", { id: "h-steps", text: "Schritte" }), el("div", { class: "scroll-x" }, steps)),
+      el("section", { "aria-labelledby": "h-history" }, el("h3", { id: "h-history", text: "Verlauf" }), timeline(r.history, stepDef))));
+  $("inhalt").dataset.rollout = r.id;
+  $("inhalt").dataset.version = String(r.version);
+}
+
+function timeline(history, stepDef) {
+  // Steps of this rollout's definition, else of any (the Land-level steps it waits for).
+  const title = (id) => (stepDef.get(id) || data.definitions.flatMap((d) => d.phases.flatMap((p) => p.steps)).find((s) => s.id === id) || { title: id }).title;
+  const list = el("ol", { class: "timeline", id: "history", "aria-label": "neueste zuerst" });
+  for (const h of [...history].reverse()) {
+    const e = h.event, d = e.data || {};
+    const why = d.reason || d.comment || d.text || "";
+    const what = EVENT[e.type] || e.type;
+    const step = d.step ? ` – ${title(d.step)}` : "";
+    list.append(el("li", { dataset: { position: String(e.position), type: e.type } },
+      el("div", {}, el("strong", { text: what + step })),
+      el("div", { class: "meta" }, `${fmtTime(e.recordedAt)} · ${e.actor.name} (${e.actor.kind === "person" ? "Person" : e.actor.kind === "automation" ? "Automatisierung" : "System"}) · Status danach: ${STATUS[h.statusAfter]}`),
+      why ? el("div", {}, "Begründung: ", el("q", { text: why })) : null,
+      stepChanges(h.stepChanges, title)));
+  }
+  return list;
+}
+
+function stepChanges(changes, title) {
+  if (!changes.length) return null;
+  const list = el("ul", { class: "changes" }, changes.map((c) =>
+    el("li", { text: `${title(c.stepId)}: ${c.from ? (STEP_STATUS[c.from] || c.from) + " → " : ""}${STEP_STATUS[c.to] || c.to}` })));
+  return changes.length > 4 ? el("details", {}, el("summary", { text: `${changes.length} Schritte geändert` }), list) : list;
+}
+
+function fieldInput(f) {
+  const id = "ev-" + f.id;
+  let input;
+  if (f.type === "enum") {
+    input = el("select", { id, name: f.id, required: f.required });
+    if (!f.required) input.add(new Option("–", ""));
+    for (const v of f.values) input.add(new Option(v, v));
+  } else if (f.type === "boolean") {
+    input = el("input", { id, name: f.id, type: "checkbox" });
+  } else {
+    const type = { date: "date", url: "url", number: "number" }[f.type] || "text";
+    // The browser checks what it can before sending, in the user's language; the server checks
+    // everything again.
+    input = el("input", { id, name: f.id, type, required: f.required, pattern: f.pattern, maxlength: f.maxLength, dataset: { type: f.type } });
+  }
+  input.dataset.type = f.type;
+  const hint = { leika: "14 Ziffern", ars: "12 Ziffern", uuid: "z. B. 4f6bd8b0-…", url: "https://…", document: "Aktenzeichen oder Dokument" }[f.type];
+  return el("div", { class: "field" }, el("label", { for: id, text: f.label + (f.required ? " (Pflicht)" : "") + (hint ? ` – ${hint}` : "") }), input,
+    el("span", { id: id + "-error", class: "field-error", role: "alert" }));
+}
+
+let staleRollout = false;
+
+function closeForms() {
+  for (const f of document.querySelectorAll("form.action")) f.closest("tr.form-row, div.form-box")?.remove();
+  const view = currentView();
+  if (staleRollout && view.name === "rollout") { staleRollout = false; showRollout(view.arg, { keepMessages: true }); }
+}
+
+function openAction(r, s, d, mutation, row) {
+  closeForms();
+  if (mutation === "startStep") return submit(r, mutation, { rolloutId: r.id, stepId: s.id, expectedVersion: r.version }, null);
+  const form = el("form", { class: "action", id: "action-form", "aria-label": `${ACTION[mutation].replace(" …", "")}: ${s.title}` });
+  const needsReason = mutation === "reopenStep" || mutation === "markStepNotRequired";
+  if (mutation === "completeStep") for (const f of d.evidence) form.append(fieldInput(f));
+  form.append(el("div", { class: "field" },
+    el("label", { for: "reason", text: needsReason ? "Begründung (Pflicht)" : "Kommentar (freiwillig)" }),
+    el("textarea", { id: "reason", name: "reason", rows: 2, required: needsReason })));
+  form.append(el("div", { class: "buttons" }, el("button", { type: "submit", text: ACTION[mutation].replace(" …", "") }),
+    el("button", { type: "button", class: "secondary", text: "Abbrechen", onclick: () => closeForms() })));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const reason = form.elements.reason.value.trim();
+    const input = { rolloutId: r.id, stepId: s.id, expectedVersion: r.version };
+    if (mutation === "completeStep") {
+      const evidence = {};
+      for (const f of d.evidence) {
+        const e = form.elements[f.id];
+        if (f.type === "boolean") evidence[f.id] = e.checked;
+        else if (e.value.trim() !== "") evidence[f.id] = f.type === "number" ? Number(e.value) : e.value.trim();
+      }
+      input.evidence = evidence;
+      if (reason) input.comment = reason;
+    } else if (reason) input.reason = reason;
+    submit(r, mutation, input, form);
+  });
+  const cell = el("td", { colspan: 6 }, form);
+  const formRow = el("tr", { class: "form-row" }, cell);
+  row.after(formRow);
+  form.querySelector("input, select, textarea").focus();
+}
+
+function openRolloutAction(r, mutation, label, needsReason, button) {
+  closeForms();
+  const form = el("form", { class: "action", id: "action-form", "aria-label": label.replace(" …", "") },
+    el("div", { class: "field" }, el("label", { for: "reason", text: mutation === "addComment" ? "Kommentar" : "Begründung (Pflicht)" }),
+      el("textarea", { id: "reason", name: "reason", rows: 2, required: needsReason })),
+    el("div", { class: "buttons" }, el("button", { type: "submit", text: label.replace(" …", "") }),
+      el("button", { type: "button", class: "secondary", text: "Abbrechen", onclick: () => closeForms() })));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    submit(r, mutation, { rolloutId: r.id, reason: form.elements.reason.value, expectedVersion: r.version }, form);
+  });
+  button.parentElement.after(el("div", { class: "form-box" }, form));
+  form.elements.reason.focus();
+}
+
+const INPUT_TYPE = { completeStep: "CompleteStepInput", blockRollout: "RolloutCommandInput", unblockRollout: "RolloutCommandInput", addComment: "RolloutCommandInput" };
+
+async function submit(r, mutation, input, form) {
+  const type = INPUT_TYPE[mutation] || "StepCommandInput";
+  for (const b of (form ? form.querySelectorAll("button") : [])) b.disabled = true;
+  try {
+    await gql(`mutation($i: ${type}!) { ${mutation}(input: $i) { rollout { id version } } }`, { i: input });
+    rolloutMessages = { error: "", success: "Gespeichert." };
+    await showRollout(r.id, { keepMessages: true });
+  } catch (e) {
+    for (const b of (form ? form.querySelectorAll("button") : [])) b.disabled = false;
+    rolloutMessages = { error: e.text, success: "" };
+    if (form) {
+      for (const f of e.fields) {
+        const input = form.elements[f.field];
+        if (input) { input.setAttribute("aria-invalid", "true"); input.setAttribute("aria-describedby", "ev-" + f.field + "-error"); }
+        const msg = document.getElementById("ev-" + f.field + "-error");
+        if (msg) msg.textContent = f.problem;
+      }
+    }
+    if (e.code === "CONFLICT" || !form) {
+      rolloutMessages.error = e.code === "CONFLICT"
+        ? "Inzwischen geändert: jemand anderes hat diese Anbindung geändert. Unten steht jetzt der aktuelle Stand; bitte prüfen und erneut versuchen."
+        : e.text;
+      await showRollout(r.id, { keepMessages: true });
+    } else {
+      $("rollout-error").textContent = e.text;
+      $("rollout-success").textContent = "";
+    }
+  }
+}
+
+// The open rollout changed (the live feed): redraw it — unless a form is being filled in, which
+// is not thrown away: the page says so and is redrawn when the form closes (a submission
+// against the old version is a conflict).
+export function rolloutChanged(id) {
+  if (document.getElementById("action-form")) {
+    staleRollout = true;
+    $("rollout-success").textContent = "Diese Anbindung wurde soeben geändert. Die Ansicht wird aktualisiert, sobald das Formular geschlossen ist.";
+  } else showRollout(id, { keepMessages: true });
+}
