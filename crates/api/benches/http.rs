@@ -186,6 +186,15 @@ fn main() {
         }, None).await;
         println!("rollout(id)                 : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}");
 
+        // The rollout page: every step with its evidence and who completed it, read from the
+        // rollout's stream (the read model keeps summaries).
+        let query_ids = ids.clone();
+        let (rate, p50, p99, errors) = load(&address, &token, 200, move |c, i| {
+            let id = &query_ids[(c * 200 + i) % query_ids.len()];
+            Some(format!("{{\"query\":\"{{ rollout(id: \\\"{id}\\\") {{ id version steps {{ id status evidence completedBy {{ name }} completedAt }} }} }}\"}}"))
+        }, None).await;
+        println!("rollout(id) with evidence   : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}");
+
         let (rate, p50, p99, errors) = load(&address, &token, 100, |_, _| {
             Some("{\"query\":\"{ progress(groupBy: LANDKREIS) { key rollouts percentDone byPhaseStatus { phase status count } } }\"}".to_owned())
         }, None).await;
