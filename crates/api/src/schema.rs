@@ -444,23 +444,28 @@ fn progress_groups(groups: std::collections::BTreeMap<String, projections::Count
 /// A rollout: one service at one administration. From the read model it is a summary (no step
 /// records); the records — evidence, who completed a step and when — are folded from the
 /// rollout's stream, at the summary's version, the first time a query asks for them.
-pub struct Rollout(Arc<DomainRollout>, std::sync::OnceLock<Arc<DomainRollout>>);
+pub struct Rollout {
+    /// As the read model (or a command, or time travel) has it.
+    summary: Arc<DomainRollout>,
+    /// With its step records, once a query asked for them.
+    details: std::sync::OnceLock<Arc<DomainRollout>>,
+}
 
 impl Rollout {
     pub(crate) fn new(r: Arc<DomainRollout>) -> Self {
-        Rollout(r, std::sync::OnceLock::new())
+        Rollout { summary: r, details: std::sync::OnceLock::new() }
     }
 
     /// The rollout with its step records.
     async fn details(&self, ctx: &Context<'_>) -> async_graphql::Result<Arc<DomainRollout>> {
-        if self.0.has_records() {
-            return Ok(self.0.clone());
+        if self.summary.has_records() {
+            return Ok(self.summary.clone());
         }
-        if let Some(d) = self.1.get() {
+        if let Some(d) = self.details.get() {
             return Ok(d.clone());
         }
         let s = services(ctx);
-        let r = &self.0;
+        let r = &self.summary;
         let full = projections::rollout_at_version(
             &**s.engine.store(),
             &**s.engine.registry(),
@@ -474,7 +479,7 @@ impl Rollout {
             coded("INTERNAL", "internal error")
         })?
         .map_or_else(|| r.clone(), Arc::new);
-        Ok(self.1.get_or_init(|| full).clone())
+        Ok(self.details.get_or_init(|| full).clone())
     }
 }
 
@@ -527,42 +532,42 @@ pub struct Step {
 impl Rollout {
     /// `"<serviceKey>:<ars>"`.
     async fn id(&self) -> ID {
-        ID(self.0.id())
+        ID(self.summary.id())
     }
 
     /// The stream version: the number of events of this rollout. Pass it as `expectedVersion`.
     async fn version(&self) -> u64 {
-        self.0.version
+        self.summary.version
     }
 
     /// `not_started`, `in_progress`, `blocked`, `live` or `cancelled`.
     async fn status(&self) -> &'static str {
-        self.0.status().name()
+        self.summary.status().name()
     }
 
     /// Id of the first phase with an unfinished step.
     async fn phase(&self) -> String {
-        self.0.definition.phases.get(self.0.phase()).map(|p| p.id.clone()).unwrap_or_default()
+        self.summary.definition.phases.get(self.summary.phase()).map(|p| p.id.clone()).unwrap_or_default()
     }
 
     /// The service's key.
     async fn service_key(&self) -> &str {
-        &self.0.service_key
+        &self.summary.service_key
     }
 
     /// The administration's ARS.
     async fn ars(&self) -> &str {
-        &self.0.ars
+        &self.summary.ars
     }
 
     /// Why it is blocked, while it is.
     async fn blocked_reason(&self) -> Option<&str> {
-        self.0.blocked.as_deref()
+        self.summary.blocked.as_deref()
     }
 
     /// The workflow definition it runs, `id@version`.
     async fn definition(&self) -> String {
-        format!("{}@{}", self.0.definition.id, self.0.definition.version)
+        format!("{}@{}", self.summary.definition.id, self.summary.definition.version)
     }
 
     /// Its history: every event, with the status, phase and step changes it made.
@@ -579,17 +584,17 @@ impl Rollout {
                     .map_err(|_| coded("BAD_USER_INPUT", format!("`after` must be a position, not `{a}`")))
             })
             .transpose()?;
-        crate::reads::history(ctx, &self.0.service_key, &self.0.ars, first, after).await
+        crate::reads::history(ctx, &self.summary.service_key, &self.summary.ars, first, after).await
     }
 
     /// Steps done (or marked not required), of those that apply.
     async fn steps_done(&self) -> u64 {
-        self.0.steps_done().0
+        self.summary.steps_done().0
     }
 
     /// Steps that apply to this rollout (its conditions decided which).
     async fn steps_applicable(&self) -> u64 {
-        self.0.steps_done().1
+        self.summary.steps_done().1
     }
 
     /// Its steps in definition order.
@@ -597,7 +602,7 @@ impl Rollout {
         let wanted = ctx.look_ahead();
         let records =
             ["evidence", "completedBy", "completedAt", "actions"].iter().any(|f| wanted.field(f).exists());
-        let r = if records { self.details(ctx).await? } else { self.0.clone() };
+        let r = if records { self.details(ctx).await? } else { self.summary.clone() };
         let d = &r.definition;
         Ok(d.steps
             .iter()
