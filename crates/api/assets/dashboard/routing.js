@@ -53,6 +53,7 @@ export function refreshView(view, fresh) {
 export function setMain(title, ...content) {
   const main = $("inhalt");
   main.textContent = "";
+  $("state").textContent = ""; // each view says its own state
   main.append(el("h2", { text: title }), ...content);
   document.title = title + " · efa-rollout";
 }
