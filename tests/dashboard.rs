@@ -399,6 +399,11 @@ fn the_burnup_and_the_audit_view_with_its_csv_export() {
         }
         after = r["data"]["events"]["pageInfo"]["endCursor"].as_str().map(String::from);
     }
+    let first = page.eval("document.querySelector('#audit-rows tr td:nth-child(6)').innerText");
+    assert!(
+        first.as_str().is_some_and(|t| t.starts_with("Schritt: ") && t.contains("Nachweise: ")),
+        "an event's details in words: {first}"
+    );
     page.screenshot(&screenshot_dir().join("audit.png"), false);
     let downloads = tempfile::tempdir().expect("downloads");
     page.allow_downloads(downloads.path());

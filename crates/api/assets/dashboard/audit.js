@@ -66,13 +66,30 @@ async function loadAudit(fresh) {
       body.append(el("tr", { dataset: { position: String(e.position) } },
         el("td", { class: "num", text: String(e.position) }), el("td", { text: fmtTime(e.recordedAt) }),
         el("td", { text: `${e.actor.name} (${e.actor.id})` }), el("td", { text: EVENT[e.type] || e.type }),
-        el("td", {}, subject), el("td", { class: "data", text: JSON.stringify(e.data) })));
+        el("td", {}, subject), el("td", { class: "data" }, details(e.data))));
     }
     $("audit-more").hidden = !audit.after;
     $("audit-count").textContent = `${audit.rows.length} Ereignisse${audit.after ? " (weitere vorhanden)" : ""}`;
   } catch (e) {
     $("audit-error").textContent = e.text;
   }
+}
+
+// What an event says, in words: its step, reason or comment, evidence; the payload as JSON
+// behind a disclosure (the CSV export has it whole).
+function details(d) {
+  d = d || {};
+  const steps = data.definitions.flatMap((def) => def.phases.flatMap((p) => p.steps));
+  const def = d.step ? steps.find((s) => s.id === d.step) || { title: d.step, evidence: [] } : null;
+  const label = (k) => ((def && def.evidence.find((f) => f.id === k)) || { label: k }).label;
+  const why = d.reason || d.comment || d.text || null;
+  const evidence = d.evidence ? Object.entries(d.evidence).map(([k, v]) => `${label(k)}: ${v}`).join("; ") : null;
+  return [
+    def ? el("div", { text: "Schritt: " + def.title }) : null,
+    why ? el("div", { text: "Begründung: " + why }) : null,
+    evidence ? el("div", { text: "Nachweise: " + evidence }) : null,
+    el("details", {}, el("summary", { text: "JSON" }), el("code", { text: JSON.stringify(d) })),
+  ];
 }
 
 const csvCell = (v) => { const s = String(v === null || v === undefined ? "" : v); return /[",\n\r;]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; };
