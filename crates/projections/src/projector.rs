@@ -42,6 +42,8 @@ pub struct Projector {
     store: Arc<dyn EventStore>,
     definitions: SharedDefinitions,
     checkpoint_path: Option<PathBuf>,
+    /// One checkpoint write at a time (they share the temporary file).
+    checkpoint_lock: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Projector {
@@ -276,8 +278,14 @@ impl Projector {
         catch_up(&store, &*definitions, &mut model, Cut::Everything, |_| {}).await?;
         model.audit.shrink_to_fit();
         let (position, _) = watch::channel(model.position);
-        let projector =
-            Arc::new(Projector { model: RwLock::new(model), position, store, definitions, checkpoint_path });
+        let projector = Arc::new(Projector {
+            model: RwLock::new(model),
+            position,
+            store,
+            definitions,
+            checkpoint_path,
+            checkpoint_lock: std::sync::Mutex::new(()),
+        });
         let follower = projector.clone();
         tokio::spawn(async move {
             if let Err(e) = follower.follow().await {
@@ -319,9 +327,10 @@ impl Projector {
         let _ = rx.wait_for(|&p| p >= position).await;
     }
 
-    /// Writes the checkpoint now.
+    /// Writes the checkpoint now (a write already under way is waited for first).
     pub fn checkpoint(&self) -> Result<(), Error> {
         let Some(path) = &self.checkpoint_path else { return Ok(()) };
+        let _one_at_a_time = self.checkpoint_lock.lock().unwrap_or_else(|p| p.into_inner());
         // Written under the read lock: queries go on, the follower waits for the write.
         let model = self.model.read().unwrap_or_else(|p| p.into_inner());
         checkpoint::write(&model, path)?;

@@ -329,3 +329,29 @@ async fn progress_groups_by_landkreis_and_the_audit_index_pages_without_scanning
         assert!(m.audit(&future, 0, 10).is_empty());
     });
 }
+
+/// Checkpoints written at the same time (the periodic one and the one at shutdown) do not
+/// trip over each other: each succeeds and the file is a valid checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_checkpoints_all_succeed() {
+    let (store, engine, registry) = setup().await;
+    workload(&engine, 3, 40).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("readmodel.json");
+    let (p, _) = Projector::start(store.clone(), registry.clone(), Some(path.clone())).await.expect("start");
+    caught_up(&p, &store).await;
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let writers: Vec<_> = (0..6)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..15).filter_map(|_| p.checkpoint().err().map(|e| e.to_string())).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        writers.into_iter().flat_map(|w| w.join().expect("writer")).collect()
+    });
+    assert!(failures.is_empty(), "{failures:?}");
+    let (again, start) = Projector::start(store.clone(), registry.clone(), Some(path)).await.expect("start");
+    assert!(matches!(start, Start::Resumed(_)), "{start:?}");
+    p.read(|truth| again.read(|m| assert!(m == truth)));
+}

@@ -111,6 +111,8 @@ pub async fn run(
         .await
         .map_err(|e| Failure(format!("the server stopped: {e}")))?;
     policy.abort();
+    // A policy round under way (its checkpoint is not interrupted by the abort) ends first.
+    let _ = policy.await;
     token_follower.abort();
     projector.checkpoint().map_err(|e| Failure(e.to_string()))?;
     println!("stopped");
