@@ -81,24 +81,6 @@ pub struct AuditIndex {
     pub times: Vec<i64>,
 }
 
-impl AuditIndex {
-    /// Gives back the lists' spare capacity (after loading or folding in bulk, where growth by
-    /// doubling leaves up to half of each list unused).
-    pub fn shrink_to_fit(&mut self) {
-        for map in [
-            &mut self.by_actor,
-            &mut self.by_stream,
-            &mut self.by_service,
-            &mut self.by_authority,
-            &mut self.by_type,
-        ] {
-            map.values_mut().for_each(Vec::shrink_to_fit);
-            map.shrink_to_fit();
-        }
-        self.times.shrink_to_fit();
-    }
-}
-
 /// Which events an audit query wants. Empty filters match everything.
 #[derive(Clone, Debug, Default)]
 pub struct AuditFilter {

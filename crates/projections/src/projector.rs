@@ -276,7 +276,6 @@ impl Projector {
             Start::Rebuilt(why) => tracing::warn!(reason = %why, "read models are rebuilt from the log"),
         }
         catch_up(&store, &*definitions, &mut model, Cut::Everything, |_| {}).await?;
-        model.audit.shrink_to_fit();
         let (position, _) = watch::channel(model.position);
         let projector = Arc::new(Projector {
             model: RwLock::new(model),
