@@ -226,15 +226,10 @@ fn sigterm_drains_and_exits_cleanly_and_the_data_stays() {
     let pid = server.child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
     let status = server.child.wait().expect("wait");
-    let log = std::fs::read_to_string(server._dir.path().join("server.log")).unwrap_or_default();
+    let log = server.log();
     assert!(status.success(), "exit status {status:?}; the server said:\n{log}");
     assert!(server.dir().join("readmodel.json").exists(), "the read models were checkpointed");
-    let verify = Command::new(env!("CARGO_BIN_EXE_rollout"))
-        .arg("verify")
-        .args(&server.store_args)
-        .output()
-        .expect("verify");
-    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    server.assert_log_verifies();
 }
 
 #[test]
@@ -652,12 +647,7 @@ fn a_server_killed_under_write_load_keeps_every_acknowledged_change() {
     for (position, hash) in &acked {
         assert_eq!(stored.get(position), Some(hash), "acknowledged event {position} is missing or changed");
     }
-    let verify = Command::new(env!("CARGO_BIN_EXE_rollout"))
-        .arg("verify")
-        .args(&server.store_args)
-        .output()
-        .expect("verify");
-    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    server.assert_log_verifies();
 }
 
 #[test]
@@ -688,6 +678,33 @@ fn the_demo_is_a_living_system_with_months_of_history() {
         bot["data"]["events"]["edges"][0]["node"]["actor"]["kind"], "automation",
         "an automation token took part"
     );
+    // Step actions follow the API's rules for automation too: on a step the bot completed, an
+    // admin may reopen it, the automation token (which may only start and complete steps) not.
+    let bot_token = server.issue("automation", &[]);
+    let query = "{ rollouts(filter: { serviceKey: \"wohngeld\" }, first: 500) { edges { node { id steps { id status actions completedBy { id } } } } } }";
+    let step_of = |token: &str| {
+        let r = server.gql(Some(token), query, json!({}));
+        r["data"]["rollouts"]["edges"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{r}"))
+            .iter()
+            .flat_map(|e| {
+                let id = e["node"]["id"].clone();
+                e["node"]["steps"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(move |s| (id.clone(), s))
+            })
+            .find(|(_, s)| s["status"] == "done" && s["completedBy"]["id"] == "token:demo-bot")
+            .expect("a step the bot completed")
+    };
+    let (id, by_admin) = step_of(&server.admin);
+    assert!(by_admin["actions"].as_array().is_some_and(|a| a.contains(&json!("reopenStep"))), "{by_admin}");
+    let (same, by_bot) = step_of(&bot_token);
+    assert_eq!((same, &by_bot["id"]), (id, &by_admin["id"]));
+    assert_eq!(by_bot["actions"], json!([]), "{by_bot}");
 }
 
 #[test]

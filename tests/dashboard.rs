@@ -20,23 +20,15 @@ use support::Server;
 
 /// Every rollout the token sees: id → (ars, service, status, stepsDone).
 fn rollouts(server: &Server, token: &str) -> BTreeMap<String, (String, String, String, u64)> {
-    let mut out = BTreeMap::new();
-    let mut after: Option<String> = None;
-    loop {
-        let r = server.gql(Some(token), "query($a: String) { rollouts(first: 500, after: $a) { edges { node { id ars serviceKey status stepsDone } } pageInfo { hasNextPage endCursor } } }", json!({ "a": after }));
-        for e in r["data"]["rollouts"]["edges"].as_array().unwrap_or_else(|| panic!("{r}")) {
-            let n = &e["node"];
+    let query = "query($a: String) { rollouts(first: 500, after: $a) { edges { node { id ars serviceKey status stepsDone } } pageInfo { hasNextPage endCursor } } }";
+    server
+        .all_pages(token, query, "rollouts")
+        .iter()
+        .map(|n| {
             let s = |k: &str| n[k].as_str().unwrap_or_default().to_owned();
-            out.insert(
-                s("id"),
-                (s("ars"), s("serviceKey"), s("status"), n["stepsDone"].as_u64().unwrap_or(0)),
-            );
-        }
-        if r["data"]["rollouts"]["pageInfo"]["hasNextPage"] != true {
-            return out;
-        }
-        after = r["data"]["rollouts"]["pageInfo"]["endCursor"].as_str().map(String::from);
-    }
+            (s("id"), (s("ars"), s("serviceKey"), s("status"), n["stepsDone"].as_u64().unwrap_or(0)))
+        })
+        .collect()
 }
 
 /// Opens the dashboard signed in with `token` and waits for the overview.
@@ -335,6 +327,14 @@ fn the_map_shows_each_administrations_live_share_and_opens_it() {
         "document.querySelectorAll('#map path').length",
     );
     page.screenshot(&screenshot_dir().join("map-landkreise.png"), false);
+    // A Landkreis opens the overview filtered to it.
+    page.eval("document.querySelector(\"#map path[data-ars='120600000000']\").dispatchEvent(new MouseEvent('click', { bubbles: true }))");
+    page.wait_for("document.querySelectorAll('#matrix tr[data-ars]').length > 0", 10, "location.hash");
+    assert_eq!(page.eval("document.getElementById('f-kreis').value"), json!("120600000000"));
+    let rows = page.eval(
+        "[...document.querySelectorAll('#matrix tr[data-ars]')].every(r => r.dataset.ars.startsWith('1206'))",
+    );
+    assert_eq!(rows, json!(true), "only Barnim's administrations");
     page.settle(200);
     browser.assert_nothing_left_the_machine();
 }
@@ -389,16 +389,13 @@ fn the_burnup_and_the_audit_view_with_its_csv_export() {
     page.eval("document.getElementById('a-actor').value = 'token:demo-bot'");
     page.click("#audit-filter button[type=submit]");
     page.wait_for("[...document.querySelectorAll('#audit-rows tr td:nth-child(3)')].every(td => td.innerText.includes('token:demo-bot')) && document.querySelectorAll('#audit-rows tr').length > 0", 30, "document.getElementById('audit-rows').innerText.slice(0, 500)");
-    let mut expected = 0;
-    let mut after: Option<String> = None;
-    loop {
-        let r = server.gql(Some(&server.admin), "query($a: String) { events(filter: { actor: \"token:demo-bot\" }, first: 500, after: $a) { edges { node { position } } pageInfo { hasNextPage endCursor } } }", json!({ "a": after }));
-        expected += r["data"]["events"]["edges"].as_array().expect("edges").len();
-        if r["data"]["events"]["pageInfo"]["hasNextPage"] != true {
-            break;
-        }
-        after = r["data"]["events"]["pageInfo"]["endCursor"].as_str().map(String::from);
-    }
+    let expected = server
+        .all_pages(
+            &server.admin,
+            "query($a: String) { events(filter: { actor: \"token:demo-bot\" }, first: 500, after: $a) { edges { node { position } } pageInfo { hasNextPage endCursor } } }",
+            "events",
+        )
+        .len();
     let first = page.eval("document.querySelector('#audit-rows tr td:nth-child(6)').innerText");
     assert!(
         first.as_str().is_some_and(|t| t.starts_with("Schritt: ") && t.contains("Nachweise: ")),

@@ -346,7 +346,7 @@ impl Page {
         let shot =
             self.call("Page.captureScreenshot", json!({ "format": "png", "captureBeyondViewport": full }));
         let data = shot["data"].as_str().expect("png data");
-        let bytes = decode_base64(data);
+        let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data).expect("base64");
         std::fs::write(path, bytes).expect("write the screenshot");
     }
 
@@ -406,22 +406,3 @@ const ACCESSIBILITY_AUDIT: &str = r#"(() => {
   if (document.documentElement.scrollWidth > window.innerWidth + 1) problems.push('the page is wider than the window: ' + document.documentElement.scrollWidth + ' > ' + window.innerWidth);
   return problems;
 })()"#;
-
-/// Standard base64 (the screenshot's encoding).
-fn decode_base64(text: &str) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => panic!("not base64: {c}"),
-    };
-    let clean: Vec<u8> = text.bytes().filter(|c| *c != b'=' && !c.is_ascii_whitespace()).collect();
-    let mut out = Vec::with_capacity(clean.len() * 3 / 4);
-    for chunk in clean.chunks(4) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, c)| n | (u32::from(value(*c)) << (18 - 6 * i)));
-        out.extend_from_slice(&n.to_be_bytes()[1..chunk.len()]);
-    }
-    out
-}

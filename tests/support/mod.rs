@@ -125,6 +125,33 @@ impl Server {
         std::fs::read_to_string(self._dir.path().join("server.log")).unwrap_or_default()
     }
 
+    /// Every node of a connection: `query` takes `$a: String` as the `after` cursor and asks
+    /// for `field { edges { node { … } } pageInfo { hasNextPage endCursor } }`.
+    pub fn all_pages(&self, token: &str, query: &str, field: &str) -> Vec<Value> {
+        let mut nodes = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let r = self.gql(Some(token), query, json!({ "a": after }));
+            let page = &r["data"][field];
+            let edges = page["edges"].as_array().unwrap_or_else(|| panic!("{r}"));
+            nodes.extend(edges.iter().map(|e| e["node"].clone()));
+            if page["pageInfo"]["hasNextPage"] != true {
+                return nodes;
+            }
+            after = page["pageInfo"]["endCursor"].as_str().map(String::from);
+        }
+    }
+
+    /// Panics unless `rollout verify` passes on the server's log.
+    pub fn assert_log_verifies(&self) {
+        let verify = Command::new(env!("CARGO_BIN_EXE_rollout"))
+            .arg("verify")
+            .args(&self.store_args)
+            .output()
+            .expect("verify");
+        assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    }
+
     /// The data directory of a server made by `start`.
     pub fn dir(&self) -> &Path {
         self._dir.path()
