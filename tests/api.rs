@@ -653,7 +653,7 @@ fn a_server_killed_under_write_load_keeps_every_acknowledged_change() {
 #[test]
 fn the_demo_is_a_living_system_with_months_of_history() {
     let server = Server::start_demo();
-    let r = server.gql(Some(&server.admin), "{ progress(groupBy: SERVICE) { key rollouts percentDone } overdue(first: 100) { rolloutId } blocked(first: 100) { rolloutId } events(first: 1) { edges { node { recordedAt } } } head { position } }", json!({}));
+    let r = server.gql(Some(&server.admin), "{ progress(groupBy: SERVICE) { key rollouts percentDone } overdue(first: 100) { rolloutId stepId dueAt } blocked(first: 100) { rolloutId } events(first: 1) { edges { node { recordedAt } } } head { position } }", json!({}));
     let d = &r["data"];
     let services: Vec<&str> =
         d["progress"].as_array().expect("groups").iter().filter_map(|g| g["key"].as_str()).collect();
@@ -678,6 +678,35 @@ fn the_demo_is_a_living_system_with_months_of_history() {
         bot["data"]["events"]["edges"][0]["node"]["actor"]["kind"], "automation",
         "an automation token took part"
     );
+    // A rollout and its steps say whether they are overdue, as the overdue list does.
+    let late = &d["overdue"][0];
+    let r = server.gql(
+        Some(&server.admin),
+        "query($id: ID!) { rollout(id: $id) { overdue steps { id overdue } } }",
+        json!({ "id": late["rolloutId"] }),
+    );
+    assert_eq!(r["data"]["rollout"]["overdue"], true, "{r}");
+    let late_steps: Vec<&Value> = r["data"]["rollout"]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["overdue"] == true)
+        .map(|s| &s["id"])
+        .collect();
+    assert!(late_steps.contains(&&late["stepId"]), "{late} {r}");
+    let listed: std::collections::BTreeSet<String> = d["overdue"]
+        .as_array()
+        .expect("overdue")
+        .iter()
+        .filter_map(|o| o["rolloutId"].as_str().map(String::from))
+        .collect();
+    let all = server.all_pages(&server.admin, "query($a: String) { rollouts(first: 500, after: $a) { edges { node { id overdue } } pageInfo { hasNextPage endCursor } } }", "rollouts");
+    let flagged: std::collections::BTreeSet<String> = all
+        .iter()
+        .filter(|n| n["overdue"] == true)
+        .filter_map(|n| n["id"].as_str().map(String::from))
+        .collect();
+    assert_eq!(flagged, listed, "the same rollouts as the overdue list");
     // Step actions follow the API's rules for automation too: on a step the bot completed, an
     // admin may reopen it, the automation token (which may only start and complete steps) not.
     let bot_token = server.issue("automation", &[]);

@@ -525,6 +525,8 @@ pub struct Step {
     completed_at: Option<String>,
     /// When it is due (RFC 3339).
     due_at: Option<String>,
+    /// Open and past its due date now.
+    overdue: bool,
 }
 
 /// A rollout: one service at one administration, as its events made it.
@@ -587,6 +589,12 @@ impl Rollout {
         crate::reads::history(ctx, &self.summary.service_key, &self.summary.ars, first, after).await
     }
 
+    /// Whether an open step is past its due date now (the steps say which; `overdue` lists them
+    /// all, longest overdue first).
+    async fn overdue(&self) -> bool {
+        self.summary.is_overdue(store::Timestamp::now())
+    }
+
     /// Steps done (or marked not required), of those that apply.
     async fn steps_done(&self) -> u64 {
         self.summary.steps_done().0
@@ -604,10 +612,13 @@ impl Rollout {
             ["evidence", "completedBy", "completedAt", "actions"].iter().any(|f| wanted.field(f).exists());
         let r = if records { self.details(ctx).await? } else { self.summary.clone() };
         let d = &r.definition;
+        let now = store::Timestamp::now();
+        let late: Vec<usize> = r.deadlines().filter(|(_, due)| *due < now).map(|(i, _)| i).collect();
         Ok(d.steps
             .iter()
             .zip(&r.steps)
-            .map(|(def, s)| Step {
+            .enumerate()
+            .map(|(i, (def, s))| Step {
                 rollout: r.clone(),
                 id: def.id.clone(),
                 title: def.title.clone(),
@@ -619,6 +630,7 @@ impl Rollout {
                 completed_by: s.completed_by().map(actor_info),
                 completed_at: s.completed_at().map(|t| t.to_string()),
                 due_at: s.due_at.map(|t| t.to_string()),
+                overdue: late.contains(&i),
             })
             .collect())
     }

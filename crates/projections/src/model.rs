@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use catalog::{Catalog, CatalogEvent};
 use store::{EventHash, RecordedEvent, Timestamp};
-use workflow::rollout::{Definitions, Meta, Rollout, StepStatus};
+use workflow::rollout::{Definitions, Meta, Rollout};
 use workflow::RolloutEvent;
 
 /// How progress is grouped.
@@ -223,15 +223,8 @@ impl ReadModel {
             .and_then(|a| a.authority.landkreis_ars.clone())
             .unwrap_or_else(|| r.ars.clone());
         let (steps_done, steps_total) = r.steps_done();
-        let open = r.cancelled.is_none();
-        let due = r
-            .definition
-            .steps
-            .iter()
-            .zip(&r.steps)
-            .filter(|(_, s)| open && !s.status.satisfies() && s.status != StepStatus::Waiting)
-            .filter_map(|(d, s)| s.due_at.map(|due| (due.unix_micros(), d.id.clone())))
-            .collect();
+        let due =
+            r.deadlines().map(|(i, due)| (due.unix_micros(), r.definition.steps[i].id.clone())).collect();
         Contribution {
             groups: [
                 (GroupBy::Service, r.service_key.clone()),

@@ -298,6 +298,22 @@ impl Rollout {
         self.steps.iter().any(|s| s.record.is_some())
     }
 
+    /// The deadlines that count: open steps (not done or skipped, not waiting) of a rollout
+    /// that is not cancelled, with a due date — (step index, due).
+    pub fn deadlines(&self) -> impl Iterator<Item = (usize, Timestamp)> + '_ {
+        let open = self.cancelled.is_none();
+        self.steps
+            .iter()
+            .enumerate()
+            .filter(move |(_, s)| open && !s.status.satisfies() && s.status != StepStatus::Waiting)
+            .filter_map(|(i, s)| s.due_at.map(|due| (i, due)))
+    }
+
+    /// Whether a deadline has passed at `now`.
+    pub fn is_overdue(&self, now: Timestamp) -> bool {
+        self.deadlines().any(|(_, due)| due < now)
+    }
+
     /// The first step (in definition order) someone can act on now: ready, or awaiting a
     /// confirmation.
     pub fn next_open_step(&self) -> Option<usize> {

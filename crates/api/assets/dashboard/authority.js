@@ -13,7 +13,7 @@ export function showAuthority(ars) {
     el("thead", {}, el("tr", {}, ...["Dienst", "Status", "Phase", "Schritte erledigt"].map((t) => el("th", { scope: "col", text: t })))),
     el("tbody", {}, rows.map((r) => el("tr", { dataset: { id: r.id } },
       el("td", {}, el("a", { href: "#/rollout/" + encodeURIComponent(r.id), text: serviceName(r.serviceKey) })),
-      el("td", {}, el("span", { class: "pill " + r.status, text: STATUS[r.status] }), data.overdue.has(r.id) ? el("span", { class: "pill overdue", text: "überfällig" }) : null),
+      el("td", {}, el("span", { class: "pill " + r.status, text: STATUS[r.status] }), r.overdue ? el("span", { class: "pill overdue", text: "überfällig" }) : null),
       el("td", { text: phaseTitle(r.phase) }),
       el("td", { class: "num", text: `${r.stepsDone} / ${r.stepsApplicable}` })))));
   setMain(a.name,

@@ -9,9 +9,8 @@ export const data = {
   services: new Map(),     // key -> { key name }
   definitions: [],         // with phases
   phases: new Map(),       // phase id -> { title, index, of }
-  overdue: new Set(),
 };
-export const ROLLOUT_FIELDS = "id status phase serviceKey ars stepsDone stepsApplicable blockedReason";
+export const ROLLOUT_FIELDS = "id status phase serviceKey ars stepsDone stepsApplicable blockedReason overdue";
 export const manager = () => data.me && ["admin", "project-manager", "auditor"].includes(data.me.role);
 export const writer = () => data.me && data.me.role !== "auditor";
 
@@ -26,16 +25,14 @@ export async function loadAll() {
   for (const d of data.definitions) {
     d.phases.forEach((p, i) => { if (!data.phases.has(p.id)) data.phases.set(p.id, { title: p.title, index: i, of: d.phases.length }); });
   }
-  const [rollouts, authorities, services, overdue] = await Promise.all([
+  const [rollouts, authorities, services] = await Promise.all([
     allPages(`query($a: String) { rollouts(first: 500, after: $a) { edges { node { ${ROLLOUT_FIELDS} } } pageInfo { hasNextPage endCursor } } }`, "rollouts"),
     allPages("query($a: String) { authorities(first: 500, after: $a) { edges { node { ars name kind landkreis { ars name } } } pageInfo { hasNextPage endCursor } } }", "authorities"),
     allPages("query($a: String) { services(first: 500, after: $a) { edges { node { key name } } pageInfo { hasNextPage endCursor } } }", "services"),
-    gql("{ overdue(first: 500) { rolloutId } }"),
   ]);
   data.rollouts = new Map(rollouts.map((r) => [r.id, r]));
   data.authorities = new Map(authorities.map((a) => [a.ars, a]));
   data.services = new Map(services.map((s) => [s.key, s]));
-  data.overdue = new Set(overdue.overdue.map((o) => o.rolloutId));
 }
 
 export const authorityName = (ars) => (data.authorities.get(ars) || { name: ars }).name;

@@ -39,8 +39,6 @@ async function refreshChanged() {
     const d = await gql(`query($id: ID!) { rollout(id: $id) { ${ROLLOUT_FIELDS} } }`, { id });
     if (d.rollout) data.rollouts.set(id, d.rollout);
   }
-  const o = await gql("{ overdue(first: 500) { rolloutId } }");
-  data.overdue = new Set(o.overdue.map((x) => x.rolloutId));
   const view = currentView();
   if (view.name === "rollout" && ids.includes(view.arg)) rolloutChanged(view.arg);
   else if (["overview", "map", "authority"].includes(view.name)) refreshView(view);

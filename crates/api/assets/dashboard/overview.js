@@ -82,7 +82,7 @@ export function renderMatrix() {
         if (!r) return;
         shown++; all++; colAll[i]++;
         if (r.status === "live") { live++; colLive[i]++; }
-        const late = data.overdue.has(r.id);
+        const late = r.overdue;
         const colour = phaseColour(r);
         const label = `${a.name} · ${serviceName(s)}: ${STATUS[r.status]}, Phase ${phaseTitle(r.phase)}, ${r.stepsDone} von ${r.stepsApplicable} Schritten erledigt${late ? ", überfällig" : ""}${r.blockedReason ? ", blockiert: " + r.blockedReason : ""}`;
         const b = el("button", {

@@ -7,7 +7,7 @@ import { data, ROLLOUT_FIELDS, writer, authorityName, serviceName, phaseTitle } 
 import { currentView, viewSeq, setMain } from "./routing.js";
 
 const ROLLOUT_QUERY = `query($id: ID!) { rollout(id: $id) { ${ROLLOUT_FIELDS} version definition
-  steps { id title phase status evidence completedBy { name kind } completedAt dueAt actions }
+  steps { id title phase status evidence completedBy { name kind } completedAt dueAt overdue actions }
   history(first: 500) { event { position type recordedAt actor { id name kind } data } statusAfter phaseAfter stepChanges { stepId from to } } } }`;
 
 let rolloutMessages = { error: "", success: "" };
@@ -23,7 +23,7 @@ export async function showRollout(id, opts) {
   data.rollouts.set(r.id, Object.fromEntries(ROLLOUT_FIELDS.split(" ").map((k) => [k, r[k]])));
   const def = data.definitions.find((d) => r.definition === d.id + "@" + d.version) || { phases: [] };
   const stepDef = new Map(def.phases.flatMap((p) => p.steps).map((s) => [s.id, s]));
-  const late = data.overdue.has(r.id);
+  const late = r.overdue;
   const facts = el("dl", { class: "facts" },
     el("dt", { text: "Status" }), el("dd", {}, el("span", { class: "pill " + r.status, text: STATUS[r.status] }), late ? el("span", { class: "pill overdue", text: "überfällig" }) : null),
     el("dt", { text: "Phase" }), el("dd", { text: phaseTitle(r.phase) }),
@@ -42,7 +42,6 @@ export async function showRollout(id, opts) {
       lastPhase = s.phase;
       body.append(el("tr", { class: "phase" }, el("th", { colspan: 6, scope: "rowgroup", text: phaseTitle(s.phase) })));
     }
-    const overdue = s.dueAt && !["done", "not_required", "not_applicable", "waiting"].includes(s.status) && new Date(s.dueAt) < new Date();
     const evidence = Object.entries(s.evidence || {});
     const d = stepDef.get(s.id) || { evidence: [] };
     const labelOf = (k) => (d.evidence.find((f) => f.id === k) || { label: k }).label;
@@ -51,7 +50,7 @@ export async function showRollout(id, opts) {
       el("td", {}, el("span", { class: "pill " + s.status, text: STEP_STATUS[s.status] || s.status })),
       el("td", {}, evidence.length ? el("dl", { class: "evidence" }, evidence.flatMap(([k, v]) => [el("dt", { text: labelOf(k) + ":" }), el("dd", { text: String(v) })])) : ""),
       el("td", {}, s.completedBy ? `${s.completedBy.name}, ${fmtTime(s.completedAt)}` : ""),
-      el("td", {}, s.dueAt ? fmtDate(s.dueAt) : "", overdue ? el("span", { class: "pill overdue", text: "überfällig" }) : null),
+      el("td", {}, s.dueAt ? fmtDate(s.dueAt) : "", s.overdue ? el("span", { class: "pill overdue", text: "überfällig" }) : null),
       el("td", {}, el("div", { class: "actions" }, s.actions.map((a) => el("button", {
         type: "button", class: "secondary", dataset: { action: a }, "aria-label": `${ACTION[a].replace(" …", "")}: ${s.title}`,
         onclick: () => openAction(r, s, d, a, tr),
