@@ -23,8 +23,9 @@ fn event(n: u64) -> NewEvent {
     )
 }
 
+/// Opens the store; waits for sled to release a lock a handle of this process just dropped.
 fn open(dir: &Path) -> SledStore {
-    SledStore::open(SledConfig::new(dir)).expect("open store")
+    when_unlocked(|| SledStore::open(SledConfig::new(dir)))
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -82,16 +83,21 @@ fn verify_after(tamper: impl FnOnce(&sled::Tree)) -> Result<u64, VerifyError> {
     })
 }
 
-/// sled releases its file lock from a background thread shortly after the last handle is gone.
 fn open_raw(path: &Path) -> sled::Db {
+    when_unlocked(|| sled::open(path))
+}
+
+/// sled releases its file lock from a background thread shortly after the last handle is gone:
+/// a reopen in the same process retries while the error is that lock (up to 10 s).
+fn when_unlocked<T, E: std::fmt::Display>(mut open: impl FnMut() -> Result<T, E>) -> T {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match sled::open(path) {
-            Ok(db) => return db,
+        match open() {
+            Ok(opened) => return opened,
             Err(e) if Instant::now() < deadline && e.to_string().contains("lock") => {
                 std::thread::sleep(Duration::from_millis(10))
             }
-            Err(e) => panic!("raw sled: {e}"),
+            Err(e) => panic!("open: {e}"),
         }
     }
 }
