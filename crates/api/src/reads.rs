@@ -201,7 +201,7 @@ pub(crate) fn rollouts_page(
             match (&filter.ars, &filter.service_key) {
                 (Some(ars), _) => Box::new(m.rollouts_of_authority(ars)),
                 (None, Some(key)) => Box::new(m.rollouts_of_service(key)),
-                (None, None) => Box::new(m.rollouts.values()),
+                (None, None) => Box::new(m.rollouts()),
             };
         let landkreis_of =
             |ars: &str| m.catalog.authorities.get(ars).and_then(|a| a.authority.landkreis_ars.clone());
@@ -283,7 +283,7 @@ pub(crate) async fn history(
         for e in page {
             let event = workflow::RolloutEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str())
                 .map_err(|why| coded("INTERNAL", format!("unreadable event at {}: {why}", e.position)))?;
-            let meta = workflow::Meta { at: e.recorded_at, actor: e.actor.clone() };
+            let meta = workflow::Meta { at: e.recorded_at, actor: &e.actor };
             let before = state.clone();
             let next = DomainRollout::evolve(state, &event, &meta, &**s.engine.registry())
                 .map_err(|why| coded("INTERNAL", why.to_string()))?;
@@ -626,7 +626,7 @@ pub struct BlockedRollout {
 pub(crate) fn overdue(ctx: &Context<'_>, p: &Principal, first: usize) -> Vec<OverdueStep> {
     crate::schema::services_of(ctx).projector.read(|m| {
         m.overdue(Timestamp::now())
-            .filter(|(_, id, _)| m.rollouts.get(*id).is_some_and(|r| visible(p, r)))
+            .filter(|(_, id, _)| m.rollout(id).is_some_and(|r| visible(p, r)))
             .take(first)
             .map(|(due, id, step)| OverdueStep {
                 rollout_id: ID(id.into()),
@@ -640,7 +640,7 @@ pub(crate) fn overdue(ctx: &Context<'_>, p: &Principal, first: usize) -> Vec<Ove
 pub(crate) fn blocked(ctx: &Context<'_>, p: &Principal, first: usize) -> Vec<BlockedRollout> {
     crate::schema::services_of(ctx).projector.read(|m| {
         m.blocked()
-            .filter_map(|(since, id)| m.rollouts.get(id).filter(|r| visible(p, r)).map(|r| (since, r)))
+            .filter_map(|(since, id)| m.rollout(id).filter(|r| visible(p, r)).map(|r| (since, r)))
             .take(first)
             .map(|(since, r)| BlockedRollout {
                 rollout_id: ID(r.id()),

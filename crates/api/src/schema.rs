@@ -211,7 +211,7 @@ impl Query {
                 .map(|r| Rollout::new(Arc::new(r))));
         }
         let s = services(ctx);
-        Ok(s.projector.read(|m| m.rollouts.get(id.as_str()).cloned()).map(Rollout::new))
+        Ok(s.projector.read(|m| m.rollout(id.as_str()).cloned()).map(Rollout::new))
     }
 
     /// Rollouts, filtered, ordered by id, as a Relay connection (`first` at most 500).

@@ -225,7 +225,7 @@ impl Engine {
                     .map_err(|why| {
                         EngineError::Unreadable(format!("{} at position {}: {why}", e.stream_id, e.position))
                     })?;
-                let meta = Meta { at: e.recorded_at, actor: e.actor.clone() };
+                let meta = Meta { at: e.recorded_at, actor: &e.actor };
                 state = Some(Rollout::evolve(state, &event, &meta, &*self.registry).map_err(|why| {
                     EngineError::Unreadable(format!("{} at position {}: {why}", e.stream_id, e.position))
                 })?);
@@ -282,7 +282,7 @@ impl Engine {
         let recorded = self.store.append(&stream_id(service_key, ars), expected, new).await?;
         let mut rollout = state;
         for (event, stored) in events.iter().zip(&recorded) {
-            let meta = Meta { at: stored.recorded_at, actor: stored.actor.clone() };
+            let meta = Meta { at: stored.recorded_at, actor: &stored.actor };
             rollout = Some(
                 Rollout::evolve(rollout, event, &meta, &*self.registry)
                     .map_err(|why| EngineError::Unreadable(why.to_string()))?,

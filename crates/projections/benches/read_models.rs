@@ -77,8 +77,7 @@ fn rollout_events(
         };
         if let Ok(events) = decide(state.as_ref(), &command, &Context { principal, now }) {
             for e in events {
-                *state =
-                    Rollout::evolve(state.take(), &e, &Meta { at: now, actor: actor.clone() }, registry).ok();
+                *state = Rollout::evolve(state.take(), &e, &Meta { at: now, actor: &actor }, registry).ok();
                 out.push((e, actor.clone()));
             }
         }
@@ -178,7 +177,7 @@ fn load_only(dir: &str) {
         "fresh process, rebuild (read + fold) : {:>8.0} events/s ({took:?}); {:.0} MB resident after loading {} rollouts",
         model.position as f64 / took.as_secs_f64(),
         rss_mb(),
-        model.rollouts.len(),
+        model.rollout_count(),
     );
 }
 
@@ -321,7 +320,7 @@ fn main() {
     println!(
         "rebuild (read + fold)   : {:>10.0} events/s ({fold_time:?}), {} rollouts",
         head as f64 / fold_time.as_secs_f64(),
-        model.rollouts.len()
+        model.rollout_count()
     );
     let rss_after = rss_mb();
     // Where the time goes: the fold alone, on events already in memory.
@@ -362,7 +361,7 @@ fn main() {
         "progress by Landkreis    : p50 {:?}  p99 {:?} (all {} rollouts, 14 groups)",
         pct(&times, 0.5),
         pct(&times, 0.99),
-        model.rollouts.len()
+        model.rollout_count()
     );
     let mut index_times = Vec::new();
     let mut page_times = Vec::new();

@@ -35,7 +35,7 @@ struct SnapshotOut<'a> {
     last_hash: EventHash,
     catalog: &'a Catalog,
     rollouts: Vec<RolloutSnapshot>,
-    blocked_since: &'a HashMap<String, i64>,
+    blocked_since: HashMap<&'a str, i64>,
     audit: &'a AuditIndex,
 }
 
@@ -116,8 +116,7 @@ pub fn write(model: &ReadModel, path: &Path) -> Result<(), CheckpointError> {
         last_hash: model.last_hash,
         catalog: &model.catalog,
         rollouts: model
-            .rollouts
-            .values()
+            .rollouts()
             .map(|r| RolloutSnapshot {
                 service_key: r.service_key.clone(),
                 ars: r.ars.clone(),
@@ -136,7 +135,7 @@ pub fn write(model: &ReadModel, path: &Path) -> Result<(), CheckpointError> {
                 touched: r.touched,
             })
             .collect(),
-        blocked_since: model.blocked_since(),
+        blocked_since: model.blocked_since().collect(),
         audit: &model.audit,
     };
     let unwritable = |e: serde_json::Error| CheckpointError::Unreadable(e.to_string());
@@ -172,7 +171,7 @@ pub fn read(path: &Path, definitions: &dyn Definitions) -> Result<ReadModel, Che
     }
     let snapshot: Snapshot =
         serde_json::from_reader(reader).map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
-    let mut rollouts = HashMap::with_capacity(snapshot.rollouts.len());
+    let mut rollouts = Vec::with_capacity(snapshot.rollouts.len());
     for r in snapshot.rollouts {
         let definition = definitions
             .get(&r.definition_id, r.definition_version)
@@ -201,14 +200,8 @@ pub fn read(path: &Path, definitions: &dyn Definitions) -> Result<ReadModel, Che
             updated_at: r.updated_at,
             touched: r.touched,
         };
-        rollouts.insert(rollout.id(), std::sync::Arc::new(rollout));
+        let blocked_since = snapshot.blocked_since.get(&rollout.id()).copied();
+        rollouts.push((rollout, blocked_since));
     }
-    Ok(ReadModel::restore(
-        snapshot.position,
-        snapshot.last_hash,
-        snapshot.catalog,
-        rollouts,
-        snapshot.blocked_since,
-        snapshot.audit,
-    ))
+    Ok(ReadModel::restore(snapshot.position, snapshot.last_hash, snapshot.catalog, rollouts, snapshot.audit))
 }

@@ -4,6 +4,7 @@
 
 pub mod checkpoint;
 pub mod model;
+pub mod positions;
 pub mod projector;
 
 pub use model::{AuditFilter, Counts, GroupBy, ProjectionError, ReadModel};

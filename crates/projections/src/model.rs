@@ -1,13 +1,16 @@
 //! The read model: everything queries need, folded from the global log event by event.
 //! Queries never scan the log; the few that need the past (`as of`) fold a prefix of it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use catalog::{Catalog, CatalogEvent};
+use rustc_hash::FxHashMap;
 use store::{EventHash, RecordedEvent, Timestamp};
-use workflow::rollout::{Definitions, Meta, Rollout};
+use workflow::rollout::{Definitions, Meta, Records, Rollout, Status};
 use workflow::RolloutEvent;
+
+use crate::positions::{Descending, PositionList, TimeList};
 
 /// How progress is grouped.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
@@ -29,21 +32,6 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, c: &Contribution, sign: i64) {
-        let apply = |v: &mut u64, d: u64| {
-            *v = if sign > 0 { *v + d } else { v.saturating_sub(d) };
-        };
-        apply(&mut self.rollouts, 1);
-        let key = (c.phase.clone(), c.status);
-        let entry = self.by_phase_status.entry(key.clone()).or_insert(0);
-        apply(entry, 1);
-        if *entry == 0 {
-            self.by_phase_status.remove(&key);
-        }
-        apply(&mut self.steps_done, c.steps_done);
-        apply(&mut self.steps_total, c.steps_total);
-    }
-
     /// Share of applicable steps done, 0 to 100.
     pub fn percent_done(&self) -> f64 {
         if self.steps_total == 0 {
@@ -54,31 +42,95 @@ impl Counts {
     }
 }
 
-/// What one rollout adds to its groups.
+/// A rollout's number in the model: its index in `ReadModel::entries`, given in the order the
+/// rollouts started. The lists derived from rollouts (progress groups, due dates, blocked)
+/// hold these instead of the rollouts' ids.
+type Slot = u32;
+
+/// A group's number: its index in `ReadModel::groups`.
+type GroupId = u32;
+
+/// One rollout in the model.
+#[derive(Clone, Debug)]
+struct Entry {
+    /// `service:ars`.
+    id: Box<str>,
+    rollout: Arc<Rollout>,
+    /// Its groups by service, Landkreis and administration (the order of `GROUPINGS`).
+    groups: [GroupId; 3],
+    /// What it adds to its groups; none before it is first counted.
+    contribution: Option<Contribution>,
+    /// Since when it is blocked: the time of the event that blocked it.
+    blocked_since: Option<i64>,
+}
+
+/// What one rollout adds to its groups, and its open deadlines.
 #[derive(Clone, Debug, PartialEq)]
 struct Contribution {
-    groups: [(GroupBy, String); 3],
-    phase: String,
-    status: &'static str,
+    /// The phase's number in `ReadModel::phases`.
+    phase: u32,
+    status: Status,
+    steps_done: u32,
+    steps_total: u32,
+    /// Open steps with a due date: (due, step index).
+    due: Vec<(i64, u32)>,
+}
+
+/// The groupings, in the order of `Entry::groups`.
+const GROUPINGS: [GroupBy; 3] = [GroupBy::Service, GroupBy::Landkreis, GroupBy::Authority];
+
+/// Progress of one group, and (for services and administrations) its rollouts.
+#[derive(Clone, Debug)]
+struct Group {
+    by: GroupBy,
+    key: String,
+    rollouts: u64,
+    /// ((phase number, status), rollouts), only entries above zero.
+    by_phase_status: Vec<((u32, Status), u64)>,
     steps_done: u64,
     steps_total: u64,
-    /// Open steps with a due date: (due, step).
-    due: Vec<(i64, String)>,
-    /// Since when it is blocked.
-    blocked_since: Option<i64>,
+    /// The rollouts of a service or an administration (a rollout never changes either);
+    /// empty for Landkreise, whose rollouts are found through their administrations.
+    members: Vec<Slot>,
+}
+
+impl Group {
+    fn add(&mut self, c: &Contribution) {
+        self.rollouts += 1;
+        self.steps_done += u64::from(c.steps_done);
+        self.steps_total += u64::from(c.steps_total);
+        let key = (c.phase, c.status);
+        match self.by_phase_status.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += 1,
+            None => self.by_phase_status.push((key, 1)),
+        }
+    }
+
+    fn remove(&mut self, c: &Contribution) {
+        self.rollouts = self.rollouts.saturating_sub(1);
+        self.steps_done = self.steps_done.saturating_sub(u64::from(c.steps_done));
+        self.steps_total = self.steps_total.saturating_sub(u64::from(c.steps_total));
+        let key = (c.phase, c.status);
+        if let Some(i) = self.by_phase_status.iter().position(|(k, _)| *k == key) {
+            self.by_phase_status[i].1 -= 1;
+            if self.by_phase_status[i].1 == 0 {
+                self.by_phase_status.swap_remove(i);
+            }
+        }
+    }
 }
 
 /// Positions of events, by what they concern; each list ascends.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AuditIndex {
-    pub by_actor: HashMap<String, Vec<u64>>,
-    pub by_stream: HashMap<String, Vec<u64>>,
-    pub by_service: HashMap<String, Vec<u64>>,
-    pub by_authority: HashMap<String, Vec<u64>>,
-    pub by_type: HashMap<String, Vec<u64>>,
-    /// Recorded-at of every event, by position - 1 (non-decreasing: the store never lets time
+    pub by_actor: FxHashMap<String, PositionList>,
+    pub by_stream: FxHashMap<String, PositionList>,
+    pub by_service: FxHashMap<String, PositionList>,
+    pub by_authority: FxHashMap<String, PositionList>,
+    pub by_type: FxHashMap<String, PositionList>,
+    /// Recorded-at of every event, in log order (non-decreasing: the store never lets time
     /// run backwards along the log), for time ranges.
-    pub times: Vec<i64>,
+    pub times: TimeList,
 }
 
 /// Which events an audit query wants. Empty filters match everything.
@@ -102,27 +154,61 @@ pub enum ProjectionError {
 }
 
 /// All read models, at one position of the log.
-#[derive(Clone, Debug, Default, PartialEq)]
+///
+/// Held in memory whole (see ARCHITECTURE.md, "Read models"): at 40,000 rollouts and a million
+/// events about a hundred megabytes, most of it the rollouts' step states.
+#[derive(Clone, Debug, Default)]
 pub struct ReadModel {
     pub position: u64,
     pub last_hash: EventHash,
     pub catalog: Catalog,
     /// Every rollout's summary (`Rollout::forget_records`: status of every step, due dates,
     /// block, assignment — not the evidence and actors of completed steps, which
-    /// `rollout_at_version` folds from the stream when a query asks). Shared, so a query hands a
-    /// rollout out without copying it.
-    pub rollouts: HashMap<String, Arc<Rollout>>,
-    contributions: HashMap<String, Contribution>,
-    progress: HashMap<(GroupBy, String), Counts>,
-    /// (due, rollout id, step) of open steps with a due date.
-    due: BTreeSet<(i64, String, String)>,
-    /// (blocked since, rollout id).
-    blocked: BTreeSet<(i64, String)>,
-    blocked_since: HashMap<String, i64>,
-    /// Rollout ids by administration and by service (catalogue views).
-    by_authority: HashMap<String, BTreeSet<String>>,
-    by_service: HashMap<String, BTreeSet<String>>,
+    /// `rollout_at_version` folds from the stream when a query asks), in the order they
+    /// started. Shared, so a query hands a rollout out without copying it.
+    entries: Vec<Entry>,
+    /// Slots by rollout id.
+    slots: FxHashMap<Box<str>, Slot>,
+    groups: Vec<Group>,
+    /// Group numbers by key, one map per grouping (the order of `GROUPINGS`).
+    group_ids: [FxHashMap<String, GroupId>; 3],
+    /// Phase ids by number, and numbers by id.
+    phases: Vec<String>,
+    phase_ids: FxHashMap<String, u32>,
+    /// (due, slot, step index) of open steps with a due date.
+    due: BTreeSet<(i64, Slot, u32)>,
+    /// (blocked since, slot).
+    blocked: BTreeSet<(i64, Slot)>,
     pub audit: AuditIndex,
+}
+
+/// Equal when every answer is equal: the numbering of rollouts, groups and phases (which
+/// depends on the order they were met, in the log or in a checkpoint) does not count.
+impl PartialEq for ReadModel {
+    fn eq(&self, other: &Self) -> bool {
+        fn rollouts(m: &ReadModel) -> BTreeMap<&str, (&Rollout, Option<i64>)> {
+            m.entries.iter().map(|e| (&*e.id, (&*e.rollout, e.blocked_since))).collect()
+        }
+        fn due(m: &ReadModel) -> Vec<(Timestamp, &str, &str)> {
+            let mut v: Vec<_> = m.overdue(Timestamp::from_unix_micros(i64::MAX)).collect();
+            v.sort_unstable();
+            v
+        }
+        fn blocked(m: &ReadModel) -> BTreeSet<(Timestamp, &str)> {
+            m.blocked().collect()
+        }
+        fn progress(m: &ReadModel) -> [BTreeMap<String, Counts>; 3] {
+            GROUPINGS.map(|by| m.progress(by))
+        }
+        self.position == other.position
+            && self.last_hash == other.last_hash
+            && self.catalog == other.catalog
+            && self.audit == other.audit
+            && rollouts(self) == rollouts(other)
+            && due(self) == due(other)
+            && blocked(self) == blocked(other)
+            && progress(self) == progress(other)
+    }
 }
 
 /// The rollout id (`service:ars`) of a rollout stream.
@@ -131,18 +217,18 @@ pub fn rollout_id_of_stream(stream: &str) -> Option<&str> {
 }
 
 /// Appends a position to a key's list, allocating the key only the first time.
-fn push(map: &mut HashMap<String, Vec<u64>>, key: &str, position: u64) {
+fn push(map: &mut FxHashMap<String, PositionList>, key: &str, position: u64) -> Result<(), Descending> {
     match map.get_mut(key) {
         Some(list) => list.push(position),
-        None => {
-            map.insert(key.to_owned(), vec![position]);
-        }
+        None => map.entry(key.to_owned()).or_default().push(position),
     }
 }
 
+static NO_POSITIONS: PositionList = PositionList::EMPTY;
+
 /// The positions under `key`, when the filter names one (none stored: an empty list).
-fn pick<'a>(map: &'a HashMap<String, Vec<u64>>, key: &Option<String>) -> Option<&'a [u64]> {
-    key.as_ref().map(|k| map.get(k).map_or(&[][..], Vec::as_slice))
+fn pick<'a>(map: &'a FxHashMap<String, PositionList>, key: &Option<String>) -> Option<&'a PositionList> {
+    key.as_ref().map(|k| map.get(k).unwrap_or(&NO_POSITIONS))
 }
 
 impl ReadModel {
@@ -152,157 +238,270 @@ impl ReadModel {
             return Err(ProjectionError::OutOfOrder { position: e.position, expected: self.position + 1 });
         }
         let unreadable = |reason: String| ProjectionError::Unreadable { position: e.position, reason };
+        let at = e.recorded_at.unix_micros();
         let (mut service, mut authority) = (None, None);
         if let Some(id) = rollout_id_of_stream(&e.stream_id) {
             let event = RolloutEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str())
                 .map_err(unreadable)?;
-            let meta = Meta { at: e.recorded_at, actor: e.actor.clone() };
-            let (key, previous) = match self.rollouts.remove_entry(id) {
-                Some((k, r)) => (k, Some(Arc::unwrap_or_clone(r))),
-                None => (id.to_owned(), None),
+            let meta = Meta { at: e.recorded_at, actor: &e.actor };
+            let slot = match self.slots.get(id) {
+                Some(&slot) => {
+                    let rollout = Arc::make_mut(&mut self.entries[slot as usize].rollout);
+                    rollout
+                        .apply(&event, &meta, definitions, Records::Forget)
+                        .map_err(|err| unreadable(err.to_string()))?;
+                    slot
+                }
+                None => {
+                    let rollout = Rollout::started(&event, &meta, definitions)
+                        .map_err(|err| unreadable(err.to_string()))?;
+                    self.add(id, rollout)
+                }
             };
-            let first = previous.is_none();
-            let was_blocked = previous.as_ref().is_some_and(|r| r.blocked.is_some());
-            let mut next = Rollout::evolve(previous, &event, &meta, definitions)
-                .map_err(|err| unreadable(err.to_string()))?;
-            next.forget_records();
-            if next.blocked.is_some() && !was_blocked {
-                self.blocked_since.insert(id.to_owned(), e.recorded_at.unix_micros());
-            } else if next.blocked.is_none() {
-                self.blocked_since.remove(id);
-            }
-            service = Some(next.service_key.clone());
-            authority = Some(next.ars.clone());
-            if first {
-                self.by_authority.entry(next.ars.clone()).or_default().insert(id.to_owned());
-                self.by_service.entry(next.service_key.clone()).or_default().insert(id.to_owned());
-            }
-            let contribution = self.contribution(id, &next);
-            if self.contributions.get(id) != Some(&contribution) {
-                self.replace_contribution(id, contribution);
-            }
-            self.rollouts.insert(key, Arc::new(next));
+            self.refresh(slot, at);
+            let r = &self.entries[slot as usize].rollout;
+            service = Some(r.service_key.as_str());
+            authority = Some(r.ars.as_str());
         } else if let Some(decoded) =
             CatalogEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str())
         {
             let event = decoded.map_err(unreadable)?;
             self.catalog.apply(&e.stream_id, &event);
             match &event {
-                CatalogEvent::ServiceRegistered(s) | CatalogEvent::ServiceChanged { service: s, .. } => {
-                    service = Some(s.key.clone())
+                CatalogEvent::ServiceRegistered(_) | CatalogEvent::ServiceChanged { .. } => {
+                    service = e.stream_id.strip_prefix("service-")
                 }
-                CatalogEvent::AuthorityRegistered(a)
-                | CatalogEvent::AuthorityChanged { authority: a, .. } => authority = Some(a.ars.clone()),
-                CatalogEvent::AuthorityDissolved { .. } => {
-                    authority = e.stream_id.strip_prefix("authority-").map(String::from)
+                CatalogEvent::AuthorityRegistered(_)
+                | CatalogEvent::AuthorityChanged { .. }
+                | CatalogEvent::AuthorityDissolved { .. } => {
+                    authority = e.stream_id.strip_prefix("authority-");
+                    if let Some(ars) = authority {
+                        self.regroup(ars);
+                    }
                 }
             }
         }
         let a = &mut self.audit;
         let p = e.position;
-        push(&mut a.by_actor, &e.actor.id, p);
-        push(&mut a.by_stream, &e.stream_id, p);
-        push(&mut a.by_type, &e.event_type, p);
+        let out_of_order = |d: Descending| unreadable(d.to_string());
+        push(&mut a.by_actor, &e.actor.id, p).map_err(out_of_order)?;
+        push(&mut a.by_stream, &e.stream_id, p).map_err(out_of_order)?;
+        push(&mut a.by_type, &e.event_type, p).map_err(out_of_order)?;
         if let Some(s) = service {
-            push(&mut a.by_service, &s, p);
+            push(&mut a.by_service, s, p).map_err(out_of_order)?;
         }
         if let Some(ars) = authority {
-            push(&mut a.by_authority, &ars, p);
+            push(&mut a.by_authority, ars, p).map_err(out_of_order)?;
         }
-        a.times.push(e.recorded_at.unix_micros());
+        a.times.push(at).map_err(|_| unreadable("recorded before the event before it".into()))?;
         self.position = e.position;
         self.last_hash = e.hash;
         Ok(())
     }
 
-    fn contribution(&self, id: &str, r: &Rollout) -> Contribution {
-        let landkreis = self
-            .catalog
-            .authorities
-            .get(&r.ars)
-            .and_then(|a| a.authority.landkreis_ars.clone())
-            .unwrap_or_else(|| r.ars.clone());
-        let (steps_done, steps_total) = r.steps_done();
-        let due =
-            r.deadlines().map(|(i, due)| (due.unix_micros(), r.definition.steps[i].id.clone())).collect();
-        Contribution {
-            groups: [
-                (GroupBy::Service, r.service_key.clone()),
-                (GroupBy::Landkreis, landkreis),
-                (GroupBy::Authority, r.ars.clone()),
-            ],
-            phase: r.definition.phases.get(r.phase()).map(|p| p.id.clone()).unwrap_or_default(),
-            status: r.status().name(),
-            steps_done,
-            steps_total,
-            due,
-            blocked_since: r.blocked.as_ref().and(self.blocked_since.get(id).copied()),
-        }
+    /// Takes a rollout in: gives it a slot and puts it in its groups (uncounted until
+    /// `refresh`).
+    fn add(&mut self, id: &str, rollout: Rollout) -> Slot {
+        let slot = self.entries.len() as Slot;
+        let landkreis = self.landkreis_of(&rollout.ars).to_owned();
+        let groups = [
+            self.group(GroupBy::Service, &rollout.service_key),
+            self.group(GroupBy::Landkreis, &landkreis),
+            self.group(GroupBy::Authority, &rollout.ars),
+        ];
+        self.groups[groups[0] as usize].members.push(slot);
+        self.groups[groups[2] as usize].members.push(slot);
+        self.slots.insert(id.into(), slot);
+        self.entries.push(Entry {
+            id: id.into(),
+            rollout: Arc::new(rollout),
+            groups,
+            contribution: None,
+            blocked_since: None,
+        });
+        slot
     }
 
-    fn replace_contribution(&mut self, id: &str, new: Contribution) {
-        if let Some(old) = self.contributions.remove(id) {
-            for g in &old.groups {
-                if let Some(c) = self.progress.get_mut(g) {
-                    c.add(&old, -1);
+    /// The Landkreis an administration counts under (a kreisfreie Stadt, or an
+    /// administration the catalogue does not know, is its own).
+    fn landkreis_of<'a>(&'a self, ars: &'a str) -> &'a str {
+        self.catalog.authorities.get(ars).and_then(|a| a.authority.landkreis_ars.as_deref()).unwrap_or(ars)
+    }
+
+    /// The number of a group, made on first use.
+    fn group(&mut self, by: GroupBy, key: &str) -> GroupId {
+        let ids = &mut self.group_ids[by as usize];
+        if let Some(&id) = ids.get(key) {
+            return id;
+        }
+        let id = self.groups.len() as GroupId;
+        ids.insert(key.to_owned(), id);
+        self.groups.push(Group {
+            by,
+            key: key.to_owned(),
+            rollouts: 0,
+            by_phase_status: Vec::new(),
+            steps_done: 0,
+            steps_total: 0,
+            members: Vec::new(),
+        });
+        id
+    }
+
+    /// Moves an administration's rollouts to the Landkreis the catalogue now gives it.
+    fn regroup(&mut self, ars: &str) {
+        let Some(&authority) = self.group_ids[GroupBy::Authority as usize].get(ars) else { return };
+        let landkreis = self.landkreis_of(ars).to_owned();
+        let landkreis = self.group(GroupBy::Landkreis, &landkreis);
+        for i in 0..self.groups[authority as usize].members.len() {
+            let slot = self.groups[authority as usize].members[i] as usize;
+            let entry = &mut self.entries[slot];
+            let old = std::mem::replace(&mut entry.groups[1], landkreis);
+            if old != landkreis {
+                if let Some(c) = &entry.contribution {
+                    self.groups[old as usize].remove(c);
+                    self.groups[landkreis as usize].add(c);
                 }
             }
-            for (due, step) in &old.due {
-                self.due.remove(&(*due, id.to_owned(), step.clone()));
-            }
-            if let Some(since) = old.blocked_since {
-                self.blocked.remove(&(since, id.to_owned()));
-            }
         }
-        for g in &new.groups {
-            self.progress.entry(g.clone()).or_default().add(&new, 1);
-        }
-        for (due, step) in &new.due {
-            self.due.insert((*due, id.to_owned(), step.clone()));
-        }
-        if let Some(since) = new.blocked_since {
-            self.blocked.insert((since, id.to_owned()));
-        }
-        self.contributions.insert(id.to_owned(), new);
     }
 
-    /// The rollouts of an administration, by id.
+    /// Brings the derived lists up to date with a rollout that changed at `at`: its
+    /// contribution to its groups, its deadlines, whether it is blocked.
+    fn refresh(&mut self, slot: Slot, at: i64) {
+        let entry = &mut self.entries[slot as usize];
+        let r = &*entry.rollout;
+        match (r.blocked.is_some(), entry.blocked_since) {
+            (true, None) => {
+                entry.blocked_since = Some(at);
+                self.blocked.insert((at, slot));
+            }
+            (false, Some(since)) => {
+                entry.blocked_since = None;
+                self.blocked.remove(&(since, slot));
+            }
+            _ => {}
+        }
+        let phase_id = r.definition.phases.get(r.phase()).map_or("", |p| p.id.as_str());
+        let phase = match self.phase_ids.get(phase_id) {
+            Some(&n) => n,
+            None => {
+                let n = self.phases.len() as u32;
+                self.phases.push(phase_id.to_owned());
+                self.phase_ids.insert(phase_id.to_owned(), n);
+                n
+            }
+        };
+        let (done, total) = r.steps_done();
+        let (status, steps_done, steps_total) = (r.status(), done as u32, total as u32);
+        let deadlines = || r.deadlines().map(|(i, due)| (due.unix_micros(), i as u32));
+        let old = entry.contribution.take();
+        let same_due = old.as_ref().is_some_and(|c| deadlines().eq(c.due.iter().copied()));
+        let new = Contribution {
+            phase,
+            status,
+            steps_done,
+            steps_total,
+            due: match &old {
+                Some(c) if same_due => c.due.clone(),
+                _ => deadlines().collect(),
+            },
+        };
+        if old.as_ref() == Some(&new) {
+            entry.contribution = old;
+            return;
+        }
+        for g in entry.groups {
+            if let Some(old) = &old {
+                self.groups[g as usize].remove(old);
+            }
+            self.groups[g as usize].add(&new);
+        }
+        if !same_due {
+            for &(due, step) in old.iter().flat_map(|c| &c.due) {
+                self.due.remove(&(due, slot, step));
+            }
+            for &(due, step) in &new.due {
+                self.due.insert((due, slot, step));
+            }
+        }
+        entry.contribution = Some(new);
+    }
+
+    /// One rollout's summary, by id (`service:ars`).
+    pub fn rollout(&self, id: &str) -> Option<&Arc<Rollout>> {
+        self.slots.get(id).map(|&slot| &self.entries[slot as usize].rollout)
+    }
+
+    /// Every rollout's summary, in the order they started.
+    pub fn rollouts(&self) -> impl Iterator<Item = &Arc<Rollout>> {
+        self.entries.iter().map(|e| &e.rollout)
+    }
+
+    /// How many rollouts there are.
+    pub fn rollout_count(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn members(&self, by: GroupBy, key: &str) -> impl Iterator<Item = &Arc<Rollout>> {
+        let group = self.group_ids[by as usize].get(key).map(|&g| &self.groups[g as usize]);
+        group.into_iter().flat_map(|g| &g.members).map(|&slot| &self.entries[slot as usize].rollout)
+    }
+
+    /// The rollouts of an administration.
     pub fn rollouts_of_authority(&self, ars: &str) -> impl Iterator<Item = &Arc<Rollout>> {
-        self.by_authority.get(ars).into_iter().flatten().filter_map(|id| self.rollouts.get(id))
+        self.members(GroupBy::Authority, ars)
     }
 
-    /// The rollouts of a service, by id.
+    /// The rollouts of a service.
     pub fn rollouts_of_service(&self, key: &str) -> impl Iterator<Item = &Arc<Rollout>> {
-        self.by_service.get(key).into_iter().flatten().filter_map(|id| self.rollouts.get(id))
+        self.members(GroupBy::Service, key)
     }
 
     /// Progress of every group of one kind, by group key.
     pub fn progress(&self, by: GroupBy) -> BTreeMap<String, Counts> {
-        self.progress
+        self.groups
             .iter()
-            .filter(|((g, _), c)| *g == by && c.rollouts > 0)
-            .map(|((_, k), c)| (k.clone(), c.clone()))
+            .filter(|g| g.by == by && g.rollouts > 0)
+            .map(|g| {
+                let by_phase_status = g
+                    .by_phase_status
+                    .iter()
+                    .map(|&((phase, status), n)| ((self.phases[phase as usize].clone(), status.name()), n))
+                    .collect();
+                let counts = Counts {
+                    rollouts: g.rollouts,
+                    by_phase_status,
+                    steps_done: g.steps_done,
+                    steps_total: g.steps_total,
+                };
+                (g.key.clone(), counts)
+            })
             .collect()
     }
 
-    /// Open steps whose due date is before `now`, longest overdue first.
+    /// Open steps whose due date is before `now`, longest overdue first: (due, rollout id,
+    /// step id).
     pub fn overdue(&self, now: Timestamp) -> impl Iterator<Item = (Timestamp, &str, &str)> {
-        self.due
-            .range(..(now.unix_micros(), String::new(), String::new()))
-            .map(|(due, id, step)| (Timestamp::from_unix_micros(*due), id.as_str(), step.as_str()))
+        self.due.range(..(now.unix_micros(), 0, 0)).map(|&(due, slot, step)| {
+            let entry = &self.entries[slot as usize];
+            let step = entry.rollout.definition.steps[step as usize].id.as_str();
+            (Timestamp::from_unix_micros(due), &*entry.id, step)
+        })
     }
 
-    /// Blocked rollouts, longest blocked first.
+    /// Blocked rollouts, longest blocked first: (since, rollout id).
     pub fn blocked(&self) -> impl Iterator<Item = (Timestamp, &str)> {
-        self.blocked.iter().map(|(since, id)| (Timestamp::from_unix_micros(*since), id.as_str()))
+        self.blocked
+            .iter()
+            .map(|&(since, slot)| (Timestamp::from_unix_micros(since), &*self.entries[slot as usize].id))
     }
 
     /// Positions of the events matching `filter`, ascending, after position `after`, at most
     /// `limit`. Uses the narrowest index; never reads the log.
     pub fn audit(&self, filter: &AuditFilter, after: u64, limit: usize) -> Vec<u64> {
         let a = &self.audit;
-        let mut lists: Vec<&[u64]> = Vec::new();
-        for list in [
+        let lists: Vec<&PositionList> = [
             pick(&a.by_actor, &filter.actor),
             pick(&a.by_stream, &filter.stream),
             pick(&a.by_service, &filter.service),
@@ -310,79 +509,84 @@ impl ReadModel {
         ]
         .into_iter()
         .flatten()
-        {
-            lists.push(list);
-        }
+        .collect();
         // Time range → position range (times ascend with positions).
-        let first = filter.from.map_or(1, |t| a.times.partition_point(|&x| x < t.unix_micros()) as u64 + 1);
-        let last =
-            filter.until.map_or(self.position, |t| a.times.partition_point(|&x| x <= t.unix_micros()) as u64);
+        let first = filter.from.map_or(1, |t| a.times.count_below(t.unix_micros()) as u64 + 1);
+        let last = filter.until.map_or(self.position, |t| a.times.count_at_most(t.unix_micros()) as u64);
         let start = first.max(after + 1);
-        let mut types: Vec<&[u64]> =
-            filter.types.iter().map(|t| a.by_type.get(t).map_or(&[][..], Vec::as_slice)).collect();
-        let type_ok = |p: u64, types: &Vec<&[u64]>| {
-            types.is_empty() || types.iter().any(|l| l.binary_search(&p).is_ok())
+        let types: Vec<&PositionList> =
+            filter.types.iter().map(|t| a.by_type.get(t).unwrap_or(&NO_POSITIONS)).collect();
+        // The narrowest list drives; the others (and the types, any of them) are followed
+        // along with it, each only forwards.
+        let (driver, others): (Option<&PositionList>, Vec<&PositionList>) =
+            match lists.iter().enumerate().min_by_key(|(_, l)| l.len()) {
+                Some((i, &driver)) => {
+                    let others = lists.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, &l)| l);
+                    (Some(driver), others.collect())
+                }
+                None if types.len() == 1 => (Some(types[0]), Vec::new()),
+                None => (None, Vec::new()),
+            };
+        let types = if driver.is_some_and(|d| types.len() == 1 && std::ptr::eq(d, types[0])) {
+            Vec::new()
+        } else {
+            types
+        };
+        let candidates: Box<dyn Iterator<Item = u64>> = match driver {
+            Some(d) => Box::new(d.iter_from(start)),
+            None => Box::new(start..),
+        };
+        let mut others: Vec<_> = others.iter().map(|l| l.iter_from(start).peekable()).collect();
+        let mut types: Vec<_> = types.iter().map(|l| l.iter_from(start).peekable()).collect();
+        let has = |it: &mut std::iter::Peekable<crate::positions::Iter<'_>>, p: u64| {
+            while it.next_if(|&q| q < p).is_some() {}
+            it.peek() == Some(&p)
         };
         let mut out = Vec::with_capacity(limit.min(1_000));
-        match lists.iter().min_by_key(|l| l.len()) {
-            Some(driver) => {
-                let from = driver.partition_point(|&p| p < start);
-                for &p in &driver[from..] {
-                    if p > last || out.len() == limit {
-                        break;
-                    }
-                    if lists.iter().all(|l| l.binary_search(&p).is_ok()) && type_ok(p, &types) {
-                        out.push(p);
-                    }
-                }
+        for p in candidates {
+            if p > last || out.len() == limit {
+                break;
             }
-            None if types.len() == 1 => {
-                let list = types.remove(0);
-                let from = list.partition_point(|&p| p < start);
-                out.extend(list[from..].iter().copied().take_while(|&p| p <= last).take(limit));
-            }
-            None => {
-                let mut p = start;
-                while p <= last && out.len() < limit {
-                    if type_ok(p, &types) {
-                        out.push(p);
-                    }
-                    p += 1;
-                }
+            if others.iter_mut().all(|it| has(it, p))
+                && (types.is_empty() || types.iter_mut().any(|it| has(it, p)))
+            {
+                out.push(p);
             }
         }
         out
     }
 
-    /// Rebuilds the derived parts (progress, overdue and blocked lists) from restored state.
+    /// Rebuilds the model from restored state: each rollout with since when it is blocked;
+    /// the derived parts (progress, overdue and blocked lists) are recomputed.
     pub(crate) fn restore(
         position: u64,
         last_hash: EventHash,
         catalog: Catalog,
-        rollouts: HashMap<String, Arc<Rollout>>,
-        blocked_since: HashMap<String, i64>,
+        rollouts: Vec<(Rollout, Option<i64>)>,
         audit: AuditIndex,
     ) -> ReadModel {
-        let mut m = ReadModel { position, last_hash, catalog, blocked_since, audit, ..ReadModel::default() };
-        for (id, r) in &rollouts {
-            let c = m.contribution(id, r);
-            m.replace_contribution(id, c);
-            m.by_authority.entry(r.ars.clone()).or_default().insert(id.clone());
-            m.by_service.entry(r.service_key.clone()).or_default().insert(id.clone());
+        let mut m = ReadModel { position, last_hash, catalog, audit, ..ReadModel::default() };
+        for (r, blocked_since) in rollouts {
+            let slot = m.add(&r.id(), r);
+            if let Some(since) = blocked_since {
+                m.entries[slot as usize].blocked_since = Some(since);
+                m.blocked.insert((since, slot));
+            }
+            m.refresh(slot, blocked_since.unwrap_or(0));
         }
-        m.rollouts = rollouts;
         m
     }
 
-    pub(crate) fn blocked_since(&self) -> &HashMap<String, i64> {
-        &self.blocked_since
+    /// Since when each blocked rollout is blocked, by rollout id.
+    pub(crate) fn blocked_since(&self) -> impl Iterator<Item = (&str, i64)> {
+        self.entries.iter().filter_map(|e| e.blocked_since.map(|since| (&*e.id, since)))
     }
 
     /// Steps past their due date for which no `StepOverdue` is recorded yet: (service, ARS, step).
     pub fn due_for_overdue_event(&self, now: Timestamp) -> Vec<(String, String, String)> {
         self.overdue(now)
             .filter_map(|(_, id, step)| {
-                let r = self.rollouts.get(id)?;
+                let r = self.rollout(id)?;
                 let (_, s) = r.step(step)?;
                 (!s.overdue_recorded).then(|| (r.service_key.clone(), r.ars.clone(), step.to_owned()))
             })

@@ -230,7 +230,7 @@ async fn fold_rollout(
             let unreadable = |reason: String| ProjectionError::Unreadable { position: e.position, reason };
             let event = RolloutEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str())
                 .map_err(unreadable)?;
-            let meta = Meta { at: e.recorded_at, actor: e.actor.clone() };
+            let meta = Meta { at: e.recorded_at, actor: &e.actor };
             state = Some(
                 Rollout::evolve(state, &event, &meta, definitions)
                     .map_err(|err| unreadable(err.to_string()))?,

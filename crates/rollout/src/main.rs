@@ -399,7 +399,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             println!(
                 "rebuilt read models: {} events, {} rollouts; checkpoint {}",
                 model.position,
-                model.rollouts.len(),
+                model.rollout_count(),
                 checkpoint.display()
             );
             Ok(())

@@ -219,11 +219,19 @@ pub struct Rollout {
     pub touched: bool,
 }
 
-/// What the store adds to each event: when, and by whom.
-#[derive(Clone, Debug)]
-pub struct Meta {
+/// What the store adds to each event: when, and by whom (borrowed from the recorded event).
+#[derive(Clone, Copy, Debug)]
+pub struct Meta<'a> {
     pub at: Timestamp,
-    pub actor: Actor,
+    pub actor: &'a Actor,
+}
+
+/// Whether `Rollout::apply` keeps what completed steps recorded (evidence, who, comments) or
+/// only the summary a read model holds (`Rollout::forget_records`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Records {
+    Keep,
+    Forget,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -385,82 +393,111 @@ impl Rollout {
     pub fn evolve(
         state: Option<Rollout>,
         event: &RolloutEvent,
-        meta: &Meta,
+        meta: &Meta<'_>,
         definitions: &dyn Definitions,
     ) -> Result<Rollout, EvolveError> {
-        let mut r = match (state, event) {
-            (None, RolloutEvent::Started(s)) => {
-                let definition =
-                    lookup(definitions, &s.definition_id, s.definition_version, &s.definition_hash)?;
-                let mut steps: Vec<StepState> =
-                    definition.steps.iter().map(|_| StepState::new(StepStatus::Waiting)).collect();
-                for id in &s.not_applicable {
-                    let i = definition.step_index(id).ok_or_else(|| EvolveError::UnknownStep(id.clone()))?;
-                    steps[i].status = StepStatus::NotApplicable;
-                }
-                let r = Rollout {
-                    service_key: s.service_key.clone(),
-                    ars: s.ars.clone(),
-                    definition,
-                    version: 1,
-                    steps,
-                    land_steps_done: s.land_steps_done.iter().cloned().collect(),
-                    blocked: None,
-                    cancelled: None,
-                    transferred_to: None,
-                    assignee: None,
-                    started_at: meta.at,
-                    updated_at: meta.at,
-                    touched: false,
-                };
-                return Ok(r.refreshed(meta.at));
+        match state {
+            None => Rollout::started(event, meta, definitions),
+            Some(mut r) => {
+                r.apply(event, meta, definitions, Records::Keep)?;
+                Ok(r)
             }
-            (None, _) => return Err(EvolveError::NotStarted),
-            (Some(_), RolloutEvent::Started(_)) => return Err(EvolveError::AlreadyStarted),
-            (Some(r), _) => r,
+        }
+    }
+
+    /// The rollout its first event (`Started`) begins.
+    pub fn started(
+        event: &RolloutEvent,
+        meta: &Meta<'_>,
+        definitions: &dyn Definitions,
+    ) -> Result<Rollout, EvolveError> {
+        let RolloutEvent::Started(s) = event else { return Err(EvolveError::NotStarted) };
+        let definition = lookup(definitions, &s.definition_id, s.definition_version, &s.definition_hash)?;
+        let mut steps: Vec<StepState> =
+            definition.steps.iter().map(|_| StepState::new(StepStatus::Waiting)).collect();
+        for id in &s.not_applicable {
+            let i = definition.step_index(id).ok_or_else(|| EvolveError::UnknownStep(id.clone()))?;
+            steps[i].status = StepStatus::NotApplicable;
+        }
+        let mut r = Rollout {
+            service_key: s.service_key.clone(),
+            ars: s.ars.clone(),
+            definition,
+            version: 1,
+            steps,
+            land_steps_done: s.land_steps_done.iter().cloned().collect(),
+            blocked: None,
+            cancelled: None,
+            transferred_to: None,
+            assignee: None,
+            started_at: meta.at,
+            updated_at: meta.at,
+            touched: false,
         };
+        r.refresh(meta.at);
+        Ok(r)
+    }
+
+    /// Applies one event after the first, in place. On an error (an event that does not fit
+    /// this rollout) the rollout is left as it was. With `Records::Forget` nothing is recorded
+    /// for completed steps: applying to a summary gives the summary of the next state.
+    pub fn apply(
+        &mut self,
+        event: &RolloutEvent,
+        meta: &Meta<'_>,
+        definitions: &dyn Definitions,
+        records: Records,
+    ) -> Result<(), EvolveError> {
+        let keep = records == Records::Keep;
         let index = |r: &Rollout, id: &str| {
             r.definition.step_index(id).ok_or_else(|| EvolveError::UnknownStep(id.into()))
         };
+        let r = self;
         match event {
-            RolloutEvent::Started(_) => {}
+            RolloutEvent::Started(_) => return Err(EvolveError::AlreadyStarted),
             RolloutEvent::StepStarted { step } => {
-                let i = index(&r, step)?;
+                let i = index(r, step)?;
                 r.steps[i].status = StepStatus::InProgress;
                 r.touched = true;
             }
             RolloutEvent::StepCompleted(c) => {
-                let i = index(&r, &c.step)?;
+                let i = index(r, &c.step)?;
                 let s = &mut r.steps[i];
                 s.status =
                     if c.awaiting_confirmation { StepStatus::AwaitingConfirmation } else { StepStatus::Done };
-                s.record = Some(Box::new(StepRecord {
-                    evidence: RecordedEvidence::from_map(&c.evidence),
-                    comment: c.comment.clone(),
-                    completed_by: Some(meta.actor.clone()),
-                    completed_at: Some(meta.at),
-                    confirmed_by: None,
-                    not_required_reason: None,
-                }));
+                s.record = keep.then(|| {
+                    Box::new(StepRecord {
+                        evidence: RecordedEvidence::from_map(&c.evidence),
+                        comment: c.comment.clone(),
+                        completed_by: Some(meta.actor.clone()),
+                        completed_at: Some(meta.at),
+                        confirmed_by: None,
+                        not_required_reason: None,
+                    })
+                });
                 r.touched = true;
             }
             RolloutEvent::StepConfirmed { step, .. } => {
-                let i = index(&r, step)?;
+                let i = index(r, step)?;
                 r.steps[i].status = StepStatus::Done;
-                r.steps[i].record_mut().confirmed_by = Some(meta.actor.clone());
+                if keep {
+                    r.steps[i].record_mut().confirmed_by = Some(meta.actor.clone());
+                }
             }
             RolloutEvent::StepReopened { step, dependents, .. } => {
-                let i = index(&r, step)?;
+                let i = index(r, step)?;
+                let dependents = dependents.iter().map(|d| index(r, d)).collect::<Result<Vec<usize>, _>>()?;
                 r.steps[i].reset();
-                for d in dependents {
-                    let j = index(&r, d)?;
+                for j in dependents {
                     r.steps[j].reset();
                 }
             }
             RolloutEvent::StepMarkedNotRequired { step, reason } => {
-                let i = index(&r, step)?;
+                let i = index(r, step)?;
                 r.steps[i].status = StepStatus::NotRequired;
-                r.steps[i].record_mut().not_required_reason = Some(reason.clone());
+                if keep {
+                    r.steps[i].record_mut().not_required_reason = Some(reason.clone());
+                }
                 r.touched = true;
             }
             RolloutEvent::Blocked { reason } => r.blocked = Some(reason.clone()),
@@ -468,7 +505,7 @@ impl Rollout {
             RolloutEvent::CommentAdded { .. } => {}
             RolloutEvent::Assigned { assignee } => r.assignee = assignee.clone(),
             RolloutEvent::DueDateSet { step, due_at, .. } => {
-                let i = index(&r, step)?;
+                let i = index(r, step)?;
                 r.steps[i].due_at = Some(Timestamp::from_unix_micros(*due_at));
                 r.steps[i].due_set_by_hand = true;
                 r.steps[i].overdue_recorded = false;
@@ -499,7 +536,7 @@ impl Rollout {
                 }
             }
             RolloutEvent::StepOverdue { step, .. } => {
-                let i = index(&r, step)?;
+                let i = index(r, step)?;
                 r.steps[i].overdue_recorded = true;
             }
             RolloutEvent::Transferred { to_ars, reason } => {
@@ -507,30 +544,34 @@ impl Rollout {
                 r.transferred_to = to_ars.clone();
             }
             RolloutEvent::TakenOver(t) => {
-                for taken in &t.steps {
-                    let i = index(&r, &taken.step)?;
+                let taken =
+                    t.steps.iter().map(|x| Ok((index(r, &x.step)?, x))).collect::<Result<Vec<_>, _>>()?;
+                for (i, taken) in taken {
                     let s = &mut r.steps[i];
                     let skipped = taken.status == "not_required";
                     s.status = if skipped { StepStatus::NotRequired } else { StepStatus::Done };
-                    s.record = Some(Box::new(StepRecord {
-                        evidence: RecordedEvidence::from_map(&taken.evidence),
-                        comment: (!skipped).then(|| taken.comment.clone()).flatten(),
-                        completed_by: taken.completed_by.clone(),
-                        completed_at: taken.completed_at.map(Timestamp::from_unix_micros),
-                        confirmed_by: None,
-                        not_required_reason: skipped.then(|| taken.comment.clone()).flatten(),
-                    }));
+                    s.record = keep.then(|| {
+                        Box::new(StepRecord {
+                            evidence: RecordedEvidence::from_map(&taken.evidence),
+                            comment: (!skipped).then(|| taken.comment.clone()).flatten(),
+                            completed_by: taken.completed_by.clone(),
+                            completed_at: taken.completed_at.map(Timestamp::from_unix_micros),
+                            confirmed_by: None,
+                            not_required_reason: skipped.then(|| taken.comment.clone()).flatten(),
+                        })
+                    });
                 }
                 r.touched = r.touched || !t.steps.is_empty();
             }
         }
         r.version += 1;
         r.updated_at = meta.at;
-        Ok(r.refreshed(meta.at))
+        r.refresh(meta.at);
+        Ok(())
     }
 
     /// Recomputes which steps wait and which are ready, and the due dates of newly ready steps.
-    fn refreshed(mut self, at: Timestamp) -> Rollout {
+    fn refresh(&mut self, at: Timestamp) {
         for i in 0..self.steps.len() {
             let status = self.steps[i].status;
             if !matches!(status, StepStatus::Waiting | StepStatus::Ready) {
@@ -559,7 +600,6 @@ impl Rollout {
                 _ => {}
             }
         }
-        self
     }
 }
 

@@ -142,7 +142,7 @@ impl Given {
         let actor = who.actor.clone();
         let events = self.when(who, command.clone()).unwrap_or_else(|r| panic!("{command:?} rejected: {r}"));
         for e in &events {
-            let meta = Meta { at: Timestamp::from_unix_micros(self.now), actor: actor.clone() };
+            let meta = Meta { at: Timestamp::from_unix_micros(self.now), actor: &actor };
             self.state = Some(Rollout::evolve(self.state.take(), e, &meta, &self.defs).expect("evolve"));
             self.events.push(e.clone());
         }

@@ -11,7 +11,7 @@ use workflow::condition::{Condition, Value};
 use workflow::decide::{decide, Command, Context, Principal};
 use workflow::definition::{parse, Definition, Role};
 use workflow::events::RolloutEvent;
-use workflow::rollout::{Definitions, Meta, Rollout};
+use workflow::rollout::{Definitions, Meta, Records, Rollout};
 use workflow::Facts;
 
 struct Defs(Vec<Arc<Definition>>);
@@ -95,10 +95,11 @@ fn command(def: &Definition, kind: u8, step: usize, variant: u8) -> Command {
     }
 }
 
-fn fold(events: &[(RolloutEvent, Meta)], defs: &Defs) -> Option<Rollout> {
+fn fold(events: &[(RolloutEvent, Timestamp, Actor)], defs: &Defs) -> Option<Rollout> {
     let mut state = None;
-    for (e, meta) in events {
-        state = Some(Rollout::evolve(state, e, meta, defs).expect("stored events always fold"));
+    for (e, at, actor) in events {
+        let meta = Meta { at: *at, actor };
+        state = Some(Rollout::evolve(state, e, &meta, defs).expect("stored events always fold"));
     }
     state
 }
@@ -116,14 +117,14 @@ proptest! {
         let mut facts = Facts::default();
         facts.set("service.fee_based", Value::Bool(fee_based));
         let mut now = 1_700_000_000_000_000i64;
-        let mut log: Vec<(RolloutEvent, Meta)> = Vec::new();
+        let mut log: Vec<(RolloutEvent, Timestamp, Actor)> = Vec::new();
         let mut state: Option<Rollout> = None;
         let start = Command::Start { service_key: "wohngeld".into(), ars: "120640000000".into(), definition: def.clone(), facts: facts.clone(), land_steps_done: vec![] };
         let cx = Context { principal: principal(2), now: Timestamp::from_unix_micros(now) };
         for e in decide(None, &start, &cx).expect("start") {
-            let meta = Meta { at: cx.now, actor: cx.principal.actor.clone() };
+            let meta = Meta { at: cx.now, actor: &cx.principal.actor };
             state = Some(Rollout::evolve(state, &e, &meta, &defs).expect("evolve"));
-            log.push((e, meta));
+            log.push((e, cx.now, cx.principal.actor.clone()));
         }
         for (who, kind, step, variant, days) in script {
             now += days * 86_400_000_000;
@@ -132,17 +133,32 @@ proptest! {
             if let Ok(events) = decide(state.as_ref(), &command, &cx) {
                 prop_assert!(!events.is_empty(), "an accepted command records something");
                 for e in events {
-                    let meta = Meta { at: cx.now, actor: cx.principal.actor.clone() };
+                    let meta = Meta { at: cx.now, actor: &cx.principal.actor };
                     state = Some(Rollout::evolve(state, &e, &meta, &defs).expect("evolve"));
-                    log.push((e, meta));
+                    log.push((e, cx.now, cx.principal.actor.clone()));
                 }
             }
             let folded = fold(&log, &defs);
             prop_assert_eq!(&folded, &state);
+            // A summary evolved without records is the summary of the full state.
+            let mut summary: Option<Rollout> = None;
+            for (e, at, actor) in &log {
+                let meta = Meta { at: *at, actor };
+                match summary.as_mut() {
+                    None => summary = Some(Rollout::started(e, &meta, &defs).expect("started")),
+                    Some(r) => r.apply(e, &meta, &defs, Records::Forget).expect("applies"),
+                }
+            }
+            let mut expected = state.clone();
+            if let Some(r) = expected.as_mut() {
+                r.forget_records();
+            }
+            prop_assert_eq!(&summary, &expected);
+            prop_assert!(summary.as_ref().is_some_and(|r| !r.has_records()));
             let r = state.as_ref().expect("started");
             prop_assert_eq!(r.version, log.len() as u64);
             // Stored form round trip: what is written is what is read.
-            let (e, _) = log.last().expect("events");
+            let (e, _, _) = log.last().expect("events");
             let (ty, version) = e.stored_type();
             let back = RolloutEvent::from_stored(ty, version, &e.to_payload().to_string());
             prop_assert_eq!(back.as_ref(), Ok(e));
