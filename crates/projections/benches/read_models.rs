@@ -137,10 +137,40 @@ fn rollout_events(
     out
 }
 
+/// Pages (50 events) of an actor's audit history, each loaded from the store: p50 and p99.
+async fn audit_pages(
+    model: &projections::ReadModel,
+    store: &Arc<dyn EventStore>,
+) -> (Duration, Duration, Duration, Duration) {
+    let mut index_times = Vec::new();
+    let mut page_times = Vec::new();
+    for i in 0..1_000u64 {
+        let filter = AuditFilter { actor: Some(format!("person:{}", i % 100)), ..Default::default() };
+        let cursor = (i * 104_729) % model.position;
+        let t = Instant::now();
+        let positions = model.audit(&filter, cursor, 50);
+        index_times.push(t.elapsed());
+        let mut events = BTreeMap::new();
+        for p in positions {
+            if let Some(e) = store.read_event(p).await.expect("read") {
+                events.insert(p, e);
+            }
+        }
+        std::hint::black_box(events.len());
+        page_times.push(t.elapsed());
+    }
+    index_times.sort();
+    page_times.sort();
+    (pct(&index_times, 0.5), pct(&index_times, 0.99), pct(&page_times, 0.5), pct(&page_times, 0.99))
+}
+
 /// Run in a child process (`BENCH_LOAD_ONLY=<dir>`): opens the store as `rollout serve` does
-/// (sled with its default cache, or `BENCH_CACHE_MB`) and folds the read models, printing the
-/// time and the resident memory — the figures of a starting server, not of the process that
-/// generated the log. With `BENCH_PLAIN_READ=1` it only reads the log (the baseline).
+/// (sled with the server's default cache, or `BENCH_CACHE_MB`) and folds the read models — or,
+/// with `BENCH_CHECKPOINT=<file>`, resumes from that checkpoint as a restarting server does —
+/// printing the time and the resident memory: the figures of a starting server, not of the
+/// process that generated the log. Then pages of audit history, loading their events from the
+/// store (what the sled cache is for). With `BENCH_PLAIN_READ=1` it only reads the log (the
+/// baseline).
 fn load_only(dir: &str) {
     let rt =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
@@ -149,6 +179,7 @@ fn load_only(dir: &str) {
     if let Some(mb) = std::env::var("BENCH_CACHE_MB").ok().and_then(|v| v.parse::<u64>().ok()) {
         config.cache_bytes = mb << 20;
     }
+    let cache = format!("sled cache {} MiB", config.cache_bytes >> 20);
     let store: Arc<dyn EventStore> = Arc::new(SledStore::open(config).expect("open"));
     let opened = rss_mb();
     let start = Instant::now();
@@ -165,20 +196,36 @@ fn load_only(dir: &str) {
         });
         let took = start.elapsed();
         println!(
-            "fresh process, plain read of the log : {:>8.0} events/s ({took:?}); {opened:.0} MB after opening the store, {:.0} MB after reading",
+            "fresh process, plain read of the log ({cache}): {:>8.0} events/s ({took:?}); {opened:.0} MB after opening the store, {:.0} MB after reading",
             n as f64 / took.as_secs_f64(),
             rss_mb()
         );
         return;
     }
-    let model = rt.block_on(fold(&store, &*registry, Cut::Everything, |_| {})).expect("fold");
-    let took = start.elapsed();
-    println!(
-        "fresh process, rebuild (read + fold) : {:>8.0} events/s ({took:?}); {:.0} MB resident after loading {} rollouts",
-        model.position as f64 / took.as_secs_f64(),
-        rss_mb(),
-        model.rollout_count(),
-    );
+    let checkpoint = std::env::var_os("BENCH_CHECKPOINT").map(std::path::PathBuf::from);
+    let model = if let Some(path) = checkpoint {
+        let (projector, how) = rt
+            .block_on(projections::Projector::start(store.clone(), registry.clone(), Some(path)))
+            .expect("start");
+        let took = start.elapsed();
+        println!(
+            "fresh process, resumed from the checkpoint ({cache}): {took:?} ({how:?}); {:.0} MB resident after loading",
+            rss_mb()
+        );
+        projector.read(|m| m.clone())
+    } else {
+        let model = rt.block_on(fold(&store, &*registry, Cut::Everything, |_| {})).expect("fold");
+        let took = start.elapsed();
+        println!(
+            "fresh process, rebuild (read + fold) ({cache}): {:>8.0} events/s ({took:?}); {:.0} MB resident after loading {} rollouts",
+            model.position as f64 / took.as_secs_f64(),
+            rss_mb(),
+            model.rollout_count(),
+        );
+        model
+    };
+    let (_, _, p50, p99) = rt.block_on(audit_pages(&model, &store));
+    println!("    then audit pages with their 50 events loaded: p50 {p50:?} p99 {p99:?}");
 }
 
 fn main() {
@@ -363,38 +410,33 @@ fn main() {
         pct(&times, 0.99),
         model.rollout_count()
     );
-    let mut index_times = Vec::new();
-    let mut page_times = Vec::new();
-    rt.block_on(async {
-        for i in 0..1_000u64 {
-            let filter = AuditFilter { actor: Some(format!("person:{}", i % 100)), ..Default::default() };
-            let cursor = (i * 104_729) % head;
-            let t = Instant::now();
-            let positions = model.audit(&filter, cursor, 50);
-            index_times.push(t.elapsed());
-            let mut events = BTreeMap::new();
-            for p in positions {
-                if let Some(e) = store.read_event(p).await.expect("read") {
-                    events.insert(p, e);
-                }
-            }
-            std::hint::black_box(events.len());
-            page_times.push(t.elapsed());
-        }
-    });
-    index_times.sort();
-    page_times.sort();
-    println!("audit page (50 events of one actor): index p50 {:?} p99 {:?}; with loading the events p50 {:?} p99 {:?}",
-        pct(&index_times, 0.5), pct(&index_times, 0.99), pct(&page_times, 0.5), pct(&page_times, 0.99));
+    let (i50, i99, p50, p99) = rt.block_on(audit_pages(&model, &store));
+    println!("audit page (50 events of one actor): index p50 {i50:?} p99 {i99:?}; with loading the events p50 {p50:?} p99 {p99:?}");
 
-    println!("\n## in a fresh process, as a starting server (each run twice)");
+    let checkpoint = dir_path.join("bench-checkpoint.json");
+    projections::checkpoint::write(&model, &checkpoint).expect("checkpoint");
+    println!(
+        "\n## in a fresh process, as a starting server (sled cache: the server's default, then 256 MiB)"
+    );
     drop(model);
     drop(store);
-    for plain in [true, false, true, false] {
+    let default_mb = (store_sled::CACHE_BYTES_DEFAULT >> 20).to_string();
+    let runs: [(&str, &str, bool); 6] = [
+        ("plain", &default_mb, false),
+        ("rebuild", &default_mb, false),
+        ("plain", &default_mb, false),
+        ("rebuild", &default_mb, false),
+        ("rebuild", "256", false),
+        ("resume", &default_mb, true),
+    ];
+    for (what, cache_mb, from_checkpoint) in runs {
         let mut child = std::process::Command::new(std::env::current_exe().expect("exe"));
-        child.env("BENCH_LOAD_ONLY", &dir_path);
-        if plain {
+        child.env("BENCH_LOAD_ONLY", &dir_path).env("BENCH_CACHE_MB", cache_mb);
+        if what == "plain" {
             child.env("BENCH_PLAIN_READ", "1");
+        }
+        if from_checkpoint {
+            child.env("BENCH_CHECKPOINT", &checkpoint);
         }
         let out = child.output().expect("a fresh process");
         print!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

@@ -13,7 +13,7 @@ use crate::checkpoint::{self, CheckpointError};
 use crate::model::{ProjectionError, ReadModel};
 
 /// Events read per call when folding the log.
-const FOLD_PAGE: usize = 10_000;
+const FOLD_PAGE: usize = 2_000;
 
 pub type SharedDefinitions = Arc<dyn Definitions + Send + Sync>;
 
