@@ -629,7 +629,7 @@ impl Rollout {
                 ),
                 completed_by: s.completed_by().map(actor_info),
                 completed_at: s.completed_at().map(|t| t.to_string()),
-                due_at: s.due_at.map(|t| t.to_string()),
+                due_at: s.due_at().map(|t| t.to_string()),
                 overdue: late.contains(&i),
             })
             .collect())

@@ -57,22 +57,21 @@ type CompactStep = (StepStatus, Option<i64>, Option<i64>, bool, bool);
 fn compact(s: &StepState) -> CompactStep {
     (
         s.status,
-        s.ready_at.map(Timestamp::unix_micros),
-        s.due_at.map(Timestamp::unix_micros),
+        s.ready_at().map(Timestamp::unix_micros),
+        s.due_at().map(Timestamp::unix_micros),
         s.due_set_by_hand,
         s.overdue_recorded,
     )
 }
 
 fn expand((status, ready_at, due_at, due_set_by_hand, overdue_recorded): CompactStep) -> StepState {
-    StepState {
+    StepState::restored(
         status,
-        ready_at: ready_at.map(Timestamp::from_unix_micros),
-        due_at: due_at.map(Timestamp::from_unix_micros),
+        ready_at.map(Timestamp::from_unix_micros),
+        due_at.map(Timestamp::from_unix_micros),
         due_set_by_hand,
         overdue_recorded,
-        record: None,
-    }
+    )
 }
 
 #[derive(Serialize, Deserialize)]
@@ -125,7 +124,7 @@ pub fn write(model: &ReadModel, path: &Path) -> Result<(), CheckpointError> {
                 definition_hash: r.definition.content_hash.clone(),
                 version: r.version,
                 steps: r.steps.iter().map(compact).collect(),
-                land_steps_done: r.land_steps_done.iter().cloned().collect(),
+                land_steps_done: r.land_steps_done.iter().map(String::from).collect(),
                 blocked: r.blocked.clone(),
                 cancelled: r.cancelled.clone(),
                 transferred_to: r.transferred_to.clone(),

@@ -44,8 +44,15 @@ enum Command {
         #[arg(long, env = "ROLLOUT_DEMO")]
         demo: bool,
         /// MiB of the embedded store's page cache. Resident memory grows with it (and with the
-        /// log: sled keeps its page table in memory); reads of recent rollouts are faster with it.
-        #[arg(long, value_name = "MIB", env = "ROLLOUT_SLED_CACHE_MB", default_value_t = 256)]
+        /// log: sled keeps its page table in memory). On a log of a million events a larger
+        /// cache made no read or append measurably faster (the operating system caches the
+        /// file as well).
+        #[arg(
+            long,
+            value_name = "MIB",
+            env = "ROLLOUT_SLED_CACHE_MB",
+            default_value_t = store_sled::CACHE_BYTES_DEFAULT >> 20
+        )]
         sled_cache_mb: u64,
     },
     /// API tokens (while `rollout serve` runs, use the issueToken / revokeToken mutations).

@@ -1,7 +1,8 @@
 //! Append and read throughput of the sled store, each beside a baseline measured in the same run.
 //!
 //! `cargo bench -p store-sled --bench append` (`BENCH_ONLY=serial|concurrent|read` runs one part; set `BENCH_EVENTS_READ` to change the size of the
-//! read test, default 1,000,000; `BENCH_DIR` to put the data on another disk).
+//! read test, default 1,000,000; `BENCH_DIR` to put the data on another disk; `BENCH_CACHE_MB` to
+//! size sled's cache, default the store's).
 //! Results and their interpretation: BENCHMARKS.md.
 
 use std::io::Write;
@@ -16,6 +17,15 @@ use std::time::{Duration, Instant};
 use store::{Actor, ActorKind, EventStore, ExpectedVersion, Json, NewEvent};
 use store_sled::{SledConfig, SledStore};
 use uuid::Uuid;
+
+/// The store's configuration: its default cache, or `BENCH_CACHE_MB`.
+fn config(dir: std::path::PathBuf) -> SledConfig {
+    let mut config = SledConfig::new(dir);
+    if let Some(mb) = std::env::var("BENCH_CACHE_MB").ok().and_then(|v| v.parse::<u64>().ok()) {
+        config.cache_bytes = mb << 20;
+    }
+    config
+}
 
 fn payload(n: u64) -> Json {
     Json::from_value(&serde_json::json!({
@@ -183,7 +193,7 @@ fn main() {
     if only.is_empty() || only == "serial" {
         println!("\n## serial durable appends (one writer, one event each)");
         let raw = raw_fdatasync(dir.path(), Duration::from_secs(3));
-        let store = SledStore::open(SledConfig::new(dir.path().join("serial"))).expect("open");
+        let store = SledStore::open(config(dir.path().join("serial"))).expect("open");
         let (rate, p50) = rt.block_on(serial(&store, Duration::from_secs(3)));
         drop(store);
         println!("raw 256-byte write + fdatasync : {raw:>10.0} /s");
@@ -191,7 +201,7 @@ fn main() {
     }
     if only.is_empty() || only == "concurrent" {
         println!("\n## 64 concurrent appenders, one event each (group commit)");
-        let store = SledStore::open(SledConfig::new(dir.path().join("concurrent"))).expect("open");
+        let store = SledStore::open(config(dir.path().join("concurrent"))).expect("open");
         let (rate, p50, p99) = rt.block_on(concurrent(&store, 64, 3_000));
         let stats = store.writer_stats();
         drop(store);
@@ -208,7 +218,7 @@ fn main() {
         return;
     }
     println!("\n## reading the whole log of {read_events} events");
-    let store = Arc::new(SledStore::open(SledConfig::new(dir.path().join("read"))).expect("open"));
+    let store = Arc::new(SledStore::open(config(dir.path().join("read"))).expect("open"));
     rt.block_on(async {
         let mut n = 0;
         while n < read_events {
@@ -222,7 +232,7 @@ fn main() {
     });
     // A cold start: the store is reopened before it is read.
     drop(store);
-    let store = Arc::new(SledStore::open(SledConfig::new(dir.path().join("read"))).expect("reopen"));
+    let store = Arc::new(SledStore::open(config(dir.path().join("read"))).expect("reopen"));
     rt.block_on(async {
         let start = Instant::now();
         let mut from = 1;

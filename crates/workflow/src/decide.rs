@@ -531,7 +531,7 @@ pub fn decide(
         Command::RecordOverdue { step } => {
             let i = step_of(step)?;
             let s = &r.steps[i];
-            match s.due_at {
+            match s.due_at() {
                 Some(due) if due <= cx.now && !s.status.satisfies() && !s.overdue_recorded => {
                     Ok(vec![RolloutEvent::StepOverdue { step: step.clone(), due_at: due.unix_micros() }])
                 }

@@ -16,6 +16,6 @@ pub use evidence::FieldType;
 pub mod events;
 pub mod rollout;
 pub use events::{Evidence, RolloutEvent};
-pub use rollout::{Definitions, Meta, Records, Rollout, Status, StepState, StepStatus};
+pub use rollout::{Definitions, LandSteps, Meta, Records, Rollout, Status, StepState, StepStatus};
 pub mod decide;
 pub use decide::{decide, step_actions, Command, Context, Principal, Rejection, StepAction};

@@ -432,7 +432,7 @@ fn assignment_comments_and_unknown_steps() {
 #[test]
 fn deadlines_give_due_dates_and_overdue_is_recorded_once() {
     let mut g = small_rollout();
-    let due = g.r().step("a").expect("a").1.due_at.expect("a has a deadline");
+    let due = g.r().step("a").expect("a").1.due_at().expect("a has a deadline");
     assert_eq!(due.unix_micros(), g.now + 10 * DAY);
     assert!(matches!(
         g.rejected(manager(), Command::RecordOverdue { step: "a".into() }),
@@ -455,7 +455,7 @@ fn deadlines_give_due_dates_and_overdue_is_recorded_once() {
         Rejection::NotAllowed { .. }
     ));
     g.ok(manager(), Command::SetDueDate { step: "a".into(), due_at: later, reason: "Urlaub".into() });
-    assert_eq!(g.r().step("a").expect("a").1.due_at, Some(later));
+    assert_eq!(g.r().step("a").expect("a").1.due_at(), Some(later));
 }
 
 #[test]
