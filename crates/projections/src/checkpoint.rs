@@ -27,16 +27,64 @@ struct Header {
     schema: u32,
 }
 
-/// The body as written: borrowed from the model (nothing is copied while the read lock is
-/// held but the rollouts' small summaries).
+/// The body as written: borrowed from the model and serialised as it is walked, so writing
+/// a checkpoint copies nothing (it runs under the model's read lock).
 #[derive(Serialize)]
 struct SnapshotOut<'a> {
     position: u64,
     last_hash: EventHash,
     catalog: &'a Catalog,
-    rollouts: Vec<RolloutSnapshot>,
+    rollouts: RolloutsOut<'a>,
     blocked_since: HashMap<&'a str, i64>,
     audit: &'a AuditIndex,
+}
+
+/// Every rollout of the model, as `RolloutSnapshot`s.
+struct RolloutsOut<'a>(&'a ReadModel);
+
+impl Serialize for RolloutsOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.rollouts().map(|r| RolloutOut(r)))
+    }
+}
+
+/// One rollout, written in the shape of `RolloutSnapshot`.
+struct RolloutOut<'a>(&'a Rollout);
+
+impl Serialize for RolloutOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Steps<'a>(&'a [StepState]);
+        impl Serialize for Steps<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.iter().map(compact))
+            }
+        }
+        struct Land<'a>(&'a workflow::LandSteps);
+        impl Serialize for Land<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.iter())
+            }
+        }
+        let r = self.0;
+        let mut out = s.serialize_struct("RolloutSnapshot", 15)?;
+        out.serialize_field("service_key", &r.service_key)?;
+        out.serialize_field("ars", &r.ars)?;
+        out.serialize_field("definition_id", &r.definition.id)?;
+        out.serialize_field("definition_version", &r.definition.version)?;
+        out.serialize_field("definition_hash", &r.definition.content_hash)?;
+        out.serialize_field("version", &r.version)?;
+        out.serialize_field("steps", &Steps(&r.steps))?;
+        out.serialize_field("land_steps_done", &Land(&r.land_steps_done))?;
+        out.serialize_field("blocked", &r.blocked)?;
+        out.serialize_field("cancelled", &r.cancelled)?;
+        out.serialize_field("transferred_to", &r.transferred_to)?;
+        out.serialize_field("assignee", &r.assignee)?;
+        out.serialize_field("started_at", &r.started_at)?;
+        out.serialize_field("updated_at", &r.updated_at)?;
+        out.serialize_field("touched", &r.touched)?;
+        out.end()
+    }
 }
 
 /// The body as read.
@@ -74,7 +122,8 @@ fn expand((status, ready_at, due_at, due_set_by_hand, overdue_recorded): Compact
     )
 }
 
-#[derive(Serialize, Deserialize)]
+/// One rollout as read (`RolloutOut` writes it).
+#[derive(Deserialize)]
 struct RolloutSnapshot {
     service_key: String,
     ars: String,
@@ -114,26 +163,7 @@ pub fn write(model: &ReadModel, path: &Path) -> Result<(), CheckpointError> {
         position: model.position,
         last_hash: model.last_hash,
         catalog: &model.catalog,
-        rollouts: model
-            .rollouts()
-            .map(|r| RolloutSnapshot {
-                service_key: r.service_key.clone(),
-                ars: r.ars.clone(),
-                definition_id: r.definition.id.clone(),
-                definition_version: r.definition.version,
-                definition_hash: r.definition.content_hash.clone(),
-                version: r.version,
-                steps: r.steps.iter().map(compact).collect(),
-                land_steps_done: r.land_steps_done.iter().map(String::from).collect(),
-                blocked: r.blocked.clone(),
-                cancelled: r.cancelled.clone(),
-                transferred_to: r.transferred_to.clone(),
-                assignee: r.assignee.clone(),
-                started_at: r.started_at,
-                updated_at: r.updated_at,
-                touched: r.touched,
-            })
-            .collect(),
+        rollouts: RolloutsOut(model),
         blocked_since: model.blocked_since().collect(),
         audit: &model.audit,
     };
