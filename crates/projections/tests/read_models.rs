@@ -163,6 +163,22 @@ async fn a_restart_resumes_from_the_checkpoint_and_a_bad_one_is_rebuilt() {
     );
     caught_up(&rebuilt, &store).await;
     rebuilt.read(|m| assert!(*m == truth, "the rebuilt model is the same"));
+    // Anything after the body, and a rollout of a definition this server does not know.
+    std::fs::write(&path, [&whole[..], b"{}"].concat()).expect("write");
+    let (_, start) =
+        Projector::start(store.clone(), registry.clone(), Some(path.clone())).await.expect("start");
+    assert!(matches!(start, Start::Rebuilt(ref why) if why.contains("trailing characters")), "{start:?}");
+    let text = String::from_utf8(whole).expect("UTF-8");
+    let field = "\"definition_version\":";
+    let at = text.find(field).expect("a rollout") + field.len();
+    let end = at + text[at..].find(|c: char| !c.is_ascii_digit()).expect("a number");
+    std::fs::write(&path, format!("{}999999{}", &text[..at], &text[end..])).expect("write");
+    let (_, start) =
+        Projector::start(store.clone(), registry.clone(), Some(path.clone())).await.expect("start");
+    assert!(
+        matches!(start, Start::Rebuilt(ref why) if why.contains("v999999`, which this server does not know")),
+        "{start:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
