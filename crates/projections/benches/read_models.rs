@@ -216,16 +216,22 @@ fn load_only(dir: &str) {
     } else {
         let model = rt.block_on(fold(&store, &*registry, Cut::Everything, |_| {})).expect("fold");
         let took = start.elapsed();
+        let loaded = rss_mb();
+        // The allocator returns freed pages to the system after a delay.
+        std::thread::sleep(Duration::from_secs(1));
         println!(
-            "fresh process, rebuild (read + fold) ({cache}): {:>8.0} events/s ({took:?}); {:.0} MB resident after loading {} rollouts",
+            "fresh process, rebuild (read + fold) ({cache}): {:>8.0} events/s ({took:?}); {loaded:.0} MB resident after loading {} rollouts, {:.0} MB a second later",
             model.position as f64 / took.as_secs_f64(),
-            rss_mb(),
             model.rollout_count(),
+            rss_mb(),
         );
         model
     };
     let (_, _, p50, p99) = rt.block_on(audit_pages(&model, &store));
-    println!("    then audit pages with their 50 events loaded: p50 {p50:?} p99 {p99:?}");
+    println!(
+        "    then audit pages with their 50 events loaded: p50 {p50:?} p99 {p99:?}; {:.0} MB resident",
+        rss_mb()
+    );
 }
 
 fn main() {
@@ -441,4 +447,42 @@ fn main() {
         let out = child.output().expect("a fresh process");
         print!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     }
+    // Read your own writes, and how soon other readers see a change: a followed model (the
+    // server's `Projector`) on this store; durable appends of one event each to existing
+    // rollouts, one at a time; the time from the append's return until the model has applied it.
+    // Last: the follower keeps the store open until the process ends.
+    let store: Arc<dyn EventStore> = Arc::new(SledStore::open(SledConfig::new(&dir_path)).expect("reopen"));
+    let (append_times, visible_times) = rt.block_on(async {
+        let (projector, _) =
+            projections::Projector::start(store.clone(), registry.clone(), None).await.expect("projector");
+        let someone = Actor { id: "person:7".into(), name: "Person 7".into(), kind: ActorKind::Person };
+        let (mut appends, mut visible) = (Vec::new(), Vec::new());
+        for i in 0..1_000u64 {
+            let ars = format!("12{:03}{:04}{:03}", 60 + i % 14, 1 + i / 500, 1 + i % 500);
+            let comment = RolloutEvent::CommentAdded { text: format!("Notiz {i}"), step: None };
+            let t = Instant::now();
+            let stored = store
+                .append(
+                    &format!("rollout-dienst_1:{ars}"),
+                    ExpectedVersion::Any,
+                    vec![new_event(&comment, &someone)],
+                )
+                .await
+                .expect("append");
+            appends.push(t.elapsed());
+            let t = Instant::now();
+            projector.wait_for(stored[0].position).await;
+            visible.push(t.elapsed());
+        }
+        appends.sort();
+        visible.sort();
+        (appends, visible)
+    });
+    println!(
+        "\n## live, in the generating process\nlive: durable append of one event p50 {:?} p99 {:?}; then visible in the followed model p50 {:?} p99 {:?}",
+        pct(&append_times, 0.5),
+        pct(&append_times, 0.99),
+        pct(&visible_times, 0.5),
+        pct(&visible_times, 0.99)
+    );
 }
