@@ -48,10 +48,11 @@ pub const GROUP_BYTES_MAX: usize = 16 * 1024 * 1024;
 const QUEUE_DEPTH: usize = 8_192;
 /// Capacity of the live channel; a subscriber further behind reads the log instead.
 const LIVE_CHANNEL_BATCHES: usize = 1_024;
-/// sled's page cache, unless configured otherwise. Small: on a log of a million events, reads
-/// (a rollout's stream, audit pages, the whole log at a rebuild) and appends were as fast with
-/// 32 MiB as with 256 MiB (the operating system caches the file too), and every MiB of it is
-/// resident memory (BENCHMARKS.md, "Read models").
+/// sled's page cache, unless configured otherwise. Small: on a log of a million events, first
+/// reads (audit pages, the whole log at a rebuild) and appends were as fast with 32 MiB as with
+/// 256 MiB (the operating system caches the file too); only reading the same events again was
+/// faster with the larger cache, and every MiB of it is resident memory (BENCHMARKS.md, "Read
+/// models").
 pub const CACHE_BYTES_DEFAULT: u64 = 32 * 1024 * 1024;
 
 /// Where and how to open the store.
