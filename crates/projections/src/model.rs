@@ -240,6 +240,7 @@ impl ReadModel {
         let unreadable = |reason: String| ProjectionError::Unreadable { position: e.position, reason };
         let at = e.recorded_at.unix_micros();
         let (mut service, mut authority) = (None, None);
+        let catalog_event;
         if let Some(id) = rollout_id_of_stream(&e.stream_id) {
             let event = RolloutEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str())
                 .map_err(unreadable)?;
@@ -265,20 +266,18 @@ impl ReadModel {
         } else if let Some(decoded) =
             CatalogEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str())
         {
-            let event = decoded.map_err(unreadable)?;
-            self.catalog.apply(&e.stream_id, &event);
-            match &event {
-                CatalogEvent::ServiceRegistered(_) | CatalogEvent::ServiceChanged { .. } => {
-                    service = e.stream_id.strip_prefix("service-")
+            catalog_event = decoded.map_err(unreadable)?;
+            self.catalog.apply(&e.stream_id, &catalog_event);
+            match &catalog_event {
+                CatalogEvent::ServiceRegistered(s) | CatalogEvent::ServiceChanged { service: s, .. } => {
+                    service = Some(s.key.as_str())
                 }
-                CatalogEvent::AuthorityRegistered(_)
-                | CatalogEvent::AuthorityChanged { .. }
-                | CatalogEvent::AuthorityDissolved { .. } => {
-                    authority = e.stream_id.strip_prefix("authority-");
-                    if let Some(ars) = authority {
-                        self.regroup(ars);
-                    }
-                }
+                CatalogEvent::AuthorityRegistered(a)
+                | CatalogEvent::AuthorityChanged { authority: a, .. } => authority = Some(a.ars.as_str()),
+                CatalogEvent::AuthorityDissolved { .. } => authority = e.stream_id.strip_prefix("authority-"),
+            }
+            if let Some(ars) = authority {
+                self.regroup(ars);
             }
         }
         let a = &mut self.audit;
