@@ -76,6 +76,37 @@ fn two_servers_on_one_database_see_each_others_changes_and_conflicts() {
         !tmp.path().join("b").join("admin.token").exists(),
         "the second server found the tokens in the shared log"
     );
+    // A's data directory (its checkpoint, its admin token) is A's alone: a second server, or a
+    // rebuild of the read models, pointed at it is refused with the reason, and A goes on.
+    let a_dir = tmp.path().join("a").display().to_string();
+    for args in [
+        &["serve", "--listen", "127.0.0.1:0", "--data-dir", &a_dir, "--store", &store][..],
+        &["rebuild", "--data-dir", &a_dir, "--store", &store][..],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rollout"))
+            .args(args)
+            .env_remove("ROLLOUT_STORE")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run");
+        let mut waited = 0;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            if waited == 200 {
+                let _ = child.kill();
+                panic!("{args:?} still runs after 20 s: not refused");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            waited += 1;
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr).expect("read");
+        assert!(!status.success(), "{args:?}: {stderr}");
+        assert!(stderr.contains("is in use by another process"), "{args:?}: {stderr}");
+    }
     let started = a.gql(Some(&admin), "mutation { startRollout(input: { serviceKey: \"wohngeld\", ars: \"120540000000\" }) { rollout { version } } }", json!({}));
     assert_eq!(started["data"]["startRollout"]["rollout"]["version"], 1, "{started}");
     // Server B's read models follow the shared log (LISTEN/NOTIFY wake-ups).

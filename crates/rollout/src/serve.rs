@@ -41,6 +41,7 @@ pub async fn run(
     let dir = args.data_dir.as_path();
     std::fs::create_dir_all(dir).map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
     let clock = Arc::new(ShiftableClock::default());
+    let _lock = args.store.is_some().then(|| crate::lock_data_dir(dir)).transpose()?;
     let (store, stats): (Arc<dyn EventStore>, api::metrics::StoreStats) = match &args.store {
         Some(url) => {
             let mut config = store_postgres::PgConfig::new(url.clone());
