@@ -625,10 +625,10 @@ impl Rollout {
                 phase: d.phases.get(def.phase).map(|p| p.id.clone()).unwrap_or_default(),
                 status: s.status.name().into(),
                 evidence: async_graphql::Json(
-                    serde_json::to_value(s.evidence().to_map()).unwrap_or_default(),
+                    serde_json::to_value(r.evidence(i).to_map()).unwrap_or_default(),
                 ),
-                completed_by: s.completed_by().map(actor_info),
-                completed_at: s.completed_at().map(|t| t.to_string()),
+                completed_by: r.completed_by(i).map(actor_info),
+                completed_at: r.completed_at(i).map(|t| t.to_string()),
                 due_at: s.due_at().map(|t| t.to_string()),
                 overdue: late.contains(&i),
             })

@@ -250,7 +250,7 @@ async fn dissolving_amt_oder_welse_moves_its_rollouts_to_schwedt() {
         assert_eq!(new.step(step).expect("step").1.status, StepStatus::Done, "{step} carried over");
     }
     assert_eq!(
-        new.step("interesse").expect("step").1.completed_by().map(|a| a.id.as_str()),
+        new.completed_by(new.step("interesse").expect("step").0).map(|a| a.id.as_str()),
         Some("person:staff")
     );
     assert_eq!(

@@ -228,6 +228,7 @@ pub fn read(path: &Path, definitions: &dyn Definitions) -> Result<ReadModel, Che
             started_at: r.started_at,
             updated_at: r.updated_at,
             touched: r.touched,
+            records: Vec::new(),
         };
         let blocked_since = snapshot.blocked_since.get(&rollout.id()).copied();
         rollouts.push((rollout, blocked_since));

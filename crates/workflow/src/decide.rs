@@ -402,7 +402,7 @@ pub fn decide(
             if r.steps[i].status != StepStatus::AwaitingConfirmation {
                 return Err(Rejection::NotAwaitingConfirmation { step: step.clone() });
             }
-            if r.steps[i].completed_by().is_some_and(|a| a.id == p.actor.id) {
+            if r.completed_by(i).is_some_and(|a| a.id == p.actor.id) {
                 return Err(Rejection::SamePersonConfirms { step: step.clone() });
             }
             Ok(vec![RolloutEvent::StepConfirmed {
@@ -650,7 +650,7 @@ fn take_over(r: &Rollout, from: &Rollout, reason: String) -> Result<crate::event
     };
     let mut reopened = vec![false; from.steps.len()];
     for (i, s) in from.steps.iter().enumerate() {
-        if s.status.satisfies() && names_old(s.evidence()) && !reopened[i] {
+        if s.status.satisfies() && names_old(from.evidence(i)) && !reopened[i] {
             reopened[i] = true;
             for d in from.dependents(i) {
                 reopened[d] = true;
@@ -673,14 +673,14 @@ fn take_over(r: &Rollout, from: &Rollout, reason: String) -> Result<crate::event
         steps.push(crate::events::TakenStep {
             step: id.clone(),
             status: if s.status == StepStatus::NotRequired { "not_required" } else { "done" }.into(),
-            evidence: s.evidence().to_map(),
+            evidence: from.evidence(i).to_map(),
             comment: if s.status == StepStatus::NotRequired {
-                s.not_required_reason().map(String::from)
+                from.not_required_reason(i).map(String::from)
             } else {
-                s.comment().map(String::from)
+                from.comment(i).map(String::from)
             },
-            completed_by: s.completed_by().cloned(),
-            completed_at: s.completed_at().map(Timestamp::unix_micros),
+            completed_by: from.completed_by(i).cloned(),
+            completed_at: from.completed_at(i).map(Timestamp::unix_micros),
         });
     }
     Ok(crate::events::TakenOver { from_ars: from.ars.clone(), reason, steps, reopened: reopened_ids })
