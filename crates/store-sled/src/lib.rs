@@ -396,7 +396,8 @@ impl EventStore for SledStore {
             return Ok(Vec::new());
         }
         let max = max.min(store::limits::READ_BATCH_MAX).min((durable - from + 1) as usize);
-        let mut out = Vec::with_capacity(max.min(1_024));
+        // Positions are dense up to `durable`: exactly `max` events follow.
+        let mut out = Vec::with_capacity(max);
         for entry in self.inner.tree.range(event_key(from)..=event_key(durable)).take(max) {
             let (key, bytes) = entry.map_err(sled_err)?;
             let position = keys::decode_u64(&key[1..]).unwrap_or(0);
