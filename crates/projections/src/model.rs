@@ -292,7 +292,7 @@ impl ReadModel {
         if let Some(ars) = authority {
             push(&mut a.by_authority, ars, p).map_err(out_of_order)?;
         }
-        a.times.push(at).map_err(|_| unreadable("recorded before the event before it".into()))?;
+        a.times.push_clamped(at);
         self.position = e.position;
         self.last_hash = e.hash;
         Ok(())

@@ -171,6 +171,15 @@ impl TimeList {
         self.0.push(unsigned(micros))
     }
 
+    /// Appends `micros`, or the last time when that is later. The stores never let time run
+    /// backwards along the log (and refuse imports that do); a log written before they checked
+    /// imports is indexed as if such an event had been recorded with the one before it.
+    pub fn push_clamped(&mut self, micros: i64) {
+        let value = if self.0.is_empty() { unsigned(micros) } else { unsigned(micros).max(self.0.last) };
+        // Never below the last value: cannot be refused.
+        let _ = self.0.push(value);
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }
@@ -254,6 +263,15 @@ mod tests {
             prop_assert_eq!(l.count_below(probe), times.partition_point(|&t| t < probe));
             prop_assert_eq!(l.count_at_most(probe), times.partition_point(|&t| t <= probe));
         }
+    }
+
+    #[test]
+    fn a_time_before_the_last_is_indexed_as_the_last() {
+        let mut l = TimeList::default();
+        for t in [5, 9, 7, 12] {
+            l.push_clamped(t);
+        }
+        assert_eq!(l.iter().collect::<Vec<_>>(), [5, 9, 9, 12]);
     }
 
     #[test]

@@ -147,6 +147,14 @@ pub fn check_link(head: &Head, stream_version: u64, event: &RecordedEvent) -> Re
             event.hash
         ));
     }
+    // Appends never let time run backwards along the log (`plan_append`); time cuts (time
+    // travel, the audit index's time ranges) rely on it, so a continuation must not either.
+    if event.recorded_at < head.recorded_at {
+        return Err(format!(
+            "it was recorded at {}, before the event before it ({})",
+            event.recorded_at, head.recorded_at
+        ));
+    }
     Ok(())
 }
 

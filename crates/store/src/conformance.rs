@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::{
     subscribe, verify_log, Actor, ActorKind, Direction, EventStore, ExpectedVersion, Json, MemoryStore,
-    NewEvent, RecordedEvent, StoreError,
+    NewEvent, RecordedEvent, StoreError, Timestamp,
 };
 
 /// A store under test and whatever must live as long as it (a temporary directory).
@@ -388,7 +388,16 @@ pub async fn recorded_events_must_continue_the_chain(store: Arc<dyn EventStore>)
     // A gap, a changed payload, a wrong link: refused, nothing written.
     let mut changed = all[0].clone();
     changed.data = Json::parse("{\"n\":99}").expect("json");
-    for bad in [vec![all[1].clone()], vec![changed], vec![all[0].clone(), all[2].clone()]] {
+    // Recorded before the event before it (hashed anew, so only the time is wrong).
+    let mut earlier = all[1].clone();
+    earlier.recorded_at = Timestamp::from_unix_micros(all[0].recorded_at.unix_micros() - 1);
+    earlier.hash = crate::event_hash(&earlier);
+    for bad in [
+        vec![all[1].clone()],
+        vec![changed],
+        vec![all[0].clone(), all[2].clone()],
+        vec![all[0].clone(), earlier],
+    ] {
         let err = store.append_recorded(bad).await;
         assert!(matches!(err, Err(StoreError::ChainBroken { .. })), "{err:?}");
     }
