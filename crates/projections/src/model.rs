@@ -224,6 +224,38 @@ fn push(map: &mut FxHashMap<String, PositionList>, key: &str, position: u64) -> 
     }
 }
 
+/// The union of ascending position lists, ascending, each position once.
+struct Union<'a> {
+    lists: Vec<std::iter::Peekable<crate::positions::Iter<'a>>>,
+    last: Option<u64>,
+}
+
+impl<'a> Union<'a> {
+    fn new(lists: impl Iterator<Item = crate::positions::Iter<'a>>) -> Self {
+        Union { lists: lists.map(Iterator::peekable).collect(), last: None }
+    }
+}
+
+impl Iterator for Union<'_> {
+    type Item = u64;
+
+    fn next(&mut self) -> Option<u64> {
+        loop {
+            let (i, &p) = self
+                .lists
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, l)| l.peek().map(|p| (i, p)))
+                .min_by_key(|&(_, p)| *p)?;
+            self.lists[i].next();
+            if self.last != Some(p) {
+                self.last = Some(p);
+                return Some(p);
+            }
+        }
+    }
+}
+
 static NO_POSITIONS: PositionList = PositionList::EMPTY;
 
 /// The positions under `key`, when the filter names one (none stored: an empty list).
@@ -515,25 +547,18 @@ impl ReadModel {
         let start = first.max(after + 1);
         let types: Vec<&PositionList> =
             filter.types.iter().map(|t| a.by_type.get(t).unwrap_or(&NO_POSITIONS)).collect();
-        // The narrowest list drives; the others (and the types, any of them) are followed
-        // along with it, each only forwards.
-        let (driver, others): (Option<&PositionList>, Vec<&PositionList>) =
-            match lists.iter().enumerate().min_by_key(|(_, l)| l.len()) {
-                Some((i, &driver)) => {
-                    let others = lists.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, &l)| l);
-                    (Some(driver), others.collect())
-                }
-                None if types.len() == 1 => (Some(types[0]), Vec::new()),
-                None => (None, Vec::new()),
-            };
-        let types = if driver.is_some_and(|d| types.len() == 1 && std::ptr::eq(d, types[0])) {
-            Vec::new()
-        } else {
-            types
-        };
-        let candidates: Box<dyn Iterator<Item = u64>> = match driver {
-            Some(d) => Box::new(d.iter_from(start)),
-            None => Box::new(start..),
+        // The candidates: the narrowest named list (the others, and the types, any of them, are
+        // followed along with it, each only forwards); without one, the types' lists merged;
+        // without types, every position.
+        let driver = lists.iter().enumerate().min_by_key(|(_, l)| l.len()).map(|(i, _)| i);
+        let others: Vec<&PositionList> =
+            lists.iter().enumerate().filter(|&(j, _)| Some(j) != driver).map(|(_, &l)| l).collect();
+        let (candidates, types): (Box<dyn Iterator<Item = u64>>, Vec<&PositionList>) = match driver {
+            Some(i) => (Box::new(lists[i].iter_from(start)), types),
+            None if !types.is_empty() => {
+                (Box::new(Union::new(types.iter().map(|l| l.iter_from(start)))), Vec::new())
+            }
+            None => (Box::new(start..), Vec::new()),
         };
         let mut others: Vec<_> = others.iter().map(|l| l.iter_from(start).peekable()).collect();
         let mut types: Vec<_> = types.iter().map(|l| l.iter_from(start).peekable()).collect();

@@ -407,18 +407,7 @@ async fn audit_pages_equal_a_scan_of_the_log_for_any_filter() {
     let arss = ["120540000000", "120510000000", "120600000000", LAND_ARS];
     let types = ["StepCompleted", "RolloutBlocked", "CommentAdded", "StepReopened", "AuthorityRegistered"];
     let times: Vec<Timestamp> = log.iter().map(|e| e.recorded_at).collect();
-    for round in 0..400 {
-        let filter = AuditFilter {
-            actor: pick(&actors, next(8)),
-            stream: (next(6) == 0).then(|| log[next(log.len() as u64) as usize].stream_id.clone()),
-            service: pick(&services, next(5)),
-            authority: pick(&arss, next(6)),
-            types: (0..next(3)).filter_map(|_| pick(&types, next(5))).collect(),
-            from: (next(3) == 0).then(|| times[next(times.len() as u64) as usize]),
-            until: (next(3) == 0).then(|| times[next(times.len() as u64) as usize]),
-        };
-        let after = if next(2) == 0 { 0 } else { next(model.position) };
-        let limit = 1 + next(60) as usize;
+    let check = |filter: &AuditFilter, after: u64, limit: usize, round: usize| {
         let expected: Vec<u64> = log
             .iter()
             .filter(|e| e.position > after)
@@ -432,7 +421,27 @@ async fn audit_pages_equal_a_scan_of_the_log_for_any_filter() {
             .map(|e| e.position)
             .take(limit)
             .collect();
-        assert_eq!(model.audit(&filter, after, limit), expected, "round {round}: {filter:?} after {after}");
+        assert_eq!(model.audit(filter, after, limit), expected, "round {round}: {filter:?} after {after}");
+        expected.len()
+    };
+    // Several types and nothing else: their lists merged (a type named twice counts once).
+    let two_types = |a: &str, b: &str| AuditFilter { types: vec![a.into(), b.into()], ..Default::default() };
+    assert!(check(&two_types("CommentAdded", "RolloutBlocked"), 0, 1_000, 0) > 10);
+    assert!(check(&two_types("CommentAdded", "CommentAdded"), 0, 1_000, 0) > 5);
+    check(&two_types("StepCompleted", "AuthorityRegistered"), 50, 30, 0);
+    for round in 1..400 {
+        let filter = AuditFilter {
+            actor: pick(&actors, next(8)),
+            stream: (next(6) == 0).then(|| log[next(log.len() as u64) as usize].stream_id.clone()),
+            service: pick(&services, next(5)),
+            authority: pick(&arss, next(6)),
+            types: (0..next(3)).filter_map(|_| pick(&types, next(5))).collect(),
+            from: (next(3) == 0).then(|| times[next(times.len() as u64) as usize]),
+            until: (next(3) == 0).then(|| times[next(times.len() as u64) as usize]),
+        };
+        let after = if next(2) == 0 { 0 } else { next(model.position) };
+        let limit = 1 + next(60) as usize;
+        check(&filter, after, limit, round);
     }
 }
 
