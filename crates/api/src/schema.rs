@@ -332,7 +332,9 @@ impl Query {
 
     /// Progress counts over time, grouped: one point every few days (`everyDays`) from a start
     /// time up to an end time or now, each as it stood then — the data of a burn-up chart (e.g.
-    /// live administrations per service per week). Folded from the log in one pass.
+    /// live administrations per service per week). Folded from the log in one pass; points
+    /// before the log's last event cannot change any more and are kept, so the same chart asked
+    /// again is answered from memory (points at or after it are the current progress).
     async fn progress_over_time(
         &self,
         ctx: &Context<'_>,
@@ -369,18 +371,11 @@ impl Query {
         }
         let times: Vec<store::Timestamp> =
             (0..count).map(|i| store::Timestamp::from_unix_micros(from.unix_micros() + i * step)).collect();
-        let s = services(ctx);
-        let series = projections::progress_over_time(
-            s.engine.store(),
-            &**s.engine.registry(),
-            &times,
-            model_group(group_by),
-        )
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "progress over time failed");
-            coded("INTERNAL", "internal error")
-        })?;
+        let series =
+            services(ctx).projector.progress_history(&times, model_group(group_by)).await.map_err(|e| {
+                tracing::error!(error = %e, "progress over time failed");
+                coded("INTERNAL", "internal error")
+            })?;
         Ok(times
             .iter()
             .zip(series)

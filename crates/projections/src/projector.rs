@@ -1,6 +1,7 @@
 //! Keeps a `ReadModel` current: loads the checkpoint (or folds the log), then follows the log
 //! by subscription. Also time travel: folds of the log cut at a past position or time.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
@@ -36,8 +37,39 @@ pub enum Start {
     Rebuilt(String),
 }
 
+/// Estimated bytes of settled progress points kept at most.
+const HISTORY_BYTES: usize = 32 << 20;
+
+/// Settled points of progress over time, by grouping and time, oldest first out.
+#[derive(Debug, Default)]
+struct History {
+    points: std::collections::HashMap<(crate::GroupBy, Timestamp), BTreeMap<String, crate::Counts>>,
+    order: std::collections::VecDeque<((crate::GroupBy, Timestamp), usize)>,
+    bytes: usize,
+    folds: u64,
+}
+
+impl History {
+    fn insert(&mut self, key: (crate::GroupBy, Timestamp), point: BTreeMap<String, crate::Counts>) {
+        let size = point.iter().map(|(k, c)| 96 + k.len() + c.by_phase_status.len() * 64).sum::<usize>();
+        if size > HISTORY_BYTES || self.points.contains_key(&key) {
+            return;
+        }
+        while self.bytes + size > HISTORY_BYTES {
+            let Some((old, old_size)) = self.order.pop_front() else { break };
+            self.points.remove(&old);
+            self.bytes -= old_size;
+        }
+        self.points.insert(key, point);
+        self.order.push_back((key, size));
+        self.bytes += size;
+    }
+}
+
 pub struct Projector {
     model: RwLock<ReadModel>,
+    /// Points of `progress_history` that can no longer change.
+    history: std::sync::Mutex<History>,
     position: watch::Sender<u64>,
     store: Arc<dyn EventStore>,
     definitions: SharedDefinitions,
@@ -284,6 +316,7 @@ impl Projector {
             definitions,
             checkpoint_path,
             checkpoint_lock: std::sync::Mutex::new(()),
+            history: std::sync::Mutex::default(),
         });
         let follower = projector.clone();
         tokio::spawn(async move {
@@ -324,6 +357,66 @@ impl Projector {
     pub async fn wait_for(&self, position: u64) {
         let mut rx = self.position.subscribe();
         let _ = rx.wait_for(|&p| p >= position).await;
+    }
+
+    /// Progress grouped `by` at each of `times` (ascending), as `progress_over_time` folds it
+    /// from the log, but kept: a point before the log's last event can no longer change (no
+    /// event is ever recorded before the one before it), so it is folded once and then answered
+    /// from memory (at most `HISTORY_BYTES`, estimated; the oldest go first); a point at or
+    /// after the last event is the current progress, answered from the model.
+    pub async fn progress_history(
+        &self,
+        times: &[Timestamp],
+        by: crate::GroupBy,
+    ) -> Result<Vec<BTreeMap<String, crate::Counts>>, Error> {
+        let head = self.store.head().await?;
+        let settled = times.partition_point(|t| *t < head.recorded_at);
+        let missing: Vec<Timestamp> = {
+            let history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+            times[..settled].iter().copied().filter(|t| !history.points.contains_key(&(by, *t))).collect()
+        };
+        if !missing.is_empty() {
+            let folded = progress_over_time(&self.store, &*self.definitions, &missing, by).await?;
+            let mut history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+            history.folds += 1;
+            for (t, point) in missing.into_iter().zip(folded) {
+                history.insert((by, t), point);
+            }
+        }
+        let mut out: Vec<BTreeMap<String, crate::Counts>> = {
+            let history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+            let mut out = Vec::with_capacity(times.len());
+            for t in &times[..settled] {
+                match history.points.get(&(by, *t)) {
+                    Some(point) => out.push(point.clone()),
+                    // Evicted by a concurrent request meanwhile: fold what is left below.
+                    None => break,
+                }
+            }
+            out
+        };
+        if out.len() < settled {
+            let rest =
+                progress_over_time(&self.store, &*self.definitions, &times[out.len()..settled], by).await?;
+            out.extend(rest);
+        }
+        let live = &times[settled..];
+        if !live.is_empty() {
+            // Every event recorded by now is at or before these points: the model at the head
+            // read above is their answer (if it has moved on, fold them instead).
+            self.wait_for(head.position).await;
+            let current = self.read(|m| (m.position == head.position).then(|| m.progress(by)));
+            match current {
+                Some(now) => out.extend(live.iter().map(|_| now.clone())),
+                None => out.extend(progress_over_time(&self.store, &*self.definitions, live, by).await?),
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many times `progress_history` has folded the log (the rest came from memory).
+    pub fn history_folds(&self) -> u64 {
+        self.history.lock().unwrap_or_else(|p| p.into_inner()).folds
     }
 
     /// Writes the checkpoint now (a write already under way is waited for first).

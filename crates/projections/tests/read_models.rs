@@ -7,7 +7,9 @@ use std::time::Duration;
 use catalog::parse::bundled_files;
 use catalog::{parse_dataset, LAND_ARS};
 use engine::{Engine, Registry, Request};
-use projections::{fold, rollout_as_of, AuditFilter, Cut, GroupBy, Projector, ReadModel, Start};
+use projections::{
+    fold, progress_over_time, rollout_as_of, AuditFilter, Cut, GroupBy, Projector, ReadModel, Start,
+};
 use serde_json::json;
 use store::{Actor, ActorKind, EventStore, MemoryStore, Timestamp};
 use workflow::decide::{Command, Principal};
@@ -465,4 +467,50 @@ async fn an_administration_moving_to_another_landkreis_moves_its_progress() {
     assert_eq!(after["120650000000"].rollouts, before["120650000000"].rollouts + 1);
     let rebuilt = rebuilt(&store, &registry).await;
     projector.read(|m| assert!(*m == rebuilt, "incremental and rebuilt differ"));
+}
+
+/// Progress history by every grouping, checked against a fold of the log.
+async fn each_grouping(
+    store: &Arc<dyn EventStore>,
+    registry: &Arc<Registry>,
+    projector: &Projector,
+    times: Vec<Timestamp>,
+) -> Vec<Vec<std::collections::BTreeMap<String, projections::Counts>>> {
+    let mut answers = Vec::new();
+    for by in [GroupBy::Service, GroupBy::Landkreis, GroupBy::Authority] {
+        let folded = progress_over_time(store, &**registry, &times, by).await.expect("fold");
+        let kept = projector.progress_history(&times, by).await.expect("history");
+        assert_eq!(kept, folded, "{by:?}");
+        answers.push(kept);
+    }
+    answers
+}
+
+/// `Projector::progress_history` answers like a fold of the log, folds settled points once,
+/// and stays right as the log grows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_history_equals_a_fold_and_folds_settled_points_once() {
+    let (store, engine, registry) = setup().await;
+    let (projector, _) = Projector::start(store.clone(), registry.clone(), None).await.expect("start");
+    workload(&engine, 11, 80).await;
+    caught_up(&projector, &store).await;
+    let log = store.read_all(1, 100_000).await.expect("read");
+    let last = log.last().expect("events").recorded_at;
+    // Points at events' times, between them, at the last one and an hour after it.
+    let mut times: Vec<Timestamp> = log.iter().step_by(log.len() / 8).map(|e| e.recorded_at).collect();
+    times.extend([last, Timestamp::from_unix_micros(last.unix_micros() + 3_600_000_000)]);
+    times.dedup();
+    let by_all = |times: Vec<Timestamp>| each_grouping(&store, &registry, &projector, times);
+    let first = by_all(times.clone()).await;
+    let folds = projector.history_folds();
+    assert_eq!(folds, 3, "one pass per grouping");
+    // Asked again: the settled points come from memory, the live ones from the model.
+    let again = by_all(times.clone()).await;
+    assert_eq!(again, first);
+    assert_eq!(projector.history_folds(), folds);
+    // The log grows: settled points stay as they were, the rest follow the log.
+    workload(&engine, 12, 60).await;
+    caught_up(&projector, &store).await;
+    by_all(times).await;
+    assert!(projector.history_folds() > folds, "the point at the old head is settled now");
 }
