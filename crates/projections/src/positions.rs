@@ -188,6 +188,11 @@ impl TimeList {
         self.0.is_empty()
     }
 
+    /// The last time.
+    pub fn last(&self) -> Option<i64> {
+        (!self.0.is_empty()).then(|| signed(self.0.last))
+    }
+
     /// How many times are earlier than `micros`.
     pub fn count_below(&self, micros: i64) -> usize {
         self.0.count_below(unsigned(micros))
@@ -272,6 +277,8 @@ mod tests {
             l.push_clamped(t);
         }
         assert_eq!(l.iter().collect::<Vec<_>>(), [5, 9, 9, 12]);
+        assert_eq!(l.last(), Some(12));
+        assert_eq!(TimeList::default().last(), None);
     }
 
     #[test]

@@ -402,14 +402,18 @@ impl Projector {
         }
         let live = &times[settled..];
         if !live.is_empty() {
-            // Every event recorded by now is at or before these points: the model at the head
-            // read above is their answer (if it has moved on, fold them instead).
+            // Every event recorded so far is at or before these points: the model (once it has
+            // the head read above) is their answer — unless it has meanwhile applied an event
+            // recorded after a point; those points are folded instead.
             self.wait_for(head.position).await;
-            let current = self.read(|m| (m.position == head.position).then(|| m.progress(by)));
-            match current {
-                Some(now) => out.extend(live.iter().map(|_| now.clone())),
-                None => out.extend(progress_over_time(&self.store, &*self.definitions, live, by).await?),
+            let (now, model_time) = self.read(|m| (m.progress(by), m.audit.times.last()));
+            let model_time =
+                model_time.map_or(Timestamp::from_unix_micros(i64::MIN), Timestamp::from_unix_micros);
+            let past = live.partition_point(|t| *t < model_time);
+            if past > 0 {
+                out.extend(progress_over_time(&self.store, &*self.definitions, &live[..past], by).await?);
             }
+            out.extend(live[past..].iter().map(|_| now.clone()));
         }
         Ok(out)
     }
