@@ -37,6 +37,10 @@ pub enum Start {
     Rebuilt(String),
 }
 
+/// How long `progress_history` waits for the model to reach the log's head before it folds the
+/// log for the current points instead.
+const LIVE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Estimated bytes of settled progress points kept at most.
 const HISTORY_BYTES: usize = 32 << 20;
 
@@ -376,9 +380,8 @@ impl Projector {
             times[..settled].iter().copied().filter(|t| !history.points.contains_key(&(by, *t))).collect()
         };
         if !missing.is_empty() {
-            let folded = progress_over_time(&self.store, &*self.definitions, &missing, by).await?;
+            let folded = self.fold_points(&missing, by).await?;
             let mut history = self.history.lock().unwrap_or_else(|p| p.into_inner());
-            history.folds += 1;
             for (t, point) in missing.into_iter().zip(folded) {
                 history.insert((by, t), point);
             }
@@ -396,26 +399,34 @@ impl Projector {
             out
         };
         if out.len() < settled {
-            let rest =
-                progress_over_time(&self.store, &*self.definitions, &times[out.len()..settled], by).await?;
-            out.extend(rest);
+            out.extend(self.fold_points(&times[out.len()..settled], by).await?);
         }
         let live = &times[settled..];
         if !live.is_empty() {
             // Every event recorded so far is at or before these points: the model (once it has
             // the head read above) is their answer — unless it has meanwhile applied an event
-            // recorded after a point; those points are folded instead.
-            self.wait_for(head.position).await;
+            // recorded after a point, or does not catch up in time; those points are folded.
+            let caught_up = tokio::time::timeout(LIVE_WAIT, self.wait_for(head.position)).await.is_ok();
             let (now, model_time) = self.read(|m| (m.progress(by), m.audit.times.last()));
             let model_time =
                 model_time.map_or(Timestamp::from_unix_micros(i64::MIN), Timestamp::from_unix_micros);
-            let past = live.partition_point(|t| *t < model_time);
+            let past = if caught_up { live.partition_point(|t| *t < model_time) } else { live.len() };
             if past > 0 {
-                out.extend(progress_over_time(&self.store, &*self.definitions, &live[..past], by).await?);
+                out.extend(self.fold_points(&live[..past], by).await?);
             }
             out.extend(live[past..].iter().map(|_| now.clone()));
         }
         Ok(out)
+    }
+
+    /// `progress_over_time`, counted.
+    async fn fold_points(
+        &self,
+        times: &[Timestamp],
+        by: crate::GroupBy,
+    ) -> Result<Vec<BTreeMap<String, crate::Counts>>, Error> {
+        self.history.lock().unwrap_or_else(|p| p.into_inner()).folds += 1;
+        progress_over_time(&self.store, &*self.definitions, times, by).await
     }
 
     /// How many times `progress_history` has folded the log (the rest came from memory).
