@@ -384,7 +384,9 @@ async fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Rebuild { store } => {
-            let _lock = store.store.is_some().then(|| lock_data_dir(&store.data_dir)).transpose()?;
+            // With the log elsewhere the data directory still holds this process's checkpoint.
+            let _lock =
+                store.store.is_some().then(|| store_sled::lock_data_dir(&store.data_dir)).transpose()?;
             let log = store.open(false).await?;
             let dir = store.data_dir;
             let checkpoint = dir.join(READ_MODEL_FILE);
@@ -591,29 +593,6 @@ fn open_existing(dir: &Path) -> Result<SledStore, Failure> {
         )));
     }
     Ok(SledStore::open(SledConfig::new(dir))?)
-}
-
-/// Keeps other processes out of a data directory whose log is in PostgreSQL (the embedded
-/// store takes the same lock itself): its checkpoint and admin token are this server's alone.
-/// Held until the returned file is dropped.
-fn lock_data_dir(dir: &Path) -> Result<std::fs::File, Failure> {
-    std::fs::create_dir_all(dir).map_err(|e| at(dir, e))?;
-    let path = dir.join("LOCK");
-    let file = std::fs::File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| at(&path, e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Failure(format!(
-            "the data directory {} is in use by another process (it holds {}); give each server its own --data-dir",
-            dir.display(),
-            path.display()
-        ))),
-        Err(std::fs::TryLockError::Error(e)) => Err(at(&path, e)),
-    }
 }
 
 fn at(path: &Path, e: std::io::Error) -> Failure {

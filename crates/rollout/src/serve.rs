@@ -41,7 +41,9 @@ pub async fn run(
     let dir = args.data_dir.as_path();
     std::fs::create_dir_all(dir).map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
     let clock = Arc::new(ShiftableClock::default());
-    let _lock = args.store.is_some().then(|| crate::lock_data_dir(dir)).transpose()?;
+    // With the log in PostgreSQL the data directory still holds this server's checkpoint and
+    // admin token: one process at a time, as with the embedded store (which takes the lock).
+    let _lock = args.store.is_some().then(|| store_sled::lock_data_dir(dir)).transpose()?;
     let (store, stats): (Arc<dyn EventStore>, api::metrics::StoreStats) = match &args.store {
         Some(url) => {
             let mut config = store_postgres::PgConfig::new(url.clone());

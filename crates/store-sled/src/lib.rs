@@ -134,30 +134,35 @@ impl Request {
     }
 }
 
+/// Keeps other processes out of a data directory (created if missing): an exclusive `flock` on
+/// `DIR/LOCK`, held until the returned file is dropped. [`SledStore::open`] takes it; a server
+/// whose log is elsewhere takes it for its own files there (checkpoint, admin token).
+pub fn lock_data_dir(dir: &Path) -> Result<File, StoreError> {
+    std::fs::create_dir_all(dir).map_err(|e| io_at(dir, e))?;
+    let lock_path = dir.join("LOCK");
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| io_at(&lock_path, e))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked(format!(
+            "the data directory {} is in use by another process (it holds {})",
+            dir.display(),
+            lock_path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(io_at(&lock_path, e)),
+    }
+}
+
 impl SledStore {
     /// Opens (or creates) the store in `config.dir`. Fails with [`StoreError::Locked`] when
     /// another process has it open.
     pub fn open(config: SledConfig) -> Result<Self, StoreError> {
         let dir = &config.dir;
-        std::fs::create_dir_all(dir).map_err(|e| io_at(dir, e))?;
-        let lock_path = dir.join("LOCK");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| io_at(&lock_path, e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(StoreError::Locked(format!(
-                    "the data directory {} is in use by another process (it holds {})",
-                    dir.display(),
-                    lock_path.display()
-                )))
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io_at(&lock_path, e)),
-        }
+        let lock = lock_data_dir(dir)?;
         let log_dir = dir.join("log");
         let db = sled::Config::new()
             .path(&log_dir)
