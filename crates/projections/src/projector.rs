@@ -45,21 +45,35 @@ const LIVE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 const HISTORY_BYTES: usize = 32 << 20;
 
 /// Settled points of progress over time, by grouping and time, oldest first out.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct History {
     points: std::collections::HashMap<(crate::GroupBy, Timestamp), BTreeMap<String, crate::Counts>>,
     order: std::collections::VecDeque<((crate::GroupBy, Timestamp), usize)>,
     bytes: usize,
+    /// Estimated bytes kept at most.
+    budget: usize,
     folds: u64,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        History {
+            points: Default::default(),
+            order: Default::default(),
+            bytes: 0,
+            budget: HISTORY_BYTES,
+            folds: 0,
+        }
+    }
 }
 
 impl History {
     fn insert(&mut self, key: (crate::GroupBy, Timestamp), point: BTreeMap<String, crate::Counts>) {
         let size = point.iter().map(|(k, c)| 96 + k.len() + c.by_phase_status.len() * 64).sum::<usize>();
-        if size > HISTORY_BYTES || self.points.contains_key(&key) {
+        if size > self.budget || self.points.contains_key(&key) {
             return;
         }
-        while self.bytes + size > HISTORY_BYTES {
+        while self.bytes + size > self.budget {
             let Some((old, old_size)) = self.order.pop_front() else { break };
             self.points.remove(&old);
             self.bytes -= old_size;
@@ -375,32 +389,22 @@ impl Projector {
     ) -> Result<Vec<BTreeMap<String, crate::Counts>>, Error> {
         let head = self.store.head().await?;
         let settled = times.partition_point(|t| *t < head.recorded_at);
-        let missing: Vec<Timestamp> = {
+        let mut out: Vec<Option<BTreeMap<String, crate::Counts>>> = {
             let history = self.history.lock().unwrap_or_else(|p| p.into_inner());
-            times[..settled].iter().copied().filter(|t| !history.points.contains_key(&(by, *t))).collect()
+            times[..settled].iter().map(|t| history.points.get(&(by, *t)).cloned()).collect()
         };
+        let missing: Vec<Timestamp> =
+            times[..settled].iter().zip(&out).filter(|(_, p)| p.is_none()).map(|(t, _)| *t).collect();
         if !missing.is_empty() {
-            let folded = self.fold_points(&missing, by).await?;
+            let mut folded = self.fold_points(&missing, by).await?.into_iter();
             let mut history = self.history.lock().unwrap_or_else(|p| p.into_inner());
-            for (t, point) in missing.into_iter().zip(folded) {
-                history.insert((by, t), point);
+            for (t, slot) in times.iter().zip(out.iter_mut()).filter(|(_, p)| p.is_none()) {
+                let point = folded.next().unwrap_or_default();
+                history.insert((by, *t), point.clone());
+                *slot = Some(point);
             }
         }
-        let mut out: Vec<BTreeMap<String, crate::Counts>> = {
-            let history = self.history.lock().unwrap_or_else(|p| p.into_inner());
-            let mut out = Vec::with_capacity(times.len());
-            for t in &times[..settled] {
-                match history.points.get(&(by, *t)) {
-                    Some(point) => out.push(point.clone()),
-                    // Evicted by a concurrent request meanwhile: fold what is left below.
-                    None => break,
-                }
-            }
-            out
-        };
-        if out.len() < settled {
-            out.extend(self.fold_points(&times[out.len()..settled], by).await?);
-        }
+        let mut out: Vec<BTreeMap<String, crate::Counts>> = out.into_iter().flatten().collect();
         let live = &times[settled..];
         if !live.is_empty() {
             // Every event recorded so far is at or before these points: the model (once it has
@@ -442,5 +446,35 @@ impl Projector {
         let model = self.model.read().unwrap_or_else(|p| p.into_inner());
         checkpoint::write(&model, path)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Counts, GroupBy};
+
+    fn point(groups: usize) -> BTreeMap<String, Counts> {
+        (0..groups).map(|g| (format!("g{g:03}"), Counts::default())).collect()
+    }
+
+    #[test]
+    fn the_history_keeps_to_its_budget_dropping_the_oldest_first() {
+        // A point of 10 groups is estimated at 10 × (96 + 4) = 1,000 bytes.
+        let mut h = History { budget: 3_500, ..History::default() };
+        let at = |i: i64| (GroupBy::Service, Timestamp::from_unix_micros(i));
+        for i in 0..5 {
+            h.insert(at(i), point(10));
+            assert!(h.bytes <= h.budget, "{} bytes", h.bytes);
+        }
+        let kept: Vec<i64> = h.order.iter().map(|((_, t), _)| t.unix_micros()).collect();
+        assert_eq!(kept, [2, 3, 4]);
+        assert!(h.points.len() == 3 && !h.points.contains_key(&at(0)));
+        // A point larger than the whole budget is not kept (and drops nothing).
+        h.insert(at(9), point(40));
+        assert!(!h.points.contains_key(&at(9)) && h.points.len() == 3);
+        // The same point twice is counted once.
+        h.insert(at(4), point(10));
+        assert_eq!(h.bytes, 3_000);
     }
 }
