@@ -44,47 +44,60 @@ struct RolloutsOut<'a>(&'a ReadModel);
 
 impl Serialize for RolloutsOut<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.rollouts().map(|r| RolloutOut(r)))
+        s.collect_seq(self.0.rollouts().map(|r| RolloutOut::of(r)))
     }
 }
 
-/// One rollout, written in the shape of `RolloutSnapshot`.
-struct RolloutOut<'a>(&'a Rollout);
+/// One rollout as written, borrowed: the fields of `RolloutSnapshot`.
+#[derive(Serialize)]
+struct RolloutOut<'a> {
+    service_key: &'a str,
+    ars: &'a str,
+    definition_id: &'a str,
+    definition_version: u32,
+    definition_hash: &'a str,
+    version: u64,
+    #[serde(serialize_with = "compact_steps")]
+    steps: &'a [StepState],
+    #[serde(serialize_with = "land_steps")]
+    land_steps_done: &'a workflow::LandSteps,
+    blocked: &'a Option<String>,
+    cancelled: &'a Option<String>,
+    transferred_to: &'a Option<String>,
+    assignee: &'a Option<String>,
+    started_at: Timestamp,
+    updated_at: Timestamp,
+    touched: bool,
+}
 
-impl Serialize for RolloutOut<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        struct Steps<'a>(&'a [StepState]);
-        impl Serialize for Steps<'_> {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_seq(self.0.iter().map(compact))
-            }
+impl<'a> RolloutOut<'a> {
+    fn of(r: &'a Rollout) -> Self {
+        RolloutOut {
+            service_key: &r.service_key,
+            ars: &r.ars,
+            definition_id: &r.definition.id,
+            definition_version: r.definition.version,
+            definition_hash: &r.definition.content_hash,
+            version: r.version,
+            steps: &r.steps,
+            land_steps_done: &r.land_steps_done,
+            blocked: &r.blocked,
+            cancelled: &r.cancelled,
+            transferred_to: &r.transferred_to,
+            assignee: &r.assignee,
+            started_at: r.started_at,
+            updated_at: r.updated_at,
+            touched: r.touched,
         }
-        struct Land<'a>(&'a workflow::LandSteps);
-        impl Serialize for Land<'_> {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_seq(self.0.iter())
-            }
-        }
-        let r = self.0;
-        let mut out = s.serialize_struct("RolloutSnapshot", 15)?;
-        out.serialize_field("service_key", &r.service_key)?;
-        out.serialize_field("ars", &r.ars)?;
-        out.serialize_field("definition_id", &r.definition.id)?;
-        out.serialize_field("definition_version", &r.definition.version)?;
-        out.serialize_field("definition_hash", &r.definition.content_hash)?;
-        out.serialize_field("version", &r.version)?;
-        out.serialize_field("steps", &Steps(&r.steps))?;
-        out.serialize_field("land_steps_done", &Land(&r.land_steps_done))?;
-        out.serialize_field("blocked", &r.blocked)?;
-        out.serialize_field("cancelled", &r.cancelled)?;
-        out.serialize_field("transferred_to", &r.transferred_to)?;
-        out.serialize_field("assignee", &r.assignee)?;
-        out.serialize_field("started_at", &r.started_at)?;
-        out.serialize_field("updated_at", &r.updated_at)?;
-        out.serialize_field("touched", &r.touched)?;
-        out.end()
     }
+}
+
+fn compact_steps<S: serde::Serializer>(steps: &&[StepState], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(steps.iter().map(compact))
+}
+
+fn land_steps<S: serde::Serializer>(steps: &&workflow::LandSteps, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(steps.iter())
 }
 
 /// The body as read.
