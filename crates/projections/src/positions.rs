@@ -79,10 +79,6 @@ impl PositionList {
         }
     }
 
-    pub fn contains(&self, value: u64) -> bool {
-        self.iter_from(value).next() == Some(value)
-    }
-
     /// How many values are smaller than `value`.
     pub fn count_below(&self, value: u64) -> usize {
         let block = self.heads.partition_point(|&(head, _)| head < value);
@@ -251,7 +247,6 @@ mod tests {
                 let from = values.partition_point(|&v| v < p);
                 prop_assert_eq!(l.iter_from(p).collect::<Vec<_>>(), values[from..].to_vec());
                 prop_assert_eq!(l.count_below(p), from);
-                prop_assert_eq!(l.contains(p), values.binary_search(&p).is_ok());
             }
             let json = serde_json::to_string(&l).expect("json");
             prop_assert_eq!(serde_json::from_str::<PositionList>(&json).expect("back"), l);
