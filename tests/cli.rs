@@ -107,6 +107,21 @@ fn import_refuses_reordered_removed_and_garbled_lines() {
 }
 
 #[test]
+fn import_refuses_an_event_recorded_before_the_one_before_it() {
+    // Line 5 re-hashed with a time just before line 4's: every link holds but the time.
+    let (out, tmp) = import_edited(|lines| {
+        let before: store::RecordedEvent = serde_json::from_str(&lines[3]).expect("event");
+        let mut event: store::RecordedEvent = serde_json::from_str(&lines[4]).expect("event");
+        event.recorded_at = store::Timestamp::from_unix_micros(before.recorded_at.unix_micros() - 1);
+        event.hash = store::event_hash(&event);
+        lines[4] = serde_json::to_string(&event).expect("json");
+    });
+    assert_fails_with(&out, "edited.ndjson:5: it was recorded at");
+    assert_fails_with(&out, "before the event before it");
+    assert_nothing_imported(&tmp);
+}
+
+#[test]
 fn import_refuses_binary_garbage() {
     let tmp = tempfile::tempdir().expect("dir");
     let file = tmp.path().join("garbage.bin");
