@@ -137,6 +137,17 @@ fn rollout_events(
     out
 }
 
+/// The whole log, in pages of 10,000, to `visit` (the plain read).
+async fn each_page(store: &Arc<dyn EventStore>, mut visit: impl FnMut(Vec<store::RecordedEvent>)) {
+    let mut from = 1;
+    loop {
+        let page = store.read_all(from, 10_000).await.expect("read");
+        let Some(last) = page.last() else { break };
+        from = last.position + 1;
+        visit(page);
+    }
+}
+
 /// Pages (50 events) of an actor's audit history, each loaded from the store: p50 and p99.
 async fn audit_pages(
     model: &projections::ReadModel,
@@ -184,16 +195,8 @@ fn load_only(dir: &str) {
     let opened = rss_mb();
     let start = Instant::now();
     if std::env::var_os("BENCH_PLAIN_READ").is_some() {
-        let n = rt.block_on(async {
-            let (mut from, mut n) = (1, 0u64);
-            loop {
-                let page = store.read_all(from, 10_000).await.expect("read");
-                let Some(last) = page.last() else { break };
-                from = last.position + 1;
-                n += page.len() as u64;
-            }
-            n
-        });
+        let mut n = 0u64;
+        rt.block_on(each_page(&store, |page| n += page.len() as u64));
         let took = start.elapsed();
         println!(
             "fresh process, plain read of the log ({cache}): {:>8.0} events/s ({took:?}); {opened:.0} MB after opening the store, {:.0} MB after reading",
@@ -355,14 +358,8 @@ fn main() {
     println!("\n## full rebuild of the read models vs. a plain read of the same log");
     let (read_rate, read_time) = rt.block_on(async {
         let start = Instant::now();
-        let mut from = 1;
         let mut n = 0u64;
-        loop {
-            let page = store.read_all(from, 10_000).await.expect("read");
-            let Some(last) = page.last() else { break };
-            from = last.position + 1;
-            n += page.len() as u64;
-        }
+        each_page(&store, |page| n += page.len() as u64).await;
         (n as f64 / start.elapsed().as_secs_f64(), start.elapsed())
     });
     let rss_before = rss_mb();
@@ -377,17 +374,8 @@ fn main() {
     );
     let rss_after = rss_mb();
     // Where the time goes: the fold alone, on events already in memory.
-    let events = rt.block_on(async {
-        let mut all = Vec::new();
-        let mut from = 1;
-        loop {
-            let page = store.read_all(from, 10_000).await.expect("read");
-            let Some(last) = page.last() else { break };
-            from = last.position + 1;
-            all.extend(page);
-        }
-        all
-    });
+    let mut events = Vec::new();
+    rt.block_on(each_page(&store, |page| events.extend(page)));
     let start = Instant::now();
     let mut in_memory = projections::ReadModel::default();
     for e in &events {
