@@ -1,20 +1,29 @@
-//! The on-disk layout: one sled tree, `events`, with four kinds of keys. One tree lets a group
-//! commit be one atomic sled batch.
+//! sled holds the indexes of the log (the events are in the segment files, see `segments`), in
+//! one tree, `events`:
 //!
 //! | key | value |
 //! | --- | --- |
-//! | `E` position (u64 BE) | the event, as `store::encode` writes it |
 //! | `S` stream id | the stream's last version (u64 BE) |
 //! | `V` stream id `0x00` version (u64 BE) | the event's position (u64 BE) |
 //! | `I` event id (16 bytes) | the event's position (u64 BE) |
+//! | `H` | the last position the entries above cover (u64 BE) |
 //!
 //! Stream ids cannot contain `0x00` (see `store::limits`), so `V` keys of different streams do
-//! not interleave.
+//! not interleave. Stores written before the segment files held the events in this tree too, as
+//! `E` position (u64 BE) → the event; opening one moves them (see `legacy`).
 
 use uuid::Uuid;
 
-/// The key of the event at `position`.
-pub fn event_key(position: u64) -> [u8; 9] {
+/// The last position the index covers.
+pub(crate) const INDEXED: &[u8] = b"H";
+
+/// The last position the index covers durably (0 when it covers none).
+pub(crate) fn read_indexed(tree: &sled::Tree) -> sled::Result<u64> {
+    Ok(tree.get(INDEXED)?.and_then(|v| decode_u64(&v)).unwrap_or(0))
+}
+
+/// The key under which stores of the first layout held the event at `position`.
+pub(crate) fn legacy_event_key(position: u64) -> [u8; 9] {
     let mut key = [b'E'; 9];
     key[1..].copy_from_slice(&position.to_be_bytes());
     key

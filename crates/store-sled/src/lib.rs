@@ -1,6 +1,10 @@
 //! The embedded default event store, on sled.
 //!
-//! The append path (see ARCHITECTURE.md):
+//! The layout on disk (see ARCHITECTURE.md): the events themselves in append-only segment files
+//! (`DIR/segments`, see [`segments`]); sled (`DIR/log`) holds only the indexes — stream versions,
+//! event ids, and the last position they cover (`keys.rs`).
+//!
+//! The append path:
 //! 1. `append` checks nothing itself: it queues a request for the writer thread and awaits its
 //!    answer.
 //! 2. The writer takes every request waiting at that moment (a group, up to
@@ -8,22 +12,20 @@
 //!    ([`store::plan_append`]): limits, idempotency, expected version, positions, hashes. A
 //!    refused append does not stop the others. Positions are assigned here, by the one writer,
 //!    so position order is commit order.
-//! 3. One durability barrier for the group: its events are written to the journal in one
-//!    `write` and one `fdatasync` (see [`journal`]).
-//! 4. The group's events and their index entries are inserted into sled's tree, in memory, in
-//!    position order. (Not as a sled batch: sled seals and syncs its write buffer for every
-//!    batch, which would put a second device round trip on every group. Atomicity comes from
-//!    the journal instead: after a crash, sled holds a prefix of these inserts and the journal
-//!    replay completes it.)
+//! 3. One durability barrier for the group: its events are appended to the open segment in one
+//!    `write` and one `fdatasync`.
+//! 4. The group's index entries are inserted into sled's tree, in memory, in position order,
+//!    the last position they cover last.
 //! 5. Only then the durable head advances (reads never show more), live subscribers get the
 //!    batch, and every caller of the group gets its answer.
-//! 6. Apart from the writer, a checkpointer flushes sled every [`journal::CHECKPOINT_INTERVAL`]
-//!    and `fdatasync`s its file itself (sled's own flush ends in `sync_file_range`, which leaves
-//!    the disk's write cache alone); journal files below the checkpoint are then deleted.
-//!    On open, journal events that sled lost are replayed into it.
+//! 6. Apart from the writer, a checkpointer flushes sled every [`CHECKPOINT_INTERVAL`] and
+//!    `fdatasync`s its file itself (sled's own flush ends in `sync_file_range`, which leaves
+//!    the disk's write cache alone). On open, sled holds a prefix of the index inserts; the
+//!    events after the last position it covers are read from the segments and indexed again.
 
-mod journal;
 mod keys;
+mod legacy;
+mod segments;
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -38,7 +40,11 @@ use store::{
 use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
-pub use keys::event_key;
+pub use segments::SEGMENT_BYTES_DEFAULT;
+
+/// How often sled's index is made durable (the events are, at every commit, in the segments;
+/// this bounds what is indexed again at the next open).
+const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Appends committed together at most.
 pub const GROUP_APPENDS_MAX: usize = 1_024;
@@ -58,16 +64,24 @@ pub const CACHE_BYTES_DEFAULT: u64 = 32 * 1024 * 1024;
 /// Where and how to open the store.
 #[derive(Debug, Clone)]
 pub struct SledConfig {
-    /// The data directory. The log lives in `DIR/log`; `DIR/LOCK` keeps a second process out.
+    /// The data directory. The events live in `DIR/segments`, their indexes in `DIR/log`;
+    /// `DIR/LOCK` keeps a second process out.
     pub dir: PathBuf,
-    /// Bytes of sled's page cache.
+    /// Bytes of sled's page cache (it caches the indexes only).
     pub cache_bytes: u64,
+    /// A segment file is closed, and the next begun, once it holds this many bytes.
+    pub segment_bytes: u64,
     pub clock: Arc<dyn Clock>,
 }
 
 impl SledConfig {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        SledConfig { dir: dir.into(), cache_bytes: CACHE_BYTES_DEFAULT, clock: Arc::new(SystemClock) }
+        SledConfig {
+            dir: dir.into(),
+            cache_bytes: CACHE_BYTES_DEFAULT,
+            segment_bytes: SEGMENT_BYTES_DEFAULT,
+            clock: Arc::new(SystemClock),
+        }
     }
 }
 
@@ -98,17 +112,17 @@ pub struct SledStore {
 struct Inner {
     tree: sled::Tree,
     db: sled::Db,
+    log: Arc<segments::Log>,
     /// Position of the last durable event: reads stop here.
     durable: Arc<AtomicU64>,
     durable_head: Arc<Mutex<Head>>,
     live: broadcast::Sender<Committed>,
     counters: Arc<Counters>,
-    /// Events replayed from the journal when the store was opened.
+    /// Events indexed again when the store was opened.
     replayed: u64,
     requests: Option<mpsc::Sender<Request>>,
     writer: Option<std::thread::JoinHandle<()>>,
-    checkpointer: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<bool>)>,
-    journal_dir: PathBuf,
+    checkpointer: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
     _lock: File,
 }
 
@@ -183,37 +197,17 @@ impl SledStore {
             blob_dir: log_dir.join("blobs"),
             synced_blobs: HashSet::new(),
             durable: Arc::new(AtomicU64::new(0)),
-            checkpoint: Arc::new(AtomicU64::new(0)),
+            checkpoint: 0,
         };
-
-        let (mut head, mut failed) = match read_head(&tree) {
-            Ok(head) => (head, None),
-            Err((head, e)) => {
-                tracing::error!(error = %e, "the last stored event is unreadable; appends are refused");
-                (head, Some(e.to_string()))
-            }
-        };
-        let journal_dir = dir.join("journal");
-        let before_replay = head.position;
-        if failed.is_none() {
-            head = replay_journal(&tree, head, &journal_dir)?;
-        }
-        let replayed = head.position - before_replay;
+        let segments_dir = dir.join("segments");
+        legacy::migrate(dir, &tree, &segments_dir, config.segment_bytes, &mut checkpointer)?;
+        let indexed = keys::read_indexed(&tree).map_err(sled_err)?;
+        let (log, appender, head) = segments::Log::open(&segments_dir, config.segment_bytes, indexed)?;
+        sync_dir(dir)?;
+        let replayed = reindex(&tree, &log, indexed, head.position)?;
         checkpointer.durable.store(head.position, Ordering::Release);
         checkpointer.run_once()?;
-        let journal = match journal::Journal::start(&journal_dir, head.position + 1) {
-            Ok(journal) => Some(journal),
-            Err(e) if failed.is_some() => {
-                tracing::error!(error = %e, "cannot start the journal");
-                None
-            }
-            Err(e) => return Err(e),
-        };
-        if journal.is_none() && failed.is_none() {
-            failed = Some("the journal could not be started".into());
-        }
         let durable = checkpointer.durable.clone();
-        let checkpoint = checkpointer.checkpoint.clone();
         let durable_head = Arc::new(Mutex::new(head));
         let (live, _) = broadcast::channel(LIVE_CHANNEL_BATCHES);
         let (requests, queue) = mpsc::channel(QUEUE_DEPTH);
@@ -221,14 +215,13 @@ impl SledStore {
         let writer = Writer {
             counters: counters.clone(),
             tree: tree.clone(),
-            journal,
-            checkpoint,
+            appender,
             head,
             durable: durable.clone(),
             durable_head: durable_head.clone(),
             live: live.clone(),
             clock: config.clock.clone(),
-            failed,
+            failed: None,
         };
         let writer = std::thread::Builder::new()
             .name("store-writer".into())
@@ -243,6 +236,7 @@ impl SledStore {
             inner: Arc::new(Inner {
                 tree,
                 db,
+                log,
                 durable,
                 durable_head,
                 live,
@@ -251,7 +245,6 @@ impl SledStore {
                 requests: Some(requests),
                 writer: Some(writer),
                 checkpointer: Some((stop_checkpoints, checkpointer)),
-                journal_dir,
                 _lock: lock,
             }),
         })
@@ -271,11 +264,9 @@ impl SledStore {
         self.inner.durable.load(Ordering::Acquire)
     }
 
-    fn event_at(&self, position: u64) -> Result<Option<RecordedEvent>, StoreError> {
-        match self.inner.tree.get(event_key(position)).map_err(sled_err)? {
-            Some(bytes) => decode_at(position, &bytes).map(Some),
-            None => Ok(None),
-        }
+    /// The event at `position`, which must be durable.
+    fn event_at(&self, position: u64) -> Result<RecordedEvent, StoreError> {
+        event_at(&self.inner.log, position)
     }
 
     pub fn writer_stats(&self) -> WriterStats {
@@ -287,15 +278,15 @@ impl SledStore {
         }
     }
 
-    /// Events that were replayed from the journal into sled when the store was opened (they were
-    /// acknowledged before a crash, after the last checkpoint).
+    /// Events whose index entries were restored from the segments when the store was opened
+    /// (they were acknowledged before a crash, after sled's last checkpoint).
     pub fn replayed_at_open(&self) -> u64 {
         self.inner.replayed
     }
 
-    /// Bytes sled's files take on disk.
+    /// Bytes the log takes on disk: the segment files and sled's index.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        self.inner.db.size_on_disk().map_err(sled_err)
+        Ok(self.inner.db.size_on_disk().map_err(sled_err)? + self.inner.log.bytes()?)
     }
 }
 
@@ -311,17 +302,8 @@ impl Drop for Inner {
         // The checkpointer makes a last checkpoint when it stops.
         if let Some((stop, checkpointer)) = self.checkpointer.take() {
             drop(stop);
-            match checkpointer.join() {
-                // sled holds every event durably: the journal is not needed to reopen.
-                Ok(true) => {
-                    if let Err(e) = journal::remove_all(&self.journal_dir) {
-                        tracing::warn!(error = %e, "could not remove the journal after the last checkpoint");
-                    }
-                }
-                Ok(false) => {
-                    tracing::warn!("the last checkpoint failed; the journal is replayed on the next open")
-                }
-                Err(_) => tracing::error!("the store checkpoint thread panicked"),
+            if checkpointer.join().is_err() {
+                tracing::error!("the store checkpoint thread panicked");
             }
         }
     }
@@ -380,12 +362,7 @@ impl EventStore for SledStore {
                 }
                 continue;
             }
-            match self.event_at(position)? {
-                Some(event) => out.push(event),
-                None => {
-                    return Err(StoreError::Corrupt { position, reason: "indexed event is missing".into() })
-                }
-            }
+            out.push(self.event_at(position)?);
         }
         Ok(out)
     }
@@ -401,14 +378,7 @@ impl EventStore for SledStore {
             return Ok(Vec::new());
         }
         let max = max.min(store::limits::READ_BATCH_MAX).min((durable - from + 1) as usize);
-        // Positions are dense up to `durable`: exactly `max` events follow.
-        let mut out = Vec::with_capacity(max);
-        for entry in self.inner.tree.range(event_key(from)..=event_key(durable)).take(max) {
-            let (key, bytes) = entry.map_err(sled_err)?;
-            let position = keys::decode_u64(&key[1..]).unwrap_or(0);
-            out.push(decode_at(position, &bytes)?);
-        }
-        Ok(out)
+        self.inner.log.read_range(from, from + max as u64 - 1)
     }
 
     async fn read_category(
@@ -432,23 +402,14 @@ impl EventStore for SledStore {
         }
         positions.sort_unstable();
         positions.truncate(max);
-        let mut out = Vec::with_capacity(positions.len());
-        for position in positions {
-            match self.event_at(position)? {
-                Some(event) => out.push(event),
-                None => {
-                    return Err(StoreError::Corrupt { position, reason: "indexed event is missing".into() })
-                }
-            }
-        }
-        Ok(out)
+        positions.into_iter().map(|position| self.event_at(position)).collect()
     }
 
     async fn read_event(&self, position: u64) -> Result<Option<RecordedEvent>, StoreError> {
         if position == 0 || position > self.durable() {
             return Ok(None);
         }
-        self.event_at(position)
+        self.event_at(position).map(Some)
     }
 
     async fn head(&self) -> Result<Head, StoreError> {
@@ -463,10 +424,7 @@ impl EventStore for SledStore {
 /// The single writer: owns the head and every append.
 struct Writer {
     tree: sled::Tree,
-    /// `None` only when the store failed to open cleanly (then `failed` says why).
-    journal: Option<journal::Journal>,
-    /// Position up to which sled itself is durable (set by the checkpointer).
-    checkpoint: Arc<AtomicU64>,
+    appender: segments::Appender,
     /// The head including this group's planned events.
     head: Head,
     durable: Arc<AtomicU64>,
@@ -502,11 +460,10 @@ impl Writer {
                 }
             }
             self.commit(group);
-            if let Some(journal) = self.journal.as_mut() {
-                if let Err(e) = journal.maintain(self.checkpoint.load(Ordering::Acquire)) {
-                    tracing::error!(error = %e, "journal maintenance failed; refusing further appends");
-                    self.failed = Some(format!("the journal failed ({e}); restart the server"));
-                }
+            if let Err(e) = self.appender.maintain() {
+                tracing::error!(error = %e, "closing a full segment failed; refusing further appends");
+                self.failed =
+                    Some(format!("the log could not begin a new segment ({e}); restart the server"));
             }
         }
     }
@@ -598,53 +555,45 @@ impl Writer {
         events: &[NewEvent],
         positions: &[u64],
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let mut out = Vec::with_capacity(positions.len());
-        for &position in positions {
-            let bytes = self
-                .tree
-                .get(event_key(position))
-                .map_err(sled_err)?
-                .ok_or_else(|| StoreError::Corrupt { position, reason: "indexed event is missing".into() })?;
-            out.push(decode_at(position, &bytes)?);
-        }
+        let log = &self.appender.log;
+        let out = positions.iter().map(|&p| event_at(log, p)).collect::<Result<Vec<_>, _>>()?;
         check_retry(stream_id, events, &out)?;
         Ok(out)
     }
 
-    /// Returns once the group's events are on stable storage (the journal) and in sled.
+    /// Returns once the group's events are on stable storage (the open segment) and indexed.
     fn make_durable(&mut self, events: &[RecordedEvent]) -> Result<(), StoreError> {
-        let journal = self.journal.as_mut().ok_or(StoreError::Closed)?;
-        journal.write(events)?;
-        insert_all(&self.tree, events)
+        self.appender.write(events)?;
+        insert_index(&self.tree, events)
     }
 }
 
-/// Makes sled durable up to the writer's durable position, so that the journal can shrink.
+/// Makes sled's index durable up to the writer's durable position, so that little is indexed
+/// again at the next open.
 struct Checkpointer {
     db: sled::Db,
     db_file: File,
     blob_dir: PathBuf,
     synced_blobs: HashSet<std::ffi::OsString>,
-    /// Position of the last durable (journaled and applied) event, set by the writer.
+    /// Position of the last durable (written and indexed) event, set by the writer.
     durable: Arc<AtomicU64>,
     /// Position up to which sled itself is durable.
-    checkpoint: Arc<AtomicU64>,
+    checkpoint: u64,
 }
 
 impl Checkpointer {
-    /// Checkpoints until told to stop; returns whether the last checkpoint covers every event.
-    fn run(mut self, stop: std::sync::mpsc::Receiver<()>) -> bool {
+    /// Checkpoints until told to stop, and once more then.
+    fn run(mut self, stop: std::sync::mpsc::Receiver<()>) {
         loop {
             let stopping = !matches!(
-                stop.recv_timeout(journal::CHECKPOINT_INTERVAL),
+                stop.recv_timeout(CHECKPOINT_INTERVAL),
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout)
             );
-            let result = self.run_once();
-            if let Err(e) = &result {
-                tracing::error!(error = %e, "checkpoint failed; the journal keeps the events meanwhile");
+            if let Err(e) = self.run_once() {
+                tracing::error!(error = %e, "checkpoint of the index failed; the next open indexes again from the segments");
             }
             if stopping {
-                return result.is_ok();
+                return;
             }
         }
     }
@@ -652,15 +601,20 @@ impl Checkpointer {
     fn run_once(&mut self) -> Result<(), StoreError> {
         // Everything applied before the flush starts is covered by it.
         let durable = self.durable.load(Ordering::Acquire);
-        if durable <= self.checkpoint.load(Ordering::Acquire) && durable != 0 {
+        if durable <= self.checkpoint && durable != 0 {
             return Ok(());
         }
+        self.sync()?;
+        self.checkpoint = durable;
+        Ok(())
+    }
+
+    /// Makes everything inserted into sled so far durable.
+    fn sync(&mut self) -> Result<(), StoreError> {
         self.db.flush().map_err(sled_err)?;
         // sled's flush ends in sync_file_range, which does not flush the disk's write cache.
         self.db_file.sync_data()?;
-        self.sync_new_blobs()?;
-        self.checkpoint.store(durable, Ordering::Release);
-        Ok(())
+        self.sync_new_blobs()
     }
 
     /// sled writes values too large for its log segments to files of their own and never syncs
@@ -686,59 +640,43 @@ impl Checkpointer {
     }
 }
 
-/// Completes sled from the journal after a crash. sled holds a prefix of the inserts the writer
-/// made (it recovers its own log in order), so every journal event is either stored whole, stored
-/// in part (some index entries missing), or absent: inserting all of them again is idempotent.
-/// Each must continue the chain; a stored event that differs from the journal's is corruption.
-fn replay_journal(tree: &sled::Tree, head: Head, dir: &Path) -> Result<Head, StoreError> {
-    let events = journal::recover(dir)?;
-    let Some(first) = events.first() else {
-        return Ok(head);
-    };
-    let corrupt = |position: u64, reason: String| {
-        StoreError::Io(format!(
-            "the journal in {} does not match the log at position {position}: {reason}",
-            dir.display()
-        ))
-    };
-    let mut link = match first.position {
-        1 => Head::EMPTY,
-        p => match tree.get(event_key(p - 1)).map_err(sled_err)? {
-            Some(bytes) => Head::after(&decode_at(p - 1, &bytes)?),
-            None => return Err(corrupt(p, format!("the log has no event {} before it", p - 1))),
-        },
-    };
-    let mut replayed = 0u64;
-    for e in &events {
-        if e.position != link.position + 1 || e.prev_hash != link.hash {
-            return Err(corrupt(e.position, "it does not continue the chain".into()));
-        }
-        match tree.get(event_key(e.position)).map_err(sled_err)? {
-            Some(stored) if stored != store::encode(e) => {
-                return Err(corrupt(e.position, "sled holds a different event".into()))
-            }
-            Some(_) => {}
-            None => replayed += 1,
-        }
-        link = Head::after(e);
+/// Completes sled's index after a crash: sled holds a prefix of the writer's inserts (it
+/// recovers its own log in order), so the events after the last position it records as indexed
+/// are indexed again (idempotent: an entry inserted before the crash is inserted unchanged).
+/// Returns how many events that was.
+fn reindex(tree: &sled::Tree, log: &segments::Log, indexed: u64, head: u64) -> Result<u64, StoreError> {
+    let mut from = indexed + 1;
+    while from <= head {
+        let to = head.min(from + store::limits::READ_BATCH_MAX as u64 - 1);
+        insert_index(tree, &log.read_range(from, to)?)?;
+        from = to + 1;
     }
-    insert_all(tree, &events)?;
+    let replayed = head - indexed;
     if replayed > 0 {
-        tracing::info!(events = replayed, "replayed the journal into the log");
+        tracing::info!(events = replayed, "indexed events the last checkpoint had not covered");
     }
-    Ok(if link.position > head.position { link } else { head })
+    Ok(replayed)
 }
 
-/// Inserts events and their index entries (see `keys`), in position order.
-fn insert_all(tree: &sled::Tree, events: &[RecordedEvent]) -> Result<(), StoreError> {
+/// Inserts the events' index entries (see `keys`) in position order, then the last position
+/// they cover.
+fn insert_index(tree: &sled::Tree, events: &[RecordedEvent]) -> Result<(), StoreError> {
     for e in events {
-        tree.insert(event_key(e.position), store::encode(e)).map_err(sled_err)?;
         tree.insert(keys::version_key(&e.stream_id, e.version), &e.position.to_be_bytes())
             .map_err(sled_err)?;
         tree.insert(keys::stream_key(&e.stream_id), &e.version.to_be_bytes()).map_err(sled_err)?;
         tree.insert(keys::id_key(e.event_id), &e.position.to_be_bytes()).map_err(sled_err)?;
     }
+    if let Some(last) = events.last() {
+        tree.insert(keys::INDEXED, &last.position.to_be_bytes()).map_err(sled_err)?;
+    }
     Ok(())
+}
+
+fn event_at(log: &segments::Log, position: u64) -> Result<RecordedEvent, StoreError> {
+    log.read_range(position, position)?
+        .pop()
+        .ok_or_else(|| StoreError::Corrupt { position, reason: "indexed event is missing".into() })
 }
 
 /// The stored index plus what this group has planned.
@@ -784,26 +722,6 @@ fn stored_stream_version(tree: &sled::Tree, stream_id: &str) -> Result<u64, Stor
         }
         None => Ok(0),
     }
-}
-
-/// The head of the stored log. When the last event is unreadable, the head as far as the key
-/// tells, and the error.
-fn read_head(tree: &sled::Tree) -> Result<Head, (Head, StoreError)> {
-    let last = tree.range(event_key(0)..=event_key(u64::MAX)).next_back();
-    match last {
-        None => Ok(Head::EMPTY),
-        Some(Err(e)) => Err((Head::EMPTY, sled_err(e))),
-        Some(Ok((key, bytes))) => {
-            let position = keys::decode_u64(&key[1..]).unwrap_or(0);
-            decode_at(position, &bytes)
-                .map(|e| Head::after(&e))
-                .map_err(|e| (Head { position, ..Head::EMPTY }, e))
-        }
-    }
-}
-
-fn decode_at(position: u64, bytes: &[u8]) -> Result<RecordedEvent, StoreError> {
-    store::decode(bytes).map_err(|reason| StoreError::Corrupt { position, reason })
 }
 
 fn sled_err(e: sled::Error) -> StoreError {

@@ -1,4 +1,6 @@
-//! The sled store passes the conformance suite, on a real sled database in a temporary directory.
+//! The sled store passes the conformance suite, on a real sled database in a temporary directory:
+//! once with the default segment size (everything in one segment) and once with segments of a
+//! few events each, so that reads cross closed segments and their offset indexes.
 
 use std::sync::Arc;
 
@@ -7,12 +9,23 @@ use store::conformance::TestStore;
 use store_sled::{SledConfig, SledStore};
 
 async fn sled_store() -> TestStore {
+    sled_store_with_segments(store_sled::SEGMENT_BYTES_DEFAULT).await
+}
+
+async fn sled_store_with_segments(segment_bytes: u64) -> TestStore {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store = SledStore::open(SledConfig::new(dir.path())).expect("open");
+    let mut config = SledConfig::new(dir.path());
+    config.segment_bytes = segment_bytes;
+    let store = SledStore::open(config).expect("open");
     TestStore { store: Arc::new(store), keep: Box::new(dir) }
 }
 
 store::conformance_tests!(sled_store());
+
+mod small_segments {
+    use super::*;
+    store::conformance_tests!(sled_store_with_segments(1_024));
+}
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
@@ -21,7 +34,7 @@ proptest! {
         proptest::collection::vec((0u8..6, 1u8..4), 1..12), 1..10)) {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
         rt.block_on(async {
-            let test = sled_store().await;
+            let test = sled_store_with_segments(1_024).await;
             store::conformance::random_interleavings_keep_the_log_dense(test.store.clone(), plan).await;
         });
     }

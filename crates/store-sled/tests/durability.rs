@@ -2,14 +2,14 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use store::{
     verify_log, Actor, ActorKind, EventStore, ExpectedVersion, Json, NewEvent, StoreError, VerifyError,
 };
-use store_sled::{event_key, SledConfig, SledStore};
+use store_sled::{SledConfig, SledStore};
 use uuid::Uuid;
 
 fn event(n: u64) -> NewEvent {
@@ -67,26 +67,6 @@ async fn a_second_opener_gets_a_clear_error() {
     }
 }
 
-/// Writes 20 events, lets `tamper` change the raw sled tree, and returns what verify says.
-fn verify_after(tamper: impl FnOnce(&sled::Tree)) -> Result<u64, VerifyError> {
-    let rt = runtime();
-    let dir = tempfile::tempdir().expect("dir");
-    rt.block_on(async { fill(&open(dir.path()), 20).await });
-    {
-        let db = open_raw(&dir.path().join("log"));
-        tamper(&db.open_tree("events").expect("tree"));
-        db.flush().expect("flush");
-    }
-    rt.block_on(async {
-        let store = open(dir.path());
-        verify_log(&store, |_| {}).await.map(|r| r.events)
-    })
-}
-
-fn open_raw(path: &Path) -> sled::Db {
-    when_unlocked(|| sled::open(path))
-}
-
 /// sled releases its file lock from a background thread shortly after the last handle is gone:
 /// a reopen in the same process retries while the error is that lock (up to 10 s).
 fn when_unlocked<T, E: std::fmt::Display>(mut open: impl FnMut() -> Result<T, E>) -> T {
@@ -102,68 +82,196 @@ fn when_unlocked<T, E: std::fmt::Display>(mut open: impl FnMut() -> Result<T, E>
     }
 }
 
-fn broken_at(result: Result<u64, VerifyError>) -> u64 {
-    match result {
-        Err(VerifyError::Broken { position, .. }) => position,
-        other => panic!("verify should have failed, got {other:?}"),
+/// Segments of a few events each (an event here is ~230 bytes), so tampering can reach closed
+/// segments as well as the open one.
+const SMALL_SEGMENTS: u64 = 600;
+
+fn open_small(dir: &Path) -> Result<SledStore, StoreError> {
+    let mut config = SledConfig::new(dir);
+    config.segment_bytes = SMALL_SEGMENTS;
+    let mut result = SledStore::open(config.clone());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while matches!(&result, Err(e) if e.to_string().contains("lock")) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        result = SledStore::open(config.clone());
     }
+    result
 }
 
-#[test]
-fn verify_passes_on_an_untouched_log() {
-    assert_eq!(verify_after(|_| {}).expect("verifies"), 20);
+/// The segment files of the store in `dir`: first position and path, in order.
+fn segments(dir: &Path) -> Vec<(u64, PathBuf)> {
+    let mut out: Vec<(u64, PathBuf)> = std::fs::read_dir(dir.join("segments"))
+        .expect("segments")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .map(|p| (p.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse().ok()).expect("name"), p))
+        .collect();
+    out.sort();
+    out
 }
 
-#[test]
-fn verify_names_a_changed_byte_anywhere_in_an_event() {
-    let len = {
-        let rt = runtime();
-        let dir = tempfile::tempdir().expect("dir");
-        rt.block_on(async {
-            let store = open(dir.path());
-            fill(&store, 1).await;
-            store::encode(&store.read_event(1).await.expect("read").expect("event")).len()
-        })
-    };
-    for offset in (0..len).step_by(11).chain([len - 1]) {
-        let position = broken_at(verify_after(|tree| {
-            let mut bytes = tree.get(event_key(7)).expect("get").expect("event 7").to_vec();
-            bytes[offset] ^= 0x01;
-            tree.insert(event_key(7), bytes).expect("insert");
-        }));
-        assert_eq!(position, 7, "byte {offset} changed");
+/// The file holding event `position` and the bytes of its frame there (length prefix included).
+fn frame_of(dir: &Path, position: u64) -> (PathBuf, std::ops::Range<usize>) {
+    let (first, path) = segments(dir).into_iter().rfind(|(first, _)| *first <= position).expect("segment");
+    let bytes = std::fs::read(&path).expect("read segment");
+    let mut at = 0;
+    for _ in first..position {
+        at += 4 + u32::from_be_bytes(bytes[at..at + 4].try_into().expect("length")) as usize;
     }
+    let len = 4 + u32::from_be_bytes(bytes[at..at + 4].try_into().expect("length")) as usize;
+    (path, at..at + len)
+}
+
+#[derive(Debug)]
+enum After {
+    Verified(u64),
+    Broken(u64),
+    OpenRefused(String),
+}
+
+/// Writes 20 events in small segments, lets `tamper` change the files in the data directory,
+/// reopens the store and verifies the log.
+fn verify_after(tamper: impl FnOnce(&Path)) -> After {
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("dir");
+    rt.block_on(async { fill(&open_small(dir.path()).expect("open"), 20).await });
+    tamper(dir.path());
+    rt.block_on(async {
+        let store = match open_small(dir.path()) {
+            Ok(store) => store,
+            Err(e) => return After::OpenRefused(e.to_string()),
+        };
+        match verify_log(&store, |_| {}).await {
+            Ok(report) => After::Verified(report.events),
+            Err(VerifyError::Broken { position, .. }) => After::Broken(position),
+            Err(e) => panic!("verify failed otherwise: {e}"),
+        }
+    })
+}
+
+fn edit(path: &Path, change: impl FnOnce(&mut Vec<u8>)) {
+    let mut bytes = std::fs::read(path).expect("read");
+    change(&mut bytes);
+    std::fs::write(path, bytes).expect("write");
 }
 
 #[test]
-fn verify_names_a_removed_event() {
-    assert_eq!(broken_at(verify_after(|tree| drop(tree.remove(event_key(12)).expect("remove")))), 12);
+fn verify_passes_on_an_untouched_log_of_many_segments() {
+    let mut count = 0;
+    assert!(matches!(verify_after(|dir| count = segments(dir).len()), After::Verified(20)));
+    assert!(count >= 5, "the test means to cover closed segments; only {count} segments");
+}
+
+#[test]
+fn verify_names_a_changed_byte_anywhere_in_an_event_of_a_closed_segment() {
+    let dir = tempfile::tempdir().expect("dir");
+    runtime().block_on(async { fill(&open_small(dir.path()).expect("open"), 20).await });
+    let (path, frame) = frame_of(dir.path(), 7);
+    assert_ne!(path, segments(dir.path()).last().expect("segments").1, "event 7 lies in a closed segment");
+    // Every byte of the event (after the frame's length, which the offset index cross-checks).
+    for offset in (4..frame.len()).step_by(11).chain([frame.len() - 1]) {
+        let outcome = verify_after(|dir| {
+            let (path, frame) = frame_of(dir, 7);
+            edit(&path, |bytes| bytes[frame.start + offset] ^= 0x01);
+        });
+        assert!(matches!(outcome, After::Broken(7)), "byte {offset} changed: {outcome:?}");
+    }
 }
 
 #[test]
 fn verify_names_swapped_events() {
-    let position = broken_at(verify_after(|tree| {
-        let a = tree.get(event_key(5)).expect("get").expect("5");
-        let b = tree.get(event_key(6)).expect("get").expect("6");
-        tree.insert(event_key(5), b).expect("insert");
-        tree.insert(event_key(6), a).expect("insert");
-    }));
-    assert_eq!(position, 5);
+    let outcome = verify_after(|dir| {
+        let ((a_path, a), (b_path, b)) = (frame_of(dir, 5), frame_of(dir, 6));
+        assert_eq!(a.len(), b.len(), "the events are alike in size");
+        let a_bytes = std::fs::read(&a_path).expect("read")[a.clone()].to_vec();
+        let b_bytes = std::fs::read(&b_path).expect("read")[b.clone()].to_vec();
+        edit(&a_path, |bytes| bytes[a].copy_from_slice(&b_bytes));
+        edit(&b_path, |bytes| bytes[b].copy_from_slice(&a_bytes));
+    });
+    assert!(matches!(outcome, After::Broken(5)), "{outcome:?}");
 }
 
 #[test]
-fn verify_names_an_inserted_event() {
-    // An event copied in between: everything after it shifts by one.
-    let position = broken_at(verify_after(|tree| {
-        for p in (9..=20).rev() {
-            let e = tree.get(event_key(p)).expect("get").expect("event");
-            tree.insert(event_key(p + 1), e).expect("insert");
+fn a_removed_event_stops_the_open_naming_its_segment() {
+    let mut segment = PathBuf::new();
+    let outcome = verify_after(|dir| {
+        let (path, frame) = frame_of(dir, 12);
+        edit(&path, |bytes| drop(bytes.drain(frame)));
+        segment = path;
+    });
+    let After::OpenRefused(message) = outcome else { panic!("the open should fail: {outcome:?}") };
+    assert!(message.contains("damaged") && message.contains(&segment.display().to_string()), "{message}");
+}
+
+#[test]
+fn an_inserted_event_stops_the_open_naming_its_segment() {
+    let mut segment = PathBuf::new();
+    let outcome = verify_after(|dir| {
+        let (path, frame) = frame_of(dir, 9);
+        edit(&path, |bytes| {
+            let copy = bytes[frame.clone()].to_vec();
+            bytes.splice(frame.end..frame.end, copy);
+        });
+        segment = path;
+    });
+    let After::OpenRefused(message) = outcome else { panic!("the open should fail: {outcome:?}") };
+    assert!(message.contains("damaged") && message.contains(&segment.display().to_string()), "{message}");
+}
+
+#[test]
+fn a_stored_event_damaged_in_the_open_segment_stops_the_open_and_changes_nothing() {
+    // Event 20 is in the open segment and was indexed: a bad frame there is damage, not a torn
+    // write, and is not cut off.
+    let dir = tempfile::tempdir().expect("dir");
+    runtime().block_on(async { fill(&open_small(dir.path()).expect("open"), 20).await });
+    let (path, frame) = frame_of(dir.path(), 20);
+    assert_eq!(path, segments(dir.path()).last().expect("segments").1, "event 20 lies in the open segment");
+    edit(&path, |bytes| bytes[frame.start + 40] ^= 0x01);
+    let tampered = std::fs::read(&path).expect("read");
+    match open_small(dir.path()) {
+        Err(e) => {
+            let message = e.to_string();
+            assert!(message.contains("damaged") && message.contains("event 20"), "{message}");
+            assert!(message.contains(&path.display().to_string()), "{message}");
         }
-    }));
-    assert_eq!(position, 10);
+        Ok(_) => panic!("the open should fail"),
+    }
+    assert_eq!(std::fs::read(&path).expect("read"), tampered, "the open changed the damaged segment");
+}
+
+#[test]
+fn a_lost_offset_index_is_rebuilt_at_open() {
+    let dir = tempfile::tempdir().expect("dir");
+    let rt = runtime();
+    let before = rt.block_on(async {
+        let store = open_small(dir.path()).expect("open");
+        fill(&store, 20).await;
+        store.read_all(1, 100).await.expect("read")
+    });
+    // A crash while closing a segment: its index is missing or cut short.
+    let (first, _) = segments(dir.path())[0];
+    let index = dir.path().join("segments").join(format!("{first:020}.idx"));
+    let (second, _) = segments(dir.path())[1];
+    let short = dir.path().join("segments").join(format!("{second:020}.idx"));
+    let original = std::fs::read(&index).expect("index");
+    std::fs::remove_file(&index).expect("remove index");
+    edit(&short, |bytes| bytes.truncate(bytes.len() - 3));
+    rt.block_on(async {
+        let store = open_small(dir.path()).expect("reopen");
+        assert_eq!(store.read_all(1, 100).await.expect("read"), before);
+        verify_log(&store, |_| {}).await.expect("verifies");
+    });
+    assert_eq!(std::fs::read(&index).expect("rebuilt index"), original);
 }
 
 // ---- crash test -------------------------------------------------------------------------------
+
+/// Segments of a few dozen events, so that kills also land while a segment is being closed.
+fn open_crash(dir: &Path) -> SledStore {
+    let mut config = SledConfig::new(dir);
+    config.segment_bytes = 8 * 1024;
+    when_unlocked(|| SledStore::open(config.clone()))
+}
 
 const CHILD_DIR: &str = "ROLLOUT_CRASH_CHILD_DIR";
 
@@ -196,13 +304,13 @@ fn acknowledged_events_survive_sigkill() {
         rng ^= rng << 17;
         acked.extend(run_child_and_kill(dir.path(), Duration::from_millis(rng % 250)));
         rt.block_on(async {
-            let store = open(dir.path());
+            let store = open_crash(dir.path());
             replays += u32::from(store.replayed_at_open() > 0);
             check_acknowledged(&store, &acked, round).await;
         });
     }
     println!(
-        "{} acknowledged events checked over {rounds} kills; {replays} reopenings replayed the journal",
+        "{} acknowledged events checked over {rounds} kills; {replays} reopenings indexed events again",
         acked.len()
     );
     assert!(
@@ -210,7 +318,7 @@ fn acknowledged_events_survive_sigkill() {
         "the child acknowledged too little to test anything: {}",
         acked.len()
     );
-    assert!(replays > 0, "no kill ever left events for the journal to replay");
+    assert!(replays > 0, "no kill ever left events for the open to index again");
 }
 
 /// Every acknowledged event is present and unchanged, and the chain verifies.
@@ -257,22 +365,18 @@ fn run_child_and_kill(dir: &Path, kill_after: Duration) -> Vec<(u64, String)> {
 }
 
 #[test]
-fn a_torn_write_at_the_end_of_the_journal_is_cut_off() {
+fn a_torn_write_at_the_end_of_the_log_is_cut_off() {
     let dir = tempfile::tempdir().expect("dir");
     let acked: BTreeMap<u64, String> =
         run_child_and_kill(dir.path(), Duration::from_millis(100)).into_iter().collect();
     assert!(!acked.is_empty());
-    let journal = std::fs::read_dir(dir.path().join("journal"))
-        .expect("journal dir")
-        .map(|e| e.expect("entry").path())
-        .max()
-        .expect("a journal file");
+    let (_, last) = segments(dir.path()).pop().expect("a segment");
     // Half a frame: a length that promises more than is there.
-    let mut file = std::fs::OpenOptions::new().append(true).open(&journal).expect("open journal");
+    let mut file = std::fs::OpenOptions::new().append(true).open(&last).expect("open segment");
     std::io::Write::write_all(&mut file, &[0, 0, 1, 0, 1, 2, 3]).expect("append garbage");
     drop(file);
     runtime().block_on(async {
-        let store = open(dir.path());
+        let store = open_crash(dir.path());
         check_acknowledged(&store, &acked, 0).await;
         let head = store.head().await.expect("head").position;
         let next = store.append("after", ExpectedVersion::NoStream, vec![event(1)]).await.expect("append");
@@ -280,28 +384,10 @@ fn a_torn_write_at_the_end_of_the_journal_is_cut_off() {
     });
 }
 
-#[test]
-fn a_damaged_journal_before_its_end_stops_the_open() {
-    let dir = tempfile::tempdir().expect("dir");
-    let rt = runtime();
-    rt.block_on(async { fill(&open(dir.path()), 3).await });
-    // Two journal files, the older one damaged: that is not a torn write but corruption.
-    let journal = dir.path().join("journal");
-    std::fs::write(journal.join("00000000000000000001.journal"), [0, 0, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9])
-        .expect("write");
-    std::fs::write(journal.join("00000000000000000002.journal"), []).expect("write");
-    match SledStore::open(SledConfig::new(dir.path())) {
-        Err(StoreError::Io(message)) => {
-            assert!(message.contains("is corrupt at byte 0"), "{message}")
-        }
-        other => panic!("expected a corruption error, got {other:?}"),
-    }
-}
-
 fn child(dir: &Path) -> ! {
     let rt = runtime();
     rt.block_on(async {
-        let store = open(dir);
+        let store = open_crash(dir);
         std::fs::write(dir.join("WRITING"), b"").expect("marker");
         let writers: Vec<_> = (0..8)
             .map(|w| {
@@ -337,8 +423,8 @@ fn child(dir: &Path) -> ! {
 const STRACE_CHILD_DIR: &str = "ROLLOUT_STRACE_CHILD_DIR";
 
 /// Runs a child under `strace` that appends 5 events one by one and prints an acknowledgement
-/// after each; between two acknowledgements there must be an `fdatasync` of the journal after
-/// the journal `write`. Needs strace (`ROLLOUT_REQUIRE_STRACE=1`, as CI sets it, makes its absence
+/// after each; between two acknowledgements there must be an `fdatasync` of the open segment
+/// after its `write`. Needs strace (`ROLLOUT_REQUIRE_STRACE=1`, as CI sets it, makes its absence
 /// a failure).
 #[test]
 fn every_acknowledged_append_was_fdatasynced_first() {
@@ -375,14 +461,14 @@ fn every_acknowledged_append_was_fdatasynced_first() {
         .expect("strace");
     assert!(status.success());
     let trace = std::fs::read_to_string(&trace).expect("trace");
-    // Walk the calls in order: a journal write opens a window that only fdatasync of the same
+    // Walk the calls in order: a segment write opens a window that only fdatasync of the same
     // file closes; an acknowledgement inside an open window is a violation.
     let mut unsynced = false;
     let mut acks = 0;
     for line in trace.lines() {
-        if line.contains(".journal>") && line.contains("write(") {
+        if line.contains(".seg>") && line.contains("write(") {
             unsynced = true;
-        } else if line.contains(".journal>") && line.contains("fdatasync(") && line.contains("= 0") {
+        } else if line.contains(".seg>") && line.contains("fdatasync(") && line.contains("= 0") {
             unsynced = false;
         } else if line.contains("\"ACK ") {
             assert!(!unsynced, "acknowledged before fdatasync:\n{trace}");
@@ -390,9 +476,88 @@ fn every_acknowledged_append_was_fdatasynced_first() {
         }
     }
     assert_eq!(acks, 5, "every acknowledgement is in the trace:\n{trace}");
-    let journal_syncs = trace.lines().filter(|l| l.contains("fdatasync(") && l.contains(".journal>")).count();
-    assert!(journal_syncs >= 5, "one fdatasync per append at least, saw {journal_syncs}");
+    let segment_syncs = trace.lines().filter(|l| l.contains("fdatasync(") && l.contains(".seg>")).count();
+    assert!(segment_syncs >= 5, "one fdatasync per append at least, saw {segment_syncs}");
     println!(
-        "{acks} acknowledgements, each after the journal's fdatasync ({journal_syncs} journal fdatasyncs)"
+        "{acks} acknowledgements, each after the segment's fdatasync ({segment_syncs} segment fdatasyncs)"
     );
+}
+
+// ---- stores of the first layout ----------------------------------------------------------------
+
+/// Builds a store of the first layout in `dir`: events `..=in_sled` in sled as `E` keys with their
+/// index entries, and events from `in_sled` (one overlapping) on in a journal file, as a crash
+/// before a checkpoint left them.
+fn first_layout_store(dir: &Path, events: &[store::RecordedEvent], in_sled: usize) {
+    let db = when_unlocked(|| sled::open(dir.join("log")));
+    let tree = db.open_tree("events").expect("tree");
+    for e in &events[..in_sled] {
+        let mut key = vec![b'E'];
+        key.extend_from_slice(&e.position.to_be_bytes());
+        tree.insert(key, store::encode(e)).expect("insert");
+        let mut key = vec![b'V'];
+        key.extend_from_slice(e.stream_id.as_bytes());
+        key.push(0);
+        key.extend_from_slice(&e.version.to_be_bytes());
+        tree.insert(key, &e.position.to_be_bytes()).expect("insert");
+        tree.insert([b"S".as_slice(), e.stream_id.as_bytes()].concat(), &e.version.to_be_bytes())
+            .expect("insert");
+        tree.insert([b"I".as_slice(), e.event_id.as_bytes()].concat(), &e.position.to_be_bytes())
+            .expect("insert");
+    }
+    db.flush().expect("flush");
+    let mut journal = Vec::new();
+    for e in &events[in_sled - 1..] {
+        let record = store::encode(e);
+        journal.extend_from_slice(&(record.len() as u32).to_be_bytes());
+        journal.extend_from_slice(&record);
+    }
+    std::fs::create_dir_all(dir.join("journal")).expect("journal dir");
+    std::fs::write(dir.join("journal").join(format!("{:020}.journal", in_sled)), journal).expect("journal");
+}
+
+async fn memory_log(count: u64) -> Vec<store::RecordedEvent> {
+    let memory = store::MemoryStore::new();
+    fill_dyn(&memory, count).await;
+    memory.read_all(1, 10_000).await.expect("read")
+}
+
+async fn fill_dyn(store: &dyn EventStore, count: u64) {
+    for n in 0..count {
+        store.append(&format!("s-{}", n % 3), ExpectedVersion::Any, vec![event(n)]).await.expect("append");
+    }
+}
+
+#[tokio::test]
+async fn a_store_of_the_first_layout_is_moved_into_segments_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let events = memory_log(30).await;
+    first_layout_store(dir.path(), &events, 22);
+    // Left by an attempt a crash interrupted: replaced, not trusted.
+    std::fs::create_dir_all(dir.path().join("segments")).expect("dir");
+    std::fs::write(dir.path().join("segments").join(format!("{:020}.seg", 1)), b"\0\0\0\x09half")
+        .expect("write");
+    {
+        let store = open_small(dir.path()).expect("open moves the events");
+        assert_eq!(store.read_all(1, 100).await.expect("read"), events);
+        assert_eq!(store.stream_version("s-2").await.expect("version"), 10);
+        assert_eq!(store.replayed_at_open(), 30, "every event is indexed again after the move");
+        verify_log(&store, |_| {}).await.expect("verifies");
+        let next = store.append("s-0", ExpectedVersion::Exact(10), vec![event(99)]).await.expect("append");
+        assert_eq!((next[0].position, next[0].prev_hash), (31, events[29].hash));
+        // An event id of the first layout is still known: an append reusing it stores nothing.
+        let reused = NewEvent { event_id: events[3].event_id, ..event(3) };
+        let _ = store.append("s-0", ExpectedVersion::Any, vec![reused]).await;
+        assert_eq!(store.head().await.expect("head").position, 31);
+    }
+    assert!(!dir.path().join("journal").exists(), "the journal is gone after the move");
+    {
+        let db = when_unlocked(|| sled::open(dir.path().join("log")));
+        let tree = db.open_tree("events").expect("tree");
+        assert_eq!(tree.scan_prefix(b"E").count(), 0, "no event is left in sled");
+        assert!(!tree.contains_key(b"M").expect("get"), "the move's marker is removed");
+    }
+    let store = open_small(dir.path()).expect("reopen");
+    assert_eq!(store.replayed_at_open(), 0, "a second open moves nothing");
+    assert_eq!(store.read_all(1, 100).await.expect("read").len(), 31);
 }
