@@ -43,10 +43,10 @@ enum Command {
         /// some blocked and some overdue.
         #[arg(long, env = "ROLLOUT_DEMO")]
         demo: bool,
-        /// MiB of the embedded store's page cache. Resident memory grows with it (and with the
-        /// log: sled keeps its page table in memory). A larger cache speeds up reading the same
-        /// rollouts and audit pages again; first reads, rebuilds and appends measured the same
-        /// with 32 and 256 MiB on a log of a million events.
+        /// MiB of the embedded store's index cache (sled holds only the indexes; events are read
+        /// from the segment files through the operating system's file cache). Resident memory
+        /// grows with it; rebuilds, audit pages and appends measured the same with 32 and
+        /// 256 MiB on a log of a million events.
         #[arg(
             long,
             value_name = "MIB",

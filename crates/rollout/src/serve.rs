@@ -31,7 +31,7 @@ impl store::Clock for ShiftableClock {
     }
 }
 
-/// Runs the server; `sled_cache_bytes` sizes the embedded store's page cache.
+/// Runs the server; `sled_cache_bytes` sizes the embedded store's index cache.
 pub async fn run(
     args: &crate::StoreArgs,
     listen: SocketAddr,

@@ -54,11 +54,10 @@ pub const GROUP_BYTES_MAX: usize = 16 * 1024 * 1024;
 const QUEUE_DEPTH: usize = 8_192;
 /// Capacity of the live channel; a subscriber further behind reads the log instead.
 const LIVE_CHANNEL_BATCHES: usize = 1_024;
-/// sled's page cache, unless configured otherwise. Small: on a log of a million events, first
-/// reads (audit pages, the whole log at a rebuild) and appends were as fast with 32 MiB as with
-/// 256 MiB (the operating system caches the file too); only reading the same events again was
-/// faster with the larger cache, and every MiB of it is resident memory (BENCHMARKS.md, "Read
-/// models").
+/// sled's page cache, unless configured otherwise. sled holds only the indexes; the events are
+/// read from the segment files through the operating system's cache. Rebuilds, audit pages and
+/// appends measured the same with 32 and 256 MiB on a log of a million events, and every MiB of
+/// it is resident memory (BENCHMARKS.md, "Read models").
 pub const CACHE_BYTES_DEFAULT: u64 = 32 * 1024 * 1024;
 
 /// Where and how to open the store.
@@ -177,6 +176,7 @@ impl SledStore {
     pub fn open(config: SledConfig) -> Result<Self, StoreError> {
         let dir = &config.dir;
         let lock = lock_data_dir(dir)?;
+        legacy::migrate(dir, config.cache_bytes, config.segment_bytes)?;
         let log_dir = dir.join("log");
         let db = sled::Config::new()
             .path(&log_dir)
@@ -200,7 +200,6 @@ impl SledStore {
             checkpoint: 0,
         };
         let segments_dir = dir.join("segments");
-        legacy::migrate(dir, &tree, &segments_dir, config.segment_bytes, &mut checkpointer)?;
         let indexed = keys::read_indexed(&tree).map_err(sled_err)?;
         let (log, appender, head) = segments::Log::open(&segments_dir, config.segment_bytes, indexed)?;
         sync_dir(dir)?;
@@ -604,17 +603,12 @@ impl Checkpointer {
         if durable <= self.checkpoint && durable != 0 {
             return Ok(());
         }
-        self.sync()?;
-        self.checkpoint = durable;
-        Ok(())
-    }
-
-    /// Makes everything inserted into sled so far durable.
-    fn sync(&mut self) -> Result<(), StoreError> {
         self.db.flush().map_err(sled_err)?;
         // sled's flush ends in sync_file_range, which does not flush the disk's write cache.
         self.db_file.sync_data()?;
-        self.sync_new_blobs()
+        self.sync_new_blobs()?;
+        self.checkpoint = durable;
+        Ok(())
     }
 
     /// sled writes values too large for its log segments to files of their own and never syncs

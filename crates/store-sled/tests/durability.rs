@@ -237,6 +237,15 @@ fn a_stored_event_damaged_in_the_open_segment_stops_the_open_and_changes_nothing
         Ok(_) => panic!("the open should fail"),
     }
     assert_eq!(std::fs::read(&path).expect("read"), tampered, "the open changed the damaged segment");
+    // The way out the README gives: without the index, the damaged event is the log's end.
+    std::fs::remove_dir_all(dir.path().join("log")).expect("remove the index");
+    let store = open_small(dir.path()).expect("open without the index");
+    runtime().block_on(async {
+        assert_eq!(store.head().await.expect("head").position, 19);
+        // Event 20 was the seventh of `s-1`; the rebuilt index knows six.
+        assert_eq!(store.stream_version("s-1").await.expect("version"), 6);
+        verify_log(&store, |_| {}).await.expect("verifies");
+    });
 }
 
 #[test]
@@ -533,15 +542,15 @@ async fn a_store_of_the_first_layout_is_moved_into_segments_once() {
     let dir = tempfile::tempdir().expect("dir");
     let events = memory_log(30).await;
     first_layout_store(dir.path(), &events, 22);
-    // Left by an attempt a crash interrupted: replaced, not trusted.
-    std::fs::create_dir_all(dir.path().join("segments")).expect("dir");
-    std::fs::write(dir.path().join("segments").join(format!("{:020}.seg", 1)), b"\0\0\0\x09half")
-        .expect("write");
+    // Left by a copy a crash interrupted: replaced, not trusted.
+    let moving = dir.path().join("segments.moving");
+    std::fs::create_dir_all(&moving).expect("dir");
+    std::fs::write(moving.join(format!("{:020}.seg", 1)), b"\0\0\0\x09half").expect("write");
     {
         let store = open_small(dir.path()).expect("open moves the events");
         assert_eq!(store.read_all(1, 100).await.expect("read"), events);
         assert_eq!(store.stream_version("s-2").await.expect("version"), 10);
-        assert_eq!(store.replayed_at_open(), 30, "every event is indexed again after the move");
+        assert_eq!(store.replayed_at_open(), 30, "every event is indexed afresh after the move");
         verify_log(&store, |_| {}).await.expect("verifies");
         let next = store.append("s-0", ExpectedVersion::Exact(10), vec![event(99)]).await.expect("append");
         assert_eq!((next[0].position, next[0].prev_hash), (31, events[29].hash));
@@ -550,14 +559,34 @@ async fn a_store_of_the_first_layout_is_moved_into_segments_once() {
         let _ = store.append("s-0", ExpectedVersion::Any, vec![reused]).await;
         assert_eq!(store.head().await.expect("head").position, 31);
     }
-    assert!(!dir.path().join("journal").exists(), "the journal is gone after the move");
+    for gone in ["journal", "log.first-layout", "segments.moving"] {
+        assert!(!dir.path().join(gone).exists(), "{gone} is gone after the move");
+    }
     {
         let db = when_unlocked(|| sled::open(dir.path().join("log")));
         let tree = db.open_tree("events").expect("tree");
-        assert_eq!(tree.scan_prefix(b"E").count(), 0, "no event is left in sled");
-        assert!(!tree.contains_key(b"M").expect("get"), "the move's marker is removed");
+        assert_eq!(tree.scan_prefix(b"E").count(), 0, "the index holds no event");
     }
     let store = open_small(dir.path()).expect("reopen");
     assert_eq!(store.replayed_at_open(), 0, "a second open moves nothing");
     assert_eq!(store.read_all(1, 100).await.expect("read").len(), 31);
+}
+
+#[tokio::test]
+async fn a_move_interrupted_after_the_old_index_was_set_aside_is_finished() {
+    let dir = tempfile::tempdir().expect("dir");
+    let events = {
+        let store = open_small(dir.path()).expect("open");
+        fill(&store, 25).await;
+        store.read_all(1, 100).await.expect("read")
+    };
+    // The state between steps 2 and 3 of a move: the segments complete under their temporary
+    // name, the old sled directory set aside, no index yet.
+    std::fs::rename(dir.path().join("segments"), dir.path().join("segments.moving")).expect("rename");
+    std::fs::rename(dir.path().join("log"), dir.path().join("log.first-layout")).expect("rename");
+    let store = open_small(dir.path()).expect("open finishes the move");
+    assert_eq!(store.read_all(1, 100).await.expect("read"), events);
+    assert_eq!(store.stream_version("s-0").await.expect("version"), 9);
+    assert!(!dir.path().join("log.first-layout").exists() && !dir.path().join("segments.moving").exists());
+    verify_log(&store, |_| {}).await.expect("verifies");
 }
