@@ -590,3 +590,18 @@ async fn a_move_interrupted_after_the_old_index_was_set_aside_is_finished() {
     assert!(!dir.path().join("log.first-layout").exists() && !dir.path().join("segments.moving").exists());
     verify_log(&store, |_| {}).await.expect("verifies");
 }
+
+#[tokio::test]
+async fn an_index_whose_segments_are_gone_is_refused_not_taken_for_an_old_store() {
+    let dir = tempfile::tempdir().expect("dir");
+    fill(&open_small(dir.path()).expect("open"), 5).await;
+    std::fs::remove_dir_all(dir.path().join("segments")).expect("remove the segments");
+    match open_small(dir.path()) {
+        Err(e) => {
+            let message = e.to_string();
+            assert!(message.contains("records 5 events") && message.contains("are missing"), "{message}");
+        }
+        Ok(_) => panic!("an index without its segments must not open as an empty store"),
+    }
+    assert!(dir.path().join("log").exists(), "the index is left as it was");
+}
