@@ -514,3 +514,83 @@ async fn progress_history_equals_a_fold_and_folds_settled_points_once() {
     by_all(times).await;
     assert!(projector.history_folds() > folds, "the point at the old head is settled now");
 }
+
+/// The log as it is, but live notifications never arrive: a follower that has caught up
+/// stalls (as one would behind a stopped subscription).
+#[derive(Debug)]
+struct Silent {
+    inner: Arc<dyn EventStore>,
+    quiet: tokio::sync::broadcast::Sender<store::Committed>,
+}
+
+#[async_trait::async_trait]
+impl EventStore for Silent {
+    async fn append(
+        &self,
+        stream_id: &str,
+        expected: store::ExpectedVersion,
+        events: Vec<store::NewEvent>,
+    ) -> Result<Vec<store::RecordedEvent>, store::StoreError> {
+        self.inner.append(stream_id, expected, events).await
+    }
+    async fn append_recorded(&self, events: Vec<store::RecordedEvent>) -> Result<(), store::StoreError> {
+        self.inner.append_recorded(events).await
+    }
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        from: u64,
+        direction: store::Direction,
+        max: usize,
+    ) -> Result<Vec<store::RecordedEvent>, store::StoreError> {
+        self.inner.read_stream(stream_id, from, direction, max).await
+    }
+    async fn stream_version(&self, stream_id: &str) -> Result<u64, store::StoreError> {
+        self.inner.stream_version(stream_id).await
+    }
+    async fn read_all(&self, from: u64, max: usize) -> Result<Vec<store::RecordedEvent>, store::StoreError> {
+        self.inner.read_all(from, max).await
+    }
+    async fn read_category(
+        &self,
+        prefix: &str,
+        after: u64,
+        max: usize,
+    ) -> Result<Vec<store::RecordedEvent>, store::StoreError> {
+        self.inner.read_category(prefix, after, max).await
+    }
+    async fn read_event(&self, position: u64) -> Result<Option<store::RecordedEvent>, store::StoreError> {
+        self.inner.read_event(position).await
+    }
+    async fn head(&self) -> Result<store::Head, store::StoreError> {
+        self.inner.head().await
+    }
+    fn notifications(&self) -> tokio::sync::broadcast::Receiver<store::Committed> {
+        self.quiet.subscribe()
+    }
+}
+
+/// A model that does not reach the log's head in time: the points at or after the last event
+/// are folded from the log instead of taken from the stale model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_history_folds_when_the_model_lags_behind() {
+    let (store, engine, registry) = setup().await;
+    workload(&engine, 13, 40).await;
+    let silent: Arc<dyn EventStore> =
+        Arc::new(Silent { inner: store.clone(), quiet: tokio::sync::broadcast::channel(1).0 });
+    let (projector, _) = Projector::start(silent, registry.clone(), None).await.expect("start");
+    let stalled_at = projector.position();
+    assert_eq!(stalled_at, store.head().await.expect("head").position, "caught up at start");
+    workload(&engine, 14, 40).await;
+    let head = store.head().await.expect("head");
+    assert!(head.position > stalled_at && projector.position() == stalled_at, "the model lags");
+    let later = Timestamp::from_unix_micros(head.recorded_at.unix_micros() + 3_600_000_000);
+    let times = [head.recorded_at, later];
+    let folded = progress_over_time(&store, &*registry, &times, GroupBy::Service).await.expect("fold");
+    let stale = projector.read(|m| m.progress(GroupBy::Service));
+    assert_ne!(folded[1], stale, "the workload after the stall changed progress");
+    let folds = projector.history_folds();
+    let answer = projector.progress_history(&times, GroupBy::Service).await.expect("history");
+    assert_eq!(answer, folded);
+    assert_eq!(projector.history_folds(), folds + 1, "the live points were folded");
+}
