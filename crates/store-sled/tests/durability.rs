@@ -605,3 +605,49 @@ async fn an_index_whose_segments_are_gone_is_refused_not_taken_for_an_old_store(
     }
     assert!(dir.path().join("log").exists(), "the index is left as it was");
 }
+
+/// Copies a data directory (files only, one level of subdirectories: `log`, `segments`).
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let path = entry.expect("entry").path();
+        let target = to.join(path.file_name().expect("name"));
+        if path.is_dir() {
+            std::fs::create_dir_all(&target).expect("mkdir");
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn a_log_cut_at_any_byte_opens_at_the_last_whole_event_once_the_index_is_rebuilt() {
+    // What a crash inside a write leaves, at every place, and zeros a file system may leave
+    // after the end: with the index gone (the README's way out), every cut is a torn write.
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("dir");
+    let original = dir.path().join("original");
+    rt.block_on(async { fill(&open(&original), 12).await });
+    let segment = original.join("segments").join(format!("{:020}.seg", 1));
+    let len = std::fs::metadata(&segment).expect("segment").len() as usize;
+    let ends: Vec<usize> = (1..=12).map(|p| frame_of(&original, p).1.end).collect();
+    for (round, cut) in (0..len).step_by(53).chain([len - 1, len]).enumerate() {
+        let copy = dir.path().join(format!("cut-{round}"));
+        copy_dir(&original, &copy);
+        std::fs::remove_dir_all(copy.join("log")).expect("remove the index");
+        let path = copy.join("segments").join(format!("{:020}.seg", 1));
+        edit(&path, |bytes| {
+            bytes.truncate(cut);
+            bytes.extend_from_slice(&[0; 700][..(round % 3) * 350]);
+        });
+        let whole = ends.iter().filter(|&&end| end <= cut).count() as u64;
+        rt.block_on(async {
+            let store = open(&copy);
+            assert_eq!(store.head().await.expect("head").position, whole, "cut at byte {cut}");
+            verify_log(&store, |_| {}).await.unwrap_or_else(|e| panic!("cut at byte {cut}: {e}"));
+            let next =
+                store.append("after", ExpectedVersion::NoStream, vec![event(1)]).await.expect("append");
+            assert_eq!(next[0].position, whole + 1);
+        });
+    }
+}
