@@ -85,7 +85,7 @@ pub(crate) struct Appender {
     offsets: Vec<u32>,
 }
 
-pub(crate) fn segment_path(dir: &Path, first: u64) -> PathBuf {
+fn segment_path(dir: &Path, first: u64) -> PathBuf {
     dir.join(format!("{first:020}.{SEGMENT_EXT}"))
 }
 
