@@ -651,3 +651,22 @@ fn a_log_cut_at_any_byte_opens_at_the_last_whole_event_once_the_index_is_rebuilt
         });
     }
 }
+
+#[tokio::test]
+async fn a_move_interrupted_before_deleting_the_old_files_is_finished() {
+    let dir = tempfile::tempdir().expect("dir");
+    let events = {
+        let store = open_small(dir.path()).expect("open");
+        fill(&store, 10).await;
+        store.read_all(1, 100).await.expect("read")
+    };
+    // The state after step 3: the segments in place, the old files still there.
+    for old in ["log.first-layout", "journal"] {
+        std::fs::create_dir_all(dir.path().join(old)).expect("dir");
+        std::fs::write(dir.path().join(old).join("old"), b"old").expect("write");
+    }
+    let store = open_small(dir.path()).expect("open finishes the move");
+    assert_eq!(store.read_all(1, 100).await.expect("read"), events);
+    assert_eq!(store.replayed_at_open(), 0, "the index in place is kept");
+    assert!(!dir.path().join("log.first-layout").exists() && !dir.path().join("journal").exists());
+}
