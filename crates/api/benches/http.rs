@@ -157,6 +157,7 @@ fn main() {
             projector: projector.clone(),
             tokens: tokens.clone(),
             open: Arc::default(),
+            written: Arc::default(),
         });
         let router = api::server::router(schema, tokens, projector, store.clone(), Arc::new(|| None));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

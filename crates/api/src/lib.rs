@@ -2,6 +2,7 @@
 //! HTTP: requests are authenticated here, turned into engine commands, and answered from the
 //! engine's outcome and the read models.
 
+pub mod consistency;
 pub mod tokens;
 
 pub use tokens::{Principal, Role, Tokens};

@@ -27,6 +27,8 @@ pub struct Services {
     pub tokens: Arc<Tokens>,
     /// Open subscriptions per token.
     pub open: Arc<crate::subscriptions::Open>,
+    /// The last position each token's changes reached (read your own writes).
+    pub written: Arc<crate::consistency::Written>,
 }
 
 pub fn build(services: Services) -> ApiSchema {
@@ -34,6 +36,7 @@ pub fn build(services: Services) -> ApiSchema {
         .data(services)
         .limit_depth(DEPTH_MAX)
         .limit_complexity(COMPLEXITY_MAX)
+        .extension(crate::consistency::ReadYourWrites)
         .finish()
 }
 
@@ -715,7 +718,20 @@ pub struct RolloutPayload {
     events: Vec<Event>,
 }
 
-fn payload(outcome: Outcome) -> RolloutPayload {
+/// After a change whose events are not in its answer: the caller's next operation waits for the
+/// log's head as it is now, which includes them.
+async fn remember_head(ctx: &Context<'_>) {
+    let s = services(ctx);
+    if let (Ok(p), Ok(head)) = (principal(ctx), s.engine.store().head().await) {
+        s.written.record(p.token_id, head.position);
+    }
+}
+
+/// The mutation's answer; the caller's next operation sees its events in the read models too.
+fn payload(ctx: &Context<'_>, outcome: Outcome) -> RolloutPayload {
+    if let (Ok(p), Some(last)) = (principal(ctx), outcome.events.last()) {
+        services(ctx).written.record(p.token_id, last.position);
+    }
     RolloutPayload {
         rollout: Rollout::new(Arc::new(outcome.rollout)),
         events: outcome.events.into_iter().map(Event).collect(),
@@ -901,7 +917,7 @@ async fn run(
     req.expected_version = expected_version;
     req.idempotency_key = idempotency_key.map(|k| format!("{mutation}:{}:{k}", rollout_id.as_str()));
     let outcome = services(ctx).engine.execute(service, ars, command, &req).await.map_err(engine_error)?;
-    Ok(payload(outcome))
+    Ok(payload(ctx, outcome))
 }
 
 fn writer<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Principal> {
@@ -912,7 +928,9 @@ fn writer<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Principal> {
     Ok(p)
 }
 
-/// What can be changed. Every change is an event with the token's principal as actor.
+/// What can be changed. Every change is an event with the token's principal as actor. The
+/// answer holds the state after the change, and the same token's next query sees it in every
+/// read model (waiting up to a second for it to be folded).
 #[Object]
 impl Mutation {
     /// Start the rollout of a service at one administration.
@@ -929,7 +947,7 @@ impl Mutation {
             .start_rollout(&input.service_key, &input.ars, None, &request(ctx, p))
             .await
             .map_err(engine_error)?;
-        Ok(payload(outcome))
+        Ok(payload(ctx, outcome))
     }
 
     /// Complete a step with evidence.
@@ -1126,6 +1144,7 @@ impl Mutation {
         }
         let summary =
             services(ctx).engine.start_service(&service_key, &request(ctx, p)).await.map_err(engine_error)?;
+        remember_head(ctx).await;
         Ok(StartServicePayload {
             started: summary.started.iter().map(|ars| ID(format!("{service_key}:{ars}"))).collect(),
             existing: summary.existing.len() as u64,
@@ -1148,6 +1167,7 @@ impl Mutation {
                 coded("INTERNAL", "internal error")
             }
         })?;
+        remember_head(ctx).await;
         Ok(true)
     }
 
@@ -1179,6 +1199,7 @@ impl Mutation {
                     coded("INTERNAL", "internal error")
                 }
             })?;
+        remember_head(ctx).await;
         Ok(IssuedToken { id: ID(issued.token_id.to_string()), token, role: issued.role.name().into() })
     }
 }

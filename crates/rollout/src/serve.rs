@@ -82,6 +82,7 @@ pub async fn run(
         projector: projector.clone(),
         tokens: tokens.clone(),
         open: Arc::default(),
+        written: Arc::default(),
     });
     let router = api::server::router(schema, tokens, projector.clone(), store.clone(), stats);
     let listener = tokio::net::TcpListener::bind(listen)

@@ -1,0 +1,152 @@
+//! Read your own writes across requests: a token's next operation sees its own change in the
+//! read models even when the log's live notifications are slow (as PostgreSQL's can be).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use api::schema::Services;
+use api::{Principal, Role, Tokens};
+use catalog::parse::{bundled_files, parse_dataset};
+use engine::{Engine, Registry, Request};
+use projections::Projector;
+use store::{Actor, ActorKind, EventStore, MemoryStore};
+
+/// The log as it is, but every live notification arrives `delay` late.
+#[derive(Debug)]
+struct Slow {
+    inner: Arc<dyn EventStore>,
+    late: tokio::sync::broadcast::Sender<store::Committed>,
+}
+
+impl Slow {
+    fn new(inner: Arc<dyn EventStore>, delay: Duration) -> Arc<Slow> {
+        let (late, _) = tokio::sync::broadcast::channel(1_024);
+        let (queue, mut queued) = tokio::sync::mpsc::unbounded_channel();
+        let mut on_time = inner.notifications();
+        // One task stamps each batch as it is committed, another hands it on `delay` later.
+        tokio::spawn(async move {
+            while let Ok(batch) = on_time.recv().await {
+                let _ = queue.send((tokio::time::Instant::now() + delay, batch));
+            }
+        });
+        let forward = late.clone();
+        tokio::spawn(async move {
+            while let Some((due, batch)) = queued.recv().await {
+                tokio::time::sleep_until(due).await;
+                let _ = forward.send(batch);
+            }
+        });
+        Arc::new(Slow { inner, late })
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl EventStore for Slow {
+    async fn append(
+        &self,
+        stream_id: &str,
+        expected: store::ExpectedVersion,
+        events: Vec<store::NewEvent>,
+    ) -> Result<Vec<store::RecordedEvent>, store::StoreError> {
+        self.inner.append(stream_id, expected, events).await
+    }
+    async fn append_recorded(&self, events: Vec<store::RecordedEvent>) -> Result<(), store::StoreError> {
+        self.inner.append_recorded(events).await
+    }
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        from: u64,
+        direction: store::Direction,
+        max: usize,
+    ) -> Result<Vec<store::RecordedEvent>, store::StoreError> {
+        self.inner.read_stream(stream_id, from, direction, max).await
+    }
+    async fn stream_version(&self, stream_id: &str) -> Result<u64, store::StoreError> {
+        self.inner.stream_version(stream_id).await
+    }
+    async fn read_all(&self, from: u64, max: usize) -> Result<Vec<store::RecordedEvent>, store::StoreError> {
+        self.inner.read_all(from, max).await
+    }
+    async fn read_category(
+        &self,
+        prefix: &str,
+        after: u64,
+        max: usize,
+    ) -> Result<Vec<store::RecordedEvent>, store::StoreError> {
+        self.inner.read_category(prefix, after, max).await
+    }
+    async fn read_event(&self, position: u64) -> Result<Option<store::RecordedEvent>, store::StoreError> {
+        self.inner.read_event(position).await
+    }
+    async fn head(&self) -> Result<store::Head, store::StoreError> {
+        self.inner.head().await
+    }
+    fn notifications(&self) -> tokio::sync::broadcast::Receiver<store::Committed> {
+        self.late.subscribe()
+    }
+}
+
+fn principal(role: Role) -> Principal {
+    Principal {
+        token_id: uuid::Uuid::now_v7(),
+        name: role.name().into(),
+        role,
+        authorities: vec![],
+        services: vec![],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tokens_next_operation_sees_its_own_changes_in_the_read_models() {
+    // Late by less than the wait (one second), by far more than a query takes.
+    let store: Arc<dyn EventStore> = Slow::new(Arc::new(MemoryStore::new()), Duration::from_millis(500));
+    let registry = Arc::new(Registry::bundled().expect("bundled definitions"));
+    let engine = Arc::new(Engine::open(store.clone(), registry.clone()).await.expect("engine"));
+    let setup = Request::new(workflow::decide::Principal {
+        actor: Actor { id: "person:setup".into(), name: "Setup".into(), kind: ActorKind::Person },
+        roles: vec![],
+        admin: true,
+    });
+    engine
+        .import_catalog(&parse_dataset(&bundled_files()).expect("data"), &setup, |_, _| {})
+        .await
+        .expect("catalogue");
+    let tokens = Arc::new(Tokens::load(&*store).await.expect("tokens"));
+    let (projector, _) = Projector::start(store.clone(), registry, None).await.expect("projector");
+    let schema = api::schema::build(Services {
+        engine,
+        projector,
+        tokens,
+        open: Arc::default(),
+        written: Arc::default(),
+    });
+    let run = |p: &Principal, query: &str| {
+        let request = async_graphql::Request::new(query).data(p.clone());
+        let schema = schema.clone();
+        async move {
+            let response = schema.execute(request).await;
+            assert!(response.errors.is_empty(), "{:?}", response.errors);
+            response.data.into_json().expect("json")
+        }
+    };
+    let manager = principal(Role::ProjectManager);
+    let read = "{ rollout(id: \"wohngeld:120540000000\") { version stepsDone } \
+                rollouts(filter: { serviceKey: \"wohngeld\" }) { totalCount } }";
+
+    let started =
+        run(&manager, "mutation { startRollout(input: { serviceKey: \"wohngeld\", ars: \"120540000000\" }) { rollout { version } } }")
+            .await;
+    assert_eq!(started["startRollout"]["rollout"]["version"], 1);
+    let seen = run(&manager, read).await;
+    assert_eq!(seen["rollout"]["version"], 1, "the rollout just started is in the read model: {seen}");
+    assert_eq!(seen["rollouts"]["totalCount"], 1);
+
+    // A change whose events are not in its answer (a whole service started) counts too.
+    let service =
+        run(&manager, "mutation { startServiceRollout(serviceKey: \"hundesteuer\") { started } }").await;
+    let started = service["startServiceRollout"]["started"].as_array().expect("started").len();
+    assert!(started > 100, "{service}");
+    let seen = run(&manager, "{ rollouts(filter: { serviceKey: \"hundesteuer\" }) { totalCount } }").await;
+    assert_eq!(seen["rollouts"]["totalCount"], started as u64);
+}
