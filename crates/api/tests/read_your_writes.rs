@@ -9,82 +9,28 @@ use api::{Principal, Role, Tokens};
 use catalog::parse::{bundled_files, parse_dataset};
 use engine::{Engine, Registry, Request};
 use projections::Projector;
+use store::conformance::Relayed;
 use store::{Actor, ActorKind, EventStore, MemoryStore};
 
 /// The log as it is, but every live notification arrives `delay` late.
-#[derive(Debug)]
-struct Slow {
-    inner: Arc<dyn EventStore>,
-    late: tokio::sync::broadcast::Sender<store::Committed>,
-}
-
-impl Slow {
-    fn new(inner: Arc<dyn EventStore>, delay: Duration) -> Arc<Slow> {
-        let (late, _) = tokio::sync::broadcast::channel(1_024);
-        let (queue, mut queued) = tokio::sync::mpsc::unbounded_channel();
-        let mut on_time = inner.notifications();
-        // One task stamps each batch as it is committed, another hands it on `delay` later.
-        tokio::spawn(async move {
-            while let Ok(batch) = on_time.recv().await {
-                let _ = queue.send((tokio::time::Instant::now() + delay, batch));
-            }
-        });
-        let forward = late.clone();
-        tokio::spawn(async move {
-            while let Some((due, batch)) = queued.recv().await {
-                tokio::time::sleep_until(due).await;
-                let _ = forward.send(batch);
-            }
-        });
-        Arc::new(Slow { inner, late })
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl EventStore for Slow {
-    async fn append(
-        &self,
-        stream_id: &str,
-        expected: store::ExpectedVersion,
-        events: Vec<store::NewEvent>,
-    ) -> Result<Vec<store::RecordedEvent>, store::StoreError> {
-        self.inner.append(stream_id, expected, events).await
-    }
-    async fn append_recorded(&self, events: Vec<store::RecordedEvent>) -> Result<(), store::StoreError> {
-        self.inner.append_recorded(events).await
-    }
-    async fn read_stream(
-        &self,
-        stream_id: &str,
-        from: u64,
-        direction: store::Direction,
-        max: usize,
-    ) -> Result<Vec<store::RecordedEvent>, store::StoreError> {
-        self.inner.read_stream(stream_id, from, direction, max).await
-    }
-    async fn stream_version(&self, stream_id: &str) -> Result<u64, store::StoreError> {
-        self.inner.stream_version(stream_id).await
-    }
-    async fn read_all(&self, from: u64, max: usize) -> Result<Vec<store::RecordedEvent>, store::StoreError> {
-        self.inner.read_all(from, max).await
-    }
-    async fn read_category(
-        &self,
-        prefix: &str,
-        after: u64,
-        max: usize,
-    ) -> Result<Vec<store::RecordedEvent>, store::StoreError> {
-        self.inner.read_category(prefix, after, max).await
-    }
-    async fn read_event(&self, position: u64) -> Result<Option<store::RecordedEvent>, store::StoreError> {
-        self.inner.read_event(position).await
-    }
-    async fn head(&self) -> Result<store::Head, store::StoreError> {
-        self.inner.head().await
-    }
-    fn notifications(&self) -> tokio::sync::broadcast::Receiver<store::Committed> {
-        self.late.subscribe()
-    }
+fn slow(inner: Arc<dyn EventStore>, delay: Duration) -> Arc<dyn EventStore> {
+    let (live, _) = tokio::sync::broadcast::channel(1_024);
+    let (queue, mut queued) = tokio::sync::mpsc::unbounded_channel();
+    let mut on_time = inner.notifications();
+    // One task stamps each batch as it is committed, another hands it on `delay` later.
+    tokio::spawn(async move {
+        while let Ok(batch) = on_time.recv().await {
+            let _ = queue.send((tokio::time::Instant::now() + delay, batch));
+        }
+    });
+    let forward = live.clone();
+    tokio::spawn(async move {
+        while let Some((due, batch)) = queued.recv().await {
+            tokio::time::sleep_until(due).await;
+            let _ = forward.send(batch);
+        }
+    });
+    Arc::new(Relayed { inner, live })
 }
 
 fn principal(role: Role) -> Principal {
@@ -100,7 +46,7 @@ fn principal(role: Role) -> Principal {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tokens_next_operation_sees_its_own_changes_in_the_read_models() {
     // Late by less than the wait (one second), by far more than a query takes.
-    let store: Arc<dyn EventStore> = Slow::new(Arc::new(MemoryStore::new()), Duration::from_millis(500));
+    let store = slow(Arc::new(MemoryStore::new()), Duration::from_millis(500));
     let registry = Arc::new(Registry::bundled().expect("bundled definitions"));
     let engine = Arc::new(Engine::open(store.clone(), registry.clone()).await.expect("engine"));
     let setup = Request::new(workflow::decide::Principal {

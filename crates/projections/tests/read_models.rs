@@ -11,6 +11,7 @@ use projections::{
     fold, progress_over_time, rollout_as_of, AuditFilter, Cut, GroupBy, Projector, ReadModel, Start,
 };
 use serde_json::json;
+use store::conformance::Relayed;
 use store::{Actor, ActorKind, EventStore, MemoryStore, Timestamp};
 use workflow::decide::{Command, Principal};
 use workflow::definition::Role;
@@ -515,69 +516,15 @@ async fn progress_history_equals_a_fold_and_folds_settled_points_once() {
     assert!(projector.history_folds() > folds, "the point at the old head is settled now");
 }
 
-/// The log as it is, but live notifications never arrive: a follower that has caught up
-/// stalls (as one would behind a stopped subscription).
-#[derive(Debug)]
-struct Silent {
-    inner: Arc<dyn EventStore>,
-    quiet: tokio::sync::broadcast::Sender<store::Committed>,
-}
-
-#[async_trait::async_trait]
-impl EventStore for Silent {
-    async fn append(
-        &self,
-        stream_id: &str,
-        expected: store::ExpectedVersion,
-        events: Vec<store::NewEvent>,
-    ) -> Result<Vec<store::RecordedEvent>, store::StoreError> {
-        self.inner.append(stream_id, expected, events).await
-    }
-    async fn append_recorded(&self, events: Vec<store::RecordedEvent>) -> Result<(), store::StoreError> {
-        self.inner.append_recorded(events).await
-    }
-    async fn read_stream(
-        &self,
-        stream_id: &str,
-        from: u64,
-        direction: store::Direction,
-        max: usize,
-    ) -> Result<Vec<store::RecordedEvent>, store::StoreError> {
-        self.inner.read_stream(stream_id, from, direction, max).await
-    }
-    async fn stream_version(&self, stream_id: &str) -> Result<u64, store::StoreError> {
-        self.inner.stream_version(stream_id).await
-    }
-    async fn read_all(&self, from: u64, max: usize) -> Result<Vec<store::RecordedEvent>, store::StoreError> {
-        self.inner.read_all(from, max).await
-    }
-    async fn read_category(
-        &self,
-        prefix: &str,
-        after: u64,
-        max: usize,
-    ) -> Result<Vec<store::RecordedEvent>, store::StoreError> {
-        self.inner.read_category(prefix, after, max).await
-    }
-    async fn read_event(&self, position: u64) -> Result<Option<store::RecordedEvent>, store::StoreError> {
-        self.inner.read_event(position).await
-    }
-    async fn head(&self) -> Result<store::Head, store::StoreError> {
-        self.inner.head().await
-    }
-    fn notifications(&self) -> tokio::sync::broadcast::Receiver<store::Committed> {
-        self.quiet.subscribe()
-    }
-}
-
 /// A model that does not reach the log's head in time: the points at or after the last event
 /// are folded from the log instead of taken from the stale model.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_history_folds_when_the_model_lags_behind() {
     let (store, engine, registry) = setup().await;
     workload(&engine, 13, 40).await;
+    // Live notifications never arrive: the follower stalls once it has caught up.
     let silent: Arc<dyn EventStore> =
-        Arc::new(Silent { inner: store.clone(), quiet: tokio::sync::broadcast::channel(1).0 });
+        Arc::new(Relayed { inner: store.clone(), live: tokio::sync::broadcast::channel(1).0 });
     let (projector, _) = Projector::start(silent, registry.clone(), None).await.expect("start");
     let stalled_at = projector.position();
     assert_eq!(stalled_at, store.head().await.expect("head").position, "caught up at start");

@@ -19,6 +19,70 @@ pub struct TestStore {
     pub keep: Box<dyn std::any::Any + Send>,
 }
 
+/// The log of `inner` as it is, but with live notifications from `live` instead of its own: a
+/// test decides when subscribers hear of commits, or whether they ever do (a follower that
+/// lags or stalls).
+#[derive(Debug)]
+pub struct Relayed {
+    pub inner: Arc<dyn EventStore>,
+    pub live: tokio::sync::broadcast::Sender<crate::Committed>,
+}
+
+#[async_trait::async_trait]
+impl EventStore for Relayed {
+    async fn append(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner.append(stream_id, expected, events).await
+    }
+
+    async fn append_recorded(&self, events: Vec<RecordedEvent>) -> Result<(), StoreError> {
+        self.inner.append_recorded(events).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        from: u64,
+        direction: Direction,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner.read_stream(stream_id, from, direction, max).await
+    }
+
+    async fn stream_version(&self, stream_id: &str) -> Result<u64, StoreError> {
+        self.inner.stream_version(stream_id).await
+    }
+
+    async fn read_all(&self, from: u64, max: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner.read_all(from, max).await
+    }
+
+    async fn read_category(
+        &self,
+        prefix: &str,
+        after: u64,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner.read_category(prefix, after, max).await
+    }
+
+    async fn read_event(&self, position: u64) -> Result<Option<RecordedEvent>, StoreError> {
+        self.inner.read_event(position).await
+    }
+
+    async fn head(&self) -> Result<crate::Head, StoreError> {
+        self.inner.head().await
+    }
+
+    fn notifications(&self) -> tokio::sync::broadcast::Receiver<crate::Committed> {
+        self.live.subscribe()
+    }
+}
+
 /// Generates one `#[tokio::test]` per conformance check. `$make` is an async expression that
 /// yields a fresh, empty [`TestStore`].
 #[macro_export]
