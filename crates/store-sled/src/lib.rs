@@ -40,7 +40,7 @@ use store::{
 use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
-pub use segments::SEGMENT_BYTES_DEFAULT;
+pub use segments::{SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MAX};
 
 /// How often sled's index is made durable (the events are, at every commit, in the segments;
 /// this bounds what is indexed again at the next open).
@@ -174,6 +174,12 @@ impl SledStore {
     /// Opens (or creates) the store in `config.dir`. Fails with [`StoreError::Locked`] when
     /// another process has it open.
     pub fn open(config: SledConfig) -> Result<Self, StoreError> {
+        if !(1..=SEGMENT_BYTES_MAX).contains(&config.segment_bytes) {
+            return Err(StoreError::Invalid(format!(
+                "the segment size must be between 1 and {SEGMENT_BYTES_MAX} bytes, not {}",
+                config.segment_bytes
+            )));
+        }
         let dir = &config.dir;
         let lock = lock_data_dir(dir)?;
         legacy::migrate(dir, config.cache_bytes, config.segment_bytes)?;
@@ -261,11 +267,6 @@ impl SledStore {
 
     fn durable(&self) -> u64 {
         self.inner.durable.load(Ordering::Acquire)
-    }
-
-    /// The event at `position`, which must be durable.
-    fn event_at(&self, position: u64) -> Result<RecordedEvent, StoreError> {
-        event_at(&self.inner.log, position)
     }
 
     pub fn writer_stats(&self) -> WriterStats {
@@ -361,7 +362,7 @@ impl EventStore for SledStore {
                 }
                 continue;
             }
-            out.push(self.event_at(position)?);
+            out.push(event_at(&self.inner.log, position)?);
         }
         Ok(out)
     }
@@ -401,14 +402,14 @@ impl EventStore for SledStore {
         }
         positions.sort_unstable();
         positions.truncate(max);
-        positions.into_iter().map(|position| self.event_at(position)).collect()
+        positions.into_iter().map(|position| event_at(&self.inner.log, position)).collect()
     }
 
     async fn read_event(&self, position: u64) -> Result<Option<RecordedEvent>, StoreError> {
         if position == 0 || position > self.durable() {
             return Ok(None);
         }
-        self.event_at(position).map(Some)
+        event_at(&self.inner.log, position).map(Some)
     }
 
     async fn head(&self) -> Result<Head, StoreError> {
@@ -667,6 +668,7 @@ fn insert_index(tree: &sled::Tree, events: &[RecordedEvent]) -> Result<(), Store
     Ok(())
 }
 
+/// The event at `position`, which must be durable.
 fn event_at(log: &segments::Log, position: u64) -> Result<RecordedEvent, StoreError> {
     log.read_range(position, position)?
         .pop()

@@ -28,6 +28,9 @@ use store::{EventHash, Head, RecordedEvent, StoreError};
 
 /// A segment is closed once it holds this many bytes (the last group may go beyond).
 pub const SEGMENT_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
+/// The largest segment size that can be configured: offsets within a segment are `u32`, and the
+/// last group (at most `GROUP_BYTES_MAX`, 16 MiB) may go beyond the size.
+pub const SEGMENT_BYTES_MAX: u64 = 1 << 30;
 /// Closed segments kept open for reading at most (their file handles).
 const OPEN_HANDLES_MAX: usize = 64;
 
@@ -45,12 +48,21 @@ pub(crate) struct Log {
 
 #[derive(Debug)]
 struct State {
-    /// First position and number of events of each closed segment, in order.
-    closed: Vec<(u64, u64)>,
+    /// The closed segments, in order.
+    closed: Vec<Closed>,
     open_first: u64,
     /// Where each frame of the open segment begins, then where the last one ends.
     open_offsets: Vec<u32>,
     open_file: Arc<File>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Closed {
+    first: u64,
+    /// Events it holds.
+    count: u64,
+    /// Bytes of its file: no offset read from its index may point beyond.
+    bytes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -70,8 +82,8 @@ struct Run {
 enum Source {
     /// The open segment: its file and the offsets of the run (frame starts, then the end).
     Open { file: Arc<File>, offsets: Vec<u32> },
-    /// A closed segment: offsets come from its index file.
-    Closed,
+    /// A closed segment of this many bytes: offsets come from its index file.
+    Closed { bytes: u64 },
 }
 
 /// The writer's end: appends to the open segment and closes it when full.
@@ -201,10 +213,38 @@ fn decode_frame(position: u64, bytes: &[u8]) -> Result<RecordedEvent, StoreError
     Ok(event)
 }
 
-fn read_at(file: &File, offset: u64, len: usize, path: impl Fn() -> PathBuf) -> Result<Vec<u8>, StoreError> {
+fn read_at(file: &File, offset: u64, len: usize, path: &impl Fn() -> PathBuf) -> Result<Vec<u8>, StoreError> {
     let mut buf = vec![0u8; len];
     file.read_exact_at(&mut buf, offset).map_err(|e| io_at(&path(), e))?;
     Ok(buf)
+}
+
+/// Reads the frames between `offsets` (the first beginning at `position`) from `file`, which
+/// holds `file_bytes`, into `out`. Offsets from a damaged index are an error, never a panic or
+/// an outsized read.
+fn decode_run(
+    file: &File,
+    offsets: &[u32],
+    file_bytes: u64,
+    position: u64,
+    out: &mut Vec<RecordedEvent>,
+    path: impl Fn() -> PathBuf,
+) -> Result<(), StoreError> {
+    let damaged = |k: usize| StoreError::Corrupt {
+        position: position + k as u64,
+        reason: format!("the offset index of {} is damaged", path().display()),
+    };
+    let (start, end) = (offsets[0], offsets[offsets.len() - 1]);
+    if end < start || u64::from(end) > file_bytes {
+        return Err(damaged(0));
+    }
+    let bytes = read_at(file, u64::from(start), (end - start) as usize, &path)?;
+    for (k, pair) in offsets.windows(2).enumerate() {
+        let frame = pair[0].wrapping_sub(start) as usize..pair[1].wrapping_sub(start) as usize;
+        let frame = bytes.get(frame).ok_or_else(|| damaged(k))?;
+        out.push(decode_frame(position + k as u64, frame)?);
+    }
+    Ok(())
 }
 
 fn decode_offsets(bytes: &[u8]) -> Vec<u32> {
@@ -248,8 +288,8 @@ impl Log {
             if next <= first {
                 return Err(StoreError::Io(format!("segments in {} overlap at {first}", dir.display())));
             }
-            check_index(dir, first, next - first)?;
-            closed.push((first, next - first));
+            let bytes = check_index(dir, first, next - first)?;
+            closed.push(Closed { first, count: next - first, bytes });
         }
         // An index beside the open segment is left from a crash while closing it.
         let stale = index_path(dir, open_first);
@@ -329,16 +369,16 @@ impl Log {
             let run = self.locate(position, to)?;
             match run.source {
                 Source::Open { file, offsets } => {
-                    self.decode_run(&file, &offsets, position, &mut out, || {
+                    decode_run(&file, &offsets, u64::MAX, position, &mut out, || {
                         segment_path(&self.dir, run.first)
                     })?;
                 }
-                Source::Closed => {
+                Source::Closed { bytes } => {
                     let handle = self.handle(run.first)?;
                     let i = position - run.first;
                     let len = (run.last - position + 2) as usize * 4;
-                    let index = read_at(&handle.index, i * 4, len, || index_path(&self.dir, run.first))?;
-                    self.decode_run(&handle.data, &decode_offsets(&index), position, &mut out, || {
+                    let index = read_at(&handle.index, i * 4, len, &|| index_path(&self.dir, run.first))?;
+                    decode_run(&handle.data, &decode_offsets(&index), bytes, position, &mut out, || {
                         segment_path(&self.dir, run.first)
                     })?;
                 }
@@ -346,30 +386,6 @@ impl Log {
             position = run.last + 1;
         }
         Ok(out)
-    }
-
-    /// Reads the frames between `offsets` (the first beginning at `position`) into `out`.
-    fn decode_run(
-        &self,
-        file: &File,
-        offsets: &[u32],
-        position: u64,
-        out: &mut Vec<RecordedEvent>,
-        path: impl Fn() -> PathBuf,
-    ) -> Result<(), StoreError> {
-        let out_of_order = |k: usize| StoreError::Corrupt {
-            position: position + k as u64,
-            reason: "the segment index is out of order".into(),
-        };
-        let (start, end) = (offsets[0], offsets[offsets.len() - 1]);
-        let len = end.checked_sub(start).ok_or_else(|| out_of_order(0))?;
-        let bytes = read_at(file, u64::from(start), len as usize, path)?;
-        for (k, pair) in offsets.windows(2).enumerate() {
-            let frame = (pair[0] - start) as usize..pair[1].wrapping_sub(start) as usize;
-            let frame = bytes.get(frame).ok_or_else(|| out_of_order(k))?;
-            out.push(decode_frame(position + k as u64, frame)?);
-        }
-        Ok(())
     }
 
     /// The run of events from `position` up to `to` that lie in one segment.
@@ -389,9 +405,13 @@ impl Log {
             let source = Source::Open { file: state.open_file.clone(), offsets };
             return Ok(Run { first: state.open_first, last, source });
         }
-        let k = state.closed.partition_point(|&(first, _)| first <= position);
-        let &(first, count) = state.closed.get(k.wrapping_sub(1)).ok_or_else(missing)?;
-        Ok(Run { first, last: to.min(first + count - 1), source: Source::Closed })
+        let k = state.closed.partition_point(|c| c.first <= position);
+        let c = *state.closed.get(k.wrapping_sub(1)).ok_or_else(missing)?;
+        Ok(Run {
+            first: c.first,
+            last: to.min(c.first + c.count - 1),
+            source: Source::Closed { bytes: c.bytes },
+        })
     }
 
     /// The open files of a closed segment (opened now if not among the recently used).
@@ -428,7 +448,8 @@ impl Log {
 
 /// Checks a closed segment's offset index against its file; rebuilds it when a crash cut it
 /// short. `count` is the number of events the segment must hold (up to the next segment).
-fn check_index(dir: &Path, first: u64, count: u64) -> Result<(), StoreError> {
+/// Returns the bytes of the segment's file.
+fn check_index(dir: &Path, first: u64, count: u64) -> Result<u64, StoreError> {
     let (data, index) = (segment_path(dir, first), index_path(dir, first));
     let data_len = std::fs::metadata(&data).map_err(|e| io_at(&data, e))?.len();
     // Its length and last entry only: reading every index whole would make opening a large log
@@ -445,7 +466,7 @@ fn check_index(dir: &Path, first: u64, count: u64) -> Result<(), StoreError> {
         Err(e) => return Err(io_at(&index, e)),
     };
     if index_ok {
-        return Ok(());
+        return Ok(data_len);
     }
     let bytes = std::fs::read(&data).map_err(|e| io_at(&data, e))?;
     let scan = scan(&bytes, first, None);
@@ -467,7 +488,8 @@ fn check_index(dir: &Path, first: u64, count: u64) -> Result<(), StoreError> {
     }
     tracing::warn!(file = %index.display(), "rebuilt the offset index of a segment (a crash interrupted closing it)");
     write_index(&index, &scan.offsets)?;
-    crate::sync_dir(dir)
+    crate::sync_dir(dir)?;
+    Ok(data_len)
 }
 
 impl Appender {
@@ -513,7 +535,7 @@ impl Appender {
         crate::sync_dir(dir)?;
         {
             let mut state = self.log.write_state();
-            state.closed.push((first, next - first));
+            state.closed.push(Closed { first, count: next - first, bytes: self.bytes });
             state.open_first = next;
             state.open_offsets = vec![0];
             state.open_file = Arc::new(reader);

@@ -98,6 +98,13 @@ fn open_small(dir: &Path) -> Result<SledStore, StoreError> {
     result
 }
 
+/// Writes `count` events to a new store of small segments in `dir`, closes it, and returns them.
+async fn small_store_with(dir: &Path, count: u64) -> Vec<store::RecordedEvent> {
+    let store = open_small(dir).expect("open");
+    fill(&store, count).await;
+    store.read_all(1, 10_000).await.expect("read")
+}
+
 /// The segment files of the store in `dir`: first position and path, in order.
 fn segments(dir: &Path) -> Vec<(u64, PathBuf)> {
     let mut out: Vec<(u64, PathBuf)> = std::fs::read_dir(dir.join("segments"))
@@ -252,11 +259,7 @@ fn a_stored_event_damaged_in_the_open_segment_stops_the_open_and_changes_nothing
 fn a_lost_offset_index_is_rebuilt_at_open() {
     let dir = tempfile::tempdir().expect("dir");
     let rt = runtime();
-    let before = rt.block_on(async {
-        let store = open_small(dir.path()).expect("open");
-        fill(&store, 20).await;
-        store.read_all(1, 100).await.expect("read")
-    });
+    let before = rt.block_on(small_store_with(dir.path(), 20));
     // A crash while closing a segment: its index is missing or cut short.
     let (first, _) = segments(dir.path())[0];
     let index = dir.path().join("segments").join(format!("{first:020}.idx"));
@@ -575,11 +578,7 @@ async fn a_store_of_the_first_layout_is_moved_into_segments_once() {
 #[tokio::test]
 async fn a_move_interrupted_after_the_old_index_was_set_aside_is_finished() {
     let dir = tempfile::tempdir().expect("dir");
-    let events = {
-        let store = open_small(dir.path()).expect("open");
-        fill(&store, 25).await;
-        store.read_all(1, 100).await.expect("read")
-    };
+    let events = small_store_with(dir.path(), 25).await;
     // The state between steps 2 and 3 of a move: the segments complete under their temporary
     // name, the old sled directory set aside, no index yet.
     std::fs::rename(dir.path().join("segments"), dir.path().join("segments.moving")).expect("rename");
@@ -655,11 +654,7 @@ fn a_log_cut_at_any_byte_opens_at_the_last_whole_event_once_the_index_is_rebuilt
 #[tokio::test]
 async fn a_move_interrupted_before_deleting_the_old_files_is_finished() {
     let dir = tempfile::tempdir().expect("dir");
-    let events = {
-        let store = open_small(dir.path()).expect("open");
-        fill(&store, 10).await;
-        store.read_all(1, 100).await.expect("read")
-    };
+    let events = small_store_with(dir.path(), 10).await;
     // The state after step 3: the segments in place, the old files still there.
     for old in ["log.first-layout", "journal"] {
         std::fs::create_dir_all(dir.path().join(old)).expect("dir");
@@ -669,4 +664,61 @@ async fn a_move_interrupted_before_deleting_the_old_files_is_finished() {
     assert_eq!(store.read_all(1, 100).await.expect("read"), events);
     assert_eq!(store.replayed_at_open(), 0, "the index in place is kept");
     assert!(!dir.path().join("log.first-layout").exists() && !dir.path().join("journal").exists());
+}
+
+#[tokio::test]
+async fn reads_across_more_segments_than_are_kept_open_find_every_event() {
+    // ~3 events per segment: 300 events are ~100 segments, more than the 64 whose files are
+    // kept open, so reading them in turn evicts and reopens handles.
+    let dir = tempfile::tempdir().expect("dir");
+    let events = small_store_with(dir.path(), 300).await;
+    assert!(segments(dir.path()).len() > 64, "{} segments", segments(dir.path()).len());
+    let store = open_small(dir.path()).expect("reopen");
+    for round in 0..2 {
+        for k in 0..events.len() {
+            // Far apart in turn: every read lands in a segment other than the last one's.
+            let position = 1 + ((k * 37) % events.len()) as u64;
+            let event = store.read_event(position).await.expect("read").expect("event");
+            assert_eq!(event, events[position as usize - 1], "round {round}, event {position}");
+        }
+    }
+    assert_eq!(store.read_all(1, 10_000).await.expect("read"), events);
+}
+
+#[tokio::test]
+async fn a_damaged_offset_index_is_an_error_naming_the_event_not_a_panic() {
+    let dir = tempfile::tempdir().expect("dir");
+    small_store_with(dir.path(), 20).await;
+    let (first, _) = segments(dir.path())[1];
+    let index = dir.path().join("segments").join(format!("{first:020}.idx"));
+    // The second entry of the index points far beyond the file; its length and last entry are
+    // intact, so the open does not notice.
+    edit(&index, |bytes| bytes[4..8].copy_from_slice(&u32::MAX.to_be_bytes()));
+    let store = open_small(dir.path()).expect("open");
+    for position in [first, first + 1] {
+        match store.read_event(position).await {
+            Err(StoreError::Corrupt { position: at, reason }) => {
+                assert!((first..=first + 1).contains(&at), "{at}: {reason}");
+                assert!(reason.contains("offset index") && reason.contains(".seg"), "{reason}");
+            }
+            other => panic!("event {position}: expected a corruption error, got {other:?}"),
+        }
+    }
+    assert!(
+        matches!(verify_log(&store, |_| {}).await, Err(VerifyError::Broken { position, .. }) if position == first)
+    );
+}
+
+#[test]
+fn a_segment_size_out_of_range_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().expect("dir");
+    for size in [0, store_sled::SEGMENT_BYTES_MAX + 1] {
+        let mut config = SledConfig::new(dir.path());
+        config.segment_bytes = size;
+        match SledStore::open(config) {
+            Err(StoreError::Invalid(message)) => assert!(message.contains("segment size"), "{message}"),
+            other => panic!("size {size}: expected a refusal, got {other:?}"),
+        }
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0, "nothing was created");
 }
