@@ -43,10 +43,8 @@ fn principal(role: Role) -> Principal {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tokens_next_operation_sees_its_own_changes_in_the_read_models() {
-    // Late by less than the wait (one second), by far more than a query takes.
-    let store = slow(Arc::new(MemoryStore::new()), Duration::from_millis(500));
+/// The API's schema over `store`, which holds the bundled catalogue.
+async fn schema_over(store: Arc<dyn EventStore>) -> api::schema::ApiSchema {
     let registry = Arc::new(Registry::bundled().expect("bundled definitions"));
     let engine = Arc::new(Engine::open(store.clone(), registry.clone()).await.expect("engine"));
     let setup = Request::new(workflow::decide::Principal {
@@ -60,39 +58,56 @@ async fn a_tokens_next_operation_sees_its_own_changes_in_the_read_models() {
         .expect("catalogue");
     let tokens = Arc::new(Tokens::load(&*store).await.expect("tokens"));
     let (projector, _) = Projector::start(store.clone(), registry, None).await.expect("projector");
-    let schema = api::schema::build(Services {
-        engine,
-        projector,
-        tokens,
-        open: Arc::default(),
-        written: Arc::default(),
-    });
-    let run = |p: &Principal, query: &str| {
-        let request = async_graphql::Request::new(query).data(p.clone());
-        let schema = schema.clone();
-        async move {
-            let response = schema.execute(request).await;
-            assert!(response.errors.is_empty(), "{:?}", response.errors);
-            response.data.into_json().expect("json")
-        }
-    };
-    let manager = principal(Role::ProjectManager);
-    let read = "{ rollout(id: \"wohngeld:120540000000\") { version stepsDone } \
-                rollouts(filter: { serviceKey: \"wohngeld\" }) { totalCount } }";
+    api::schema::build(Services { engine, projector, tokens, open: Arc::default(), written: Arc::default() })
+}
 
-    let started =
-        run(&manager, "mutation { startRollout(input: { serviceKey: \"wohngeld\", ars: \"120540000000\" }) { rollout { version } } }")
-            .await;
+/// Runs `query` as `p` and returns its data (it must not fail).
+async fn run(schema: &api::schema::ApiSchema, p: &Principal, query: &str) -> serde_json::Value {
+    let response = schema.execute(async_graphql::Request::new(query).data(p.clone())).await;
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    response.data.into_json().expect("json")
+}
+
+const START: &str =
+    "mutation { startRollout(input: { serviceKey: \"wohngeld\", ars: \"120540000000\" }) { rollout { version } } }";
+const READ: &str = "{ rollout(id: \"wohngeld:120540000000\") { version stepsDone } \
+                    rollouts(filter: { serviceKey: \"wohngeld\" }) { totalCount } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tokens_next_operation_sees_its_own_changes_in_the_read_models() {
+    // Late by less than the wait (one second), by far more than a query takes.
+    let schema = schema_over(slow(Arc::new(MemoryStore::new()), Duration::from_millis(500))).await;
+    let manager = principal(Role::ProjectManager);
+    let started = run(&schema, &manager, START).await;
     assert_eq!(started["startRollout"]["rollout"]["version"], 1);
-    let seen = run(&manager, read).await;
+    let seen = run(&schema, &manager, READ).await;
     assert_eq!(seen["rollout"]["version"], 1, "the rollout just started is in the read model: {seen}");
     assert_eq!(seen["rollouts"]["totalCount"], 1);
 
     // A change whose events are not in its answer (a whole service started) counts too.
     let service =
-        run(&manager, "mutation { startServiceRollout(serviceKey: \"hundesteuer\") { started } }").await;
+        run(&schema, &manager, "mutation { startServiceRollout(serviceKey: \"hundesteuer\") { started } }")
+            .await;
     let started = service["startServiceRollout"]["started"].as_array().expect("started").len();
     assert!(started > 100, "{service}");
-    let seen = run(&manager, "{ rollouts(filter: { serviceKey: \"hundesteuer\" }) { totalCount } }").await;
+    let seen =
+        run(&schema, &manager, "{ rollouts(filter: { serviceKey: \"hundesteuer\" }) { totalCount } }").await;
     assert_eq!(seen["rollouts"]["totalCount"], started as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_model_that_never_catches_up_delays_a_query_only_so_long() {
+    // Live notifications never arrive: the read models stall once they have caught up.
+    let inner: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let stalled = Arc::new(Relayed { inner, live: tokio::sync::broadcast::channel(1).0 });
+    let schema = schema_over(stalled).await;
+    let manager = principal(Role::ProjectManager);
+    assert_eq!(run(&schema, &manager, START).await["startRollout"]["rollout"]["version"], 1);
+    // After the wait, the query is answered as the read models stand (without the change).
+    // (Bounded generously here only so that a wait without end fails instead of hanging.)
+    let seen = tokio::time::timeout(Duration::from_secs(30), run(&schema, &manager, READ))
+        .await
+        .expect("the query is answered although the read models never catch up");
+    assert!(seen["rollout"].is_null(), "{seen}");
+    assert_eq!(seen["rollouts"]["totalCount"], 0);
 }

@@ -68,7 +68,8 @@ pub struct SledConfig {
     pub dir: PathBuf,
     /// Bytes of sled's page cache (it caches the indexes only).
     pub cache_bytes: u64,
-    /// A segment file is closed, and the next begun, once it holds this many bytes.
+    /// A segment file is closed, and the next begun, once it holds this many bytes (1 byte to
+    /// [`SEGMENT_BYTES_MAX`]; default [`SEGMENT_BYTES_DEFAULT`]).
     pub segment_bytes: u64,
     pub clock: Arc<dyn Clock>,
 }
