@@ -1,5 +1,5 @@
 //! sled holds the indexes of the log (the events are in the segment files, see `segments`), in
-//! one tree, `events`:
+//! one tree, [`INDEX_TREE`]:
 //!
 //! | key | value |
 //! | --- | --- |
@@ -9,10 +9,15 @@
 //! | `H` | the last position the entries above cover (u64 BE) |
 //!
 //! Stream ids cannot contain `0x00` (see `store::limits`), so `V` keys of different streams do
-//! not interleave. Stores written before the segment files held the events in this tree too, as
-//! `E` position (u64 BE) → the event; opening one moves them (see `legacy`).
+//! not interleave. Stores written before the segment files kept the events and the same index
+//! keys in a tree named `events` (events as `E` position (u64 BE) → the event); opening one
+//! moves them (see `legacy`). The new name keeps an older binary, which would open `events`,
+//! take the log for empty and write into it, away from the index.
 
 use uuid::Uuid;
+
+/// The sled tree of the index.
+pub(crate) const INDEX_TREE: &str = "index";
 
 /// The last position the index covers.
 pub(crate) const INDEXED: &[u8] = b"H";

@@ -49,9 +49,11 @@ pub(crate) fn migrate(dir: &Path, cache_bytes: u64, segment_bytes: u64) -> Resul
                 .cache_capacity(cache_bytes)
                 .open()
                 .map_err(|e| StoreError::Io(format!("cannot open the log in {}: {e}", log.display())))?;
+            // The first layout's tree: events and index together.
             let tree = db.open_tree("events").map_err(sled_err)?;
             // An index of the current layout whose segments are gone is not a store to convert.
-            let indexed = crate::keys::read_indexed(&tree).map_err(sled_err)?;
+            let index = db.open_tree(crate::keys::INDEX_TREE).map_err(sled_err)?;
+            let indexed = crate::keys::read_indexed(&index).map_err(sled_err)?;
             if indexed > 0 {
                 return Err(StoreError::Io(format!(
                     "the index in {} records {indexed} events, but their segment files ({}) are missing",

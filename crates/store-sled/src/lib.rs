@@ -193,7 +193,7 @@ impl SledStore {
             .flush_every_ms(None)
             .open()
             .map_err(|e| StoreError::Io(format!("cannot open the log in {}: {e}", log_dir.display())))?;
-        let tree = db.open_tree("events").map_err(sled_err)?;
+        let tree = db.open_tree(keys::INDEX_TREE).map_err(sled_err)?;
         // New files and directories must survive a crash too.
         sync_dir(dir)?;
         sync_dir(&log_dir)?;

@@ -567,8 +567,9 @@ async fn a_store_of_the_first_layout_is_moved_into_segments_once() {
     }
     {
         let db = when_unlocked(|| sled::open(dir.path().join("log")));
-        let tree = db.open_tree("events").expect("tree");
+        let tree = db.open_tree("index").expect("tree");
         assert_eq!(tree.scan_prefix(b"E").count(), 0, "the index holds no event");
+        assert!(tree.contains_key(b"H").expect("get"), "the index is in its own tree");
     }
     let store = open_small(dir.path()).expect("reopen");
     assert_eq!(store.replayed_at_open(), 0, "a second open moves nothing");
@@ -721,4 +722,27 @@ fn a_segment_size_out_of_range_is_refused_before_anything_is_written() {
         }
     }
     assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0, "nothing was created");
+}
+
+#[tokio::test]
+async fn what_an_older_binary_would_write_leaves_the_index_alone() {
+    // An older `rollout` opens sled's tree `events`, finds no event there, takes the log for empty
+    // and writes its own first event and index entries into that tree.
+    let dir = tempfile::tempdir().expect("dir");
+    let events = small_store_with(dir.path(), 12).await;
+    let foreign = memory_log(1).await;
+    {
+        let db = when_unlocked(|| sled::open(dir.path().join("log")));
+        let tree = db.open_tree("events").expect("tree");
+        for key in [b"Es-0".to_vec(), b"Ss-0".to_vec(), [b"Vs-0\0".as_slice(), &1u64.to_be_bytes()].concat()]
+        {
+            tree.insert(key, store::encode(&foreign[0])).expect("insert");
+        }
+        db.flush().expect("flush");
+    }
+    let store = open_small(dir.path()).expect("open");
+    assert_eq!(store.read_all(1, 100).await.expect("read"), events);
+    assert_eq!(store.stream_version("s-0").await.expect("version"), 4);
+    assert_eq!(store.read_stream("s-0", 1, store::Direction::Forward, 100).await.expect("stream").len(), 4);
+    verify_log(&store, |_| {}).await.expect("verifies");
 }
