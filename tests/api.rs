@@ -667,7 +667,8 @@ fn the_demo_is_a_living_system_with_months_of_history() {
     assert!(!d["blocked"].as_array().expect("blocked").is_empty(), "some rollouts are blocked");
     let first: store::Timestamp =
         d["events"]["edges"][0]["node"]["recordedAt"].as_str().expect("time").parse().expect("rfc3339");
-    let age_days = (store::Timestamp::now().unix_micros() - first.unix_micros()) / 86_400_000_000;
+    let age_days =
+        (store::Clock::now(&store::SystemClock).unix_micros() - first.unix_micros()) / 86_400_000_000;
     assert!(age_days >= 150, "the history spans months, it begins {age_days} days ago");
     let bot = server.gql(
         Some(&server.admin),
@@ -883,8 +884,9 @@ fn step_actions_progress_over_time_map_layers_and_assets() {
     );
 
     // Progress over time: the last point is today's progress; the first, before anything, empty.
-    let week_ago =
-        store::Timestamp::from_unix_micros(store::Timestamp::now().unix_micros() - 7 * 86_400_000_000);
+    let week_ago = store::Timestamp::from_unix_micros(
+        store::Clock::now(&store::SystemClock).unix_micros() - 7 * 86_400_000_000,
+    );
     let series = server.gql(
         Some(&admin),
         "query($f: String!) { progressOverTime(groupBy: SERVICE, from: $f, everyDays: 7) { at groups { key rollouts percentDone } } progress(groupBy: SERVICE) { key rollouts percentDone } }",

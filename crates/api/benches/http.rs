@@ -123,7 +123,7 @@ fn main() {
         let store: Arc<dyn EventStore> = Arc::new(SledStore::open(SledConfig::new(dir.path())).expect("store"));
         let registry = Arc::new(engine::Registry::bundled().expect("bundled"));
         let engine = Arc::new(engine::Engine::open(store.clone(), registry.clone()).await.expect("engine"));
-        let admin = engine::Request::new(workflow::decide::Principal { actor: store::Actor::system(), roles: vec![], admin: true });
+        let admin = engine::Invocation::new(workflow::decide::Principal { actor: store::Actor::system(), roles: vec![], admin: true });
         let data = catalog::parse_dataset(&catalog::parse::bundled_files()).expect("data");
         engine.import_catalog(&data, &admin, |_, _| {}).await.expect("import");
         // Rollouts for every municipal service: 22 services × 193 administrations.
@@ -146,19 +146,16 @@ fn main() {
             .collect();
         let rollouts: Vec<String> = services.iter().flat_map(|s| arss.iter().map(move |a| format!("{s}:{a}"))).collect();
         println!("{} rollouts set up in {:?}", rollouts.len(), setup.elapsed());
-        let tokens = Arc::new(api::Tokens::load(&*store).await.expect("tokens"));
-        let (_, token) = tokens
-            .issue(&*store, store::Actor::system(), "bench", api::Role::Admin, vec![], vec![])
-            .await
-            .expect("token");
+        let spec = engine::TokenSpec {
+            name: "bench".into(),
+            role: engine::TokenRole::Admin,
+            authorities: vec![],
+            services: vec![],
+        };
+        let (_, token) = engine.issue_token(spec, &admin).await.expect("token");
         let (projector, _) = projections::Projector::start(store.clone(), registry, None).await.expect("projector");
-        let schema = api::schema::build(api::schema::Services {
-            engine,
-            projector: projector.clone(),
-            tokens: tokens.clone(),
-            open: Arc::default(),
-            written: Arc::default(),
-        });
+        let tokens = engine.tokens().clone();
+        let schema = api::schema::build(api::ApiState::new(engine, projector.clone()));
         let router = api::server::router(schema, tokens, projector, store.clone(), Arc::new(|| None));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address").to_string();

@@ -5,7 +5,7 @@
 //! work — reads the read models, which apply the events as the log's subscription delivers
 //! them: typically within a millisecond with the embedded store, a few with PostgreSQL's
 //! notifications. So the last position each token's changes reached is kept, and the token's
-//! next query first waits until the read models have folded it: at most [`WAIT_MAX`], after
+//! next query first waits until the read models have folded it: at most [`crate::limits::READ_YOUR_WRITES_WAIT_MAX`], after
 //! which it is answered as the models stand (a read model that stopped following shows on
 //! `/readyz` and in `/metrics`). Mutations do not wait (the engine decides from the rollout's
 //! own stream, not from the read models), and other tokens never wait for it.
@@ -13,7 +13,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
@@ -21,11 +20,9 @@ use async_graphql::{ServerResult, Variables};
 use projections::Projector;
 use uuid::Uuid;
 
-use crate::schema::Services;
-use crate::Principal;
-
-/// How long an operation waits at most for the read models to fold its token's changes.
-pub const WAIT_MAX: Duration = Duration::from_secs(1);
+use crate::caller::Caller;
+use crate::limits::READ_YOUR_WRITES_WAIT_MAX as WAIT_MAX;
+use crate::state::ApiState;
 
 /// The last log position each token's changes reached (one entry per token that has changed
 /// something since the server started).
@@ -42,7 +39,7 @@ impl Written {
         *entry = (*entry).max(position);
     }
 
-    /// Waits (at most [`WAIT_MAX`]) until `projector` has folded `token`'s last change.
+    /// Waits (at most [`crate::limits::READ_YOUR_WRITES_WAIT_MAX`]) until `projector` has folded `token`'s last change.
     pub async fn settle(&self, token: Uuid, projector: &Projector) {
         let position = self.last.lock().unwrap_or_else(|p| p.into_inner()).get(&token).copied();
         if let Some(position) = position.filter(|&p| p > projector.position()) {
@@ -90,7 +87,7 @@ impl Extension for PerRequest {
         next: NextExecute<'_>,
     ) -> async_graphql::Response {
         if self.queries_only.load(Ordering::Relaxed) {
-            if let (Some(p), Some(s)) = (ctx.data_opt::<Principal>(), ctx.data_opt::<Services>()) {
+            if let (Some(p), Some(s)) = (ctx.data_opt::<Caller>(), ctx.data_opt::<ApiState>()) {
                 s.written.settle(p.token_id, &s.projector).await;
             }
         }

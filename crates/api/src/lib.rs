@@ -1,17 +1,28 @@
 //! The GraphQL API and the HTTP server of efa-rollout. The only crate that knows GraphQL and
-//! HTTP: requests are authenticated here, turned into engine commands, and answered from the
-//! engine's outcome and the read models.
+//! HTTP. Resolvers only translate: parse the input, check the caller's scope, call the engine
+//! (every write) or read a read model or a `projections` function (every read), map the answer.
+//! No file here calls the store's append or read functions (a test checks).
+//!
+//! Files, each using only those above it: `limits`, `caller`, `state` (the shared state and
+//! error mapping), `connection`, `objects/` (event, rollout, catalog, definition), `query`,
+//! `mutation`, `subscriptions`, `consistency`, `schema`, `metrics`, `server`.
 
+pub mod caller;
+mod connection;
 pub mod consistency;
-pub mod tokens;
-
-pub use tokens::{Principal, Role, Tokens};
+pub mod limits;
+pub mod metrics;
+mod mutation;
+mod objects;
+mod query;
 pub mod schema;
+pub mod server;
+mod state;
 pub mod subscriptions;
+
+pub use caller::Caller;
+pub use state::ApiState;
 
 /// The id of an HTTP request, carried into the events' correlation id.
 #[derive(Clone, Copy, Debug)]
 pub struct RequestId(pub uuid::Uuid);
-pub mod metrics;
-pub mod reads;
-pub mod server;

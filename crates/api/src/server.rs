@@ -15,18 +15,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
+use engine::TokenRegistry;
+
+use crate::caller::Caller;
+use crate::limits::BODY_BYTES_MAX;
 use crate::metrics::{Metrics, StoreStats};
 use crate::schema::ApiSchema;
-use crate::tokens::Tokens;
 use crate::RequestId;
-
-/// Bytes of a request body at most.
-pub const BODY_BYTES_MAX: usize = 256 * 1024;
 
 #[derive(Clone)]
 struct AppState {
     schema: ApiSchema,
-    tokens: Arc<Tokens>,
+    tokens: Arc<TokenRegistry>,
     metrics: Arc<Metrics>,
     store_stats: StoreStats,
     projector: Arc<projections::Projector>,
@@ -36,7 +36,7 @@ struct AppState {
 /// The router. `store_stats` reports the store's writer counters for `/metrics`.
 pub fn router(
     schema: ApiSchema,
-    tokens: Arc<Tokens>,
+    tokens: Arc<TokenRegistry>,
     projector: Arc<projections::Projector>,
     store: Arc<dyn store::EventStore>,
     store_stats: StoreStats,
@@ -191,7 +191,7 @@ async fn websocket(
                     .and_then(|v| v.strip_prefix("Bearer "))
                     .map(|v| v.trim().to_owned());
                 let token = from_payload.or(header_token);
-                match token.as_deref().and_then(|t| tokens.authenticate(t)) {
+                match token.as_deref().and_then(|t| Caller::authenticate(&tokens, t)) {
                     Some(principal) => {
                         let mut data = async_graphql::Data::default();
                         data.insert(principal);
@@ -264,7 +264,7 @@ async fn graphql_inner(state: AppState, headers: HeaderMap, body: Result<Bytes, 
     let mut request = request.data(RequestId(request_id));
     if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
         let bearer = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
-        match bearer.and_then(|b| state.tokens.authenticate(b)) {
+        match bearer.and_then(|b| Caller::authenticate(&state.tokens, b)) {
             Some(principal) => request = request.data(principal),
             None => {
                 let message = "the bearer token is not valid (unknown, revoked or malformed)";

@@ -9,12 +9,12 @@ use async_graphql::futures_util::stream::{self, Stream};
 use async_graphql::{Context, Subscription, ID};
 use uuid::Uuid;
 
-use crate::reads::EventFilter;
-use crate::schema::{coded, Event};
-use crate::tokens::{Principal, Role};
+use engine::TokenRole;
 
-/// Subscriptions one token may hold open at once.
-pub const SUBSCRIPTIONS_PER_TOKEN_MAX: usize = 16;
+use crate::caller::Caller;
+use crate::limits::SUBSCRIPTIONS_PER_TOKEN_MAX;
+use crate::objects::event::{Event, EventFilter};
+use crate::state::{caller, coded, state};
 
 /// Open subscriptions per token.
 #[derive(Debug, Default)]
@@ -49,14 +49,14 @@ fn take_slot(open: &Arc<Open>, token: Uuid) -> async_graphql::Result<Slot> {
 }
 
 /// Which events a subscriber gets; the scope rules of the `events` query apply.
-fn matches(p: &Principal, f: &EventFilter, stream_id: &str, e: &store::RecordedEvent) -> bool {
+fn matches(c: &Caller, f: &EventFilter, stream_id: &str, e: &store::RecordedEvent) -> bool {
     let (service, ars) = match stream_id.strip_prefix("rollout-").and_then(|id| id.split_once(':')) {
         Some((s, a)) => (Some(s), Some(a)),
         None => (None, None),
     };
-    let in_scope = match p.role {
-        Role::AuthorityStaff => ars.is_some_and(|a| p.may_read_authority(a)),
-        Role::Automation => service.is_some_and(|s| p.may_read_service(s)),
+    let in_scope = match c.role {
+        TokenRole::AuthorityStaff => ars.is_some_and(|a| c.may_read_authority(a)),
+        TokenRole::Automation => service.is_some_and(|s| c.may_read_service(s)),
         _ => true,
     };
     in_scope && f.accepts(service, ars, e)
@@ -76,8 +76,8 @@ impl SubscriptionRoot {
         filter: Option<EventFilter>,
         #[graphql(default = 0)] after_position: u64,
     ) -> async_graphql::Result<impl Stream<Item = Event>> {
-        let p = crate::schema::principal_of(ctx)?.clone();
-        let s = crate::schema::services_of(ctx);
+        let p = caller(ctx)?.clone();
+        let s = state(ctx);
         let slot = take_slot(&s.open, p.token_id)?;
         let filter = filter.unwrap_or_default();
         let sub = store::subscribe(s.engine.store().clone(), after_position + 1);
@@ -86,7 +86,7 @@ impl SubscriptionRoot {
                 match sub.next().await {
                     Ok(Some(e)) => {
                         if matches(&p, &filter, &e.stream_id, &e) {
-                            return Some((Event::new(e), (sub, slot, p, filter)));
+                            return Some((Event(e), (sub, slot, p, filter)));
                         }
                     }
                     Ok(None) => return None,
@@ -106,7 +106,7 @@ impl SubscriptionRoot {
         id: ID,
         #[graphql(default = 0)] after_position: u64,
     ) -> async_graphql::Result<impl Stream<Item = Event>> {
-        let p = crate::schema::principal_of(ctx)?;
+        let p = caller(ctx)?;
         let (service, ars) = id
             .split_once(':')
             .ok_or_else(|| coded("BAD_USER_INPUT", format!("`{}` is not a rollout id", id.as_str())))?;

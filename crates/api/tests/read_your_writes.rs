@@ -4,10 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use api::schema::Services;
-use api::{Principal, Role, Tokens};
+use api::Caller;
 use catalog::parse::{bundled_files, parse_dataset};
-use engine::{Engine, Registry, Request};
+use engine::{Engine, Invocation, Registry, TokenRole};
 use projections::Projector;
 use store::conformance::Relayed;
 use store::{Actor, ActorKind, EventStore, MemoryStore};
@@ -33,8 +32,8 @@ fn slow(inner: Arc<dyn EventStore>, delay: Duration) -> Arc<dyn EventStore> {
     Arc::new(Relayed { inner, live })
 }
 
-fn principal(role: Role) -> Principal {
-    Principal {
+fn caller(role: TokenRole) -> Caller {
+    Caller {
         token_id: uuid::Uuid::now_v7(),
         name: role.name().into(),
         role,
@@ -47,7 +46,7 @@ fn principal(role: Role) -> Principal {
 async fn schema_over(store: Arc<dyn EventStore>) -> api::schema::ApiSchema {
     let registry = Arc::new(Registry::bundled().expect("bundled definitions"));
     let engine = Arc::new(Engine::open(store.clone(), registry.clone()).await.expect("engine"));
-    let setup = Request::new(workflow::decide::Principal {
+    let setup = Invocation::new(workflow::decide::Principal {
         actor: Actor { id: "person:setup".into(), name: "Setup".into(), kind: ActorKind::Person },
         roles: vec![],
         admin: true,
@@ -56,13 +55,12 @@ async fn schema_over(store: Arc<dyn EventStore>) -> api::schema::ApiSchema {
         .import_catalog(&parse_dataset(&bundled_files()).expect("data"), &setup, |_, _| {})
         .await
         .expect("catalogue");
-    let tokens = Arc::new(Tokens::load(&*store).await.expect("tokens"));
     let (projector, _) = Projector::start(store.clone(), registry, None).await.expect("projector");
-    api::schema::build(Services { engine, projector, tokens, open: Arc::default(), written: Arc::default() })
+    api::schema::build(api::ApiState::new(engine, projector))
 }
 
 /// Runs `query` as `p` and returns its data (it must not fail).
-async fn run(schema: &api::schema::ApiSchema, p: &Principal, query: &str) -> serde_json::Value {
+async fn run(schema: &api::schema::ApiSchema, p: &Caller, query: &str) -> serde_json::Value {
     let response = schema.execute(async_graphql::Request::new(query).data(p.clone())).await;
     assert!(response.errors.is_empty(), "{:?}", response.errors);
     response.data.into_json().expect("json")
@@ -77,7 +75,7 @@ const READ: &str = "{ rollout(id: \"wohngeld:120540000000\") { version stepsDone
 async fn a_tokens_next_operation_sees_its_own_changes_in_the_read_models() {
     // Late by less than the wait (one second), by far more than a query takes.
     let schema = schema_over(slow(Arc::new(MemoryStore::new()), Duration::from_millis(500))).await;
-    let manager = principal(Role::ProjectManager);
+    let manager = caller(TokenRole::ProjectManager);
     let started = run(&schema, &manager, START).await;
     assert_eq!(started["startRollout"]["rollout"]["version"], 1);
     let seen = run(&schema, &manager, READ).await;
@@ -101,7 +99,7 @@ async fn a_read_model_that_never_catches_up_delays_a_query_only_so_long() {
     let inner: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
     let stalled = Arc::new(Relayed { inner, live: tokio::sync::broadcast::channel(1).0 });
     let schema = schema_over(stalled).await;
-    let manager = principal(Role::ProjectManager);
+    let manager = caller(TokenRole::ProjectManager);
     assert_eq!(run(&schema, &manager, START).await["startRollout"]["rollout"]["version"], 1);
     // After the wait, the query is answered as the read models stand (without the change).
     // (Bounded generously here only so that a wait without end fails instead of hanging.)

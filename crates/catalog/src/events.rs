@@ -9,36 +9,35 @@ use workflow::events::{from_tagged_payload, untagged_payload};
 use crate::model::{Authority, Service};
 use crate::parse::Dataset;
 
+/// Each variant's serde name is its stored type name, an explicit string.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(rename_all_fields = "camelCase")]
 pub enum CatalogEvent {
+    #[serde(rename = "AuthorityRegistered")]
     AuthorityRegistered(Authority),
     /// The full new record and the names of the fields that changed.
-    AuthorityChanged {
-        authority: Authority,
-        changed: Vec<String>,
-    },
+    #[serde(rename = "AuthorityChanged")]
+    AuthorityChanged { authority: Authority, changed: Vec<String> },
     /// A territorial change dissolved the authority; its tasks went to `successors`.
-    AuthorityDissolved {
-        successors: Vec<String>,
-        note: String,
-    },
+    #[serde(rename = "AuthorityDissolved")]
+    AuthorityDissolved { successors: Vec<String>, note: String },
+    #[serde(rename = "ServiceRegistered")]
     ServiceRegistered(Service),
-    ServiceChanged {
-        service: Service,
-        changed: Vec<String>,
-    },
+    #[serde(rename = "ServiceChanged")]
+    ServiceChanged { service: Service, changed: Vec<String> },
 }
 
-const TYPES: &[(&str, &str)] = &[
-    ("AuthorityRegistered", "authorityRegistered"),
-    ("AuthorityChanged", "authorityChanged"),
-    ("AuthorityDissolved", "authorityDissolved"),
-    ("ServiceRegistered", "serviceRegistered"),
-    ("ServiceChanged", "serviceChanged"),
-];
-
 impl CatalogEvent {
+    /// Every stored type name and its schema version (a test holds them to
+    /// `schema/event-types.txt`).
+    pub const STORED_TYPES: &'static [(&'static str, u32)] = &[
+        ("AuthorityRegistered", 1),
+        ("AuthorityChanged", 1),
+        ("AuthorityDissolved", 1),
+        ("ServiceRegistered", 1),
+        ("ServiceChanged", 1),
+    ];
+
     /// The stored type name and schema version.
     pub fn stored_type(&self) -> (&'static str, u32) {
         let i = match self {
@@ -48,7 +47,7 @@ impl CatalogEvent {
             CatalogEvent::ServiceRegistered(_) => 3,
             CatalogEvent::ServiceChanged { .. } => 4,
         };
-        (TYPES[i].0, 1)
+        Self::STORED_TYPES[i]
     }
 
     pub fn to_payload(&self) -> serde_json::Value {
@@ -61,17 +60,21 @@ impl CatalogEvent {
         schema_version: u32,
         payload: &str,
     ) -> Option<Result<CatalogEvent, String>> {
-        let (_, tag) = TYPES.iter().find(|(name, _)| *name == event_type)?;
-        Some(from_tagged_payload(event_type, tag, schema_version, payload))
+        Self::STORED_TYPES.iter().find(|(name, _)| *name == event_type)?;
+        Some(from_tagged_payload(event_type, event_type, schema_version, payload))
     }
 }
 
+/// The prefixes of the catalogue's streams: `authority-<ARS>` and `service-<key>`.
+pub const AUTHORITY_STREAM_PREFIX: &str = "authority-";
+pub const SERVICE_STREAM_PREFIX: &str = "service-";
+
 pub fn authority_stream(ars: &str) -> String {
-    format!("authority-{ars}")
+    format!("{AUTHORITY_STREAM_PREFIX}{ars}")
 }
 
 pub fn service_stream(key: &str) -> String {
-    format!("service-{key}")
+    format!("{SERVICE_STREAM_PREFIX}{key}")
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

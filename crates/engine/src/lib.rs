@@ -3,20 +3,23 @@
 //! starting a service's rollout for every administration it applies to, territorial changes,
 //! and the Land-level policy that records Land steps in the administrations' rollouts.
 
+pub mod deadlines;
 pub mod registry;
+pub mod tokens;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 
 use catalog::events::authority_stream;
 use catalog::{applies, facts, Catalog, CatalogEvent, Dataset, LAND_ARS};
-use store::{Actor, EventStore, ExpectedVersion, Json, NewEvent, RecordedEvent, StoreError};
+use store::{Actor, EventStore, ExpectedVersion, Json, NewEvent, RecordedEvent, StoreError, Timestamp};
 use uuid::Uuid;
 use workflow::decide::{decide, Command, Context, Principal, Rejection};
 use workflow::rollout::{stream_id, Meta, Rollout};
-use workflow::RolloutEvent;
 
+pub use deadlines::{spawn_deadline_policy, DEADLINE_ROUND};
 pub use registry::Registry;
+pub use tokens::{TokenIssued, TokenRegistry, TokenRole, TokenSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -36,6 +39,12 @@ pub enum EngineError {
     UnknownDefinition(String),
     #[error("the log holds an event this server cannot read: {0}")]
     Unreadable(String),
+    #[error("{0}")]
+    InvalidToken(String),
+    #[error("there is no token {0}")]
+    UnknownToken(Uuid),
+    #[error("token {0} is already revoked")]
+    TokenAlreadyRevoked(Uuid),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -55,9 +64,19 @@ impl From<StoreError> for EngineError {
     }
 }
 
-/// Who asks, and the ids that tie the resulting events together.
+impl From<projections::Error> for EngineError {
+    fn from(e: projections::Error) -> Self {
+        match e {
+            projections::Error::Store(e) => e.into(),
+            other => EngineError::Unreadable(other.to_string()),
+        }
+    }
+}
+
+/// One call of the engine: who asks, the ids that tie the resulting events together, and the
+/// caller's idempotency key and expected version.
 #[derive(Clone, Debug)]
-pub struct Request {
+pub struct Invocation {
     pub principal: Principal,
     pub correlation_id: Uuid,
     pub causation_id: Option<Uuid>,
@@ -68,9 +87,9 @@ pub struct Request {
     pub expected_version: Option<u64>,
 }
 
-impl Request {
+impl Invocation {
     pub fn new(principal: Principal) -> Self {
-        Request {
+        Invocation {
             principal,
             correlation_id: Uuid::now_v7(),
             causation_id: None,
@@ -103,6 +122,20 @@ impl Request {
     fn actor(&self) -> &Actor {
         &self.principal.actor
     }
+}
+
+/// Every event type this build stores, with its schema version: the rollouts', the
+/// catalogue's and the tokens'. A test holds them to `schema/event-types.txt`, so a renamed
+/// type (which old logs could no longer be read with) fails it.
+pub fn stored_event_types() -> Vec<(&'static str, u32)> {
+    let mut all: Vec<(&'static str, u32)> = workflow::RolloutEvent::STORED_TYPES
+        .iter()
+        .chain(CatalogEvent::STORED_TYPES)
+        .copied()
+        .chain([tokens::TOKEN_ISSUED, tokens::TOKEN_REVOKED])
+        .collect();
+    all.sort_unstable();
+    all
 }
 
 /// A rollout after a command, and the events the command appended.
@@ -141,9 +174,10 @@ pub struct Engine {
     store: Arc<dyn EventStore>,
     registry: Arc<Registry>,
     /// The catalogue, folded from the log at open and kept current by this engine's appends.
-    /// Small (hundreds of entries); another process's catalogue changes are seen after a restart
-    /// until the read models of issue 5 follow the log.
+    /// Small (hundreds of entries); another process's catalogue changes are seen after a restart.
     catalog: RwLock<Catalog>,
+    /// Every token, folded from the token streams at open; `follow_tokens` keeps it current.
+    tokens: Arc<TokenRegistry>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -152,14 +186,14 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-fn new_event(type_and_version: (&str, u32), payload: serde_json::Value, req: &Request) -> NewEvent {
+fn new_event(type_and_version: (&str, u32), payload: serde_json::Value, req: &Invocation) -> NewEvent {
     new_event_at(type_and_version, payload, req, 0)
 }
 
 fn new_event_at(
     type_and_version: (&str, u32),
     payload: serde_json::Value,
-    req: &Request,
+    req: &Invocation,
     index: usize,
 ) -> NewEvent {
     NewEvent {
@@ -174,28 +208,35 @@ fn new_event_at(
 }
 
 impl Engine {
-    /// Opens the engine on a store; reads the catalogue from the log.
+    /// Opens the engine on a store; reads the catalogue and the tokens from their streams.
     pub async fn open(store: Arc<dyn EventStore>, registry: Arc<Registry>) -> Result<Engine, EngineError> {
-        // The catalogue's streams only (authorities and services), merged in log order.
-        let mut events = Vec::new();
-        for category in ["authority-", "service-"] {
-            let mut after = 0;
-            loop {
-                let page = store.read_category(category, after, 5_000).await?;
-                let Some(last) = page.last() else { break };
-                after = last.position;
-                events.extend(page);
-            }
-        }
-        events.sort_unstable_by_key(|e| e.position);
         let mut catalog = Catalog::default();
-        for e in &events {
+        for e in store::read_categories(
+            &*store,
+            &[catalog::events::AUTHORITY_STREAM_PREFIX, catalog::events::SERVICE_STREAM_PREFIX],
+        )
+        .await?
+        {
             if let Some(decoded) = CatalogEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str())
             {
                 catalog.apply(&e.stream_id, &decoded.map_err(EngineError::Unreadable)?);
             }
         }
-        Ok(Engine { store, registry, catalog: RwLock::new(catalog) })
+        let tokens = TokenRegistry::default();
+        for e in store::read_categories(&*store, &[tokens::TOKEN_STREAM_PREFIX]).await? {
+            tokens.apply(&e);
+        }
+        Ok(Engine { store, registry, catalog: RwLock::new(catalog), tokens: Arc::new(tokens) })
+    }
+
+    /// The clock's now: the store's clock, which also stamps the events.
+    pub fn now(&self) -> Timestamp {
+        self.store.clock().now()
+    }
+
+    /// The tokens, as this engine knows them.
+    pub fn tokens(&self) -> &Arc<TokenRegistry> {
+        &self.tokens
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {
@@ -213,25 +254,7 @@ impl Engine {
 
     /// The rollout of `service_key` at `ars`, folded from its events.
     pub async fn load(&self, service_key: &str, ars: &str) -> Result<Option<Rollout>, EngineError> {
-        let stream = stream_id(service_key, ars);
-        let mut state = None;
-        let mut from = 1;
-        loop {
-            let page = self.store.read_stream(&stream, from, store::Direction::Forward, 1_000).await?;
-            let Some(last) = page.last() else { break };
-            from = last.version + 1;
-            for e in &page {
-                let event = RolloutEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str())
-                    .map_err(|why| {
-                        EngineError::Unreadable(format!("{} at position {}: {why}", e.stream_id, e.position))
-                    })?;
-                let meta = Meta { at: e.recorded_at, actor: &e.actor };
-                state = Some(Rollout::evolve(state, &event, &meta, &*self.registry).map_err(|why| {
-                    EngineError::Unreadable(format!("{} at position {}: {why}", e.stream_id, e.position))
-                })?);
-            }
-        }
-        Ok(state)
+        Ok(projections::load_rollout(&*self.store, &*self.registry, service_key, ars).await?)
     }
 
     /// Decides `command` on the rollout and appends the events. A concurrent change between
@@ -241,7 +264,7 @@ impl Engine {
         service_key: &str,
         ars: &str,
         command: Command,
-        req: &Request,
+        req: &Invocation,
     ) -> Result<Outcome, EngineError> {
         let (before, outcome) = self.execute_one(service_key, ars, command, req).await?;
         if ars == LAND_ARS {
@@ -251,12 +274,12 @@ impl Engine {
     }
 
     /// `execute` without the Land-level policy; returns the state before, too.
-    async fn execute_one(
+    pub(crate) async fn execute_one(
         &self,
         service_key: &str,
         ars: &str,
         command: Command,
-        req: &Request,
+        req: &Invocation,
     ) -> Result<(Option<Rollout>, Outcome), EngineError> {
         if req.idempotency_key.is_some() {
             if let Some(outcome) = self.replay(service_key, ars, req).await? {
@@ -271,7 +294,7 @@ impl Engine {
             }
         }
         let before = state.clone();
-        let cx = Context { principal: req.principal.clone(), now: store::Timestamp::now() };
+        let cx = Context { principal: req.principal.clone(), now: self.now() };
         let events = decide(state.as_ref(), &command, &cx).map_err(EngineError::Rejected)?;
         let expected = match &state {
             Some(r) => ExpectedVersion::Exact(r.version),
@@ -292,25 +315,26 @@ impl Engine {
         Ok((before, Outcome { rollout, events: recorded }))
     }
 
-    /// A repeat of an idempotent request: the events its key names are stored already.
+    /// A repeat of an idempotent request: the events its key names are stored already. The
+    /// event-id index answers whether its first event is stored; only then are its events read
+    /// (by id, in order) and the rollout loaded.
     async fn replay(
         &self,
         service_key: &str,
         ars: &str,
-        req: &Request,
+        req: &Invocation,
     ) -> Result<Option<Outcome>, EngineError> {
         let stream = stream_id(service_key, ars);
-        let mut from = 1;
         let mut found: Vec<RecordedEvent> = Vec::new();
-        loop {
-            let page = self.store.read_stream(&stream, from, store::Direction::Forward, 1_000).await?;
-            let Some(last) = page.last() else { break };
-            from = last.version + 1;
-            // The request's events carry the ids derived from its key, in order.
-            for e in page {
-                if e.event_id == req.event_id(found.len()) {
-                    found.push(e);
-                }
+        while let Some(e) = self.store.read_event_by_id(req.event_id(found.len())).await? {
+            if e.stream_id != stream {
+                // The same key for another rollout: `api` scopes keys by rollout, so this is a
+                // caller's own key collision; it is not the repeat of this command.
+                break;
+            }
+            found.push(e);
+            if found.len() >= store::limits::EVENTS_PER_APPEND_MAX {
+                break;
             }
         }
         if found.is_empty() {
@@ -330,7 +354,7 @@ impl Engine {
         service_key: &str,
         ars: &str,
         definition: Option<&str>,
-        req: &Request,
+        req: &Invocation,
     ) -> Result<Outcome, EngineError> {
         let (service, authority) = {
             let catalog = self.catalog.read().unwrap_or_else(|p| p.into_inner());
@@ -371,7 +395,11 @@ impl Engine {
 
     /// Starts the rollout of a service for every administration it applies to (and its
     /// Land-level rollout); existing rollouts are left alone, so repeating it changes nothing.
-    pub async fn start_service(&self, service_key: &str, req: &Request) -> Result<StartSummary, EngineError> {
+    pub async fn start_service(
+        &self,
+        service_key: &str,
+        req: &Invocation,
+    ) -> Result<StartSummary, EngineError> {
         let targets: Vec<String> = {
             let catalog = self.catalog.read().unwrap_or_else(|p| p.into_inner());
             let service = catalog
@@ -412,7 +440,7 @@ impl Engine {
     pub async fn import_catalog(
         &self,
         data: &Dataset,
-        req: &Request,
+        req: &Invocation,
         mut progress: impl FnMut(usize, usize),
     ) -> Result<ImportReport, EngineError> {
         let plan = catalog::plan_import(&self.catalog(), data);
@@ -436,7 +464,7 @@ impl Engine {
             for (event, stored) in planned.events.iter().zip(&recorded) {
                 if let CatalogEvent::AuthorityDissolved { successors, note } = event {
                     let ars = planned.stream_id.trim_start_matches("authority-").to_owned();
-                    let cause = Request {
+                    let cause = Invocation {
                         causation_id: Some(stored.event_id),
                         idempotency_key: None,
                         expected_version: None,
@@ -450,31 +478,13 @@ impl Engine {
         Ok(report)
     }
 
-    /// The deadline policy: appends `StepOverdue` (by the system actor) for each (service, ARS,
-    /// step) whose due date has passed — the read model lists them. A step already recorded
-    /// is refused by `decide`, so running this again, or after a restart, appends nothing new.
-    /// Returns how many were recorded.
-    pub async fn record_overdue(&self, due: &[(String, String, String)]) -> Result<usize, EngineError> {
-        let system = Request::new(Principal { actor: Actor::system(), roles: vec![], admin: true });
-        let mut recorded = 0;
-        for (service, ars, step) in due {
-            match self.execute_one(service, ars, Command::RecordOverdue { step: step.clone() }, &system).await
-            {
-                Ok(_) => recorded += 1,
-                Err(EngineError::Rejected(_)) | Err(EngineError::Conflict { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(recorded)
-    }
-
     /// Records a dissolution decided outside the data files, then applies it to the rollouts.
     pub async fn dissolve_authority(
         &self,
         ars: &str,
         successors: Vec<String>,
         note: &str,
-        req: &Request,
+        req: &Invocation,
     ) -> Result<DissolutionReport, EngineError> {
         let version = {
             let catalog = self.catalog.read().unwrap_or_else(|p| p.into_inner());
@@ -502,7 +512,7 @@ impl Engine {
             )
             .await?;
         self.catalog.write().unwrap_or_else(|p| p.into_inner()).apply(&stream, &event);
-        let cause = Request {
+        let cause = Invocation {
             causation_id: recorded.first().map(|e| e.event_id),
             idempotency_key: None,
             expected_version: None,
@@ -519,7 +529,7 @@ impl Engine {
         ars: &str,
         successors: &[String],
         note: &str,
-        req: &Request,
+        req: &Invocation,
     ) -> Result<DissolutionReport, EngineError> {
         let (services, name) = {
             let catalog = self.catalog.read().unwrap_or_else(|p| p.into_inner());
@@ -562,7 +572,7 @@ impl Engine {
         before: Option<&Rollout>,
         after: &Rollout,
         cause: Option<&RecordedEvent>,
-        req: &Request,
+        req: &Invocation,
     ) -> Result<(), EngineError> {
         let was: BTreeSet<String> = before.map(done_steps).unwrap_or_default().into_iter().collect();
         let now: BTreeSet<String> = done_steps(after).into_iter().collect();
@@ -578,7 +588,7 @@ impl Engine {
             let catalog = self.catalog.read().unwrap_or_else(|p| p.into_inner());
             catalog.active_authorities().map(|a| a.ars.clone()).filter(|a| a != LAND_ARS).collect()
         };
-        let system = Request {
+        let system = Invocation {
             principal: Principal { actor: Actor::system(), roles: vec![], admin: true },
             correlation_id: req.correlation_id,
             causation_id: cause.map(|e| e.event_id),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use catalog::parse::{AUTHORITIES_FILE, CHANGES_FILE, MUNICIPALITIES_FILE, SERVICES_FILE};
 use catalog::{parse_dataset, Dataset, Files, LAND_ARS};
-use engine::{Engine, EngineError, Registry, Request};
+use engine::{Engine, EngineError, Invocation, Registry};
 use serde_json::json;
 use store::{Actor, ActorKind, EventStore, MemoryStore};
 use workflow::decide::{Command, Principal, Rejection};
@@ -28,19 +28,19 @@ fn dataset() -> Dataset {
     parse_dataset(&files).expect("bundled data is valid")
 }
 
-fn person(id: &str, roles: Vec<Role>, admin: bool) -> Request {
-    Request::new(Principal {
+fn person(id: &str, roles: Vec<Role>, admin: bool) -> Invocation {
+    Invocation::new(Principal {
         actor: Actor { id: id.into(), name: id.into(), kind: ActorKind::Person },
         roles,
         admin,
     })
 }
 
-fn admin() -> Request {
+fn admin() -> Invocation {
     person("person:admin", vec![], true)
 }
 
-fn staff() -> Request {
+fn staff() -> Invocation {
     person("person:staff", vec![Role::AuthorityStaff], false)
 }
 
@@ -365,4 +365,31 @@ async fn an_idempotency_key_applies_a_command_once_and_a_stale_version_conflicts
         .execute("wohngeld", "120540000000", Command::Comment { text: "x".into(), step: None }, &stale)
         .await;
     assert!(matches!(conflict, Err(EngineError::Conflict { expected: 1, actual: 2 })), "{conflict:?}");
+}
+
+/// Stored type names and schema versions are part of the stored format: a rename (which old
+/// logs could no longer be read with) must be a deliberate change of `schema/event-types.txt`.
+/// `UPDATE_SCHEMA=1 cargo test -p engine` rewrites the file.
+#[test]
+fn every_stored_event_type_and_version_is_in_the_committed_list() {
+    let listed: String =
+        engine::stored_event_types().iter().map(|(name, v)| format!("{name} {v}\n")).collect();
+    let path = format!("{}/../../schema/event-types.txt", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("UPDATE_SCHEMA").is_some() {
+        std::fs::write(&path, &listed).expect("write");
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(committed, listed, "the stored event types differ from schema/event-types.txt");
+    // Every listed type is read by its decoder (a schema version it does not read is refused
+    // by version, not as an unknown type).
+    for (name, version) in workflow::RolloutEvent::STORED_TYPES {
+        let e = workflow::RolloutEvent::from_stored(name, version + 1, "{}").expect_err("a newer version");
+        assert!(e.contains("schema version"), "{name}: {e}");
+    }
+    for (name, version) in catalog::CatalogEvent::STORED_TYPES {
+        let e = catalog::CatalogEvent::from_stored(name, version + 1, "{}")
+            .expect("a catalogue type")
+            .expect_err("v");
+        assert!(e.contains("schema version"), "{name}: {e}");
+    }
 }

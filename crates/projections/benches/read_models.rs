@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use catalog::{Authority, AuthorityKind, CatalogEvent, Level, Service};
 use engine::Registry;
 use projections::{fold, AuditFilter, Cut, GroupBy};
-use store::{Actor, ActorKind, EventStore, ExpectedVersion, Json, NewEvent, Timestamp};
+use store::{Actor, ActorKind, EventStore, ExpectedVersion, Json, NewEvent};
 use store_sled::{SledConfig, SledStore};
 use uuid::Uuid;
 use workflow::decide::{decide, Command, Context, Principal};
@@ -68,7 +68,7 @@ fn rollout_events(
     let bot = Actor { id: "token:bot".into(), name: "Bot".into(), kind: ActorKind::Automation };
     let mut out = Vec::new();
     let mut state: Option<Rollout> = None;
-    let now = Timestamp::now();
+    let now = store::Clock::now(&store::SystemClock);
     let mut run = |state: &mut Option<Rollout>, command: Command, actor: Actor, admin: bool| {
         let principal = Principal {
             actor: actor.clone(),

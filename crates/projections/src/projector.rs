@@ -7,8 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use store::{EventStore, Timestamp};
 use tokio::sync::watch;
-use workflow::rollout::{Definitions, Meta, Rollout};
-use workflow::RolloutEvent;
+use workflow::rollout::Definitions;
 
 use crate::checkpoint::{self, CheckpointError};
 use crate::model::{ProjectionError, ReadModel};
@@ -214,7 +213,7 @@ pub enum Cut {
 }
 
 impl Cut {
-    fn includes(self, position: u64, at: Timestamp) -> bool {
+    pub(crate) fn includes(self, position: u64, at: Timestamp) -> bool {
         match self {
             Cut::Everything => true,
             Cut::Position(p) => position <= p,
@@ -233,61 +232,6 @@ pub async fn fold(
     let mut model = ReadModel::default();
     catch_up(store, definitions, &mut model, until, progress).await?;
     Ok(model)
-}
-
-/// One rollout as it stood after its first `version` events, with everything its steps
-/// recorded (the read model keeps summaries): for the details of what the read model shows.
-pub async fn rollout_at_version(
-    store: &dyn EventStore,
-    definitions: &(dyn Definitions + Sync),
-    service_key: &str,
-    ars: &str,
-    version: u64,
-) -> Result<Option<Rollout>, Error> {
-    fold_rollout(store, definitions, service_key, ars, |e| e.version <= version).await
-}
-
-/// One rollout as it stood at `until`, from its own stream.
-pub async fn rollout_as_of(
-    store: &dyn EventStore,
-    definitions: &(dyn Definitions + Sync),
-    service_key: &str,
-    ars: &str,
-    until: Cut,
-) -> Result<Option<Rollout>, Error> {
-    fold_rollout(store, definitions, service_key, ars, |e| until.includes(e.position, e.recorded_at)).await
-}
-
-/// Folds a rollout's stream from its start while `include` holds.
-async fn fold_rollout(
-    store: &dyn EventStore,
-    definitions: &(dyn Definitions + Sync),
-    service_key: &str,
-    ars: &str,
-    include: impl Fn(&store::RecordedEvent) -> bool,
-) -> Result<Option<Rollout>, Error> {
-    let stream = workflow::rollout::stream_id(service_key, ars);
-    let mut state = None;
-    let mut from = 1;
-    loop {
-        let page = store.read_stream(&stream, from, store::Direction::Forward, 1_000).await?;
-        let Some(last) = page.last() else { break };
-        from = last.version + 1;
-        for e in &page {
-            if !include(e) {
-                return Ok(state);
-            }
-            let unreadable = |reason: String| ProjectionError::Unreadable { position: e.position, reason };
-            let event = RolloutEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str())
-                .map_err(unreadable)?;
-            let meta = Meta { at: e.recorded_at, actor: &e.actor };
-            state = Some(
-                Rollout::evolve(state, &event, &meta, definitions)
-                    .map_err(|err| unreadable(err.to_string()))?,
-            );
-        }
-    }
-    Ok(state)
 }
 
 impl Projector {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use catalog::parse::bundled_files;
 use catalog::{parse_dataset, LAND_ARS};
-use engine::{Engine, Registry, Request};
+use engine::{Engine, Invocation, Registry};
 use projections::{
     fold, progress_over_time, rollout_as_of, AuditFilter, Cut, GroupBy, Projector, ReadModel, Start,
 };
@@ -16,15 +16,15 @@ use store::{Actor, ActorKind, EventStore, MemoryStore, Timestamp};
 use workflow::decide::{Command, Principal};
 use workflow::definition::Role;
 
-fn req(id: &str, roles: Vec<Role>, admin: bool) -> Request {
-    Request::new(Principal {
+fn req(id: &str, roles: Vec<Role>, admin: bool) -> Invocation {
+    Invocation::new(Principal {
         actor: Actor { id: id.into(), name: id.into(), kind: ActorKind::Person },
         roles,
         admin,
     })
 }
 
-fn admin() -> Request {
+fn admin() -> Invocation {
     req("person:admin", vec![], true)
 }
 
@@ -184,30 +184,55 @@ async fn a_restart_resumes_from_the_checkpoint_and_a_bad_one_is_rebuilt() {
     );
 }
 
+/// A clock the test moves.
+#[derive(Debug)]
+struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl store::Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_unix_micros(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+const DAY_MICROS: i64 = 86_400_000_000;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overdue_is_recorded_once_across_restarts() {
-    let (store, engine, registry) = setup().await;
+    // The policy's "now" is the store's clock: the test moves it past the due dates.
+    let start = store::Clock::now(&store::SystemClock).unix_micros();
+    let clock = Arc::new(ManualClock(std::sync::atomic::AtomicI64::new(start)));
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let registry = Arc::new(Registry::bundled().expect("bundled"));
+    let engine = Arc::new(Engine::open(store.clone(), registry.clone()).await.expect("engine"));
+    engine
+        .import_catalog(&parse_dataset(&bundled_files()).expect("data"), &admin(), |_, _| {})
+        .await
+        .expect("import");
     engine.start_service("wohngeld", &admin()).await.expect("start");
-    let past = Timestamp::from_unix_micros(Timestamp::now().unix_micros() - 86_400_000_000);
+    let tomorrow = Timestamp::from_unix_micros(start + DAY_MICROS);
     for ars in ["120540000000", "120510000000"] {
         let due = Command::SetDueDate {
             step: "interesse".into(),
-            due_at: past,
+            due_at: tomorrow,
             reason: "Frist der Projektleitung".into(),
         };
         engine.execute("wohngeld", ars, due, &admin()).await.expect("due date");
     }
     let (p, _) = Projector::start(store.clone(), registry.clone(), None).await.expect("start");
     caught_up(&p, &store).await;
-    let due = p.read(|m| m.due_for_overdue_event(Timestamp::now()));
+    assert_eq!(engine.overdue_round(&p).await.expect("policy"), 0, "not due yet by the store's clock");
+    clock.0.store(start + 2 * DAY_MICROS, std::sync::atomic::Ordering::SeqCst);
+    let due = p.read(|m| m.due_for_overdue_event(engine.now()));
     assert_eq!(due.len(), 2, "{due:?}");
-    assert_eq!(engine.record_overdue(&due).await.expect("policy"), 2);
-    assert_eq!(engine.record_overdue(&due).await.expect("policy"), 0, "not twice");
+    assert_eq!(engine.overdue_round(&p).await.expect("policy"), 2);
+    caught_up(&p, &store).await;
+    assert_eq!(engine.overdue_round(&p).await.expect("policy"), 0, "not twice");
+    assert_eq!(engine.record_overdue(&due).await.expect("policy"), 0, "not twice, even when asked");
     // After a restart: a new engine and new read models on the same log.
     let engine2 = Engine::open(store.clone(), registry.clone()).await.expect("engine");
     let (p2, _) = Projector::start(store.clone(), registry.clone(), None).await.expect("start");
     caught_up(&p2, &store).await;
-    let due = p2.read(|m| m.due_for_overdue_event(Timestamp::now()));
+    let due = p2.read(|m| m.due_for_overdue_event(engine2.now()));
     assert!(due.is_empty(), "{due:?}");
     assert_eq!(
         engine2
@@ -237,7 +262,7 @@ async fn overdue_is_recorded_once_across_restarts() {
         .expect("done");
     caught_up(&p2, &store).await;
     let listed: Vec<String> =
-        p2.read(|m| m.overdue(Timestamp::now()).map(|(_, id, step)| format!("{id}/{step}")).collect());
+        p2.read(|m| m.overdue(engine2.now()).map(|(_, id, step)| format!("{id}/{step}")).collect());
     assert_eq!(listed, vec!["wohngeld:120510000000/interesse".to_string()]);
 }
 

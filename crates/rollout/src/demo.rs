@@ -9,8 +9,8 @@ use workflow::StepStatus;
 
 use crate::Failure;
 
-fn person(id: &str, name: &str, roles: Vec<Role>) -> engine::Request {
-    engine::Request::new(Principal {
+fn person(id: &str, name: &str, roles: Vec<Role>) -> engine::Invocation {
+    engine::Invocation::new(Principal {
         actor: Actor { id: id.into(), name: name.into(), kind: ActorKind::Person },
         roles,
         admin: false,
@@ -27,11 +27,11 @@ pub const DEMO_DAYS: f64 = 180.0;
 
 /// The people and the automation token who act in the demo.
 struct Cast {
-    pm: engine::Request,
-    pm2: engine::Request,
-    staff: [engine::Request; 3],
-    bot: engine::Request,
-    admin: engine::Request,
+    pm: engine::Invocation,
+    pm2: engine::Invocation,
+    staff: [engine::Invocation; 3],
+    bot: engine::Invocation,
+    admin: engine::Invocation,
 }
 
 /// One thing that happens at one time: a service is started (and the Land does its part), or an
@@ -52,7 +52,7 @@ pub async fn generate(engine: &engine::Engine, clock: &crate::serve::ShiftableCl
             person("person:staff-2", "Bernd Bürgeramt", vec![Role::AuthorityStaff]),
             person("person:staff-3", "Carla Kreis", vec![Role::AuthorityStaff]),
         ],
-        bot: engine::Request::new(Principal {
+        bot: engine::Invocation::new(Principal {
             actor: Actor {
                 id: "token:demo-bot".into(),
                 name: "Anbindungs-Bot".into(),
@@ -61,7 +61,7 @@ pub async fn generate(engine: &engine::Engine, clock: &crate::serve::ShiftableCl
             roles: vec![],
             admin: false,
         }),
-        admin: engine::Request::new(Principal { actor: Actor::system(), roles: vec![], admin: true }),
+        admin: engine::Invocation::new(Principal { actor: Actor::system(), roles: vec![], admin: true }),
     };
     let land = catalog::LAND_ARS;
     let arss: Vec<String> =
@@ -174,7 +174,9 @@ async fn authority_turn(
         let current = engine.load(service, ars).await?.unwrap_or(rollout);
         if let Some((i, _)) = current.steps.iter().enumerate().find(|(_, s)| s.status == StepStatus::Ready) {
             let step = current.definition.steps[i].id.clone();
-            let past = Timestamp::from_unix_micros(Timestamp::now().unix_micros() - 14 * 86_400_000_000);
+            // Overdue by the real clock, whatever the demo's clock says while the history is made.
+            let now = store::Clock::now(&store::SystemClock);
+            let past = Timestamp::from_unix_micros(now.unix_micros() - 14 * 86_400_000_000);
             let due =
                 Command::SetDueDate { step, due_at: past, reason: "Frist aus der Projektplanung".into() };
             let _ = engine.execute(service, ars, due, &cast.pm).await;

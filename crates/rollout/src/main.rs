@@ -273,15 +273,12 @@ async fn run(command: Command) -> Result<(), Failure> {
         }
         Command::Workflow(WorkflowCommand::Check { files }) => check_workflows(&files),
         Command::Token(TokenCommand::Create { store, name, role, authorities, services }) => {
-            let role = api::Role::from_name(&role).ok_or_else(|| {
-                Failure(format!("unknown role `{role}`; roles are {}", api::Role::NAMES.join(", ")))
+            let role = engine::TokenRole::from_name(&role).ok_or_else(|| {
+                Failure(format!("unknown role `{role}`; roles are {}", engine::TokenRole::NAMES.join(", ")))
             })?;
-            let log = open_for_tokens(&store).await?;
-            let tokens = api::Tokens::load(&*log).await.map_err(|e| Failure(e.to_string()))?;
-            let (issued, secret) = tokens
-                .issue(&*log, cli_request().principal.actor, &name, role, authorities, services)
-                .await
-                .map_err(|e| Failure(e.to_string()))?;
+            let engine = open_for_tokens(&store).await?;
+            let spec = engine::TokenSpec { name, role, authorities, services };
+            let (issued, secret) = engine.issue_token(spec, &cli_request()).await?;
             eprintln!("token {} ({}) issued; it is shown only now:", issued.token_id, issued.role.name());
             println!("{secret}");
             Ok(())
@@ -289,12 +286,8 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Token(TokenCommand::Revoke { store, id, reason }) => {
             let token_id =
                 uuid::Uuid::try_parse(&id).map_err(|_| Failure(format!("`{id}` is not a token id")))?;
-            let log = open_for_tokens(&store).await?;
-            let tokens = api::Tokens::load(&*log).await.map_err(|e| Failure(e.to_string()))?;
-            tokens
-                .revoke(&*log, cli_request().principal.actor, token_id, &reason)
-                .await
-                .map_err(|e| Failure(e.to_string()))?;
+            let engine = open_for_tokens(&store).await?;
+            engine.revoke_token(token_id, &reason, &cli_request()).await?;
             println!("token {token_id} revoked");
             Ok(())
         }
@@ -511,7 +504,7 @@ fn check_workflows(files: &[PathBuf]) -> Result<(), Failure> {
 fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let max = workflow::definition::DEFINITION_BYTES_MAX as u64;
+    let max = workflow::limits::DEFINITION_BYTES_MAX as u64;
     let mut bytes = Vec::new();
     file.take(max + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
     if bytes.len() as u64 > max {
@@ -522,9 +515,9 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
 
 /// The principal of a command run on the machine itself: it has the data directory, so it may
 /// do what an admin may.
-fn cli_request() -> engine::Request {
+fn cli_request() -> engine::Invocation {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    engine::Request::new(workflow::decide::Principal {
+    engine::Invocation::new(workflow::decide::Principal {
         actor: store::Actor {
             id: format!("cli:{user}"),
             name: format!("{user} (command line)"),
@@ -574,14 +567,18 @@ async fn open_engine(args: &StoreArgs) -> Result<engine::Engine, Failure> {
     Ok(engine::Engine::open(store, Arc::new(registry)).await?)
 }
 
-/// Opens a store for token commands, with a hint when the server holds it.
-async fn open_for_tokens(args: &StoreArgs) -> Result<Arc<dyn EventStore>, Failure> {
-    match args.open(false).await {
-        Err(Failure(m)) if m.contains("in use by another process") => Err(Failure(format!(
-            "{m}; while `rollout serve` runs, use its issueToken / revokeToken mutations with the admin token"
-        ))),
-        other => other,
-    }
+/// Opens the engine for token commands, with a hint when the server holds the store.
+async fn open_for_tokens(args: &StoreArgs) -> Result<engine::Engine, Failure> {
+    let store = match args.open(false).await {
+        Err(Failure(m)) if m.contains("in use by another process") => {
+            return Err(Failure(format!(
+                "{m}; while `rollout serve` runs, use its issueToken / revokeToken mutations with the admin token"
+            )))
+        }
+        other => other?,
+    };
+    let registry = engine::Registry::bundled().map_err(Failure)?;
+    Ok(engine::Engine::open(store, Arc::new(registry)).await?)
 }
 
 /// Opens the store of a data directory that must exist already.

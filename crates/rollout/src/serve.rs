@@ -5,6 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How often the read models' checkpoint is written while serving.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
+
 use store::{EventStore, Timestamp};
 use store_sled::{SledConfig, SledStore};
 
@@ -25,9 +28,8 @@ impl ShiftableClock {
 
 impl store::Clock for ShiftableClock {
     fn now(&self) -> Timestamp {
-        Timestamp::from_unix_micros(
-            Timestamp::now().unix_micros() + self.offset_micros.load(std::sync::atomic::Ordering::Relaxed),
-        )
+        let now = store::Clock::now(&store::SystemClock).unix_micros();
+        Timestamp::from_unix_micros(now + self.offset_micros.load(std::sync::atomic::Ordering::Relaxed))
     }
 }
 
@@ -66,25 +68,20 @@ pub async fn run(
         }
     };
     let registry = Arc::new(engine::Registry::bundled().map_err(Failure)?);
+    // Tokens issued from here on (by another server on the same database) are followed.
+    let opened_at = store.head().await?.position;
     let engine = Arc::new(engine::Engine::open(store.clone(), registry.clone()).await?);
-    let loaded_at = store.head().await?.position;
-    let tokens = Arc::new(api::Tokens::load(&*store).await.map_err(|e| Failure(e.to_string()))?);
-    let token_follower = tokens.clone().follow(store.clone(), loaded_at);
-    initialise(dir, &store, &engine, &tokens, demo.then_some(&*clock)).await?;
+    let token_follower = engine.follow_tokens(opened_at);
+    initialise(dir, &engine, demo.then_some(&*clock)).await?;
     clock.days_ago(0.0);
     let (projector, start) =
         projections::Projector::start(store.clone(), registry, Some(dir.join(READ_MODEL_FILE)))
             .await
             .map_err(|e| Failure(e.to_string()))?;
     tracing::debug!(?start, "read models ready");
-    let schema = api::schema::build(api::schema::Services {
-        engine: engine.clone(),
-        projector: projector.clone(),
-        tokens: tokens.clone(),
-        open: Arc::default(),
-        written: Arc::default(),
-    });
-    let router = api::server::router(schema, tokens, projector.clone(), store.clone(), stats);
+    let schema = api::schema::build(api::ApiState::new(engine.clone(), projector.clone()));
+    let router =
+        api::server::router(schema, engine.tokens().clone(), projector.clone(), store.clone(), stats);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| Failure(format!("cannot listen on {listen}: {e}")))?;
@@ -93,17 +90,13 @@ pub async fn run(
     let shutdown = shutdown_signal().map_err(|e| Failure(format!("cannot install signal handlers: {e}")))?;
     println!("listening on http://{address}");
 
-    // The deadline policy, and checkpoints of the read models.
-    let policy = {
-        let (engine, projector) = (engine.clone(), projector.clone());
+    let deadlines = engine::spawn_deadline_policy(engine.clone(), projector.clone(), engine::DEADLINE_ROUND);
+    let checkpoints = {
+        let projector = projector.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
             loop {
                 tick.tick().await;
-                let due = projector.read(|m| m.due_for_overdue_event(Timestamp::now()));
-                if let Err(e) = engine.record_overdue(&due).await {
-                    tracing::error!(error = %e, "the deadline policy failed");
-                }
                 if let Err(e) = projector.checkpoint() {
                     tracing::error!(error = %e, "writing the read models' checkpoint failed");
                 }
@@ -114,9 +107,10 @@ pub async fn run(
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| Failure(format!("the server stopped: {e}")))?;
-    policy.abort();
-    // A policy round under way (its checkpoint is not interrupted by the abort) ends first.
-    let _ = policy.await;
+    deadlines.abort();
+    checkpoints.abort();
+    // A checkpoint under way (a blocking write the abort does not interrupt) ends first.
+    let _ = checkpoints.await;
     token_follower.abort();
     projector.checkpoint().map_err(|e| Failure(e.to_string()))?;
     println!("stopped");
@@ -140,9 +134,7 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
 /// DIR/admin.token (0600), and (with `--demo`) the demo history.
 async fn initialise(
     dir: &Path,
-    store: &Arc<dyn EventStore>,
     engine: &engine::Engine,
-    tokens: &api::Tokens,
     demo: Option<&ShiftableClock>,
 ) -> Result<(), Failure> {
     if engine.catalog().authorities.is_empty() {
@@ -151,11 +143,7 @@ async fn initialise(
         if let Some(clock) = demo {
             clock.days_ago(crate::demo::DEMO_DAYS + 1.0);
         }
-        let system = engine::Request::new(workflow::decide::Principal {
-            actor: store::Actor::system(),
-            roles: vec![],
-            admin: true,
-        });
+        let system = system_invocation();
         let data = catalog::parse_dataset(&catalog::parse::bundled_files()).map_err(|e| {
             Failure(format!(
                 "the built-in data is invalid: {}",
@@ -164,11 +152,14 @@ async fn initialise(
         })?;
         engine.import_catalog(&data, &system, |_, _| {}).await?;
     }
-    if tokens.is_empty() {
-        let (_, secret) = tokens
-            .issue(&**store, store::Actor::system(), "admin (first start)", api::Role::Admin, vec![], vec![])
-            .await
-            .map_err(|e| Failure(e.to_string()))?;
+    if engine.tokens().is_empty() {
+        let spec = engine::TokenSpec {
+            name: "admin (first start)".into(),
+            role: engine::TokenRole::Admin,
+            authorities: vec![],
+            services: vec![],
+        };
+        let (_, secret) = engine.issue_token(spec, &system_invocation()).await?;
         let path = dir.join("admin.token");
         write_secret(&path, &secret)?;
         println!("admin token written to {}", path.display());
@@ -179,6 +170,15 @@ async fn initialise(
         }
     }
     Ok(())
+}
+
+/// The system's own invocation (first start, demo data).
+fn system_invocation() -> engine::Invocation {
+    engine::Invocation::new(workflow::decide::Principal {
+        actor: store::Actor::system(),
+        roles: vec![],
+        admin: true,
+    })
 }
 
 fn write_secret(path: &Path, secret: &str) -> Result<(), Failure> {

@@ -597,6 +597,18 @@ impl EventStore for PgStore {
             .pop())
     }
 
+    async fn read_event_by_id(&self, event_id: Uuid) -> Result<Option<RecordedEvent>, StoreError> {
+        let id = event_id.as_bytes().as_slice();
+        Ok(self
+            .query_events("SELECT position, record FROM efa_events WHERE event_id = $1", &[&id])
+            .await?
+            .pop())
+    }
+
+    fn clock(&self) -> Arc<dyn Clock> {
+        self.inner.config.clock.clone()
+    }
+
     async fn head(&self) -> Result<Head, StoreError> {
         let last = self
             .query_events("SELECT position, record FROM efa_events ORDER BY position DESC LIMIT 1", &[])

@@ -93,7 +93,7 @@ fn raw_sled(dir: &std::path::Path, batch: usize, events: u64) -> f64 {
                 version: written / 400 + 1,
                 event_type: e.event_type,
                 schema_version: 1,
-                recorded_at: store::Timestamp::now(),
+                recorded_at: store::Clock::now(&store::SystemClock),
                 actor: e.actor,
                 correlation_id: e.correlation_id,
                 causation_id: None,

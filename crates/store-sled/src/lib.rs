@@ -120,6 +120,7 @@ struct Inner {
     counters: Arc<Counters>,
     /// Events indexed again when the store was opened.
     replayed: u64,
+    clock: Arc<dyn Clock>,
     requests: Option<mpsc::Sender<Request>>,
     writer: Option<std::thread::JoinHandle<()>>,
     checkpointer: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
@@ -248,6 +249,7 @@ impl SledStore {
                 live,
                 counters,
                 replayed,
+                clock: config.clock.clone(),
                 requests: Some(requests),
                 writer: Some(writer),
                 checkpointer: Some((stop_checkpoints, checkpointer)),
@@ -413,8 +415,21 @@ impl EventStore for SledStore {
         event_at(&self.inner.log, position).map(Some)
     }
 
+    async fn read_event_by_id(&self, event_id: Uuid) -> Result<Option<RecordedEvent>, StoreError> {
+        let position = match self.inner.tree.get(keys::id_key(event_id)).map_err(sled_err)? {
+            Some(v) => keys::decode_u64(&v)
+                .ok_or_else(|| StoreError::Io(format!("the index entry of event {event_id} is damaged")))?,
+            None => return Ok(None),
+        };
+        self.read_event(position).await
+    }
+
     async fn head(&self) -> Result<Head, StoreError> {
         Ok(*self.inner.durable_head.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn clock(&self) -> Arc<dyn Clock> {
+        self.inner.clock.clone()
     }
 
     fn notifications(&self) -> broadcast::Receiver<Committed> {

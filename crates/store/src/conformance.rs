@@ -74,6 +74,14 @@ impl EventStore for Relayed {
         self.inner.read_event(position).await
     }
 
+    async fn read_event_by_id(&self, event_id: Uuid) -> Result<Option<RecordedEvent>, StoreError> {
+        self.inner.read_event_by_id(event_id).await
+    }
+
+    fn clock(&self) -> Arc<dyn crate::Clock> {
+        self.inner.clock()
+    }
+
     async fn head(&self) -> Result<crate::Head, StoreError> {
         self.inner.head().await
     }
@@ -101,6 +109,7 @@ macro_rules! conformance_tests {
             partial_or_foreign_retry_is_rejected,
             reads_streams_and_log,
             reads_a_category_in_log_order,
+            reads_an_event_by_its_id,
             log_is_dense_and_chained,
             subscription_catches_up_then_goes_live,
             subscriber_sees_every_event_of_16_writers_once_in_order,
@@ -233,6 +242,16 @@ pub async fn retried_append_is_applied_once(store: Arc<dyn EventStore>) {
     }
     assert!(results.windows(2).all(|w| w[0] == w[1]), "every retry sees the same events");
     assert_eq!(store.stream_version("s-3").await.ok(), Some(2));
+}
+
+pub async fn reads_an_event_by_its_id(store: Arc<dyn EventStore>) {
+    append(&*store, "s-1", ExpectedVersion::NoStream, 2).await;
+    let stored = store.append("s-2", ExpectedVersion::NoStream, events(3)).await.expect("append");
+    for e in &stored {
+        let found = store.read_event_by_id(e.event_id).await.expect("read").expect("found by its id");
+        assert_eq!(&found, e);
+    }
+    assert_eq!(store.read_event_by_id(Uuid::now_v7()).await.expect("read"), None, "an unknown id");
 }
 
 pub async fn partial_or_foreign_retry_is_rejected(store: Arc<dyn EventStore>) {

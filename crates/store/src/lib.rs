@@ -21,6 +21,8 @@ pub mod conformance;
 
 use std::sync::Arc;
 
+use uuid::Uuid;
+
 pub use chain::{
     check_link, check_retry, plan_append, plan_continuation, AppendIndex, ChainVerifier, Head, Plan,
 };
@@ -92,8 +94,16 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// The event at `position`, if it exists and is durable.
     async fn read_event(&self, position: u64) -> Result<Option<RecordedEvent>, StoreError>;
 
+    /// The durable event with this id, if there is one (through the event-id index: an
+    /// idempotent command asks whether its first event is stored without reading its stream).
+    async fn read_event_by_id(&self, event_id: Uuid) -> Result<Option<RecordedEvent>, StoreError>;
+
     /// The last durable event's position and hash.
     async fn head(&self) -> Result<Head, StoreError>;
+
+    /// The clock appends are recorded with. Everything that needs "now" (deadlines, overdue
+    /// flags, step actions) asks this clock, so a test that controls it controls all of them.
+    fn clock(&self) -> Arc<dyn Clock>;
 
     /// A receiver of committed batches, for [`Subscription`].
     fn notifications(&self) -> tokio::sync::broadcast::Receiver<Committed>;
@@ -110,9 +120,34 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    /// The one place that reads the operating system's time.
     fn now(&self) -> Timestamp {
-        Timestamp::now()
+        let micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        Timestamp::from_unix_micros(micros)
     }
+}
+
+/// Every event of the streams whose id starts with one of `prefixes` (small categories such as
+/// `token-` or the catalogue's), in log order: [`EventStore::read_category`] paged to the end.
+pub async fn read_categories(
+    store: &dyn EventStore,
+    prefixes: &[&str],
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let mut events = Vec::new();
+    for prefix in prefixes {
+        let mut after = 0;
+        loop {
+            let page = store.read_category(prefix, after, limits::READ_BATCH_MAX).await?;
+            let Some(last) = page.last() else { break };
+            after = last.position;
+            events.extend(page);
+        }
+    }
+    events.sort_unstable_by_key(|e| e.position);
+    Ok(events)
 }
 
 /// Subscribes to the log from position `from` (inclusive): first the stored events, then live

@@ -179,8 +179,17 @@ impl EventStore for MemoryStore {
         Ok(self.log().at(position).cloned())
     }
 
+    async fn read_event_by_id(&self, event_id: Uuid) -> Result<Option<RecordedEvent>, StoreError> {
+        let log = self.log();
+        Ok(log.ids.get(&event_id).and_then(|&p| log.at(p)).cloned())
+    }
+
     async fn head(&self) -> Result<Head, StoreError> {
         Ok(self.log().head())
+    }
+
+    fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
     }
 
     fn notifications(&self) -> broadcast::Receiver<Committed> {

@@ -18,12 +18,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 
-/// Characters of one condition at most.
-pub const CONDITION_CHARS_MAX: usize = 2_000;
-/// Nesting depth of one condition at most.
-pub const CONDITION_DEPTH_MAX: usize = 32;
-/// Literals in one `in` list at most.
-pub const LIST_ITEMS_MAX: usize = 100;
+use crate::limits::{CONDITION_CHARS_MAX, CONDITION_DEPTH_MAX, LIST_ITEMS_MAX};
 
 /// The type of a fact or an expression.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -5,15 +5,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use store::{Actor, ActorKind, Timestamp};
+use vocab::{Actor, ActorKind, Timestamp};
 
 use crate::condition::Facts;
 use crate::definition::{Definition, Role, Scope};
 use crate::events::{DefinitionMigrated, Evidence, RolloutEvent, RolloutStarted, StepCompleted};
 use crate::rollout::{Rollout, StepStatus};
 
-/// Characters of a reason or comment at most.
-pub const TEXT_CHARS_MAX: usize = 4_000;
+use crate::limits::NOTE_CHARS_MAX;
 
 /// Who acts, with the roles the domain checks (scope — which administrations and services a
 /// token may touch — is checked by the API before a command gets here).
@@ -197,7 +196,7 @@ impl fmt::Display for Rejection {
             }
             Rejection::NotSkippable { step } => write!(f, "step `{step}` cannot be marked not required"),
             Rejection::TextRequired { what } => write!(f, "{what} is required"),
-            Rejection::TextTooLong { what } => write!(f, "{what} has more than {TEXT_CHARS_MAX} characters"),
+            Rejection::TextTooLong { what } => write!(f, "{what} has more than {NOTE_CHARS_MAX} characters"),
             Rejection::NotBlocked => write!(f, "the rollout is not blocked"),
             Rejection::AlreadyBlocked => write!(f, "the rollout is already blocked"),
             Rejection::Migration { problems } => {
@@ -215,7 +214,7 @@ fn text(value: &str, what: &str) -> Result<String, Rejection> {
     if t.is_empty() {
         return Err(Rejection::TextRequired { what: what.into() });
     }
-    if t.chars().count() > TEXT_CHARS_MAX {
+    if t.chars().count() > NOTE_CHARS_MAX {
         return Err(Rejection::TextTooLong { what: what.into() });
     }
     Ok(t.to_owned())
@@ -246,17 +245,6 @@ impl StepAction {
         StepAction::Reopen,
         StepAction::MarkNotRequired,
     ];
-
-    /// The GraphQL mutation that issues it.
-    pub fn mutation(self) -> &'static str {
-        match self {
-            StepAction::Start => "startStep",
-            StepAction::Complete => "completeStep",
-            StepAction::Confirm => "confirmStep",
-            StepAction::Reopen => "reopenStep",
-            StepAction::MarkNotRequired => "markStepNotRequired",
-        }
-    }
 }
 
 /// The commands on `step` that `decide` would accept from `cx.principal` now — each decided

@@ -14,12 +14,9 @@ use crate::condition::Condition;
 use crate::duration::Deadline;
 use crate::evidence::FieldType;
 
-/// Bytes of one definition file at most.
-pub const DEFINITION_BYTES_MAX: usize = 1024 * 1024;
-pub const PHASES_MAX: usize = 30;
-pub const STEPS_MAX: usize = 300;
-pub const FIELDS_PER_STEP_MAX: usize = 30;
-pub const DEPENDENCIES_PER_STEP_MAX: usize = 30;
+use crate::limits::{
+    DEFINITION_BYTES_MAX, DEPENDENCIES_PER_STEP_MAX, FIELDS_PER_STEP_MAX, PHASES_MAX, STEPS_MAX,
+};
 
 /// What a definition's instances are: one per administration and service, or one per service
 /// at the Land level.

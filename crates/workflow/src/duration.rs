@@ -8,7 +8,7 @@ pub struct Deadline {
 }
 
 impl Deadline {
-    /// Microseconds, for adding to a `store::Timestamp`.
+    /// Microseconds, for adding to a `vocab::Timestamp`.
     pub fn micros(self) -> i64 {
         i64::from(self.hours) * 3_600_000_000
     }

@@ -9,69 +9,53 @@ use serde::{Deserialize, Serialize};
 pub type Evidence = BTreeMap<String, serde_json::Value>;
 
 /// Everything that can happen to a rollout.
+///
+/// Each variant's serde name is its stored type name, an explicit string: renaming a variant
+/// changes neither what is stored nor how it is read.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(rename_all_fields = "camelCase")]
 pub enum RolloutEvent {
+    #[serde(rename = "RolloutStarted")]
     Started(RolloutStarted),
-    StepStarted {
-        step: String,
-    },
+    #[serde(rename = "StepStarted")]
+    StepStarted { step: String },
+    #[serde(rename = "StepCompleted")]
     StepCompleted(StepCompleted),
-    StepConfirmed {
-        step: String,
-        comment: Option<String>,
-    },
+    #[serde(rename = "StepConfirmed")]
+    StepConfirmed { step: String, comment: Option<String> },
     /// `dependents`: steps reopened with it because they depend on it.
-    StepReopened {
-        step: String,
-        reason: String,
-        dependents: Vec<String>,
-    },
-    StepMarkedNotRequired {
-        step: String,
-        reason: String,
-    },
-    Blocked {
-        reason: String,
-    },
-    Unblocked {
-        reason: String,
-    },
-    CommentAdded {
-        text: String,
-        step: Option<String>,
-    },
-    Assigned {
-        assignee: Option<String>,
-    },
+    #[serde(rename = "StepReopened")]
+    StepReopened { step: String, reason: String, dependents: Vec<String> },
+    #[serde(rename = "StepMarkedNotRequired")]
+    StepMarkedNotRequired { step: String, reason: String },
+    #[serde(rename = "RolloutBlocked")]
+    Blocked { reason: String },
+    #[serde(rename = "RolloutUnblocked")]
+    Unblocked { reason: String },
+    #[serde(rename = "CommentAdded")]
+    CommentAdded { text: String, step: Option<String> },
+    #[serde(rename = "RolloutAssigned")]
+    Assigned { assignee: Option<String> },
     /// A due date set by hand (Unix microseconds), replacing the one from the deadline.
-    DueDateSet {
-        step: String,
-        due_at: i64,
-        reason: String,
-    },
+    #[serde(rename = "DueDateSet")]
+    DueDateSet { step: String, due_at: i64, reason: String },
+    #[serde(rename = "DefinitionMigrated")]
     DefinitionMigrated(DefinitionMigrated),
-    Cancelled {
-        reason: String,
-    },
+    #[serde(rename = "RolloutCancelled")]
+    Cancelled { reason: String },
     /// A step of the service's Land-level rollout was completed (or reopened: `done` false).
-    LandStepChanged {
-        step: String,
-        done: bool,
-    },
+    #[serde(rename = "LandStepChanged")]
+    LandStepChanged { step: String, done: bool },
     /// A step's due date passed while it was open (appended once by the system).
-    StepOverdue {
-        step: String,
-        due_at: i64,
-    },
+    #[serde(rename = "StepOverdue")]
+    StepOverdue { step: String, due_at: i64 },
     /// A territorial change ended this rollout: its administration was dissolved; `to_ars` is
     /// the successor that took it over, if one did.
-    Transferred {
-        to_ars: Option<String>,
-        reason: String,
-    },
+    #[serde(rename = "RolloutTransferred")]
+    Transferred { to_ars: Option<String>, reason: String },
     /// This rollout took over the progress of a dissolved administration's rollout. Steps whose
     /// evidence named the old ARS, and the steps depending on them, are not taken (`reopened`).
+    #[serde(rename = "RolloutTakenOver")]
     TakenOver(TakenOver),
 }
 
@@ -92,7 +76,7 @@ pub struct TakenStep {
     pub status: String,
     pub evidence: Evidence,
     pub comment: Option<String>,
-    pub completed_by: Option<store::Actor>,
+    pub completed_by: Option<vocab::Actor>,
     /// Unix microseconds.
     pub completed_at: Option<i64>,
 }
@@ -164,29 +148,34 @@ impl RolloutEvent {
         untagged_payload(self)
     }
 
+    /// Every stored type name and its schema version (a test holds them to
+    /// `schema/event-types.txt`).
+    pub const STORED_TYPES: &'static [(&'static str, u32)] = &[
+        ("RolloutStarted", 1),
+        ("StepStarted", 1),
+        ("StepCompleted", 1),
+        ("StepConfirmed", 1),
+        ("StepReopened", 1),
+        ("StepMarkedNotRequired", 1),
+        ("RolloutBlocked", 1),
+        ("RolloutUnblocked", 1),
+        ("CommentAdded", 1),
+        ("RolloutAssigned", 1),
+        ("DueDateSet", 1),
+        ("DefinitionMigrated", 1),
+        ("RolloutCancelled", 1),
+        ("LandStepChanged", 1),
+        ("StepOverdue", 1),
+        ("RolloutTransferred", 1),
+        ("RolloutTakenOver", 1),
+    ];
+
     /// Reads a stored event back from its type name, schema version and payload.
     pub fn from_stored(event_type: &str, schema_version: u32, payload: &str) -> Result<RolloutEvent, String> {
-        let tag = match event_type {
-            "RolloutStarted" => "started",
-            "StepStarted" => "stepStarted",
-            "StepCompleted" => "stepCompleted",
-            "StepConfirmed" => "stepConfirmed",
-            "StepReopened" => "stepReopened",
-            "StepMarkedNotRequired" => "stepMarkedNotRequired",
-            "RolloutBlocked" => "blocked",
-            "RolloutUnblocked" => "unblocked",
-            "CommentAdded" => "commentAdded",
-            "RolloutAssigned" => "assigned",
-            "DueDateSet" => "dueDateSet",
-            "DefinitionMigrated" => "definitionMigrated",
-            "RolloutCancelled" => "cancelled",
-            "LandStepChanged" => "landStepChanged",
-            "StepOverdue" => "stepOverdue",
-            "RolloutTransferred" => "transferred",
-            "RolloutTakenOver" => "takenOver",
-            other => return Err(format!("unknown rollout event type `{other}`")),
-        };
-        from_tagged_payload(event_type, tag, schema_version, payload)
+        if !Self::STORED_TYPES.iter().any(|(name, _)| *name == event_type) {
+            return Err(format!("unknown rollout event type `{event_type}`"));
+        }
+        from_tagged_payload(event_type, event_type, schema_version, payload)
     }
 }
 

@@ -2,10 +2,7 @@
 
 use serde_json::Value as Json;
 
-/// Characters of a text evidence value at most.
-pub const TEXT_CHARS_MAX: usize = 10_000;
-/// Characters of a document reference at most.
-pub const DOCUMENT_REF_CHARS_MAX: usize = 500;
+use crate::limits::{DOCUMENT_REF_CHARS_MAX, EVIDENCE_TEXT_CHARS_MAX};
 
 /// The type of an evidence field, as named in a definition file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,7 +97,7 @@ impl FieldType {
     /// For text-like types: characters at most.
     pub fn max_chars(&self) -> Option<usize> {
         match self {
-            FieldType::Text => Some(TEXT_CHARS_MAX),
+            FieldType::Text => Some(EVIDENCE_TEXT_CHARS_MAX),
             FieldType::DocumentRef => Some(DOCUMENT_REF_CHARS_MAX),
             _ => None,
         }
@@ -115,8 +112,8 @@ impl FieldType {
                 if t.trim().is_empty() {
                     return Err("must not be empty".into());
                 }
-                if t.chars().count() > TEXT_CHARS_MAX {
-                    return Err(format!("has more than {TEXT_CHARS_MAX} characters"));
+                if t.chars().count() > EVIDENCE_TEXT_CHARS_MAX {
+                    return Err(format!("has more than {EVIDENCE_TEXT_CHARS_MAX} characters"));
                 }
             }
             FieldType::Date => check_date(text()?)?,

@@ -8,6 +8,7 @@ pub mod condition;
 pub mod definition;
 pub mod duration;
 pub mod evidence;
+pub mod limits;
 
 pub use condition::{Condition, Facts};
 pub use definition::{parse, Definition, Diagnostic, Field, Phase, Role, Scope, Step};

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use store::{Actor, Timestamp};
+use vocab::{Actor, Timestamp};
 
 use crate::definition::Definition;
 use crate::events::{Evidence, RolloutEvent};

@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use workflow::definition::{parse, DEFINITION_BYTES_MAX};
+use workflow::definition::parse;
+use workflow::limits::DEFINITION_BYTES_MAX;
 
 fn render(name: &str, bytes: &[u8]) -> String {
     match parse(bytes) {
@@ -50,7 +51,7 @@ fn binary_garbage_and_huge_files_get_one_clear_error() {
 
 #[test]
 fn the_size_limits_of_a_definition_are_enforced() {
-    use workflow::definition::{DEPENDENCIES_PER_STEP_MAX, FIELDS_PER_STEP_MAX, PHASES_MAX, STEPS_MAX};
+    use workflow::limits::{DEPENDENCIES_PER_STEP_MAX, FIELDS_PER_STEP_MAX, PHASES_MAX, STEPS_MAX};
     let head = "id = \"gross\"\nversion = 1\ntitle = \"Groß\"\n";
     let step = |id: &str, extra: &str| {
         format!("[[phases.steps]]\nid = \"{id}\"\ntitle = \"S\"\nroles = [\"authority-staff\"]\n{extra}\n")
@@ -84,7 +85,8 @@ fn the_size_limits_of_a_definition_are_enforced() {
 
 #[test]
 fn the_size_limits_of_a_condition_are_enforced() {
-    use workflow::condition::{Condition, CONDITION_CHARS_MAX, CONDITION_DEPTH_MAX, LIST_ITEMS_MAX};
+    use workflow::condition::Condition;
+    use workflow::limits::{CONDITION_CHARS_MAX, CONDITION_DEPTH_MAX, LIST_ITEMS_MAX};
     let long = format!("service.key == \"{}\"", "x".repeat(CONDITION_CHARS_MAX));
     assert!(Condition::parse(&long).expect_err("too long").message.contains("at most"));
     let deep = format!(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::json;
-use store::{Actor, ActorKind, Timestamp};
+use vocab::{Actor, ActorKind, Timestamp};
 use workflow::condition::Value;
 use workflow::decide::{decide, Command, Context, Principal, Rejection};
 use workflow::definition::{parse, Definition, Role};
@@ -426,10 +426,25 @@ fn assignment_comments_and_unknown_steps() {
     ));
     g.ok(manager(), Command::Assign { assignee: None });
     assert_eq!(g.rejected(staff(), complete("zz", json!({}))), Rejection::UnknownStep { step: "zz".into() });
+    let at_limit = "ä".repeat(workflow::limits::NOTE_CHARS_MAX);
+    g.ok(staff(), Command::Comment { text: at_limit.clone(), step: None });
     assert_eq!(
-        g.rejected(staff(), Command::Comment { text: "x".repeat(5_000), step: None }),
+        g.rejected(staff(), Command::Comment { text: format!("{at_limit}x"), step: None }),
         Rejection::TextTooLong { what: "the comment".into() }
     );
+}
+
+#[test]
+fn evidence_texts_are_limited_at_their_boundary() {
+    use workflow::limits::{DOCUMENT_REF_CHARS_MAX, EVIDENCE_TEXT_CHARS_MAX};
+    use workflow::FieldType;
+    for (ty, max) in
+        [(FieldType::Text, EVIDENCE_TEXT_CHARS_MAX), (FieldType::DocumentRef, DOCUMENT_REF_CHARS_MAX)]
+    {
+        assert_eq!(ty.max_chars(), Some(max), "{ty:?}");
+        assert_eq!(ty.check(&json!("ö".repeat(max))), Ok(()), "{ty:?} at its limit");
+        assert!(ty.check(&json!("ö".repeat(max + 1))).is_err(), "{ty:?} past its limit");
+    }
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use serde_json::json;
-use store::{Actor, ActorKind, Timestamp};
+use vocab::{Actor, ActorKind, Timestamp};
 use workflow::condition::{Condition, Value};
 use workflow::decide::{decide, Command, Context, Principal};
 use workflow::definition::{parse, Definition, Role};

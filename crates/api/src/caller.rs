@@ -1,0 +1,78 @@
+//! Who calls: a request's bearer token, authenticated against the engine's token registry,
+//! becomes a [`Caller`] with its role and scope; it becomes the actor of every event it causes.
+
+use engine::{TokenIssued, TokenRegistry, TokenRole};
+use store::{Actor, ActorKind};
+use uuid::Uuid;
+use workflow::definition::Role as StepRole;
+
+/// The caller of a request, after authentication.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Caller {
+    pub token_id: Uuid,
+    pub name: String,
+    pub role: TokenRole,
+    pub authorities: Vec<String>,
+    pub services: Vec<String>,
+}
+
+impl Caller {
+    /// The caller of a bearer token, if it is valid and not revoked.
+    pub fn authenticate(tokens: &TokenRegistry, bearer: &str) -> Option<Caller> {
+        tokens.authenticate(bearer).map(Caller::of)
+    }
+
+    fn of(t: TokenIssued) -> Caller {
+        Caller {
+            token_id: t.token_id,
+            name: t.name,
+            role: t.role,
+            authorities: t.authorities,
+            services: t.services,
+        }
+    }
+
+    /// The actor its events are recorded for.
+    pub fn actor(&self) -> Actor {
+        let kind = if self.role == TokenRole::Automation { ActorKind::Automation } else { ActorKind::Person };
+        Actor { id: format!("token:{}", self.token_id), name: self.name.clone(), kind }
+    }
+
+    /// The domain's view: roles that complete steps.
+    pub fn domain(&self) -> workflow::decide::Principal {
+        let roles = match self.role {
+            TokenRole::ProjectManager => vec![StepRole::ProjectManager],
+            TokenRole::AuthorityStaff => vec![StepRole::AuthorityStaff],
+            _ => vec![],
+        };
+        workflow::decide::Principal { actor: self.actor(), roles, admin: self.role == TokenRole::Admin }
+    }
+
+    pub fn may_read_authority(&self, ars: &str) -> bool {
+        match self.role {
+            TokenRole::AuthorityStaff => self.authorities.iter().any(|a| a == ars),
+            _ => true,
+        }
+    }
+
+    pub fn may_read_service(&self, key: &str) -> bool {
+        match self.role {
+            TokenRole::Automation => self.services.iter().any(|s| s == key),
+            _ => true,
+        }
+    }
+
+    /// May see the rollout of `service` at `ars` at all.
+    pub fn may_read_rollout(&self, service: &str, ars: &str) -> bool {
+        self.may_read_authority(ars) && self.may_read_service(service)
+    }
+
+    pub fn may_write(&self) -> bool {
+        self.role != TokenRole::Auditor
+    }
+
+    /// Managers, admins and auditors: they read across every administration.
+    pub fn is_manager(&self) -> bool {
+        matches!(self.role, TokenRole::Admin | TokenRole::ProjectManager | TokenRole::Auditor)
+    }
+}

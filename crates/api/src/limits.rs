@@ -1,0 +1,28 @@
+//! Every limit of the API, in one place (the store's are in `store::limits`, the definitions'
+//! in `workflow::limits`). A request over one gets `LIMIT_EXCEEDED` naming it.
+
+use std::time::Duration;
+
+/// Query depth at most.
+pub const DEPTH_MAX: usize = 12;
+/// Query complexity at most (a connection counts its page size times its fields).
+pub const COMPLEXITY_MAX: usize = 10_000;
+/// Items of one page (`first`) at most.
+pub const PAGE_MAX: usize = 500;
+/// Items of one page when `first` is not given.
+pub const PAGE_DEFAULT: usize = 50;
+/// Points of `progressOverTime` at most.
+pub const PROGRESS_POINTS_MAX: usize = 520;
+/// Subscriptions one token may hold open at once.
+pub const SUBSCRIPTIONS_PER_TOKEN_MAX: usize = 16;
+/// Bytes of a request body at most.
+pub const BODY_BYTES_MAX: usize = 256 * 1024;
+/// How long a query waits at most for the read models to fold its token's own changes.
+pub const READ_YOUR_WRITES_WAIT_MAX: Duration = Duration::from_secs(1);
+
+/// The complexity of a connection field: its own 5 plus `first` (as the page will be cut to
+/// [`PAGE_MAX`]) times the complexity of one item. Used in every `#[graphql(complexity)]`.
+pub fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
+    let first = first.map_or(PAGE_DEFAULT, |n| (n.max(0) as usize).min(PAGE_MAX));
+    5 + first * child_complexity
+}

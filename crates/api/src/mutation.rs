@@ -1,0 +1,469 @@
+#![allow(missing_debug_implementations)] // GraphQL object types; their fields are the documentation.
+//! What can be changed: the mutation root and its inputs. Every mutation parses its input,
+//! checks the caller's scope and calls the engine once; the answer is the engine's outcome.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+use engine::{Invocation, Outcome, TokenRole, TokenSpec};
+use workflow::decide::Command;
+
+use crate::caller::Caller;
+use crate::objects::event::Event;
+use crate::objects::rollout::{Rollout, AUTOMATION_MUTATIONS};
+use crate::state::{caller, check_scope, coded, engine_error, split_id, state, writer};
+
+/// What every command on an existing rollout may carry: the version the caller saw, and a key
+/// that makes a repeat harmless.
+#[derive(InputObject, Default)]
+pub struct Guard {
+    /// The rollout version you saw; a different one is a `CONFLICT` naming the current one.
+    expected_version: Option<u64>,
+    /// A key of yours: repeating the mutation with it returns the first result and appends nothing.
+    idempotency_key: Option<String>,
+}
+
+/// The rollout after a change, and the events the change appended.
+#[derive(SimpleObject)]
+pub struct RolloutPayload {
+    /// The rollout after the change.
+    rollout: Rollout,
+    /// The events appended (for a repeat with the same idempotency key: the first ones).
+    events: Vec<Event>,
+}
+
+/// After a change whose events are not in its answer: the caller's next operation waits for the
+/// log's head as it is now, which includes them.
+async fn remember_head(ctx: &Context<'_>) {
+    let s = state(ctx);
+    if let (Ok(c), Ok(head)) = (caller(ctx), s.engine.store().head().await) {
+        s.written.record(c.token_id, head.position);
+    }
+}
+
+/// The mutation's answer; the caller's next operation sees its events in the read models too.
+fn payload(ctx: &Context<'_>, outcome: Outcome) -> RolloutPayload {
+    if let (Ok(c), Some(last)) = (caller(ctx), outcome.events.last()) {
+        state(ctx).written.record(c.token_id, last.position);
+    }
+    RolloutPayload {
+        rollout: Rollout::new(Arc::new(outcome.rollout)),
+        events: outcome.events.into_iter().map(Event).collect(),
+    }
+}
+
+/// Start one rollout.
+#[derive(InputObject)]
+pub struct StartRolloutInput {
+    /// The service key, e.g. `wohngeld`.
+    service_key: String,
+    /// The administration's ARS.
+    ars: String,
+}
+
+/// Complete a step with its evidence.
+#[derive(InputObject)]
+pub struct CompleteStepInput {
+    /// `"<serviceKey>:<ars>"`.
+    rollout_id: ID,
+    /// Step id of the definition.
+    step_id: String,
+    /// Evidence: field id → value (an object).
+    evidence: async_graphql::Json<serde_json::Value>,
+    #[graphql(flatten)]
+    guard: Guard,
+    /// A comment for the history.
+    comment: Option<String>,
+}
+
+/// A command on one step.
+#[derive(InputObject)]
+pub struct StepCommandInput {
+    /// `"<serviceKey>:<ars>"`.
+    rollout_id: ID,
+    /// Step id of the definition.
+    step_id: String,
+    /// Why: required to reopen a step or mark it not required; a comment when confirming.
+    reason: Option<String>,
+    #[graphql(flatten)]
+    guard: Guard,
+}
+
+/// A command on a whole rollout.
+#[derive(InputObject)]
+pub struct RolloutCommandInput {
+    /// `"<serviceKey>:<ars>"`.
+    rollout_id: ID,
+    /// Why (block, unblock, cancel), or the comment's text (addComment).
+    reason: String,
+    /// For addComment: the step it is about.
+    step_id: Option<String>,
+    #[graphql(flatten)]
+    guard: Guard,
+}
+
+/// Assign a rollout to someone (or nobody).
+#[derive(InputObject)]
+pub struct AssignInput {
+    /// `"<serviceKey>:<ars>"`.
+    rollout_id: ID,
+    /// Who is responsible; empty or absent: nobody.
+    assignee: Option<String>,
+    #[graphql(flatten)]
+    guard: Guard,
+}
+
+/// Set a step's due date by hand.
+#[derive(InputObject)]
+pub struct SetDueDateInput {
+    /// `"<serviceKey>:<ars>"`.
+    rollout_id: ID,
+    /// Step id of the definition.
+    step_id: String,
+    /// The due date (RFC 3339, e.g. `2026-12-31T23:59:59Z`).
+    due_at: String,
+    /// Why.
+    reason: String,
+    #[graphql(flatten)]
+    guard: Guard,
+}
+
+/// Move a rollout to a newer version of its workflow definition.
+#[derive(InputObject)]
+pub struct MigrateRolloutInput {
+    /// `"<serviceKey>:<ars>"`.
+    rollout_id: ID,
+    /// The version of the same definition to move to.
+    definition_version: u32,
+    /// Old step id → new step id, for steps that were renamed (steps that keep their id map to
+    /// themselves). A step with progress and no counterpart is refused.
+    #[graphql(default)]
+    step_mapping: Vec<StepMapping>,
+    #[graphql(flatten)]
+    guard: Guard,
+}
+
+/// One renamed step.
+#[derive(InputObject)]
+pub struct StepMapping {
+    /// The step id in the old version.
+    from: String,
+    /// The step id in the new version.
+    to: String,
+}
+
+/// What starting a service's rollout everywhere did.
+#[derive(SimpleObject)]
+pub struct StartServicePayload {
+    /// Rollouts started now.
+    started: Vec<ID>,
+    /// Rollouts that existed already (left alone).
+    existing: u64,
+}
+
+/// Issue an API token (admin only).
+#[derive(InputObject)]
+pub struct IssueTokenInput {
+    /// A name that says whose it is.
+    name: String,
+    /// `admin`, `project-manager`, `authority-staff`, `automation` or `auditor`.
+    role: String,
+    /// For `authority-staff`: the ARS keys it may act for.
+    #[graphql(default)]
+    authorities: Vec<String>,
+    /// For `automation`: the service keys it may act for.
+    #[graphql(default)]
+    services: Vec<String>,
+}
+
+/// A newly issued token. The secret is shown only here.
+#[derive(SimpleObject)]
+pub struct IssuedToken {
+    /// The token id (its actor id is `token:<id>`).
+    id: ID,
+    /// The bearer secret. Shown once.
+    token: String,
+    /// Its role.
+    role: String,
+}
+
+pub struct Mutation;
+
+/// The engine invocation of a request: the caller's principal, the request id as correlation.
+fn invocation(ctx: &Context<'_>, c: &Caller) -> Invocation {
+    let mut r = Invocation::new(c.domain());
+    if let Some(id) = ctx.data_opt::<crate::RequestId>() {
+        r.correlation_id = id.0;
+    }
+    r
+}
+
+/// Runs one engine command on a rollout for the caller, with its expected version and
+/// idempotency key (scoped to the caller, the mutation and the rollout).
+async fn run(
+    ctx: &Context<'_>,
+    mutation: &str,
+    rollout_id: &ID,
+    guard: Guard,
+    command: Command,
+) -> async_graphql::Result<RolloutPayload> {
+    let c = writer(ctx)?;
+    let (service, ars) = split_id(rollout_id)?;
+    check_scope(c, service, ars)?;
+    // Automation works on steps (the definition says which are automatable) and may comment;
+    // it does not block, cancel, assign or set due dates.
+    if c.role == TokenRole::Automation && !AUTOMATION_MUTATIONS.contains(&mutation) {
+        return Err(coded("FORBIDDEN", format!("an automation token may not use {mutation}")));
+    }
+    let mut req = invocation(ctx, c);
+    req.expected_version = guard.expected_version;
+    req.idempotency_key = guard.idempotency_key.map(|k| format!("{mutation}:{}:{k}", rollout_id.as_str()));
+    let outcome = state(ctx).engine.execute(service, ars, command, &req).await.map_err(engine_error)?;
+    Ok(payload(ctx, outcome))
+}
+
+/// What can be changed. Every change is an event with the token's principal as actor. The
+/// answer holds the state after the change, and the same token's next query sees it in every
+/// read model (waiting up to a second for it to be folded).
+#[Object]
+impl Mutation {
+    /// Start the rollout of a service at one administration.
+    async fn start_rollout(
+        &self,
+        ctx: &Context<'_>,
+        input: StartRolloutInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let c = writer(ctx)?;
+        check_scope(c, &input.service_key, &input.ars)?;
+        let s = state(ctx);
+        let outcome = s
+            .engine
+            .start_rollout(&input.service_key, &input.ars, None, &invocation(ctx, c))
+            .await
+            .map_err(engine_error)?;
+        Ok(payload(ctx, outcome))
+    }
+
+    /// Complete a step with evidence.
+    async fn complete_step(
+        &self,
+        ctx: &Context<'_>,
+        input: CompleteStepInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let serde_json::Value::Object(map) = input.evidence.0 else {
+            return Err(coded("BAD_USER_INPUT", "`evidence` must be an object of field id → value"));
+        };
+        let command = Command::CompleteStep {
+            step: input.step_id,
+            evidence: map.into_iter().collect(),
+            comment: input.comment,
+        };
+        run(ctx, "completeStep", &input.rollout_id, input.guard, command).await
+    }
+
+    /// Start a step (mark it in progress).
+    async fn start_step(
+        &self,
+        ctx: &Context<'_>,
+        input: StepCommandInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let command = Command::StartStep { step: input.step_id.clone() };
+        run(ctx, "startStep", &input.rollout_id, input.guard, command).await
+    }
+
+    /// Confirm a four-eyes step someone else completed (`reason`: an optional comment).
+    async fn confirm_step(
+        &self,
+        ctx: &Context<'_>,
+        input: StepCommandInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let command = Command::ConfirmStep { step: input.step_id.clone(), comment: input.reason };
+        run(ctx, "confirmStep", &input.rollout_id, input.guard, command).await
+    }
+
+    /// Reopen a completed step, with a reason; the steps that depend on it are reopened too.
+    async fn reopen_step(
+        &self,
+        ctx: &Context<'_>,
+        input: StepCommandInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let command =
+            Command::ReopenStep { step: input.step_id.clone(), reason: input.reason.unwrap_or_default() };
+        run(ctx, "reopenStep", &input.rollout_id, input.guard, command).await
+    }
+
+    /// Mark a skippable step as not required, with a reason.
+    async fn mark_step_not_required(
+        &self,
+        ctx: &Context<'_>,
+        input: StepCommandInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let command = Command::MarkNotRequired {
+            step: input.step_id.clone(),
+            reason: input.reason.unwrap_or_default(),
+        };
+        run(ctx, "markStepNotRequired", &input.rollout_id, input.guard, command).await
+    }
+
+    /// Block a rollout, with a reason: no step changes until it is unblocked.
+    async fn block_rollout(
+        &self,
+        ctx: &Context<'_>,
+        input: RolloutCommandInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let command = Command::Block { reason: input.reason };
+        run(ctx, "blockRollout", &input.rollout_id, input.guard, command).await
+    }
+
+    /// Unblock a rollout, with a reason.
+    async fn unblock_rollout(
+        &self,
+        ctx: &Context<'_>,
+        input: RolloutCommandInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let command = Command::Unblock { reason: input.reason };
+        run(ctx, "unblockRollout", &input.rollout_id, input.guard, command).await
+    }
+
+    /// Add a comment to a rollout's history (`reason` is the text).
+    async fn add_comment(
+        &self,
+        ctx: &Context<'_>,
+        input: RolloutCommandInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let command = Command::Comment { text: input.reason, step: input.step_id };
+        run(ctx, "addComment", &input.rollout_id, input.guard, command).await
+    }
+
+    /// Cancel a rollout, with a reason (project managers and admins).
+    async fn cancel_rollout(
+        &self,
+        ctx: &Context<'_>,
+        input: RolloutCommandInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let command = Command::Cancel { reason: input.reason };
+        run(ctx, "cancelRollout", &input.rollout_id, input.guard, command).await
+    }
+
+    /// Assign a rollout to someone (or nobody).
+    async fn assign_rollout(
+        &self,
+        ctx: &Context<'_>,
+        input: AssignInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let command = Command::Assign { assignee: input.assignee };
+        run(ctx, "assignRollout", &input.rollout_id, input.guard, command).await
+    }
+
+    /// Set a step's due date by hand (project managers and admins).
+    async fn set_due_date(
+        &self,
+        ctx: &Context<'_>,
+        input: SetDueDateInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let due_at: vocab::Timestamp =
+            input.due_at.parse().map_err(|e: String| coded("BAD_USER_INPUT", format!("`dueAt`: {e}")))?;
+        let command = Command::SetDueDate { step: input.step_id.clone(), due_at, reason: input.reason };
+        run(ctx, "setDueDate", &input.rollout_id, input.guard, command).await
+    }
+
+    /// Move a rollout to a newer version of its definition, with a validated step mapping
+    /// (project managers and admins). Recorded as an event.
+    async fn migrate_rollout(
+        &self,
+        ctx: &Context<'_>,
+        input: MigrateRolloutInput,
+    ) -> async_graphql::Result<RolloutPayload> {
+        let (service, ars) = split_id(&input.rollout_id)?;
+        let s = state(ctx);
+        // Scope first: a token learns nothing about rollouts outside it.
+        check_scope(caller(ctx)?, service, ars)?;
+        // From the log, not the read model: the caller's own recent writes count.
+        let current =
+            s.engine.load(service, ars).await.map_err(engine_error)?.map(|r| r.definition.id.clone());
+        let Some(definition_id) = current else {
+            return Err(coded("NOT_FOUND", format!("there is no rollout `{}`", input.rollout_id.as_str())));
+        };
+        let definition =
+            workflow::Definitions::get(&**s.engine.registry(), &definition_id, input.definition_version)
+                .ok_or_else(|| {
+                    coded(
+                        "NOT_FOUND",
+                        format!("there is no version {} of `{definition_id}`", input.definition_version),
+                    )
+                })?;
+        let facts = {
+            let catalog = s.engine.catalog();
+            match (catalog.authorities.get(ars), catalog.services.get(service)) {
+                (Some(a), Some(sv)) => catalog::facts(&a.authority, &sv.service),
+                _ => workflow::Facts::default(),
+            }
+        };
+        let mapping = input.step_mapping.into_iter().map(|m| (m.from, m.to)).collect();
+        let command = Command::Migrate { definition, mapping, facts };
+        run(ctx, "migrateRollout", &input.rollout_id, input.guard, command).await
+    }
+
+    /// Start the rollout of a service for every administration it applies to (and its
+    /// Land-level rollout); existing rollouts are left alone, so repeating it changes nothing.
+    async fn start_service_rollout(
+        &self,
+        ctx: &Context<'_>,
+        service_key: String,
+    ) -> async_graphql::Result<StartServicePayload> {
+        let c = writer(ctx)?;
+        if !matches!(c.role, TokenRole::Admin | TokenRole::ProjectManager) {
+            return Err(coded(
+                "FORBIDDEN",
+                "starting a service's rollout needs a project manager or admin token",
+            ));
+        }
+        let summary =
+            state(ctx).engine.start_service(&service_key, &invocation(ctx, c)).await.map_err(engine_error)?;
+        remember_head(ctx).await;
+        Ok(StartServicePayload {
+            started: summary.started.iter().map(|ars| ID(format!("{service_key}:{ars}"))).collect(),
+            existing: summary.existing.len() as u64,
+        })
+    }
+
+    /// Revoke a token (admin only); it is refused from then on.
+    async fn revoke_token(&self, ctx: &Context<'_>, id: ID, reason: String) -> async_graphql::Result<bool> {
+        let c = admin(ctx, "revoke tokens")?;
+        let token_id = uuid::Uuid::try_parse(&id)
+            .map_err(|_| coded("BAD_USER_INPUT", format!("`{}` is not a token id", id.as_str())))?;
+        state(ctx).engine.revoke_token(token_id, &reason, &invocation(ctx, c)).await.map_err(engine_error)?;
+        remember_head(ctx).await;
+        Ok(true)
+    }
+
+    /// Issue an API token (admin only). The secret is in the answer and nowhere else.
+    async fn issue_token(
+        &self,
+        ctx: &Context<'_>,
+        input: IssueTokenInput,
+    ) -> async_graphql::Result<IssuedToken> {
+        let c = admin(ctx, "issue tokens")?;
+        let role = TokenRole::from_name(&input.role).ok_or_else(|| {
+            coded(
+                "BAD_USER_INPUT",
+                format!("unknown role `{}`; roles are {}", input.role, TokenRole::NAMES.join(", ")),
+            )
+        })?;
+        let spec =
+            TokenSpec { name: input.name, role, authorities: input.authorities, services: input.services };
+        let (issued, token) =
+            state(ctx).engine.issue_token(spec, &invocation(ctx, c)).await.map_err(engine_error)?;
+        remember_head(ctx).await;
+        Ok(IssuedToken { id: ID(issued.token_id.to_string()), token, role: issued.role.name().into() })
+    }
+}
+
+/// The caller, when it is an admin token.
+fn admin<'a>(ctx: &'a Context<'_>, what: &str) -> async_graphql::Result<&'a Caller> {
+    let c = caller(ctx)?;
+    if c.role != TokenRole::Admin {
+        return Err(coded("FORBIDDEN", format!("only an admin token may {what}")));
+    }
+    Ok(c)
+}

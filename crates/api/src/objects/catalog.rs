@@ -1,0 +1,207 @@
+#![allow(missing_debug_implementations)] // GraphQL object types; their fields are the documentation.
+//! The catalogue as the API shows it: administrations and services, and their pages.
+
+use async_graphql::{Context, InputObject, Object, SimpleObject};
+
+use crate::caller::Caller;
+use crate::connection::{connection, paginate};
+use crate::limits::page_complexity;
+use crate::objects::rollout::{rollouts_page, RolloutConnection, RolloutFilter};
+use crate::state::{caller, page_size, state};
+
+/// An administration.
+pub struct Authority(pub(crate) catalog::Authority);
+
+/// A Landkreis, by key and name.
+#[derive(SimpleObject)]
+pub struct LandkreisRef {
+    /// Its ARS.
+    ars: String,
+    /// Its name.
+    name: String,
+}
+
+/// An administration (kommunaler Verwaltungsträger) or the Land.
+#[Object]
+impl Authority {
+    /// Amtlicher Regionalschlüssel, 12 digits.
+    async fn ars(&self) -> &str {
+        &self.0.ars
+    }
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// `landkreis`, `kreisfreie_stadt`, `amt`, `verbandsgemeinde`, `mitverwaltende_gemeinde`, `amtsfreie_gemeinde`, `land`.
+    async fn kind(&self) -> &str {
+        self.0.kind.name()
+    }
+    /// Inhabitants (31.12.2024).
+    async fn population(&self) -> u64 {
+        self.0.population
+    }
+    /// Names of its member municipalities.
+    async fn members(&self) -> Vec<String> {
+        self.0.members.iter().map(|m| m.name.clone()).collect()
+    }
+    /// The Landkreis it belongs to.
+    async fn landkreis(&self, ctx: &Context<'_>) -> Option<LandkreisRef> {
+        let lk = self.0.landkreis_ars.clone()?;
+        let name = state(ctx)
+            .projector
+            .read(|m| m.catalog.authorities.get(&lk).map(|a| a.authority.name.clone()))
+            .unwrap_or_default();
+        Some(LandkreisRef { ars: lk, name })
+    }
+    /// Its rollouts (within the token's scope).
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
+    async fn rollouts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<RolloutConnection> {
+        let c = caller(ctx)?;
+        let filter = RolloutFilter { ars: Some(self.0.ars.clone()), ..Default::default() };
+        Ok(rollouts_page(ctx, c, &filter, page_size(first)?, after.as_deref()))
+    }
+}
+
+/// A service.
+pub struct Service(pub(crate) catalog::Service);
+
+/// An online service administrations are connected to.
+#[Object]
+impl Service {
+    /// Its key, e.g. `wohngeld`.
+    async fn key(&self) -> &str {
+        &self.0.key
+    }
+    /// Its name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// LeiKa keys (14 digits).
+    async fn leika_keys(&self) -> &[String] {
+        &self.0.leika_keys
+    }
+    /// `land`, `landkreis_kfs` or `gemeinde_amt` (an assumption of the data, see data/SOURCES.md).
+    async fn responsible_level(&self) -> &str {
+        self.0.responsible_level.name()
+    }
+    /// Whether it charges fees (an assumption of the data).
+    async fn fee_based(&self) -> bool {
+        self.0.fee_based
+    }
+    /// Its rollouts (within the token's scope).
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
+    async fn rollouts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<RolloutConnection> {
+        let c = caller(ctx)?;
+        let filter = RolloutFilter { service_key: Some(self.0.key.clone()), ..Default::default() };
+        Ok(rollouts_page(ctx, c, &filter, page_size(first)?, after.as_deref()))
+    }
+}
+
+connection!(
+    AuthorityConnection,
+    AuthorityEdge,
+    Authority,
+    "A page of administrations, ordered by ARS.",
+    "An administration and its cursor (its ARS).",
+    "The ARS.",
+    "The administration.",
+    total: "All matching."
+);
+
+/// Which administrations.
+#[derive(InputObject, Default)]
+pub struct AuthorityFilter {
+    /// Only this kind.
+    kind: Option<String>,
+    /// Only those of this Landkreis.
+    landkreis_ars: Option<String>,
+    /// Name contains this text (case-insensitive).
+    name_contains: Option<String>,
+}
+
+pub(crate) fn authorities_page(
+    ctx: &Context<'_>,
+    c: &Caller,
+    filter: &AuthorityFilter,
+    first: usize,
+    after: Option<&str>,
+) -> AuthorityConnection {
+    let needle = filter.name_contains.as_ref().map(|n| n.to_lowercase());
+    state(ctx).projector.read(|m| {
+        let matching: Vec<&catalog::Authority> = m
+            .catalog
+            .active_authorities()
+            .filter(|a| c.may_read_authority(&a.ars))
+            .filter(|a| filter.kind.as_ref().is_none_or(|k| a.kind.name() == k))
+            .filter(|a| filter.landkreis_ars.as_ref().is_none_or(|lk| a.landkreis_ars.as_ref() == Some(lk)))
+            .filter(|a| needle.as_ref().is_none_or(|n| a.name.to_lowercase().contains(n)))
+            .collect();
+        let (edges, total_count, page_info) = paginate(
+            &matching,
+            |a| a.ars.clone(),
+            after,
+            first,
+            |cursor, a| AuthorityEdge { cursor, node: Authority((*a).clone()) },
+        );
+        AuthorityConnection { total_count, edges, page_info }
+    })
+}
+
+connection!(
+    ServiceConnection,
+    ServiceEdge,
+    Service,
+    "A page of services, ordered by key.",
+    "A service and its cursor (its key).",
+    "The key.",
+    "The service.",
+    total: "All matching."
+);
+
+/// Which services.
+#[derive(InputObject, Default)]
+pub struct ServiceFilter {
+    /// Only this responsible level: `land`, `landkreis_kfs`, `gemeinde_amt`.
+    responsible_level: Option<String>,
+    /// Name contains this text (case-insensitive).
+    name_contains: Option<String>,
+}
+
+pub(crate) fn services_page(
+    ctx: &Context<'_>,
+    c: &Caller,
+    filter: &ServiceFilter,
+    first: usize,
+    after: Option<&str>,
+) -> ServiceConnection {
+    let needle = filter.name_contains.as_ref().map(|n| n.to_lowercase());
+    state(ctx).projector.read(|m| {
+        let matching: Vec<&catalog::Service> = m
+            .catalog
+            .services
+            .values()
+            .map(|e| &e.service)
+            .filter(|s| c.may_read_service(&s.key))
+            .filter(|s| filter.responsible_level.as_ref().is_none_or(|l| s.responsible_level.name() == l))
+            .filter(|s| needle.as_ref().is_none_or(|n| s.name.to_lowercase().contains(n)))
+            .collect();
+        let (edges, total_count, page_info) = paginate(
+            &matching,
+            |sv| sv.key.clone(),
+            after,
+            first,
+            |cursor, sv| ServiceEdge { cursor, node: Service((*sv).clone()) },
+        );
+        ServiceConnection { total_count, edges, page_info }
+    })
+}

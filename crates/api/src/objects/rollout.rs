@@ -1,0 +1,344 @@
+#![allow(missing_debug_implementations)] // GraphQL object types; their fields are the documentation.
+//! Rollouts: the `Rollout` object and its steps and history, and `rollouts` pages from the read
+//! model.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+use engine::TokenRole;
+use workflow::rollout::Rollout as DomainRollout;
+use workflow::StepAction;
+
+use crate::caller::Caller;
+use crate::connection::{connection, paginate};
+use crate::objects::event::{ActorInfo, Event};
+use crate::state::{caller, internal, page_size, position_arg, state};
+
+/// What an automation token may do on a rollout: work on (automatable) steps and comment.
+pub(crate) const AUTOMATION_MUTATIONS: &[&str] = &["completeStep", "startStep", "addComment"];
+
+/// The GraphQL mutation that issues a step action.
+pub(crate) fn mutation_of(action: StepAction) -> &'static str {
+    match action {
+        StepAction::Start => "startStep",
+        StepAction::Complete => "completeStep",
+        StepAction::Confirm => "confirmStep",
+        StepAction::Reopen => "reopenStep",
+        StepAction::MarkNotRequired => "markStepNotRequired",
+    }
+}
+
+/// A rollout: one service at one administration. From the read model it is a summary (no step
+/// records); the records — evidence, who completed a step and when — are folded from the
+/// rollout's stream, at the summary's version, the first time a query asks for them.
+pub struct Rollout {
+    /// As the read model (or a command, or time travel) has it.
+    summary: Arc<DomainRollout>,
+    /// With its step records, once a query asked for them.
+    details: std::sync::OnceLock<Arc<DomainRollout>>,
+}
+
+impl Rollout {
+    pub(crate) fn new(r: Arc<DomainRollout>) -> Self {
+        Rollout { summary: r, details: std::sync::OnceLock::new() }
+    }
+
+    /// The rollout with its step records.
+    async fn details(&self, ctx: &Context<'_>) -> async_graphql::Result<Arc<DomainRollout>> {
+        if self.summary.has_records() {
+            return Ok(self.summary.clone());
+        }
+        if let Some(d) = self.details.get() {
+            return Ok(d.clone());
+        }
+        let s = state(ctx);
+        let r = &self.summary;
+        let full = projections::rollout_at_version(
+            &**s.engine.store(),
+            &**s.engine.registry(),
+            &r.service_key,
+            &r.ars,
+            r.version,
+        )
+        .await
+        .map_err(|e| internal("reading a rollout's stream failed", e))?
+        .map_or_else(|| r.clone(), Arc::new);
+        Ok(self.details.get_or_init(|| full).clone())
+    }
+}
+
+/// A step of a rollout.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Step {
+    #[graphql(skip)]
+    rollout: Arc<DomainRollout>,
+    /// Step id of the definition.
+    id: String,
+    /// Title (German).
+    title: String,
+    /// Phase id.
+    phase: String,
+    /// `waiting`, `ready`, `in_progress`, `awaiting_confirmation`, `done`, `not_required`, `not_applicable`.
+    status: String,
+    /// The recorded evidence, field id → value.
+    evidence: async_graphql::Json<serde_json::Value>,
+    /// Who completed it.
+    completed_by: Option<ActorInfo>,
+    /// When it was completed (RFC 3339).
+    completed_at: Option<String>,
+    /// When it is due (RFC 3339).
+    due_at: Option<String>,
+    /// Open and past its due date now.
+    overdue: bool,
+}
+
+/// A rollout: one service at one administration, as its events made it.
+#[Object]
+impl Rollout {
+    /// `"<serviceKey>:<ars>"`.
+    async fn id(&self) -> ID {
+        ID(self.summary.id())
+    }
+
+    /// The stream version: the number of events of this rollout. Pass it as `expectedVersion`.
+    async fn version(&self) -> u64 {
+        self.summary.version
+    }
+
+    /// `not_started`, `in_progress`, `blocked`, `live` or `cancelled`.
+    async fn status(&self) -> &'static str {
+        self.summary.status().name()
+    }
+
+    /// Id of the first phase with an unfinished step.
+    async fn phase(&self) -> String {
+        self.summary.definition.phases.get(self.summary.phase()).map(|p| p.id.clone()).unwrap_or_default()
+    }
+
+    /// The service's key.
+    async fn service_key(&self) -> &str {
+        &self.summary.service_key
+    }
+
+    /// The administration's ARS.
+    async fn ars(&self) -> &str {
+        &self.summary.ars
+    }
+
+    /// Why it is blocked, while it is.
+    async fn blocked_reason(&self) -> Option<&str> {
+        self.summary.blocked.as_deref()
+    }
+
+    /// The workflow definition it runs, `id@version`.
+    async fn definition(&self) -> String {
+        format!("{}@{}", self.summary.definition.id, self.summary.definition.version)
+    }
+
+    /// Its history: every event, with the status, phase and step changes it made.
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        #[graphql(desc = "A position: only events after it.")] after: Option<String>,
+    ) -> async_graphql::Result<Vec<HistoryEntry>> {
+        let first = page_size(first)?;
+        let after = position_arg(after.as_deref())?;
+        let s = state(ctx);
+        let entries = projections::history(
+            &**s.engine.store(),
+            &**s.engine.registry(),
+            &self.summary.service_key,
+            &self.summary.ars,
+            after,
+            first,
+        )
+        .await
+        .map_err(|e| internal("reading a rollout's history failed", e))?;
+        Ok(entries.into_iter().map(HistoryEntry::of).collect())
+    }
+
+    /// Whether an open step is past its due date now (the steps say which; `overdue` lists them
+    /// all, longest overdue first).
+    async fn overdue(&self, ctx: &Context<'_>) -> bool {
+        self.summary.is_overdue(state(ctx).now())
+    }
+
+    /// Steps done (or marked not required), of those that apply.
+    async fn steps_done(&self) -> u64 {
+        self.summary.steps_done().0
+    }
+
+    /// Steps that apply to this rollout (its conditions decided which).
+    async fn steps_applicable(&self) -> u64 {
+        self.summary.steps_done().1
+    }
+
+    /// Its steps in definition order.
+    async fn steps(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Step>> {
+        let wanted = ctx.look_ahead();
+        let records =
+            ["evidence", "completedBy", "completedAt", "actions"].iter().any(|f| wanted.field(f).exists());
+        let r = if records { self.details(ctx).await? } else { self.summary.clone() };
+        let d = &r.definition;
+        let now = state(ctx).now();
+        let late: Vec<usize> = r.deadlines().filter(|(_, due)| *due < now).map(|(i, _)| i).collect();
+        Ok(d.steps
+            .iter()
+            .zip(&r.steps)
+            .enumerate()
+            .map(|(i, (def, s))| Step {
+                rollout: r.clone(),
+                id: def.id.clone(),
+                title: def.title.clone(),
+                phase: d.phases.get(def.phase).map(|p| p.id.clone()).unwrap_or_default(),
+                status: s.status.name().into(),
+                evidence: async_graphql::Json(
+                    serde_json::to_value(r.evidence(i).to_map()).unwrap_or_default(),
+                ),
+                completed_by: r.completed_by(i).map(ActorInfo::of),
+                completed_at: r.completed_at(i).map(|t| t.to_string()),
+                due_at: s.due_at().map(|t| t.to_string()),
+                overdue: late.contains(&i),
+            })
+            .collect())
+    }
+}
+
+#[async_graphql::ComplexObject]
+impl Step {
+    /// The step mutations the caller may use on it now: `startStep`, `completeStep`,
+    /// `confirmStep`, `reopenStep`, `markStepNotRequired`. Each is decided as the mutation would
+    /// be (for the caller's role, the step's state, dependencies, four eyes, a block), so a
+    /// listed one is refused only when the evidence or reason entered is invalid or the rollout
+    /// changed meanwhile. Empty for tokens that may not write.
+    async fn actions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<&'static str>> {
+        let c = caller(ctx)?;
+        if !c.may_write() {
+            return Ok(Vec::new());
+        }
+        let cx = workflow::Context { principal: c.domain(), now: state(ctx).now() };
+        Ok(workflow::step_actions(&self.rollout, &self.id, &cx)
+            .into_iter()
+            .map(mutation_of)
+            .filter(|m| c.role != TokenRole::Automation || AUTOMATION_MUTATIONS.contains(m))
+            .collect())
+    }
+}
+
+/// One entry of a rollout's history: the event and what it changed.
+#[derive(SimpleObject)]
+pub struct HistoryEntry {
+    /// The event.
+    event: Event,
+    /// The rollout's status after it.
+    status_after: String,
+    /// The rollout's phase after it.
+    phase_after: String,
+    /// Steps whose status it changed.
+    step_changes: Vec<StepChange>,
+}
+
+impl HistoryEntry {
+    fn of(h: projections::HistoryEntry) -> HistoryEntry {
+        HistoryEntry {
+            status_after: h.status_after.into(),
+            phase_after: h.phase_after,
+            step_changes: h
+                .step_changes
+                .into_iter()
+                .map(|(step_id, from, to)| StepChange {
+                    step_id,
+                    from: from.map(|w| w.name().to_owned()),
+                    to: to.name().to_owned(),
+                })
+                .collect(),
+            event: Event(h.event),
+        }
+    }
+}
+
+/// A step's status before and after an event.
+#[derive(SimpleObject)]
+pub struct StepChange {
+    /// Step id.
+    step_id: String,
+    /// Status before (absent for the first event).
+    from: Option<String>,
+    /// Status after.
+    to: String,
+}
+
+/// Which rollouts.
+#[derive(InputObject, Default)]
+pub struct RolloutFilter {
+    /// Only this service.
+    pub(crate) service_key: Option<String>,
+    /// Only this administration.
+    pub(crate) ars: Option<String>,
+    /// Only administrations of this Landkreis (and the Landkreis itself).
+    pub(crate) landkreis_ars: Option<String>,
+    /// Only rollouts in this phase (phase id).
+    pub(crate) phase: Option<String>,
+    /// Only this status: `not_started`, `in_progress`, `blocked`, `live`, `cancelled`.
+    pub(crate) status: Option<String>,
+}
+
+connection!(
+    RolloutConnection,
+    RolloutEdge,
+    Rollout,
+    "A page of rollouts, ordered by id.",
+    "A rollout and its cursor.",
+    "The rollout id.",
+    "The rollout.",
+    total: "All rollouts matching the filter (within the token's scope)."
+);
+
+/// Rollouts matching `filter` visible to `c`, ordered by id, a page after `after`.
+pub(crate) fn rollouts_page(
+    ctx: &Context<'_>,
+    c: &Caller,
+    filter: &RolloutFilter,
+    first: usize,
+    after: Option<&str>,
+) -> RolloutConnection {
+    state(ctx).projector.read(|m| {
+        let candidates: Box<dyn Iterator<Item = &Arc<DomainRollout>>> =
+            match (&filter.ars, &filter.service_key) {
+                (Some(ars), _) => Box::new(m.rollouts_of_authority(ars)),
+                (None, Some(key)) => Box::new(m.rollouts_of_service(key)),
+                (None, None) => Box::new(m.rollouts()),
+            };
+        let landkreis_of =
+            |ars: &str| m.catalog.authorities.get(ars).and_then(|a| a.authority.landkreis_ars.clone());
+        let mut matching: Vec<&Arc<DomainRollout>> = candidates
+            .filter(|r| c.may_read_rollout(&r.service_key, &r.ars))
+            .filter(|r| filter.service_key.as_ref().is_none_or(|k| &r.service_key == k))
+            .filter(|r| filter.ars.as_ref().is_none_or(|a| &r.ars == a))
+            .filter(|r| {
+                filter
+                    .landkreis_ars
+                    .as_ref()
+                    .is_none_or(|lk| &r.ars == lk || landkreis_of(&r.ars).as_ref() == Some(lk))
+            })
+            .filter(|r| filter.status.as_ref().is_none_or(|st| r.status().name() == st))
+            .filter(|r| {
+                filter
+                    .phase
+                    .as_ref()
+                    .is_none_or(|ph| r.definition.phases.get(r.phase()).is_some_and(|x| &x.id == ph))
+            })
+            .collect();
+        matching.sort_by_cached_key(|r| r.id());
+        let (edges, total_count, page_info) = paginate(
+            &matching,
+            |r| r.id(),
+            after,
+            first,
+            |cursor, r| RolloutEdge { cursor, node: Rollout::new((*r).clone()) },
+        );
+        RolloutConnection { total_count, edges, page_info }
+    })
+}

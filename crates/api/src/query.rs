@@ -1,0 +1,394 @@
+#![allow(missing_debug_implementations)] // GraphQL object types; their fields are the documentation.
+//! What can be read: the query root, and the shapes only it answers (progress, the caller,
+//! the log's head, overdue and blocked lists).
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, Object, SimpleObject, ID};
+use projections::GroupBy as ModelGroupBy;
+
+use crate::caller::Caller;
+use crate::limits::{page_complexity, PROGRESS_POINTS_MAX};
+use crate::objects::catalog::{
+    authorities_page, services_page, AuthorityConnection, AuthorityFilter, ServiceConnection, ServiceFilter,
+};
+use crate::objects::definition::Definition;
+use crate::objects::event::{events_page, EventConnection, EventFilter};
+use crate::objects::rollout::{rollouts_page, Rollout, RolloutConnection, RolloutFilter};
+use crate::state::{
+    caller, check_scope, coded, cut, internal, manager, page_size, split_id, state, time_arg,
+};
+
+pub struct Query;
+
+/// How progress is grouped.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "GroupBy")]
+pub enum ProgressGrouping {
+    /// By service.
+    Service,
+    /// By Landkreis; an Amt or Gemeinde counts under its Landkreis.
+    Landkreis,
+    /// By administration.
+    Authority,
+}
+
+/// Counts of one group.
+#[derive(SimpleObject)]
+pub struct ProgressGroup {
+    /// The service key, Landkreis ARS or administration ARS.
+    key: String,
+    /// Rollouts in the group.
+    rollouts: u64,
+    /// Share of applicable steps done, 0 to 100.
+    percent_done: f64,
+    /// Rollouts per phase and status.
+    by_phase_status: Vec<PhaseStatusCount>,
+}
+
+/// Rollouts in one phase with one status.
+#[derive(SimpleObject)]
+pub struct PhaseStatusCount {
+    /// Phase id of the workflow definition.
+    phase: String,
+    /// `not_started`, `in_progress`, `blocked`, `live` or `cancelled`.
+    status: String,
+    /// Number of rollouts.
+    count: u64,
+}
+
+/// The end of the log.
+#[derive(SimpleObject)]
+pub struct LogHead {
+    /// The last durable position (0 for an empty log).
+    position: u64,
+    /// Its hash (hex).
+    hash: String,
+}
+
+/// The caller.
+#[derive(SimpleObject)]
+pub struct Me {
+    /// The actor id its events are recorded for (`token:<id>`).
+    id: String,
+    /// The token's name.
+    name: String,
+    /// `admin`, `project-manager`, `authority-staff`, `automation` or `auditor`.
+    role: String,
+    /// ARS keys an authority-staff token is limited to.
+    authorities: Vec<String>,
+    /// Service keys an automation token is limited to.
+    services: Vec<String>,
+}
+
+/// What can be read.
+#[Object]
+impl Query {
+    /// The caller's principal and scope.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Me> {
+        let c = caller(ctx)?;
+        Ok(Me {
+            id: c.actor().id,
+            name: c.name.clone(),
+            role: c.role.name().into(),
+            authorities: c.authorities.clone(),
+            services: c.services.clone(),
+        })
+    }
+
+    /// One rollout by id, `"<serviceKey>:<ars>"`, e.g. `wohngeld:120540000000`; with `asOf`
+    /// (an RFC 3339 time or a log position) as it stood then, folded from the log.
+    async fn rollout(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        as_of: Option<String>,
+    ) -> async_graphql::Result<Option<Rollout>> {
+        let c = caller(ctx)?;
+        let (service, ars) = split_id(&id)?;
+        check_scope(c, service, ars)?;
+        let cut = cut(as_of.as_deref())?;
+        if cut != projections::Cut::Everything {
+            return Ok(rollout_as_of(ctx, service, ars, cut).await?.map(|r| Rollout::new(Arc::new(r))));
+        }
+        let s = state(ctx);
+        Ok(s.projector.read(|m| m.rollout(id.as_str()).cloned()).map(Rollout::new))
+    }
+
+    /// Rollouts, filtered, ordered by id, as a Relay connection (`first` at most 500).
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
+    async fn rollouts(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<RolloutFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<RolloutConnection> {
+        let c = caller(ctx)?;
+        let first = page_size(first)?;
+        Ok(rollouts_page(ctx, c, &filter.unwrap_or_default(), first, after.as_deref()))
+    }
+
+    /// The audit log: events, filtered, in log order, as a Relay connection. Answered from the
+    /// audit index, never by scanning the log.
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<EventFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<EventConnection> {
+        let c = caller(ctx)?;
+        let first = page_size(first)?;
+        events_page(ctx, c, filter.unwrap_or_default(), first, after).await
+    }
+
+    /// Administrations (within the token's scope), ordered by ARS.
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
+    async fn authorities(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AuthorityFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<AuthorityConnection> {
+        let c = caller(ctx)?;
+        let first = page_size(first)?;
+        Ok(authorities_page(ctx, c, &filter.unwrap_or_default(), first, after.as_deref()))
+    }
+
+    /// Services (within the token's scope), ordered by key.
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
+    async fn services(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ServiceFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<ServiceConnection> {
+        let c = caller(ctx)?;
+        let first = page_size(first)?;
+        Ok(services_page(ctx, c, &filter.unwrap_or_default(), first, after.as_deref()))
+    }
+
+    /// Open steps past their due date, longest overdue first (within the token's scope).
+    async fn overdue(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<Vec<OverdueStep>> {
+        let c = caller(ctx)?;
+        Ok(overdue(ctx, c, page_size(first)?))
+    }
+
+    /// Blocked rollouts, longest blocked first (within the token's scope).
+    async fn blocked(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<Vec<BlockedRollout>> {
+        let c = caller(ctx)?;
+        Ok(blocked(ctx, c, page_size(first)?))
+    }
+
+    /// The end of the log: the last durable position and its hash (follow the `events`
+    /// subscription from here, or anchor an audit).
+    async fn head(&self, ctx: &Context<'_>) -> async_graphql::Result<LogHead> {
+        caller(ctx)?;
+        let head =
+            state(ctx).engine.store().head().await.map_err(|e| internal("reading the head failed", e))?;
+        Ok(LogHead { position: head.position, hash: head.hash.to_string() })
+    }
+
+    /// Every published workflow definition, with its phases and steps.
+    async fn definitions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Definition>> {
+        caller(ctx)?;
+        Ok(state(ctx).engine.registry().all().cloned().map(Definition).collect())
+    }
+
+    /// Progress counts of all rollouts the caller may see, grouped.
+    async fn progress(
+        &self,
+        ctx: &Context<'_>,
+        group_by: ProgressGrouping,
+        #[graphql(desc = "As it stood at this RFC 3339 time or log position (folded from the log).")]
+        as_of: Option<String>,
+    ) -> async_graphql::Result<Vec<ProgressGroup>> {
+        manager(ctx, "progress over all rollouts")?;
+        let by = model_group(group_by);
+        let cut = cut(as_of.as_deref())?;
+        let past = match cut {
+            projections::Cut::Everything => None,
+            cut => Some(model_as_of(ctx, cut).await?),
+        };
+        let groups = |m: &projections::ReadModel| progress_groups(m.progress(by));
+        Ok(match &past {
+            Some(m) => groups(m),
+            None => state(ctx).projector.read(groups),
+        })
+    }
+
+    /// Progress counts over time, grouped: one point every few days (`everyDays`) from a start
+    /// time up to an end time or now, each as it stood then — the data of a burn-up chart (e.g.
+    /// live administrations per service per week). Folded from the log in one pass; points
+    /// before the log's last event cannot change any more and are kept, so the same chart asked
+    /// again is answered from memory (points at or after it are the current progress).
+    async fn progress_over_time(
+        &self,
+        ctx: &Context<'_>,
+        group_by: ProgressGrouping,
+        #[graphql(desc = "The first point (RFC 3339).")] from: String,
+        #[graphql(desc = "The last point at most (RFC 3339); default: now.")] until: Option<String>,
+        #[graphql(desc = "Days between points, 1 to 366.", default = 7)] every_days: i32,
+    ) -> async_graphql::Result<Vec<ProgressPoint>> {
+        manager(ctx, "progress over all rollouts")?;
+        let from = time_arg(Some(&from), "from")?.unwrap_or_default();
+        let until = match time_arg(until.as_deref(), "until")? {
+            Some(u) => u,
+            None => state(ctx).now(),
+        };
+        if !(1..=366).contains(&every_days) {
+            return Err(coded("BAD_USER_INPUT", format!("`everyDays` must be 1 to 366, not {every_days}")));
+        }
+        if until < from {
+            return Err(coded("BAD_USER_INPUT", "`until` is before `from`"));
+        }
+        let step = i64::from(every_days) * 86_400_000_000;
+        let count = (until.unix_micros() - from.unix_micros()) / step + 1;
+        if count > PROGRESS_POINTS_MAX as i64 {
+            return Err(coded(
+                "LIMIT_EXCEEDED",
+                format!(
+                    "at most {PROGRESS_POINTS_MAX} points; this asks for {count} (use a larger `everyDays`)"
+                ),
+            ));
+        }
+        let times: Vec<vocab::Timestamp> =
+            (0..count).map(|i| vocab::Timestamp::from_unix_micros(from.unix_micros() + i * step)).collect();
+        let series =
+            state(ctx).projector.progress_history(&times, model_group(group_by)).await.map_err(|e| {
+                tracing::error!(error = %e, "progress over time failed");
+                coded("INTERNAL", "internal error")
+            })?;
+        Ok(times
+            .iter()
+            .zip(series)
+            .map(|(at, groups)| ProgressPoint { at: at.to_string(), groups: progress_groups(groups) })
+            .collect())
+    }
+}
+
+/// Progress as it stood at one time.
+#[derive(SimpleObject)]
+pub struct ProgressPoint {
+    /// The time (RFC 3339).
+    at: String,
+    /// The groups then (groups without rollouts are left out).
+    groups: Vec<ProgressGroup>,
+}
+
+fn model_group(by: ProgressGrouping) -> ModelGroupBy {
+    match by {
+        ProgressGrouping::Service => ModelGroupBy::Service,
+        ProgressGrouping::Landkreis => ModelGroupBy::Landkreis,
+        ProgressGrouping::Authority => ModelGroupBy::Authority,
+    }
+}
+
+fn progress_groups(groups: std::collections::BTreeMap<String, projections::Counts>) -> Vec<ProgressGroup> {
+    groups
+        .into_iter()
+        .map(|(key, c)| ProgressGroup {
+            key,
+            rollouts: c.rollouts,
+            percent_done: c.percent_done(),
+            by_phase_status: c
+                .by_phase_status
+                .iter()
+                .map(|((phase, status), n)| PhaseStatusCount {
+                    phase: phase.clone(),
+                    status: (*status).into(),
+                    count: *n,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// An open step past its due date.
+#[derive(SimpleObject)]
+pub struct OverdueStep {
+    /// The rollout.
+    rollout_id: ID,
+    /// The step.
+    step_id: String,
+    /// When it was due (RFC 3339).
+    due_at: String,
+}
+
+/// A blocked rollout.
+#[derive(SimpleObject)]
+pub struct BlockedRollout {
+    /// The rollout.
+    rollout_id: ID,
+    /// Since when (RFC 3339).
+    since: String,
+    /// Why.
+    reason: String,
+}
+
+fn overdue(ctx: &Context<'_>, c: &Caller, first: usize) -> Vec<OverdueStep> {
+    let now = state(ctx).now();
+    state(ctx).projector.read(|m| {
+        m.overdue(now)
+            .filter(|(_, id, _)| m.rollout(id).is_some_and(|r| c.may_read_rollout(&r.service_key, &r.ars)))
+            .take(first)
+            .map(|(due, id, step)| OverdueStep {
+                rollout_id: ID(id.into()),
+                step_id: step.into(),
+                due_at: due.to_string(),
+            })
+            .collect()
+    })
+}
+
+fn blocked(ctx: &Context<'_>, c: &Caller, first: usize) -> Vec<BlockedRollout> {
+    state(ctx).projector.read(|m| {
+        m.blocked()
+            .filter_map(|(since, id)| {
+                m.rollout(id).filter(|r| c.may_read_rollout(&r.service_key, &r.ars)).map(|r| (since, r))
+            })
+            .take(first)
+            .map(|(since, r)| BlockedRollout {
+                rollout_id: ID(r.id()),
+                since: since.to_string(),
+                reason: r.blocked.clone().unwrap_or_default(),
+            })
+            .collect()
+    })
+}
+
+/// One rollout as it stood at `cut`, folded from its stream.
+async fn rollout_as_of(
+    ctx: &Context<'_>,
+    service: &str,
+    ars: &str,
+    cut: projections::Cut,
+) -> async_graphql::Result<Option<workflow::Rollout>> {
+    let s = state(ctx);
+    projections::rollout_as_of(&**s.engine.store(), &**s.engine.registry(), service, ars, cut)
+        .await
+        .map_err(|e| internal("time travel failed", e))
+}
+
+/// Every read model as it stood at `cut`, folded from the log.
+async fn model_as_of(
+    ctx: &Context<'_>,
+    cut: projections::Cut,
+) -> async_graphql::Result<projections::ReadModel> {
+    let s = state(ctx);
+    projections::fold(s.engine.store(), &**s.engine.registry(), cut, |_| {})
+        .await
+        .map_err(|e| internal("time travel failed", e))
+}

@@ -1,0 +1,174 @@
+//! What every resolver shares: the [`ApiState`], the caller, and the mapping of errors to
+//! `extensions.code`. Internal causes are logged, never shown to clients.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Error, ErrorExtensions};
+use engine::{Engine, EngineError};
+use projections::{Cut, Projector};
+use store::Timestamp;
+
+use crate::caller::Caller;
+use crate::limits::{PAGE_DEFAULT, PAGE_MAX};
+
+/// The state the resolvers share (one per server).
+#[derive(Debug)]
+pub struct ApiState {
+    pub engine: Arc<Engine>,
+    pub projector: Arc<Projector>,
+    /// Open subscriptions per token.
+    pub open: Arc<crate::subscriptions::Open>,
+    /// The last position each token's changes reached (read your own writes).
+    pub written: Arc<crate::consistency::Written>,
+}
+
+impl ApiState {
+    pub fn new(engine: Arc<Engine>, projector: Arc<Projector>) -> ApiState {
+        ApiState { engine, projector, open: Arc::default(), written: Arc::default() }
+    }
+
+    /// The store's clock's now (tests control it through the store).
+    pub(crate) fn now(&self) -> Timestamp {
+        self.engine.now()
+    }
+}
+
+/// An error with `extensions.code`.
+pub(crate) fn coded(code: &'static str, message: impl Into<String>) -> Error {
+    Error::new(message.into()).extend_with(|_, e| e.set("code", code))
+}
+
+/// An internal failure: logged with its cause, answered as `INTERNAL` without it.
+pub(crate) fn internal(what: &str, cause: impl std::fmt::Display) -> Error {
+    tracing::error!(error = %cause, "{what}");
+    coded("INTERNAL", "internal error")
+}
+
+pub(crate) fn state<'a>(ctx: &'a Context<'_>) -> &'a ApiState {
+    ctx.data_unchecked::<ApiState>()
+}
+
+/// The authenticated caller, or `UNAUTHENTICATED`.
+pub(crate) fn caller<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Caller> {
+    ctx.data_opt::<Caller>().ok_or_else(|| coded("UNAUTHENTICATED", "a bearer token is required"))
+}
+
+/// The caller, when it may change something.
+pub(crate) fn writer<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Caller> {
+    let c = caller(ctx)?;
+    if !c.may_write() {
+        return Err(coded("FORBIDDEN", "this token may only read"));
+    }
+    Ok(c)
+}
+
+/// The caller, when it may read across every administration (managers, admins, auditors).
+pub(crate) fn manager<'a>(ctx: &'a Context<'_>, what: &str) -> async_graphql::Result<&'a Caller> {
+    let c = caller(ctx)?;
+    if !c.is_manager() {
+        return Err(coded("FORBIDDEN", format!("{what} needs a project manager, admin or auditor token")));
+    }
+    Ok(c)
+}
+
+/// Splits `"<serviceKey>:<ars>"`.
+pub(crate) fn split_id(id: &str) -> async_graphql::Result<(&str, &str)> {
+    id.split_once(':')
+        .ok_or_else(|| coded("BAD_USER_INPUT", format!("`{id}` is not a rollout id (`<serviceKey>:<ars>`)")))
+}
+
+/// A rollout visible to the caller, or FORBIDDEN — also when it does not exist, so a token
+/// learns nothing about administrations outside its scope.
+pub(crate) fn check_scope(c: &Caller, service: &str, ars: &str) -> async_graphql::Result<()> {
+    if c.may_read_rollout(service, ars) {
+        Ok(())
+    } else {
+        Err(coded("FORBIDDEN", "this token may not access that rollout"))
+    }
+}
+
+/// `first` of a connection: [`PAGE_DEFAULT`] when absent, at most [`PAGE_MAX`].
+pub(crate) fn page_size(first: Option<i32>) -> async_graphql::Result<usize> {
+    match first {
+        None => Ok(PAGE_DEFAULT),
+        Some(n) if n < 0 => Err(coded("BAD_USER_INPUT", "`first` must not be negative")),
+        Some(n) if n as usize > PAGE_MAX => {
+            Err(coded("LIMIT_EXCEEDED", format!("`first` is at most {PAGE_MAX}, asked for {n}")))
+        }
+        Some(n) => Ok(n as usize),
+    }
+}
+
+/// A log position given as a cursor (`after`).
+pub(crate) fn position_arg(after: Option<&str>) -> async_graphql::Result<Option<u64>> {
+    after
+        .map(|a| {
+            a.parse::<u64>()
+                .map_err(|_| coded("BAD_USER_INPUT", format!("`after` must be a position, not `{a}`")))
+        })
+        .transpose()
+}
+
+/// An RFC 3339 time argument named `name`.
+pub(crate) fn time_arg(value: Option<&str>, name: &str) -> async_graphql::Result<Option<Timestamp>> {
+    value
+        .map(|v| v.parse::<Timestamp>().map_err(|e| coded("BAD_USER_INPUT", format!("`{name}`: {e}"))))
+        .transpose()
+}
+
+/// `asOf`: an RFC 3339 time, or a log position.
+pub(crate) fn cut(as_of: Option<&str>) -> async_graphql::Result<Cut> {
+    match as_of {
+        None => Ok(Cut::Everything),
+        Some(v) => match v.parse::<u64>() {
+            Ok(p) => Ok(Cut::Position(p)),
+            Err(_) => v.parse::<Timestamp>().map(Cut::Time).map_err(|e| {
+                coded("BAD_USER_INPUT", format!("`asOf` is neither a position nor a time: {e}"))
+            }),
+        },
+    }
+}
+
+/// An engine error as the API reports it.
+pub(crate) fn engine_error(e: EngineError) -> Error {
+    match e {
+        EngineError::Rejected(workflow::Rejection::EvidenceInvalid { step, problems }) => {
+            let message =
+                workflow::Rejection::EvidenceInvalid { step, problems: problems.clone() }.to_string();
+            // Which fields are wrong, so a form can mark them.
+            let fields: Vec<serde_json::Value> = problems
+                .into_iter()
+                .map(|(field, problem)| serde_json::json!({ "field": field, "problem": problem }))
+                .collect();
+            Error::new(message).extend_with(move |_, ext| {
+                ext.set("code", "REJECTED");
+                if let Ok(v) = async_graphql::Value::from_json(serde_json::Value::Array(fields.clone())) {
+                    ext.set("fields", v);
+                }
+            })
+        }
+        EngineError::Rejected(r) => coded("REJECTED", r.to_string()),
+        EngineError::Conflict { expected, actual } => {
+            Error::new(format!("the rollout is at version {actual}, not {expected}")).extend_with(|_, ext| {
+                ext.set("code", "CONFLICT");
+                ext.set("currentVersion", actual);
+            })
+        }
+        EngineError::UnknownService(_)
+        | EngineError::UnknownAuthority(_)
+        | EngineError::UnknownDefinition(_)
+        | EngineError::UnknownToken(_)
+        | EngineError::TokenAlreadyRevoked(_) => coded("NOT_FOUND", e.to_string()),
+        EngineError::InvalidToken(_) => coded("BAD_USER_INPUT", e.to_string()),
+        EngineError::Dissolved(_) | EngineError::NotApplicable { .. } => coded("REJECTED", e.to_string()),
+        EngineError::Store(store::StoreError::Limit { .. }) => coded("LIMIT_EXCEEDED", e.to_string()),
+        EngineError::Store(store::StoreError::Io(cause)) => {
+            tracing::error!(error = %cause, "the event store is unavailable");
+            coded(
+                "INTERNAL",
+                "the event store is unavailable right now; try again (with the same idempotencyKey, a repeat is applied once)",
+            )
+        }
+        other => internal("internal error", other),
+    }
+}

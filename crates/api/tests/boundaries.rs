@@ -1,0 +1,78 @@
+//! The API translates: every write goes through the engine, every read through the read models
+//! or the `projections` crate. A file under `crates/api/src` that calls the store's append or
+//! read functions fails this test (`head` and `subscribe` may be called).
+
+/// The store functions the API must not call, as they appear in a call.
+const FORBIDDEN: &[&str] = &[
+    "append",
+    "append_recorded",
+    "read_stream",
+    "stream_version",
+    "read_all",
+    "read_category",
+    "read_categories",
+    "read_event",
+    "read_event_by_id",
+];
+
+/// Calls of forbidden functions in `source`: (line number, function).
+fn forbidden_calls(source: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (i, line) in source.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or_default();
+        for (at, _) in code.match_indices('(') {
+            let before = &code[..at];
+            let name: String =
+                before.chars().rev().take_while(|c| c.is_alphanumeric() || *c == '_').collect::<String>();
+            let name: String = name.chars().rev().collect();
+            let preceded = before[..before.len() - name.len()].trim_end();
+            let is_call_on_something = preceded.ends_with('.') || preceded.ends_with("::");
+            if is_call_on_something && FORBIDDEN.contains(&name.as_str()) {
+                found.push((i + 1, name));
+            }
+        }
+    }
+    found
+}
+
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read the source directory") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_file_of_the_api_calls_the_stores_append_or_read_functions() {
+    let mut files = Vec::new();
+    rust_files(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    assert!(files.len() > 10, "the API's sources were found: {files:?}");
+    let mut offences = Vec::new();
+    for path in files {
+        let source = std::fs::read_to_string(&path).expect("read");
+        for (line, name) in forbidden_calls(&source) {
+            offences.push(format!("{}:{line}: {name}(…)", path.display()));
+        }
+    }
+    assert!(offences.is_empty(), "the API calls the store directly:\n{}", offences.join("\n"));
+}
+
+/// The checker finds what it looks for, and passes what is allowed.
+#[test]
+fn the_checker_finds_store_calls_and_lets_the_rest_pass() {
+    let source = "let page = store.read_stream(&id, 1, Direction::Forward, 10).await?;\n\
+                  s.engine.store().append(\"x\", ExpectedVersion::Any, events)\n\
+                  // a comment may say store.read_all(1, 10)\n\
+                  let head = store.head().await?;\n\
+                  let sub = store::subscribe(store, 1);\n\
+                  let all = store::read_categories(&*store, &[\"token-\"]);\n\
+                  let e = EventStore::read_event(&*store, 3);\n\
+                  let x = projections::events_at(store, &positions);\n";
+    let found: Vec<(usize, String)> = forbidden_calls(source);
+    let names: Vec<(usize, &str)> = found.iter().map(|(l, n)| (*l, n.as_str())).collect();
+    assert_eq!(names, vec![(1, "read_stream"), (2, "append"), (6, "read_categories"), (7, "read_event")]);
+}
