@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-mod support;
-use support::Server;
+use crate::support::Server;
 
 fn database() -> Option<String> {
     std::env::var("ROLLOUT_TEST_DATABASE_URL").ok()

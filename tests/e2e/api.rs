@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-mod support;
-use support::{post, Server};
+use crate::support::{post, Server};
 
 fn code(response: &Value) -> String {
     response["errors"][0]["extensions"]["code"].as_str().unwrap_or("").to_owned()

@@ -1,5 +1,5 @@
 //! schema/schema.graphql is the served schema: a test fails when they drift.
-//! `UPDATE_SCHEMA=1 cargo test -p api --test sdl` rewrites the file after a deliberate change.
+//! `UPDATE_SCHEMA=1 cargo test -p api --test it -- sdl::` rewrites the file after a deliberate change.
 
 use async_graphql::Schema;
 

@@ -348,7 +348,8 @@ async fn check_acknowledged(store: &SledStore, acked: &BTreeMap<u64, String>, ro
 /// writes, and returns the events it acknowledged (position → hash).
 fn run_child_and_kill(dir: &Path, kill_after: Duration) -> Vec<(u64, String)> {
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["acknowledged_events_survive_sigkill", "--exact", "--nocapture", "--test-threads=1"])
+        .arg(test_name("acknowledged_events_survive_sigkill"))
+        .args(["--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_DIR, dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -461,12 +462,8 @@ fn every_acknowledged_append_was_fdatasynced_first() {
         .args(["-f", "-y", "-e", "trace=write,fdatasync,fsync,sync_file_range", "-o"])
         .arg(&trace)
         .arg(std::env::current_exe().expect("test binary"))
-        .args([
-            "every_acknowledged_append_was_fdatasynced_first",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .arg(test_name("every_acknowledged_append_was_fdatasynced_first"))
+        .args(["--exact", "--nocapture", "--test-threads=1"])
         .env(STRACE_CHILD_DIR, dir.path().join("store"))
         .stdout(Stdio::null())
         .status()
@@ -745,4 +742,11 @@ async fn what_an_older_binary_would_write_leaves_the_index_alone() {
     assert_eq!(store.stream_version("s-0").await.expect("version"), 4);
     assert_eq!(store.read_stream("s-0", 1, store::Direction::Forward, 100).await.expect("stream").len(), 4);
     verify_log(&store, |_| {}).await.expect("verifies");
+}
+
+/// The full name of a test of this module, as the test binary knows it (`durability::name`),
+/// for running it alone in a child process.
+fn test_name(name: &str) -> String {
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    format!("{module}::{name}")
 }

@@ -14,9 +14,8 @@ use std::net::TcpStream;
 
 use serde_json::{json, Value};
 
-mod support;
-use support::browser::{chromium_available, screenshot_dir, Browser, Page};
-use support::Server;
+use crate::support::browser::{chromium_available, screenshot_dir, Browser, Page};
+use crate::support::Server;
 
 /// Every rollout the token sees: id → (ars, service, status, stepsDone).
 fn rollouts(server: &Server, token: &str) -> BTreeMap<String, (String, String, String, u64)> {

@@ -1,6 +1,6 @@
 //! Snapshot tests of the diagnostics for broken definition files: each `tests/diagnostics/*.toml`
 //! has a `.expected` file with what `rollout workflow check` prints for it.
-//! `UPDATE_EXPECT=1 cargo test -p workflow --test diagnostics` rewrites them after a deliberate change.
+//! `UPDATE_EXPECT=1 cargo test -p workflow --test it -- diagnostics::` rewrites them after a deliberate change.
 
 use std::path::Path;
 
