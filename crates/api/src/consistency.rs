@@ -10,45 +10,15 @@
 //! `/readyz` and in `/metrics`). Mutations do not wait (the engine decides from the rollout's
 //! own stream, not from the read models), and other tokens never wait for it.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{ServerResult, Variables};
-use projections::Projector;
-use uuid::Uuid;
 
 use crate::caller::Caller;
-use crate::limits::READ_YOUR_WRITES_WAIT_MAX as WAIT_MAX;
 use crate::state::ApiState;
-
-/// The last log position each token's changes reached (one entry per token that has changed
-/// something since the server started).
-#[derive(Debug, Default)]
-pub struct Written {
-    last: Mutex<HashMap<Uuid, u64>>,
-}
-
-impl Written {
-    /// Notes that `token`'s change reached `position`.
-    pub fn record(&self, token: Uuid, position: u64) {
-        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = last.entry(token).or_default();
-        *entry = (*entry).max(position);
-    }
-
-    /// Waits (at most [`crate::limits::READ_YOUR_WRITES_WAIT_MAX`]) until `projector` has folded `token`'s last change.
-    pub async fn settle(&self, token: Uuid, projector: &Projector) {
-        let position = self.last.lock().unwrap_or_else(|p| p.into_inner()).get(&token).copied();
-        if let Some(position) = position.filter(|&p| p > projector.position()) {
-            if tokio::time::timeout(WAIT_MAX, projector.wait_for(position)).await.is_err() {
-                tracing::warn!(position, "the read models did not fold a token's own change in time");
-            }
-        }
-    }
-}
 
 /// The schema extension that makes each query wait for its token's own changes.
 pub(crate) struct ReadYourWrites;

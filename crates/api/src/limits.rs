@@ -17,6 +17,8 @@ pub const PROGRESS_POINTS_MAX: usize = 520;
 pub const SUBSCRIPTIONS_PER_TOKEN_MAX: usize = 16;
 /// Bytes of a request body at most.
 pub const BODY_BYTES_MAX: usize = 256 * 1024;
+/// Events the read models may lag behind the log while `/readyz` still answers ready.
+pub const READY_LAG_MAX: u64 = 10_000;
 /// How long a query waits at most for the read models to fold its token's own changes.
 pub const READ_YOUR_WRITES_WAIT_MAX: Duration = Duration::from_secs(1);
 

@@ -18,7 +18,7 @@ use axum::Router;
 use engine::TokenRegistry;
 
 use crate::caller::Caller;
-use crate::limits::BODY_BYTES_MAX;
+use crate::limits::{BODY_BYTES_MAX, READY_LAG_MAX};
 use crate::metrics::{Metrics, StoreStats};
 use crate::schema::ApiSchema;
 use crate::RequestId;
@@ -154,7 +154,7 @@ async fn geo(axum::extract::Path(layer): axum::extract::Path<String>) -> Respons
 async fn readyz(State(state): State<AppState>) -> Response {
     let head = state.store.head().await.map(|h| h.position).unwrap_or(u64::MAX);
     let lag = head.saturating_sub(state.projector.position());
-    if lag < 10_000 {
+    if lag < READY_LAG_MAX {
         (StatusCode::OK, "ready\n").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, format!("read models are {lag} events behind\n")).into_response()

@@ -1,15 +1,76 @@
-//! What every resolver shares: the [`ApiState`], the caller, and the mapping of errors to
-//! `extensions.code`. Internal causes are logged, never shown to clients.
+//! What every resolver shares: the [`ApiState`] (with what it keeps per token: open
+//! subscriptions, the last position its changes reached), the caller, argument parsing, and the
+//! mapping of errors to `extensions.code`. Internal causes are logged, never shown to clients.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::{Context, Error, ErrorExtensions};
 use engine::{Engine, EngineError};
 use projections::{Cut, Projector};
 use store::Timestamp;
+use uuid::Uuid;
 
 use crate::caller::Caller;
-use crate::limits::{PAGE_DEFAULT, PAGE_MAX};
+use crate::limits::{PAGE_DEFAULT, PAGE_MAX, READ_YOUR_WRITES_WAIT_MAX, SUBSCRIPTIONS_PER_TOKEN_MAX};
+
+/// The last log position each token's changes reached (one entry per token that has changed
+/// something since the server started).
+#[derive(Debug, Default)]
+pub struct Written {
+    last: Mutex<HashMap<Uuid, u64>>,
+}
+
+impl Written {
+    /// Notes that `token`'s change reached `position`.
+    pub fn record(&self, token: Uuid, position: u64) {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = last.entry(token).or_default();
+        *entry = (*entry).max(position);
+    }
+
+    /// Waits (at most [`crate::limits::READ_YOUR_WRITES_READ_YOUR_WRITES_WAIT_MAX`]) until `projector` has folded `token`'s last change.
+    pub async fn settle(&self, token: Uuid, projector: &Projector) {
+        let position = self.last.lock().unwrap_or_else(|p| p.into_inner()).get(&token).copied();
+        if let Some(position) = position.filter(|&p| p > projector.position()) {
+            if tokio::time::timeout(READ_YOUR_WRITES_WAIT_MAX, projector.wait_for(position)).await.is_err() {
+                tracing::warn!(position, "the read models did not fold a token's own change in time");
+            }
+        }
+    }
+}
+
+/// Open subscriptions per token.
+#[derive(Debug, Default)]
+pub struct Open(Mutex<HashMap<Uuid, usize>>);
+
+/// Counts one open subscription until dropped.
+pub(crate) struct Slot {
+    open: Arc<Open>,
+    token: Uuid,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut map = self.open.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.token) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+pub(crate) fn take_slot(open: &Arc<Open>, token: Uuid) -> async_graphql::Result<Slot> {
+    let mut map = open.0.lock().unwrap_or_else(|p| p.into_inner());
+    let n = map.entry(token).or_insert(0);
+    if *n >= SUBSCRIPTIONS_PER_TOKEN_MAX {
+        return Err(coded(
+            "LIMIT_EXCEEDED",
+            format!("a token holds at most {SUBSCRIPTIONS_PER_TOKEN_MAX} subscriptions"),
+        ));
+    }
+    *n += 1;
+    Ok(Slot { open: open.clone(), token })
+}
 
 /// The state the resolvers share (one per server).
 #[derive(Debug)]
@@ -17,9 +78,9 @@ pub struct ApiState {
     pub engine: Arc<Engine>,
     pub projector: Arc<Projector>,
     /// Open subscriptions per token.
-    pub open: Arc<crate::subscriptions::Open>,
+    pub open: Arc<Open>,
     /// The last position each token's changes reached (read your own writes).
-    pub written: Arc<crate::consistency::Written>,
+    pub written: Arc<Written>,
 }
 
 impl ApiState {

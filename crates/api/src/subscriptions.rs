@@ -2,51 +2,14 @@
 //! Subscriptions over WebSocket (`graphql-transport-ws`): the event feed automation follows
 //! (catch-up from a position, then live, no gap, no duplicate), and one rollout's changes.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use async_graphql::futures_util::stream::{self, Stream};
 use async_graphql::{Context, Subscription, ID};
-use uuid::Uuid;
 
 use engine::TokenRole;
 
 use crate::caller::Caller;
-use crate::limits::SUBSCRIPTIONS_PER_TOKEN_MAX;
 use crate::objects::event::{Event, EventFilter};
-use crate::state::{caller, coded, state};
-
-/// Open subscriptions per token.
-#[derive(Debug, Default)]
-pub struct Open(Mutex<HashMap<Uuid, usize>>);
-
-/// Counts one open subscription until dropped.
-struct Slot {
-    open: Arc<Open>,
-    token: Uuid,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut map = self.open.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = map.get_mut(&self.token) {
-            *n = n.saturating_sub(1);
-        }
-    }
-}
-
-fn take_slot(open: &Arc<Open>, token: Uuid) -> async_graphql::Result<Slot> {
-    let mut map = open.0.lock().unwrap_or_else(|p| p.into_inner());
-    let n = map.entry(token).or_insert(0);
-    if *n >= SUBSCRIPTIONS_PER_TOKEN_MAX {
-        return Err(coded(
-            "LIMIT_EXCEEDED",
-            format!("a token holds at most {SUBSCRIPTIONS_PER_TOKEN_MAX} subscriptions"),
-        ));
-    }
-    *n += 1;
-    Ok(Slot { open: open.clone(), token })
-}
+use crate::state::{caller, coded, state, take_slot};
 
 /// Which events a subscriber gets; the scope rules of the `events` query apply.
 fn matches(c: &Caller, f: &EventFilter, stream_id: &str, e: &store::RecordedEvent) -> bool {

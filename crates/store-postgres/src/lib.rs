@@ -28,12 +28,10 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_postgres::{AsyncMessage, Client, NoTls};
 use uuid::Uuid;
 
-/// Appends committed together at most.
-pub const GROUP_APPENDS_MAX: usize = 512;
+use store::limits::{GROUP_APPENDS_MAX, GROUP_BYTES_MAX, LIVE_CHANNEL_BATCHES, WRITE_QUEUE_DEPTH};
 /// The advisory lock that serializes appends across servers.
 const APPEND_LOCK: i64 = 0x6566_615f_726f_6c6c; // "efa_roll"
 const CHANNEL: &str = "efa_events";
-const LIVE_CHANNEL_BATCHES: usize = 1_024;
 
 const MIGRATIONS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS efa_events (
@@ -104,7 +102,7 @@ struct Inner {
     config: PgConfig,
     reader: tokio::sync::Mutex<Option<Arc<Client>>>,
     live: broadcast::Sender<Committed>,
-    requests: mpsc::Sender<Request>,
+    requests: mpsc::Sender<WriteRequest>,
     tasks: RwLock<Vec<tokio::task::JoinHandle<()>>>,
 }
 
@@ -124,9 +122,18 @@ impl std::fmt::Debug for PgStore {
 
 type Reply = oneshot::Sender<Result<Vec<RecordedEvent>, StoreError>>;
 
-enum Request {
+enum WriteRequest {
     Append { stream_id: String, expected: ExpectedVersion, events: Vec<NewEvent>, reply: Reply },
     Recorded { events: Vec<RecordedEvent>, reply: Reply },
+}
+
+impl WriteRequest {
+    fn payload_bytes(&self) -> usize {
+        match self {
+            WriteRequest::Append { events, .. } => events.iter().map(|e| e.data.len()).sum(),
+            WriteRequest::Recorded { events, .. } => events.iter().map(|e| e.data.len()).sum(),
+        }
+    }
 }
 
 impl PgStore {
@@ -147,7 +154,7 @@ impl PgStore {
             client.batch_execute(m).await.map_err(db_err)?;
         }
         let (live, _) = broadcast::channel(LIVE_CHANNEL_BATCHES);
-        let (requests, queue) = mpsc::channel(8_192);
+        let (requests, queue) = mpsc::channel(WRITE_QUEUE_DEPTH);
         let writer =
             Writer { config: config.clone(), client: Some(client), statements: None, live: live.clone() };
         let writer = tokio::spawn(writer.run(queue));
@@ -174,7 +181,10 @@ impl PgStore {
         Ok(c)
     }
 
-    async fn request(&self, make: impl FnOnce(Reply) -> Request) -> Result<Vec<RecordedEvent>, StoreError> {
+    async fn request(
+        &self,
+        make: impl FnOnce(Reply) -> WriteRequest,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.inner.requests.send(make(reply)).await.map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
@@ -311,22 +321,26 @@ fn decode_row(row: &tokio_postgres::Row) -> Result<RecordedEvent, StoreError> {
 }
 
 impl Writer {
-    async fn run(mut self, mut queue: mpsc::Receiver<Request>) {
+    async fn run(mut self, mut queue: mpsc::Receiver<WriteRequest>) {
         while let Some(first) = queue.recv().await {
+            let mut bytes = first.payload_bytes();
             let mut group = vec![first];
-            while group.len() < GROUP_APPENDS_MAX {
+            while group.len() < GROUP_APPENDS_MAX && bytes < GROUP_BYTES_MAX {
                 match queue.try_recv() {
-                    Ok(r) => group.push(r),
+                    Ok(r) => {
+                        bytes += r.payload_bytes();
+                        group.push(r);
+                    }
                     Err(_) => break,
                 }
             }
             let (items, replies): (Vec<Item>, Vec<Reply>) = group
                 .into_iter()
                 .map(|r| match r {
-                    Request::Append { stream_id, expected, events, reply } => {
+                    WriteRequest::Append { stream_id, expected, events, reply } => {
                         (Item::Append { stream_id, expected, events }, reply)
                     }
-                    Request::Recorded { events, reply } => (Item::Recorded { events }, reply),
+                    WriteRequest::Recorded { events, reply } => (Item::Recorded { events }, reply),
                 })
                 .unzip();
             match self.commit(&items).await {
@@ -516,12 +530,12 @@ impl EventStore for PgStore {
         events: Vec<NewEvent>,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let stream_id = stream_id.to_owned();
-        self.request(|reply| Request::Append { stream_id, expected, events, reply }).await
+        self.request(|reply| WriteRequest::Append { stream_id, expected, events, reply }).await
     }
 
     async fn append_recorded(&self, events: Vec<RecordedEvent>) -> Result<(), StoreError> {
         store::limits::check_recorded(&events)?;
-        self.request(|reply| Request::Recorded { events, reply }).await.map(|_| ())
+        self.request(|reply| WriteRequest::Recorded { events, reply }).await.map(|_| ())
     }
 
     async fn read_stream(

@@ -8,7 +8,7 @@
 //! 1. `append` checks nothing itself: it queues a request for the writer thread and awaits its
 //!    answer.
 //! 2. The writer takes every request waiting at that moment (a group, up to
-//!    [`GROUP_APPENDS_MAX`]) and plans each with the shared chain rules
+//!    [`store::limits::GROUP_APPENDS_MAX`]) and plans each with the shared chain rules
 //!    ([`store::plan_append`]): limits, idempotency, expected version, positions, hashes. A
 //!    refused append does not stop the others. Positions are assigned here, by the one writer,
 //!    so position order is commit order.
@@ -46,14 +46,7 @@ pub use segments::{SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MAX};
 /// this bounds what is indexed again at the next open).
 const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Appends committed together at most.
-pub const GROUP_APPENDS_MAX: usize = 1_024;
-/// Payload bytes committed together at most (a group closes once it has more).
-pub const GROUP_BYTES_MAX: usize = 16 * 1024 * 1024;
-/// Requests waiting for the writer at most; further appends wait for room.
-const QUEUE_DEPTH: usize = 8_192;
-/// Capacity of the live channel; a subscriber further behind reads the log instead.
-const LIVE_CHANNEL_BATCHES: usize = 1_024;
+use store::limits::{GROUP_APPENDS_MAX, GROUP_BYTES_MAX, LIVE_CHANNEL_BATCHES, WRITE_QUEUE_DEPTH};
 /// sled's page cache, unless configured otherwise. sled holds only the indexes; the events are
 /// read from the segment files through the operating system's cache. Rebuilds, audit pages and
 /// appends measured the same with 32 and 256 MiB on a log of a million events, and every MiB of
@@ -121,13 +114,13 @@ struct Inner {
     /// Events indexed again when the store was opened.
     replayed: u64,
     clock: Arc<dyn Clock>,
-    requests: Option<mpsc::Sender<Request>>,
+    requests: Option<mpsc::Sender<WriteRequest>>,
     writer: Option<std::thread::JoinHandle<()>>,
     checkpointer: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
     _lock: File,
 }
 
-enum Request {
+enum WriteRequest {
     Append {
         stream_id: String,
         expected: ExpectedVersion,
@@ -140,11 +133,11 @@ enum Request {
     },
 }
 
-impl Request {
+impl WriteRequest {
     fn payload_bytes(&self) -> usize {
         match self {
-            Request::Append { events, .. } => events.iter().map(|e| e.data.len()).sum(),
-            Request::Recorded { events, .. } => events.iter().map(|e| e.data.len()).sum(),
+            WriteRequest::Append { events, .. } => events.iter().map(|e| e.data.len()).sum(),
+            WriteRequest::Recorded { events, .. } => events.iter().map(|e| e.data.len()).sum(),
         }
     }
 }
@@ -217,7 +210,7 @@ impl SledStore {
         let durable = checkpointer.durable.clone();
         let durable_head = Arc::new(Mutex::new(head));
         let (live, _) = broadcast::channel(LIVE_CHANNEL_BATCHES);
-        let (requests, queue) = mpsc::channel(QUEUE_DEPTH);
+        let (requests, queue) = mpsc::channel(WRITE_QUEUE_DEPTH);
         let counters = Arc::new(Counters::default());
         let writer = Writer {
             counters: counters.clone(),
@@ -260,7 +253,7 @@ impl SledStore {
 
     async fn request(
         &self,
-        make: impl FnOnce(oneshot::Sender<Result<Vec<RecordedEvent>, StoreError>>) -> Request,
+        make: impl FnOnce(oneshot::Sender<Result<Vec<RecordedEvent>, StoreError>>) -> WriteRequest,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let (reply, answer) = oneshot::channel();
         let requests = self.inner.requests.as_ref().ok_or(StoreError::Closed)?;
@@ -321,12 +314,12 @@ impl EventStore for SledStore {
         events: Vec<NewEvent>,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let stream_id = stream_id.to_owned();
-        self.request(|reply| Request::Append { stream_id, expected, events, reply }).await
+        self.request(|reply| WriteRequest::Append { stream_id, expected, events, reply }).await
     }
 
     async fn append_recorded(&self, events: Vec<RecordedEvent>) -> Result<(), StoreError> {
         store::limits::check_recorded(&events)?;
-        self.request(|reply| Request::Recorded { events, reply }).await.map(|_| ())
+        self.request(|reply| WriteRequest::Recorded { events, reply }).await.map(|_| ())
     }
 
     async fn read_stream(
@@ -462,7 +455,7 @@ enum Outcome {
 }
 
 impl Writer {
-    fn run(mut self, mut queue: mpsc::Receiver<Request>) {
+    fn run(mut self, mut queue: mpsc::Receiver<WriteRequest>) {
         while let Some(first) = queue.blocking_recv() {
             let mut bytes = first.payload_bytes();
             let mut group = vec![first];
@@ -484,7 +477,7 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, group: Vec<Request>) {
+    fn commit(&mut self, group: Vec<WriteRequest>) {
         let start_head = self.head;
         let mut pending = Pending { tree: &self.tree, versions: HashMap::new(), ids: HashMap::new() };
         let mut written: Vec<RecordedEvent> = Vec::new();
@@ -492,12 +485,12 @@ impl Writer {
         let now = self.clock.now();
         for request in group {
             if let Some(reason) = &self.failed {
-                let (Request::Append { reply, .. } | Request::Recorded { reply, .. }) = request;
+                let (WriteRequest::Append { reply, .. } | WriteRequest::Recorded { reply, .. }) = request;
                 outcomes.push(Outcome::Refused(reply, StoreError::Io(reason.clone())));
                 continue;
             }
             match request {
-                Request::Append { stream_id, expected, events, reply } => {
+                WriteRequest::Append { stream_id, expected, events, reply } => {
                     let retry = events.clone();
                     match plan_append(&mut pending, &mut self.head, &stream_id, expected, events, now) {
                         Ok(Plan::Write(records)) => {
@@ -511,7 +504,7 @@ impl Writer {
                         Err(e) => outcomes.push(Outcome::Refused(reply, e)),
                     }
                 }
-                Request::Recorded { events, reply } => {
+                WriteRequest::Recorded { events, reply } => {
                     let mut head = self.head;
                     let mut versions = pending.versions.clone();
                     match plan_continuation(&mut pending, &mut head, &events, &mut versions) {

@@ -17,6 +17,15 @@ pub const EVENT_TYPE_BYTES_MAX: usize = 100;
 pub const ACTOR_FIELD_BYTES_MAX: usize = 200;
 /// Events one read call returns at most; larger requests are cut to this.
 pub const READ_BATCH_MAX: usize = 10_000;
+/// Appends one group commit takes at most (every backend's writer).
+pub const GROUP_APPENDS_MAX: usize = 1_024;
+/// Payload bytes one group commit takes at most, counted as appends join it (so a group can
+/// exceed it by one append's bytes, at most [`APPEND_BYTES_MAX`]).
+pub const GROUP_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Appends waiting for a backend's writer at most; a caller past it waits for room.
+pub const WRITE_QUEUE_DEPTH: usize = 8_192;
+/// Committed batches a live subscriber may lag behind before it reads the log instead.
+pub const LIVE_CHANNEL_BATCHES: usize = 1_024;
 
 /// Stream ids are ASCII letters, digits and `- _ . : / @`, e.g. `rollout-wohngeld:120540000000`.
 pub fn check_stream_id(stream_id: &str) -> Result<(), StoreError> {

@@ -9,9 +9,6 @@ use crate::{
     EventStore, ExpectedVersion, Head, NewEvent, Plan, RecordedEvent, StoreError, SystemClock,
 };
 
-/// Capacity of the live channel; a subscriber further behind reads the log instead.
-const LIVE_CHANNEL_BATCHES: usize = 1_024;
-
 /// The whole log in memory, for tests. Same rules as every backend (it runs the conformance
 /// suite); nothing survives the process.
 #[derive(Clone)]
@@ -73,7 +70,7 @@ impl MemoryStore {
     }
 
     pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
-        let (live, _) = broadcast::channel(LIVE_CHANNEL_BATCHES);
+        let (live, _) = broadcast::channel(limits::LIVE_CHANNEL_BATCHES);
         MemoryStore { inner: Arc::new(Mutex::new(Log::default())), live, clock }
     }
 

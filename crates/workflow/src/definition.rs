@@ -178,7 +178,7 @@ pub fn parse(bytes: &[u8]) -> Result<Definition, Vec<Diagnostic>> {
             return Err(vec![Diagnostic { span, message: format!("not valid TOML: {message}") }]);
         }
     };
-    let mut cx = Cx { diags: Vec::new(), source };
+    let mut cx = Lowering { diags: Vec::new(), source };
     let definition = cx.definition(doc.as_table());
     match definition {
         Some(mut d) if cx.diags.is_empty() => {
@@ -242,7 +242,7 @@ pub const STEP_KEYS: &[&str] = &[
 ];
 pub const FIELD_KEYS: &[&str] = &["id", "label", "type", "required", "values"];
 
-struct Cx<'s> {
+struct Lowering<'s> {
     diags: Vec<Diagnostic>,
     source: &'s str,
 }
@@ -263,7 +263,7 @@ fn item_span(item: &Item) -> Option<Range<usize>> {
     }
 }
 
-impl Cx<'_> {
+impl Lowering<'_> {
     fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
         self.diags.push(Diagnostic { span, message: message.into() });
     }
