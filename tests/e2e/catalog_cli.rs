@@ -1,15 +1,8 @@
 //! `rollout catalog import` and `rollout service start`, as an operator runs them.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn rollout(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rollout"))
-        .args(args)
-        .env_remove("ROLLOUT_DATA_DIR")
-        .output()
-        .expect("run rollout")
-}
+use crate::support::rollout;
 
 fn data() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data")

@@ -1,18 +1,12 @@
 //! The `rollout` binary's store commands, run as a user runs them.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+use crate::support::rollout;
 
 use store::{Actor, ActorKind, EventStore, ExpectedVersion, Json, NewEvent};
 use store_sled::{SledConfig, SledStore};
-
-fn rollout(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rollout"))
-        .args(args)
-        .env_remove("ROLLOUT_DATA_DIR")
-        .output()
-        .expect("run rollout")
-}
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::Server;
+use crate::support::{rollout, Server};
 
 fn database() -> Option<String> {
     std::env::var("ROLLOUT_TEST_DATABASE_URL").ok()
@@ -24,10 +24,6 @@ fn fresh_schema(url: &str) -> String {
     });
     let separator = if url.contains('?') { '&' } else { '?' };
     format!("{url}{separator}options=-csearch_path%3D{schema}")
-}
-
-fn rollout(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_rollout")).args(args).env_remove("ROLLOUT_STORE").output().expect("run")
 }
 
 #[test]

@@ -1,8 +1,6 @@
 //! What the end-to-end tests share: a real `rollout serve` process on a fresh store (sled, or
 //! PostgreSQL with `ROLLOUT_E2E_POSTGRES=1`), plain HTTP and GraphQL calls, and headless
 //! Chromium driven over the DevTools protocol (`browser`).
-#![allow(dead_code)] // each test binary uses a part of it
-
 pub mod browser;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -12,6 +10,16 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
+
+/// Runs the `rollout` binary with `args`, without the store settings of the environment.
+pub fn rollout(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rollout"))
+        .args(args)
+        .env_remove("ROLLOUT_DATA_DIR")
+        .env_remove("ROLLOUT_STORE")
+        .output()
+        .expect("run rollout")
+}
 
 /// POSTs raw bytes to /graphql at `address`; (status, body), or an error when the server is gone.
 pub fn post(address: &str, token: Option<&str>, body: &[u8]) -> std::io::Result<(u16, String)> {

@@ -123,7 +123,7 @@ fn main() {
         let store: Arc<dyn EventStore> = Arc::new(SledStore::open(SledConfig::new(dir.path())).expect("store"));
         let registry = Arc::new(engine::Registry::bundled().expect("bundled"));
         let engine = Arc::new(engine::Engine::open(store.clone(), registry.clone()).await.expect("engine"));
-        let admin = engine::Invocation::new(workflow::decide::Principal { actor: store::Actor::system(), roles: vec![], admin: true });
+        let admin = engine::Invocation::system();
         let data = catalog::parse_dataset(&catalog::parse::bundled_files()).expect("data");
         engine.import_catalog(&data, &admin, |_, _| {}).await.expect("import");
         // Rollouts for every municipal service: 22 services × 193 administrations.
@@ -152,7 +152,7 @@ fn main() {
             authorities: vec![],
             services: vec![],
         };
-        let (_, token) = engine.issue_token(spec, &admin).await.expect("token");
+        let token = engine.issue_token(spec, &admin).await.expect("token").secret;
         let (projector, _) = projections::Projector::start(store.clone(), registry, None).await.expect("projector");
         let tokens = engine.tokens().clone();
         let schema = api::schema::build(api::ApiState::new(engine, projector.clone()));

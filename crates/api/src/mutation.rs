@@ -432,8 +432,12 @@ impl Mutation {
         let c = admin(ctx, "revoke tokens")?;
         let token_id = uuid::Uuid::try_parse(&id)
             .map_err(|_| coded("BAD_USER_INPUT", format!("`{}` is not a token id", id.as_str())))?;
-        state(ctx).engine.revoke_token(token_id, &reason, &invocation(ctx, c)).await.map_err(engine_error)?;
-        remember_head(ctx).await;
+        let event = state(ctx)
+            .engine
+            .revoke_token(token_id, &reason, &invocation(ctx, c))
+            .await
+            .map_err(engine_error)?;
+        state(ctx).written.record(c.token_id, event.position);
         Ok(true)
     }
 
@@ -452,10 +456,13 @@ impl Mutation {
         })?;
         let spec =
             TokenSpec { name: input.name, role, authorities: input.authorities, services: input.services };
-        let (issued, token) =
-            state(ctx).engine.issue_token(spec, &invocation(ctx, c)).await.map_err(engine_error)?;
-        remember_head(ctx).await;
-        Ok(IssuedToken { id: ID(issued.token_id.to_string()), token, role: issued.role.name().into() })
+        let new = state(ctx).engine.issue_token(spec, &invocation(ctx, c)).await.map_err(engine_error)?;
+        state(ctx).written.record(c.token_id, new.event.position);
+        Ok(IssuedToken {
+            id: ID(new.issued.token_id.to_string()),
+            token: new.secret,
+            role: new.issued.role.name().into(),
+        })
     }
 }
 

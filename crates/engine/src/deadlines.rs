@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use projections::Projector;
-use vocab::Actor;
-use workflow::decide::{Command, Principal};
+use workflow::decide::Command;
 
 use crate::{Engine, EngineError, Invocation};
 
@@ -27,7 +26,7 @@ impl Engine {
     /// Appends `StepOverdue` for each (service, ARS, step) whose due date has passed; one
     /// already recorded is refused by `decide` and skipped. Returns how many were recorded.
     pub async fn record_overdue(&self, due: &[(String, String, String)]) -> Result<usize, EngineError> {
-        let system = Invocation::new(Principal { actor: Actor::system(), roles: vec![], admin: true });
+        let system = Invocation::system();
         let mut recorded = 0;
         for (service, ars, step) in due {
             let command = Command::RecordOverdue { step: step.clone() };

@@ -19,7 +19,7 @@ use workflow::rollout::{stream_id, Meta, Rollout};
 
 pub use deadlines::{spawn_deadline_policy, DEADLINE_ROUND};
 pub use registry::Registry;
-pub use tokens::{TokenIssued, TokenRegistry, TokenRole, TokenSpec};
+pub use tokens::{NewToken, TokenIssued, TokenRegistry, TokenRole, TokenSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -96,6 +96,12 @@ impl Invocation {
             idempotency_key: None,
             expected_version: None,
         }
+    }
+
+    /// The system's own invocation (policies, first start, demo data): the system actor, with
+    /// every right, and a fresh correlation id.
+    pub fn system() -> Self {
+        Invocation::new(Principal { actor: Actor::system(), roles: vec![], admin: true })
     }
 
     /// The id of the `index`-th event of this request: derived from the idempotency key when
@@ -589,11 +595,9 @@ impl Engine {
             catalog.active_authorities().map(|a| a.ars.clone()).filter(|a| a != LAND_ARS).collect()
         };
         let system = Invocation {
-            principal: Principal { actor: Actor::system(), roles: vec![], admin: true },
             correlation_id: req.correlation_id,
             causation_id: cause.map(|e| e.event_id),
-            idempotency_key: None,
-            expected_version: None,
+            ..Invocation::system()
         };
         for ars in targets {
             if self.store.stream_version(&stream_id(&after.service_key, &ars)).await? == 0 {

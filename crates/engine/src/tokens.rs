@@ -83,6 +83,15 @@ pub struct TokenRevoked {
     pub reason: String,
 }
 
+/// A token just issued: its record, the secret (shown once), and the event that recorded it.
+#[derive(Clone, Debug)]
+pub struct NewToken {
+    pub issued: TokenIssued,
+    /// `efa_<id>_<random>`: the bearer secret. Nowhere else.
+    pub secret: String,
+    pub event: RecordedEvent,
+}
+
 /// What a new token is for.
 #[derive(Clone, Debug)]
 pub struct TokenSpec {
@@ -182,12 +191,12 @@ impl TokenRegistry {
 
 impl crate::Engine {
     /// Issues a token: checks the spec, appends `TokenIssued` (with the invocation's actor and
-    /// correlation id) and returns its record and the secret (`efa_<id>_<random>`), shown once.
+    /// correlation id) and returns its record, the secret and the event.
     pub async fn issue_token(
         &self,
         spec: TokenSpec,
         req: &crate::Invocation,
-    ) -> Result<(TokenIssued, String), crate::EngineError> {
+    ) -> Result<NewToken, crate::EngineError> {
         spec.check().map_err(crate::EngineError::InvalidToken)?;
         let token_id = Uuid::now_v7();
         let secret = secret().map_err(crate::EngineError::InvalidToken)?;
@@ -202,21 +211,18 @@ impl crate::Engine {
         let payload =
             serde_json::to_value(&issued).map_err(|e| crate::EngineError::InvalidToken(e.to_string()))?;
         let event = crate::new_event(TOKEN_ISSUED, payload, req);
-        let recorded = self
-            .store()
-            .append(&token_stream(token_id), store::ExpectedVersion::NoStream, vec![event])
-            .await?;
-        recorded.iter().for_each(|e| self.tokens().apply(e));
-        Ok((issued, format!("efa_{}_{secret}", token_id.simple())))
+        let event = self.append_token_event(token_id, store::ExpectedVersion::NoStream, event).await?;
+        Ok(NewToken { issued, secret: format!("efa_{}_{secret}", token_id.simple()), event })
     }
 
     /// Revokes a token; it is refused from then on (on every server following the log).
+    /// Returns the event that recorded it.
     pub async fn revoke_token(
         &self,
         token_id: Uuid,
         reason: &str,
         req: &crate::Invocation,
-    ) -> Result<(), crate::EngineError> {
+    ) -> Result<RecordedEvent, crate::EngineError> {
         match self.tokens().get(token_id) {
             None => return Err(crate::EngineError::UnknownToken(token_id)),
             Some((_, false)) => return Err(crate::EngineError::TokenAlreadyRevoked(token_id)),
@@ -226,12 +232,28 @@ impl crate::Engine {
         let payload =
             serde_json::to_value(&revoked).map_err(|e| crate::EngineError::InvalidToken(e.to_string()))?;
         let event = crate::new_event(TOKEN_REVOKED, payload, req);
-        let recorded = self
-            .store()
-            .append(&token_stream(token_id), store::ExpectedVersion::Exact(1), vec![event])
-            .await?;
-        recorded.iter().for_each(|e| self.tokens().apply(e));
-        Ok(())
+        // Version 1 is the issue: a revocation that lost a race with another one conflicts.
+        match self.append_token_event(token_id, store::ExpectedVersion::Exact(1), event).await {
+            Err(crate::EngineError::Conflict { .. }) => {
+                Err(crate::EngineError::TokenAlreadyRevoked(token_id))
+            }
+            other => other,
+        }
+    }
+
+    /// Appends one event to a token's stream and applies it to the registry.
+    async fn append_token_event(
+        &self,
+        token_id: Uuid,
+        expected: store::ExpectedVersion,
+        event: store::NewEvent,
+    ) -> Result<RecordedEvent, crate::EngineError> {
+        let recorded = self.store().append(&token_stream(token_id), expected, vec![event]).await?;
+        let event = recorded.into_iter().next().ok_or_else(|| {
+            crate::EngineError::Unreadable(format!("the append to token {token_id} returned no event"))
+        })?;
+        self.tokens().apply(&event);
+        Ok(event)
     }
 
     /// Keeps the token registry following the log from position `after` + 1: tokens issued or

@@ -37,7 +37,11 @@ fn complete(step: &str, evidence: serde_json::Value) -> Command {
 }
 
 async fn setup() -> (Arc<dyn EventStore>, Arc<Engine>, Arc<Registry>) {
-    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    setup_on(Arc::new(MemoryStore::new())).await
+}
+
+/// An engine on `store` with the bundled catalogue imported.
+async fn setup_on(store: Arc<dyn EventStore>) -> (Arc<dyn EventStore>, Arc<Engine>, Arc<Registry>) {
     let registry = Arc::new(Registry::bundled().expect("bundled"));
     let engine = Arc::new(Engine::open(store.clone(), registry.clone()).await.expect("engine"));
     engine
@@ -201,13 +205,7 @@ async fn overdue_is_recorded_once_across_restarts() {
     // The policy's "now" is the store's clock: the test moves it past the due dates.
     let start = store::Clock::now(&store::SystemClock).unix_micros();
     let clock = Arc::new(ManualClock(std::sync::atomic::AtomicI64::new(start)));
-    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::with_clock(clock.clone()));
-    let registry = Arc::new(Registry::bundled().expect("bundled"));
-    let engine = Arc::new(Engine::open(store.clone(), registry.clone()).await.expect("engine"));
-    engine
-        .import_catalog(&parse_dataset(&bundled_files()).expect("data"), &admin(), |_, _| {})
-        .await
-        .expect("import");
+    let (store, engine, registry) = setup_on(Arc::new(MemoryStore::with_clock(clock.clone()))).await;
     engine.start_service("wohngeld", &admin()).await.expect("start");
     let tomorrow = Timestamp::from_unix_micros(start + DAY_MICROS);
     for ars in ["120540000000", "120510000000"] {

@@ -61,7 +61,7 @@ pub async fn generate(engine: &engine::Engine, clock: &crate::serve::ShiftableCl
             roles: vec![],
             admin: false,
         }),
-        admin: engine::Invocation::new(Principal { actor: Actor::system(), roles: vec![], admin: true }),
+        admin: engine::Invocation::system(),
     };
     let land = catalog::LAND_ARS;
     let arss: Vec<String> =

@@ -278,7 +278,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             })?;
             let engine = open_for_tokens(&store).await?;
             let spec = engine::TokenSpec { name, role, authorities, services };
-            let (issued, secret) = engine.issue_token(spec, &cli_request()).await?;
+            let engine::NewToken { issued, secret, .. } = engine.issue_token(spec, &cli_request()).await?;
             eprintln!("token {} ({}) issued; it is shown only now:", issued.token_id, issued.role.name());
             println!("{secret}");
             Ok(())

@@ -143,7 +143,7 @@ async fn initialise(
         if let Some(clock) = demo {
             clock.days_ago(crate::demo::DEMO_DAYS + 1.0);
         }
-        let system = system_invocation();
+        let system = engine::Invocation::system();
         let data = catalog::parse_dataset(&catalog::parse::bundled_files()).map_err(|e| {
             Failure(format!(
                 "the built-in data is invalid: {}",
@@ -159,7 +159,7 @@ async fn initialise(
             authorities: vec![],
             services: vec![],
         };
-        let (_, secret) = engine.issue_token(spec, &system_invocation()).await?;
+        let secret = engine.issue_token(spec, &engine::Invocation::system()).await?.secret;
         let path = dir.join("admin.token");
         write_secret(&path, &secret)?;
         println!("admin token written to {}", path.display());
@@ -170,15 +170,6 @@ async fn initialise(
         }
     }
     Ok(())
-}
-
-/// The system's own invocation (first start, demo data).
-fn system_invocation() -> engine::Invocation {
-    engine::Invocation::new(workflow::decide::Principal {
-        actor: store::Actor::system(),
-        roles: vec![],
-        admin: true,
-    })
 }
 
 fn write_secret(path: &Path, secret: &str) -> Result<(), Failure> {
