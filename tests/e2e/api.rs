@@ -678,6 +678,22 @@ fn the_demo_is_a_living_system_with_months_of_history() {
         bot["data"]["events"]["edges"][0]["node"]["actor"]["kind"], "automation",
         "an automation token took part"
     );
+    // The server's deadline policy records the overdue steps in their histories, by the system
+    // (its first round runs at start).
+    let query = "{ events(filter: { types: [\"StepOverdue\"] }, first: 5) { edges { node { streamId actor { id kind } } } } }";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let recorded = loop {
+        let r = server.gql(Some(&server.admin), query, json!({}));
+        let edges = r["data"]["events"]["edges"].as_array().cloned().unwrap_or_default();
+        if !edges.is_empty() || std::time::Instant::now() > deadline {
+            break edges;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert!(!recorded.is_empty(), "the running server recorded StepOverdue events");
+    assert!(recorded
+        .iter()
+        .all(|e| e["node"]["actor"]["id"] == "system" && e["node"]["actor"]["kind"] == "system"));
     // A rollout and its steps say whether they are overdue, as the overdue list does.
     let late = &d["overdue"][0];
     let r = server.gql(

@@ -393,3 +393,53 @@ fn every_stored_event_type_and_version_is_in_the_committed_list() {
         assert!(e.contains("schema version"), "{name}: {e}");
     }
 }
+
+fn token_spec(name: &str) -> engine::TokenSpec {
+    engine::TokenSpec {
+        name: name.into(),
+        role: engine::TokenRole::Auditor,
+        authorities: vec![],
+        services: vec![],
+    }
+}
+
+/// Tokens are engine commands: their events carry the invocation's actor and correlation id,
+/// the registry follows them, a new engine folds them again, and the name has a limit.
+#[tokio::test]
+async fn tokens_are_issued_and_revoked_as_events_of_the_invocation() {
+    use engine::tokens::TOKEN_NAME_CHARS_MAX;
+    let (engine, store) = engine().await;
+    let req = admin();
+    let at_limit = "ü".repeat(TOKEN_NAME_CHARS_MAX);
+    let new = engine.issue_token(token_spec(&at_limit), &req).await.expect("a name at its limit");
+    assert_eq!(new.event.event_type, "TokenIssued");
+    assert_eq!(new.event.correlation_id, req.correlation_id, "the invocation's correlation id");
+    assert_eq!(new.event.actor, req.principal.actor);
+    assert!(!new.event.data.as_str().contains(&new.secret[new.secret.len() - 64..]), "no secret in the log");
+    assert_eq!(engine.tokens().authenticate(&new.secret).map(|t| t.name), Some(at_limit.clone()));
+    let too_long = engine.issue_token(token_spec(&format!("{at_limit}x")), &req).await;
+    assert!(
+        matches!(&too_long, Err(EngineError::InvalidToken(m)) if m.contains(&format!("1 to {TOKEN_NAME_CHARS_MAX} characters"))),
+        "{too_long:?}"
+    );
+    let staff_without_scope =
+        engine::TokenSpec { role: engine::TokenRole::AuthorityStaff, ..token_spec("x") };
+    assert!(matches!(engine.issue_token(staff_without_scope, &req).await, Err(EngineError::InvalidToken(_))));
+
+    let id = new.issued.token_id;
+    let revocation = engine.revoke_token(id, "left the project", &req).await.expect("revoke");
+    assert_eq!(
+        (revocation.event_type.as_str(), revocation.correlation_id),
+        ("TokenRevoked", req.correlation_id)
+    );
+    assert!(engine.tokens().authenticate(&new.secret).is_none(), "a revoked token is refused at once");
+    assert!(matches!(engine.revoke_token(id, "again", &req).await, Err(EngineError::TokenAlreadyRevoked(_))));
+    let unknown = uuid::Uuid::now_v7();
+    assert!(
+        matches!(engine.revoke_token(unknown, "?", &req).await, Err(EngineError::UnknownToken(u)) if u == unknown)
+    );
+
+    // A second engine on the same log (another server, a restart) knows both facts.
+    let reopened = Engine::open(store, Arc::new(Registry::bundled().expect("bundled"))).await.expect("open");
+    assert_eq!(reopened.tokens().get(id).map(|(_, active)| active), Some(false));
+}

@@ -76,3 +76,31 @@ fn the_checker_finds_store_calls_and_lets_the_rest_pass() {
     let names: Vec<(usize, &str)> = found.iter().map(|(l, n)| (*l, n.as_str())).collect();
     assert_eq!(names, vec![(1, "read_stream"), (2, "append"), (6, "read_categories"), (7, "read_event")]);
 }
+
+/// The crates that get "now" from the store's clock: none of them reads the system time itself
+/// (`store::SystemClock` does, and the binary through it), so a test that controls the store's
+/// clock controls deadlines, overdue flags and step actions everywhere.
+#[test]
+fn only_the_stores_system_clock_reads_the_time() {
+    let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut offences = Vec::new();
+    for name in ["vocab", "workflow", "catalog", "projections", "engine", "api"] {
+        let mut files = Vec::new();
+        rust_files(&crates.join(name).join("src"), &mut files);
+        assert!(!files.is_empty(), "{name} has sources");
+        for path in files {
+            let source = std::fs::read_to_string(&path).expect("read");
+            for (i, line) in source.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                if code.contains("SystemTime::now") || code.contains("SystemClock") {
+                    offences.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        offences.is_empty(),
+        "reads the system time instead of the store's clock:\n{}",
+        offences.join("\n")
+    );
+}

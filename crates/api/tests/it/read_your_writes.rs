@@ -4,12 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use api::Caller;
-use catalog::parse::{bundled_files, parse_dataset};
-use engine::{Engine, Invocation, Registry, TokenRole};
-use projections::Projector;
+use engine::TokenRole;
 use store::conformance::Relayed;
-use store::{Actor, ActorKind, EventStore, MemoryStore};
+use store::{EventStore, MemoryStore};
+
+use crate::support::{caller, run, schema_over};
 
 /// The log as it is, but every live notification arrives `delay` late.
 fn slow(inner: Arc<dyn EventStore>, delay: Duration) -> Arc<dyn EventStore> {
@@ -32,40 +31,6 @@ fn slow(inner: Arc<dyn EventStore>, delay: Duration) -> Arc<dyn EventStore> {
     Arc::new(Relayed { inner, live })
 }
 
-fn caller(role: TokenRole) -> Caller {
-    Caller {
-        token_id: uuid::Uuid::now_v7(),
-        name: role.name().into(),
-        role,
-        authorities: vec![],
-        services: vec![],
-    }
-}
-
-/// The API's schema over `store`, which holds the bundled catalogue.
-async fn schema_over(store: Arc<dyn EventStore>) -> api::schema::ApiSchema {
-    let registry = Arc::new(Registry::bundled().expect("bundled definitions"));
-    let engine = Arc::new(Engine::open(store.clone(), registry.clone()).await.expect("engine"));
-    let setup = Invocation::new(workflow::decide::Principal {
-        actor: Actor { id: "person:setup".into(), name: "Setup".into(), kind: ActorKind::Person },
-        roles: vec![],
-        admin: true,
-    });
-    engine
-        .import_catalog(&parse_dataset(&bundled_files()).expect("data"), &setup, |_, _| {})
-        .await
-        .expect("catalogue");
-    let (projector, _) = Projector::start(store.clone(), registry, None).await.expect("projector");
-    api::schema::build(api::ApiState::new(engine, projector))
-}
-
-/// Runs `query` as `p` and returns its data (it must not fail).
-async fn run(schema: &api::schema::ApiSchema, p: &Caller, query: &str) -> serde_json::Value {
-    let response = schema.execute(async_graphql::Request::new(query).data(p.clone())).await;
-    assert!(response.errors.is_empty(), "{:?}", response.errors);
-    response.data.into_json().expect("json")
-}
-
 const START: &str =
     "mutation { startRollout(input: { serviceKey: \"wohngeld\", ars: \"120540000000\" }) { rollout { version } } }";
 const READ: &str = "{ rollout(id: \"wohngeld:120540000000\") { version stepsDone } \
@@ -74,7 +39,7 @@ const READ: &str = "{ rollout(id: \"wohngeld:120540000000\") { version stepsDone
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tokens_next_operation_sees_its_own_changes_in_the_read_models() {
     // Late by less than the wait (one second), by far more than a query takes.
-    let schema = schema_over(slow(Arc::new(MemoryStore::new()), Duration::from_millis(500))).await;
+    let schema = schema_over(slow(Arc::new(MemoryStore::new()), Duration::from_millis(500))).await.schema;
     let manager = caller(TokenRole::ProjectManager);
     let started = run(&schema, &manager, START).await;
     assert_eq!(started["startRollout"]["rollout"]["version"], 1);
@@ -98,7 +63,7 @@ async fn a_read_model_that_never_catches_up_delays_a_query_only_so_long() {
     // Live notifications never arrive: the read models stall once they have caught up.
     let inner: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
     let stalled = Arc::new(Relayed { inner, live: tokio::sync::broadcast::channel(1).0 });
-    let schema = schema_over(stalled).await;
+    let schema = schema_over(stalled).await.schema;
     let manager = caller(TokenRole::ProjectManager);
     assert_eq!(run(&schema, &manager, START).await["startRollout"]["rollout"]["version"], 1);
     // After the wait, the query is answered as the read models stand (without the change).

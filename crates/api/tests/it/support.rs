@@ -1,0 +1,50 @@
+//! What the API's tests share: a schema over a store with the catalogue, callers, a query runner.
+
+use std::sync::Arc;
+
+use api::Caller;
+use catalog::parse::{bundled_files, parse_dataset};
+use engine::{Engine, Invocation, Registry, TokenRole};
+use projections::Projector;
+use store::{Actor, ActorKind, EventStore};
+
+pub fn caller(role: TokenRole) -> Caller {
+    Caller {
+        token_id: uuid::Uuid::now_v7(),
+        name: role.name().into(),
+        role,
+        authorities: vec![],
+        services: vec![],
+    }
+}
+
+/// The API over a store: its schema and what it is built on.
+pub struct Api {
+    pub schema: api::schema::ApiSchema,
+    pub engine: Arc<Engine>,
+}
+
+/// The API's schema over `store`, after importing the bundled catalogue into it.
+pub async fn schema_over(store: Arc<dyn EventStore>) -> Api {
+    let registry = Arc::new(Registry::bundled().expect("bundled definitions"));
+    let engine = Arc::new(Engine::open(store.clone(), registry.clone()).await.expect("engine"));
+    let setup = Invocation::new(workflow::decide::Principal {
+        actor: Actor { id: "person:setup".into(), name: "Setup".into(), kind: ActorKind::Person },
+        roles: vec![],
+        admin: true,
+    });
+    engine
+        .import_catalog(&parse_dataset(&bundled_files()).expect("data"), &setup, |_, _| {})
+        .await
+        .expect("catalogue");
+    let (projector, _) = Projector::start(store.clone(), registry, None).await.expect("projector");
+    let schema = api::schema::build(api::ApiState::new(engine.clone(), projector));
+    Api { schema, engine }
+}
+
+/// Runs `query` as `p` and returns its data (it must not fail).
+pub async fn run(schema: &api::schema::ApiSchema, p: &Caller, query: &str) -> serde_json::Value {
+    let response = schema.execute(async_graphql::Request::new(query).data(p.clone())).await;
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    response.data.into_json().expect("json")
+}
