@@ -1,14 +1,15 @@
 //! The event store on PostgreSQL, for several servers on one database.
 //!
 //! The append path:
-//! 1. `append` queues a request for this process's writer task and awaits the answer.
-//! 2. The writer takes every request waiting at that moment (a group) and opens one
+//! 1. `append` queues the write on the shared write queue ([`store::writer`]) for this
+//!    process's writer task and awaits the answer.
+//! 2. The writer takes every write waiting at that moment (a group) and opens one
 //!    transaction that first takes a transaction-scoped advisory lock: appends of all servers
 //!    are serialized, so positions are assigned and committed in the same order — a reader that
 //!    sees position N+1 can never later meet N (the classic skipped-sequence trap).
 //! 3. Inside the lock it reads the head and what the group needs to know (stream versions,
-//!    stored event ids) and plans each append with the shared chain rules; refused appends do
-//!    not stop the others.
+//!    stored event ids) and plans the group ([`store::Group::plan`], the shared chain rules);
+//!    refused appends do not stop the others.
 //! 4. All new rows go in with one `INSERT … SELECT FROM unnest(…)`, then `pg_notify`, then
 //!    `COMMIT` (synchronous commit: durable before it returns).
 //! 5. Callers are answered; local subscribers get the events; other servers get the
@@ -21,14 +22,14 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use store::{
-    check_retry, plan_append, plan_continuation, AppendIndex, Clock, Committed, Direction, EventStore,
-    ExpectedVersion, Head, NewEvent, Plan, RecordedEvent, StoreError, SystemClock,
+    write_queue, AppendIndex, Clock, Committed, Direction, EventStore, ExpectedVersion, Group, GroupPlan,
+    Head, NewEvent, RecordedEvent, StoreError, SystemClock, WriteQueue, WriteReceiver,
 };
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc};
 use tokio_postgres::{AsyncMessage, Client, NoTls};
 use uuid::Uuid;
 
-use store::limits::{GROUP_APPENDS_MAX, GROUP_BYTES_MAX, LIVE_CHANNEL_BATCHES, WRITE_QUEUE_DEPTH};
+use store::limits::LIVE_CHANNEL_BATCHES;
 /// The advisory lock that serializes appends across servers.
 const APPEND_LOCK: i64 = 0x6566_615f_726f_6c6c; // "efa_roll"
 const CHANNEL: &str = "efa_events";
@@ -102,7 +103,7 @@ struct Inner {
     config: PgConfig,
     reader: tokio::sync::Mutex<Option<Arc<Client>>>,
     live: broadcast::Sender<Committed>,
-    requests: mpsc::Sender<WriteRequest>,
+    queue: WriteQueue,
     tasks: RwLock<Vec<tokio::task::JoinHandle<()>>>,
 }
 
@@ -117,22 +118,6 @@ impl Drop for Inner {
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgStore").field("url", &self.inner.config.url).finish_non_exhaustive()
-    }
-}
-
-type Reply = oneshot::Sender<Result<Vec<RecordedEvent>, StoreError>>;
-
-enum WriteRequest {
-    Append { stream_id: String, expected: ExpectedVersion, events: Vec<NewEvent>, reply: Reply },
-    Recorded { events: Vec<RecordedEvent>, reply: Reply },
-}
-
-impl WriteRequest {
-    fn payload_bytes(&self) -> usize {
-        match self {
-            WriteRequest::Append { events, .. } => events.iter().map(|e| e.data.len()).sum(),
-            WriteRequest::Recorded { events, .. } => events.iter().map(|e| e.data.len()).sum(),
-        }
     }
 }
 
@@ -154,17 +139,17 @@ impl PgStore {
             client.batch_execute(m).await.map_err(db_err)?;
         }
         let (live, _) = broadcast::channel(LIVE_CHANNEL_BATCHES);
-        let (requests, queue) = mpsc::channel(WRITE_QUEUE_DEPTH);
+        let (queue, receiver) = write_queue();
         let writer =
             Writer { config: config.clone(), client: Some(client), statements: None, live: live.clone() };
-        let writer = tokio::spawn(writer.run(queue));
+        let writer = tokio::spawn(writer.run(receiver));
         let listener = tokio::spawn(listen(config.clone(), live.clone()));
         Ok(PgStore {
             inner: Arc::new(Inner {
                 config,
                 reader: tokio::sync::Mutex::new(None),
                 live,
-                requests,
+                queue,
                 tasks: RwLock::new(vec![writer, listener]),
             }),
         })
@@ -179,15 +164,6 @@ impl PgStore {
         let c = Arc::new(connect(&self.inner.config).await?);
         *slot = Some(c.clone());
         Ok(c)
-    }
-
-    async fn request(
-        &self,
-        make: impl FnOnce(Reply) -> WriteRequest,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.inner.requests.send(make(reply)).await.map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
     }
 
     async fn query_events(
@@ -299,21 +275,6 @@ impl AppendIndex for Index {
     }
 }
 
-/// A request without its reply channel.
-enum Item {
-    Append { stream_id: String, expected: ExpectedVersion, events: Vec<NewEvent> },
-    Recorded { events: Vec<RecordedEvent> },
-}
-
-/// What became of one item of a committed group.
-enum Planned {
-    /// Written; the events to answer with.
-    Written(Vec<RecordedEvent>),
-    /// A retry: the positions of the stored events.
-    Retry(Vec<u64>),
-    Refused(StoreError),
-}
-
 fn decode_row(row: &tokio_postgres::Row) -> Result<RecordedEvent, StoreError> {
     let position: i64 = row.get(0);
     let bytes: Vec<u8> = row.get(1);
@@ -321,59 +282,18 @@ fn decode_row(row: &tokio_postgres::Row) -> Result<RecordedEvent, StoreError> {
 }
 
 impl Writer {
-    async fn run(mut self, mut queue: mpsc::Receiver<WriteRequest>) {
-        while let Some(first) = queue.recv().await {
-            let mut bytes = first.payload_bytes();
-            let mut group = vec![first];
-            while group.len() < GROUP_APPENDS_MAX && bytes < GROUP_BYTES_MAX {
-                match queue.try_recv() {
-                    Ok(r) => {
-                        bytes += r.payload_bytes();
-                        group.push(r);
+    async fn run(mut self, mut queue: WriteReceiver) {
+        while let Some(group) = queue.next_group().await {
+            match self.commit(&group).await {
+                Ok((plan, stored)) => {
+                    if !plan.rows().is_empty() {
+                        let _ = self.live.send(plan.rows().into());
                     }
-                    Err(_) => break,
-                }
-            }
-            let (items, replies): (Vec<Item>, Vec<Reply>) = group
-                .into_iter()
-                .map(|r| match r {
-                    WriteRequest::Append { stream_id, expected, events, reply } => {
-                        (Item::Append { stream_id, expected, events }, reply)
-                    }
-                    WriteRequest::Recorded { events, reply } => (Item::Recorded { events }, reply),
-                })
-                .unzip();
-            match self.commit(&items).await {
-                Ok(planned) => {
-                    let mut written: Vec<RecordedEvent> = planned
-                        .iter()
-                        .filter_map(|p| if let Planned::Written(e) = p { Some(e.clone()) } else { None })
-                        .flatten()
-                        .collect();
-                    written.sort_by_key(|e| e.position);
-                    if !written.is_empty() {
-                        let _ = self.live.send(written.into());
-                    }
-                    for ((item, reply), p) in items.iter().zip(replies).zip(planned) {
-                        let answer = match (item, p) {
-                            (Item::Recorded { .. }, Planned::Written(_)) => Ok(Vec::new()),
-                            (_, Planned::Written(events)) => Ok(events),
-                            (_, Planned::Refused(e)) => Err(e),
-                            (Item::Append { stream_id, events, .. }, Planned::Retry(positions)) => {
-                                self.stored(stream_id, events, &positions).await
-                            }
-                            (Item::Recorded { .. }, Planned::Retry(_)) => {
-                                Err(StoreError::Invalid("not a retry".into()))
-                            }
-                        };
-                        let _ = reply.send(answer);
-                    }
+                    group.answer(plan, &stored);
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "a group commit failed; nothing of it is acknowledged");
-                    for reply in replies {
-                        let _ = reply.send(Err(StoreError::Io(e.to_string())));
-                    }
+                    group.fail(e);
                 }
             }
         }
@@ -393,8 +313,10 @@ impl Writer {
     }
 
     /// One transaction for the group: BEGIN with the lock, the reads (pipelined), the insert
-    /// with its notification, COMMIT — four round trips whatever the group's size.
-    async fn commit(&mut self, items: &[Item]) -> Result<Vec<Planned>, StoreError> {
+    /// with its notification, COMMIT — four round trips whatever the group's size (a fifth
+    /// when the group holds retries: their stored events). Returns the plan and the retries'
+    /// stored events.
+    async fn commit(&mut self, group: &Group) -> Result<(GroupPlan, Vec<RecordedEvent>), StoreError> {
         let now = self.config.clock.now();
         let (client, st) = self.client().await?;
         // Serializes appends of every server: positions follow commit order.
@@ -402,7 +324,7 @@ impl Writer {
             .batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK})"))
             .await
             .map_err(db_err)?;
-        match plan_and_insert(client, st, items, now).await {
+        match plan_and_insert(client, st, group, now).await {
             Ok(planned) => {
                 client.batch_execute("COMMIT").await.map_err(db_err)?;
                 Ok(planned)
@@ -413,43 +335,19 @@ impl Writer {
             }
         }
     }
-
-    async fn stored(
-        &mut self,
-        stream_id: &str,
-        events: &[NewEvent],
-        positions: &[u64],
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let (client, st) = self.client().await?;
-        let ps: Vec<i64> = positions.iter().map(|&p| p as i64).collect();
-        let rows = client.query(&st.by_positions, &[&ps]).await.map_err(db_err)?;
-        let stored = rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?;
-        check_retry(stream_id, events, &stored)?;
-        Ok(stored)
-    }
 }
 
-/// Plans the group against the log (inside the transaction and the lock) and inserts its rows.
+/// Plans the group against the log (inside the transaction and the lock), inserts its rows and
+/// reads the events its retries name.
 async fn plan_and_insert(
     client: &Client,
     st: &Statements,
-    items: &[Item],
+    group: &Group,
     now: store::Timestamp,
-) -> Result<Vec<Planned>, StoreError> {
-    let mut streams: Vec<String> = Vec::new();
-    let mut ids: Vec<Vec<u8>> = Vec::new();
-    for item in items {
-        match item {
-            Item::Append { stream_id, events, .. } => {
-                streams.push(stream_id.clone());
-                ids.extend(events.iter().map(|e| e.event_id.as_bytes().to_vec()));
-            }
-            Item::Recorded { events } => {
-                streams.extend(events.iter().map(|e| e.stream_id.clone()));
-                ids.extend(events.iter().map(|e| e.event_id.as_bytes().to_vec()));
-            }
-        }
-    }
+) -> Result<(GroupPlan, Vec<RecordedEvent>), StoreError> {
+    let streams: Vec<&str> = group.writes().flat_map(|w| w.stream_ids()).collect();
+    let ids: Vec<Vec<u8>> =
+        group.writes().flat_map(|w| w.event_ids()).map(|id| id.as_bytes().to_vec()).collect();
     let (stream_params, id_params): (
         [&(dyn tokio_postgres::types::ToSql + Sync); 1],
         [&(dyn tokio_postgres::types::ToSql + Sync); 1],
@@ -476,41 +374,12 @@ async fn plan_and_insert(
             index.ids.insert(id, p as u64);
         }
     }
-    let mut planned = Vec::with_capacity(items.len());
-    let mut rows: Vec<RecordedEvent> = Vec::new();
-    for item in items {
-        let p = match item {
-            Item::Append { stream_id, expected, events } => {
-                match plan_append(&mut index, &mut head, stream_id, *expected, events.clone(), now) {
-                    Ok(Plan::Write(records)) => Planned::Written(records),
-                    Ok(Plan::AlreadyStored(positions)) => Planned::Retry(positions),
-                    Err(e) => Planned::Refused(e),
-                }
-            }
-            Item::Recorded { events } => {
-                let mut h = head;
-                match plan_continuation(&mut index, &mut h, events, &mut HashMap::new()) {
-                    Ok(()) => {
-                        head = h;
-                        Planned::Written(events.clone())
-                    }
-                    Err(e) => Planned::Refused(e),
-                }
-            }
-        };
-        if let Planned::Written(records) = &p {
-            for e in records {
-                index.versions.insert(e.stream_id.clone(), e.version);
-                index.ids.insert(e.event_id, e.position);
-            }
-            rows.extend(records.iter().cloned());
-        }
-        planned.push(p);
-    }
+    let plan = group.plan(&mut index, &mut head, now);
+    let rows = plan.rows();
     if !rows.is_empty() {
         let positions: Vec<i64> = rows.iter().map(|e| e.position as i64).collect();
         let event_ids: Vec<Vec<u8>> = rows.iter().map(|e| e.event_id.as_bytes().to_vec()).collect();
-        let stream_ids: Vec<String> = rows.iter().map(|e| e.stream_id.clone()).collect();
+        let stream_ids: Vec<&str> = rows.iter().map(|e| e.stream_id.as_str()).collect();
         let versions: Vec<i64> = rows.iter().map(|e| e.version as i64).collect();
         let records: Vec<Vec<u8>> = rows.iter().map(store::encode).collect();
         client
@@ -518,7 +387,14 @@ async fn plan_and_insert(
             .await
             .map_err(db_err)?;
     }
-    Ok(planned)
+    let retries: Vec<i64> = plan.retry_positions().into_iter().map(|p| p as i64).collect();
+    let stored = if retries.is_empty() {
+        Vec::new()
+    } else {
+        let rows = client.query(&st.by_positions, &[&retries]).await.map_err(db_err)?;
+        rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?
+    };
+    Ok((plan, stored))
 }
 
 #[async_trait::async_trait]
@@ -529,13 +405,11 @@ impl EventStore for PgStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let stream_id = stream_id.to_owned();
-        self.request(|reply| WriteRequest::Append { stream_id, expected, events, reply }).await
+        self.inner.queue.append(stream_id, expected, events).await
     }
 
     async fn append_recorded(&self, events: Vec<RecordedEvent>) -> Result<(), StoreError> {
-        store::limits::check_recorded(&events)?;
-        self.request(|reply| WriteRequest::Recorded { events, reply }).await.map(|_| ())
+        self.inner.queue.append_recorded(events).await
     }
 
     async fn read_stream(

@@ -5,13 +5,13 @@
 //! event ids, and the last position they cover (`keys.rs`).
 //!
 //! The append path:
-//! 1. `append` checks nothing itself: it queues a request for the writer thread and awaits its
-//!    answer.
-//! 2. The writer takes every request waiting at that moment (a group, up to
-//!    [`store::limits::GROUP_APPENDS_MAX`]) and plans each with the shared chain rules
-//!    ([`store::plan_append`]): limits, idempotency, expected version, positions, hashes. A
-//!    refused append does not stop the others. Positions are assigned here, by the one writer,
-//!    so position order is commit order.
+//! 1. `append` checks nothing itself: it queues the write on the shared write queue
+//!    ([`store::writer`]) and awaits its answer.
+//! 2. The writer thread takes every write waiting at that moment (a group, up to
+//!    [`store::limits::GROUP_APPENDS_MAX`]) and plans it ([`store::Group::plan`], the shared
+//!    chain rules): limits, idempotency, expected version, positions, hashes. A refused append
+//!    does not stop the others. Positions are assigned here, by the one writer, so position
+//!    order is commit order.
 //! 3. One durability barrier for the group: its events are appended to the open segment in one
 //!    `write` and one `fdatasync`.
 //! 4. The group's index entries are inserted into sled's tree, in memory, in position order,
@@ -27,17 +27,17 @@ mod keys;
 mod legacy;
 mod segments;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use store::{
-    check_retry, plan_append, plan_continuation, AppendIndex, Clock, Committed, Direction, EventStore,
-    ExpectedVersion, Head, NewEvent, Plan, RecordedEvent, StoreError, SystemClock,
+    write_queue, AppendIndex, Clock, Committed, Direction, EventStore, ExpectedVersion, Group, Head,
+    NewEvent, RecordedEvent, StoreError, SystemClock, WriteQueue, WriteReceiver,
 };
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::broadcast;
 use uuid::Uuid;
 
 pub use segments::{SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MAX};
@@ -46,7 +46,7 @@ pub use segments::{SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MAX};
 /// this bounds what is indexed again at the next open).
 const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
-use store::limits::{GROUP_APPENDS_MAX, GROUP_BYTES_MAX, LIVE_CHANNEL_BATCHES, WRITE_QUEUE_DEPTH};
+use store::limits::LIVE_CHANNEL_BATCHES;
 /// sled's page cache, unless configured otherwise. sled holds only the indexes; the events are
 /// read from the segment files through the operating system's cache. Rebuilds, audit pages and
 /// appends measured the same with 32 and 256 MiB on a log of a million events, and every MiB of
@@ -114,32 +114,11 @@ struct Inner {
     /// Events indexed again when the store was opened.
     replayed: u64,
     clock: Arc<dyn Clock>,
-    requests: Option<mpsc::Sender<WriteRequest>>,
+    /// Taken on drop, which ends the writer after the queued groups.
+    queue: Option<WriteQueue>,
     writer: Option<std::thread::JoinHandle<()>>,
     checkpointer: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
     _lock: File,
-}
-
-enum WriteRequest {
-    Append {
-        stream_id: String,
-        expected: ExpectedVersion,
-        events: Vec<NewEvent>,
-        reply: oneshot::Sender<Result<Vec<RecordedEvent>, StoreError>>,
-    },
-    Recorded {
-        events: Vec<RecordedEvent>,
-        reply: oneshot::Sender<Result<Vec<RecordedEvent>, StoreError>>,
-    },
-}
-
-impl WriteRequest {
-    fn payload_bytes(&self) -> usize {
-        match self {
-            WriteRequest::Append { events, .. } => events.iter().map(|e| e.data.len()).sum(),
-            WriteRequest::Recorded { events, .. } => events.iter().map(|e| e.data.len()).sum(),
-        }
-    }
 }
 
 /// Keeps other processes out of a data directory (created if missing): an exclusive `flock` on
@@ -210,7 +189,7 @@ impl SledStore {
         let durable = checkpointer.durable.clone();
         let durable_head = Arc::new(Mutex::new(head));
         let (live, _) = broadcast::channel(LIVE_CHANNEL_BATCHES);
-        let (requests, queue) = mpsc::channel(WRITE_QUEUE_DEPTH);
+        let (queue, receiver) = write_queue();
         let counters = Arc::new(Counters::default());
         let writer = Writer {
             counters: counters.clone(),
@@ -225,7 +204,7 @@ impl SledStore {
         };
         let writer = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer.run(queue))
+            .spawn(move || writer.run(receiver))
             .map_err(StoreError::from)?;
         let (stop_checkpoints, stop) = std::sync::mpsc::channel::<()>();
         let checkpointer = std::thread::Builder::new()
@@ -243,7 +222,7 @@ impl SledStore {
                 counters,
                 replayed,
                 clock: config.clock.clone(),
-                requests: Some(requests),
+                queue: Some(queue),
                 writer: Some(writer),
                 checkpointer: Some((stop_checkpoints, checkpointer)),
                 _lock: lock,
@@ -251,14 +230,8 @@ impl SledStore {
         })
     }
 
-    async fn request(
-        &self,
-        make: impl FnOnce(oneshot::Sender<Result<Vec<RecordedEvent>, StoreError>>) -> WriteRequest,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        let requests = self.inner.requests.as_ref().ok_or(StoreError::Closed)?;
-        requests.send(make(reply)).await.map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+    fn queue(&self) -> Result<&WriteQueue, StoreError> {
+        self.inner.queue.as_ref().ok_or(StoreError::Closed)
     }
 
     fn durable(&self) -> u64 {
@@ -289,7 +262,7 @@ impl SledStore {
 impl Drop for Inner {
     fn drop(&mut self) {
         // Closing the queue ends the writer after it has answered every queued request.
-        self.requests.take();
+        self.queue.take();
         if let Some(writer) = self.writer.take() {
             if writer.join().is_err() {
                 tracing::error!("the store writer thread panicked");
@@ -313,13 +286,11 @@ impl EventStore for SledStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let stream_id = stream_id.to_owned();
-        self.request(|reply| WriteRequest::Append { stream_id, expected, events, reply }).await
+        self.queue()?.append(stream_id, expected, events).await
     }
 
     async fn append_recorded(&self, events: Vec<RecordedEvent>) -> Result<(), StoreError> {
-        store::limits::check_recorded(&events)?;
-        self.request(|reply| WriteRequest::Recorded { events, reply }).await.map(|_| ())
+        self.queue()?.append_recorded(events).await
     }
 
     async fn read_stream(
@@ -446,28 +417,9 @@ struct Writer {
     failed: Option<String>,
 }
 
-type Reply = oneshot::Sender<Result<Vec<RecordedEvent>, StoreError>>;
-
-enum Outcome {
-    Written(Reply, Vec<RecordedEvent>),
-    Retry { reply: Reply, stream_id: String, events: Vec<NewEvent>, positions: Vec<u64> },
-    Refused(Reply, StoreError),
-}
-
 impl Writer {
-    fn run(mut self, mut queue: mpsc::Receiver<WriteRequest>) {
-        while let Some(first) = queue.blocking_recv() {
-            let mut bytes = first.payload_bytes();
-            let mut group = vec![first];
-            while group.len() < GROUP_APPENDS_MAX && bytes < GROUP_BYTES_MAX {
-                match queue.try_recv() {
-                    Ok(request) => {
-                        bytes += request.payload_bytes();
-                        group.push(request);
-                    }
-                    Err(_) => break,
-                }
-            }
+    fn run(mut self, mut queue: WriteReceiver) {
+        while let Some(group) = queue.blocking_next_group() {
             self.commit(group);
             if let Err(e) = self.appender.maintain() {
                 tracing::error!(error = %e, "closing a full segment failed; refusing further appends");
@@ -477,97 +429,44 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, group: Vec<WriteRequest>) {
-        let start_head = self.head;
-        let mut pending = Pending { tree: &self.tree, versions: HashMap::new(), ids: HashMap::new() };
-        let mut written: Vec<RecordedEvent> = Vec::new();
-        let mut outcomes = Vec::with_capacity(group.len());
-        let now = self.clock.now();
-        for request in group {
-            if let Some(reason) = &self.failed {
-                let (WriteRequest::Append { reply, .. } | WriteRequest::Recorded { reply, .. }) = request;
-                outcomes.push(Outcome::Refused(reply, StoreError::Io(reason.clone())));
-                continue;
-            }
-            match request {
-                WriteRequest::Append { stream_id, expected, events, reply } => {
-                    let retry = events.clone();
-                    match plan_append(&mut pending, &mut self.head, &stream_id, expected, events, now) {
-                        Ok(Plan::Write(records)) => {
-                            pending.plan(&records);
-                            written.extend(records.iter().cloned());
-                            outcomes.push(Outcome::Written(reply, records));
-                        }
-                        Ok(Plan::AlreadyStored(positions)) => {
-                            outcomes.push(Outcome::Retry { reply, stream_id, events: retry, positions })
-                        }
-                        Err(e) => outcomes.push(Outcome::Refused(reply, e)),
-                    }
-                }
-                WriteRequest::Recorded { events, reply } => {
-                    let mut head = self.head;
-                    let mut versions = pending.versions.clone();
-                    match plan_continuation(&mut pending, &mut head, &events, &mut versions) {
-                        Ok(()) => {
-                            self.head = head;
-                            pending.plan(&events);
-                            written.extend(events.iter().cloned());
-                            outcomes.push(Outcome::Written(reply, Vec::new()));
-                        }
-                        Err(e) => outcomes.push(Outcome::Refused(reply, e)),
-                    }
-                }
-            }
+    fn commit(&mut self, group: Group) {
+        if let Some(reason) = &self.failed {
+            group.fail(StoreError::Io(reason.clone()));
+            return;
         }
-        if !written.is_empty() {
-            if let Err(e) = self.make_durable(&written) {
+        let start_head = self.head;
+        let plan = group.plan(&mut StoredIndex(&self.tree), &mut self.head, self.clock.now());
+        let rows = plan.rows();
+        if !rows.is_empty() {
+            if let Err(e) = self.make_durable(rows) {
                 // What is on disk is unknown now; nobody is told a write succeeded, and no
                 // further write is taken until the store is reopened (which rereads the head).
                 let reason = format!("the log could not be made durable ({e}); restart the server");
                 tracing::error!(error = %e, "commit failed; refusing further appends");
                 self.failed = Some(reason.clone());
                 self.head = start_head;
-                for outcome in outcomes {
-                    let (Outcome::Written(reply, _)
-                    | Outcome::Retry { reply, .. }
-                    | Outcome::Refused(reply, _)) = outcome;
-                    let _ = reply.send(Err(StoreError::Io(reason.clone())));
-                }
+                group.fail(StoreError::Io(reason));
                 return;
             }
             self.durable.store(self.head.position, Ordering::Release);
-            let appends = outcomes.iter().filter(|o| matches!(o, Outcome::Written(..))).count();
             self.counters.groups.fetch_add(1, Ordering::Relaxed);
-            self.counters.appends.fetch_add(appends as u64, Ordering::Relaxed);
-            self.counters.events.fetch_add(written.len() as u64, Ordering::Relaxed);
+            self.counters.appends.fetch_add(plan.writes_written() as u64, Ordering::Relaxed);
+            self.counters.events.fetch_add(rows.len() as u64, Ordering::Relaxed);
             *self.durable_head.lock().unwrap_or_else(|p| p.into_inner()) = self.head;
-            let _ = self.live.send(written.into());
+            let _ = self.live.send(rows.into());
         }
-        for outcome in outcomes {
-            match outcome {
-                Outcome::Written(reply, records) => {
-                    let _ = reply.send(Ok(records));
-                }
-                Outcome::Refused(reply, e) => {
-                    let _ = reply.send(Err(e));
-                }
-                Outcome::Retry { reply, stream_id, events, positions } => {
-                    let _ = reply.send(self.stored(&stream_id, &events, &positions));
-                }
-            }
-        }
-    }
-
-    fn stored(
-        &self,
-        stream_id: &str,
-        events: &[NewEvent],
-        positions: &[u64],
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let log = &self.appender.log;
-        let out = positions.iter().map(|&p| event_at(log, p)).collect::<Result<Vec<_>, _>>()?;
-        check_retry(stream_id, events, &out)?;
-        Ok(out)
+        // A retry's events that cannot be read are answered as missing; the others are not
+        // held up by them.
+        let stored: Vec<RecordedEvent> = plan
+            .retry_positions()
+            .into_iter()
+            .filter_map(|position| {
+                event_at(&self.appender.log, position)
+                    .inspect_err(|e| tracing::error!(error = %e, position, "reading a retried event failed"))
+                    .ok()
+            })
+            .collect();
+        group.answer(plan, &stored);
     }
 
     /// Returns once the group's events are on stable storage (the open segment) and indexed.
@@ -684,36 +583,16 @@ fn event_at(log: &segments::Log, position: u64) -> Result<RecordedEvent, StoreEr
         .ok_or_else(|| StoreError::Corrupt { position, reason: "indexed event is missing".into() })
 }
 
-/// The stored index plus what this group has planned.
-struct Pending<'a> {
-    tree: &'a sled::Tree,
-    versions: HashMap<String, u64>,
-    ids: HashMap<Uuid, u64>,
-}
+/// The index as stored (the write queue's group plan adds what the group has planned).
+struct StoredIndex<'a>(&'a sled::Tree);
 
-impl Pending<'_> {
-    /// Records planned events, so later appends of the group see them.
-    fn plan(&mut self, events: &[RecordedEvent]) {
-        for e in events {
-            self.versions.insert(e.stream_id.clone(), e.version);
-            self.ids.insert(e.event_id, e.position);
-        }
-    }
-}
-
-impl AppendIndex for Pending<'_> {
+impl AppendIndex for StoredIndex<'_> {
     fn stream_version(&mut self, stream_id: &str) -> Result<u64, StoreError> {
-        match self.versions.get(stream_id) {
-            Some(&v) => Ok(v),
-            None => stored_stream_version(self.tree, stream_id),
-        }
+        stored_stream_version(self.0, stream_id)
     }
 
     fn position_of(&mut self, event_id: Uuid) -> Result<Option<u64>, StoreError> {
-        if let Some(&p) = self.ids.get(&event_id) {
-            return Ok(Some(p));
-        }
-        match self.tree.get(keys::id_key(event_id)).map_err(sled_err)? {
+        match self.0.get(keys::id_key(event_id)).map_err(sled_err)? {
             Some(v) => Ok(keys::decode_u64(&v)),
             None => Ok(None),
         }

@@ -4,7 +4,7 @@ use crate::ExpectedVersion;
 
 /// What can go wrong in the store. Expected failures (conflict, bad input, limits) are typed;
 /// `Io` and `Corrupt` are the store's own trouble.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("stream `{stream_id}` was expected at {expected}, but it is at version {actual}")]
     Conflict { stream_id: String, expected: ExpectedVersion, actual: u64 },

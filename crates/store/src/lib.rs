@@ -2,7 +2,8 @@
 //!
 //! Everything the product knows is an event in one global log, grouped into streams (one per
 //! rollout, authority, service, token, ...). This crate defines the envelope, the [`EventStore`]
-//! trait every backend implements, the rules of the hash chain, the limits, the NDJSON exchange
+//! trait every backend implements, the rules of the hash chain, the write queue with group
+//! commit that the durable backends share ([`writer`]), the limits, the NDJSON exchange
 //! format, the subscription that hands over from catch-up to live, and an in-memory backend for
 //! tests. Backends: `store-sled` (embedded default), [`MemoryStore`] (tests).
 
@@ -15,6 +16,7 @@ mod memory;
 pub mod ndjson;
 mod subscription;
 mod verify;
+pub mod writer;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -34,6 +36,7 @@ pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use subscription::Subscription;
 pub use verify::{verify_log, VerifyError, VerifyReport};
+pub use writer::{write_queue, Group, GroupPlan, Write, WriteQueue, WriteReceiver};
 
 /// Events committed together, in position order, sent to live subscribers after they are
 /// durable. An empty batch only says "something was committed: read the log".
