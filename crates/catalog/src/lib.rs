@@ -3,6 +3,7 @@
 //! administrations a service's rollout applies to. No IO: files come in as bytes.
 
 pub mod events;
+pub mod limits;
 pub mod model;
 pub mod parse;
 

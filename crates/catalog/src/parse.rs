@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use crate::limits::{FILE_BYTES_MAX, PROBLEMS_MAX};
 use crate::model::{
     check_ars, check_leika, Authority, AuthorityKind, Dissolution, Level, Member, Service, LAND_ARS,
 };
@@ -12,10 +13,6 @@ pub const AUTHORITIES_FILE: &str = "brandenburg_verwaltungstraeger.csv";
 pub const MUNICIPALITIES_FILE: &str = "brandenburg_gemeinden.csv";
 pub const SERVICES_FILE: &str = "efa_services.csv";
 pub const CHANGES_FILE: &str = "brandenburg_gebietsaenderungen_2021_2025.csv";
-/// Bytes of one data file at most.
-pub const FILE_BYTES_MAX: usize = 16 * 1024 * 1024;
-/// Problems reported at most; the rest are counted.
-const PROBLEMS_MAX: usize = 100;
 
 /// The product's copy of the data files (`data/`), compiled into the binary, so that an empty
 /// store can be initialised without any files at hand.
@@ -32,6 +29,7 @@ pub fn bundled_files() -> Files {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RowError {
     pub file: String,
+    /// 1-based line; 0 when the problem is the whole file (too large).
     pub line: u64,
     /// 1-based column and its header.
     pub column: Option<(usize, String)>,
@@ -42,6 +40,8 @@ impl fmt::Display for RowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.column {
             Some((n, name)) => write!(f, "{}:{}:{} ({name}): {}", self.file, self.line, n, self.message),
+            // Line 0: the problem is the whole file.
+            None if self.line == 0 => write!(f, "{}: {}", self.file, self.message),
             None => write!(f, "{}:{}: {}", self.file, self.line, self.message),
         }
     }

@@ -177,3 +177,40 @@ fn garbage_and_missing_columns_are_clear_errors() {
         "brandenburg_gemeinden.csv:1: missing columns: verwaltungstraeger_ars, einwohner"
     );
 }
+
+#[test]
+fn a_data_file_at_the_size_limit_is_read_and_one_byte_more_is_refused() {
+    use catalog::limits::FILE_BYTES_MAX;
+    // The services file padded with trailing blank lines (which the CSV reader skips) to exactly
+    // the limit, then one byte past it.
+    let mut f = files();
+    let mut padded = f.services.clone();
+    padded.resize(FILE_BYTES_MAX, b'\n');
+    f.services = padded.clone();
+    let at_limit = parse_dataset(&f).map(|d| d.services.len());
+    assert_eq!(at_limit.expect("a file of exactly the limit is read"), dataset().services.len());
+    padded.push(b'\n');
+    f.services = padded;
+    let errors = parse_dataset(&f).expect_err("one byte past the limit");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(
+        errors[0].to_string(),
+        format!("efa_services.csv: the file is larger than {FILE_BYTES_MAX} bytes")
+    );
+}
+
+#[test]
+fn problems_are_reported_up_to_the_limit() {
+    use catalog::limits::PROBLEMS_MAX;
+    // `n` rows of one field where the header has twelve: one problem each.
+    let problems = |n: usize| {
+        let mut f = files();
+        f.municipalities.extend("x\n".repeat(n).bytes());
+        parse_dataset(&f).expect_err("bad rows")
+    };
+    let at_limit = problems(PROBLEMS_MAX);
+    assert_eq!(at_limit.len(), PROBLEMS_MAX, "up to the limit every problem is reported");
+    assert!(at_limit.iter().all(|e| e.to_string().starts_with("brandenburg_gemeinden.csv:")), "{at_limit:?}");
+    assert_eq!(problems(PROBLEMS_MAX + 1).len(), PROBLEMS_MAX, "one past it: the limit");
+    assert_eq!(problems(PROBLEMS_MAX * 5).len(), PROBLEMS_MAX);
+}

@@ -4,6 +4,7 @@
 //! and the Land-level policy that records Land steps in the administrations' rollouts.
 
 pub mod deadlines;
+pub mod limits;
 pub mod registry;
 pub mod tokens;
 

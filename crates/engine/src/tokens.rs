@@ -18,8 +18,7 @@ pub const TOKEN_REVOKED: (&str, u32) = ("TokenRevoked", 1);
 /// The prefix of every token stream.
 pub const TOKEN_STREAM_PREFIX: &str = "token-";
 
-/// Characters of a token's name at most.
-pub const TOKEN_NAME_CHARS_MAX: usize = 200;
+pub use crate::limits::TOKEN_NAME_CHARS_MAX;
 
 pub fn token_stream(token_id: Uuid) -> String {
     format!("{TOKEN_STREAM_PREFIX}{token_id}")

@@ -407,7 +407,7 @@ fn token_spec(name: &str) -> engine::TokenSpec {
 /// the registry follows them, a new engine folds them again, and the name has a limit.
 #[tokio::test]
 async fn tokens_are_issued_and_revoked_as_events_of_the_invocation() {
-    use engine::tokens::TOKEN_NAME_CHARS_MAX;
+    use engine::limits::TOKEN_NAME_CHARS_MAX;
     let (engine, store) = engine().await;
     let req = admin();
     let at_limit = "ü".repeat(TOKEN_NAME_CHARS_MAX);

@@ -533,11 +533,11 @@ fn read_dataset(dir: &Path) -> Result<catalog::Dataset, Failure> {
     let read = |name: &str| -> Result<Vec<u8>, Failure> {
         let path = dir.join(name);
         let meta = std::fs::metadata(&path).map_err(|e| at(&path, e))?;
-        if meta.len() > catalog::parse::FILE_BYTES_MAX as u64 {
+        if meta.len() > catalog::limits::FILE_BYTES_MAX as u64 {
             return Err(Failure(format!(
                 "{}: larger than {} bytes",
                 path.display(),
-                catalog::parse::FILE_BYTES_MAX
+                catalog::limits::FILE_BYTES_MAX
             )));
         }
         std::fs::read(&path).map_err(|e| at(&path, e))
