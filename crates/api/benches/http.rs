@@ -121,7 +121,7 @@ fn main() {
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("dir");
         let store: Arc<dyn EventStore> = Arc::new(SledStore::open(SledConfig::new(dir.path())).expect("store"));
-        let registry = Arc::new(engine::Registry::bundled().expect("bundled"));
+        let registry = Arc::new(engine::definitions::bundled().expect("bundled"));
         let engine = Arc::new(engine::Engine::open(store.clone(), registry.clone()).await.expect("engine"));
         let admin = engine::Invocation::system();
         let data = catalog::parse_dataset(&catalog::parse::bundled_files()).expect("data");

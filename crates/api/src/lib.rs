@@ -5,7 +5,7 @@
 //!
 //! Files, each using only those above it: `limits`, `caller`, `state` (the shared state and
 //! error mapping), `connection`, `objects/` (event, rollout, catalog, definition), `query`,
-//! `mutation`, `subscriptions`, `consistency`, `schema`, `metrics`, `server`.
+//! `mutation`, `publishing` (the definition mutations), `subscriptions`, `consistency`, `schema`, `metrics`, `server`.
 
 pub mod caller;
 mod connection;
@@ -14,6 +14,7 @@ pub mod limits;
 pub mod metrics;
 mod mutation;
 mod objects;
+mod publishing;
 mod query;
 pub mod schema;
 pub mod server;

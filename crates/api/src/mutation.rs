@@ -128,13 +128,18 @@ pub struct SetDueDateInput {
     guard: Guard,
 }
 
-/// Move a rollout to a newer version of its workflow definition.
+/// Move a rollout to a newer version of its workflow definition, or to another definition of
+/// the same scope (a service's variant).
 #[derive(InputObject)]
 pub struct MigrateRolloutInput {
     /// `"<serviceKey>:<ars>"`.
     rollout_id: ID,
-    /// The version of the same definition to move to.
+    /// The definition to move to; without it, the one the rollout runs.
+    definition_id: Option<String>,
+    /// The version to move to (newer than the rollout's when the definition is the same).
     definition_version: u32,
+    /// Why (kept with the event).
+    reason: Option<String>,
     /// Old step id → new step id, for steps that were renamed (steps that keep their id map to
     /// themselves). A step with progress and no counterpart is refused.
     #[graphql(default)]
@@ -147,9 +152,9 @@ pub struct MigrateRolloutInput {
 #[derive(InputObject)]
 pub struct StepMapping {
     /// The step id in the old version.
-    from: String,
+    pub(crate) from: String,
     /// The step id in the new version.
-    to: String,
+    pub(crate) to: String,
 }
 
 /// What starting a service's rollout everywhere did.
@@ -187,10 +192,12 @@ pub struct IssuedToken {
     role: String,
 }
 
-pub struct Mutation;
+/// The mutations on rollouts, services' rollouts and tokens (part of `Mutation`).
+#[derive(Default, Debug)]
+pub struct RolloutMutation;
 
 /// The engine invocation of a request: the caller's principal, the request id as correlation.
-fn invocation(ctx: &Context<'_>, c: &Caller) -> Invocation {
+pub(crate) fn invocation(ctx: &Context<'_>, c: &Caller) -> Invocation {
     let mut r = Invocation::new(c.domain());
     if let Some(id) = ctx.data_opt::<crate::RequestId>() {
         r.correlation_id = id.0;
@@ -222,11 +229,10 @@ async fn run(
     Ok(payload(ctx, outcome))
 }
 
-/// What can be changed. Every change is an event with the token's principal as actor. The
-/// answer holds the state after the change, and the same token's next query sees it in every
-/// read model (waiting up to a second for it to be folded).
+// The rollouts', tokens' and services' rollouts part of the mutation root (`schema::Mutation`
+// describes them all).
 #[Object]
-impl Mutation {
+impl RolloutMutation {
     /// Start the rollout of a service at one administration.
     async fn start_rollout(
         &self,
@@ -367,8 +373,9 @@ impl Mutation {
         run(ctx, "setDueDate", &input.rollout_id, input.guard, command).await
     }
 
-    /// Move a rollout to a newer version of its definition, with a validated step mapping
-    /// (project managers and admins). Recorded as an event.
+    /// Move a rollout to a newer version of its definition, or to another definition of the
+    /// same scope, with a validated step mapping (project managers and admins). Recorded as an
+    /// event (`DefinitionMigrated`).
     async fn migrate_rollout(
         &self,
         ctx: &Context<'_>,
@@ -381,26 +388,15 @@ impl Mutation {
         // From the log, not the read model: the caller's own recent writes count.
         let current =
             s.engine.load(service, ars).await.map_err(engine_error)?.map(|r| r.definition.id.clone());
-        let Some(definition_id) = current else {
+        let Some(current) = current else {
             return Err(coded("NOT_FOUND", format!("there is no rollout `{}`", input.rollout_id.as_str())));
         };
-        let definition =
-            workflow::Definitions::get(&**s.engine.registry(), &definition_id, input.definition_version)
-                .ok_or_else(|| {
-                    coded(
-                        "NOT_FOUND",
-                        format!("there is no version {} of `{definition_id}`", input.definition_version),
-                    )
-                })?;
-        let facts = {
-            let catalog = s.engine.catalog();
-            match (catalog.authorities.get(ars), catalog.services.get(service)) {
-                (Some(a), Some(sv)) => catalog::facts(&a.authority, &sv.service),
-                _ => workflow::Facts::default(),
-            }
-        };
+        let to =
+            catalog::DefinitionRef::new(input.definition_id.unwrap_or(current), input.definition_version);
+        let definition = s.engine.definition(&to).await.map_err(engine_error)?;
+        let facts = s.engine.facts(service, ars);
         let mapping = input.step_mapping.into_iter().map(|m| (m.from, m.to)).collect();
-        let command = Command::Migrate { definition, mapping, facts };
+        let command = Command::Migrate { definition, mapping, facts, reason: input.reason };
         run(ctx, "migrateRollout", &input.rollout_id, input.guard, command).await
     }
 

@@ -201,10 +201,27 @@ impl Query {
         Ok(LogHead { position: head.position, hash: head.hash.to_string() })
     }
 
-    /// Every published workflow definition, with its phases and steps.
+    /// Every known workflow definition (published into the log, or bundled with the server),
+    /// every version, by id and version, with its phases, steps and exact text.
     async fn definitions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Definition>> {
         caller(ctx)?;
-        Ok(state(ctx).engine.registry().all().cloned().map(Definition).collect())
+        Ok(state(ctx).engine.registry().entries().into_iter().map(Definition::new).collect())
+    }
+
+    /// One definition: the given version, or the newest.
+    async fn definition(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+        #[graphql(desc = "Without it: the newest version.")] version: Option<u32>,
+    ) -> async_graphql::Result<Option<Definition>> {
+        caller(ctx)?;
+        let registry = state(ctx).engine.registry();
+        let version = match version {
+            Some(v) => Some(v),
+            None => registry.latest(&id).map(|d| d.version),
+        };
+        Ok(version.and_then(|v| registry.entry(&id, v)).map(Definition::new))
     }
 
     /// Progress counts of all rollouts the caller may see, grouped.

@@ -2,19 +2,27 @@
 //! a description (a test checks), and a test keeps `schema/schema.graphql` equal to it. Errors
 //! carry `extensions.code`.
 
-use async_graphql::Schema;
+use async_graphql::{MergedObject, Schema};
 
 use crate::limits::{COMPLEXITY_MAX, DEPTH_MAX};
-pub use crate::mutation::Mutation;
+use crate::mutation::RolloutMutation;
+use crate::publishing::DefinitionMutation;
 pub use crate::query::Query;
 use crate::state::ApiState;
 use crate::subscriptions::SubscriptionRoot;
+
+/// What can be changed. Every change is an event with the token's principal as actor. The
+/// answer holds the state after the change, and the same token's next query sees it in every
+/// read model (waiting up to a second for it to be folded).
+#[derive(MergedObject, Default, Debug)]
+#[graphql(name = "Mutation")]
+pub struct Mutation(RolloutMutation, DefinitionMutation);
 
 pub type ApiSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
 /// The schema with its limits and the read-your-writes extension, serving `state`.
 pub fn build(state: ApiState) -> ApiSchema {
-    Schema::build(Query, Mutation, SubscriptionRoot)
+    Schema::build(Query, Mutation::default(), SubscriptionRoot)
         .data(state)
         .limit_depth(DEPTH_MAX)
         .limit_complexity(COMPLEXITY_MAX)

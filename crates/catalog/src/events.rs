@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use workflow::events::{from_tagged_payload, untagged_payload};
 
-use crate::model::{Authority, Service};
+use crate::model::{Authority, DefinitionLevel, DefinitionRef, Service};
 use crate::parse::Dataset;
 
 /// Each variant's serde name is its stored type name, an explicit string.
@@ -25,6 +25,9 @@ pub enum CatalogEvent {
     ServiceRegistered(Service),
     #[serde(rename = "ServiceChanged")]
     ServiceChanged { service: Service, changed: Vec<String> },
+    /// A project manager gave the service another definition for new rollouts of `level`.
+    #[serde(rename = "ServiceDefinitionSet")]
+    ServiceDefinitionSet { level: DefinitionLevel, definition: DefinitionRef, reason: String },
 }
 
 impl CatalogEvent {
@@ -36,6 +39,7 @@ impl CatalogEvent {
         ("AuthorityDissolved", 1),
         ("ServiceRegistered", 1),
         ("ServiceChanged", 1),
+        ("ServiceDefinitionSet", 1),
     ];
 
     /// The stored type name and schema version.
@@ -46,6 +50,7 @@ impl CatalogEvent {
             CatalogEvent::AuthorityDissolved { .. } => 2,
             CatalogEvent::ServiceRegistered(_) => 3,
             CatalogEvent::ServiceChanged { .. } => 4,
+            CatalogEvent::ServiceDefinitionSet { .. } => 5,
         };
         Self::STORED_TYPES[i]
     }
@@ -100,6 +105,21 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// Applies the event at `version` of `stream_id` unless the catalogue has it already (a
+    /// process that follows the log meets its own appends again).
+    pub fn apply_at(&mut self, stream_id: &str, version: u64, event: &CatalogEvent) {
+        let known = if let Some(ars) = stream_id.strip_prefix(AUTHORITY_STREAM_PREFIX) {
+            self.authorities.get(ars).map(|e| e.version)
+        } else if let Some(key) = stream_id.strip_prefix(SERVICE_STREAM_PREFIX) {
+            self.services.get(key).map(|e| e.version)
+        } else {
+            return;
+        };
+        if known.unwrap_or(0) < version {
+            self.apply(stream_id, event);
+        }
+    }
+
     /// Applies one event of `stream_id`.
     pub fn apply(&mut self, stream_id: &str, event: &CatalogEvent) {
         match event {
@@ -128,6 +148,16 @@ impl Catalog {
             CatalogEvent::ServiceChanged { service, .. } => {
                 if let Some(e) = self.services.get_mut(&service.key) {
                     e.service = service.clone();
+                    e.version += 1;
+                }
+            }
+            CatalogEvent::ServiceDefinitionSet { level, definition, .. } => {
+                let key = stream_id.strip_prefix(SERVICE_STREAM_PREFIX).unwrap_or(stream_id);
+                if let Some(e) = self.services.get_mut(key) {
+                    match level {
+                        DefinitionLevel::Authority => e.service.definition = definition.clone(),
+                        DefinitionLevel::Land => e.service.land_definition = definition.clone(),
+                    }
                     e.version += 1;
                 }
             }
@@ -187,15 +217,25 @@ pub fn plan_import(catalog: &Catalog, data: &Dataset) -> Vec<Planned> {
                 expected_version: 0,
                 events: vec![CatalogEvent::ServiceRegistered(s.clone())],
             }),
-            Some(e) if e.service != *s => out.push(Planned {
-                stream_id: service_stream(&s.key),
-                expected_version: e.version,
-                events: vec![CatalogEvent::ServiceChanged {
-                    service: s.clone(),
-                    changed: changed_fields(&e.service, s),
-                }],
-            }),
-            Some(_) => {}
+            Some(e) => {
+                // The files give a new service its definitions; after that they are the
+                // project managers' (`ServiceDefinitionSet`), and an import keeps them.
+                let s = Service {
+                    definition: e.service.definition.clone(),
+                    land_definition: e.service.land_definition.clone(),
+                    ..s.clone()
+                };
+                if e.service != s {
+                    out.push(Planned {
+                        stream_id: service_stream(&s.key),
+                        expected_version: e.version,
+                        events: vec![CatalogEvent::ServiceChanged {
+                            changed: changed_fields(&e.service, &s),
+                            service: s,
+                        }],
+                    })
+                }
+            }
         }
     }
     for d in &data.dissolutions {

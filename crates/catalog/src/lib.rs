@@ -9,6 +9,7 @@ pub mod parse;
 
 pub use events::{plan_import, Catalog, CatalogEvent, Planned};
 pub use model::{
-    applies, check_ars, facts, Authority, AuthorityKind, Dissolution, Level, Member, Service, LAND_ARS,
+    applies, check_ars, facts, Authority, AuthorityKind, DefinitionLevel, DefinitionRef, Dissolution, Level,
+    Member, Service, LAND_ARS,
 };
 pub use parse::{parse_dataset, Dataset, Files, RowError};

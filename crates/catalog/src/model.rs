@@ -109,6 +109,69 @@ pub struct Service {
     pub providing_state: Option<String>,
     pub responsible_level: Level,
     pub fee_based: bool,
+    /// The definition an administration's rollout of this service starts on (pinned: id and
+    /// version). Stores written before services named one read the bundled default.
+    #[serde(default = "DefinitionRef::authority_default")]
+    pub definition: DefinitionRef,
+    /// The definition the service's Land-level rollout starts on.
+    #[serde(default = "DefinitionRef::land_default")]
+    pub land_definition: DefinitionRef,
+}
+
+/// A workflow definition by id and version, as a service names it: `efa-onboarding@1`.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+pub struct DefinitionRef {
+    pub id: String,
+    pub version: u32,
+}
+
+impl DefinitionRef {
+    pub fn new(id: impl Into<String>, version: u32) -> DefinitionRef {
+        DefinitionRef { id: id.into(), version }
+    }
+
+    /// `efa-onboarding@1`: what an administration's rollout starts on unless its service says
+    /// otherwise.
+    pub fn authority_default() -> DefinitionRef {
+        DefinitionRef::new("efa-onboarding", 1)
+    }
+
+    /// `efa-land@1`: what a Land-level rollout starts on unless its service says otherwise.
+    pub fn land_default() -> DefinitionRef {
+        DefinitionRef::new("efa-land", 1)
+    }
+
+    /// Reads `id@version`.
+    pub fn parse(text: &str) -> Result<DefinitionRef, String> {
+        let (id, version) = text
+            .split_once('@')
+            .ok_or_else(|| format!("`{text}` is not `<definition id>@<version>`, e.g. `efa-onboarding@1`"))?;
+        let version: u32 = version
+            .parse()
+            .ok()
+            .filter(|&v| v > 0)
+            .ok_or_else(|| format!("`{text}`: the version after `@` must be a whole number from 1"))?;
+        if id.is_empty()
+            || !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        {
+            return Err(format!("`{text}`: a definition id is lowercase letters, digits, `-` and `_`"));
+        }
+        Ok(DefinitionRef::new(id, version))
+    }
+}
+
+impl std::fmt::Display for DefinitionRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.id, self.version)
+    }
+}
+
+/// Which of a service's two definitions: an administration's rollouts or the Land's.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DefinitionLevel {
+    Authority,
+    Land,
 }
 
 /// An authority dissolved by a territorial change, and where its tasks went.

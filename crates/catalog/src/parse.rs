@@ -6,7 +6,8 @@ use std::fmt;
 
 use crate::limits::{FILE_BYTES_MAX, PROBLEMS_MAX};
 use crate::model::{
-    check_ars, check_leika, Authority, AuthorityKind, Dissolution, Level, Member, Service, LAND_ARS,
+    check_ars, check_leika, Authority, AuthorityKind, DefinitionRef, Dissolution, Level, Member, Service,
+    LAND_ARS,
 };
 
 pub const AUTHORITIES_FILE: &str = "brandenburg_verwaltungstraeger.csv";
@@ -389,6 +390,19 @@ fn read_services(bytes: &[u8], errors: &mut Vec<RowError>) -> Vec<Service> {
             }
         };
         let providing = field(&t, row, "efa_umsetzer").0;
+        // Optional columns: a file without them gives every service the defaults.
+        let mut definition_of = |column: &str, default: fn() -> DefinitionRef| {
+            let (text, c) = field(&t, row, column);
+            if text.is_empty() {
+                return default();
+            }
+            DefinitionRef::parse(text).unwrap_or_else(|e| {
+                t.error(*line, c, e);
+                default()
+            })
+        };
+        let definition = definition_of("workflow", DefinitionRef::authority_default);
+        let land_definition = definition_of("workflow_land", DefinitionRef::land_default);
         out.push(Service {
             key: key.to_owned(),
             name: field(&t, row, "anzeigename").0.to_owned(),
@@ -398,6 +412,8 @@ fn read_services(bytes: &[u8], errors: &mut Vec<RowError>) -> Vec<Service> {
             providing_state: (!providing.is_empty()).then(|| providing.to_owned()),
             responsible_level,
             fee_based,
+            definition,
+            land_definition,
         });
     }
     out

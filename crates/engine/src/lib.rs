@@ -4,23 +4,24 @@
 //! and the Land-level policy that records Land steps in the administrations' rollouts.
 
 pub mod deadlines;
+pub mod definitions;
 pub mod limits;
-pub mod registry;
 pub mod tokens;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 
 use catalog::events::authority_stream;
-use catalog::{applies, facts, Catalog, CatalogEvent, Dataset, LAND_ARS};
+use catalog::{applies, facts, Catalog, CatalogEvent, Dataset, DefinitionRef, LAND_ARS};
 use store::{Actor, EventStore, ExpectedVersion, Json, NewEvent, RecordedEvent, StoreError, Timestamp};
 use uuid::Uuid;
 use workflow::decide::{decide, Command, Context, Principal, Rejection};
 use workflow::rollout::{stream_id, Meta, Rollout};
 
 pub use deadlines::{spawn_deadline_policy, DEADLINE_ROUND};
-pub use registry::Registry;
+pub use definitions::{Published, RolloutMigration, ServiceMigration};
 pub use tokens::{NewToken, TokenIssued, TokenRegistry, TokenRole, TokenSpec};
+pub use workflow::Registry;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -38,6 +39,10 @@ pub enum EngineError {
     NotApplicable { service: String, ars: String },
     #[error("there is no definition `{0}`")]
     UnknownDefinition(String),
+    #[error("{0}")]
+    Publish(workflow::registry::PublishError),
+    #[error("{0}")]
+    Invalid(String),
     #[error("the log holds an event this server cannot read: {0}")]
     Unreadable(String),
     #[error("{0}")]
@@ -132,14 +137,14 @@ impl Invocation {
 }
 
 /// Every event type this build stores, with its schema version: the rollouts', the
-/// catalogue's and the tokens'. A test holds them to `schema/event-types.txt`, so a renamed
+/// catalogue's, the definitions' and the tokens'. A test holds them to `schema/event-types.txt`, so a renamed
 /// type (which old logs could no longer be read with) fails it.
 pub fn stored_event_types() -> Vec<(&'static str, u32)> {
     let mut all: Vec<(&'static str, u32)> = workflow::RolloutEvent::STORED_TYPES
         .iter()
         .chain(CatalogEvent::STORED_TYPES)
         .copied()
-        .chain([tokens::TOKEN_ISSUED, tokens::TOKEN_REVOKED])
+        .chain([workflow::registry::DEFINITION_PUBLISHED, tokens::TOKEN_ISSUED, tokens::TOKEN_REVOKED])
         .collect();
     all.sort_unstable();
     all
@@ -180,8 +185,8 @@ pub struct ImportReport {
 pub struct Engine {
     store: Arc<dyn EventStore>,
     registry: Arc<Registry>,
-    /// The catalogue, folded from the log at open and kept current by this engine's appends.
-    /// Small (hundreds of entries); another process's catalogue changes are seen after a restart.
+    /// The catalogue, folded from the log at open, kept current by this engine's appends and
+    /// by `follow_log` (another server's changes). Small (hundreds of entries).
     catalog: RwLock<Catalog>,
     /// Every token, folded from the token streams at open; `follow_tokens` keeps it current.
     tokens: Arc<TokenRegistry>,
@@ -215,7 +220,8 @@ fn new_event_at(
 }
 
 impl Engine {
-    /// Opens the engine on a store; reads the catalogue and the tokens from their streams.
+    /// Opens the engine on a store; reads the catalogue, the published definitions (into
+    /// `registry`, which the read models share) and the tokens from their streams.
     pub async fn open(store: Arc<dyn EventStore>, registry: Arc<Registry>) -> Result<Engine, EngineError> {
         let mut catalog = Catalog::default();
         for e in store::read_categories(
@@ -229,11 +235,53 @@ impl Engine {
                 catalog.apply(&e.stream_id, &decoded.map_err(EngineError::Unreadable)?);
             }
         }
+        for e in store::read_categories(&*store, &[workflow::registry::DEFINITION_STREAM_PREFIX]).await? {
+            definitions::learn(&registry, &e)?;
+        }
         let tokens = TokenRegistry::default();
         for e in store::read_categories(&*store, &[tokens::TOKEN_STREAM_PREFIX]).await? {
             tokens.apply(&e);
         }
         Ok(Engine { store, registry, catalog: RwLock::new(catalog), tokens: Arc::new(tokens) })
+    }
+
+    /// Keeps this engine following the log from position `after` + 1: tokens, definitions and
+    /// catalogue changes made through another server on the same database take effect here
+    /// too (this engine's own appends, met again, change nothing).
+    pub fn follow_log(self: &Arc<Self>, after: u64) -> tokio::task::JoinHandle<()> {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let mut events = store::subscribe(engine.store.clone(), after + 1);
+            loop {
+                match events.next().await {
+                    Ok(Some(e)) => engine.follow(&e),
+                    Ok(None) => return,
+                    Err(err) => {
+                        tracing::error!(error = %err, "the engine stopped following the log");
+                        return;
+                    }
+                }
+            }
+        })
+    }
+
+    fn follow(&self, e: &RecordedEvent) {
+        self.tokens.apply(e);
+        if let Err(err) = definitions::learn(&self.registry, e) {
+            tracing::error!(position = e.position, error = %err, "an unreadable definition publication");
+        }
+        if let Some(decoded) = CatalogEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str()) {
+            match decoded {
+                Ok(event) => self.catalog.write().unwrap_or_else(|p| p.into_inner()).apply_at(
+                    &e.stream_id,
+                    e.version,
+                    &event,
+                ),
+                Err(err) => {
+                    tracing::error!(position = e.position, error = %err, "an unreadable catalogue event")
+                }
+            }
+        }
     }
 
     /// The clock's now: the store's clock, which also stamps the events.
@@ -354,13 +402,14 @@ impl Engine {
         Ok(Some(Outcome { rollout, events: found }))
     }
 
-    /// Starts the rollout of a service at one administration, with the definition for its level
-    /// (`efa-land` for the Land, `efa-onboarding` otherwise) unless one is named.
+    /// Starts the rollout of a service at one administration, on the definition the service
+    /// names for its level (`Service.definition`, or `landDefinition` for the Land) unless one
+    /// is named.
     pub async fn start_rollout(
         &self,
         service_key: &str,
         ars: &str,
-        definition: Option<&str>,
+        definition: Option<&DefinitionRef>,
         req: &Invocation,
     ) -> Result<Outcome, EngineError> {
         let (service, authority) = {
@@ -379,12 +428,12 @@ impl Engine {
             }
             (service.service.clone(), authority.authority.clone())
         };
-        let id = definition.unwrap_or(if ars == LAND_ARS {
-            registry::LAND_DEFINITION
-        } else {
-            registry::AUTHORITY_DEFINITION
-        });
-        let definition = self.registry.latest(id).ok_or_else(|| EngineError::UnknownDefinition(id.into()))?;
+        let named = match definition {
+            Some(d) => d.clone(),
+            None if ars == LAND_ARS => service.land_definition.clone(),
+            None => service.definition.clone(),
+        };
+        let definition = self.definition(&named).await?;
         let land_steps_done = if ars == LAND_ARS {
             Vec::new()
         } else {
@@ -560,7 +609,8 @@ impl Engine {
                 _ => None,
             };
             if let Some(to) = &successor {
-                self.start_rollout(&service, to, Some(&old.definition.id), req).await?;
+                let same = DefinitionRef::new(old.definition.id.clone(), old.definition.version);
+                self.start_rollout(&service, to, Some(&same), req).await?;
                 let take = Command::TakeOver { from: Box::new(old.clone()), reason: reason.clone() };
                 self.execute(&service, to, take, req).await?;
                 report.moved.push((service.clone(), to.clone()));

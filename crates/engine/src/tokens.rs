@@ -254,23 +254,4 @@ impl crate::Engine {
         self.tokens().apply(&event);
         Ok(event)
     }
-
-    /// Keeps the token registry following the log from position `after` + 1: tokens issued or
-    /// revoked through another server on the same database take effect here too.
-    pub fn follow_tokens(&self, after: u64) -> tokio::task::JoinHandle<()> {
-        let (store, tokens) = (self.store().clone(), self.tokens().clone());
-        tokio::spawn(async move {
-            let mut events = store::subscribe(store, after + 1);
-            loop {
-                match events.next().await {
-                    Ok(Some(e)) => tokens.apply(&e),
-                    Ok(None) => return,
-                    Err(err) => {
-                        tracing::error!(error = %err, "the token registry stopped following the log");
-                        return;
-                    }
-                }
-            }
-        })
-    }
 }

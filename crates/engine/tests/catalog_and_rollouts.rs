@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use catalog::parse::{AUTHORITIES_FILE, CHANGES_FILE, MUNICIPALITIES_FILE, SERVICES_FILE};
 use catalog::{parse_dataset, Dataset, Files, LAND_ARS};
-use engine::{Engine, EngineError, Invocation, Registry};
+use engine::{Engine, EngineError, Invocation};
 use serde_json::json;
 use store::{Actor, ActorKind, EventStore, MemoryStore};
 use workflow::decide::{Command, Principal, Rejection};
@@ -46,8 +46,9 @@ fn staff() -> Invocation {
 
 async fn engine() -> (Engine, Arc<dyn EventStore>) {
     let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
-    let engine =
-        Engine::open(store.clone(), Arc::new(Registry::bundled().expect("bundled"))).await.expect("open");
+    let engine = Engine::open(store.clone(), Arc::new(engine::definitions::bundled().expect("bundled")))
+        .await
+        .expect("open");
     (engine, store)
 }
 
@@ -440,6 +441,7 @@ async fn tokens_are_issued_and_revoked_as_events_of_the_invocation() {
     );
 
     // A second engine on the same log (another server, a restart) knows both facts.
-    let reopened = Engine::open(store, Arc::new(Registry::bundled().expect("bundled"))).await.expect("open");
+    let reopened =
+        Engine::open(store, Arc::new(engine::definitions::bundled().expect("bundled"))).await.expect("open");
     assert_eq!(reopened.tokens().get(id).map(|(_, active)| active), Some(false));
 }

@@ -185,7 +185,7 @@ async fn audit_pages(
 fn load_only(dir: &str) {
     let rt =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let registry = Arc::new(Registry::bundled().expect("bundled"));
+    let registry = Arc::new(engine::definitions::bundled().expect("bundled"));
     let mut config = SledConfig::new(dir);
     if let Some(mb) = std::env::var("BENCH_CACHE_MB").ok().and_then(|v| v.parse::<u64>().ok()) {
         config.cache_bytes = mb << 20;
@@ -252,7 +252,7 @@ fn main() {
     let kept = std::env::var_os("BENCH_DIR").map(std::path::PathBuf::from);
     let dir = tempfile::tempdir().expect("dir");
     let dir_path = kept.clone().unwrap_or_else(|| dir.path().to_owned());
-    let registry = Arc::new(Registry::bundled().expect("bundled"));
+    let registry = Arc::new(engine::definitions::bundled().expect("bundled"));
     let store = Arc::new(SledStore::open(SledConfig::new(&dir_path)).expect("open"));
 
     // A catalogue at the scale of several states: 14 Landkreise, 2,000 municipal authorities,
@@ -312,6 +312,8 @@ fn main() {
                 providing_state: None,
                 responsible_level: Level::GemeindeAmt,
                 fee_based: s % 3 == 0,
+                definition: catalog::DefinitionRef::authority_default(),
+                land_definition: catalog::DefinitionRef::land_default(),
             };
             store
                 .append(

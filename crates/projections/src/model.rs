@@ -7,6 +7,7 @@ use std::sync::Arc;
 use catalog::{Catalog, CatalogEvent};
 use rustc_hash::FxHashMap;
 use store::{EventHash, RecordedEvent, Timestamp};
+use workflow::registry::{DefinitionPublished, DEFINITION_PUBLISHED, DEFINITION_STREAM_PREFIX};
 use workflow::rollout::{Definitions, Meta, Records, Rollout, Status};
 use workflow::RolloutEvent;
 
@@ -307,10 +308,19 @@ impl ReadModel {
                 CatalogEvent::AuthorityRegistered(a)
                 | CatalogEvent::AuthorityChanged { authority: a, .. } => authority = Some(a.ars.as_str()),
                 CatalogEvent::AuthorityDissolved { .. } => authority = e.stream_id.strip_prefix("authority-"),
+                CatalogEvent::ServiceDefinitionSet { .. } => service = e.stream_id.strip_prefix("service-"),
             }
             if let Some(ars) = authority {
                 self.regroup(ars);
             }
+        } else if e.event_type == DEFINITION_PUBLISHED.0 && e.stream_id.starts_with(DEFINITION_STREAM_PREFIX)
+        {
+            // Learnt in log order: every rollout started on it comes later.
+            let published =
+                DefinitionPublished::from_payload(e.schema_version, e.data.as_str()).map_err(unreadable)?;
+            definitions
+                .learn(&published, &Meta { at: e.recorded_at, actor: &e.actor })
+                .map_err(unreadable)?;
         }
         let a = &mut self.audit;
         let p = e.position;

@@ -42,7 +42,7 @@ async fn setup() -> (Arc<dyn EventStore>, Arc<Engine>, Arc<Registry>) {
 
 /// An engine on `store` with the bundled catalogue imported.
 async fn setup_on(store: Arc<dyn EventStore>) -> (Arc<dyn EventStore>, Arc<Engine>, Arc<Registry>) {
-    let registry = Arc::new(Registry::bundled().expect("bundled"));
+    let registry = Arc::new(engine::definitions::bundled().expect("bundled"));
     let engine = Arc::new(Engine::open(store.clone(), registry.clone()).await.expect("engine"));
     engine
         .import_catalog(&parse_dataset(&bundled_files()).expect("data"), &admin(), |_, _| {})

@@ -110,6 +110,22 @@ enum WorkflowCommand {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Publish a definition file into the log (`DefinitionPublished`): checked like `check`
+    /// (the `land:` dependencies against the Land definitions the log knows), nothing appended
+    /// on a problem. A changed text under a published version is refused (a new wording is a
+    /// new version), an older version than the newest is refused, the same text again appends
+    /// nothing. While `rollout serve` holds the embedded store, use its publishDefinition
+    /// mutation instead.
+    Publish {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The definition file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Why it is published (kept in the log).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -272,11 +288,41 @@ async fn run(command: Command) -> Result<(), Failure> {
             serve::run(&store, listen, demo, sled_cache_mb << 20).await
         }
         Command::Workflow(WorkflowCommand::Check { files }) => check_workflows(&files),
+        Command::Workflow(WorkflowCommand::Publish { store, file, reason }) => {
+            let name = file.display().to_string();
+            let bytes = read_limited(&file).map_err(|e| Failure(format!("{name}: {e}")))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|e| Failure(format!("{name}: the file is not UTF-8 text ({e})")))?;
+            let engine = open_for_writes(&store, "its publishDefinition mutation").await?;
+            engine.publish_bundled().await?;
+            match engine.publish_definition(&text, &reason, &cli_request()).await {
+                Ok(engine::Published { entry, event }) => {
+                    let d = &entry.definition;
+                    match event {
+                        Some(e) => println!("published {}@{} at position {}", d.id, d.version, e.position),
+                        None => println!(
+                            "{}@{} is published with this text already; nothing appended",
+                            d.id, d.version
+                        ),
+                    }
+                    Ok(())
+                }
+                Err(engine::EngineError::Publish(workflow::registry::PublishError::Invalid(diags))) => {
+                    for d in &diags {
+                        eprintln!("{}", d.render(&name, &text));
+                    }
+                    Err(Failure(format!("{} problem(s) in {name}; nothing was published", diags.len())))
+                }
+                Err(e) => Err(Failure(format!("{name}: {e}"))),
+            }
+        }
         Command::Token(TokenCommand::Create { store, name, role, authorities, services }) => {
             let role = engine::TokenRole::from_name(&role).ok_or_else(|| {
                 Failure(format!("unknown role `{role}`; roles are {}", engine::TokenRole::NAMES.join(", ")))
             })?;
-            let engine = open_for_tokens(&store).await?;
+            let engine =
+                open_for_writes(&store, "its issueToken / revokeToken mutations with the admin token")
+                    .await?;
             let spec = engine::TokenSpec { name, role, authorities, services };
             let engine::NewToken { issued, secret, .. } = engine.issue_token(spec, &cli_request()).await?;
             eprintln!("token {} ({}) issued; it is shown only now:", issued.token_id, issued.role.name());
@@ -286,7 +332,9 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Token(TokenCommand::Revoke { store, id, reason }) => {
             let token_id =
                 uuid::Uuid::try_parse(&id).map_err(|_| Failure(format!("`{id}` is not a token id")))?;
-            let engine = open_for_tokens(&store).await?;
+            let engine =
+                open_for_writes(&store, "its issueToken / revokeToken mutations with the admin token")
+                    .await?;
             engine.revoke_token(token_id, &reason, &cli_request()).await?;
             println!("token {token_id} revoked");
             Ok(())
@@ -389,7 +437,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 Err(e) => return Err(at(&checkpoint, e)),
             }
             let head = log.head().await?.position;
-            let registry = engine::Registry::bundled().map_err(Failure)?;
+            let registry = engine::definitions::bundled().map_err(Failure)?;
             let mut progress = Progress::new("events folded");
             let model = projections::fold(&log, &registry, projections::Cut::Everything, |n| {
                 progress.show_of(n as usize, head as usize)
@@ -561,23 +609,25 @@ fn read_dataset(dir: &Path) -> Result<catalog::Dataset, Failure> {
     })
 }
 
+/// Opens the engine (creating the store when missing) with the bundled definitions published.
 async fn open_engine(args: &StoreArgs) -> Result<engine::Engine, Failure> {
     let store = args.open(true).await?;
-    let registry = engine::Registry::bundled().map_err(Failure)?;
-    Ok(engine::Engine::open(store, Arc::new(registry)).await?)
+    let registry = engine::definitions::bundled().map_err(Failure)?;
+    let engine = engine::Engine::open(store, Arc::new(registry)).await?;
+    engine.publish_bundled().await?;
+    Ok(engine)
 }
 
-/// Opens the engine for token commands, with a hint when the server holds the store.
-async fn open_for_tokens(args: &StoreArgs) -> Result<engine::Engine, Failure> {
+/// Opens the engine of an existing store for a command that writes, naming `instead` (the
+/// API's way) when the server holds the store.
+async fn open_for_writes(args: &StoreArgs, instead: &str) -> Result<engine::Engine, Failure> {
     let store = match args.open(false).await {
         Err(Failure(m)) if m.contains("in use by another process") => {
-            return Err(Failure(format!(
-                "{m}; while `rollout serve` runs, use its issueToken / revokeToken mutations with the admin token"
-            )))
+            return Err(Failure(format!("{m}; while `rollout serve` runs, use {instead}")))
         }
         other => other?,
     };
-    let registry = engine::Registry::bundled().map_err(Failure)?;
+    let registry = engine::definitions::bundled().map_err(Failure)?;
     Ok(engine::Engine::open(store, Arc::new(registry)).await?)
 }
 

@@ -67,11 +67,12 @@ pub async fn run(
             (Arc::new(sled), stats)
         }
     };
-    let registry = Arc::new(engine::Registry::bundled().map_err(Failure)?);
-    // Tokens issued from here on (by another server on the same database) are followed.
+    let registry = Arc::new(engine::definitions::bundled().map_err(Failure)?);
+    // Tokens, definitions and catalogue changes from here on (by another server on the same
+    // database) are followed.
     let opened_at = store.head().await?.position;
     let engine = Arc::new(engine::Engine::open(store.clone(), registry.clone()).await?);
-    let token_follower = engine.follow_tokens(opened_at);
+    let follower = engine.follow_log(opened_at);
     initialise(dir, &engine, demo.then_some(&*clock)).await?;
     clock.days_ago(0.0);
     let (projector, start) =
@@ -111,7 +112,7 @@ pub async fn run(
     checkpoints.abort();
     // A checkpoint under way (a blocking write the abort does not interrupt) ends first.
     let _ = checkpoints.await;
-    token_follower.abort();
+    follower.abort();
     projector.checkpoint().map_err(|e| Failure(e.to_string()))?;
     println!("stopped");
     Ok(())
@@ -137,12 +138,17 @@ async fn initialise(
     engine: &engine::Engine,
     demo: Option<&ShiftableClock>,
 ) -> Result<(), Failure> {
-    if engine.catalog().authorities.is_empty() {
-        // The demo history begins with the catalogue, in the past (time never runs backwards
-        // along the log).
+    let empty = engine.catalog().authorities.is_empty();
+    if empty {
+        // The demo history begins with the definitions and the catalogue, in the past (time
+        // never runs backwards along the log).
         if let Some(clock) = demo {
             clock.days_ago(crate::demo::DEMO_DAYS + 1.0);
         }
+    }
+    // The bundled definitions the log does not have yet (all of them on an empty store).
+    engine.publish_bundled().await?;
+    if empty {
         let system = engine::Invocation::system();
         let data = catalog::parse_dataset(&catalog::parse::bundled_files()).map_err(|e| {
             Failure(format!(

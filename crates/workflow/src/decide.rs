@@ -94,12 +94,15 @@ pub enum Command {
         due_at: Timestamp,
         reason: String,
     },
-    /// Move to a newer version of the same definition; `mapping` adds old → new step ids to
-    /// those that keep their id.
+    /// Move to a newer version of the same definition, or to another definition of the same
+    /// scope (a service's variant); `mapping` adds old → new step ids to those that keep their
+    /// id.
     Migrate {
         definition: Arc<Definition>,
         mapping: BTreeMap<String, String>,
         facts: Facts,
+        /// Why (recorded with the event; optional).
+        reason: Option<String>,
     },
     Cancel {
         reason: String,
@@ -207,6 +210,12 @@ impl fmt::Display for Rejection {
             Rejection::CannotTakeOver { why } => write!(f, "cannot take the rollout over: {why}"),
         }
     }
+}
+
+/// A command's required note (reason, comment): trimmed, not empty, at most
+/// [`NOTE_CHARS_MAX`] characters.
+pub fn check_note(value: &str, what: &str) -> Result<String, Rejection> {
+    text(value, what)
 }
 
 fn text(value: &str, what: &str) -> Result<String, Rejection> {
@@ -476,11 +485,13 @@ pub fn decide(
             let reason = text(reason, "a reason for the due date")?;
             Ok(vec![RolloutEvent::DueDateSet { step: step.clone(), due_at: due_at.unix_micros(), reason }])
         }
-        Command::Migrate { definition, mapping, facts } => {
+        Command::Migrate { definition, mapping, facts, reason } => {
             if !p.manages() {
                 return Err(Rejection::NotAllowed { what: "migrating a rollout".into() });
             }
-            migrate(r, definition, mapping, facts).map(|m| vec![RolloutEvent::DefinitionMigrated(m)])
+            let reason = opt_text(reason, "reason")?;
+            migrate(r, definition, mapping, facts)
+                .map(|m| vec![RolloutEvent::DefinitionMigrated(DefinitionMigrated { reason, ..m })])
         }
         Command::Cancel { reason } => {
             if !p.manages() {
@@ -560,11 +571,16 @@ fn migrate(
 ) -> Result<DefinitionMigrated, Rejection> {
     let from = &r.definition;
     let mut problems = Vec::new();
-    if to.id != from.id {
-        problems.push(format!("the rollout runs `{}`, not `{}`", from.id, to.id));
-    }
-    if to.version <= from.version {
+    if to.id == from.id && to.version <= from.version {
         problems.push(format!("version {} is not newer than {}", to.version, from.version));
+    }
+    if to.scope != from.scope {
+        problems.push(format!(
+            "`{}` is a {} definition, the rollout runs a {} one",
+            to.id,
+            to.scope.name(),
+            from.scope.name()
+        ));
     }
     let mut mapping = BTreeMap::new();
     for (old, new) in extra {
@@ -614,6 +630,8 @@ fn migrate(
         .map(|s| s.id.clone())
         .collect();
     Ok(DefinitionMigrated {
+        to_id: (to.id != from.id).then(|| to.id.clone()),
+        reason: None,
         from_version: from.version,
         to_version: to.version,
         to_hash: to.content_hash.clone(),

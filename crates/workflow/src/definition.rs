@@ -26,6 +26,16 @@ pub enum Scope {
     Land,
 }
 
+impl Scope {
+    /// The name the definition file uses (`scope = "…"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Authority => "authority",
+            Scope::Land => "land",
+        }
+    }
+}
+
 /// Who may complete a step (besides automation, which a step allows separately).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord, Hash)]
 pub enum Role {

@@ -108,6 +108,10 @@ pub struct StepCompleted {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DefinitionMigrated {
+    /// The definition moved to, when it is another one than the rollout ran (a service's
+    /// variant); absent: a newer version of the same definition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_id: Option<String>,
     pub from_version: u32,
     pub to_version: u32,
     pub to_hash: String,
@@ -115,6 +119,9 @@ pub struct DefinitionMigrated {
     pub mapping: BTreeMap<String, String>,
     /// Steps of the new version whose condition does not hold.
     pub not_applicable: Vec<String>,
+    /// Why it was moved, when the caller said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl RolloutEvent {

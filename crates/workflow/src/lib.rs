@@ -9,6 +9,7 @@ pub mod definition;
 pub mod duration;
 pub mod evidence;
 pub mod limits;
+pub mod registry;
 
 pub use condition::{Condition, Facts};
 pub use definition::{parse, Definition, Diagnostic, Field, Phase, Role, Scope, Step};
@@ -17,6 +18,7 @@ pub use evidence::FieldType;
 pub mod events;
 pub mod rollout;
 pub use events::{Evidence, RolloutEvent};
+pub use registry::{DefinitionPublished, Registry};
 pub use rollout::{Definitions, LandSteps, Meta, Records, Rollout, Status, StepState, StepStatus};
 pub mod decide;
 pub use decide::{decide, step_actions, Command, Context, Principal, Rejection, StepAction};

@@ -8,9 +8,19 @@ use vocab::{Actor, Timestamp};
 use crate::definition::Definition;
 use crate::events::{Evidence, RolloutEvent};
 
-/// Finds a definition by id and version (the engine keeps every version ever published).
+/// Finds a definition by id and version (the registry keeps every version ever published).
 pub trait Definitions {
     fn get(&self, id: &str, version: u32) -> Option<Arc<Definition>>;
+
+    /// A fold of the log met a publication: from now on `get` finds it. The default ignores it
+    /// (a fixed set of definitions, as in tests).
+    fn learn(
+        &self,
+        _published: &crate::registry::DefinitionPublished,
+        _meta: &Meta<'_>,
+    ) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Where a step stands.
@@ -627,7 +637,8 @@ impl Rollout {
                 r.steps[i].overdue_recorded = false;
             }
             RolloutEvent::DefinitionMigrated(m) => {
-                let to = lookup(definitions, &r.definition.id, m.to_version, &m.to_hash)?;
+                let to_id = m.to_id.as_deref().unwrap_or(&r.definition.id);
+                let to = lookup(definitions, to_id, m.to_version, &m.to_hash)?;
                 let mut steps: Vec<StepState> =
                     to.steps.iter().map(|_| StepState::new(StepStatus::Waiting)).collect();
                 let mut records: Vec<Option<Box<StepRecord>>> =

@@ -93,6 +93,15 @@ impl Service {
     async fn fee_based(&self) -> bool {
         self.0.fee_based
     }
+    /// The definition its administrations' new rollouts start on (`setServiceDefinition`
+    /// changes it; running rollouts keep theirs until migrated).
+    async fn definition(&self) -> crate::objects::definition::DefinitionRef {
+        crate::objects::definition::DefinitionRef(self.0.definition.clone())
+    }
+    /// The definition its new Land-level rollout starts on.
+    async fn land_definition(&self) -> crate::objects::definition::DefinitionRef {
+        crate::objects::definition::DefinitionRef(self.0.land_definition.clone())
+    }
     /// Its rollouts (within the token's scope).
     #[graphql(complexity = "page_complexity(first, child_complexity)")]
     async fn rollouts(

@@ -1,46 +1,103 @@
 #![allow(missing_debug_implementations)] // GraphQL object types; their fields are the documentation.
 //! Workflow definitions as the API shows them: phases, steps, evidence fields.
 
-use async_graphql::{Object, SimpleObject};
+use async_graphql::{Context, Object, SimpleObject};
+use workflow::registry::Entry;
 
-/// A workflow definition.
-pub struct Definition(pub(crate) std::sync::Arc<workflow::Definition>);
+use crate::objects::catalog::Service;
+use crate::objects::event::ActorInfo;
+use crate::state::state;
 
-/// A workflow definition as published: phases and steps.
+/// A workflow definition with its exact text.
+pub struct Definition {
+    pub(crate) entry: Entry,
+    /// `entry.definition`, for short.
+    pub(crate) d: std::sync::Arc<workflow::Definition>,
+}
+
+impl Definition {
+    pub(crate) fn new(entry: Entry) -> Definition {
+        Definition { d: entry.definition.clone(), entry }
+    }
+}
+
+/// A workflow definition: its phases and steps, its exact text, and who published it when.
+/// A definition's text never changes under its id and version.
 #[Object]
 impl Definition {
     /// Its id.
     async fn id(&self) -> &str {
-        &self.0.id
+        &self.d.id
     }
     /// Its version.
     async fn version(&self) -> u32 {
-        self.0.version
+        self.d.version
     }
     /// Its title.
     async fn title(&self) -> &str {
-        &self.0.title
+        &self.d.title
+    }
+    /// Its description.
+    async fn description(&self) -> &str {
+        &self.d.description
     }
     /// `authority` or `land`.
     async fn scope(&self) -> &str {
-        match self.0.scope {
-            workflow::Scope::Authority => "authority",
-            workflow::Scope::Land => "land",
-        }
+        self.d.scope.name()
     }
-    /// Content hash the rollouts are pinned to.
+    /// For an authority definition: the Land-level definition its `land:` dependencies name.
+    async fn land_definition(&self) -> Option<&str> {
+        self.d.land_definition.as_deref()
+    }
+    /// Content hash the rollouts are pinned to (BLAKE3 of `source`).
     async fn content_hash(&self) -> &str {
-        &self.0.content_hash
+        &self.d.content_hash
+    }
+    /// The exact text (TOML) as published.
+    async fn source(&self) -> &str {
+        &self.entry.source
+    }
+    /// Shipped with this server's binary (`workflows/`).
+    async fn bundled(&self) -> bool {
+        self.entry.bundled
+    }
+    /// When it was published into the log (RFC 3339); null for a bundled text the log has no
+    /// publication of (a store written before definitions were events).
+    async fn published_at(&self) -> Option<String> {
+        self.entry.publication.as_ref().map(|p| p.at.to_string())
+    }
+    /// Who published it.
+    async fn published_by(&self) -> Option<ActorInfo> {
+        self.entry.publication.as_ref().map(|p| ActorInfo::of(&p.actor))
+    }
+    /// Why it was published.
+    async fn reason(&self) -> Option<&str> {
+        self.entry.publication.as_ref().map(|p| p.reason.as_str())
+    }
+    /// The services whose new rollouts start on it (at the administrations or at the Land).
+    async fn used_by(&self, ctx: &Context<'_>) -> Vec<Service> {
+        let catalog = state(ctx).engine.catalog();
+        catalog
+            .services
+            .into_values()
+            .map(|e| e.service)
+            .filter(|s| {
+                [&s.definition, &s.land_definition]
+                    .iter()
+                    .any(|r| r.id == self.d.id && r.version == self.d.version)
+            })
+            .map(Service)
+            .collect()
     }
     /// Its phases with their steps.
     async fn phases(&self) -> Vec<DefinitionPhase> {
-        self.0
+        self.d
             .phases
             .iter()
             .map(|ph| DefinitionPhase {
                 id: ph.id.clone(),
                 title: ph.title.clone(),
-                steps: self.0.steps[ph.steps.clone()]
+                steps: self.d.steps[ph.steps.clone()]
                     .iter()
                     .map(|st| DefinitionStep {
                         id: st.id.clone(),
@@ -50,7 +107,7 @@ impl Definition {
                         depends_on: st
                             .depends_on
                             .iter()
-                            .map(|&d| self.0.steps[d].id.clone())
+                            .map(|&d| self.d.steps[d].id.clone())
                             .chain(st.land_depends_on.iter().map(|l| format!("land:{l}")))
                             .collect(),
                         condition: st.condition.as_ref().map(|c| c.source().to_owned()),
@@ -138,4 +195,24 @@ pub struct EvidenceField {
     pattern: Option<String>,
     /// For `text` and `document`: characters at most.
     max_length: Option<u32>,
+}
+
+/// A definition by id and version, as a service names it (pinned, not "the latest").
+pub struct DefinitionRef(pub(crate) catalog::DefinitionRef);
+
+/// A definition by id and version, as a service names it (pinned, not "the latest").
+#[Object]
+impl DefinitionRef {
+    /// The definition's id.
+    async fn id(&self) -> &str {
+        &self.0.id
+    }
+    /// Its version.
+    async fn version(&self) -> u32 {
+        self.0.version
+    }
+    /// The definition itself; null while this server does not know it.
+    async fn definition(&self, ctx: &Context<'_>) -> Option<Definition> {
+        state(ctx).engine.registry().entry(&self.0.id, self.0.version).map(Definition::new)
+    }
 }

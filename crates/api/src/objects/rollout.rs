@@ -135,6 +135,11 @@ impl Rollout {
     async fn definition(&self) -> String {
         format!("{}@{}", self.summary.definition.id, self.summary.definition.version)
     }
+    /// The workflow definition it runs, with its phases, steps and exact text.
+    async fn definition_details(&self, ctx: &Context<'_>) -> Option<crate::objects::definition::Definition> {
+        let d = &self.summary.definition;
+        state(ctx).engine.registry().entry(&d.id, d.version).map(crate::objects::definition::Definition::new)
+    }
 
     /// Its history: every event, with the status, phase and step changes it made.
     async fn history(

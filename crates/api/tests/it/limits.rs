@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 
 use api::limits::{PROGRESS_POINTS_MAX, READY_LAG_MAX};
-use engine::{Engine, Registry, TokenRole};
+use engine::{Engine, TokenRole};
 use projections::Projector;
 use store::conformance::Relayed;
 use store::{EventStore, ExpectedVersion, MemoryStore};
@@ -58,7 +58,7 @@ async fn readyz_answers_ready_up_to_its_lag_and_names_the_lag_beyond() {
     // The read models never hear of new commits: they stay where they caught up at start.
     let inner: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
     let store: Arc<dyn EventStore> = Arc::new(Relayed { inner, live: tokio::sync::broadcast::channel(1).0 });
-    let registry = Arc::new(Registry::bundled().expect("bundled"));
+    let registry = Arc::new(engine::definitions::bundled().expect("bundled"));
     let engine = Arc::new(Engine::open(store.clone(), registry.clone()).await.expect("engine"));
     let (projector, _) = Projector::start(store.clone(), registry, None).await.expect("projector");
     let tokens = engine.tokens().clone();

@@ -5,9 +5,13 @@ use async_graphql::Schema;
 
 #[test]
 fn the_committed_sdl_is_the_served_schema() {
-    let sdl = Schema::build(api::schema::Query, api::schema::Mutation, api::subscriptions::SubscriptionRoot)
-        .finish()
-        .sdl();
+    let sdl = Schema::build(
+        api::schema::Query,
+        api::schema::Mutation::default(),
+        api::subscriptions::SubscriptionRoot,
+    )
+    .finish()
+    .sdl();
     let path = format!("{}/../../schema/schema.graphql", env!("CARGO_MANIFEST_DIR"));
     if std::env::var_os("UPDATE_SCHEMA").is_some() {
         std::fs::write(&path, &sdl).expect("write");
@@ -21,9 +25,13 @@ fn the_committed_sdl_is_the_served_schema() {
 
 #[test]
 fn every_type_and_field_has_a_description() {
-    let sdl = Schema::build(api::schema::Query, api::schema::Mutation, api::subscriptions::SubscriptionRoot)
-        .finish()
-        .sdl();
+    let sdl = Schema::build(
+        api::schema::Query,
+        api::schema::Mutation::default(),
+        api::subscriptions::SubscriptionRoot,
+    )
+    .finish()
+    .sdl();
     let missing = undescribed(&sdl);
     assert!(missing.is_empty(), "without description: {missing:#?}");
 }

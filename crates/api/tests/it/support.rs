@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use api::Caller;
 use catalog::parse::{bundled_files, parse_dataset};
-use engine::{Engine, Invocation, Registry, TokenRole};
+use engine::{Engine, Invocation, TokenRole};
 use projections::Projector;
 use store::{Actor, ActorKind, EventStore};
 
@@ -26,7 +26,7 @@ pub struct Api {
 
 /// The API's schema over `store`, after importing the bundled catalogue into it.
 pub async fn schema_over(store: Arc<dyn EventStore>) -> Api {
-    let registry = Arc::new(Registry::bundled().expect("bundled definitions"));
+    let registry = Arc::new(engine::definitions::bundled().expect("bundled definitions"));
     let engine = Arc::new(Engine::open(store.clone(), registry.clone()).await.expect("engine"));
     let setup = Invocation::new(workflow::decide::Principal {
         actor: Actor { id: "person:setup".into(), name: "Setup".into(), kind: ActorKind::Person },

@@ -485,18 +485,23 @@ fn migration_maps_progress_and_refuses_to_lose_it() {
     g.ok(staff(), complete("a", json!({ "datum": "2025-01-01" })));
     let same = g.rejected(
         manager(),
-        Command::Migrate { definition: v1, mapping: BTreeMap::new(), facts: Facts::default() },
+        Command::Migrate { definition: v1, mapping: BTreeMap::new(), facts: Facts::default(), reason: None },
     );
     assert!(same.to_string().contains("version 1 is not newer than 1"), "{same}");
     let bad = BTreeMap::from([("a".to_string(), "nope".to_string())]);
     let r = g.rejected(
         manager(),
-        Command::Migrate { definition: v2.clone(), mapping: bad, facts: Facts::default() },
+        Command::Migrate { definition: v2.clone(), mapping: bad, facts: Facts::default(), reason: None },
     );
     assert!(r.to_string().contains("`nope`, which version 2 does not have"), "{r}");
     g.ok(
         manager(),
-        Command::Migrate { definition: v2.clone(), mapping: BTreeMap::new(), facts: Facts::default() },
+        Command::Migrate {
+            definition: v2.clone(),
+            mapping: BTreeMap::new(),
+            facts: Facts::default(),
+            reason: None,
+        },
     );
     assert_eq!(g.r().definition.version, 2);
     assert_eq!(g.status("a"), StepStatus::Done);
@@ -508,12 +513,17 @@ fn migration_maps_progress_and_refuses_to_lose_it() {
     let v3 = Arc::new(v3);
     let r = g.rejected(
         manager(),
-        Command::Migrate { definition: v3.clone(), mapping: BTreeMap::new(), facts: Facts::default() },
+        Command::Migrate {
+            definition: v3.clone(),
+            mapping: BTreeMap::new(),
+            facts: Facts::default(),
+            reason: None,
+        },
     );
     assert!(r.to_string().contains("step `a` has progress but no counterpart in version 3"), "{r}");
     g.defs.0.push(v3.clone());
     let mapping = BTreeMap::from([("a".to_string(), "a_neu".to_string())]);
-    g.ok(manager(), Command::Migrate { definition: v3, mapping, facts: Facts::default() });
+    g.ok(manager(), Command::Migrate { definition: v3, mapping, facts: Facts::default(), reason: None });
     assert_eq!(g.status("a_neu"), StepStatus::Done);
 }
 

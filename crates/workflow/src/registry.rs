@@ -1,0 +1,275 @@
+//! Every workflow definition this process knows, by id and version: the texts bundled with the
+//! binary, and those published into the log (`DefinitionPublished`, one stream per definition
+//! id). The log is the source of truth: a fold of the log teaches the registry each publication
+//! in log order ([`Definitions::learn`]), so it knows a definition before it meets the first
+//! rollout started on it. The bundled texts stay known, because rollouts of stores written
+//! before definitions were events are pinned to them.
+//!
+//! A definition's text never changes under its id and version: a new wording is a new version.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use serde::{Deserialize, Serialize};
+use vocab::{Actor, Timestamp};
+
+use crate::definition::{check_land_references, parse, Definition, Diagnostic, Scope};
+use crate::rollout::{Definitions, Meta};
+
+/// The stored type name and schema version of a publication.
+pub const DEFINITION_PUBLISHED: (&str, u32) = ("DefinitionPublished", 1);
+/// The prefix of every definition stream: `definition-<id>`.
+pub const DEFINITION_STREAM_PREFIX: &str = "definition-";
+
+pub fn definition_stream(id: &str) -> String {
+    format!("{DEFINITION_STREAM_PREFIX}{id}")
+}
+
+/// A definition was published: its whole text and what it was checked to be. Who and when are
+/// the event's actor and time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DefinitionPublished {
+    pub id: String,
+    pub version: u32,
+    /// BLAKE3 of `source`, as `RolloutStarted.definitionHash` names it.
+    pub content_hash: String,
+    pub source: String,
+    pub reason: String,
+}
+
+impl DefinitionPublished {
+    pub fn to_payload(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+
+    pub fn from_payload(schema_version: u32, payload: &str) -> Result<DefinitionPublished, String> {
+        if schema_version != DEFINITION_PUBLISHED.1 {
+            return Err(format!(
+                "`DefinitionPublished` has schema version {schema_version}; this build reads version 1"
+            ));
+        }
+        serde_json::from_str(payload).map_err(|e| format!("`DefinitionPublished`: {e}"))
+    }
+}
+
+/// Who published a definition into the log, when and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Publication {
+    pub at: Timestamp,
+    pub actor: Actor,
+    pub reason: String,
+}
+
+/// One known definition with its exact text.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub definition: Arc<Definition>,
+    pub source: Arc<str>,
+    /// Shipped with this binary (`workflows/`).
+    pub bundled: bool,
+    /// `None` while the log holds no publication of it (a bundled text not yet published).
+    pub publication: Option<Publication>,
+}
+
+/// Why a text cannot be published.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PublishError {
+    /// The text is not a valid definition: every problem, at its position.
+    Invalid(Vec<Diagnostic>),
+    /// The id and version are published with other content.
+    Conflict { id: String, version: u32 },
+    /// A newer version of the id is published already.
+    NotNewer { id: String, version: u32, newest: u32 },
+}
+
+impl std::fmt::Display for PublishError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PublishError::Invalid(d) => write!(f, "the definition has {} problem(s)", d.len()),
+            PublishError::Conflict { id, version } => write!(
+                f,
+                "`{id}` version {version} is published with other content; a changed text needs a new version"
+            ),
+            PublishError::NotNewer { id, version, newest } => {
+                write!(f, "`{id}` version {version} is older than the newest published version {newest}")
+            }
+        }
+    }
+}
+
+/// What publishing a text comes to.
+#[derive(Clone, Debug)]
+pub enum Checked {
+    /// A new version: append this event.
+    New(DefinitionPublished),
+    /// The same text is known already under its id and version: nothing to append.
+    Known(Entry),
+}
+
+#[derive(Debug, Default)]
+pub struct Registry {
+    entries: RwLock<BTreeMap<(String, u32), Entry>>,
+}
+
+impl Registry {
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// A registry that knows `files` (name, text), the texts shipped with the binary.
+    pub fn with_bundled(files: &[(&str, &str)]) -> Result<Registry, String> {
+        let registry = Registry::new();
+        for (name, text) in files {
+            let definition = parse(text.as_bytes()).map_err(|diags| {
+                let first = diags.first().map(|d| d.render(name, text)).unwrap_or_default();
+                format!("bundled definition {name} is invalid: {first}")
+            })?;
+            registry.insert(Entry {
+                definition: Arc::new(definition),
+                source: Arc::from(*text),
+                bundled: true,
+                publication: None,
+            });
+        }
+        Ok(registry)
+    }
+
+    fn insert(&self, entry: Entry) {
+        let key = (entry.definition.id.clone(), entry.definition.version);
+        self.write().insert(key, entry);
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<(String, u32), Entry>> {
+        self.entries.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<(String, u32), Entry>> {
+        self.entries.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Checks a text for publication: valid (every problem at its position, the `land:`
+    /// dependencies against the Land definitions known), and new or identical under its id and
+    /// version, and not older than the newest published version.
+    pub fn check(&self, source: &str, reason: &str) -> Result<Checked, PublishError> {
+        let definition = parse(source.as_bytes()).map_err(PublishError::Invalid)?;
+        let entries = self.read();
+        if let Some(known) = entries.get(&(definition.id.clone(), definition.version)) {
+            return if known.definition.content_hash == definition.content_hash {
+                Ok(Checked::Known(known.clone()))
+            } else {
+                Err(PublishError::Conflict { id: definition.id, version: definition.version })
+            };
+        }
+        let newest = entries
+            .range((definition.id.clone(), 0)..=(definition.id.clone(), u32::MAX))
+            .filter(|(_, e)| e.publication.is_some())
+            .map(|((_, v), _)| *v)
+            .next_back();
+        if let Some(newest) = newest.filter(|&n| n > definition.version) {
+            return Err(PublishError::NotNewer { id: definition.id, version: definition.version, newest });
+        }
+        let lands: Vec<(&Definition, &str)> = entries
+            .values()
+            .filter(|e| e.definition.scope == Scope::Land)
+            .map(|e| (&*e.definition, &*e.source))
+            .collect();
+        let mut all = vec![(&definition, source)];
+        all.extend(lands);
+        let diags: Vec<Diagnostic> =
+            check_land_references(&all).into_iter().filter(|(i, _)| *i == 0).map(|(_, d)| d).collect();
+        if !diags.is_empty() {
+            return Err(PublishError::Invalid(diags));
+        }
+        Ok(Checked::New(DefinitionPublished {
+            id: definition.id.clone(),
+            version: definition.version,
+            content_hash: definition.content_hash.clone(),
+            source: source.to_owned(),
+            reason: reason.to_owned(),
+        }))
+    }
+
+    /// Applies a publication read from the log. A text that does not parse (written by a newer
+    /// build) or that differs from a known one under its version is an error, and the registry
+    /// is unchanged.
+    pub fn apply(&self, published: &DefinitionPublished, meta: &Meta<'_>) -> Result<(), String> {
+        let definition = parse(published.source.as_bytes()).map_err(|diags| {
+            let first = diags.first().map(|d| d.render("(published)", &published.source)).unwrap_or_default();
+            format!(
+                "the published text of `{}` version {} is invalid: {first}",
+                published.id, published.version
+            )
+        })?;
+        if (definition.id.as_str(), definition.version) != (published.id.as_str(), published.version)
+            || definition.content_hash != published.content_hash
+        {
+            return Err(format!(
+                "the publication of `{}` version {} does not match its own text",
+                published.id, published.version
+            ));
+        }
+        let publication =
+            Some(Publication { at: meta.at, actor: meta.actor.clone(), reason: published.reason.clone() });
+        let mut entries = self.write();
+        let key = (definition.id.clone(), definition.version);
+        match entries.get_mut(&key) {
+            Some(known) if known.definition.content_hash != definition.content_hash => {
+                return Err(format!(
+                    "`{}` version {} is known with other content than the log publishes",
+                    key.0, key.1
+                ))
+            }
+            // The first publication counts; a repeat (a second server's start) changes nothing.
+            Some(known) => {
+                if known.publication.is_none() {
+                    known.publication = publication;
+                }
+            }
+            None => {
+                entries.insert(
+                    key,
+                    Entry {
+                        definition: Arc::new(definition),
+                        source: Arc::from(published.source.as_str()),
+                        bundled: false,
+                        publication,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub fn entry(&self, id: &str, version: u32) -> Option<Entry> {
+        self.read().get(&(id.to_owned(), version)).cloned()
+    }
+
+    /// The newest known version of a definition.
+    pub fn latest(&self, id: &str) -> Option<Arc<Definition>> {
+        self.read()
+            .range((id.to_owned(), 0)..=(id.to_owned(), u32::MAX))
+            .next_back()
+            .map(|(_, e)| e.definition.clone())
+    }
+
+    /// Every known definition, by id and version.
+    pub fn entries(&self) -> Vec<Entry> {
+        self.read().values().cloned().collect()
+    }
+
+    /// Bundled texts the log has no publication of yet.
+    pub fn unpublished_bundled(&self) -> Vec<Entry> {
+        self.read().values().filter(|e| e.bundled && e.publication.is_none()).cloned().collect()
+    }
+}
+
+impl Definitions for Registry {
+    fn get(&self, id: &str, version: u32) -> Option<Arc<Definition>> {
+        self.read().get(&(id.to_owned(), version)).map(|e| e.definition.clone())
+    }
+
+    fn learn(&self, published: &DefinitionPublished, meta: &Meta<'_>) -> Result<(), String> {
+        self.apply(published, meta)
+    }
+}
