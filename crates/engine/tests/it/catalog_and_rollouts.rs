@@ -16,7 +16,7 @@ use workflow::{Status, StepStatus};
 const ODER_WELSE: &str = "120735310000";
 const SCHWEDT: &str = "120735051000";
 
-fn dataset() -> Dataset {
+pub(crate) fn dataset() -> Dataset {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data");
     let read = |name: &str| std::fs::read(dir.join(name)).expect("read");
     let files = Files {
@@ -28,7 +28,7 @@ fn dataset() -> Dataset {
     parse_dataset(&files).expect("bundled data is valid")
 }
 
-fn person(id: &str, roles: Vec<Role>, admin: bool) -> Invocation {
+pub(crate) fn person(id: &str, roles: Vec<Role>, admin: bool) -> Invocation {
     Invocation::new(Principal {
         actor: Actor { id: id.into(), name: id.into(), kind: ActorKind::Person },
         roles,
@@ -36,15 +36,15 @@ fn person(id: &str, roles: Vec<Role>, admin: bool) -> Invocation {
     })
 }
 
-fn admin() -> Invocation {
+pub(crate) fn admin() -> Invocation {
     person("person:admin", vec![], true)
 }
 
-fn staff() -> Invocation {
+pub(crate) fn staff() -> Invocation {
     person("person:staff", vec![Role::AuthorityStaff], false)
 }
 
-async fn engine() -> (Engine, Arc<dyn EventStore>) {
+pub(crate) async fn engine() -> (Engine, Arc<dyn EventStore>) {
     let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
     let engine = Engine::open(store.clone(), Arc::new(engine::definitions::bundled().expect("bundled")))
         .await
@@ -52,11 +52,11 @@ async fn engine() -> (Engine, Arc<dyn EventStore>) {
     (engine, store)
 }
 
-async fn head(store: &Arc<dyn EventStore>) -> u64 {
+pub(crate) async fn head(store: &Arc<dyn EventStore>) -> u64 {
     store.head().await.expect("head").position
 }
 
-fn complete(step: &str, evidence: serde_json::Value) -> Command {
+pub(crate) fn complete(step: &str, evidence: serde_json::Value) -> Command {
     let evidence = evidence.as_object().cloned().unwrap_or_default().into_iter().collect();
     Command::CompleteStep { step: step.into(), evidence, comment: None }
 }
