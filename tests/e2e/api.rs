@@ -504,6 +504,13 @@ fn tokens_from_the_command_line_work_against_the_server_and_revoked_ones_do_not(
         "{}",
         String::from_utf8_lossy(&busy.stderr)
     );
+    let definition = format!("{}/../../workflows/efa-land.toml", env!("CARGO_MANIFEST_DIR"));
+    let busy = rollout(&["workflow", "publish", "--data-dir", d, &definition, "--reason", "x"]);
+    assert!(
+        String::from_utf8_lossy(&busy.stderr).contains("use its publishDefinition mutation"),
+        "{}",
+        String::from_utf8_lossy(&busy.stderr)
+    );
     drop(server);
     let revoked = rollout(&["token", "revoke", "--data-dir", d, &id]);
     assert!(revoked.status.success(), "{}", String::from_utf8_lossy(&revoked.stderr));

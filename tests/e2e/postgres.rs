@@ -164,4 +164,33 @@ fn two_servers_on_one_database_see_each_others_changes_and_conflicts() {
     let mut sorted = codes.clone();
     sorted.sort();
     assert_eq!(sorted, vec!["CONFLICT", "OK"], "{ra} {rb}");
+
+    // A definition published through B, and a service switched to it through B: A starts a
+    // rollout on it without a restart.
+    let onboarding = include_str!("../../workflows/efa-onboarding.toml");
+    let xta = onboarding.replacen("id = \"efa-onboarding\"", "id = \"efa-onboarding-xta\"", 1);
+    let published = b.gql(
+        Some(&admin),
+        "mutation($s: String!) { publishDefinition(input: { source: $s, reason: \"XTA\" }) { published } }",
+        json!({ "s": xta }),
+    );
+    assert_eq!(published["data"]["publishDefinition"]["published"], true, "{published}");
+    let set = b.gql(Some(&admin), "mutation { setServiceDefinition(input: { serviceKey: \"wohngeld\", definitionId: \"efa-onboarding-xta\", version: 1, level: AUTHORITY, reason: \"XTA\" }) { key } }", json!({}));
+    assert_eq!(set["data"]["setServiceDefinition"]["key"], "wohngeld", "{set}");
+    let mut on_a = Value::Null;
+    for _ in 0..100 {
+        on_a = a.gql(Some(&admin), "{ definition(id: \"efa-onboarding-xta\") { version } services(first: 100) { edges { node { key definition { id } } } } }", json!({}));
+        let switched = on_a["data"]["services"]["edges"].as_array().is_some_and(|e| {
+            e.iter().any(|e| {
+                e["node"]["key"] == "wohngeld" && e["node"]["definition"]["id"] == "efa-onboarding-xta"
+            })
+        });
+        if on_a["data"]["definition"]["version"] == 1 && switched {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(on_a["data"]["definition"]["version"], 1, "{on_a}");
+    let started = a.gql(Some(&admin), "mutation { startRollout(input: { serviceKey: \"wohngeld\", ars: \"120600000000\" }) { rollout { definition } } }", json!({}));
+    assert_eq!(started["data"]["startRollout"]["rollout"]["definition"], "efa-onboarding-xta@1", "{started}");
 }

@@ -74,3 +74,62 @@ fn land_dependencies_are_checked_against_the_land_definition() {
         "{err}"
     );
 }
+
+#[test]
+fn publish_appends_a_checked_text_once_and_refuses_a_bad_one_with_its_positions() {
+    use crate::support::rollout;
+    let tmp = tempfile::tempdir().expect("dir");
+    let dir = tmp.path().join("store");
+    let d = dir.to_str().expect("path");
+    assert!(rollout(&["catalog", "import", "--data-dir", d]).status.success());
+    let events = |d: &str| {
+        let out = rollout(&["export", "--data-dir", d]);
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    let before = events(d);
+    let onboarding = std::fs::read_to_string(workflows("efa-onboarding.toml")).expect("read");
+    let xta = tmp.path().join("xta.toml");
+    std::fs::write(&xta, onboarding.replacen("id = \"efa-onboarding\"", "id = \"efa-onboarding-xta\"", 1))
+        .expect("write");
+    let x = xta.to_str().expect("path");
+
+    let out = rollout(&["workflow", "publish", "--data-dir", d, x, "--reason", "OSCI/XTA"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.starts_with("published efa-onboarding-xta@1 at position "), "{stdout}");
+    assert_eq!(events(d), before + 1);
+    let again = rollout(&["workflow", "publish", "--data-dir", d, x, "--reason", "nochmal"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing appended"), "{again:?}");
+    assert_eq!(events(d), before + 1, "the same text again appends nothing");
+
+    // Changed under the same version: refused. Invalid: every problem at FILE:LINE:COLUMN.
+    std::fs::write(
+        &xta,
+        onboarding
+            .replacen("id = \"efa-onboarding\"", "id = \"efa-onboarding-xta\"", 1)
+            .replace("Interesse bekundet", "Interesse gemeldet"),
+    )
+    .expect("write");
+    let changed = rollout(&["workflow", "publish", "--data-dir", d, x, "--reason", "Wortlaut"]);
+    assert!(!changed.status.success());
+    assert!(
+        String::from_utf8_lossy(&changed.stderr)
+            .contains("published with other content; a changed text needs a new version"),
+        "{changed:?}"
+    );
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(&bad, "id = \"x\"\nversion = 1\ntitle = \"X\"\ntypo = 1\n").expect("write");
+    let refused =
+        rollout(&["workflow", "publish", "--data-dir", d, bad.to_str().expect("path"), "--reason", "x"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(stderr.contains("bad.toml:4:1: unknown key `typo`"), "{stderr}");
+    assert!(stderr.contains("nothing was published"), "{stderr}");
+    assert_eq!(events(d), before + 1, "nothing appended on a problem");
+    let log = String::from_utf8_lossy(&rollout(&["export", "--data-dir", d]).stdout).into_owned();
+    assert_eq!(
+        log.matches("\"type\":\"DefinitionPublished\"").count(),
+        4,
+        "the three bundled texts and the variant"
+    );
+}

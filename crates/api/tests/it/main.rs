@@ -1,8 +1,9 @@
-//! The API's integration tests: its boundaries, its limits, read-your-writes, tokens, the
+//! The API's integration tests: its boundaries, definitions, its limits, read-your-writes, tokens, the
 //! committed SDL.
 //! One test binary for the crate (each `tests/*.rs` would link the whole workspace again).
 
 mod boundaries;
+mod definitions;
 mod limits;
 mod read_your_writes;
 mod sdl;
