@@ -133,3 +133,19 @@ fn publish_appends_a_checked_text_once_and_refuses_a_bad_one_with_its_positions(
         "the three bundled texts and the variant"
     );
 }
+
+#[test]
+fn a_variant_is_checked_merged_with_its_base_and_a_problem_in_the_base_is_shown_there() {
+    let tmp = tempfile::tempdir().expect("dir");
+    let xta = tmp.path().join("xta.toml");
+    let text = "id = \"efa-onboarding-xta\"\nversion = 1\nextends = \"efa-onboarding@1\"\nremove = [\"zertifikate\"]\n\n[[phases]]\nid = \"technik\"\n\n[[phases.steps]]\nid = \"xta_postfach\"\ntitle = \"XTA-Postfach\"\nroles = [\"authority-staff\"]\ndepends_on = [\"transportweg\"]\n";
+    std::fs::write(&xta, text).expect("write");
+    let out = check(&[xta.to_str().expect("path")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains(&format!("efa-onboarding@1 (the base of {}):157:", xta.display())), "{stderr}");
+    std::fs::write(&xta, text.replace("remove = [\"zertifikate\"]\n", "")).expect("write");
+    let out = check(&[xta.to_str().expect("path")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("efa-onboarding-xta version 1"), "{out:?}");
+}

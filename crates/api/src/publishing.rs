@@ -124,17 +124,20 @@ fn manages<'a>(ctx: &'a Context<'_>, what: &str) -> async_graphql::Result<&'a Ca
 
 /// A publication refused: what is wrong, and for an invalid text every problem at its line
 /// and column (`extensions.diagnostics`), so an editor can mark them.
-fn publish_error(e: EngineError, source: &str) -> Error {
+fn publish_error(e: EngineError, source: &str, registry: &workflow::Registry) -> Error {
     match e {
         EngineError::Publish(PublishError::Invalid(diags)) => {
             let list: Vec<serde_json::Value> = diags
                 .iter()
                 .map(|d| {
-                    let (line, column) = workflow::definition::line_column(source, d.span.start);
-                    serde_json::json!({ "line": line, "column": column, "message": d.message })
+                    // A problem surfacing from a variant's base is at the base's line.
+                    let base = d.origin.as_deref().and_then(|o| o.split_once('@')).and_then(|(id, v)| registry.entry(id, v.parse().ok()?));
+                    let text = base.as_ref().map_or(source, |b| &*b.source);
+                    let (line, column) = workflow::definition::line_column(text, d.span.start);
+                    serde_json::json!({ "line": line, "column": column, "message": d.message, "base": d.origin })
                 })
                 .collect();
-            let first = diags.first().map(|d| d.render("definition", source)).unwrap_or_default();
+            let first = diags.first().map(|d| registry.render(d, "definition", source)).unwrap_or_default();
             let message = format!("the definition has {} problem(s), the first: {first}", diags.len());
             Error::new(message).extend_with(move |_, ext| {
                 ext.set("code", "BAD_USER_INPUT");
@@ -157,7 +160,8 @@ pub struct DefinitionMutation;
 impl DefinitionMutation {
     /// Publish a workflow definition (project managers and admins): checked like
     /// `rollout workflow check` (every problem with line and column in
-    /// `extensions.diagnostics`; nothing appended on a problem), then recorded as
+    /// `extensions.diagnostics`, and `base` when it is in the base of a variant that
+    /// `extends` one; nothing appended on a problem), then recorded as
     /// `DefinitionPublished`. The same id and version with other content is a `CONFLICT` (a new
     /// wording is a new version), an older version than the newest is `BAD_USER_INPUT`, the
     /// same text again appends nothing and answers `published: false`.
@@ -172,7 +176,7 @@ impl DefinitionMutation {
             .engine
             .publish_definition(&input.source, &input.reason, &invocation(ctx, c))
             .await
-            .map_err(|e| publish_error(e, &input.source))?;
+            .map_err(|e| publish_error(e, &input.source, s.engine.registry()))?;
         if let Some(e) = &published.event {
             s.written.record(c.token_id, e.position);
         }

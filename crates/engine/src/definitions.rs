@@ -118,6 +118,7 @@ impl crate::Engine {
                     content_hash: entry.definition.content_hash.clone(),
                     source: entry.source.to_string(),
                     reason: reason.to_owned(),
+                    base: entry.base.clone(),
                 },
                 Checked::New(p) => p,
             };

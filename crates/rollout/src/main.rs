@@ -104,7 +104,9 @@ enum Command {
 enum WorkflowCommand {
     /// Validate definition files: every problem is printed as FILE:LINE:COLUMN: message.
     /// Exit code 0 only when every file is valid. `land:` dependencies are checked against a
-    /// Land-level definition given in the same call.
+    /// Land-level definition given in the same call. A variant (`extends = "ID@VERSION"`) is
+    /// checked merged with its base (a file of the same call, or a bundled definition); a
+    /// problem in the base is printed at the base's line.
     Check {
         /// The definition files.
         #[arg(required = true, value_name = "FILE")]
@@ -309,7 +311,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 }
                 Err(engine::EngineError::Publish(workflow::registry::PublishError::Invalid(diags))) => {
                     for d in &diags {
-                        eprintln!("{}", d.render(&name, &text));
+                        eprintln!("{}", engine.registry().render(d, &name, &text));
                     }
                     Err(Failure(format!("{} problem(s) in {name}; nothing was published", diags.len())))
                 }
@@ -506,24 +508,48 @@ async fn run(command: Command) -> Result<(), Failure> {
 
 fn check_workflows(files: &[PathBuf]) -> Result<(), Failure> {
     let mut problems = 0usize;
-    let mut valid = Vec::new();
+    let mut texts = Vec::new();
     for path in files {
         let name = path.display().to_string();
-        let bytes = match read_limited(path) {
-            Ok(bytes) => bytes,
+        match read_limited(path) {
+            Ok(bytes) => texts.push((name, bytes)),
             Err(e) => {
                 eprintln!("{name}: {e}");
                 problems += 1;
-                continue;
             }
-        };
+        }
+    }
+    // A variant's base: a file of this call, or a bundled definition.
+    let bases: Vec<(String, String)> = engine::definitions::BUNDLED
+        .iter()
+        .map(|(name, text)| (name.to_string(), text.to_string()))
+        .chain(texts.iter().filter_map(|(name, bytes)| {
+            let text = std::str::from_utf8(bytes).ok()?;
+            workflow::parse(bytes).ok().map(|_| (name.clone(), text.to_owned()))
+        }))
+        .collect();
+    let mut unique: std::collections::BTreeMap<(String, u32), (&str, &str)> =
+        std::collections::BTreeMap::new();
+    for (name, text) in &bases {
+        if let Ok(d) = workflow::parse(text.as_bytes()) {
+            unique.insert((d.id, d.version), (name.as_str(), text.as_str()));
+        }
+    }
+    let registry =
+        workflow::Registry::with_bundled(&unique.into_values().collect::<Vec<_>>()).map_err(Failure)?;
+    let mut valid = Vec::new();
+    for (name, bytes) in texts {
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        match workflow::parse(&bytes) {
+        let parsed = match workflow::extends::extends_of(&text) {
+            Some(_) => registry.resolve(&text).map(|(d, _)| d),
+            None => workflow::parse(&bytes),
+        };
+        match parsed {
             Ok(definition) => valid.push((name, definition, text)),
             Err(diagnostics) => {
                 problems += diagnostics.len();
                 for d in diagnostics {
-                    eprintln!("{}", d.render(&name, &text));
+                    eprintln!("{}", registry.render(&d, &name, &text));
                 }
             }
         }

@@ -137,6 +137,9 @@ impl Definition {
 pub struct Diagnostic {
     pub span: Range<usize>,
     pub message: String,
+    /// `None`: in the file itself. For a variant (`extends`): the base `id@version` when the
+    /// problem is in the base's text (`span` is then a range of the base's text).
+    pub origin: Option<String>,
 }
 
 impl Diagnostic {
@@ -163,6 +166,7 @@ pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
 pub fn parse(bytes: &[u8]) -> Result<Definition, Vec<Diagnostic>> {
     if bytes.len() > DEFINITION_BYTES_MAX {
         return Err(vec![Diagnostic {
+            origin: None,
             span: 0..0,
             message: format!(
                 "the file has {} bytes; a definition has at most {DEFINITION_BYTES_MAX}",
@@ -175,6 +179,7 @@ pub fn parse(bytes: &[u8]) -> Result<Definition, Vec<Diagnostic>> {
         Err(e) => {
             let at = e.valid_up_to();
             return Err(vec![Diagnostic {
+                origin: None,
                 span: at..at,
                 message: format!("the file is not UTF-8 text (invalid byte at offset {at})"),
             }]);
@@ -185,7 +190,11 @@ pub fn parse(bytes: &[u8]) -> Result<Definition, Vec<Diagnostic>> {
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
             let message = e.message().trim().replace('\n', " ");
-            return Err(vec![Diagnostic { span, message: format!("not valid TOML: {message}") }]);
+            return Err(vec![Diagnostic {
+                origin: None,
+                span,
+                message: format!("not valid TOML: {message}"),
+            }]);
         }
     };
     let mut cx = Lowering { diags: Vec::new(), source };
@@ -220,6 +229,7 @@ pub fn check_land_references(all: &[(&Definition, &str)]) -> Vec<(usize, Diagnos
                     out.push((
                         i,
                         Diagnostic {
+                            origin: None,
                             span: at..at + needle.len(),
                             message: format!(
                                 "step `{}` depends on `land:{dep}`, but `{land_id}` has no step `{dep}`",
@@ -264,7 +274,7 @@ struct RawStep {
     deps: Vec<(String, Range<usize>)>,
 }
 
-fn item_span(item: &Item) -> Option<Range<usize>> {
+pub(crate) fn item_span(item: &Item) -> Option<Range<usize>> {
     match item {
         Item::Value(v) => v.span(),
         Item::Table(t) => t.span(),
@@ -275,7 +285,7 @@ fn item_span(item: &Item) -> Option<Range<usize>> {
 
 impl Lowering<'_> {
     fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
-        self.diags.push(Diagnostic { span, message: message.into() });
+        self.diags.push(Diagnostic { origin: None, span, message: message.into() });
     }
 
     fn unknown_keys(&mut self, table: &dyn TableLike, allowed: &[&str], what: &str) {

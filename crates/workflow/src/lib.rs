@@ -8,6 +8,7 @@ pub mod condition;
 pub mod definition;
 pub mod duration;
 pub mod evidence;
+pub mod extends;
 pub mod limits;
 pub mod registry;
 

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use vocab::{Actor, Timestamp};
 
 use crate::definition::{check_land_references, parse, Definition, Diagnostic, Scope};
+use crate::extends::{extends_of, parse_variant};
 use crate::rollout::{Definitions, Meta};
 
 /// The stored type name and schema version of a publication.
@@ -36,6 +37,24 @@ pub struct DefinitionPublished {
     pub content_hash: String,
     pub source: String,
     pub reason: String,
+    /// For a variant (`extends`): the base it was resolved against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<BaseRef>,
+}
+
+/// The base a variant was resolved against: id, version and content hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BaseRef {
+    pub id: String,
+    pub version: u32,
+    pub content_hash: String,
+}
+
+impl BaseRef {
+    pub fn name(&self) -> String {
+        format!("{}@{}", self.id, self.version)
+    }
 }
 
 impl DefinitionPublished {
@@ -70,6 +89,8 @@ pub struct Entry {
     pub bundled: bool,
     /// `None` while the log holds no publication of it (a bundled text not yet published).
     pub publication: Option<Publication>,
+    /// For a variant: the base its text extends.
+    pub base: Option<BaseRef>,
 }
 
 /// Why a text cannot be published.
@@ -130,6 +151,7 @@ impl Registry {
                 source: Arc::from(*text),
                 bundled: true,
                 publication: None,
+                base: None,
             });
         }
         Ok(registry)
@@ -152,7 +174,7 @@ impl Registry {
     /// dependencies against the Land definitions known), and new or identical under its id and
     /// version, and not older than the newest published version.
     pub fn check(&self, source: &str, reason: &str) -> Result<Checked, PublishError> {
-        let definition = parse(source.as_bytes()).map_err(PublishError::Invalid)?;
+        let (definition, base) = self.resolve(source).map_err(PublishError::Invalid)?;
         let entries = self.read();
         if let Some(known) = entries.get(&(definition.id.clone(), definition.version)) {
             return if known.definition.content_hash == definition.content_hash {
@@ -187,14 +209,63 @@ impl Registry {
             content_hash: definition.content_hash.clone(),
             source: source.to_owned(),
             reason: reason.to_owned(),
+            base,
         }))
+    }
+
+    /// Parses a text; a variant (`extends`) against its base, which must be known and not a
+    /// variant itself.
+    pub fn resolve(&self, source: &str) -> Result<(Definition, Option<BaseRef>), Vec<Diagnostic>> {
+        let Some((id, version, span)) = extends_of(source) else {
+            return parse(source.as_bytes()).map(|d| (d, None));
+        };
+        let problem = |message: String| vec![Diagnostic { span: span.clone(), message, origin: None }];
+        let Some(base) = self.entry(&id, version) else {
+            return Err(problem(format!("`extends` names `{id}@{version}`, which is not published")));
+        };
+        if base.base.is_some() {
+            return Err(problem(format!("`{id}@{version}` is a variant itself; extend its base instead")));
+        }
+        let reference = BaseRef { id, version, content_hash: base.definition.content_hash.clone() };
+        let definition = parse_variant(source, &reference.name(), &base.source)?;
+        Ok((definition, Some(reference)))
+    }
+
+    /// `file:line:column: message`, at the base's line when the problem is in the base.
+    pub fn render(&self, d: &Diagnostic, file: &str, source: &str) -> String {
+        let base = d
+            .origin
+            .as_deref()
+            .and_then(|o| o.split_once('@'))
+            .and_then(|(id, v)| self.entry(id, v.parse().ok()?));
+        match (&d.origin, base) {
+            (Some(origin), Some(base)) => d.render(&format!("{origin} (the base of {file})"), &base.source),
+            _ => d.render(file, source),
+        }
     }
 
     /// Applies a publication read from the log. A text that does not parse (written by a newer
     /// build) or that differs from a known one under its version is an error, and the registry
     /// is unchanged.
     pub fn apply(&self, published: &DefinitionPublished, meta: &Meta<'_>) -> Result<(), String> {
-        let definition = parse(published.source.as_bytes()).map_err(|diags| {
+        let parsed = match &published.base {
+            None => parse(published.source.as_bytes()),
+            Some(base) => match self.entry(&base.id, base.version) {
+                Some(known) if known.definition.content_hash == base.content_hash => {
+                    parse_variant(&published.source, &base.name(), &known.source)
+                }
+                _ => {
+                    return Err(format!(
+                        "the base `{}` of `{}` version {} is not known with hash {}",
+                        base.name(),
+                        published.id,
+                        published.version,
+                        base.content_hash
+                    ))
+                }
+            },
+        };
+        let definition = parsed.map_err(|diags| {
             let first = diags.first().map(|d| d.render("(published)", &published.source)).unwrap_or_default();
             format!(
                 "the published text of `{}` version {} is invalid: {first}",
@@ -234,6 +305,7 @@ impl Registry {
                         source: Arc::from(published.source.as_str()),
                         bundled: false,
                         publication,
+                        base: published.base.clone(),
                     },
                 );
             }

@@ -332,3 +332,68 @@ async fn a_copy_of_the_log_brings_its_definitions() {
         .await
         .expect("start");
 }
+
+const XTA_VARIANT: &str = r#"id = "efa-onboarding-xta"
+version = 1
+extends = "efa-onboarding@1"
+title = "Anbindung über OSCI/XTA"
+
+[[phases]]
+id = "technik"
+
+[[phases.steps]]
+id = "xta_postfach"
+title = "XTA-Postfach eingerichtet"
+roles = ["authority-staff"]
+depends_on = ["transportweg"]
+"#;
+
+#[tokio::test]
+async fn a_variant_is_published_with_its_base_and_folds_without_the_bundled_texts_changing_it() {
+    let (engine, store) = ready().await;
+    let missing = XTA_VARIANT.replace("efa-onboarding@1", "efa-onboarding@7");
+    let Err(EngineError::Publish(PublishError::Invalid(diags))) =
+        engine.publish_definition(&missing, "XTA", &admin()).await
+    else {
+        panic!("an unknown base is refused")
+    };
+    assert!(diags[0].message.contains("`efa-onboarding@7`, which is not published"), "{diags:?}");
+    let broken = XTA_VARIANT.replace("depends_on = [\"transportweg\"]", "depends_on = [\"gibt_es_nicht\"]");
+    let Err(EngineError::Publish(PublishError::Invalid(diags))) =
+        engine.publish_definition(&broken, "XTA", &admin()).await
+    else {
+        panic!("a broken variant is refused")
+    };
+    let rendered = engine.registry().render(&diags[0], "xta.toml", &broken);
+    assert!(rendered.starts_with("xta.toml:13:"), "{rendered}");
+
+    let published = engine.publish_definition(XTA_VARIANT, "XTA", &admin()).await.expect("publish");
+    let base = published.entry.base.clone().expect("a variant");
+    assert_eq!(base.name(), "efa-onboarding@1");
+    let event = published.event.expect("event");
+    assert!(
+        event.data.as_str().contains(r#""id":"efa-onboarding","version":1}"#),
+        "{}",
+        event.data.as_str()
+    );
+    assert_eq!(&*published.entry.source, XTA_VARIANT, "the variant's own text is stored");
+    let variant = DefinitionRef::new("efa-onboarding-xta", 1);
+    let started = engine.start_rollout("wohngeld", POTSDAM, Some(&variant), &admin()).await.expect("start");
+    assert!(started.rollout.definition.step_index("xta_postfach").is_some());
+    assert!(started.rollout.definition.step_index("dvdv").is_some(), "the base's steps");
+
+    // Another server, and a rebuild, know it from the log alone.
+    let registry = Arc::new(engine::definitions::bundled().expect("bundled"));
+    let reopened = Engine::open(store.clone(), registry.clone()).await.expect("open");
+    let loaded = reopened.load("wohngeld", POTSDAM).await.expect("load").expect("rollout");
+    assert_eq!(loaded.definition.steps.len(), started.rollout.definition.steps.len());
+    let folded = projections::fold(
+        &store,
+        &engine::definitions::bundled().expect("bundled"),
+        projections::Cut::Everything,
+        |_| {},
+    )
+    .await
+    .expect("fold");
+    assert_eq!(folded.position, head(&store).await);
+}

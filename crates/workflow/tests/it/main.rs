@@ -1,4 +1,4 @@
-//! The domain's integration tests: definitions and their diagnostics, decide and evolve, properties, the JSON Schema.
+//! The domain's integration tests: definitions and their diagnostics, decide and evolve, properties, the JSON Schema, variants (`extends`).
 //! One test binary for the crate (each `tests/*.rs` would link the whole workspace again).
 
 mod definitions;
@@ -6,3 +6,4 @@ mod diagnostics;
 mod engine;
 mod properties;
 mod schema;
+mod variants;
