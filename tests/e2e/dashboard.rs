@@ -442,6 +442,8 @@ fn every_view_is_accessible_at_1280_px_and_on_a_tablet_and_works_with_the_keyboa
         ("#/audit", "#audit-rows tr"),
         (&*format!("#/rollout/{id}"), "#steps tr[data-step]"),
         (&*format!("#/verwaltung/{ars}"), "#authority-rollouts tbody tr"),
+        ("#/ablaeufe", "#definitions tbody tr"),
+        ("#/ablauf/efa-onboarding%401", "#definition-steps tr[data-step]"),
     ];
     let browser = Browser::launch();
     let mut page = open_overview(&browser, &server, &server.admin);
@@ -490,6 +492,94 @@ fn every_view_is_accessible_at_1280_px_and_on_a_tablet_and_works_with_the_keyboa
         10,
         "location.hash",
     );
+    page.settle(200);
+    browser.assert_nothing_left_the_machine();
+}
+
+#[test]
+fn the_definition_page_and_the_publish_form_show_the_diagnostics_at_their_lines() {
+    if !chromium_available() {
+        return;
+    }
+    let server = Server::start();
+    let browser = Browser::launch();
+    let mut page = browser.open(&format!("http://{}/#token={}", server.address, server.admin));
+    page.wait_for("document.getElementById('me').textContent.length > 0", 60, "document.body.innerText.slice(0, 500)");
+    page.eval("location.hash = '#/ablaeufe'");
+    page.wait_for(
+        "document.querySelector('#definitions tr[data-ref=\"efa-onboarding@1\"]')",
+        30,
+        "document.body.innerText.slice(0, 500)",
+    );
+    let listed = page
+        .eval("[...document.querySelectorAll('#definitions tbody tr')].map((r) => r.dataset.ref).join(' ')");
+    assert_eq!(
+        listed,
+        json!("efa-land@1 efa-onboarding@1 formularserver-assistent@1"),
+        "every bundled definition, published at start"
+    );
+
+    // An invalid text: the problems beside their lines; nothing published.
+    let onboarding = include_str!("../../workflows/efa-onboarding.toml");
+    let broken = onboarding.replacen("id = \"efa-onboarding\"", "id = \"efa-onboarding-xta\"", 1).replacen(
+        "title = \"Interesse bekundet\"",
+        "titel = \"Interesse bekundet\"",
+        1,
+    );
+    page.eval(&format!("document.getElementById('publish-source').value = {}; document.getElementById('publish-reason').value = 'XTA'", serde_json::to_string(&broken).expect("json")));
+    page.click("#publish-form button[type=submit]");
+    page.wait_for(
+        "!document.getElementById('publish-lines').hidden",
+        10,
+        "document.getElementById('publish-result').textContent",
+    );
+    let marked = page.eval("[...document.querySelectorAll('#publish-lines li.problem')].map((l) => l.dataset.line + ': ' + l.textContent).join('\\n')");
+    let marked = marked.as_str().unwrap_or_default().to_owned();
+    assert!(marked.starts_with("16: [[phases.steps]] ← Spalte 1: a step needs `title`"), "{marked}");
+    assert!(
+        marked.contains("\n18: titel = \"Interesse bekundet\" ← Spalte 1: unknown key `titel`"),
+        "{marked}"
+    );
+    page.screenshot(&screenshot_dir().join("publish-diagnostics.png"), true);
+    let problems = page.accessibility_problems();
+    assert!(problems.is_empty(), "{problems:#?}");
+    let refused =
+        server.gql(Some(&server.admin), "{ definition(id: \"efa-onboarding-xta\") { version } }", json!({}));
+    assert_eq!(refused["data"]["definition"], Value::Null, "nothing was published");
+
+    // A valid one is published; its page shows the steps, and a second version what changed.
+    let xta = onboarding.replacen("id = \"efa-onboarding\"", "id = \"efa-onboarding-xta\"", 1);
+    page.eval(&format!(
+        "document.getElementById('publish-source').value = {}",
+        serde_json::to_string(&xta).expect("json")
+    ));
+    page.click("#publish-form button[type=submit]");
+    page.wait_for(
+        "document.getElementById('publish-result').className === 'success'",
+        10,
+        "document.getElementById('publish-result').textContent",
+    );
+    let v2 = xta.replacen("version = 1", "version = 2", 1).replacen(
+        "title = \"Interesse bekundet\"",
+        "title = \"Interesse gemeldet\"",
+        1,
+    );
+    let published = server.gql(
+        Some(&server.admin),
+        "mutation($s: String!) { publishDefinition(input: { source: $s, reason: \"v2\" }) { published } }",
+        json!({ "s": v2 }),
+    );
+    assert_eq!(published["data"]["publishDefinition"]["published"], true, "{published}");
+    page.eval("location.hash = '#/ablauf/efa-onboarding-xta%402'");
+    page.wait_for("document.querySelector('#definition-steps tr[data-step=\"interesse\"]') && document.getElementById('changes')", 30, "document.body.innerText.slice(0, 800)");
+    let changes = page.eval("document.getElementById('changes').innerText");
+    assert_eq!(changes, json!("geändert: interesse (Titel)"));
+    let source = page.eval("document.getElementById('definition-source').textContent");
+    assert_eq!(source.as_str(), Some(v2.as_str()), "the exact text");
+    let problems = page.accessibility_problems();
+    assert!(problems.is_empty(), "{problems:#?}");
+    page.eval("location.hash = '#/ablauf/efa-onboarding%401'");
+    page.wait_for("document.getElementById('used-by') && document.getElementById('used-by').textContent.includes('Wohngeld')", 30, "document.body.innerText.slice(0, 800)");
     page.settle(200);
     browser.assert_nothing_left_the_machine();
 }

@@ -98,6 +98,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     module!("authority.js"),
     module!("burnup.js"),
     module!("data.js"),
+    module!("definitions.js"),
     module!("dom.js"),
     module!("live.js"),
     module!("map.js"),

@@ -16,6 +16,7 @@ export class ApiError extends Error {
     super(error.message);
     this.code = (error.extensions && error.extensions.code) || "";
     this.fields = (error.extensions && error.extensions.fields) || [];
+    this.diagnostics = (error.extensions && error.extensions.diagnostics) || [];
   }
   // The error in words: what kind of refusal, then the server's reason.
   get text() { return (ERROR[this.code] ? ERROR[this.code] + ": " : "") + this.message; }

@@ -7,6 +7,8 @@
 //   #/audit                 audit log with filters and CSV export
 //   #/rollout/<id>          one rollout: steps, evidence, actions, history
 //   #/verwaltung/<ars>      one administration and its rollouts
+//   #/ablaeufe              workflow definitions; project managers publish new versions here
+//   #/ablauf/<id>@<version> one definition: phases, steps, services using it, versions compared
 // A token passed as #token=... is moved into the session storage and removed from the URL.
 import { $ } from "./dom.js";
 import { ROLE } from "./words.js";

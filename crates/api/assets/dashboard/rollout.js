@@ -30,7 +30,7 @@ export async function showRollout(id, opts) {
     el("dt", { text: "Fortschritt" }), el("dd", { text: `${r.stepsDone} von ${r.stepsApplicable} Schritten erledigt` }),
     r.blockedReason ? el("dt", { text: "Blockiert" }) : null, r.blockedReason ? el("dd", { text: r.blockedReason }) : null,
     el("dt", { text: "Verwaltung" }), el("dd", {}, el("a", { href: "#/verwaltung/" + r.ars, text: authorityName(r.ars) }), ` (ARS ${r.ars})`),
-    el("dt", { text: "Ablauf" }), el("dd", { text: `${r.definition}, Version der Anbindung ${r.version}` }));
+    el("dt", { text: "Ablauf" }), el("dd", {}, el("a", { href: "#/ablauf/" + encodeURIComponent(r.definition), text: r.definition }), `, Version der Anbindung ${r.version}`));
   const steps = el("table", { class: "data", id: "steps" },
     el("caption", { class: "status", text: "Schritte nach Phasen, mit Nachweisen und Fristen" }),
     el("thead", {}, el("tr", {}, ...["Schritt", "Status", "Nachweise", "Erledigt von", "Frist", "Aktionen"].map((t) => el("th", { scope: "col", text: t })))));

@@ -8,6 +8,7 @@ import { showRollout } from "./rollout.js";
 import { showMap, updateMap } from "./map.js";
 import { showBurnup } from "./burnup.js";
 import { showAudit } from "./audit.js";
+import { showDefinitions, showDefinition } from "./definitions.js";
 
 export function currentView() {
   const h = location.hash.replace(/^#/, "");
@@ -19,6 +20,8 @@ export function currentView() {
   if (parts[0] === "audit") return { name: "audit", params };
   if (parts[0] === "rollout" && parts[1]) return { name: "rollout", arg: parts[1], params };
   if (parts[0] === "verwaltung" && parts[1]) return { name: "authority", arg: parts[1], params };
+  if (parts[0] === "ablaeufe") return { name: "definitions", params };
+  if (parts[0] === "ablauf" && parts[1]) return { name: "definition", arg: parts[1], params };
   return { name: "overview", params };
 }
 
@@ -44,6 +47,8 @@ export function refreshView(view, fresh) {
     case "audit": return fresh && showAudit(view.params);
     case "rollout": return showRollout(view.arg);
     case "authority": return showAuthority(view.arg);
+    case "definitions": return fresh && showDefinitions(data.me);
+    case "definition": return fresh && showDefinition(view.arg, data.me, view.params);
     default:
       if (fresh || !main.querySelector("#matrix")) return showOverview(view.params);
       return renderMatrix();

@@ -18,7 +18,8 @@ export const EVENT = {
   RolloutCancelled: "beendet", LandStepChanged: "Schritt auf Landesebene geändert", StepOverdue: "Frist überschritten",
   RolloutTransferred: "übertragen (Gebietsänderung)", RolloutTakenOver: "übernommen (Gebietsänderung)",
   AuthorityRegistered: "Verwaltung registriert", AuthorityChanged: "Verwaltung geändert", AuthorityDissolved: "Verwaltung aufgelöst",
-  ServiceRegistered: "Dienst registriert", ServiceChanged: "Dienst geändert", TokenIssued: "Token ausgegeben", TokenRevoked: "Token widerrufen",
+  ServiceRegistered: "Dienst registriert", ServiceChanged: "Dienst geändert", ServiceDefinitionSet: "Ablauf des Dienstes geändert",
+  DefinitionPublished: "Ablauf veröffentlicht", TokenIssued: "Token ausgegeben", TokenRevoked: "Token widerrufen",
 };
 export const ACTION = {
   startStep: "Beginnen", completeStep: "Erledigt melden …", confirmStep: "Bestätigen …",

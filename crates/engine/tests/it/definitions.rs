@@ -371,11 +371,7 @@ async fn a_variant_is_published_with_its_base_and_folds_without_the_bundled_text
     let base = published.entry.base.clone().expect("a variant");
     assert_eq!(base.name(), "efa-onboarding@1");
     let event = published.event.expect("event");
-    assert!(
-        event.data.as_str().contains(r#""id":"efa-onboarding","version":1}"#),
-        "{}",
-        event.data.as_str()
-    );
+    assert!(event.data.as_str().contains(r#""id":"efa-onboarding","version":1}"#), "{}", event.data.as_str());
     assert_eq!(&*published.entry.source, XTA_VARIANT, "the variant's own text is stored");
     let variant = DefinitionRef::new("efa-onboarding-xta", 1);
     let started = engine.start_rollout("wohngeld", POTSDAM, Some(&variant), &admin()).await.expect("start");
