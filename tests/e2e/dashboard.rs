@@ -504,7 +504,11 @@ fn the_definition_page_and_the_publish_form_show_the_diagnostics_at_their_lines(
     let server = Server::start();
     let browser = Browser::launch();
     let mut page = browser.open(&format!("http://{}/#token={}", server.address, server.admin));
-    page.wait_for("document.getElementById('me').textContent.length > 0", 60, "document.body.innerText.slice(0, 500)");
+    page.wait_for(
+        "document.getElementById('me').textContent.length > 0",
+        60,
+        "document.body.innerText.slice(0, 500)",
+    );
     page.eval("location.hash = '#/ablaeufe'");
     page.wait_for(
         "document.querySelector('#definitions tr[data-ref=\"efa-onboarding@1\"]')",
