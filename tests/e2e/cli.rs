@@ -65,6 +65,7 @@ fn import_edited(edit: impl FnOnce(&mut Vec<String>)) -> (Output, tempfile::Temp
     let tmp = tempfile::tempdir().expect("dir");
     fill(&tmp.path().join("src"), 10);
     let out = rollout(&["export", "--data-dir", &dir_arg(&tmp.path().join("src"))]);
+    assert!(out.status.success() && !out.stdout.is_empty(), "the export to edit: {}", stderr(&out));
     let mut lines: Vec<String> =
         String::from_utf8(out.stdout).expect("utf8").lines().map(String::from).collect();
     edit(&mut lines);

@@ -519,7 +519,7 @@ fn the_definition_page_and_the_publish_form_show_the_diagnostics_at_their_lines(
         .eval("[...document.querySelectorAll('#definitions tbody tr')].map((r) => r.dataset.ref).join(' ')");
     assert_eq!(
         listed,
-        json!("efa-land@1 efa-onboarding@1 formularserver-assistent@1"),
+        json!("efa-land@1 efa-onboarding@1 formularserver-assistent@1 formularserver-assistent@2 formularserver-muster@1"),
         "every bundled definition, published at start"
     );
 

@@ -9,5 +9,6 @@ mod api;
 mod catalog_cli;
 mod cli;
 mod dashboard;
+mod formserver;
 mod postgres;
 mod workflow_check;

@@ -17,15 +17,21 @@ fn workflows(name: &str) -> String {
 
 #[test]
 fn the_bundled_definitions_pass() {
-    let files: Vec<String> = ["efa-onboarding.toml", "efa-land.toml", "formularserver-assistent.toml"]
-        .iter()
-        .map(|f| workflows(f))
-        .collect();
+    let files: Vec<String> = [
+        "efa-onboarding.toml",
+        "efa-land.toml",
+        "formularserver-muster.toml",
+        "formularserver-assistent.toml",
+        "archive/formularserver-assistent.v1.toml",
+    ]
+    .iter()
+    .map(|f| workflows(f))
+    .collect();
     let refs: Vec<&str> = files.iter().map(String::as_str).collect();
     let out = check(&refs);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok: ")).count(), 3, "{stdout}");
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok: ")).count(), 5, "{stdout}");
 }
 
 #[test]
@@ -129,8 +135,8 @@ fn publish_appends_a_checked_text_once_and_refuses_a_bad_one_with_its_positions(
     let log = String::from_utf8_lossy(&rollout(&["export", "--data-dir", d]).stdout).into_owned();
     assert_eq!(
         log.matches("\"type\":\"DefinitionPublished\"").count(),
-        4,
-        "the three bundled texts and the variant"
+        6,
+        "the five bundled texts and the variant"
     );
 }
 

@@ -18,8 +18,23 @@ pub struct Caller {
 
 impl Caller {
     /// The caller of a bearer token, if it is valid and not revoked.
-    pub fn authenticate(tokens: &TokenRegistry, bearer: &str) -> Option<Caller> {
-        tokens.authenticate(bearer).map(Caller::of)
+    ///
+    /// An association-staff token's scope is ZV DIKOM's as the catalogue says it now: its
+    /// members and its own model rollouts, for the form server's services only (`scope` is
+    /// asked for it: the member ARS and those services' keys).
+    pub fn authenticate(
+        tokens: &TokenRegistry,
+        bearer: &str,
+        scope: impl FnOnce() -> (Vec<String>, Vec<String>),
+    ) -> Option<Caller> {
+        let mut caller = tokens.authenticate(bearer).map(Caller::of)?;
+        if caller.role == TokenRole::AssociationStaff {
+            let (mut authorities, services) = scope();
+            authorities.push(catalog::ASSOCIATION_ARS.to_owned());
+            caller.authorities = authorities;
+            caller.services = services;
+        }
+        Some(caller)
     }
 
     fn of(t: TokenIssued) -> Caller {
@@ -43,6 +58,7 @@ impl Caller {
         let roles = match self.role {
             TokenRole::ProjectManager => vec![StepRole::ProjectManager],
             TokenRole::AuthorityStaff => vec![StepRole::AuthorityStaff],
+            TokenRole::AssociationStaff => vec![StepRole::AssociationStaff],
             _ => vec![],
         };
         workflow::decide::Principal { actor: self.actor(), roles, admin: self.role == TokenRole::Admin }
@@ -50,14 +66,16 @@ impl Caller {
 
     pub fn may_read_authority(&self, ars: &str) -> bool {
         match self.role {
-            TokenRole::AuthorityStaff => self.authorities.iter().any(|a| a == ars),
+            TokenRole::AuthorityStaff | TokenRole::AssociationStaff => {
+                self.authorities.iter().any(|a| a == ars)
+            }
             _ => true,
         }
     }
 
     pub fn may_read_service(&self, key: &str) -> bool {
         match self.role {
-            TokenRole::Automation => self.services.iter().any(|s| s == key),
+            TokenRole::Automation | TokenRole::AssociationStaff => self.services.iter().any(|s| s == key),
             _ => true,
         }
     }

@@ -408,10 +408,12 @@ impl RolloutMutation {
         service_key: String,
     ) -> async_graphql::Result<StartServicePayload> {
         let c = writer(ctx)?;
-        if !matches!(c.role, TokenRole::Admin | TokenRole::ProjectManager) {
+        // ZV DIKOM starts its own assistants (its scope holds the form server's services).
+        let association = c.role == TokenRole::AssociationStaff && c.may_read_service(&service_key);
+        if !matches!(c.role, TokenRole::Admin | TokenRole::ProjectManager) && !association {
             return Err(coded(
                 "FORBIDDEN",
-                "starting a service's rollout needs a project manager or admin token",
+                "starting a service's rollout needs a project manager or admin token (or ZV DIKOM's, for a form-server assistant)",
             ));
         }
         let summary =

@@ -184,6 +184,7 @@ async fn websocket(
         .map(|v| v.trim().to_owned());
     upgrade.protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| {
         let tokens = state.tokens.clone();
+        let projector = state.projector.clone();
         GraphQLWebSocket::new(socket, state.schema.clone(), protocol)
             .on_connection_init(move |payload: serde_json::Value| async move {
                 let from_payload = ["Authorization", "authorization"]
@@ -192,7 +193,10 @@ async fn websocket(
                     .and_then(|v| v.strip_prefix("Bearer "))
                     .map(|v| v.trim().to_owned());
                 let token = from_payload.or(header_token);
-                match token.as_deref().and_then(|t| Caller::authenticate(&tokens, t)) {
+                match token
+                    .as_deref()
+                    .and_then(|t| Caller::authenticate(&tokens, t, || association_scope(&projector)))
+                {
                     Some(principal) => {
                         let mut data = async_graphql::Data::default();
                         data.insert(principal);
@@ -265,7 +269,9 @@ async fn graphql_inner(state: AppState, headers: HeaderMap, body: Result<Bytes, 
     let mut request = request.data(RequestId(request_id));
     if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
         let bearer = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
-        match bearer.and_then(|b| Caller::authenticate(&state.tokens, b)) {
+        match bearer
+            .and_then(|b| Caller::authenticate(&state.tokens, b, || association_scope(&state.projector)))
+        {
             Some(principal) => request = request.data(principal),
             None => {
                 let message = "the bearer token is not valid (unknown, revoked or malformed)";
@@ -282,6 +288,28 @@ fn with_request_id(mut response: Response, id: uuid::Uuid) -> Response {
         response.headers_mut().insert("x-request-id", v);
     }
     response
+}
+
+/// ZV DIKOM's scope as the catalogue says it now: its member administrations, and the form
+/// server's services.
+fn association_scope(projector: &projections::Projector) -> (Vec<String>, Vec<String>) {
+    projector.read(|m| {
+        let members = m
+            .catalog
+            .authorities
+            .values()
+            .filter(|a| a.authority.association_member && a.dissolved.is_none())
+            .map(|a| a.authority.ars.clone())
+            .collect();
+        let services = m
+            .catalog
+            .services
+            .values()
+            .filter(|s| s.service.program == catalog::Program::Formularserver)
+            .map(|s| s.service.key.clone())
+            .collect();
+        (members, services)
+    })
 }
 
 #[cfg(test)]

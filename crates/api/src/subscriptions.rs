@@ -20,6 +20,9 @@ fn matches(c: &Caller, f: &EventFilter, stream_id: &str, e: &store::RecordedEven
     let in_scope = match c.role {
         TokenRole::AuthorityStaff => ars.is_some_and(|a| c.may_read_authority(a)),
         TokenRole::Automation => service.is_some_and(|s| c.may_read_service(s)),
+        TokenRole::AssociationStaff => {
+            ars.is_some_and(|a| c.may_read_authority(a)) && service.is_some_and(|s| c.may_read_service(s))
+        }
         _ => true,
     };
     in_scope && f.accepts(service, ars, e)

@@ -10,6 +10,6 @@ pub mod parse;
 pub use events::{plan_import, Catalog, CatalogEvent, Planned};
 pub use model::{
     applies, check_ars, facts, Authority, AuthorityKind, DefinitionLevel, DefinitionRef, Dissolution, Level,
-    Member, Service, LAND_ARS,
+    Member, Program, Service, ASSOCIATION_ARS, LAND_ARS,
 };
 pub use parse::{parse_dataset, Dataset, Files, RowError};

@@ -5,6 +5,39 @@ use serde::{Deserialize, Serialize};
 
 /// The ARS of the Land Brandenburg itself, for Land-level rollouts and services.
 pub const LAND_ARS: &str = "120000000000";
+/// The key of the Zweckverband Digitale Kommunen Brandenburg (ZV DIKOM), which owns the model
+/// rollouts of the form-server programme. A Zweckverband has no ARS; this one is ARS-shaped
+/// (Land 12, Kreis 999, which no Kreis has) so that rollout ids stay `<serviceKey>:<key>`.
+pub const ASSOCIATION_ARS: &str = "129990000000";
+
+/// The programme a service belongs to.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Program {
+    /// Reuse of an EfA online service ("Einer für Alle"); its central rollout is the Land's.
+    #[default]
+    Efa,
+    /// An online application assistant on the Land's form server, built by ZV DIKOM as a model
+    /// and set up for each member; its central rollout is the model's, owned by ZV DIKOM.
+    Formularserver,
+}
+
+impl Program {
+    pub fn name(self) -> &'static str {
+        match self {
+            Program::Efa => "efa",
+            Program::Formularserver => "formularserver",
+        }
+    }
+
+    /// Who owns the service's central rollout (the one the others wait on).
+    pub fn central_ars(self) -> &'static str {
+        match self {
+            Program::Efa => LAND_ARS,
+            Program::Formularserver => ASSOCIATION_ARS,
+        }
+    }
+}
 
 /// The kind of a kommunaler Verwaltungsträger (and the Land).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
@@ -17,10 +50,12 @@ pub enum AuthorityKind {
     MitverwaltendeGemeinde,
     AmtsfreieGemeinde,
     Land,
+    /// ZV DIKOM, the municipal IT association (owner of the form server's model rollouts).
+    Zweckverband,
 }
 
 impl AuthorityKind {
-    pub const ALL: [AuthorityKind; 7] = [
+    pub const ALL: [AuthorityKind; 8] = [
         AuthorityKind::Landkreis,
         AuthorityKind::KreisfreieStadt,
         AuthorityKind::Amt,
@@ -28,6 +63,7 @@ impl AuthorityKind {
         AuthorityKind::MitverwaltendeGemeinde,
         AuthorityKind::AmtsfreieGemeinde,
         AuthorityKind::Land,
+        AuthorityKind::Zweckverband,
     ];
 
     pub fn name(self) -> &'static str {
@@ -39,6 +75,7 @@ impl AuthorityKind {
             AuthorityKind::MitverwaltendeGemeinde => "mitverwaltende_gemeinde",
             AuthorityKind::AmtsfreieGemeinde => "amtsfreie_gemeinde",
             AuthorityKind::Land => "land",
+            AuthorityKind::Zweckverband => "zweckverband",
         }
     }
 
@@ -71,6 +108,9 @@ pub struct Authority {
     pub seat: String,
     pub population: u64,
     pub members: Vec<Member>,
+    /// A member of ZV DIKOM: the form server's assistants are set up for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub association_member: bool,
 }
 
 /// Which level of administration is responsible for a service in Brandenburg.
@@ -109,6 +149,9 @@ pub struct Service {
     pub providing_state: Option<String>,
     pub responsible_level: Level,
     pub fee_based: bool,
+    /// EfA or the form server (stores written before there were two read EfA).
+    #[serde(default, skip_serializing_if = "is_efa")]
+    pub program: Program,
     /// The definition an administration's rollout of this service starts on (pinned: id and
     /// version). Stores written before services named one read the bundled default.
     #[serde(default = "DefinitionRef::authority_default")]
@@ -116,6 +159,10 @@ pub struct Service {
     /// The definition the service's Land-level rollout starts on.
     #[serde(default = "DefinitionRef::land_default")]
     pub land_definition: DefinitionRef,
+}
+
+fn is_efa(p: &Program) -> bool {
+    *p == Program::Efa
 }
 
 /// A workflow definition by id and version, as a service names it: `efa-onboarding@1`.
@@ -186,6 +233,11 @@ pub struct Dissolution {
 /// Whether the rollout of `service` applies to `authority`, by the service's responsible level.
 pub fn applies(service: &Service, authority: &Authority) -> bool {
     use AuthorityKind::*;
+    // The form server's assistants are set up for ZV DIKOM's members (a project manager may
+    // start one elsewhere too).
+    if service.program == Program::Formularserver && !authority.association_member {
+        return false;
+    }
     match service.responsible_level {
         Level::Land => authority.kind == Land,
         Level::LandkreisKfs => matches!(authority.kind, Landkreis | KreisfreieStadt),
@@ -222,6 +274,7 @@ pub fn check_ars(ars: &str, kind: AuthorityKind) -> Result<(), String> {
     let (kreis, verband, gemeinde) = (&ars[5..], &ars[5..9], &ars[9..]);
     let ok = match kind {
         AuthorityKind::Land => ars[2..].bytes().all(|b| b == b'0'),
+        AuthorityKind::Zweckverband => ars == ASSOCIATION_ARS,
         AuthorityKind::Landkreis | AuthorityKind::KreisfreieStadt => {
             kreis == "0000000" && &ars[2..5] != "000"
         }

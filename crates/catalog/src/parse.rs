@@ -6,14 +6,18 @@ use std::fmt;
 
 use crate::limits::{FILE_BYTES_MAX, PROBLEMS_MAX};
 use crate::model::{
-    check_ars, check_leika, Authority, AuthorityKind, DefinitionRef, Dissolution, Level, Member, Service,
-    LAND_ARS,
+    check_ars, check_leika, Authority, AuthorityKind, DefinitionRef, Dissolution, Level, Member, Program,
+    Service, ASSOCIATION_ARS, LAND_ARS,
 };
 
 pub const AUTHORITIES_FILE: &str = "brandenburg_verwaltungstraeger.csv";
 pub const MUNICIPALITIES_FILE: &str = "brandenburg_gemeinden.csv";
 pub const SERVICES_FILE: &str = "efa_services.csv";
 pub const CHANGES_FILE: &str = "brandenburg_gebietsaenderungen_2021_2025.csv";
+/// The form server's online application assistants (the second programme).
+pub const ASSISTANTS_FILE: &str = "formularserver_assistenten.csv";
+/// ZV DIKOM's member administrations.
+pub const ASSOCIATION_FILE: &str = "zv_dikom_mitglieder.csv";
 
 /// The product's copy of the data files (`data/`), compiled into the binary, so that an empty
 /// store can be initialised without any files at hand.
@@ -23,6 +27,8 @@ pub fn bundled_files() -> Files {
         municipalities: include_bytes!("../../../data/brandenburg_gemeinden.csv").to_vec(),
         services: include_bytes!("../../../data/efa_services.csv").to_vec(),
         changes: include_bytes!("../../../data/brandenburg_gebietsaenderungen_2021_2025.csv").to_vec(),
+        assistants: include_bytes!("../../../data/formularserver_assistenten.csv").to_vec(),
+        association: include_bytes!("../../../data/zv_dikom_mitglieder.csv").to_vec(),
     }
 }
 
@@ -48,13 +54,16 @@ impl fmt::Display for RowError {
     }
 }
 
-/// The four files' contents.
+/// The files' contents. The last two are optional: empty means none (a data folder of an
+/// earlier release has no form-server programme).
 #[derive(Debug, Default)]
 pub struct Files {
     pub authorities: Vec<u8>,
     pub municipalities: Vec<u8>,
     pub services: Vec<u8>,
     pub changes: Vec<u8>,
+    pub assistants: Vec<u8>,
+    pub association: Vec<u8>,
 }
 
 /// Everything the files say, validated.
@@ -177,7 +186,25 @@ pub fn parse_dataset(files: &Files) -> Result<Dataset, Vec<RowError>> {
     let mut errors = Vec::new();
     let (mut authorities, expected_members) = read_authorities(&files.authorities, &mut errors);
     read_members(&files.municipalities, &mut authorities, &expected_members, &mut errors);
-    let services = read_services(&files.services, &mut errors);
+    let mut services = read_services(SERVICES_FILE, &files.services, Program::Efa, &mut errors);
+    if !files.assistants.is_empty() {
+        let assistants =
+            read_services(ASSISTANTS_FILE, &files.assistants, Program::Formularserver, &mut errors);
+        for a in &assistants {
+            if services.iter().any(|s| s.key == a.key) {
+                errors.push(RowError {
+                    file: ASSISTANTS_FILE.into(),
+                    line: 0,
+                    column: None,
+                    message: format!("service key `{}` is an EfA service's too", a.key),
+                });
+            }
+        }
+        services.extend(assistants);
+    }
+    if !files.association.is_empty() {
+        read_association(&files.association, &mut authorities, &mut errors);
+    }
     let dissolutions = read_changes(&files.changes, &authorities, &mut errors);
     if !errors.is_empty() {
         errors.truncate(PROBLEMS_MAX);
@@ -194,7 +221,21 @@ pub fn parse_dataset(files: &Files) -> Result<Dataset, Vec<RowError>> {
         seat: "Potsdam".into(),
         population,
         members: Vec::new(),
+        association_member: false,
     });
+    if !files.association.is_empty() {
+        list.push(Authority {
+            ars: ASSOCIATION_ARS.into(),
+            kind: AuthorityKind::Zweckverband,
+            name: "Zweckverband Digitale Kommunen Brandenburg (DIKOM)".into(),
+            official_name: "Zweckverband „Digitale Kommunen Brandenburg“".into(),
+            landkreis_ars: None,
+            seat: "Cottbus/Chóśebuz".into(),
+            population: 0,
+            members: Vec::new(),
+            association_member: false,
+        });
+    }
     Ok(Dataset { authorities: list, services, dissolutions })
 }
 
@@ -223,7 +264,9 @@ fn read_authorities(
     let mut lines: BTreeMap<String, u64> = BTreeMap::new();
     for (line, row) in &rows {
         let (kind_name, kc) = field(&t, row, "typ");
-        let Some(kind) = AuthorityKind::from_name(kind_name).filter(|k| *k != AuthorityKind::Land) else {
+        let Some(kind) = AuthorityKind::from_name(kind_name)
+            .filter(|k| !matches!(k, AuthorityKind::Land | AuthorityKind::Zweckverband))
+        else {
             t.error(*line, kc, format!("unknown type `{kind_name}`"));
             continue;
         };
@@ -256,6 +299,7 @@ fn read_authorities(
             seat: field(&t, row, "verwaltungssitz").0.to_owned(),
             population,
             members: Vec::new(),
+            association_member: false,
         };
         let expected = number(&mut t, *line, row, "anzahl_gemeinden");
         out.insert(ars.to_owned(), (authority, *line, expected));
@@ -320,19 +364,25 @@ fn read_members(
     }
 }
 
-fn read_services(bytes: &[u8], errors: &mut Vec<RowError>) -> Vec<Service> {
-    let required = [
+fn read_services(
+    file: &'static str,
+    bytes: &[u8],
+    program: Program,
+    errors: &mut Vec<RowError>,
+) -> Vec<Service> {
+    let efa = ["ozg_id", "efa_umsetzer"];
+    let common = [
         "id",
         "anzeigename",
-        "ozg_id",
         "themenfeld",
         "leika_schluessel",
-        "efa_umsetzer",
         "zustaendige_ebene_bb_annahme",
         "gebuehrenpflichtig_annahme",
     ];
+    let required: Vec<&str> =
+        common.iter().chain(if program == Program::Efa { &efa[..] } else { &[] }).copied().collect();
     let mut out = Vec::new();
-    let Some(mut t) = read(SERVICES_FILE, bytes, &required, errors) else { return out };
+    let Some(mut t) = read(file, bytes, &required, errors) else { return out };
     let rows = std::mem::take(&mut t.rows);
     let mut keys = BTreeSet::new();
     for (line, row) in &rows {
@@ -355,7 +405,8 @@ fn read_services(bytes: &[u8], errors: &mut Vec<RowError>) -> Vec<Service> {
         let (leika, lc) = field(&t, row, "leika_schluessel");
         let leika_keys: Vec<String> =
             leika.split(';').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
-        if leika_keys.is_empty() {
+        // An assistant has LeiKa keys where they exist; an EfA service always does.
+        if leika_keys.is_empty() && program == Program::Efa {
             t.error(*line, lc, "a service needs a LeiKa key");
         }
         for k in &leika_keys {
@@ -389,7 +440,7 @@ fn read_services(bytes: &[u8], errors: &mut Vec<RowError>) -> Vec<Service> {
                 }
             }
         };
-        let providing = field(&t, row, "efa_umsetzer").0;
+        let providing = if t.col("efa_umsetzer").is_some() { field(&t, row, "efa_umsetzer").0 } else { "" };
         // Optional columns: a file without them gives every service the defaults.
         let mut definition_of = |column: &str, default: fn() -> DefinitionRef| {
             let (text, c) = field(&t, row, column);
@@ -412,11 +463,29 @@ fn read_services(bytes: &[u8], errors: &mut Vec<RowError>) -> Vec<Service> {
             providing_state: (!providing.is_empty()).then(|| providing.to_owned()),
             responsible_level,
             fee_based,
+            program,
             definition,
             land_definition,
         });
     }
     out
+}
+
+/// Marks ZV DIKOM's members (`ars` of a known administration, each once).
+fn read_association(bytes: &[u8], authorities: &mut BTreeMap<String, Authority>, errors: &mut Vec<RowError>) {
+    let Some(mut t) = read(ASSOCIATION_FILE, bytes, &["ars", "name"], errors) else { return };
+    let rows = std::mem::take(&mut t.rows);
+    let mut seen = BTreeSet::new();
+    for (line, row) in &rows {
+        let (ars, c) = field(&t, row, "ars");
+        match authorities.get_mut(ars) {
+            None => t.error(*line, c, format!("there is no administration with ARS `{ars}`")),
+            Some(_) if !seen.insert(ars.to_owned()) => {
+                t.error(*line, c, format!("ARS `{ars}` appears twice"))
+            }
+            Some(a) => a.association_member = true,
+        }
+    }
 }
 
 fn read_changes(
@@ -503,6 +572,7 @@ fn read_changes(
                 seat: String::new(),
                 population: 0,
                 members,
+                association_member: false,
             },
             successors,
             note: field(&t, row, "hinweis").0.to_owned(),

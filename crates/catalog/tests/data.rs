@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use catalog::parse::{AUTHORITIES_FILE, CHANGES_FILE, MUNICIPALITIES_FILE, SERVICES_FILE};
+use catalog::parse::{
+    ASSISTANTS_FILE, ASSOCIATION_FILE, AUTHORITIES_FILE, CHANGES_FILE, MUNICIPALITIES_FILE, SERVICES_FILE,
+};
 use catalog::{
     applies, parse_dataset, plan_import, AuthorityKind, Catalog, CatalogEvent, Dataset, Files, Level,
 };
@@ -19,6 +21,8 @@ fn files() -> Files {
         municipalities: read(MUNICIPALITIES_FILE),
         services: read(SERVICES_FILE),
         changes: read(CHANGES_FILE),
+        assistants: read(ASSISTANTS_FILE),
+        association: read(ASSOCIATION_FILE),
     }
 }
 
@@ -50,11 +54,16 @@ fn every_authority_is_imported_with_its_kind() {
     assert_eq!(expected.get("landkreis"), Some(&14));
     assert_eq!(expected.get("kreisfreie_stadt"), Some(&4));
     let mut got: BTreeMap<String, usize> = BTreeMap::new();
-    for a in data.authorities.iter().filter(|a| a.kind != AuthorityKind::Land) {
+    let special = [AuthorityKind::Land, AuthorityKind::Zweckverband];
+    for a in data.authorities.iter().filter(|a| !special.contains(&a.kind)) {
         *got.entry(a.kind.name().to_string()).or_insert(0) += 1;
     }
     assert_eq!(got, expected);
     assert_eq!(data.authorities.iter().filter(|a| a.kind == AuthorityKind::Land).count(), 1, "and the Land");
+    let association: Vec<&catalog::Authority> =
+        data.authorities.iter().filter(|a| a.kind == AuthorityKind::Zweckverband).collect();
+    assert_eq!(association.len(), 1, "and ZV DIKOM");
+    assert_eq!(association[0].ars, catalog::ASSOCIATION_ARS);
 }
 
 #[test]
@@ -90,12 +99,23 @@ fn applicability_follows_the_responsible_level() {
         }
         Level::Land => 1,
     };
+    // An assistant applies to ZV DIKOM's members (all of them municipal administrations).
+    let members = column(ASSOCIATION_FILE, "ars").len();
+    assert_eq!(members, 20);
     let mut levels_seen = std::collections::BTreeSet::new();
+    let mut assistants = 0;
     for s in &data.services {
         let n = data.authorities.iter().filter(|a| applies(s, a)).count();
+        if s.program == catalog::Program::Formularserver {
+            assistants += 1;
+            assert_eq!(n, members, "assistant {}", s.key);
+            continue;
+        }
         assert_eq!(n, expected(s.responsible_level), "service {}", s.key);
         levels_seen.insert(s.responsible_level.name());
     }
+    assert_eq!(assistants, column(ASSISTANTS_FILE, "id").len());
+    assert!(assistants >= 12);
     assert_eq!(levels_seen.len(), 3, "a service of each level is checked");
     let wohngeld = data.services.iter().find(|s| s.key == "wohngeld").expect("wohngeld");
     assert_eq!(data.authorities.iter().filter(|a| applies(wohngeld, a)).count(), 18);
@@ -120,7 +140,9 @@ fn importing_again_plans_nothing_and_a_changed_row_one_change() {
     let data = dataset();
     let mut catalog = Catalog::default();
     let plan = plan_import(&catalog, &data);
-    assert_eq!(plan.iter().map(|p| p.events.len()).sum::<usize>(), 208 + 37 + 2 * 2);
+    // 207 administrations and the Land, ZV DIKOM, 37 EfA services, 13 assistants, 2 dissolved
+    // Ämter registered and dissolved.
+    assert_eq!(plan.iter().map(|p| p.events.len()).sum::<usize>(), 208 + 1 + 37 + 13 + 2 * 2);
     for p in &plan {
         for e in &p.events {
             catalog.apply(&p.stream_id, e);
@@ -213,4 +235,33 @@ fn problems_are_reported_up_to_the_limit() {
     assert!(at_limit.iter().all(|e| e.to_string().starts_with("brandenburg_gemeinden.csv:")), "{at_limit:?}");
     assert_eq!(problems(PROBLEMS_MAX + 1).len(), PROBLEMS_MAX, "one past it: the limit");
     assert_eq!(problems(PROBLEMS_MAX * 5).len(), PROBLEMS_MAX);
+}
+
+#[test]
+fn a_member_that_is_no_administration_is_named_and_nothing_is_imported() {
+    let mut f = files();
+    let mut text = String::from_utf8(f.association.clone()).expect("utf8");
+    text.push_str("120999999999,Nirgendwo,,\n120540000000,Potsdam,,\n");
+    f.association = text.into_bytes();
+    let errors: Vec<String> =
+        parse_dataset(&f).expect_err("bad members").iter().map(|e| e.to_string()).collect();
+    assert!(
+        errors.iter().any(|e| e.starts_with(
+            "zv_dikom_mitglieder.csv:22:1 (ars): there is no administration with ARS `120999999999`"
+        )),
+        "{errors:#?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("zv_dikom_mitglieder.csv:23:1 (ars): ARS `120540000000` appears twice")),
+        "{errors:#?}"
+    );
+    // Without the programme's files (a data folder of an earlier release): no assistants, no ZV DIKOM.
+    let mut f = files();
+    f.assistants.clear();
+    f.association.clear();
+    let data = parse_dataset(&f).expect("valid");
+    assert!(data.services.iter().all(|s| s.program == catalog::Program::Efa));
+    assert!(data.authorities.iter().all(|a| a.kind != AuthorityKind::Zweckverband && !a.association_member));
 }

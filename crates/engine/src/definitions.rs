@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use catalog::{DefinitionLevel, DefinitionRef, LAND_ARS};
+use catalog::{DefinitionLevel, DefinitionRef};
 use store::{Direction, ExpectedVersion, RecordedEvent};
 use uuid::Uuid;
 use workflow::decide::{decide, Command, Context, Rejection};
@@ -18,7 +18,13 @@ use crate::{new_event, EngineError, Invocation};
 pub const BUNDLED: &[(&str, &str)] = &[
     ("efa-onboarding.toml", include_str!("../../../workflows/efa-onboarding.toml")),
     ("efa-land.toml", include_str!("../../../workflows/efa-land.toml")),
+    ("formularserver-muster.toml", include_str!("../../../workflows/formularserver-muster.toml")),
     ("formularserver-assistent.toml", include_str!("../../../workflows/formularserver-assistent.toml")),
+    // Published texts never change under their version: the first one, kept as it was.
+    (
+        "archive/formularserver-assistent.v1.toml",
+        include_str!("../../../workflows/archive/formularserver-assistent.v1.toml"),
+    ),
 ];
 
 /// A registry that knows the bundled texts (and, once the engine has read the log, every
@@ -279,8 +285,9 @@ impl crate::Engine {
             if !catalog.services.contains_key(service_key) {
                 return Err(EngineError::UnknownService(service_key.into()));
             }
+            let central = catalog.services[service_key].service.program.central_ars();
             let mut all: Vec<String> = catalog.authorities.keys().cloned().collect();
-            all.retain(|ars| (ars == LAND_ARS) == (definition.scope == Scope::Land));
+            all.retain(|ars| (ars == central) == (definition.scope == Scope::Land));
             all
         };
         let mut report = ServiceMigration {

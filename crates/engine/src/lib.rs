@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 
 use catalog::events::authority_stream;
-use catalog::{applies, facts, Catalog, CatalogEvent, Dataset, DefinitionRef, LAND_ARS};
+use catalog::{applies, facts, Authority, Catalog, CatalogEvent, Dataset, DefinitionRef, Program, LAND_ARS};
 use store::{Actor, EventStore, ExpectedVersion, Json, NewEvent, RecordedEvent, StoreError, Timestamp};
 use uuid::Uuid;
 use workflow::decide::{decide, Command, Context, Principal, Rejection};
@@ -322,7 +322,7 @@ impl Engine {
         req: &Invocation,
     ) -> Result<Outcome, EngineError> {
         let (before, outcome) = self.execute_one(service_key, ars, command, req).await?;
-        if ars == LAND_ARS {
+        if ars == self.central_ars(service_key) {
             self.propagate_land_steps(before.as_ref(), &outcome.rollout, outcome.events.first(), req).await?;
         }
         Ok(outcome)
@@ -423,21 +423,30 @@ impl Engine {
             if authority.dissolved.is_some() {
                 return Err(EngineError::Dissolved(ars.into()));
             }
-            if ars != LAND_ARS && !applies(&service.service, &authority.authority) {
+            let central = ars == service.service.program.central_ars();
+            // A project manager may set an assistant up for a municipality outside ZV DIKOM.
+            let added = service.service.program == Program::Formularserver
+                && req.principal.manages()
+                && applies(
+                    &service.service,
+                    &Authority { association_member: true, ..authority.authority.clone() },
+                );
+            if !central && !applies(&service.service, &authority.authority) && !added {
                 return Err(EngineError::NotApplicable { service: service_key.into(), ars: ars.into() });
             }
             (service.service.clone(), authority.authority.clone())
         };
+        let central = service.program.central_ars();
         let named = match definition {
             Some(d) => d.clone(),
-            None if ars == LAND_ARS => service.land_definition.clone(),
+            None if ars == central => service.land_definition.clone(),
             None => service.definition.clone(),
         };
         let definition = self.definition(&named).await?;
-        let land_steps_done = if ars == LAND_ARS {
+        let land_steps_done = if ars == central {
             Vec::new()
         } else {
-            self.load(service_key, LAND_ARS).await?.map(|land| done_steps(&land)).unwrap_or_default()
+            self.load(service_key, central).await?.map(|land| done_steps(&land)).unwrap_or_default()
         };
         let command = Command::Start {
             service_key: service_key.into(),
@@ -449,8 +458,9 @@ impl Engine {
         self.execute(service_key, ars, command, req).await
     }
 
-    /// Starts the rollout of a service for every administration it applies to (and its
-    /// Land-level rollout); existing rollouts are left alone, so repeating it changes nothing.
+    /// Starts the rollout of a service for every administration it applies to (and its central
+    /// rollout first: the Land's, or ZV DIKOM's model for an assistant); existing rollouts are
+    /// left alone, so repeating it changes nothing.
     pub async fn start_service(
         &self,
         service_key: &str,
@@ -462,15 +472,16 @@ impl Engine {
                 .services
                 .get(service_key)
                 .ok_or_else(|| EngineError::UnknownService(service_key.into()))?;
+            let central = service.service.program.central_ars();
             let mut t: Vec<String> = catalog
                 .active_authorities()
                 .filter(|a| applies(&service.service, a))
                 .map(|a| a.ars.clone())
                 .collect();
-            if !t.iter().any(|a| a == LAND_ARS) {
-                t.insert(0, LAND_ARS.to_owned());
+            if !t.iter().any(|a| a == central) {
+                t.insert(0, central.to_owned());
             }
-            t.sort_by_key(|a| a != LAND_ARS);
+            t.sort_by_key(|a| a != central);
             t
         };
         let mut summary = StartSummary::default();
@@ -622,8 +633,9 @@ impl Engine {
         Ok(report)
     }
 
-    /// After a change to a Land-level rollout, records each Land step that became done (or was
-    /// reopened) in every rollout of the service, so each history stays complete on its own.
+    /// After a change to a service's central rollout (the Land's, or ZV DIKOM's model), records
+    /// each of its steps that became done (or was reopened) in every other rollout of the
+    /// service, so each history stays complete on its own and the gates (`land:` steps) open.
     async fn propagate_land_steps(
         &self,
         before: Option<&Rollout>,
@@ -641,9 +653,10 @@ impl Engine {
         if changes.is_empty() {
             return Ok(());
         }
+        let central = self.central_ars(&after.service_key);
         let targets: Vec<String> = {
             let catalog = self.catalog.read().unwrap_or_else(|p| p.into_inner());
-            catalog.active_authorities().map(|a| a.ars.clone()).filter(|a| a != LAND_ARS).collect()
+            catalog.active_authorities().map(|a| a.ars.clone()).filter(|a| *a != central).collect()
         };
         let system = Invocation {
             correlation_id: req.correlation_id,
@@ -663,6 +676,14 @@ impl Engine {
             }
         }
         Ok(())
+    }
+}
+
+impl Engine {
+    /// Who owns the central rollout of `service_key`: the Land, or ZV DIKOM for an assistant.
+    pub fn central_ars(&self, service_key: &str) -> &'static str {
+        let catalog = self.catalog.read().unwrap_or_else(|p| p.into_inner());
+        catalog.services.get(service_key).map_or(LAND_ARS, |s| s.service.program.central_ars())
     }
 }
 

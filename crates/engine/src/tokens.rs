@@ -37,11 +37,14 @@ pub enum TokenRole {
     Automation,
     /// Reads everything, changes nothing.
     Auditor,
+    /// ZV DIKOM's staff: the form server's rollouts of its members and its model rollouts; not
+    /// the members' EfA rollouts.
+    AssociationStaff,
 }
 
 impl TokenRole {
     pub const NAMES: &'static [&'static str] =
-        &["admin", "project-manager", "authority-staff", "automation", "auditor"];
+        &["admin", "project-manager", "authority-staff", "automation", "auditor", "association-staff"];
 
     pub fn from_name(name: &str) -> Option<TokenRole> {
         Some(match name {
@@ -50,6 +53,7 @@ impl TokenRole {
             "authority-staff" => TokenRole::AuthorityStaff,
             "automation" => TokenRole::Automation,
             "auditor" => TokenRole::Auditor,
+            "association-staff" => TokenRole::AssociationStaff,
             _ => return None,
         })
     }

@@ -271,6 +271,7 @@ fn main() {
                 seat: String::new(),
                 population: 150_000,
                 members: vec![],
+                association_member: false,
             };
             store
                 .append(
@@ -292,6 +293,7 @@ fn main() {
                 seat: String::new(),
                 population: 8_000,
                 members: vec![],
+                association_member: false,
             };
             store
                 .append(
@@ -312,6 +314,7 @@ fn main() {
                 providing_state: None,
                 responsible_level: Level::GemeindeAmt,
                 fee_based: s % 3 == 0,
+                program: catalog::Program::Efa,
                 definition: catalog::DefinitionRef::authority_default(),
                 land_definition: catalog::DefinitionRef::land_default(),
             };

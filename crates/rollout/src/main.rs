@@ -603,7 +603,9 @@ fn cli_request() -> engine::Invocation {
 }
 
 fn read_dataset(dir: &Path) -> Result<catalog::Dataset, Failure> {
-    use catalog::parse::{AUTHORITIES_FILE, CHANGES_FILE, MUNICIPALITIES_FILE, SERVICES_FILE};
+    use catalog::parse::{
+        ASSISTANTS_FILE, ASSOCIATION_FILE, AUTHORITIES_FILE, CHANGES_FILE, MUNICIPALITIES_FILE, SERVICES_FILE,
+    };
     let read = |name: &str| -> Result<Vec<u8>, Failure> {
         let path = dir.join(name);
         let meta = std::fs::metadata(&path).map_err(|e| at(&path, e))?;
@@ -616,11 +618,15 @@ fn read_dataset(dir: &Path) -> Result<catalog::Dataset, Failure> {
         }
         std::fs::read(&path).map_err(|e| at(&path, e))
     };
+    // The form-server programme's files are optional (a data folder of an earlier release).
+    let optional = |name: &str| if dir.join(name).exists() { read(name) } else { Ok(Vec::new()) };
     let files = catalog::Files {
         authorities: read(AUTHORITIES_FILE)?,
         municipalities: read(MUNICIPALITIES_FILE)?,
         services: read(SERVICES_FILE)?,
         changes: read(CHANGES_FILE)?,
+        assistants: optional(ASSISTANTS_FILE)?,
+        association: optional(ASSOCIATION_FILE)?,
     };
     catalog::parse_dataset(&files).map_err(|errors| {
         for e in &errors[1..] {

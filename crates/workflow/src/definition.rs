@@ -41,15 +41,18 @@ impl Scope {
 pub enum Role {
     ProjectManager,
     AuthorityStaff,
+    /// ZV DIKOM's staff: the form server's model assistants and their set-up for members.
+    AssociationStaff,
 }
 
 impl Role {
-    pub const NAMES: &'static [&'static str] = &["project-manager", "authority-staff"];
+    pub const NAMES: &'static [&'static str] = &["project-manager", "authority-staff", "association-staff"];
 
     pub fn from_name(name: &str) -> Option<Role> {
         match name {
             "project-manager" => Some(Role::ProjectManager),
             "authority-staff" => Some(Role::AuthorityStaff),
+            "association-staff" => Some(Role::AssociationStaff),
             _ => None,
         }
     }
@@ -58,6 +61,7 @@ impl Role {
         match self {
             Role::ProjectManager => "project-manager",
             Role::AuthorityStaff => "authority-staff",
+            Role::AssociationStaff => "association-staff",
         }
     }
 }

@@ -67,6 +67,33 @@ impl Authority {
     }
 }
 
+/// The programme a service belongs to.
+#[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "Program")]
+pub enum ProgramName {
+    /// Reuse of an EfA online service; its central rollout is the Land's.
+    Efa,
+    /// An online application assistant on the Land's form server: ZV DIKOM's model rollout,
+    /// then one rollout per member municipality.
+    Formularserver,
+}
+
+impl ProgramName {
+    pub(crate) fn program(self) -> catalog::Program {
+        match self {
+            ProgramName::Efa => catalog::Program::Efa,
+            ProgramName::Formularserver => catalog::Program::Formularserver,
+        }
+    }
+
+    pub(crate) fn of(p: catalog::Program) -> ProgramName {
+        match p {
+            catalog::Program::Efa => ProgramName::Efa,
+            catalog::Program::Formularserver => ProgramName::Formularserver,
+        }
+    }
+}
+
 /// A service.
 pub struct Service(pub(crate) catalog::Service);
 
@@ -92,6 +119,15 @@ impl Service {
     /// Whether it charges fees (an assumption of the data).
     async fn fee_based(&self) -> bool {
         self.0.fee_based
+    }
+    /// EfA or the form server.
+    async fn program(&self) -> ProgramName {
+        ProgramName::of(self.0.program)
+    }
+    /// Who owns its central rollout, which the others wait on: the Land (`120000000000`) for
+    /// EfA, ZV DIKOM (`129990000000`) for a form-server assistant.
+    async fn central_ars(&self) -> &'static str {
+        self.0.program.central_ars()
     }
     /// The definition its administrations' new rollouts start on (`setServiceDefinition`
     /// changes it; running rollouts keep theirs until migrated).
@@ -180,6 +216,8 @@ connection!(
 /// Which services.
 #[derive(InputObject, Default)]
 pub struct ServiceFilter {
+    /// Only this programme.
+    program: Option<ProgramName>,
     /// Only this responsible level: `land`, `landkreis_kfs`, `gemeinde_amt`.
     responsible_level: Option<String>,
     /// Name contains this text (case-insensitive).
@@ -201,6 +239,7 @@ pub(crate) fn services_page(
             .values()
             .map(|e| &e.service)
             .filter(|s| c.may_read_service(&s.key))
+            .filter(|s| filter.program.is_none_or(|p| p.program() == s.program))
             .filter(|s| filter.responsible_level.as_ref().is_none_or(|l| s.responsible_level.name() == l))
             .filter(|s| needle.as_ref().is_none_or(|n| s.name.to_lowercase().contains(n)))
             .collect();

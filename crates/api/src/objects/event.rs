@@ -157,6 +157,15 @@ pub(crate) async fn events_page(
                 "an authority-staff token must name one of its administrations (`ars` or `rolloutId`)",
             ))
         }
+        TokenRole::AssociationStaff
+            if !(ars.as_ref().is_some_and(|a| c.may_read_authority(a))
+                && service.as_ref().is_some_and(|k| c.may_read_service(k))) =>
+        {
+            return Err(coded(
+                "FORBIDDEN",
+                "an association-staff token must name a form-server rollout of ZV DIKOM or a member (`rolloutId`, or `serviceKey` and `ars`)",
+            ))
+        }
         TokenRole::Automation if !service.as_ref().is_some_and(|k| c.may_read_service(k)) => {
             return Err(coded(
                 "FORBIDDEN",

@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use catalog::parse::{AUTHORITIES_FILE, CHANGES_FILE, MUNICIPALITIES_FILE, SERVICES_FILE};
+use catalog::parse::{
+    ASSISTANTS_FILE, ASSOCIATION_FILE, AUTHORITIES_FILE, CHANGES_FILE, MUNICIPALITIES_FILE, SERVICES_FILE,
+};
 use catalog::{parse_dataset, Dataset, Files, LAND_ARS};
 use engine::{Engine, EngineError, Invocation};
 use serde_json::json;
@@ -24,6 +26,8 @@ pub(crate) fn dataset() -> Dataset {
         municipalities: read(MUNICIPALITIES_FILE),
         services: read(SERVICES_FILE),
         changes: read(CHANGES_FILE),
+        assistants: read(ASSISTANTS_FILE),
+        association: read(ASSOCIATION_FILE),
     };
     parse_dataset(&files).expect("bundled data is valid")
 }
@@ -66,16 +70,17 @@ async fn the_catalogue_imports_once_and_a_change_is_one_event() {
     let (engine, store) = engine().await;
     let data = dataset();
     let report = engine.import_catalog(&data, &admin(), |_, _| {}).await.expect("import");
-    // 207 administrations + the Land, 37 services, 2 dissolved Ämter registered and dissolved.
-    assert_eq!(report.events, 208 + 37 + 4);
-    assert_eq!(head(&store).await, 249);
+    // 207 administrations + the Land, ZV DIKOM, 37 EfA services, 13 form-server assistants,
+    // 2 dissolved Ämter registered and dissolved.
+    assert_eq!(report.events, 208 + 1 + 37 + 13 + 4);
+    assert_eq!(head(&store).await, 263);
     let again = engine.import_catalog(&data, &admin(), |_, _| {}).await.expect("import");
     assert_eq!(again.events, 0);
-    assert_eq!(head(&store).await, 249, "a second import appends nothing");
+    assert_eq!(head(&store).await, 263, "a second import appends nothing");
     let mut changed = data.clone();
     changed.services.iter_mut().find(|s| s.key == "wohngeld").expect("wohngeld").fee_based = true;
     assert_eq!(engine.import_catalog(&changed, &admin(), |_, _| {}).await.expect("import").events, 1);
-    let last = store.read_event(250).await.expect("read").expect("event");
+    let last = store.read_event(264).await.expect("read").expect("event");
     assert_eq!((last.event_type.as_str(), last.stream_id.as_str()), ("ServiceChanged", "service-wohngeld"));
     assert!(last.data.as_str().contains(r#""changed":["feeBased"]"#), "{}", last.data.as_str());
     // A fresh engine on the same log sees the same catalogue.

@@ -17,6 +17,8 @@ use super::catalog_and_rollouts::{admin, complete, dataset, engine, head};
 const POTSDAM: &str = "120540000000";
 const BARNIM: &str = "120600000000";
 const ELBE_ELSTER: &str = "120620000000";
+/// The texts shipped in `workflows/` (each published once).
+const BUNDLED: usize = engine::definitions::BUNDLED.len();
 const ONBOARDING: &str = include_str!("../../../../workflows/efa-onboarding.toml");
 
 /// A variant of the onboarding for OSCI/XTA users, as a file of its own: its id, `version`,
@@ -48,10 +50,10 @@ async fn ready() -> (Engine, Arc<dyn EventStore>) {
 async fn a_text_is_published_once_checked_and_never_changed_under_its_version() {
     let (engine, store) = engine().await;
     let published = engine.publish_bundled().await.expect("bundled");
-    assert_eq!(published.len(), 3, "every bundled text, on an empty log");
-    assert_eq!(head(&store).await, 3);
+    assert_eq!(published.len(), BUNDLED, "every bundled text, on an empty log");
+    assert_eq!(head(&store).await, BUNDLED as u64);
     assert!(engine.publish_bundled().await.expect("again").is_empty());
-    assert_eq!(head(&store).await, 3, "publishing the bundled texts again appends nothing");
+    assert_eq!(head(&store).await, BUNDLED as u64, "publishing the bundled texts again appends nothing");
 
     // Invalid: every problem with its position, nothing appended.
     let broken = variant(1).replacen("title = \"Interesse bekundet\"", "titel = \"Interesse bekundet\"", 1);
@@ -73,7 +75,7 @@ async fn a_text_is_published_once_checked_and_never_changed_under_its_version() 
         panic!("a land: dependency the Land definition lacks is refused")
     };
     assert!(diags[0].message.contains("`efa-land` has no step `gibt_es_nicht`"), "{diags:?}");
-    assert_eq!(head(&store).await, 3, "nothing appended on a problem");
+    assert_eq!(head(&store).await, BUNDLED as u64, "nothing appended on a problem");
     assert!(matches!(
         engine.publish_definition(&variant(1), "  ", &admin()).await,
         Err(EngineError::Rejected(_))
@@ -94,7 +96,7 @@ async fn a_text_is_published_once_checked_and_never_changed_under_its_version() 
 
     let again = engine.publish_definition(&variant(1), "noch einmal", &admin()).await.expect("same text");
     assert!(again.event.is_none(), "the same text again appends nothing");
-    assert_eq!(head(&store).await, 4);
+    assert_eq!(head(&store).await, BUNDLED as u64 + 1);
     let changed = variant(1).replace("Übermittlungsweg", "Übertragungsweg");
     assert!(matches!(
         engine.publish_definition(&changed, "Wortlaut", &admin()).await,
@@ -105,7 +107,7 @@ async fn a_text_is_published_once_checked_and_never_changed_under_its_version() 
         engine.publish_definition(&variant(2), "v2", &admin()).await,
         Err(EngineError::Publish(PublishError::NotNewer { version: 2, newest: 3, .. }))
     ));
-    assert_eq!(head(&store).await, 5);
+    assert_eq!(head(&store).await, BUNDLED as u64 + 2);
 }
 
 #[tokio::test]
@@ -139,7 +141,7 @@ async fn a_store_written_before_definitions_were_events_folds_as_before() {
     assert_eq!(&*entry.source, ONBOARDING, "its exact text");
     assert!(entry.publication.is_none(), "not published in this log yet");
 
-    assert_eq!(new.publish_bundled().await.expect("publish").len(), 3);
+    assert_eq!(new.publish_bundled().await.expect("publish").len(), BUNDLED);
     let entry = registry.entry("efa-onboarding", 1).expect("pinned definition");
     assert_eq!(entry.publication.expect("published now").actor.id, "system");
     let refolded = projections::fold(
@@ -150,7 +152,7 @@ async fn a_store_written_before_definitions_were_events_folds_as_before() {
     )
     .await
     .expect("fold");
-    assert_eq!(refolded.position, before_head + 3);
+    assert_eq!(refolded.position, before_head + BUNDLED as u64);
     store::verify_log(&*store, |_| {}).await.expect("the chain holds");
 }
 
