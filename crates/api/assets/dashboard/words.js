@@ -5,10 +5,10 @@ export const STEP_STATUS = {
   waiting: "wartet", ready: "bereit", in_progress: "in Arbeit", awaiting_confirmation: "wartet auf Bestätigung",
   done: "erledigt", not_required: "nicht erforderlich", not_applicable: "entfällt",
 };
-export const ROLE = { admin: "Administration", "project-manager": "Projektleitung", "authority-staff": "Verwaltung", automation: "Automatisierung", auditor: "Prüfung" };
+export const ROLE = { admin: "Administration", "project-manager": "Projektleitung", "authority-staff": "Verwaltung", automation: "Automatisierung", auditor: "Prüfung", "association-staff": "ZV DIKOM" };
 export const KIND = {
   land: "Land", landkreis: "Landkreis", kreisfreie_stadt: "kreisfreie Stadt", amt: "Amt", verbandsgemeinde: "Verbandsgemeinde",
-  mitverwaltende_gemeinde: "mitverwaltende Gemeinde", amtsfreie_gemeinde: "amtsfreie Gemeinde",
+  mitverwaltende_gemeinde: "mitverwaltende Gemeinde", amtsfreie_gemeinde: "amtsfreie Gemeinde", zweckverband: "Zweckverband",
 };
 export const EVENT = {
   RolloutStarted: "Anbindung begonnen", StepStarted: "Schritt begonnen", StepCompleted: "Schritt erledigt",

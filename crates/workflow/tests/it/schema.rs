@@ -26,9 +26,12 @@ fn strings(v: &serde_json::Value) -> BTreeSet<String> {
 #[test]
 fn the_schema_matches_the_parser() {
     let s = schema();
-    assert_eq!(keys(&s), set(TOP_KEYS));
+    // A variant's own keys (`extends`, `remove`, a step's `add_evidence`) besides the definition's.
+    let top: BTreeSet<String> = set(TOP_KEYS).union(&set(workflow::extends::VARIANT_KEYS)).cloned().collect();
+    assert_eq!(keys(&s), top);
     assert_eq!(keys(&s["$defs"]["phase"]), set(PHASE_KEYS));
-    assert_eq!(keys(&s["$defs"]["step"]), set(STEP_KEYS));
+    let step: BTreeSet<String> = set(STEP_KEYS).union(&set(&["add_evidence"])).cloned().collect();
+    assert_eq!(keys(&s["$defs"]["step"]), step);
     assert_eq!(keys(&s["$defs"]["field"]), set(FIELD_KEYS));
     assert_eq!(strings(&s["$defs"]["field"]["properties"]["type"]["enum"]), set(FieldType::NAMES));
     assert_eq!(strings(&s["$defs"]["step"]["properties"]["roles"]["items"]["enum"]), set(Role::NAMES));
