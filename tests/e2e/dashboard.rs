@@ -587,3 +587,79 @@ fn the_definition_page_and_the_publish_form_show_the_diagnostics_at_their_lines(
     page.settle(200);
     browser.assert_nothing_left_the_machine();
 }
+
+#[test]
+fn the_programme_switch_in_the_overview_the_map_and_the_burnup() {
+    if !chromium_available() {
+        return;
+    }
+    let server = Server::start();
+    for service in ["wohngeld", "hundesteuer_anmeldung"] {
+        let started = server.gql(
+            Some(&server.admin),
+            &format!("mutation {{ startServiceRollout(serviceKey: \"{service}\") {{ existing }} }}"),
+            json!({}),
+        );
+        assert_eq!(started["data"]["startServiceRollout"]["existing"], 0, "{started}");
+    }
+    // The model assistant is under way; no EfA rollout is.
+    let begun = server.gql(
+        Some(&server.admin),
+        "mutation($i: CompleteStepInput!) { completeStep(input: $i) { rollout { status } } }",
+        json!({ "i": { "rolloutId": "hundesteuer_anmeldung:129990000000", "stepId": "prozess_erhoben",
+            "evidence": { "rechtsgrundlage": "Hundesteuersatzung", "fachamt": "Steueramt" } } }),
+    );
+    assert_eq!(begun["data"]["completeStep"]["rollout"]["status"], "in_progress", "{begun}");
+    let browser = Browser::launch();
+    let mut page = open_overview(&browser, &server, &server.admin);
+    let columns = |page: &mut Page| {
+        page.eval("[...document.querySelectorAll('#matrix thead th')].slice(1, -1).map((h) => h.textContent).join(' | ')")
+    };
+    assert_eq!(
+        columns(&mut page),
+        json!("Hund zur Hundesteuer anmelden | Wohngeld beantragen"),
+        "ordered by key"
+    );
+    page.eval("(() => { const s = document.getElementById('f-program'); s.value = 'FORMULARSERVER'; s.dispatchEvent(new Event('change')); })()");
+    assert_eq!(columns(&mut page), json!("Hund zur Hundesteuer anmelden"));
+    let rows = page.eval("document.querySelectorAll('#matrix tr[data-ars]').length");
+    assert_eq!(rows, json!(21), "ZV DIKOM's model and its 20 members");
+    page.eval("(() => { const s = document.getElementById('f-program'); s.value = 'EFA'; s.dispatchEvent(new Event('change')); })()");
+    assert_eq!(columns(&mut page), json!("Wohngeld beantragen"));
+    let mut problems = page.accessibility_problems();
+
+    page.eval("location.hash = '#/karte'");
+    page.wait_for(
+        "document.querySelector('#map path[data-live]') && document.getElementById('m-program')",
+        60,
+        "document.body.innerText.slice(0, 500)",
+    );
+    let share = |page: &mut Page, program: &str| {
+        page.eval(&format!("(() => {{ const s = document.getElementById('m-program'); s.value = '{program}'; s.dispatchEvent(new Event('change')); const p = document.querySelector('#map path[data-ars=\"120520000000\"]'); return p ? p.getAttribute('aria-label') : null; }})()"))
+    };
+    let both = share(&mut page, "");
+    let assistants = share(&mut page, "FORMULARSERVER");
+    assert_ne!(both, assistants, "Cottbus has an EfA and an assistant rollout: {both} / {assistants}");
+    problems.extend(page.accessibility_problems());
+
+    page.eval("location.hash = '#/verlauf'");
+    page.wait_for(
+        "document.querySelector('#burnup polygon') && document.getElementById('b-program')",
+        60,
+        "document.body.innerText.slice(0, 500)",
+    );
+    let table = |page: &mut Page, program: &str| {
+        page.eval(&format!("(() => {{ const s = document.getElementById('b-program'); s.value = '{program}'; s.dispatchEvent(new Event('change')); return document.getElementById('burnup-table').textContent; }})()"))
+    };
+    let efa = table(&mut page, "EFA");
+    let assistants = table(&mut page, "FORMULARSERVER");
+    assert!(
+        assistants.as_str().is_some_and(|t| t.contains("Anforderungen mit dem Fachamt")),
+        "the model's phase: {assistants}"
+    );
+    assert!(efa.as_str().is_some_and(|t| !t.contains("Anforderungen mit dem Fachamt")), "{efa}");
+    problems.extend(page.accessibility_problems());
+    assert!(problems.is_empty(), "{problems:#?}");
+    page.screenshot(&screenshot_dir().join("burnup-formularserver.png"), false);
+    browser.assert_nothing_left_the_machine();
+}

@@ -9,6 +9,7 @@ use projections::GroupBy as ModelGroupBy;
 
 use crate::caller::Caller;
 use crate::limits::{page_complexity, PROGRESS_POINTS_MAX};
+use crate::objects::catalog::ProgramName;
 use crate::objects::catalog::{
     authorities_page, services_page, AuthorityConnection, AuthorityFilter, ServiceConnection, ServiceFilter,
 };
@@ -231,6 +232,7 @@ impl Query {
         group_by: ProgressGrouping,
         #[graphql(desc = "As it stood at this RFC 3339 time or log position (folded from the log).")]
         as_of: Option<String>,
+        #[graphql(desc = "Only the services of this programme.")] program: Option<ProgramName>,
     ) -> async_graphql::Result<Vec<ProgressGroup>> {
         manager(ctx, "progress over all rollouts")?;
         let by = model_group(group_by);
@@ -239,7 +241,7 @@ impl Query {
             projections::Cut::Everything => None,
             cut => Some(model_as_of(ctx, cut).await?),
         };
-        let groups = |m: &projections::ReadModel| progress_groups(m.progress(by));
+        let groups = |m: &projections::ReadModel| progress_groups(program_progress(m, by, program));
         Ok(match &past {
             Some(m) => groups(m),
             None => state(ctx).projector.read(groups),
@@ -258,6 +260,8 @@ impl Query {
         #[graphql(desc = "The first point (RFC 3339).")] from: String,
         #[graphql(desc = "The last point at most (RFC 3339); default: now.")] until: Option<String>,
         #[graphql(desc = "Days between points, 1 to 366.", default = 7)] every_days: i32,
+        #[graphql(desc = "Only the services of this programme (folded from the log per request).")]
+        program: Option<ProgramName>,
     ) -> async_graphql::Result<Vec<ProgressPoint>> {
         manager(ctx, "progress over all rollouts")?;
         let from = time_arg(Some(&from), "from")?.unwrap_or_default();
@@ -283,11 +287,22 @@ impl Query {
         }
         let times: Vec<vocab::Timestamp> =
             (0..count).map(|i| vocab::Timestamp::from_unix_micros(from.unix_micros() + i * step)).collect();
-        let series =
-            state(ctx).projector.progress_history(&times, model_group(group_by)).await.map_err(|e| {
-                tracing::error!(error = %e, "progress over time failed");
-                coded("INTERNAL", "internal error")
-            })?;
+        let by = model_group(group_by);
+        let s = state(ctx);
+        let series = match program {
+            None => s.projector.progress_history(&times, by).await,
+            Some(_) => {
+                let registry = &**s.engine.registry();
+                projections::progress_over_time_where(s.engine.store(), registry, &times, |m| {
+                    program_progress(m, by, program)
+                })
+                .await
+            }
+        }
+        .map_err(|e| {
+            tracing::error!(error = %e, "progress over time failed");
+            coded("INTERNAL", "internal error")
+        })?;
         Ok(times
             .iter()
             .zip(series)
@@ -303,6 +318,20 @@ pub struct ProgressPoint {
     at: String,
     /// The groups then (groups without rollouts are left out).
     groups: Vec<ProgressGroup>,
+}
+
+/// The model's progress, of one programme's services when `program` names one.
+fn program_progress(
+    m: &projections::ReadModel,
+    by: ModelGroupBy,
+    program: Option<ProgramName>,
+) -> std::collections::BTreeMap<String, projections::Counts> {
+    match program {
+        None => m.progress(by),
+        Some(p) => m.progress_where(by, |key| {
+            m.catalog.services.get(key).map(|s| s.service.program).unwrap_or_default() == p.program()
+        }),
+    }
 }
 
 fn model_group(by: ProgressGrouping) -> ModelGroupBy {

@@ -521,6 +521,35 @@ impl ReadModel {
             .collect()
     }
 
+    /// `progress` of the rollouts whose service `keep` accepts (a programme's), computed from
+    /// each rollout's contribution on demand: one pass over the rollouts (the unfiltered counts
+    /// are kept incrementally).
+    pub fn progress_where(&self, by: GroupBy, keep: impl Fn(&str) -> bool) -> BTreeMap<String, Counts> {
+        let i = GROUPINGS.iter().position(|g| *g == by).unwrap_or(0);
+        let mut out: BTreeMap<String, Counts> = BTreeMap::new();
+        for e in &self.entries {
+            let Some(c) = &e.contribution else { continue };
+            if !keep(&e.rollout.service_key) {
+                continue;
+            }
+            let key = &self.groups[e.groups[i] as usize].key;
+            let counts = out.entry(key.clone()).or_insert_with(|| Counts {
+                rollouts: 0,
+                by_phase_status: BTreeMap::new(),
+                steps_done: 0,
+                steps_total: 0,
+            });
+            counts.rollouts += 1;
+            *counts
+                .by_phase_status
+                .entry((self.phases[c.phase as usize].clone(), c.status.name()))
+                .or_insert(0) += 1;
+            counts.steps_done += u64::from(c.steps_done);
+            counts.steps_total += u64::from(c.steps_total);
+        }
+        out
+    }
+
     /// Open steps whose due date is before `now`, longest overdue first: (due, rollout id,
     /// step id).
     pub fn overdue(&self, now: Timestamp) -> impl Iterator<Item = (Timestamp, &str, &str)> {

@@ -178,6 +178,17 @@ pub async fn progress_over_time(
     times: &[Timestamp],
     by: crate::GroupBy,
 ) -> Result<Vec<std::collections::BTreeMap<String, crate::Counts>>, Error> {
+    progress_over_time_where(store, definitions, times, |m| m.progress(by)).await
+}
+
+/// [`progress_over_time`] with the counts of each point taken by `counts` (e.g. one
+/// programme's: `ReadModel::progress_where`). Folds the log from its start: nothing is cached.
+pub async fn progress_over_time_where(
+    store: &Arc<dyn EventStore>,
+    definitions: &(dyn Definitions + Sync),
+    times: &[Timestamp],
+    counts: impl Fn(&ReadModel) -> std::collections::BTreeMap<String, crate::Counts>,
+) -> Result<Vec<std::collections::BTreeMap<String, crate::Counts>>, Error> {
     let mut model = ReadModel::default();
     let mut points = Vec::with_capacity(times.len());
     walk(store, 1, |page| {
@@ -186,7 +197,7 @@ pub async fn progress_over_time(
                 if Cut::Time(*t).includes(e.position, e.recorded_at) {
                     break;
                 }
-                points.push(model.progress(by));
+                points.push(counts(&model));
             }
             if points.len() == times.len() {
                 return Ok(false);
@@ -197,7 +208,7 @@ pub async fn progress_over_time(
     })
     .await?;
     while points.len() < times.len() {
-        points.push(model.progress(by));
+        points.push(counts(&model));
     }
     Ok(points)
 }

@@ -101,6 +101,13 @@ async fn the_followed_model_equals_a_fold_of_the_log_after_random_workloads() {
         caught_up(&projector, &store).await;
         let rebuilt = rebuilt(&store, &registry).await;
         projector.read(|m| assert!(*m == rebuilt, "seed {seed}: incremental and rebuilt differ"));
+        // Counted on demand, all services: the incremental counts; one service: its group alone.
+        for by in [GroupBy::Service, GroupBy::Landkreis, GroupBy::Authority] {
+            assert_eq!(rebuilt.progress_where(by, |_| true), rebuilt.progress(by), "seed {seed}: {by:?}");
+        }
+        let wohngeld = rebuilt.progress_where(GroupBy::Service, |k| k == "wohngeld");
+        assert_eq!(wohngeld.keys().collect::<Vec<_>>(), ["wohngeld"]);
+        assert_eq!(wohngeld["wohngeld"], rebuilt.progress(GroupBy::Service)["wohngeld"]);
         assert!(rebuilt.rollout_count() >= 38);
     }
 }

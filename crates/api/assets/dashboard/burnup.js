@@ -1,9 +1,9 @@
 // Progress over time: a burn-up chart from `progressOverTime`.
 
-import { $, el, svg } from "./dom.js";
+import { $, el, svg, select } from "./dom.js";
 import { fmtDate } from "./words.js";
 import { gql } from "./api.js";
-import { data, manager, serviceName, phaseTitle, phaseColour } from "./data.js";
+import { data, manager, serviceName, phaseTitle, phaseColour, PROGRAMS, inProgram } from "./data.js";
 import { viewSeq, setMain } from "./routing.js";
 
 export async function showBurnup() {
@@ -12,11 +12,13 @@ export async function showBurnup() {
   }
   const services = [...new Set([...data.rollouts.values()].map((r) => r.serviceKey))].sort();
   const choose = el("div", { class: "filters" },
+    select("b-program", "Programm", PROGRAMS, ""),
     el("div", {}, el("label", { for: "b-service", text: "Dienst" }),
       (() => { const s = el("select", { id: "b-service" }); s.add(new Option("ganzes Programm", "")); for (const k of services) s.add(new Option(serviceName(k), k)); return s; })()));
   setMain("Verlauf: Verwaltungen je Phase und live, Woche für Woche", choose,
     el("figure", {}, el("div", { id: "burnup-box" }), el("figcaption", { class: "hint", text: "Aus dem Ereignisprotokoll berechnet: Stand am Ende jeder Woche." })));
   $("b-service").addEventListener("change", drawBurnup);
+  $("b-program").addEventListener("change", drawBurnup);
   $("state").textContent = "Verlauf wird aus dem Protokoll berechnet …";
   const seq = viewSeq;
   const first = await gql("{ events(first: 1, filter: { types: [\"RolloutStarted\"] }) { edges { node { recordedAt } } } }");
@@ -36,13 +38,14 @@ function drawBurnup() {
   const box = $("burnup-box");
   if (!box) return;
   const service = $("b-service").value;
+  const program = $("b-program").value;
   // Series: phases in order (not live, not cancelled), then live.
   const phaseIds = [...data.phases.entries()].sort((x, y) => x[1].index - y[1].index).map(([id]) => id);
   const rows = burnupData.map((p) => {
     const counts = { live: 0 };
     for (const id of phaseIds) counts[id] = 0;
     for (const g of p.groups) {
-      if (service && g.key !== service) continue;
+      if ((service && g.key !== service) || !inProgram(g.key, program)) continue;
       for (const c of g.byPhaseStatus) {
         if (c.status === "live") counts.live += c.count;
         else if (c.status !== "cancelled" && c.status !== "not_started") counts[c.phase] = (counts[c.phase] || 0) + c.count;

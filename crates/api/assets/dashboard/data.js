@@ -28,7 +28,7 @@ export async function loadAll() {
   const [rollouts, authorities, services] = await Promise.all([
     allPages(`query($a: String) { rollouts(first: 500, after: $a) { edges { node { ${ROLLOUT_FIELDS} } } pageInfo { hasNextPage endCursor } } }`, "rollouts"),
     allPages("query($a: String) { authorities(first: 500, after: $a) { edges { node { ars name kind landkreis { ars name } } } pageInfo { hasNextPage endCursor } } }", "authorities"),
-    allPages("query($a: String) { services(first: 500, after: $a) { edges { node { key name } } pageInfo { hasNextPage endCursor } } }", "services"),
+    allPages("query($a: String) { services(first: 500, after: $a) { edges { node { key name program } } pageInfo { hasNextPage endCursor } } }", "services"),
   ]);
   data.rollouts = new Map(rollouts.map((r) => [r.id, r]));
   data.authorities = new Map(authorities.map((a) => [a.ars, a]));
@@ -37,6 +37,9 @@ export async function loadAll() {
 
 export const authorityName = (ars) => (data.authorities.get(ars) || { name: ars }).name;
 export const serviceName = (key) => (data.services.get(key) || { name: key }).name;
+// The programme switch of the overview, map and burn-up: EfA, the form server, or both ("").
+export const PROGRAMS = [["EFA", "EfA-Dienste"], ["FORMULARSERVER", "Formularserver (ZV DIKOM)"]];
+export const inProgram = (key, program) => !program || (data.services.get(key) || { program: "EFA" }).program === program;
 export const kreisOf = (a) => a.landkreis ? a.landkreis : { ars: a.ars, name: a.name };
 export const phaseTitle = (id) => (data.phases.get(id) || { title: id }).title;
 

@@ -2,7 +2,7 @@
 
 import { $, el, svg, select } from "./dom.js";
 import { pct } from "./words.js";
-import { data, serviceName } from "./data.js";
+import { data, serviceName, PROGRAMS, inProgram } from "./data.js";
 import { viewSeq, setMain } from "./routing.js";
 
 const layers = {};
@@ -26,11 +26,11 @@ function pathOf(geometry) {
 
 const map = { view: null, full: null };
 
-function shareFor(arsList, service) {
+function shareFor(arsList, service, program) {
   let live = 0, all = 0;
   const set = new Set(arsList);
   for (const r of data.rollouts.values()) {
-    if (!set.has(r.ars) || (service && r.serviceKey !== service) || r.status === "cancelled") continue;
+    if (!set.has(r.ars) || (service && r.serviceKey !== service) || !inProgram(r.serviceKey, program) || r.status === "cancelled") continue;
     all++; if (r.status === "live") live++;
   }
   return { live, all, share: all ? live / all : null };
@@ -41,6 +41,7 @@ const shareColour = (s) => s === null ? "#e2e2e2" : `hsl(105 ${25 + 35 * s}% ${9
 export async function showMap(params) {
   const services = [...new Set([...data.rollouts.values()].map((r) => r.serviceKey))].sort();
   const box = el("div", { class: "filters" },
+    select("m-program", "Programm", PROGRAMS, params.get("programm")),
     select("m-service", "Dienst", services.map((s) => [s, serviceName(s)]), params.get("service")),
     el("div", {}, el("label", { for: "m-layer", text: "Ebene" }),
       (() => { const s = el("select", { id: "m-layer" }); s.add(new Option("Verwaltungen", "verwaltungstraeger")); s.add(new Option("Landkreise und kreisfreie Städte", "kreise")); s.value = params.get("ebene") || "verwaltungstraeger"; return s; })()),
@@ -58,6 +59,7 @@ export async function showMap(params) {
       info));
   $("scale-bar").style.background = `linear-gradient(to right, ${shareColour(0)}, ${shareColour(0.5)}, ${shareColour(1)})`;
   $("m-service").addEventListener("change", updateMap);
+  $("m-program").addEventListener("change", updateMap);
   $("m-layer").addEventListener("change", drawMap);
   const m = $("map");
   m.addEventListener("wheel", (ev) => { ev.preventDefault(); zoom(ev.deltaY < 0 ? 0.8 : 1.25, ev); }, { passive: false });
@@ -128,11 +130,12 @@ export function updateMap() {
   const m = $("map");
   if (!m) return;
   const service = $("m-service").value;
+  const program = $("m-program").value;
   let seen = 0;
   for (const p of m.querySelectorAll("path")) {
     const ars = p.dataset.ars;
     const visible = areaMembers(ars).some((a) => data.authorities.has(a));
-    const s = visible ? shareFor(areaMembers(ars), service) : { live: 0, all: 0, share: null };
+    const s = visible ? shareFor(areaMembers(ars), service, program) : { live: 0, all: 0, share: null };
     p.setAttribute("fill", shareColour(s.share));
     p.dataset.live = String(s.live); p.dataset.all = String(s.all);
     p.dataset.share = s.share === null ? "" : String(s.share);

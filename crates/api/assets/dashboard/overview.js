@@ -2,7 +2,7 @@
 
 import { $, el, select } from "./dom.js";
 import { STATUS } from "./words.js";
-import { data, serviceName, kreisOf, phaseTitle, phaseColour } from "./data.js";
+import { data, serviceName, kreisOf, phaseTitle, phaseColour, PROGRAMS, inProgram } from "./data.js";
 import { setMain } from "./routing.js";
 
 export function kreise() {
@@ -18,6 +18,7 @@ export function showOverview(params) {
   const services = [...new Set([...data.rollouts.values()].map((r) => r.serviceKey))].sort();
   const phases = [...data.phases.entries()].sort((x, y) => x[1].index - y[1].index).map(([id, p]) => [id, p.title]);
   const filters = el("div", { class: "filters", role: "search", "aria-label": "Filter" },
+    select("f-program", "Programm", PROGRAMS, params.get("programm")),
     select("f-service", "Dienst", services.map((s) => [s, serviceName(s)]), params.get("service")),
     select("f-kreis", "Landkreis", kreise(), params.get("kreis")),
     select("f-phase", "Phase", phases, params.get("phase")),
@@ -37,7 +38,7 @@ export function showOverview(params) {
   }
   setMain("Übersicht der Anbindungen", filters, legend,
     el("div", { class: "wrap" }, el("table", { id: "matrix", class: "matrix" })));
-  for (const id of ["f-service", "f-kreis", "f-phase", "f-status"]) $(id).addEventListener("change", renderMatrix);
+  for (const id of ["f-program", "f-service", "f-kreis", "f-phase", "f-status"]) $(id).addEventListener("change", renderMatrix);
   renderMatrix();
 }
 
@@ -45,7 +46,9 @@ export function renderMatrix() {
   const table = $("matrix");
   if (!table) return;
   const fs = $("f-service").value, fk = $("f-kreis").value, fp = $("f-phase").value, fst = $("f-status").value;
-  const services = [...new Set([...data.rollouts.values()].map((r) => r.serviceKey))].sort().filter((s) => !fs || s === fs);
+  const fprog = $("f-program").value;
+  const services = [...new Set([...data.rollouts.values()].map((r) => r.serviceKey))].sort()
+    .filter((s) => (!fs || s === fs) && inProgram(s, fprog));
   const byArs = new Map();
   for (const r of data.rollouts.values()) {
     if (!services.includes(r.serviceKey) || (fst && r.status !== fst) || (fp && r.phase !== fp)) continue;
