@@ -296,7 +296,8 @@ impl crate::Engine {
             correlation_id: req.correlation_id,
             rollouts: Vec::new(),
         };
-        let cx = Context { principal: req.principal.clone(), now: self.now() };
+        let cx =
+            Context { principal: req.principal.clone(), now: self.now(), facts: workflow::Facts::default() };
         for ars in targets {
             if self.store().stream_version(&stream_id(service_key, &ars)).await? == 0 {
                 continue;

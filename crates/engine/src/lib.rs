@@ -349,7 +349,11 @@ impl Engine {
             }
         }
         let before = state.clone();
-        let cx = Context { principal: req.principal.clone(), now: self.now() };
+        let cx = Context {
+            principal: req.principal.clone(),
+            now: self.now(),
+            facts: self.facts(service_key, ars),
+        };
         let events = decide(state.as_ref(), &command, &cx).map_err(EngineError::Rejected)?;
         let expected = match &state {
             Some(r) => ExpectedVersion::Exact(r.version),

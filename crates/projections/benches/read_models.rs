@@ -75,7 +75,9 @@ fn rollout_events(
             roles: vec![Role::AuthorityStaff, Role::ProjectManager],
             admin,
         };
-        if let Ok(events) = decide(state.as_ref(), &command, &Context { principal, now }) {
+        if let Ok(events) =
+            decide(state.as_ref(), &command, &Context { principal, now, facts: workflow::Facts::default() })
+        {
             for e in events {
                 *state = Rollout::evolve(state.take(), &e, &Meta { at: now, actor: &actor }, registry).ok();
                 out.push((e, actor.clone()));

@@ -63,6 +63,18 @@ pub const FACTS: &[(&str, Type, &[&str])] = &[
     ("service.providing_state", Type::Text, &[]),
 ];
 
+/// A fact a definition adds for its own conditions: `evidence.<step>.<field>`, the value a step
+/// recorded (typed from the field; an `enum` field's values are its known values).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvidenceFact {
+    pub name: String,
+    pub ty: Type,
+    pub values: Vec<String>,
+}
+
+/// The prefix of the facts that read recorded evidence.
+pub const EVIDENCE_PREFIX: &str = "evidence.";
+
 /// A value of a fact or a literal.
 #[derive(Clone, PartialEq, Debug)]
 pub enum Value {
@@ -130,6 +142,11 @@ pub struct ConditionError {
 impl Condition {
     /// Parses and type-checks `source`; the result must be true/false.
     pub fn parse(source: &str) -> Result<Condition, ConditionError> {
+        Condition::parse_with(source, &[])
+    }
+
+    /// [`Condition::parse`], knowing the definition's evidence facts besides [`FACTS`].
+    pub fn parse_with(source: &str, evidence: &[EvidenceFact]) -> Result<Condition, ConditionError> {
         if source.chars().count() > CONDITION_CHARS_MAX {
             return Err(ConditionError {
                 at: 0..source.len(),
@@ -137,7 +154,7 @@ impl Condition {
             });
         }
         let tokens = lex(source)?;
-        let mut p = Parser { tokens, at: 0, depth: 0, end: source.len() };
+        let mut p = Parser { tokens, at: 0, depth: 0, end: source.len(), evidence };
         let (expr, ty, span) = p.expr()?;
         if let Some(t) = p.tokens.get(p.at) {
             return Err(ConditionError { at: t.span.clone(), message: format!("unexpected {}", t.kind) });
@@ -158,6 +175,28 @@ impl Condition {
     /// Whether the condition holds for `facts`.
     pub fn eval(&self, facts: &Facts) -> bool {
         matches!(eval(&self.expr, facts), Value::Bool(true))
+    }
+
+    /// The steps whose recorded evidence it reads (`evidence.<step>.<field>`).
+    pub fn evidence_steps(&self) -> std::collections::BTreeSet<String> {
+        fn walk(e: &Expr, out: &mut std::collections::BTreeSet<String>) {
+            match e {
+                Expr::Fact(name, _) => {
+                    if let Some(step) = name.strip_prefix(EVIDENCE_PREFIX).and_then(|r| r.split('.').next()) {
+                        out.insert(step.to_owned());
+                    }
+                }
+                Expr::Literal(_) => {}
+                Expr::Not(a) | Expr::In(a, _) => walk(a, out),
+                Expr::And(a, b) | Expr::Or(a, b) | Expr::Compare(a, _, b) => {
+                    walk(a, out);
+                    walk(b, out);
+                }
+            }
+        }
+        let mut out = std::collections::BTreeSet::new();
+        walk(&self.expr, &mut out);
+        out
     }
 
     /// The condition's value when it names no fact (`None` when it depends on facts).
@@ -339,18 +378,19 @@ fn lex(src: &str) -> Result<Vec<Token>, ConditionError> {
     Ok(out)
 }
 
-struct Parser {
+struct Parser<'e> {
     tokens: Vec<Token>,
     at: usize,
     depth: usize,
     end: usize,
+    evidence: &'e [EvidenceFact],
 }
 
 type Parsed = (Expr, Type, Range<usize>);
 /// The literals of a list with their positions, and where the list ends.
 type ParsedList = (Vec<(Value, Range<usize>)>, usize);
 
-impl Parser {
+impl Parser<'_> {
     fn peek(&self) -> Option<&Kind> {
         self.tokens.get(self.at).map(|t| &t.kind)
     }
@@ -434,7 +474,7 @@ impl Parser {
                     });
                 }
             }
-            check_known_values(&left, list.iter().map(|(v, s)| (v, s)))?;
+            check_known_values(&left, self.evidence, list.iter().map(|(v, s)| (v, s)))?;
             let values = list.into_iter().map(|(v, _)| v).collect();
             return Ok((Expr::In(Box::new(left), values), Type::Bool, lspan.start..end));
         }
@@ -462,7 +502,7 @@ impl Parser {
             });
         }
         if let Expr::Literal(v) = &right {
-            check_known_values(&left, std::iter::once((v, &rspan)))?;
+            check_known_values(&left, self.evidence, std::iter::once((v, &rspan)))?;
         }
         Ok((Expr::Compare(Box::new(left), op, Box::new(right)), Type::Bool, lspan.start..rspan.end))
     }
@@ -543,13 +583,25 @@ impl Parser {
                     self.at += 1;
                     Ok((Expr::Fact((*name).to_owned(), *ty), *ty, t.span))
                 }
-                None => Err(ConditionError {
-                    at: t.span,
-                    message: format!(
-                        "unknown fact `{n}`; known facts: {}",
-                        FACTS.iter().map(|(n, ..)| *n).collect::<Vec<_>>().join(", ")
-                    ),
-                }),
+                None => match self.evidence.iter().find(|f| f.name == n) {
+                    Some(f) => {
+                        self.at += 1;
+                        Ok((Expr::Fact(f.name.clone(), f.ty), f.ty, t.span))
+                    }
+                    None if n.starts_with(EVIDENCE_PREFIX) => Err(ConditionError {
+                        at: t.span,
+                        message: format!(
+                            "unknown fact `{n}`: `evidence.<step>.<field>` names an evidence field of a step of this definition"
+                        ),
+                    }),
+                    None => Err(ConditionError {
+                        at: t.span,
+                        message: format!(
+                            "unknown fact `{n}`; known facts: {}, evidence.<step>.<field>",
+                            FACTS.iter().map(|(n, ..)| *n).collect::<Vec<_>>().join(", ")
+                        ),
+                    }),
+                },
             },
             _ => Err(self.error_here("a value or a fact")),
         }
@@ -578,10 +630,17 @@ fn expect_type(got: Type, want: Type, span: &Range<usize>, context: &str) -> Res
 /// like `"landkries"` would otherwise make the condition silently false.
 fn check_known_values<'a>(
     fact: &Expr,
+    evidence: &[EvidenceFact],
     values: impl Iterator<Item = (&'a Value, &'a Range<usize>)>,
 ) -> Result<(), ConditionError> {
     let Expr::Fact(name, _) = fact else { return Ok(()) };
-    let Some((_, _, known)) = FACTS.iter().find(|(n, ..)| n == name) else { return Ok(()) };
+    let known: Vec<&str> = match FACTS.iter().find(|(n, ..)| n == name) {
+        Some((_, _, known)) => known.to_vec(),
+        None => match evidence.iter().find(|f| &f.name == name) {
+            Some(f) => f.values.iter().map(String::as_str).collect(),
+            None => return Ok(()),
+        },
+    };
     if known.is_empty() {
         return Ok(());
     }

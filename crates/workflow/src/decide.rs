@@ -44,6 +44,9 @@ impl Principal {
 pub struct Context {
     pub principal: Principal,
     pub now: Timestamp,
+    /// The administration's and the service's facts, for conditions decided while the rollout
+    /// runs (those that read recorded evidence).
+    pub facts: Facts,
 }
 
 #[derive(Clone, Debug)]
@@ -288,7 +291,93 @@ pub fn step_actions(state: &Rollout, step: &str, cx: &Context) -> Vec<StepAction
 }
 
 /// Decides a command against the rollout's state (`None` before it is started).
+///
+/// Completing or reopening a step whose evidence other steps' conditions read
+/// (`evidence.<step>.<field>`) also decides those steps again: each that stops applying, or
+/// starts applying again, gets a `StepApplicabilityChanged` event saying why.
 pub fn decide(
+    state: Option<&Rollout>,
+    command: &Command,
+    cx: &Context,
+) -> Result<Vec<RolloutEvent>, Rejection> {
+    let mut events = decide_command(state, command, cx)?;
+    if let (Some(r), Command::CompleteStep { .. } | Command::ReopenStep { .. }) = (state, command) {
+        let changes = applicability_changes(r, &events, cx);
+        events.extend(changes);
+    }
+    Ok(events)
+}
+
+/// No definitions: the events simulated here never migrate.
+struct NoDefinitions;
+
+impl crate::rollout::Definitions for NoDefinitions {
+    fn get(&self, _: &str, _: u32) -> Option<Arc<Definition>> {
+        None
+    }
+}
+
+/// The steps whose evidence conditions hold differently once `events` are applied to `r`.
+/// A condition whose evidence is not recorded yet is undecided: the step applies until then.
+fn applicability_changes(r: &Rollout, events: &[RolloutEvent], cx: &Context) -> Vec<RolloutEvent> {
+    let mut after = r.clone();
+    let meta = crate::rollout::Meta { at: cx.now, actor: &cx.principal.actor };
+    for e in events {
+        if after.apply(e, &meta, &NoDefinitions, crate::rollout::Records::Keep).is_err() {
+            return Vec::new();
+        }
+    }
+    let d = &after.definition;
+    let mut out = Vec::new();
+    for (j, step) in d.steps.iter().enumerate() {
+        let Some(condition) = &step.condition else { continue };
+        let reads = condition.evidence_steps();
+        if reads.is_empty() {
+            continue;
+        }
+        let mut facts = cx.facts.clone();
+        let mut recorded = Vec::new();
+        let mut decided = true;
+        for read in &reads {
+            let Some(i) = d.step_index(read) else { continue };
+            match after.record(i) {
+                Some(rec) => {
+                    for (field, value) in rec.evidence.to_map() {
+                        let v = match &value {
+                            serde_json::Value::Bool(b) => crate::condition::Value::Bool(*b),
+                            serde_json::Value::Number(n) => {
+                                crate::condition::Value::Number(n.as_f64().unwrap_or(0.0))
+                            }
+                            serde_json::Value::String(t) => crate::condition::Value::Text(t.clone()),
+                            other => crate::condition::Value::Text(other.to_string()),
+                        };
+                        recorded.push(format!("{read}.{field} = {value}"));
+                        facts.set(&format!("evidence.{read}.{field}"), v);
+                    }
+                }
+                None => decided = false,
+            }
+        }
+        let applies = !decided || condition.eval(&facts);
+        let now_applies = after.steps[j].status != StepStatus::NotApplicable;
+        if applies == now_applies {
+            continue;
+        }
+        let because = if decided {
+            format!("Bedingung `{}` mit {}", condition.source(), recorded.join(", "))
+        } else {
+            format!(
+                "Bedingung `{}`: Nachweise von {} wieder offen",
+                condition.source(),
+                reads.iter().cloned().collect::<Vec<_>>().join(", ")
+            )
+        };
+        out.push(RolloutEvent::ApplicabilityChanged { step: step.id.clone(), applies, because });
+    }
+    out
+}
+
+fn decide_command(
     state: Option<&Rollout>,
     command: &Command,
     cx: &Context,
@@ -304,7 +393,9 @@ pub fn decide(
             let not_applicable = definition
                 .steps
                 .iter()
-                .filter(|s| s.condition.as_ref().is_some_and(|c| !c.eval(facts)))
+                .filter(|s| {
+                    s.condition.as_ref().is_some_and(|c| c.evidence_steps().is_empty() && !c.eval(facts))
+                })
                 .map(|s| s.id.clone())
                 .collect();
             return Ok(vec![RolloutEvent::Started(RolloutStarted {
@@ -630,7 +721,10 @@ fn migrate(
     let not_applicable = to
         .steps
         .iter()
-        .filter(|s| !targets.contains_key(&s.id) && s.condition.as_ref().is_some_and(|c| !c.eval(facts)))
+        .filter(|s| {
+            !targets.contains_key(&s.id)
+                && s.condition.as_ref().is_some_and(|c| c.evidence_steps().is_empty() && !c.eval(facts))
+        })
         .map(|s| s.id.clone())
         .collect();
     Ok(DefinitionMigrated {

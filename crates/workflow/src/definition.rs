@@ -276,6 +276,20 @@ struct RawStep {
     step: Step,
     id_span: Range<usize>,
     deps: Vec<(String, Range<usize>)>,
+    /// The condition's text and span, checked once every step's evidence fields are known.
+    condition: Option<(String, Range<usize>)>,
+}
+
+/// The steps `i` waits for, directly or through others.
+fn transitive_dependencies(steps: &[RawStep], i: usize) -> HashSet<usize> {
+    let mut seen = HashSet::new();
+    let mut todo: Vec<usize> = steps[i].step.depends_on.clone();
+    while let Some(j) = todo.pop() {
+        if seen.insert(j) {
+            todo.extend(steps[j].step.depends_on.iter().copied());
+        }
+    }
+    seen
 }
 
 pub(crate) fn item_span(item: &Item) -> Option<Range<usize>> {
@@ -557,6 +571,7 @@ impl Lowering<'_> {
             }
         }
         self.cycles(&raw_steps, &dep_spans);
+        self.conditions(&mut raw_steps);
 
         let live_phase = match self.opt_string(top, "live_after", "the definition") {
             None => phases.len().saturating_sub(1),
@@ -615,26 +630,7 @@ impl Lowering<'_> {
                 format!("a step has at most {DEPENDENCIES_PER_STEP_MAX} dependencies"),
             );
         }
-        let condition = self.opt_string(t, "condition", what).and_then(|(src, span)| {
-            // Positions inside the condition map onto the file when the string has no escapes.
-            let offset = content_offset(self.source, &src, &span);
-            match Condition::parse(&src) {
-                Ok(c) => {
-                    if c.constant() == Some(false) {
-                        self.error(span, "the condition is always false: the step would never apply");
-                    }
-                    Some(c)
-                }
-                Err(e) => {
-                    let at = match offset {
-                        Some(o) => o + e.at.start..o + e.at.end,
-                        None => span,
-                    };
-                    self.error(at, format!("in the condition: {}", e.message));
-                    None
-                }
-            }
-        });
+        let condition_src = self.opt_string(t, "condition", what);
         let deadline = self.opt_string(t, "deadline", what).and_then(|(s, span)| match Deadline::parse(&s) {
             Ok(d) => Some(d),
             Err(e) => {
@@ -702,7 +698,7 @@ impl Lowering<'_> {
                 evidence,
                 depends_on: Vec::new(),
                 land_depends_on: Vec::new(),
-                condition,
+                condition: None,
                 skippable,
                 deadline,
                 automatable,
@@ -710,7 +706,62 @@ impl Lowering<'_> {
             },
             id_span,
             deps,
+            condition: condition_src,
         })
+    }
+
+    /// Checks every step's condition, knowing the evidence facts of all steps
+    /// (`evidence.<step>.<field>`). A condition may read the evidence of a step it waits for
+    /// (directly or through others) only: that evidence is recorded before it is decided.
+    fn conditions(&mut self, steps: &mut [RawStep]) {
+        use crate::condition::{EvidenceFact, Type};
+        let facts: Vec<EvidenceFact> = steps
+            .iter()
+            .flat_map(|r| {
+                r.step.evidence.iter().map(move |f| {
+                    let (ty, values) = match &f.ty {
+                        FieldType::Enumeration(v) => (Type::Text, v.clone()),
+                        FieldType::Boolean => (Type::Bool, Vec::new()),
+                        FieldType::Number => (Type::Number, Vec::new()),
+                        _ => (Type::Text, Vec::new()),
+                    };
+                    EvidenceFact { name: format!("evidence.{}.{}", r.step.id, f.id), ty, values }
+                })
+            })
+            .collect();
+        for i in 0..steps.len() {
+            let Some((src, span)) = steps[i].condition.take() else { continue };
+            // Positions inside the condition map onto the file when the string has no escapes.
+            let offset = content_offset(self.source, &src, &span);
+            let c = match Condition::parse_with(&src, &facts) {
+                Ok(c) => c,
+                Err(e) => {
+                    let at = match offset {
+                        Some(o) => o + e.at.start..o + e.at.end,
+                        None => span,
+                    };
+                    self.error(at, format!("in the condition: {}", e.message));
+                    continue;
+                }
+            };
+            if c.constant() == Some(false) {
+                self.error(span.clone(), "the condition is always false: the step would never apply");
+            }
+            let waits_for = transitive_dependencies(steps, i);
+            for read in c.evidence_steps() {
+                let known = steps.iter().position(|r| r.step.id == read);
+                if !known.is_some_and(|j| waits_for.contains(&j)) {
+                    self.error(
+                        span.clone(),
+                        format!(
+                            "the condition reads the evidence of `{read}`, which step `{}` does not wait for; add it to `depends_on`",
+                            steps[i].step.id
+                        ),
+                    );
+                }
+            }
+            steps[i].step.condition = Some(c);
+        }
     }
 
     /// Names every dependency cycle once, and every step that waits on one.

@@ -57,6 +57,10 @@ pub enum RolloutEvent {
     /// evidence named the old ARS, and the steps depending on them, are not taken (`reopened`).
     #[serde(rename = "RolloutTakenOver")]
     TakenOver(TakenOver),
+    /// A step's condition reads recorded evidence, and now holds (`applies`) or not: recorded
+    /// after the completion or reopening that changed it, with the values it was decided on.
+    #[serde(rename = "StepApplicabilityChanged")]
+    ApplicabilityChanged { step: String, applies: bool, because: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -145,6 +149,7 @@ impl RolloutEvent {
             RolloutEvent::StepOverdue { .. } => "StepOverdue",
             RolloutEvent::Transferred { .. } => "RolloutTransferred",
             RolloutEvent::TakenOver(_) => "RolloutTakenOver",
+            RolloutEvent::ApplicabilityChanged { .. } => "StepApplicabilityChanged",
         };
         (name, 1)
     }
@@ -175,6 +180,7 @@ impl RolloutEvent {
         ("StepOverdue", 1),
         ("RolloutTransferred", 1),
         ("RolloutTakenOver", 1),
+        ("StepApplicabilityChanged", 1),
     ];
 
     /// Reads a stored event back from its type name, schema version and payload.

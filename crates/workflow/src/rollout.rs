@@ -675,6 +675,15 @@ impl Rollout {
                 let i = index(r, step)?;
                 r.steps[i].overdue_recorded = true;
             }
+            RolloutEvent::ApplicabilityChanged { step, applies, .. } => {
+                let i = index(r, step)?;
+                if *applies {
+                    r.steps[i].reset();
+                } else {
+                    r.steps[i] = StepState::new(StepStatus::NotApplicable);
+                }
+                r.set_record(i, None);
+            }
             RolloutEvent::Transferred { to_ars, reason } => {
                 r.cancelled = Some(reason.clone());
                 r.transferred_to = to_ars.clone();

@@ -223,7 +223,11 @@ impl Step {
         if !c.may_write() {
             return Ok(Vec::new());
         }
-        let cx = workflow::Context { principal: c.domain(), now: state(ctx).now() };
+        let cx = workflow::Context {
+            principal: c.domain(),
+            now: state(ctx).now(),
+            facts: state(ctx).engine.facts(&self.rollout.service_key, &self.rollout.ars),
+        };
         Ok(workflow::step_actions(&self.rollout, &self.id, &cx)
             .into_iter()
             .map(mutation_of)

@@ -133,7 +133,7 @@ impl Given {
         decide(
             self.state.as_ref(),
             &command,
-            &Context { principal: who, now: Timestamp::from_unix_micros(self.now) },
+            &Context { principal: who, now: Timestamp::from_unix_micros(self.now), facts: Facts::default() },
         )
     }
 
@@ -583,7 +583,11 @@ fn step_actions_offer_what_the_role_and_the_state_allow() {
     use workflow::decide::{step_actions, StepAction::*};
     let mut g = small_rollout();
     let actions = |g: &Given, who: Principal, step: &str| {
-        step_actions(g.r(), step, &Context { principal: who, now: Timestamp::from_unix_micros(g.now) })
+        step_actions(
+            g.r(),
+            step,
+            &Context { principal: who, now: Timestamp::from_unix_micros(g.now), facts: Facts::default() },
+        )
     };
     assert_eq!(actions(&g, staff(), "a"), vec![Start, Complete], "a ready step");
     assert_eq!(actions(&g, staff(), "b"), vec![], "a waiting step");
@@ -602,5 +606,134 @@ fn step_actions_offer_what_the_role_and_the_state_allow() {
         actions(&g, person("person:other", Role::AuthorityStaff), "c"),
         vec![Reopen],
         "blocked: no progress, only corrections"
+    );
+}
+
+/// The transport route as a branch: OSCI/XTA gets the DVDV entry before the XTA connection
+/// before the back office; FIT-Connect gets its destination and routing.
+const BRANCHES: &str = r#"
+id = "verzweigt"
+version = 1
+title = "Verzweigung nach Transportweg"
+
+[[phases]]
+id = "technik"
+title = "Technik"
+
+[[phases.steps]]
+id = "transportweg"
+title = "Transportweg festgelegt"
+roles = ["authority-staff"]
+evidence = [ { id = "verfahren", label = "Verfahren", type = "enum", values = ["fit_connect", "osci_xta"] } ]
+
+[[phases.steps]]
+id = "zustellpunkt"
+title = "FIT-Connect-Zustellpunkt angelegt"
+roles = ["authority-staff"]
+depends_on = ["transportweg"]
+condition = 'evidence.transportweg.verfahren == "fit_connect"'
+evidence = [ { id = "destination", label = "Destination-ID", type = "text" } ]
+
+[[phases.steps]]
+id = "dvdv"
+title = "DVDV-Eintrag"
+roles = ["authority-staff"]
+depends_on = ["transportweg"]
+condition = 'evidence.transportweg.verfahren == "osci_xta"'
+
+[[phases.steps]]
+id = "xta"
+title = "XTA-Anbindung"
+roles = ["authority-staff"]
+depends_on = ["dvdv"]
+condition = 'evidence.transportweg.verfahren == "osci_xta"'
+
+[[phases.steps]]
+id = "fachverfahren"
+title = "Fachverfahren angebunden"
+roles = ["authority-staff"]
+depends_on = ["zustellpunkt", "xta"]
+"#;
+
+#[test]
+fn a_branch_on_recorded_evidence_switches_when_the_evidence_changes() {
+    let d = Arc::new(workflow::parse(BRANCHES.as_bytes()).unwrap_or_else(|e| panic!("{e:?}")));
+    let mut g = Given::started(d, Facts::default());
+    // Undecided: every branch applies (waits) until the route is recorded.
+    assert_eq!(g.status("zustellpunkt"), StepStatus::Waiting);
+    assert_eq!(g.status("dvdv"), StepStatus::Waiting);
+    let events = g.ok(staff(), complete("transportweg", json!({ "verfahren": "osci_xta" })));
+    let changed: Vec<(String, bool, String)> = events
+        .iter()
+        .filter_map(|e| match e {
+            RolloutEvent::ApplicabilityChanged { step, applies, because } => {
+                Some((step.clone(), *applies, because.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(changed.len(), 1, "{events:?}");
+    assert_eq!((changed[0].0.as_str(), changed[0].1), ("zustellpunkt", false));
+    assert!(changed[0].2.contains(r#"transportweg.verfahren = "osci_xta""#), "{}", changed[0].2);
+    assert_eq!(g.status("zustellpunkt"), StepStatus::NotApplicable);
+    // The XTA order: DVDV, then XTA, then the back office.
+    assert_eq!(g.status("dvdv"), StepStatus::Ready);
+    assert_eq!(g.status("xta"), StepStatus::Waiting);
+    assert_eq!(g.status("fachverfahren"), StepStatus::Waiting);
+    g.ok(staff(), complete("dvdv", json!({})));
+    assert_eq!(g.status("xta"), StepStatus::Ready);
+    g.ok(staff(), complete("xta", json!({})));
+    assert_eq!(g.status("fachverfahren"), StepStatus::Ready, "not stuck on the FIT-Connect step");
+
+    // The route was wrong: reopening it reopens the branch; FIT-Connect then applies instead.
+    let reopened =
+        g.ok(staff(), Command::ReopenStep { step: "transportweg".into(), reason: "doch FIT-Connect".into() });
+    assert!(
+        reopened.iter().any(|e| matches!(e, RolloutEvent::ApplicabilityChanged { step, applies: true, .. } if step == "zustellpunkt")),
+        "{reopened:?}"
+    );
+    let switched = g.ok(staff(), complete("transportweg", json!({ "verfahren": "fit_connect" })));
+    let off: Vec<&str> = switched
+        .iter()
+        .filter_map(|e| match e {
+            RolloutEvent::ApplicabilityChanged { step, applies: false, .. } => Some(step.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(off, ["dvdv", "xta"]);
+    assert_eq!(g.status("zustellpunkt"), StepStatus::Ready);
+    g.ok(staff(), complete("zustellpunkt", json!({ "destination": "d-1" })));
+    assert_eq!(g.status("fachverfahren"), StepStatus::Ready);
+    g.ok(staff(), complete("fachverfahren", json!({})));
+    assert_eq!(g.r().status(), workflow::Status::Live, "into operation on the FIT-Connect branch");
+}
+
+#[test]
+fn an_evidence_condition_is_type_checked_and_must_wait_for_the_step_it_reads() {
+    let typo = BRANCHES.replacen(r#"== "fit_connect"'"#, r#"== "fitconnect"'"#, 1);
+    let diags = workflow::parse(typo.as_bytes()).expect_err("an unknown value");
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.message.contains("is never \"fitconnect\"; it is one of fit_connect, osci_xta")),
+        "{diags:?}"
+    );
+    let unknown = BRANCHES.replacen(
+        "evidence.transportweg.verfahren == \"osci_xta\"",
+        "evidence.transportweg.weg == \"osci_xta\"",
+        1,
+    );
+    let diags = workflow::parse(unknown.as_bytes()).expect_err("an unknown field");
+    assert!(
+        diags.iter().any(|d| d.message.contains("unknown fact `evidence.transportweg.weg`")),
+        "{diags:?}"
+    );
+    let not_waiting = BRANCHES.replacen("depends_on = [\"dvdv\"]\ncondition", "condition", 1);
+    let diags = workflow::parse(not_waiting.as_bytes()).expect_err("reads evidence it does not wait for");
+    assert!(
+        diags.iter().any(|d| d
+            .message
+            .contains("reads the evidence of `transportweg`, which step `xta` does not wait for")),
+        "{diags:?}"
     );
 }

@@ -120,7 +120,7 @@ proptest! {
         let mut log: Vec<(RolloutEvent, Timestamp, Actor)> = Vec::new();
         let mut state: Option<Rollout> = None;
         let start = Command::Start { service_key: "wohngeld".into(), ars: "120640000000".into(), definition: def.clone(), facts: facts.clone(), land_steps_done: vec![] };
-        let cx = Context { principal: principal(2), now: Timestamp::from_unix_micros(now) };
+        let cx = Context { principal: principal(2), now: Timestamp::from_unix_micros(now), facts: Default::default() };
         for e in decide(None, &start, &cx).expect("start") {
             let meta = Meta { at: cx.now, actor: &cx.principal.actor };
             state = Some(Rollout::evolve(state, &e, &meta, &defs).expect("evolve"));
@@ -128,7 +128,7 @@ proptest! {
         }
         for (who, kind, step, variant, days) in script {
             now += days * 86_400_000_000;
-            let cx = Context { principal: principal(who), now: Timestamp::from_unix_micros(now) };
+            let cx = Context { principal: principal(who), now: Timestamp::from_unix_micros(now), facts: Default::default() };
             let command = command(&def, kind, step, variant);
             if let Ok(events) = decide(state.as_ref(), &command, &cx) {
                 prop_assert!(!events.is_empty(), "an accepted command records something");
