@@ -327,8 +327,9 @@ fn connections_history_audit_and_time_travel() {
     let amt = server.gql(Some(&admin), "{ authorities(filter: { nameContains: \"oder-welse\" }) { totalCount } services(filter: { responsibleLevel: \"land\" }) { totalCount edges { node { key feeBased } } } definitions { id phases { steps { id } } } }", json!({}));
     assert_eq!(amt["data"]["authorities"]["totalCount"], 0, "a dissolved Amt is not listed");
     assert_eq!(amt["data"]["services"]["totalCount"], 1);
-    // Every bundled text (the form server's model and its two versions of the municipal set-up too).
-    assert_eq!(amt["data"]["definitions"].as_array().map(Vec::len), Some(5));
+    // Every bundled text: EfA (two versions and the federal variant), the Land's, the form
+    // server's model and its two versions of the municipal set-up.
+    assert_eq!(amt["data"]["definitions"].as_array().map(Vec::len), Some(7));
 }
 
 /// A graphql-transport-ws client on a blocking WebSocket.
@@ -831,13 +832,19 @@ fn migration_is_refused_with_reasons_through_the_api() {
     let server = Server::start();
     server.gql(Some(&server.admin), START, json!({ "s": "wohngeld", "a": "120540000000" }));
     let q = "mutation($v: Int!) { migrateRollout(input: { rolloutId: \"wohngeld:120540000000\", definitionVersion: $v }) { rollout { definition } } }";
-    let same = server.gql(Some(&server.admin), q, json!({ "v": 1 }));
+    // New rollouts of wohngeld start on efa-onboarding@2 (the service's definition).
+    let same = server.gql(Some(&server.admin), q, json!({ "v": 2 }));
     assert_eq!(code(&same), "REJECTED");
     assert!(
-        same["errors"][0]["message"].as_str().unwrap_or("").contains("version 1 is not newer than 1"),
+        same["errors"][0]["message"].as_str().unwrap_or("").contains("version 2 is not newer than 2"),
         "{same}"
     );
-    let unknown = server.gql(Some(&server.admin), q, json!({ "v": 2 }));
+    let older = server.gql(Some(&server.admin), q, json!({ "v": 1 }));
+    assert!(
+        older["errors"][0]["message"].as_str().unwrap_or("").contains("version 1 is not newer than 2"),
+        "{older}"
+    );
+    let unknown = server.gql(Some(&server.admin), q, json!({ "v": 3 }));
     assert_eq!(code(&unknown), "NOT_FOUND");
 }
 

@@ -519,12 +519,12 @@ fn the_definition_page_and_the_publish_form_show_the_diagnostics_at_their_lines(
         .eval("[...document.querySelectorAll('#definitions tbody tr')].map((r) => r.dataset.ref).join(' ')");
     assert_eq!(
         listed,
-        json!("efa-land@1 efa-onboarding@1 formularserver-assistent@1 formularserver-assistent@2 formularserver-muster@1"),
+        json!("efa-land@1 efa-onboarding@1 efa-onboarding@2 efa-onboarding-bund@1 formularserver-assistent@1 formularserver-assistent@2 formularserver-muster@1"),
         "every bundled definition, published at start"
     );
 
     // An invalid text: the problems beside their lines; nothing published.
-    let onboarding = include_str!("../../workflows/efa-onboarding.toml");
+    let onboarding = include_str!("../../workflows/archive/efa-onboarding.v1.toml");
     let broken = onboarding.replacen("id = \"efa-onboarding\"", "id = \"efa-onboarding-xta\"", 1).replacen(
         "title = \"Interesse bekundet\"",
         "titel = \"Interesse bekundet\"",
@@ -582,7 +582,7 @@ fn the_definition_page_and_the_publish_form_show_the_diagnostics_at_their_lines(
     assert_eq!(source.as_str(), Some(v2.as_str()), "the exact text");
     let problems = page.accessibility_problems();
     assert!(problems.is_empty(), "{problems:#?}");
-    page.eval("location.hash = '#/ablauf/efa-onboarding%401'");
+    page.eval("location.hash = '#/ablauf/efa-onboarding%402'");
     page.wait_for("document.getElementById('used-by') && document.getElementById('used-by').textContent.includes('Wohngeld')", 30, "document.body.innerText.slice(0, 800)");
     page.settle(200);
     browser.assert_nothing_left_the_machine();

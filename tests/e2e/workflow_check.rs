@@ -19,9 +19,11 @@ fn workflows(name: &str) -> String {
 fn the_bundled_definitions_pass() {
     let files: Vec<String> = [
         "efa-onboarding.toml",
+        "efa-onboarding-bund.toml",
         "efa-land.toml",
         "formularserver-muster.toml",
         "formularserver-assistent.toml",
+        "archive/efa-onboarding.v1.toml",
         "archive/formularserver-assistent.v1.toml",
     ]
     .iter()
@@ -31,7 +33,7 @@ fn the_bundled_definitions_pass() {
     let out = check(&refs);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok: ")).count(), 5, "{stdout}");
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok: ")).count(), 7, "{stdout}");
 }
 
 #[test]
@@ -93,7 +95,7 @@ fn publish_appends_a_checked_text_once_and_refuses_a_bad_one_with_its_positions(
         String::from_utf8_lossy(&out.stdout).lines().count()
     };
     let before = events(d);
-    let onboarding = std::fs::read_to_string(workflows("efa-onboarding.toml")).expect("read");
+    let onboarding = std::fs::read_to_string(workflows("archive/efa-onboarding.v1.toml")).expect("read");
     let xta = tmp.path().join("xta.toml");
     std::fs::write(&xta, onboarding.replacen("id = \"efa-onboarding\"", "id = \"efa-onboarding-xta\"", 1))
         .expect("write");
@@ -135,8 +137,8 @@ fn publish_appends_a_checked_text_once_and_refuses_a_bad_one_with_its_positions(
     let log = String::from_utf8_lossy(&rollout(&["export", "--data-dir", d]).stdout).into_owned();
     assert_eq!(
         log.matches("\"type\":\"DefinitionPublished\"").count(),
-        6,
-        "the five bundled texts and the variant"
+        8,
+        "the seven bundled texts and the variant"
     );
 }
 

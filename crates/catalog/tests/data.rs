@@ -265,3 +265,13 @@ fn a_member_that_is_no_administration_is_named_and_nothing_is_imported() {
     assert!(data.services.iter().all(|s| s.program == catalog::Program::Efa));
     assert!(data.authorities.iter().all(|a| a.kind != AuthorityKind::Zweckverband && !a.association_member));
 }
+
+#[test]
+fn federal_services_start_on_the_variant_without_a_technical_connection() {
+    let data = dataset();
+    let on = |key: &str| data.services.iter().find(|s| s.key == key).map(|s| s.definition.to_string());
+    for federal in ["elterngeld", "kfz_zulassung", "kfz_stilllegung"] {
+        assert_eq!(on(federal).as_deref(), Some("efa-onboarding-bund@1"), "{federal}");
+    }
+    assert_eq!(on("wohngeld").as_deref(), Some("efa-onboarding@2"));
+}

@@ -17,10 +17,13 @@ use crate::{new_event, EngineError, Invocation};
 /// The texts shipped in `workflows/`, as (file name, text).
 pub const BUNDLED: &[(&str, &str)] = &[
     ("efa-onboarding.toml", include_str!("../../../workflows/efa-onboarding.toml")),
+    // A variant comes after its base.
+    ("efa-onboarding-bund.toml", include_str!("../../../workflows/efa-onboarding-bund.toml")),
     ("efa-land.toml", include_str!("../../../workflows/efa-land.toml")),
     ("formularserver-muster.toml", include_str!("../../../workflows/formularserver-muster.toml")),
     ("formularserver-assistent.toml", include_str!("../../../workflows/formularserver-assistent.toml")),
-    // Published texts never change under their version: the first one, kept as it was.
+    // Published texts never change under their version: the earlier ones, kept as they were.
+    ("archive/efa-onboarding.v1.toml", include_str!("../../../workflows/archive/efa-onboarding.v1.toml")),
     (
         "archive/formularserver-assistent.v1.toml",
         include_str!("../../../workflows/archive/formularserver-assistent.v1.toml"),

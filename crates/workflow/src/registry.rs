@@ -138,12 +138,13 @@ impl Registry {
         Registry::default()
     }
 
-    /// A registry that knows `files` (name, text), the texts shipped with the binary.
+    /// A registry that knows `files` (name, text), the texts shipped with the binary; a variant
+    /// after its base.
     pub fn with_bundled(files: &[(&str, &str)]) -> Result<Registry, String> {
         let registry = Registry::new();
         for (name, text) in files {
-            let definition = parse(text.as_bytes()).map_err(|diags| {
-                let first = diags.first().map(|d| d.render(name, text)).unwrap_or_default();
+            let (definition, base) = registry.resolve(text).map_err(|diags| {
+                let first = diags.first().map(|d| registry.render(d, name, text)).unwrap_or_default();
                 format!("bundled definition {name} is invalid: {first}")
             })?;
             registry.insert(Entry {
@@ -151,7 +152,7 @@ impl Registry {
                 source: Arc::from(*text),
                 bundled: true,
                 publication: None,
-                base: None,
+                base,
             });
         }
         Ok(registry)

@@ -44,6 +44,7 @@ export const kreisOf = (a) => a.landkreis ? a.landkreis : { ars: a.ars, name: a.
 export const phaseTitle = (id) => (data.phases.get(id) || { title: id }).title;
 
 // Colour of a rollout's cell: its phase on a light-to-dark blue scale; live green, cancelled grey.
+// `dark`: white text has the contrast (WCAG 4.5:1), decided from the colour's luminance.
 export function phaseColour(r) {
   if (r.status === "live") return { bg: "var(--live)", dark: true };
   if (r.status === "cancelled") return { bg: "var(--cancelled)", dark: true };
@@ -51,5 +52,13 @@ export function phaseColour(r) {
   const p = data.phases.get(r.phase) || { index: 0, of: 1 };
   const t = p.of > 1 ? p.index / (p.of - 1) : 0;
   const light = 88 - t * 55;
-  return { bg: `hsl(212 65% ${light}%)`, dark: light < 55 };
+  return { bg: `hsl(212 65% ${light}%)`, dark: luminance(212, 0.65, light / 100) < 0.18 };
+}
+
+// Relative luminance (WCAG) of an HSL colour.
+function luminance(h, s, l) {
+  const a = s * Math.min(l, 1 - l);
+  const f = (n) => { const k = (n + h / 30) % 12; return l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1)); };
+  const lin = (c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+  return 0.2126 * lin(f(0)) + 0.7152 * lin(f(8)) + 0.0722 * lin(f(4));
 }

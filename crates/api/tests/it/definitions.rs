@@ -9,7 +9,7 @@ use store::{EventStore, MemoryStore};
 
 use crate::support::{caller, run, schema_over};
 
-const ONBOARDING: &str = include_str!("../../../../workflows/efa-onboarding.toml");
+const ONBOARDING: &str = include_str!("../../../../workflows/archive/efa-onboarding.v1.toml");
 
 fn variant() -> String {
     ONBOARDING.replacen("id = \"efa-onboarding\"", "id = \"efa-onboarding-xta\"", 1)

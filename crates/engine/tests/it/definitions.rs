@@ -19,7 +19,7 @@ const BARNIM: &str = "120600000000";
 const ELBE_ELSTER: &str = "120620000000";
 /// The texts shipped in `workflows/` (each published once).
 const BUNDLED: usize = engine::definitions::BUNDLED.len();
-const ONBOARDING: &str = include_str!("../../../../workflows/efa-onboarding.toml");
+const ONBOARDING: &str = include_str!("../../../../workflows/archive/efa-onboarding.v1.toml");
 
 /// A variant of the onboarding for OSCI/XTA users, as a file of its own: its id, `version`,
 /// the first step renamed to `interesse_bekundet` and given a required field `kanal`.
@@ -235,7 +235,7 @@ async fn a_service_on_its_own_definition_and_its_running_rollouts_moved_in_one_b
     assert!(barnim.problems.is_empty(), "{barnim:?}");
     assert_eq!(
         (barnim.added.as_slice(), barnim.removed.as_slice()),
-        (&["interesse_bekundet".to_owned()][..], &["interesse".to_owned()][..])
+        (&["interesse_bekundet".to_owned()][..], &["interesse".to_owned(), "xta_anbindung".to_owned()][..])
     );
     assert!(barnim.event.is_none());
 

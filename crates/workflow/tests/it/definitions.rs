@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use workflow::definition::{check_land_references, parse};
+use workflow::definition::check_land_references;
 
 fn workflows_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows")
@@ -11,20 +11,28 @@ fn workflows_dir() -> PathBuf {
 #[test]
 fn every_bundled_definition_is_valid() {
     let mut files: Vec<(String, String)> = Vec::new();
-    for entry in std::fs::read_dir(workflows_dir()).expect("workflows/") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            files.push((path.display().to_string(), std::fs::read_to_string(&path).expect("read")));
+    for dir in [workflows_dir(), workflows_dir().join("archive")] {
+        for entry in std::fs::read_dir(dir).expect("workflows/") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                files.push((path.display().to_string(), std::fs::read_to_string(&path).expect("read")));
+            }
         }
     }
-    assert!(files.len() >= 3, "the three definitions are there");
+    assert!(files.len() >= 7, "every definition and the archived versions are there");
+    // Bases first: a variant (`extends`) is checked merged with its base.
+    files.sort_by_key(|(_, source)| workflow::extends::extends_of(source).is_some());
+    let names: Vec<(&str, &str)> = files.iter().map(|(n, s)| (n.as_str(), s.as_str())).collect();
+    let bases: Vec<(&str, &str)> =
+        names.iter().copied().filter(|(_, s)| workflow::extends::extends_of(s).is_none()).collect();
+    let registry = workflow::Registry::with_bundled(&bases).expect("the bases are valid");
     let mut defs = Vec::new();
     for (name, source) in &files {
-        match parse(source.as_bytes()) {
-            Ok(d) => defs.push((d, source.as_str())),
+        match registry.resolve(source) {
+            Ok((d, _)) => defs.push((d, source.as_str())),
             Err(diags) => panic!(
                 "{name} is invalid:\n{}",
-                diags.iter().map(|d| d.render(name, source)).collect::<Vec<_>>().join("\n")
+                diags.iter().map(|d| registry.render(d, name, source)).collect::<Vec<_>>().join("\n")
             ),
         }
     }

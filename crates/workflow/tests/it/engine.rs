@@ -180,7 +180,7 @@ fn small_rollout() -> Given {
 
 #[test]
 fn starting_pins_the_definition_and_evaluates_conditions() {
-    let def = load("efa-onboarding");
+    let def = load("archive/efa-onboarding.v1");
     let mut facts = Facts::default();
     facts.set("service.fee_based", Value::Bool(false));
     let g = Given::started(def.clone(), facts);
@@ -221,7 +221,7 @@ fn start_twice_and_commands_before_start_are_rejected() {
 
 #[test]
 fn a_step_waits_for_its_dependencies_including_the_land() {
-    let mut g = Given::started(load("efa-onboarding"), Facts::default());
+    let mut g = Given::started(load("archive/efa-onboarding.v1"), Facts::default());
     g.ok(staff(), complete("interesse", json!({ "datum": "2025-01-10", "kontakt": "Frau Schulz" })));
     g.ok(staff(), complete("entscheidung", json!({ "beschluss_am": "2025-02-01" })));
     let r = g.rejected(
@@ -529,7 +529,7 @@ fn migration_maps_progress_and_refuses_to_lose_it() {
 
 #[test]
 fn the_whole_onboarding_goes_live() {
-    let def = load("efa-onboarding");
+    let def = load("archive/efa-onboarding.v1");
     let mut g = Given::started(def, Facts::default());
     g.ok(manager(), Command::RecordLandStep { step: "fit_store_vertrag".into(), done: true });
     g.ok(manager(), Command::RecordLandStep { step: "onlinedienst_bereit".into(), done: true });
@@ -736,4 +736,120 @@ fn an_evidence_condition_is_type_checked_and_must_wait_for_the_step_it_reads() {
             .contains("reads the evidence of `transportweg`, which step `xta` does not wait for")),
         "{diags:?}"
     );
+}
+
+/// Completes every ready step in definition order (the first field of `overrides` decides the
+/// transport route), confirming four-eyes steps by a second person, until the rollout is live.
+/// Returns the order in which the steps were completed.
+fn walk_to_live(g: &mut Given, overrides: &[(&str, serde_json::Value)]) -> Vec<String> {
+    let d = g.r().definition.clone();
+    let mut order = Vec::new();
+    for _ in 0..200 {
+        if g.r().status() == workflow::Status::Live {
+            return order;
+        }
+        let next = d.steps.iter().enumerate().find(|(i, _)| {
+            matches!(g.r().steps[*i].status, StepStatus::Ready | StepStatus::AwaitingConfirmation)
+        });
+        let Some((i, step)) = next else { panic!("stuck after {order:?}: {:?}", g.r().steps) };
+        if g.r().steps[i].status == StepStatus::AwaitingConfirmation {
+            let role = if step.roles.contains(&Role::AuthorityStaff) {
+                Role::AuthorityStaff
+            } else {
+                Role::ProjectManager
+            };
+            g.ok(
+                person("person:zweite", role),
+                Command::ConfirmStep { step: step.id.clone(), comment: None },
+            );
+            continue;
+        }
+        let evidence =
+            overrides.iter().find(|(id, _)| *id == step.id).map(|(_, v)| v.clone()).unwrap_or_else(|| {
+                serde_json::to_value(step.example_evidence("120540000000")).expect("json")
+            });
+        let who = if step.roles.contains(&Role::ProjectManager) && !step.roles.contains(&Role::AuthorityStaff)
+        {
+            manager()
+        } else {
+            staff()
+        };
+        g.ok(who, complete(&step.id, evidence));
+        order.push(step.id.clone());
+    }
+    panic!("not live after 200 steps: {order:?}")
+}
+
+fn onboarding_v2(fee_based: bool) -> Given {
+    let facts = {
+        let mut f = Facts::default();
+        f.set("service.fee_based", workflow::condition::Value::Bool(fee_based));
+        f
+    };
+    let mut g = Given::started(load("efa-onboarding"), facts);
+    for land in ["fit_store_vertrag", "onlinedienst_bereit"] {
+        g.ok(manager(), Command::RecordLandStep { step: land.into(), done: true });
+    }
+    g
+}
+
+fn position(order: &[String], step: &str) -> usize {
+    order.iter().position(|s| s == step).unwrap_or_else(|| panic!("{step} not in {order:?}"))
+}
+
+#[test]
+fn the_onboarding_s_transport_route_branches_into_xta_or_fit_connect_and_both_go_live() {
+    let mut xta = onboarding_v2(false);
+    let order = walk_to_live(&mut xta, &[("transportweg", json!({ "weg": "osci_xta" }))]);
+    // The order of the checklists: DVDV entry, XTA connection, back office.
+    assert!(position(&order, "dvdv") < position(&order, "xta_anbindung"));
+    assert!(position(&order, "xta_anbindung") < position(&order, "fachverfahren"));
+    for fit in ["zertifikate", "zustellpunkt", "routing", "zertifikatserneuerung"] {
+        assert!(!order.contains(&fit.to_owned()), "{fit} is FIT-Connect's: {order:?}");
+        assert_eq!(xta.status(fit), StepStatus::NotApplicable, "{fit}");
+    }
+    let mut fit = onboarding_v2(true);
+    let order = walk_to_live(&mut fit, &[("transportweg", json!({ "weg": "fit_connect" }))]);
+    assert!(position(&order, "zertifikate") < position(&order, "zustellpunkt"));
+    assert!(position(&order, "zustellpunkt") < position(&order, "routing"));
+    assert!(
+        position(&order, "bezahldienst") < position(&order, "testantrag"),
+        "fee-based: ePayBL before the test"
+    );
+    for osci in ["dvdv", "xta_anbindung"] {
+        assert_eq!(fit.status(osci), StepStatus::NotApplicable, "{osci}");
+    }
+}
+
+#[test]
+fn a_federal_service_s_rollout_has_no_technical_connection_of_its_own_and_goes_live() {
+    let read = |name: &str| {
+        std::fs::read_to_string(format!("{}/../../workflows/{name}", env!("CARGO_MANIFEST_DIR")))
+            .expect("read")
+    };
+    let (base, bund) = (read("efa-onboarding.toml"), read("efa-onboarding-bund.toml"));
+    let registry = workflow::Registry::with_bundled(&[
+        ("efa-onboarding.toml", &base),
+        ("efa-onboarding-bund.toml", &bund),
+    ])
+    .expect("valid");
+    let d = workflow::Definitions::get(&registry, "efa-onboarding-bund", 1).expect("the variant");
+    for gone in [
+        "transportweg",
+        "zertifikate",
+        "zustellpunkt",
+        "routing",
+        "dvdv",
+        "xta_anbindung",
+        "fachverfahren",
+        "bezahldienst",
+    ] {
+        assert!(d.step_index(gone).is_none(), "{gone}");
+    }
+    let mut g = Given::started(d, Facts::default());
+    for land in ["fit_store_vertrag", "onlinedienst_bereit"] {
+        g.ok(manager(), Command::RecordLandStep { step: land.into(), done: true });
+    }
+    let order = walk_to_live(&mut g, &[]);
+    assert!(position(&order, "bundeszugang") < position(&order, "testantrag"));
 }

@@ -23,7 +23,7 @@ impl Definitions for Defs {
 }
 
 fn onboarding() -> Arc<Definition> {
-    let path = format!("{}/../../workflows/efa-onboarding.toml", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../../workflows/archive/efa-onboarding.v1.toml", env!("CARGO_MANIFEST_DIR"));
     Arc::new(parse(&std::fs::read(path).expect("read")).expect("valid"))
 }
 
@@ -172,7 +172,7 @@ proptest! {
 
     #[test]
     fn the_definition_parser_survives_mangled_definitions(cut in 0usize..20_000, at in 0usize..20_000, byte: u8) {
-        let path = format!("{}/../../workflows/efa-onboarding.toml", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{}/../../workflows/archive/efa-onboarding.v1.toml", env!("CARGO_MANIFEST_DIR"));
         let mut bytes = std::fs::read(path).expect("read");
         let at = at % bytes.len();
         bytes[at] = byte;

@@ -4,7 +4,7 @@
 use workflow::definition::line_column;
 use workflow::extends::{extends_of, parse_variant};
 
-const BASE: &str = include_str!("../../../../workflows/efa-onboarding.toml");
+const BASE: &str = include_str!("../../../../workflows/archive/efa-onboarding.v1.toml");
 const BASE_REF: &str = "efa-onboarding@1";
 
 const XTA: &str = r#"id = "efa-onboarding-xta"
