@@ -305,7 +305,7 @@ fn the_map_shows_each_administrations_live_share_and_opens_it() {
     let target = drawn.keys().next().expect("one").clone();
     page.eval(&format!("document.querySelector(\"#map path[data-ars='{target}']\").focus()"));
     let info = page.eval("document.getElementById('map-info').innerText");
-    assert!(info.as_str().unwrap_or_default().contains("Anbindungen live"), "{info}");
+    assert!(info.as_str().unwrap_or_default().contains("Anbindungen in Betrieb"), "{info}");
     page.eval(&format!("document.querySelector(\"#map path[data-ars='{target}']\").dispatchEvent(new MouseEvent('click', {{ bubbles: true }}))"));
     page.wait_for(&format!("location.hash === '#/verwaltung/{target}'"), 10, "location.hash");
     page.wait_for(
@@ -355,7 +355,7 @@ fn the_burnup_and_the_audit_view_with_its_csv_export() {
     let header =
         page.eval("[...document.querySelectorAll('#burnup-table thead th')].map(t => t.textContent)");
     let live_column =
-        header.as_array().expect("header").iter().position(|h| h == "live").expect("a live column");
+        header.as_array().expect("header").iter().position(|h| h == "in Betrieb").expect("an in-operation column");
     let last_live = page.eval(&format!(
         "document.querySelector('#burnup-table tbody tr:last-child').children[{live_column}].textContent"
     ));

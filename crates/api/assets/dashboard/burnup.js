@@ -15,7 +15,7 @@ export async function showBurnup() {
     select("b-program", "Programm", PROGRAMS, ""),
     el("div", {}, el("label", { for: "b-service", text: "Dienst" }),
       (() => { const s = el("select", { id: "b-service" }); s.add(new Option("ganzes Programm", "")); for (const k of services) s.add(new Option(serviceName(k), k)); return s; })()));
-  setMain("Verlauf: Verwaltungen je Phase und live, Woche für Woche", choose,
+  setMain("Verlauf: Verwaltungen je Phase und in Betrieb, Woche für Woche", choose,
     el("figure", {}, el("div", { id: "burnup-box" }), el("figcaption", { class: "hint", text: "Aus dem Ereignisprotokoll berechnet: Stand am Ende jeder Woche." })));
   $("b-service").addEventListener("change", drawBurnup);
   $("b-program").addEventListener("change", drawBurnup);
@@ -62,7 +62,7 @@ function drawBurnup() {
   const last = rows[rows.length - 1] || { counts: { live: 0 } };
   chart.append(svg("title", { id: "burnup-title" }), svg("desc", { id: "burnup-desc" }));
   chart.querySelector("title").textContent = `Burn-up ${service ? serviceName(service) : "ganzes Programm"}`;
-  chart.querySelector("desc").textContent = `Heute ${last.counts.live} Verwaltungen live von ${series.reduce((s, k) => s + last.counts[k], 0)} in Arbeit oder live. Die Tabelle unter der Grafik enthält alle Werte.`;
+  chart.querySelector("desc").textContent = `Heute ${last.counts.live} Verwaltungen in Betrieb von ${series.reduce((s, k) => s + last.counts[k], 0)} in Arbeit oder in Betrieb. Die Tabelle unter der Grafik enthält alle Werte.`;
   for (let i = 0; i <= 4; i++) {
     const v = Math.round(max * i / 4);
     chart.append(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "#ddd" }));
@@ -77,7 +77,7 @@ function drawBurnup() {
     rows.forEach((r, i) => { base[i] = top[i]; });
     const ly = T + 14 + si * 18;
     chart.append(svg("rect", { x: W - R + 12, y: ly - 10, width: 12, height: 12, fill: colour, stroke: "#555" }));
-    const t = svg("text", { x: W - R + 30, y: ly }); t.textContent = k === "live" ? "live" : phaseTitle(k); chart.append(t);
+    const t = svg("text", { x: W - R + 30, y: ly }); t.textContent = k === "live" ? "in Betrieb" : phaseTitle(k); chart.append(t);
   });
   const step = Math.max(1, Math.ceil(rows.length / 8));
   rows.forEach((r, i) => {
@@ -86,9 +86,9 @@ function drawBurnup() {
     const t = svg("text", { x: x(i), y: H - B + 16, "text-anchor": "middle" }); t.textContent = fmtDate(r.at); chart.append(t);
   });
   const table = el("table", { class: "data", id: "burnup-table" },
-    el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Stand" }), series.map((k) => el("th", { scope: "col", text: k === "live" ? "live" : phaseTitle(k) })))),
+    el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Stand" }), series.map((k) => el("th", { scope: "col", text: k === "live" ? "in Betrieb" : phaseTitle(k) })))),
     el("tbody", {}, rows.map((r) => el("tr", {}, el("th", { scope: "row", text: fmtDate(r.at) }), series.map((k) => el("td", { class: "num", text: String(r.counts[k]) }))))));
   box.textContent = "";
   box.append(chart, el("details", { class: "table" }, el("summary", { text: "Werte als Tabelle" }), table));
-  $("state").textContent = `${rows.length} Wochen, heute ${last.counts.live} live.`;
+  $("state").textContent = `${rows.length} Wochen, heute ${last.counts.live} in Betrieb.`;
 }

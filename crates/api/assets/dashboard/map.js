@@ -49,9 +49,9 @@ export async function showMap(params) {
       el("button", { type: "button", class: "secondary", "aria-label": "Hineinzoomen", onclick: () => zoom(0.7) }, "+"),
       el("button", { type: "button", class: "secondary", "aria-label": "Herauszoomen", onclick: () => zoom(1 / 0.7) }, "−"),
       el("button", { type: "button", class: "secondary", onclick: () => zoom(0) }, "Ganzes Land")),
-    el("div", { class: "scale", "aria-hidden": "true" }, "0 %", el("span", { class: "bar", id: "scale-bar" }), "100 % live"));
+    el("div", { class: "scale", "aria-hidden": "true" }, "0 %", el("span", { class: "bar", id: "scale-bar" }), "100 % in Betrieb"));
   const info = el("div", { class: "map-info", id: "map-info", "aria-live": "polite" }, el("p", { class: "hint", text: "Fläche mit der Maus oder der Tab-Taste wählen; Enter öffnet die Anbindungen." }));
-  setMain("Karte: Anteil der Anbindungen, die live sind", box,
+  setMain("Karte: Anteil der Anbindungen, die in Betrieb sind", box,
     el("div", { class: "map-layout" },
       el("figure", { style: null },
         svg("svg", { id: "map", class: "map", role: "group", "aria-label": "Karte von Brandenburg" }),
@@ -139,7 +139,7 @@ export function updateMap() {
     p.setAttribute("fill", shareColour(s.share));
     p.dataset.live = String(s.live); p.dataset.all = String(s.all);
     p.dataset.share = s.share === null ? "" : String(s.share);
-    const label = s.all ? `${p.dataset.name}: ${s.live} von ${s.all} Anbindungen live (${pct(100 * s.share)})` : `${p.dataset.name}: keine Anbindungen${visible ? "" : " sichtbar"}`;
+    const label = s.all ? `${p.dataset.name}: ${s.live} von ${s.all} Anbindungen in Betrieb (${pct(100 * s.share)})` : `${p.dataset.name}: keine Anbindungen${visible ? "" : " sichtbar"}`;
     p.setAttribute("aria-label", label);
     let t = p.querySelector("title");
     if (!t) { t = svg("title"); p.append(t); }
@@ -154,7 +154,7 @@ function mapInfo(p) {
   const info = $("map-info");
   info.textContent = "";
   info.append(el("h3", { text: p.dataset.name }),
-    el("p", { text: p.dataset.all !== "0" ? `${p.dataset.live} von ${p.dataset.all} Anbindungen live (${pct(100 * Number(p.dataset.share))})` : "keine Anbindungen" }),
+    el("p", { text: p.dataset.all !== "0" ? `${p.dataset.live} von ${p.dataset.all} Anbindungen in Betrieb (${pct(100 * Number(p.dataset.share))})` : "keine Anbindungen" }),
     p.dataset.all !== "0" ? el("p", { class: "hint", text: "Klick oder Enter öffnet die Anbindungen." }) : null);
 }
 

@@ -27,7 +27,7 @@ export function showOverview(params) {
     el("li", {}, el("span", { class: "swatch", dataset: { c: "none" } }), "nicht begonnen"),
     ...phases.filter(([id]) => [...data.rollouts.values()].some((r) => r.phase === id && !["live", "cancelled", "not_started"].includes(r.status)))
       .map(([id, title]) => el("li", {}, el("span", { class: "swatch", dataset: { phase: id } }), title)),
-    el("li", {}, el("span", { class: "swatch", dataset: { c: "live" } }), "live"),
+    el("li", {}, el("span", { class: "swatch", dataset: { c: "live" } }), "in Betrieb"),
     el("li", {}, el("span", { class: "swatch", dataset: { c: "cancelled" } }), "beendet"),
     el("li", {}, "▣ rot umrandet: blockiert"),
     el("li", {}, "! überfällig"));
@@ -68,7 +68,7 @@ export function renderMatrix() {
   const head = table.createTHead().insertRow();
   head.append(el("th", { scope: "col", text: "Verwaltung" }));
   for (const s of services) head.append(el("th", { scope: "col", title: serviceName(s), text: serviceName(s) }));
-  head.append(el("th", { scope: "col", class: "total", text: "live / gesamt" }));
+  head.append(el("th", { scope: "col", class: "total", text: "in Betrieb / gesamt" }));
   const body = table.createTBody();
   const colLive = services.map(() => 0), colAll = services.map(() => 0);
   let shown = 0;
@@ -101,7 +101,7 @@ export function renderMatrix() {
     }
   }
   const foot = table.createTFoot().insertRow();
-  foot.append(el("th", { scope: "row", text: "live / gesamt" }));
+  foot.append(el("th", { scope: "row", text: "in Betrieb / gesamt" }));
   services.forEach((_, i) => foot.append(el("td", { class: "total", text: `${colLive[i]}/${colAll[i]}` })));
   foot.append(el("td", { class: "total", text: `${colLive.reduce((a, b) => a + b, 0)}/${colAll.reduce((a, b) => a + b, 0)}` }));
   $("state").textContent = `${byArs.size} Verwaltungen, ${shown} Anbindungen angezeigt (von ${data.rollouts.size}).`;

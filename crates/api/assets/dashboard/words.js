@@ -1,6 +1,6 @@
 // German words for what the API returns, and formats.
 
-export const STATUS = { not_started: "nicht begonnen", in_progress: "in Arbeit", blocked: "blockiert", live: "live", cancelled: "beendet" };
+export const STATUS = { not_started: "nicht begonnen", in_progress: "in Arbeit", blocked: "blockiert", live: "in Betrieb", cancelled: "beendet" };
 export const STEP_STATUS = {
   waiting: "wartet", ready: "bereit", in_progress: "in Arbeit", awaiting_confirmation: "wartet auf Bestätigung",
   done: "erledigt", not_required: "nicht erforderlich", not_applicable: "entfällt",
