@@ -665,13 +665,41 @@ fn the_demo_is_a_living_system_with_months_of_history() {
     let d = &r["data"];
     let services: Vec<&str> =
         d["progress"].as_array().expect("groups").iter().filter_map(|g| g["key"].as_str()).collect();
-    assert_eq!(services, vec!["gewerbe_anmeldung", "kfz_zulassung", "wohngeld"], "{r}");
+    assert_eq!(
+        services,
+        vec!["gewerbe_anmeldung", "hundesteuer_anmeldung", "kfz_zulassung", "wohngeld"],
+        "{r}"
+    );
     assert!(d["progress"]
         .as_array()
         .expect("groups")
         .iter()
         .all(|g| g["percentDone"].as_f64().unwrap_or(0.0) > 5.0));
     assert!(!d["overdue"].as_array().expect("overdue").is_empty(), "some rollouts are overdue");
+    // Both programmes, both transport routes, the federal variant; evidence dated by its day.
+    let more = server.gql(Some(&server.admin), "{ model: rollout(id: \"hundesteuer_anmeldung:129990000000\") { status } kfz: rollout(id: \"kfz_zulassung:120540000000\") { definition } xta: events(filter: { types: [\"StepApplicabilityChanged\"] }, first: 500) { edges { node { recordedAt data } } } done: events(filter: { types: [\"StepCompleted\"] }, first: 500) { edges { node { recordedAt data } } } }", json!({}));
+    assert_eq!(more["data"]["model"]["status"], "live", "ZV DIKOM's model is released: {more}");
+    assert_eq!(more["data"]["kfz"]["definition"], "efa-onboarding-bund@1", "a federal service");
+    let branches: Vec<String> = more["data"]["xta"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"]["data"]["step"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(
+        branches.iter().any(|s| s == "dvdv") && branches.iter().any(|s| s == "zustellpunkt"),
+        "both routes were chosen: {branches:?}"
+    );
+    for e in more["data"]["done"]["edges"].as_array().expect("edges") {
+        let at = e["node"]["recordedAt"].as_str().unwrap_or("");
+        for (field, value) in e["node"]["data"]["evidence"].as_object().into_iter().flatten() {
+            let v = value.as_str().unwrap_or("");
+            let looks_like_date = v.len() == 10 && v.as_bytes()[4] == b'-' && v.as_bytes()[7] == b'-';
+            if looks_like_date && !field.contains("gueltig") {
+                assert!(v <= &at[..10], "{field} = {v} is after its completion at {at}");
+            }
+        }
+    }
     assert!(!d["blocked"].as_array().expect("blocked").is_empty(), "some rollouts are blocked");
     let first: store::Timestamp =
         d["events"]["edges"][0]["node"]["recordedAt"].as_str().expect("time").parse().expect("rfc3339");

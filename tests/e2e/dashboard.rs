@@ -354,8 +354,12 @@ fn the_burnup_and_the_audit_view_with_its_csv_export() {
     assert!(weeks >= 20, "the demo's months of history: {weeks} points");
     let header =
         page.eval("[...document.querySelectorAll('#burnup-table thead th')].map(t => t.textContent)");
-    let live_column =
-        header.as_array().expect("header").iter().position(|h| h == "in Betrieb").expect("an in-operation column");
+    let live_column = header
+        .as_array()
+        .expect("header")
+        .iter()
+        .position(|h| h == "in Betrieb")
+        .expect("an in-operation column");
     let last_live = page.eval(&format!(
         "document.querySelector('#burnup-table tbody tr:last-child').children[{live_column}].textContent"
     ));

@@ -1,5 +1,7 @@
-//! `serve --demo`: a living system at once — three services rolled out to every administration
-//! they apply to, advanced by several people and an automation token; some blocked, some overdue.
+//! `serve --demo`: a living system at once — three EfA services rolled out to every
+//! administration they apply to (one on the federal variant, the rest with FIT-Connect or
+//! OSCI/XTA), advanced by several people and an automation token, some blocked, some overdue;
+//! and a form-server assistant: ZV DIKOM's model, released, and its members' set-up.
 
 use serde_json::json;
 use store::{Actor, ActorKind, Timestamp};
@@ -17,9 +19,69 @@ fn person(id: &str, name: &str, roles: Vec<Role>) -> engine::Invocation {
     })
 }
 
-/// Valid demo evidence for a step.
-fn evidence(step: &workflow::Step, ars: &str) -> workflow::Evidence {
-    step.example_evidence(ars)
+/// People of the administrations as the demo names them in contact fields.
+const CONTACTS: [&str; 8] = [
+    "Frau Sabine Krüger",
+    "Herr Thomas Lehmann",
+    "Frau Jana Wolff",
+    "Herr Mirko Schulze",
+    "Frau Katrin Neumann",
+    "Herr Andreas Richter",
+    "Frau Ulrike Hoffmann",
+    "Herr Stefan Bauer",
+];
+
+/// Demo evidence for a step that looks real to a coordinator: dates of the day it is completed
+/// (never after it), a person for a contact, an organisation-unit key, a file reference, the
+/// transport route of this administration (`n`: every third uses OSCI/XTA).
+fn evidence(step: &workflow::Step, ars: &str, today: Timestamp, n: usize) -> workflow::Evidence {
+    let date = today.to_string().chars().take(10).collect::<String>();
+    let mut out = step.example_evidence(ars);
+    for f in &step.evidence {
+        let label = f.label.to_lowercase();
+        let value = match &f.ty {
+            // A validity runs into the future; everything else happened by today.
+            workflow::FieldType::Date if f.id.contains("gueltig") => {
+                let year: i32 = date[..4].parse().unwrap_or(2026);
+                json!(format!("{}{}", year + 2, &date[4..]))
+            }
+            workflow::FieldType::Date => json!(date),
+            workflow::FieldType::DocumentRef => {
+                json!(format!("Az. 022.{}/{}-{:03}", n % 90 + 10, &date[..4], n % 997 + 1))
+            }
+            workflow::FieldType::Enumeration(values) if f.id == "weg" => {
+                let xta = n % 3 == 1 && values.iter().any(|v| v == "osci_xta");
+                json!(if xta { "osci_xta" } else { values.first().map(String::as_str).unwrap_or_default() })
+            }
+            workflow::FieldType::Text if label.contains("ansprechperson") || f.id == "kontakt" => {
+                json!(CONTACTS[n % CONTACTS.len()])
+            }
+            workflow::FieldType::Text if f.id == "oe_kennung" => {
+                json!(format!("OE-{}-{:02}", &ars[..9], n % 40 + 1))
+            }
+            workflow::FieldType::Text if label.contains("seriennummer") => {
+                json!(format!("{:016X}", (n as u64 + 1) * 0x9E37_79B9))
+            }
+            workflow::FieldType::Text if label.contains("mandant") => {
+                json!(format!("BB-{}-{}", &ars[2..5], n % 900 + 100))
+            }
+            workflow::FieldType::Text if f.id == "fachverfahren" => {
+                json!(["OK.VERFAHREN", "VOIS", "AKDB OK.FIS", "H&H"][n % 4])
+            }
+            _ => continue,
+        };
+        out.insert(f.id.clone(), value);
+    }
+    out
+}
+
+/// The ministry responsible for a service in Brandenburg (demo data: an assumption per service).
+fn ministry(service: &str) -> &'static str {
+    match service {
+        "wohngeld" | "kfz_zulassung" => "MIL",
+        "gewerbe_anmeldung" => "MWAE",
+        _ => "MIK",
+    }
 }
 
 /// The history spans the last `DEMO_DAYS` days: the store's clock is moved back while it is made.
@@ -29,6 +91,8 @@ pub const DEMO_DAYS: f64 = 180.0;
 struct Cast {
     pm: engine::Invocation,
     pm2: engine::Invocation,
+    /// ZV DIKOM's staff: the form server's model and its set-up for the members.
+    zv: engine::Invocation,
     staff: [engine::Invocation; 3],
     bot: engine::Invocation,
     admin: engine::Invocation,
@@ -37,16 +101,35 @@ struct Cast {
 /// One thing that happens at one time: a service is started (and the Land does its part), or an
 /// administration takes its turn on a service.
 enum Turn {
-    Service { k: usize },
-    Authority { k: usize, n: usize, ars: String },
+    Service {
+        k: usize,
+    },
+    Authority {
+        k: usize,
+        n: usize,
+        ars: String,
+    },
+    /// ZV DIKOM starts the assistant and builds the model.
+    AssistantModel,
+    /// The model is tested and released.
+    AssistantRelease,
+    /// A member municipality's set-up of the released model.
+    Member {
+        n: usize,
+        ars: String,
+    },
 }
+
+/// The form-server assistant of the demo.
+const ASSISTANT: &str = "hundesteuer_anmeldung";
 
 const SERVICES: [&str; 3] = ["wohngeld", "gewerbe_anmeldung", "kfz_zulassung"];
 
 pub async fn generate(engine: &engine::Engine, clock: &crate::serve::ShiftableClock) -> Result<(), Failure> {
     let cast = Cast {
         pm: person("person:pm-land", "Petra Projekt (Land)", vec![Role::ProjectManager]),
-        pm2: person("person:pm-dikom", "Dirk Dikom (ZV DIKOM)", vec![Role::ProjectManager]),
+        pm2: person("person:pm-land-2", "Lars Landmann (Land)", vec![Role::ProjectManager]),
+        zv: person("person:zv-dikom", "Dana Dikom (ZV DIKOM)", vec![Role::AssociationStaff]),
         staff: [
             person("person:staff-1", "Anna Amt", vec![Role::AuthorityStaff]),
             person("person:staff-2", "Bernd Bürgeramt", vec![Role::AuthorityStaff]),
@@ -79,16 +162,43 @@ pub async fn generate(engine: &engine::Engine, clock: &crate::serve::ShiftableCl
             turns.push((at, Turn::Authority { k, n, ars: ars.clone() }));
         }
     }
+    // The form server: the model over two months, then the members' set-up.
+    turns.push((75.0, Turn::AssistantModel));
+    turns.push((50.0, Turn::AssistantRelease));
+    let members: Vec<String> = engine
+        .catalog()
+        .active_authorities()
+        .filter(|a| a.association_member)
+        .map(|a| a.ars.clone())
+        .collect();
+    for (n, ars) in members.iter().enumerate() {
+        turns.push((
+            48.0 - 40.0 * n as f64 / members.len().max(1) as f64,
+            Turn::Member { n, ars: ars.clone() },
+        ));
+    }
     turns.sort_by(|a, b| b.0.total_cmp(&a.0));
     for (days_ago, turn) in turns {
         clock.days_ago(days_ago);
         match turn {
             Turn::Service { k } => start_service(engine, &cast, k).await?,
             Turn::Authority { k, n, ars } => authority_turn(engine, &cast, k, n, &ars).await?,
+            Turn::AssistantModel => {
+                engine.start_service(ASSISTANT, &cast.zv).await?;
+                advance(engine, &cast, ASSISTANT, catalog::ASSOCIATION_ARS, 0, 5).await?;
+            }
+            Turn::AssistantRelease => {
+                advance(engine, &cast, ASSISTANT, catalog::ASSOCIATION_ARS, 0, usize::MAX).await?
+            }
+            Turn::Member { n, ars } => advance(engine, &cast, ASSISTANT, &ars, n, n % 9).await?,
         }
     }
     clock.days_ago(0.0);
     Ok(())
+}
+
+fn today(engine: &engine::Engine) -> String {
+    engine.now().to_string().chars().take(10).collect()
 }
 
 /// Starts a service everywhere; the Land completes its first steps (for the first two services
@@ -98,11 +208,11 @@ async fn start_service(engine: &engine::Engine, cast: &Cast, k: usize) -> Result
     let land = catalog::LAND_ARS;
     engine.start_service(service, &cast.admin).await?;
     let land_steps = [
-        ("interesse_land", json!({ "datum": "2026-06-01", "ressort": "MIK" })),
+        ("interesse_land", json!({ "datum": today(engine), "ressort": ministry(service) })),
         ("bedarf_abgestimmt", json!({ "protokoll": "Protokoll 2026-06" })),
         (
             "fit_store_vertrag",
-            json!({ "vertragsart": "fit_store", "vertragsnummer": "FS-2026-7", "unterzeichnet_am": "2026-07-01" }),
+            json!({ "vertragsart": "fit_store", "vertragsnummer": format!("FS-2026-{}", k + 7), "unterzeichnet_am": today(engine) }),
         ),
     ];
     for (step, ev) in land_steps {
@@ -118,7 +228,7 @@ async fn start_service(engine: &engine::Engine, cast: &Cast, k: usize) -> Result
             let Some(i) = r.definition.step_index(step) else { continue };
             let command = Command::CompleteStep {
                 step: step.into(),
-                evidence: evidence(&r.definition.steps[i], land),
+                evidence: evidence(&r.definition.steps[i], land, engine.now(), k),
                 comment: None,
             };
             engine.execute(service, land, command, &cast.pm).await?;
@@ -151,7 +261,11 @@ async fn authority_turn(
         let command = if confirming {
             Command::ConfirmStep { step: step.id.clone(), comment: None }
         } else {
-            Command::CompleteStep { step: step.id.clone(), evidence: evidence(step, ars), comment: None }
+            Command::CompleteStep {
+                step: step.id.clone(),
+                evidence: evidence(step, ars, engine.now(), n),
+                comment: None,
+            }
         };
         let actor = if confirming {
             &staff[(n + done + 1) % staff.len()]
@@ -180,6 +294,42 @@ async fn authority_turn(
             let due =
                 Command::SetDueDate { step, due_at: past, reason: "Frist aus der Projektplanung".into() };
             let _ = engine.execute(service, ars, due, &cast.pm).await;
+        }
+    }
+    Ok(())
+}
+
+/// Up to `steps` of the rollout of `service` at `ars`, in order, each by whom the definition
+/// names: ZV DIKOM's steps by its staff, the municipality's by its staff, a four-eyes
+/// confirmation by a second person.
+async fn advance(
+    engine: &engine::Engine,
+    cast: &Cast,
+    service: &str,
+    ars: &str,
+    n: usize,
+    steps: usize,
+) -> Result<(), Failure> {
+    for done in 0..steps {
+        let Some(r) = engine.load(service, ars).await? else { break };
+        let Some(i) = r.next_open_step() else { break };
+        let step = &r.definition.steps[i];
+        let confirming = r.steps[i].status == StepStatus::AwaitingConfirmation;
+        let (command, actor) = if confirming {
+            (Command::ConfirmStep { step: step.id.clone(), comment: None }, &cast.pm2)
+        } else {
+            let actor = if step.roles.contains(&Role::AssociationStaff) {
+                &cast.zv
+            } else if step.roles.contains(&Role::AuthorityStaff) {
+                &cast.staff[(n + done) % cast.staff.len()]
+            } else {
+                &cast.pm
+            };
+            let evidence = evidence(step, ars, engine.now(), n);
+            (Command::CompleteStep { step: step.id.clone(), evidence, comment: None }, actor)
+        };
+        if engine.execute(service, ars, command, actor).await.is_err() {
+            break;
         }
     }
     Ok(())

@@ -38,9 +38,11 @@ enum Command {
         /// Address to listen on (port 0: any free port; the address is printed).
         #[arg(long, value_name = "ADDR", env = "ROLLOUT_LISTEN", default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
-        /// On an empty store, also generate a demo history: three services rolled out to every
-        /// administration they apply to, progressed by several people and an automation token,
-        /// some blocked and some overdue.
+        /// On an empty store, also generate a demo history: three EfA services rolled out to
+        /// every administration they apply to (one on the federal variant, FIT-Connect and
+        /// OSCI/XTA routes), progressed by several people and an automation token, some blocked
+        /// and some overdue; and a form-server assistant, ZV DIKOM's model released and set up
+        /// for its members.
         #[arg(long, env = "ROLLOUT_DEMO")]
         demo: bool,
         /// MiB of the embedded store's index cache (sled holds only the indexes; events are read
