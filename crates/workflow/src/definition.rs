@@ -120,6 +120,23 @@ pub struct Field {
     pub label: String,
     pub ty: FieldType,
     pub required: bool,
+    /// For an `enum`: what each value is called on forms and pages (`labels`, in the order of
+    /// `values`); empty: the values themselves.
+    pub value_labels: Vec<String>,
+}
+
+impl Field {
+    /// The words for a value of this field: its label when the definition gives one.
+    pub fn value_label<'a>(&'a self, value: &'a str) -> &'a str {
+        match &self.ty {
+            FieldType::Enumeration(values) => values
+                .iter()
+                .position(|v| v == value)
+                .and_then(|i| self.value_labels.get(i))
+                .map_or(value, String::as_str),
+            _ => value,
+        }
+    }
 }
 
 impl Step {
@@ -264,7 +281,7 @@ pub const STEP_KEYS: &[&str] = &[
     "automatable",
     "four_eyes",
 ];
-pub const FIELD_KEYS: &[&str] = &["id", "label", "type", "required", "values"];
+pub const FIELD_KEYS: &[&str] = &["id", "label", "type", "required", "values", "labels"];
 
 struct Lowering<'s> {
     diags: Vec<Diagnostic>,
@@ -664,6 +681,17 @@ impl Lowering<'_> {
                 Some(_) => self.opt_bool(ft, "required", fwhat),
             };
             let values: Vec<(String, Range<usize>)> = self.string_list(ft, "values", fwhat);
+            let labels: Vec<(String, Range<usize>)> = self.string_list(ft, "labels", fwhat);
+            if !labels.is_empty() && labels.len() != values.len() {
+                self.error(
+                    labels[0].1.clone(),
+                    format!(
+                        "`labels` names {} values, `values` has {}: one label per value",
+                        labels.len(),
+                        values.len()
+                    ),
+                );
+            }
             let ty = self.string(ft, "type", fwhat, &fspan).and_then(|(name, span)| {
                 let ty = FieldType::from_name(&name, values.iter().map(|v| v.0.clone()).collect());
                 match &ty {
@@ -684,7 +712,8 @@ impl Lowering<'_> {
                 ty
             });
             if let (Some((fid, _)), Some(ty)) = (fid, ty) {
-                evidence.push(Field { id: fid, label, ty, required });
+                let value_labels = labels.into_iter().map(|l| l.0).collect();
+                evidence.push(Field { id: fid, label, ty, required, value_labels });
             }
         }
         let (id, id_span) = id?;

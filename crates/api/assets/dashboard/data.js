@@ -17,7 +17,7 @@ export const writer = () => data.me && data.me.role !== "auditor";
 export async function loadAll() {
   const [me, defs] = await Promise.all([
     gql("{ me { id name role authorities services } }"),
-    gql("{ definitions { id version title phases { id title steps { id title roles evidence { id label type required values pattern maxLength } skippable fourEyes } } } }"),
+    gql("{ definitions { id version title phases { id title steps { id title roles evidence { id label type required values labels pattern maxLength } skippable fourEyes } } } }"),
   ]);
   data.me = me.me;
   data.definitions = defs.definitions;

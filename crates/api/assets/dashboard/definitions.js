@@ -10,7 +10,7 @@ import { viewSeq, setMain } from "./routing.js";
 const DEFINITION_FIELDS = `id version title description scope landDefinition contentHash source bundled
   publishedAt publishedBy { name } reason usedBy { key name }
   phases { id title steps { id title description roles dependsOn condition skippable automatable fourEyes deadlineHours
-    evidence { id label type required values } } }`;
+    evidence { id label type required values labels } } }`;
 
 const SCOPE = { authority: "Verwaltung", land: "Land" };
 const TYPE = { text: "Text", date: "Datum", url: "Adresse (URL)", uuid: "UUID", leika: "LeiKa-Schlüssel", ars: "ARS",
@@ -66,7 +66,7 @@ export async function showDefinition(name, me, params) {
         el("th", { scope: "row" }, s.title, s.fourEyes ? el("span", { class: "pill", text: "Vier Augen" }) : null, s.skippable ? el("span", { class: "pill", text: "verzichtbar" }) : null),
         el("td", { text: who }),
         el("td", { text: s.dependsOn.join(", ") || "–" }),
-        el("td", {}, s.evidence.length ? el("ul", { class: "plain" }, s.evidence.map((f) => el("li", { text: `${f.label} (${TYPE[f.type] || f.type}${f.required ? ", Pflicht" : ""})` }))) : "–"),
+        el("td", {}, s.evidence.length ? el("ul", { class: "plain" }, s.evidence.map((f) => el("li", { text: `${f.label} (${TYPE[f.type] || f.type}${f.required ? ", Pflicht" : ""})${f.values.length ? ": " + f.values.map((v, i) => f.labels[i] || v).join(", ") : ""}` }))) : "–"),
         el("td", { text: s.deadlineHours ? `${Math.round(s.deadlineHours / 24)} Tage` : "–" }),
         el("td", { class: "mono", text: s.condition || "–" })));
     }

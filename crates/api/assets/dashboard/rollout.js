@@ -45,10 +45,16 @@ export async function showRollout(id, opts) {
     const evidence = Object.entries(s.evidence || {});
     const d = stepDef.get(s.id) || { evidence: [] };
     const labelOf = (k) => (d.evidence.find((f) => f.id === k) || { label: k }).label;
+    // An enum's value in words, as the definition names it.
+    const shown = (k, v) => {
+      const f = d.evidence.find((f) => f.id === k);
+      const i = f && f.values ? f.values.indexOf(v) : -1;
+      return i >= 0 && f.labels && f.labels[i] ? f.labels[i] : String(v);
+    };
     const tr = el("tr", { dataset: { step: s.id, status: s.status } },
       el("th", { scope: "row" }, s.title),
       el("td", {}, el("span", { class: "pill " + s.status, text: STEP_STATUS[s.status] || s.status })),
-      el("td", {}, evidence.length ? el("dl", { class: "evidence" }, evidence.flatMap(([k, v]) => [el("dt", { text: labelOf(k) + ":" }), el("dd", { text: String(v) })])) : ""),
+      el("td", {}, evidence.length ? el("dl", { class: "evidence" }, evidence.flatMap(([k, v]) => [el("dt", { text: labelOf(k) + ":" }), el("dd", { text: shown(k, v) })])) : ""),
       el("td", {}, s.completedBy ? `${s.completedBy.name}, ${fmtTime(s.completedAt)}` : ""),
       el("td", {}, s.dueAt ? fmtDate(s.dueAt) : "", s.overdue ? el("span", { class: "pill overdue", text: "überfällig" }) : null),
       el("td", {}, el("div", { class: "actions" }, s.actions.map((a) => el("button", {
@@ -108,7 +114,7 @@ function fieldInput(f) {
   if (f.type === "enum") {
     input = el("select", { id, name: f.id, required: f.required });
     if (!f.required) input.add(new Option("–", ""));
-    for (const v of f.values) input.add(new Option(v, v));
+    f.values.forEach((v, i) => input.add(new Option((f.labels && f.labels[i]) || v, v)));
   } else if (f.type === "boolean") {
     input = el("input", { id, name: f.id, type: "checkbox" });
   } else {

@@ -127,6 +127,12 @@ impl Definition {
                                     workflow::FieldType::Enumeration(v) => v.clone(),
                                     _ => vec![],
                                 },
+                                labels: match &f.ty {
+                                    workflow::FieldType::Enumeration(v) => {
+                                        v.iter().map(|value| f.value_label(value).to_owned()).collect()
+                                    }
+                                    _ => vec![],
+                                },
                                 pattern: f.ty.pattern().map(String::from),
                                 max_length: f.ty.max_chars().map(|n| n as u32),
                             })
@@ -190,6 +196,9 @@ pub struct EvidenceField {
     required: bool,
     /// For `enum`: the allowed values.
     values: Vec<String>,
+    /// For `enum`: what each value is called (in the order of `values`; the value itself where
+    /// the definition names none).
+    labels: Vec<String>,
     /// For `leika`, `ars` and `uuid`: a regular expression valid values match as a whole (the
     /// HTML `pattern` dialect), for forms to check before sending. The server checks regardless.
     pattern: Option<String>,

@@ -82,6 +82,16 @@ async fn publishing_through_the_api_names_each_problem_at_its_line_and_repeats_n
     )
     .await;
     assert_eq!(data["definition"]["version"], 1);
+    let labels = run(&api.schema, &manager, r#"{ definition(id: "efa-onboarding", version: 2) { phases { steps { id evidence { id values labels } } } } }"#).await;
+    let weg = labels["definition"]["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .flat_map(|p| p["steps"].as_array().cloned().unwrap_or_default())
+        .find(|s| s["id"] == "transportweg")
+        .expect("transportweg");
+    assert_eq!(weg["evidence"][0]["labels"], json!(["FIT-Connect", "OSCI/XTA"]));
+    assert_eq!(weg["evidence"][0]["values"], json!(["fit_connect", "osci_xta"]));
     assert_eq!(data["definition"]["usedBy"], json!([]));
     let service = &data["services"]["edges"][0]["node"];
     assert_eq!(service["definition"]["id"], "efa-onboarding");

@@ -119,3 +119,17 @@ fn a_problem_of_the_variant_is_at_the_variant_s_line_and_one_surfacing_from_the_
     assert!(diags[1].message.contains("`gibt_es_nicht`"), "{diags:#?}");
     assert_eq!(line_column(&nothing, diags[1].span.start).0, 5);
 }
+
+#[test]
+fn an_enum_names_its_values_for_people_one_label_per_value() {
+    let onboarding = include_str!("../../../../workflows/efa-onboarding.toml");
+    let d = workflow::parse(onboarding.as_bytes()).expect("valid");
+    let i = d.step_index("transportweg").expect("step");
+    let weg = &d.steps[i].evidence[0];
+    assert_eq!((weg.value_label("osci_xta"), weg.value_label("fit_connect")), ("OSCI/XTA", "FIT-Connect"));
+    assert_eq!(weg.value_label("unbekannt"), "unbekannt", "an unknown value is shown as it is");
+    let short =
+        onboarding.replacen(r#"labels = ["FIT-Connect", "OSCI/XTA"]"#, r#"labels = ["FIT-Connect"]"#, 1);
+    let diags = workflow::parse(short.as_bytes()).expect_err("one label short");
+    assert!(diags.iter().any(|d| d.message.contains("`labels` names 1 values, `values` has 2")), "{diags:?}");
+}
