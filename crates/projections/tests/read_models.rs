@@ -558,10 +558,13 @@ async fn progress_history_folds_when_the_model_lags_behind() {
     let (projector, _) = Projector::start(silent, registry.clone(), None).await.expect("start");
     let stalled_at = projector.position();
     assert_eq!(stalled_at, store.head().await.expect("head").position, "caught up at start");
+    // The follower's first read of the log (which finds nothing new) must happen before the
+    // workload; afterwards it waits for notifications that never come.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     workload(&engine, 14, 40).await;
-    // A random workload can leave the counts as they were (blocked, then unblocked); a new
-    // service's rollouts change them for certain.
-    engine.start_service("bafoeg", &admin()).await.expect("start");
+    // A random workload can leave the counts as they were (blocked, then unblocked); a rollout
+    // of a new service changes them for certain.
+    engine.start_rollout("bafoeg", "120540000000", None, &admin()).await.expect("start");
     let head = store.head().await.expect("head");
     assert!(head.position > stalled_at && projector.position() == stalled_at, "the model lags");
     let later = Timestamp::from_unix_micros(head.recorded_at.unix_micros() + 3_600_000_000);
