@@ -131,7 +131,7 @@ fn publish_error(e: EngineError, source: &str, registry: &workflow::Registry) ->
                 .iter()
                 .map(|d| {
                     // A problem surfacing from a variant's base is at the base's line.
-                    let base = d.origin.as_deref().and_then(|o| o.split_once('@')).and_then(|(id, v)| registry.entry(id, v.parse().ok()?));
+                    let base = registry.origin_of(d);
                     let text = base.as_ref().map_or(source, |b| &*b.source);
                     let (line, column) = workflow::definition::line_column(text, d.span.start);
                     serde_json::json!({ "line": line, "column": column, "message": d.message, "base": d.origin })

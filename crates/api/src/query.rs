@@ -328,9 +328,7 @@ fn program_progress(
 ) -> std::collections::BTreeMap<String, projections::Counts> {
     match program {
         None => m.progress(by),
-        Some(p) => m.progress_where(by, |key| {
-            m.catalog.services.get(key).map(|s| s.service.program).unwrap_or_default() == p.program()
-        }),
+        Some(p) => m.progress_where(by, |key| m.catalog.program_of(key) == p.program()),
     }
 }
 

@@ -105,6 +105,11 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// The programme of a service (EfA for one the catalogue does not know).
+    pub fn program_of(&self, service_key: &str) -> crate::Program {
+        self.services.get(service_key).map(|s| s.service.program).unwrap_or_default()
+    }
+
     /// Applies the event at `version` of `stream_id` unless the catalogue has it already (a
     /// process that follows the log meets its own appends again).
     pub fn apply_at(&mut self, stream_id: &str, version: u64, event: &CatalogEvent) {

@@ -83,11 +83,7 @@ fn publication_event_id(p: &DefinitionPublished) -> Uuid {
     h.update(&[0]);
     h.update(&p.version.to_be_bytes());
     h.update(p.content_hash.as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&h.finalize().as_bytes()[..16]);
-    bytes[6] = (bytes[6] & 0x0f) | 0x80;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    Uuid::from_bytes(bytes)
+    crate::derived_id(h)
 }
 
 /// Applies one event to the registry when it is a publication.
@@ -132,7 +128,7 @@ impl crate::Engine {
                 Checked::New(p) => p,
             };
             let stream = definition_stream(&published.id);
-            let expected = match self.publications_known(&published.id) {
+            let expected = match self.registry().published_versions(&published.id).len() as u64 {
                 0 => ExpectedVersion::NoStream,
                 n => ExpectedVersion::Exact(n),
             };
@@ -182,12 +178,6 @@ impl crate::Engine {
             }
         }
         Ok(out)
-    }
-
-    /// How many publications of `id` this registry knows: the version of its stream.
-    fn publications_known(&self, id: &str) -> u64 {
-        self.registry().entries().iter().filter(|e| e.definition.id == id && e.publication.is_some()).count()
-            as u64
     }
 
     /// Reads a definition's stream again (another server published meanwhile).

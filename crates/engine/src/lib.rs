@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 
 use catalog::events::authority_stream;
-use catalog::{applies, facts, Authority, Catalog, CatalogEvent, Dataset, DefinitionRef, Program, LAND_ARS};
+use catalog::{applies, facts, Authority, Catalog, CatalogEvent, Dataset, DefinitionRef, Program};
 use store::{Actor, EventStore, ExpectedVersion, Json, NewEvent, RecordedEvent, StoreError, Timestamp};
 use uuid::Uuid;
 use workflow::decide::{decide, Command, Context, Principal, Rejection};
@@ -121,12 +121,7 @@ impl Invocation {
                 h.update(&[0]);
                 h.update(key.as_bytes());
                 h.update(&(index as u64).to_be_bytes());
-                let mut bytes = [0u8; 16];
-                bytes.copy_from_slice(&h.finalize().as_bytes()[..16]);
-                // UUID version 8 (custom), RFC 9562 variant.
-                bytes[6] = (bytes[6] & 0x0f) | 0x80;
-                bytes[8] = (bytes[8] & 0x3f) | 0x80;
-                Uuid::from_bytes(bytes)
+                derived_id(h)
             }
         }
     }
@@ -134,6 +129,16 @@ impl Invocation {
     fn actor(&self) -> &Actor {
         &self.principal.actor
     }
+}
+
+/// An event id derived from what `h` has hashed: a UUID version 8 (custom), RFC 9562 variant.
+/// The same input gives the same id, so a repeat is found through the store's event-id index.
+pub(crate) fn derived_id(h: blake3::Hasher) -> Uuid {
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    bytes[6] = (bytes[6] & 0x0f) | 0x80;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    Uuid::from_bytes(bytes)
 }
 
 /// Every event type this build stores, with its schema version: the rollouts', the
@@ -687,7 +692,7 @@ impl Engine {
     /// Who owns the central rollout of `service_key`: the Land, or ZV DIKOM for an assistant.
     pub fn central_ars(&self, service_key: &str) -> &'static str {
         let catalog = self.catalog.read().unwrap_or_else(|p| p.into_inner());
-        catalog.services.get(service_key).map_or(LAND_ARS, |s| s.service.program.central_ars())
+        catalog.program_of(service_key).central_ars()
     }
 }
 

@@ -177,6 +177,19 @@ impl Condition {
         matches!(eval(&self.expr, facts), Value::Bool(true))
     }
 
+    /// Whether it reads recorded evidence at all (no allocation: asked on every step command).
+    pub fn reads_evidence(&self) -> bool {
+        fn walk(e: &Expr) -> bool {
+            match e {
+                Expr::Fact(name, _) => name.starts_with(EVIDENCE_PREFIX),
+                Expr::Literal(_) => false,
+                Expr::Not(a) | Expr::In(a, _) => walk(a),
+                Expr::And(a, b) | Expr::Or(a, b) | Expr::Compare(a, _, b) => walk(a) || walk(b),
+            }
+        }
+        walk(&self.expr)
+    }
+
     /// The steps whose recorded evidence it reads (`evidence.<step>.<field>`).
     pub fn evidence_steps(&self) -> std::collections::BTreeSet<String> {
         fn walk(e: &Expr, out: &mut std::collections::BTreeSet<String>) {

@@ -320,6 +320,10 @@ impl crate::rollout::Definitions for NoDefinitions {
 /// The steps whose evidence conditions hold differently once `events` are applied to `r`.
 /// A condition whose evidence is not recorded yet is undecided: the step applies until then.
 fn applicability_changes(r: &Rollout, events: &[RolloutEvent], cx: &Context) -> Vec<RolloutEvent> {
+    // Most definitions have no such branch: no copy of the rollout then.
+    if !r.definition.steps.iter().any(|s| s.condition.as_ref().is_some_and(|c| c.reads_evidence())) {
+        return Vec::new();
+    }
     let mut after = r.clone();
     let meta = crate::rollout::Meta { at: cx.now, actor: &cx.principal.actor };
     for e in events {
@@ -393,9 +397,7 @@ fn decide_command(
             let not_applicable = definition
                 .steps
                 .iter()
-                .filter(|s| {
-                    s.condition.as_ref().is_some_and(|c| c.evidence_steps().is_empty() && !c.eval(facts))
-                })
+                .filter(|s| s.condition.as_ref().is_some_and(|c| !c.reads_evidence() && !c.eval(facts)))
                 .map(|s| s.id.clone())
                 .collect();
             return Ok(vec![RolloutEvent::Started(RolloutStarted {
@@ -723,7 +725,7 @@ fn migrate(
         .iter()
         .filter(|s| {
             !targets.contains_key(&s.id)
-                && s.condition.as_ref().is_some_and(|c| c.evidence_steps().is_empty() && !c.eval(facts))
+                && s.condition.as_ref().is_some_and(|c| !c.reads_evidence() && !c.eval(facts))
         })
         .map(|s| s.id.clone())
         .collect();

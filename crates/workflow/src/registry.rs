@@ -184,11 +184,7 @@ impl Registry {
                 Err(PublishError::Conflict { id: definition.id, version: definition.version })
             };
         }
-        let newest = entries
-            .range((definition.id.clone(), 0)..=(definition.id.clone(), u32::MAX))
-            .filter(|(_, e)| e.publication.is_some())
-            .map(|((_, v), _)| *v)
-            .next_back();
+        let newest = published_versions(&entries, &definition.id).last().copied();
         if let Some(newest) = newest.filter(|&n| n > definition.version) {
             return Err(PublishError::NotNewer { id: definition.id, version: definition.version, newest });
         }
@@ -232,13 +228,15 @@ impl Registry {
         Ok((definition, Some(reference)))
     }
 
+    /// The base whose text a diagnostic's span is in (`Diagnostic::origin`), if it is known.
+    pub fn origin_of(&self, d: &Diagnostic) -> Option<Entry> {
+        let (id, version) = d.origin.as_deref()?.split_once('@')?;
+        self.entry(id, version.parse().ok()?)
+    }
+
     /// `file:line:column: message`, at the base's line when the problem is in the base.
     pub fn render(&self, d: &Diagnostic, file: &str, source: &str) -> String {
-        let base = d
-            .origin
-            .as_deref()
-            .and_then(|o| o.split_once('@'))
-            .and_then(|(id, v)| self.entry(id, v.parse().ok()?));
+        let base = self.origin_of(d);
         match (&d.origin, base) {
             (Some(origin), Some(base)) => d.render(&format!("{origin} (the base of {file})"), &base.source),
             _ => d.render(file, source),
@@ -314,6 +312,11 @@ impl Registry {
         Ok(())
     }
 
+    /// The versions of `id` the log has published, oldest first: one per event of its stream.
+    pub fn published_versions(&self, id: &str) -> Vec<u32> {
+        published_versions(&self.read(), id)
+    }
+
     pub fn entry(&self, id: &str, version: u32) -> Option<Entry> {
         self.read().get(&(id.to_owned(), version)).cloned()
     }
@@ -335,6 +338,14 @@ impl Registry {
     pub fn unpublished_bundled(&self) -> Vec<Entry> {
         self.read().values().filter(|e| e.bundled && e.publication.is_none()).cloned().collect()
     }
+}
+
+fn published_versions(entries: &BTreeMap<(String, u32), Entry>, id: &str) -> Vec<u32> {
+    entries
+        .range((id.to_owned(), 0)..=(id.to_owned(), u32::MAX))
+        .filter(|(_, e)| e.publication.is_some())
+        .map(|((_, v), _)| *v)
+        .collect()
 }
 
 impl Definitions for Registry {

@@ -327,12 +327,7 @@ pub(crate) fn rollouts_page(
         let mut matching: Vec<&Arc<DomainRollout>> = candidates
             .filter(|r| c.may_read_rollout(&r.service_key, &r.ars))
             .filter(|r| filter.service_key.as_ref().is_none_or(|k| &r.service_key == k))
-            .filter(|r| {
-                filter.program.is_none_or(|p| {
-                    m.catalog.services.get(&r.service_key).map(|s| s.service.program).unwrap_or_default()
-                        == p.program()
-                })
-            })
+            .filter(|r| filter.program.is_none_or(|p| m.catalog.program_of(&r.service_key) == p.program()))
             .filter(|r| filter.ars.as_ref().is_none_or(|a| &r.ars == a))
             .filter(|r| {
                 filter
