@@ -146,6 +146,16 @@ async fn a_service_switched_to_a_variant_and_its_rollouts_moved_after_a_dry_run(
     let data = run(&api.schema, &manager, r#"{ rollout(id: "wohngeld:120540000000") { definition } }"#).await;
     assert_eq!(data["rollout"]["definition"], "efa-onboarding-xta@1");
 
+    // One rollout back to another definition id: migrateRollout with `definitionId`.
+    let back = run(
+        &api.schema,
+        &manager,
+        r#"mutation { migrateRollout(input: { rolloutId: "wohngeld:120600000000", definitionId: "efa-onboarding", definitionVersion: 2, reason: "doch FIT-Connect" }) { rollout { definition } events { data } } }"#,
+    )
+    .await;
+    assert_eq!(back["migrateRollout"]["rollout"]["definition"], "efa-onboarding@2");
+    assert_eq!(back["migrateRollout"]["events"][0]["data"]["toId"], "efa-onboarding");
+    assert_eq!(back["migrateRollout"]["events"][0]["data"]["reason"], "doch FIT-Connect");
     let staff = caller(TokenRole::AuthorityStaff);
     let errs = errors(&api, &staff, &migrate(true), json!({})).await;
     assert_eq!(errs[0]["extensions"]["code"], "FORBIDDEN", "{errs:?}");

@@ -370,6 +370,16 @@ async fn a_variant_is_published_with_its_base_and_folds_without_the_bundled_text
     assert!(rendered.starts_with("xta.toml:13:"), "{rendered}");
 
     let published = engine.publish_definition(XTA_VARIANT, "XTA", &admin()).await.expect("publish");
+    // A variant of the variant is refused: the merge needs its base's full text.
+    let nested = XTA_VARIANT
+        .replace("id = \"efa-onboarding-xta\"", "id = \"efa-onboarding-xta-2\"")
+        .replace("efa-onboarding@1", "efa-onboarding-xta@1");
+    let Err(EngineError::Publish(PublishError::Invalid(diags))) =
+        engine.publish_definition(&nested, "x", &admin()).await
+    else {
+        panic!("a variant of a variant is refused")
+    };
+    assert!(diags[0].message.contains("is a variant itself; extend its base instead"), "{diags:?}");
     let base = published.entry.base.clone().expect("a variant");
     assert_eq!(base.name(), "efa-onboarding@1");
     let event = published.event.expect("event");

@@ -111,6 +111,18 @@ fn a_problem_of_the_variant_is_at_the_variant_s_line_and_one_surfacing_from_the_
     assert!(lines.contains(&(Some(BASE_REF), 157)), "zustellpunkt depends on it: {lines:?}");
     assert!(lines.contains(&(Some(BASE_REF), 272)), "zertifikatserneuerung depends on it: {lines:?}");
 
+    // A step cannot be removed and changed at once.
+    let both = XTA.replace(
+        "remove = [\"betriebsaenderungen\",",
+        "remove = [\"transportweg\", \"betriebsaenderungen\",",
+    );
+    let diags = parse_variant(&both, BASE_REF, BASE).expect_err("removed and replaced");
+    assert!(
+        diags.iter().any(|d| d.message == "step `transportweg` is both removed and replaced"),
+        "{diags:#?}"
+    );
+    assert_eq!(line_column(&both, diags[0].span.start).0, 11, "at the variant's step");
+
     // What the variant removes must exist.
     let nothing = XTA.replace("\"interesse.kontakt\"", "\"interesse.telefon\", \"gibt_es_nicht\"");
     let diags = parse_variant(&nothing, BASE_REF, BASE).expect_err("unknown names");
