@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::{post, Server};
+use crate::support::{first_after_ack, next_message, post, subscribe, ws_error_code, Server};
 
 fn code(response: &Value) -> String {
     response["errors"][0]["extensions"]["code"].as_str().unwrap_or("").to_owned()
@@ -327,41 +327,19 @@ fn connections_history_audit_and_time_travel() {
     let amt = server.gql(Some(&admin), "{ authorities(filter: { nameContains: \"oder-welse\" }) { totalCount } services(filter: { responsibleLevel: \"land\" }) { totalCount edges { node { key feeBased } } } definitions { id phases { steps { id } } } }", json!({}));
     assert_eq!(amt["data"]["authorities"]["totalCount"], 0, "a dissolved Amt is not listed");
     assert_eq!(amt["data"]["services"]["totalCount"], 1);
-    // Every bundled text: EfA (two versions and the federal variant), the Land's, the form
-    // server's model and its two versions of the municipal set-up.
-    assert_eq!(amt["data"]["definitions"].as_array().map(Vec::len), Some(7));
-}
-
-/// A graphql-transport-ws client on a blocking WebSocket.
-fn subscribe(server: &Server, token: Option<&str>, query: &str) -> tungstenite::WebSocket<TcpStream> {
-    use tungstenite::client::IntoClientRequest;
-    let mut request = format!("ws://{}/graphql", server.address).into_client_request().expect("request");
-    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().expect("header"));
-    let stream = TcpStream::connect(&server.address).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-    let (mut ws, _) = tungstenite::client(request, stream).expect("handshake");
-    let init = match token {
-        Some(t) => {
-            json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {t}") } })
-        }
-        None => json!({ "type": "connection_init", "payload": {} }),
-    };
-    ws.send(tungstenite::Message::Text(init.to_string().into())).expect("init");
-    ws.send(tungstenite::Message::Text(
-        json!({ "id": "1", "type": "subscribe", "payload": { "query": query } }).to_string().into(),
-    ))
-    .expect("subscribe");
-    ws
-}
-
-fn next_message(ws: &mut tungstenite::WebSocket<TcpStream>) -> Option<Value> {
-    loop {
-        match ws.read() {
-            Ok(tungstenite::Message::Text(t)) => return serde_json::from_str(&t).ok(),
-            Ok(tungstenite::Message::Close(_)) | Err(_) => return None,
-            Ok(_) => {}
-        }
-    }
+    // Every bundled text: EfA (three versions and two of the federal variant), the Land's, the
+    // form server's model and its two versions of the municipal set-up.
+    assert_eq!(amt["data"]["definitions"].as_array().map(Vec::len), Some(9));
+    // Names as people write them, the register's beside them; a search finds the place.
+    let bernau = server.gql(
+        Some(&admin),
+        "{ authorities(filter: { nameContains: \"bernau\" }) { edges { node { name officialName } } } }",
+        json!({}),
+    );
+    assert_eq!(
+        bernau["data"]["authorities"]["edges"],
+        json!([{ "node": { "name": "Stadt Bernau bei Berlin", "officialName": "Bernau bei Berlin, Stadt" } }])
+    );
 }
 
 #[test]
@@ -679,7 +657,7 @@ fn the_demo_is_a_living_system_with_months_of_history() {
     // Both programmes, both transport routes, the federal variant; evidence dated by its day.
     let more = server.gql(Some(&server.admin), "{ model: rollout(id: \"hundesteuer_anmeldung:129990000000\") { status } kfz: rollout(id: \"kfz_zulassung:120540000000\") { definition } xta: events(filter: { types: [\"StepApplicabilityChanged\"] }, first: 500) { edges { node { recordedAt data } } } done: events(filter: { types: [\"StepCompleted\"] }, first: 500) { edges { node { recordedAt data } } } }", json!({}));
     assert_eq!(more["data"]["model"]["status"], "live", "ZV DIKOM's model is released: {more}");
-    assert_eq!(more["data"]["kfz"]["definition"], "efa-onboarding-bund@1", "a federal service");
+    assert_eq!(more["data"]["kfz"]["definition"], "efa-onboarding-bund@2", "a federal service");
     let branches: Vec<String> = more["data"]["xta"]["edges"]
         .as_array()
         .expect("edges")
@@ -839,40 +817,24 @@ fn a_rollouts_changes_arrive_live_and_subscriptions_per_token_are_limited() {
     assert_eq!(ws_error_code(&m), "LIMIT_EXCEEDED", "{m}");
 }
 
-/// The first message after `connection_ack`.
-fn first_after_ack(ws: &mut tungstenite::WebSocket<TcpStream>) -> Value {
-    loop {
-        let m = next_message(ws).expect("a message");
-        if m["type"] != "connection_ack" {
-            return m;
-        }
-    }
-}
-
-/// The error code of a subscription's refusal (`error`, or `next` carrying errors).
-fn ws_error_code(m: &Value) -> String {
-    let errors = if m["type"] == "error" { &m["payload"] } else { &m["payload"]["errors"] };
-    errors[0]["extensions"]["code"].as_str().unwrap_or("").to_owned()
-}
-
 #[test]
 fn migration_is_refused_with_reasons_through_the_api() {
     let server = Server::start();
     server.gql(Some(&server.admin), START, json!({ "s": "wohngeld", "a": "120540000000" }));
     let q = "mutation($v: Int!) { migrateRollout(input: { rolloutId: \"wohngeld:120540000000\", definitionVersion: $v }) { rollout { definition } } }";
-    // New rollouts of wohngeld start on efa-onboarding@2 (the service's definition).
-    let same = server.gql(Some(&server.admin), q, json!({ "v": 2 }));
+    // New rollouts of wohngeld start on efa-onboarding@3 (the service's definition).
+    let same = server.gql(Some(&server.admin), q, json!({ "v": 3 }));
     assert_eq!(code(&same), "REJECTED");
     assert!(
-        same["errors"][0]["message"].as_str().unwrap_or("").contains("version 2 is not newer than 2"),
+        same["errors"][0]["message"].as_str().unwrap_or("").contains("version 3 is not newer than 3"),
         "{same}"
     );
     let older = server.gql(Some(&server.admin), q, json!({ "v": 1 }));
     assert!(
-        older["errors"][0]["message"].as_str().unwrap_or("").contains("version 1 is not newer than 2"),
+        older["errors"][0]["message"].as_str().unwrap_or("").contains("version 1 is not newer than 3"),
         "{older}"
     );
-    let unknown = server.gql(Some(&server.admin), q, json!({ "v": 3 }));
+    let unknown = server.gql(Some(&server.admin), q, json!({ "v": 4 }));
     assert_eq!(code(&unknown), "NOT_FOUND");
 }
 

@@ -523,7 +523,7 @@ fn the_definition_page_and_the_publish_form_show_the_diagnostics_at_their_lines(
         .eval("[...document.querySelectorAll('#definitions tbody tr')].map((r) => r.dataset.ref).join(' ')");
     assert_eq!(
         listed,
-        json!("efa-land@1 efa-onboarding@1 efa-onboarding@2 efa-onboarding-bund@1 formularserver-assistent@1 formularserver-assistent@2 formularserver-muster@1"),
+        json!("efa-land@1 efa-onboarding@1 efa-onboarding@2 efa-onboarding@3 efa-onboarding-bund@1 efa-onboarding-bund@2 formularserver-assistent@1 formularserver-assistent@2 formularserver-muster@1"),
         "every bundled definition, published at start"
     );
 
@@ -586,7 +586,7 @@ fn the_definition_page_and_the_publish_form_show_the_diagnostics_at_their_lines(
     assert_eq!(source.as_str(), Some(v2.as_str()), "the exact text");
     let problems = page.accessibility_problems();
     assert!(problems.is_empty(), "{problems:#?}");
-    page.eval("location.hash = '#/ablauf/efa-onboarding%402'");
+    page.eval("location.hash = '#/ablauf/efa-onboarding%403'");
     page.wait_for("document.getElementById('used-by') && document.getElementById('used-by').textContent.includes('Wohngeld')", 30, "document.body.innerText.slice(0, 800)");
     page.settle(200);
     browser.assert_nothing_left_the_machine();

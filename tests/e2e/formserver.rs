@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::Server;
+use crate::support::{first_after_ack, next_message, subscribe, ws_error_code, Server};
 
 const ZV: &str = "129990000000";
 const ANGERMUENDE: &str = "120730008008"; // a founding member
@@ -179,4 +179,40 @@ fn the_model_assistant_is_released_and_the_members_rollouts_open_and_zv_dikom_ac
         json!({}),
     );
     assert_eq!(efa_only["data"]["rollouts"]["totalCount"], 1, "{efa_only}");
+
+    // Subscriptions keep the same scope: the feed from the start carries the model's and the
+    // members' form-server events, never the member's EfA rollout nor the non-member's.
+    let head = server.gql(Some(&admin), "{ head { position } }", json!({}))["data"]["head"]["position"]
+        .as_u64()
+        .expect("head");
+    let mut ws =
+        subscribe(&server, Some(&zv), "subscription { events(afterPosition: 0) { position streamId } }");
+    let marker = server.gql(
+        Some(&zv),
+        "mutation($i: RolloutCommandInput!) { addComment(input: $i) { rollout { version } } }",
+        json!({ "i": { "rolloutId": member, "reason": "Muster übernommen" } }),
+    );
+    assert_eq!(code(&marker), "OK", "{marker}");
+    let mut streams = Vec::new();
+    loop {
+        let m = next_message(&mut ws).expect("a message");
+        if m["type"] != "next" {
+            continue;
+        }
+        let e = &m["payload"]["data"]["events"];
+        streams.push(e["streamId"].as_str().unwrap_or("").to_owned());
+        if e["position"].as_u64().unwrap_or(0) > head {
+            break; // the comment written after the subscription began
+        }
+    }
+    assert!(streams.len() > 21, "the model's and members' events: {streams:?}");
+    assert!(streams.iter().all(|s| s.starts_with(&format!("rollout-{SERVICE}:"))), "{streams:?}");
+    assert!(!streams.contains(&format!("rollout-{SERVICE}:{BEELITZ}")), "not a member's");
+    assert_eq!(streams.last(), Some(&format!("rollout-{member}")));
+    let mut efa = subscribe(
+        &server,
+        Some(&zv),
+        "subscription { rolloutChanged(id: \"meldebestaetigung:120730008008\") { type } }",
+    );
+    assert_eq!(ws_error_code(&first_after_ack(&mut efa)), "FORBIDDEN");
 }

@@ -200,3 +200,51 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// A graphql-transport-ws client on a blocking WebSocket.
+pub fn subscribe(server: &Server, token: Option<&str>, query: &str) -> tungstenite::WebSocket<TcpStream> {
+    use tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{}/graphql", server.address).into_client_request().expect("request");
+    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().expect("header"));
+    let stream = TcpStream::connect(&server.address).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let (mut ws, _) = tungstenite::client(request, stream).expect("handshake");
+    let init = match token {
+        Some(t) => {
+            json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {t}") } })
+        }
+        None => json!({ "type": "connection_init", "payload": {} }),
+    };
+    ws.send(tungstenite::Message::Text(init.to_string().into())).expect("init");
+    ws.send(tungstenite::Message::Text(
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": query } }).to_string().into(),
+    ))
+    .expect("subscribe");
+    ws
+}
+
+pub fn next_message(ws: &mut tungstenite::WebSocket<TcpStream>) -> Option<Value> {
+    loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Text(t)) => return serde_json::from_str(&t).ok(),
+            Ok(tungstenite::Message::Close(_)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// The first message after `connection_ack`.
+pub fn first_after_ack(ws: &mut tungstenite::WebSocket<TcpStream>) -> Value {
+    loop {
+        let m = next_message(ws).expect("a message");
+        if m["type"] != "connection_ack" {
+            return m;
+        }
+    }
+}
+
+/// The error code of a subscription's refusal (`error`, or `next` carrying errors).
+pub fn ws_error_code(m: &Value) -> String {
+    let errors = if m["type"] == "error" { &m["payload"] } else { &m["payload"]["errors"] };
+    errors[0]["extensions"]["code"].as_str().unwrap_or("").to_owned()
+}

@@ -24,6 +24,11 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("formularserver-assistent.toml", include_str!("../../../workflows/formularserver-assistent.toml")),
     // Published texts never change under their version: the earlier ones, kept as they were.
     ("archive/efa-onboarding.v1.toml", include_str!("../../../workflows/archive/efa-onboarding.v1.toml")),
+    ("archive/efa-onboarding.v2.toml", include_str!("../../../workflows/archive/efa-onboarding.v2.toml")),
+    (
+        "archive/efa-onboarding-bund.v1.toml",
+        include_str!("../../../workflows/archive/efa-onboarding-bund.v1.toml"),
+    ),
     (
         "archive/formularserver-assistent.v1.toml",
         include_str!("../../../workflows/archive/formularserver-assistent.v1.toml"),

@@ -553,14 +553,19 @@ async fn progress_history_folds_when_the_model_lags_behind() {
     let (store, engine, registry) = setup().await;
     workload(&engine, 13, 40).await;
     // Live notifications never arrive: the follower stalls once it has caught up.
-    let silent: Arc<dyn EventStore> =
-        Arc::new(Relayed { inner: store.clone(), live: tokio::sync::broadcast::channel(1).0 });
-    let (projector, _) = Projector::start(silent, registry.clone(), None).await.expect("start");
+    let silent = Arc::new(Relayed::new(store.clone(), tokio::sync::broadcast::channel(1).0));
+    let (projector, _) = Projector::start(silent.clone(), registry.clone(), None).await.expect("start");
     let stalled_at = projector.position();
     assert_eq!(stalled_at, store.head().await.expect("head").position, "caught up at start");
     // The follower's first read of the log (which finds nothing new) must happen before the
     // workload; afterwards it waits for notifications that never come.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..3000 {
+        if silent.reads_while_listened() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(silent.reads_while_listened() > 0, "the follower listens and has read the log once");
     workload(&engine, 14, 40).await;
     // A random workload can leave the counts as they were (blocked, then unblocked); a rollout
     // of a new service changes them for certain.

@@ -65,6 +65,15 @@ fn evidence(step: &workflow::Step, ars: &str, today: Timestamp, n: usize) -> wor
             workflow::FieldType::Text if label.contains("mandant") => {
                 json!(format!("BB-{}-{}", &ars[2..5], n % 900 + 100))
             }
+            // The demo's addresses are under the reserved `.example` domain: no real mailbox or site.
+            workflow::FieldType::Email => json!(format!("onlinedienste-{}@verwaltung.example", &ars[5..])),
+            workflow::FieldType::Url if step.id != "pvog_sichtbarkeit" => {
+                json!(format!("https://verwaltung-{}.example/{}", &ars[5..], f.id))
+            }
+            workflow::FieldType::Number if f.id == "teilnehmende" => json!(n % 7 + 3),
+            workflow::FieldType::Enumeration(values) if f.id == "kanal" => {
+                json!(values.get(n % 4 % values.len().max(1)).map(String::as_str).unwrap_or_default())
+            }
             workflow::FieldType::Text if f.id == "fachverfahren" => {
                 json!(["OK.VERFAHREN", "VOIS", "AKDB OK.FIS", "H&H"][n % 4])
             }

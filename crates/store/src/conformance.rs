@@ -26,6 +26,24 @@ pub struct TestStore {
 pub struct Relayed {
     pub inner: Arc<dyn EventStore>,
     pub live: tokio::sync::broadcast::Sender<crate::Committed>,
+    /// Whether someone asked for notifications (a subscriber, not a one-off catch-up).
+    pub listened: std::sync::atomic::AtomicBool,
+    /// `read_all` calls since then: a test waits for a follower's read instead of for a time.
+    pub reads_while_listened: std::sync::atomic::AtomicUsize,
+}
+
+impl Relayed {
+    pub fn new(
+        inner: Arc<dyn EventStore>,
+        live: tokio::sync::broadcast::Sender<crate::Committed>,
+    ) -> Relayed {
+        Relayed { inner, live, listened: Default::default(), reads_while_listened: Default::default() }
+    }
+
+    /// Calls of `read_all` completed after the first call of `notifications`.
+    pub fn reads_while_listened(&self) -> usize {
+        self.reads_while_listened.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 #[async_trait::async_trait]
@@ -58,7 +76,12 @@ impl EventStore for Relayed {
     }
 
     async fn read_all(&self, from: u64, max: usize) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.inner.read_all(from, max).await
+        let listened = self.listened.load(std::sync::atomic::Ordering::SeqCst);
+        let read = self.inner.read_all(from, max).await;
+        if listened {
+            self.reads_while_listened.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        read
     }
 
     async fn read_category(
@@ -87,7 +110,9 @@ impl EventStore for Relayed {
     }
 
     fn notifications(&self) -> tokio::sync::broadcast::Receiver<crate::Committed> {
-        self.live.subscribe()
+        let receiver = self.live.subscribe();
+        self.listened.store(true, std::sync::atomic::Ordering::SeqCst);
+        receiver
     }
 }
 

@@ -13,6 +13,9 @@ pub enum FieldType {
     Date,
     /// An http(s) address.
     Url,
+    /// An e-mail address, meant for an organisation's function mailbox (a person is a contact
+    /// field of its own).
+    Email,
     /// A UUID, e.g. a FIT-Connect destination id.
     Uuid,
     /// A LeiKa key: 14 digits starting with 99.
@@ -30,7 +33,7 @@ pub enum FieldType {
 impl FieldType {
     /// The names used in definition files.
     pub const NAMES: &'static [&'static str] =
-        &["text", "date", "url", "uuid", "leika", "ars", "document", "enum", "boolean", "number"];
+        &["text", "date", "url", "email", "uuid", "leika", "ars", "document", "enum", "boolean", "number"];
 
     /// The type called `name` (an enumeration gets its values separately).
     pub fn from_name(name: &str, values: Vec<String>) -> Option<FieldType> {
@@ -38,6 +41,7 @@ impl FieldType {
             "text" => FieldType::Text,
             "date" => FieldType::Date,
             "url" => FieldType::Url,
+            "email" => FieldType::Email,
             "uuid" => FieldType::Uuid,
             "leika" => FieldType::LeikaKey,
             "ars" => FieldType::Ars,
@@ -54,6 +58,7 @@ impl FieldType {
             FieldType::Text => "text",
             FieldType::Date => "date",
             FieldType::Url => "url",
+            FieldType::Email => "email",
             FieldType::Uuid => "uuid",
             FieldType::LeikaKey => "leika",
             FieldType::Ars => "ars",
@@ -71,6 +76,7 @@ impl FieldType {
             FieldType::Text => Json::String("Frau Beispiel".into()),
             FieldType::Date => Json::String("2026-10-15".into()),
             FieldType::Url => Json::String("https://service.brandenburg.de/".into()),
+            FieldType::Email => Json::String("onlinedienste@verwaltung.example".into()),
             FieldType::Uuid => Json::String("4f6bd8b0-6b5e-4c7a-9d1e-2f0c1a7e3b11".into()),
             FieldType::LeikaKey => Json::String("99107023017000".into()),
             FieldType::Ars => Json::String(ars.into()),
@@ -87,6 +93,7 @@ impl FieldType {
         match self {
             FieldType::LeikaKey => Some("99[0-9]{12}"),
             FieldType::Ars => Some("[0-9]{12}"),
+            FieldType::Email => Some("[^@\\s]+@[^@\\s]+\\.[^@\\s]+"),
             FieldType::Uuid => {
                 Some("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
             }
@@ -98,6 +105,7 @@ impl FieldType {
     pub fn max_chars(&self) -> Option<usize> {
         match self {
             FieldType::Text => Some(EVIDENCE_TEXT_CHARS_MAX),
+            FieldType::Email => Some(EMAIL_CHARS_MAX),
             FieldType::DocumentRef => Some(DOCUMENT_REF_CHARS_MAX),
             _ => None,
         }
@@ -118,6 +126,7 @@ impl FieldType {
             }
             FieldType::Date => check_date(text()?)?,
             FieldType::Url => check_url(text()?)?,
+            FieldType::Email => check_email(text()?)?,
             FieldType::Uuid => {
                 let t = text()?;
                 uuid::Uuid::parse_str(t).map_err(|_| format!("{t:?} is not a UUID"))?;
@@ -195,6 +204,29 @@ pub fn check_date(t: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The longest address SMTP can carry (RFC 5321: a path of 256 octets with its brackets).
+const EMAIL_CHARS_MAX: usize = 254;
+
+/// `local@domain` with a dot in the domain, no spaces and at most 254 characters: what a form
+/// can tell; whether the mailbox exists only a message tells.
+fn check_email(t: &str) -> Result<(), String> {
+    let bad = || Err(format!("{t:?} is not an e-mail address (name@domain.de)"));
+    if t.chars().count() > EMAIL_CHARS_MAX {
+        return Err(format!("has more than {EMAIL_CHARS_MAX} characters"));
+    }
+    let Some((local, domain)) = t.split_once('@') else { return bad() };
+    let labels_ok = domain.split('.').all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+    if local.is_empty()
+        || domain.contains('@')
+        || !domain.contains('.')
+        || !labels_ok
+        || t.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return bad();
+    }
+    Ok(())
+}
+
 fn check_url(t: &str) -> Result<(), String> {
     let rest = t.strip_prefix("https://").or_else(|| t.strip_prefix("http://"));
     let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
@@ -223,6 +255,7 @@ mod tests {
             (FieldType::Text, json!("AVV unterschrieben")),
             (FieldType::Date, json!("2024-02-29")),
             (FieldType::Url, json!("https://service.brandenburg.de/x")),
+            (FieldType::Email, json!("poststelle@bernau-bei-berlin.de")),
             (FieldType::Uuid, json!("4f6bd8b0-6b5e-4c7a-9d1e-2f0c1a7e3b11")),
             (FieldType::LeikaKey, json!("99107023017000")),
             (FieldType::Ars, json!("120540000000")),
@@ -239,6 +272,11 @@ mod tests {
             (FieldType::Date, json!("2023-02-29"), "is not a date"),
             (FieldType::Date, json!(20240101), "must be text"),
             (FieldType::Url, json!("ftp://x"), "http(s)"),
+            (FieldType::Email, json!("poststelle"), "e-mail address"),
+            (FieldType::Email, json!("a@b"), "e-mail address"),
+            (FieldType::Email, json!("a b@c.de"), "e-mail address"),
+            (FieldType::Email, json!("a@b@c.de"), "e-mail address"),
+            (FieldType::Email, json!("a@.de"), "e-mail address"),
             (FieldType::Uuid, json!("nope"), "not a UUID"),
             (FieldType::LeikaKey, json!("12345678901234"), "LeiKa"),
             (FieldType::Ars, json!("12054"), "12 digits"),

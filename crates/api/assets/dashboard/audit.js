@@ -3,7 +3,7 @@
 import { $, el, select } from "./dom.js";
 import { EVENT, fmtTime } from "./words.js";
 import { gql } from "./api.js";
-import { data, serviceName } from "./data.js";
+import { data, serviceName, byPlace } from "./data.js";
 import { viewSeq, setMain } from "./routing.js";
 
 const audit = { filter: {}, after: null, rows: [] };
@@ -13,7 +13,7 @@ export function showAudit(params) {
   const staff = data.me.role === "authority-staff";
   const ownArs = staff ? data.me.authorities : null;
   const services = [...data.services.keys()].sort();
-  const authorities = [...data.authorities.values()].filter((a) => !ownArs || ownArs.includes(a.ars)).sort((x, y) => x.name.localeCompare(y.name, "de"));
+  const authorities = [...data.authorities.values()].filter((a) => !ownArs || ownArs.includes(a.ars)).sort((x, y) => byPlace(x.name, y.name));
   const form = el("form", { class: "filters", id: "audit-filter", role: "search", "aria-label": "Ereignisse filtern" },
     el("div", {}, el("label", { for: "a-actor", text: "Akteur (z. B. token:…, system)" }), el("input", { id: "a-actor", name: "actor", value: params.get("actor") || "" })),
     el("div", {}, el("label", { for: "a-from", text: "von" }), el("input", { id: "a-from", name: "from", type: "datetime-local" })),

@@ -35,6 +35,10 @@ export async function loadAll() {
   data.services = new Map(services.map((s) => [s.key, s]));
 }
 
+// Names are shown as people say them ("Stadt Bernau bei Berlin", "Amt Peitz"); lists sort them
+// by the place, not by the kind in front.
+const KIND_PREFIX = /^(Landeshauptstadt|Stadt|Amt|Landkreis|Verbandsgemeinde|Gemeinde) /;
+export const byPlace = (x, y) => x.replace(KIND_PREFIX, "").localeCompare(y.replace(KIND_PREFIX, ""), "de") || x.localeCompare(y, "de");
 export const authorityName = (ars) => (data.authorities.get(ars) || { name: ars }).name;
 export const serviceName = (key) => (data.services.get(key) || { name: key }).name;
 // The programme switch of the overview, map and burn-up: EfA, the form server, or both ("").

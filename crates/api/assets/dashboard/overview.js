@@ -2,7 +2,7 @@
 
 import { $, el, select } from "./dom.js";
 import { STATUS } from "./words.js";
-import { data, serviceName, kreisOf, phaseTitle, phaseColour, PROGRAMS, inProgram } from "./data.js";
+import { data, serviceName, kreisOf, phaseTitle, phaseColour, PROGRAMS, inProgram, byPlace } from "./data.js";
 import { setMain } from "./routing.js";
 
 export function kreise() {
@@ -11,7 +11,7 @@ export function kreise() {
     const a = data.authorities.get(r.ars);
     if (a) { const k = kreisOf(a); m.set(k.ars, k.name); }
   }
-  return [...m.entries()].sort((x, y) => x[1].localeCompare(y[1], "de"));
+  return [...m.entries()].sort((x, y) => byPlace(x[1], y[1]));
 }
 
 export function showOverview(params) {
@@ -72,10 +72,10 @@ export function renderMatrix() {
   const body = table.createTBody();
   const colLive = services.map(() => 0), colAll = services.map(() => 0);
   let shown = 0;
-  for (const [, g] of [...groups.entries()].sort((x, y) => x[1].name.localeCompare(y[1].name, "de"))) {
+  for (const [, g] of [...groups.entries()].sort((x, y) => byPlace(x[1].name, y[1].name))) {
     const kr = body.insertRow(); kr.className = "kreis";
     kr.append(el("th", { colspan: services.length + 2, scope: "rowgroup", text: g.name }));
-    for (const a of g.rows.sort((x, y) => x.name.localeCompare(y.name, "de"))) {
+    for (const a of g.rows.sort((x, y) => byPlace(x.name, y.name))) {
       const tr = body.insertRow(); tr.dataset.ars = a.ars;
       tr.append(el("th", { scope: "row" }, el("a", { href: "#/verwaltung/" + a.ars, text: a.name })));
       let live = 0, all = 0;

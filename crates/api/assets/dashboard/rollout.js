@@ -118,7 +118,7 @@ function fieldInput(f) {
   } else if (f.type === "boolean") {
     input = el("input", { id, name: f.id, type: "checkbox" });
   } else {
-    const type = { date: "date", url: "url", number: "number" }[f.type] || "text";
+    const type = { date: "date", url: "url", email: "email", number: "number" }[f.type] || "text";
     // The browser checks what it can before sending, in the user's language; the server checks
     // everything again.
     input = el("input", { id, name: f.id, type, required: f.required, pattern: f.pattern, maxlength: f.maxLength, dataset: { type: f.type } });

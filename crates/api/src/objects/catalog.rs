@@ -28,9 +28,14 @@ impl Authority {
     async fn ars(&self) -> &str {
         &self.0.ars
     }
-    /// Display name.
+    /// The name as people say and write it: "Stadt Bernau bei Berlin", "Amt Peitz",
+    /// "Landkreis Barnim" (the kind in front; lists sort by the place after it).
     async fn name(&self) -> &str {
         &self.0.name
+    }
+    /// The name in the official register (Destatis GV100AD): "Bernau bei Berlin, Stadt".
+    async fn official_name(&self) -> &str {
+        &self.0.official_name
     }
     /// `landkreis`, `kreisfreie_stadt`, `amt`, `verbandsgemeinde`, `mitverwaltende_gemeinde`, `amtsfreie_gemeinde`, `land`.
     async fn kind(&self) -> &str {

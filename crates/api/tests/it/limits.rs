@@ -57,7 +57,7 @@ fn readyz(address: std::net::SocketAddr) -> (u16, String) {
 async fn readyz_answers_ready_up_to_its_lag_and_names_the_lag_beyond() {
     // The read models never hear of new commits: they stay where they caught up at start.
     let inner: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
-    let store: Arc<dyn EventStore> = Arc::new(Relayed { inner, live: tokio::sync::broadcast::channel(1).0 });
+    let store: Arc<dyn EventStore> = Arc::new(Relayed::new(inner, tokio::sync::broadcast::channel(1).0));
     let registry = Arc::new(engine::definitions::bundled().expect("bundled"));
     let engine = Arc::new(Engine::open(store.clone(), registry.clone()).await.expect("engine"));
     let (projector, _) = Projector::start(store.clone(), registry, None).await.expect("projector");

@@ -28,7 +28,7 @@ fn slow(inner: Arc<dyn EventStore>, delay: Duration) -> Arc<dyn EventStore> {
             let _ = forward.send(batch);
         }
     });
-    Arc::new(Relayed { inner, live })
+    Arc::new(Relayed::new(inner, live))
 }
 
 const START: &str =
@@ -62,7 +62,7 @@ async fn a_tokens_next_operation_sees_its_own_changes_in_the_read_models() {
 async fn a_read_model_that_never_catches_up_delays_a_query_only_so_long() {
     // Live notifications never arrive: the read models stall once they have caught up.
     let inner: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
-    let stalled = Arc::new(Relayed { inner, live: tokio::sync::broadcast::channel(1).0 });
+    let stalled = Arc::new(Relayed::new(inner, tokio::sync::broadcast::channel(1).0));
     let schema = schema_over(stalled).await.schema;
     let manager = caller(TokenRole::ProjectManager);
     assert_eq!(run(&schema, &manager, START).await["startRollout"]["rollout"]["version"], 1);

@@ -780,7 +780,7 @@ fn walk_to_live(g: &mut Given, overrides: &[(&str, serde_json::Value)]) -> Vec<S
     panic!("not live after 200 steps: {order:?}")
 }
 
-fn onboarding_v2(fee_based: bool) -> Given {
+fn onboarding(fee_based: bool) -> Given {
     let facts = {
         let mut f = Facts::default();
         f.set("service.fee_based", workflow::condition::Value::Bool(fee_based));
@@ -799,7 +799,7 @@ fn position(order: &[String], step: &str) -> usize {
 
 #[test]
 fn the_onboarding_s_transport_route_branches_into_xta_or_fit_connect_and_both_go_live() {
-    let mut xta = onboarding_v2(false);
+    let mut xta = onboarding(false);
     let order = walk_to_live(&mut xta, &[("transportweg", json!({ "weg": "osci_xta" }))]);
     // The order of the checklists: DVDV entry, XTA connection, back office.
     assert!(position(&order, "dvdv") < position(&order, "xta_anbindung"));
@@ -808,7 +808,7 @@ fn the_onboarding_s_transport_route_branches_into_xta_or_fit_connect_and_both_go
         assert!(!order.contains(&fit.to_owned()), "{fit} is FIT-Connect's: {order:?}");
         assert_eq!(xta.status(fit), StepStatus::NotApplicable, "{fit}");
     }
-    let mut fit = onboarding_v2(true);
+    let mut fit = onboarding(true);
     let order = walk_to_live(&mut fit, &[("transportweg", json!({ "weg": "fit_connect" }))]);
     assert!(position(&order, "zertifikate") < position(&order, "zustellpunkt"));
     assert!(position(&order, "zustellpunkt") < position(&order, "routing"));
@@ -819,6 +819,27 @@ fn the_onboarding_s_transport_route_branches_into_xta_or_fit_connect_and_both_go
     for osci in ["dvdv", "xta_anbindung"] {
         assert_eq!(fit.status(osci), StepStatus::NotApplicable, "{osci}");
     }
+}
+
+/// Version 3's checklist items sit where their sources put them: the concept before the pages
+/// that link its privacy notice, those before the service is switched on; the function mailbox
+/// before the FIT-Connect destination that names it; the reply channel before the test; the
+/// training before the date of going into operation; the first real application after it.
+#[test]
+fn the_checklist_items_come_in_the_order_of_their_sources() {
+    let mut g = onboarding(false);
+    let order = walk_to_live(&mut g, &[("transportweg", json!({ "weg": "fit_connect" }))]);
+    let before =
+        |a: &str, b: &str| assert!(position(&order, a) < position(&order, b), "{a} before {b}: {order:?}");
+    before("avv", "datenschutz_sicherheit");
+    before("datenschutz_sicherheit", "pflichtangaben");
+    before("pflichtangaben", "freischaltung");
+    before("funktionspostfach", "zustellpunkt");
+    before("rueckkanal", "testantrag");
+    before("testantrag", "schulung");
+    before("schulung", "golive_termin");
+    assert!(!order.contains(&"erster_antrag".to_owned()), "in operation, not before: {order:?}");
+    assert_eq!(g.status("erster_antrag"), StepStatus::Ready, "ready once in operation");
 }
 
 #[test]
@@ -833,8 +854,9 @@ fn a_federal_service_s_rollout_has_no_technical_connection_of_its_own_and_goes_l
         ("efa-onboarding-bund.toml", &bund),
     ])
     .expect("valid");
-    let d = workflow::Definitions::get(&registry, "efa-onboarding-bund", 1).expect("the variant");
+    let d = workflow::Definitions::get(&registry, "efa-onboarding-bund", 2).expect("the variant");
     for gone in [
+        "rueckkanal",
         "transportweg",
         "zertifikate",
         "zustellpunkt",
