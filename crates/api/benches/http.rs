@@ -155,8 +155,9 @@ fn main() {
         let token = engine.issue_token(spec, &admin).await.expect("token").secret;
         let (projector, _) = projections::Projector::start(store.clone(), registry, None).await.expect("projector");
         let tokens = engine.tokens().clone();
-        let schema = api::schema::build(api::ApiState::new(engine, projector.clone()));
-        let router = api::server::router(schema, tokens, projector, store.clone(), Arc::new(|| None));
+        let state = api::ApiState::new(engine, projector.clone());
+        let schema = api::schema::build(state.clone());
+        let router = api::server::router(schema, &state, tokens, store.clone(), Arc::new(|| None));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address").to_string();
         tokio::spawn(async move { axum::serve(listener, router).await });

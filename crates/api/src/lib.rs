@@ -5,7 +5,8 @@
 //!
 //! Files, each using only those above it: `limits`, `caller`, `state` (the shared state and
 //! error mapping), `connection`, `objects/` (event, rollout, catalog, definition), `query`,
-//! `mutation`, `publishing` (the definition mutations), `subscriptions`, `consistency`, `schema`, `metrics`, `server`.
+//! `mutation`, `publishing` (the definition mutations), `subscriptions`, `operations` (depth limit, metrics labels), `consistency`, `schema`, `metrics`,
+//! `server`.
 
 pub mod caller;
 mod connection;
@@ -14,6 +15,7 @@ pub mod limits;
 pub mod metrics;
 mod mutation;
 mod objects;
+mod operations;
 mod publishing;
 mod query;
 pub mod schema;

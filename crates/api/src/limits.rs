@@ -5,6 +5,9 @@ use std::time::Duration;
 
 /// Query depth at most.
 pub const DEPTH_MAX: usize = 12;
+/// Depth at most of a document that only introspects (`__schema`, `__type`): the standard
+/// introspection query of graphql-js nests 15 levels.
+pub const INTROSPECTION_DEPTH_MAX: usize = 20;
 /// Query complexity at most (a connection counts its page size times its fields).
 pub const COMPLEXITY_MAX: usize = 10_000;
 /// Items of one page (`first`) at most.
@@ -17,6 +20,9 @@ pub const PROGRESS_POINTS_MAX: usize = 520;
 pub const SUBSCRIPTIONS_PER_TOKEN_MAX: usize = 16;
 /// Bytes of a request body at most.
 pub const BODY_BYTES_MAX: usize = 256 * 1024;
+/// Bytes of an over-long body read and discarded before the `413` is sent, so that a client
+/// sending it all at once sees the answer; beyond it the connection is closed.
+pub const BODY_DRAIN_MAX: usize = 32 * 1024 * 1024;
 /// Events the read models may lag behind the log while `/readyz` still answers ready.
 pub const READY_LAG_MAX: u64 = 10_000;
 /// How long a query waits at most for the read models to fold its token's own changes.

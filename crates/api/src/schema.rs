@@ -4,7 +4,7 @@
 
 use async_graphql::{MergedObject, Schema};
 
-use crate::limits::{COMPLEXITY_MAX, DEPTH_MAX};
+use crate::limits::COMPLEXITY_MAX;
 use crate::mutation::RolloutMutation;
 use crate::publishing::DefinitionMutation;
 pub use crate::query::Query;
@@ -20,12 +20,14 @@ pub struct Mutation(RolloutMutation, DefinitionMutation);
 
 pub type ApiSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
-/// The schema with its limits and the read-your-writes extension, serving `state`.
+/// The schema with its limits, the operations extension (depth, metrics) and the
+/// read-your-writes extension, serving `state`.
 pub fn build(state: ApiState) -> ApiSchema {
     Schema::build(Query, Mutation::default(), SubscriptionRoot)
         .data(state)
-        .limit_depth(DEPTH_MAX)
+        // Depth is limited by `operations` (with room for the standard introspection query).
         .limit_complexity(COMPLEXITY_MAX)
+        .extension(crate::operations::Operations)
         .extension(crate::consistency::ReadYourWrites)
         .finish()
 }

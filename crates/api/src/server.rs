@@ -7,7 +7,6 @@ use std::sync::Arc;
 use async_graphql::ServerError;
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -18,7 +17,7 @@ use axum::Router;
 use engine::TokenRegistry;
 
 use crate::caller::Caller;
-use crate::limits::{BODY_BYTES_MAX, READY_LAG_MAX};
+use crate::limits::{BODY_BYTES_MAX, BODY_DRAIN_MAX, READY_LAG_MAX};
 use crate::metrics::{Metrics, StoreStats};
 use crate::schema::ApiSchema;
 use crate::RequestId;
@@ -30,18 +29,28 @@ struct AppState {
     metrics: Arc<Metrics>,
     store_stats: StoreStats,
     projector: Arc<projections::Projector>,
+    open: Arc<crate::state::Open>,
     store: Arc<dyn store::EventStore>,
 }
 
-/// The router. `store_stats` reports the store's writer counters for `/metrics`.
+/// The router for `schema`, built from `api` (whose metrics and subscriptions `/metrics`
+/// shows). `store_stats` reports the store's writer counters.
 pub fn router(
     schema: ApiSchema,
+    api: &crate::ApiState,
     tokens: Arc<TokenRegistry>,
-    projector: Arc<projections::Projector>,
     store: Arc<dyn store::EventStore>,
     store_stats: StoreStats,
 ) -> Router {
-    let state = AppState { schema, tokens, metrics: Arc::default(), store_stats, projector, store };
+    let state = AppState {
+        schema,
+        tokens,
+        metrics: api.metrics.clone(),
+        store_stats,
+        projector: api.projector.clone(),
+        open: api.open.clone(),
+        store,
+    };
     Router::new()
         .route("/graphql", post(graphql).get(websocket))
         .route("/", get(dashboard))
@@ -51,6 +60,7 @@ pub fn router(
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        // `/graphql` bounds its body itself (`read_body`); every other route takes none.
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(state)
 }
@@ -151,8 +161,13 @@ async fn geo(axum::extract::Path(layer): axum::extract::Path<String>) -> Respons
         .into_response()
 }
 
-/// Ready once the read models have caught up with the log as it was at start (and keep up).
+/// Ready while the store can write and the read models have caught up with the log as it was
+/// at start (and keep up). Asking the store also lets it recover from a failed write.
 async fn readyz(State(state): State<AppState>) -> Response {
+    if let store::Health::Unwritable { cause, .. } = state.store.health().await {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("the store cannot write: {cause}\n"))
+            .into_response();
+    }
     let head = state.store.head().await.map(|h| h.position).unwrap_or(u64::MAX);
     let lag = head.saturating_sub(state.projector.position());
     if lag < READY_LAG_MAX {
@@ -164,7 +179,13 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 async fn metrics(State(state): State<AppState>) -> Response {
     let head = state.store.head().await.map(|h| h.position).unwrap_or(0);
-    let text = state.metrics.render((state.store_stats)(), state.projector.position(), head);
+    let text = state.metrics.render(crate::metrics::Gauges {
+        store: (state.store_stats)(),
+        writable: state.store.health().await.is_writable(),
+        read_model_position: state.projector.position(),
+        log_position: head,
+        subscriptions_open: state.open.total(),
+    });
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
@@ -227,11 +248,55 @@ fn respond(status: StatusCode, response: async_graphql::Response, id: uuid::Uuid
     with_request_id(response, id)
 }
 
-async fn graphql(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+/// Why a request body was not taken.
+enum BodyProblem {
+    /// Larger than [`BODY_BYTES_MAX`]; `drained`: the rest was read and discarded (up to
+    /// [`BODY_DRAIN_MAX`]), so the client, which may still be sending, sees the answer.
+    TooLarge {
+        drained: bool,
+    },
+    Broken(String),
+}
+
+/// Reads the body up to [`BODY_BYTES_MAX`]. A larger one is refused — at once when the client
+/// announced it and waits for `100 Continue` (curl), otherwise after reading and discarding it
+/// up to [`BODY_DRAIN_MAX`] (Python's urllib and many libraries send it all at once, and a
+/// server that closes while they send makes them see a reset instead of the answer).
+async fn read_body(headers: &HeaderMap, body: axum::body::Body) -> Result<Bytes, BodyProblem> {
+    use async_graphql::futures_util::StreamExt;
+    let announced = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let expects_continue = headers
+        .get(axum::http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if let Some(length) = announced.filter(|&n| n > BODY_BYTES_MAX as u64) {
+        if expects_continue || length > BODY_DRAIN_MAX as u64 {
+            return Err(BodyProblem::TooLarge { drained: expects_continue });
+        }
+    }
+    let mut stream = body.into_data_stream();
+    let mut taken = Vec::with_capacity(announced.map_or(4096, |n| n as usize).min(BODY_BYTES_MAX));
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| BodyProblem::Broken(format!("the request body could not be read: {e}")))?;
+        total += chunk.len();
+        if total <= BODY_BYTES_MAX {
+            taken.extend_from_slice(&chunk);
+        } else if total > BODY_DRAIN_MAX {
+            return Err(BodyProblem::TooLarge { drained: false });
+        }
+    }
+    if total > BODY_BYTES_MAX {
+        return Err(BodyProblem::TooLarge { drained: true });
+    }
+    Ok(Bytes::from(taken))
+}
+
+async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Body) -> Response {
+    let body = read_body(&headers, body).await;
     let started = std::time::Instant::now();
     let metrics = state.metrics.clone();
     let response = graphql_inner(state, headers, body).await;
@@ -239,24 +304,27 @@ async fn graphql(
     response
 }
 
-async fn graphql_inner(state: AppState, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+async fn graphql_inner(state: AppState, headers: HeaderMap, body: Result<Bytes, BodyProblem>) -> Response {
     let request_id = uuid::Uuid::now_v7();
     let body = match body {
         Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+        Err(BodyProblem::TooLarge { drained }) => {
             let message = format!("the request body is larger than {BODY_BYTES_MAX} bytes");
-            return respond(
+            let mut response = respond(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 error_response("LIMIT_EXCEEDED", &message),
                 request_id,
             );
+            if !drained {
+                // What is left unread cannot be taken as the next request.
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            return response;
         }
-        Err(rejection) => {
-            return respond(
-                StatusCode::BAD_REQUEST,
-                error_response("BAD_USER_INPUT", &rejection.body_text()),
-                request_id,
-            )
+        Err(BodyProblem::Broken(message)) => {
+            return respond(StatusCode::BAD_REQUEST, error_response("BAD_USER_INPUT", &message), request_id)
         }
     };
     let request: async_graphql::Request = match serde_json::from_slice(&body) {

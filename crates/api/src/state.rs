@@ -44,6 +44,13 @@ impl Written {
 #[derive(Debug, Default)]
 pub struct Open(Mutex<HashMap<Uuid, usize>>);
 
+impl Open {
+    /// Open subscriptions of all tokens.
+    pub fn total(&self) -> u64 {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).values().sum::<usize>() as u64
+    }
+}
+
 /// Counts one open subscription until dropped.
 pub(crate) struct Slot {
     open: Arc<Open>,
@@ -73,7 +80,7 @@ pub(crate) fn take_slot(open: &Arc<Open>, token: Uuid) -> async_graphql::Result<
 }
 
 /// The state the resolvers share (one per server).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiState {
     pub engine: Arc<Engine>,
     pub projector: Arc<Projector>,
@@ -81,11 +88,13 @@ pub struct ApiState {
     pub open: Arc<Open>,
     /// The last position each token's changes reached (read your own writes).
     pub written: Arc<Written>,
+    /// What `/metrics` counts.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl ApiState {
     pub fn new(engine: Arc<Engine>, projector: Arc<Projector>) -> ApiState {
-        ApiState { engine, projector, open: Arc::default(), written: Arc::default() }
+        ApiState { engine, projector, open: Arc::default(), written: Arc::default(), metrics: Arc::default() }
     }
 
     /// The store's clock's now (tests control it through the store).
@@ -223,6 +232,13 @@ pub(crate) fn engine_error(e: EngineError) -> Error {
         EngineError::InvalidToken(_) => coded("BAD_USER_INPUT", e.to_string()),
         EngineError::Dissolved(_) | EngineError::NotApplicable { .. } => coded("REJECTED", e.to_string()),
         EngineError::Store(store::StoreError::Limit { .. }) => coded("LIMIT_EXCEEDED", e.to_string()),
+        EngineError::Store(store::StoreError::Unavailable(cause)) => {
+            tracing::warn!(cause = %cause, "a write was refused: the store cannot write now");
+            coded(
+                "UNAVAILABLE",
+                format!("the store cannot write now: {cause}. Nothing of this change was stored; reads still work; try again later (with the same idempotencyKey a repeat is applied once)"),
+            )
+        }
         EngineError::Store(store::StoreError::Io(cause)) => {
             tracing::error!(error = %cause, "the event store is unavailable");
             coded(

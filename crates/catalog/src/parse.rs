@@ -94,10 +94,22 @@ impl Table<'_> {
     }
 }
 
+/// What a column other than a required one is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Column {
+    /// Read (and checked) by the code when the file has it.
+    Optional,
+    /// A source: empty, or an `http(s)://` address.
+    Url,
+    /// A note for people (free text), shown nowhere and checked for nothing else.
+    Note,
+}
+
 fn read<'a>(
     file: &'static str,
     bytes: &[u8],
     required: &[&str],
+    others: &[(&str, Column)],
     errors: &'a mut Vec<RowError>,
 ) -> Option<Table<'a>> {
     if bytes.len() > FILE_BYTES_MAX {
@@ -132,6 +144,27 @@ fn read<'a>(
         });
         return None;
     }
+    // Every column is read and checked, or refused: a column nobody reads is a column whose
+    // errors nobody sees.
+    for (i, h) in headers.iter().enumerate() {
+        if !required.contains(&h.as_str()) && !others.iter().any(|(name, _)| name == h) {
+            let known: Vec<&str> = required.iter().copied().chain(others.iter().map(|(n, _)| *n)).collect();
+            errors.push(RowError {
+                file: file.into(),
+                line: 1,
+                column: Some((i + 1, h.clone())),
+                message: format!(
+                    "unknown column `{h}`: it is neither read nor checked; the columns are {}",
+                    known.join(", ")
+                ),
+            });
+        }
+    }
+    let urls: Vec<usize> = others
+        .iter()
+        .filter(|(_, kind)| *kind == Column::Url)
+        .filter_map(|(name, _)| headers.iter().position(|h| h == name))
+        .collect();
     let mut rows = Vec::new();
     for record in reader.records() {
         match record {
@@ -145,6 +178,19 @@ fn read<'a>(
                         message: format!("{} fields, the header has {}", r.len(), headers.len()),
                     });
                     continue;
+                }
+                for &c in &urls {
+                    let v = r.get(c).unwrap_or("").trim();
+                    if let Some(bad) =
+                        v.split(';').map(str::trim).find(|part| !is_source(part)).filter(|_| !v.is_empty())
+                    {
+                        errors.push(RowError {
+                            file: file.into(),
+                            line,
+                            column: Some((c + 1, headers[c].clone())),
+                            message: format!("`{bad}` is not an http(s) address (sources: addresses separated by `;`, each may be followed by a note in parentheses)"),
+                        });
+                    }
                 }
                 rows.push((line, r));
             }
@@ -164,6 +210,15 @@ fn read<'a>(
     Some(Table { file, headers, rows, errors })
 }
 
+/// A source: an http(s) address, optionally followed by a note in parentheses.
+fn is_source(part: &str) -> bool {
+    let (address, note) = part.split_once(char::is_whitespace).unwrap_or((part, ""));
+    let note = note.trim();
+    (address.starts_with("https://") || address.starts_with("http://"))
+        && address.len() > "https://".len()
+        && (note.is_empty() || (note.starts_with('(') && note.ends_with(')')))
+}
+
 /// A field of a row, by column name (the column exists: `read` checked the header).
 fn field<'r>(t: &Table, row: &'r csv::StringRecord, name: &str) -> (&'r str, Option<usize>) {
     let c = t.col(name);
@@ -177,6 +232,44 @@ fn number(t: &mut Table, line: u64, row: &csv::StringRecord, name: &str) -> u64 
         Err(_) => {
             t.error(line, c, format!("`{v}` is not a whole number"));
             0
+        }
+    }
+}
+
+/// The keys an authority's row derives from its ARS (Land 2, Regierungsbezirk 1, Kreis 2,
+/// Verband 4, Gemeinde 3 digits): `kreisschluessel` its first five digits; `gemeindeverband_rs`
+/// its first nine for an Amt, Verbandsgemeinde or municipality of a Verband, empty for a
+/// Landkreis or kreisfreie Stadt; `ags` (Kreis and Gemeinde) for a municipality, empty for an
+/// Amt, Verbandsgemeinde or Landkreis — a mitverwaltende Gemeinde's names the municipality
+/// itself (its key is the Verband's).
+fn check_keys_of_authority(
+    t: &mut Table,
+    line: u64,
+    row: &csv::StringRecord,
+    ars: &str,
+    kind: AuthorityKind,
+) {
+    let (kreis, c) = field(t, row, "kreisschluessel");
+    if c.is_some() && kreis != &ars[..5] {
+        t.error(line, c, format!("`{kreis}` is not the Kreis of ARS {ars} (`{}`)", &ars[..5]));
+    }
+    let (verband, c) = field(t, row, "gemeindeverband_rs");
+    let no_verband = matches!(kind, AuthorityKind::Landkreis | AuthorityKind::KreisfreieStadt);
+    let want = if no_verband { "" } else { &ars[..9] };
+    if c.is_some() && verband != want {
+        t.error(line, c, format!("`{verband}` should be `{want}` for ARS {ars} ({})", kind.name()));
+    }
+    let (ags, c) = field(t, row, "ags");
+    if c.is_some() {
+        let ok = match kind {
+            AuthorityKind::Landkreis | AuthorityKind::Amt | AuthorityKind::Verbandsgemeinde => ags.is_empty(),
+            AuthorityKind::MitverwaltendeGemeinde => {
+                ags.len() == 8 && ags.starts_with(&ars[..5]) && ags.bytes().all(|b| b.is_ascii_digit())
+            }
+            _ => ags.len() == 8 && ags[..5] == ars[..5] && ags[5..] == ars[9..],
+        };
+        if !ok {
+            t.error(line, c, format!("`{ags}` is not the AGS of ARS {ars} ({})", kind.name()));
         }
     }
 }
@@ -256,8 +349,14 @@ fn read_authorities(
         "anzahl_gemeinden",
         "einwohner",
     ];
+    let derived = [
+        ("kreisschluessel", Column::Optional),
+        ("gemeindeverband_rs", Column::Optional),
+        ("ags", Column::Optional),
+        ("landkreis_name", Column::Optional),
+    ];
     let mut out = BTreeMap::new();
-    let Some(mut t) = read(AUTHORITIES_FILE, bytes, &required, errors) else {
+    let Some(mut t) = read(AUTHORITIES_FILE, bytes, &required, &derived, errors) else {
         return (BTreeMap::new(), BTreeMap::new());
     };
     let rows = std::mem::take(&mut t.rows);
@@ -289,6 +388,7 @@ fn read_authorities(
             };
             t.error(*line, lc, msg);
         }
+        check_keys_of_authority(&mut t, *line, row, ars, kind);
         let population = number(&mut t, *line, row, "einwohner");
         let authority = Authority {
             ars: ars.to_owned(),
@@ -304,13 +404,31 @@ fn read_authorities(
         let expected = number(&mut t, *line, row, "anzahl_gemeinden");
         out.insert(ars.to_owned(), (authority, *line, expected));
     }
-    // Landkreis references must name a Landkreis of the file.
+    // Landkreis references must name a Landkreis of the file, with its name.
+    let names: BTreeMap<u64, &str> =
+        rows.iter().map(|(line, row)| (*line, field(&t, row, "landkreis_name").0)).collect();
     for (authority, line, _) in out.values() {
         if let Some(lk) = &authority.landkreis_ars {
-            if out.get(lk).is_none_or(|(a, ..)| a.kind != AuthorityKind::Landkreis) {
-                let c = t.col("landkreis_ars");
-                t.error(*line, c, format!("`{lk}` is not a Landkreis of this file"));
+            match out.get(lk) {
+                Some((a, ..)) if a.kind == AuthorityKind::Landkreis => {
+                    let given = names.get(line).copied().unwrap_or("");
+                    if t.col("landkreis_name").is_some() && given != a.name {
+                        let c = t.col("landkreis_name");
+                        t.error(
+                            *line,
+                            c,
+                            format!("`{given}` is not the name of Landkreis {lk} (`{}`)", a.name),
+                        );
+                    }
+                }
+                _ => {
+                    let c = t.col("landkreis_ars");
+                    t.error(*line, c, format!("`{lk}` is not a Landkreis of this file"));
+                }
             }
+        } else if names.get(line).is_some_and(|n| !n.is_empty()) {
+            let c = t.col("landkreis_name");
+            t.error(*line, c, "a Landkreis or kreisfreie Stadt has no Landkreis name");
         }
     }
     let expected = out.iter().map(|(k, (_, line, n))| (k.clone(), (*line, *n))).collect();
@@ -324,7 +442,17 @@ fn read_members(
     errors: &mut Vec<RowError>,
 ) {
     let required = ["ags", "name", "verwaltungstraeger_ars", "einwohner"];
-    let Some(mut t) = read(MUNICIPALITIES_FILE, bytes, &required, errors) else { return };
+    let checked = [
+        ("ars", Column::Optional),
+        ("gemeindeart", Column::Optional),
+        ("landkreis_ars", Column::Optional),
+        ("landkreis_name", Column::Optional),
+        ("verwaltungstraeger_name", Column::Optional),
+        ("verwaltungstraeger_typ", Column::Optional),
+        ("plz_verwaltungssitz", Column::Optional),
+        ("flaeche_ha", Column::Optional),
+    ];
+    let Some(mut t) = read(MUNICIPALITIES_FILE, bytes, &required, &checked, errors) else { return };
     let rows = std::mem::take(&mut t.rows);
     let mut seen = BTreeSet::new();
     for (line, row) in &rows {
@@ -346,6 +474,7 @@ fn read_members(
         let name = field(&t, row, "name").0.to_owned();
         match authorities.get_mut(vt) {
             Some(a) if a.kind != AuthorityKind::Landkreis => {
+                check_municipality(&mut t, *line, row, ags, a);
                 a.members.push(Member { ags: ags.to_owned(), name, population })
             }
             _ => t.error(*line, vc, format!("`{vt}` is not an administration of {AUTHORITIES_FILE}")),
@@ -361,6 +490,65 @@ fn read_members(
                 message: format!("anzahl_gemeinden says {count}, but {} municipalities of {MUNICIPALITIES_FILE} name `{ars}`", a.members.len()),
             });
         }
+    }
+}
+
+/// A municipality's columns against its AGS and its administration: `ars` is the 12-digit key
+/// of the AGS within the administration (its Kreis, the administration's Verband, its Gemeinde),
+/// `gemeindeart` one of `gemeinde`, `stadt`, `kreisfreie_stadt` (exactly for a kreisfreie
+/// Stadt), the Landkreis and the administration's name and type as the authorities file says,
+/// `plz_verwaltungssitz` five digits, `flaeche_ha` a whole number.
+fn check_municipality(t: &mut Table, line: u64, row: &csv::StringRecord, ags: &str, a: &Authority) {
+    let (ars, c) = field(t, row, "ars");
+    if c.is_some() {
+        let ok = ars.len() == 12
+            && ars.bytes().all(|b| b.is_ascii_digit())
+            && ars[..5] == ags[..5]
+            && ars[9..] == ags[5..]
+            && ars[..9] == a.ars[..9];
+        if !ok {
+            let want = format!("{}{}", &a.ars[..9], &ags[5..]);
+            t.error(line, c, format!("`{ars}` is not the ARS of AGS {ags} in {} (`{want}`)", a.ars));
+        }
+    }
+    let (art, c) = field(t, row, "gemeindeart");
+    if c.is_some() {
+        let kreisfrei = a.kind == AuthorityKind::KreisfreieStadt;
+        let ok = match art {
+            "kreisfreie_stadt" => kreisfrei,
+            "gemeinde" | "stadt" => !kreisfrei,
+            _ => false,
+        };
+        if !ok {
+            t.error(
+                line,
+                c,
+                format!(
+                    "`{art}` is not the kind of a municipality of a {} (gemeinde, stadt or kreisfreie_stadt)",
+                    a.kind.name()
+                ),
+            );
+        }
+    }
+    let want_lk = a.landkreis_ars.as_deref().unwrap_or("");
+    let (lk, c) = field(t, row, "landkreis_ars");
+    if c.is_some() && lk != want_lk {
+        t.error(line, c, format!("`{lk}` is not the Landkreis of {} (`{want_lk}`)", a.ars));
+    }
+    let (vt_name, c) = field(t, row, "verwaltungstraeger_name");
+    if c.is_some() && vt_name != a.name {
+        t.error(line, c, format!("`{vt_name}` is not the name of {} (`{}`)", a.ars, a.name));
+    }
+    let (vt_kind, c) = field(t, row, "verwaltungstraeger_typ");
+    if c.is_some() && vt_kind != a.kind.name() {
+        t.error(line, c, format!("`{vt_kind}` is not the type of {} (`{}`)", a.ars, a.kind.name()));
+    }
+    let (plz, c) = field(t, row, "plz_verwaltungssitz");
+    if c.is_some() && !(plz.len() == 5 && plz.bytes().all(|b| b.is_ascii_digit())) {
+        t.error(line, c, format!("`{plz}` is not a postcode (5 digits)"));
+    }
+    if t.col("flaeche_ha").is_some() {
+        number(t, line, row, "flaeche_ha");
     }
 }
 
@@ -381,8 +569,23 @@ fn read_services(
     ];
     let required: Vec<&str> =
         common.iter().chain(if program == Program::Efa { &efa[..] } else { &[] }).copied().collect();
+    let others = [
+        ("ozg_leistung", Column::Note),
+        ("leika_bezeichnung", Column::Note),
+        ("leika_typ", Column::Note),
+        ("leika_urn", Column::Optional),
+        ("themenfeld_federfuehrung", Column::Note),
+        ("themenfeld_federfuehrung_quelle", Column::Url),
+        ("efa_onlinedienst", Column::Note),
+        ("efa_umsetzer", Column::Optional),
+        ("efa_quelle", Column::Url),
+        ("quelle", Column::Url),
+        ("hinweis", Column::Note),
+        ("workflow", Column::Optional),
+        ("workflow_land", Column::Optional),
+    ];
     let mut out = Vec::new();
-    let Some(mut t) = read(file, bytes, &required, errors) else { return out };
+    let Some(mut t) = read(file, bytes, &required, &others, errors) else { return out };
     let rows = std::mem::take(&mut t.rows);
     let mut keys = BTreeSet::new();
     for (line, row) in &rows {
@@ -412,6 +615,14 @@ fn read_services(
         for k in &leika_keys {
             if let Err(e) = check_leika(k) {
                 t.error(*line, lc, e);
+            }
+        }
+        let (urn, uc) = field(&t, row, "leika_urn");
+        if uc.is_some() && !urn.is_empty() {
+            let want =
+                leika_keys.first().map(|k| format!("urn:de:fim:leika:leistung:{k}")).unwrap_or_default();
+            if urn != want {
+                t.error(*line, uc, format!("`{urn}` is not the URN of the first LeiKa key (`{want}`)"));
             }
         }
         let (level, vc) = field(&t, row, "zustaendige_ebene_bb_annahme");
@@ -473,15 +684,21 @@ fn read_services(
 
 /// Marks ZV DIKOM's members (`ars` of a known administration, each once).
 fn read_association(bytes: &[u8], authorities: &mut BTreeMap<String, Authority>, errors: &mut Vec<RowError>) {
-    let Some(mut t) = read(ASSOCIATION_FILE, bytes, &["ars", "name"], errors) else { return };
+    let others = [("quelle", Column::Url), ("hinweis", Column::Note)];
+    let Some(mut t) = read(ASSOCIATION_FILE, bytes, &["ars", "name"], &others, errors) else { return };
     let rows = std::mem::take(&mut t.rows);
     let mut seen = BTreeSet::new();
     for (line, row) in &rows {
         let (ars, c) = field(&t, row, "ars");
+        let (name, nc) = field(&t, row, "name");
         match authorities.get_mut(ars) {
             None => t.error(*line, c, format!("there is no administration with ARS `{ars}`")),
             Some(_) if !seen.insert(ars.to_owned()) => {
                 t.error(*line, c, format!("ARS `{ars}` appears twice"))
+            }
+            Some(a) if a.name != name => {
+                let message = format!("`{name}` is not the name of {ars} (`{}`)", a.name);
+                t.error(*line, nc, message)
             }
             Some(a) => a.association_member = true,
         }
@@ -494,8 +711,9 @@ fn read_changes(
     errors: &mut Vec<RowError>,
 ) -> Vec<Dissolution> {
     let required = ["art", "schluessel_alt", "name_alt", "schluessel_neu", "landkreis", "hinweis"];
+    let others = [("name_neu", Column::Note)];
     let mut out = Vec::new();
-    let Some(mut t) = read(CHANGES_FILE, bytes, &required, errors) else { return out };
+    let Some(mut t) = read(CHANGES_FILE, bytes, &required, &others, errors) else { return out };
     let rows = std::mem::take(&mut t.rows);
     for (line, row) in &rows {
         let (art, ac) = field(&t, row, "art");

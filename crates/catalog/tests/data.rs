@@ -185,6 +185,38 @@ fn a_bad_row_is_named_and_nothing_is_imported() {
     );
 }
 
+/// Every column is read and checked, or refused: a key that does not fit its AGS, a name that
+/// is not the administration's, a source that is no address, a column nobody reads.
+#[test]
+fn every_column_is_checked_and_an_unknown_one_is_refused() {
+    let mut f = files();
+    let replace = |bytes: &[u8], from: &str, to: &str| {
+        let text = String::from_utf8(bytes.to_vec()).expect("utf8");
+        assert!(text.contains(from), "{from}");
+        text.replacen(from, to, 1).into_bytes()
+    };
+    // Potsdam's municipality row: its ARS with a letter; Bernau's administration misnamed.
+    f.municipalities = replace(&f.municipalities, "12054000,120540000000,", "12054000,12054000000X,");
+    f.municipalities =
+        replace(&f.municipalities, ",120600020020,Stadt Bernau bei Berlin,", ",120600020020,Bernau,");
+    f.authorities = replace(&f.authorities, "120600020020,12060,", "120600020020,12061,");
+    f.services = replace(&f.services, "https://www.heise.de/", "www.heise.de/");
+    f.association = replace(&f.association, "120730008008,Stadt Angermünde,", "120730008008,Angermünde,");
+    f.changes = replace(&f.changes, "art,schluessel_alt,", "art,bemerkung,schluessel_alt,");
+    let text: Vec<String> =
+        parse_dataset(&f).expect_err("bad columns").iter().map(|e| e.to_string()).collect();
+    for expected in [
+        "brandenburg_gemeinden.csv:4:2 (ars): `12054000000X` is not the ARS of AGS 12054000 in 120540000000 (`120540000000`)",
+        "(verwaltungstraeger_name): `Bernau` is not the name of 120600020020 (`Stadt Bernau bei Berlin`)",
+        "(kreisschluessel): `12061` is not the Kreis of ARS 120600020020 (`12060`)",
+        "efa_services.csv:2:14 (efa_quelle): `www.heise.de/",
+        "zv_dikom_mitglieder.csv:2:2 (name): `Angermünde` is not the name of 120730008008 (`Stadt Angermünde`)",
+        "brandenburg_gebietsaenderungen_2021_2025.csv:1:2 (bemerkung): unknown column `bemerkung`: it is neither read nor checked",
+    ] {
+        assert!(text.iter().any(|e| e.contains(expected)), "{expected}\n{text:#?}");
+    }
+}
+
 #[test]
 fn garbage_and_missing_columns_are_clear_errors() {
     let mut f = files();

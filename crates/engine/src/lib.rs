@@ -333,12 +333,37 @@ impl Engine {
         Ok(outcome)
     }
 
-    /// `execute` without the Land-level policy; returns the state before, too.
+    /// `execute` without the Land-level policy; returns the state before, too. Without an
+    /// expected version the command acts on the current state: when another writer appended
+    /// between reading and appending, it is decided again on the new state (up to
+    /// [`limits::COMMAND_ATTEMPTS_MAX`] times), so only a caller that named a version sees
+    /// `Conflict`.
     pub(crate) async fn execute_one(
         &self,
         service_key: &str,
         ars: &str,
         command: Command,
+        req: &Invocation,
+    ) -> Result<(Option<Rollout>, Outcome), EngineError> {
+        let mut attempt = 1;
+        loop {
+            match self.attempt(service_key, ars, &command, req).await {
+                Err(EngineError::Conflict { .. })
+                    if req.expected_version.is_none() && attempt < limits::COMMAND_ATTEMPTS_MAX =>
+                {
+                    attempt += 1;
+                    tokio::task::yield_now().await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        service_key: &str,
+        ars: &str,
+        command: &Command,
         req: &Invocation,
     ) -> Result<(Option<Rollout>, Outcome), EngineError> {
         if req.idempotency_key.is_some() {
@@ -359,7 +384,7 @@ impl Engine {
             now: self.now(),
             facts: self.facts(service_key, ars),
         };
-        let events = decide(state.as_ref(), &command, &cx).map_err(EngineError::Rejected)?;
+        let events = decide(state.as_ref(), command, &cx).map_err(EngineError::Rejected)?;
         let expected = match &state {
             Some(r) => ExpectedVersion::Exact(r.version),
             None => ExpectedVersion::NoStream,

@@ -3,3 +3,8 @@
 
 /// Characters of a token's name at most (at least one).
 pub const TOKEN_NAME_CHARS_MAX: usize = 200;
+
+/// Times a command without an expected version is decided at most when other writers keep
+/// appending to its rollout in between (each time on the state it then finds): sixteen writers
+/// on one rollout at once all succeed.
+pub const COMMAND_ATTEMPTS_MAX: u32 = 64;

@@ -56,6 +56,17 @@ enum Command {
             default_value_t = store_sled::CACHE_BYTES_DEFAULT >> 20
         )]
         sled_cache_mb: u64,
+        /// MiB that must stay free on the data directory's filesystem: below it the embedded
+        /// store refuses writes (`UNAVAILABLE`, `/readyz` 503 naming the cause) before the disk
+        /// is completely full, and takes them again by itself once there is room. 0: only a
+        /// failed write stops them.
+        #[arg(
+            long,
+            value_name = "MIB",
+            env = "ROLLOUT_MIN_FREE_MB",
+            default_value_t = store_sled::MIN_FREE_BYTES_DEFAULT >> 20
+        )]
+        min_free_mb: u64,
     },
     /// API tokens (while `rollout serve` runs, use the issueToken / revokeToken mutations).
     #[command(subcommand)]
@@ -257,14 +268,22 @@ impl<E: std::fmt::Display> From<E> for Failure {
 }
 
 fn main() -> ExitCode {
+    // Never `eprintln!` here: on a full disk (stderr redirected to a file there) it would panic
+    // inside the panic hook, and the process would abort.
     std::panic::set_hook(Box::new(|info| {
-        eprintln!("error: internal error ({info}); please report this");
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "error: internal error ({info}); please report this");
     }));
     let cli = Cli::parse();
     let default_level = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" };
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("ROLLOUT_LOG").unwrap_or_else(|_| default_level.into());
-    let logs = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
+    // A log line that cannot be written (a full disk) is dropped: the subscriber's own report of
+    // that would `eprintln!`, which panics when stderr fails too.
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .log_internal_errors(false);
     if cli.log_format == "json" {
         logs.json().init();
     } else {
@@ -288,8 +307,8 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<(), Failure> {
     match command {
-        Command::Serve { store, listen, demo, sled_cache_mb } => {
-            serve::run(&store, listen, demo, sled_cache_mb << 20).await
+        Command::Serve { store, listen, demo, sled_cache_mb, min_free_mb } => {
+            serve::run(&store, listen, demo, sled_cache_mb << 20, min_free_mb << 20).await
         }
         Command::Workflow(WorkflowCommand::Check { files }) => check_workflows(&files),
         Command::Workflow(WorkflowCommand::Publish { store, file, reason }) => {

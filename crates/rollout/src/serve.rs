@@ -7,6 +7,19 @@ use std::time::Duration;
 
 /// How often the read models' checkpoint is written while serving.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
+/// How often the store is asked whether it can write (which lets it recover by itself).
+const HEALTH_EVERY: Duration = Duration::from_secs(2);
+/// The exit code when the store cannot recover in this process (`EX_TEMPFAIL`): its supervisor
+/// restarts it, and the next start indexes the log again from its segments.
+pub const EXIT_STORE_FAILED: u8 = 75;
+
+/// A line for whoever started the server. Never `println!`: with stdout on a full disk it would
+/// panic; a line that cannot be written is dropped, and the server goes on.
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_fmt(line).and_then(|()| out.write_all(b"\n")).and_then(|()| out.flush());
+}
 
 use store::{EventStore, Timestamp};
 use store_sled::{SledConfig, SledStore};
@@ -39,6 +52,7 @@ pub async fn run(
     listen: SocketAddr,
     demo: bool,
     sled_cache_bytes: u64,
+    min_free_bytes: u64,
 ) -> Result<(), Failure> {
     let dir = args.data_dir.as_path();
     std::fs::create_dir_all(dir).map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
@@ -56,6 +70,7 @@ pub async fn run(
             let mut config = SledConfig::new(dir);
             config.clock = clock.clone();
             config.cache_bytes = sled_cache_bytes;
+            config.min_free_bytes = min_free_bytes;
             let sled = SledStore::open(config)?;
             let stats: api::metrics::StoreStats = {
                 let sled = sled.clone();
@@ -67,6 +82,9 @@ pub async fn run(
             (Arc::new(sled), stats)
         }
     };
+    // Every durable append is timed for `/metrics`.
+    let metrics = Arc::new(api::metrics::Metrics::default());
+    let store: Arc<dyn EventStore> = Arc::new(Timed { inner: store, appends: metrics.appends.clone() });
     let registry = Arc::new(engine::definitions::bundled().map_err(Failure)?);
     // Tokens, definitions and catalogue changes from here on (by another server on the same
     // database) are followed.
@@ -80,16 +98,17 @@ pub async fn run(
             .await
             .map_err(|e| Failure(e.to_string()))?;
     tracing::debug!(?start, "read models ready");
-    let schema = api::schema::build(api::ApiState::new(engine.clone(), projector.clone()));
-    let router =
-        api::server::router(schema, engine.tokens().clone(), projector.clone(), store.clone(), stats);
+    let mut state = api::ApiState::new(engine.clone(), projector.clone());
+    state.metrics = metrics;
+    let schema = api::schema::build(state.clone());
+    let router = api::server::router(schema, &state, engine.tokens().clone(), store.clone(), stats);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| Failure(format!("cannot listen on {listen}: {e}")))?;
     let address = listener.local_addr().map_err(|e| Failure(e.to_string()))?;
     // Signal handlers are in place before anyone is told where to connect.
     let shutdown = shutdown_signal().map_err(|e| Failure(format!("cannot install signal handlers: {e}")))?;
-    println!("listening on http://{address}");
+    say(format_args!("listening on http://{address}"));
 
     let deadlines = engine::spawn_deadline_policy(engine.clone(), projector.clone(), engine::DEADLINE_ROUND);
     let checkpoints = {
@@ -104,17 +123,63 @@ pub async fn run(
             }
         })
     };
+    // The store is asked regularly whether it can write: a store that recovers does so without
+    // a request; one that cannot recover in this process ends it for its supervisor.
+    let (fatal_tx, fatal_rx) = tokio::sync::oneshot::channel::<String>();
+    let health = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(HEALTH_EVERY);
+            let mut was_writable = true;
+            loop {
+                tick.tick().await;
+                match store.health().await {
+                    store::Health::Writable => was_writable = true,
+                    store::Health::Unwritable { cause, fatal: true } => {
+                        let _ = fatal_tx.send(cause);
+                        return;
+                    }
+                    store::Health::Unwritable { cause, fatal: false } => {
+                        if was_writable {
+                            tracing::warn!(%cause, "the store cannot write; writes are refused until it can");
+                        }
+                        was_writable = false;
+                    }
+                }
+            }
+        })
+    };
+    let fatal = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+    let stop = {
+        let fatal = fatal.clone();
+        async move {
+            tokio::select! {
+                () = shutdown => {}
+                Ok(cause) = fatal_rx => {
+                    *fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(cause);
+                }
+            }
+        }
+    };
     axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(stop)
         .await
         .map_err(|e| Failure(format!("the server stopped: {e}")))?;
+    health.abort();
+    if let Some(cause) = fatal.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        deadlines.abort();
+        checkpoints.abort();
+        follower.abort();
+        tracing::error!(%cause, "the store cannot recover in this process; exiting for the supervisor to restart it");
+        std::process::exit(i32::from(EXIT_STORE_FAILED));
+    }
     deadlines.abort();
     checkpoints.abort();
     // A checkpoint under way (a blocking write the abort does not interrupt) ends first.
     let _ = checkpoints.await;
     follower.abort();
     projector.checkpoint().map_err(|e| Failure(e.to_string()))?;
-    println!("stopped");
+    say(format_args!("stopped"));
     Ok(())
 }
 
@@ -168,7 +233,7 @@ async fn initialise(
         let secret = engine.issue_token(spec, &engine::Invocation::system()).await?.secret;
         let path = dir.join("admin.token");
         write_secret(&path, &secret)?;
-        println!("admin token written to {}", path.display());
+        say(format_args!("admin token written to {}", path.display()));
     }
     if let Some(clock) = demo {
         if engine.load("wohngeld", catalog::LAND_ARS).await?.is_none() {
@@ -192,4 +257,86 @@ fn write_secret(path: &Path, secret: &str) -> Result<(), Failure> {
     file.write_all(secret.as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(|e| Failure(format!("{}: {e}", path.display())))
+}
+
+/// The store, with the latency of every append observed (`rollout_store_append_seconds`).
+#[derive(Debug)]
+struct Timed {
+    inner: Arc<dyn EventStore>,
+    appends: Arc<api::metrics::Histogram>,
+}
+
+#[async_trait::async_trait]
+impl EventStore for Timed {
+    async fn append(
+        &self,
+        stream_id: &str,
+        expected: store::ExpectedVersion,
+        events: Vec<store::NewEvent>,
+    ) -> Result<Vec<store::RecordedEvent>, store::StoreError> {
+        let started = std::time::Instant::now();
+        let appended = self.inner.append(stream_id, expected, events).await;
+        if appended.is_ok() {
+            self.appends.observe(started.elapsed().as_secs_f64());
+        }
+        appended
+    }
+
+    async fn append_recorded(&self, events: Vec<store::RecordedEvent>) -> Result<(), store::StoreError> {
+        self.inner.append_recorded(events).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        from: u64,
+        direction: store::Direction,
+        max: usize,
+    ) -> Result<Vec<store::RecordedEvent>, store::StoreError> {
+        self.inner.read_stream(stream_id, from, direction, max).await
+    }
+
+    async fn stream_version(&self, stream_id: &str) -> Result<u64, store::StoreError> {
+        self.inner.stream_version(stream_id).await
+    }
+
+    async fn read_all(&self, from: u64, max: usize) -> Result<Vec<store::RecordedEvent>, store::StoreError> {
+        self.inner.read_all(from, max).await
+    }
+
+    async fn read_category(
+        &self,
+        prefix: &str,
+        after: u64,
+        max: usize,
+    ) -> Result<Vec<store::RecordedEvent>, store::StoreError> {
+        self.inner.read_category(prefix, after, max).await
+    }
+
+    async fn read_event(&self, position: u64) -> Result<Option<store::RecordedEvent>, store::StoreError> {
+        self.inner.read_event(position).await
+    }
+
+    async fn read_event_by_id(
+        &self,
+        event_id: uuid::Uuid,
+    ) -> Result<Option<store::RecordedEvent>, store::StoreError> {
+        self.inner.read_event_by_id(event_id).await
+    }
+
+    async fn head(&self) -> Result<store::Head, store::StoreError> {
+        self.inner.head().await
+    }
+
+    fn clock(&self) -> Arc<dyn store::Clock> {
+        self.inner.clock()
+    }
+
+    fn notifications(&self) -> tokio::sync::broadcast::Receiver<store::Committed> {
+        self.inner.notifications()
+    }
+
+    async fn health(&self) -> store::Health {
+        self.inner.health().await
+    }
 }

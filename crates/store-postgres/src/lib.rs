@@ -44,6 +44,8 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (stream_id, version)
     )",
     "CREATE TABLE IF NOT EXISTS efa_schema_version (version INT NOT NULL)",
+    // One row a health probe rewrites: a write that fails when the database cannot write.
+    "CREATE TABLE IF NOT EXISTS efa_write_probe (id INT PRIMARY KEY, at TIMESTAMPTZ NOT NULL)",
 ];
 
 /// Where the store lives.
@@ -63,7 +65,18 @@ impl PgConfig {
 }
 
 fn db_err(e: tokio_postgres::Error) -> StoreError {
-    StoreError::Io(format!("PostgreSQL: {e}"))
+    // The database cannot take writes now (connection lost or refused, disk full, out of
+    // memory, shutting down): `Unavailable`, which clears once it can again.
+    let transient = e.is_closed()
+        || e.code().is_none_or(|c| {
+            let c = c.code();
+            c.starts_with("08") || c.starts_with("53") || c.starts_with("57P")
+        });
+    if transient {
+        StoreError::Unavailable(format!("PostgreSQL: {e}"))
+    } else {
+        StoreError::Io(format!("PostgreSQL: {e}"))
+    }
 }
 
 async fn connect(config: &PgConfig) -> Result<Client, StoreError> {
@@ -100,6 +113,7 @@ pub struct PgStore {
 }
 
 struct Inner {
+    unwritable: Arc<std::sync::Mutex<Option<String>>>,
     config: PgConfig,
     reader: tokio::sync::Mutex<Option<Arc<Client>>>,
     live: broadcast::Sender<Committed>,
@@ -140,12 +154,19 @@ impl PgStore {
         }
         let (live, _) = broadcast::channel(LIVE_CHANNEL_BATCHES);
         let (queue, receiver) = write_queue();
-        let writer =
-            Writer { config: config.clone(), client: Some(client), statements: None, live: live.clone() };
+        let unwritable = Arc::new(std::sync::Mutex::new(None));
+        let writer = Writer {
+            config: config.clone(),
+            client: Some(client),
+            statements: None,
+            live: live.clone(),
+            unwritable: unwritable.clone(),
+        };
         let writer = tokio::spawn(writer.run(receiver));
         let listener = tokio::spawn(listen(config.clone(), live.clone()));
         Ok(PgStore {
             inner: Arc::new(Inner {
+                unwritable,
                 config,
                 reader: tokio::sync::Mutex::new(None),
                 live,
@@ -221,6 +242,8 @@ struct Writer {
     client: Option<Client>,
     statements: Option<Statements>,
     live: broadcast::Sender<Committed>,
+    /// Why the last group could not be written, until one is (or a probe write succeeds).
+    unwritable: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 /// The writer's statements, prepared once per connection (an unprepared query costs a second
@@ -286,6 +309,7 @@ impl Writer {
         while let Some(group) = queue.next_group().await {
             match self.commit(&group).await {
                 Ok((plan, stored)) => {
+                    *self.unwritable.lock().unwrap_or_else(|p| p.into_inner()) = None;
                     if !plan.rows().is_empty() {
                         let _ = self.live.send(plan.rows().into());
                     }
@@ -293,6 +317,11 @@ impl Writer {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "a group commit failed; nothing of it is acknowledged");
+                    if let StoreError::Unavailable(cause) = &e {
+                        *self.unwritable.lock().unwrap_or_else(|p| p.into_inner()) = Some(cause.clone());
+                        // A new connection for the next group.
+                        self.client = None;
+                    }
                     group.fail(e);
                 }
             }
@@ -502,6 +531,34 @@ impl EventStore for PgStore {
             .query_events("SELECT position, record FROM efa_events ORDER BY position DESC LIMIT 1", &[])
             .await?;
         Ok(last.first().map(Head::after).unwrap_or(Head::EMPTY))
+    }
+
+    /// Writable unless the last group failed for a reason that clears (connection, disk); then
+    /// a probe write tells whether it has.
+    async fn health(&self) -> store::Health {
+        let Some(cause) = self.inner.unwritable.lock().unwrap_or_else(|p| p.into_inner()).clone() else {
+            return store::Health::Writable;
+        };
+        let probe = async {
+            let client = self.reader().await?;
+            client
+                .batch_execute(
+                    "INSERT INTO efa_write_probe VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+                )
+                .await
+                .map_err(db_err)
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(5), probe).await {
+            Ok(Ok(())) => {
+                *self.inner.unwritable.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                store::Health::Writable
+            }
+            Ok(Err(e)) => store::Health::Unwritable { cause: e.to_string(), fatal: false },
+            Err(_) => store::Health::Unwritable {
+                cause: format!("{cause} (a probe write timed out)"),
+                fatal: false,
+            },
+        }
     }
 
     fn notifications(&self) -> broadcast::Receiver<Committed> {

@@ -65,7 +65,18 @@ pub struct SledConfig {
     /// [`SEGMENT_BYTES_MAX`]; default [`SEGMENT_BYTES_DEFAULT`]).
     pub segment_bytes: u64,
     pub clock: Arc<dyn Clock>,
+    /// Appends are refused ([`StoreError::Unavailable`]) while the data directory's filesystem
+    /// has less than this many bytes free, before the disk is completely full; they succeed
+    /// again once there is room (default [`MIN_FREE_BYTES_DEFAULT`]; 0: only a failed write stops
+    /// them).
+    pub min_free_bytes: u64,
+    /// For tests: makes the log's next writes or syncs fail (see [`Faults`]).
+    pub faults: Option<Arc<Faults>>,
 }
+
+/// The free-space reserve unless configured otherwise: room for sled's own flushes, a segment's
+/// offset index and the read models' checkpoint beside the log.
+pub const MIN_FREE_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
 
 impl SledConfig {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
@@ -74,7 +85,66 @@ impl SledConfig {
             cache_bytes: CACHE_BYTES_DEFAULT,
             segment_bytes: SEGMENT_BYTES_DEFAULT,
             clock: Arc::new(SystemClock),
+            min_free_bytes: MIN_FREE_BYTES_DEFAULT,
+            faults: None,
         }
+    }
+}
+
+/// A fault-injection seam for tests: the next `n` writes (or `fdatasync`s) of the log's open
+/// segment fail with `EIO`, as a failing disk makes them. A failed sync comes after its write
+/// reached the file, as it does on a real disk.
+#[derive(Debug, Default)]
+pub struct Faults {
+    writes: AtomicU64,
+    syncs: AtomicU64,
+}
+
+impl Faults {
+    /// The next write of the log fails.
+    pub fn fail_next_write(&self) {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The next `fdatasync` of the log fails (after its write).
+    pub fn fail_next_sync(&self) {
+        self.syncs.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn take(counter: &AtomicU64) -> std::io::Result<()> {
+        match counter.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)) {
+            Ok(_) => Err(std::io::Error::from_raw_os_error(5)), // EIO
+            Err(_) => Ok(()),
+        }
+    }
+
+    pub(crate) fn before_write(&self) -> std::io::Result<()> {
+        Faults::take(&self.writes)
+    }
+
+    pub(crate) fn before_sync(&self) -> std::io::Result<()> {
+        Faults::take(&self.syncs)
+    }
+}
+
+/// Bytes free for unprivileged use on the filesystem of `dir` (`None` if it cannot be asked).
+fn free_bytes(dir: &Path) -> Option<u64> {
+    rustix::fs::statvfs(dir).ok().map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+}
+
+/// `Err(cause)` when `dir`'s filesystem has less than `reserve` bytes free.
+fn check_reserve(dir: &Path, reserve: u64) -> Result<(), String> {
+    if reserve == 0 {
+        return Ok(());
+    }
+    match free_bytes(dir) {
+        Some(free) if free < reserve => Err(format!(
+            "the disk of the data directory {} is nearly full: {} MiB free, below the reserve of {} MiB; free space there and writes resume by themselves",
+            dir.display(),
+            free / (1024 * 1024),
+            reserve.div_ceil(1024 * 1024)
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -114,6 +184,8 @@ struct Inner {
     /// Events indexed again when the store was opened.
     replayed: u64,
     clock: Arc<dyn Clock>,
+    /// The writer's state, shared with [`EventStore::health`], which may recover it.
+    writer_state: Arc<Mutex<Writer>>,
     /// Taken on drop, which ends the writer after the queued groups.
     queue: Option<WriteQueue>,
     writer: Option<std::thread::JoinHandle<()>>,
@@ -172,6 +244,8 @@ impl SledStore {
         sync_dir(&log_dir)?;
         let db_file = File::open(log_dir.join("db")).map_err(|e| io_at(&log_dir.join("db"), e))?;
         let mut checkpointer = Checkpointer {
+            dir: dir.clone(),
+            min_free_bytes: config.min_free_bytes,
             db: db.clone(),
             db_file,
             blob_dir: log_dir.join("blobs"),
@@ -181,7 +255,8 @@ impl SledStore {
         };
         let segments_dir = dir.join("segments");
         let indexed = keys::read_indexed(&tree).map_err(sled_err)?;
-        let (log, appender, head) = segments::Log::open(&segments_dir, config.segment_bytes, indexed)?;
+        let (log, mut appender, head) = segments::Log::open(&segments_dir, config.segment_bytes, indexed)?;
+        appender.faults = config.faults.clone();
         sync_dir(dir)?;
         let replayed = reindex(&tree, &log, indexed, head.position)?;
         checkpointer.durable.store(head.position, Ordering::Release);
@@ -191,7 +266,7 @@ impl SledStore {
         let (live, _) = broadcast::channel(LIVE_CHANNEL_BATCHES);
         let (queue, receiver) = write_queue();
         let counters = Arc::new(Counters::default());
-        let writer = Writer {
+        let writer_state = Arc::new(Mutex::new(Writer {
             counters: counters.clone(),
             tree: tree.clone(),
             appender,
@@ -200,11 +275,14 @@ impl SledStore {
             durable_head: durable_head.clone(),
             live: live.clone(),
             clock: config.clock.clone(),
+            dir: dir.clone(),
+            min_free_bytes: config.min_free_bytes,
             failed: None,
-        };
+        }));
+        let shared = writer_state.clone();
         let writer = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer.run(receiver))
+            .spawn(move || Writer::run(&shared, receiver))
             .map_err(StoreError::from)?;
         let (stop_checkpoints, stop) = std::sync::mpsc::channel::<()>();
         let checkpointer = std::thread::Builder::new()
@@ -222,6 +300,7 @@ impl SledStore {
                 counters,
                 replayed,
                 clock: config.clock.clone(),
+                writer_state,
                 queue: Some(queue),
                 writer: Some(writer),
                 checkpointer: Some((stop_checkpoints, checkpointer)),
@@ -399,6 +478,16 @@ impl EventStore for SledStore {
     fn notifications(&self) -> broadcast::Receiver<Committed> {
         self.inner.live.subscribe()
     }
+
+    async fn health(&self) -> store::Health {
+        let state = self.inner.writer_state.clone();
+        tokio::task::spawn_blocking(move || state.lock().unwrap_or_else(|p| p.into_inner()).health())
+            .await
+            .unwrap_or_else(|e| store::Health::Unwritable {
+                cause: format!("the health check failed: {e}"),
+                fatal: false,
+            })
+    }
 }
 
 /// The single writer: owns the head and every append.
@@ -412,40 +501,98 @@ struct Writer {
     live: broadcast::Sender<Committed>,
     counters: Arc<Counters>,
     clock: Arc<dyn Clock>,
-    /// Set when the log can no longer be trusted to match what callers were told; every append
-    /// is refused with this reason until the store is reopened.
-    failed: Option<String>,
+    dir: PathBuf,
+    min_free_bytes: u64,
+    /// Set when a write failed: what is on disk beyond the acknowledged events is unknown, so
+    /// every append is refused until [`Writer::recover`] has cut it off and read the log back.
+    failed: Option<Failed>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("head", &self.head)
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Failed {
+    cause: String,
+    /// The index (sled) may hold entries of events that were not acknowledged: this process
+    /// cannot recover; a restart indexes again from the segments.
+    fatal: bool,
 }
 
 impl Writer {
-    fn run(mut self, mut queue: WriteReceiver) {
+    fn run(shared: &Mutex<Writer>, mut queue: WriteReceiver) {
         while let Some(group) = queue.blocking_next_group() {
-            self.commit(group);
-            if let Err(e) = self.appender.maintain() {
-                tracing::error!(error = %e, "closing a full segment failed; refusing further appends");
-                self.failed =
-                    Some(format!("the log could not begin a new segment ({e}); restart the server"));
+            let mut writer = shared.lock().unwrap_or_else(|p| p.into_inner());
+            writer.commit(group);
+            if writer.failed.is_none() {
+                if let Err(e) = writer.appender.maintain() {
+                    tracing::error!(error = %e, "closing a full segment failed; refusing appends until it succeeds");
+                    writer.failed = Some(Failed {
+                        cause: format!("the log could not begin a new segment ({e})"),
+                        fatal: false,
+                    });
+                }
             }
         }
     }
 
+    /// Writable, or why not; a failed writer whose cause has gone is recovered here.
+    fn health(&mut self) -> store::Health {
+        if let Some(Failed { cause, fatal: true }) = &self.failed {
+            return store::Health::Unwritable { cause: cause.clone(), fatal: true };
+        }
+        if let Err(cause) = check_reserve(&self.dir, self.min_free_bytes) {
+            return store::Health::Unwritable { cause, fatal: false };
+        }
+        if let Some(failed) = self.failed.clone() {
+            match self.appender.recover(self.head) {
+                Ok(()) => {
+                    tracing::info!(after = %failed.cause, "the log is writable again");
+                    self.failed = None;
+                }
+                Err(e) => {
+                    return store::Health::Unwritable {
+                        cause: format!("{}; reopening the log failed: {e}", failed.cause),
+                        fatal: false,
+                    }
+                }
+            }
+        }
+        store::Health::Writable
+    }
+
     fn commit(&mut self, group: Group) {
-        if let Some(reason) = &self.failed {
-            group.fail(StoreError::Io(reason.clone()));
+        if let store::Health::Unwritable { cause, .. } = self.health() {
+            group.fail(StoreError::Unavailable(cause));
             return;
         }
         let start_head = self.head;
         let plan = group.plan(&mut StoredIndex(&self.tree), &mut self.head, self.clock.now());
         let rows = plan.rows();
         if !rows.is_empty() {
-            if let Err(e) = self.make_durable(rows) {
-                // What is on disk is unknown now; nobody is told a write succeeded, and no
-                // further write is taken until the store is reopened (which rereads the head).
-                let reason = format!("the log could not be made durable ({e}); restart the server");
-                tracing::error!(error = %e, "commit failed; refusing further appends");
-                self.failed = Some(reason.clone());
+            if let Err(e) = self.appender.write(rows) {
+                // What is on disk beyond the acknowledged events is unknown now; nobody is told
+                // a write succeeded, and no further write is taken until `recover` has cut it
+                // off through a new descriptor and read the log back.
+                let cause = format!("writing the log failed ({e})");
+                tracing::error!(error = %e, "commit failed; refusing appends until the log is reopened");
+                self.failed = Some(Failed { cause: cause.clone(), fatal: false });
                 self.head = start_head;
-                group.fail(StoreError::Io(reason));
+                group.fail(StoreError::Unavailable(cause));
+                return;
+            }
+            if let Err(e) = insert_index(&self.tree, rows) {
+                let cause = format!("the index could not be updated ({e}); restart the server");
+                tracing::error!(error = %e, "indexing failed; this process cannot write again");
+                self.failed = Some(Failed { cause: cause.clone(), fatal: true });
+                self.head = start_head;
+                group.fail(StoreError::Unavailable(cause));
                 return;
             }
             self.durable.store(self.head.position, Ordering::Release);
@@ -468,17 +615,13 @@ impl Writer {
             .collect();
         group.answer(plan, &stored);
     }
-
-    /// Returns once the group's events are on stable storage (the open segment) and indexed.
-    fn make_durable(&mut self, events: &[RecordedEvent]) -> Result<(), StoreError> {
-        self.appender.write(events)?;
-        insert_index(&self.tree, events)
-    }
 }
 
 /// Makes sled's index durable up to the writer's durable position, so that little is indexed
 /// again at the next open.
 struct Checkpointer {
+    dir: PathBuf,
+    min_free_bytes: u64,
     db: sled::Db,
     db_file: File,
     blob_dir: PathBuf,
@@ -510,6 +653,11 @@ impl Checkpointer {
         // Everything applied before the flush starts is covered by it.
         let durable = self.durable.load(Ordering::Acquire);
         if durable <= self.checkpoint && durable != 0 {
+            return Ok(());
+        }
+        // Near a full disk sled's flush could fail and leave sled refusing every later insert;
+        // skipped, the next open indexes the missing events again from the segments.
+        if check_reserve(&self.dir, self.min_free_bytes).is_err() {
             return Ok(());
         }
         self.db.flush().map_err(sled_err)?;

@@ -90,11 +90,13 @@ enum Source {
 pub(crate) struct Appender {
     pub(crate) log: Arc<Log>,
     file: File,
+    /// Bytes of the open segment that hold acknowledged (written and synced) events.
     bytes: u64,
     segment_bytes: u64,
     last_position: u64,
     frames: Vec<u8>,
     offsets: Vec<u32>,
+    pub(crate) faults: Option<Arc<crate::Faults>>,
 }
 
 fn segment_path(dir: &Path, first: u64) -> PathBuf {
@@ -349,6 +351,7 @@ impl Log {
             last_position: head.position,
             frames: Vec::new(),
             offsets: Vec::new(),
+            faults: None,
         };
         Ok((log, appender, head))
     }
@@ -507,7 +510,13 @@ impl Appender {
         if self.bytes + self.frames.len() as u64 > u64::from(u32::MAX) {
             return Err(StoreError::Io("the open segment would exceed 4 GiB".into()));
         }
+        if let Some(faults) = &self.faults {
+            faults.before_write()?;
+        }
         self.file.write_all(&self.frames)?;
+        if let Some(faults) = &self.faults {
+            faults.before_sync()?;
+        }
         self.file.sync_data()?;
         self.bytes += self.frames.len() as u64;
         if let Some(last) = events.last() {
@@ -515,6 +524,45 @@ impl Appender {
         }
         self.log.write_state().open_offsets.extend_from_slice(&self.offsets);
         Ok(())
+    }
+
+    /// After a failed write or sync: what the open segment holds beyond the acknowledged events
+    /// is cut off, through a new file descriptor (after a failed `fdatasync` the old one may
+    /// report success for pages the kernel already dropped), synced, and read back from the
+    /// disk: its frames must be exactly the acknowledged ones, ending at `head`. Only then are
+    /// the new descriptors used for writing and reading.
+    pub(crate) fn recover(&mut self, head: Head) -> Result<(), StoreError> {
+        let dir = self.log.dir.clone();
+        let (first, expected_frames) = {
+            let state = self.log.read_state();
+            (state.open_first, state.open_offsets.len() - 1)
+        };
+        let path = segment_path(&dir, first);
+        let file = File::options().read(true).write(true).open(&path).map_err(|e| io_at(&path, e))?;
+        file.set_len(self.bytes).map_err(|e| io_at(&path, e))?;
+        file.sync_all().map_err(|e| io_at(&path, e))?;
+        drop(file);
+        let bytes = std::fs::read(&path).map_err(|e| io_at(&path, e))?;
+        let found = scan(&bytes, first, None);
+        let last = found.last.map_or(first - 1, |h| h.position);
+        let hash_ok = found.last.map_or(first == 1 || head.position == first - 1, |h| h.hash == head.hash);
+        if found.damage.is_some()
+            || found.offsets.len() - 1 != expected_frames
+            || last != head.position
+            || !hash_ok
+            || bytes.len() as u64 != self.bytes
+        {
+            return Err(StoreError::Io(format!(
+                "{} does not hold exactly the acknowledged events after the failed write",
+                path.display()
+            )));
+        }
+        let writer = File::options().append(true).open(&path).map_err(|e| io_at(&path, e))?;
+        let reader = File::open(&path).map_err(|e| io_at(&path, e))?;
+        crate::sync_dir(&dir)?;
+        self.file = writer;
+        self.log.write_state().open_file = Arc::new(reader);
+        self.maintain()
     }
 
     /// Called between groups: closes the open segment once it is full and begins the next.

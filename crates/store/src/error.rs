@@ -28,6 +28,10 @@ pub enum StoreError {
     Locked(String),
     #[error("storage error: {0}")]
     Io(String),
+    /// The store cannot write now (full disk, a failed write it has not recovered from, a lost
+    /// database connection); nothing of the refused append was stored. Reads still work.
+    #[error("the store cannot write now: {0}")]
+    Unavailable(String),
     #[error("the store is shut down")]
     Closed,
 }

@@ -110,6 +110,30 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
 
     /// A receiver of committed batches, for [`Subscription`].
     fn notifications(&self) -> tokio::sync::broadcast::Receiver<Committed>;
+
+    /// Whether appends can be made durable now, and if not, why. A store that found it cannot
+    /// write tries to recover here (and before its next append): readiness probes drive it.
+    async fn health(&self) -> Health {
+        Health::Writable
+    }
+}
+
+/// Whether a store can write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Health {
+    Writable,
+    /// Appends are refused with [`StoreError::Unavailable`] carrying `cause`; reads work.
+    /// `fatal`: the store cannot recover in this process (its supervisor must restart it).
+    Unwritable {
+        cause: String,
+        fatal: bool,
+    },
+}
+
+impl Health {
+    pub fn is_writable(&self) -> bool {
+        matches!(self, Health::Writable)
+    }
 }
 
 /// Where appends get their time from. Stores take it as a parameter so tests and demo data can

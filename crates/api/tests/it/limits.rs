@@ -62,8 +62,9 @@ async fn readyz_answers_ready_up_to_its_lag_and_names_the_lag_beyond() {
     let engine = Arc::new(Engine::open(store.clone(), registry.clone()).await.expect("engine"));
     let (projector, _) = Projector::start(store.clone(), registry, None).await.expect("projector");
     let tokens = engine.tokens().clone();
-    let schema = api::schema::build(api::ApiState::new(engine, projector.clone()));
-    let router = api::server::router(schema, tokens, projector, store.clone(), Arc::new(|| None));
+    let state = api::ApiState::new(engine, projector.clone());
+    let schema = api::schema::build(state.clone());
+    let router = api::server::router(schema, &state, tokens, store.clone(), Arc::new(|| None));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, router).await });

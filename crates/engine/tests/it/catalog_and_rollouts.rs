@@ -373,6 +373,62 @@ async fn an_idempotency_key_applies_a_command_once_and_a_stale_version_conflicts
     assert!(matches!(conflict, Err(EngineError::Conflict { expected: 1, actual: 2 })), "{conflict:?}");
 }
 
+/// Sixteen writers on one rollout at once: without an expected version every command acts on
+/// the state it finds and succeeds; with the version they all read, all but one conflict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commands_without_a_version_all_succeed_and_stale_versions_conflict() {
+    let (engine, store) = engine().await;
+    let engine = std::sync::Arc::new(engine);
+    engine.import_catalog(&dataset(), &admin(), |_, _| {}).await.expect("import");
+    let started = engine.start_rollout("wohngeld", "120540000000", None, &admin()).await.expect("start");
+    let run = |versioned: bool| {
+        (0..16)
+            .map(|w| {
+                let engine = engine.clone();
+                tokio::spawn(async move {
+                    let mut results = Vec::new();
+                    for n in 0..10 {
+                        let mut who = staff();
+                        if versioned {
+                            who.expected_version = Some(2);
+                        }
+                        let text = format!("Notiz {w}/{n}");
+                        results.push(
+                            engine
+                                .execute(
+                                    "wohngeld",
+                                    "120540000000",
+                                    Command::Comment { text, step: None },
+                                    &who,
+                                )
+                                .await,
+                        );
+                    }
+                    results
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut ok = 0;
+    for task in run(false) {
+        for r in task.await.expect("writer") {
+            r.expect("a command without expectedVersion never conflicts");
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 160);
+    assert_eq!(
+        store.stream_version("rollout-wohngeld:120540000000").await.expect("version"),
+        started.rollout.version + 160
+    );
+    // All of them name version 2, which the rollout has long passed: every one conflicts.
+    for task in run(true) {
+        for r in task.await.expect("writer") {
+            assert!(matches!(r, Err(EngineError::Conflict { expected: 2, .. })), "{r:?}");
+        }
+    }
+}
+
 /// Stored type names and schema versions are part of the stored format: a rename (which old
 /// logs could no longer be read with) must be a deliberate change of `schema/event-types.txt`.
 /// `UPDATE_SCHEMA=1 cargo test -p engine` rewrites the file.

@@ -1,0 +1,174 @@
+//! What every GraphQL request is, seen once per request: how deep its document nests (the
+//! depth limit, with room for the standard introspection query) and which root fields it names
+//! (the labels of `rollout_mutations_total{name}` and `rollout_graphql_errors_total{code,operation}`).
+//!
+//! Depth: a field without a selection counts 1, a field with one 1 more than its deepest child;
+//! fragments count where they are spread. Ordinary documents may nest [`DEPTH_MAX`] levels. A
+//! document whose every root field is `__schema` or `__type` may nest [`INTROSPECTION_DEPTH_MAX`]:
+//! graphql-js's `getIntrospectionQuery()` (sent by GraphiQL, graphql-codegen, Apollo tooling,
+//! Postman, Insomnia, Altair) nests `ofType` nine times in its `TypeRef` fragment, 15 levels in
+//! all; a deeper introspection document (a 60-level `__schema` nesting) is still refused.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
+};
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::{ErrorExtensionValues, ServerError, ServerResult, Value, Variables};
+
+use crate::limits::{DEPTH_MAX, INTROSPECTION_DEPTH_MAX};
+use crate::state::ApiState;
+
+/// The schema extension.
+pub(crate) struct Operations;
+
+impl ExtensionFactory for Operations {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(PerRequest::default())
+    }
+}
+
+#[derive(Default)]
+struct PerRequest {
+    seen: Mutex<Seen>,
+}
+
+#[derive(Default)]
+struct Seen {
+    /// The first operation's type and root field names, once parsed.
+    kind: Option<OperationType>,
+    roots: Vec<String>,
+    /// The document passed validation (its root fields are fields of the schema).
+    validated: bool,
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for PerRequest {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> async_graphql::Response {
+        let response = next.run(ctx).await;
+        if let Some(state) = ctx.data_opt::<ApiState>() {
+            let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            // Only validated names become labels: a client cannot invent new series.
+            let operation = match (seen.validated, seen.roots.first()) {
+                (true, Some(root)) => root.as_str(),
+                _ => "invalid",
+            };
+            if seen.validated && seen.kind == Some(OperationType::Mutation) {
+                for root in &seen.roots {
+                    state.metrics.mutation(root);
+                }
+            }
+            for error in &response.errors {
+                let code = match error.extensions.as_ref().and_then(|e| e.get("code")) {
+                    Some(Value::String(code)) => code.as_str(),
+                    _ if !seen.validated => "BAD_USER_INPUT",
+                    _ => "INTERNAL",
+                };
+                state.metrics.graphql_error(code, operation);
+            }
+        }
+        response
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let mut depths = Depths { document: &document, fragments: HashMap::new() };
+        for (_, operation) in document.operations.iter() {
+            let set = &operation.node.selection_set.node;
+            let introspection = !set.items.is_empty()
+                && set.items.iter().all(|s| {
+                    matches!(&s.node, Selection::Field(f) if matches!(f.node.name.node.as_str(), "__schema" | "__type"))
+                });
+            let max = if introspection { INTROSPECTION_DEPTH_MAX } else { DEPTH_MAX };
+            let depth = depths.of(set, 0);
+            if depth > max {
+                let mut error = ServerError::new(
+                    format!("Query is nested too deep: {depth} levels, at most {max}"),
+                    Some(operation.pos),
+                );
+                let mut ext = ErrorExtensionValues::default();
+                ext.set("code", "LIMIT_EXCEEDED");
+                error.extensions = Some(ext);
+                return Err(error);
+            }
+        }
+        if let Some((_, first)) = document.operations.iter().next() {
+            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            seen.kind = Some(first.node.ty);
+            seen.roots = first
+                .node
+                .selection_set
+                .node
+                .items
+                .iter()
+                .filter_map(|s| match &s.node {
+                    Selection::Field(f) => Some(f.node.name.node.to_string()),
+                    _ => None,
+                })
+                .collect();
+        }
+        Ok(document)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> async_graphql::Response {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).validated = true;
+        next.run(ctx, operation_name).await
+    }
+}
+
+/// Depth of selection sets, each fragment's computed once (a fragment spread inside itself,
+/// which validation refuses later, counts as deep as the limit allows and no further).
+struct Depths<'a> {
+    document: &'a ExecutableDocument,
+    /// `None` while being computed.
+    fragments: HashMap<&'a str, Option<usize>>,
+}
+
+impl<'a> Depths<'a> {
+    fn of(&mut self, set: &'a SelectionSet, guard: usize) -> usize {
+        if guard > INTROSPECTION_DEPTH_MAX * 4 {
+            return guard;
+        }
+        let mut deepest = 0;
+        for item in &set.items {
+            let depth = match &item.node {
+                Selection::Field(f) => {
+                    let children = &f.node.selection_set.node;
+                    1 + if children.items.is_empty() { 0 } else { self.of(children, guard + 1) }
+                }
+                Selection::InlineFragment(i) => self.of(&i.node.selection_set.node, guard),
+                Selection::FragmentSpread(s) => {
+                    let name = s.node.fragment_name.node.as_str();
+                    match self.fragments.get(name) {
+                        Some(Some(d)) => *d,
+                        Some(None) => INTROSPECTION_DEPTH_MAX + 1,
+                        None => match self.document.fragments.get(&s.node.fragment_name.node) {
+                            Some(fragment) => {
+                                self.fragments.insert(name, None);
+                                let d = self.of(&fragment.node.selection_set.node, guard);
+                                self.fragments.insert(name, Some(d));
+                                d
+                            }
+                            None => 0, // an unknown fragment: validation names it
+                        },
+                    }
+                }
+            };
+            deepest = deepest.max(depth);
+        }
+        deepest
+    }
+}
