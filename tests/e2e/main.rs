@@ -10,5 +10,6 @@ mod catalog_cli;
 mod cli;
 mod dashboard;
 mod formserver;
+mod operations;
 mod postgres;
 mod workflow_check;

@@ -333,6 +333,22 @@ impl Page {
         }
     }
 
+    /// Types `text` key by key, as a keyboard would (letters, digits and punctuation).
+    pub fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            let key = c.to_string();
+            let code = c.to_ascii_uppercase() as u32;
+            self.call(
+                "Input.dispatchKeyEvent",
+                json!({ "type": "keyDown", "key": key, "text": key, "windowsVirtualKeyCode": code }),
+            );
+            self.call(
+                "Input.dispatchKeyEvent",
+                json!({ "type": "keyUp", "key": key, "windowsVirtualKeyCode": code }),
+            );
+        }
+    }
+
     /// Lets downloads of this page go to `dir`.
     pub fn allow_downloads(&mut self, dir: &Path) {
         self.call(

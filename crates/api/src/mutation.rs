@@ -18,6 +18,8 @@ use crate::state::{caller, check_scope, coded, engine_error, split_id, state, wr
 #[derive(InputObject, Default)]
 pub struct Guard {
     /// The rollout version you saw; a different one is a `CONFLICT` naming the current one.
+    /// Without it the command acts on the current state: a change by someone else meanwhile
+    /// never makes it fail with `CONFLICT`.
     expected_version: Option<u64>,
     /// A key of yours: repeating the mutation with it returns the first result and appends nothing.
     idempotency_key: Option<String>,

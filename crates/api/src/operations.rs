@@ -125,6 +125,9 @@ impl Extension for PerRequest {
         next: NextExecute<'_>,
     ) -> async_graphql::Response {
         self.seen.lock().unwrap_or_else(|p| p.into_inner()).validated = true;
+        if let Some(executed) = ctx.data_opt::<crate::server::Executed>() {
+            executed.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         next.run(ctx, operation_name).await
     }
 }

@@ -13,7 +13,9 @@ use crate::subscriptions::SubscriptionRoot;
 
 /// What can be changed. Every change is an event with the token's principal as actor. The
 /// answer holds the state after the change, and the same token's next query sees it in every
-/// read model (waiting up to a second for it to be folded).
+/// read model (waiting up to a second for it to be folded). While the store cannot write (a
+/// full disk, a lost database) every change is refused with `UNAVAILABLE` naming the cause and
+/// nothing of it is stored; `/readyz` says the same.
 #[derive(MergedObject, Default, Debug)]
 #[graphql(name = "Mutation")]
 pub struct Mutation(RolloutMutation, DefinitionMutation);

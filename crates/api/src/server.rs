@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use async_graphql::ServerError;
-use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, State};
@@ -52,10 +52,11 @@ pub fn router(
         store,
     };
     Router::new()
-        .route("/graphql", post(graphql).get(websocket))
+        .route("/graphql", post(graphql).get(graphql_get))
         .route("/", get(dashboard))
         .route("/assets/{*path}", get(asset))
         .route("/graphiql", get(explorer))
+        .route("/graphiql/{file}", get(explorer_asset))
         .route("/geo/{layer}", get(geo))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -65,22 +66,72 @@ pub fn router(
         .with_state(state)
 }
 
-/// The GraphQL explorer: one self-contained page compiled into the binary; it loads nothing
-/// from anywhere else.
+/// The GraphQL explorer: GraphiQL, vendored from npm (`assets/graphiql/README.md`), compiled
+/// into the binary with its page; it loads nothing from anywhere else (the policy lets the
+/// browser enforce that; GraphiQL's fonts are data URIs, its editors set inline styles).
 const EXPLORER: &str = include_str!("../assets/explorer.html");
+const EXPLORER_POLICY: &str = "default-src 'self'; connect-src 'self' ws: wss:; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; font-src 'self' data:; img-src 'self' data:; frame-ancestors 'none'; \
+     form-action 'none'";
 
 async fn explorer() -> Response {
     (
         [
             (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (
-                axum::http::header::CONTENT_SECURITY_POLICY,
-                "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
-            ),
+            (axum::http::header::CONTENT_SECURITY_POLICY, EXPLORER_POLICY),
         ],
         EXPLORER,
     )
         .into_response()
+}
+
+/// `/graphiql/<file>`: (file, content type, body).
+const EXPLORER_ASSETS: &[(&str, &str, &[u8])] = &[
+    (
+        "graphiql.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/graphiql/graphiql.min.js"),
+    ),
+    ("graphiql.min.css", "text/css; charset=utf-8", include_bytes!("../assets/graphiql/graphiql.min.css")),
+    (
+        "react.production.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/graphiql/react.production.min.js"),
+    ),
+    (
+        "react-dom.production.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/graphiql/react-dom.production.min.js"),
+    ),
+    ("explorer.js", "text/javascript; charset=utf-8", include_bytes!("../assets/graphiql/explorer.js")),
+    ("explorer.css", "text/css; charset=utf-8", include_bytes!("../assets/graphiql/explorer.css")),
+    ("LICENSE.graphiql", "text/plain; charset=utf-8", include_bytes!("../assets/graphiql/LICENSE.graphiql")),
+    ("LICENSE.graphql", "text/plain; charset=utf-8", include_bytes!("../assets/graphiql/LICENSE.graphql")),
+    (
+        "LICENSE.graphql-ws",
+        "text/plain; charset=utf-8",
+        include_bytes!("../assets/graphiql/LICENSE.graphql-ws"),
+    ),
+    ("LICENSE.react", "text/plain; charset=utf-8", include_bytes!("../assets/graphiql/LICENSE.react")),
+    (
+        "LICENSE.react-dom",
+        "text/plain; charset=utf-8",
+        include_bytes!("../assets/graphiql/LICENSE.react-dom"),
+    ),
+];
+
+async fn explorer_asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    match EXPLORER_ASSETS.iter().find(|(name, ..)| *name == file) {
+        Some((_, kind, body)) => (
+            [
+                (axum::http::header::CONTENT_TYPE, *kind),
+                (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such file of the explorer\n").into_response(),
+    }
 }
 
 /// The dashboard: one page, its style sheet and its script as ES modules (`assets/dashboard/`),
@@ -241,11 +292,75 @@ fn error_response(code: &str, message: &str) -> async_graphql::Response {
     async_graphql::Response::from_errors(vec![error])
 }
 
+/// The media type of a GraphQL answer (GraphQL over HTTP): `application/json` unless the
+/// client accepts `application/graphql-response+json` (or accepts neither: then the newer one).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Media {
+    Json,
+    GraphqlResponse,
+}
+
+impl Media {
+    fn of(headers: &HeaderMap) -> Media {
+        let Some(accept) = headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+            return Media::Json;
+        };
+        let accepted = |name: &str| {
+            accept.split(',').any(|part| {
+                let mut fields = part.split(';').map(str::trim);
+                let ty = fields.next().unwrap_or("");
+                let refused = fields.any(|f| f.replace(' ', "").eq_ignore_ascii_case("q=0"));
+                ty.eq_ignore_ascii_case(name) && !refused
+            })
+        };
+        if accepted("application/graphql-response+json") {
+            Media::GraphqlResponse
+        } else if accepted("application/json") || accepted("*/*") || accepted("application/*") {
+            Media::Json
+        } else {
+            Media::GraphqlResponse
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Media::Json => "application/json",
+            Media::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+        }
+    }
+}
+
 fn respond(status: StatusCode, response: async_graphql::Response, id: uuid::Uuid) -> Response {
-    let response: GraphQLResponse = response.into();
-    let mut response = response.into_response();
-    *response.status_mut() = status;
-    with_request_id(response, id)
+    respond_as(Media::Json, status, &response, false, id)
+}
+
+/// The answer as `media`. `request_error`: the document did not parse or validate, or its
+/// variables did not coerce — with `application/graphql-response+json` that is a `400` without
+/// a `data` entry.
+fn respond_as(
+    media: Media,
+    status: StatusCode,
+    response: &async_graphql::Response,
+    request_error: bool,
+    id: uuid::Uuid,
+) -> Response {
+    let mut body = serde_json::to_value(response)
+        .unwrap_or_else(|_| serde_json::json!({ "errors": [{ "message": "internal error" }] }));
+    let mut status = status;
+    if media == Media::GraphqlResponse && request_error {
+        if let Some(map) = body.as_object_mut() {
+            map.remove("data");
+        }
+        if status == StatusCode::OK {
+            status = StatusCode::BAD_REQUEST;
+        }
+    }
+    let mut out = (status, [(axum::http::header::CONTENT_TYPE, media.content_type())], body.to_string())
+        .into_response();
+    for (name, value) in &response.http_headers {
+        out.headers_mut().insert(name.clone(), value.clone());
+    }
+    with_request_id(out, id)
 }
 
 /// Why a request body was not taken.
@@ -296,16 +411,30 @@ async fn read_body(headers: &HeaderMap, body: axum::body::Body) -> Result<Bytes,
 }
 
 async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Body) -> Response {
-    let body = read_body(&headers, body).await;
     let started = std::time::Instant::now();
     let metrics = state.metrics.clone();
-    let response = graphql_inner(state, headers, body).await;
+    let response = graphql_post(state, headers, body).await;
     metrics.observe(started.elapsed().as_secs_f64(), !response.status().is_success());
     response
 }
 
-async fn graphql_inner(state: AppState, headers: HeaderMap, body: Result<Bytes, BodyProblem>) -> Response {
+/// `POST /graphql`: a JSON body (`Content-Type: application/json`).
+async fn graphql_post(state: AppState, headers: HeaderMap, body: axum::body::Body) -> Response {
     let request_id = uuid::Uuid::now_v7();
+    let json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        let message = "the body must be a GraphQL request as JSON: send `Content-Type: application/json`";
+        return respond(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            error_response("BAD_USER_INPUT", message),
+            request_id,
+        );
+    }
+    let body = read_body(&headers, body).await;
     let body = match body {
         Ok(body) => body,
         Err(BodyProblem::TooLarge { drained }) => {
@@ -334,7 +463,126 @@ async fn graphql_inner(state: AppState, headers: HeaderMap, body: Result<Bytes, 
             return respond(StatusCode::BAD_REQUEST, error_response("BAD_USER_INPUT", &message), request_id);
         }
     };
-    let mut request = request.data(RequestId(request_id));
+    execute(&state, &headers, request, request_id).await
+}
+
+/// `GET /graphql`: a WebSocket upgrade for subscriptions, or a query in the URL (`query`,
+/// `variables` and `extensions` as JSON, `operationName`, URL-encoded). Mutations are not taken
+/// over GET (`405`, `Allow: POST`): a link or a prefetching proxy must never change anything.
+async fn graphql_get(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    use axum::extract::FromRequestParts;
+    let (mut parts, _) = request.into_parts();
+    let upgrade = parts
+        .headers
+        .get(axum::http::header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if upgrade {
+        let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &state).await {
+            Ok(p) => p,
+            Err(e) => return e.into_response(),
+        };
+        let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+            Ok(ws) => ws,
+            Err(e) => return e.into_response(),
+        };
+        return websocket(State(state), parts.headers, protocol, ws).await;
+    }
+    let started = std::time::Instant::now();
+    let request_id = uuid::Uuid::now_v7();
+    let response = match query_from_url(parts.uri.query().unwrap_or("")) {
+        Err(message) => {
+            respond(StatusCode::BAD_REQUEST, error_response("BAD_USER_INPUT", &message), request_id)
+        }
+        Ok(request) => match operation_type(&request) {
+            Some(async_graphql::parser::types::OperationType::Query) | None => {
+                execute(&state, &parts.headers, request, request_id).await
+            }
+            Some(_) => {
+                let message =
+                    "only queries are taken over GET; send mutations and subscriptions by POST or WebSocket";
+                let mut r = respond(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    error_response("BAD_USER_INPUT", message),
+                    request_id,
+                );
+                r.headers_mut().insert(axum::http::header::ALLOW, HeaderValue::from_static("POST"));
+                r
+            }
+        },
+    };
+    state.metrics.observe(started.elapsed().as_secs_f64(), !response.status().is_success());
+    response
+}
+
+/// A GraphQL request from a URL's query string.
+fn query_from_url(query: &str) -> Result<async_graphql::Request, String> {
+    let mut fields: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| percent_decode(&s.replace('+', " "));
+        fields.insert(decode(k)?, decode(v)?);
+    }
+    let text = fields.remove("query").ok_or("a GET request needs the parameter `query`")?;
+    let mut request = async_graphql::Request::new(text);
+    if let Some(name) = fields.remove("operationName").filter(|n| !n.is_empty()) {
+        request = request.operation_name(name);
+    }
+    if let Some(v) = fields.remove("variables").filter(|v| !v.is_empty()) {
+        let value: serde_json::Value =
+            serde_json::from_str(&v).map_err(|e| format!("the parameter `variables` is not JSON: {e}"))?;
+        request = request.variables(async_graphql::Variables::from_json(value));
+    }
+    Ok(request)
+}
+
+/// `%XX` sequences decoded, as UTF-8.
+fn percent_decode(s: &str) -> Result<String, String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
+            let Some(b) = hex else { return Err(format!("`{s}` holds a bad %-escape")) };
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| format!("`{s}` is not UTF-8 once decoded"))
+}
+
+/// The type of the operation a request would run (`None`: the document does not parse, or
+/// names no such operation: execution says why).
+fn operation_type(request: &async_graphql::Request) -> Option<async_graphql::parser::types::OperationType> {
+    let document = async_graphql::parser::parse_query(&request.query).ok()?;
+    match &request.operation_name {
+        Some(name) => document
+            .operations
+            .iter()
+            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
+            .map(|(_, o)| o.node.ty),
+        None => document.operations.iter().next().map(|(_, o)| o.node.ty),
+    }
+}
+
+/// Whether execution began (set by the operations extension): an answer with errors and no
+/// execution is a request error (the document or its variables were refused).
+#[derive(Clone, Default)]
+pub(crate) struct Executed(pub(crate) Arc<std::sync::atomic::AtomicBool>);
+
+/// Authenticates and runs `request`, answering as the client accepts.
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: async_graphql::Request,
+    request_id: uuid::Uuid,
+) -> Response {
+    let media = Media::of(headers);
+    let executed = Executed::default();
+    let mut request = request.data(RequestId(request_id)).data(executed.clone());
     if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
         let bearer = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
         match bearer
@@ -347,8 +595,18 @@ async fn graphql_inner(state: AppState, headers: HeaderMap, body: Result<Bytes, 
             }
         }
     }
-    let response: GraphQLResponse = state.schema.execute(request).await.into();
-    with_request_id(response.into_response(), request_id)
+    let mut response = state.schema.execute(request).await;
+    let request_error = !response.errors.is_empty() && !executed.0.load(std::sync::atomic::Ordering::Relaxed);
+    if request_error {
+        // The parser's and validator's errors get the code every error carries.
+        for error in &mut response.errors {
+            let ext = error.extensions.get_or_insert_with(Default::default);
+            if ext.get("code").is_none() {
+                ext.set("code", "BAD_USER_INPUT");
+            }
+        }
+    }
+    respond_as(media, StatusCode::OK, &response, request_error, request_id)
 }
 
 fn with_request_id(mut response: Response, id: uuid::Uuid) -> Response {

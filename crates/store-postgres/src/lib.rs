@@ -103,7 +103,10 @@ async fn connect_raw(
         pg.options(format!("-c search_path={schema}"));
     }
     pg.connect_timeout(Duration::from_secs(5));
-    pg.connect(NoTls).await.map_err(|e| StoreError::Io(format!("cannot connect to {}: {e}", config.url)))
+    // A database that cannot be reached now may be reachable later: `Unavailable`.
+    pg.connect(NoTls)
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("cannot connect to {}: {e}", config.url)))
 }
 
 /// The event store on PostgreSQL. Cheap to clone.

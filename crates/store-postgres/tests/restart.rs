@@ -46,17 +46,20 @@ async fn the_store_survives_a_postgresql_restart() {
     let t = Instant::now();
     let down = store.append("s", ExpectedVersion::Any, vec![store::conformance::event(99)]).await;
     let elapsed = t.elapsed();
+    // Readiness says so, naming the cause.
+    let health = store.health().await;
     let start = Command::new("pg_ctlcluster")
         .args(["--skip-systemctl-redirect", &cluster, "main", "start"])
         .status()
         .expect("start");
     assert!(start.success());
     match down {
-        Err(StoreError::Io(message)) => {
+        Err(StoreError::Unavailable(message)) => {
             assert!(message.contains("PostgreSQL") || message.contains("connect"), "{message}")
         }
-        other => panic!("expected an error while PostgreSQL is down, got {other:?}"),
+        other => panic!("expected Unavailable while PostgreSQL is down, got {other:?}"),
     }
+    assert!(matches!(&health, store::Health::Unwritable { fatal: false, .. }), "{health:?}");
     assert!(elapsed < Duration::from_secs(15), "the error came after {elapsed:?}");
     // Afterwards it reconnects by itself.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -71,6 +74,7 @@ async fn the_store_survives_a_postgresql_restart() {
         }
     };
     assert_eq!(after[0].position, 11, "the failed append wrote nothing, the next continues the log");
+    assert_eq!(store.health().await, store::Health::Writable, "ready again by itself");
     for e in &acked {
         assert_eq!(
             store.read_event(e.position).await.expect("read").as_ref(),

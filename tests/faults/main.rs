@@ -1,0 +1,257 @@
+//! Fault loops of the real binary, run by CI (`.ci/run` sets the variables): the server killed
+//! with SIGKILL again and again under the writes of 16 clients, and PostgreSQL restarted under
+//! load. After each, every acknowledged change is in the log exactly once and `rollout verify`
+//! passes. A test binary of its own: restarting PostgreSQL must not meet other tests using it.
+
+#[path = "../support/mod.rs"]
+#[allow(dead_code)]
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use support::{post, rollout, Server};
+
+const COMMENT: &str = "mutation($i: RolloutCommandInput!) { addComment(input: $i) { rollout { version } } }";
+
+/// Rollout ids of wohngeld, started on the server.
+fn start_service(server: &Server) -> Vec<String> {
+    server.gql(
+        Some(&server.admin),
+        "mutation { startServiceRollout(serviceKey: \"wohngeld\") { existing } }",
+        json!({}),
+    );
+    server
+        .all_pages(&server.admin, "query($a: String) { rollouts(first: 100, after: $a) { edges { node { id } } pageInfo { hasNextPage endCursor } } }", "rollouts")
+        .iter()
+        .filter_map(|n| n["id"].as_str().map(String::from))
+        .collect()
+}
+
+/// 16 clients commenting until `stop`; returns the comments acknowledged (no error) and the
+/// error codes seen.
+fn writers(
+    server: &Server,
+    ids: &[String],
+    tag: &str,
+    stop: Arc<AtomicBool>,
+) -> Vec<std::thread::JoinHandle<(Vec<String>, Vec<String>)>> {
+    (0..16)
+        .map(|w| {
+            let (address, admin, id, tag, stop) =
+                (server.address.clone(), server.admin.clone(), ids[w % ids.len()].clone(), tag.to_owned(), stop.clone());
+            std::thread::spawn(move || {
+                let mut acked = Vec::new();
+                let mut codes = Vec::new();
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let text = format!("{tag}-w{w}-n{n}");
+                    n += 1;
+                    let body = json!({ "query": COMMENT, "variables": { "i": { "rolloutId": id, "reason": text } } }).to_string();
+                    match post(&address, Some(&admin), body.as_bytes()) {
+                        Ok((_, answer)) => match serde_json::from_str::<Value>(&answer) {
+                            Ok(v) if v["errors"].is_null() && v["data"]["addComment"].is_object() => acked.push(text),
+                            Ok(v) => codes.push(v["errors"][0]["extensions"]["code"].as_str().unwrap_or("?").to_owned()),
+                            Err(_) => break, // cut off by the kill
+                        },
+                        Err(_) => break, // the server is gone
+                    }
+                }
+                (acked, codes)
+            })
+        })
+        .collect()
+}
+
+/// How often each comment text is in the log, from `rollout export` (the store closed).
+fn comments_in_log(store_args: &[String]) -> BTreeMap<String, usize> {
+    let mut args = vec!["export".to_owned()];
+    args.extend(store_args.iter().cloned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = rollout(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut counts = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let e: Value = serde_json::from_str(line).expect("an NDJSON line");
+        if e["type"] == "CommentAdded" {
+            let data = if e["data"].is_string() {
+                serde_json::from_str(e["data"].as_str().unwrap_or("{}")).unwrap_or(Value::Null)
+            } else {
+                e["data"].clone()
+            };
+            if let Some(text) = data["text"].as_str() {
+                *counts.entry(text.to_owned()).or_default() += 1;
+            }
+        }
+    }
+    counts
+}
+
+fn verify(store_args: &[String]) {
+    let mut args = vec!["verify".to_owned()];
+    args.extend(store_args.iter().cloned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = rollout(&args);
+    assert!(out.status.success(), "verify: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Every acknowledged comment exactly once; an unacknowledged one at most once.
+fn check(counts: &BTreeMap<String, usize>, acked: &BTreeSet<String>, round: usize) {
+    for text in acked {
+        assert_eq!(
+            counts.get(text),
+            Some(&1),
+            "round {round}: acknowledged comment {text} must be in the log once"
+        );
+    }
+    if let Some((text, n)) = counts.iter().find(|(_, n)| **n > 1) {
+        panic!("round {round}: {text} is in the log {n} times");
+    }
+}
+
+/// `ROLLOUT_E2E_CRASH_ROUNDS` SIGKILLs (CI: 50) of `rollout serve` on the embedded store,
+/// each at a random moment while 16 clients write.
+#[test]
+fn sigkills_of_the_server_under_16_writers_lose_no_acknowledged_change() {
+    let Some(rounds) = std::env::var("ROLLOUT_E2E_CRASH_ROUNDS").ok().and_then(|r| r.parse::<usize>().ok())
+    else {
+        println!("skipped: set ROLLOUT_E2E_CRASH_ROUNDS (CI: 50)");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("data");
+    let store_args = vec!["--data-dir".to_owned(), path.display().to_string()];
+    let ids = {
+        let server = Server::start_in(path.clone());
+        start_service(&server)
+    };
+    let mut acked: BTreeSet<String> = BTreeSet::new();
+    let mut seed: u64 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(7)
+        | 1;
+    println!("seed {seed}");
+    let started = Instant::now();
+    for round in 0..rounds {
+        let mut server = Server::start_in(path.clone());
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients = writers(&server, &ids, &format!("r{round}"), stop.clone());
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(100 + seed % 400));
+        server.child.kill().expect("SIGKILL");
+        server.child.wait().expect("wait");
+        stop.store(true, Ordering::Relaxed);
+        for c in clients {
+            acked.extend(c.join().expect("client").0);
+        }
+        drop(server);
+        check(&comments_in_log(&store_args), &acked, round);
+        verify(&store_args);
+    }
+    println!(
+        "{} acknowledged comments checked over {rounds} SIGKILLs in {:?}",
+        acked.len(),
+        started.elapsed()
+    );
+    assert!(
+        acked.len() > rounds * 16,
+        "the clients acknowledged too little to test anything: {}",
+        acked.len()
+    );
+}
+
+/// PostgreSQL stopped and started while 16 clients write through a server on it: meanwhile
+/// writes fail with `UNAVAILABLE` and `/readyz` says why; afterwards they succeed again by
+/// themselves, and every acknowledged change is in the log exactly once.
+#[test]
+fn a_postgresql_restart_under_16_writers_loses_nothing_and_writes_resume() {
+    let (Ok(url), Some(_)) =
+        (std::env::var("ROLLOUT_TEST_DATABASE_URL"), std::env::var_os("ROLLOUT_TEST_PG_RESTART"))
+    else {
+        println!("skipped: needs ROLLOUT_TEST_DATABASE_URL and ROLLOUT_TEST_PG_RESTART=1");
+        return;
+    };
+    let schema = format!("efa_t_{}", uuid_like());
+    let store_url =
+        format!("{url}{}options=-csearch_path%3D{schema}", if url.contains('?') { "&" } else { "?" });
+    let setup =
+        Command::new("psql").args([&url, "-qc", &format!("create schema {schema}")]).status().expect("psql");
+    assert!(setup.success());
+    let dir = tempfile::tempdir().expect("dir");
+    let server = Server::start_on(dir.path(), &store_url);
+    let ids = start_service(&server);
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients = writers(&server, &ids, "pg", stop.clone());
+    std::thread::sleep(Duration::from_millis(500));
+    let cluster = std::fs::read_dir("/etc/postgresql")
+        .expect("a cluster")
+        .next()
+        .expect("one")
+        .expect("entry")
+        .file_name();
+    let cluster = cluster.to_string_lossy().into_owned();
+    let pg = |action: &str| {
+        let ok = Command::new("pg_ctlcluster")
+            .args(["--skip-systemctl-redirect", &cluster, "main", action])
+            .status()
+            .expect("pg_ctlcluster");
+        assert!(ok.success(), "pg_ctlcluster {action}");
+    };
+    pg("stop");
+    std::thread::sleep(Duration::from_millis(800));
+    let readiness = Arc::new(Mutex::new(String::new()));
+    {
+        let mut s = std::net::TcpStream::connect(&server.address).expect("connect");
+        use std::io::{Read, Write};
+        write!(s, "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
+        s.read_to_string(&mut readiness.lock().expect("lock")).expect("read");
+    }
+    pg("start");
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, Ordering::Relaxed);
+    let mut acked = BTreeSet::new();
+    let mut codes = Vec::new();
+    for c in clients {
+        let (a, e) = c.join().expect("client");
+        acked.extend(a);
+        codes.extend(e);
+    }
+    let readiness = readiness.lock().expect("lock").clone();
+    assert!(readiness.starts_with("HTTP/1.1 503"), "{readiness}");
+    assert!(readiness.contains("PostgreSQL") || readiness.contains("connect"), "{readiness}");
+    assert!(codes.iter().all(|c| c == "UNAVAILABLE"), "{codes:?}");
+    // Writes resume by themselves.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = server.gql(
+            Some(&server.admin),
+            COMMENT,
+            json!({ "i": { "rolloutId": ids[0], "reason": "pg-after" } }),
+        );
+        if r["errors"].is_null() {
+            acked.insert("pg-after".into());
+            break;
+        }
+        assert!(Instant::now() < deadline, "writes did not resume: {r}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    check(&comments_in_log(&server.store_args), &acked, 0);
+    verify(&server.store_args);
+    assert!(!codes.is_empty(), "the restart was noticed by the writers");
+    assert!(acked.len() > 16, "{}", acked.len());
+}
+
+fn uuid_like() -> String {
+    format!(
+        "{:x}",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    )
+}
