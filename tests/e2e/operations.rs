@@ -431,3 +431,38 @@ fn graphql_over_http_media_types_status_codes_and_queries_over_get() {
     let (status, _, _) = get("variables=%7B%7D");
     assert_eq!(status, 400, "GET without a query");
 }
+
+/// Sixteen clients commenting on one rollout at once, none naming a version: every call
+/// succeeds; naming a version the rollout has passed is `CONFLICT` with the current one.
+#[test]
+fn sixteen_clients_on_one_rollout_never_conflict_unless_they_name_a_version() {
+    let server = std::sync::Arc::new(Server::start());
+    server.gql(Some(&server.admin), START, json!({ "s": "wohngeld", "a": "120540000000" }));
+    let clients: Vec<_> = (0..16)
+        .map(|w| {
+            let server = server.clone();
+            std::thread::spawn(move || {
+                (0..25)
+                    .map(|n| {
+                        let r = server.gql(
+                            Some(&server.admin),
+                            COMMENT,
+                            json!({ "i": { "rolloutId": "wohngeld:120540000000", "reason": format!("Notiz {w}/{n}") } }),
+                        );
+                        r["errors"][0]["extensions"]["code"].as_str().unwrap_or("OK").to_owned()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let codes: Vec<String> = clients.into_iter().flat_map(|c| c.join().expect("client")).collect();
+    assert_eq!(codes.len(), 400);
+    assert!(codes.iter().all(|c| c == "OK"), "{:?}", codes.iter().filter(|c| *c != "OK").collect::<Vec<_>>());
+    let stale = server.gql(
+        Some(&server.admin),
+        "mutation($i: RolloutCommandInput!) { addComment(input: $i) { rollout { version } } }",
+        json!({ "i": { "rolloutId": "wohngeld:120540000000", "reason": "alt", "expectedVersion": 1 } }),
+    );
+    assert_eq!(stale["errors"][0]["extensions"]["code"], "CONFLICT", "{stale}");
+    assert_eq!(stale["errors"][0]["extensions"]["currentVersion"], 401, "{stale}");
+}

@@ -132,19 +132,47 @@ fn free_bytes(dir: &Path) -> Option<u64> {
     rustix::fs::statvfs(dir).ok().map(|s| s.f_bavail.saturating_mul(s.f_frsize))
 }
 
-/// `Err(cause)` when `dir`'s filesystem has less than `reserve` bytes free.
-fn check_reserve(dir: &Path, reserve: u64) -> Result<(), String> {
-    if reserve == 0 {
-        return Ok(());
+/// With this much more free than the reserve, the next look at the disk can wait
+/// [`FREE_RECHECK`]: groups are at most 16 MiB, and no few of them fill that margin in that time.
+const FREE_MARGIN: u64 = 256 * 1024 * 1024;
+const FREE_RECHECK: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The free-space reserve of a data directory: `check` is `Err(cause)` while its filesystem has
+/// less than `bytes` free. Far above it, the answer is kept for [`FREE_RECHECK`] (a `statvfs`
+/// per group commit cost the serial append path measurably).
+#[derive(Debug)]
+struct Reserve {
+    dir: PathBuf,
+    bytes: u64,
+    ok_until: Option<std::time::Instant>,
+}
+
+impl Reserve {
+    fn new(dir: &Path, bytes: u64) -> Reserve {
+        Reserve { dir: dir.to_owned(), bytes, ok_until: None }
     }
-    match free_bytes(dir) {
-        Some(free) if free < reserve => Err(format!(
-            "the disk of the data directory {} is nearly full: {} MiB free, below the reserve of {} MiB; free space there and writes resume by themselves",
-            dir.display(),
-            free / (1024 * 1024),
-            reserve.div_ceil(1024 * 1024)
-        )),
-        _ => Ok(()),
+
+    fn check(&mut self) -> Result<(), String> {
+        let now = std::time::Instant::now();
+        if self.bytes == 0 || self.ok_until.is_some_and(|t| now < t) {
+            return Ok(());
+        }
+        self.ok_until = None;
+        match free_bytes(&self.dir) {
+            Some(free) if free < self.bytes => Err(format!(
+                "the disk of the data directory {} is nearly full: {} MiB free, below the reserve of {} MiB; free space there and writes resume by themselves",
+                self.dir.display(),
+                free / (1024 * 1024),
+                self.bytes.div_ceil(1024 * 1024)
+            )),
+            Some(free) => {
+                if free >= self.bytes.saturating_add(FREE_MARGIN) {
+                    self.ok_until = Some(now + FREE_RECHECK);
+                }
+                Ok(())
+            }
+            None => Ok(()),
+        }
     }
 }
 
@@ -244,8 +272,7 @@ impl SledStore {
         sync_dir(&log_dir)?;
         let db_file = File::open(log_dir.join("db")).map_err(|e| io_at(&log_dir.join("db"), e))?;
         let mut checkpointer = Checkpointer {
-            dir: dir.clone(),
-            min_free_bytes: config.min_free_bytes,
+            reserve: Reserve::new(dir, config.min_free_bytes),
             db: db.clone(),
             db_file,
             blob_dir: log_dir.join("blobs"),
@@ -275,8 +302,7 @@ impl SledStore {
             durable_head: durable_head.clone(),
             live: live.clone(),
             clock: config.clock.clone(),
-            dir: dir.clone(),
-            min_free_bytes: config.min_free_bytes,
+            reserve: Reserve::new(dir, config.min_free_bytes),
             failed: None,
         }));
         let shared = writer_state.clone();
@@ -501,8 +527,7 @@ struct Writer {
     live: broadcast::Sender<Committed>,
     counters: Arc<Counters>,
     clock: Arc<dyn Clock>,
-    dir: PathBuf,
-    min_free_bytes: u64,
+    reserve: Reserve,
     /// Set when a write failed: what is on disk beyond the acknowledged events is unknown, so
     /// every append is refused until [`Writer::recover`] has cut it off and read the log back.
     failed: Option<Failed>,
@@ -547,7 +572,7 @@ impl Writer {
         if let Some(Failed { cause, fatal: true }) = &self.failed {
             return store::Health::Unwritable { cause: cause.clone(), fatal: true };
         }
-        if let Err(cause) = check_reserve(&self.dir, self.min_free_bytes) {
+        if let Err(cause) = self.reserve.check() {
             return store::Health::Unwritable { cause, fatal: false };
         }
         if let Some(failed) = self.failed.clone() {
@@ -620,8 +645,7 @@ impl Writer {
 /// Makes sled's index durable up to the writer's durable position, so that little is indexed
 /// again at the next open.
 struct Checkpointer {
-    dir: PathBuf,
-    min_free_bytes: u64,
+    reserve: Reserve,
     db: sled::Db,
     db_file: File,
     blob_dir: PathBuf,
@@ -657,7 +681,7 @@ impl Checkpointer {
         }
         // Near a full disk sled's flush could fail and leave sled refusing every later insert;
         // skipped, the next open indexes the missing events again from the segments.
-        if check_reserve(&self.dir, self.min_free_bytes).is_err() {
+        if self.reserve.check().is_err() {
             return Ok(());
         }
         self.db.flush().map_err(sled_err)?;
