@@ -189,6 +189,11 @@ print(json.dumps(out))
     assert!(sample("process_resident_memory_bytes", json!({})) > 1e6);
     assert!(sample("process_cpu_seconds", json!({})) > 0.0);
     assert_eq!(sample("rollout_build_info", json!({ "version": env!("CARGO_PKG_VERSION") })), 1.0);
+    // The rollout cache: the second comment found the state the first left.
+    assert!(sample("rollout_engine_cache_entries", json!({})) >= 1.0);
+    assert!(sample("rollout_engine_cache_capacity", json!({})) >= 1.0);
+    assert!(sample("rollout_engine_cache_loads", json!({ "outcome": "hit" })) >= 1.0);
+    assert_eq!(families["rollout_engine_cache_events_folded"]["type"], "counter");
 }
 
 fn get(server: &Server, path: &str) -> (u16, String) {

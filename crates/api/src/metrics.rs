@@ -66,6 +66,8 @@ pub struct Gauges {
     pub read_model_position: u64,
     pub log_position: u64,
     pub subscriptions_open: u64,
+    /// The engine's rollout cache.
+    pub cache: engine::CacheStats,
 }
 
 impl Metrics {
@@ -133,6 +135,17 @@ impl Metrics {
             let _ = writeln!(out, "# HELP rollout_store_group_commits_total Durability barriers (group commits).\n# TYPE rollout_store_group_commits_total counter");
             let _ = writeln!(out, "rollout_store_group_commits_total {groups}");
         }
+        let c = g.cache;
+        let _ = writeln!(out, "# HELP rollout_engine_cache_entries Rollouts whose full state the engine keeps (commands read only the events an entry lacks).\n# TYPE rollout_engine_cache_entries gauge");
+        let _ = writeln!(out, "rollout_engine_cache_entries {}", c.entries);
+        let _ = writeln!(out, "# HELP rollout_engine_cache_capacity Rollouts the engine keeps at most.\n# TYPE rollout_engine_cache_capacity gauge");
+        let _ = writeln!(out, "rollout_engine_cache_capacity {}", c.capacity);
+        let _ = writeln!(out, "# HELP rollout_engine_cache_loads_total Rollout loads for commands: hit (the entry was current), advanced (brought forward), miss (folded).\n# TYPE rollout_engine_cache_loads_total counter");
+        for (outcome, n) in [("hit", c.hits), ("advanced", c.advanced), ("miss", c.misses)] {
+            let _ = writeln!(out, "rollout_engine_cache_loads_total{{outcome=\"{outcome}\"}} {n}");
+        }
+        let _ = writeln!(out, "# HELP rollout_engine_cache_events_folded_total Events read to bring entries forward or to fold rollouts.\n# TYPE rollout_engine_cache_events_folded_total counter");
+        let _ = writeln!(out, "rollout_engine_cache_events_folded_total {}", c.events_folded);
         let _ = writeln!(out, "# HELP rollout_subscriptions_open Open GraphQL subscriptions.\n# TYPE rollout_subscriptions_open gauge");
         let _ = writeln!(out, "rollout_subscriptions_open {}", g.subscriptions_open);
         let _ = writeln!(out, "# HELP rollout_log_position Last durable position of the log.\n# TYPE rollout_log_position gauge");

@@ -30,6 +30,7 @@ struct AppState {
     store_stats: StoreStats,
     projector: Arc<projections::Projector>,
     open: Arc<crate::state::Open>,
+    engine: Arc<engine::Engine>,
     store: Arc<dyn store::EventStore>,
 }
 
@@ -49,6 +50,7 @@ pub fn router(
         store_stats,
         projector: api.projector.clone(),
         open: api.open.clone(),
+        engine: api.engine.clone(),
         store,
     };
     Router::new()
@@ -236,6 +238,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         read_model_position: state.projector.position(),
         log_position: head,
         subscriptions_open: state.open.total(),
+        cache: state.engine.cache_stats(),
     });
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -3,6 +3,7 @@
 //! starting a service's rollout for every administration it applies to, territorial changes,
 //! and the Land-level policy that records Land steps in the administrations' rollouts.
 
+mod cache;
 pub mod deadlines;
 pub mod definitions;
 pub mod limits;
@@ -18,6 +19,7 @@ use uuid::Uuid;
 use workflow::decide::{decide, Command, Context, Principal, Rejection};
 use workflow::rollout::{stream_id, Meta, Rollout};
 
+pub use cache::CacheStats;
 pub use deadlines::{spawn_deadline_policy, DEADLINE_ROUND};
 pub use definitions::{Published, RolloutMigration, ServiceMigration};
 pub use tokens::{NewToken, TokenIssued, TokenRegistry, TokenRole, TokenSpec};
@@ -195,6 +197,9 @@ pub struct Engine {
     catalog: RwLock<Catalog>,
     /// Every token, folded from the token streams at open; `follow_tokens` keeps it current.
     tokens: Arc<TokenRegistry>,
+    /// Recently used rollouts' full state (`cache.rs`): a command reads only the events its
+    /// entry lacks.
+    rollouts: cache::RolloutCache,
 }
 
 impl std::fmt::Debug for Engine {
@@ -228,6 +233,16 @@ impl Engine {
     /// Opens the engine on a store; reads the catalogue, the published definitions (into
     /// `registry`, which the read models share) and the tokens from their streams.
     pub async fn open(store: Arc<dyn EventStore>, registry: Arc<Registry>) -> Result<Engine, EngineError> {
+        Engine::open_with_cache(store, registry, limits::ROLLOUT_CACHE_ENTRIES).await
+    }
+
+    /// [`Engine::open`] keeping the full state of at most `cache_entries` rollouts (0: none;
+    /// every command folds its stream).
+    pub async fn open_with_cache(
+        store: Arc<dyn EventStore>,
+        registry: Arc<Registry>,
+        cache_entries: usize,
+    ) -> Result<Engine, EngineError> {
         let mut catalog = Catalog::default();
         for e in store::read_categories(
             &*store,
@@ -247,7 +262,13 @@ impl Engine {
         for e in store::read_categories(&*store, &[tokens::TOKEN_STREAM_PREFIX]).await? {
             tokens.apply(&e);
         }
-        Ok(Engine { store, registry, catalog: RwLock::new(catalog), tokens: Arc::new(tokens) })
+        Ok(Engine {
+            store,
+            registry,
+            catalog: RwLock::new(catalog),
+            tokens: Arc::new(tokens),
+            rollouts: cache::RolloutCache::new(cache_entries),
+        })
     }
 
     /// Keeps this engine following the log from position `after` + 1: tokens, definitions and
@@ -312,9 +333,35 @@ impl Engine {
         self.catalog.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// The rollout of `service_key` at `ars`, folded from its events.
+    /// The rollout of `service_key` at `ars` as its stream has it now. The stream's version
+    /// comes from the store's index; the state from the rollout cache when it holds that
+    /// version, brought forward from an older entry with the events after it, or folded.
     pub async fn load(&self, service_key: &str, ars: &str) -> Result<Option<Rollout>, EngineError> {
-        Ok(projections::load_rollout(&*self.store, &*self.registry, service_key, ars).await?)
+        let stream = stream_id(service_key, ars);
+        let version = self.store.stream_version(&stream).await?;
+        if version == 0 {
+            return Ok(None);
+        }
+        let start = match self.rollouts.get(&stream, version) {
+            Some(r) if r.version == version => {
+                self.rollouts.counted(cache::Outcome::Hit, 0);
+                return Ok(Some(r));
+            }
+            other => other,
+        };
+        let outcome = if start.is_some() { cache::Outcome::Advanced } else { cache::Outcome::Miss };
+        let (rollout, read) =
+            projections::continue_rollout(&*self.store, &*self.registry, service_key, ars, start).await?;
+        self.rollouts.counted(outcome, read);
+        if let Some(r) = &rollout {
+            self.rollouts.put(&stream, r);
+        }
+        Ok(rollout)
+    }
+
+    /// What the rollout cache holds and did (for `/metrics` and benchmarks).
+    pub fn cache_stats(&self) -> cache::CacheStats {
+        self.rollouts.stats()
     }
 
     /// Decides `command` on the rollout and appends the events. A concurrent change between
@@ -401,6 +448,7 @@ impl Engine {
             );
         }
         let rollout = rollout.ok_or_else(|| EngineError::Unreadable("a command appended nothing".into()))?;
+        self.rollouts.put(&stream_id(service_key, ars), &rollout);
         Ok((before, Outcome { rollout, events: recorded }))
     }
 

@@ -8,3 +8,8 @@ pub const TOKEN_NAME_CHARS_MAX: usize = 200;
 /// appending to its rollout in between (each time on the state it then finds): sixteen writers
 /// on one rollout at once all succeed.
 pub const COMMAND_ATTEMPTS_MAX: u32 = 64;
+
+/// Rollouts whose full state the engine keeps (the least recently used goes first). An entry
+/// is a rollout with its steps and their records (about 30 steps for the bundled onboarding);
+/// its size in memory is not measured yet (ARCHITECTURE.md, "What must fit in memory").
+pub const ROLLOUT_CACHE_ENTRIES: usize = 10_000;

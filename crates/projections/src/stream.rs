@@ -55,6 +55,34 @@ pub async fn fold_rollout(
     Ok(state)
 }
 
+/// `state` (the fold of the rollout's first `state.version` events, or `None` for none)
+/// brought forward with the events after it; returns the rollout now and how many events that
+/// read.
+pub async fn continue_rollout(
+    store: &dyn EventStore,
+    definitions: &(dyn Definitions + Sync),
+    service_key: &str,
+    ars: &str,
+    mut state: Option<Rollout>,
+) -> Result<(Option<Rollout>, u64), Error> {
+    let stream = stream_id(service_key, ars);
+    let mut from = state.as_ref().map_or(1, |r| r.version + 1);
+    let mut read = 0;
+    loop {
+        let page = store.read_stream(&stream, from, Direction::Forward, STREAM_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        from = last.version + 1;
+        read += page.len() as u64;
+        for e in &page {
+            state = Some(evolve_recorded(state, e, definitions)?);
+        }
+        if page.len() < STREAM_PAGE {
+            break;
+        }
+    }
+    Ok((state, read))
+}
+
 /// The rollout as it is now, with everything its steps recorded.
 pub async fn load_rollout(
     store: &dyn EventStore,

@@ -429,6 +429,68 @@ async fn concurrent_commands_without_a_version_all_succeed_and_stale_versions_co
     }
 }
 
+/// The rollout cache is never wrong, only possibly behind: two engines on one log (two servers
+/// on one database), each with its entries. A change through one is seen by the other's next
+/// command: a correct `expectedVersion` succeeds, a stale one conflicts; an engine that keeps
+/// one entry evicts the other rollout and folds it again when needed.
+#[tokio::test]
+async fn a_cached_rollout_is_brought_forward_and_never_trusted_beyond_the_log() {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let registry = || Arc::new(engine::definitions::bundled().expect("bundled"));
+    let a = Engine::open_with_cache(store.clone(), registry(), 1).await.expect("a");
+    a.import_catalog(&dataset(), &admin(), |_, _| {}).await.expect("import");
+    let b = Engine::open_with_cache(store.clone(), registry(), 1).await.expect("b");
+    let (p, c) = ("120540000000", "120520000000");
+    a.start_rollout("wohngeld", p, None, &admin()).await.expect("start");
+    a.execute("wohngeld", p, Command::Comment { text: "a1".into(), step: None }, &staff()).await.expect("a1");
+    let hits = a.cache_stats().hits;
+    let at = a.load("wohngeld", p).await.expect("load").expect("rollout").version;
+    assert_eq!(
+        a.cache_stats().hits,
+        hits + 1,
+        "its own append kept the entry current: {:?}",
+        a.cache_stats()
+    );
+    // B appends twice; A's entry is two behind.
+    for t in ["b1", "b2"] {
+        b.execute("wohngeld", p, Command::Comment { text: t.into(), step: None }, &staff()).await.expect("b");
+    }
+    let mut stale = staff();
+    stale.expected_version = Some(at);
+    let conflict = a.execute("wohngeld", p, Command::Comment { text: "x".into(), step: None }, &stale).await;
+    assert!(
+        matches!(conflict, Err(EngineError::Conflict { actual, .. }) if actual == at + 2),
+        "{conflict:?}"
+    );
+    let mut current = staff();
+    current.expected_version = Some(at + 2);
+    let done = a
+        .execute("wohngeld", p, Command::Comment { text: "a2".into(), step: None }, &current)
+        .await
+        .expect("a2");
+    assert_eq!(done.rollout.version, at + 3);
+    assert!(a.cache_stats().advanced >= 1, "brought forward, not folded again: {:?}", a.cache_stats());
+    // The answer equals a fold of the whole stream.
+    let folded = projections::load_rollout(&*store, &*registry(), "wohngeld", p)
+        .await
+        .expect("fold")
+        .expect("rollout");
+    assert_eq!(format!("{:?}", done.rollout), format!("{folded:?}"));
+    // One entry: the second rollout evicts the first; the first is folded again, correctly.
+    a.start_rollout("wohngeld", c, None, &admin()).await.expect("start");
+    a.execute("wohngeld", c, Command::Comment { text: "c1".into(), step: None }, &staff()).await.expect("c1");
+    assert_eq!(a.cache_stats().entries, 1);
+    let misses = a.cache_stats().misses;
+    let again = a.load("wohngeld", p).await.expect("load").expect("rollout");
+    assert_eq!(again.version, at + 3);
+    assert_eq!(a.cache_stats().misses, misses + 1, "evicted, folded again");
+    // No cache at all: every command folds, with the same answers.
+    let none = Engine::open_with_cache(store.clone(), registry(), 0).await.expect("none");
+    let r = none.load("wohngeld", p).await.expect("load").expect("rollout");
+    assert_eq!(format!("{r:?}"), format!("{again:?}"));
+    assert_eq!(none.cache_stats().entries, 0);
+}
+
 /// Stored type names and schema versions are part of the stored format: a rename (which old
 /// logs could no longer be read with) must be a deliberate change of `schema/event-types.txt`.
 /// `UPDATE_SCHEMA=1 cargo test -p engine` rewrites the file.
