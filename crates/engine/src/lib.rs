@@ -200,6 +200,8 @@ pub struct Engine {
     /// Recently used rollouts' full state (`cache.rs`): a command reads only the events its
     /// entry lacks.
     rollouts: cache::RolloutCache,
+    /// This engine's commands on one rollout take turns.
+    turns: cache::StreamLocks,
 }
 
 impl std::fmt::Debug for Engine {
@@ -268,6 +270,7 @@ impl Engine {
             catalog: RwLock::new(catalog),
             tokens: Arc::new(tokens),
             rollouts: cache::RolloutCache::new(cache_entries),
+            turns: cache::StreamLocks::default(),
         })
     }
 
@@ -380,11 +383,11 @@ impl Engine {
         Ok(outcome)
     }
 
-    /// `execute` without the Land-level policy; returns the state before, too. Without an
-    /// expected version the command acts on the current state: when another writer appended
-    /// between reading and appending, it is decided again on the new state (up to
-    /// [`limits::COMMAND_ATTEMPTS_MAX`] times), so only a caller that named a version sees
-    /// `Conflict`.
+    /// `execute` without the Land-level policy; returns the state before, too. This engine's
+    /// commands on one rollout take turns; without an expected version the command acts on the
+    /// current state: when another process appended between reading and appending, it is
+    /// decided again on the new state (up to [`limits::COMMAND_ATTEMPTS_MAX`] times), so only a
+    /// caller that named a version sees `Conflict`.
     pub(crate) async fn execute_one(
         &self,
         service_key: &str,
@@ -392,14 +395,18 @@ impl Engine {
         command: Command,
         req: &Invocation,
     ) -> Result<(Option<Rollout>, Outcome), EngineError> {
+        let turn = self.turns.of(&stream_id(service_key, ars));
+        let _turn = turn.lock().await;
         let mut attempt = 1;
         loop {
             match self.attempt(service_key, ars, &command, req).await {
                 Err(EngineError::Conflict { .. })
                     if req.expected_version.is_none() && attempt < limits::COMMAND_ATTEMPTS_MAX =>
                 {
+                    // Another process appended meanwhile: decide again on what it left, a little
+                    // later each time.
                     attempt += 1;
-                    tokio::task::yield_now().await;
+                    tokio::time::sleep(std::time::Duration::from_micros(50 * u64::from(attempt))).await;
                 }
                 other => return other,
             }
