@@ -191,5 +191,73 @@ fn main() {
         line("reopenStep / completeStep", &l, &s);
         println!("rate: long {lr:.0} commands/s, short {sr:.0} commands/s, ratio {:.2}", lr / sr);
         println!("rollout cache: {:?}", engine.cache_stats());
+
+        // A Land-level step that fans out: every other administration the service applies to
+        // gets a rollout too, then the Land's `fit_store_vertrag` is completed and reopened in
+        // turn while the 64 short rollouts' clients work; their latency beside a run without.
+        let rest: Vec<String> = data
+            .authorities
+            .iter()
+            .filter(|a| catalog::applies(data.services.iter().find(|s| s.key == SERVICE).expect("service"), a))
+            .map(|a| a.ars.clone())
+            .filter(|a| !arss.contains(a))
+            .collect();
+        for ars in &rest {
+            engine.start_rollout(SERVICE, ars, None, &who).await.expect("start");
+        }
+        let land = catalog::LAND_ARS;
+        engine.start_rollout(SERVICE, land, None, &who).await.expect("land");
+        let land_step = |step: &str, evidence: serde_json::Value| Command::CompleteStep {
+            step: step.into(),
+            evidence: evidence.as_object().cloned().unwrap_or_default().into_iter().collect(),
+            comment: None,
+        };
+        engine
+            .execute(SERVICE, land, land_step("interesse_land", serde_json::json!({ "datum": "2026-11-01", "ressort": "MIK" })), &who)
+            .await
+            .expect("interesse_land");
+        engine
+            .execute(SERVICE, land, land_step("bedarf_abgestimmt", serde_json::json!({ "protokoll": "Az. 1" })), &who)
+            .await
+            .expect("bedarf");
+        let fanout = arss.len() + rest.len();
+        println!("\n## a Land-level step fanning out to {fanout} rollouts, while {} tasks work", short.len());
+        let (quiet, quiet_rate) = concurrent(&engine, short, 60).await;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let toggler = {
+            let (engine, stop) = (engine.clone(), stop.clone());
+            tokio::spawn(async move {
+                let who = staff();
+                let second = Invocation::new(Principal {
+                    actor: Actor { id: "person:zweite".into(), name: "Zweite".into(), kind: ActorKind::Person },
+                    roles: vec![Role::ProjectManager],
+                    admin: false,
+                });
+                let mut fanouts = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let t = Instant::now();
+                    let vertrag = serde_json::json!({ "vertragsart": "fit_store", "vertragsnummer": "FIT-2026-1", "unterzeichnet_am": "2026-11-02" });
+                    let evidence = vertrag.as_object().cloned().unwrap_or_default().into_iter().collect();
+                    engine.execute(SERVICE, land, Command::CompleteStep { step: "fit_store_vertrag".into(), evidence, comment: None }, &who).await.expect("vertrag");
+                    // Four eyes: a second person's confirmation makes it done, and fans it out.
+                    engine.execute(SERVICE, land, Command::ConfirmStep { step: "fit_store_vertrag".into(), comment: None }, &second).await.expect("confirm");
+                    fanouts.push(t.elapsed());
+                    engine.execute(SERVICE, land, Command::ReopenStep { step: "fit_store_vertrag".into(), reason: "Nachtrag".into() }, &who).await.expect("reopen");
+                }
+                fanouts
+            })
+        };
+        let head_before = store.head().await.expect("head").position;
+        let (busy, busy_rate) = concurrent(&engine, short, 60).await;
+        let head_after = store.head().await.expect("head").position;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let fanouts = toggler.await.expect("toggler");
+        line("reopenStep / completeStep (with / without)", &busy, &quiet);
+        println!("rate: with {busy_rate:.0}, without {quiet_rate:.0} commands/s; {} events appended meanwhile", head_after - head_before);
+        let mut f = fanouts.clone();
+        f.sort();
+        if !f.is_empty() {
+            println!("fan-outs meanwhile: {} (completing the Land step, each to {fanout} rollouts: p50 {:?}, max {:?})", f.len(), pct(&f, 0.5), f[f.len() - 1]);
+        }
     });
 }

@@ -752,16 +752,27 @@ impl Engine {
             causation_id: cause.map(|e| e.event_id),
             ..Invocation::system()
         };
-        for ars in targets {
-            if self.store.stream_version(&stream_id(&after.service_key, &ars)).await? == 0 {
-                continue;
-            }
-            for (step, done) in &changes {
-                let command = Command::RecordLandStep { step: step.clone(), done: *done };
-                match self.execute_one(&after.service_key, &ars, command, &system).await {
-                    Ok(_) | Err(EngineError::Rejected(_)) => {}
-                    Err(e) => return Err(e),
+        // In bounded batches: a batch's appends share group commits, and other clients' commands
+        // join the same groups between batches instead of waiting behind the whole fan-out.
+        let one = |ars: String| {
+            let (system, changes) = (&system, &changes);
+            async move {
+                if self.store.stream_version(&stream_id(&after.service_key, &ars)).await? == 0 {
+                    return Ok(());
                 }
+                for (step, done) in changes {
+                    let command = Command::RecordLandStep { step: step.clone(), done: *done };
+                    match self.execute_one(&after.service_key, &ars, command, system).await {
+                        Ok(_) | Err(EngineError::Rejected(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok::<(), EngineError>(())
+            }
+        };
+        for batch in targets.chunks(limits::FANOUT_BATCH) {
+            for result in futures_util::future::join_all(batch.iter().cloned().map(one)).await {
+                result?;
             }
         }
         Ok(())
