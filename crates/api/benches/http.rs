@@ -2,6 +2,12 @@
 //! `completeStep` (durable), `rollout(id)` queries and `progress` queries, beside `GET /healthz`
 //! as the baseline of the HTTP stack in the same run. Server and load generator share the
 //! 2 cores. `cargo bench -p api --bench http`. Results: BENCHMARKS.md.
+//!
+//! From outside: `BENCH_SERVER=127.0.0.1:8080 BENCH_TOKEN=… cargo bench -p api --bench http`
+//! is only the load generator, a process of its own, against a running `rollout serve` on a
+//! fresh store: it starts the municipal EfA services through the API, then measures
+//! `{ __typename }` (the HTTP and GraphQL baseline), `completeStep` on distinct rollouts and
+//! `addComment` round robin.
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -118,8 +124,112 @@ async fn load(
     (rate, pct(&all, 0.5), pct(&all, 0.99), errors)
 }
 
+/// One GraphQL request on `client`; the JSON answer.
+async fn gql(
+    client: &mut Client,
+    address: &str,
+    token: &str,
+    query: &str,
+    variables: serde_json::Value,
+) -> serde_json::Value {
+    let body = serde_json::json!({ "query": query, "variables": variables }).to_string();
+    let (_, answer) = client.request(&post_head(address, token, body.len()), body.as_bytes()).await;
+    serde_json::from_slice(&answer).expect("JSON")
+}
+
+/// The load generator alone, against the server at `address`.
+async fn external(address: String, token: String) {
+    let mut client = Client::connect(&address).await;
+    let services = gql(
+        &mut client,
+        &address,
+        &token,
+        "{ services(filter: { program: EFA }, first: 200) { edges { node { key responsibleLevel } } } }",
+        serde_json::json!({}),
+    )
+    .await;
+    let keys: Vec<String> = services["data"]["services"]["edges"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .filter(|e| e["node"]["responsibleLevel"] == "gemeinde_amt")
+        .filter_map(|e| e["node"]["key"].as_str().map(String::from))
+        .collect();
+    let setup = Instant::now();
+    for key in &keys {
+        let r = gql(
+            &mut client,
+            &address,
+            &token,
+            "mutation($s: String!) { startServiceRollout(serviceKey: $s) { existing } }",
+            serde_json::json!({ "s": key }),
+        )
+        .await;
+        assert!(r["errors"].is_null(), "{r}");
+    }
+    let mut ids = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = gql(&mut client, &address, &token, "query($a: String) { rollouts(first: 500, after: $a) { edges { node { id steps { id status } } } pageInfo { hasNextPage endCursor } } }", serde_json::json!({ "a": after })).await;
+        let conn = &page["data"]["rollouts"];
+        for e in conn["edges"].as_array().expect("edges") {
+            let ready = e["node"]["steps"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|s| s["id"] == "interesse" && s["status"] == "ready"));
+            if ready {
+                ids.push(e["node"]["id"].as_str().expect("id").to_owned());
+            }
+        }
+        if conn["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = conn["pageInfo"]["endCursor"].as_str().map(String::from);
+    }
+    println!("{} rollouts ready for `interesse`, set up through the API in {:?}", ids.len(), setup.elapsed());
+    println!("\n## from a separate process: 64 concurrent clients, HTTP/1.1 keep-alive, over loopback");
+    let typename = || Some("{\"query\":\"{ __typename }\"}".to_owned());
+    let (rate, p50, p99, errors) = load(&address, &token, 500, move |_, _| typename(), None).await;
+    println!("{{ __typename }} (baseline)  : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}");
+    let ids = Arc::new(ids);
+    let per_client = (ids.len() / CLIENTS).min(60);
+    let complete_ids = ids.clone();
+    let (rate, p50, p99, errors) = load(&address, &token, per_client, move |c, i| {
+        let id = &complete_ids[c * per_client + i];
+        Some(serde_json::json!({
+            "query": "mutation($i: CompleteStepInput!) { completeStep(input: $i) { rollout { version } } }",
+            "variables": { "i": { "rolloutId": id, "stepId": "interesse", "evidence": { "datum": "2026-11-01", "kontakt": "Last" } } }
+        }).to_string())
+    }, None).await;
+    println!("completeStep (durable)      : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}");
+    let comment_ids = ids.clone();
+    let (rate, p50, p99, errors) = load(
+        &address,
+        &token,
+        100,
+        move |c, i| {
+            let id = &comment_ids[(c * 100 + i) % comment_ids.len()];
+            Some(serde_json::json!({
+            "query": "mutation($i: RolloutCommandInput!) { addComment(input: $i) { rollout { version } } }",
+            "variables": { "i": { "rolloutId": id, "reason": format!("Last {c}/{i}") } }
+        }).to_string())
+        },
+        None,
+    )
+    .await;
+    println!("addComment round robin      : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}");
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    if let (Ok(address), Ok(token)) = (std::env::var("BENCH_SERVER"), std::env::var("BENCH_TOKEN")) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(external(address, token));
         return;
     }
     let rt =
