@@ -347,19 +347,25 @@ fn respond_as(
     request_error: bool,
     id: uuid::Uuid,
 ) -> Response {
-    let mut body = serde_json::to_value(response)
-        .unwrap_or_else(|_| serde_json::json!({ "errors": [{ "message": "internal error" }] }));
+    let failed = || br#"{"errors":[{"message":"internal error"}]}"#.to_vec();
     let mut status = status;
-    if media == Media::GraphqlResponse && request_error {
-        if let Some(map) = body.as_object_mut() {
-            map.remove("data");
-        }
+    let body = if media == Media::GraphqlResponse && request_error {
         if status == StatusCode::OK {
             status = StatusCode::BAD_REQUEST;
         }
-    }
-    let mut out = (status, [(axum::http::header::CONTENT_TYPE, media.content_type())], body.to_string())
-        .into_response();
+        // No `data` entry: the errors (and extensions, if any) only.
+        let mut errors = serde_json::Map::new();
+        errors.insert("errors".into(), serde_json::to_value(&response.errors).unwrap_or_default());
+        if !response.extensions.is_empty() {
+            errors
+                .insert("extensions".into(), serde_json::to_value(&response.extensions).unwrap_or_default());
+        }
+        serde_json::to_vec(&errors).unwrap_or_else(|_| failed())
+    } else {
+        // Straight to bytes: the answer is serialised once.
+        serde_json::to_vec(response).unwrap_or_else(|_| failed())
+    };
+    let mut out = (status, [(axum::http::header::CONTENT_TYPE, media.content_type())], body).into_response();
     for (name, value) in &response.http_headers {
         out.headers_mut().insert(name.clone(), value.clone());
     }
