@@ -258,14 +258,7 @@ impl SledStore {
         let lock = lock_data_dir(dir)?;
         legacy::migrate(dir, config.cache_bytes, config.segment_bytes)?;
         let log_dir = dir.join("log");
-        let db = sled::Config::new()
-            .path(&log_dir)
-            .cache_capacity(config.cache_bytes)
-            .mode(sled::Mode::HighThroughput)
-            // Durability is ours: the writer flushes and syncs each group itself.
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| StoreError::Io(format!("cannot open the log in {}: {e}", log_dir.display())))?;
+        let db = open_index(&log_dir, config.cache_bytes)?;
         let tree = db.open_tree(keys::INDEX_TREE).map_err(sled_err)?;
         // New files and directories must survive a crash too.
         sync_dir(dir)?;
@@ -714,6 +707,36 @@ impl Checkpointer {
         Ok(())
     }
 }
+
+/// Opens sled's index in `log_dir`. The caller holds `DIR/LOCK`, so no other process and no
+/// other live handle has the store: a sled lock still held is a handle of this process that
+/// was just dropped (sled lets go of its file lock from a thread of its own, shortly after);
+/// the open waits for it, up to [`INDEX_LOCK_WAIT`].
+fn open_index(log_dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + INDEX_LOCK_WAIT;
+    loop {
+        let opened = sled::Config::new()
+            .path(log_dir)
+            .cache_capacity(cache_bytes)
+            .mode(sled::Mode::HighThroughput)
+            // Durability is ours: the writer flushes and syncs each group itself.
+            .flush_every_ms(None)
+            .open();
+        match opened {
+            // sled says so only in words (`ErrorKind::Other`, "could not acquire lock on …").
+            Err(sled::Error::Io(e))
+                if e.to_string().starts_with("could not acquire lock") && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => return Err(StoreError::Io(format!("cannot open the log in {}: {e}", log_dir.display()))),
+            Ok(db) => return Ok(db),
+        }
+    }
+}
+
+/// How long an open waits for a just-dropped handle of this process to release sled's lock.
+const INDEX_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Completes sled's index after a crash: sled holds a prefix of the writer's inserts (it
 /// recovers its own log in order), so the events after the last position it records as indexed
