@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use workflow::rollout::Rollout;
 
@@ -46,7 +46,8 @@ pub(crate) struct RolloutCache {
 #[derive(Debug, Default)]
 struct Lru {
     tick: u64,
-    entries: HashMap<String, (Rollout, u64)>,
+    /// Shared, so that the lock is held only to hand out a reference: callers copy outside it.
+    entries: HashMap<String, (Arc<Rollout>, u64)>,
     /// tick → stream id, oldest first.
     order: BTreeMap<u64, String>,
 }
@@ -64,7 +65,7 @@ impl RolloutCache {
     }
 
     /// The entry of `stream` if it is at `version` or before it.
-    pub(crate) fn get(&self, stream: &str, version: u64) -> Option<Rollout> {
+    pub(crate) fn get(&self, stream: &str, version: u64) -> Option<Arc<Rollout>> {
         if self.capacity == 0 {
             return None;
         }
@@ -77,7 +78,7 @@ impl RolloutCache {
             return None;
         }
         let old = std::mem::replace(used, tick);
-        let rollout = rollout.clone();
+        let rollout = Arc::clone(rollout);
         lru.order.remove(&old);
         lru.order.insert(tick, stream.to_owned());
         Some(rollout)
@@ -88,6 +89,7 @@ impl RolloutCache {
         if self.capacity == 0 {
             return;
         }
+        let rollout = Arc::new(rollout.clone());
         let mut lru = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         lru.tick += 1;
         let tick = lru.tick;
@@ -95,13 +97,13 @@ impl RolloutCache {
             if kept.version > rollout.version {
                 return;
             }
-            *kept = rollout.clone();
+            *kept = rollout;
             let old = std::mem::replace(used, tick);
             lru.order.remove(&old);
             lru.order.insert(tick, stream.to_owned());
             return;
         }
-        lru.entries.insert(stream.to_owned(), (rollout.clone(), tick));
+        lru.entries.insert(stream.to_owned(), (rollout, tick));
         lru.order.insert(tick, stream.to_owned());
         while lru.entries.len() > self.capacity {
             let Some((_, oldest)) = lru.order.pop_first() else { break };
@@ -137,26 +139,4 @@ pub(crate) enum Outcome {
     Hit,
     Advanced,
     Miss,
-}
-
-/// One lock per rollout stream: this engine's commands on one rollout take turns (deciding on
-/// the state the previous one left), so they never conflict with each other; only another
-/// process's appends, met at append time, make a command decide again. Unused locks are
-/// forgotten (weak references, swept when the map grows).
-#[derive(Debug, Default)]
-pub(crate) struct StreamLocks(Mutex<HashMap<String, std::sync::Weak<tokio::sync::Mutex<()>>>>);
-
-impl StreamLocks {
-    pub(crate) fn of(&self, stream: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(lock) = map.get(stream).and_then(std::sync::Weak::upgrade) {
-            return lock;
-        }
-        let lock = std::sync::Arc::new(tokio::sync::Mutex::new(()));
-        map.insert(stream.to_owned(), std::sync::Arc::downgrade(&lock));
-        if map.len() > 4 * 1024 {
-            map.retain(|_, weak| weak.strong_count() > 0);
-        }
-        lock
-    }
 }

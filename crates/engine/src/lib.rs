@@ -8,6 +8,7 @@ pub mod deadlines;
 pub mod definitions;
 pub mod limits;
 pub mod tokens;
+mod turns;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
@@ -201,7 +202,7 @@ pub struct Engine {
     /// entry lacks.
     rollouts: cache::RolloutCache,
     /// This engine's commands on one rollout take turns.
-    turns: cache::StreamLocks,
+    turns: turns::StreamLocks,
 }
 
 impl std::fmt::Debug for Engine {
@@ -270,7 +271,7 @@ impl Engine {
             catalog: RwLock::new(catalog),
             tokens: Arc::new(tokens),
             rollouts: cache::RolloutCache::new(cache_entries),
-            turns: cache::StreamLocks::default(),
+            turns: turns::StreamLocks::default(),
         })
     }
 
@@ -348,9 +349,9 @@ impl Engine {
         let start = match self.rollouts.get(&stream, version) {
             Some(r) if r.version == version => {
                 self.rollouts.counted(cache::Outcome::Hit, 0);
-                return Ok(Some(r));
+                return Ok(Some(Rollout::clone(&r)));
             }
-            other => other,
+            other => other.map(|r| Rollout::clone(&r)),
         };
         let outcome = if start.is_some() { cache::Outcome::Advanced } else { cache::Outcome::Miss };
         let (rollout, read) =

@@ -725,11 +725,14 @@ fn open_index(log_dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> 
         match opened {
             // sled says so only in words (`ErrorKind::Other`, "could not acquire lock on …").
             Err(sled::Error::Io(e))
-                if e.to_string().starts_with("could not acquire lock") && std::time::Instant::now() < deadline =>
+                if e.to_string().starts_with("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
             {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
-            Err(e) => return Err(StoreError::Io(format!("cannot open the log in {}: {e}", log_dir.display()))),
+            Err(e) => {
+                return Err(StoreError::Io(format!("cannot open the log in {}: {e}", log_dir.display())))
+            }
             Ok(db) => return Ok(db),
         }
     }
