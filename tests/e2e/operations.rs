@@ -471,3 +471,41 @@ fn sixteen_clients_on_one_rollout_never_conflict_unless_they_name_a_version() {
     assert_eq!(stale["errors"][0]["extensions"]["code"], "CONFLICT", "{stale}");
     assert_eq!(stale["errors"][0]["extensions"]["currentVersion"], 401, "{stale}");
 }
+
+/// The limits at their boundaries: a body announced beyond the 32 MiB that are drained gets its
+/// `413` at once and the connection is closed (its rest cannot be the next request); a document
+/// nests 12 levels, one that only introspects 20, one level more is refused.
+#[test]
+fn the_body_and_depth_limits_hold_at_their_boundaries() {
+    let server = Server::start();
+    let mut s = TcpStream::connect(&server.address).expect("connect");
+    write!(
+        s,
+        "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{\"query\":",
+        32 * 1024 * 1024 + 1
+    )
+    .expect("headers");
+    let (status, text) = response(&mut s);
+    assert_eq!(status, 413, "{text}");
+    assert!(text.to_ascii_lowercase().contains("connection: close"), "{text}");
+    let nested = |depth: usize| format!("{{ {}x{} }}", "a { ".repeat(depth - 1), " }".repeat(depth - 1));
+    let too_deep = |r: &Value| r["errors"][0]["message"].as_str().unwrap_or("").contains("nested too deep");
+    // Unknown fields: validation names them, but only once the depth has passed.
+    let r = server.gql(Some(&server.admin), &nested(12), json!({}));
+    assert!(!too_deep(&r) && !r["errors"].is_null(), "{r}");
+    let r = server.gql(Some(&server.admin), &nested(13), json!({}));
+    assert!(too_deep(&r), "{r}");
+    assert_eq!(r["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED", "{r}");
+    // `__schema`, `types`, `fields`, `type`, then `ofType` n times and `name`: 5 + n levels.
+    let introspect = |of_types: usize| {
+        format!(
+            "{{ __schema {{ types {{ fields {{ type {{ {}name{} }} }} }} }} }}",
+            "ofType { ".repeat(of_types),
+            " }".repeat(of_types)
+        )
+    };
+    let r = server.gql(Some(&server.admin), &introspect(15), json!({}));
+    assert!(r["errors"].is_null(), "20 levels of introspection: {r}");
+    let r = server.gql(Some(&server.admin), &introspect(16), json!({}));
+    assert!(too_deep(&r), "{r}");
+}

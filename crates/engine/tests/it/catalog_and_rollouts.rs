@@ -491,6 +491,48 @@ async fn a_cached_rollout_is_brought_forward_and_never_trusted_beyond_the_log() 
     assert_eq!(none.cache_stats().entries, 0);
 }
 
+/// A Land-level step reaches every rollout of its service, across the fan-out's batches
+/// (`FANOUT_BATCH`: wohngeld has more rollouts than one batch holds), and its reopening too.
+#[tokio::test]
+async fn a_land_step_reaches_every_rollout_across_the_fan_out_batches() {
+    let (engine, _) = engine().await;
+    engine.import_catalog(&dataset(), &admin(), |_, _| {}).await.expect("import");
+    engine.start_service("wohngeld", &admin()).await.expect("start");
+    let arss: Vec<String> =
+        engine.catalog().active_authorities().filter(|a| a.ars != LAND_ARS).map(|a| a.ars.clone()).collect();
+    let mut started = Vec::new();
+    for ars in &arss {
+        if engine.load("wohngeld", ars).await.expect("load").is_some() {
+            started.push(ars.clone());
+        }
+    }
+    assert!(started.len() > engine::limits::FANOUT_BATCH, "{} rollouts", started.len());
+    let manager = person("person:pm", vec![Role::ProjectManager], false);
+    let second = person("person:pm-2", vec![Role::ProjectManager], false);
+    for (step, evidence) in [
+        ("interesse_land", json!({ "datum": "2026-11-01", "ressort": "MIK" })),
+        ("bedarf_abgestimmt", json!({ "protokoll": "Az. 1" })),
+        (
+            "fit_store_vertrag",
+            json!({ "vertragsart": "fit_store", "vertragsnummer": "FIT-1", "unterzeichnet_am": "2026-11-02" }),
+        ),
+    ] {
+        engine.execute("wohngeld", LAND_ARS, complete(step, evidence), &manager).await.expect(step);
+    }
+    let confirm = Command::ConfirmStep { step: "fit_store_vertrag".into(), comment: None };
+    engine.execute("wohngeld", LAND_ARS, confirm, &second).await.expect("confirm");
+    for ars in &started {
+        let r = engine.load("wohngeld", ars).await.expect("load").expect("rollout");
+        assert!(r.land_steps_done.contains("fit_store_vertrag"), "{ars} did not get the Land step");
+    }
+    let reopen = Command::ReopenStep { step: "fit_store_vertrag".into(), reason: "Nachtrag".into() };
+    engine.execute("wohngeld", LAND_ARS, reopen, &manager).await.expect("reopen");
+    for ars in &started {
+        let r = engine.load("wohngeld", ars).await.expect("load").expect("rollout");
+        assert!(!r.land_steps_done.contains("fit_store_vertrag"), "{ars} kept the reopened Land step");
+    }
+}
+
 /// Stored type names and schema versions are part of the stored format: a rename (which old
 /// logs could no longer be read with) must be a deliberate change of `schema/event-types.txt`.
 /// `UPDATE_SCHEMA=1 cargo test -p engine` rewrites the file.
