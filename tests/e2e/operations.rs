@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::Server;
+use store::conformance::Tmpfs;
+
+use crate::support::{required, Server};
 
 const START: &str = "mutation($s: String!, $a: String!) { startRollout(input: { serviceKey: $s, ars: $a }) { rollout { id } } }";
 const COMMENT: &str = "mutation($i: RolloutCommandInput!) { addComment(input: $i) { rollout { version } } }";
@@ -21,15 +23,7 @@ fn node_clients() -> Option<std::path::PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/js");
     let ready = dir.join("node_modules/graphql-ws").exists()
         && Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
-    if !ready {
-        assert!(
-            std::env::var_os("ROLLOUT_REQUIRE_NODE").is_none(),
-            "node and tests/js/node_modules are required"
-        );
-        println!("skipped: node or tests/js/node_modules missing (npm ci --prefix tests/js)");
-        return None;
-    }
-    Some(dir)
+    required(ready, "ROLLOUT_REQUIRE_NODE", "node and `npm ci --prefix tests/js`").then_some(dir)
 }
 
 #[test]
@@ -125,12 +119,11 @@ fn metrics_parse_with_the_prometheus_parser_and_hold_every_family() {
         .args(["-c", "import prometheus_client.parser"])
         .status()
         .is_ok_and(|s| s.success());
-    if !parser_ready {
-        assert!(
-            std::env::var_os("ROLLOUT_REQUIRE_PROMETHEUS_PARSER").is_none(),
-            "pip install prometheus-client"
-        );
-        println!("skipped: python3 -m pip install prometheus-client");
+    if !required(
+        parser_ready,
+        "ROLLOUT_REQUIRE_PROMETHEUS_PARSER",
+        "python3 -m pip install prometheus-client",
+    ) {
         return;
     }
     let server = Server::start();
@@ -205,36 +198,6 @@ fn get(server: &Server, path: &str) -> (u16, String) {
     (status, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
 }
 
-/// A size-limited tmpfs, unmounted on drop; `None` (the test says it skipped) without root,
-/// unless `ROLLOUT_REQUIRE_TMPFS=1`.
-struct Tmpfs(tempfile::TempDir);
-
-impl Tmpfs {
-    fn mount(size: &str) -> Option<Tmpfs> {
-        let dir = tempfile::tempdir().expect("dir");
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            assert!(
-                std::env::var_os("ROLLOUT_REQUIRE_TMPFS").is_none(),
-                "a tmpfs could not be mounted (root is needed)"
-            );
-            println!("skipped: a tmpfs could not be mounted (root is needed)");
-            return None;
-        }
-        Some(Tmpfs(dir))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(self.0.path()).status();
-    }
-}
-
 /// Fills `path` with zeros until the disk is full.
 fn fill_up(path: &Path) {
     let mut f = std::fs::File::create(path).expect("filler");
@@ -253,8 +216,8 @@ fn a_full_disk_is_reported_reads_go_on_and_writes_resume_once_space_is_freed() {
         return; // the log is in PostgreSQL there; this is the embedded store's disk
     }
     let Some(mount) = Tmpfs::mount("160m") else { return };
-    let data = mount.0.path().join("data");
-    let logs = tempfile::tempdir_in(mount.0.path()).expect("log dir");
+    let data = mount.path().join("data");
+    let logs = tempfile::tempdir_in(mount.path()).expect("log dir");
     let server = Server::spawn_with(&data, logs, &["--min-free-mb", "16"]);
     let admin = server.admin.clone();
     server.gql(
@@ -268,7 +231,7 @@ fn a_full_disk_is_reported_reads_go_on_and_writes_resume_once_space_is_freed() {
         .filter_map(|n| n["id"].as_str().map(String::from))
         .collect();
     // Fill the disk completely (the reserve is only the store's); the server writes on.
-    fill_up(&mount.0.path().join("filler"));
+    fill_up(&mount.path().join("filler"));
     let server = std::sync::Arc::new(server);
     let writers: Vec<_> = (0..16)
         .map(|w| {
@@ -313,7 +276,7 @@ fn a_full_disk_is_reported_reads_go_on_and_writes_resume_once_space_is_freed() {
     assert!(server.child.try_wait().expect("wait").is_none(), "the server died on the full disk");
 
     // Space freed: ready again and writing, without a restart.
-    std::fs::remove_file(mount.0.path().join("filler")).expect("free");
+    std::fs::remove_file(mount.path().join("filler")).expect("free");
     let mut ready = 0;
     for _ in 0..100 {
         ready = get(&server, "/readyz").0;

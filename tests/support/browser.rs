@@ -18,12 +18,11 @@ use tungstenite::{Message, WebSocket};
 /// Whether Debian's chromium is there; without it the browser tests say they skipped
 /// (`ROLLOUT_REQUIRE_CHROMIUM=1`, as CI sets it, makes its absence a failure).
 pub fn chromium_available() -> bool {
-    if Command::new("chromium").arg("--version").output().is_ok() {
-        return true;
-    }
-    assert!(std::env::var_os("ROLLOUT_REQUIRE_CHROMIUM").is_none(), "chromium is required but not installed");
-    println!("skipped: chromium is not installed");
-    false
+    super::required(
+        Command::new("chromium").arg("--version").output().is_ok(),
+        "ROLLOUT_REQUIRE_CHROMIUM",
+        "Debian's chromium: apt-get install chromium",
+    )
 }
 
 /// The flags every run uses: headless, a fresh profile, no background traffic of the browser's

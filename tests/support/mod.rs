@@ -11,6 +11,16 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+/// Whether a tool a test needs is here (`present`); if not, the test says it skipped — or
+/// fails, when CI set `require` (e.g. `ROLLOUT_REQUIRE_NODE=1`). `how` says how to get it.
+pub fn required(present: bool, require: &str, how: &str) -> bool {
+    if !present {
+        assert!(std::env::var_os(require).is_none(), "required ({require}), but missing: {how}");
+        println!("skipped: missing ({how})");
+    }
+    present
+}
+
 /// Runs the `rollout` binary with `args`, without the store settings of the environment.
 pub fn rollout(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_rollout"))

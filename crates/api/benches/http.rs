@@ -137,6 +137,20 @@ async fn gql(
     serde_json::from_slice(&answer).expect("JSON")
 }
 
+/// `completeStep` of `interesse` on distinct rollouts of `ids` (up to 60 per client), printed.
+async fn complete_steps(address: &str, token: &str, ids: &Arc<Vec<String>>) {
+    let per_client = (ids.len() / CLIENTS).min(60);
+    let ids = ids.clone();
+    let (rate, p50, p99, errors) = load(address, token, per_client, move |c, i| {
+        let id = &ids[c * per_client + i];
+        Some(serde_json::json!({
+            "query": "mutation($i: CompleteStepInput!) { completeStep(input: $i) { rollout { version } } }",
+            "variables": { "i": { "rolloutId": id, "stepId": "interesse", "evidence": { "datum": "2026-11-01", "kontakt": "Last" } } }
+        }).to_string())
+    }, None).await;
+    println!("completeStep (durable)      : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}");
+}
+
 /// The load generator alone, against the server at `address`.
 async fn external(address: String, token: String) {
     let mut client = Client::connect(&address).await;
@@ -191,16 +205,7 @@ async fn external(address: String, token: String) {
     let (rate, p50, p99, errors) = load(&address, &token, 500, move |_, _| typename(), None).await;
     println!("{{ __typename }} (baseline)  : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}");
     let ids = Arc::new(ids);
-    let per_client = (ids.len() / CLIENTS).min(60);
-    let complete_ids = ids.clone();
-    let (rate, p50, p99, errors) = load(&address, &token, per_client, move |c, i| {
-        let id = &complete_ids[c * per_client + i];
-        Some(serde_json::json!({
-            "query": "mutation($i: CompleteStepInput!) { completeStep(input: $i) { rollout { version } } }",
-            "variables": { "i": { "rolloutId": id, "stepId": "interesse", "evidence": { "datum": "2026-11-01", "kontakt": "Last" } } }
-        }).to_string())
-    }, None).await;
-    println!("completeStep (durable)      : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}");
+    complete_steps(&address, &token, &ids).await;
     let comment_ids = ids.clone();
     let (rate, p50, p99, errors) = load(
         &address,
@@ -293,16 +298,7 @@ fn main() {
         println!("GET /healthz (baseline)     : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}");
 
         let ids = Arc::new(rollouts.clone());
-        let per_client = (rollouts.len() / CLIENTS).min(60);
-        let complete_ids = ids.clone();
-        let (rate, p50, p99, errors) = load(&address, &token, per_client, move |c, i| {
-            let id = &complete_ids[c * per_client + i];
-            Some(serde_json::json!({
-                "query": "mutation($i: CompleteStepInput!) { completeStep(input: $i) { rollout { version } } }",
-                "variables": { "i": { "rolloutId": id, "stepId": "interesse", "evidence": { "datum": "2026-11-01", "kontakt": "Last" } } }
-            }).to_string())
-        }, None).await;
-        println!("completeStep (durable)      : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}");
+        complete_steps(&address, &token, &ids).await;
         // `BENCH_ONLY=complete`: this far, for a profile of `completeStep`.
         if std::env::var("BENCH_ONLY").as_deref() == Ok("complete") {
             return;

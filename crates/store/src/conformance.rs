@@ -12,6 +12,45 @@ use crate::{
     NewEvent, RecordedEvent, StoreError, Timestamp,
 };
 
+/// A size-limited tmpfs for the tests of a full disk, unmounted on drop. Mounting needs root
+/// (CI runs as root): without it [`Tmpfs::mount`] is `None` and says the test skipped, unless
+/// `ROLLOUT_REQUIRE_TMPFS=1` makes that a failure.
+#[derive(Debug)]
+pub struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    /// A tmpfs of `size` (as `mount -o size=`, e.g. `48m`).
+    pub fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().expect("dir");
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                std::env::var_os("ROLLOUT_REQUIRE_TMPFS").is_none(),
+                "a tmpfs could not be mounted (root is needed)"
+            );
+            println!("skipped: a tmpfs could not be mounted (root is needed)");
+            return None;
+        }
+        Some(Tmpfs { dir })
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(self.dir.path()).status();
+    }
+}
+
 /// A store under test and whatever must live as long as it (a temporary directory).
 #[allow(missing_debug_implementations)]
 pub struct TestStore {

@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use store::conformance::Tmpfs;
 use store::{verify_log, Actor, ActorKind, EventStore, ExpectedVersion, Health, Json, NewEvent, StoreError};
 use store_sled::{Faults, SledConfig, SledStore};
 use uuid::Uuid;
@@ -77,10 +78,10 @@ async fn a_failed_write_or_sync_is_refused_reported_and_recovered_without_a_rest
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_refuses_writes_early_keeps_reads_and_resumes_once_space_is_freed() {
     let Some(mount) = Tmpfs::mount("48m") else { return };
-    let dir = mount.path.join("store");
+    let dir = mount.path().join("store");
     let reserve = 8 * 1024 * 1024;
     let store = Arc::new(open_with(&dir, None, reserve));
-    let filler = mount.path.join("filler");
+    let filler = mount.path().join("filler");
     let writers = |round: u64| {
         (0..16u64)
             .map(|w| {
@@ -104,7 +105,7 @@ async fn a_full_disk_refuses_writes_early_keeps_reads_and_resumes_once_space_is_
     };
     // Fill the disk to 600 KiB above the reserve, then write 16 × 40 × ~2 KB (1.3 MB): the
     // reserve is reached under load.
-    let free = free_bytes(&mount.path);
+    let free = free_bytes(mount.path());
     fill(&filler, free.saturating_sub(reserve + 600 * 1024));
     let mut acknowledged = Vec::new();
     let mut refusals = Vec::new();
@@ -115,7 +116,7 @@ async fn a_full_disk_refuses_writes_early_keeps_reads_and_resumes_once_space_is_
     }
     assert!(!refusals.is_empty() && !acknowledged.is_empty(), "the reserve was reached under load");
     // Top it up so that it is certainly below the reserve.
-    fill(&mount.path.join("filler-2"), free_bytes(&mount.path).saturating_sub(reserve / 2));
+    fill(&mount.path().join("filler-2"), free_bytes(mount.path()).saturating_sub(reserve / 2));
     let refused = store.append("w-x", ExpectedVersion::Any, vec![event(1, 10)]).await;
     refusals.push(unavailable(&refused));
     assert!(refusals.iter().all(|c| c.contains("nearly full") && c.contains("reserve")), "{refusals:?}");
@@ -133,7 +134,7 @@ async fn a_full_disk_refuses_writes_early_keeps_reads_and_resumes_once_space_is_
 
     // Space freed: writes succeed again without a restart.
     std::fs::remove_file(&filler).expect("free");
-    std::fs::remove_file(mount.path.join("filler-2")).expect("free");
+    std::fs::remove_file(mount.path().join("filler-2")).expect("free");
     assert_eq!(store.health().await, Health::Writable);
     let mut again = 0;
     for task in writers(2) {
@@ -172,37 +173,4 @@ fn fill(path: &Path, bytes: u64) {
         left -= n as u64;
     }
     let _ = f.sync_all();
-}
-
-/// A size-limited tmpfs, unmounted on drop.
-pub struct Tmpfs {
-    pub path: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Tmpfs {
-    /// Mounts a tmpfs of `size` (as `mount -o size=`), or `None` (and says so) without root.
-    pub fn mount(size: &str) -> Option<Tmpfs> {
-        let dir = tempfile::tempdir().expect("dir");
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            assert!(
-                std::env::var_os("ROLLOUT_REQUIRE_TMPFS").is_none(),
-                "a tmpfs could not be mounted (root is needed)"
-            );
-            println!("skipped: a tmpfs could not be mounted (root is needed)");
-            return None;
-        }
-        Some(Tmpfs { path: dir.path().to_owned(), _dir: dir })
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(&self.path).status();
-    }
 }
