@@ -57,7 +57,8 @@ fn readyz(address: std::net::SocketAddr) -> (u16, String) {
 async fn readyz_answers_ready_up_to_its_lag_and_names_the_lag_beyond() {
     // The read models never hear of new commits: they stay where they caught up at start.
     let inner: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
-    let store: Arc<dyn EventStore> = Arc::new(Relayed::new(inner, tokio::sync::broadcast::channel(1).0));
+    let relayed = Arc::new(Relayed::new(inner, tokio::sync::broadcast::channel(1).0));
+    let store: Arc<dyn EventStore> = relayed.clone();
     let registry = Arc::new(engine::definitions::bundled().expect("bundled"));
     let engine = Arc::new(Engine::open(store.clone(), registry.clone()).await.expect("engine"));
     let (projector, _) = Projector::start(store.clone(), registry, None).await.expect("projector");
@@ -69,6 +70,15 @@ async fn readyz_answers_ready_up_to_its_lag_and_names_the_lag_beyond() {
     let address = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, router).await });
     let ask = move || tokio::task::spawn_blocking(move || readyz(address));
+    // The follower's one read of the log (which finds nothing new) comes before the appends;
+    // afterwards it waits for notifications that never come.
+    for _ in 0..3000 {
+        if relayed.reads_while_listened() > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(relayed.reads_while_listened() > 0, "the read models' follower listens");
 
     let mut appended = 0u64;
     let mut append_up_to = |lag: u64| {

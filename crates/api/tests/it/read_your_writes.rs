@@ -63,7 +63,16 @@ async fn a_read_model_that_never_catches_up_delays_a_query_only_so_long() {
     // Live notifications never arrive: the read models stall once they have caught up.
     let inner: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
     let stalled = Arc::new(Relayed::new(inner, tokio::sync::broadcast::channel(1).0));
-    let schema = schema_over(stalled).await.schema;
+    let schema = schema_over(stalled.clone()).await.schema;
+    // The follower's one read of the log comes before the change; then it waits for
+    // notifications that never come.
+    for _ in 0..3000 {
+        if stalled.reads_while_listened() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(stalled.reads_while_listened() > 0, "the read models' follower listens");
     let manager = caller(TokenRole::ProjectManager);
     assert_eq!(run(&schema, &manager, START).await["startRollout"]["rollout"]["version"], 1);
     // After the wait, the query is answered as the read models stand (without the change).
