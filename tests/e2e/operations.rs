@@ -134,6 +134,10 @@ fn metrics_parse_with_the_prometheus_parser_and_hold_every_family() {
         json!({ "i": { "rolloutId": "wohngeld:120540000000", "reason": "Notiz" } }),
     );
     server.gql(Some(&server.admin), COMMENT, json!({ "i": { "rolloutId": "wohngeld:nope", "reason": "x" } }));
+    // A document kept parsed is still validated against each request's variables.
+    let refused = server.gql(Some(&server.admin), COMMENT, json!({ "i": 5 }));
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{refused}");
+    assert!(refused["data"].is_null(), "{refused}");
     let (_, text) = get(&server, "/metrics");
     let script = r#"
 import json, sys
@@ -163,7 +167,7 @@ print(json.dumps(out))
             .unwrap_or_else(|| panic!("{family} {labels}: {families}"))
     };
     // The parser strips `_total` from counter families.
-    assert_eq!(sample("rollout_mutations", json!({ "name": "addComment" })), 2.0);
+    assert_eq!(sample("rollout_mutations", json!({ "name": "addComment" })), 3.0);
     assert_eq!(sample("rollout_mutations", json!({ "name": "startRollout" })), 1.0);
     assert_eq!(
         sample("rollout_graphql_errors", json!({ "code": "REJECTED", "operation": "addComment" })),
@@ -187,6 +191,10 @@ print(json.dumps(out))
     assert!(sample("rollout_engine_cache_capacity", json!({})) >= 1.0);
     assert!(sample("rollout_engine_cache_loads", json!({ "outcome": "hit" })) >= 1.0);
     assert_eq!(families["rollout_engine_cache_events_folded"]["type"], "counter");
+    // Each document was parsed once: START and COMMENT kept, COMMENT found the two later times.
+    assert_eq!(sample("rollout_graphql_documents_cached", json!({})), 2.0);
+    assert_eq!(sample("rollout_graphql_document_parses", json!({ "outcome": "hit" })), 2.0, "{text}");
+    assert_eq!(sample("rollout_graphql_document_parses", json!({ "outcome": "miss" })), 2.0);
 }
 
 fn get(server: &Server, path: &str) -> (u16, String) {

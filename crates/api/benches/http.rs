@@ -7,7 +7,7 @@
 //! is only the load generator, a process of its own, against a running `rollout serve` on a
 //! fresh store: it starts the municipal EfA services through the API, then measures
 //! `{ __typename }` (the HTTP and GraphQL baseline), `completeStep` on distinct rollouts and
-//! `addComment` round robin.
+//! `addComment` round robin. `BENCH_SERVER_PID=<pid>` adds the server's CPU time per request.
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -74,8 +74,9 @@ async fn load(
     per_client: usize,
     body: impl Fn(usize, usize) -> Option<String> + Send + Sync + 'static,
     get: Option<&'static str>,
-) -> (f64, Duration, Duration, usize) {
+) -> (f64, Duration, Duration, usize, String) {
     let body = Arc::new(body);
+    let cpu_before = server_cpu();
     let start = Instant::now();
     let tasks: Vec<_> = (0..CLIENTS)
         .map(|c| {
@@ -121,7 +122,24 @@ async fn load(
     }
     let rate = all.len() as f64 / start.elapsed().as_secs_f64();
     all.sort();
-    (rate, pct(&all, 0.5), pct(&all, 0.99), errors)
+    // The server's CPU time per request (user + system), when its process id is given.
+    let cpu = match (cpu_before, server_cpu()) {
+        (Some(a), Some(b)) => format!("  server CPU {:>4.0} µs/request", (b - a) * 1e6 / all.len() as f64),
+        _ => String::new(),
+    };
+    (rate, pct(&all, 0.5), pct(&all, 0.99), errors, cpu)
+}
+
+/// The CPU time the server process has used, in seconds, if `BENCH_SERVER_PID` names it
+/// (from `/proc/<pid>/stat`, in clock ticks of 10 ms: measure phases of seconds).
+fn server_cpu() -> Option<f64> {
+    let pid = std::env::var("BENCH_SERVER_PID").ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name in parentheses: state is field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let hz = rustix::param::clock_ticks_per_second() as f64;
+    Some(ticks / hz)
 }
 
 /// One GraphQL request on `client`; the JSON answer.
@@ -141,14 +159,14 @@ async fn gql(
 async fn complete_steps(address: &str, token: &str, ids: &Arc<Vec<String>>) {
     let per_client = (ids.len() / CLIENTS).min(60);
     let ids = ids.clone();
-    let (rate, p50, p99, errors) = load(address, token, per_client, move |c, i| {
+    let (rate, p50, p99, errors, cpu) = load(address, token, per_client, move |c, i| {
         let id = &ids[c * per_client + i];
         Some(serde_json::json!({
             "query": "mutation($i: CompleteStepInput!) { completeStep(input: $i) { rollout { version } } }",
             "variables": { "i": { "rolloutId": id, "stepId": "interesse", "evidence": { "datum": "2026-11-01", "kontakt": "Last" } } }
         }).to_string())
     }, None).await;
-    println!("completeStep (durable)      : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}");
+    println!("completeStep (durable)      : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}{cpu}");
 }
 
 /// The load generator alone, against the server at `address`.
@@ -202,12 +220,12 @@ async fn external(address: String, token: String) {
     println!("{} rollouts ready for `interesse`, set up through the API in {:?}", ids.len(), setup.elapsed());
     println!("\n## from a separate process: 64 concurrent clients, HTTP/1.1 keep-alive, over loopback");
     let typename = || Some("{\"query\":\"{ __typename }\"}".to_owned());
-    let (rate, p50, p99, errors) = load(&address, &token, 500, move |_, _| typename(), None).await;
-    println!("{{ __typename }} (baseline)  : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}");
+    let (rate, p50, p99, errors, cpu) = load(&address, &token, 500, move |_, _| typename(), None).await;
+    println!("{{ __typename }} (baseline)  : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}{cpu}");
     let ids = Arc::new(ids);
     complete_steps(&address, &token, &ids).await;
     let comment_ids = ids.clone();
-    let (rate, p50, p99, errors) = load(
+    let (rate, p50, p99, errors, cpu) = load(
         &address,
         &token,
         100,
@@ -221,7 +239,62 @@ async fn external(address: String, token: String) {
         None,
     )
     .await;
-    println!("addComment round robin      : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}");
+    println!("addComment round robin      : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}{cpu}");
+
+    // Long-lived rollouts: `BENCH_LONG_HISTORY` (2,000) comments on each of 64 rollouts, then
+    // `reopenStep` / `completeStep` pairs on them beside the same on 64 rollouts with a few events.
+    let history: usize =
+        std::env::var("BENCH_LONG_HISTORY").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    if history == 0 || ids.len() < 2 * CLIENTS {
+        return;
+    }
+    let long = Arc::new(ids[..CLIENTS].to_vec());
+    let short = Arc::new(ids[CLIENTS..2 * CLIENTS].to_vec());
+    let setup = Instant::now();
+    let on = long.clone();
+    let (_, _, _, errors, _) = load(
+        &address,
+        &token,
+        history,
+        move |c, i| {
+            Some(serde_json::json!({
+            "query": "mutation($i: RolloutCommandInput!) { addComment(input: $i) { rollout { version } } }",
+            "variables": { "i": { "rolloutId": on[c], "reason": format!("Zwischenstand {i}") } }
+        }).to_string())
+        },
+        None,
+    )
+    .await;
+    assert_eq!(errors, 0, "setting up the long rollouts");
+    println!(
+        "\n{CLIENTS} rollouts with {history} more events each, through the API in {:.1?}",
+        setup.elapsed()
+    );
+    let pairs = |rollouts: Arc<Vec<String>>| {
+        move |c: usize, i: usize| {
+            let (mutation, input) = if i % 2 == 0 {
+                ("reopenStep", "StepCommandInput")
+            } else {
+                ("completeStep", "CompleteStepInput")
+            };
+            let mut variables = serde_json::json!({ "rolloutId": rollouts[c], "stepId": "interesse" });
+            if i % 2 == 0 {
+                variables["reason"] = "Korrektur".into();
+            } else {
+                variables["evidence"] = serde_json::json!({ "datum": "2026-11-01", "kontakt": "Last" });
+            }
+            Some(serde_json::json!({
+                "query": format!("mutation($i: {input}!) {{ {mutation}(input: $i) {{ rollout {{ version }} }} }}"),
+                "variables": { "i": variables }
+            }).to_string())
+        }
+    };
+    // `BENCH_PAIRS`: requests per client (200), more for a profile of the request path.
+    let per_client: usize = std::env::var("BENCH_PAIRS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    for (what, rollouts) in [("short (a few events)", short), ("long-lived", long)] {
+        let (rate, p50, p99, errors, cpu) = load(&address, &token, per_client, pairs(rollouts), None).await;
+        println!("reopenStep/completeStep, {what:<21}: {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}{cpu}");
+    }
 }
 
 fn main() {
@@ -294,8 +367,8 @@ fn main() {
         tokio::spawn(async move { axum::serve(listener, router).await });
 
         println!("\n## 64 concurrent clients, HTTP/1.1 keep-alive, server and load generator on 2 cores");
-        let (rate, p50, p99, errors) = load(&address, &token, 300, |_, _| None, Some("/healthz")).await;
-        println!("GET /healthz (baseline)     : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}");
+        let (rate, p50, p99, errors, cpu) = load(&address, &token, 300, |_, _| None, Some("/healthz")).await;
+        println!("GET /healthz (baseline)     : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}{cpu}");
 
         let ids = Arc::new(rollouts.clone());
         complete_steps(&address, &token, &ids).await;
@@ -305,24 +378,24 @@ fn main() {
         }
 
         let query_ids = ids.clone();
-        let (rate, p50, p99, errors) = load(&address, &token, 500, move |c, i| {
+        let (rate, p50, p99, errors, cpu) = load(&address, &token, 500, move |c, i| {
             let id = &query_ids[(c * 500 + i) % query_ids.len()];
             Some(format!("{{\"query\":\"{{ rollout(id: \\\"{id}\\\") {{ id version status phase }} }}\"}}"))
         }, None).await;
-        println!("rollout(id)                 : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}");
+        println!("rollout(id)                 : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}{cpu}");
 
         // The rollout page: every step with its evidence and who completed it, read from the
         // rollout's stream (the read model keeps summaries).
         let query_ids = ids.clone();
-        let (rate, p50, p99, errors) = load(&address, &token, 200, move |c, i| {
+        let (rate, p50, p99, errors, cpu) = load(&address, &token, 200, move |c, i| {
             let id = &query_ids[(c * 200 + i) % query_ids.len()];
             Some(format!("{{\"query\":\"{{ rollout(id: \\\"{id}\\\") {{ id version steps {{ id status evidence completedBy {{ name }} completedAt }} }} }}\"}}"))
         }, None).await;
-        println!("rollout(id) with evidence   : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}");
+        println!("rollout(id) with evidence   : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}{cpu}");
 
-        let (rate, p50, p99, errors) = load(&address, &token, 100, |_, _| {
+        let (rate, p50, p99, errors, cpu) = load(&address, &token, 100, |_, _| {
             Some("{\"query\":\"{ progress(groupBy: LANDKREIS) { key rollouts percentDone byPhaseStatus { phase status count } } }\"}".to_owned())
         }, None).await;
-        println!("progress(groupBy: LANDKREIS): {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}");
+        println!("progress(groupBy: LANDKREIS): {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}{cpu}");
     });
 }

@@ -6,11 +6,12 @@
 //! Files, each using only those above it: `limits`, `caller`, `state` (the shared state and
 //! error mapping), `connection`, `objects/` (event, rollout, catalog, definition), `query`,
 //! `mutation`, `publishing` (the definition mutations), `subscriptions`, `operations` (depth limit, metrics labels), `consistency`, `schema`, `metrics`,
-//! `server`.
+//! `documents` (the parsed documents kept by their text), `server`.
 
 pub mod caller;
 mod connection;
 pub mod consistency;
+pub mod documents;
 pub mod limits;
 pub mod metrics;
 mod mutation;

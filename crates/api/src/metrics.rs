@@ -68,6 +68,8 @@ pub struct Gauges {
     pub subscriptions_open: u64,
     /// The engine's rollout cache.
     pub cache: engine::CacheStats,
+    /// The parsed documents kept.
+    pub documents: crate::documents::DocumentStats,
 }
 
 impl Metrics {
@@ -146,6 +148,13 @@ impl Metrics {
         }
         let _ = writeln!(out, "# HELP rollout_engine_cache_events_folded_total Events read to bring entries forward or to fold rollouts.\n# TYPE rollout_engine_cache_events_folded_total counter");
         let _ = writeln!(out, "rollout_engine_cache_events_folded_total {}", c.events_folded);
+        let d = g.documents;
+        let _ = writeln!(out, "# HELP rollout_graphql_documents_cached GraphQL documents kept parsed, by their text.\n# TYPE rollout_graphql_documents_cached gauge");
+        let _ = writeln!(out, "rollout_graphql_documents_cached {}", d.entries);
+        let _ = writeln!(out, "# HELP rollout_graphql_document_parses_total Documents of requests: hit (kept parsed), miss (parsed now).\n# TYPE rollout_graphql_document_parses_total counter");
+        for (outcome, n) in [("hit", d.hits), ("miss", d.misses)] {
+            let _ = writeln!(out, "rollout_graphql_document_parses_total{{outcome=\"{outcome}\"}} {n}");
+        }
         let _ = writeln!(out, "# HELP rollout_subscriptions_open Open GraphQL subscriptions.\n# TYPE rollout_subscriptions_open gauge");
         let _ = writeln!(out, "rollout_subscriptions_open {}", g.subscriptions_open);
         let _ = writeln!(out, "# HELP rollout_log_position Last durable position of the log.\n# TYPE rollout_log_position gauge");

@@ -32,6 +32,7 @@ struct AppState {
     open: Arc<crate::state::Open>,
     engine: Arc<engine::Engine>,
     store: Arc<dyn store::EventStore>,
+    documents: Arc<crate::documents::Documents>,
 }
 
 /// The router for `schema`, built from `api` (whose metrics and subscriptions `/metrics`
@@ -52,6 +53,7 @@ pub fn router(
         open: api.open.clone(),
         engine: api.engine.clone(),
         store,
+        documents: api.documents.clone(),
     };
     Router::new()
         .route("/graphql", post(graphql).get(graphql_get))
@@ -239,6 +241,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         log_position: head,
         subscriptions_open: state.open.total(),
         cache: state.engine.cache_stats(),
+        documents: state.documents.stats(),
     });
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
@@ -465,13 +468,16 @@ async fn graphql_post(state: AppState, headers: HeaderMap, body: axum::body::Bod
             return respond(StatusCode::BAD_REQUEST, error_response("BAD_USER_INPUT", &message), request_id)
         }
     };
-    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+    let mut request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
             let message = format!("the body is not a GraphQL request (JSON with `query`): {e}");
             return respond(StatusCode::BAD_REQUEST, error_response("BAD_USER_INPUT", &message), request_id);
         }
     };
+    if let Some(document) = state.documents.parse(&request.query) {
+        request.set_parsed_query(document);
+    }
     execute(&state, &headers, request, request_id).await
 }
 
@@ -502,11 +508,11 @@ async fn graphql_get(State(state): State<AppState>, request: axum::extract::Requ
         Err(message) => {
             respond(StatusCode::BAD_REQUEST, error_response("BAD_USER_INPUT", &message), request_id)
         }
-        Ok(request) => match operation_type(&request) {
-            Some(async_graphql::parser::types::OperationType::Query) | None => {
+        Ok(request) => match operation_type(&state.documents, request) {
+            (Some(async_graphql::parser::types::OperationType::Query) | None, request) => {
                 execute(&state, &parts.headers, request, request_id).await
             }
-            Some(_) => {
+            (Some(_), _) => {
                 let message =
                     "only queries are taken over GET; send mutations and subscriptions by POST or WebSocket";
                 let mut r = respond(
@@ -565,16 +571,23 @@ fn percent_decode(s: &str) -> Result<String, String> {
 
 /// The type of the operation a request would run (`None`: the document does not parse, or
 /// names no such operation: execution says why).
-fn operation_type(request: &async_graphql::Request) -> Option<async_graphql::parser::types::OperationType> {
-    let document = async_graphql::parser::parse_query(&request.query).ok()?;
-    match &request.operation_name {
+/// The type of the operation `request` runs (`None`: the document does not parse or has no such
+/// operation; the schema reports it), and the request with its document parsed once.
+fn operation_type(
+    documents: &crate::documents::Documents,
+    mut request: async_graphql::Request,
+) -> (Option<async_graphql::parser::types::OperationType>, async_graphql::Request) {
+    let Some(document) = documents.parse(&request.query) else { return (None, request) };
+    let ty = match &request.operation_name {
         Some(name) => document
             .operations
             .iter()
             .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
             .map(|(_, o)| o.node.ty),
         None => document.operations.iter().next().map(|(_, o)| o.node.ty),
-    }
+    };
+    request.set_parsed_query(document);
+    (ty, request)
 }
 
 /// Whether execution began (set by the operations extension): an answer with errors and no
@@ -606,13 +619,12 @@ async fn execute(
     }
     let mut response = state.schema.execute(request).await;
     let request_error = !response.errors.is_empty() && !executed.0.load(std::sync::atomic::Ordering::Relaxed);
-    if request_error {
-        // The parser's and validator's errors get the code every error carries.
-        for error in &mut response.errors {
-            let ext = error.extensions.get_or_insert_with(Default::default);
-            if ext.get("code").is_none() {
-                ext.set("code", "BAD_USER_INPUT");
-            }
+    // The parser's, the validator's and the input coercion's errors (a variable of the
+    // wrong type) get the code every error carries; the resolvers' own errors have theirs.
+    for error in &mut response.errors {
+        let ext = error.extensions.get_or_insert_with(Default::default);
+        if ext.get("code").is_none() {
+            ext.set("code", "BAD_USER_INPUT");
         }
     }
     respond_as(media, StatusCode::OK, &response, request_error, request_id)

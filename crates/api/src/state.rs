@@ -90,11 +90,20 @@ pub struct ApiState {
     pub written: Arc<Written>,
     /// What `/metrics` counts.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The parsed documents kept by their text.
+    pub documents: Arc<crate::documents::Documents>,
 }
 
 impl ApiState {
     pub fn new(engine: Arc<Engine>, projector: Arc<Projector>) -> ApiState {
-        ApiState { engine, projector, open: Arc::default(), written: Arc::default(), metrics: Arc::default() }
+        ApiState {
+            engine,
+            projector,
+            open: Arc::default(),
+            written: Arc::default(),
+            metrics: Arc::default(),
+            documents: Arc::default(),
+        }
     }
 
     /// The store's clock's now (tests control it through the store).
