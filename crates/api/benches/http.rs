@@ -272,13 +272,14 @@ async fn external(address: String, token: String) {
     );
     let pairs = |rollouts: Arc<Vec<String>>| {
         move |c: usize, i: usize| {
-            let (mutation, input) = if i % 2 == 0 {
+            let reopen = i.is_multiple_of(2);
+            let (mutation, input) = if reopen {
                 ("reopenStep", "StepCommandInput")
             } else {
                 ("completeStep", "CompleteStepInput")
             };
             let mut variables = serde_json::json!({ "rolloutId": rollouts[c], "stepId": "interesse" });
-            if i % 2 == 0 {
+            if reopen {
                 variables["reason"] = "Korrektur".into();
             } else {
                 variables["evidence"] = serde_json::json!({ "datum": "2026-11-01", "kontakt": "Last" });
