@@ -106,10 +106,13 @@ fn rebuild_writes_a_checkpoint_equal_to_a_fold_of_the_log() {
             store_sled::SledStore::open(store_sled::SledConfig::new(&dir)).expect("open"),
         );
         let registry = std::sync::Arc::new(engine::definitions::bundled().expect("bundled"));
-        let (p, start) =
-            projections::Projector::start(store.clone(), registry.clone(), Some(dir.join("readmodel.json")))
-                .await
-                .expect("start");
+        let (p, start) = projections::Projector::start(
+            store.clone(),
+            registry.clone(),
+            Some(dir.join("readmodel.json").into()),
+        )
+        .await
+        .expect("start");
         assert_eq!(start, projections::Start::Resumed(291));
         let folded =
             projections::fold(&store, &*registry, projections::Cut::Everything, |_| {}).await.expect("fold");

@@ -195,3 +195,115 @@ fn two_servers_on_one_database_see_each_others_changes_and_conflicts() {
     let started = a.gql(Some(&admin), "mutation { startRollout(input: { serviceKey: \"wohngeld\", ars: \"120600000000\" }) { rollout { definition } } }", json!({}));
     assert_eq!(started["data"]["startRollout"]["rollout"]["definition"], "efa-onboarding-xta@1", "{started}");
 }
+
+/// `rollout serve --store URL` without `--data-dir`, in a working directory on a read-only
+/// filesystem: the server writes nothing locally. Its first start prints the admin token once;
+/// a second server on the same database prints none and serves the same log; a server stopped
+/// with SIGTERM leaves its read models' checkpoint in the database and resumes from it.
+#[test]
+fn servers_on_postgresql_need_no_local_directory_and_resume_from_the_database() {
+    let Some(url) = database() else {
+        println!(
+            "skipped: servers_on_postgresql_need_no_local_directory: ROLLOUT_TEST_DATABASE_URL is not set"
+        );
+        return;
+    };
+    let Some(readonly) = store::conformance::Tmpfs::mount("1m") else { return };
+    let remounted = Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(readonly.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(remounted, "remount the tmpfs read-only");
+    assert!(std::fs::write(readonly.path().join("probe"), b"x").is_err(), "the directory is read-only");
+    let store = fresh_schema(&url);
+    let (mut a, printed) = serve_without_directory(&store, readonly.path());
+    let admin = printed.expect("the first start prints the admin token");
+    assert!(admin.starts_with("efa_"), "a token: {admin}");
+    a.admin = admin.clone();
+    let (b, printed) = serve_without_directory(&store, readonly.path());
+    assert_eq!(printed, None, "the second server found the tokens in the shared log");
+
+    let started = a.gql(Some(&admin), "mutation { startRollout(input: { serviceKey: \"wohngeld\", ars: \"120540000000\" }) { rollout { version } } }", json!({}));
+    assert_eq!(started["data"]["startRollout"]["rollout"]["version"], 1, "{started}");
+    let comment = b.gql(
+        Some(&admin),
+        "mutation($i: RolloutCommandInput!) { addComment(input: $i) { rollout { version } } }",
+        json!({ "i": { "rolloutId": "wohngeld:120540000000", "reason": "über B" } }),
+    );
+    assert_eq!(comment["data"]["addComment"]["rollout"]["version"], 2, "{comment}");
+    let version_on = |server: &Server| {
+        let mut seen = Value::Null;
+        for _ in 0..100 {
+            seen =
+                server.gql(Some(&admin), "{ rollout(id: \"wohngeld:120540000000\") { version } }", json!({}));
+            if seen["data"]["rollout"]["version"] == 2 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        seen["data"]["rollout"]["version"].clone()
+    };
+    assert_eq!(version_on(&a), 2, "A sees what was written through B");
+
+    // Stopped with SIGTERM, A writes its checkpoint to the database ...
+    let pid = a.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    assert!(a.child.wait().expect("wait").success(), "{}", a.log());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let kept = rt.block_on(async {
+        let pg =
+            store_postgres::PgStore::open(store_postgres::PgConfig::new(store.clone())).await.expect("open");
+        store::Blobs::get(&pg, &projections::checkpoint::blob_name()).await.expect("get")
+    });
+    assert!(kept.is_some_and(|k| !k.is_empty()), "the checkpoint is in the database");
+    // ... and a new server resumes from it, still without a local directory.
+    let (again, printed) = serve_without_directory(&store, readonly.path());
+    assert_eq!(printed, None);
+    assert_eq!(version_on(&again), 2);
+    assert!(again.log().contains("read models resume from their checkpoint"), "{}", again.log());
+    assert!(
+        std::fs::read_dir(readonly.path()).expect("list").next().is_none(),
+        "nothing was written in the working directory"
+    );
+    drop(b);
+}
+
+/// `rollout serve --store URL` in `cwd`, with no data directory; the server and the admin token
+/// if it printed one. Its stderr goes to a file in a directory of the test's own.
+fn serve_without_directory(store: &str, cwd: &std::path::Path) -> (Server, Option<String>) {
+    use std::io::BufRead;
+    let logs = tempfile::tempdir().expect("dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rollout"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--store", store])
+        .current_dir(cwd)
+        .env_remove("ROLLOUT_DATA_DIR")
+        .env_remove("ROLLOUT_STORE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(logs.path().join("server.log")).expect("log file"))
+        .spawn()
+        .expect("start the server");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut token = None;
+    let address = loop {
+        let Some(Ok(line)) = lines.next() else {
+            let log = std::fs::read_to_string(logs.path().join("server.log")).unwrap_or_default();
+            panic!("the server ended before listening: {log}");
+        };
+        if line.starts_with("admin token (first start") {
+            token = lines.next().and_then(Result::ok);
+        }
+        if let Some(a) = line.strip_prefix("listening on http://") {
+            break a.to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let server = Server {
+        child,
+        address,
+        admin: String::new(),
+        _dir: logs,
+        store_args: vec!["--store".into(), store.into()],
+    };
+    (server, token)
+}

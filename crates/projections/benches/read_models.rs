@@ -210,7 +210,7 @@ fn load_only(dir: &str) {
     let checkpoint = std::env::var_os("BENCH_CHECKPOINT").map(std::path::PathBuf::from);
     let model = if let Some(path) = checkpoint {
         let (projector, how) = rt
-            .block_on(projections::Projector::start(store.clone(), registry.clone(), Some(path)))
+            .block_on(projections::Projector::start(store.clone(), registry.clone(), Some(path.into())))
             .expect("start");
         let took = start.elapsed();
         println!(

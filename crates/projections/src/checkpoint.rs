@@ -1,5 +1,6 @@
-//! Checkpoints: the read model written to a file with the log position (and that event's hash)
-//! it was folded up to, so a restart resumes from there instead of folding the whole log.
+//! Checkpoints: the read model written to a file (or, with the log in PostgreSQL, to the store's
+//! `Blobs`: [`to_bytes`], [`from_bytes`]) with the log position (and that event's hash) it was
+//! folded up to, so a restart resumes from there instead of folding the whole log.
 //!
 //! Derived parts (progress counts, overdue and blocked lists) are not written: they are
 //! recomputed from the rollouts on load. A checkpoint of another schema version, or whose
@@ -170,8 +171,35 @@ pub enum CheckpointError {
     Io(#[from] std::io::Error),
 }
 
+/// The name of the checkpoint among the store's [`store::Blobs`]: by schema version, so servers
+/// of two builds on one database (a rolling upgrade) keep one each.
+pub fn blob_name() -> String {
+    format!("readmodel-v{SCHEMA_VERSION}")
+}
+
 /// Writes the model to `path` atomically (temporary file, fsync, rename).
 pub fn write(model: &ReadModel, path: &Path) -> Result<(), CheckpointError> {
+    let partial = path.with_extension("partial");
+    let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&partial)?);
+    write_into(model, &mut file)?;
+    let file = file.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    std::fs::rename(&partial, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// The checkpoint as bytes (for [`store::Blobs`]), in the file's format.
+pub fn to_bytes(model: &ReadModel) -> Result<Vec<u8>, CheckpointError> {
+    let mut bytes = Vec::new();
+    write_into(model, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// The header line, then the body.
+fn write_into(model: &ReadModel, out: &mut impl Write) -> Result<(), CheckpointError> {
     let snapshot = SnapshotOut {
         position: model.position,
         last_hash: model.last_hash,
@@ -181,17 +209,9 @@ pub fn write(model: &ReadModel, path: &Path) -> Result<(), CheckpointError> {
         audit: &model.audit,
     };
     let unwritable = |e: serde_json::Error| CheckpointError::Unreadable(e.to_string());
-    let partial = path.with_extension("partial");
-    let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&partial)?);
-    serde_json::to_writer(&mut file, &Header { schema: SCHEMA_VERSION }).map_err(unwritable)?;
-    file.write_all(b"\n")?;
-    serde_json::to_writer(&mut file, &snapshot).map_err(unwritable)?;
-    let file = file.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    std::fs::rename(&partial, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
+    serde_json::to_writer(&mut *out, &Header { schema: SCHEMA_VERSION }).map_err(unwritable)?;
+    out.write_all(b"\n")?;
+    serde_json::to_writer(&mut *out, &snapshot).map_err(unwritable)?;
     Ok(())
 }
 
@@ -202,8 +222,16 @@ pub fn read(path: &Path, definitions: &dyn Definitions) -> Result<ReadModel, Che
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(CheckpointError::Missing),
         Err(e) => return Err(e.into()),
     };
+    read_from(std::io::BufReader::with_capacity(1 << 20, file), definitions)
+}
+
+/// Reads a checkpoint from bytes that [`to_bytes`] made.
+pub fn from_bytes(bytes: &[u8], definitions: &dyn Definitions) -> Result<ReadModel, CheckpointError> {
+    read_from(bytes, definitions)
+}
+
+fn read_from(mut reader: impl BufRead, definitions: &dyn Definitions) -> Result<ReadModel, CheckpointError> {
     // The schema first (the header line): an old checkpoint may not even parse as this one.
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
     let mut header = String::new();
     reader.read_line(&mut header)?;
     let header: Header =

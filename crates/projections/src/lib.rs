@@ -9,7 +9,9 @@ pub mod projector;
 pub mod stream;
 
 pub use model::{AuditFilter, Counts, GroupBy, ProjectionError, ReadModel};
-pub use projector::{fold, progress_over_time, progress_over_time_where, Cut, Error, Projector, Start};
+pub use projector::{
+    fold, progress_over_time, progress_over_time_where, CheckpointPlace, Cut, Error, Projector, Start,
+};
 pub use stream::{
     continue_rollout, events_at, evolve_recorded, fold_rollout, history, load_rollout, rollout_as_of,
     rollout_at_version, HistoryEntry,

@@ -90,9 +90,25 @@ pub struct Projector {
     position: watch::Sender<u64>,
     store: Arc<dyn EventStore>,
     definitions: SharedDefinitions,
-    checkpoint_path: Option<PathBuf>,
-    /// One checkpoint write at a time (they share the temporary file).
-    checkpoint_lock: std::sync::Mutex<()>,
+    checkpoint_place: Option<CheckpointPlace>,
+    /// One checkpoint write at a time (they share the temporary file, or the name).
+    checkpoint_lock: tokio::sync::Mutex<()>,
+}
+
+/// Where the read models' checkpoint is kept.
+#[derive(Debug, Clone)]
+pub enum CheckpointPlace {
+    /// A file: the data directory's `readmodel.json`.
+    File(PathBuf),
+    /// The store's [`store::Blobs`] under [`checkpoint::blob_name`]: with the log in PostgreSQL,
+    /// a server needs no writable local directory.
+    Store(Arc<dyn store::Blobs>),
+}
+
+impl From<PathBuf> for CheckpointPlace {
+    fn from(path: PathBuf) -> Self {
+        CheckpointPlace::File(path)
+    }
 }
 
 impl std::fmt::Debug for Projector {
@@ -246,16 +262,25 @@ pub async fn fold(
 }
 
 impl Projector {
-    /// Loads the checkpoint at `checkpoint_path` when it matches the log (else folds the log
-    /// from the start, and says why in the log output), catches up, and follows the log.
+    /// Loads the checkpoint kept at `checkpoint_place` when it matches the log (else folds the
+    /// log from the start, and says why in the log output), catches up, and follows the log.
     pub async fn start(
         store: Arc<dyn EventStore>,
         definitions: SharedDefinitions,
-        checkpoint_path: Option<PathBuf>,
+        checkpoint_place: Option<CheckpointPlace>,
     ) -> Result<(Arc<Projector>, Start), Error> {
-        let (mut model, start) = match &checkpoint_path {
+        let kept = match &checkpoint_place {
+            None => None,
+            Some(CheckpointPlace::File(path)) => Some(checkpoint::read(path, &*definitions)),
+            Some(CheckpointPlace::Store(blobs)) => Some(match blobs.get(&checkpoint::blob_name()).await {
+                Ok(Some(bytes)) => checkpoint::from_bytes(&bytes, &*definitions),
+                Ok(None) => Err(CheckpointError::Missing),
+                Err(e) => Err(CheckpointError::Unreadable(e.to_string())),
+            }),
+        };
+        let (mut model, start) = match kept {
             None => (ReadModel::default(), Start::Rebuilt("no checkpoint file configured".into())),
-            Some(path) => match checkpoint::read(path, &*definitions) {
+            Some(kept) => match kept {
                 Ok(m) => match store.read_event(m.position).await? {
                     Some(e) if e.hash == m.last_hash => {
                         let p = m.position;
@@ -287,8 +312,8 @@ impl Projector {
             position,
             store,
             definitions,
-            checkpoint_path,
-            checkpoint_lock: std::sync::Mutex::new(()),
+            checkpoint_place,
+            checkpoint_lock: tokio::sync::Mutex::new(()),
             history: std::sync::Mutex::default(),
         });
         let follower = projector.clone();
@@ -394,12 +419,25 @@ impl Projector {
     }
 
     /// Writes the checkpoint now (a write already under way is waited for first).
-    pub fn checkpoint(&self) -> Result<(), Error> {
-        let Some(path) = &self.checkpoint_path else { return Ok(()) };
-        let _one_at_a_time = self.checkpoint_lock.lock().unwrap_or_else(|p| p.into_inner());
-        // Written under the read lock: queries go on, the follower waits for the write.
-        let model = self.model.read().unwrap_or_else(|p| p.into_inner());
-        checkpoint::write(&model, path)?;
+    pub async fn checkpoint(&self) -> Result<(), Error> {
+        let Some(place) = &self.checkpoint_place else { return Ok(()) };
+        let _one_at_a_time = self.checkpoint_lock.lock().await;
+        match place {
+            CheckpointPlace::File(path) => {
+                // Written under the read lock: queries go on, the follower waits for the write.
+                let model = self.model.read().unwrap_or_else(|p| p.into_inner());
+                checkpoint::write(&model, path)?;
+            }
+            CheckpointPlace::Store(blobs) => {
+                // Serialised under the read lock, sent after it (the model is not held while
+                // the database takes the bytes; they are in memory meanwhile).
+                let bytes = {
+                    let model = self.model.read().unwrap_or_else(|p| p.into_inner());
+                    checkpoint::to_bytes(&model)?
+                };
+                blobs.put(&checkpoint::blob_name(), &bytes).await?;
+            }
+        }
         Ok(())
     }
 }

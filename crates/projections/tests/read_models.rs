@@ -118,15 +118,15 @@ async fn a_restart_resumes_from_the_checkpoint_and_a_bad_one_is_rebuilt() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("readmodel.json");
     let (p, start) =
-        Projector::start(store.clone(), registry.clone(), Some(path.clone())).await.expect("start");
+        Projector::start(store.clone(), registry.clone(), Some(path.clone().into())).await.expect("start");
     assert!(matches!(start, Start::Rebuilt(ref why) if why == "no checkpoint"), "{start:?}");
     workload(&engine, 3, 60).await;
     caught_up(&p, &store).await;
-    p.checkpoint().expect("checkpoint");
+    p.checkpoint().await.expect("checkpoint");
     let at = p.position();
     workload(&engine, 5, 30).await;
     let (resumed, start) =
-        Projector::start(store.clone(), registry.clone(), Some(path.clone())).await.expect("start");
+        Projector::start(store.clone(), registry.clone(), Some(path.clone().into())).await.expect("start");
     assert_eq!(start, Start::Resumed(at));
     caught_up(&resumed, &store).await;
     let truth = rebuilt(&store, &registry).await;
@@ -136,14 +136,14 @@ async fn a_restart_resumes_from_the_checkpoint_and_a_bad_one_is_rebuilt() {
     let (other_store, other_engine, _) = setup().await;
     workload(&other_engine, 99, 60).await;
     let (other, _) =
-        Projector::start(other_store.clone(), registry.clone(), Some(dir.path().join("other.json")))
+        Projector::start(other_store.clone(), registry.clone(), Some(dir.path().join("other.json").into()))
             .await
             .expect("start");
     caught_up(&other, &other_store).await;
-    other.checkpoint().expect("checkpoint");
+    other.checkpoint().await.expect("checkpoint");
     std::fs::copy(dir.path().join("other.json"), &path).expect("copy");
     let (p, start) =
-        Projector::start(store.clone(), registry.clone(), Some(path.clone())).await.expect("start");
+        Projector::start(store.clone(), registry.clone(), Some(path.clone().into())).await.expect("start");
     assert!(
         matches!(start, Start::Rebuilt(ref why) if why.starts_with("the checkpoint does not match the log at position")),
         "{start:?}"
@@ -154,23 +154,24 @@ async fn a_restart_resumes_from_the_checkpoint_and_a_bad_one_is_rebuilt() {
     // A corrupted file and an older schema are rebuilt too.
     std::fs::write(&path, b"{\"schema\": 1, \"position\": tru").expect("write");
     let (_, start) =
-        Projector::start(store.clone(), registry.clone(), Some(path.clone())).await.expect("start");
+        Projector::start(store.clone(), registry.clone(), Some(path.clone().into())).await.expect("start");
     assert!(
         matches!(start, Start::Rebuilt(ref why) if why.starts_with("the checkpoint is unreadable")),
         "{start:?}"
     );
     std::fs::write(&path, b"{\"schema\": 0}").expect("write");
     let (_, start) =
-        Projector::start(store.clone(), registry.clone(), Some(path.clone())).await.expect("start");
+        Projector::start(store.clone(), registry.clone(), Some(path.clone().into())).await.expect("start");
     assert!(matches!(start, Start::Rebuilt(ref why) if why.contains("schema version 0")), "{start:?}");
     // A good checkpoint cut short (a full disk, say): the header is fine, the body is not.
-    let (p, _) = Projector::start(store.clone(), registry.clone(), Some(path.clone())).await.expect("start");
+    let (p, _) =
+        Projector::start(store.clone(), registry.clone(), Some(path.clone().into())).await.expect("start");
     caught_up(&p, &store).await;
-    p.checkpoint().expect("checkpoint");
+    p.checkpoint().await.expect("checkpoint");
     let whole = std::fs::read(&path).expect("read");
     std::fs::write(&path, &whole[..whole.len() * 2 / 3]).expect("write");
     let (rebuilt, start) =
-        Projector::start(store.clone(), registry.clone(), Some(path.clone())).await.expect("start");
+        Projector::start(store.clone(), registry.clone(), Some(path.clone().into())).await.expect("start");
     assert!(
         matches!(start, Start::Rebuilt(ref why) if why.starts_with("the checkpoint is unreadable")),
         "{start:?}"
@@ -180,7 +181,7 @@ async fn a_restart_resumes_from_the_checkpoint_and_a_bad_one_is_rebuilt() {
     // Anything after the body, and a rollout of a definition this server does not know.
     std::fs::write(&path, [&whole[..], b"{}"].concat()).expect("write");
     let (_, start) =
-        Projector::start(store.clone(), registry.clone(), Some(path.clone())).await.expect("start");
+        Projector::start(store.clone(), registry.clone(), Some(path.clone().into())).await.expect("start");
     assert!(matches!(start, Start::Rebuilt(ref why) if why.contains("trailing characters")), "{start:?}");
     let text = String::from_utf8(whole).expect("UTF-8");
     let field = "\"definition_version\":";
@@ -188,7 +189,7 @@ async fn a_restart_resumes_from_the_checkpoint_and_a_bad_one_is_rebuilt() {
     let end = at + text[at..].find(|c: char| !c.is_ascii_digit()).expect("a number");
     std::fs::write(&path, format!("{}999999{}", &text[..at], &text[end..])).expect("write");
     let (_, start) =
-        Projector::start(store.clone(), registry.clone(), Some(path.clone())).await.expect("start");
+        Projector::start(store.clone(), registry.clone(), Some(path.clone().into())).await.expect("start");
     assert!(
         matches!(start, Start::Rebuilt(ref why) if why.contains("v999999`, which this server does not know")),
         "{start:?}"
@@ -390,20 +391,30 @@ async fn concurrent_checkpoints_all_succeed() {
     workload(&engine, 3, 40).await;
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("readmodel.json");
-    let (p, _) = Projector::start(store.clone(), registry.clone(), Some(path.clone())).await.expect("start");
+    let (p, _) =
+        Projector::start(store.clone(), registry.clone(), Some(path.clone().into())).await.expect("start");
     caught_up(&p, &store).await;
-    let failures: Vec<String> = std::thread::scope(|s| {
-        let writers: Vec<_> = (0..6)
-            .map(|_| {
-                s.spawn(|| {
-                    (0..15).filter_map(|_| p.checkpoint().err().map(|e| e.to_string())).collect::<Vec<_>>()
-                })
+    let writers: Vec<_> = (0..6)
+        .map(|_| {
+            let p = p.clone();
+            tokio::spawn(async move {
+                let mut failures = Vec::new();
+                for _ in 0..15 {
+                    if let Err(e) = p.checkpoint().await {
+                        failures.push(e.to_string());
+                    }
+                }
+                failures
             })
-            .collect();
-        writers.into_iter().flat_map(|w| w.join().expect("writer")).collect()
-    });
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for w in writers {
+        failures.extend(w.await.expect("writer"));
+    }
     assert!(failures.is_empty(), "{failures:?}");
-    let (again, start) = Projector::start(store.clone(), registry.clone(), Some(path)).await.expect("start");
+    let (again, start) =
+        Projector::start(store.clone(), registry.clone(), Some(path.into())).await.expect("start");
     assert!(matches!(start, Start::Resumed(_)), "{start:?}");
     p.read(|truth| again.read(|m| assert!(m == truth)));
 }

@@ -29,9 +29,10 @@ struct Cli {
 enum Command {
     /// Serve the GraphQL API: POST /graphql, subscriptions on GET /graphql (WebSocket,
     /// graphql-transport-ws), the dashboard at /, /graphiql, /healthz, /readyz, /metrics. An empty
-    /// store is initialised
-    /// with the bundled workflow definitions and the Brandenburg catalogue, and an admin token is
-    /// written to DIR/admin.token (mode 0600); its path is printed, never the token.
+    /// store is initialised with the bundled workflow definitions and the Brandenburg catalogue,
+    /// and an admin token is written to DIR/admin.token (mode 0600); its path is printed, never
+    /// the token. With --store and no --data-dir nothing is written locally: the token is printed
+    /// once on stdout and the read-model checkpoint is kept in the database.
     Serve {
         #[command(flatten)]
         store: StoreArgs,
@@ -86,7 +87,8 @@ enum Command {
         store: StoreArgs,
     },
     /// Drop the read models and rebuild them from the log (with a progress bar on a terminal);
-    /// the result is written as the checkpoint DIR/readmodel.json that the server resumes from.
+    /// the result is written as the checkpoint DIR/readmodel.json that the server resumes from
+    /// (with --store and no --data-dir: into the database, where such servers read it).
     Rebuild {
         #[command(flatten)]
         store: StoreArgs,
@@ -219,9 +221,11 @@ enum ServiceCommand {
 #[derive(Args, Debug)]
 struct StoreArgs {
     /// The data directory: the embedded store, and the server's local files (admin token,
-    /// read-model checkpoint).
-    #[arg(long, value_name = "DIR", env = "ROLLOUT_DATA_DIR", default_value = "./rollout-data")]
-    data_dir: PathBuf,
+    /// read-model checkpoint) [default: ./rollout-data]. With --store it is optional: without it
+    /// the read-model checkpoint is kept in the database and the first admin token is printed
+    /// once, so servers on one database need no writable local directory.
+    #[arg(long, value_name = "DIR", env = "ROLLOUT_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     /// Keep the log in PostgreSQL instead (`postgres://user@host:port/database`); several
     /// servers may share it.
     #[arg(long, value_name = "URL", env = "ROLLOUT_STORE")]
@@ -229,12 +233,25 @@ struct StoreArgs {
 }
 
 impl StoreArgs {
+    /// The data directory: as given, else `./rollout-data` for the embedded store; `None` for a
+    /// log in PostgreSQL without one.
+    fn dir(&self) -> Option<PathBuf> {
+        match (&self.data_dir, &self.store) {
+            (Some(dir), _) => Some(dir.clone()),
+            (None, None) => Some(PathBuf::from(DATA_DIR_DEFAULT)),
+            (None, Some(_)) => None,
+        }
+    }
+
     /// Opens the log: PostgreSQL when `--store` names it, else the embedded store in
     /// `--data-dir` (which must exist already unless `create`).
     async fn open(&self, create: bool) -> Result<Arc<dyn EventStore>, Failure> {
         match &self.store {
             Some(url) => open_location(url, create).await,
-            None => open_location(&self.data_dir.display().to_string(), create).await,
+            None => {
+                let dir = self.data_dir.clone().unwrap_or_else(|| PathBuf::from(DATA_DIR_DEFAULT));
+                open_location(&dir.display().to_string(), create).await
+            }
         }
     }
 }
@@ -257,6 +274,9 @@ mod serve;
 
 /// The read models' checkpoint in the data directory.
 const READ_MODEL_FILE: &str = "readmodel.json";
+
+/// The data directory when none is given (and the log is not in PostgreSQL).
+const DATA_DIR_DEFAULT: &str = "./rollout-data";
 
 /// A failure to report: one line on stderr, exit code 1.
 struct Failure(String);
@@ -448,17 +468,29 @@ async fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Rebuild { store } => {
-            // With the log elsewhere the data directory still holds this process's checkpoint.
-            let _lock =
-                store.store.is_some().then(|| store_sled::lock_data_dir(&store.data_dir)).transpose()?;
-            let log = store.open(false).await?;
-            let dir = store.data_dir;
-            let checkpoint = dir.join(READ_MODEL_FILE);
-            match std::fs::remove_file(&checkpoint) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(at(&checkpoint, e)),
-            }
+            // With the log elsewhere a data directory, if given, still holds this process's
+            // checkpoint; without one the checkpoint is the database's.
+            let _lock = match (&store.store, &store.data_dir) {
+                (Some(_), Some(dir)) => Some(store_sled::lock_data_dir(dir)?),
+                _ => None,
+            };
+            let (log, place): (Arc<dyn EventStore>, projections::CheckpointPlace) = match store.dir() {
+                Some(dir) => {
+                    let checkpoint = dir.join(READ_MODEL_FILE);
+                    match std::fs::remove_file(&checkpoint) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(at(&checkpoint, e)),
+                    }
+                    (store.open(false).await?, projections::CheckpointPlace::File(checkpoint))
+                }
+                None => {
+                    let url = store.store.clone().unwrap_or_default();
+                    let pg =
+                        Arc::new(store_postgres::PgStore::open(store_postgres::PgConfig::new(url)).await?);
+                    (pg.clone(), projections::CheckpointPlace::Store(pg))
+                }
+            };
             let head = log.head().await?.position;
             let registry = engine::definitions::bundled().map_err(Failure)?;
             let mut progress = Progress::new("events folded");
@@ -468,13 +500,24 @@ async fn run(command: Command) -> Result<(), Failure> {
             .await
             .map_err(|e| Failure(e.to_string()))?;
             progress.done();
-            projections::checkpoint::write(&model, &checkpoint)
-                .map_err(|e| at(&checkpoint, std::io::Error::other(e.to_string())))?;
+            let kept_at = match &place {
+                projections::CheckpointPlace::File(checkpoint) => {
+                    projections::checkpoint::write(&model, checkpoint)
+                        .map_err(|e| at(checkpoint, std::io::Error::other(e.to_string())))?;
+                    checkpoint.display().to_string()
+                }
+                projections::CheckpointPlace::Store(blobs) => {
+                    let bytes =
+                        projections::checkpoint::to_bytes(&model).map_err(|e| Failure(e.to_string()))?;
+                    let name = projections::checkpoint::blob_name();
+                    blobs.put(&name, &bytes).await?;
+                    format!("`{name}` in the database ({} bytes)", bytes.len())
+                }
+            };
             println!(
-                "rebuilt read models: {} events, {} rollouts; checkpoint {}",
+                "rebuilt read models: {} events, {} rollouts; checkpoint {kept_at}",
                 model.position,
                 model.rollout_count(),
-                checkpoint.display()
             );
             Ok(())
         }

@@ -25,6 +25,7 @@ use store::{EventStore, Timestamp};
 use store_sled::{SledConfig, SledStore};
 
 use crate::{Failure, READ_MODEL_FILE};
+use projections::CheckpointPlace;
 
 /// The store's clock: the system clock, shifted into the past while the demo history is made.
 #[derive(Debug, Default)]
@@ -54,34 +55,49 @@ pub async fn run(
     sled_cache_bytes: u64,
     min_free_bytes: u64,
 ) -> Result<(), Failure> {
-    let dir = args.data_dir.as_path();
-    std::fs::create_dir_all(dir).map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
+    // With the log in PostgreSQL a data directory is optional: without one, this server writes
+    // nothing locally (the checkpoint is kept in the database).
+    let dir = args.dir();
+    if let Some(dir) = &dir {
+        std::fs::create_dir_all(dir).map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
+    }
     let clock = Arc::new(ShiftableClock::default());
-    // With the log in PostgreSQL the data directory still holds this server's checkpoint and
-    // admin token: one process at a time, as with the embedded store (which takes the lock).
-    let _lock = args.store.is_some().then(|| store_sled::lock_data_dir(dir)).transpose()?;
-    let (store, stats): (Arc<dyn EventStore>, api::metrics::StoreStats) = match &args.store {
-        Some(url) => {
-            let mut config = store_postgres::PgConfig::new(url.clone());
-            config.clock = clock.clone();
-            (Arc::new(store_postgres::PgStore::open(config).await?), Arc::new(|| None))
-        }
-        None => {
-            let mut config = SledConfig::new(dir);
-            config.clock = clock.clone();
-            config.cache_bytes = sled_cache_bytes;
-            config.min_free_bytes = min_free_bytes;
-            let sled = SledStore::open(config)?;
-            let stats: api::metrics::StoreStats = {
-                let sled = sled.clone();
-                Arc::new(move || {
-                    let s = sled.writer_stats();
-                    Some((s.groups, s.appends, s.events))
-                })
-            };
-            (Arc::new(sled), stats)
-        }
+    // With the log in PostgreSQL a data directory, if given, still holds this server's
+    // checkpoint and admin token: one process at a time, as with the embedded store (which
+    // takes the lock).
+    let _lock = match (&args.store, &dir) {
+        (Some(_), Some(dir)) => Some(store_sled::lock_data_dir(dir)?),
+        _ => None,
     };
+    let (store, stats, place): (Arc<dyn EventStore>, api::metrics::StoreStats, CheckpointPlace) =
+        match (&args.store, &dir) {
+            (Some(url), dir) => {
+                let mut config = store_postgres::PgConfig::new(url.clone());
+                config.clock = clock.clone();
+                let pg = Arc::new(store_postgres::PgStore::open(config).await?);
+                let place = match dir {
+                    Some(dir) => CheckpointPlace::File(dir.join(READ_MODEL_FILE)),
+                    None => CheckpointPlace::Store(pg.clone()),
+                };
+                (pg, Arc::new(|| None), place)
+            }
+            (None, None) => return Err(Failure("the embedded store needs a data directory".into())),
+            (None, Some(dir)) => {
+                let mut config = SledConfig::new(dir);
+                config.clock = clock.clone();
+                config.cache_bytes = sled_cache_bytes;
+                config.min_free_bytes = min_free_bytes;
+                let sled = SledStore::open(config)?;
+                let stats: api::metrics::StoreStats = {
+                    let sled = sled.clone();
+                    Arc::new(move || {
+                        let s = sled.writer_stats();
+                        Some((s.groups, s.appends, s.events))
+                    })
+                };
+                (Arc::new(sled), stats, CheckpointPlace::File(dir.join(READ_MODEL_FILE)))
+            }
+        };
     // Every durable append is timed for `/metrics`.
     let metrics = Arc::new(api::metrics::Metrics::default());
     let store: Arc<dyn EventStore> = Arc::new(Timed { inner: store, appends: metrics.appends.clone() });
@@ -91,12 +107,11 @@ pub async fn run(
     let opened_at = store.head().await?.position;
     let engine = Arc::new(engine::Engine::open(store.clone(), registry.clone()).await?);
     let follower = engine.follow_log(opened_at);
-    initialise(dir, &engine, demo.then_some(&*clock)).await?;
+    initialise(dir.as_deref(), &engine, demo.then_some(&*clock)).await?;
     clock.days_ago(0.0);
-    let (projector, start) =
-        projections::Projector::start(store.clone(), registry, Some(dir.join(READ_MODEL_FILE)))
-            .await
-            .map_err(|e| Failure(e.to_string()))?;
+    let (projector, start) = projections::Projector::start(store.clone(), registry, Some(place))
+        .await
+        .map_err(|e| Failure(e.to_string()))?;
     tracing::debug!(?start, "read models ready");
     let mut state = api::ApiState::new(engine.clone(), projector.clone());
     state.metrics = metrics;
@@ -117,7 +132,7 @@ pub async fn run(
             let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
             loop {
                 tick.tick().await;
-                if let Err(e) = projector.checkpoint() {
+                if let Err(e) = projector.checkpoint().await {
                     tracing::error!(error = %e, "writing the read models' checkpoint failed");
                 }
             }
@@ -178,7 +193,7 @@ pub async fn run(
     // A checkpoint under way (a blocking write the abort does not interrupt) ends first.
     let _ = checkpoints.await;
     follower.abort();
-    projector.checkpoint().map_err(|e| Failure(e.to_string()))?;
+    projector.checkpoint().await.map_err(|e| Failure(e.to_string()))?;
     say(format_args!("stopped"));
     Ok(())
 }
@@ -197,9 +212,10 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
 }
 
 /// What a first start needs, each part only when missing: the catalogue, an admin token in
-/// DIR/admin.token (0600), and (with `--demo`) the demo history.
+/// DIR/admin.token (0600; without a data directory it is printed once on stdout), and (with
+/// `--demo`) the demo history.
 async fn initialise(
-    dir: &Path,
+    dir: Option<&Path>,
     engine: &engine::Engine,
     demo: Option<&ShiftableClock>,
 ) -> Result<(), Failure> {
@@ -231,9 +247,18 @@ async fn initialise(
             services: vec![],
         };
         let secret = engine.issue_token(spec, &engine::Invocation::system()).await?.secret;
-        let path = dir.join("admin.token");
-        write_secret(&path, &secret)?;
-        say(format_args!("admin token written to {}", path.display()));
+        match dir {
+            Some(dir) => {
+                let path = dir.join("admin.token");
+                write_secret(&path, &secret)?;
+                say(format_args!("admin token written to {}", path.display()));
+            }
+            None => {
+                // No local file to keep it in: shown now, once; the log holds only its hash.
+                say(format_args!("admin token (first start; shown only now, stored only as a hash):"));
+                say(format_args!("{secret}"));
+            }
+        }
     }
     if let Some(clock) = demo {
         if engine.load("wohngeld", catalog::LAND_ARS).await?.is_none() {

@@ -46,6 +46,13 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS efa_schema_version (version INT NOT NULL)",
     // One row a health probe rewrites: a write that fails when the database cannot write.
     "CREATE TABLE IF NOT EXISTS efa_write_probe (id INT PRIMARY KEY, at TIMESTAMPTZ NOT NULL)",
+    // `Blobs`: named values beside the log (the read models' checkpoints), in chunks.
+    "CREATE TABLE IF NOT EXISTS efa_blobs (
+        name TEXT NOT NULL,
+        chunk INT NOT NULL,
+        bytes BYTEA NOT NULL,
+        PRIMARY KEY (name, chunk)
+    )",
 ];
 
 /// Where the store lives.
@@ -427,6 +434,52 @@ async fn plan_and_insert(
         rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?
     };
     Ok((plan, stored))
+}
+
+/// Each value in rows of at most [`store::limits::BLOB_CHUNK_BYTES`], replaced in one
+/// transaction on a connection of its own (the shared reader pipelines other queries). Servers
+/// writing the same name take turns (a transaction-scoped advisory lock on the name's hash).
+/// What a replaced value leaves behind (dead tuples, WAL) is PostgreSQL's to reclaim by vacuum:
+/// these values are derived from the log and hold nothing the log does not.
+#[async_trait::async_trait]
+impl store::Blobs for PgStore {
+    async fn put(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let mut client = connect(&self.inner.config).await?;
+        let tx = client.transaction().await.map_err(db_err)?;
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&name]).await.map_err(db_err)?;
+        tx.execute("DELETE FROM efa_blobs WHERE name = $1", &[&name]).await.map_err(db_err)?;
+        let insert = tx
+            .prepare("INSERT INTO efa_blobs (name, chunk, bytes) VALUES ($1, $2, $3)")
+            .await
+            .map_err(db_err)?;
+        for (i, chunk) in bytes.chunks(store::limits::BLOB_CHUNK_BYTES).enumerate() {
+            let i =
+                i32::try_from(i).map_err(|_| StoreError::Invalid(format!("value `{name}` is too large")))?;
+            tx.execute(&insert, &[&name, &i, &chunk]).await.map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let rows = self
+            .reader()
+            .await?
+            .query("SELECT chunk, bytes FROM efa_blobs WHERE name = $1 ORDER BY chunk", &[&name])
+            .await
+            .map_err(db_err)?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let mut value = Vec::new();
+        for (expected, row) in rows.iter().enumerate() {
+            let chunk: i32 = row.get(0);
+            if usize::try_from(chunk).ok() != Some(expected) {
+                return Err(StoreError::Io(format!("value `{name}`: chunk {expected} is missing")));
+            }
+            value.extend_from_slice(row.get::<_, &[u8]>(1));
+        }
+        Ok(Some(value))
+    }
 }
 
 #[async_trait::async_trait]

@@ -67,3 +67,29 @@ async fn no_event_is_skipped_with_many_writers_on_two_servers() {
     }
     store::verify_log(&*a, |_| {}).await.expect("the chain verifies");
 }
+
+/// `Blobs` on PostgreSQL: a value in several chunks comes back whole, a `put` replaces the whole
+/// value (a shorter one leaves no chunk of the longer behind), another server sees it, and two
+/// servers writing the same name at once both succeed, one after the other.
+#[tokio::test]
+async fn blobs_are_replaced_whole_in_chunks_and_shared_by_servers() {
+    use store::Blobs;
+    let Some(config) = config() else {
+        eprintln!("skipped: {SKIPPED}");
+        return;
+    };
+    let one = PgStore::open(config.clone()).await.expect("open");
+    let two = PgStore::open(config).await.expect("open a second");
+    assert_eq!(one.get("readmodel").await.expect("get"), None);
+    let long: Vec<u8> = (0..store::limits::BLOB_CHUNK_BYTES * 2 + 7).map(|i| (i % 251) as u8).collect();
+    one.put("readmodel", &long).await.expect("put");
+    assert!(two.get("readmodel").await.expect("get").as_deref() == Some(&long[..]), "the long value whole");
+    one.put("readmodel", b"short").await.expect("put");
+    assert_eq!(two.get("readmodel").await.expect("get").as_deref(), Some(&b"short"[..]));
+    assert_eq!(one.get("other").await.expect("get"), None);
+    let (a, b) = tokio::join!(one.put("readmodel", b"from one"), two.put("readmodel", b"from two"));
+    a.expect("one");
+    b.expect("two");
+    let now = one.get("readmodel").await.expect("get").expect("a value");
+    assert!(now == b"from one" || now == b"from two", "{now:?}");
+}

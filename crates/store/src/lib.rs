@@ -52,6 +52,18 @@ pub type Committed = Arc<[RecordedEvent]>;
 /// - an append whose event ids are all stored returns the stored events and writes nothing;
 /// - every event is hash-chained to its predecessor;
 /// - reads never show an event that is not yet durable.
+/// Named byte values kept beside the log, for what can be rebuilt from it (the read models'
+/// checkpoint): a server that keeps its log in a database keeps these there too and needs no
+/// writable local directory. Not part of the log: not hash-chained, not in `read_all`, replaced
+/// as a whole by each `put`.
+#[async_trait::async_trait]
+pub trait Blobs: Send + Sync + std::fmt::Debug {
+    /// Replaces the value of `name` (atomically: a reader sees the old value or the new one).
+    async fn put(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError>;
+    /// The value of `name`, if there is one.
+    async fn get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
 #[async_trait::async_trait]
 pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// Appends `events` to one stream, atomically, after checking `expected`.

@@ -24,6 +24,9 @@ pub const GROUP_APPENDS_MAX: usize = 1_024;
 pub const GROUP_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// Appends waiting for a backend's writer at most; a caller past it waits for room.
 pub const WRITE_QUEUE_DEPTH: usize = 8_192;
+/// Bytes of one stored chunk of a [`crate::Blobs`] value (PostgreSQL: one `bytea` row; a
+/// single field must stay well under PostgreSQL's 1 GB limit).
+pub const BLOB_CHUNK_BYTES: usize = 32 * 1024 * 1024;
 /// Committed batches a live subscriber may lag behind before it reads the log instead.
 pub const LIVE_CHANNEL_BATCHES: usize = 1_024;
 
