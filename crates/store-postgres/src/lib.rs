@@ -351,24 +351,23 @@ impl Writer {
         Ok((client, self.statements.as_ref().ok_or(StoreError::Closed)?))
     }
 
-    /// One transaction for the group: BEGIN with the lock, the reads (pipelined), the insert
-    /// with its notification, COMMIT — four round trips whatever the group's size (a fifth
-    /// when the group holds retries: their stored events). Returns the plan and the retries'
-    /// stored events.
+    /// One transaction for the group in two round trips whatever its size, each a pipeline on
+    /// the connection (PostgreSQL runs a connection's statements in the order sent):
+    /// 1. BEGIN with the lock, then the reads the plan needs (head, stream versions, event ids);
+    /// 2. the insert with its notification, the events the group's retries name, COMMIT.
+    ///
+    /// If a statement of the second fails, the transaction is aborted and the COMMIT behind it
+    /// only ends it (PostgreSQL answers a COMMIT of an aborted transaction with a rollback):
+    /// nothing of the group is stored, and the error is the statement's. Returns the plan and
+    /// the retries' stored events.
     async fn commit(&mut self, group: &Group) -> Result<(GroupPlan, Vec<RecordedEvent>), StoreError> {
         let now = self.config.clock.now();
         let (client, st) = self.client().await?;
-        // Serializes appends of every server: positions follow commit order.
-        client
-            .batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK})"))
-            .await
-            .map_err(db_err)?;
         match plan_and_insert(client, st, group, now).await {
-            Ok(planned) => {
-                client.batch_execute("COMMIT").await.map_err(db_err)?;
-                Ok(planned)
-            }
+            Ok(planned) => Ok(planned),
             Err(e) => {
+                // Ends the transaction if the failure came before the COMMIT was sent (a
+                // warning, not an error, when there is none).
                 let _ = client.batch_execute("ROLLBACK").await;
                 Err(e)
             }
@@ -376,14 +375,16 @@ impl Writer {
     }
 }
 
-/// Plans the group against the log (inside the transaction and the lock), inserts its rows and
-/// reads the events its retries name.
+/// Opens the transaction and takes the lock (serializing appends of every server: positions
+/// follow commit order), plans the group against the log, inserts its rows, reads the events
+/// its retries name and commits.
 async fn plan_and_insert(
     client: &Client,
     st: &Statements,
     group: &Group,
     now: store::Timestamp,
 ) -> Result<(GroupPlan, Vec<RecordedEvent>), StoreError> {
+    let begin = format!("BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK})");
     let streams: Vec<&str> = group.writes().flat_map(|w| w.stream_ids()).collect();
     let ids: Vec<Vec<u8>> =
         group.writes().flat_map(|w| w.event_ids()).map(|id| id.as_bytes().to_vec()).collect();
@@ -391,7 +392,9 @@ async fn plan_and_insert(
         [&(dyn tokio_postgres::types::ToSql + Sync); 1],
         [&(dyn tokio_postgres::types::ToSql + Sync); 1],
     ) = ([&streams], [&ids]);
-    let (head_row, version_rows, id_rows) = tokio::try_join!(
+    // `try_join!` polls in order, so the statements are sent in this order, in one pipeline.
+    let ((), head_row, version_rows, id_rows) = tokio::try_join!(
+        client.batch_execute(&begin),
         client.query_opt(&st.head, &[]),
         client.query(&st.versions, &stream_params),
         client.query(&st.ids, &id_params),
@@ -415,24 +418,31 @@ async fn plan_and_insert(
     }
     let plan = group.plan(&mut index, &mut head, now);
     let rows = plan.rows();
-    if !rows.is_empty() {
-        let positions: Vec<i64> = rows.iter().map(|e| e.position as i64).collect();
-        let event_ids: Vec<Vec<u8>> = rows.iter().map(|e| e.event_id.as_bytes().to_vec()).collect();
-        let stream_ids: Vec<&str> = rows.iter().map(|e| e.stream_id.as_str()).collect();
-        let versions: Vec<i64> = rows.iter().map(|e| e.version as i64).collect();
-        let records: Vec<Vec<u8>> = rows.iter().map(store::encode).collect();
-        client
-            .query(&st.insert, &[&positions, &event_ids, &stream_ids, &versions, &records])
-            .await
-            .map_err(db_err)?;
-    }
+    let positions: Vec<i64> = rows.iter().map(|e| e.position as i64).collect();
+    let event_ids: Vec<Vec<u8>> = rows.iter().map(|e| e.event_id.as_bytes().to_vec()).collect();
+    let stream_ids: Vec<&str> = rows.iter().map(|e| e.stream_id.as_str()).collect();
+    let versions: Vec<i64> = rows.iter().map(|e| e.version as i64).collect();
+    let records: Vec<Vec<u8>> = rows.iter().map(store::encode).collect();
     let retries: Vec<i64> = plan.retry_positions().into_iter().map(|p| p as i64).collect();
-    let stored = if retries.is_empty() {
-        Vec::new()
-    } else {
-        let rows = client.query(&st.by_positions, &[&retries]).await.map_err(db_err)?;
-        rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?
+    let insert = async {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        client.query(&st.insert, &[&positions, &event_ids, &stream_ids, &versions, &records]).await.map(drop)
     };
+    let stored = async {
+        if retries.is_empty() {
+            return Ok(Vec::new());
+        }
+        client.query(&st.by_positions, &[&retries]).await
+    };
+    // In order: the insert, the retries' events, COMMIT — one pipeline. `join!` (not
+    // `try_join!`): the COMMIT is sent whatever the others answer, and every answer is read.
+    let (inserted, stored, committed) = tokio::join!(insert, stored, client.batch_execute("COMMIT"));
+    inserted.map_err(db_err)?;
+    let stored = stored.map_err(db_err)?;
+    committed.map_err(db_err)?;
+    let stored = stored.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?;
     Ok((plan, stored))
 }
 
