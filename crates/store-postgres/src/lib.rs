@@ -277,8 +277,14 @@ impl Statements {
         );
         let (head, versions, ids, insert, by_positions) = tokio::try_join!(
             client.prepare("SELECT position, record FROM efa_events ORDER BY position DESC LIMIT 1"),
+            // One `max` per stream: PostgreSQL answers each from the end of the (stream_id,
+            // version) index. (`max(version) … WHERE stream_id = ANY($1) GROUP BY stream_id`
+            // read every row of those streams: 10 ms for a stream of 2,200 events, under the
+            // append lock.)
             client.prepare(
-                "SELECT stream_id, max(version) FROM efa_events WHERE stream_id = ANY($1) GROUP BY stream_id"
+                "SELECT s.id, v.version FROM unnest($1::text[]) AS s(id) \
+                 CROSS JOIN LATERAL (SELECT max(version) AS version FROM efa_events WHERE stream_id = s.id) AS v \
+                 WHERE v.version IS NOT NULL"
             ),
             client.prepare("SELECT event_id, position FROM efa_events WHERE event_id = ANY($1)"),
             // Insert and notify in one statement: one round trip.
