@@ -8,6 +8,8 @@
 //! fresh store: it starts the municipal EfA services through the API, then measures
 //! `{ __typename }` (the HTTP and GraphQL baseline), `completeStep` on distinct rollouts and
 //! `addComment` round robin. `BENCH_SERVER_PID=<pid>` adds the server's CPU time per request.
+//! `BENCH_SERVER=a,b`: several servers on one database, the 64 clients spread over them (the
+//! setup goes through the first).
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -82,7 +84,9 @@ async fn load(
         .map(|c| {
             let (address, token, body) = (address.to_owned(), token.to_owned(), body.clone());
             tokio::spawn(async move {
-                let mut client = Client::connect(&address).await;
+                // Several servers (`BENCH_SERVER=a,b`): the clients are spread over them.
+                let servers: Vec<&str> = address.split(',').collect();
+                let mut client = Client::connect(servers[c % servers.len()]).await;
                 let mut latencies = Vec::with_capacity(per_client);
                 let mut errors = 0;
                 for i in 0..per_client {
@@ -171,7 +175,7 @@ async fn complete_steps(address: &str, token: &str, ids: &Arc<Vec<String>>) {
 
 /// The load generator alone, against the server at `address`.
 async fn external(address: String, token: String) {
-    let mut client = Client::connect(&address).await;
+    let mut client = Client::connect(address.split(',').next().unwrap_or(&address)).await;
     let services = gql(
         &mut client,
         &address,
