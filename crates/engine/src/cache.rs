@@ -6,8 +6,14 @@
 //! is never wrong, only possibly behind. Loading asks the store for the stream's version (an
 //! index lookup, no stream read); an entry at that version is used as it is, one behind it is
 //! brought forward with the events after it (appends by policies, by other processes, by
-//! another server on the same database), and nothing is trusted beyond that. So an entry can
-//! never turn a correct `expectedVersion` into `CONFLICT` or let a stale one through.
+//! another server on the same database), and nothing is trusted beyond that.
+//!
+//! A command (`Engine::execute`) does not ask first: it decides on the entry as it is and
+//! appends with the entry's version as the expected one, so an entry behind the log is refused
+//! by the store and the command decided again on the store's state. Whatever the entry would
+//! refuse (an `expectedVersion` not its own, a rejection) is decided again on the store's state
+//! too, before it is answered. So an entry can never turn a correct `expectedVersion` into
+//! `CONFLICT`, a possible command into a rejection, or let a stale one through.
 //!
 //! Bounded by [`crate::limits::ROLLOUT_CACHE_ENTRIES`]: the least recently used entry goes
 //! first. Everything here fits in memory by construction; the limit is what it costs.

@@ -165,6 +165,27 @@ pub struct Outcome {
     pub events: Vec<RecordedEvent>,
 }
 
+/// Which state an attempt at a command decides on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Trust {
+    /// The rollout cache's entry, as it is (no question to the store first): this engine's own
+    /// appends keep it current; if another process appended since, the append's expected
+    /// version is refused by the store and the command is decided again on the store's state.
+    Cache,
+    /// The store's: the entry is checked against the stream's version and brought forward.
+    Store,
+}
+
+/// What an attempt came to.
+enum Tried {
+    /// The state before, and what the command did (boxed: the other variant is empty).
+    Done(Box<(Option<Rollout>, Outcome)>),
+    /// Decided on the cache's entry, it would have refused (an expected version not its own,
+    /// or a rejection): the entry may be behind the log, so it is decided again on the store's
+    /// state, which gives the answer.
+    Stale,
+}
+
 /// What a service-wide start did.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StartSummary {
@@ -399,17 +420,23 @@ impl Engine {
         let turn = self.turns.of(&stream_id(service_key, ars));
         let _turn = turn.lock().await;
         let mut attempt = 1;
+        // The first attempt decides on the cached state without asking the store for the
+        // stream's version; the store's expected-version check catches a stale entry.
+        let mut state = Trust::Cache;
         loop {
-            match self.attempt(service_key, ars, &command, req).await {
+            match self.attempt(service_key, ars, &command, req, state).await {
+                Ok(Tried::Stale) => state = Trust::Store,
+                Ok(Tried::Done(done)) => return Ok(*done),
                 Err(EngineError::Conflict { .. })
                     if req.expected_version.is_none() && attempt < limits::COMMAND_ATTEMPTS_MAX =>
                 {
                     // Another process appended meanwhile: decide again on what it left, a little
                     // later each time.
                     attempt += 1;
+                    state = Trust::Store;
                     tokio::time::sleep(std::time::Duration::from_micros(50 * u64::from(attempt))).await;
                 }
-                other => return other,
+                Err(e) => return Err(e),
             }
         }
     }
@@ -420,16 +447,31 @@ impl Engine {
         ars: &str,
         command: &Command,
         req: &Invocation,
-    ) -> Result<(Option<Rollout>, Outcome), EngineError> {
+        trust: Trust,
+    ) -> Result<Tried, EngineError> {
         if req.idempotency_key.is_some() {
             if let Some(outcome) = self.replay(service_key, ars, req).await? {
-                return Ok((None, outcome));
+                return Ok(Tried::Done(Box::new((None, outcome))));
             }
         }
-        let state = self.load(service_key, ars).await?;
+        let cached = match trust {
+            Trust::Cache => self.rollouts.get(&stream_id(service_key, ars), u64::MAX),
+            Trust::Store => None,
+        };
+        let (state, from_cache) = match cached {
+            Some(r) => {
+                self.rollouts.counted(cache::Outcome::Hit, 0);
+                (Some(Rollout::clone(&r)), true)
+            }
+            None => (self.load(service_key, ars).await?, false),
+        };
         let actual = state.as_ref().map_or(0, |r| r.version);
         if let Some(expected) = req.expected_version {
             if expected != actual {
+                if from_cache {
+                    // The entry may be behind the log: the store decides.
+                    return Ok(Tried::Stale);
+                }
                 return Err(EngineError::Conflict { expected, actual });
             }
         }
@@ -439,7 +481,12 @@ impl Engine {
             now: self.now(),
             facts: self.facts(service_key, ars),
         };
-        let events = decide(state.as_ref(), command, &cx).map_err(EngineError::Rejected)?;
+        let events = match decide(state.as_ref(), command, &cx) {
+            Ok(events) => events,
+            // Refused on a state that may be behind the log: decided again on the store's.
+            Err(_) if from_cache => return Ok(Tried::Stale),
+            Err(why) => return Err(EngineError::Rejected(why)),
+        };
         let expected = match &state {
             Some(r) => ExpectedVersion::Exact(r.version),
             None => ExpectedVersion::NoStream,
@@ -457,7 +504,7 @@ impl Engine {
         }
         let rollout = rollout.ok_or_else(|| EngineError::Unreadable("a command appended nothing".into()))?;
         self.rollouts.put(&stream_id(service_key, ars), &rollout);
-        Ok((before, Outcome { rollout, events: recorded }))
+        Ok(Tried::Done(Box::new((before, Outcome { rollout, events: recorded }))))
     }
 
     /// A repeat of an idempotent request: the events its key names are stored already. The

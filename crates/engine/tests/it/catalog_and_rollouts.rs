@@ -610,3 +610,46 @@ async fn tokens_are_issued_and_revoked_as_events_of_the_invocation() {
         Engine::open(store, Arc::new(engine::definitions::bundled().expect("bundled"))).await.expect("open");
     assert_eq!(reopened.tokens().get(id).map(|(_, active)| active), Some(false));
 }
+
+/// A command is decided on the cache's entry without asking the store first, so an entry behind
+/// the log (another server changed the rollout) must never decide the answer: a command the
+/// stale entry would refuse, or one whose expected version is the log's, is decided again on the
+/// store's state; one the stale entry would accept is refused by the store's version check and
+/// decided again, too.
+#[tokio::test]
+async fn a_command_refused_on_a_stale_entry_is_decided_on_the_log() {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let registry = || Arc::new(engine::definitions::bundled().expect("bundled"));
+    let a = Engine::open(store.clone(), registry()).await.expect("a");
+    a.import_catalog(&dataset(), &admin(), |_, _| {}).await.expect("import");
+    let b = Engine::open(store.clone(), registry()).await.expect("b");
+    let p = "120540000000";
+    let evidence = || json!({ "datum": "2026-11-01", "kontakt": "Frau Kern" });
+    a.start_rollout("wohngeld", p, None, &admin()).await.expect("start");
+    a.execute("wohngeld", p, complete("interesse", evidence()), &staff()).await.expect("complete on a");
+    // B reopens the step: A's entry still has it done.
+    let reopen = Command::ReopenStep { step: "interesse".into(), reason: "Korrektur".into() };
+    b.execute("wohngeld", p, reopen.clone(), &staff()).await.expect("reopen on b");
+    // On A's entry completing it again would be refused ("already done"); on the log it is not.
+    let again =
+        a.execute("wohngeld", p, complete("interesse", evidence()), &staff()).await.expect("again on a");
+    let folded = projections::load_rollout(&*store, &*registry(), "wohngeld", p)
+        .await
+        .expect("fold")
+        .expect("rollout");
+    assert_eq!(format!("{:?}", again.rollout), format!("{folded:?}"));
+    // B's entry is now behind: it has the step reopened. Reopening again would be accepted on
+    // it, the store refuses the stale version, and the log's state says the step is done, so
+    // the reopening is recorded on top of A's completion.
+    let reopened = b.execute("wohngeld", p, reopen, &staff()).await.expect("reopen on b again");
+    assert_eq!(reopened.rollout.version, again.rollout.version + 1);
+    // The log's version as expected version, with A's entry one behind: accepted.
+    let mut current = staff();
+    current.expected_version = Some(reopened.rollout.version);
+    let done =
+        a.execute("wohngeld", p, complete("interesse", evidence()), &current).await.expect("current on a");
+    assert_eq!(done.rollout.version, reopened.rollout.version + 1);
+    // And a refusal the log confirms is still a refusal.
+    let refused = a.execute("wohngeld", p, complete("interesse", evidence()), &staff()).await;
+    assert!(matches!(refused, Err(EngineError::Rejected(_))), "{refused:?}");
+}
