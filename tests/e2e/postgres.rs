@@ -257,6 +257,17 @@ fn servers_on_postgresql_need_no_local_directory_and_resume_from_the_database() 
         store::Blobs::get(&pg, &projections::checkpoint::blob_name()).await.expect("get")
     });
     assert!(kept.is_some_and(|k| !k.is_empty()), "the checkpoint is in the database");
+    // `rollout rebuild --store URL` without a data directory writes it there, too.
+    let rebuilt = Command::new(env!("CARGO_BIN_EXE_rollout"))
+        .args(["rebuild", "--store", &store])
+        .current_dir(readonly.path())
+        .env_remove("ROLLOUT_DATA_DIR")
+        .env_remove("ROLLOUT_STORE")
+        .output()
+        .expect("rebuild");
+    let said = String::from_utf8_lossy(&rebuilt.stdout);
+    assert!(rebuilt.status.success(), "{said} {}", String::from_utf8_lossy(&rebuilt.stderr));
+    assert!(said.contains("in the database"), "{said}");
     // ... and a new server resumes from it, still without a local directory.
     let (again, printed) = serve_without_directory(&store, readonly.path());
     assert_eq!(printed, None);

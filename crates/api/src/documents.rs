@@ -109,12 +109,19 @@ mod tests {
             documents.parse(&format!("{{ a{i}: __typename }}")).expect("parses");
         }
         assert_eq!(documents.stats().entries, ENTRIES_MAX);
-        let long = format!("{{ {} }}", "__typename ".repeat(TEXT_BYTES_MAX / 10));
+        // At the limit a document is kept; one byte beyond it, not.
+        let at_limit = format!("{{ {:<width$}}}", "__typename", width = TEXT_BYTES_MAX - 3);
+        assert_eq!(at_limit.len(), TEXT_BYTES_MAX);
+        let before = documents.stats();
+        documents.parse(&at_limit).expect("parses");
+        documents.parse(&at_limit).expect("parses");
+        assert_eq!(documents.stats().hits, before.hits + 1, "a document of {TEXT_BYTES_MAX} bytes is kept");
+        let long = format!("{{ {:<width$}}}", "__typename", width = TEXT_BYTES_MAX - 2);
         assert!(long.len() > TEXT_BYTES_MAX);
         documents.parse(&long).expect("parses");
         documents.parse(&long).expect("parses");
         let s = documents.stats();
         assert_eq!(s.entries, ENTRIES_MAX, "a long document is not kept");
-        assert_eq!((s.hits, s.misses), (0, ENTRIES_MAX as u64 + 12));
+        assert_eq!((s.hits, s.misses), (1, ENTRIES_MAX as u64 + 13));
     }
 }

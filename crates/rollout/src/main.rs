@@ -232,26 +232,41 @@ struct StoreArgs {
     store: Option<String>,
 }
 
+/// Where the log and the process's local files are, as the arguments say.
+enum Location<'a> {
+    /// The embedded store in this data directory (with the local files).
+    Embedded(PathBuf),
+    /// The log in PostgreSQL; the local files in `dir`, or none (the checkpoint in the database).
+    Postgres { url: &'a str, dir: Option<PathBuf> },
+}
+
+impl Location<'_> {
+    /// With the log in PostgreSQL, a data directory is this process's alone (the embedded store
+    /// takes the same lock itself).
+    fn lock_local_dir(&self) -> Result<Option<std::fs::File>, Failure> {
+        match self {
+            Location::Postgres { dir: Some(dir), .. } => Ok(Some(store_sled::lock_data_dir(dir)?)),
+            _ => Ok(None),
+        }
+    }
+}
+
 impl StoreArgs {
-    /// The data directory: as given, else `./rollout-data` for the embedded store; `None` for a
-    /// log in PostgreSQL without one.
-    fn dir(&self) -> Option<PathBuf> {
-        match (&self.data_dir, &self.store) {
-            (Some(dir), _) => Some(dir.clone()),
-            (None, None) => Some(PathBuf::from(DATA_DIR_DEFAULT)),
-            (None, Some(_)) => None,
+    fn location(&self) -> Location<'_> {
+        match &self.store {
+            Some(url) => Location::Postgres { url, dir: self.data_dir.clone() },
+            None => {
+                Location::Embedded(self.data_dir.clone().unwrap_or_else(|| PathBuf::from(DATA_DIR_DEFAULT)))
+            }
         }
     }
 
     /// Opens the log: PostgreSQL when `--store` names it, else the embedded store in
     /// `--data-dir` (which must exist already unless `create`).
     async fn open(&self, create: bool) -> Result<Arc<dyn EventStore>, Failure> {
-        match &self.store {
-            Some(url) => open_location(url, create).await,
-            None => {
-                let dir = self.data_dir.clone().unwrap_or_else(|| PathBuf::from(DATA_DIR_DEFAULT));
-                open_location(&dir.display().to_string(), create).await
-            }
+        match self.location() {
+            Location::Postgres { url, .. } => open_location(url, create).await,
+            Location::Embedded(dir) => open_location(&dir.display().to_string(), create).await,
         }
     }
 }
@@ -470,12 +485,10 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Rebuild { store } => {
             // With the log elsewhere a data directory, if given, still holds this process's
             // checkpoint; without one the checkpoint is the database's.
-            let _lock = match (&store.store, &store.data_dir) {
-                (Some(_), Some(dir)) => Some(store_sled::lock_data_dir(dir)?),
-                _ => None,
-            };
-            let (log, place): (Arc<dyn EventStore>, projections::CheckpointPlace) = match store.dir() {
-                Some(dir) => {
+            let location = store.location();
+            let _lock = location.lock_local_dir()?;
+            let (log, place): (Arc<dyn EventStore>, projections::CheckpointPlace) = match location {
+                Location::Embedded(dir) | Location::Postgres { dir: Some(dir), .. } => {
                     let checkpoint = dir.join(READ_MODEL_FILE);
                     match std::fs::remove_file(&checkpoint) {
                         Ok(()) => {}
@@ -484,8 +497,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                     }
                     (store.open(false).await?, projections::CheckpointPlace::File(checkpoint))
                 }
-                None => {
-                    let url = store.store.clone().unwrap_or_default();
+                Location::Postgres { url, dir: None } => {
                     let pg =
                         Arc::new(store_postgres::PgStore::open(store_postgres::PgConfig::new(url)).await?);
                     (pg.clone(), projections::CheckpointPlace::Store(pg))

@@ -24,7 +24,7 @@ fn say(line: std::fmt::Arguments<'_>) {
 use store::{EventStore, Timestamp};
 use store_sled::{SledConfig, SledStore};
 
-use crate::{Failure, READ_MODEL_FILE};
+use crate::{Failure, Location, READ_MODEL_FILE};
 use projections::CheckpointPlace;
 
 /// The store's clock: the system clock, shifted into the past while the demo history is made.
@@ -57,33 +57,26 @@ pub async fn run(
 ) -> Result<(), Failure> {
     // With the log in PostgreSQL a data directory is optional: without one, this server writes
     // nothing locally (the checkpoint is kept in the database).
-    let dir = args.dir();
-    if let Some(dir) = &dir {
-        std::fs::create_dir_all(dir).map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
-    }
+    let location = args.location();
     let clock = Arc::new(ShiftableClock::default());
-    // With the log in PostgreSQL a data directory, if given, still holds this server's
-    // checkpoint and admin token: one process at a time, as with the embedded store (which
-    // takes the lock).
-    let _lock = match (&args.store, &dir) {
-        (Some(_), Some(dir)) => Some(store_sled::lock_data_dir(dir)?),
-        _ => None,
-    };
-    let (store, stats, place): (Arc<dyn EventStore>, api::metrics::StoreStats, CheckpointPlace) =
-        match (&args.store, &dir) {
-            (Some(url), dir) => {
-                let mut config = store_postgres::PgConfig::new(url.clone());
+    // A data directory given with PostgreSQL still holds this server's checkpoint and admin
+    // token: one process at a time, as with the embedded store (which takes the lock).
+    let _lock = location.lock_local_dir()?;
+    let (store, stats, place, dir): (Arc<dyn EventStore>, api::metrics::StoreStats, CheckpointPlace, _) =
+        match location {
+            Location::Postgres { url, dir } => {
+                let mut config = store_postgres::PgConfig::new(url);
                 config.clock = clock.clone();
                 let pg = Arc::new(store_postgres::PgStore::open(config).await?);
-                let place = match dir {
+                let place = match &dir {
                     Some(dir) => CheckpointPlace::File(dir.join(READ_MODEL_FILE)),
                     None => CheckpointPlace::Store(pg.clone()),
                 };
-                (pg, Arc::new(|| None), place)
+                (pg, Arc::new(|| None), place, dir)
             }
-            (None, None) => return Err(Failure("the embedded store needs a data directory".into())),
-            (None, Some(dir)) => {
-                let mut config = SledConfig::new(dir);
+            Location::Embedded(dir) => {
+                std::fs::create_dir_all(&dir).map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
+                let mut config = SledConfig::new(&dir);
                 config.clock = clock.clone();
                 config.cache_bytes = sled_cache_bytes;
                 config.min_free_bytes = min_free_bytes;
@@ -95,7 +88,8 @@ pub async fn run(
                         Some((s.groups, s.appends, s.events))
                     })
                 };
-                (Arc::new(sled), stats, CheckpointPlace::File(dir.join(READ_MODEL_FILE)))
+                let place = CheckpointPlace::File(dir.join(READ_MODEL_FILE));
+                (Arc::new(sled), stats, place, Some(dir))
             }
         };
     // Every durable append is timed for `/metrics`.
