@@ -227,7 +227,7 @@ fn sigterm_drains_and_exits_cleanly_and_the_data_stays() {
     let status = server.child.wait().expect("wait");
     let log = server.log();
     assert!(status.success(), "exit status {status:?}; the server said:\n{log}");
-    assert!(server.dir().join("readmodel.json").exists(), "the read models were checkpointed");
+    assert!(server.dir().join("readmodel.checkpoint").exists(), "the read models were checkpointed");
     server.assert_log_verifies();
 }
 

@@ -109,7 +109,7 @@ fn rebuild_writes_a_checkpoint_equal_to_a_fold_of_the_log() {
         let (p, start) = projections::Projector::start(
             store.clone(),
             registry.clone(),
-            Some(dir.join("readmodel.json").into()),
+            Some(dir.join("readmodel.checkpoint").into()),
         )
         .await
         .expect("start");

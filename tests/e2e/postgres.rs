@@ -277,7 +277,28 @@ fn servers_on_postgresql_need_no_local_directory_and_resume_from_the_database() 
         std::fs::read_dir(readonly.path()).expect("list").next().is_none(),
         "nothing was written in the working directory"
     );
+    drop(again);
     drop(b);
+
+    // One byte of a chunk altered in the table (damaged storage): the next server rebuilds,
+    // says why, and serves the log's state, not the damaged one.
+    let name = projections::checkpoint::blob_name();
+    let altered = Command::new("psql")
+        .args([&store, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c"])
+        .arg(format!(
+            "UPDATE efa_blobs SET bytes = set_byte(bytes, length(bytes) / 2, get_byte(bytes, length(bytes) / 2) # 32) \
+             WHERE name = '{name}' AND chunk = 0"
+        ))
+        .status()
+        .expect("psql");
+    assert!(altered.success(), "alter the checkpoint's chunk");
+    let (third, _) = serve_without_directory(&store, readonly.path());
+    assert_eq!(version_on(&third), 2);
+    let log = third.log();
+    assert!(
+        log.contains("read models are rebuilt from the log") && log.contains("does not match its checksum"),
+        "{log}"
+    );
 }
 
 /// `rollout serve --store URL` in `cwd`, with no data directory; the server and the admin token

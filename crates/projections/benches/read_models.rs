@@ -8,20 +8,20 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod support {
+    pub mod generate;
+}
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use catalog::{Authority, AuthorityKind, CatalogEvent, Level, Service};
-use engine::Registry;
+use catalog::CatalogEvent;
 use projections::{fold, AuditFilter, Cut, GroupBy};
-use store::{Actor, ActorKind, EventStore, ExpectedVersion, Json, NewEvent};
+use store::{Actor, ActorKind, EventStore, ExpectedVersion, NewEvent};
 use store_sled::{SledConfig, SledStore};
-use uuid::Uuid;
-use workflow::decide::{decide, Command, Context, Principal};
-use workflow::definition::Role;
-use workflow::rollout::{Meta, Rollout, StepStatus};
-use workflow::{Facts, RolloutEvent};
+use support::generate::{authority, new_event, register, rollout_events, service};
+use workflow::RolloutEvent;
 
 fn rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -36,107 +36,6 @@ fn rss_mb() -> f64 {
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn new_event(e: &RolloutEvent, actor: &Actor) -> NewEvent {
-    let (ty, v) = e.stored_type();
-    NewEvent::new(ty, v, Json::from_value(&e.to_payload()), actor.clone(), Uuid::now_v7())
-}
-
-fn catalog_event(e: &CatalogEvent) -> NewEvent {
-    let (ty, v) = e.stored_type();
-    NewEvent::new(ty, v, Json::from_value(&e.to_payload()), Actor::system(), Uuid::now_v7())
-}
-
-/// Valid evidence for every field of a step.
-fn evidence(step: &workflow::Step) -> workflow::Evidence {
-    step.evidence.iter().map(|f| (f.id.clone(), f.ty.example("120540000000"))).collect()
-}
-
-/// The events of one rollout with `progress` steps done, by a few people and a bot.
-fn rollout_events(
-    registry: &Registry,
-    service: &str,
-    ars: &str,
-    progress: usize,
-    seed: u64,
-) -> Vec<(RolloutEvent, Actor)> {
-    let def = registry.latest("efa-onboarding").expect("definition");
-    let people: Vec<Actor> = (0..100)
-        .map(|i| Actor { id: format!("person:{i}"), name: format!("Person {i}"), kind: ActorKind::Person })
-        .collect();
-    let bot = Actor { id: "token:bot".into(), name: "Bot".into(), kind: ActorKind::Automation };
-    let mut out = Vec::new();
-    let mut state: Option<Rollout> = None;
-    let now = store::Clock::now(&store::SystemClock);
-    let mut run = |state: &mut Option<Rollout>, command: Command, actor: Actor, admin: bool| {
-        let principal = Principal {
-            actor: actor.clone(),
-            roles: vec![Role::AuthorityStaff, Role::ProjectManager],
-            admin,
-        };
-        if let Ok(events) =
-            decide(state.as_ref(), &command, &Context { principal, now, facts: workflow::Facts::default() })
-        {
-            for e in events {
-                *state = Rollout::evolve(state.take(), &e, &Meta { at: now, actor: &actor }, registry).ok();
-                out.push((e, actor.clone()));
-            }
-        }
-    };
-    let admin = Actor { id: "person:admin".into(), name: "Admin".into(), kind: ActorKind::Person };
-    let mut facts = Facts::default();
-    facts.set("service.fee_based", workflow::condition::Value::Bool(seed.is_multiple_of(3)));
-    let start = Command::Start {
-        service_key: service.into(),
-        ars: ars.into(),
-        definition: def.clone(),
-        facts,
-        land_steps_done: vec![],
-    };
-    run(&mut state, start, admin.clone(), true);
-    for land in ["fit_store_vertrag", "onlinedienst_bereit"] {
-        run(&mut state, Command::RecordLandStep { step: land.into(), done: true }, Actor::system(), true);
-    }
-    let mut done = 0;
-    let mut k = seed;
-    while done < progress {
-        let Some(r) = state.clone() else { break };
-        let Some(i) = r.next_open_step() else { break };
-        k = k.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let person = people[(k >> 33) as usize % people.len()].clone();
-        let step = &def.steps[i];
-        if r.steps[i].status == StepStatus::AwaitingConfirmation {
-            run(
-                &mut state,
-                Command::ConfirmStep { step: step.id.clone(), comment: None },
-                people[((k >> 40) as usize + 1) % 100].clone(),
-                false,
-            );
-            continue;
-        }
-        let actor = if step.automatable { bot.clone() } else { person };
-        run(
-            &mut state,
-            Command::CompleteStep {
-                step: step.id.clone(),
-                evidence: evidence(step),
-                comment: Some("erledigt".into()),
-            },
-            actor.clone(),
-            false,
-        );
-        if k.is_multiple_of(5) {
-            run(
-                &mut state,
-                Command::Comment { text: "Rückfrage geklärt".into(), step: Some(step.id.clone()) },
-                actor,
-                false,
-            );
-        }
-        done += 1;
-    }
-    out
 }
 
 /// The whole log, in pages of 10,000, to `visit` (the plain read).
@@ -263,72 +162,26 @@ fn main() {
     let per_service = rollouts.div_ceil(services);
     let started = Instant::now();
     rt.block_on(async {
+        let mut catalogue = Vec::new();
         for lk in 0..14u64 {
-            let a = Authority {
-                ars: format!("12{:03}0000000", 60 + lk),
-                kind: AuthorityKind::Landkreis,
-                name: format!("Landkreis {lk}"),
-                official_name: format!("Landkreis {lk}"),
-                landkreis_ars: None,
-                seat: String::new(),
-                population: 150_000,
-                members: vec![],
-                association_member: false,
-            };
-            store
-                .append(
-                    &format!("authority-{}", a.ars),
-                    ExpectedVersion::NoStream,
-                    vec![catalog_event(&CatalogEvent::AuthorityRegistered(a))],
-                )
-                .await
-                .expect("append");
+            catalogue.push(CatalogEvent::AuthorityRegistered(authority(
+                format!("12{:03}0000000", 60 + lk),
+                format!("Landkreis {lk}"),
+                None,
+            )));
         }
         for i in 0..per_service as u64 {
             let lk = 60 + i % 14;
-            let a = Authority {
-                ars: format!("12{lk:03}{:04}{:03}", 1 + i / 500, 1 + i % 500),
-                kind: AuthorityKind::AmtsfreieGemeinde,
-                name: format!("Gemeinde {i}"),
-                official_name: format!("Gemeinde {i}"),
-                landkreis_ars: Some(format!("12{lk:03}0000000")),
-                seat: String::new(),
-                population: 8_000,
-                members: vec![],
-                association_member: false,
-            };
-            store
-                .append(
-                    &format!("authority-{}", a.ars),
-                    ExpectedVersion::NoStream,
-                    vec![catalog_event(&CatalogEvent::AuthorityRegistered(a))],
-                )
-                .await
-                .expect("append");
+            catalogue.push(CatalogEvent::AuthorityRegistered(authority(
+                format!("12{lk:03}{:04}{:03}", 1 + i / 500, 1 + i % 500),
+                format!("Gemeinde {i}"),
+                Some(format!("12{lk:03}0000000")),
+            )));
         }
         for s in 0..services {
-            let svc = Service {
-                key: format!("dienst_{s}"),
-                name: format!("Dienst {s}"),
-                ozg_id: None,
-                leika_keys: vec!["99107023017000".into()],
-                subject_area: "Test".into(),
-                providing_state: None,
-                responsible_level: Level::GemeindeAmt,
-                fee_based: s % 3 == 0,
-                program: catalog::Program::Efa,
-                definition: catalog::DefinitionRef::authority_default(),
-                land_definition: catalog::DefinitionRef::land_default(),
-            };
-            store
-                .append(
-                    &format!("service-{}", svc.key),
-                    ExpectedVersion::NoStream,
-                    vec![catalog_event(&CatalogEvent::ServiceRegistered(svc))],
-                )
-                .await
-                .expect("append");
+            catalogue.push(CatalogEvent::ServiceRegistered(service(format!("dienst_{s}"), s % 3 == 0)));
         }
+        register(&*store, &catalogue).await;
         // Rollouts, appended by 32 concurrent writers, one append per rollout.
         let total = services * per_service;
         let tasks: Vec<_> = (0..32usize)

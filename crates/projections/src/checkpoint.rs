@@ -2,12 +2,19 @@
 //! `Blobs`: [`to_bytes`], [`from_bytes`]) with the log position (and that event's hash) it was
 //! folded up to, so a restart resumes from there instead of folding the whole log.
 //!
+//! The format: a JSON header line (`{"schema":4}`, so any build recognises a checkpoint of
+//! another schema before reading further), the body in postcard (serde's compact binary
+//! encoding: varint integers, no field names; the audit index's position lists as their
+//! delta-encoded bytes, loaded without re-encoding), then a trailer of the body's length
+//! (`u64`) and its CRC-32 (`u32`), little-endian. A torn, cut or altered checkpoint fails the
+//! trailer (or, past it, the body's own checks) and is rebuilt, never loaded as a wrong model.
+//!
 //! Derived parts (progress counts, overdue and blocked lists) are not written: they are
 //! recomputed from the rollouts on load. A checkpoint of another schema version, or whose
 //! position's hash differs from the log's, is not used (the caller rebuilds and says so).
 
 use std::collections::HashMap;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::Path;
 
 use catalog::Catalog;
@@ -19,7 +26,11 @@ use crate::model::{AuditIndex, ReadModel};
 
 /// Raised whenever the read model's shape or meaning changes: older checkpoints are rebuilt.
 /// 2: rollouts are kept as summaries (no step records). 3: a header line, compact steps.
-pub const SCHEMA_VERSION: u32 = 3;
+/// 4: the binary body with its trailer.
+pub const SCHEMA_VERSION: u32 = 4;
+
+/// The trailer after the body: its length and CRC-32.
+const TRAILER: usize = 12;
 
 /// The first line of the file: read before the body, so a checkpoint of another schema is
 /// recognised without parsing it.
@@ -34,18 +45,25 @@ struct Header {
 struct SnapshotOut<'a> {
     position: u64,
     last_hash: EventHash,
-    catalog: &'a Catalog,
+    /// The catalogue as JSON (its serde form skips default fields, which a format without
+    /// field names cannot): hundreds of entries, a small part of the whole.
+    catalog: String,
+    /// The definitions the rollouts run on, once each; a rollout names its by index.
+    definitions: Vec<(&'a str, u32, &'a str)>,
     rollouts: RolloutsOut<'a>,
     blocked_since: HashMap<&'a str, i64>,
     audit: &'a AuditIndex,
 }
 
-/// Every rollout of the model, as `RolloutSnapshot`s.
-struct RolloutsOut<'a>(&'a ReadModel);
+/// Every rollout of the model, as `RolloutSnapshot`s, with the index of its definition.
+struct RolloutsOut<'a>(&'a ReadModel, HashMap<(&'a str, u32, &'a str), u32>);
 
 impl Serialize for RolloutsOut<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.rollouts().map(|r| RolloutOut::of(r)))
+        s.collect_seq(self.0.rollouts().map(|r| {
+            let d = &r.definition;
+            RolloutOut::of(r, self.1[&(&*d.id, d.version, &*d.content_hash)])
+        }))
     }
 }
 
@@ -54,9 +72,7 @@ impl Serialize for RolloutsOut<'_> {
 struct RolloutOut<'a> {
     service_key: &'a str,
     ars: &'a str,
-    definition_id: &'a str,
-    definition_version: u32,
-    definition_hash: &'a str,
+    definition: u32,
     version: u64,
     #[serde(serialize_with = "compact_steps")]
     steps: &'a [StepState],
@@ -66,19 +82,18 @@ struct RolloutOut<'a> {
     cancelled: &'a Option<String>,
     transferred_to: &'a Option<String>,
     assignee: &'a Option<String>,
-    started_at: Timestamp,
-    updated_at: Timestamp,
+    /// Microseconds since the epoch.
+    started_at: i64,
+    updated_at: i64,
     touched: bool,
 }
 
 impl<'a> RolloutOut<'a> {
-    fn of(r: &'a Rollout) -> Self {
+    fn of(r: &'a Rollout, definition: u32) -> Self {
         RolloutOut {
             service_key: &r.service_key,
             ars: &r.ars,
-            definition_id: &r.definition.id,
-            definition_version: r.definition.version,
-            definition_hash: &r.definition.content_hash,
+            definition,
             version: r.version,
             steps: &r.steps,
             land_steps_done: &r.land_steps_done,
@@ -86,8 +101,8 @@ impl<'a> RolloutOut<'a> {
             cancelled: &r.cancelled,
             transferred_to: &r.transferred_to,
             assignee: &r.assignee,
-            started_at: r.started_at,
-            updated_at: r.updated_at,
+            started_at: r.started_at.unix_micros(),
+            updated_at: r.updated_at.unix_micros(),
             touched: r.touched,
         }
     }
@@ -106,7 +121,8 @@ fn land_steps<S: serde::Serializer>(steps: &&workflow::LandSteps, s: S) -> Resul
 struct Snapshot {
     position: u64,
     last_hash: EventHash,
-    catalog: Catalog,
+    catalog: String,
+    definitions: Vec<(String, u32, String)>,
     rollouts: Vec<RolloutSnapshot>,
     blocked_since: HashMap<String, i64>,
     audit: AuditIndex,
@@ -141,9 +157,7 @@ fn expand((status, ready_at, due_at, due_set_by_hand, overdue_recorded): Compact
 struct RolloutSnapshot {
     service_key: String,
     ars: String,
-    definition_id: String,
-    definition_version: u32,
-    definition_hash: String,
+    definition: u32,
     version: u64,
     steps: Vec<CompactStep>,
     land_steps_done: Vec<String>,
@@ -151,8 +165,8 @@ struct RolloutSnapshot {
     cancelled: Option<String>,
     transferred_to: Option<String>,
     assignee: Option<String>,
-    started_at: Timestamp,
-    updated_at: Timestamp,
+    started_at: i64,
+    updated_at: i64,
     touched: bool,
 }
 
@@ -198,67 +212,149 @@ pub fn to_bytes(model: &ReadModel) -> Result<Vec<u8>, CheckpointError> {
     Ok(bytes)
 }
 
-/// The header line, then the body.
+/// The header line, the body, the trailer.
 fn write_into(model: &ReadModel, out: &mut impl Write) -> Result<(), CheckpointError> {
+    let unwritable = |e: serde_json::Error| CheckpointError::Unreadable(e.to_string());
+    let mut index = HashMap::new();
+    let mut definitions = Vec::new();
+    for r in model.rollouts() {
+        let d = &r.definition;
+        index.entry((&*d.id, d.version, &*d.content_hash)).or_insert_with(|| {
+            definitions.push((&*d.id, d.version, &*d.content_hash));
+            definitions.len() as u32 - 1
+        });
+    }
     let snapshot = SnapshotOut {
         position: model.position,
         last_hash: model.last_hash,
-        catalog: &model.catalog,
-        rollouts: RolloutsOut(model),
+        catalog: serde_json::to_string(&model.catalog).map_err(unwritable)?,
+        definitions,
+        rollouts: RolloutsOut(model, index),
         blocked_since: model.blocked_since().collect(),
         audit: &model.audit,
     };
-    let unwritable = |e: serde_json::Error| CheckpointError::Unreadable(e.to_string());
     serde_json::to_writer(&mut *out, &Header { schema: SCHEMA_VERSION }).map_err(unwritable)?;
     out.write_all(b"\n")?;
-    serde_json::to_writer(&mut *out, &snapshot).map_err(unwritable)?;
+    let mut body = Summed { inner: &mut *out, crc: crc32fast::Hasher::new(), len: 0 };
+    postcard::to_io(&snapshot, &mut body).map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
+    let (len, crc) = (body.len, body.crc.finalize());
+    out.write_all(&len.to_le_bytes())?;
+    out.write_all(&crc.to_le_bytes())?;
     Ok(())
 }
 
+/// A writer that counts and checksums what passes through it.
+struct Summed<W> {
+    inner: W,
+    crc: crc32fast::Hasher,
+    len: u64,
+}
+
+impl<W: Write> Write for Summed<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(bytes)?;
+        self.crc.update(&bytes[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Reads a checkpoint. The caller still has to check `position` and `last_hash` against the log.
+/// The whole file is read into memory first (the body is checked before it is decoded).
 pub fn read(path: &Path, definitions: &dyn Definitions) -> Result<ReadModel, CheckpointError> {
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(CheckpointError::Missing),
-        Err(e) => return Err(e.into()),
-    };
-    read_from(std::io::BufReader::with_capacity(1 << 20, file), definitions)
+    match std::fs::read(path) {
+        Ok(bytes) => from_bytes(bytes, definitions),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CheckpointError::Missing),
+        Err(e) => Err(e.into()),
+    }
 }
 
-/// Reads a checkpoint from bytes that [`to_bytes`] made.
-pub fn from_bytes(bytes: &[u8], definitions: &dyn Definitions) -> Result<ReadModel, CheckpointError> {
-    read_from(bytes, definitions)
+/// Reads a checkpoint from bytes that [`to_bytes`] made. The bytes are dropped once decoded,
+/// before the model is built: a start does not hold the checkpoint and the model at once.
+pub fn from_bytes(bytes: Vec<u8>, definitions: &dyn Definitions) -> Result<ReadModel, CheckpointError> {
+    let snapshot = decode(&bytes)?;
+    drop(bytes);
+    build(snapshot, definitions)
 }
 
-fn read_from(mut reader: impl BufRead, definitions: &dyn Definitions) -> Result<ReadModel, CheckpointError> {
+fn unreadable(why: String) -> CheckpointError {
+    CheckpointError::Unreadable(why)
+}
+
+/// The header, the trailer's length and checksum, then the body.
+fn decode(bytes: &[u8]) -> Result<Snapshot, CheckpointError> {
     // The schema first (the header line): an old checkpoint may not even parse as this one.
-    let mut header = String::new();
-    reader.read_line(&mut header)?;
-    let header: Header =
-        serde_json::from_str(&header).map_err(|e| CheckpointError::Unreadable(format!("header: {e}")))?;
+    let (header, rest) = match bytes.iter().position(|&b| b == b'\n') {
+        Some(end) => (&bytes[..end], &bytes[end + 1..]),
+        None => (bytes, &[][..]),
+    };
+    let header: Header = serde_json::from_slice(header).map_err(|e| unreadable(format!("header: {e}")))?;
     if header.schema != SCHEMA_VERSION {
         return Err(CheckpointError::OldSchema { found: header.schema });
     }
-    let snapshot: Snapshot =
-        serde_json::from_reader(reader).map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
-    let mut rollouts = Vec::with_capacity(snapshot.rollouts.len());
-    for r in snapshot.rollouts {
-        let definition = definitions
-            .get(&r.definition_id, r.definition_version)
-            .filter(|d| d.content_hash == r.definition_hash)
-            .ok_or_else(|| {
-                CheckpointError::UnknownDefinition(format!("{} v{}", r.definition_id, r.definition_version))
-            })?;
+    let Some(split) = rest.len().checked_sub(TRAILER) else {
+        return Err(unreadable(format!("cut short: {} bytes after the header, no trailer", rest.len())));
+    };
+    let (body, trailer) = rest.split_at(split);
+    let (len, crc) = trailer.split_at(8);
+    let len = u64::from_le_bytes(len.try_into().expect("8 bytes"));
+    let crc = u32::from_le_bytes(crc.try_into().expect("4 bytes"));
+    if len != body.len() as u64 {
+        return Err(unreadable(format!(
+            "the body has {} bytes, its trailer says {len}: cut short or appended to",
+            body.len()
+        )));
+    }
+    if crc32fast::hash(body) != crc {
+        return Err(unreadable("the body does not match its checksum: damaged".into()));
+    }
+    let (snapshot, left): (Snapshot, _) =
+        postcard::take_from_bytes(body).map_err(|e| unreadable(format!("body: {e}")))?;
+    if !left.is_empty() {
+        return Err(unreadable(format!("{} bytes after the body", left.len())));
+    }
+    Ok(snapshot)
+}
+
+/// The model from a decoded body: every rollout checked against its definition first, then
+/// each turned into the model's as the model takes it.
+fn build(snapshot: Snapshot, definitions: &dyn Definitions) -> Result<ReadModel, CheckpointError> {
+    let catalog: Catalog =
+        serde_json::from_str(&snapshot.catalog).map_err(|e| unreadable(format!("catalogue: {e}")))?;
+    let known = snapshot
+        .definitions
+        .iter()
+        .map(|(id, version, hash)| {
+            definitions
+                .get(id, *version)
+                .filter(|d| d.content_hash == *hash)
+                .ok_or_else(|| CheckpointError::UnknownDefinition(format!("{id} v{version}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for r in &snapshot.rollouts {
+        let Some(definition) = known.get(r.definition as usize) else {
+            return Err(unreadable(format!(
+                "rollout {}:{} names definition {}, which is not listed",
+                r.service_key, r.ars, r.definition
+            )));
+        };
         if definition.steps.len() != r.steps.len() {
-            return Err(CheckpointError::Unreadable(format!(
+            return Err(unreadable(format!(
                 "rollout {}:{} has the wrong number of steps",
                 r.service_key, r.ars
             )));
         }
+    }
+    let blocked_since = snapshot.blocked_since;
+    let rollouts = snapshot.rollouts.into_iter().map(|r| {
         let rollout = Rollout {
             service_key: r.service_key,
             ars: r.ars,
-            definition,
+            definition: known[r.definition as usize].clone(),
             version: r.version,
             steps: r.steps.into_iter().map(expand).collect(),
             land_steps_done: r.land_steps_done.into_iter().collect(),
@@ -266,13 +362,13 @@ fn read_from(mut reader: impl BufRead, definitions: &dyn Definitions) -> Result<
             cancelled: r.cancelled,
             transferred_to: r.transferred_to,
             assignee: r.assignee,
-            started_at: r.started_at,
-            updated_at: r.updated_at,
+            started_at: Timestamp::from_unix_micros(r.started_at),
+            updated_at: Timestamp::from_unix_micros(r.updated_at),
             touched: r.touched,
             records: Vec::new(),
         };
-        let blocked_since = snapshot.blocked_since.get(&rollout.id()).copied();
-        rollouts.push((rollout, blocked_since));
-    }
-    Ok(ReadModel::restore(snapshot.position, snapshot.last_hash, snapshot.catalog, rollouts, snapshot.audit))
+        let since = blocked_since.get(&rollout.id()).copied();
+        (rollout, since)
+    });
+    Ok(ReadModel::restore(snapshot.position, snapshot.last_hash, catalog, rollouts, snapshot.audit))
 }

@@ -625,7 +625,7 @@ impl ReadModel {
         position: u64,
         last_hash: EventHash,
         catalog: Catalog,
-        rollouts: Vec<(Rollout, Option<i64>)>,
+        rollouts: impl IntoIterator<Item = (Rollout, Option<i64>)>,
         audit: AuditIndex,
     ) -> ReadModel {
         let mut m = ReadModel { position, last_hash, catalog, audit, ..ReadModel::default() };

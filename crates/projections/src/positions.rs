@@ -132,15 +132,120 @@ impl Iterator for Iter<'_> {
     }
 }
 
-/// Written as the plain list of values (the checkpoint does not depend on the encoding).
+/// The parts of a `PositionList` as a binary checkpoint holds them: loaded without decoding
+/// and re-encoding every value, and checked whole before use ([`PositionList::from_parts`]).
+#[derive(Serialize, Deserialize)]
+struct Parts {
+    len: u64,
+    last: u64,
+    heads: Vec<(u64, u64)>,
+    #[serde(with = "bytes")]
+    deltas: Vec<u8>,
+}
+
+/// The same, borrowed from the list as it is written.
+#[derive(Serialize)]
+struct PartsOut<'a> {
+    len: u64,
+    last: u64,
+    heads: &'a [(u64, usize)],
+    #[serde(serialize_with = "bytes::serialize")]
+    deltas: &'a [u8],
+}
+
+/// A byte string as one value (`serialize_bytes`), not a sequence of numbers.
+mod bytes {
+    pub fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(v)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+        }
+        d.deserialize_byte_buf(Visitor)
+    }
+}
+
+impl PositionList {
+    /// A list from its parts, after checking that they are one: a head per block, offsets
+    /// that ascend within `deltas`, each block's deltas exactly its values, no value above
+    /// `u64::MAX`, no block starting below the one before it ends, and `last` the last value.
+    /// Parts that are not (a damaged checkpoint) are an error naming the first fault, never a
+    /// list that answers wrongly or panics.
+    fn from_parts(parts: Parts) -> Result<Self, String> {
+        let Parts { len, last, heads, deltas } = parts;
+        let len = usize::try_from(len).map_err(|_| format!("{len} values cannot be held here"))?;
+        if heads.len() != len.div_ceil(BLOCK) {
+            return Err(format!("{} block heads for {len} values", heads.len()));
+        }
+        let mut value = 0u64;
+        let mut offset = 0usize;
+        for (b, &(head, start)) in heads.iter().enumerate() {
+            if start != offset as u64 {
+                return Err(format!(
+                    "block {b} starts at byte {start}, the deltas before it end at {offset}"
+                ));
+            }
+            if b > 0 && head < value {
+                return Err(format!("block {b} starts at {head}, below {value}"));
+            }
+            value = head;
+            for _ in 1..(len - b * BLOCK).min(BLOCK) {
+                let (mut delta, mut shift) = (0u64, 0u32);
+                loop {
+                    let byte = *deltas.get(offset).ok_or_else(|| format!("the deltas end in block {b}"))?;
+                    offset += 1;
+                    if shift > 63 || (shift == 63 && byte > 1) {
+                        return Err(format!("a delta of block {b} is too long"));
+                    }
+                    delta |= u64::from(byte & 0x7f) << shift;
+                    if byte < 0x80 {
+                        break;
+                    }
+                    shift += 7;
+                }
+                value = value.checked_add(delta).ok_or_else(|| format!("a value of block {b} overflows"))?;
+            }
+        }
+        if offset != deltas.len() {
+            return Err(format!("{} bytes of deltas after the last value", deltas.len() - offset));
+        }
+        if value != last {
+            return Err(format!("the last value is {value}, the list says {last}"));
+        }
+        let heads = heads.into_iter().map(|(head, start)| (head, start as usize)).collect();
+        Ok(PositionList { heads, deltas, len, last })
+    }
+}
+
+/// Written as the plain list of values where people read it (JSON), and as its parts in a
+/// binary checkpoint (loaded without re-encoding).
 impl Serialize for PositionList {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.iter())
+        if s.is_human_readable() {
+            return s.collect_seq(self.iter());
+        }
+        PartsOut { len: self.len as u64, last: self.last, heads: &self.heads, deltas: &self.deltas }
+            .serialize(s)
     }
 }
 
 impl<'de> Deserialize<'de> for PositionList {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if !d.is_human_readable() {
+            return PositionList::from_parts(Parts::deserialize(d)?).map_err(serde::de::Error::custom);
+        }
         let mut list = PositionList::default();
         for v in Vec::<u64>::deserialize(d)? {
             list.push(v).map_err(serde::de::Error::custom)?;
@@ -209,12 +314,18 @@ impl TimeList {
 
 impl Serialize for TimeList {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.iter())
+        if s.is_human_readable() {
+            return s.collect_seq(self.iter());
+        }
+        self.0.serialize(s)
     }
 }
 
 impl<'de> Deserialize<'de> for TimeList {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if !d.is_human_readable() {
+            return PositionList::deserialize(d).map(TimeList);
+        }
         let mut list = TimeList::default();
         for t in Vec::<i64>::deserialize(d)? {
             list.push(t).map_err(serde::de::Error::custom)?;
@@ -249,7 +360,29 @@ mod tests {
                 prop_assert_eq!(l.count_below(p), from);
             }
             let json = serde_json::to_string(&l).expect("json");
-            prop_assert_eq!(serde_json::from_str::<PositionList>(&json).expect("back"), l);
+            prop_assert_eq!(serde_json::from_str::<PositionList>(&json).expect("back"), l.clone());
+            // The checkpoint's binary form: its parts, loaded as they are.
+            let binary = postcard::to_allocvec(&l).expect("binary");
+            prop_assert_eq!(postcard::from_bytes::<PositionList>(&binary).expect("back"), l);
+        }
+
+        /// Damaged parts (a byte changed, the end cut) are refused, or make a list that is
+        /// whole in itself: it never panics or answers out of order.
+        #[test]
+        fn damaged_parts_never_make_a_broken_list(mut values in proptest::collection::vec(0u64..1 << 40, 0..200), at in any::<usize>(), xor in 1u8.., cut in any::<bool>()) {
+            values.sort_unstable();
+            let mut binary = postcard::to_allocvec(&list(&values)).expect("binary");
+            let at = at % binary.len();
+            if cut { binary.truncate(at) } else { binary[at] ^= xor }
+            if let Ok(l) = postcard::from_bytes::<PositionList>(&binary) {
+                let got: Vec<u64> = l.iter().collect();
+                prop_assert_eq!(got.len(), l.len());
+                prop_assert!(got.windows(2).all(|w| w[0] <= w[1]));
+                for &p in got.iter().take(3) {
+                    prop_assert_eq!(l.count_below(p), got.partition_point(|&v| v < p));
+                    prop_assert_eq!(l.iter_from(p).count(), got.len() - got.partition_point(|&v| v < p));
+                }
+            }
         }
 
         #[test]

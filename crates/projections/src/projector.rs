@@ -98,7 +98,7 @@ pub struct Projector {
 /// Where the read models' checkpoint is kept.
 #[derive(Debug, Clone)]
 pub enum CheckpointPlace {
-    /// A file: the data directory's `readmodel.json`.
+    /// A file: the data directory's `readmodel.checkpoint`.
     File(PathBuf),
     /// The store's [`store::Blobs`] under [`checkpoint::blob_name`]: with the log in PostgreSQL,
     /// a server needs no writable local directory.
@@ -273,7 +273,7 @@ impl Projector {
             None => None,
             Some(CheckpointPlace::File(path)) => Some(checkpoint::read(path, &*definitions)),
             Some(CheckpointPlace::Store(blobs)) => Some(match blobs.get(&checkpoint::blob_name()).await {
-                Ok(Some(bytes)) => checkpoint::from_bytes(&bytes, &*definitions),
+                Ok(Some(bytes)) => checkpoint::from_bytes(bytes, &*definitions),
                 Ok(None) => Err(CheckpointError::Missing),
                 Err(e) => Err(CheckpointError::Unreadable(e.to_string())),
             }),

@@ -116,7 +116,7 @@ async fn the_followed_model_equals_a_fold_of_the_log_after_random_workloads() {
 async fn a_restart_resumes_from_the_checkpoint_and_a_bad_one_is_rebuilt() {
     let (store, engine, registry) = setup().await;
     let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("readmodel.json");
+    let path = dir.path().join("readmodel.checkpoint");
     let (p, start) =
         Projector::start(store.clone(), registry.clone(), Some(path.clone().into())).await.expect("start");
     assert!(matches!(start, Start::Rebuilt(ref why) if why == "no checkpoint"), "{start:?}");
@@ -135,13 +135,16 @@ async fn a_restart_resumes_from_the_checkpoint_and_a_bad_one_is_rebuilt() {
     // A checkpoint of another log (same positions, other hashes) is not used.
     let (other_store, other_engine, _) = setup().await;
     workload(&other_engine, 99, 60).await;
-    let (other, _) =
-        Projector::start(other_store.clone(), registry.clone(), Some(dir.path().join("other.json").into()))
-            .await
-            .expect("start");
+    let (other, _) = Projector::start(
+        other_store.clone(),
+        registry.clone(),
+        Some(dir.path().join("other.checkpoint").into()),
+    )
+    .await
+    .expect("start");
     caught_up(&other, &other_store).await;
     other.checkpoint().await.expect("checkpoint");
-    std::fs::copy(dir.path().join("other.json"), &path).expect("copy");
+    std::fs::copy(dir.path().join("other.checkpoint"), &path).expect("copy");
     let (p, start) =
         Projector::start(store.clone(), registry.clone(), Some(path.clone().into())).await.expect("start");
     assert!(
@@ -151,7 +154,7 @@ async fn a_restart_resumes_from_the_checkpoint_and_a_bad_one_is_rebuilt() {
     caught_up(&p, &store).await;
     p.read(|m| assert!(*m == truth));
 
-    // A corrupted file and an older schema are rebuilt too.
+    // A corrupted file and an older schema (the JSON checkpoints before schema 4) are rebuilt.
     std::fs::write(&path, b"{\"schema\": 1, \"position\": tru").expect("write");
     let (_, start) =
         Projector::start(store.clone(), registry.clone(), Some(path.clone().into())).await.expect("start");
@@ -159,10 +162,13 @@ async fn a_restart_resumes_from_the_checkpoint_and_a_bad_one_is_rebuilt() {
         matches!(start, Start::Rebuilt(ref why) if why.starts_with("the checkpoint is unreadable")),
         "{start:?}"
     );
-    std::fs::write(&path, b"{\"schema\": 0}").expect("write");
-    let (_, start) =
-        Projector::start(store.clone(), registry.clone(), Some(path.clone().into())).await.expect("start");
-    assert!(matches!(start, Start::Rebuilt(ref why) if why.contains("schema version 0")), "{start:?}");
+    for old in [&b"{\"schema\": 0}"[..], b"{\"schema\":3}\n{\"position\":1,\"rollouts\":[]}"] {
+        std::fs::write(&path, old).expect("write");
+        let (_, start) = Projector::start(store.clone(), registry.clone(), Some(path.clone().into()))
+            .await
+            .expect("start");
+        assert!(matches!(start, Start::Rebuilt(ref why) if why.contains("has schema version")), "{start:?}");
+    }
     // A good checkpoint cut short (a full disk, say): the header is fine, the body is not.
     let (p, _) =
         Projector::start(store.clone(), registry.clone(), Some(path.clone().into())).await.expect("start");
@@ -182,18 +188,32 @@ async fn a_restart_resumes_from_the_checkpoint_and_a_bad_one_is_rebuilt() {
     std::fs::write(&path, [&whole[..], b"{}"].concat()).expect("write");
     let (_, start) =
         Projector::start(store.clone(), registry.clone(), Some(path.clone().into())).await.expect("start");
-    assert!(matches!(start, Start::Rebuilt(ref why) if why.contains("trailing characters")), "{start:?}");
-    let text = String::from_utf8(whole).expect("UTF-8");
-    let field = "\"definition_version\":";
-    let at = text.find(field).expect("a rollout") + field.len();
-    let end = at + text[at..].find(|c: char| !c.is_ascii_digit()).expect("a number");
-    std::fs::write(&path, format!("{}999999{}", &text[..at], &text[end..])).expect("write");
+    assert!(matches!(start, Start::Rebuilt(ref why) if why.contains("appended to")), "{start:?}");
+    // One byte altered in the middle of the body (a torn page, a bad sector): the checksum.
+    let mut altered = whole.clone();
+    let middle = altered.len() / 2;
+    altered[middle] ^= 0x20;
+    std::fs::write(&path, &altered).expect("write");
     let (_, start) =
         Projector::start(store.clone(), registry.clone(), Some(path.clone().into())).await.expect("start");
     assert!(
-        matches!(start, Start::Rebuilt(ref why) if why.contains("v999999`, which this server does not know")),
+        matches!(start, Start::Rebuilt(ref why) if why.contains("does not match its checksum")),
         "{start:?}"
     );
+    // Read by a server that does not know the rollouts' definition.
+    std::fs::write(&path, &whole).expect("write");
+    let unknown = projections::checkpoint::read(&path, &NoDefinitions).map(|_| ()).expect_err("refused");
+    assert!(unknown.to_string().contains("which this server does not know"), "{unknown}");
+    assert!(projections::checkpoint::read(&path, &*registry).is_ok(), "the file itself is good");
+}
+
+/// A server that knows no definition.
+struct NoDefinitions;
+
+impl workflow::rollout::Definitions for NoDefinitions {
+    fn get(&self, _: &str, _: u32) -> Option<Arc<workflow::Definition>> {
+        None
+    }
 }
 
 /// A clock the test moves.
@@ -390,7 +410,7 @@ async fn concurrent_checkpoints_all_succeed() {
     let (store, engine, registry) = setup().await;
     workload(&engine, 3, 40).await;
     let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("readmodel.json");
+    let path = dir.path().join("readmodel.checkpoint");
     let (p, _) =
         Projector::start(store.clone(), registry.clone(), Some(path.clone().into())).await.expect("start");
     caught_up(&p, &store).await;

@@ -87,7 +87,7 @@ enum Command {
         store: StoreArgs,
     },
     /// Drop the read models and rebuild them from the log (with a progress bar on a terminal);
-    /// the result is written as the checkpoint DIR/readmodel.json that the server resumes from
+    /// the result is written as the checkpoint DIR/readmodel.checkpoint that the server resumes from
     /// (with --store and no --data-dir: into the database, where such servers read it).
     Rebuild {
         #[command(flatten)]
@@ -287,8 +287,22 @@ async fn open_location(location: &str, create: bool) -> Result<Arc<dyn EventStor
 mod demo;
 mod serve;
 
-/// The read models' checkpoint in the data directory.
-const READ_MODEL_FILE: &str = "readmodel.json";
+/// The read models' checkpoint in the data directory (binary: `projections::checkpoint`).
+const READ_MODEL_FILE: &str = "readmodel.checkpoint";
+
+/// The checkpoint's place in `dir`. A JSON checkpoint of earlier builds (`readmodel.json`, an
+/// older schema, which this build rebuilds anyway) is removed so it does not lie there for good.
+fn checkpoint_file(dir: &Path) -> PathBuf {
+    let legacy = dir.join("readmodel.json");
+    match std::fs::remove_file(&legacy) {
+        Ok(()) => tracing::info!(file = %legacy.display(), "removed the checkpoint of an earlier build"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::warn!(file = %legacy.display(), error = %e, "cannot remove the checkpoint of an earlier build")
+        }
+    }
+    dir.join(READ_MODEL_FILE)
+}
 
 /// The data directory when none is given (and the log is not in PostgreSQL).
 const DATA_DIR_DEFAULT: &str = "./rollout-data";
@@ -489,7 +503,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             let _lock = location.lock_local_dir()?;
             let (log, place): (Arc<dyn EventStore>, projections::CheckpointPlace) = match location {
                 Location::Embedded(dir) | Location::Postgres { dir: Some(dir), .. } => {
-                    let checkpoint = dir.join(READ_MODEL_FILE);
+                    let checkpoint = checkpoint_file(&dir);
                     match std::fs::remove_file(&checkpoint) {
                         Ok(()) => {}
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -24,7 +24,7 @@ fn say(line: std::fmt::Arguments<'_>) {
 use store::{EventStore, Timestamp};
 use store_sled::{SledConfig, SledStore};
 
-use crate::{Failure, Location, READ_MODEL_FILE};
+use crate::{checkpoint_file, Failure, Location};
 use projections::CheckpointPlace;
 
 /// The store's clock: the system clock, shifted into the past while the demo history is made.
@@ -69,7 +69,7 @@ pub async fn run(
                 config.clock = clock.clone();
                 let pg = Arc::new(store_postgres::PgStore::open(config).await?);
                 let place = match &dir {
-                    Some(dir) => CheckpointPlace::File(dir.join(READ_MODEL_FILE)),
+                    Some(dir) => CheckpointPlace::File(checkpoint_file(dir)),
                     None => CheckpointPlace::Store(pg.clone()),
                 };
                 (pg, Arc::new(|| None), place, dir)
@@ -88,7 +88,7 @@ pub async fn run(
                         Some((s.groups, s.appends, s.events))
                     })
                 };
-                let place = CheckpointPlace::File(dir.join(READ_MODEL_FILE));
+                let place = CheckpointPlace::File(checkpoint_file(&dir));
                 (Arc::new(sled), stats, place, Some(dir))
             }
         };

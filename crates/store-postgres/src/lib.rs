@@ -38,7 +38,7 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS efa_events (
         position BIGINT PRIMARY KEY,
         event_id BYTEA NOT NULL UNIQUE,
-        stream_id TEXT NOT NULL,
+        stream_id TEXT COLLATE \"C\" NOT NULL,
         version BIGINT NOT NULL,
         record BYTEA NOT NULL,
         UNIQUE (stream_id, version)
@@ -162,6 +162,7 @@ impl PgStore {
         for m in MIGRATIONS {
             client.batch_execute(m).await.map_err(db_err)?;
         }
+        collate_stream_ids(&client).await?;
         let (live, _) = broadcast::channel(LIVE_CHANNEL_BATCHES);
         let (queue, receiver) = write_queue();
         let unwritable = Arc::new(std::sync::Mutex::new(None));
@@ -212,6 +213,41 @@ impl PgStore {
             })
             .collect()
     }
+}
+
+/// Stream ids compare byte by byte (collation "C"), whatever the database's collation, so a
+/// category (a prefix) is a range of the `(stream_id, version)` index. Tables made by builds
+/// before this had the database's collation: changed once, under the table's lock (which
+/// rebuilds that index: seconds per million events, once).
+async fn collate_stream_ids(client: &tokio_postgres::Client) -> Result<(), StoreError> {
+    const CHECK: &str = "SELECT coalesce(collation_name, '') FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = 'efa_events' AND column_name = 'stream_id'";
+    let collation: String = client.query_one(CHECK, &[]).await.map_err(db_err)?.get(0);
+    if collation == "C" {
+        return Ok(());
+    }
+    tracing::info!(from = %collation, "stream ids of efa_events change to collation \"C\" (once; the stream index is rebuilt)");
+    client
+        .batch_execute(
+            "BEGIN; LOCK TABLE efa_events IN ACCESS EXCLUSIVE MODE; \
+             ALTER TABLE efa_events ALTER COLUMN stream_id TYPE TEXT COLLATE \"C\"; COMMIT;",
+        )
+        .await
+        .map_err(db_err)
+}
+
+/// The first string after every string that starts with `prefix`, byte by byte (collation
+/// "C"): `prefix` with its last byte raised, or `None` when no such string is valid UTF-8
+/// (a prefix ending in the largest character, or empty: no upper bound).
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        if let Some(next) = (last as u32 + 1..=char::MAX as u32).find_map(char::from_u32) {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
 }
 
 /// LISTEN for commits of any server; each notification wakes the local subscribers, which
@@ -570,12 +606,27 @@ impl EventStore for PgStore {
         let max = max.min(store::limits::READ_BATCH_MAX) as i64;
         let after = after.min(i64::MAX as u64) as i64;
         let prefix = prefix.to_owned();
-        // `left(…) =` compares bytes of the prefix, whatever the database's collation.
-        self.query_events(
-            "SELECT position, record FROM efa_events WHERE left(stream_id, char_length($1)) = $1 AND position > $2 ORDER BY position LIMIT $3",
-            &[&prefix, &after, &max],
-        )
-        .await
+        // A range of the stream index (stream ids are in collation "C"), not a scan of the log:
+        // the catalogue's few thousand events are found in milliseconds among 10^7. Fenced
+        // (MATERIALIZED), or the planner walks the position index in order and filters, which
+        // reads the whole log for a category's last page (1.4 s at 10^7 events).
+        match prefix_end(&prefix) {
+            Some(end) => {
+                self.query_events(
+                    "WITH category AS MATERIALIZED (SELECT position, record FROM efa_events WHERE stream_id >= $1 AND stream_id < $2 AND position > $3) \
+                     SELECT position, record FROM category ORDER BY position LIMIT $4",
+                    &[&prefix, &end, &after, &max],
+                )
+                .await
+            }
+            None => {
+                self.query_events(
+                    "SELECT position, record FROM efa_events WHERE left(stream_id, char_length($1)) = $1 AND position > $2 ORDER BY position LIMIT $3",
+                    &[&prefix, &after, &max],
+                )
+                .await
+            }
+        }
     }
 
     async fn read_event(&self, position: u64) -> Result<Option<RecordedEvent>, StoreError> {
@@ -635,5 +686,21 @@ impl EventStore for PgStore {
 
     fn notifications(&self) -> broadcast::Receiver<Committed> {
         self.inner.live.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn a_prefix_ends_where_its_last_character_is_raised() {
+        assert_eq!(prefix_end("authority-").as_deref(), Some("authority."));
+        assert_eq!(prefix_end("é").as_deref(), Some("ê"));
+        // Across the surrogate gap, and past the largest character.
+        assert_eq!(prefix_end("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+        assert_eq!(prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_end("\u{10FFFF}"), None);
+        assert_eq!(prefix_end(""), None);
     }
 }

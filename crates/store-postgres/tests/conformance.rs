@@ -93,3 +93,43 @@ async fn blobs_are_replaced_whole_in_chunks_and_shared_by_servers() {
     let now = one.get("readmodel").await.expect("get").expect("a value");
     assert!(now == b"from one" || now == b"from two", "{now:?}");
 }
+
+/// A table made by a build before stream ids were in collation "C" (the database's collation)
+/// is changed once at open, and keeps its events: categories are read by the index after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_table_gets_byte_ordered_stream_ids_and_keeps_its_events() {
+    let Some(config) = config() else {
+        println!("skipped: an_older_table_gets_byte_ordered_stream_ids: {SKIPPED}");
+        return;
+    };
+    let schema = config.schema.clone().expect("schema");
+    let store = PgStore::open(config.clone()).await.expect("open");
+    for stream in ["authority-1", "rollout-a", "authority-2"] {
+        store
+            .append(stream, ExpectedVersion::NoStream, vec![store::conformance::event(0)])
+            .await
+            .expect("append");
+    }
+    drop(store);
+    let (client, connection) =
+        tokio_postgres::connect(&config.url, tokio_postgres::NoTls).await.expect("connect");
+    tokio::spawn(connection);
+    let collation = format!(
+        "SELECT coalesce(collation_name, 'default') FROM information_schema.columns \
+         WHERE table_schema = '{schema}' AND table_name = 'efa_events' AND column_name = 'stream_id'"
+    );
+    client
+        .batch_execute(&format!(
+            "ALTER TABLE {schema}.efa_events ALTER COLUMN stream_id TYPE TEXT COLLATE \"default\""
+        ))
+        .await
+        .expect("as an older build made it");
+    let before: String = client.query_one(&collation, &[]).await.expect("collation").get(0);
+    assert_ne!(before, "C");
+    let store = PgStore::open(config).await.expect("reopen");
+    let after: String = client.query_one(&collation, &[]).await.expect("collation").get(0);
+    assert_eq!(after, "C");
+    let authorities = store.read_category("authority-", 0, 10).await.expect("read");
+    assert_eq!(authorities.iter().map(|e| e.position).collect::<Vec<_>>(), [1, 3]);
+    assert_eq!(store.read_all(1, 10).await.expect("read").len(), 3);
+}

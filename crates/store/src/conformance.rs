@@ -369,10 +369,15 @@ pub async fn reads_a_category_in_log_order(store: Arc<dyn EventStore>) {
         append(&*store, &format!("rollout-{i}"), ExpectedVersion::Any, 2).await;
     }
     append(&*store, "token-", ExpectedVersion::Any, 1).await;
+    // Beside the category's edges, byte by byte: the first id after it, another case, the
+    // largest allowed characters inside it.
+    for id in ["token.", "Token-x", "token-z/@:"] {
+        append(&*store, id, ExpectedVersion::Any, 1).await;
+    }
     let all = store.read_all(1, 1_000).await.expect("read");
     let want: Vec<u64> =
         all.iter().filter(|e| e.stream_id.starts_with("token-")).map(|e| e.position).collect();
-    assert_eq!(want.len(), 7);
+    assert_eq!(want.len(), 8);
     let got = store.read_category("token-", 0, 100).await.expect("read");
     assert_eq!(got.iter().map(|e| e.position).collect::<Vec<_>>(), want, "the category, in log order");
     for e in &got {
