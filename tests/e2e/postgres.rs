@@ -199,7 +199,9 @@ fn two_servers_on_one_database_see_each_others_changes_and_conflicts() {
 /// `rollout serve --store URL` without `--data-dir`, in a working directory on a read-only
 /// filesystem: the server writes nothing locally. Its first start prints the admin token once;
 /// a second server on the same database prints none and serves the same log; a server stopped
-/// with SIGTERM leaves its read models' checkpoint in the database and resumes from it.
+/// with SIGTERM leaves its read models' checkpoint in the database and resumes from it; a
+/// checkpoint with an altered chunk, or of another schema version, is rebuilt with the reason
+/// logged.
 #[test]
 fn servers_on_postgresql_need_no_local_directory_and_resume_from_the_database() {
     let Some(url) = database() else {
@@ -297,6 +299,21 @@ fn servers_on_postgresql_need_no_local_directory_and_resume_from_the_database() 
     let log = third.log();
     assert!(
         log.contains("read models are rebuilt from the log") && log.contains("does not match its checksum"),
+        "{log}"
+    );
+    drop(third);
+
+    // A checkpoint of another schema version under this build's name is refused and rebuilt.
+    rt.block_on(async {
+        let pg =
+            store_postgres::PgStore::open(store_postgres::PgConfig::new(store.clone())).await.expect("open");
+        store::Blobs::put(&pg, &name, b"{\"schema\":3}\n{\"position\":1}").await.expect("put");
+    });
+    let (fourth, _) = serve_without_directory(&store, readonly.path());
+    assert_eq!(version_on(&fourth), 2);
+    let log = fourth.log();
+    assert!(
+        log.contains("read models are rebuilt from the log") && log.contains("has schema version 3"),
         "{log}"
     );
 }
