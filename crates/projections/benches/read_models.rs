@@ -267,7 +267,7 @@ fn main() {
     let (i50, i99, p50, p99) = rt.block_on(audit_pages(&model, &store));
     println!("audit page (50 events of one actor): index p50 {i50:?} p99 {i99:?}; with loading the events p50 {p50:?} p99 {p99:?}");
 
-    let checkpoint = dir_path.join("bench-checkpoint.json");
+    let checkpoint = dir_path.join("bench-checkpoint.bin");
     projections::checkpoint::write(&model, &checkpoint).expect("checkpoint");
     println!(
         "\n## in a fresh process, as a starting server (sled cache: the server's default, then 256 MiB)"
