@@ -282,8 +282,14 @@ fn servers_on_postgresql_need_no_local_directory_and_resume_from_the_database() 
     drop(again);
     drop(b);
 
-    // One byte of a chunk altered in the table (damaged storage): the next server rebuilds,
-    // says why, and serves the log's state, not the damaged one.
+    // A server started now rebuilds, says `why`, and serves the log's state.
+    let rebuilds_because = |why: &str| {
+        let (server, _) = serve_without_directory(&store, readonly.path());
+        assert_eq!(version_on(&server), 2);
+        let log = server.log();
+        assert!(log.contains("read models are rebuilt from the log") && log.contains(why), "{log}");
+    };
+    // One byte of a chunk altered in the table (damaged storage).
     let name = projections::checkpoint::blob_name();
     let altered = Command::new("psql")
         .args([&store, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c"])
@@ -294,14 +300,7 @@ fn servers_on_postgresql_need_no_local_directory_and_resume_from_the_database() 
         .status()
         .expect("psql");
     assert!(altered.success(), "alter the checkpoint's chunk");
-    let (third, _) = serve_without_directory(&store, readonly.path());
-    assert_eq!(version_on(&third), 2);
-    let log = third.log();
-    assert!(
-        log.contains("read models are rebuilt from the log") && log.contains("does not match its checksum"),
-        "{log}"
-    );
-    drop(third);
+    rebuilds_because("does not match its checksum");
 
     // A checkpoint of another schema version under this build's name is refused and rebuilt.
     rt.block_on(async {
@@ -309,13 +308,7 @@ fn servers_on_postgresql_need_no_local_directory_and_resume_from_the_database() 
             store_postgres::PgStore::open(store_postgres::PgConfig::new(store.clone())).await.expect("open");
         store::Blobs::put(&pg, &name, b"{\"schema\":3}\n{\"position\":1}").await.expect("put");
     });
-    let (fourth, _) = serve_without_directory(&store, readonly.path());
-    assert_eq!(version_on(&fourth), 2);
-    let log = fourth.log();
-    assert!(
-        log.contains("read models are rebuilt from the log") && log.contains("has schema version 3"),
-        "{log}"
-    );
+    rebuilds_because("has schema version 3");
 }
 
 /// `rollout serve --store URL` in `cwd`, with no data directory; the server and the admin token

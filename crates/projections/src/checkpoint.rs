@@ -51,7 +51,6 @@ struct SnapshotOut<'a> {
     /// The definitions the rollouts run on, once each; a rollout names its by index.
     definitions: Vec<(&'a str, u32, &'a str)>,
     rollouts: RolloutsOut<'a>,
-    blocked_since: HashMap<&'a str, i64>,
     audit: &'a AuditIndex,
 }
 
@@ -60,9 +59,9 @@ struct RolloutsOut<'a>(&'a ReadModel, HashMap<(&'a str, u32, &'a str), u32>);
 
 impl Serialize for RolloutsOut<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.rollouts().map(|r| {
+        s.collect_seq(self.0.rollouts_blocked_since().map(|(r, blocked_since)| {
             let d = &r.definition;
-            RolloutOut::of(r, self.1[&(&*d.id, d.version, &*d.content_hash)])
+            RolloutOut::of(r, self.1[&(&*d.id, d.version, &*d.content_hash)], blocked_since)
         }))
     }
 }
@@ -86,10 +85,12 @@ struct RolloutOut<'a> {
     started_at: i64,
     updated_at: i64,
     touched: bool,
+    /// Since when it is blocked (microseconds), kept by the model beside the rollout.
+    blocked_since: Option<i64>,
 }
 
 impl<'a> RolloutOut<'a> {
-    fn of(r: &'a Rollout, definition: u32) -> Self {
+    fn of(r: &'a Rollout, definition: u32, blocked_since: Option<i64>) -> Self {
         RolloutOut {
             service_key: &r.service_key,
             ars: &r.ars,
@@ -104,6 +105,7 @@ impl<'a> RolloutOut<'a> {
             started_at: r.started_at.unix_micros(),
             updated_at: r.updated_at.unix_micros(),
             touched: r.touched,
+            blocked_since,
         }
     }
 }
@@ -124,7 +126,6 @@ struct Snapshot {
     catalog: String,
     definitions: Vec<(String, u32, String)>,
     rollouts: Vec<RolloutSnapshot>,
-    blocked_since: HashMap<String, i64>,
     audit: AuditIndex,
 }
 
@@ -168,6 +169,7 @@ struct RolloutSnapshot {
     started_at: i64,
     updated_at: i64,
     touched: bool,
+    blocked_since: Option<i64>,
 }
 
 /// Why a checkpoint was not used.
@@ -230,7 +232,6 @@ fn write_into(model: &ReadModel, out: &mut impl Write) -> Result<(), CheckpointE
         catalog: serde_json::to_string(&model.catalog).map_err(unwritable)?,
         definitions,
         rollouts: RolloutsOut(model, index),
-        blocked_since: model.blocked_since().collect(),
         audit: &model.audit,
     };
     serde_json::to_writer(&mut *out, &Header { schema: SCHEMA_VERSION }).map_err(unwritable)?;
@@ -349,7 +350,6 @@ fn build(snapshot: Snapshot, definitions: &dyn Definitions) -> Result<ReadModel,
             )));
         }
     }
-    let blocked_since = snapshot.blocked_since;
     let rollouts = snapshot.rollouts.into_iter().map(|r| {
         let rollout = Rollout {
             service_key: r.service_key,
@@ -367,8 +367,7 @@ fn build(snapshot: Snapshot, definitions: &dyn Definitions) -> Result<ReadModel,
             touched: r.touched,
             records: Vec::new(),
         };
-        let since = blocked_since.get(&rollout.id()).copied();
-        (rollout, since)
+        (rollout, r.blocked_since)
     });
     Ok(ReadModel::restore(snapshot.position, snapshot.last_hash, catalog, rollouts, snapshot.audit))
 }

@@ -640,9 +640,9 @@ impl ReadModel {
         m
     }
 
-    /// Since when each blocked rollout is blocked, by rollout id.
-    pub(crate) fn blocked_since(&self) -> impl Iterator<Item = (&str, i64)> {
-        self.entries.iter().filter_map(|e| e.blocked_since.map(|since| (&*e.id, since)))
+    /// Every rollout with since when it is blocked (for the checkpoint).
+    pub(crate) fn rollouts_blocked_since(&self) -> impl Iterator<Item = (&Arc<Rollout>, Option<i64>)> {
+        self.entries.iter().map(|e| (&e.rollout, e.blocked_since))
     }
 
     /// Steps past their due date for which no `StepOverdue` is recorded yet: (service, ARS, step).

@@ -806,3 +806,19 @@ impl Progress {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_earlier_builds_json_checkpoint_is_removed_and_the_binary_one_named() {
+        let dir = tempfile::tempdir().expect("dir");
+        let legacy = dir.path().join("readmodel.json");
+        std::fs::write(&legacy, b"{\"schema\":3}\n{}").expect("write");
+        assert_eq!(checkpoint_file(dir.path()), dir.path().join("readmodel.checkpoint"));
+        assert!(!legacy.exists(), "the JSON checkpoint is gone");
+        // Without one, nothing happens.
+        assert_eq!(checkpoint_file(dir.path()), dir.path().join("readmodel.checkpoint"));
+    }
+}
