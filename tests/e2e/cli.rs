@@ -25,7 +25,12 @@ fn fill(dir: &Path, count: u64) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
         let store = SledStore::open(SledConfig::new(dir)).expect("open");
-        let actor = Actor { id: "person:p".into(), name: "Petra Projekt".into(), kind: ActorKind::Person };
+        let actor = Actor {
+            id: "person:p".into(),
+            name: "Petra Projekt".into(),
+            kind: ActorKind::Person,
+            person: None,
+        };
         for n in 0..count {
             let data =
                 Json::from_value(&serde_json::json!({ "n": n, "note": "Zustellpunkt für Wohngeld – ÄÖÜß" }));

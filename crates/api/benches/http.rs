@@ -305,6 +305,7 @@ fn main() {
             role: engine::TokenRole::Admin,
             authorities: vec![],
             services: vec![],
+            person: None,
         };
         let token = engine.issue_token(spec, &admin).await.expect("token").secret;
         let (projector, _) = projections::Projector::start(store.clone(), registry, None).await.expect("projector");

@@ -14,6 +14,8 @@ pub struct Caller {
     pub role: TokenRole,
     pub authorities: Vec<String>,
     pub services: Vec<String>,
+    /// The registered person the token belongs to.
+    pub person: Option<Uuid>,
 }
 
 impl Caller {
@@ -44,13 +46,19 @@ impl Caller {
             role: t.role,
             authorities: t.authorities,
             services: t.services,
+            person: t.person,
         }
     }
 
     /// The actor its events are recorded for.
     pub fn actor(&self) -> Actor {
         let kind = if self.role == TokenRole::Automation { ActorKind::Automation } else { ActorKind::Person };
-        Actor { id: format!("token:{}", self.token_id), name: self.name.clone(), kind }
+        let id = format!("token:{}", self.token_id);
+        match self.person {
+            // The person's name is read from the person's record, never stored in the event.
+            Some(person) => Actor { id, name: String::new(), kind, person: Some(person) },
+            None => Actor { id, name: self.name.clone(), kind, person: None },
+        }
     }
 
     /// The domain's view: roles that complete steps.
@@ -87,6 +95,31 @@ impl Caller {
 
     pub fn may_write(&self) -> bool {
         self.role != TokenRole::Auditor
+    }
+
+    /// May read the values of a person of administration `ars` (managers and auditors every
+    /// person; staff those of their administrations; a token the person it belongs to).
+    pub fn may_read_person(&self, person: Uuid, ars: &str) -> bool {
+        self.person == Some(person)
+            || match self.role {
+                TokenRole::Admin | TokenRole::ProjectManager | TokenRole::Auditor => true,
+                TokenRole::AuthorityStaff | TokenRole::AssociationStaff => {
+                    self.authorities.iter().any(|a| a == ars)
+                }
+                TokenRole::Automation => false,
+            }
+    }
+
+    /// May register persons of administration `ars` and record that they left (managers for
+    /// every administration, staff for theirs).
+    pub fn may_register_person(&self, ars: &str) -> bool {
+        match self.role {
+            TokenRole::Admin | TokenRole::ProjectManager => true,
+            TokenRole::AuthorityStaff | TokenRole::AssociationStaff => {
+                self.authorities.iter().any(|a| a == ars)
+            }
+            TokenRole::Automation | TokenRole::Auditor => false,
+        }
     }
 
     /// Managers, admins and auditors: they read across every administration.

@@ -10,6 +10,7 @@ use workflow::decide::Command;
 
 use crate::caller::Caller;
 use crate::objects::event::Event;
+use crate::objects::person::Person;
 use crate::objects::rollout::{Rollout, AUTOMATION_MUTATIONS};
 use crate::state::{caller, check_scope, coded, engine_error, split_id, state, writer};
 
@@ -181,6 +182,45 @@ pub struct IssueTokenInput {
     /// For `automation`: the service keys it may act for.
     #[graphql(default)]
     services: Vec<String>,
+    /// The registered person the token belongs to (`registerPerson`): its events then name the
+    /// person by id and show the person's name, which `erasePerson` erases; the token's own
+    /// `name` stays a label (do not put a person's name there).
+    person_id: Option<ID>,
+}
+
+/// Register a person (a contact, or the person behind a token).
+#[derive(InputObject)]
+pub struct RegisterPersonInput {
+    /// The ARS of the administration the person works for.
+    ars: String,
+    /// The person's name (1 to 200 characters).
+    name: String,
+    /// The function or role, e.g. "Sachgebietsleitung Bürgerservice".
+    function: Option<String>,
+    /// The person's e-mail address.
+    email: Option<String>,
+    /// The person's phone number (digits, spaces, `+ - / ( )`).
+    phone: Option<String>,
+}
+
+/// Record that a person left the administration: the retention period starts.
+#[derive(InputObject)]
+pub struct RecordPersonLeftInput {
+    /// The person's id.
+    person_id: ID,
+    /// The last day (`YYYY-MM-DD`).
+    left_on: String,
+    /// Why (kept in the log; put no personal data here).
+    reason: String,
+}
+
+/// Erase a person (GDPR Art. 17).
+#[derive(InputObject)]
+pub struct ErasePersonInput {
+    /// The person's id.
+    person_id: ID,
+    /// Why: the request or rule (kept in the log; put no personal data here).
+    reason: String,
 }
 
 /// A newly issued token. The secret is shown only here.
@@ -454,8 +494,14 @@ impl RolloutMutation {
                 format!("unknown role `{}`; roles are {}", input.role, TokenRole::NAMES.join(", ")),
             )
         })?;
-        let spec =
-            TokenSpec { name: input.name, role, authorities: input.authorities, services: input.services };
+        let person = input.person_id.as_ref().map(|id| person_id(id)).transpose()?;
+        let spec = TokenSpec {
+            name: input.name,
+            role,
+            authorities: input.authorities,
+            services: input.services,
+            person,
+        };
         let new = state(ctx).engine.issue_token(spec, &invocation(ctx, c)).await.map_err(engine_error)?;
         state(ctx).written.record(c.token_id, new.event.position);
         Ok(IssuedToken {
@@ -464,6 +510,84 @@ impl RolloutMutation {
             role: new.issued.role.name().into(),
         })
     }
+}
+
+#[Object]
+impl PersonMutation {
+    /// Register a person of an administration (staff for their administrations, project
+    /// managers and admins for every one). The values are stored encrypted with a key of the
+    /// person's own, so `erasePerson` can erase them from the log without touching its hash chain.
+    async fn register_person(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterPersonInput,
+    ) -> async_graphql::Result<Person> {
+        let c = writer(ctx)?;
+        if !c.may_register_person(&input.ars) {
+            return Err(coded("FORBIDDEN", "this token may not register persons of that administration"));
+        }
+        let details = engine::PersonDetails {
+            name: input.name,
+            function: input.function,
+            email: input.email,
+            phone: input.phone,
+        };
+        let engine = &state(ctx).engine;
+        let record =
+            engine.register_person(&input.ars, details, &invocation(ctx, c)).await.map_err(engine_error)?;
+        remember_head(ctx).await;
+        Person::of(ctx, record).await
+    }
+
+    /// Record that a person left the administration (staff of the person's administration,
+    /// managers): the retention period for the person's data starts on that day.
+    async fn record_person_left(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordPersonLeftInput,
+    ) -> async_graphql::Result<Person> {
+        let c = writer(ctx)?;
+        let id = person_id(&input.person_id)?;
+        let engine = &state(ctx).engine;
+        let known = engine.persons().get(id).filter(|p| c.may_register_person(&p.ars));
+        if known.is_none() {
+            return Err(coded("FORBIDDEN", "this token may not change that person"));
+        }
+        let record = engine
+            .record_person_left(id, &input.left_on, &input.reason, &invocation(ctx, c))
+            .await
+            .map_err(engine_error)?;
+        remember_head(ctx).await;
+        Person::of(ctx, record).await
+    }
+
+    /// Erase a person (admin only; the data protection officer's request): the person's key
+    /// is destroyed and `PersonErased` names who erased and why. Every read then shows
+    /// `[gelöscht]`; the history still shows what was done, by which token, when, and
+    /// `rollout verify` passes.
+    async fn erase_person(
+        &self,
+        ctx: &Context<'_>,
+        input: ErasePersonInput,
+    ) -> async_graphql::Result<Person> {
+        let c = admin(ctx, "erase persons")?;
+        let id = person_id(&input.person_id)?;
+        let engine = &state(ctx).engine;
+        let record =
+            engine.erase_person(id, &input.reason, &invocation(ctx, c)).await.map_err(engine_error)?;
+        remember_head(ctx).await;
+        Person::of(ctx, record).await
+    }
+}
+
+/// The mutations on persons (part of `Mutation`).
+#[derive(Default, Debug)]
+pub struct PersonMutation;
+
+/// A person id argument.
+pub(crate) fn person_id(id: &ID) -> async_graphql::Result<uuid::Uuid> {
+    uuid::Uuid::try_parse(id)
+        .map_err(|_| coded("BAD_USER_INPUT", format!("`{}` is not a person id", id.as_str())))
 }
 
 /// The caller, when it is an admin token.

@@ -15,6 +15,7 @@ use crate::objects::catalog::{
 };
 use crate::objects::definition::Definition;
 use crate::objects::event::{events_page, EventConnection, EventFilter};
+use crate::objects::person::Person;
 use crate::objects::rollout::{rollouts_page, Rollout, RolloutConnection, RolloutFilter};
 use crate::state::{
     caller, check_scope, coded, cut, internal, manager, page_size, split_id, state, time_arg,
@@ -114,6 +115,24 @@ impl Query {
         }
         let s = state(ctx);
         Ok(s.projector.read(|m| m.rollout(id.as_str()).cloned()).map(Rollout::new))
+    }
+
+    /// A registered person, for managers, auditors, staff of the person's administration and
+    /// the person's own token; `null` for anyone else and for an unknown id.
+    async fn person(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Person>> {
+        Person::visible(ctx, crate::mutation::person_id(&id)?).await
+    }
+
+    /// The persons registered for an administration (erased ones included, shown as
+    /// `[gelöscht]`), for those who may read them (staff: their own administrations).
+    async fn persons(&self, ctx: &Context<'_>, ars: String) -> async_graphql::Result<Vec<Person>> {
+        let c = caller(ctx)?;
+        let records = state(ctx).engine.persons().of_authority(&ars);
+        let mut out = Vec::with_capacity(records.len());
+        for record in records.into_iter().filter(|p| c.may_read_person(p.id, &p.ars)) {
+            out.push(Person::of(ctx, record).await?);
+        }
+        Ok(out)
     }
 
     /// Rollouts, filtered, ordered by id, as a Relay connection (`first` at most 500).

@@ -5,7 +5,7 @@
 use async_graphql::{MergedObject, Schema};
 
 use crate::limits::COMPLEXITY_MAX;
-use crate::mutation::RolloutMutation;
+use crate::mutation::{PersonMutation, RolloutMutation};
 use crate::publishing::DefinitionMutation;
 pub use crate::query::Query;
 use crate::state::ApiState;
@@ -18,7 +18,7 @@ use crate::subscriptions::SubscriptionRoot;
 /// nothing of it is stored; `/readyz` says the same.
 #[derive(MergedObject, Default, Debug)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(RolloutMutation, DefinitionMutation);
+pub struct Mutation(RolloutMutation, DefinitionMutation, PersonMutation);
 
 pub type ApiSchema = Schema<Query, Mutation, SubscriptionRoot>;
 

@@ -237,8 +237,12 @@ pub(crate) fn engine_error(e: EngineError) -> Error {
         | EngineError::UnknownAuthority(_)
         | EngineError::UnknownDefinition(_)
         | EngineError::UnknownToken(_)
+        | EngineError::UnknownPerson(_)
         | EngineError::TokenAlreadyRevoked(_) => coded("NOT_FOUND", e.to_string()),
-        EngineError::InvalidToken(_) => coded("BAD_USER_INPUT", e.to_string()),
+        EngineError::PersonErased(_) => coded("REJECTED", e.to_string()),
+        EngineError::InvalidToken(_) | EngineError::InvalidPerson(_) => {
+            coded("BAD_USER_INPUT", e.to_string())
+        }
         EngineError::Dissolved(_) | EngineError::NotApplicable { .. } => coded("REJECTED", e.to_string()),
         EngineError::Store(store::StoreError::Limit { .. }) => coded("LIMIT_EXCEEDED", e.to_string()),
         EngineError::Store(store::StoreError::Unavailable(cause)) => {

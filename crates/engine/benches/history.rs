@@ -23,7 +23,12 @@ const SERVICE: &str = "wohnsitz_anmeldung";
 
 fn staff() -> Invocation {
     Invocation::new(Principal {
-        actor: Actor { id: "person:bench".into(), name: "Bench".into(), kind: ActorKind::Person },
+        actor: Actor {
+            id: "person:bench".into(),
+            name: "Bench".into(),
+            kind: ActorKind::Person,
+            person: None,
+        },
         roles: vec![Role::AuthorityStaff, Role::ProjectManager],
         admin: true,
     })
@@ -229,7 +234,7 @@ fn main() {
             tokio::spawn(async move {
                 let who = staff();
                 let second = Invocation::new(Principal {
-                    actor: Actor { id: "person:zweite".into(), name: "Zweite".into(), kind: ActorKind::Person },
+                    actor: Actor { id: "person:zweite".into(), name: "Zweite".into(), kind: ActorKind::Person, person: None },
                     roles: vec![Role::ProjectManager],
                     admin: false,
                 });

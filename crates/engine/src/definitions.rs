@@ -17,6 +17,8 @@ use crate::{new_event, EngineError, Invocation};
 /// The texts shipped in `workflows/`, as (file name, text).
 pub const BUNDLED: &[(&str, &str)] = &[
     ("efa-onboarding.toml", include_str!("../../../workflows/efa-onboarding.toml")),
+    // The base of the federal variant (`extends = "efa-onboarding@3"`), so before it.
+    ("archive/efa-onboarding.v3.toml", include_str!("../../../workflows/archive/efa-onboarding.v3.toml")),
     // A variant comes after its base.
     ("efa-onboarding-bund.toml", include_str!("../../../workflows/efa-onboarding-bund.toml")),
     ("efa-land.toml", include_str!("../../../workflows/efa-land.toml")),

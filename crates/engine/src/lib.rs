@@ -7,6 +7,7 @@ mod cache;
 pub mod deadlines;
 pub mod definitions;
 pub mod limits;
+pub mod persons;
 pub mod tokens;
 mod turns;
 
@@ -23,6 +24,7 @@ use workflow::rollout::{stream_id, Meta, Rollout};
 pub use cache::CacheStats;
 pub use deadlines::{spawn_deadline_policy, DEADLINE_ROUND};
 pub use definitions::{Published, RolloutMigration, ServiceMigration};
+pub use persons::{PersonDetails, PersonRecord, PersonRegistry, Personal, Retention};
 pub use tokens::{NewToken, TokenIssued, TokenRegistry, TokenRole, TokenSpec};
 pub use workflow::Registry;
 
@@ -54,6 +56,13 @@ pub enum EngineError {
     UnknownToken(Uuid),
     #[error("token {0} is already revoked")]
     TokenAlreadyRevoked(Uuid),
+    /// A person's values, a reason or a date that is not accepted; the message names the field.
+    #[error("{0}")]
+    InvalidPerson(String),
+    #[error("there is no person {0}")]
+    UnknownPerson(Uuid),
+    #[error("person {0} is erased")]
+    PersonErased(Uuid),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -152,7 +161,14 @@ pub fn stored_event_types() -> Vec<(&'static str, u32)> {
         .iter()
         .chain(CatalogEvent::STORED_TYPES)
         .copied()
-        .chain([workflow::registry::DEFINITION_PUBLISHED, tokens::TOKEN_ISSUED, tokens::TOKEN_REVOKED])
+        .chain([
+            workflow::registry::DEFINITION_PUBLISHED,
+            tokens::TOKEN_ISSUED,
+            tokens::TOKEN_REVOKED,
+            persons::PERSON_REGISTERED,
+            persons::PERSON_LEFT,
+            persons::PERSON_ERASED,
+        ])
         .collect();
     all.sort_unstable();
     all
@@ -219,6 +235,8 @@ pub struct Engine {
     catalog: RwLock<Catalog>,
     /// Every token, folded from the token streams at open; `follow_tokens` keeps it current.
     tokens: Arc<TokenRegistry>,
+    /// Every person (ids and ciphertext, no plaintext: `persons.rs`), folded like the tokens.
+    persons: persons::PersonRegistry,
     /// Recently used rollouts' full state (`cache.rs`): a command reads only the events its
     /// entry lacks.
     rollouts: cache::RolloutCache,
@@ -286,14 +304,21 @@ impl Engine {
         for e in store::read_categories(&*store, &[tokens::TOKEN_STREAM_PREFIX]).await? {
             tokens.apply(&e);
         }
-        Ok(Engine {
+        let persons = persons::PersonRegistry::default();
+        for e in store::read_categories(&*store, &[persons::PERSON_STREAM_PREFIX]).await? {
+            persons.apply(&e);
+        }
+        let engine = Engine {
             store,
             registry,
             catalog: RwLock::new(catalog),
             tokens: Arc::new(tokens),
+            persons,
             rollouts: cache::RolloutCache::new(cache_entries),
             turns: turns::StreamLocks::default(),
-        })
+        };
+        engine.finish_erasures().await?;
+        Ok(engine)
     }
 
     /// Keeps this engine following the log from position `after` + 1: tokens, definitions and
@@ -318,6 +343,14 @@ impl Engine {
 
     fn follow(&self, e: &RecordedEvent) {
         self.tokens.apply(e);
+        if let (Some(erased), Some(keys)) = (self.persons.apply(e), self.store.key_store()) {
+            // Erased through another server: its key store did it; this one forgets any copy.
+            tokio::spawn(async move {
+                if let Err(err) = keys.destroy(&[erased]).await {
+                    tracing::error!(person = %erased, error = %err, "destroying an erased person's key failed");
+                }
+            });
+        }
         if let Err(err) = definitions::learn(&self.registry, e) {
             tracing::error!(position = e.position, error = %err, "an unreadable definition publication");
         }
@@ -487,6 +520,9 @@ impl Engine {
             Err(_) if from_cache => return Ok(Tried::Stale),
             Err(why) => return Err(EngineError::Rejected(why)),
         };
+        if let Some(r) = &state {
+            self.check_persons_named(r, &events)?;
+        }
         let expected = match &state {
             Some(r) => ExpectedVersion::Exact(r.version),
             None => ExpectedVersion::NoStream,

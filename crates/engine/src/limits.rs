@@ -17,3 +17,9 @@ pub const ROLLOUT_CACHE_ENTRIES: usize = 10_000;
 /// Rollouts a Land-level step is recorded in at once when it fans out (BENCHMARKS.md, "Command
 /// cost and history": other clients' p99 while 193 rollouts are reached).
 pub const FANOUT_BATCH: usize = 16;
+
+/// Characters of each of a person's values (name, function, e-mail, phone) at most.
+pub const PERSON_FIELD_CHARS_MAX: usize = 200;
+
+/// Characters of the reason for a person's leaving or erasure at most (at least one).
+pub const PERSON_REASON_CHARS_MAX: usize = 500;

@@ -76,6 +76,10 @@ pub struct TokenIssued {
     pub services: Vec<String>,
     /// blake3 of the secret, hex.
     pub secret_hash: String,
+    /// The registered person the token belongs to: its events name the person by id, and the
+    /// name shown is the person's (erasable), never stored in the events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<Uuid>,
 }
 
 /// The payload of `TokenRevoked`.
@@ -102,6 +106,8 @@ pub struct TokenSpec {
     pub role: TokenRole,
     pub authorities: Vec<String>,
     pub services: Vec<String>,
+    /// The registered person the token belongs to, if any.
+    pub person: Option<Uuid>,
 }
 
 impl TokenSpec {
@@ -201,6 +207,13 @@ impl crate::Engine {
         req: &crate::Invocation,
     ) -> Result<NewToken, crate::EngineError> {
         spec.check().map_err(crate::EngineError::InvalidToken)?;
+        if let Some(person) = spec.person {
+            match self.persons().get(person) {
+                None => return Err(crate::EngineError::UnknownPerson(person)),
+                Some(p) if p.erased.is_some() => return Err(crate::EngineError::PersonErased(person)),
+                Some(_) => {}
+            }
+        }
         let token_id = Uuid::now_v7();
         let secret = secret().map_err(crate::EngineError::InvalidToken)?;
         let issued = TokenIssued {
@@ -210,6 +223,7 @@ impl crate::Engine {
             authorities: spec.authorities,
             services: spec.services,
             secret_hash: blake3::hash(secret.as_bytes()).to_hex().to_string(),
+            person: spec.person,
         };
         let payload =
             serde_json::to_value(&issued).map_err(|e| crate::EngineError::InvalidToken(e.to_string()))?;

@@ -303,7 +303,8 @@ fn main() {
     let (append_times, visible_times) = rt.block_on(async {
         let (projector, _) =
             projections::Projector::start(store.clone(), registry.clone(), None).await.expect("projector");
-        let someone = Actor { id: "person:7".into(), name: "Person 7".into(), kind: ActorKind::Person };
+        let someone =
+            Actor { id: "person:7".into(), name: "Person 7".into(), kind: ActorKind::Person, person: None };
         let (mut appends, mut visible) = (Vec::new(), Vec::new());
         for i in 0..1_000u64 {
             let ars = format!("12{:03}{:04}{:03}", 60 + i % 14, 1 + i / 500, 1 + i % 500);

@@ -18,7 +18,7 @@ use workflow::definition::Role;
 
 fn req(id: &str, roles: Vec<Role>, admin: bool) -> Invocation {
     Invocation::new(Principal {
-        actor: Actor { id: id.into(), name: id.into(), kind: ActorKind::Person },
+        actor: Actor { id: id.into(), name: id.into(), kind: ActorKind::Person, person: None },
         roles,
         admin,
     })

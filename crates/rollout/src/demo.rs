@@ -13,7 +13,7 @@ use crate::Failure;
 
 fn person(id: &str, name: &str, roles: Vec<Role>) -> engine::Invocation {
     engine::Invocation::new(Principal {
-        actor: Actor { id: id.into(), name: name.into(), kind: ActorKind::Person },
+        actor: Actor { id: id.into(), name: name.into(), kind: ActorKind::Person, person: None },
         roles,
         admin: false,
     })
@@ -149,6 +149,7 @@ pub async fn generate(engine: &engine::Engine, clock: &crate::serve::ShiftableCl
                 id: "token:demo-bot".into(),
                 name: "Anbindungs-Bot".into(),
                 kind: ActorKind::Automation,
+                person: None,
             },
             roles: vec![],
             admin: false,

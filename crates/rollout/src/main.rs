@@ -395,7 +395,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             let engine =
                 open_for_writes(&store, "its issueToken / revokeToken mutations with the admin token")
                     .await?;
-            let spec = engine::TokenSpec { name, role, authorities, services };
+            let spec = engine::TokenSpec { name, role, authorities, services, person: None };
             let engine::NewToken { issued, secret, .. } = engine.issue_token(spec, &cli_request()).await?;
             eprintln!("token {} ({}) issued; it is shown only now:", issued.token_id, issued.role.name());
             println!("{secret}");
@@ -686,6 +686,7 @@ fn cli_request() -> engine::Invocation {
             id: format!("cli:{user}"),
             name: format!("{user} (command line)"),
             kind: store::ActorKind::Person,
+            person: None,
         },
         roles: vec![],
         admin: true,

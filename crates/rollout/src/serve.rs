@@ -239,6 +239,7 @@ async fn initialise(
             role: engine::TokenRole::Admin,
             authorities: vec![],
             services: vec![],
+            person: None,
         };
         let secret = engine.issue_token(spec, &engine::Invocation::system()).await?.secret;
         match dir {
@@ -349,6 +350,10 @@ impl EventStore for Timed {
 
     fn clock(&self) -> Arc<dyn store::Clock> {
         self.inner.clock()
+    }
+
+    fn key_store(&self) -> Option<Arc<dyn store::KeyStore>> {
+        self.inner.key_store()
     }
 
     fn notifications(&self) -> tokio::sync::broadcast::Receiver<store::Committed> {

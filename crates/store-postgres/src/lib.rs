@@ -30,6 +30,8 @@ use tokio_postgres::{AsyncMessage, Client, NoTls};
 use uuid::Uuid;
 
 use store::limits::LIVE_CHANNEL_BATCHES;
+
+mod keys;
 /// The advisory lock that serializes appends across servers.
 const APPEND_LOCK: i64 = 0x6566_615f_726f_6c6c; // "efa_roll"
 const CHANNEL: &str = "efa_events";
@@ -129,6 +131,8 @@ struct Inner {
     live: broadcast::Sender<Committed>,
     queue: WriteQueue,
     tasks: RwLock<Vec<tokio::task::JoinHandle<()>>>,
+    /// Persons' keys read or created here (`keys.rs`); an erasure removes its entries.
+    keys: std::sync::Mutex<std::collections::HashMap<Uuid, store::Key>>,
 }
 
 impl Drop for Inner {
@@ -159,7 +163,7 @@ impl PgStore {
             setup.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await.map_err(db_err)?;
         }
         let client = connect(&config).await?;
-        for m in MIGRATIONS {
+        for m in MIGRATIONS.iter().chain(keys::MIGRATIONS) {
             client.batch_execute(m).await.map_err(db_err)?;
         }
         collate_stream_ids(&client).await?;
@@ -183,6 +187,7 @@ impl PgStore {
                 live,
                 queue,
                 tasks: RwLock::new(vec![writer, listener]),
+                keys: std::sync::Mutex::default(),
             }),
         })
     }
@@ -649,6 +654,10 @@ impl EventStore for PgStore {
 
     fn clock(&self) -> Arc<dyn Clock> {
         self.inner.config.clock.clone()
+    }
+
+    fn key_store(&self) -> Option<Arc<dyn store::KeyStore>> {
+        Some(Arc::new(self.clone()))
     }
 
     async fn head(&self) -> Result<Head, StoreError> {

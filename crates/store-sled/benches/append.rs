@@ -37,7 +37,12 @@ fn payload(n: u64) -> Json {
 }
 
 fn event(n: u64) -> NewEvent {
-    let actor = Actor { id: "token:bench".into(), name: "Benchmark".into(), kind: ActorKind::Automation };
+    let actor = Actor {
+        id: "token:bench".into(),
+        name: "Benchmark".into(),
+        kind: ActorKind::Automation,
+        person: None,
+    };
     NewEvent::new("StepCompleted", 1, payload(n), actor, Uuid::now_v7())
 }
 

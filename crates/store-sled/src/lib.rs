@@ -23,6 +23,7 @@
 //!    the disk's write cache alone). On open, sled holds a prefix of the index inserts; the
 //!    events after the last position it covers are read from the segments and indexed again.
 
+mod keyfile;
 mod keys;
 mod legacy;
 mod segments;
@@ -212,6 +213,8 @@ struct Inner {
     /// Events indexed again when the store was opened.
     replayed: u64,
     clock: Arc<dyn Clock>,
+    /// The keys of personal data (`DIR/keys/`, `keyfile.rs`).
+    keys: Arc<keyfile::FileKeys>,
     /// The writer's state, shared with [`EventStore::health`], which may recover it.
     writer_state: Arc<Mutex<Writer>>,
     /// Taken on drop, which ends the writer after the queued groups.
@@ -273,6 +276,7 @@ impl SledStore {
             durable: Arc::new(AtomicU64::new(0)),
             checkpoint: 0,
         };
+        let keys = Arc::new(keyfile::FileKeys::open(&dir.join("keys"))?);
         let segments_dir = dir.join("segments");
         let indexed = keys::read_indexed(&tree).map_err(sled_err)?;
         let (log, mut appender, head) = segments::Log::open(&segments_dir, config.segment_bytes, indexed)?;
@@ -319,6 +323,7 @@ impl SledStore {
                 counters,
                 replayed,
                 clock: config.clock.clone(),
+                keys,
                 writer_state,
                 queue: Some(queue),
                 writer: Some(writer),
@@ -492,6 +497,10 @@ impl EventStore for SledStore {
 
     fn clock(&self) -> Arc<dyn Clock> {
         self.inner.clock.clone()
+    }
+
+    fn key_store(&self) -> Option<Arc<dyn store::KeyStore>> {
+        Some(self.inner.keys.clone())
     }
 
     fn notifications(&self) -> broadcast::Receiver<Committed> {

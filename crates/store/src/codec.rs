@@ -4,6 +4,8 @@
 //! `format:u8 position:u64 event_id:[16] stream_id:str16 version:u64 type:str16
 //! schema_version:u32 recorded_at:i64 actor_kind:u8 actor_id:str16 actor_name:str16
 //! correlation_id:[16] causation:(u8 [16]?) data:str32 prev_hash:[32] hash:[32]`.
+//! Format 2 (written only for an actor that is a registered person, so every other event keeps
+//! the bytes and hash of format 1) adds `actor_person:[16]` after `actor_name`.
 //!
 //! The hash is blake3 over every byte before it, so it covers the content, the envelope and the
 //! predecessor's hash. Export, import and every backend compute it through [`event_hash`].
@@ -13,6 +15,8 @@ use uuid::Uuid;
 use crate::{ActorKind, EventHash, Json, RecordedEvent, Timestamp};
 
 const FORMAT: u8 = 1;
+/// Format 1 with the actor's person id.
+const FORMAT_PERSON: u8 = 2;
 
 /// The hash an event must carry, computed from everything else in it.
 pub fn event_hash(event: &RecordedEvent) -> EventHash {
@@ -30,7 +34,7 @@ pub fn encode(event: &RecordedEvent) -> Vec<u8> {
 }
 
 fn encode_content(e: &RecordedEvent, buf: &mut Vec<u8>) {
-    buf.push(FORMAT);
+    buf.push(if e.actor.person.is_some() { FORMAT_PERSON } else { FORMAT });
     buf.extend_from_slice(&e.position.to_be_bytes());
     buf.extend_from_slice(e.event_id.as_bytes());
     put_str16(buf, &e.stream_id);
@@ -41,6 +45,9 @@ fn encode_content(e: &RecordedEvent, buf: &mut Vec<u8>) {
     buf.push(e.actor.kind.code());
     put_str16(buf, &e.actor.id);
     put_str16(buf, &e.actor.name);
+    if let Some(person) = e.actor.person {
+        buf.extend_from_slice(person.as_bytes());
+    }
     buf.extend_from_slice(e.correlation_id.as_bytes());
     match e.causation_id {
         Some(id) => {
@@ -66,7 +73,7 @@ fn put_str16(buf: &mut Vec<u8>, s: &str) {
 pub fn decode(bytes: &[u8]) -> Result<RecordedEvent, String> {
     let mut r = Reader { bytes, at: 0 };
     let format = r.u8()?;
-    if format != FORMAT {
+    if format != FORMAT && format != FORMAT_PERSON {
         return Err(format!("unknown record format {format}"));
     }
     let position = r.u64()?;
@@ -80,6 +87,7 @@ pub fn decode(bytes: &[u8]) -> Result<RecordedEvent, String> {
     let kind = ActorKind::from_code(kind_code).ok_or(format!("unknown actor kind {kind_code}"))?;
     let actor_id = r.str16()?;
     let actor_name = r.str16()?;
+    let actor_person = if format == FORMAT_PERSON { Some(r.uuid()?) } else { None };
     let correlation_id = r.uuid()?;
     let causation_id = match r.u8()? {
         0 => None,
@@ -101,7 +109,7 @@ pub fn decode(bytes: &[u8]) -> Result<RecordedEvent, String> {
         event_type,
         schema_version,
         recorded_at,
-        actor: crate::Actor { id: actor_id, name: actor_name, kind },
+        actor: crate::Actor { id: actor_id, name: actor_name, kind, person: actor_person },
         correlation_id,
         causation_id,
         data,

@@ -144,6 +144,10 @@ impl EventStore for Relayed {
         self.inner.clock()
     }
 
+    fn key_store(&self) -> Option<Arc<dyn crate::KeyStore>> {
+        self.inner.key_store()
+    }
+
     async fn head(&self) -> Result<crate::Head, StoreError> {
         self.inner.head().await
     }
@@ -180,6 +184,7 @@ macro_rules! conformance_tests {
             slow_subscriber_falls_back_to_the_log,
             limits_reject_and_write_nothing,
             recorded_events_must_continue_the_chain,
+            keeps_keys_until_destroyed,
         );
     };
     (@optional $make:expr, $why:expr; $($name:ident),* $(,)?) => {
@@ -199,8 +204,34 @@ macro_rules! conformance_tests {
     };
 }
 
+/// The store keeps the keys of personal data: created once, read back, destroyed for good,
+/// exported and imported; destroying keys of others (or none) leaves the rest readable.
+pub async fn keeps_keys_until_destroyed(store: Arc<dyn EventStore>) {
+    let keys = store.key_store().expect("every durable store keeps keys");
+    let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let key_a = keys.create(a).await.expect("create a");
+    assert_eq!(keys.create(a).await.expect("create a again"), key_a, "an existing key is kept");
+    let key_b = keys.create(b).await.expect("create b");
+    assert_ne!(key_a, key_b);
+    assert_eq!(keys.get(a).await.expect("get a"), Some(key_a.clone()));
+    assert_eq!(keys.get(c).await.expect("get c"), None);
+    keys.destroy(&[c]).await.expect("destroying a key that is not there");
+    keys.destroy(&[a]).await.expect("destroy a");
+    assert_eq!(keys.get(a).await.expect("get a"), None, "a destroyed key is gone");
+    assert_eq!(keys.get(b).await.expect("get b"), Some(key_b.clone()), "the others stay readable");
+    let key_c = crate::Key::generate().expect("key");
+    keys.insert(vec![(c, key_c.clone()), (b, crate::Key::generate().expect("key"))]).await.expect("insert");
+    assert_eq!(keys.get(c).await.expect("get c"), Some(key_c.clone()));
+    assert_eq!(keys.get(b).await.expect("get b"), Some(key_b.clone()), "an imported key never replaces one");
+    let mut all = keys.all().await.expect("all");
+    all.sort_by_key(|(id, _)| *id);
+    let mut expected = vec![(b, key_b), (c, key_c)];
+    expected.sort_by_key(|(id, _)| *id);
+    assert_eq!(all, expected);
+}
+
 fn actor() -> Actor {
-    Actor { id: "person:test".into(), name: "Test Person".into(), kind: ActorKind::Person }
+    Actor { id: "person:test".into(), name: "Test Person".into(), kind: ActorKind::Person, person: None }
 }
 
 /// One event with a small payload naming `n`.

@@ -11,6 +11,7 @@ mod chain;
 mod codec;
 mod envelope;
 mod error;
+pub mod keys;
 pub mod limits;
 mod memory;
 pub mod ndjson;
@@ -33,6 +34,7 @@ pub use envelope::{
     Actor, ActorKind, Direction, EventHash, ExpectedVersion, Json, NewEvent, RecordedEvent, Timestamp,
 };
 pub use error::StoreError;
+pub use keys::{Key, KeyStore, MemoryKeys};
 pub use memory::MemoryStore;
 pub use subscription::Subscription;
 pub use verify::{verify_log, VerifyError, VerifyReport};
@@ -127,6 +129,12 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// write tries to recover here (and before its next append): readiness probes drive it.
     async fn health(&self) -> Health {
         Health::Writable
+    }
+
+    /// The keys of personal data kept beside this log ([`keys`]), if this store keeps any.
+    /// A wrapper of a store passes its inner store's on.
+    fn key_store(&self) -> Option<Arc<dyn KeyStore>> {
+        None
     }
 }
 

@@ -116,9 +116,11 @@ fn check_event(index: usize, e: &NewEvent) -> Result<(), StoreError> {
             printable(&e.event_type)
         )));
     }
-    for (name, value) in [("actor id", &e.actor.id), ("actor name", &e.actor.name)] {
-        if value.is_empty() || value.len() > ACTOR_FIELD_BYTES_MAX {
-            return Err(at(format!("{name} must have 1 to {ACTOR_FIELD_BYTES_MAX} bytes")));
+    // A registered person's events carry no display name (it is read from the person's record).
+    let name_min = if e.actor.person.is_some() { 0 } else { 1 };
+    for (name, value, min) in [("actor id", &e.actor.id, 1), ("actor name", &e.actor.name, name_min)] {
+        if value.len() < min || value.len() > ACTOR_FIELD_BYTES_MAX {
+            return Err(at(format!("{name} must have {min} to {ACTOR_FIELD_BYTES_MAX} bytes")));
         }
     }
     if e.event_id.is_nil() {

@@ -6,7 +6,8 @@ use uuid::Uuid;
 
 use crate::{
     check_retry, limits, plan_append, plan_continuation, AppendIndex, Clock, Committed, Direction,
-    EventStore, ExpectedVersion, Head, NewEvent, Plan, RecordedEvent, StoreError, SystemClock,
+    EventStore, ExpectedVersion, Head, KeyStore, MemoryKeys, NewEvent, Plan, RecordedEvent, StoreError,
+    SystemClock,
 };
 
 /// The whole log in memory, for tests. Same rules as every backend (it runs the conformance
@@ -16,6 +17,7 @@ pub struct MemoryStore {
     inner: Arc<Mutex<Log>>,
     live: broadcast::Sender<Committed>,
     clock: Arc<dyn Clock>,
+    keys: Arc<MemoryKeys>,
 }
 
 #[derive(Default)]
@@ -71,7 +73,7 @@ impl MemoryStore {
 
     pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
         let (live, _) = broadcast::channel(limits::LIVE_CHANNEL_BATCHES);
-        MemoryStore { inner: Arc::new(Mutex::new(Log::default())), live, clock }
+        MemoryStore { inner: Arc::new(Mutex::new(Log::default())), live, clock, keys: Arc::default() }
     }
 
     fn log(&self) -> MutexGuard<'_, Log> {
@@ -187,6 +189,10 @@ impl EventStore for MemoryStore {
 
     fn clock(&self) -> Arc<dyn Clock> {
         self.clock.clone()
+    }
+
+    fn key_store(&self) -> Option<Arc<dyn KeyStore>> {
+        Some(self.keys.clone())
     }
 
     fn notifications(&self) -> broadcast::Receiver<Committed> {

@@ -339,7 +339,8 @@ mod tests {
     use crate::{Actor, ActorKind, Json};
 
     fn event(n: u64) -> NewEvent {
-        let actor = Actor { id: "person:test".into(), name: "Test".into(), kind: ActorKind::Person };
+        let actor =
+            Actor { id: "person:test".into(), name: "Test".into(), kind: ActorKind::Person, person: None };
         NewEvent::new(
             "TestHappened",
             1,

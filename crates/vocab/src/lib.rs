@@ -99,12 +99,23 @@ impl ActorKind {
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 pub struct Actor {
     pub id: String,
+    /// The display name as recorded. Empty when the actor is a registered person
+    /// ([`Actor::person`]): the name is then read from the person's record, where it is
+    /// encrypted and erasable, and never stored in the event itself.
     pub name: String,
     pub kind: ActorKind,
+    /// The registered person this actor is (a token that names its person), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<uuid::Uuid>,
 }
 
 impl Actor {
+    /// An actor known by its recorded name only.
+    pub fn named(id: impl Into<String>, name: impl Into<String>, kind: ActorKind) -> Self {
+        Actor { id: id.into(), name: name.into(), kind, person: None }
+    }
+
     pub fn system() -> Self {
-        Actor { id: "system".into(), name: "efa-rollout".into(), kind: ActorKind::System }
+        Actor::named("system", "efa-rollout", ActorKind::System)
     }
 }

@@ -4,6 +4,10 @@ use serde_json::Value as Json;
 
 use crate::limits::{DOCUMENT_REF_CHARS_MAX, EVIDENCE_TEXT_CHARS_MAX};
 
+/// The example value of a `person` field (the domain checks only the form; the engine checks
+/// that the person is registered and not erased).
+pub const EXAMPLE_PERSON: &str = "00000000-0000-7000-8000-000000000000";
+
 /// The type of an evidence field, as named in a definition file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FieldType {
@@ -28,12 +32,17 @@ pub enum FieldType {
     Enumeration(Vec<String>),
     Boolean,
     Number,
+    /// A registered person (contact), by id: the person's values are kept encrypted and
+    /// erasable in the person's record, never in the evidence.
+    Person,
 }
 
 impl FieldType {
     /// The names used in definition files.
-    pub const NAMES: &'static [&'static str] =
-        &["text", "date", "url", "email", "uuid", "leika", "ars", "document", "enum", "boolean", "number"];
+    pub const NAMES: &'static [&'static str] = &[
+        "text", "date", "url", "email", "uuid", "leika", "ars", "document", "enum", "boolean", "number",
+        "person",
+    ];
 
     /// The type called `name` (an enumeration gets its values separately).
     pub fn from_name(name: &str, values: Vec<String>) -> Option<FieldType> {
@@ -49,6 +58,7 @@ impl FieldType {
             "enum" => FieldType::Enumeration(values),
             "boolean" => FieldType::Boolean,
             "number" => FieldType::Number,
+            "person" => FieldType::Person,
             _ => return None,
         })
     }
@@ -66,6 +76,7 @@ impl FieldType {
             FieldType::Enumeration(_) => "enum",
             FieldType::Boolean => "boolean",
             FieldType::Number => "number",
+            FieldType::Person => "person",
         }
     }
 
@@ -84,6 +95,7 @@ impl FieldType {
             FieldType::Enumeration(values) => Json::String(values.first().cloned().unwrap_or_default()),
             FieldType::Boolean => Json::Bool(true),
             FieldType::Number => Json::from(1),
+            FieldType::Person => Json::String(EXAMPLE_PERSON.into()),
         }
     }
 
@@ -94,7 +106,7 @@ impl FieldType {
             FieldType::LeikaKey => Some("99[0-9]{12}"),
             FieldType::Ars => Some("[0-9]{12}"),
             FieldType::Email => Some("[^@\\s]+@[^@\\s]+\\.[^@\\s]+"),
-            FieldType::Uuid => {
+            FieldType::Uuid | FieldType::Person => {
                 Some("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
             }
             _ => None,
@@ -130,6 +142,11 @@ impl FieldType {
             FieldType::Uuid => {
                 let t = text()?;
                 uuid::Uuid::parse_str(t).map_err(|_| format!("{t:?} is not a UUID"))?;
+            }
+            FieldType::Person => {
+                let t = text()?;
+                uuid::Uuid::parse_str(t)
+                    .map_err(|_| format!("{t:?} is not a person id (a UUID from registerPerson)"))?;
             }
             FieldType::LeikaKey => {
                 let t = text()?;

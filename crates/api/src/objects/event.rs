@@ -2,7 +2,7 @@
 //! Events of the audit log: the `Event` object, who caused it, and `events` pages answered from
 //! the audit index.
 
-use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+use async_graphql::{Context, InputObject, Object, ID};
 use engine::TokenRole;
 use projections::AuditFilter;
 use store::{RecordedEvent, Timestamp};
@@ -56,27 +56,7 @@ impl Event {
     }
 }
 
-/// An actor: who recorded an event.
-#[derive(SimpleObject)]
-pub struct ActorInfo {
-    /// `token:<id>`, `system`, ...
-    id: String,
-    /// Display name.
-    name: String,
-    /// `person`, `automation` or `system`.
-    kind: String,
-}
-
-impl ActorInfo {
-    pub(crate) fn of(a: &store::Actor) -> ActorInfo {
-        let kind = match a.kind {
-            store::ActorKind::Person => "person",
-            store::ActorKind::Automation => "automation",
-            store::ActorKind::System => "system",
-        };
-        ActorInfo { id: a.id.clone(), name: a.name.clone(), kind: kind.into() }
-    }
-}
+pub use crate::objects::person::ActorInfo;
 
 /// Which events of the audit log. Authority-staff tokens must name an administration of
 /// theirs (`ars` or `rolloutId`), automation tokens a service of theirs.

@@ -3,4 +3,5 @@
 pub mod catalog;
 pub mod definition;
 pub mod event;
+pub mod person;
 pub mod rollout;

@@ -15,6 +15,7 @@ pub fn caller(role: TokenRole) -> Caller {
         role,
         authorities: vec![],
         services: vec![],
+        person: None,
     }
 }
 
@@ -29,7 +30,12 @@ pub async fn schema_over(store: Arc<dyn EventStore>) -> Api {
     let registry = Arc::new(engine::definitions::bundled().expect("bundled definitions"));
     let engine = Arc::new(Engine::open(store.clone(), registry.clone()).await.expect("engine"));
     let setup = Invocation::new(workflow::decide::Principal {
-        actor: Actor { id: "person:setup".into(), name: "Setup".into(), kind: ActorKind::Person },
+        actor: Actor {
+            id: "person:setup".into(),
+            name: "Setup".into(),
+            kind: ActorKind::Person,
+            person: None,
+        },
         roles: vec![],
         admin: true,
     });

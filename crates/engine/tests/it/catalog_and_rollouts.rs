@@ -34,7 +34,7 @@ pub(crate) fn dataset() -> Dataset {
 
 pub(crate) fn person(id: &str, roles: Vec<Role>, admin: bool) -> Invocation {
     Invocation::new(Principal {
-        actor: Actor { id: id.into(), name: id.into(), kind: ActorKind::Person },
+        actor: Actor { id: id.into(), name: id.into(), kind: ActorKind::Person, person: None },
         roles,
         admin,
     })
@@ -566,6 +566,7 @@ fn token_spec(name: &str) -> engine::TokenSpec {
         role: engine::TokenRole::Auditor,
         authorities: vec![],
         services: vec![],
+        person: None,
     }
 }
 

@@ -37,9 +37,14 @@ pub fn rollout_events(
 ) -> Vec<(RolloutEvent, Actor)> {
     let def = registry.latest("efa-onboarding").expect("definition");
     let people: Vec<Actor> = (0..100)
-        .map(|i| Actor { id: format!("person:{i}"), name: format!("Person {i}"), kind: ActorKind::Person })
+        .map(|i| Actor {
+            id: format!("person:{i}"),
+            name: format!("Person {i}"),
+            kind: ActorKind::Person,
+            person: None,
+        })
         .collect();
-    let bot = Actor { id: "token:bot".into(), name: "Bot".into(), kind: ActorKind::Automation };
+    let bot = Actor { id: "token:bot".into(), name: "Bot".into(), kind: ActorKind::Automation, person: None };
     let mut out = Vec::new();
     let mut state: Option<Rollout> = None;
     let now = store::Clock::now(&store::SystemClock);
@@ -58,7 +63,8 @@ pub fn rollout_events(
             }
         }
     };
-    let admin = Actor { id: "person:admin".into(), name: "Admin".into(), kind: ActorKind::Person };
+    let admin =
+        Actor { id: "person:admin".into(), name: "Admin".into(), kind: ActorKind::Person, person: None };
     let mut facts = Facts::default();
     facts.set("service.fee_based", workflow::condition::Value::Bool(seed.is_multiple_of(3)));
     let start = Command::Start {

@@ -13,7 +13,7 @@ use store_sled::{SledConfig, SledStore};
 use uuid::Uuid;
 
 fn event(n: u64) -> NewEvent {
-    let actor = Actor { id: "person:a".into(), name: "A".into(), kind: ActorKind::Person };
+    let actor = Actor { id: "person:a".into(), name: "A".into(), kind: ActorKind::Person, person: None };
     NewEvent::new(
         "TestHappened",
         1,

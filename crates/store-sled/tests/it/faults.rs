@@ -12,7 +12,7 @@ use store_sled::{Faults, SledConfig, SledStore};
 use uuid::Uuid;
 
 fn event(n: u64, pad: usize) -> NewEvent {
-    let actor = Actor { id: "person:a".into(), name: "A".into(), kind: ActorKind::Person };
+    let actor = Actor { id: "person:a".into(), name: "A".into(), kind: ActorKind::Person, person: None };
     NewEvent::new(
         "TestHappened",
         1,

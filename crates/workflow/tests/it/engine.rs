@@ -79,7 +79,7 @@ depends_on = ["c"]
 
 fn person(id: &str, role: Role) -> Principal {
     Principal {
-        actor: Actor { id: id.into(), name: id.into(), kind: ActorKind::Person },
+        actor: Actor { id: id.into(), name: id.into(), kind: ActorKind::Person, person: None },
         roles: vec![role],
         admin: false,
     }
@@ -95,7 +95,12 @@ fn manager() -> Principal {
 
 fn bot() -> Principal {
     Principal {
-        actor: Actor { id: "token:bot".into(), name: "Bot".into(), kind: ActorKind::Automation },
+        actor: Actor {
+            id: "token:bot".into(),
+            name: "Bot".into(),
+            kind: ActorKind::Automation,
+            person: None,
+        },
         roles: vec![],
         admin: false,
     }

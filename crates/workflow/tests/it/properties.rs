@@ -35,7 +35,7 @@ fn principal(who: u8) -> Principal {
         3 => ("token:bot", ActorKind::Automation, vec![], false),
         _ => ("person:admin", ActorKind::Person, vec![], true),
     };
-    Principal { actor: Actor { id: id.into(), name: id.into(), kind }, roles, admin }
+    Principal { actor: Actor { id: id.into(), name: id.into(), kind, person: None }, roles, admin }
 }
 
 fn command(def: &Definition, kind: u8, step: usize, variant: u8) -> Command {
@@ -246,7 +246,12 @@ fn every_event_kind_round_trips_through_its_stored_form() {
                 status: "done".into(),
                 evidence: BTreeMap::new(),
                 comment: None,
-                completed_by: Some(Actor { id: "p".into(), name: "P".into(), kind: ActorKind::Person }),
+                completed_by: Some(Actor {
+                    id: "p".into(),
+                    name: "P".into(),
+                    kind: ActorKind::Person,
+                    person: None,
+                }),
                 completed_at: Some(3),
             }],
             reopened: vec!["b".into()],

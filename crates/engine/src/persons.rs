@@ -1,0 +1,527 @@
+//! Persons as records (contact people, the people behind tokens), with crypto-shredding.
+//!
+//! A person's personal values (name, function, e-mail, phone) are sealed with the person's own
+//! key (`store::keys`) before they are appended: the log holds only the ciphertext
+//! (`PersonRegistered.sealed`), the key lives in the store's key store, never in the log.
+//! Erasing a person (`Engine::erase_person`) appends `PersonErased` (who, when, why — not the
+//! data) and then destroys the key; the event hashes, and so `rollout verify`, do not change.
+//! Every read goes through [`Engine::person_details`], which says `Erased` from the moment the
+//! erasure is in the log, whether or not the key is already gone.
+//!
+//! Streams `person-<id>`; the registry (ids, administrations, ciphertext, dates: no plaintext)
+//! is folded from them at open and follows the log.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use store::{Actor, ExpectedVersion, Key, RecordedEvent, Timestamp};
+use uuid::Uuid;
+use workflow::evidence::FieldType;
+
+use crate::limits::{PERSON_FIELD_CHARS_MAX, PERSON_REASON_CHARS_MAX};
+use crate::{EngineError, Invocation};
+
+/// Stored event type names and schema versions of the person streams.
+pub const PERSON_REGISTERED: (&str, u32) = ("PersonRegistered", 1);
+pub const PERSON_LEFT: (&str, u32) = ("PersonLeft", 1);
+pub const PERSON_ERASED: (&str, u32) = ("PersonErased", 1);
+
+/// The prefix of every person stream.
+pub const PERSON_STREAM_PREFIX: &str = "person-";
+
+/// What every read path shows instead of an erased person's values.
+pub const ERASED_TEXT: &str = "[gelöscht]";
+/// What it shows when the key is missing though the person was not erased (a log imported
+/// without its keys file).
+pub const UNAVAILABLE_TEXT: &str = "[nicht verfügbar]";
+
+pub fn person_stream(id: Uuid) -> String {
+    format!("{PERSON_STREAM_PREFIX}{id}")
+}
+
+/// A person's personal values in plain text: only ever in memory, never in the log or a file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PersonDetails {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+impl PersonDetails {
+    /// Trims the values; the message names the field that is wrong.
+    fn checked(self) -> Result<PersonDetails, String> {
+        let trimmed = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let details = PersonDetails {
+            name: self.name.trim().to_owned(),
+            function: trimmed(self.function),
+            email: trimmed(self.email),
+            phone: trimmed(self.phone),
+        };
+        if details.name.is_empty() {
+            return Err("name: a person needs a name".into());
+        }
+        for (field, value) in [
+            ("name", Some(&details.name)),
+            ("function", details.function.as_ref()),
+            ("email", details.email.as_ref()),
+            ("phone", details.phone.as_ref()),
+        ] {
+            if let Some(v) = value {
+                if v.chars().count() > PERSON_FIELD_CHARS_MAX {
+                    return Err(format!("{field}: has more than {PERSON_FIELD_CHARS_MAX} characters"));
+                }
+                if v.chars().any(char::is_control) {
+                    return Err(format!("{field}: must not contain control characters"));
+                }
+            }
+        }
+        if let Some(email) = &details.email {
+            FieldType::Email
+                .check(&serde_json::Value::String(email.clone()))
+                .map_err(|e| format!("email: {e}"))?;
+        }
+        if let Some(phone) = &details.phone {
+            let ok = phone.chars().all(|c| c.is_ascii_digit() || " +-/()".contains(c))
+                && phone.chars().filter(char::is_ascii_digit).count() >= 3;
+            if !ok {
+                return Err(format!("phone: {phone:?} is not a phone number (digits, spaces, + - / ( ))"));
+            }
+        }
+        Ok(details)
+    }
+}
+
+/// The payload of `PersonRegistered`: no plaintext.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PersonRegistered {
+    pub person_id: Uuid,
+    /// The administration the person works for.
+    pub ars: String,
+    /// Base64 of the person's [`PersonDetails`] as JSON, sealed with the person's key
+    /// (XChaCha20-Poly1305, the person id as associated data).
+    pub sealed: String,
+}
+
+/// The payload of `PersonLeft`: the person left the administration (the retention clock starts).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PersonLeft {
+    pub person_id: Uuid,
+    /// `YYYY-MM-DD`.
+    pub left_on: String,
+    pub reason: String,
+}
+
+/// The payload of `PersonErased`: who erased is the event's actor; not the data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PersonErased {
+    pub person_id: Uuid,
+    pub reason: String,
+}
+
+/// An erasure as recorded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Erasure {
+    pub at: Timestamp,
+    pub by: Actor,
+    pub reason: String,
+}
+
+/// A person as the registry keeps it: ids, dates and the ciphertext; no plaintext.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PersonRecord {
+    pub id: Uuid,
+    pub ars: String,
+    pub sealed: Vec<u8>,
+    pub registered_at: Timestamp,
+    pub registered_by: Actor,
+    pub left_on: Option<String>,
+    pub erased: Option<Erasure>,
+}
+
+/// What can be read of a person's values.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Personal {
+    Readable(PersonDetails),
+    /// Erased: shown as [`ERASED_TEXT`].
+    Erased,
+    /// The key is not in this store (imported without keys) or the ciphertext does not open.
+    Unavailable,
+}
+
+/// Every person, folded from the person streams (tens of thousands at most: in memory, about
+/// 300 bytes each).
+#[derive(Debug, Default)]
+pub struct PersonRegistry {
+    by_id: RwLock<HashMap<Uuid, PersonRecord>>,
+}
+
+impl PersonRegistry {
+    /// Applies an event of the log; other streams' events are ignored, a repeat changes nothing.
+    /// Returns the id of a person this event erased.
+    pub(crate) fn apply(&self, e: &RecordedEvent) -> Option<Uuid> {
+        if !e.stream_id.starts_with(PERSON_STREAM_PREFIX) {
+            return None;
+        }
+        let mut map = self.by_id.write().unwrap_or_else(|p| p.into_inner());
+        let unreadable = |err: String| {
+            tracing::warn!(position = e.position, error = %err, "an unreadable person event");
+            None
+        };
+        match e.event_type.as_str() {
+            t if t == PERSON_REGISTERED.0 => {
+                let r = match e.data.decode::<PersonRegistered>() {
+                    Ok(r) => r,
+                    Err(err) => return unreadable(err.to_string()),
+                };
+                let sealed = base64::engine::general_purpose::STANDARD.decode(&r.sealed).unwrap_or_default();
+                map.entry(r.person_id).or_insert(PersonRecord {
+                    id: r.person_id,
+                    ars: r.ars,
+                    sealed,
+                    registered_at: e.recorded_at,
+                    registered_by: e.actor.clone(),
+                    left_on: None,
+                    erased: None,
+                });
+                None
+            }
+            t if t == PERSON_LEFT.0 => {
+                let l = match e.data.decode::<PersonLeft>() {
+                    Ok(l) => l,
+                    Err(err) => return unreadable(err.to_string()),
+                };
+                if let Some(p) = map.get_mut(&l.person_id) {
+                    p.left_on = Some(l.left_on);
+                }
+                None
+            }
+            t if t == PERSON_ERASED.0 => {
+                let x = match e.data.decode::<PersonErased>() {
+                    Ok(x) => x,
+                    Err(err) => return unreadable(err.to_string()),
+                };
+                let p = map.get_mut(&x.person_id)?;
+                if p.erased.is_none() {
+                    p.erased = Some(Erasure { at: e.recorded_at, by: e.actor.clone(), reason: x.reason });
+                }
+                // The ciphertext is of no use any more; the log keeps it.
+                p.sealed = Vec::new();
+                Some(x.person_id)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn get(&self, id: Uuid) -> Option<PersonRecord> {
+        self.by_id.read().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
+    }
+
+    /// The persons of one administration, in registration order.
+    pub fn of_authority(&self, ars: &str) -> Vec<PersonRecord> {
+        let map = self.by_id.read().unwrap_or_else(|p| p.into_inner());
+        let mut list: Vec<_> = map.values().filter(|p| p.ars == ars).cloned().collect();
+        list.sort_by_key(|p| (p.registered_at, p.id));
+        list
+    }
+
+    /// Every person, in registration order.
+    pub fn all(&self) -> Vec<PersonRecord> {
+        let map = self.by_id.read().unwrap_or_else(|p| p.into_inner());
+        let mut list: Vec<_> = map.values().cloned().collect();
+        list.sort_by_key(|p| (p.registered_at, p.id));
+        list
+    }
+
+    /// Persons that left on or before `cutoff` (`YYYY-MM-DD`) and are not erased: due for
+    /// erasure when the retention period before `cutoff` has passed.
+    pub fn left_on_or_before(&self, cutoff: &str) -> Vec<Uuid> {
+        let map = self.by_id.read().unwrap_or_else(|p| p.into_inner());
+        let mut due: Vec<_> = map
+            .values()
+            .filter(|p| p.erased.is_none() && p.left_on.as_deref().is_some_and(|d| d <= cutoff))
+            .map(|p| p.id)
+            .collect();
+        due.sort_unstable();
+        due
+    }
+}
+
+fn sealed_text(key: &Key, id: Uuid, details: &PersonDetails) -> Result<String, EngineError> {
+    let plain = zeroizing_json(details)?;
+    let sealed = key.seal(id.as_bytes(), &plain)?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(sealed))
+}
+
+fn zeroizing_json(details: &PersonDetails) -> Result<zeroize::Zeroizing<Vec<u8>>, EngineError> {
+    serde_json::to_vec(details).map(zeroize::Zeroizing::new).map_err(|e| EngineError::Invalid(e.to_string()))
+}
+
+fn check_reason(reason: &str) -> Result<String, EngineError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > PERSON_REASON_CHARS_MAX {
+        return Err(EngineError::InvalidPerson(format!(
+            "reason: give a reason of 1 to {PERSON_REASON_CHARS_MAX} characters"
+        )));
+    }
+    Ok(reason.to_owned())
+}
+
+impl crate::Engine {
+    /// The persons, as this engine knows them.
+    pub fn persons(&self) -> &PersonRegistry {
+        &self.persons
+    }
+
+    fn key_store(&self) -> Result<std::sync::Arc<dyn store::KeyStore>, EngineError> {
+        self.store.key_store().ok_or_else(|| {
+            EngineError::Invalid("this store keeps no keys, so it cannot hold personal data".into())
+        })
+    }
+
+    /// Registers a person of administration `ars`: creates the person's key (durable before
+    /// the event), seals the values with it and appends `PersonRegistered`.
+    pub async fn register_person(
+        &self,
+        ars: &str,
+        details: PersonDetails,
+        req: &Invocation,
+    ) -> Result<PersonRecord, EngineError> {
+        if !self.catalog.read().unwrap_or_else(|p| p.into_inner()).authorities.contains_key(ars) {
+            return Err(EngineError::UnknownAuthority(ars.to_owned()));
+        }
+        let details = details.checked().map_err(EngineError::InvalidPerson)?;
+        let id = Uuid::now_v7();
+        let key = self.key_store()?.create(id).await?;
+        let registered =
+            PersonRegistered { person_id: id, ars: ars.to_owned(), sealed: sealed_text(&key, id, &details)? };
+        let payload = serde_json::to_value(&registered).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        self.append_person_event(
+            id,
+            ExpectedVersion::NoStream,
+            crate::new_event(PERSON_REGISTERED, payload, req),
+        )
+        .await?;
+        self.persons.get(id).ok_or(EngineError::UnknownPerson(id))
+    }
+
+    /// Records that a person left their administration on `left_on` (`YYYY-MM-DD`).
+    pub async fn record_person_left(
+        &self,
+        id: Uuid,
+        left_on: &str,
+        reason: &str,
+        req: &Invocation,
+    ) -> Result<PersonRecord, EngineError> {
+        let person = self.persons.get(id).ok_or(EngineError::UnknownPerson(id))?;
+        if person.erased.is_some() {
+            return Err(EngineError::PersonErased(id));
+        }
+        FieldType::Date
+            .check(&serde_json::Value::String(left_on.to_owned()))
+            .map_err(|e| EngineError::InvalidPerson(format!("leftOn: {e}")))?;
+        let left = PersonLeft { person_id: id, left_on: left_on.to_owned(), reason: check_reason(reason)? };
+        let payload = serde_json::to_value(&left).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        self.append_person_event(id, ExpectedVersion::Any, crate::new_event(PERSON_LEFT, payload, req))
+            .await?;
+        self.persons.get(id).ok_or(EngineError::UnknownPerson(id))
+    }
+
+    /// Erases a person: appends `PersonErased` (durable), then destroys the key. From the
+    /// event on every read shows the person as erased; a crash before the key is destroyed is
+    /// finished at the next open ([`crate::Engine::open`] destroys the keys of erased persons).
+    pub async fn erase_person(
+        &self,
+        id: Uuid,
+        reason: &str,
+        req: &Invocation,
+    ) -> Result<PersonRecord, EngineError> {
+        let person = self.persons.get(id).ok_or(EngineError::UnknownPerson(id))?;
+        if person.erased.is_some() {
+            return Err(EngineError::PersonErased(id));
+        }
+        let erased = PersonErased { person_id: id, reason: check_reason(reason)? };
+        let payload = serde_json::to_value(&erased).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        self.append_person_event(id, ExpectedVersion::Any, crate::new_event(PERSON_ERASED, payload, req))
+            .await?;
+        self.key_store()?.destroy(&[id]).await?;
+        self.persons.get(id).ok_or(EngineError::UnknownPerson(id))
+    }
+
+    /// Erases every person that left more than `retention` before the store's clock's today,
+    /// as the system with `reason` naming the rule; returns who was erased.
+    pub async fn erase_due_persons(&self, retention: Retention) -> Result<Vec<Uuid>, EngineError> {
+        let today = self.now().to_string();
+        let Some(cutoff) = retention.cutoff(&today[..10]) else { return Ok(Vec::new()) };
+        let due = self.persons.left_on_or_before(&cutoff);
+        let reason = format!("Aufbewahrungsfrist {} nach dem Ausscheiden abgelaufen", retention.text);
+        for &id in &due {
+            match self.erase_person(id, &reason, &Invocation::system()).await {
+                Ok(_) | Err(EngineError::PersonErased(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(due)
+    }
+
+    /// Every `person` field of evidence the events record names a registered person who is
+    /// not erased.
+    pub(crate) fn check_persons_named(
+        &self,
+        rollout: &workflow::rollout::Rollout,
+        events: &[workflow::RolloutEvent],
+    ) -> Result<(), EngineError> {
+        for event in events {
+            let workflow::RolloutEvent::StepCompleted(done) = event else { continue };
+            let Some(step) = rollout.definition.steps.iter().find(|s| s.id == done.step) else { continue };
+            for field in step.evidence.iter().filter(|f| f.ty == FieldType::Person) {
+                let Some(value) = done.evidence.get(&field.id).and_then(|v| v.as_str()) else { continue };
+                let id = Uuid::parse_str(value).map_err(|_| {
+                    EngineError::InvalidPerson(format!("{}: {value:?} is not a person id", field.id))
+                })?;
+                match self.persons.get(id) {
+                    None => return Err(EngineError::UnknownPerson(id)),
+                    Some(p) if p.erased.is_some() => return Err(EngineError::PersonErased(id)),
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A person's values as they can be read now.
+    pub async fn person_details(&self, id: Uuid) -> Result<Option<Personal>, EngineError> {
+        let Some(person) = self.persons.get(id) else { return Ok(None) };
+        if person.erased.is_some() {
+            return Ok(Some(Personal::Erased));
+        }
+        let Some(key) = self.key_store()?.get(id).await? else { return Ok(Some(Personal::Unavailable)) };
+        let details = key
+            .open(id.as_bytes(), &person.sealed)
+            .ok()
+            .and_then(|plain| serde_json::from_slice::<PersonDetails>(&plain).ok());
+        Ok(Some(details.map_or(Personal::Unavailable, Personal::Readable)))
+    }
+
+    /// Destroys the keys of every erased person that still has one (an erasure a crash cut
+    /// short between its event and the key store).
+    pub(crate) async fn finish_erasures(&self) -> Result<(), EngineError> {
+        let erased: Vec<Uuid> =
+            self.persons.all().into_iter().filter(|p| p.erased.is_some()).map(|p| p.id).collect();
+        if erased.is_empty() {
+            return Ok(());
+        }
+        if let Some(keys) = self.store.key_store() {
+            keys.destroy(&erased).await?;
+        }
+        Ok(())
+    }
+
+    async fn append_person_event(
+        &self,
+        id: Uuid,
+        expected: ExpectedVersion,
+        event: store::NewEvent,
+    ) -> Result<RecordedEvent, EngineError> {
+        let recorded = self.store.append(&person_stream(id), expected, vec![event]).await?;
+        let event = recorded
+            .into_iter()
+            .next()
+            .ok_or_else(|| EngineError::Unreadable(format!("the append to person {id} returned no event")))?;
+        self.persons.apply(&event);
+        Ok(event)
+    }
+}
+
+/// A retention period: `P<n>Y`, `P<n>M` or `P<n>D` (ISO 8601, one unit).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retention {
+    pub text: String,
+    years: u32,
+    months: u32,
+    days: u32,
+}
+
+impl std::str::FromStr for Retention {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("`{s}` is not a retention period (P2Y, P18M or P90D)");
+        let body = s.strip_prefix('P').ok_or_else(bad)?;
+        let unit = body.chars().last().ok_or_else(bad)?;
+        let n: u32 = body[..body.len() - 1].parse().map_err(|_| bad())?;
+        if n > 100 * 366 {
+            return Err(bad());
+        }
+        let (years, months, days) = match unit {
+            'Y' => (n, 0, 0),
+            'M' => (0, n, 0),
+            'D' => (0, 0, n),
+            _ => return Err(bad()),
+        };
+        Ok(Retention { text: s.to_owned(), years, months, days })
+    }
+}
+
+impl Retention {
+    /// The last day of leaving that is due on `today` (`YYYY-MM-DD`): today minus the period.
+    pub fn cutoff(&self, today: &str) -> Option<String> {
+        let mut parts = today.splitn(3, '-').map(str::parse::<i32>);
+        let (year, month, day) = (parts.next()?.ok()?, parts.next()?.ok()?, parts.next()?.ok()?);
+        let total_months = year * 12 + (month - 1) - (self.years as i32) * 12 - self.months as i32;
+        let (year, month) = (total_months.div_euclid(12), total_months.rem_euclid(12) as u8 + 1);
+        let month = time::Month::try_from(month).ok()?;
+        let day = u8::try_from(day).ok()?.min(month.length(year));
+        let shifted = time::Date::from_calendar_date(year, month, day).ok()?;
+        let cut = shifted.checked_sub(time::Duration::days(i64::from(self.days)))?;
+        Some(format!("{:04}-{:02}-{:02}", cut.year(), u8::from(cut.month()), cut.day()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_periods_parse_and_count_back_from_today() {
+        let r: Retention = "P2Y".parse().expect("P2Y");
+        assert_eq!(r.cutoff("2026-12-02").as_deref(), Some("2024-12-02"));
+        assert_eq!(r.cutoff("2028-02-29").as_deref(), Some("2026-02-28"));
+        let m: Retention = "P18M".parse().expect("P18M");
+        assert_eq!(m.cutoff("2026-12-02").as_deref(), Some("2025-06-02"));
+        let d: Retention = "P90D".parse().expect("P90D");
+        assert_eq!(d.cutoff("2026-03-31").as_deref(), Some("2025-12-31"));
+        for bad in ["2Y", "P", "PY", "P2W", "P-1Y", "P1Y2M"] {
+            assert!(bad.parse::<Retention>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn details_are_checked_field_by_field() {
+        let ok = PersonDetails {
+            name: " Erika ".into(),
+            email: Some("e@amt.example.de".into()),
+            ..Default::default()
+        };
+        assert_eq!(ok.checked().expect("ok").name, "Erika");
+        let cases = [
+            (PersonDetails { name: " ".into(), ..Default::default() }, "name:"),
+            (PersonDetails { name: "E".into(), email: Some("kein".into()), ..Default::default() }, "email:"),
+            (PersonDetails { name: "E".into(), phone: Some("abc".into()), ..Default::default() }, "phone:"),
+            (PersonDetails { name: "E\u{7}".into(), ..Default::default() }, "control"),
+        ];
+        for (details, says) in cases {
+            let err = details.checked().expect_err("refused");
+            assert!(err.contains(says), "{err}");
+        }
+    }
+}
