@@ -27,13 +27,14 @@ fn a_rollout_is_started_and_advanced_with_evidence_and_refused_with_reasons() {
     let me = server.gql(Some(&staff), "{ me { id role authorities } }", json!({}));
     assert_eq!(me["data"]["me"]["role"], "authority-staff");
     let actor = me["data"]["me"]["id"].as_str().expect("id").to_owned();
+    let kontakt = server.contact("120540000000");
 
     let done = server.gql(
         Some(&staff),
         COMPLETE,
         json!({ "i": {
         "rolloutId": "wohngeld:120540000000", "stepId": "interesse",
-        "evidence": { "datum": "2026-11-01", "kontakt": "Frau Schulz" }, "expectedVersion": 1 } }),
+        "evidence": { "datum": "2026-11-01", "kontakt": kontakt }, "expectedVersion": 1 } }),
     );
     let payload = &done["data"]["completeStep"];
     assert_eq!(payload["rollout"]["version"], 2, "{done}");
@@ -43,7 +44,7 @@ fn a_rollout_is_started_and_advanced_with_evidence_and_refused_with_reasons() {
         actor.as_str(),
         "the token's principal is the actor"
     );
-    assert_eq!(payload["rollout"]["steps"][0]["evidence"]["kontakt"], "Frau Schulz");
+    assert_eq!(payload["rollout"]["steps"][0]["evidence"]["kontakt"], json!(kontakt));
 
     let not_ready = server.gql(
         Some(&staff),
@@ -134,16 +135,17 @@ fn of_32_clients_at_one_version_exactly_one_succeeds() {
     let server = std::sync::Arc::new(Server::start());
     server.gql(Some(&server.admin), START, json!({ "s": "wohngeld", "a": "120540000000" }));
     let staff = server.issue("authority-staff", &["120540000000"]);
+    let contacts: Vec<String> = (0..32).map(|_| server.contact("120540000000")).collect();
     let clients: Vec<_> = (0..32)
         .map(|i| {
-            let (server, staff) = (server.clone(), staff.clone());
+            let (server, staff, kontakt) = (server.clone(), staff.clone(), contacts[i].clone());
             std::thread::spawn(move || {
                 server.gql(
                     Some(&staff),
                     COMPLETE,
                     json!({ "i": {
                     "rolloutId": "wohngeld:120540000000", "stepId": "interesse", "expectedVersion": 1,
-                    "evidence": { "datum": "2026-11-01", "kontakt": format!("Client {i}") } } }),
+                    "evidence": { "datum": "2026-11-01", "kontakt": kontakt } } }),
                 )
             })
         })
@@ -162,7 +164,7 @@ fn the_same_idempotency_key_appends_once() {
     server.gql(Some(&server.admin), START, json!({ "s": "wohngeld", "a": "120540000000" }));
     let staff = server.issue("authority-staff", &["120540000000"]);
     let input = json!({ "i": { "rolloutId": "wohngeld:120540000000", "stepId": "interesse", "idempotencyKey": "abc-1",
-        "evidence": { "datum": "2026-11-01", "kontakt": "Frau Schulz" } } });
+        "evidence": { "datum": "2026-11-01", "kontakt": server.contact("120540000000") } } });
     let first = server.gql(Some(&staff), COMPLETE, input.clone());
     let second = server.gql(Some(&staff), COMPLETE, input);
     assert!(first["errors"].is_null() && second["errors"].is_null(), "{first} {second}");
@@ -247,7 +249,7 @@ fn connections_history_audit_and_time_travel() {
     );
     let staff = server.issue("authority-staff", &["120540000000"]);
     let done = server.gql(Some(&staff), COMPLETE, json!({ "i": {
-        "rolloutId": "wohngeld:120540000000", "stepId": "interesse", "evidence": { "datum": "2026-11-01", "kontakt": "Frau Schulz" } } }));
+        "rolloutId": "wohngeld:120540000000", "stepId": "interesse", "evidence": { "datum": "2026-11-01", "kontakt": server.contact("120540000000") } } }));
     let position = done["data"]["completeStep"]["events"][0]["position"].as_u64().expect("position");
     // Wait until the read models have it.
     let mut page = Value::Null;
@@ -327,9 +329,9 @@ fn connections_history_audit_and_time_travel() {
     let amt = server.gql(Some(&admin), "{ authorities(filter: { nameContains: \"oder-welse\" }) { totalCount } services(filter: { responsibleLevel: \"land\" }) { totalCount edges { node { key feeBased } } } definitions { id phases { steps { id } } } }", json!({}));
     assert_eq!(amt["data"]["authorities"]["totalCount"], 0, "a dissolved Amt is not listed");
     assert_eq!(amt["data"]["services"]["totalCount"], 1);
-    // Every bundled text: EfA (three versions and two of the federal variant), the Land's, the
+    // Every bundled text: EfA (four versions and three of the federal variant), the Land's, the
     // form server's model and its two versions of the municipal set-up.
-    assert_eq!(amt["data"]["definitions"].as_array().map(Vec::len), Some(9));
+    assert_eq!(amt["data"]["definitions"].as_array().map(Vec::len), Some(11));
     // Names as people write them, the register's beside them; a search finds the place.
     let bernau = server.gql(
         Some(&admin),
@@ -361,7 +363,8 @@ fn a_subscription_from_position_0_sees_every_event_once_in_order_while_writers_r
             let (server, staff) = (server.clone(), staff.clone());
             std::thread::spawn(move || {
                 let id = format!("wohngeld:{ars}");
-                server.gql(Some(&staff), COMPLETE, json!({ "i": { "rolloutId": id, "stepId": "interesse", "evidence": { "datum": "2026-11-01", "kontakt": "x" } } }));
+                let kontakt = server.contact(ars);
+                server.gql(Some(&staff), COMPLETE, json!({ "i": { "rolloutId": id, "stepId": "interesse", "evidence": { "datum": "2026-11-01", "kontakt": kontakt } } }));
                 server.gql(Some(&staff), COMPLETE, json!({ "i": { "rolloutId": id, "stepId": "entscheidung", "evidence": { "beschluss_am": "2026-11-02" } } }));
                 for i in 0..5 {
                     server.gql(Some(&staff), "mutation($i: RolloutCommandInput!) { addComment(input: $i) { rollout { version } } }",
@@ -657,7 +660,7 @@ fn the_demo_is_a_living_system_with_months_of_history() {
     // Both programmes, both transport routes, the federal variant; evidence dated by its day.
     let more = server.gql(Some(&server.admin), "{ model: rollout(id: \"hundesteuer_anmeldung:129990000000\") { status } kfz: rollout(id: \"kfz_zulassung:120540000000\") { definition } xta: events(filter: { types: [\"StepApplicabilityChanged\"] }, first: 500) { edges { node { recordedAt data } } } done: events(filter: { types: [\"StepCompleted\"] }, first: 500) { edges { node { recordedAt data } } } }", json!({}));
     assert_eq!(more["data"]["model"]["status"], "live", "ZV DIKOM's model is released: {more}");
-    assert_eq!(more["data"]["kfz"]["definition"], "efa-onboarding-bund@2", "a federal service");
+    assert_eq!(more["data"]["kfz"]["definition"], "efa-onboarding-bund@3", "a federal service");
     let branches: Vec<String> = more["data"]["xta"]["edges"]
         .as_array()
         .expect("edges")
@@ -777,7 +780,8 @@ fn a_rollouts_changes_arrive_live_and_subscriptions_per_token_are_limited() {
         Some(&staff),
         "subscription { rolloutChanged(id: \"wohngeld:120540000000\") { type version } }",
     );
-    server.gql(Some(&staff), COMPLETE, json!({ "i": { "rolloutId": "wohngeld:120540000000", "stepId": "interesse", "evidence": { "datum": "2026-11-01", "kontakt": "x" } } }));
+    let kontakt = server.contact("120540000000");
+    server.gql(Some(&staff), COMPLETE, json!({ "i": { "rolloutId": "wohngeld:120540000000", "stepId": "interesse", "evidence": { "datum": "2026-11-01", "kontakt": kontakt } } }));
     let mut seen = Vec::new();
     while seen.len() < 2 {
         let m = next_message(&mut ws).expect("message");
@@ -822,19 +826,19 @@ fn migration_is_refused_with_reasons_through_the_api() {
     let server = Server::start();
     server.gql(Some(&server.admin), START, json!({ "s": "wohngeld", "a": "120540000000" }));
     let q = "mutation($v: Int!) { migrateRollout(input: { rolloutId: \"wohngeld:120540000000\", definitionVersion: $v }) { rollout { definition } } }";
-    // New rollouts of wohngeld start on efa-onboarding@3 (the service's definition).
-    let same = server.gql(Some(&server.admin), q, json!({ "v": 3 }));
+    // New rollouts of wohngeld start on efa-onboarding@4 (the service's definition).
+    let same = server.gql(Some(&server.admin), q, json!({ "v": 4 }));
     assert_eq!(code(&same), "REJECTED");
     assert!(
-        same["errors"][0]["message"].as_str().unwrap_or("").contains("version 3 is not newer than 3"),
+        same["errors"][0]["message"].as_str().unwrap_or("").contains("version 4 is not newer than 4"),
         "{same}"
     );
     let older = server.gql(Some(&server.admin), q, json!({ "v": 1 }));
     assert!(
-        older["errors"][0]["message"].as_str().unwrap_or("").contains("version 1 is not newer than 3"),
+        older["errors"][0]["message"].as_str().unwrap_or("").contains("version 1 is not newer than 4"),
         "{older}"
     );
-    let unknown = server.gql(Some(&server.admin), q, json!({ "v": 4 }));
+    let unknown = server.gql(Some(&server.admin), q, json!({ "v": 5 }));
     assert_eq!(code(&unknown), "NOT_FOUND");
 }
 
@@ -869,8 +873,9 @@ fn step_actions_progress_over_time_map_layers_and_assets() {
     let (_, steps) = actions(&auditor);
     assert!(steps.iter().all(|s| s["actions"] == json!([])), "an auditor may not write");
     // Completing moves the counts and the actions.
+    let kontakt = server.contact("120540000000");
     let done = server.gql(Some(&staff), COMPLETE, json!({ "i": {
-        "rolloutId": "wohngeld:120540000000", "stepId": "interesse", "evidence": { "datum": "2026-11-01", "kontakt": "Frau Schulz" } } }));
+        "rolloutId": "wohngeld:120540000000", "stepId": "interesse", "evidence": { "datum": "2026-11-01", "kontakt": kontakt } } }));
     assert!(done["errors"].is_null(), "{done}");
     let (done, steps) = actions(&staff);
     assert_eq!(done, 1);
@@ -878,7 +883,7 @@ fn step_actions_progress_over_time_map_layers_and_assets() {
     // The read model keeps summaries; what a step recorded comes from the rollout's stream.
     let details = server.gql(Some(&admin), "{ rollout(id: \"wohngeld:120540000000\") { version steps { id evidence completedBy { id } completedAt } } }", json!({}));
     let first = &details["data"]["rollout"]["steps"][0];
-    assert_eq!(first["evidence"], json!({ "datum": "2026-11-01", "kontakt": "Frau Schulz" }), "{details}");
+    assert_eq!(first["evidence"], json!({ "datum": "2026-11-01", "kontakt": kontakt }), "{details}");
     assert!(first["completedBy"]["id"].as_str().is_some_and(|a| a.starts_with("token:")), "{details}");
     assert!(first["completedAt"].is_string(), "{details}");
     let listed = server.gql(
@@ -887,7 +892,8 @@ fn step_actions_progress_over_time_map_layers_and_assets() {
         json!({}),
     );
     assert_eq!(
-        listed["data"]["rollouts"]["edges"][0]["node"]["steps"][0]["evidence"]["kontakt"], "Frau Schulz",
+        listed["data"]["rollouts"]["edges"][0]["node"]["steps"][0]["evidence"]["kontakt"],
+        json!(kontakt),
         "{listed}"
     );
     // A refusal of evidence names the fields, for a form to mark them.

@@ -11,5 +11,6 @@ mod cli;
 mod dashboard;
 mod formserver;
 mod operations;
+mod persons;
 mod postgres;
 mod workflow_check;

@@ -14,7 +14,7 @@ fn database() -> Option<String> {
 }
 
 /// A fresh schema with the store's tables; the URL that selects it.
-fn fresh_schema(url: &str) -> String {
+pub(crate) fn fresh_schema(url: &str) -> String {
     let schema = format!("efa_t_{}", uuid::Uuid::now_v7().simple());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
@@ -40,12 +40,12 @@ fn the_log_copies_from_sled_to_postgresql_and_back_unchanged() {
     let pg = fresh_schema(&url);
     let out = rollout(&["store", "copy", "--from", a, "--to", &pg]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    // The nine bundled definitions' publications, the catalogue's 263 events, 19 rollouts'.
+    // The eleven bundled definitions' publications, the catalogue's 263 events, 19 rollouts'.
     assert!(String::from_utf8_lossy(&out.stdout)
-        .starts_with("copied 291 events; the chain verifies at the target"));
+        .starts_with("copied 293 events and 0 persons' keys; the chain verifies at the target"));
     let again = rollout(&["store", "copy", "--from", a, "--to", &pg]);
     assert!(
-        String::from_utf8_lossy(&again.stderr).contains("is not empty (it holds 291 events)"),
+        String::from_utf8_lossy(&again.stderr).contains("is not empty (it holds 293 events)"),
         "a non-empty target is refused"
     );
     let back = rollout(&["store", "copy", "--from", &pg, "--to", b]);
@@ -145,7 +145,16 @@ fn two_servers_on_one_database_see_each_others_changes_and_conflicts() {
     let staff = issued["data"]["issueToken"]["token"].as_str().expect("token").to_owned();
     // The same step through both servers at the same version: one success, one conflict.
     let complete = "mutation($i: CompleteStepInput!) { completeStep(input: $i) { rollout { version } } }";
-    let input = json!({ "i": { "rolloutId": "wohngeld:120540000000", "stepId": "interesse", "expectedVersion": 1, "evidence": { "datum": "2026-11-01", "kontakt": "x" } } });
+    let registered = b.gql(
+        Some(&admin),
+        "mutation { registerPerson(input: { ars: \"120540000000\", name: \"Frau Schulz\" }) { id } }",
+        json!({}),
+    );
+    let kontakt = registered["data"]["registerPerson"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{registered}"))
+        .to_owned();
+    let input = json!({ "i": { "rolloutId": "wohngeld:120540000000", "stepId": "interesse", "expectedVersion": 1, "evidence": { "datum": "2026-11-01", "kontakt": kontakt } } });
     let mut me_on_a = Value::Null;
     for _ in 0..100 {
         me_on_a = a.gql(Some(&staff), "{ me { role } }", json!({}));

@@ -137,8 +137,8 @@ fn publish_appends_a_checked_text_once_and_refuses_a_bad_one_with_its_positions(
     let log = String::from_utf8_lossy(&rollout(&["export", "--data-dir", d]).stdout).into_owned();
     assert_eq!(
         log.matches("\"type\":\"DefinitionPublished\"").count(),
-        10,
-        "the nine bundled texts and the variant"
+        12,
+        "the eleven bundled texts and the variant"
     );
 }
 

@@ -194,6 +194,16 @@ impl Server {
         response.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
     }
 
+    /// Registers a contact person of `ars` (as the admin); its id, for `person` evidence fields.
+    pub fn contact(&self, ars: &str) -> String {
+        let r = self.gql(
+            Some(&self.admin),
+            "mutation($i: RegisterPersonInput!) { registerPerson(input: $i) { id } }",
+            json!({ "i": { "ars": ars, "name": "Frau Schulz" } }),
+        );
+        r["data"]["registerPerson"]["id"].as_str().unwrap_or_else(|| panic!("{r}")).to_owned()
+    }
+
     pub fn issue(&self, role: &str, authorities: &[&str]) -> String {
         let r = self.gql(
             Some(&self.admin),

@@ -104,18 +104,33 @@ fn server_cpu() -> Option<f64> {
     Some(ticks / hz)
 }
 
-/// `completeStep` of `interesse` on distinct rollouts of `ids` (up to 60 per client), printed.
-async fn complete_steps(address: &str, token: &str, ids: &Arc<Vec<String>>) {
+/// `completeStep` of `interesse` on distinct rollouts of `ids` (up to 60 per client), printed;
+/// `kontakt` is the contact: a registered person's id (efa-onboarding@4) or a text (@3).
+async fn complete_steps(address: &str, token: &str, ids: &Arc<Vec<String>>, kontakt: &str, what: &str) {
     let per_client = (ids.len() / CLIENTS).min(60);
     let ids = ids.clone();
+    let kontakt = kontakt.to_owned();
     let (rate, p50, p99, errors, cpu) = load(address, token, per_client, move |c, i| {
         let id = &ids[c * per_client + i];
         Some(serde_json::json!({
             "query": "mutation($i: CompleteStepInput!) { completeStep(input: $i) { rollout { version } } }",
-            "variables": { "i": { "rolloutId": id, "stepId": "interesse", "evidence": { "datum": "2026-11-01", "kontakt": "Last" } } }
+            "variables": { "i": { "rolloutId": id, "stepId": "interesse", "evidence": { "datum": "2026-11-01", "kontakt": kontakt } } }
         }).to_string())
     }, None).await;
-    println!("completeStep (durable)      : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}{cpu}");
+    println!("completeStep {what:<15}: {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}{cpu}");
+}
+
+/// Registers a contact person through the API; its id.
+async fn register_contact(client: &mut Client, address: &str, token: &str) -> String {
+    let r = gql(
+        client,
+        address,
+        token,
+        "mutation { registerPerson(input: { ars: \"120540000000\", name: \"Frau Last\", email: \"last@verwaltung.example\" }) { id } }",
+        serde_json::json!({}),
+    )
+    .await;
+    r["data"]["registerPerson"]["id"].as_str().unwrap_or_else(|| panic!("{r}")).to_owned()
 }
 
 /// The load generator alone, against the server at `address`.
@@ -137,6 +152,20 @@ async fn external(address: String, token: String) {
         .filter_map(|e| e["node"]["key"].as_str().map(String::from))
         .collect();
     let setup = Instant::now();
+    // Every other service on the definition before persons (a text contact), for the cost of
+    // the person field in the same run.
+    for key in keys.iter().step_by(2) {
+        let r = gql(
+            &mut client,
+            &address,
+            &token,
+            "mutation($s: String!) { setServiceDefinition(input: { serviceKey: $s, definitionId: \"efa-onboarding\", version: 3, level: AUTHORITY, reason: \"Vergleich\" }) { key } }",
+            serde_json::json!({ "s": key }),
+        )
+        .await;
+        assert!(r["errors"].is_null(), "{r}");
+    }
+    let kontakt = register_contact(&mut client, &address, &token).await;
     for key in &keys {
         let r = gql(
             &mut client,
@@ -148,17 +177,22 @@ async fn external(address: String, token: String) {
         .await;
         assert!(r["errors"].is_null(), "{r}");
     }
-    let mut ids = Vec::new();
+    let (mut ids, mut text_ids) = (Vec::new(), Vec::new());
     let mut after: Option<String> = None;
     loop {
-        let page = gql(&mut client, &address, &token, "query($a: String) { rollouts(first: 500, after: $a) { edges { node { id steps { id status } } } pageInfo { hasNextPage endCursor } } }", serde_json::json!({ "a": after })).await;
+        let page = gql(&mut client, &address, &token, "query($a: String) { rollouts(first: 500, after: $a) { edges { node { id definition steps { id status } } } pageInfo { hasNextPage endCursor } } }", serde_json::json!({ "a": after })).await;
         let conn = &page["data"]["rollouts"];
         for e in conn["edges"].as_array().expect("edges") {
             let ready = e["node"]["steps"]
                 .as_array()
                 .is_some_and(|s| s.iter().any(|s| s["id"] == "interesse" && s["status"] == "ready"));
             if ready {
-                ids.push(e["node"]["id"].as_str().expect("id").to_owned());
+                let id = e["node"]["id"].as_str().expect("id").to_owned();
+                if e["node"]["definition"] == "efa-onboarding@3" {
+                    text_ids.push(id);
+                } else {
+                    ids.push(id);
+                }
             }
         }
         if conn["pageInfo"]["hasNextPage"] != true {
@@ -166,13 +200,19 @@ async fn external(address: String, token: String) {
         }
         after = conn["pageInfo"]["endCursor"].as_str().map(String::from);
     }
-    println!("{} rollouts ready for `interesse`, set up through the API in {:?}", ids.len(), setup.elapsed());
+    println!(
+        "{} + {} rollouts ready for `interesse` (person / text contact), set up through the API in {:?}",
+        ids.len(),
+        text_ids.len(),
+        setup.elapsed()
+    );
     println!("\n## from a separate process: 64 concurrent clients, HTTP/1.1 keep-alive, over loopback");
     let typename = || Some("{\"query\":\"{ __typename }\"}".to_owned());
     let (rate, p50, p99, errors, cpu) = load(&address, &token, 500, move |_, _| typename(), None).await;
     println!("{{ __typename }} (baseline)  : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}{cpu}");
     let ids = Arc::new(ids);
-    complete_steps(&address, &token, &ids).await;
+    complete_steps(&address, &token, &Arc::new(text_ids), "Frau Last", "(text @3)").await;
+    complete_steps(&address, &token, &ids, &kontakt, "(person @4)").await;
     let comment_ids = ids.clone();
     let (rate, p50, p99, errors, cpu) = load(
         &address,
@@ -220,6 +260,7 @@ async fn external(address: String, token: String) {
         setup.elapsed()
     );
     let pairs = |rollouts: Arc<Vec<String>>| {
+        let kontakt = kontakt.clone();
         move |c: usize, i: usize| {
             let reopen = i.is_multiple_of(2);
             let (mutation, input) = if reopen {
@@ -231,7 +272,7 @@ async fn external(address: String, token: String) {
             if reopen {
                 variables["reason"] = "Korrektur".into();
             } else {
-                variables["evidence"] = serde_json::json!({ "datum": "2026-11-01", "kontakt": "Last" });
+                variables["evidence"] = serde_json::json!({ "datum": "2026-11-01", "kontakt": kontakt });
             }
             Some(serde_json::json!({
                 "query": format!("mutation($i: {input}!) {{ {mutation}(input: $i) {{ rollout {{ version }} }} }}"),
@@ -308,6 +349,10 @@ fn main() {
             person: None,
         };
         let token = engine.issue_token(spec, &admin).await.expect("token").secret;
+        let kontakt = {
+            let details = engine::PersonDetails { name: "Frau Last".into(), ..Default::default() };
+            engine.register_person("120540000000", details, &admin).await.expect("contact").id.to_string()
+        };
         let (projector, _) = projections::Projector::start(store.clone(), registry, None).await.expect("projector");
         let tokens = engine.tokens().clone();
         let state = api::ApiState::new(engine, projector.clone());
@@ -322,7 +367,7 @@ fn main() {
         println!("GET /healthz (baseline)     : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}{cpu}");
 
         let ids = Arc::new(rollouts.clone());
-        complete_steps(&address, &token, &ids).await;
+        complete_steps(&address, &token, &ids, &kontakt, "(durable)").await;
         // `BENCH_ONLY=complete`: this far, for a profile of `completeStep`.
         if std::env::var("BENCH_ONLY").as_deref() == Ok("complete") {
             return;

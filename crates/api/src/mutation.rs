@@ -494,7 +494,7 @@ impl RolloutMutation {
                 format!("unknown role `{}`; roles are {}", input.role, TokenRole::NAMES.join(", ")),
             )
         })?;
-        let person = input.person_id.as_ref().map(|id| person_id(id)).transpose()?;
+        let person = input.person_id.as_ref().map(person_id).transpose()?;
         let spec = TokenSpec {
             name: input.name,
             role,

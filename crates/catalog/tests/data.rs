@@ -303,7 +303,7 @@ fn federal_services_start_on_the_variant_without_a_technical_connection() {
     let data = dataset();
     let on = |key: &str| data.services.iter().find(|s| s.key == key).map(|s| s.definition.to_string());
     for federal in ["elterngeld", "kfz_zulassung", "kfz_stilllegung"] {
-        assert_eq!(on(federal).as_deref(), Some("efa-onboarding-bund@2"), "{federal}");
+        assert_eq!(on(federal).as_deref(), Some("efa-onboarding-bund@3"), "{federal}");
     }
-    assert_eq!(on("wohngeld").as_deref(), Some("efa-onboarding@3"));
+    assert_eq!(on("wohngeld").as_deref(), Some("efa-onboarding@4"));
 }

@@ -32,6 +32,10 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../../workflows/archive/efa-onboarding-bund.v1.toml"),
     ),
     (
+        "archive/efa-onboarding-bund.v2.toml",
+        include_str!("../../../workflows/archive/efa-onboarding-bund.v2.toml"),
+    ),
+    (
         "archive/formularserver-assistent.v1.toml",
         include_str!("../../../workflows/archive/formularserver-assistent.v1.toml"),
     ),

@@ -24,7 +24,7 @@ use workflow::rollout::{stream_id, Meta, Rollout};
 pub use cache::CacheStats;
 pub use deadlines::{spawn_deadline_policy, DEADLINE_ROUND};
 pub use definitions::{Published, RolloutMigration, ServiceMigration};
-pub use persons::{PersonDetails, PersonRecord, PersonRegistry, Personal, Retention};
+pub use persons::{spawn_retention_policy, PersonDetails, PersonRecord, PersonRegistry, Personal, Retention};
 pub use tokens::{NewToken, TokenIssued, TokenRegistry, TokenRole, TokenSpec};
 pub use workflow::Registry;
 

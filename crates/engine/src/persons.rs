@@ -168,7 +168,7 @@ pub struct PersonRegistry {
 impl PersonRegistry {
     /// Applies an event of the log; other streams' events are ignored, a repeat changes nothing.
     /// Returns the id of a person this event erased.
-    pub(crate) fn apply(&self, e: &RecordedEvent) -> Option<Uuid> {
+    pub fn apply(&self, e: &RecordedEvent) -> Option<Uuid> {
         if !e.stream_id.starts_with(PERSON_STREAM_PREFIX) {
             return None;
         }
@@ -440,6 +440,29 @@ impl crate::Engine {
         self.persons.apply(&event);
         Ok(event)
     }
+}
+
+/// Erases, every `every`, the persons whose retention period after leaving has passed
+/// ([`crate::Engine::erase_due_persons`]); each erasure is a `PersonErased` by the system naming
+/// the rule, like a manual one.
+pub fn spawn_retention_policy(
+    engine: std::sync::Arc<crate::Engine>,
+    retention: Retention,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match engine.erase_due_persons(retention.clone()).await {
+                Ok(erased) if !erased.is_empty() => {
+                    tracing::info!(persons = erased.len(), retention = %retention.text, "erased persons whose retention period passed")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "the retention policy failed"),
+            }
+        }
+    })
 }
 
 /// A retention period: `P<n>Y`, `P<n>M` or `P<n>D` (ISO 8601, one unit).

@@ -60,6 +60,12 @@ async fn caught_up(p: &Projector, store: &Arc<dyn EventStore>) {
     tokio::time::timeout(Duration::from_secs(10), p.wait_for(head)).await.expect("the projector follows");
 }
 
+/// A registered contact person of `ars`: its id, for `person` evidence fields.
+async fn contact(engine: &Engine, ars: &str) -> String {
+    let details = engine::PersonDetails { name: "Frau Kontakt".into(), ..Default::default() };
+    engine.register_person(ars, details, &admin()).await.expect("register").id.to_string()
+}
+
 /// A deterministic random workload over a few services and administrations.
 async fn workload(engine: &Engine, seed: u64, commands: usize) {
     let mut x = seed | 1;
@@ -75,12 +81,13 @@ async fn workload(engine: &Engine, seed: u64, commands: usize) {
     let staff = req("person:staff", vec![Role::AuthorityStaff], false);
     let pm = req("person:pm", vec![Role::ProjectManager], false);
     let arss = ["120540000000", "120510000000", "120600000000", "120730000000", LAND_ARS];
+    let kontakt = contact(engine, arss[0]).await;
     for _ in 0..commands {
         let service = ["wohngeld", "kfz_zulassung"][next(2) as usize];
         let ars = arss[next(arss.len() as u64) as usize];
         let who = if next(2) == 0 { &staff } else { &pm };
         let command = match next(7) {
-            0 => complete("interesse", json!({ "datum": "2025-01-01", "kontakt": "X" })),
+            0 => complete("interesse", json!({ "datum": "2025-01-01", "kontakt": kontakt })),
             1 => complete("entscheidung", json!({ "beschluss_am": "2025-01-02" })),
             2 => complete("interesse_land", json!({ "datum": "2025-01-01", "ressort": "MIK" })),
             3 => Command::Block { reason: "wartet".into() },
@@ -277,11 +284,12 @@ async fn overdue_is_recorded_once_across_restarts() {
     assert_eq!(first.actor.kind, ActorKind::System);
     // The overdue list orders by how long they waited and leaves out finished steps.
     let staff = req("person:staff", vec![Role::AuthorityStaff], false);
+    let kontakt = contact(&engine, "120540000000").await;
     engine
         .execute(
             "wohngeld",
             "120540000000",
-            complete("interesse", json!({ "datum": "2025-01-01", "kontakt": "X" })),
+            complete("interesse", json!({ "datum": "2025-01-01", "kontakt": kontakt })),
             &staff,
         )
         .await
@@ -352,11 +360,12 @@ async fn progress_groups_by_landkreis_and_the_audit_index_pages_without_scanning
     engine.start_service("hundesteuer", &admin()).await.expect("start");
     let staff = req("person:staff", vec![Role::AuthorityStaff], false);
     // An Amt of Landkreis Barnim (12060) counts under it.
+    let kontakt = contact(&engine, "120605003000").await;
     engine
         .execute(
             "hundesteuer",
             "120605003000",
-            complete("interesse", json!({ "datum": "2025-01-01", "kontakt": "X" })),
+            complete("interesse", json!({ "datum": "2025-01-01", "kontakt": kontakt })),
             &staff,
         )
         .await

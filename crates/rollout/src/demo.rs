@@ -53,6 +53,8 @@ fn evidence(step: &workflow::Step, ars: &str, today: Timestamp, n: usize) -> wor
                 let xta = n % 3 == 1 && values.iter().any(|v| v == "osci_xta");
                 json!(if xta { "osci_xta" } else { values.first().map(String::as_str).unwrap_or_default() })
             }
+            // Archived definitions' contact fields were text; today's are `person` fields
+            // (`with_contacts` fills them with registered persons).
             workflow::FieldType::Text if label.contains("ansprechperson") || f.id == "kontakt" => {
                 json!(CONTACTS[n % CONTACTS.len()])
             }
@@ -84,6 +86,40 @@ fn evidence(step: &workflow::Step, ars: &str, today: Timestamp, n: usize) -> wor
     out
 }
 
+/// `evidence` with each `person` field naming a registered contact of the administration (the
+/// demo registers two per administration when first needed, with addresses under `.example`).
+async fn with_contacts(
+    engine: &engine::Engine,
+    cast: &Cast,
+    step: &workflow::Step,
+    ars: &str,
+    n: usize,
+) -> Result<workflow::Evidence, Failure> {
+    let mut out = evidence(step, ars, engine.now(), n);
+    for (i, f) in step.evidence.iter().filter(|f| f.ty == workflow::FieldType::Person).enumerate() {
+        let mut contacts = cast.contacts.lock().await;
+        if !contacts.contains_key(ars) {
+            let mut ids = Vec::new();
+            for k in 0..2 {
+                let name = CONTACTS[(n + 3 * k) % CONTACTS.len()];
+                let plain = name.trim_start_matches("Frau ").trim_start_matches("Herr ");
+                let address = plain.to_lowercase().replace(' ', ".").replace('ü', "ue").replace('ö', "oe");
+                let details = engine::PersonDetails {
+                    name: name.into(),
+                    function: Some(["Sachgebietsleitung Bürgerservice", "IT-Koordination"][k].into()),
+                    email: Some(format!("{address}@verwaltung-{}.example", &ars[5..])),
+                    phone: Some(format!("0331 {:03} {:04}", n % 1000, 1000 + k)),
+                };
+                ids.push(engine.register_person(ars, details, &cast.admin).await?.id);
+            }
+            contacts.insert(ars.to_owned(), ids);
+        }
+        let ids = &contacts[ars];
+        out.insert(f.id.clone(), json!(ids[i % ids.len()].to_string()));
+    }
+    Ok(out)
+}
+
 /// The ministry responsible for a service in Brandenburg (demo data: an assumption per service).
 fn ministry(service: &str) -> &'static str {
     match service {
@@ -105,6 +141,8 @@ struct Cast {
     staff: [engine::Invocation; 3],
     bot: engine::Invocation,
     admin: engine::Invocation,
+    /// The contact persons registered per administration (ARS → person ids).
+    contacts: tokio::sync::Mutex<std::collections::HashMap<String, Vec<uuid::Uuid>>>,
 }
 
 /// One thing that happens at one time: a service is started (and the Land does its part), or an
@@ -155,6 +193,7 @@ pub async fn generate(engine: &engine::Engine, clock: &crate::serve::ShiftableCl
             admin: false,
         }),
         admin: engine::Invocation::system(),
+        contacts: Default::default(),
     };
     let land = catalog::LAND_ARS;
     let arss: Vec<String> =
@@ -203,6 +242,16 @@ pub async fn generate(engine: &engine::Engine, clock: &crate::serve::ShiftableCl
             Turn::Member { n, ars } => advance(engine, &cast, ASSISTANT, &ars, n, n % 9).await?,
         }
     }
+    // A contact who left, and one erased on request: the history keeps what they did, every
+    // read shows "[gelöscht]".
+    let mut contacts: Vec<Vec<uuid::Uuid>> = cast.contacts.lock().await.values().cloned().collect();
+    contacts.sort();
+    if let [left, erased, ..] = contacts.as_slice() {
+        engine
+            .record_person_left(left[0], &today(engine), "Wechsel in eine andere Verwaltung", &cast.admin)
+            .await?;
+        engine.erase_person(erased[1], "Antrag der Person auf Löschung (Art. 17 DSGVO)", &cast.admin).await?;
+    }
     clock.days_ago(0.0);
     Ok(())
 }
@@ -238,7 +287,7 @@ async fn start_service(engine: &engine::Engine, cast: &Cast, k: usize) -> Result
             let Some(i) = r.definition.step_index(step) else { continue };
             let command = Command::CompleteStep {
                 step: step.into(),
-                evidence: evidence(&r.definition.steps[i], land, engine.now(), k),
+                evidence: with_contacts(engine, cast, &r.definition.steps[i], land, k).await?,
                 comment: None,
             };
             engine.execute(service, land, command, &cast.pm).await?;
@@ -273,7 +322,7 @@ async fn authority_turn(
         } else {
             Command::CompleteStep {
                 step: step.id.clone(),
-                evidence: evidence(step, ars, engine.now(), n),
+                evidence: with_contacts(engine, cast, step, ars, n).await?,
                 comment: None,
             }
         };
@@ -335,7 +384,7 @@ async fn advance(
             } else {
                 &cast.pm
             };
-            let evidence = evidence(step, ars, engine.now(), n);
+            let evidence = with_contacts(engine, cast, step, ars, n).await?;
             (Command::CompleteStep { step: step.id.clone(), evidence, comment: None }, actor)
         };
         if engine.execute(service, ars, command, actor).await.is_err() {

@@ -68,6 +68,12 @@ enum Command {
             default_value_t = store_sled::MIN_FREE_BYTES_DEFAULT >> 20
         )]
         min_free_mb: u64,
+        /// Erase every person this long after the day they left their administration
+        /// (`recordPersonLeft`): `P2Y`, `P18M` or `P90D`. The policy runs at start and every
+        /// hour; each erasure is a `PersonErased` by the system naming the period, like a
+        /// manual one. Without it persons are erased only by `erasePerson`.
+        #[arg(long, value_name = "PERIOD", env = "ROLLOUT_PERSON_RETENTION", value_parser = parse_retention)]
+        person_retention: Option<engine::Retention>,
     },
     /// API tokens (while `rollout serve` runs, use the issueToken / revokeToken mutations).
     #[command(subcommand)]
@@ -104,6 +110,12 @@ enum Command {
         /// Write to FILE instead of standard output (written to FILE.partial, then renamed).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Also write the keys of the persons not erased to FILE (created new, mode 0600: it
+        /// opens their names, e-mail addresses and phone numbers; keep it apart from the
+        /// export and destroy it with the backup). Without it the export holds the personal
+        /// values only as ciphertext, which an import shows as unavailable.
+        #[arg(long, value_name = "FILE")]
+        keys: Option<PathBuf>,
     },
     /// Load an NDJSON export into an empty store. The whole file is checked first; a broken,
     /// reordered or altered file is refused with its line number and nothing is written.
@@ -112,6 +124,9 @@ enum Command {
         store: StoreArgs,
         /// The NDJSON file, as `rollout export` writes it.
         file: PathBuf,
+        /// The keys file `rollout export --keys` wrote: persons' values become readable.
+        #[arg(long, value_name = "FILE")]
+        keys: Option<PathBuf>,
     },
 }
 
@@ -147,7 +162,8 @@ enum WorkflowCommand {
 
 #[derive(Subcommand, Debug)]
 enum StoreCommand {
-    /// Copy every event, hashes included, to an empty target and verify the chain there.
+    /// Copy every event, hashes included, to an empty target and verify the chain there. The
+    /// keys of persons' data are copied along, before the events.
     Copy {
         /// The source: a data directory or a postgres:// URL.
         #[arg(long, value_name = "DIR_OR_URL")]
@@ -356,8 +372,8 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<(), Failure> {
     match command {
-        Command::Serve { store, listen, demo, sled_cache_mb, min_free_mb } => {
-            serve::run(&store, listen, demo, sled_cache_mb << 20, min_free_mb << 20).await
+        Command::Serve { store, listen, demo, sled_cache_mb, min_free_mb, person_retention } => {
+            serve::run(&store, listen, demo, sled_cache_mb << 20, min_free_mb << 20, person_retention).await
         }
         Command::Workflow(WorkflowCommand::Check { files }) => check_workflows(&files),
         Command::Workflow(WorkflowCommand::Publish { store, file, reason }) => {
@@ -473,6 +489,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                     "the target {to} is not empty (it holds {existing} events); nothing was copied"
                 )));
             }
+            let keys = copy_keys(&*source, &*target).await?;
             let head = source.head().await?;
             let mut progress = Progress::new("events copied");
             let mut next = 1;
@@ -491,7 +508,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 return Err(Failure("the copy's head hash differs from the source's".into()));
             }
             println!(
-                "copied {} events; the chain verifies at the target (head hash {})",
+                "copied {} events and {keys} persons' keys; the chain verifies at the target (head hash {})",
                 report.events, report.head.hash
             );
             Ok(())
@@ -547,8 +564,12 @@ async fn run(command: Command) -> Result<(), Failure> {
             );
             Ok(())
         }
-        Command::Export { store, out } => {
+        Command::Export { store, out, keys } => {
             let store = store.open(false).await?;
+            if let Some(path) = &keys {
+                let written = export_keys(&*store, path).await?;
+                eprintln!("wrote the keys of {written} persons to {} (mode 0600)", path.display());
+            }
             let mut progress = Progress::new("exported");
             let count = match out {
                 None => {
@@ -578,8 +599,9 @@ async fn run(command: Command) -> Result<(), Failure> {
             eprintln!("exported {count} events");
             Ok(())
         }
-        Command::Import { store, file } => {
+        Command::Import { store, file, keys } => {
             std::fs::File::open(&file).map_err(|e| at(&file, e))?;
+            let keys = keys.map(|path| read_keys(&path)).transpose()?;
             let store = store.open(true).await?;
             let mut progress = Progress::new("imported");
             let open = || std::fs::File::open(&file).map(BufReader::new);
@@ -591,9 +613,83 @@ async fn run(command: Command) -> Result<(), Failure> {
             })?;
             progress.done();
             println!("imported {count} events");
+            let persons = registered_persons(&*store).await?;
+            match keys {
+                Some(keys) => {
+                    let imported = keys.len();
+                    store_keys(&*store)?.insert(keys).await?;
+                    println!("imported the keys of {imported} persons");
+                }
+                None if persons > 0 => println!(
+                    "the log names {persons} persons not erased; without their keys (--keys) their values read as {}",
+                    engine::persons::UNAVAILABLE_TEXT
+                ),
+                None => {}
+            }
             Ok(())
         }
     }
+}
+
+fn parse_retention(text: &str) -> Result<engine::Retention, String> {
+    text.parse()
+}
+
+/// The key store beside a store's log.
+fn store_keys(store: &dyn EventStore) -> Result<Arc<dyn store::KeyStore>, Failure> {
+    store.key_store().ok_or_else(|| Failure("this store keeps no keys".into()))
+}
+
+/// Copies every key of `from`'s key store to `to`'s; returns how many.
+async fn copy_keys(from: &dyn EventStore, to: &dyn EventStore) -> Result<usize, Failure> {
+    let keys = store_keys(from)?.all().await?;
+    let count = keys.len();
+    store_keys(to)?.insert(keys).await?;
+    Ok(count)
+}
+
+/// Writes the keys of `store` to a new file of mode 0600; returns how many.
+async fn export_keys(store: &dyn EventStore, path: &Path) -> Result<usize, Failure> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let keys = store_keys(store)?.all().await?;
+    let mut file = std::fs::File::options()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| at(path, e))?;
+    let mut text = zeroize::Zeroizing::new(String::new());
+    text.push_str("# efa-rollout persons' keys: <person id> <key>. Opens personal data: keep apart, destroy with the backup.\n");
+    for (id, key) in &keys {
+        text.push_str(&store::keys::key_line(*id, key));
+        text.push('\n');
+    }
+    file.write_all(text.as_bytes()).map_err(|e| at(path, e))?;
+    file.sync_all().map_err(|e| at(path, e))?;
+    Ok(keys.len())
+}
+
+/// Reads a keys file of `export_keys`; a bad line is named.
+fn read_keys(path: &Path) -> Result<Vec<(uuid::Uuid, store::Key)>, Failure> {
+    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| at(path, e))?);
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|(i, line)| {
+            store::keys::parse_key_line(line)
+                .map_err(|e| Failure(format!("{}:{}: {e}", path.display(), i + 1)))
+        })
+        .collect()
+}
+
+/// Persons registered and not erased in `store`'s log.
+async fn registered_persons(store: &dyn EventStore) -> Result<usize, Failure> {
+    let persons = engine::PersonRegistry::default();
+    for e in store::read_categories(store, &[engine::persons::PERSON_STREAM_PREFIX]).await? {
+        persons.apply(&e);
+    }
+    Ok(persons.all().iter().filter(|p| p.erased.is_none()).count())
 }
 
 fn check_workflows(files: &[PathBuf]) -> Result<(), Failure> {

@@ -47,6 +47,9 @@ impl store::Clock for ShiftableClock {
     }
 }
 
+/// How often the retention policy looks for persons due for erasure.
+const RETENTION_ROUND: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Runs the server; `sled_cache_bytes` sizes the embedded store's index cache.
 pub async fn run(
     args: &crate::StoreArgs,
@@ -54,6 +57,7 @@ pub async fn run(
     demo: bool,
     sled_cache_bytes: u64,
     min_free_bytes: u64,
+    person_retention: Option<engine::Retention>,
 ) -> Result<(), Failure> {
     // With the log in PostgreSQL a data directory is optional: without one, this server writes
     // nothing locally (the checkpoint is kept in the database).
@@ -120,6 +124,8 @@ pub async fn run(
     say(format_args!("listening on http://{address}"));
 
     let deadlines = engine::spawn_deadline_policy(engine.clone(), projector.clone(), engine::DEADLINE_ROUND);
+    let retention = person_retention
+        .map(|period| engine::spawn_retention_policy(engine.clone(), period, RETENTION_ROUND));
     let checkpoints = {
         let projector = projector.clone();
         tokio::spawn(async move {
@@ -175,6 +181,9 @@ pub async fn run(
         .await
         .map_err(|e| Failure(format!("the server stopped: {e}")))?;
     health.abort();
+    if let Some(retention) = &retention {
+        retention.abort();
+    }
     if let Some(cause) = fatal.lock().unwrap_or_else(|p| p.into_inner()).take() {
         deadlines.abort();
         checkpoints.abort();

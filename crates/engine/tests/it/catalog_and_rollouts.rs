@@ -56,6 +56,12 @@ pub(crate) async fn engine() -> (Engine, Arc<dyn EventStore>) {
     (engine, store)
 }
 
+/// A registered contact person of `ars` (the catalogue imported): its id, for `person` fields.
+pub(crate) async fn contact(engine: &Engine, ars: &str) -> String {
+    let details = engine::PersonDetails { name: "Frau Kontakt".into(), ..Default::default() };
+    engine.register_person(ars, details, &admin()).await.expect("register a contact").id.to_string()
+}
+
 pub(crate) async fn head(store: &Arc<dyn EventStore>) -> u64 {
     store.head().await.expect("head").position
 }
@@ -213,8 +219,9 @@ async fn dissolving_amt_oder_welse_moves_its_rollouts_to_schwedt() {
         )
         .await
         .expect("land");
+    let kontakt = contact(&engine, ODER_WELSE).await;
     let steps = [
-        ("interesse", json!({ "datum": "2021-09-01", "kontakt": "Herr Lange" })),
+        ("interesse", json!({ "datum": "2021-09-01", "kontakt": kontakt })),
         ("entscheidung", json!({ "beschluss_am": "2021-10-01" })),
         ("nutzungsvereinbarung", json!({ "unterzeichnet_am": "2021-11-01", "aktenzeichen": "OW-12" })),
         ("organisationseinheit", json!({ "oe_kennung": "OE-OW-1" })),
@@ -359,7 +366,8 @@ async fn an_idempotency_key_applies_a_command_once_and_a_stale_version_conflicts
     let started = engine.start_rollout("wohngeld", "120540000000", None, &admin()).await.expect("start");
     let mut keyed = staff();
     keyed.idempotency_key = Some("schritt-1".into());
-    let command = complete("interesse", json!({ "datum": "2025-01-01", "kontakt": "X" }));
+    let kontakt = contact(&engine, "120540000000").await;
+    let command = complete("interesse", json!({ "datum": "2025-01-01", "kontakt": kontakt }));
     let first = engine.execute("wohngeld", "120540000000", command.clone(), &keyed).await.expect("first");
     let before = head(&store).await;
     let again = engine.execute("wohngeld", "120540000000", command, &keyed).await.expect("repeat");
@@ -625,7 +633,8 @@ async fn a_command_refused_on_a_stale_entry_is_decided_on_the_log() {
     a.import_catalog(&dataset(), &admin(), |_, _| {}).await.expect("import");
     let b = Engine::open(store.clone(), registry()).await.expect("b");
     let p = "120540000000";
-    let evidence = || json!({ "datum": "2026-11-01", "kontakt": "Frau Kern" });
+    let kontakt = contact(&a, p).await;
+    let evidence = || json!({ "datum": "2026-11-01", "kontakt": kontakt });
     a.start_rollout("wohngeld", p, None, &admin()).await.expect("start");
     a.execute("wohngeld", p, complete("interesse", evidence()), &staff()).await.expect("complete on a");
     // B reopens the step: A's entry still has it done.

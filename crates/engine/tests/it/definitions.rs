@@ -117,10 +117,11 @@ async fn a_store_written_before_definitions_were_events_folds_as_before() {
     let (old, store) = engine().await;
     old.import_catalog(&dataset(), &admin(), |_, _| {}).await.expect("import");
     old.start_rollout("wohngeld", POTSDAM, None, &admin()).await.expect("start");
+    let kontakt = crate::catalog_and_rollouts::contact(&old, POTSDAM).await;
     old.execute(
         "wohngeld",
         POTSDAM,
-        complete("interesse", json!({"datum": "2026-01-05", "kontakt": "Amt"})),
+        complete("interesse", json!({"datum": "2026-01-05", "kontakt": kontakt})),
         &admin(),
     )
     .await
@@ -162,11 +163,12 @@ async fn a_service_on_its_own_definition_and_its_running_rollouts_moved_in_one_b
     engine.start_rollout("wohngeld", LAND_ARS, None, &admin()).await.expect("land");
     engine.start_rollout("wohngeld", POTSDAM, None, &admin()).await.expect("start");
     engine.start_rollout("wohngeld", BARNIM, None, &admin()).await.expect("start");
+    let kontakt = crate::catalog_and_rollouts::contact(&engine, POTSDAM).await;
     engine
         .execute(
             "wohngeld",
             POTSDAM,
-            complete("interesse", json!({"datum": "2026-01-05", "kontakt": "Amt"})),
+            complete("interesse", json!({"datum": "2026-01-05", "kontakt": kontakt})),
             &admin(),
         )
         .await

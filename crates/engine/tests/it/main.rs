@@ -1,4 +1,5 @@
-//! The engine's tests, one binary: the catalogue and rollouts, and definitions as events.
+//! The engine's tests, one binary: the catalogue and rollouts, definitions as events, persons.
 
 mod catalog_and_rollouts;
 mod definitions;
+mod persons;

@@ -859,7 +859,7 @@ fn a_federal_service_s_rollout_has_no_technical_connection_of_its_own_and_goes_l
         ("efa-onboarding-bund.toml", &bund),
     ])
     .expect("valid");
-    let d = workflow::Definitions::get(&registry, "efa-onboarding-bund", 2).expect("the variant");
+    let d = workflow::Definitions::get(&registry, "efa-onboarding-bund", 3).expect("the variant");
     for gone in [
         "rueckkanal",
         "transportweg",

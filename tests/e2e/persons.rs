@@ -1,0 +1,345 @@
+//! Personal data end to end, on the real binary: a person registered, named in evidence and
+//! behind a token; erased — then no read path returns the values, no file of the data
+//! directory (and no table of the PostgreSQL database) holds them, and the log verifies.
+//! Export and import with and without the keys file; `store copy` takes the keys along.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::support::{rollout, Server};
+
+const ARS: &str = "120520000000";
+const NAME: &str = "Gundula Löschprobe-Zett";
+const EMAIL: &str = "gundula.loeschprobe@amt-e2e.example";
+const PHONE: &str = "+49 3381 5550199";
+
+fn register(server: &Server, token: &str, name: &str) -> String {
+    let r = server.gql(
+        Some(token),
+        "mutation($i: RegisterPersonInput!) { registerPerson(input: $i) { id name } }",
+        json!({ "i": { "ars": ARS, "name": name, "email": EMAIL, "phone": PHONE, "function": "IT-Koordination" } }),
+    );
+    r["data"]["registerPerson"]["id"].as_str().unwrap_or_else(|| panic!("{r}")).to_owned()
+}
+
+fn person(server: &Server, token: &str, id: &str) -> Value {
+    let r = server.gql(
+        Some(token),
+        "query($id: ID!) { person(id: $id) { name email phone erased } }",
+        json!({ "id": id }),
+    );
+    r["data"]["person"].clone()
+}
+
+/// Every value of personal data this test wrote, in the forms a file could hold it.
+fn needles() -> Vec<Vec<u8>> {
+    let mut all = Vec::new();
+    for v in [NAME, EMAIL, PHONE, "Löschprobe"] {
+        all.push(v.as_bytes().to_vec());
+        // JSON with escaped non-ASCII, as some writers produce it.
+        all.push(
+            serde_json::to_string(v).expect("json").trim_matches('"').replace('ö', "\\u00f6").into_bytes(),
+        );
+    }
+    all
+}
+
+fn scan_dir(dir: &Path, found: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            scan_dir(&path, found);
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        for needle in needles() {
+            if bytes.windows(needle.len()).any(|w| w == needle.as_slice()) {
+                found.push(format!("{} holds {:?}", path.display(), String::from_utf8_lossy(&needle)));
+            }
+        }
+    }
+}
+
+/// Every row of every table of the database the server's URL selects, as text (bytea as hex).
+fn scan_database(url: &str, found: &mut Vec<String>) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect");
+        tokio::spawn(connection);
+        let tables = client
+            .query(
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()",
+                &[],
+            )
+            .await
+            .expect("tables");
+        assert!(tables.len() >= 5, "the store's tables are there");
+        for t in tables {
+            let table: String = t.get(0);
+            let rows = client.query(&format!("SELECT t::text FROM {table} t"), &[]).await.expect("rows");
+            for row in rows {
+                let text: String = row.get(0);
+                for needle in needles() {
+                    let hex: String = needle.iter().map(|b| format!("{b:02x}")).collect();
+                    if text.as_bytes().windows(needle.len()).any(|w| w == needle.as_slice()) || text.contains(&hex) {
+                        found.push(format!("table {table} holds {:?}", String::from_utf8_lossy(&needle)));
+                    }
+                }
+            }
+        }
+    });
+}
+
+fn store_url(server: &Server) -> Option<String> {
+    (server.store_args[0] == "--store").then(|| server.store_args[1].clone())
+}
+
+#[test]
+fn an_erased_person_is_gone_from_every_read_every_file_and_every_table() {
+    let tmp = tempfile::tempdir().expect("dir");
+    let dir = tmp.path().join("data");
+    let server = Server::start_in(dir.clone());
+    let admin = server.admin.clone();
+    let id = register(&server, &admin, NAME);
+    let issued = server.gql(
+        Some(&admin),
+        "mutation($i: IssueTokenInput!) { issueToken(input: $i) { token } }",
+        json!({ "i": { "name": "Sachbearbeitung Bürgerservice", "role": "authority-staff", "authorities": [ARS], "personId": id } }),
+    );
+    let token =
+        issued["data"]["issueToken"]["token"].as_str().unwrap_or_else(|| panic!("{issued}")).to_owned();
+    let started = server.gql(
+        Some(&admin),
+        "mutation($i: StartRolloutInput!) { startRollout(input: $i) { rollout { id } } }",
+        json!({ "i": { "serviceKey": "wohngeld", "ars": ARS } }),
+    );
+    assert!(started["errors"].is_null(), "{started}");
+    // A restart between registration and erasure: the key is read back from the key store.
+    let store_args = server.store_args.clone();
+    let server = restart(server, &dir, &store_args);
+    assert_eq!(person(&server, &token, &id)["email"], EMAIL, "the person's own token reads it");
+    let completed = server.gql(
+        Some(&token),
+        "mutation($i: CompleteStepInput!) { completeStep(input: $i) { rollout { version } } }",
+        json!({ "i": { "rolloutId": format!("wohngeld:{ARS}"), "stepId": "interesse", "evidence": { "datum": "2026-11-01", "kontakt": id } } }),
+    );
+    assert!(completed["errors"].is_null(), "{completed}");
+    let steps = "query { rollout(id: \"wohngeld:120520000000\") { steps { id evidence completedAt completedBy { id name } } } }";
+    let before = server.gql(Some(&admin), steps, json!({}));
+    assert_eq!(before["data"]["rollout"]["steps"][0]["completedBy"]["name"], NAME, "{before}");
+
+    // The data protection officer's request.
+    let erased = server.gql(
+        Some(&admin),
+        "mutation($i: ErasePersonInput!) { erasePerson(input: $i) { name email erased } }",
+        json!({ "i": { "personId": id, "reason": "Antrag nach Art. 17 DSGVO vom 01.12.2026" } }),
+    );
+    assert_eq!(
+        erased["data"]["erasePerson"],
+        json!({ "name": "[gelöscht]", "email": null, "erased": true }),
+        "{erased}"
+    );
+    let after = server.gql(Some(&admin), steps, json!({}));
+    let step = &after["data"]["rollout"]["steps"][0];
+    assert_eq!(step["completedBy"]["name"], "[gelöscht]");
+    assert_eq!(
+        step["completedBy"]["id"], before["data"]["rollout"]["steps"][0]["completedBy"]["id"],
+        "which token, still"
+    );
+    assert_eq!(step["completedAt"], before["data"]["rollout"]["steps"][0]["completedAt"], "when, still");
+    assert_eq!(step["evidence"]["kontakt"], json!(id));
+    // Every read path: the history, the audit log, the subscription's catch-up.
+    let history = server.gql(
+        Some(&admin),
+        "query { rollout(id: \"wohngeld:120520000000\") { history { event { type actor { name } data } } } }
+         events(first: 500) { edges { node { type actor { name } data } } } }",
+        json!({}),
+    );
+    let mut ws = crate::support::subscribe(
+        &server,
+        Some(&admin),
+        "subscription { events(filter: { rolloutId: \"wohngeld:120520000000\" }) { type actor { name } data } }",
+    );
+    let mut live = String::new();
+    while !live.contains("StepCompleted") {
+        let m = crate::support::next_message(&mut ws).expect("the rollout's events");
+        live.push_str(&m.to_string());
+    }
+    assert!(live.contains("[gelöscht]"), "the feed names the erased actor so: {live}");
+    let reads = format!("{history}{live}{}", person(&server, &admin, &id));
+    for needle in needles() {
+        let needle = String::from_utf8_lossy(&needle).into_owned();
+        assert!(!reads.contains(&needle), "a read returned {needle}");
+    }
+    assert!(reads.contains("[gelöscht]"));
+    // The dashboard reads through the same GraphQL API; the files: after a clean stop the
+    // checkpoint is rewritten and sled's index checkpointed.
+    let url = store_url(&server);
+    drop_gracefully(server);
+    let mut found = Vec::new();
+    scan_dir(&dir, &mut found);
+    if let Some(url) = &url {
+        scan_database(url, &mut found);
+    }
+    assert!(found.is_empty(), "plaintext left: {found:#?}");
+    let verify = rollout(
+        &[&["verify"], store_args.iter().map(String::as_str).collect::<Vec<_>>().as_slice()].concat(),
+    );
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    let export = rollout(
+        &[&["export"], store_args.iter().map(String::as_str).collect::<Vec<_>>().as_slice()].concat(),
+    );
+    assert!(export.status.success());
+    let text = String::from_utf8_lossy(&export.stdout);
+    assert!(text.contains("PersonErased") && !text.contains(NAME) && !text.contains(EMAIL));
+}
+
+/// Stops the server with SIGTERM (it writes its checkpoint) and waits for it.
+fn drop_gracefully(mut server: Server) {
+    let pid = server.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    let status = server.child.wait().expect("wait");
+    assert!(status.success(), "the server stopped cleanly: {status}");
+}
+
+fn restart(server: Server, dir: &Path, store_args: &[String]) -> Server {
+    drop_gracefully(server);
+    let extra: Vec<&str> =
+        if store_args[0] == "--store" { store_args.iter().map(String::as_str).collect() } else { vec![] };
+    let again = Server::spawn_with(dir, tempfile::tempdir().expect("dir"), &extra);
+    assert!(!again.admin.is_empty(), "the admin token is kept");
+    again
+}
+
+/// A store with one readable person and one erased, written by a server that then stops.
+fn store_with_persons(dir: &Path) -> (String, String) {
+    // The embedded store, also when the other tests run on PostgreSQL: this one exports a
+    // data directory.
+    run_ok(&["catalog", "import", "--data-dir", dir.to_str().expect("path")]);
+    let server = Server::start_in(dir.to_owned());
+    let admin = server.admin.clone();
+    let kept = register(&server, &admin, NAME);
+    let gone = register(&server, &admin, "Hinnerk Gelöscht");
+    let erased = server.gql(
+        Some(&admin),
+        "mutation($i: ErasePersonInput!) { erasePerson(input: $i) { erased } }",
+        json!({ "i": { "personId": gone, "reason": "Ausgeschieden" } }),
+    );
+    assert_eq!(erased["data"]["erasePerson"]["erased"], true, "{erased}");
+    drop_gracefully(server);
+    (kept, gone)
+}
+
+/// An admin token of the store in `dir` (an imported log keeps the source's tokens, whose
+/// secrets stayed with the source).
+fn admin_token(dir: &Path) -> String {
+    let said = run_ok(&[
+        "token",
+        "create",
+        "--data-dir",
+        dir.to_str().expect("path"),
+        "--name",
+        "Prüfung",
+        "--role",
+        "admin",
+    ]);
+    said.lines().find(|l| l.starts_with("efa_")).unwrap_or_else(|| panic!("{said}")).trim().to_owned()
+}
+
+fn run_ok(args: &[&str]) -> String {
+    let out = rollout(args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn exports_carry_ciphertext_and_the_keys_file_opens_it_again() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().expect("dir");
+    let source = tmp.path().join("source");
+    let (kept, gone) = store_with_persons(&source);
+    let source_args = || ["--data-dir", source.to_str().expect("path")];
+    let (log, keys) = (tmp.path().join("log.ndjson"), tmp.path().join("keys.txt"));
+    let said = run_ok(
+        &[
+            &["export"],
+            &source_args()[..],
+            &["--out", log.to_str().expect("path"), "--keys", keys.to_str().expect("path")],
+        ]
+        .concat(),
+    );
+    assert!(said.contains("wrote the keys of 1 persons"), "the erased person's key is gone: {said}");
+    assert_eq!(std::fs::metadata(&keys).expect("keys").permissions().mode() & 0o777, 0o600);
+    let exported = std::fs::read_to_string(&log).expect("log");
+    assert!(!exported.contains(NAME) && !exported.contains(EMAIL) && exported.contains("PersonRegistered"));
+    assert!(!std::fs::read_to_string(&keys).expect("keys").contains(&gone));
+
+    // Imported without the keys: the values are unavailable, and the import says so.
+    let bare = tmp.path().join("bare");
+    let said = run_ok(&["import", "--data-dir", bare.to_str().expect("path"), log.to_str().expect("path")]);
+    assert!(
+        said.contains(
+            "names 1 persons not erased; without their keys (--keys) their values read as [nicht verfügbar]"
+        ),
+        "{said}"
+    );
+    let admin = admin_token(&bare);
+    let server = Server::start_in(bare.clone());
+    assert_eq!(
+        person(&server, &admin, &kept),
+        json!({ "name": "[nicht verfügbar]", "email": null, "phone": null, "erased": false })
+    );
+    assert_eq!(person(&server, &admin, &gone)["name"], "[gelöscht]");
+    drop(server);
+
+    // With the keys: readable again (the erased person stays erased).
+    let keyed = tmp.path().join("keyed");
+    let said = run_ok(&[
+        "import",
+        "--data-dir",
+        keyed.to_str().expect("path"),
+        log.to_str().expect("path"),
+        "--keys",
+        keys.to_str().expect("path"),
+    ]);
+    assert!(said.contains("imported the keys of 1 persons"), "{said}");
+    let admin = admin_token(&keyed);
+    let server = Server::start_in(keyed);
+    assert_eq!(person(&server, &admin, &kept)["email"], EMAIL);
+    assert_eq!(person(&server, &admin, &gone)["name"], "[gelöscht]");
+    drop(server);
+
+    // A keys file with a bad line is refused before anything is written, naming the line.
+    std::fs::write(&keys, format!("{kept} nicht-hex\n")).expect("write");
+    let out = rollout(&[
+        "import",
+        "--data-dir",
+        tmp.path().join("refused").to_str().expect("path"),
+        log.to_str().expect("path"),
+        "--keys",
+        keys.to_str().expect("path"),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("keys.txt:1:"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!tmp.path().join("refused").join("log").exists(), "nothing was written");
+
+    // `store copy` to PostgreSQL takes the keys along.
+    let Ok(url) = std::env::var("ROLLOUT_TEST_DATABASE_URL") else {
+        println!("skipped: the copy to PostgreSQL: ROLLOUT_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let pg = crate::postgres::fresh_schema(&url);
+    let said = run_ok(&["store", "copy", "--from", source.to_str().expect("path"), "--to", &pg]);
+    assert!(said.contains("and 1 persons' keys"), "{said}");
+    let admin = run_ok(&["token", "create", "--store", &pg, "--name", "Prüfung", "--role", "admin"]);
+    let admin =
+        admin.lines().find(|l| l.starts_with("efa_")).unwrap_or_else(|| panic!("{admin}")).trim().to_owned();
+    let server = Server::start_on(&tmp.path().join("pg-local"), &pg);
+    assert_eq!(person(&server, &admin, &kept)["email"], EMAIL);
+    assert_eq!(person(&server, &admin, &gone)["name"], "[gelöscht]");
+}
