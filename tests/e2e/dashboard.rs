@@ -242,6 +242,8 @@ fn completing_a_step_on_the_rollout_page_updates_a_second_open_page_live() {
     // Complete the step through its form, with valid evidence for each field.
     page.click(&format!("#steps tr[data-step='{step}'] button[data-action=completeStep]"));
     page.wait_for("document.getElementById('action-form')", 10, "document.body.innerText.slice(0, 500)");
+    let note = page.eval("document.getElementById('reason-note').textContent");
+    assert!(note.as_str().unwrap_or_default().contains("keine personenbezogenen Daten"), "{note}");
     let ars = id.split_once(':').expect("id").1;
     page.eval(&format!(r#"(() => {{
         const values = {{ date: "2026-11-02", url: "https://service.brandenburg.de/", uuid: "4f6bd8b0-6b5e-4c7a-9d1e-2f0c1a7e3b11",
@@ -278,6 +280,34 @@ fn completing_a_step_on_the_rollout_page_updates_a_second_open_page_live() {
         json!({ "id": id }),
     );
     assert_eq!(after["data"]["rollout"]["stepsDone"], json!(done + 1), "{after}");
+
+    // The demo's erased contact reads "[gelöscht]" where a rollout names it, and a readable
+    // contact by name; the page passes the accessibility audit.
+    let erased = server.gql(
+        Some(&server.admin),
+        "{ events(filter: { types: [\"PersonErased\"] }) { edges { node { data } } } }",
+        json!({}),
+    );
+    let gone = erased["data"]["events"]["edges"][0]["node"]["data"]["personId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{erased}"))
+        .to_owned();
+    let all = server.gql(Some(&server.admin), "{ rollouts(first: 500, filter: { serviceKey: \"wohngeld\" }) { edges { node { id steps { evidence } } } } }", json!({}));
+    let naming = all["data"]["rollouts"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .find(|e| e["node"]["steps"].to_string().contains(&gone))
+        .and_then(|e| e["node"]["id"].as_str())
+        .unwrap_or_else(|| panic!("a rollout names the erased contact {gone}"))
+        .to_owned();
+    page.eval(&format!("location.hash = '#/rollout/{naming}'"));
+    page.wait_for(&format!("document.getElementById('inhalt').dataset.rollout === '{naming}' && document.querySelectorAll('#steps dl.evidence').length > 0"), 30, "document.body.innerText.slice(0, 800)");
+    let shown = page.eval("document.getElementById('steps').innerText");
+    let shown = shown.as_str().unwrap_or_default();
+    assert!(shown.contains("[gelöscht]"), "the erased contact: {shown}");
+    assert!(!shown.contains(&gone), "a name, never the id: {shown}");
+    assert_eq!(page.accessibility_problems(), Vec::<String>::new());
     watcher.settle(200);
     page.settle(200);
     browser.assert_nothing_left_the_machine();

@@ -343,3 +343,54 @@ fn exports_carry_ciphertext_and_the_keys_file_opens_it_again() {
     assert_eq!(person(&server, &admin, &kept)["email"], EMAIL);
     assert_eq!(person(&server, &admin, &gone)["name"], "[gelöscht]");
 }
+
+/// A store written the way earlier builds wrote it (a contact's name as text evidence, an actor
+/// by display name): `rollout personal-data find` names each place, never the value, and
+/// changes nothing.
+#[test]
+fn personal_data_find_lists_older_plain_text_without_printing_it() {
+    let tmp = tempfile::tempdir().expect("dir");
+    let dir = tmp.path().join("old");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let store: std::sync::Arc<dyn store::EventStore> = std::sync::Arc::new(
+            store_sled::SledStore::open(store_sled::SledConfig::new(&dir)).expect("open"),
+        );
+        let registry = std::sync::Arc::new(engine::definitions::bundled().expect("bundled"));
+        let engine = engine::Engine::open(store, registry).await.expect("engine");
+        let anna = engine::Invocation::new(workflow::decide::Principal {
+            actor: store::Actor::named("person:anna", "Anna Altbestand", store::ActorKind::Person),
+            roles: vec![workflow::definition::Role::AuthorityStaff],
+            admin: true,
+        });
+        let data = catalog::parse_dataset(&catalog::parse::bundled_files()).expect("data");
+        engine.import_catalog(&data, &anna, |_, _| {}).await.expect("catalogue");
+        let text_contacts = catalog::DefinitionRef::new("efa-onboarding", 3);
+        engine.start_rollout("wohngeld", ARS, Some(&text_contacts), &anna).await.expect("start");
+        let evidence = [("datum", json!("2024-03-01")), ("kontakt", json!("Herr Otto Altkontakt"))]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        let command =
+            workflow::decide::Command::CompleteStep { step: "interesse".into(), evidence, comment: None };
+        engine.execute("wohngeld", ARS, command, &anna).await.expect("complete");
+    });
+    let before = rollout(&["export", "--data-dir", dir.to_str().expect("path")]).stdout;
+    let out = rollout(&["personal-data", "find", "--data-dir", dir.to_str().expect("path")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed = String::from_utf8_lossy(&out.stdout);
+    let line = listed
+        .lines()
+        .find(|l| l.contains("evidence interesse.kontakt"))
+        .unwrap_or_else(|| panic!("the contact is found: {listed}"));
+    assert!(line.contains(&format!("rollout-wohngeld:{ARS}\tStepCompleted\t")), "{line}");
+    assert!(line.contains("Ansprechperson der Verwaltung, text"), "{line}");
+    assert!(listed.contains("the display name of actor person:anna (and in"), "{listed}");
+    assert!(
+        !listed.contains("Altkontakt") && !listed.contains("Anna Altbestand"),
+        "no value is printed: {listed}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("places of personal data in plain text"));
+    let after = rollout(&["export", "--data-dir", dir.to_str().expect("path")]).stdout;
+    assert_eq!(before, after, "nothing changed");
+}

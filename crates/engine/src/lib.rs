@@ -8,6 +8,7 @@ pub mod deadlines;
 pub mod definitions;
 pub mod limits;
 pub mod persons;
+pub mod plaintext;
 pub mod tokens;
 mod turns;
 

@@ -99,6 +99,9 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Personal data in the log (the persons' values are encrypted; this finds older plain text).
+    #[command(subcommand)]
+    PersonalData(PersonalDataCommand),
     /// Copy the whole log from one store to another (a data directory or a postgres:// URL),
     /// e.g. to move to PostgreSQL. The target must be empty; the copy is verified there.
     #[command(subcommand)]
@@ -157,6 +160,18 @@ enum WorkflowCommand {
         /// Why it is published (kept in the log).
         #[arg(long)]
         reason: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PersonalDataCommand {
+    /// List where the log holds personal data in plain text, as a store written before persons
+    /// were records does: contact-like text and e-mail evidence, actors' display names, token
+    /// names. One line per place (position, stream, event type, what), never the value; the log
+    /// is not changed (README, "Personal data in older stores", says what an operator can do).
+    Find {
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -461,6 +476,30 @@ async fn run(command: Command) -> Result<(), Failure> {
                 "started {} rollouts of `{key}`; {} existed already",
                 summary.started.len(),
                 summary.existing.len()
+            );
+            Ok(())
+        }
+        Command::PersonalData(PersonalDataCommand::Find { store }) => {
+            let store = store.open(false).await?;
+            let registry = engine::definitions::bundled().map_err(Failure)?;
+            let head = store.head().await?.position;
+            let mut progress = Progress::new("events read");
+            let findings = engine::plaintext::find_plaintext(&*store, &registry, |n| {
+                progress.show_of(n as usize, head as usize)
+            })
+            .await?;
+            progress.done();
+            let mut out = BufWriter::new(std::io::stdout().lock());
+            for f in &findings {
+                // A closed output (a pager quit) ends the listing, not the process with a panic.
+                if writeln!(out, "{}\t{}\t{}\t{}", f.position, f.stream_id, f.event_type, f.what).is_err() {
+                    break;
+                }
+            }
+            let _ = out.flush();
+            eprintln!(
+                "{} places of personal data in plain text (or values that may be) in {head} events",
+                findings.len()
             );
             Ok(())
         }

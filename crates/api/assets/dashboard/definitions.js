@@ -13,7 +13,7 @@ const DEFINITION_FIELDS = `id version title description scope landDefinition con
     evidence { id label type required values labels } } }`;
 
 const SCOPE = { authority: "Verwaltung", land: "Land" };
-const TYPE = { text: "Text", date: "Datum", url: "Adresse (URL)", uuid: "UUID", leika: "LeiKa-Schlüssel", ars: "ARS",
+const TYPE = { person: "Person (verschlüsselt, löschbar)", text: "Text", date: "Datum", url: "Adresse (URL)", uuid: "UUID", leika: "LeiKa-Schlüssel", ars: "ARS",
   document: "Dokument", enum: "Auswahl", boolean: "ja/nein", number: "Zahl" };
 
 const mayPublish = (me) => me && ["admin", "project-manager"].includes(me.role);

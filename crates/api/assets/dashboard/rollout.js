@@ -23,6 +23,8 @@ export async function showRollout(id, opts) {
   data.rollouts.set(r.id, Object.fromEntries(ROLLOUT_FIELDS.split(" ").map((k) => [k, r[k]])));
   const def = data.definitions.find((d) => r.definition === d.id + "@" + d.version) || { phases: [] };
   const stepDef = new Map(def.phases.flatMap((p) => p.steps).map((s) => [s.id, s]));
+  const names = await personNames(r, stepDef);
+  if (seq !== viewSeq) return;
   const late = r.overdue;
   const facts = el("dl", { class: "facts" },
     el("dt", { text: "Status" }), el("dd", {}, el("span", { class: "pill " + r.status, text: STATUS[r.status] }), late ? el("span", { class: "pill overdue", text: "überfällig" }) : null),
@@ -45,9 +47,10 @@ export async function showRollout(id, opts) {
     const evidence = Object.entries(s.evidence || {});
     const d = stepDef.get(s.id) || { evidence: [] };
     const labelOf = (k) => (d.evidence.find((f) => f.id === k) || { label: k }).label;
-    // An enum's value in words, as the definition names it.
+    // An enum's value in words, as the definition names it; a person by name.
     const shown = (k, v) => {
       const f = d.evidence.find((f) => f.id === k);
+      if (f && f.type === "person") return names.get(v) || NOT_SHARED;
       const i = f && f.values ? f.values.indexOf(v) : -1;
       return i >= 0 && f.labels && f.labels[i] ? f.labels[i] : String(v);
     };
@@ -83,6 +86,29 @@ export async function showRollout(id, opts) {
   $("inhalt").dataset.version = String(r.version);
 }
 
+// What a token that may not read a person sees in its place.
+const NOT_SHARED = "[nicht freigegeben]";
+
+// The names of the persons the rollout's `person` evidence names, by id (erased: "[gelöscht]";
+// one the token may not read is missing).
+async function personNames(r, stepDef) {
+  const ids = new Set();
+  for (const s of r.steps) {
+    const d = stepDef.get(s.id);
+    if (!d) continue;
+    for (const f of d.evidence) if (f.type === "person" && s.evidence && s.evidence[f.id]) ids.add(s.evidence[f.id]);
+  }
+  const names = new Map();
+  if (!ids.size) return names;
+  const list = [...ids];
+  const query = "query(" + list.map((_, i) => `$p${i}: ID!`).join(", ") + ") { " + list.map((_, i) => `p${i}: person(id: $p${i}) { id name }`).join(" ") + " }";
+  try {
+    const found = await gql(query, Object.fromEntries(list.map((id, i) => ["p" + i, id])));
+    for (const p of Object.values(found)) if (p) names.set(p.id, p.name);
+  } catch { /* shown as not shared */ }
+  return names;
+}
+
 function timeline(history, stepDef) {
   // Steps of this rollout's definition, else of any (the Land-level steps it waits for).
   const title = (id) => (stepDef.get(id) || data.definitions.flatMap((d) => d.phases.flatMap((p) => p.steps)).find((s) => s.id === id) || { title: id }).title;
@@ -107,6 +133,31 @@ function stepChanges(changes, title) {
     el("li", { text: `${title(c.stepId)}: ${c.from ? (STEP_STATUS[c.from] || c.from) + " → " : ""}${STEP_STATUS[c.to] || c.to}` })));
   return changes.length > 4 ? el("details", {}, el("summary", { text: `${changes.length} Schritte geändert` }), list) : list;
 }
+
+// A `person` field: one of the administration's registered persons, or a new one (name and
+// contact details, registered when the form is sent; kept encrypted and erasable).
+function personInput(f, persons) {
+  const id = "ev-" + f.id;
+  const input = el("select", { id, name: f.id, required: f.required, dataset: { person: "1" } });
+  if (!f.required) input.add(new Option("–", ""));
+  for (const p of persons) if (!p.erased) input.add(new Option(p.function ? `${p.name} (${p.function})` : p.name, p.id));
+  input.add(new Option("Neue Person erfassen …", NEW_PERSON));
+  const fresh = el("fieldset", { class: "new-person", id: id + "-new" },
+    el("legend", { text: "Neue Person" }),
+    ...[["name", "Name (Pflicht)", "text"], ["function", "Funktion", null], ["email", "E-Mail", null], ["phone", "Telefon", null]].map(([k, label, type]) =>
+      el("div", { class: "field" }, el("label", { for: `${id}-${k}`, text: label }),
+        el("input", { id: `${id}-${k}`, name: `${f.id}-${k}`, type: k === "email" ? "email" : k === "phone" ? "tel" : "text", dataset: type ? { type } : {} }))));
+  const sync = () => { fresh.hidden = input.value !== NEW_PERSON; fresh.disabled = fresh.hidden; };
+  input.addEventListener("change", sync);
+  sync();
+  return el("div", { class: "field" }, el("label", { for: id, text: f.label + (f.required ? " (Pflicht)" : "") }), input,
+    el("span", { id: id + "-error", class: "field-error", role: "alert" }), fresh);
+}
+
+const NEW_PERSON = "__neu__";
+
+// The note beside every free-text field that the log keeps in plain text for good.
+const WORK_NOTE = "Arbeitsnotiz: keine personenbezogenen Daten eintragen (Namen, E-Mail, Telefon gehören in eine Person).";
 
 function fieldInput(f) {
   const id = "ev-" + f.id;
@@ -137,18 +188,27 @@ function closeForms() {
   if (staleRollout && view.name === "rollout") { staleRollout = false; showRollout(view.arg, { keepMessages: true }); }
 }
 
-function openAction(r, s, d, mutation, row) {
+// The persons of an administration the token may read (for a `person` field's choice).
+async function personsOf(ars) {
+  try {
+    return (await gql("query($a: String!) { persons(ars: $a) { id name function erased } }", { a: ars })).persons;
+  } catch { return []; }
+}
+
+async function openAction(r, s, d, mutation, row) {
   closeForms();
   if (mutation === "startStep") return submit(r, mutation, { rolloutId: r.id, stepId: s.id, expectedVersion: r.version }, null);
   const form = el("form", { class: "action", id: "action-form", "aria-label": `${ACTION[mutation].replace(" …", "")}: ${s.title}` });
   const needsReason = mutation === "reopenStep" || mutation === "markStepNotRequired";
-  if (mutation === "completeStep") for (const f of d.evidence) form.append(fieldInput(f));
+  const persons = mutation === "completeStep" && d.evidence.some((f) => f.type === "person") ? await personsOf(r.ars) : [];
+  if (mutation === "completeStep") for (const f of d.evidence) form.append(f.type === "person" ? personInput(f, persons) : fieldInput(f));
   form.append(el("div", { class: "field" },
     el("label", { for: "reason", text: needsReason ? "Begründung (Pflicht)" : "Kommentar (freiwillig)" }),
-    el("textarea", { id: "reason", name: "reason", rows: 2, required: needsReason })));
+    el("textarea", { id: "reason", name: "reason", rows: 2, required: needsReason, "aria-describedby": "reason-note" }),
+    el("span", { id: "reason-note", class: "hint", text: WORK_NOTE })));
   form.append(el("div", { class: "buttons" }, el("button", { type: "submit", text: ACTION[mutation].replace(" …", "") }),
     el("button", { type: "button", class: "secondary", text: "Abbrechen", onclick: () => closeForms() })));
-  form.addEventListener("submit", (ev) => {
+  form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const reason = form.elements.reason.value.trim();
     const input = { rolloutId: r.id, stepId: s.id, expectedVersion: r.version };
@@ -156,7 +216,18 @@ function openAction(r, s, d, mutation, row) {
       const evidence = {};
       for (const f of d.evidence) {
         const e = form.elements[f.id];
-        if (f.type === "boolean") evidence[f.id] = e.checked;
+        if (f.type === "person" && e.value === NEW_PERSON) {
+          const value = (k) => form.elements[`${f.id}-${k}`].value.trim() || null;
+          try {
+            const p = (await gql("mutation($i: RegisterPersonInput!) { registerPerson(input: $i) { id } }",
+              { i: { ars: r.ars, name: value("name") || "", function: value("function"), email: value("email"), phone: value("phone") } })).registerPerson;
+            evidence[f.id] = p.id;
+          } catch (err) {
+            rolloutMessages = { error: `${f.label}: ${err.text}`, success: "" };
+            $("rollout-error").textContent = rolloutMessages.error;
+            return;
+          }
+        } else if (f.type === "boolean") evidence[f.id] = e.checked;
         else if (e.value.trim() !== "") evidence[f.id] = f.type === "number" ? Number(e.value) : e.value.trim();
       }
       input.evidence = evidence;
@@ -174,7 +245,8 @@ function openRolloutAction(r, mutation, label, needsReason, button) {
   closeForms();
   const form = el("form", { class: "action", id: "action-form", "aria-label": label.replace(" …", "") },
     el("div", { class: "field" }, el("label", { for: "reason", text: mutation === "addComment" ? "Kommentar" : "Begründung (Pflicht)" }),
-      el("textarea", { id: "reason", name: "reason", rows: 2, required: needsReason })),
+      el("textarea", { id: "reason", name: "reason", rows: 2, required: needsReason, "aria-describedby": "reason-note" }),
+      el("span", { id: "reason-note", class: "hint", text: WORK_NOTE })),
     el("div", { class: "buttons" }, el("button", { type: "submit", text: label.replace(" …", "") }),
       el("button", { type: "button", class: "secondary", text: "Abbrechen", onclick: () => closeForms() })));
   form.addEventListener("submit", (ev) => {
