@@ -292,7 +292,9 @@ fn completing_a_step_on_the_rollout_page_updates_a_second_open_page_live() {
         .as_str()
         .unwrap_or_else(|| panic!("{erased}"))
         .to_owned();
-    let all = server.gql(Some(&server.admin), "{ rollouts(first: 500, filter: { serviceKey: \"wohngeld\" }) { edges { node { id steps { evidence } } } } }", json!({}));
+    let ars = server.gql(Some(&server.admin), "query($id: ID!) { person(id: $id) { ars } }", json!({ "id": gone }));
+    let ars = ars["data"]["person"]["ars"].as_str().unwrap_or_else(|| panic!("{ars}")).to_owned();
+    let all = server.gql(Some(&server.admin), "query($a: String!) { rollouts(first: 500, filter: { ars: $a }) { edges { node { id steps { evidence } } } } }", json!({ "a": ars }));
     let naming = all["data"]["rollouts"]["edges"]
         .as_array()
         .expect("edges")
@@ -576,7 +578,7 @@ fn the_definition_page_and_the_publish_form_show_the_diagnostics_at_their_lines(
         .eval("[...document.querySelectorAll('#definitions tbody tr')].map((r) => r.dataset.ref).join(' ')");
     assert_eq!(
         listed,
-        json!("efa-land@1 efa-onboarding@1 efa-onboarding@2 efa-onboarding@3 efa-onboarding-bund@1 efa-onboarding-bund@2 formularserver-assistent@1 formularserver-assistent@2 formularserver-muster@1"),
+        json!("efa-land@1 efa-onboarding@1 efa-onboarding@2 efa-onboarding@3 efa-onboarding@4 efa-onboarding-bund@1 efa-onboarding-bund@2 efa-onboarding-bund@3 formularserver-assistent@1 formularserver-assistent@2 formularserver-muster@1"),
         "every bundled definition, published at start"
     );
 
@@ -639,7 +641,7 @@ fn the_definition_page_and_the_publish_form_show_the_diagnostics_at_their_lines(
     assert_eq!(source.as_str(), Some(v2.as_str()), "the exact text");
     let problems = page.accessibility_problems();
     assert!(problems.is_empty(), "{problems:#?}");
-    page.eval("location.hash = '#/ablauf/efa-onboarding%403'");
+    page.eval("location.hash = '#/ablauf/efa-onboarding%404'");
     page.wait_for("document.getElementById('used-by') && document.getElementById('used-by').textContent.includes('Wohngeld')", 30, "document.body.innerText.slice(0, 800)");
     page.settle(200);
     browser.assert_nothing_left_the_machine();

@@ -247,10 +247,11 @@ pub async fn generate(engine: &engine::Engine, clock: &crate::serve::ShiftableCl
     let mut contacts: Vec<Vec<uuid::Uuid>> = cast.contacts.lock().await.values().cloned().collect();
     contacts.sort();
     if let [left, erased, ..] = contacts.as_slice() {
+        // The first contact of an administration is the one its `interesse` evidence names.
         engine
-            .record_person_left(left[0], &today(engine), "Wechsel in eine andere Verwaltung", &cast.admin)
+            .record_person_left(left[1], &today(engine), "Wechsel in eine andere Verwaltung", &cast.admin)
             .await?;
-        engine.erase_person(erased[1], "Antrag der Person auf Löschung (Art. 17 DSGVO)", &cast.admin).await?;
+        engine.erase_person(erased[0], "Antrag der Person auf Löschung (Art. 17 DSGVO)", &cast.admin).await?;
     }
     clock.days_ago(0.0);
     Ok(())
