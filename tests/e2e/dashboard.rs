@@ -292,7 +292,8 @@ fn completing_a_step_on_the_rollout_page_updates_a_second_open_page_live() {
         .as_str()
         .unwrap_or_else(|| panic!("{erased}"))
         .to_owned();
-    let ars = server.gql(Some(&server.admin), "query($id: ID!) { person(id: $id) { ars } }", json!({ "id": gone }));
+    let ars =
+        server.gql(Some(&server.admin), "query($id: ID!) { person(id: $id) { ars } }", json!({ "id": gone }));
     let ars = ars["data"]["person"]["ars"].as_str().unwrap_or_else(|| panic!("{ars}")).to_owned();
     let all = server.gql(Some(&server.admin), "query($a: String!) { rollouts(first: 500, filter: { ars: $a }) { edges { node { id steps { evidence } } } } }", json!({ "a": ars }));
     let naming = all["data"]["rollouts"]["edges"]

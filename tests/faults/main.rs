@@ -255,3 +255,128 @@ fn uuid_like() -> String {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
     )
 }
+
+/// SIGKILLs of the server while 8 clients register persons and erase every other one: after
+/// each, with the store opened as a server opens it, every registered person either has a key
+/// or was erased, no erased person has a key, and every acknowledged registration and erasure
+/// is in the log.
+#[test]
+fn sigkills_while_persons_are_registered_and_erased_leave_no_key_astray() {
+    let Some(rounds) = std::env::var("ROLLOUT_E2E_CRASH_ROUNDS").ok().and_then(|r| r.parse::<usize>().ok())
+    else {
+        println!("skipped: set ROLLOUT_E2E_CRASH_ROUNDS (CI: 50; this test runs a fifth of them)");
+        return;
+    };
+    let rounds = (rounds / 5).max(3);
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("data");
+    let store_args = vec!["--data-dir".to_owned(), path.display().to_string()];
+    drop(Server::start_in(path.clone()));
+    let (mut registered, mut erased) = (BTreeSet::new(), BTreeSet::new());
+    let mut seed: u64 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(11)
+        | 1;
+    println!("seed {seed}");
+    for round in 0..rounds {
+        let mut server = Server::start_in(path.clone());
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..8)
+            .map(|w| {
+                let (address, admin, stop) = (server.address.clone(), server.admin.clone(), stop.clone());
+                std::thread::spawn(move || person_writer(&address, &admin, &format!("r{round}w{w}"), &stop))
+            })
+            .collect();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(150 + seed % 400));
+        server.child.kill().expect("SIGKILL");
+        server.child.wait().expect("wait");
+        stop.store(true, Ordering::Relaxed);
+        for c in clients {
+            let (r, e) = c.join().expect("client");
+            registered.extend(r);
+            erased.extend(e);
+        }
+        drop(server);
+        check_keys(&path, &registered, &erased, round);
+        verify(&store_args);
+    }
+    println!(
+        "{} registrations and {} erasures checked over {rounds} SIGKILLs",
+        registered.len(),
+        erased.len()
+    );
+    assert!(registered.len() > rounds && !erased.is_empty(), "too little was acknowledged to test anything");
+}
+
+/// Registers persons and erases every other one until `stop`; the acknowledged ids of each.
+fn person_writer(address: &str, admin: &str, tag: &str, stop: &AtomicBool) -> (Vec<String>, Vec<String>) {
+    let (mut registered, mut erased) = (Vec::new(), Vec::new());
+    let mut n = 0;
+    while !stop.load(Ordering::Relaxed) {
+        n += 1;
+        let body = json!({ "query": "mutation($i: RegisterPersonInput!) { registerPerson(input: $i) { id } }",
+            "variables": { "i": { "ars": "120540000000", "name": format!("Person {tag}-{n}") } } });
+        let Ok((_, answer)) = post(address, Some(admin), body.to_string().as_bytes()) else { break };
+        let Ok(v) = serde_json::from_str::<Value>(&answer) else { break };
+        let Some(id) = v["data"]["registerPerson"]["id"].as_str().map(String::from) else { continue };
+        registered.push(id.clone());
+        if n % 2 == 0 {
+            let body = json!({ "query": "mutation($i: ErasePersonInput!) { erasePerson(input: $i) { erased } }",
+                "variables": { "i": { "personId": id, "reason": "Prüfung" } } });
+            let Ok((_, answer)) = post(address, Some(admin), body.to_string().as_bytes()) else { break };
+            match serde_json::from_str::<Value>(&answer) {
+                Ok(v) if v["data"]["erasePerson"]["erased"] == true => erased.push(id),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    }
+    (registered, erased)
+}
+
+/// The store opened as `rollout serve` opens it (which finishes an erasure a kill cut short),
+/// then the invariants of persons and keys.
+fn check_keys(
+    path: &std::path::Path,
+    registered: &BTreeSet<String>,
+    erased: &BTreeSet<String>,
+    round: usize,
+) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let store: Arc<dyn store::EventStore> =
+            Arc::new(store_sled::SledStore::open(store_sled::SledConfig::new(path)).expect("open"));
+        let registry = Arc::new(engine::definitions::bundled().expect("bundled"));
+        let engine = engine::Engine::open(store.clone(), registry).await.expect("engine");
+        let keys: BTreeSet<String> = store
+            .key_store()
+            .expect("keys")
+            .all()
+            .await
+            .expect("all keys")
+            .into_iter()
+            .map(|(id, _)| id.to_string())
+            .collect();
+        for p in engine.persons().all() {
+            let id = p.id.to_string();
+            match p.erased {
+                Some(_) => assert!(!keys.contains(&id), "round {round}: erased person {id} still has a key"),
+                None => {
+                    assert!(keys.contains(&id), "round {round}: person {id} has no key and was not erased")
+                }
+            }
+        }
+        let known: BTreeSet<String> = engine.persons().all().iter().map(|p| p.id.to_string()).collect();
+        for id in registered {
+            assert!(known.contains(id), "round {round}: acknowledged registration {id} is not in the log");
+        }
+        for id in erased {
+            let p = engine.persons().get(id.parse().expect("uuid")).expect("registered");
+            assert!(p.erased.is_some(), "round {round}: acknowledged erasure of {id} is not in the log");
+        }
+    });
+}
