@@ -361,7 +361,7 @@ impl crate::Engine {
     /// as the system with `reason` naming the rule; returns who was erased.
     pub async fn erase_due_persons(&self, retention: Retention) -> Result<Vec<Uuid>, EngineError> {
         let today = self.now().to_string();
-        let Some(cutoff) = retention.cutoff(&today[..10]) else { return Ok(Vec::new()) };
+        let Some(cutoff) = today.get(..10).and_then(|day| retention.cutoff(day)) else { return Ok(Vec::new()) };
         let due = self.persons.left_on_or_before(&cutoff);
         let reason = format!("Aufbewahrungsfrist {} nach dem Ausscheiden abgelaufen", retention.text);
         for &id in &due {
@@ -481,7 +481,7 @@ impl std::str::FromStr for Retention {
         let bad = || format!("`{s}` is not a retention period (P2Y, P18M or P90D)");
         let body = s.strip_prefix('P').ok_or_else(bad)?;
         let unit = body.chars().last().ok_or_else(bad)?;
-        let n: u32 = body[..body.len() - 1].parse().map_err(|_| bad())?;
+        let n: u32 = body[..body.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
         if n > 100 * 366 {
             return Err(bad());
         }
@@ -523,7 +523,7 @@ mod tests {
         assert_eq!(m.cutoff("2026-12-02").as_deref(), Some("2025-06-02"));
         let d: Retention = "P90D".parse().expect("P90D");
         assert_eq!(d.cutoff("2026-03-31").as_deref(), Some("2025-12-31"));
-        for bad in ["2Y", "P", "PY", "P2W", "P-1Y", "P1Y2M"] {
+        for bad in ["2Y", "P", "PY", "P2W", "P-1Y", "P1Y2M", "P2Ä", "PÄ", "P99999999Y"] {
             assert!(bad.parse::<Retention>().is_err(), "{bad}");
         }
     }
