@@ -361,7 +361,9 @@ impl crate::Engine {
     /// as the system with `reason` naming the rule; returns who was erased.
     pub async fn erase_due_persons(&self, retention: Retention) -> Result<Vec<Uuid>, EngineError> {
         let today = self.now().to_string();
-        let Some(cutoff) = today.get(..10).and_then(|day| retention.cutoff(day)) else { return Ok(Vec::new()) };
+        let Some(cutoff) = today.get(..10).and_then(|day| retention.cutoff(day)) else {
+            return Ok(Vec::new());
+        };
         let due = self.persons.left_on_or_before(&cutoff);
         let reason = format!("Aufbewahrungsfrist {} nach dem Ausscheiden abgelaufen", retention.text);
         for &id in &due {
