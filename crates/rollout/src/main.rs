@@ -679,9 +679,21 @@ fn store_keys(store: &dyn EventStore) -> Result<Arc<dyn store::KeyStore>, Failur
     store.key_store().ok_or_else(|| Failure("this store keeps no keys".into()))
 }
 
-/// Copies every key of `from`'s key store to `to`'s; returns how many.
+/// The keys of the persons `store`'s log registers and has not erased (not a key whose erasure a
+/// crash cut short, which the next server start destroys; not one whose registration never
+/// reached the log).
+async fn keys_not_erased(store: &dyn EventStore) -> Result<Vec<(uuid::Uuid, store::Key)>, Failure> {
+    let persons = engine::PersonRegistry::default();
+    for e in store::read_categories(store, &[engine::persons::PERSON_STREAM_PREFIX]).await? {
+        persons.apply(&e);
+    }
+    let keys = store_keys(store)?.all().await?;
+    Ok(keys.into_iter().filter(|(id, _)| persons.get(*id).is_some_and(|p| p.erased.is_none())).collect())
+}
+
+/// Copies the keys of `from`'s persons not erased to `to`'s key store; returns how many.
 async fn copy_keys(from: &dyn EventStore, to: &dyn EventStore) -> Result<usize, Failure> {
-    let keys = store_keys(from)?.all().await?;
+    let keys = keys_not_erased(from).await?;
     let count = keys.len();
     store_keys(to)?.insert(keys).await?;
     Ok(count)
@@ -691,7 +703,7 @@ async fn copy_keys(from: &dyn EventStore, to: &dyn EventStore) -> Result<usize, 
 async fn export_keys(store: &dyn EventStore, path: &Path) -> Result<usize, Failure> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let keys = store_keys(store)?.all().await?;
+    let keys = keys_not_erased(store).await?;
     let mut file = std::fs::File::options()
         .write(true)
         .create_new(true)
