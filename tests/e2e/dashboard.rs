@@ -314,19 +314,39 @@ fn completing_a_step_on_the_rollout_page_updates_a_second_open_page_live() {
 
     // The administration's persons: the erased one as such; an admin erases another there.
     page.eval(&format!("location.hash = '#/verwaltung/{ars}'"));
-    page.wait_for("document.querySelectorAll('#persons-table tr[data-person]').length >= 2", 30, "document.body.innerText.slice(0, 800)");
-    let erased_row = page.eval(&format!("document.querySelector(\"#persons-table tr[data-person='{gone}']\").innerText"));
+    page.wait_for(
+        "document.querySelectorAll('#persons-table tr[data-person]').length >= 2",
+        30,
+        "document.body.innerText.slice(0, 800)",
+    );
+    let erased_row =
+        page.eval(&format!("document.querySelector(\"#persons-table tr[data-person='{gone}']\").innerText"));
     assert!(erased_row.as_str().unwrap_or_default().contains("[gelöscht]"), "{erased_row}");
-    let other = page.eval("document.querySelector(\"#persons-table tr[data-erased='false']\").dataset.person");
+    let other =
+        page.eval("document.querySelector(\"#persons-table tr[data-erased='false']\").dataset.person");
     let other = other.as_str().expect("a readable contact").to_owned();
     page.click(&format!("#persons-table tr[data-person='{other}'] button[data-action=erasePerson]"));
     page.wait_for("document.getElementById('person-form')", 10, "document.body.innerText.slice(0, 500)");
     assert_eq!(page.accessibility_problems(), Vec::<String>::new());
     page.eval("document.getElementById('person-reason').value = 'Antrag nach Art. 17 DSGVO (Browser-Test)'");
     page.click("#person-form button[type=submit]");
-    page.wait_for(&format!("document.querySelector(\"#persons-table tr[data-person='{other}']\").dataset.erased === 'true'"), 30, "document.body.innerText.slice(0, 800)");
-    let api = server.gql(Some(&server.admin), "query($id: ID!) { person(id: $id) { name erased erasureReason } }", json!({ "id": other }));
-    assert_eq!(api["data"]["person"], json!({ "name": "[gelöscht]", "erased": true, "erasureReason": "Antrag nach Art. 17 DSGVO (Browser-Test)" }), "{api}");
+    page.wait_for(
+        &format!(
+            "document.querySelector(\"#persons-table tr[data-person='{other}']\").dataset.erased === 'true'"
+        ),
+        30,
+        "document.body.innerText.slice(0, 800)",
+    );
+    let api = server.gql(
+        Some(&server.admin),
+        "query($id: ID!) { person(id: $id) { name erased erasureReason } }",
+        json!({ "id": other }),
+    );
+    assert_eq!(
+        api["data"]["person"],
+        json!({ "name": "[gelöscht]", "erased": true, "erasureReason": "Antrag nach Art. 17 DSGVO (Browser-Test)" }),
+        "{api}"
+    );
     watcher.settle(200);
     page.settle(200);
     browser.assert_nothing_left_the_machine();

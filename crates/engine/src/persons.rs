@@ -31,6 +31,9 @@ pub const PERSON_ERASED: (&str, u32) = ("PersonErased", 1);
 /// The prefix of every person stream.
 pub const PERSON_STREAM_PREFIX: &str = "person-";
 
+/// The reason recorded when erasing a person revokes the person's tokens.
+pub const TOKEN_OF_ERASED_PERSON: &str = "die Person dieses Tokens wurde gelöscht";
+
 /// What every read path shows instead of an erased person's values.
 pub const ERASED_TEXT: &str = "[gelöscht]";
 /// What it shows when the key is missing though the person was not erased (a log imported
@@ -336,7 +339,8 @@ impl crate::Engine {
         self.persons.get(id).ok_or(EngineError::UnknownPerson(id))
     }
 
-    /// Erases a person: appends `PersonErased` (durable), then destroys the key. From the
+    /// Erases a person: appends `PersonErased` (durable), then destroys the key and revokes the
+    /// person's tokens. From the
     /// event on every read shows the person as erased; a crash before the key is destroyed is
     /// finished at the next open ([`crate::Engine::open`] destroys the keys of erased persons).
     pub async fn erase_person(
@@ -354,6 +358,13 @@ impl crate::Engine {
         self.append_person_event(id, ExpectedVersion::Any, crate::new_event(PERSON_ERASED, payload, req))
             .await?;
         self.key_store()?.destroy(&[id]).await?;
+        // The person's own tokens end with the person.
+        for token in self.tokens().active_of_person(id) {
+            match self.revoke_token(token, TOKEN_OF_ERASED_PERSON, req).await {
+                Ok(_) | Err(EngineError::TokenAlreadyRevoked(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
         self.persons.get(id).ok_or(EngineError::UnknownPerson(id))
     }
 
@@ -414,8 +425,8 @@ impl crate::Engine {
         Ok(Some(details.map_or(Personal::Unavailable, Personal::Readable)))
     }
 
-    /// Destroys the keys of every erased person that still has one (an erasure a crash cut
-    /// short between its event and the key store).
+    /// Destroys the keys of every erased person that still has one, and revokes their tokens
+    /// still active (an erasure a crash cut short between its event and the key store).
     pub(crate) async fn finish_erasures(&self) -> Result<(), EngineError> {
         let erased: Vec<Uuid> =
             self.persons.all().into_iter().filter(|p| p.erased.is_some()).map(|p| p.id).collect();
@@ -424,6 +435,14 @@ impl crate::Engine {
         }
         if let Some(keys) = self.store.key_store() {
             keys.destroy(&erased).await?;
+        }
+        for &person in &erased {
+            for token in self.tokens().active_of_person(person) {
+                match self.revoke_token(token, TOKEN_OF_ERASED_PERSON, &Invocation::system()).await {
+                    Ok(_) | Err(EngineError::TokenAlreadyRevoked(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
         }
         Ok(())
     }

@@ -193,6 +193,18 @@ impl TokenRegistry {
         Some(t.clone())
     }
 
+    /// The active tokens that name `person` as theirs.
+    pub fn active_of_person(&self, person: Uuid) -> Vec<Uuid> {
+        let map = self.by_id.read().unwrap_or_else(|p| p.into_inner());
+        let mut ids: Vec<Uuid> = map
+            .values()
+            .filter(|(t, active)| *active && t.person == Some(person))
+            .map(|(t, _)| t.token_id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
     pub fn is_empty(&self) -> bool {
         self.by_id.read().unwrap_or_else(|p| p.into_inner()).is_empty()
     }

@@ -92,6 +92,17 @@ async fn a_person_is_read_by_whom_it_may_be_and_erased_from_every_read() {
     assert_eq!(code(&unknown).as_deref(), Some("NOT_FOUND"), "{:?}", unknown.errors);
     let text = execute(&api, &staff_a, &complete("Frau Beispiel")).await;
     assert_eq!(code(&text).as_deref(), Some("REJECTED"), "a name is not a person: {:?}", text.errors);
+    let issued = run(
+        &api.schema,
+        &admin,
+        &format!(r#"mutation {{ issueToken(input: {{ name: "Sachbearbeitung", role: "authority-staff", authorities: ["{A}"], personId: "{person}" }}) {{ id }} }}"#),
+    )
+    .await;
+    let token_id: uuid::Uuid = issued["issueToken"]["id"].as_str().expect("token").parse().expect("uuid");
+    assert_eq!(
+        api.engine.tokens().get(token_id).map(|(t, active)| (t.person, active)),
+        Some((Some(person.parse().expect("uuid")), true))
+    );
     // The token that names its person completes the step: the event names the person by id.
     let erika = api::Caller { person: Some(person.parse().expect("uuid")), ..staff_a.clone() };
     run(&api.schema, &erika, &complete(&person)).await;
@@ -121,6 +132,11 @@ async fn a_person_is_read_by_whom_it_may_be_and_erased_from_every_read() {
     assert_eq!(
         erased["erasePerson"],
         json!({ "name": "[gelöscht]", "email": null, "phone": null, "erased": true, "erasureReason": "Antrag nach Art. 17 DSGVO" })
+    );
+    assert_eq!(
+        api.engine.tokens().get(token_id).map(|(_, active)| active),
+        Some(false),
+        "the person's token ends with it"
     );
     let keys = store.key_store().expect("keys");
     assert_eq!(keys.get(person.parse().expect("uuid")).await.expect("get"), None, "the key is destroyed");

@@ -80,12 +80,31 @@ async fn an_erasure_whose_key_outlived_a_crash_is_finished_at_the_next_open() {
     engine.import_catalog(&dataset(), &admin(), |_, _| {}).await.expect("catalogue");
     let p = engine.register_person("120520000000", named("Dora"), &admin()).await.expect("register");
     let keys = store.key_store().expect("keys");
-    let key = keys.get(p.id).await.expect("get").expect("a key");
-    engine.erase_person(p.id, "Antrag", &admin()).await.expect("erase");
-    // As if the process died after `PersonErased` was durable, before the key was destroyed.
-    keys.insert(vec![(p.id, key)]).await.expect("the key back");
+    let spec = engine::TokenSpec {
+        name: "Sachbearbeitung".into(),
+        role: engine::TokenRole::AuthorityStaff,
+        authorities: vec!["120520000000".into()],
+        services: vec![],
+        person: Some(p.id),
+    };
+    let token = engine.issue_token(spec, &admin()).await.expect("token").issued.token_id;
+    // As if the process died after `PersonErased` was durable, before the key was destroyed
+    // and the person's token revoked.
+    let erased = store::NewEvent::new(
+        "PersonErased",
+        1,
+        store::Json::from_value(&serde_json::json!({ "personId": p.id, "reason": "Antrag" })),
+        admin().principal.actor.clone(),
+        uuid::Uuid::now_v7(),
+    );
+    store
+        .append(&format!("person-{}", p.id), store::ExpectedVersion::Exact(1), vec![erased])
+        .await
+        .expect("append");
+    assert!(keys.get(p.id).await.expect("get").is_some());
     let reopened = engine_on(store.clone()).await;
     assert_eq!(keys.get(p.id).await.expect("get"), None, "the open destroyed it");
+    assert_eq!(reopened.tokens().get(token).map(|(_, active)| active), Some(false), "and revoked the token");
     assert_eq!(reopened.person_details(p.id).await.expect("read"), Some(Personal::Erased));
     let again = reopened.erase_person(p.id, "nochmal", &Invocation::system()).await;
     assert!(matches!(again, Err(engine::EngineError::PersonErased(_))), "{again:?}");
