@@ -23,6 +23,9 @@ use workflow::evidence::FieldType;
 use crate::limits::{PERSON_FIELD_CHARS_MAX, PERSON_REASON_CHARS_MAX};
 use crate::{EngineError, Invocation};
 
+/// A retention period (`P2Y`, `P18M`, `P90D`).
+pub use workflow::duration::Period as Retention;
+
 /// Stored event type names and schema versions of the person streams.
 pub const PERSON_REGISTERED: (&str, u32) = ("PersonRegistered", 1);
 pub const PERSON_LEFT: (&str, u32) = ("PersonLeft", 1);
@@ -411,6 +414,73 @@ impl crate::Engine {
         Ok(())
     }
 
+    /// Erases every person whose rollouts have all ended long enough ago: a person named in the
+    /// `person` evidence of rollouts of their administration is due when each of those rollouts
+    /// is in operation or cancelled and its definition's `retention` has passed since its last
+    /// change, and no active token names the person. Persons named by no rollout, or by one whose
+    /// definition gives no retention, are left alone. Returns who was erased.
+    ///
+    /// Reads every rollout of each administration that has persons (the services of the
+    /// catalogue × those administrations, through the rollout cache); contacts named in another
+    /// administration's rollouts are not looked for there.
+    pub async fn erase_due_contacts(&self) -> Result<Vec<Uuid>, EngineError> {
+        let today = self.now().to_string();
+        let Some(today) = today.get(..10) else { return Ok(Vec::new()) };
+        let mut by_ars: std::collections::BTreeMap<String, Vec<Uuid>> = std::collections::BTreeMap::new();
+        for p in self.persons.all().into_iter().filter(|p| p.erased.is_none()) {
+            by_ars.entry(p.ars).or_default().push(p.id);
+        }
+        let services: Vec<String> = self.catalog().services.keys().cloned().collect();
+        let mut erased = Vec::new();
+        for (ars, persons) in by_ars {
+            // Per person: whether every rollout naming it is due, and the periods that applied.
+            let mut named: HashMap<Uuid, (bool, Vec<String>)> = HashMap::new();
+            for service in &services {
+                let Some(r) = self.load(service, &ars).await? else { continue };
+                let ended = matches!(r.status(), workflow::Status::Live | workflow::Status::Cancelled);
+                let due = match (&r.definition.retention, ended) {
+                    (Some(period), true) => period.cutoff(today).is_some_and(|cut| {
+                        r.updated_at.to_string().get(..10).is_some_and(|changed| changed <= cut.as_str())
+                    }),
+                    _ => false,
+                };
+                for (i, step) in r.definition.steps.iter().enumerate() {
+                    let Some(record) = r.record(i) else { continue };
+                    for field in step.evidence.iter().filter(|f| f.ty == FieldType::Person) {
+                        let Some(id) = record.evidence.get(&field.id).and_then(|v| v.as_str()) else {
+                            continue;
+                        };
+                        let Ok(id) = Uuid::parse_str(id) else { continue };
+                        let entry = named.entry(id).or_insert((true, Vec::new()));
+                        entry.0 &= due;
+                        if let Some(period) = &r.definition.retention {
+                            entry.1.push(period.text.clone());
+                        }
+                    }
+                }
+            }
+            for id in persons {
+                let Some((true, periods)) = named.get(&id) else { continue };
+                if !self.tokens().active_of_person(id).is_empty() {
+                    continue;
+                }
+                let mut periods = periods.clone();
+                periods.sort();
+                periods.dedup();
+                let reason = format!(
+                    "Aufbewahrungsfrist {} nach Abschluss der Anbindungen abgelaufen",
+                    periods.join(", ")
+                );
+                match self.erase_person(id, &reason, &Invocation::system()).await {
+                    Ok(_) => erased.push(id),
+                    Err(EngineError::PersonErased(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(erased)
+    }
+
     /// A person's values as they can be read now.
     pub async fn person_details(&self, id: Uuid) -> Result<Option<Personal>, EngineError> {
         let Some(person) = self.persons.get(id) else { return Ok(None) };
@@ -463,21 +533,34 @@ impl crate::Engine {
     }
 }
 
-/// Erases, every `every`, the persons whose retention period after leaving has passed
-/// ([`crate::Engine::erase_due_persons`]); each erasure is a `PersonErased` by the system naming
-/// the rule, like a manual one.
+/// Erases, every `every`, the persons whose retention period has passed: after leaving, when
+/// `after_leaving` is given ([`crate::Engine::erase_due_persons`]), and after the rollouts that
+/// name them ended, as their definitions say ([`crate::Engine::erase_due_contacts`]). Each
+/// erasure is a `PersonErased` by the system naming the rule, like a manual one.
 pub fn spawn_retention_policy(
     engine: std::sync::Arc<crate::Engine>,
-    retention: Retention,
+    after_leaving: Option<Retention>,
     every: std::time::Duration,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            match engine.erase_due_persons(retention.clone()).await {
+            if let Some(retention) = &after_leaving {
+                match engine.erase_due_persons(retention.clone()).await {
+                    Ok(erased) if !erased.is_empty() => {
+                        tracing::info!(persons = erased.len(), retention = %retention.text, "erased persons whose retention period after leaving passed")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "the retention policy failed"),
+                }
+            }
+            match engine.erase_due_contacts().await {
                 Ok(erased) if !erased.is_empty() => {
-                    tracing::info!(persons = erased.len(), retention = %retention.text, "erased persons whose retention period passed")
+                    tracing::info!(
+                        persons = erased.len(),
+                        "erased contacts whose rollouts' retention period passed"
+                    )
                 }
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "the retention policy failed"),
@@ -486,68 +569,9 @@ pub fn spawn_retention_policy(
     })
 }
 
-/// A retention period: `P<n>Y`, `P<n>M` or `P<n>D` (ISO 8601, one unit).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Retention {
-    pub text: String,
-    years: u32,
-    months: u32,
-    days: u32,
-}
-
-impl std::str::FromStr for Retention {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("`{s}` is not a retention period (P2Y, P18M or P90D)");
-        let body = s.strip_prefix('P').ok_or_else(bad)?;
-        let unit = body.chars().last().ok_or_else(bad)?;
-        let n: u32 = body[..body.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
-        if n > 100 * 366 {
-            return Err(bad());
-        }
-        let (years, months, days) = match unit {
-            'Y' => (n, 0, 0),
-            'M' => (0, n, 0),
-            'D' => (0, 0, n),
-            _ => return Err(bad()),
-        };
-        Ok(Retention { text: s.to_owned(), years, months, days })
-    }
-}
-
-impl Retention {
-    /// The last day of leaving that is due on `today` (`YYYY-MM-DD`): today minus the period.
-    pub fn cutoff(&self, today: &str) -> Option<String> {
-        let mut parts = today.splitn(3, '-').map(str::parse::<i32>);
-        let (year, month, day) = (parts.next()?.ok()?, parts.next()?.ok()?, parts.next()?.ok()?);
-        let total_months = year * 12 + (month - 1) - (self.years as i32) * 12 - self.months as i32;
-        let (year, month) = (total_months.div_euclid(12), total_months.rem_euclid(12) as u8 + 1);
-        let month = time::Month::try_from(month).ok()?;
-        let day = u8::try_from(day).ok()?.min(month.length(year));
-        let shifted = time::Date::from_calendar_date(year, month, day).ok()?;
-        let cut = shifted.checked_sub(time::Duration::days(i64::from(self.days)))?;
-        Some(format!("{:04}-{:02}-{:02}", cut.year(), u8::from(cut.month()), cut.day()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retention_periods_parse_and_count_back_from_today() {
-        let r: Retention = "P2Y".parse().expect("P2Y");
-        assert_eq!(r.cutoff("2026-12-02").as_deref(), Some("2024-12-02"));
-        assert_eq!(r.cutoff("2028-02-29").as_deref(), Some("2026-02-28"));
-        let m: Retention = "P18M".parse().expect("P18M");
-        assert_eq!(m.cutoff("2026-12-02").as_deref(), Some("2025-06-02"));
-        let d: Retention = "P90D".parse().expect("P90D");
-        assert_eq!(d.cutoff("2026-03-31").as_deref(), Some("2025-12-31"));
-        for bad in ["2Y", "P", "PY", "P2W", "P-1Y", "P1Y2M", "P2Ä", "PÄ", "P99999999Y"] {
-            assert!(bad.parse::<Retention>().is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn details_are_checked_field_by_field() {

@@ -124,8 +124,7 @@ pub async fn run(
     say(format_args!("listening on http://{address}"));
 
     let deadlines = engine::spawn_deadline_policy(engine.clone(), projector.clone(), engine::DEADLINE_ROUND);
-    let retention = person_retention
-        .map(|period| engine::spawn_retention_policy(engine.clone(), period, RETENTION_ROUND));
+    let retention = engine::spawn_retention_policy(engine.clone(), person_retention, RETENTION_ROUND);
     let checkpoints = {
         let projector = projector.clone();
         tokio::spawn(async move {
@@ -181,9 +180,7 @@ pub async fn run(
         .await
         .map_err(|e| Failure(format!("the server stopped: {e}")))?;
     health.abort();
-    if let Some(retention) = &retention {
-        retention.abort();
-    }
+    retention.abort();
     if let Some(cause) = fatal.lock().unwrap_or_else(|p| p.into_inner()).take() {
         deadlines.abort();
         checkpoints.abort();

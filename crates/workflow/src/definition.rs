@@ -81,6 +81,10 @@ pub struct Definition {
     /// A rollout is live once every step of this phase and the phases before it is done or
     /// not required (`live_after`; the last phase when not given).
     pub live_phase: usize,
+    /// How long the personal data of the persons its rollouts' `person` evidence names is kept
+    /// after a rollout ends (in operation or cancelled): `retention = "P2Y"`; none: until erased
+    /// by hand or after the person left.
+    pub retention: Option<crate::duration::Period>,
     /// blake3 of the file's bytes: a rollout is pinned to it.
     pub content_hash: String,
 }
@@ -265,8 +269,17 @@ pub fn check_land_references(all: &[(&Definition, &str)]) -> Vec<(usize, Diagnos
     out
 }
 
-pub const TOP_KEYS: &[&str] =
-    &["id", "version", "title", "description", "scope", "land_definition", "live_after", "phases"];
+pub const TOP_KEYS: &[&str] = &[
+    "id",
+    "version",
+    "title",
+    "description",
+    "scope",
+    "land_definition",
+    "live_after",
+    "retention",
+    "phases",
+];
 pub const PHASE_KEYS: &[&str] = &["id", "title", "description", "steps"];
 pub const STEP_KEYS: &[&str] = &[
     "id",
@@ -600,6 +613,16 @@ impl Lowering<'_> {
                 }
             },
         };
+        let retention =
+            self.opt_string(top, "retention", "the definition").and_then(|(text, span)| {
+                match text.parse::<crate::duration::Period>() {
+                    Ok(period) => Some(period),
+                    Err(why) => {
+                        self.error(span, why);
+                        None
+                    }
+                }
+            });
         let (id, version, title) = (id?, version?, title?);
         Some(Definition {
             id: id.0,
@@ -611,6 +634,7 @@ impl Lowering<'_> {
             phases,
             steps: raw_steps.into_iter().map(|r| r.step).collect(),
             live_phase,
+            retention,
             content_hash: String::new(),
         })
     }

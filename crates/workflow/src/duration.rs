@@ -1,5 +1,6 @@
 //! Deadlines as ISO 8601 durations of weeks, days and hours (`P30D`, `P2W`, `P1DT12H`).
 //! Months and years are refused: they vary in length, and a deadline must mean one thing.
+//! Retention periods (`P2Y`, `P18M`, `P90D`) count calendar years, months or days back.
 
 /// A deadline relative to when a step becomes ready.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -68,9 +69,69 @@ impl Deadline {
     }
 }
 
+/// A retention period: `P<n>Y`, `P<n>M` or `P<n>D` (ISO 8601, one unit): how long personal
+/// data is kept after a person left or a rollout ended. Months and years are calendar ones.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Period {
+    pub text: String,
+    years: u32,
+    months: u32,
+    days: u32,
+}
+
+impl std::str::FromStr for Period {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("`{s}` is not a retention period (P2Y, P18M or P90D)");
+        let body = s.strip_prefix('P').ok_or_else(bad)?;
+        let unit = body.chars().last().ok_or_else(bad)?;
+        let n: u32 = body[..body.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
+        if n > 100 * 366 {
+            return Err(bad());
+        }
+        let (years, months, days) = match unit {
+            'Y' => (n, 0, 0),
+            'M' => (0, n, 0),
+            'D' => (0, 0, n),
+            _ => return Err(bad()),
+        };
+        Ok(Period { text: s.to_owned(), years, months, days })
+    }
+}
+
+impl Period {
+    /// The last day of leaving that is due on `today` (`YYYY-MM-DD`): today minus the period.
+    pub fn cutoff(&self, today: &str) -> Option<String> {
+        let mut parts = today.splitn(3, '-').map(str::parse::<i32>);
+        let (year, month, day) = (parts.next()?.ok()?, parts.next()?.ok()?, parts.next()?.ok()?);
+        let total_months = year * 12 + (month - 1) - (self.years as i32) * 12 - self.months as i32;
+        let (year, month) = (total_months.div_euclid(12), total_months.rem_euclid(12) as u8 + 1);
+        let month = time::Month::try_from(month).ok()?;
+        let day = u8::try_from(day).ok()?.min(month.length(year));
+        let shifted = time::Date::from_calendar_date(year, month, day).ok()?;
+        let cut = shifted.checked_sub(time::Duration::days(i64::from(self.days)))?;
+        Some(format!("{:04}-{:02}-{:02}", cut.year(), u8::from(cut.month()), cut.day()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Deadline;
+    use super::{Deadline, Period};
+
+    #[test]
+    fn retention_periods_parse_and_count_back_from_today() {
+        let r: Period = "P2Y".parse().expect("P2Y");
+        assert_eq!(r.cutoff("2026-12-02").as_deref(), Some("2024-12-02"));
+        assert_eq!(r.cutoff("2028-02-29").as_deref(), Some("2026-02-28"));
+        let m: Period = "P18M".parse().expect("P18M");
+        assert_eq!(m.cutoff("2026-12-02").as_deref(), Some("2025-06-02"));
+        let d: Period = "P90D".parse().expect("P90D");
+        assert_eq!(d.cutoff("2026-03-31").as_deref(), Some("2025-12-31"));
+        for bad in ["2Y", "P", "PY", "P2W", "P-1Y", "P1Y2M", "P2Ä", "PÄ", "P99999999Y"] {
+            assert!(bad.parse::<Period>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn parses_weeks_days_hours_and_refuses_the_rest() {

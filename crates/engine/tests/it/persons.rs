@@ -109,3 +109,69 @@ async fn an_erasure_whose_key_outlived_a_crash_is_finished_at_the_next_open() {
     let again = reopened.erase_person(p.id, "nochmal", &Invocation::system()).await;
     assert!(matches!(again, Err(engine::EngineError::PersonErased(_))), "{again:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_are_erased_when_every_rollout_naming_them_ended_longer_ago_than_its_retention() {
+    let clock = Arc::new(ManualClock::default());
+    clock.set("2026-01-10");
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let engine = engine_on(store.clone()).await;
+    engine.import_catalog(&dataset(), &admin(), |_, _| {}).await.expect("catalogue");
+    let ars = "120520000000";
+    let (ended, running, both) = (
+        engine.register_person(ars, named("Ende"), &admin()).await.expect("p").id,
+        engine.register_person(ars, named("Laufend"), &admin()).await.expect("p").id,
+        engine.register_person(ars, named("Beide"), &admin()).await.expect("p").id,
+    );
+    let complete = |kontakt: uuid::Uuid| workflow::decide::Command::CompleteStep {
+        step: "interesse".into(),
+        evidence: [
+            ("datum".to_owned(), serde_json::json!("2026-01-10")),
+            ("kontakt".to_owned(), serde_json::json!(kontakt.to_string())),
+        ]
+        .into_iter()
+        .collect(),
+        comment: None,
+    };
+    // wohngeld names `ended` and is cancelled; elterngeld names `running` and goes on.
+    for service in ["wohngeld", "elterngeld"] {
+        engine.start_rollout(service, ars, None, &admin()).await.expect("start");
+    }
+    engine.execute("wohngeld", ars, complete(ended), &admin()).await.expect("complete");
+    engine.execute("elterngeld", ars, complete(running), &admin()).await.expect("complete");
+    let cancel = workflow::decide::Command::Cancel { reason: "Dienst wird nicht nachgenutzt".into() };
+    engine.execute("wohngeld", ars, cancel, &admin()).await.expect("cancel");
+    // `both`: named by a third rollout that ended too, and by the running one's reopened step.
+    engine.start_rollout("kfz_zulassung", ars, None, &admin()).await.expect("start");
+    engine.execute("kfz_zulassung", ars, complete(both), &admin()).await.expect("complete");
+    let cancel = workflow::decide::Command::Cancel { reason: "entfällt".into() };
+    engine.execute("kfz_zulassung", ars, cancel, &admin()).await.expect("cancel");
+    let reopen = workflow::decide::Command::ReopenStep { step: "interesse".into(), reason: "Wechsel".into() };
+    engine.execute("elterngeld", ars, reopen, &admin()).await.expect("reopen");
+    engine.execute("elterngeld", ars, complete(both), &admin()).await.expect("complete again");
+
+    clock.set("2028-01-09");
+    assert_eq!(
+        engine.erase_due_contacts().await.expect("round"),
+        Vec::<uuid::Uuid>::new(),
+        "two years are not over"
+    );
+    clock.set("2028-01-11");
+    assert_eq!(
+        engine.erase_due_contacts().await.expect("round"),
+        vec![ended],
+        "only the contact of ended rollouts"
+    );
+    let erasure = engine.persons().get(ended).expect("p").erased.expect("erased");
+    assert!(erasure.reason.contains("P2Y"), "{}", erasure.reason);
+    assert_eq!(erasure.by.id, "system");
+    assert_eq!(
+        engine.person_details(running).await.expect("read"),
+        Some(Personal::Readable(named("Laufend")))
+    );
+    assert_eq!(
+        engine.person_details(both).await.expect("read"),
+        Some(Personal::Readable(named("Beide"))),
+        "a running rollout still names it"
+    );
+}
