@@ -186,3 +186,19 @@ fn import_of_a_missing_file_names_it() {
     assert_fails_with(&out, "/no/such/file.ndjson");
     assert!(!tmp.path().join("new").exists(), "a failed import creates no store");
 }
+
+/// `--out` naming a device (or a pipe) writes into it; the export never replaces it with a file.
+#[test]
+fn export_to_a_device_writes_into_it_and_leaves_it_a_device() {
+    use std::os::unix::fs::FileTypeExt as _;
+    let tmp = tempfile::tempdir().expect("dir");
+    let a = tmp.path().join("a");
+    fill(&a, 3);
+    let out = rollout(&["export", "--data-dir", &dir_arg(&a), "--out", "/dev/null"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        std::fs::metadata("/dev/null").expect("/dev/null").file_type().is_char_device(),
+        "/dev/null is still a device"
+    );
+    assert!(!Path::new("/dev/null.partial").exists());
+}

@@ -364,7 +364,8 @@ fn check_keys(
     let keys_file = path.with_file_name(format!("keys-{round}.txt"));
     let data_dir = path.display().to_string();
     let keys_arg = keys_file.display().to_string();
-    let out = rollout(&["export", "--data-dir", &data_dir, "--out", "/dev/null", "--keys", &keys_arg]);
+    let log_arg = path.with_file_name(format!("log-{round}.ndjson")).display().to_string();
+    let out = rollout(&["export", "--data-dir", &data_dir, "--out", &log_arg, "--keys", &keys_arg]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let exported: BTreeSet<String> = std::fs::read_to_string(&keys_file)
         .expect("keys file")

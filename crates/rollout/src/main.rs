@@ -616,6 +616,17 @@ async fn run(command: Command) -> Result<(), Failure> {
                     let mut writer = BufWriter::new(stdout.lock());
                     ndjson::export(&*store, &mut writer, |_| {}).await?
                 }
+                // A device or pipe (`/dev/null`, a FIFO) is written as it is: renaming a partial
+                // file over it would replace it.
+                Some(path) if std::fs::metadata(&path).is_ok_and(|m| !m.is_file()) => {
+                    let file =
+                        std::fs::OpenOptions::new().write(true).open(&path).map_err(|e| at(&path, e))?;
+                    let mut writer = BufWriter::new(file);
+                    let count = ndjson::export(&*store, &mut writer, |n| progress.show(n)).await?;
+                    writer.flush().map_err(|e| at(&path, e))?;
+                    progress.done();
+                    count
+                }
                 Some(path) => {
                     let partial = path.with_extension("partial");
                     let result = async {
