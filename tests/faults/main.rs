@@ -203,20 +203,7 @@ fn a_postgresql_restart_under_16_writers_loses_nothing_and_writes_resume() {
             .args(["--skip-systemctl-redirect", &cluster, "main", action])
             .status()
             .expect("pg_ctlcluster");
-        if ok.success() {
-            return;
-        }
-        // On a loaded machine `pg_ctlcluster start` may give up just before the server is ready
-        // (its log then ends with "ready to accept connections"): ready within 30 s is a start.
-        let ready = action == "start"
-            && (0..60).any(|_| {
-                std::thread::sleep(Duration::from_millis(500));
-                Command::new("pg_isready")
-                    .args(["-h", "127.0.0.1", "-p", "5432", "-q"])
-                    .status()
-                    .is_ok_and(|s| s.success())
-            });
-        assert!(ready, "pg_ctlcluster {action}");
+        assert!(ok.success(), "pg_ctlcluster {action}");
     };
     pg("stop");
     std::thread::sleep(Duration::from_millis(800));
