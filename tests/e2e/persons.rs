@@ -394,3 +394,51 @@ fn personal_data_find_lists_older_plain_text_without_printing_it() {
     let after = rollout(&["export", "--data-dir", dir.to_str().expect("path")]).stdout;
     assert_eq!(before, after, "nothing changed");
 }
+
+/// `rollout serve --person-retention P2Y` erases, at start, the person who left longer ago,
+/// and keeps the one who left yesterday.
+#[test]
+fn the_servers_retention_policy_erases_who_left_long_enough_ago() {
+    let tmp = tempfile::tempdir().expect("dir");
+    let dir = tmp.path().join("data");
+    let server = Server::start_in(dir.clone());
+    let admin = server.admin.clone();
+    let store_args = server.store_args.clone();
+    let (old, recent) =
+        (register(&server, &admin, "Ausgeschieden Früh"), register(&server, &admin, "Ausgeschieden Spät"));
+    let yesterday =
+        std::process::Command::new("date").args(["-u", "-d", "yesterday", "+%F"]).output().expect("date");
+    let yesterday = String::from_utf8_lossy(&yesterday.stdout).trim().to_owned();
+    for (id, day) in [(&old, "2020-03-31"), (&recent, yesterday.as_str())] {
+        let r = server.gql(
+            Some(&admin),
+            "mutation($i: RecordPersonLeftInput!) { recordPersonLeft(input: $i) { leftOn } }",
+            json!({ "i": { "personId": id, "leftOn": day, "reason": "Wechsel der Dienststelle" } }),
+        );
+        assert_eq!(r["data"]["recordPersonLeft"]["leftOn"], day, "{r}");
+    }
+    drop_gracefully(server);
+    let mut extra: Vec<&str> =
+        if store_args[0] == "--store" { store_args.iter().map(String::as_str).collect() } else { vec![] };
+    extra.extend(["--person-retention", "P2Y"]);
+    let server = Server::spawn_with(&dir, tempfile::tempdir().expect("dir"), &extra);
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        seen = person(&server, &admin, &old);
+        if seen["erased"] == true {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(seen["name"], "[gelöscht]", "{seen}");
+    assert_eq!(person(&server, &admin, &recent)["erased"], false);
+    let reason = server.gql(
+        Some(&admin),
+        "query($id: ID!) { person(id: $id) { erasureReason } }",
+        json!({ "id": old }),
+    );
+    assert!(
+        reason["data"]["person"]["erasureReason"].as_str().unwrap_or_default().contains("P2Y"),
+        "{reason}"
+    );
+}

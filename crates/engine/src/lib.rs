@@ -305,10 +305,7 @@ impl Engine {
         for e in store::read_categories(&*store, &[tokens::TOKEN_STREAM_PREFIX]).await? {
             tokens.apply(&e);
         }
-        let persons = persons::PersonRegistry::default();
-        for e in store::read_categories(&*store, &[persons::PERSON_STREAM_PREFIX]).await? {
-            persons.apply(&e);
-        }
+        let persons = persons::PersonRegistry::read(&*store).await?;
         let engine = Engine {
             store,
             registry,

@@ -173,7 +173,7 @@ pub struct PersonRegistry {
 
 impl PersonRegistry {
     /// Applies an event of the log; other streams' events are ignored, a repeat changes nothing.
-    /// Returns the id of a person this event erased.
+    /// Returns the id of a person this event erased, the first time it is applied.
     pub fn apply(&self, e: &RecordedEvent) -> Option<Uuid> {
         if !e.stream_id.starts_with(PERSON_STREAM_PREFIX) {
             return None;
@@ -217,15 +217,25 @@ impl PersonRegistry {
                     Err(err) => return unreadable(err.to_string()),
                 };
                 let p = map.get_mut(&x.person_id)?;
-                if p.erased.is_none() {
-                    p.erased = Some(Erasure { at: e.recorded_at, by: e.actor.clone(), reason: x.reason });
+                if p.erased.is_some() {
+                    return None;
                 }
+                p.erased = Some(Erasure { at: e.recorded_at, by: e.actor.clone(), reason: x.reason });
                 // The ciphertext is of no use any more; the log keeps it.
                 p.sealed = Vec::new();
                 Some(x.person_id)
             }
             _ => None,
         }
+    }
+
+    /// The registry of `store`'s person streams.
+    pub async fn read(store: &dyn store::EventStore) -> Result<PersonRegistry, store::StoreError> {
+        let persons = PersonRegistry::default();
+        for e in store::read_categories(store, &[PERSON_STREAM_PREFIX]).await? {
+            persons.apply(&e);
+        }
+        Ok(persons)
     }
 
     pub fn get(&self, id: Uuid) -> Option<PersonRecord> {
@@ -310,14 +320,7 @@ impl crate::Engine {
         let key = self.key_store()?.create(id).await?;
         let registered =
             PersonRegistered { person_id: id, ars: ars.to_owned(), sealed: sealed_text(&key, id, &details)? };
-        let payload = serde_json::to_value(&registered).map_err(|e| EngineError::Invalid(e.to_string()))?;
-        self.append_person_event(
-            id,
-            ExpectedVersion::NoStream,
-            crate::new_event(PERSON_REGISTERED, payload, req),
-        )
-        .await?;
-        self.persons.get(id).ok_or(EngineError::UnknownPerson(id))
+        self.append_person_event(id, ExpectedVersion::NoStream, PERSON_REGISTERED, &registered, req).await
     }
 
     /// Records that a person left their administration on `left_on` (`YYYY-MM-DD`).
@@ -328,18 +331,12 @@ impl crate::Engine {
         reason: &str,
         req: &Invocation,
     ) -> Result<PersonRecord, EngineError> {
-        let person = self.persons.get(id).ok_or(EngineError::UnknownPerson(id))?;
-        if person.erased.is_some() {
-            return Err(EngineError::PersonErased(id));
-        }
+        self.living_person(id)?;
         FieldType::Date
             .check(&serde_json::Value::String(left_on.to_owned()))
             .map_err(|e| EngineError::InvalidPerson(format!("leftOn: {e}")))?;
         let left = PersonLeft { person_id: id, left_on: left_on.to_owned(), reason: check_reason(reason)? };
-        let payload = serde_json::to_value(&left).map_err(|e| EngineError::Invalid(e.to_string()))?;
-        self.append_person_event(id, ExpectedVersion::Any, crate::new_event(PERSON_LEFT, payload, req))
-            .await?;
-        self.persons.get(id).ok_or(EngineError::UnknownPerson(id))
+        self.append_person_event(id, ExpectedVersion::Any, PERSON_LEFT, &left, req).await
     }
 
     /// Erases a person: appends `PersonErased` (durable), then destroys the key and revokes the
@@ -352,23 +349,12 @@ impl crate::Engine {
         reason: &str,
         req: &Invocation,
     ) -> Result<PersonRecord, EngineError> {
-        let person = self.persons.get(id).ok_or(EngineError::UnknownPerson(id))?;
-        if person.erased.is_some() {
-            return Err(EngineError::PersonErased(id));
-        }
+        self.living_person(id)?;
         let erased = PersonErased { person_id: id, reason: check_reason(reason)? };
-        let payload = serde_json::to_value(&erased).map_err(|e| EngineError::Invalid(e.to_string()))?;
-        self.append_person_event(id, ExpectedVersion::Any, crate::new_event(PERSON_ERASED, payload, req))
-            .await?;
+        let record = self.append_person_event(id, ExpectedVersion::Any, PERSON_ERASED, &erased, req).await?;
         self.key_store()?.destroy(&[id]).await?;
-        // The person's own tokens end with the person.
-        for token in self.tokens().active_of_person(id) {
-            match self.revoke_token(token, TOKEN_OF_ERASED_PERSON, req).await {
-                Ok(_) | Err(EngineError::TokenAlreadyRevoked(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.persons.get(id).ok_or(EngineError::UnknownPerson(id))
+        self.revoke_tokens_of(id, req).await?;
+        Ok(record)
     }
 
     /// Erases every person that left more than `retention` before the store's clock's today,
@@ -404,11 +390,7 @@ impl crate::Engine {
                 let id = Uuid::parse_str(value).map_err(|_| {
                     EngineError::InvalidPerson(format!("{}: {value:?} is not a person id", field.id))
                 })?;
-                match self.persons.get(id) {
-                    None => return Err(EngineError::UnknownPerson(id)),
-                    Some(p) if p.erased.is_some() => return Err(EngineError::PersonErased(id)),
-                    Some(_) => {}
-                }
+                self.living_person(id)?;
             }
         }
         Ok(())
@@ -507,29 +489,49 @@ impl crate::Engine {
             keys.destroy(&erased).await?;
         }
         for &person in &erased {
-            for token in self.tokens().active_of_person(person) {
-                match self.revoke_token(token, TOKEN_OF_ERASED_PERSON, &Invocation::system()).await {
-                    Ok(_) | Err(EngineError::TokenAlreadyRevoked(_)) => {}
-                    Err(e) => return Err(e),
-                }
+            self.revoke_tokens_of(person, &Invocation::system()).await?;
+        }
+        Ok(())
+    }
+
+    /// Revokes the active tokens that name `person` (its erasure ends them).
+    async fn revoke_tokens_of(&self, person: Uuid, req: &Invocation) -> Result<(), EngineError> {
+        for token in self.tokens().active_of_person(person) {
+            match self.revoke_token(token, TOKEN_OF_ERASED_PERSON, req).await {
+                Ok(_) | Err(EngineError::TokenAlreadyRevoked(_)) => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(())
     }
 
+    /// The person `id`, when it is registered and not erased.
+    pub(crate) fn living_person(&self, id: Uuid) -> Result<PersonRecord, EngineError> {
+        match self.persons.get(id) {
+            None => Err(EngineError::UnknownPerson(id)),
+            Some(p) if p.erased.is_some() => Err(EngineError::PersonErased(id)),
+            Some(p) => Ok(p),
+        }
+    }
+
+    /// Appends one event of `payload` to the person's stream, applies it, and returns the person.
     async fn append_person_event(
         &self,
         id: Uuid,
         expected: ExpectedVersion,
-        event: store::NewEvent,
-    ) -> Result<RecordedEvent, EngineError> {
-        let recorded = self.store.append(&person_stream(id), expected, vec![event]).await?;
-        let event = recorded
-            .into_iter()
-            .next()
-            .ok_or_else(|| EngineError::Unreadable(format!("the append to person {id} returned no event")))?;
-        self.persons.apply(&event);
-        Ok(event)
+        event_type: (&str, u32),
+        payload: &impl Serialize,
+        req: &Invocation,
+    ) -> Result<PersonRecord, EngineError> {
+        let payload = serde_json::to_value(payload).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let recorded = self
+            .store
+            .append(&person_stream(id), expected, vec![crate::new_event(event_type, payload, req)])
+            .await?;
+        for e in &recorded {
+            self.persons.apply(e);
+        }
+        self.persons.get(id).ok_or(EngineError::UnknownPerson(id))
     }
 }
 

@@ -220,11 +220,7 @@ impl crate::Engine {
     ) -> Result<NewToken, crate::EngineError> {
         spec.check().map_err(crate::EngineError::InvalidToken)?;
         if let Some(person) = spec.person {
-            match self.persons().get(person) {
-                None => return Err(crate::EngineError::UnknownPerson(person)),
-                Some(p) if p.erased.is_some() => return Err(crate::EngineError::PersonErased(person)),
-                Some(_) => {}
-            }
+            self.living_person(person)?;
         }
         let token_id = Uuid::now_v7();
         let secret = secret().map_err(crate::EngineError::InvalidToken)?;

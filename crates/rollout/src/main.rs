@@ -694,10 +694,7 @@ fn store_keys(store: &dyn EventStore) -> Result<Arc<dyn store::KeyStore>, Failur
 /// crash cut short, which the next server start destroys; not one whose registration never
 /// reached the log).
 async fn keys_not_erased(store: &dyn EventStore) -> Result<Vec<(uuid::Uuid, store::Key)>, Failure> {
-    let persons = engine::PersonRegistry::default();
-    for e in store::read_categories(store, &[engine::persons::PERSON_STREAM_PREFIX]).await? {
-        persons.apply(&e);
-    }
+    let persons = engine::PersonRegistry::read(store).await?;
     let keys = store_keys(store)?.all().await?;
     Ok(keys.into_iter().filter(|(id, _)| persons.get(*id).is_some_and(|p| p.erased.is_none())).collect())
 }
@@ -747,10 +744,7 @@ fn read_keys(path: &Path) -> Result<Vec<(uuid::Uuid, store::Key)>, Failure> {
 
 /// Persons registered and not erased in `store`'s log.
 async fn registered_persons(store: &dyn EventStore) -> Result<usize, Failure> {
-    let persons = engine::PersonRegistry::default();
-    for e in store::read_categories(store, &[engine::persons::PERSON_STREAM_PREFIX]).await? {
-        persons.apply(&e);
-    }
+    let persons = engine::PersonRegistry::read(store).await?;
     Ok(persons.all().iter().filter(|p| p.erased.is_none()).count())
 }
 

@@ -114,6 +114,10 @@ async fn a_person_is_read_by_whom_it_may_be_and_erased_from_every_read() {
     assert_eq!(before["evidence"]["kontakt"], json!(person));
     assert_eq!(before["completedBy"]["name"], NAME);
     assert_eq!(before["completedBy"]["person"]["email"], EMAIL);
+    // A token that may read the rollout but not the person sees neither its name nor its values.
+    let unshared = step(&run(&api.schema, &bot, &history).await);
+    assert_eq!(unshared["completedBy"]["name"], "[nicht freigegeben]");
+    assert_eq!(unshared["completedBy"]["person"], json!(null));
     let completed =
         store.read_stream(&format!("rollout-wohngeld:{A}"), 1, store::Direction::Forward, 10).await;
     let completed =
