@@ -344,18 +344,13 @@ fn exports_carry_ciphertext_and_the_keys_file_opens_it_again() {
     assert_eq!(person(&server, &admin, &gone)["name"], "[gelöscht]");
 }
 
-/// A store written the way earlier builds wrote it (a contact's name as text evidence, an actor
-/// by display name): `rollout personal-data find` names each place, never the value, and
-/// changes nothing.
-#[test]
-fn personal_data_find_lists_older_plain_text_without_printing_it() {
-    let tmp = tempfile::tempdir().expect("dir");
-    let dir = tmp.path().join("old");
+/// A store written the way earlier builds wrote it: the contact "Herr Otto Altkontakt" as
+/// text evidence (efa-onboarding@3) and the actor "Anna Altbestand" by display name.
+fn old_store(dir: &Path) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
-        let store: std::sync::Arc<dyn store::EventStore> = std::sync::Arc::new(
-            store_sled::SledStore::open(store_sled::SledConfig::new(&dir)).expect("open"),
-        );
+        let store: std::sync::Arc<dyn store::EventStore> =
+            std::sync::Arc::new(store_sled::SledStore::open(store_sled::SledConfig::new(dir)).expect("open"));
         let registry = std::sync::Arc::new(engine::definitions::bundled().expect("bundled"));
         let engine = engine::Engine::open(store, registry).await.expect("engine");
         let anna = engine::Invocation::new(workflow::decide::Principal {
@@ -375,6 +370,16 @@ fn personal_data_find_lists_older_plain_text_without_printing_it() {
             workflow::decide::Command::CompleteStep { step: "interesse".into(), evidence, comment: None };
         engine.execute("wohngeld", ARS, command, &anna).await.expect("complete");
     });
+}
+
+/// A store written the way earlier builds wrote it (a contact's name as text evidence, an actor
+/// by display name): `rollout personal-data find` names each place, never the value, and
+/// changes nothing.
+#[test]
+fn personal_data_find_lists_older_plain_text_without_printing_it() {
+    let tmp = tempfile::tempdir().expect("dir");
+    let dir = tmp.path().join("old");
+    old_store(&dir);
     let before = rollout(&["export", "--data-dir", dir.to_str().expect("path")]).stdout;
     let out = rollout(&["personal-data", "find", "--data-dir", dir.to_str().expect("path")]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -441,4 +446,118 @@ fn the_servers_retention_policy_erases_who_left_long_enough_ago() {
         reason["data"]["person"]["erasureReason"].as_str().unwrap_or_default().contains("P2Y"),
         "{reason}"
     );
+}
+
+/// `store copy --re-key` of an older store: a new chain that verifies, whose first event names
+/// the source's head; the contact and the actor are persons there (readable, then erasable),
+/// the token's name is a person too; no file of the copy holds the plain text; the source is
+/// unchanged; `personal-data find` on the copy finds neither.
+#[test]
+fn a_re_keyed_copy_moves_plain_text_into_persons_and_links_to_the_source() {
+    let tmp = tempfile::tempdir().expect("dir");
+    let (old, copy) = (tmp.path().join("old"), tmp.path().join("copy"));
+    old_store(&old);
+    let old_arg = old.to_str().expect("path");
+    run_ok(&[
+        "token",
+        "create",
+        "--data-dir",
+        old_arg,
+        "--name",
+        "Paula Tokenname",
+        "--role",
+        "project-manager",
+    ]);
+    let before = rollout(&["export", "--data-dir", old_arg]).stdout;
+    let source_verified = run_ok(&["verify", "--data-dir", old_arg]);
+    let source_hash = source_verified.split("head hash ").nth(1).expect("hash").trim().to_owned();
+    let source_events = serde_json::Deserializer::from_slice(&before).into_iter::<Value>().count();
+
+    let said =
+        run_ok(&["store", "copy", "--from", old_arg, "--to", copy.to_str().expect("path"), "--re-key"]);
+    assert!(said.contains("re-keyed: 4 persons registered, 1 evidence values moved"), "{said}");
+    assert_eq!(rollout(&["export", "--data-dir", old_arg]).stdout, before, "the source is unchanged");
+    let copy_arg = copy.to_str().expect("path");
+    assert!(run_ok(&["verify", "--data-dir", copy_arg]).contains("ok: "));
+
+    let exported = rollout(&["export", "--data-dir", copy_arg]).stdout;
+    let events: Vec<Value> = serde_json::Deserializer::from_slice(&exported)
+        .into_iter::<Value>()
+        .map(|v| v.expect("json"))
+        .collect();
+    assert_eq!(events[0]["type"], "StoreCopied");
+    assert_eq!(events[0]["data"]["sourceHeadPosition"], source_events as u64, "{}", events[0]);
+    assert_eq!(events[0]["data"]["sourceHeadHash"], source_hash.as_str());
+    assert_eq!(
+        events.len(),
+        source_events + 1 + 4,
+        "the source's events, StoreCopied, four registrations (Anna, the command line, Paula, the contact)"
+    );
+
+    let found = run_ok(&["personal-data", "find", "--data-dir", copy_arg]);
+    assert!(!found.contains("evidence interesse.kontakt"), "{found}");
+    assert!(!found.contains("the display name of actor"), "{found}");
+
+    let admin = admin_token(&copy);
+    let server = Server::start_in(copy.clone());
+    let r = server.gql(
+        Some(&admin),
+        &format!(
+            "{{ rollout(id: \"wohngeld:{ARS}\") {{ steps {{ id evidence completedBy {{ name }} }} }} \
+             definition(id: \"efa-onboarding\", version: 3) {{ phases {{ steps {{ id evidence {{ id type }} }} }} }} }}"
+        ),
+        json!({}),
+    );
+    let step = r["data"]["rollout"]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["id"] == "interesse")
+        .cloned();
+    let step = step.unwrap_or_else(|| panic!("{r}"));
+    assert_eq!(step["completedBy"]["name"], "Anna Altbestand", "the actor's name is read from the person");
+    let contact = step["evidence"]["kontakt"].as_str().expect("a person id").to_owned();
+    assert_eq!(person(&server, &admin, &contact)["name"], "Herr Otto Altkontakt");
+    let kontakt_type = r["data"]["definition"]["phases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["steps"].as_array().cloned().unwrap_or_default())
+        .filter(|s| s["id"] == "interesse")
+        .flat_map(|s| s["evidence"].as_array().cloned().unwrap_or_default())
+        .find(|f| f["id"] == "kontakt")
+        .map(|f| f["type"].clone());
+    assert_eq!(kontakt_type, Some(json!("person")), "in the copy the field holds persons: {r}");
+    let erased = server.gql(
+        Some(&admin),
+        "mutation($i: ErasePersonInput!) { erasePerson(input: $i) { name erased } }",
+        json!({ "i": { "personId": contact, "reason": "Antrag nach Art. 17 DSGVO" } }),
+    );
+    assert_eq!(erased["data"]["erasePerson"]["name"], "[gelöscht]", "{erased}");
+    drop_gracefully(server);
+    assert!(run_ok(&["verify", "--data-dir", copy_arg]).contains("ok: "));
+
+    let mut left = Vec::new();
+    for entry in walk(&copy) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        for needle in ["Herr Otto Altkontakt", "Anna Altbestand", "Paula Tokenname"] {
+            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                left.push(format!("{} holds {needle}", entry.display()));
+            }
+        }
+    }
+    assert!(left.is_empty(), "plain text in the copy: {left:#?}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            all.extend(walk(&path));
+        } else {
+            all.push(path);
+        }
+    }
+    all
 }

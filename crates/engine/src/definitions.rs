@@ -8,7 +8,10 @@ use catalog::{DefinitionLevel, DefinitionRef};
 use store::{Direction, ExpectedVersion, RecordedEvent};
 use uuid::Uuid;
 use workflow::decide::{decide, Command, Context, Rejection};
-use workflow::registry::{definition_stream, Checked, DefinitionPublished, Entry, DEFINITION_PUBLISHED};
+use workflow::registry::{
+    definition_stream, Checked, DefinitionPublished, Entry, StoreCopied, DEFINITION_PUBLISHED, STORE_COPIED,
+    STORE_COPY_STREAM,
+};
 use workflow::rollout::{stream_id, Meta, Rollout};
 use workflow::{Definition, Definitions, Registry, Scope, StepStatus};
 
@@ -99,6 +102,12 @@ fn publication_event_id(p: &DefinitionPublished) -> Uuid {
 
 /// Applies one event to the registry when it is a publication.
 pub(crate) fn learn(registry: &Registry, e: &RecordedEvent) -> Result<(), EngineError> {
+    if e.event_type == STORE_COPIED.0 && e.stream_id == STORE_COPY_STREAM {
+        let copied = StoreCopied::from_payload(e.schema_version, e.data.as_str())
+            .map_err(|why| EngineError::Unreadable(format!("position {}: {why}", e.position)))?;
+        registry.hold_persons(&copied.person_fields);
+        return Ok(());
+    }
     if e.event_type != DEFINITION_PUBLISHED.0
         || !e.stream_id.starts_with(workflow::registry::DEFINITION_STREAM_PREFIX)
     {

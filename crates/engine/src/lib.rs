@@ -9,6 +9,7 @@ pub mod definitions;
 pub mod limits;
 pub mod persons;
 pub mod plaintext;
+pub mod rekey;
 pub mod tokens;
 mod turns;
 
@@ -169,6 +170,7 @@ pub fn stored_event_types() -> Vec<(&'static str, u32)> {
             persons::PERSON_REGISTERED,
             persons::PERSON_LEFT,
             persons::PERSON_ERASED,
+            workflow::registry::STORE_COPIED,
         ])
         .collect();
     all.sort_unstable();
@@ -298,7 +300,9 @@ impl Engine {
                 catalog.apply(&e.stream_id, &decoded.map_err(EngineError::Unreadable)?);
             }
         }
-        for e in store::read_categories(&*store, &[workflow::registry::DEFINITION_STREAM_PREFIX]).await? {
+        // A re-keyed copy's first event says which text fields hold persons.
+        let prefixes = [workflow::registry::DEFINITION_STREAM_PREFIX, workflow::registry::STORE_COPY_STREAM];
+        for e in store::read_categories(&*store, &prefixes).await? {
             definitions::learn(&registry, &e)?;
         }
         let tokens = TokenRegistry::default();

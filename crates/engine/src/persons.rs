@@ -272,7 +272,7 @@ impl PersonRegistry {
     }
 }
 
-fn sealed_text(key: &Key, id: Uuid, details: &PersonDetails) -> Result<String, EngineError> {
+pub(crate) fn sealed_text(key: &Key, id: Uuid, details: &PersonDetails) -> Result<String, EngineError> {
     let plain = zeroizing_json(details)?;
     let sealed = key.seal(id.as_bytes(), &plain)?;
     Ok(base64::engine::general_purpose::STANDARD.encode(sealed))

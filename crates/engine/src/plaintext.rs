@@ -25,7 +25,7 @@ pub struct Finding {
 /// Words in a field's id or label that say it names a person.
 const PERSON_WORDS: &[&str] = &["ansprechperson", "kontakt", "person", "name", "telefon", "e-mail", "email"];
 
-fn names_a_person(field: &workflow::definition::Field) -> bool {
+pub(crate) fn names_a_person(field: &workflow::definition::Field) -> bool {
     match field.ty {
         FieldType::Email => true,
         FieldType::Text => {

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use catalog::{Catalog, CatalogEvent};
 use rustc_hash::FxHashMap;
 use store::{EventHash, RecordedEvent, Timestamp};
-use workflow::registry::{DefinitionPublished, DEFINITION_PUBLISHED, DEFINITION_STREAM_PREFIX};
+use workflow::registry::{
+    DefinitionPublished, StoreCopied, DEFINITION_PUBLISHED, DEFINITION_STREAM_PREFIX, STORE_COPIED,
+    STORE_COPY_STREAM,
+};
 use workflow::rollout::{Definitions, Meta, Records, Rollout, Status};
 use workflow::RolloutEvent;
 
@@ -321,6 +324,9 @@ impl ReadModel {
             definitions
                 .learn(&published, &Meta { at: e.recorded_at, actor: &e.actor })
                 .map_err(unreadable)?;
+        } else if e.event_type == STORE_COPIED.0 && e.stream_id == STORE_COPY_STREAM {
+            let copied = StoreCopied::from_payload(e.schema_version, e.data.as_str()).map_err(unreadable)?;
+            definitions.learn_person_fields(&copied.person_fields);
         }
         let a = &mut self.audit;
         let p = e.position;

@@ -179,6 +179,13 @@ enum PersonalDataCommand {
 enum StoreCommand {
     /// Copy every event, hashes included, to an empty target and verify the chain there. The
     /// keys of persons' data are copied along, before the events.
+    ///
+    /// With --re-key, a store written before persons were records becomes a new chain without
+    /// its plain-text names: contact names in evidence and actors' display names are registered
+    /// as persons (encrypted, erasable) and the events name them by id. The source is not
+    /// changed; the copy's first event (StoreCopied) records the source's head position and
+    /// hash, so the copy is linked to the original. Run `rollout personal-data find` on the
+    /// copy for what remains (README, "Personal data in older stores").
     Copy {
         /// The source: a data directory or a postgres:// URL.
         #[arg(long, value_name = "DIR_OR_URL")]
@@ -186,6 +193,9 @@ enum StoreCommand {
         /// The target (must be empty): a data directory or a postgres:// URL.
         #[arg(long, value_name = "DIR_OR_URL")]
         to: String,
+        /// Move plain-text personal data into persons: a new chain, linked to the source.
+        #[arg(long)]
+        re_key: bool,
     },
 }
 
@@ -519,7 +529,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 Err(VerifyError::Store(e)) => Err(e.into()),
             }
         }
-        Command::Store(StoreCommand::Copy { from, to }) => {
+        Command::Store(StoreCommand::Copy { from, to, re_key }) => {
             let source = open_location(&from, false).await?;
             let target = open_location(&to, true).await?;
             let existing = target.head().await?.position;
@@ -529,6 +539,9 @@ async fn run(command: Command) -> Result<(), Failure> {
                 )));
             }
             let keys = copy_keys(&*source, &*target).await?;
+            if re_key {
+                return rekeyed_copy(&*source, &*target, keys).await;
+            }
             let head = source.head().await?;
             let mut progress = Progress::new("events copied");
             let mut next = 1;
@@ -705,6 +718,35 @@ async fn copy_keys(from: &dyn EventStore, to: &dyn EventStore) -> Result<usize, 
     let count = keys.len();
     store_keys(to)?.insert(keys).await?;
     Ok(count)
+}
+
+/// `store copy --re-key` after the keys are copied: the copy, verified, and what it did.
+async fn rekeyed_copy(source: &dyn EventStore, target: &dyn EventStore, keys: usize) -> Result<(), Failure> {
+    let by = store::Actor::named("cli:store-copy", "rollout store copy --re-key", store::ActorKind::System);
+    let mut progress = Progress::new("events copied");
+    let report =
+        engine::rekey::rekeyed_copy(source, target, &by, |n, of| progress.show_of(n as usize, of as usize))
+            .await?;
+    progress.done();
+    let verified =
+        verify_log(target, |_| {}).await.map_err(|e| Failure(format!("the copy does not verify: {e}")))?;
+    if verified.head != report.head {
+        return Err(Failure("the copy's head differs from the one written".into()));
+    }
+    let source_head = source.head().await?;
+    println!(
+        "copied {} events and {keys} persons' keys, re-keyed: {} persons registered, {} evidence values moved \
+         ({} fields); the copy's chain verifies (head hash {}); its first event records the source's head \
+         (position {}, hash {})",
+        report.events_copied,
+        report.persons_registered,
+        report.values_moved,
+        report.person_fields.len(),
+        verified.head.hash,
+        source_head.position,
+        source_head.hash
+    );
+    Ok(())
 }
 
 /// Writes the keys of `store` to a new file of mode 0600; returns how many.

@@ -131,6 +131,68 @@ pub enum Checked {
 #[derive(Debug, Default)]
 pub struct Registry {
     entries: RwLock<BTreeMap<(String, u32), Entry>>,
+    /// Text fields whose values a re-keyed copy moved into persons ([`StoreCopied`]).
+    person_fields: RwLock<Vec<FieldRef>>,
+}
+
+/// The stored type name and schema version of the first event of a copy made by
+/// `rollout store copy --re-key`, in stream [`STORE_COPY_STREAM`].
+pub const STORE_COPIED: (&str, u32) = ("StoreCopied", 1);
+pub const STORE_COPY_STREAM: &str = "store-copy";
+
+/// A store is a re-keyed copy of another: what it was copied from (the source's head, so the
+/// copy is linked to the original's hash chain) and which text fields of which definitions
+/// now hold person ids instead of the plain-text names the source holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreCopied {
+    pub source_head_position: u64,
+    /// Hex of the source's head hash.
+    pub source_head_hash: String,
+    /// When the copy was made (RFC 3339); the event itself is dated at the source's first
+    /// event, because a log's time never goes back.
+    pub copied_at: String,
+    pub person_fields: Vec<FieldRef>,
+}
+
+impl StoreCopied {
+    pub fn from_payload(schema_version: u32, payload: &str) -> Result<StoreCopied, String> {
+        if schema_version != STORE_COPIED.1 {
+            return Err(format!(
+                "`StoreCopied` has schema version {schema_version}; this build reads version 1"
+            ));
+        }
+        serde_json::from_str(payload).map_err(|e| format!("`StoreCopied`: {e}"))
+    }
+}
+
+/// One evidence field of one definition version.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldRef {
+    pub definition: String,
+    pub version: u32,
+    pub step: String,
+    pub field: String,
+}
+
+/// `entry`'s definition with `fields` (those that are its) of type `person`.
+fn retyped(entry: &mut Entry, fields: &[FieldRef]) {
+    let d = &entry.definition;
+    let mine: Vec<&FieldRef> =
+        fields.iter().filter(|f| f.definition == d.id && f.version == d.version).collect();
+    if mine.is_empty() {
+        return;
+    }
+    let mut definition = (**d).clone();
+    for step in &mut definition.steps {
+        for field in &mut step.evidence {
+            if mine.iter().any(|f| f.step == step.id && f.field == field.id) {
+                field.ty = crate::evidence::FieldType::Person;
+            }
+        }
+    }
+    entry.definition = Arc::new(definition);
 }
 
 impl Registry {
@@ -161,6 +223,16 @@ impl Registry {
     fn insert(&self, entry: Entry) {
         let key = (entry.definition.id.clone(), entry.definition.version);
         self.write().insert(key, entry);
+    }
+
+    /// A re-keyed copy ([`StoreCopied`]) moved the values of `fields` into persons: from now on
+    /// those fields are `person` fields, in the definitions known and in those published later.
+    /// The texts and their hashes are unchanged.
+    pub fn hold_persons(&self, fields: &[FieldRef]) {
+        self.person_fields.write().unwrap_or_else(|p| p.into_inner()).extend_from_slice(fields);
+        for entry in self.write().values_mut() {
+            retyped(entry, fields);
+        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<(String, u32), Entry>> {
@@ -297,16 +369,15 @@ impl Registry {
                 }
             }
             None => {
-                entries.insert(
-                    key,
-                    Entry {
-                        definition: Arc::new(definition),
-                        source: Arc::from(published.source.as_str()),
-                        bundled: false,
-                        publication,
-                        base: published.base.clone(),
-                    },
-                );
+                let mut entry = Entry {
+                    definition: Arc::new(definition),
+                    source: Arc::from(published.source.as_str()),
+                    bundled: false,
+                    publication,
+                    base: published.base.clone(),
+                };
+                retyped(&mut entry, &self.person_fields.read().unwrap_or_else(|p| p.into_inner()));
+                entries.insert(key, entry);
             }
         }
         Ok(())
@@ -355,5 +426,9 @@ impl Definitions for Registry {
 
     fn learn(&self, published: &DefinitionPublished, meta: &Meta<'_>) -> Result<(), String> {
         self.apply(published, meta)
+    }
+
+    fn learn_person_fields(&self, fields: &[FieldRef]) {
+        self.hold_persons(fields)
     }
 }

@@ -21,6 +21,10 @@ pub trait Definitions {
     ) -> Result<(), String> {
         Ok(())
     }
+
+    /// A fold met a re-keyed copy's first event (`StoreCopied`): these text fields hold person
+    /// ids from now on. The default ignores it.
+    fn learn_person_fields(&self, _fields: &[crate::registry::FieldRef]) {}
 }
 
 /// Where a step stands.
