@@ -37,7 +37,7 @@ pub struct RolloutPayload {
 
 /// After a change whose events are not in its answer: the caller's next operation waits for the
 /// log's head as it is now, which includes them.
-async fn remember_head(ctx: &Context<'_>) {
+pub(crate) async fn remember_head(ctx: &Context<'_>) {
     let s = state(ctx);
     if let (Ok(c), Ok(head)) = (caller(ctx), s.engine.store().head().await) {
         s.written.record(c.token_id, head.position);

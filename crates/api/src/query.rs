@@ -21,7 +21,8 @@ use crate::state::{
     caller, check_scope, coded, cut, internal, manager, page_size, split_id, state, time_arg,
 };
 
-pub struct Query;
+#[derive(Default, Debug)]
+pub struct CoreQuery;
 
 /// How progress is grouped.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -83,9 +84,10 @@ pub struct Me {
     services: Vec<String>,
 }
 
-/// What can be read.
+// The rollouts', catalogue's, audit log's and progress part of the query root (`schema::Query`
+// describes them all).
 #[Object]
-impl Query {
+impl CoreQuery {
     /// The caller's principal and scope.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Me> {
         let c = caller(ctx)?;

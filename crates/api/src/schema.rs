@@ -6,8 +6,9 @@ use async_graphql::{MergedObject, Schema};
 
 use crate::limits::COMPLEXITY_MAX;
 use crate::mutation::{PersonMutation, RolloutMutation};
+use crate::objects::work::{WorkMutation, WorkQuery};
 use crate::publishing::DefinitionMutation;
-pub use crate::query::Query;
+use crate::query::CoreQuery;
 use crate::state::ApiState;
 use crate::subscriptions::SubscriptionRoot;
 
@@ -18,14 +19,20 @@ use crate::subscriptions::SubscriptionRoot;
 /// nothing of it is stored; `/readyz` says the same.
 #[derive(MergedObject, Default, Debug)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(RolloutMutation, DefinitionMutation, PersonMutation);
+pub struct Mutation(RolloutMutation, DefinitionMutation, PersonMutation, WorkMutation);
+
+/// What can be read: the caller, rollouts and their history, the audit log, progress, the
+/// catalogue, definitions, persons, and the caller's tasks and questions.
+#[derive(MergedObject, Default, Debug)]
+#[graphql(name = "Query")]
+pub struct Query(CoreQuery, WorkQuery);
 
 pub type ApiSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
 /// The schema with its limits, the operations extension (depth, metrics) and the
 /// read-your-writes extension, serving `state`.
 pub fn build(state: ApiState) -> ApiSchema {
-    Schema::build(Query, Mutation::default(), SubscriptionRoot)
+    Schema::build(Query::default(), Mutation::default(), SubscriptionRoot)
         .data(state)
         // Depth is limited by `operations` (with room for the standard introspection query).
         .limit_complexity(COMPLEXITY_MAX)

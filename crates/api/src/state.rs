@@ -238,8 +238,9 @@ pub(crate) fn engine_error(e: EngineError) -> Error {
         | EngineError::UnknownDefinition(_)
         | EngineError::UnknownToken(_)
         | EngineError::UnknownPerson(_)
+        | EngineError::UnknownQuestion(_)
         | EngineError::TokenAlreadyRevoked(_) => coded("NOT_FOUND", e.to_string()),
-        EngineError::PersonErased(_) => coded("REJECTED", e.to_string()),
+        EngineError::PersonErased(_) | EngineError::QuestionState(_) => coded("REJECTED", e.to_string()),
         EngineError::InvalidToken(_) | EngineError::InvalidPerson(_) => {
             coded("BAD_USER_INPUT", e.to_string())
         }

@@ -13,7 +13,8 @@ use crate::state::{caller, coded, state, take_slot};
 
 /// Which events a subscriber gets; the scope rules of the `events` query apply.
 fn matches(c: &Caller, f: &EventFilter, stream_id: &str, e: &store::RecordedEvent) -> bool {
-    let (service, ars) = match stream_id.strip_prefix("rollout-").and_then(|id| id.split_once(':')) {
+    // A rollout's stream or its questions' stream: whoever may read the rollout.
+    let (service, ars) = match workflow::rollout::rollout_of_stream(stream_id) {
         Some((s, a)) => (Some(s), Some(a)),
         None => (None, None),
     };
@@ -65,7 +66,8 @@ impl SubscriptionRoot {
         }))
     }
 
-    /// The events of one rollout as they happen (`"<serviceKey>:<ars>"`), from `afterPosition`.
+    /// The events of one rollout as they happen (`"<serviceKey>:<ars>"`), from `afterPosition`,
+    /// and those of its questions (`QuestionAsked`, `QuestionAnswered`, …).
     async fn rollout_changed(
         &self,
         ctx: &Context<'_>,

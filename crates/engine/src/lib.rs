@@ -9,6 +9,7 @@ pub mod definitions;
 pub mod limits;
 pub mod persons;
 pub mod plaintext;
+pub mod questions;
 pub mod rekey;
 pub mod tokens;
 mod turns;
@@ -65,6 +66,11 @@ pub enum EngineError {
     UnknownPerson(Uuid),
     #[error("person {0} is erased")]
     PersonErased(Uuid),
+    #[error("there is no question {0}")]
+    UnknownQuestion(Uuid),
+    /// A question that is resolved already (or open already, to reopen).
+    #[error("{0}")]
+    QuestionState(String),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -171,6 +177,11 @@ pub fn stored_event_types() -> Vec<(&'static str, u32)> {
             persons::PERSON_LEFT,
             persons::PERSON_ERASED,
             workflow::registry::STORE_COPIED,
+            questions::QUESTION_ASKED,
+            questions::QUESTION_ANSWERED,
+            questions::QUESTION_RESOLVED,
+            questions::QUESTION_REOPENED,
+            questions::QUESTION_READ,
         ])
         .collect();
     all.sort_unstable();
@@ -240,6 +251,8 @@ pub struct Engine {
     tokens: Arc<TokenRegistry>,
     /// Every person (ids and ciphertext, no plaintext: `persons.rs`), folded like the tokens.
     persons: persons::PersonRegistry,
+    /// Every question thread (`questions.rs`), folded like the tokens.
+    questions: questions::QuestionBoard,
     /// Recently used rollouts' full state (`cache.rs`): a command reads only the events its
     /// entry lacks.
     rollouts: cache::RolloutCache,
@@ -310,12 +323,17 @@ impl Engine {
             tokens.apply(&e);
         }
         let persons = persons::PersonRegistry::read(&*store).await?;
+        let questions = questions::QuestionBoard::default();
+        for e in store::read_categories(&*store, &[questions::QUESTION_STREAM_PREFIX]).await? {
+            questions.apply(&e);
+        }
         let engine = Engine {
             store,
             registry,
             catalog: RwLock::new(catalog),
             tokens: Arc::new(tokens),
             persons,
+            questions,
             rollouts: cache::RolloutCache::new(cache_entries),
             turns: turns::StreamLocks::default(),
         };
@@ -345,6 +363,7 @@ impl Engine {
 
     fn follow(&self, e: &RecordedEvent) {
         self.tokens.apply(e);
+        self.questions.apply(e);
         if let (Some(erased), Some(keys)) = (self.persons.apply(e), self.store.key_store()) {
             // Erased through another server: its key store did it; this one forgets any copy.
             tokio::spawn(async move {

@@ -299,6 +299,11 @@ impl ReadModel {
             let r = &self.entries[slot as usize].rollout;
             service = Some(r.service_key.as_str());
             authority = Some(r.ars.as_str());
+        } else if e.stream_id.starts_with(workflow::rollout::QUESTION_STREAM_PREFIX) {
+            // A rollout's questions: audited under its service and administration.
+            if let Some((s, a)) = workflow::rollout::rollout_of_stream(&e.stream_id) {
+                (service, authority) = (Some(s), Some(a));
+            }
         } else if let Some(decoded) =
             CatalogEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str())
         {

@@ -290,6 +290,25 @@ pub fn step_actions(state: &Rollout, step: &str, cx: &Context) -> Vec<StepAction
         .collect()
 }
 
+/// The actions that make `step` (an index) a task for `cx.principal`: starting, completing or
+/// confirming it, each as [`step_actions`] decides it (reopening a done step or marking one not
+/// required is no task). Only a ready, started or completed-unconfirmed step of a rollout that
+/// is neither blocked nor cancelled can be one (what `decide` requires for these commands), so
+/// the others are not decided at all. A summary without step records cannot tell who
+/// completed a step: for a step awaiting confirmation pass the rollout with its records.
+pub fn task_actions(state: &Rollout, step: usize, cx: &Context) -> Vec<StepAction> {
+    let Some(s) = state.steps.get(step) else { return Vec::new() };
+    let candidate =
+        matches!(s.status, StepStatus::Ready | StepStatus::InProgress | StepStatus::AwaitingConfirmation);
+    if !candidate || state.blocked.is_some() || state.cancelled.is_some() {
+        return Vec::new();
+    }
+    step_actions(state, &state.definition.steps[step].id, cx)
+        .into_iter()
+        .filter(|a| matches!(a, StepAction::Start | StepAction::Complete | StepAction::Confirm))
+        .collect()
+}
+
 /// Decides a command against the rollout's state (`None` before it is started).
 ///
 /// Completing or reopening a step whose evidence other steps' conditions read

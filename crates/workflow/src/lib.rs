@@ -22,4 +22,4 @@ pub use events::{Evidence, RolloutEvent};
 pub use registry::{DefinitionPublished, Registry};
 pub use rollout::{Definitions, LandSteps, Meta, Records, Rollout, Status, StepState, StepStatus};
 pub mod decide;
-pub use decide::{decide, step_actions, Command, Context, Principal, Rejection, StepAction};
+pub use decide::{decide, step_actions, task_actions, Command, Context, Principal, Rejection, StepAction};

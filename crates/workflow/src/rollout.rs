@@ -343,6 +343,22 @@ pub fn stream_id(service_key: &str, ars: &str) -> String {
     format!("rollout-{service_key}:{ars}")
 }
 
+/// The prefix of the streams of a rollout's questions (`questions-<serviceKey>:<ars>`).
+pub const QUESTION_STREAM_PREFIX: &str = "questions-";
+
+/// The stream of a rollout's questions (Rückfragen), apart from the rollout's own.
+pub fn question_stream_id(service_key: &str, ars: &str) -> String {
+    format!("{QUESTION_STREAM_PREFIX}{service_key}:{ars}")
+}
+
+/// The rollout (service key, ARS) a rollout stream or a question stream belongs to.
+pub fn rollout_of_stream(stream_id: &str) -> Option<(&str, &str)> {
+    stream_id
+        .strip_prefix("rollout-")
+        .or_else(|| stream_id.strip_prefix(QUESTION_STREAM_PREFIX))?
+        .split_once(':')
+}
+
 impl Rollout {
     pub fn id(&self) -> String {
         rollout_id(&self.service_key, &self.ars)
@@ -484,6 +500,25 @@ impl Rollout {
             def.land_depends_on
                 .iter()
                 .filter(|l| !self.land_steps_done.contains(l))
+                .map(|l| format!("land:{l}")),
+        );
+        out
+    }
+
+    /// What `step` waited for and is satisfied now: its dependencies (step ids) and its
+    /// central steps (`land:<id>`: the Land's steps, or ZV DIKOM's model release).
+    pub fn ready_because(&self, step: usize) -> Vec<String> {
+        let def = &self.definition.steps[step];
+        let mut out: Vec<String> = def
+            .depends_on
+            .iter()
+            .filter(|&&d| self.steps[d].status.satisfies())
+            .map(|&d| self.definition.steps[d].id.clone())
+            .collect();
+        out.extend(
+            def.land_depends_on
+                .iter()
+                .filter(|l| self.land_steps_done.contains(l))
                 .map(|l| format!("land:{l}")),
         );
         out

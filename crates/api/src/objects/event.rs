@@ -76,17 +76,25 @@ pub struct EventFilter {
     from: Option<String>,
     /// Recorded at or before this time (RFC 3339).
     until: Option<String>,
+    /// With `rolloutId`: also the events of its questions (`rolloutChanged`).
+    #[graphql(skip)]
+    with_questions: bool,
 }
 
 impl EventFilter {
+    /// The events of a rollout and of its questions.
     pub(crate) fn for_rollout(id: &ID) -> EventFilter {
-        EventFilter { rollout_id: Some(id.clone()), ..Default::default() }
+        EventFilter { rollout_id: Some(id.clone()), with_questions: true, ..Default::default() }
     }
 
     /// Whether a live event matches (service and ARS of its stream, when it is a rollout's).
     pub(crate) fn accepts(&self, service: Option<&str>, ars: Option<&str>, e: &RecordedEvent) -> bool {
-        let rollout_ok =
-            self.rollout_id.as_ref().is_none_or(|id| e.stream_id == format!("rollout-{}", id.as_str()));
+        let rollout_ok = self.rollout_id.as_ref().is_none_or(|id| {
+            let own = e.stream_id.strip_prefix("rollout-") == Some(id.as_str());
+            let questions =
+                e.stream_id.strip_prefix(workflow::rollout::QUESTION_STREAM_PREFIX) == Some(id.as_str());
+            own || (self.with_questions && questions)
+        });
         let actor_ok = self.actor.as_ref().is_none_or(|a| &e.actor.id == a);
         let type_ok =
             self.types.as_ref().is_none_or(|t| t.is_empty() || t.iter().any(|t| t == &e.event_type));

@@ -5,3 +5,4 @@ pub mod definition;
 pub mod event;
 pub mod person;
 pub mod rollout;
+pub mod work;

@@ -186,28 +186,47 @@ impl Rollout {
         let records =
             ["evidence", "completedBy", "completedAt", "actions"].iter().any(|f| wanted.field(f).exists());
         let r = if records { self.details(ctx).await? } else { self.summary.clone() };
-        let d = &r.definition;
         let now = state(ctx).now();
-        let late: Vec<usize> = r.deadlines().filter(|(_, due)| *due < now).map(|(i, _)| i).collect();
-        Ok(d.steps
-            .iter()
-            .zip(&r.steps)
-            .enumerate()
-            .map(|(i, (def, s))| Step {
-                rollout: r.clone(),
-                id: def.id.clone(),
-                title: def.title.clone(),
-                phase: d.phases.get(def.phase).map(|p| p.id.clone()).unwrap_or_default(),
-                status: s.status.name().into(),
-                evidence: async_graphql::Json(
-                    serde_json::to_value(r.evidence(i).to_map()).unwrap_or_default(),
-                ),
-                completed_by: r.completed_by(i).map(ActorInfo::of),
-                completed_at: r.completed_at(i).map(|t| t.to_string()),
-                due_at: s.due_at().map(|t| t.to_string()),
-                overdue: late.contains(&i),
-            })
+        Ok((0..r.steps.len()).map(|i| Step::of(&r, i, now)).collect())
+    }
+
+    /// The questions (Rückfragen) on its steps, oldest first; `step`: only those on that step.
+    async fn questions(
+        &self,
+        ctx: &Context<'_>,
+        step: Option<String>,
+    ) -> async_graphql::Result<Vec<crate::objects::work::Question>> {
+        caller(ctx)?;
+        let r = &self.summary;
+        Ok(state(ctx)
+            .engine
+            .questions()
+            .of_rollout(&r.service_key, &r.ars)
+            .into_iter()
+            .filter(|q| step.as_ref().is_none_or(|s| &q.step == s))
+            .map(crate::objects::work::Question)
             .collect())
+    }
+}
+
+impl Step {
+    /// Step `i` of `r` as it stands at `now`.
+    pub(crate) fn of(r: &Arc<DomainRollout>, i: usize, now: store::Timestamp) -> Step {
+        let d = &r.definition;
+        let (def, s) = (&d.steps[i], &r.steps[i]);
+        let overdue = r.deadlines().any(|(j, due)| j == i && due < now);
+        Step {
+            rollout: r.clone(),
+            id: def.id.clone(),
+            title: def.title.clone(),
+            phase: d.phases.get(def.phase).map(|p| p.id.clone()).unwrap_or_default(),
+            status: s.status.name().into(),
+            evidence: async_graphql::Json(serde_json::to_value(r.evidence(i).to_map()).unwrap_or_default()),
+            completed_by: r.completed_by(i).map(ActorInfo::of),
+            completed_at: r.completed_at(i).map(|t| t.to_string()),
+            due_at: s.due_at().map(|t| t.to_string()),
+            overdue,
+        }
     }
 }
 
@@ -316,6 +335,26 @@ pub(crate) fn rollouts_page(
     after: Option<&str>,
 ) -> RolloutConnection {
     state(ctx).projector.read(|m| {
+        let mut matching = matching_rollouts(m, c, filter);
+        matching.sort_by_cached_key(|r| r.id());
+        let (edges, total_count, page_info) = paginate(
+            &matching,
+            |r| r.id(),
+            after,
+            first,
+            |cursor, r| RolloutEdge { cursor, node: Rollout::new((*r).clone()) },
+        );
+        RolloutConnection { total_count, edges, page_info }
+    })
+}
+
+/// The rollouts of the read model matching `filter` that `c` may read, in no order.
+pub(crate) fn matching_rollouts<'m>(
+    m: &'m projections::ReadModel,
+    c: &Caller,
+    filter: &RolloutFilter,
+) -> Vec<&'m Arc<DomainRollout>> {
+    {
         let candidates: Box<dyn Iterator<Item = &Arc<DomainRollout>>> =
             match (&filter.ars, &filter.service_key) {
                 (Some(ars), _) => Box::new(m.rollouts_of_authority(ars)),
@@ -324,7 +363,7 @@ pub(crate) fn rollouts_page(
             };
         let landkreis_of =
             |ars: &str| m.catalog.authorities.get(ars).and_then(|a| a.authority.landkreis_ars.clone());
-        let mut matching: Vec<&Arc<DomainRollout>> = candidates
+        candidates
             .filter(|r| c.may_read_rollout(&r.service_key, &r.ars))
             .filter(|r| filter.service_key.as_ref().is_none_or(|k| &r.service_key == k))
             .filter(|r| filter.program.is_none_or(|p| m.catalog.program_of(&r.service_key) == p.program()))
@@ -342,15 +381,6 @@ pub(crate) fn rollouts_page(
                     .as_ref()
                     .is_none_or(|ph| r.definition.phases.get(r.phase()).is_some_and(|x| &x.id == ph))
             })
-            .collect();
-        matching.sort_by_cached_key(|r| r.id());
-        let (edges, total_count, page_info) = paginate(
-            &matching,
-            |r| r.id(),
-            after,
-            first,
-            |cursor, r| RolloutEdge { cursor, node: Rollout::new((*r).clone()) },
-        );
-        RolloutConnection { total_count, edges, page_info }
-    })
+            .collect()
+    }
 }

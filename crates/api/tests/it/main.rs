@@ -10,3 +10,4 @@ mod read_your_writes;
 mod sdl;
 mod support;
 mod tokens;
+mod work;

@@ -6,7 +6,7 @@ use async_graphql::Schema;
 #[test]
 fn the_committed_sdl_is_the_served_schema() {
     let sdl = Schema::build(
-        api::schema::Query,
+        api::schema::Query::default(),
         api::schema::Mutation::default(),
         api::subscriptions::SubscriptionRoot,
     )
@@ -26,7 +26,7 @@ fn the_committed_sdl_is_the_served_schema() {
 #[test]
 fn every_type_and_field_has_a_description() {
     let sdl = Schema::build(
-        api::schema::Query,
+        api::schema::Query::default(),
         api::schema::Mutation::default(),
         api::subscriptions::SubscriptionRoot,
     )

@@ -1,0 +1,707 @@
+#![allow(missing_debug_implementations)] // GraphQL object types; their fields are the documentation.
+//! Work for people: the caller's tasks (the steps it may advance now, and the open questions
+//! addressed to it) and the questions on steps (Rückfragen) with their answers and read marks.
+//! [`task_list`] is the one computation behind `Query.tasks` and the tasks download.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use engine::questions::{Party, Question as DomainQuestion};
+use engine::TokenRole;
+use store::Timestamp;
+use workflow::rollout::Rollout as DomainRollout;
+use workflow::{StepAction, StepStatus};
+
+use crate::caller::Caller;
+use crate::connection::{connection, paginate};
+use crate::mutation::{invocation, remember_head};
+use crate::objects::catalog::ProgramName;
+use crate::objects::event::ActorInfo;
+use crate::objects::rollout::{
+    matching_rollouts, mutation_of, Rollout, RolloutFilter, Step, AUTOMATION_MUTATIONS,
+};
+use crate::state::{
+    caller, check_scope, coded, engine_error, internal, page_size, split_id, state, writer, ApiState,
+};
+
+/// Days ahead that count as "due soon" in the task counts.
+pub const DUE_SOON_DAYS: i64 = 14;
+
+/// Whom a question is addressed to.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum QuestionParty {
+    /// The rollout's administration (its staff tokens).
+    Administration,
+    /// The Land (project-manager tokens).
+    Land,
+    /// ZV DIKOM (association-staff tokens).
+    Association,
+    /// The programme's project team (admin tokens).
+    ProjectTeam,
+}
+
+impl QuestionParty {
+    fn party(self) -> Party {
+        match self {
+            QuestionParty::Administration => Party::Administration,
+            QuestionParty::Land => Party::Land,
+            QuestionParty::Association => Party::Association,
+            QuestionParty::ProjectTeam => Party::ProjectTeam,
+        }
+    }
+
+    fn of(p: Party) -> QuestionParty {
+        match p {
+            Party::Administration => QuestionParty::Administration,
+            Party::Land => QuestionParty::Land,
+            Party::Association => QuestionParty::Association,
+            Party::ProjectTeam => QuestionParty::ProjectTeam,
+        }
+    }
+}
+
+/// The party a token answers for: staff for their administration, project managers for the
+/// Land, association staff for ZV DIKOM, admins for the project team; auditors and automation
+/// for none.
+pub(crate) fn party_of(c: &Caller) -> Option<Party> {
+    match c.role {
+        TokenRole::AuthorityStaff => Some(Party::Administration),
+        TokenRole::ProjectManager => Some(Party::Land),
+        TokenRole::AssociationStaff => Some(Party::Association),
+        TokenRole::Admin => Some(Party::ProjectTeam),
+        TokenRole::Auditor | TokenRole::Automation => None,
+    }
+}
+
+/// Which tasks.
+#[derive(InputObject, Default, Clone)]
+pub struct TaskFilter {
+    /// Only services of this programme.
+    pub(crate) program: Option<ProgramName>,
+    /// Only this service.
+    pub(crate) service_key: Option<String>,
+    /// Only this administration.
+    pub(crate) ars: Option<String>,
+    /// Only administrations of this Landkreis (and the Landkreis itself).
+    pub(crate) landkreis_ars: Option<String>,
+    /// Only overdue steps (true) or only those not overdue (false).
+    pub(crate) overdue: Option<bool>,
+}
+
+impl TaskFilter {
+    fn rollouts(&self) -> RolloutFilter {
+        RolloutFilter {
+            program: self.program,
+            service_key: self.service_key.clone(),
+            ars: self.ars.clone(),
+            landkreis_ars: self.landkreis_ars.clone(),
+            phase: None,
+            status: None,
+        }
+    }
+}
+
+/// What a task is.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum TaskKind {
+    /// A step the token may start, complete or confirm now.
+    Step,
+    /// An open question addressed to the token's party.
+    Question,
+}
+
+/// One task as computed.
+#[derive(Clone)]
+pub(crate) struct TaskItem {
+    pub kind: TaskKind,
+    pub rollout: Arc<DomainRollout>,
+    pub step: usize,
+    pub actions: Vec<StepAction>,
+    pub due_at: Option<Timestamp>,
+    pub overdue: bool,
+    pub ready_because: Vec<String>,
+    pub question: Option<DomainQuestion>,
+    /// Messages the caller has not read in the threads on this step.
+    pub unread: usize,
+    /// The order and the cursor.
+    pub key: String,
+}
+
+/// The caller's tasks, ordered by due date (overdue first, undated last), and the counts.
+pub(crate) struct TaskList {
+    pub items: Vec<TaskItem>,
+    pub overdue: u64,
+    pub due_soon: u64,
+    pub waiting_for_central: u64,
+    pub unread: u64,
+}
+
+/// Everything `c` may advance now in the rollouts `filter` selects: every step for which
+/// `Step.actions` would list `startStep`, `completeStep` or `confirmStep` (each decided as the
+/// mutation would be), and the open questions addressed to `c`'s party.
+pub(crate) async fn task_list(
+    s: &ApiState,
+    c: &Caller,
+    filter: &TaskFilter,
+    now: Timestamp,
+) -> Result<TaskList, String> {
+    let cx_of = |r: &DomainRollout| workflow::Context {
+        principal: c.domain(),
+        now,
+        facts: s.engine.facts(&r.service_key, &r.ars),
+    };
+    let automation_ok =
+        |a: &StepAction| c.role != TokenRole::Automation || AUTOMATION_MUTATIONS.contains(&mutation_of(*a));
+    let mut items = Vec::new();
+    let mut confirm = Vec::new();
+    let mut waiting_for_central = 0;
+    let mut rollout_ids = std::collections::HashSet::new();
+    let writes = c.may_write();
+    s.projector.read(|m| {
+        for r in matching_rollouts(m, c, &filter.rollouts()) {
+            rollout_ids.insert(r.id());
+            if !writes {
+                continue;
+            }
+            let cx = cx_of(r);
+            for (i, st) in r.steps.iter().enumerate() {
+                match st.status {
+                    // Who completed it is in the records: decided below with them.
+                    StepStatus::AwaitingConfirmation => confirm.push((r.clone(), i)),
+                    StepStatus::Waiting if waits_only_for_central(r, i) && may_work_on(c, r, i) => {
+                        waiting_for_central += 1
+                    }
+                    _ => {
+                        let actions: Vec<StepAction> =
+                            workflow::task_actions(r, i, &cx).into_iter().filter(automation_ok).collect();
+                        if !actions.is_empty() {
+                            items.push(step_item(r.clone(), i, actions, now));
+                        }
+                    }
+                }
+            }
+        }
+    });
+    for (summary, i) in confirm {
+        let full = projections::rollout_at_version(
+            &**s.engine.store(),
+            &**s.engine.registry(),
+            &summary.service_key,
+            &summary.ars,
+            summary.version,
+        )
+        .await
+        .map_err(|e| e.to_string())?
+        .map_or_else(|| summary.clone(), Arc::new);
+        let actions: Vec<StepAction> =
+            workflow::task_actions(&full, i, &cx_of(&full)).into_iter().filter(automation_ok).collect();
+        if !actions.is_empty() {
+            items.push(step_item(summary, i, actions, now));
+        }
+    }
+    if let Some(overdue) = filter.overdue {
+        items.retain(|t| t.overdue == overdue);
+    }
+    // Questions: unread counts on the step tasks, and the open ones addressed to the caller.
+    let me = c.actor().id;
+    let party = party_of(c);
+    let threads = s.engine.questions().all(|q| rollout_ids.contains(&q.rollout_id()));
+    let mut unread = 0;
+    for q in &threads {
+        let n = q.unread_for(&me);
+        unread += n as u64;
+        if n > 0 {
+            for t in items.iter_mut().filter(|t| {
+                t.rollout.id() == q.rollout_id() && t.rollout.definition.steps[t.step].id == q.step
+            }) {
+                t.unread += n;
+            }
+        }
+    }
+    if filter.overdue != Some(true) {
+        for q in threads.into_iter().filter(|q| q.is_open() && Some(q.to) == party) {
+            let rollout = s.projector.read(|m| m.rollout(&q.rollout_id()).cloned());
+            let Some(rollout) = rollout else { continue };
+            let Some(step) = rollout.definition.step_index(&q.step) else { continue };
+            let unread = q.unread_for(&me);
+            let key = format!("{}|{}|{:04}|q{}", undated(), rollout.id(), step, q.id);
+            items.push(TaskItem {
+                kind: TaskKind::Question,
+                rollout,
+                step,
+                actions: Vec::new(),
+                due_at: None,
+                overdue: false,
+                ready_because: Vec::new(),
+                question: Some(q),
+                unread,
+                key,
+            });
+        }
+    }
+    items.sort_by(|a, b| a.key.cmp(&b.key));
+    let soon = Timestamp::from_unix_micros(now.unix_micros() + DUE_SOON_DAYS * 86_400_000_000);
+    let steps = || items.iter().filter(|t| t.kind == TaskKind::Step);
+    let overdue = steps().filter(|t| t.overdue).count() as u64;
+    let due_soon = steps().filter(|t| !t.overdue && t.due_at.is_some_and(|d| d <= soon)).count() as u64;
+    Ok(TaskList { overdue, due_soon, waiting_for_central, unread, items })
+}
+
+/// The key of an undated task: after every dated one.
+fn undated() -> String {
+    "9".repeat(20)
+}
+
+fn step_item(r: Arc<DomainRollout>, i: usize, actions: Vec<StepAction>, now: Timestamp) -> TaskItem {
+    let due_at = r.steps[i].due_at();
+    let overdue = due_at.is_some_and(|d| d < now);
+    // Microseconds since the epoch, shifted to stay positive: the key sorts as the date does.
+    let due_key =
+        due_at.map_or_else(undated, |d| format!("{:020}", (d.unix_micros() as i128 + (1i128 << 62)) as u64));
+    let key = format!("{due_key}|{}|{i:04}|s", r.id());
+    TaskItem {
+        kind: TaskKind::Step,
+        ready_because: r.ready_because(i),
+        rollout: r,
+        step: i,
+        actions,
+        due_at,
+        overdue,
+        question: None,
+        unread: 0,
+        key,
+    }
+}
+
+/// The step waits, and only for central steps (the Land's, or ZV DIKOM's model release).
+fn waits_only_for_central(r: &DomainRollout, i: usize) -> bool {
+    let def = &r.definition.steps[i];
+    !def.land_depends_on.is_empty()
+        && def.depends_on.iter().all(|&d| r.steps[d].status.satisfies())
+        && def.land_depends_on.iter().any(|l| !r.land_steps_done.contains(l))
+}
+
+/// The token has a role the step allows (admins every step).
+fn may_work_on(c: &Caller, r: &DomainRollout, i: usize) -> bool {
+    let p = c.domain();
+    p.admin || p.roles.iter().any(|role| r.definition.steps[i].roles.contains(role))
+}
+
+/// A task: a step the token may advance now, or an open question addressed to it.
+pub struct Task(pub(crate) TaskItem);
+
+/// A task: a step the token may advance now, or an open question addressed to it.
+#[Object]
+impl Task {
+    /// `<rolloutId>/<stepId>` for a step, `<rolloutId>/<stepId>/<questionId>` for a question.
+    async fn id(&self) -> ID {
+        let t = &self.0;
+        let step = &t.rollout.definition.steps[t.step].id;
+        ID(match &t.question {
+            Some(q) => format!("{}/{step}/{}", t.rollout.id(), q.id),
+            None => format!("{}/{step}", t.rollout.id()),
+        })
+    }
+    /// `STEP` or `QUESTION`.
+    async fn kind(&self) -> TaskKind {
+        self.0.kind
+    }
+    /// The rollout.
+    async fn rollout(&self) -> Rollout {
+        Rollout::new(self.0.rollout.clone())
+    }
+    /// The step (for a question: the step it is on).
+    async fn step(&self, ctx: &Context<'_>) -> Step {
+        Step::of(&self.0.rollout, self.0.step, state(ctx).now())
+    }
+    /// When the step is due (RFC 3339).
+    async fn due_at(&self) -> Option<String> {
+        self.0.due_at.map(|t| t.to_string())
+    }
+    /// Past its due date now.
+    async fn overdue(&self) -> bool {
+        self.0.overdue
+    }
+    /// What it waited for and is done now: its dependencies (step ids) and central steps
+    /// (`land:<stepId>`: the Land's steps or ZV DIKOM's model release).
+    async fn ready_because(&self) -> &[String] {
+        &self.0.ready_because
+    }
+    /// The mutations the token may use on the step now (`startStep`, `completeStep`,
+    /// `confirmStep`), as `Step.actions` lists them; empty for a question.
+    async fn actions(&self) -> Vec<&'static str> {
+        self.0.actions.iter().map(|a| mutation_of(*a)).collect()
+    }
+    /// The question, for a `QUESTION` task.
+    async fn question(&self) -> Option<Question> {
+        self.0.question.clone().map(Question)
+    }
+    /// Messages the token has not read in the questions on this step (for a `QUESTION` task:
+    /// in that question).
+    async fn unread_questions(&self) -> u64 {
+        self.0.unread as u64
+    }
+}
+
+connection!(
+    TaskConnectionBase,
+    TaskEdge,
+    Task,
+    "A page of tasks.",
+    "A task and its cursor.",
+    "The task's place in the order (due date, rollout, step).",
+    "The task.",
+    total: "All tasks matching the filter."
+);
+
+/// A page of the token's tasks, ordered by due date (overdue first, undated last), with the
+/// counts of the start page.
+#[derive(SimpleObject)]
+pub struct TaskConnection {
+    #[graphql(flatten)]
+    page: TaskConnectionBase,
+    /// Steps past their due date.
+    overdue_count: u64,
+    /// Steps due within the next 14 days, not yet overdue.
+    due_soon_count: u64,
+    /// Steps the token could work on that wait only for the Land's steps or ZV DIKOM's model
+    /// release.
+    waiting_for_central_count: u64,
+    /// Messages the token has not read in the questions of these rollouts.
+    unread_question_count: u64,
+}
+
+/// A message of a question thread: the question or an answer.
+pub struct QuestionMessage(engine::questions::Message);
+
+/// A message of a question thread: the question or an answer.
+#[Object]
+impl QuestionMessage {
+    /// The event's log position.
+    async fn position(&self) -> u64 {
+        self.0.position
+    }
+    /// When (RFC 3339).
+    async fn at(&self) -> String {
+        self.0.at.to_string()
+    }
+    /// Who wrote it.
+    async fn actor(&self) -> ActorInfo {
+        ActorInfo::of(&self.0.actor)
+    }
+    /// The text (a work note: no personal data).
+    async fn text(&self) -> &str {
+        &self.0.text
+    }
+}
+
+/// Who read a thread, how far, and when.
+pub struct QuestionReadMark {
+    actor: store::Actor,
+    messages: u32,
+    at: Timestamp,
+}
+
+/// Who read a thread, how far, and when.
+#[Object]
+impl QuestionReadMark {
+    /// Who read it.
+    async fn actor(&self) -> ActorInfo {
+        ActorInfo::of(&self.actor)
+    }
+    /// Messages read (the first that many).
+    async fn messages(&self) -> u32 {
+        self.messages
+    }
+    /// When (RFC 3339).
+    async fn at(&self) -> String {
+        self.at.to_string()
+    }
+}
+
+/// A question on a step (Rückfrage), with its answers, status and read marks. Every message
+/// and mark is an event of the rollout's question stream.
+pub struct Question(pub(crate) DomainQuestion);
+
+/// A question on a step (Rückfrage) with its answers, status and read marks; every message
+/// and mark is an event of the rollout's question stream (`questions-<serviceKey>:<ars>`).
+#[Object]
+impl Question {
+    /// The question's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// The rollout (`"<serviceKey>:<ars>"`).
+    async fn rollout_id(&self) -> String {
+        self.0.rollout_id()
+    }
+    /// The step it is on (step id).
+    async fn step_id(&self) -> &str {
+        &self.0.step
+    }
+    /// Whom it is addressed to.
+    async fn to(&self) -> QuestionParty {
+        QuestionParty::of(self.0.to)
+    }
+    /// Not resolved yet.
+    async fn open(&self) -> bool {
+        self.0.is_open()
+    }
+    /// When it was resolved (RFC 3339).
+    async fn resolved_at(&self) -> Option<String> {
+        self.0.resolved.as_ref().map(|(at, _)| at.to_string())
+    }
+    /// Who resolved it.
+    async fn resolved_by(&self) -> Option<ActorInfo> {
+        self.0.resolved.as_ref().map(|(_, a)| ActorInfo::of(a))
+    }
+    /// The question first, then the answers.
+    async fn messages(&self) -> Vec<QuestionMessage> {
+        self.0.messages.iter().cloned().map(QuestionMessage).collect()
+    }
+    /// Who read it, how far and when (each reader's last mark).
+    async fn read_by(&self) -> Vec<QuestionReadMark> {
+        self.0
+            .reads
+            .values()
+            .map(|(messages, at, actor)| QuestionReadMark {
+                actor: actor.clone(),
+                messages: *messages,
+                at: *at,
+            })
+            .collect()
+    }
+    /// Messages by others the calling token has not marked read.
+    async fn unread(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
+        Ok(self.0.unread_for(&caller(ctx)?.actor().id) as u64)
+    }
+}
+
+/// The questions and tasks part of the query root.
+#[derive(Default, Debug)]
+pub struct WorkQuery;
+
+#[Object]
+impl WorkQuery {
+    /// The calling token's tasks: every step of the rollouts it may read for which the domain
+    /// would accept `startStep`, `completeStep` or `confirmStep` from it now (as `Step.actions`
+    /// says; reopening is no task), across services and programmes, and the open questions
+    /// addressed to its party (staff: their administration; project managers: the Land;
+    /// association staff: ZV DIKOM; admins: the project team). Ordered by due date, overdue
+    /// first, undated last. A project manager narrows it with `ars` or `landkreisArs`.
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<TaskFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<TaskConnection> {
+        let c = caller(ctx)?;
+        let first = page_size(first)?;
+        let s = state(ctx);
+        let list = task_list(s, c, &filter.unwrap_or_default(), s.now())
+            .await
+            .map_err(|e| internal("reading a rollout's stream for the tasks failed", e))?;
+        let (edges, total_count, page_info) = paginate(
+            &list.items,
+            |t| t.key.clone(),
+            after.as_deref(),
+            first,
+            |cursor, t| TaskEdge { cursor, node: Task(t.clone()) },
+        );
+        Ok(TaskConnection {
+            page: TaskConnectionBase { total_count, edges, page_info },
+            overdue_count: list.overdue,
+            due_soon_count: list.due_soon,
+            waiting_for_central_count: list.waiting_for_central,
+            unread_question_count: list.unread,
+        })
+    }
+
+    /// One question, if the token may read its rollout.
+    async fn question(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Question>> {
+        let c = caller(ctx)?;
+        let id = question_id(&id)?;
+        Ok(state(ctx)
+            .engine
+            .questions()
+            .get(id)
+            .filter(|q| c.may_read_rollout(&q.service_key, &q.ars))
+            .map(Question))
+    }
+
+    /// The questions of the rollouts the token may read, oldest first: `to` one party, `open`
+    /// only open (true) or resolved (false) ones, `ars` one administration.
+    async fn questions(
+        &self,
+        ctx: &Context<'_>,
+        to: Option<QuestionParty>,
+        open: Option<bool>,
+        ars: Option<String>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<Vec<Question>> {
+        let c = caller(ctx)?;
+        let first = page_size(first)?;
+        let to = to.map(QuestionParty::party);
+        Ok(state(ctx)
+            .engine
+            .questions()
+            .all(|q| {
+                c.may_read_rollout(&q.service_key, &q.ars)
+                    && to.is_none_or(|t| q.to == t)
+                    && open.is_none_or(|o| q.is_open() == o)
+                    && ars.as_ref().is_none_or(|a| &q.ars == a)
+            })
+            .into_iter()
+            .take(first)
+            .map(Question)
+            .collect())
+    }
+}
+
+fn question_id(id: &ID) -> async_graphql::Result<uuid::Uuid> {
+    id.parse().map_err(|_| coded("BAD_USER_INPUT", format!("`{}` is not a question id", id.as_str())))
+}
+
+/// A new question on a step.
+#[derive(InputObject)]
+pub struct AskQuestionInput {
+    /// `"<serviceKey>:<ars>"`.
+    rollout_id: ID,
+    /// The step it is on.
+    step_id: String,
+    /// Whom it is addressed to.
+    to: QuestionParty,
+    /// The question (a work note: no personal data).
+    text: String,
+}
+
+/// An answer to a question.
+#[derive(InputObject)]
+pub struct AnswerQuestionInput {
+    /// The question's id.
+    question_id: ID,
+    /// The answer (a work note: no personal data).
+    text: String,
+}
+
+/// Resolving or reopening a question.
+#[derive(InputObject)]
+pub struct QuestionStatusInput {
+    /// The question's id.
+    question_id: ID,
+    /// Why (optional; a work note).
+    comment: Option<String>,
+}
+
+/// Marking a question read.
+#[derive(InputObject)]
+pub struct MarkQuestionReadInput {
+    /// The question's id.
+    question_id: ID,
+}
+
+/// The questions part of the mutation root.
+#[derive(Default, Debug)]
+pub struct WorkMutation;
+
+/// The question `id` if `c` may write on its rollout.
+fn writable(ctx: &Context<'_>, id: &ID) -> async_graphql::Result<(uuid::Uuid, Caller)> {
+    let c = writer(ctx)?;
+    if c.role == TokenRole::Automation {
+        return Err(coded("FORBIDDEN", "an automation token may not take part in questions"));
+    }
+    let id = question_id(id)?;
+    let q = state(ctx).engine.questions().get(id);
+    match q {
+        Some(q) if c.may_read_rollout(&q.service_key, &q.ars) => Ok((id, c.clone())),
+        // Also when it does not exist: a token learns nothing outside its scope.
+        _ => Err(coded("FORBIDDEN", "this token may not access that question")),
+    }
+}
+
+#[Object]
+impl WorkMutation {
+    /// Ask a question on a step of a rollout, addressed to the administration, the Land, ZV
+    /// DIKOM or the project team (`QuestionAsked`). Whoever may read the rollout may read it.
+    async fn ask_question(
+        &self,
+        ctx: &Context<'_>,
+        input: AskQuestionInput,
+    ) -> async_graphql::Result<Question> {
+        let c = writer(ctx)?;
+        if c.role == TokenRole::Automation {
+            return Err(coded("FORBIDDEN", "an automation token may not take part in questions"));
+        }
+        let (service, ars) = split_id(&input.rollout_id)?;
+        check_scope(c, service, ars)?;
+        let q = state(ctx)
+            .engine
+            .ask_question(service, ars, &input.step_id, input.to.party(), &input.text, &invocation(ctx, c))
+            .await
+            .map_err(engine_error)?;
+        remember_head(ctx).await;
+        Ok(Question(q))
+    }
+
+    /// Answer a question (`QuestionAnswered`); the asker sees it as unread.
+    async fn answer_question(
+        &self,
+        ctx: &Context<'_>,
+        input: AnswerQuestionInput,
+    ) -> async_graphql::Result<Question> {
+        let (id, c) = writable(ctx, &input.question_id)?;
+        let q = state(ctx)
+            .engine
+            .answer_question(id, &input.text, &invocation(ctx, &c))
+            .await
+            .map_err(engine_error)?;
+        remember_head(ctx).await;
+        Ok(Question(q))
+    }
+
+    /// Resolve an open question (`QuestionResolved`).
+    async fn resolve_question(
+        &self,
+        ctx: &Context<'_>,
+        input: QuestionStatusInput,
+    ) -> async_graphql::Result<Question> {
+        let (id, c) = writable(ctx, &input.question_id)?;
+        let q = state(ctx)
+            .engine
+            .set_question_resolved(id, true, input.comment.as_deref(), &invocation(ctx, &c))
+            .await
+            .map_err(engine_error)?;
+        remember_head(ctx).await;
+        Ok(Question(q))
+    }
+
+    /// Reopen a resolved question (`QuestionReopened`).
+    async fn reopen_question(
+        &self,
+        ctx: &Context<'_>,
+        input: QuestionStatusInput,
+    ) -> async_graphql::Result<Question> {
+        let (id, c) = writable(ctx, &input.question_id)?;
+        let q = state(ctx)
+            .engine
+            .set_question_resolved(id, false, input.comment.as_deref(), &invocation(ctx, &c))
+            .await
+            .map_err(engine_error)?;
+        remember_head(ctx).await;
+        Ok(Question(q))
+    }
+
+    /// Mark a question read up to its last message (`QuestionRead`, once per new message:
+    /// nothing is appended when the token has read it all). Auditors read without marking.
+    async fn mark_question_read(
+        &self,
+        ctx: &Context<'_>,
+        input: MarkQuestionReadInput,
+    ) -> async_graphql::Result<Question> {
+        let (id, c) = writable(ctx, &input.question_id)?;
+        let q = state(ctx).engine.mark_question_read(id, &invocation(ctx, &c)).await.map_err(engine_error)?;
+        remember_head(ctx).await;
+        Ok(Question(q))
+    }
+}

@@ -1,0 +1,332 @@
+//! Questions on a step (Rückfragen): a thread on one step of a rollout, addressed to the
+//! administration, the Land, ZV DIKOM or the project team; answers; resolved or open; read
+//! marks. Every message and every read mark is an event (actor, time) in the rollout's
+//! question stream `questions-<serviceKey>:<ARS>`, apart from the rollout's own stream, so a
+//! question never changes the rollout's version and whoever may read the rollout may read its
+//! threads (the stream id says which rollout). The texts are work notes, like comments: no
+//! personal data; the people are the events' actors (persons by id).
+//!
+//! The board (every thread, in memory: a few hundred bytes per message) is folded from the
+//! question streams at open and follows the log.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::RwLock;
+
+use serde::{Deserialize, Serialize};
+use store::{Actor, ExpectedVersion, RecordedEvent, Timestamp};
+use uuid::Uuid;
+
+use crate::{EngineError, Invocation};
+
+pub const QUESTION_ASKED: (&str, u32) = ("QuestionAsked", 1);
+pub const QUESTION_ANSWERED: (&str, u32) = ("QuestionAnswered", 1);
+pub const QUESTION_RESOLVED: (&str, u32) = ("QuestionResolved", 1);
+pub const QUESTION_REOPENED: (&str, u32) = ("QuestionReopened", 1);
+pub const QUESTION_READ: (&str, u32) = ("QuestionRead", 1);
+
+pub use workflow::rollout::{question_stream_id as question_stream, QUESTION_STREAM_PREFIX};
+
+/// The rollout (service key, ARS) a question stream belongs to.
+pub fn rollout_of_question_stream(stream_id: &str) -> Option<(&str, &str)> {
+    stream_id.starts_with(QUESTION_STREAM_PREFIX).then(|| workflow::rollout::rollout_of_stream(stream_id))?
+}
+
+/// Whom a question is addressed to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Party {
+    /// The rollout's administration (its staff).
+    Administration,
+    /// The Land's project managers.
+    Land,
+    /// ZV DIKOM (association staff).
+    Association,
+    /// The programme's project team (admins).
+    ProjectTeam,
+}
+
+impl Party {
+    pub fn name(self) -> &'static str {
+        match self {
+            Party::Administration => "administration",
+            Party::Land => "land",
+            Party::Association => "association",
+            Party::ProjectTeam => "project_team",
+        }
+    }
+}
+
+/// The payload of `QuestionAsked`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuestionAsked {
+    pub question_id: Uuid,
+    pub step: String,
+    pub to: Party,
+    pub text: String,
+}
+
+/// The payload of `QuestionAnswered`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuestionAnswered {
+    pub question_id: Uuid,
+    pub text: String,
+}
+
+/// The payload of `QuestionResolved` and `QuestionReopened`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuestionStatusChanged {
+    pub question_id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// The payload of `QuestionRead`: the actor read the thread up to `messages` messages.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuestionRead {
+    pub question_id: Uuid,
+    pub messages: u32,
+}
+
+/// One message of a thread: the question, then the answers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    pub position: u64,
+    pub at: Timestamp,
+    pub actor: Actor,
+    pub text: String,
+}
+
+/// A thread as the board keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Question {
+    pub id: Uuid,
+    pub service_key: String,
+    pub ars: String,
+    pub step: String,
+    pub to: Party,
+    /// The question first, then the answers, in log order.
+    pub messages: Vec<Message>,
+    /// Resolved: when and by whom; `None` while open.
+    pub resolved: Option<(Timestamp, Actor)>,
+    /// The position of the last resolution or reopening.
+    status_position: u64,
+    /// Who read how many messages, and when (the last mark of each actor).
+    pub reads: BTreeMap<String, (u32, Timestamp, Actor)>,
+}
+
+impl Question {
+    pub fn is_open(&self) -> bool {
+        self.resolved.is_none()
+    }
+
+    /// Messages `actor_id` has not read that others wrote.
+    pub fn unread_for(&self, actor_id: &str) -> usize {
+        let read = self.reads.get(actor_id).map_or(0, |r| r.0 as usize);
+        self.messages.iter().skip(read).filter(|m| m.actor.id != actor_id).count()
+    }
+
+    pub fn rollout_id(&self) -> String {
+        workflow::rollout::rollout_id(&self.service_key, &self.ars)
+    }
+}
+
+/// Every thread, by id and by rollout.
+#[derive(Debug, Default)]
+pub struct QuestionBoard {
+    inner: RwLock<Board>,
+}
+
+#[derive(Debug, Default)]
+struct Board {
+    by_id: HashMap<Uuid, Question>,
+    /// Rollout id → thread ids, oldest first.
+    by_rollout: HashMap<String, Vec<Uuid>>,
+}
+
+impl QuestionBoard {
+    /// Applies an event of the log; other streams' events and repeats change nothing.
+    pub fn apply(&self, e: &RecordedEvent) {
+        let Some((service_key, ars)) = rollout_of_question_stream(&e.stream_id) else { return };
+        let mut board = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        let unreadable = |err: serde_json::Error| {
+            tracing::warn!(position = e.position, error = %err, "an unreadable question event");
+        };
+        let message =
+            |text: String| Message { position: e.position, at: e.recorded_at, actor: e.actor.clone(), text };
+        match e.event_type.as_str() {
+            t if t == QUESTION_ASKED.0 => {
+                let Ok(q) = e.data.decode::<QuestionAsked>().map_err(unreadable) else { return };
+                if board.by_id.contains_key(&q.question_id) {
+                    return;
+                }
+                let question = Question {
+                    id: q.question_id,
+                    service_key: service_key.to_owned(),
+                    ars: ars.to_owned(),
+                    step: q.step,
+                    to: q.to,
+                    messages: vec![message(q.text)],
+                    resolved: None,
+                    status_position: 0,
+                    reads: BTreeMap::new(),
+                };
+                board.by_rollout.entry(question.rollout_id()).or_default().push(q.question_id);
+                board.by_id.insert(q.question_id, question);
+            }
+            t if t == QUESTION_ANSWERED.0 => {
+                let Ok(a) = e.data.decode::<QuestionAnswered>().map_err(unreadable) else { return };
+                if let Some(q) = board.by_id.get_mut(&a.question_id) {
+                    // Another server's answer may arrive after this one's later one.
+                    if let Err(at) = q.messages.binary_search_by_key(&e.position, |m| m.position) {
+                        q.messages.insert(at, message(a.text));
+                    }
+                }
+            }
+            t if t == QUESTION_RESOLVED.0 || t == QUESTION_REOPENED.0 => {
+                let Ok(c) = e.data.decode::<QuestionStatusChanged>().map_err(unreadable) else { return };
+                if let Some(q) = board.by_id.get_mut(&c.question_id) {
+                    if q.status_position < e.position {
+                        q.status_position = e.position;
+                        q.resolved = (t == QUESTION_RESOLVED.0).then(|| (e.recorded_at, e.actor.clone()));
+                    }
+                }
+            }
+            t if t == QUESTION_READ.0 => {
+                let Ok(r) = e.data.decode::<QuestionRead>().map_err(unreadable) else { return };
+                if let Some(q) = board.by_id.get_mut(&r.question_id) {
+                    let known = q.reads.get(&e.actor.id).map_or(0, |m| m.0);
+                    q.reads
+                        .insert(e.actor.id.clone(), (r.messages.max(known), e.recorded_at, e.actor.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub fn get(&self, id: Uuid) -> Option<Question> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner()).by_id.get(&id).cloned()
+    }
+
+    /// The threads of a rollout, oldest first.
+    pub fn of_rollout(&self, service_key: &str, ars: &str) -> Vec<Question> {
+        let board = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        let id = workflow::rollout::rollout_id(service_key, ars);
+        board.by_rollout.get(&id).into_iter().flatten().filter_map(|q| board.by_id.get(q).cloned()).collect()
+    }
+
+    /// Every thread for which `keep` holds, oldest first.
+    pub fn all(&self, mut keep: impl FnMut(&Question) -> bool) -> Vec<Question> {
+        let board = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<Question> = board.by_id.values().filter(|q| keep(q)).cloned().collect();
+        out.sort_by_key(|q| q.messages.first().map_or(0, |m| m.position));
+        out
+    }
+}
+
+impl crate::Engine {
+    pub fn questions(&self) -> &QuestionBoard {
+        &self.questions
+    }
+
+    /// Asks a question on a step of a started rollout, addressed to `to`.
+    pub async fn ask_question(
+        &self,
+        service_key: &str,
+        ars: &str,
+        step: &str,
+        to: Party,
+        text: &str,
+        req: &Invocation,
+    ) -> Result<Question, EngineError> {
+        let rollout = self
+            .load(service_key, ars)
+            .await?
+            .ok_or(EngineError::Rejected(workflow::Rejection::NotStarted))?;
+        if rollout.definition.step_index(step).is_none() {
+            return Err(EngineError::Rejected(workflow::Rejection::UnknownStep { step: step.to_owned() }));
+        }
+        let id = Uuid::now_v7();
+        let asked =
+            QuestionAsked { question_id: id, step: step.to_owned(), to, text: check_text(text, "text")? };
+        self.append_question_event(service_key, ars, QUESTION_ASKED, &asked, req).await?;
+        self.questions.get(id).ok_or(EngineError::UnknownQuestion(id))
+    }
+
+    /// Answers a thread (open or resolved: an answer to a resolved one does not reopen it).
+    pub async fn answer_question(
+        &self,
+        id: Uuid,
+        text: &str,
+        req: &Invocation,
+    ) -> Result<Question, EngineError> {
+        let q = self.questions.get(id).ok_or(EngineError::UnknownQuestion(id))?;
+        let answered = QuestionAnswered { question_id: id, text: check_text(text, "text")? };
+        self.append_question_event(&q.service_key, &q.ars, QUESTION_ANSWERED, &answered, req).await?;
+        self.questions.get(id).ok_or(EngineError::UnknownQuestion(id))
+    }
+
+    /// Resolves an open thread, or reopens a resolved one.
+    pub async fn set_question_resolved(
+        &self,
+        id: Uuid,
+        resolved: bool,
+        comment: Option<&str>,
+        req: &Invocation,
+    ) -> Result<Question, EngineError> {
+        let q = self.questions.get(id).ok_or(EngineError::UnknownQuestion(id))?;
+        if q.is_open() != resolved {
+            let what = if resolved { "resolved" } else { "open" };
+            return Err(EngineError::QuestionState(format!("question {id} is already {what}")));
+        }
+        let comment = comment.map(|c| check_text(c, "comment")).transpose()?;
+        let changed = QuestionStatusChanged { question_id: id, comment };
+        let ty = if resolved { QUESTION_RESOLVED } else { QUESTION_REOPENED };
+        self.append_question_event(&q.service_key, &q.ars, ty, &changed, req).await?;
+        self.questions.get(id).ok_or(EngineError::UnknownQuestion(id))
+    }
+
+    /// Marks a thread read by the caller up to its current last message; nothing is appended
+    /// when the caller has read all of it already.
+    pub async fn mark_question_read(&self, id: Uuid, req: &Invocation) -> Result<Question, EngineError> {
+        let q = self.questions.get(id).ok_or(EngineError::UnknownQuestion(id))?;
+        let messages = q.messages.len() as u32;
+        if q.reads.get(&req.principal.actor.id).is_some_and(|r| r.0 >= messages) {
+            return Ok(q);
+        }
+        let read = QuestionRead { question_id: id, messages };
+        self.append_question_event(&q.service_key, &q.ars, QUESTION_READ, &read, req).await?;
+        self.questions.get(id).ok_or(EngineError::UnknownQuestion(id))
+    }
+
+    async fn append_question_event(
+        &self,
+        service_key: &str,
+        ars: &str,
+        event_type: (&str, u32),
+        payload: &impl Serialize,
+        req: &Invocation,
+    ) -> Result<(), EngineError> {
+        let payload = serde_json::to_value(payload).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let recorded = self
+            .store
+            .append(
+                &question_stream(service_key, ars),
+                ExpectedVersion::Any,
+                vec![crate::new_event(event_type, payload, req)],
+            )
+            .await?;
+        for e in &recorded {
+            self.questions.apply(e);
+        }
+        Ok(())
+    }
+}
+
+/// A question's or answer's text: a work note (trimmed, not empty, within the note limits).
+fn check_text(text: &str, what: &str) -> Result<String, EngineError> {
+    workflow::decide::check_note(text, what).map_err(EngineError::Rejected)
+}
