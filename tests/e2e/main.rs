@@ -13,4 +13,5 @@ mod formserver;
 mod operations;
 mod persons;
 mod postgres;
+mod report;
 mod workflow_check;

@@ -6,12 +6,15 @@
 //! Files, each using only those above it: `limits`, `caller`, `state` (the shared state and
 //! error mapping), `connection`, `objects/` (event, rollout, catalog, definition), `query`,
 //! `mutation`, `publishing` (the definition mutations), `subscriptions`, `operations` (depth limit, metrics labels), `consistency`, `schema`, `metrics`,
-//! `documents` (the parsed documents kept by their text), `server`.
+//! `documents` (the parsed documents kept by their text), `report` (the programme report's
+//! figures and the tables every list downloads as: XLSX, CSV, a printable page), `downloads`
+//! (their HTTP endpoints), `server`.
 
 pub mod caller;
 mod connection;
 pub mod consistency;
 pub mod documents;
+mod downloads;
 pub mod limits;
 pub mod metrics;
 mod mutation;
@@ -19,6 +22,7 @@ mod objects;
 mod operations;
 mod publishing;
 mod query;
+mod report;
 pub mod schema;
 pub mod server;
 mod state;

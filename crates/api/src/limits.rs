@@ -34,3 +34,9 @@ pub fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
     let first = first.map_or(PAGE_DEFAULT, |n| (n.max(0) as usize).min(PAGE_MAX));
     5 + first * child_complexity
 }
+
+/// Rows a list download holds at most (`limit` may ask for fewer); a download that is cut says
+/// so on its sheet and in `x-rows-cut`.
+pub const DOWNLOAD_ROWS_MAX: usize = 100_000;
+/// Rows a list download reads per page of its GraphQL list.
+pub const DOWNLOAD_PAGE: usize = crate::limits::PAGE_MAX;

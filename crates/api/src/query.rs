@@ -47,6 +47,40 @@ pub struct ProgressGroup {
     percent_done: f64,
     /// Rollouts per phase and status.
     by_phase_status: Vec<PhaseStatusCount>,
+    /// Rollouts in operation (status `live`).
+    in_operation: u64,
+    /// Rollouts blocked.
+    blocked: u64,
+    /// Rollouts with an open step past its due date at the time asked for (`asOf`, or now);
+    /// null in `progressOverTime`.
+    overdue: Option<u64>,
+}
+
+impl ProgressGroup {
+    fn of(f: crate::report::Figures) -> ProgressGroup {
+        ProgressGroup {
+            percent_done: f.percent_done(),
+            by_phase_status: phase_status_counts(&f.by_phase_status),
+            in_operation: f.in_operation,
+            blocked: f.blocked,
+            overdue: Some(f.overdue),
+            rollouts: f.rollouts,
+            key: f.key,
+        }
+    }
+}
+
+fn phase_status_counts(
+    counts: &std::collections::BTreeMap<(String, &'static str), u64>,
+) -> Vec<PhaseStatusCount> {
+    counts
+        .iter()
+        .map(|((phase, status), n)| PhaseStatusCount {
+            phase: phase.clone(),
+            status: (*status).into(),
+            count: *n,
+        })
+        .collect()
 }
 
 /// Rollouts in one phase with one status.
@@ -254,6 +288,8 @@ impl CoreQuery {
         #[graphql(desc = "As it stood at this RFC 3339 time or log position (folded from the log).")]
         as_of: Option<String>,
         #[graphql(desc = "Only the services of this programme.")] program: Option<ProgramName>,
+        #[graphql(desc = "Only this service (e.g. with `groupBy: LANDKREIS`: one service per Landkreis).")]
+        service_key: Option<String>,
     ) -> async_graphql::Result<Vec<ProgressGroup>> {
         manager(ctx, "progress over all rollouts")?;
         let by = model_group(group_by);
@@ -262,7 +298,14 @@ impl CoreQuery {
             projections::Cut::Everything => None,
             cut => Some(model_as_of(ctx, cut).await?),
         };
-        let groups = |m: &projections::ReadModel| progress_groups(program_progress(m, by, program));
+        let now = state(ctx).now();
+        let groups = |m: &projections::ReadModel| {
+            let at = crate::report::counted_at(cut, m, now);
+            crate::report::figures(m, by, program.map(|p| p.program()), service_key.as_deref(), at)
+                .into_iter()
+                .map(ProgressGroup::of)
+                .collect()
+        };
         Ok(match &past {
             Some(m) => groups(m),
             None => state(ctx).projector.read(groups),
@@ -361,22 +404,22 @@ fn model_group(by: ProgressGrouping) -> ModelGroupBy {
     }
 }
 
+/// The points of `progressOverTime` (no overdue count: it is not kept per point).
 fn progress_groups(groups: std::collections::BTreeMap<String, projections::Counts>) -> Vec<ProgressGroup> {
     groups
         .into_iter()
-        .map(|(key, c)| ProgressGroup {
-            key,
-            rollouts: c.rollouts,
-            percent_done: c.percent_done(),
-            by_phase_status: c
-                .by_phase_status
-                .iter()
-                .map(|((phase, status), n)| PhaseStatusCount {
-                    phase: phase.clone(),
-                    status: (*status).into(),
-                    count: *n,
-                })
-                .collect(),
+        .map(|(key, c)| {
+            let status =
+                |name: &str| c.by_phase_status.iter().filter(|((_, s), _)| *s == name).map(|(_, n)| n).sum();
+            ProgressGroup {
+                key,
+                rollouts: c.rollouts,
+                percent_done: c.percent_done(),
+                by_phase_status: phase_status_counts(&c.by_phase_status),
+                in_operation: status("live"),
+                blocked: status("blocked"),
+                overdue: None,
+            }
         })
         .collect()
 }

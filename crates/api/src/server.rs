@@ -23,16 +23,17 @@ use crate::schema::ApiSchema;
 use crate::RequestId;
 
 #[derive(Clone)]
-struct AppState {
-    schema: ApiSchema,
-    tokens: Arc<TokenRegistry>,
+pub(crate) struct AppState {
+    pub(crate) schema: ApiSchema,
+    pub(crate) tokens: Arc<TokenRegistry>,
     metrics: Arc<Metrics>,
     store_stats: StoreStats,
-    projector: Arc<projections::Projector>,
+    pub(crate) projector: Arc<projections::Projector>,
     open: Arc<crate::state::Open>,
     engine: Arc<engine::Engine>,
     store: Arc<dyn store::EventStore>,
     documents: Arc<crate::documents::Documents>,
+    pub(crate) api: crate::ApiState,
 }
 
 /// The router for `schema`, built from `api` (whose metrics and subscriptions `/metrics`
@@ -54,6 +55,7 @@ pub fn router(
         engine: api.engine.clone(),
         store,
         documents: api.documents.clone(),
+        api: api.clone(),
     };
     Router::new()
         .route("/graphql", post(graphql).get(graphql_get))
@@ -65,6 +67,19 @@ pub fn router(
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route(
+            "/reports/programme.xlsx",
+            get(|s, h, q| crate::downloads::programme(s, h, q, crate::downloads::Format::Xlsx)),
+        )
+        .route(
+            "/reports/programme.csv",
+            get(|s, h, q| crate::downloads::programme(s, h, q, crate::downloads::Format::Csv)),
+        )
+        .route(
+            "/reports/programme.html",
+            get(|s, h, q| crate::downloads::programme(s, h, q, crate::downloads::Format::Html)),
+        )
+        .route("/exports/{name}", get(crate::downloads::list))
         // `/graphql` bounds its body itself (`read_body`); every other route takes none.
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(state)
@@ -639,7 +654,7 @@ fn with_request_id(mut response: Response, id: uuid::Uuid) -> Response {
 
 /// ZV DIKOM's scope as the catalogue says it now: its member administrations, and the form
 /// server's services.
-fn association_scope(projector: &projections::Projector) -> (Vec<String>, Vec<String>) {
+pub(crate) fn association_scope(projector: &projections::Projector) -> (Vec<String>, Vec<String>) {
     projector.read(|m| {
         let members = m
             .catalog

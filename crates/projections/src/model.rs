@@ -561,6 +561,34 @@ impl ReadModel {
         out
     }
 
+    /// When the last event folded was recorded.
+    pub fn last_recorded_at(&self) -> Option<Timestamp> {
+        self.audit.times.last().map(Timestamp::from_unix_micros)
+    }
+
+    /// Rollouts with an open step past its due date at `now`, per group `by`, of the services
+    /// `keep` accepts; groups without any are left out. Walks only the due dates before `now`.
+    pub fn overdue_by_group(
+        &self,
+        by: GroupBy,
+        now: Timestamp,
+        keep: impl Fn(&str) -> bool,
+    ) -> BTreeMap<String, u64> {
+        let i = GROUPINGS.iter().position(|g| *g == by).unwrap_or(0);
+        let mut slots: Vec<Slot> =
+            self.due.range(..(now.unix_micros(), 0, 0)).map(|&(_, slot, _)| slot).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        let mut out = BTreeMap::new();
+        for slot in slots {
+            let e = &self.entries[slot as usize];
+            if keep(&e.rollout.service_key) {
+                *out.entry(self.groups[e.groups[i] as usize].key.clone()).or_insert(0) += 1;
+            }
+        }
+        out
+    }
+
     /// Open steps whose due date is before `now`, longest overdue first: (due, rollout id,
     /// step id).
     pub fn overdue(&self, now: Timestamp) -> impl Iterator<Item = (Timestamp, &str, &str)> {

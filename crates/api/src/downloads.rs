@@ -1,0 +1,447 @@
+//! Downloads over HTTP with the bearer token: the programme report (`/reports/programme.xlsx`,
+//! `.csv`, `.html`) and every list as XLSX (`/exports/rollouts.xlsx`, `/exports/events.xlsx`,
+//! `/exports/tasks.xlsx`).
+//!
+//! A list download is the GraphQL list itself, paged: the query parameters are the filter's
+//! fields, the same query runs page after page for the caller (so its scope rules and filters
+//! apply exactly), and each page's rows go into a constant-memory worksheet before the next is
+//! read; at most [`DOWNLOAD_ROWS_MAX`] rows (or `limit`), and a download that is cut says so on
+//! its sheet and in the header `x-rows-cut`.
+
+use std::collections::HashMap;
+
+use async_graphql::Variables;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use crate::caller::Caller;
+use crate::limits::{DOWNLOAD_PAGE, DOWNLOAD_ROWS_MAX};
+use crate::report::{Cell, ReportInput, XlsxWriter};
+use crate::server::AppState;
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+fn plain(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message.into()).into_response()
+}
+
+/// A request refused: its status and why.
+struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        plain(self.0, self.1)
+    }
+}
+
+/// The caller of the request's bearer token, or why not.
+fn authenticated(state: &AppState, headers: &HeaderMap) -> Result<Caller, Refusal> {
+    let refused = |why: &str| Refusal(StatusCode::UNAUTHORIZED, why.to_owned());
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| refused("a bearer token is required (Authorization: Bearer <token>)"))?;
+    Caller::authenticate(&state.tokens, bearer, || crate::server::association_scope(&state.projector))
+        .ok_or_else(|| refused("the bearer token is not valid (unknown, revoked or malformed)"))
+}
+
+fn file(content_type: &str, name: &str, body: Vec<u8>, cut: Option<u64>) -> Response {
+    let mut response = (
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_str(content_type)
+                    .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+                    .unwrap_or(HeaderValue::from_static("attachment")),
+            ),
+        ],
+        body,
+    )
+        .into_response();
+    if let Some(n) = cut {
+        response.headers_mut().insert("x-rows-cut", HeaderValue::from(n));
+    }
+    response
+}
+
+/// The report's format.
+#[derive(Clone, Copy)]
+pub(crate) enum Format {
+    Xlsx,
+    Csv,
+    Html,
+}
+
+/// `GET /reports/programme.{xlsx,csv,html}?asOf=…&since=…`: admins, project managers and
+/// auditors; others 403.
+pub(crate) async fn programme(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+    format: Format,
+) -> Response {
+    let c = match authenticated(&state, &headers) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    if !c.is_manager() {
+        return plain(
+            StatusCode::FORBIDDEN,
+            "the programme report needs a project manager, admin or auditor token",
+        );
+    }
+    if let Some(unknown) = params.keys().find(|k| !["asOf", "since"].contains(&k.as_str())) {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            format!("unknown parameter `{unknown}` (the report takes asOf and since)"),
+        );
+    }
+    let cut_of = |name: &str| match crate::state::cut(params.get(name).map(String::as_str)) {
+        Ok(cut) => Ok(cut),
+        Err(e) => {
+            Err(Refusal(StatusCode::BAD_REQUEST, format!("`{name}`: {}", e.message.replace("`asOf` ", ""))))
+        }
+    };
+    let (as_of, since) = match (cut_of("asOf"), cut_of("since")) {
+        (Ok(a), Ok(s)) => (a, s),
+        (Err(r), _) | (_, Err(r)) => return r.into_response(),
+    };
+    let s = &state.api;
+    let now = s.now();
+    let fold = |cut| projections::fold(s.engine.store(), &**s.engine.registry(), cut, |_| {});
+    let past_now = match as_of {
+        projections::Cut::Everything => None,
+        cut => match fold(cut).await {
+            Ok(m) => Some(m),
+            Err(e) => return internal(e),
+        },
+    };
+    let past_since = match since {
+        projections::Cut::Everything => None,
+        cut => match fold(cut).await {
+            Ok(m) => Some(m),
+            Err(e) => return internal(e),
+        },
+    };
+    let phases = phase_titles(s);
+    let build = |m: &projections::ReadModel| {
+        let at = crate::report::counted_at(as_of, m, now);
+        let since = past_since.as_ref().map(|ms| (ms, crate::report::counted_at(since, ms, now)));
+        let source = format!(
+            "efa-rollout, Ereignisprotokoll bis Position {} (Hash {}), erstellt am {}",
+            m.position, m.last_hash, now
+        );
+        crate::report::programme_report(&ReportInput {
+            now: m,
+            now_at: at,
+            since,
+            source,
+            phases: phases.clone(),
+        })
+    };
+    let report = match &past_now {
+        Some(m) => build(m),
+        None => s.projector.read(build),
+    };
+    match format {
+        Format::Csv => file(
+            "text/csv; charset=utf-8",
+            "programmbericht.csv",
+            crate::report::csv(&report.tables).into_bytes(),
+            None,
+        ),
+        Format::Html => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            crate::report::html(&report.tables),
+        )
+            .into_response(),
+        Format::Xlsx => {
+            match tokio::task::spawn_blocking(move || crate::report::xlsx(&report.tables)).await {
+                Ok(Ok(bytes)) => file(XLSX, "programmbericht.xlsx", bytes, None),
+                Ok(Err(e)) => internal(e),
+                Err(e) => internal(e),
+            }
+        }
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "a download failed");
+    plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+}
+
+/// Phase id → German title, in the order of the known definitions (newest versions first).
+fn phase_titles(s: &crate::ApiState) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut entries = s.engine.registry().entries();
+    entries.sort_by_key(|e| std::cmp::Reverse(e.definition.version));
+    for e in entries {
+        for p in &e.definition.phases {
+            if !out.iter().any(|(id, _)| id == &p.id) {
+                out.push((p.id.clone(), p.title.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// One list that downloads: its GraphQL query (a connection with `$filter`, `$first`,
+/// `$after`), the filter's fields as query parameters, and how a node becomes a row.
+struct List {
+    name: &'static str,
+    file: &'static str,
+    query: &'static str,
+    /// The connection's field in `data`.
+    field: &'static str,
+    /// Query parameter → its type: `s` text, `l` a comma-separated list, `b` a boolean.
+    params: &'static [(&'static str, char)],
+    header: &'static [&'static str],
+    row: fn(&Value) -> Vec<Cell>,
+}
+
+fn text(v: &Value) -> Cell {
+    match v {
+        Value::String(s) => Cell::Text(s.clone()),
+        Value::Number(n) => Cell::Number(n.as_f64().unwrap_or(0.0)),
+        Value::Bool(b) => Cell::Text(if *b { "ja" } else { "nein" }.into()),
+        Value::Null => Cell::Empty,
+        other => Cell::Text(other.to_string()),
+    }
+}
+
+const ROLLOUTS: List = List {
+    name: "Rollouts",
+    file: "rollouts.xlsx",
+    query: "query($filter: RolloutFilter, $first: Int, $after: String) { page: rollouts(filter: $filter, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id serviceKey ars status phase stepsDone stepsApplicable overdue blockedReason definition } } } }",
+    field: "page",
+    params: &[("program", 'e'), ("serviceKey", 's'), ("ars", 's'), ("landkreisArs", 's'), ("phase", 's'), ("status", 's')],
+    header: &["Rollout", "Dienst", "ARS", "Status", "Phase", "Erledigte Schritte", "Schritte", "Überfällig", "Blockiert wegen", "Definition"],
+    row: |n| {
+        ["id", "serviceKey", "ars", "status", "phase", "stepsDone", "stepsApplicable", "overdue", "blockedReason", "definition"]
+            .iter()
+            .map(|k| text(&n[*k]))
+            .collect()
+    },
+};
+
+const EVENTS: List = List {
+    name: "Protokoll",
+    file: "protokoll.xlsx",
+    query: "query($filter: EventFilter, $first: Int, $after: String) { page: events(filter: $filter, first: $first, after: $after) { pageInfo { hasNextPage endCursor } edges { node { position recordedAt type streamId actor { id name kind } data } } } }",
+    field: "page",
+    params: &[("rolloutId", 's'), ("actor", 's'), ("types", 'l'), ("serviceKey", 's'), ("ars", 's'), ("from", 's'), ("until", 's')],
+    header: &["Position", "Zeit", "Ereignis", "Stream", "Akteur", "Name", "Art", "Daten"],
+    row: |n| {
+        vec![
+            text(&n["position"]),
+            text(&n["recordedAt"]),
+            text(&n["type"]),
+            text(&n["streamId"]),
+            text(&n["actor"]["id"]),
+            text(&n["actor"]["name"]),
+            text(&n["actor"]["kind"]),
+            Cell::Text(n["data"].to_string()),
+        ]
+    },
+};
+
+const TASKS: List = List {
+    name: "Aufgaben",
+    file: "aufgaben.xlsx",
+    query: "query($filter: TaskFilter, $first: Int, $after: String) { page: tasks(filter: $filter, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { kind rollout { id serviceKey ars } step { id title } dueAt overdue readyBecause actions unreadQuestions question { to messages { text } } } } } }",
+    field: "page",
+    params: &[("program", 'e'), ("serviceKey", 's'), ("ars", 's'), ("landkreisArs", 's'), ("overdue", 'b')],
+    header: &["Art", "Rollout", "Dienst", "ARS", "Schritt", "Titel", "Fällig am", "Überfällig", "Bereit, weil erledigt", "Möglich", "Ungelesene Rückfragen", "Rückfrage an", "Rückfrage"],
+    row: |n| {
+        let list = |v: &Value| Cell::Text(v.as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default());
+        vec![
+            Cell::Text(if n["kind"] == "QUESTION" { "Rückfrage" } else { "Schritt" }.into()),
+            text(&n["rollout"]["id"]),
+            text(&n["rollout"]["serviceKey"]),
+            text(&n["rollout"]["ars"]),
+            text(&n["step"]["id"]),
+            text(&n["step"]["title"]),
+            text(&n["dueAt"]),
+            text(&n["overdue"]),
+            list(&n["readyBecause"]),
+            list(&n["actions"]),
+            text(&n["unreadQuestions"]),
+            text(&n["question"]["to"]),
+            text(&n["question"]["messages"][0]["text"]),
+        ]
+    },
+};
+
+fn list_of(name: &str) -> Option<&'static List> {
+    match name {
+        "rollouts.xlsx" => Some(&ROLLOUTS),
+        "events.xlsx" => Some(&EVENTS),
+        "tasks.xlsx" => Some(&TASKS),
+        _ => None,
+    }
+}
+
+/// `GET /exports/{rollouts,events,tasks}.xlsx?<filter fields>&limit=N`.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(list) = list_of(&name) else {
+        return plain(
+            StatusCode::NOT_FOUND,
+            format!("no list `{name}` (rollouts.xlsx, events.xlsx, tasks.xlsx)"),
+        );
+    };
+    let c = match authenticated(&state, &headers) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    let mut filter = serde_json::Map::new();
+    let mut limit = DOWNLOAD_ROWS_MAX;
+    for (key, value) in &params {
+        if key == "limit" {
+            match value.parse::<usize>() {
+                Ok(n) if (1..=DOWNLOAD_ROWS_MAX).contains(&n) => limit = n,
+                _ => {
+                    return plain(
+                        StatusCode::BAD_REQUEST,
+                        format!("`limit` must be 1 to {DOWNLOAD_ROWS_MAX}, not {value:?}"),
+                    )
+                }
+            }
+            continue;
+        }
+        let Some((_, kind)) = list.params.iter().find(|(p, _)| p == key) else {
+            let known: Vec<&str> = list.params.iter().map(|(p, _)| *p).collect();
+            return plain(
+                StatusCode::BAD_REQUEST,
+                format!("unknown parameter `{key}` (this list takes {} and limit)", known.join(", ")),
+            );
+        };
+        let v = match kind {
+            'l' => Value::Array(value.split(',').map(|s| Value::String(s.trim().to_owned())).collect()),
+            'b' => match value.as_str() {
+                "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
+                _ => {
+                    return plain(
+                        StatusCode::BAD_REQUEST,
+                        format!("`{key}` must be true or false, not {value:?}"),
+                    )
+                }
+            },
+            'e' => Value::String(value.to_uppercase()),
+            _ => Value::String(value.clone()),
+        };
+        filter.insert(key.clone(), v);
+    }
+    let use_filter = !filter.is_empty();
+    let mut preamble = vec![
+        ("Liste".to_owned(), list.name.to_owned()),
+        ("Stand".to_owned(), state.api.now().to_string()),
+        (
+            "Datenquelle".to_owned(),
+            format!("efa-rollout, Lesemodell bis Position {}", state.projector.position()),
+        ),
+        ("Zeilen höchstens".to_owned(), limit.to_string()),
+    ];
+    if use_filter {
+        let mut f: Vec<String> = filter
+            .iter()
+            .map(|(k, v)| format!("{k} = {}", v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+            .collect();
+        f.sort();
+        preamble.push(("Filter".to_owned(), f.join("; ")));
+    }
+    // The sheet is written on a blocking thread as the pages come: at most two pages wait.
+    let (pages, receive) = std::sync::mpsc::sync_channel::<Written>(2);
+    let header: Vec<String> = list.header.iter().map(|h| (*h).to_owned()).collect();
+    let name = list.name;
+    let writer = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+        let mut book = XlsxWriter::new();
+        book.sheet(name, &preamble, &header)?;
+        for page in receive {
+            match page {
+                Written::Rows(rows) => book.rows(&rows)?,
+                Written::Note(text) => book.note(&text)?,
+            }
+        }
+        book.finish()
+    });
+    let mut shown = 0usize;
+    let mut after: Option<String> = None;
+    let mut total: Option<u64> = None;
+    let mut more;
+    loop {
+        let first = DOWNLOAD_PAGE.min(limit - shown);
+        let variables = json!({ "filter": if use_filter { Value::Object(filter.clone()) } else { Value::Null }, "first": first, "after": after });
+        let request = async_graphql::Request::new(list.query)
+            .variables(Variables::from_json(variables))
+            .data(c.clone());
+        let response = state.schema.execute(request).await;
+        if let Some(e) = response.errors.first() {
+            let code = e
+                .extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .map(|v| v.to_string().trim_matches('"').to_owned());
+            let status = match code.as_deref() {
+                Some("FORBIDDEN") => StatusCode::FORBIDDEN,
+                Some("INTERNAL") => StatusCode::INTERNAL_SERVER_ERROR,
+                Some("UNAVAILABLE") => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            return plain(status, e.message.clone());
+        }
+        let data = response.data.into_json().unwrap_or_default();
+        let page = &data[list.field];
+        total = page["totalCount"].as_u64().or(total);
+        let rows: Vec<Vec<Cell>> =
+            page["edges"].as_array().into_iter().flatten().map(|e| (list.row)(&e["node"])).collect();
+        shown += rows.len();
+        more = page["pageInfo"]["hasNextPage"] == true;
+        let sent = {
+            let pages = pages.clone();
+            tokio::task::spawn_blocking(move || pages.send(Written::Rows(rows))).await
+        };
+        if !matches!(sent, Ok(Ok(()))) {
+            break;
+        }
+        if !more || shown >= limit {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    }
+    let cut = (more && shown >= limit).then(|| match total {
+        Some(t) => {
+            format!("Gekürzt: die ersten {shown} von {t} Zeilen (Filter enger fassen oder limit setzen)")
+        }
+        None => format!("Gekürzt: die ersten {shown} Zeilen; es gibt weitere (Filter enger fassen)"),
+    });
+    if let Some(note) = &cut {
+        let _ = pages.send(Written::Note(note.clone()));
+    }
+    drop(pages);
+    match writer.await {
+        Ok(Ok(bytes)) => file(XLSX, list.file, bytes, cut.map(|_| shown as u64)),
+        Ok(Err(e)) => internal(e),
+        Err(e) => internal(e),
+    }
+}
+
+/// What the list's writer thread gets.
+enum Written {
+    Rows(Vec<Vec<Cell>>),
+    Note(String),
+}
