@@ -33,6 +33,13 @@ fn rollouts(server: &Server, token: &str) -> BTreeMap<String, (String, String, S
 /// Opens the dashboard signed in with `token` and waits for the overview.
 fn open_overview(browser: &Browser, server: &Server, token: &str) -> Page {
     let mut page = browser.open(&format!("http://{}/#token={token}", server.address));
+    // Staff start on their tasks; the overview is a click away.
+    page.wait_for(
+        "document.getElementById('whoami') && !document.getElementById('whoami').hidden",
+        60,
+        "document.body.innerText.slice(0, 500)",
+    );
+    page.eval("location.hash = '#/uebersicht'");
     page.wait_for(
         "document.querySelectorAll('#matrix tr[data-ars]').length > 0",
         60,
@@ -540,6 +547,8 @@ fn every_view_is_accessible_at_1280_px_and_on_a_tablet_and_works_with_the_keyboa
         (&*format!("#/verwaltung/{ars}"), "#authority-rollouts tbody tr"),
         ("#/ablaeufe", "#definitions tbody tr"),
         ("#/ablauf/efa-onboarding%401", "#definition-steps tr[data-step]"),
+        ("#/aufgaben", "#task-rows tr"),
+        ("#/bericht", "#report-view table"),
     ];
     let browser = Browser::launch();
     let mut page = open_overview(&browser, &server, &server.admin);
@@ -757,5 +766,116 @@ fn the_programme_switch_in_the_overview_the_map_and_the_burnup() {
     problems.extend(page.accessibility_problems());
     assert!(problems.is_empty(), "{problems:#?}");
     page.screenshot(&screenshot_dir().join("burnup-formularserver.png"), false);
+    browser.assert_nothing_left_the_machine();
+}
+
+/// A staff token starts on its task list: the counts and the rows are those of `tasks`; a
+/// question asked on the rollout page reaches the Land's task list, the answer reaches the
+/// asker's open page live, unread until the thread is opened; the report view shows the
+/// printable report and downloads it.
+#[test]
+fn staff_start_on_their_tasks_and_a_question_goes_to_the_land_and_back() {
+    if !chromium_available() {
+        return;
+    }
+    let server = Server::start_demo();
+    let ars = "120540000000";
+    let staff = server.issue("authority-staff", &[ars]);
+    let pm = server.issue("project-manager", &[]);
+    let browser = Browser::launch();
+    let mut page = browser.open(&format!("http://{}/#token={staff}", server.address));
+    page.wait_for(
+        "document.querySelectorAll('#task-rows tr').length > 0",
+        60,
+        "document.body.innerText.slice(0, 1000)",
+    );
+    assert_eq!(page.eval("location.hash"), json!("#/aufgaben"), "the start page of a staff token");
+    let api = server.gql(
+        Some(&staff),
+        "{ tasks(first: 500) { totalCount overdueCount dueSoonCount edges { node { id } } } }",
+        json!({}),
+    );
+    let t = &api["data"]["tasks"];
+    let rows = page.eval("[...document.querySelectorAll('#task-rows tr')].map(r => r.dataset.task)");
+    let ids: Vec<Value> =
+        t["edges"].as_array().expect("edges").iter().map(|e| e["node"]["id"].clone()).collect();
+    assert_eq!(rows, json!(ids));
+    assert_eq!(
+        page.eval("document.querySelector('#count-overdue strong').textContent"),
+        json!(t["overdueCount"].to_string())
+    );
+    assert_eq!(
+        page.eval("document.querySelector('#count-soon strong').textContent"),
+        json!(t["dueSoonCount"].to_string())
+    );
+    assert_eq!(page.accessibility_problems(), Vec::<String>::new());
+    page.screenshot(&screenshot_dir().join("aufgaben.png"), false);
+
+    // A question on the wohngeld rollout's step, to the Land.
+    let rollout = format!("wohngeld:{ars}");
+    page.eval(&format!("location.hash = '#/rollout/{rollout}?schritt=avv'"));
+    page.wait_for("document.getElementById('ask-question')", 30, "document.body.innerText.slice(0, 500)");
+    page.eval("document.getElementById('q-step').value = 'avv'; document.getElementById('q-to').value = 'LAND'; document.getElementById('q-text').value = 'Gibt es eine Vorlage für die Anlage 2?';");
+    page.click("#ask-question button[type=submit]");
+    page.wait_for(
+        "document.querySelectorAll('#question-list details').length > 0",
+        30,
+        "document.getElementById('questions').innerText",
+    );
+    let land = server.gql(Some(&pm), &format!("{{ tasks(filter: {{ ars: \"{ars}\" }}) {{ edges {{ node {{ kind question {{ id messages {{ text }} }} }} }} }} }}"), json!({}));
+    let question = land["data"]["tasks"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .find(|e| e["node"]["kind"] == "QUESTION")
+        .cloned()
+        .expect("in the Land's tasks");
+    let id = question["node"]["question"]["id"].as_str().expect("id").to_owned();
+    // The Land answers; the asker's page shows it live, unread.
+    server.gql(
+        Some(&pm),
+        "mutation($i: AnswerQuestionInput!) { answerQuestion(input: $i) { id } }",
+        json!({ "i": { "questionId": id, "text": "Ja, im FIT-Store unter Vorlagen." } }),
+    );
+    page.wait_for(&format!("(document.querySelector('details[data-question=\"{id}\"]') || {{}}).innerText?.includes('1 ungelesen')"), 30, "document.getElementById('questions').innerText");
+    page.eval(&format!("document.querySelector('details[data-question=\"{id}\"] summary').click()"));
+    page.wait_for(
+        &format!(
+            "!document.querySelector('details[data-question=\"{id}\"]').innerText.includes('ungelesen')"
+        ),
+        30,
+        "document.getElementById('questions').innerText",
+    );
+    let thread = server.gql(
+        Some(&staff),
+        &format!("{{ question(id: \"{id}\") {{ unread messages {{ text }} }} }}"),
+        json!({}),
+    );
+    assert_eq!(thread["data"]["question"]["unread"], 0, "opening the thread marked it read: {thread}");
+    assert_eq!(page.accessibility_problems(), Vec::<String>::new());
+    page.screenshot(&screenshot_dir().join("rueckfrage.png"), true);
+
+    // The report view, as the manager.
+    let mut report = browser.open(&format!("http://{}/#token={pm}", server.address));
+    report.wait_for(
+        "document.getElementById('whoami') && !document.getElementById('whoami').hidden",
+        60,
+        "document.body.innerText.slice(0, 500)",
+    );
+    report.eval("location.hash = '#/bericht'");
+    report.wait_for(
+        "document.querySelectorAll('#report-view section table').length === 4",
+        60,
+        "document.getElementById('inhalt').innerText.slice(0, 500)",
+    );
+    report.click("#report-xlsx");
+    report.wait_for(
+        "document.querySelector('#report-download a.download')",
+        30,
+        "document.getElementById('report-download').innerText",
+    );
+    assert_eq!(report.accessibility_problems(), Vec::<String>::new());
+    report.screenshot(&screenshot_dir().join("bericht.png"), false);
+    report.settle(200);
     browser.assert_nothing_left_the_machine();
 }

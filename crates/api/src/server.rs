@@ -180,11 +180,15 @@ const ASSETS: &[(&str, &str, &str)] = &[
     module!("data.js"),
     module!("definitions.js"),
     module!("dom.js"),
+    module!("download.js"),
     module!("live.js"),
     module!("map.js"),
     module!("overview.js"),
+    module!("questions.js"),
+    module!("report.js"),
     module!("rollout.js"),
     module!("routing.js"),
+    module!("tasks.js"),
     module!("words.js"),
 ];
 

@@ -253,7 +253,108 @@ pub async fn generate(engine: &engine::Engine, clock: &crate::serve::ShiftableCl
             .await?;
         engine.erase_person(erased[0], "Antrag der Person auf Löschung (Art. 17 DSGVO)", &cast.admin).await?;
     }
+    questions(engine, &cast, &arss, &members, clock).await?;
     clock.days_ago(0.0);
+    Ok(())
+}
+
+/// Questions on steps (Rückfragen): one answered and resolved, one answered and not yet read
+/// by the asker, one to the Land still open, one from the Land to an administration, one to
+/// ZV DIKOM on a member's assistant.
+async fn questions(
+    engine: &engine::Engine,
+    cast: &Cast,
+    arss: &[String],
+    members: &[String],
+    clock: &crate::serve::ShiftableClock,
+) -> Result<(), Failure> {
+    use engine::questions::Party;
+    let mut started = Vec::new();
+    for ars in arss {
+        if engine.load("wohngeld", ars).await?.is_some() {
+            started.push(ars.clone());
+        }
+        if started.len() == 4 {
+            break;
+        }
+    }
+    let [a, b, c, d] = started.as_slice() else { return Ok(()) };
+    clock.days_ago(9.0);
+    let q = engine
+        .ask_question(
+            "wohngeld",
+            a,
+            "nutzungsvereinbarung",
+            Party::Land,
+            "Gilt die Mustervereinbarung des Landes auch für Ämter, die den Dienst für ihre amtsangehörigen Gemeinden anbieten?",
+            &cast.staff[0],
+        )
+        .await?;
+    clock.days_ago(8.0);
+    engine.mark_question_read(q.id, &cast.pm).await?;
+    engine
+        .answer_question(
+            q.id,
+            "Ja. Das Amt unterzeichnet für seine amtsangehörigen Gemeinden; ein eigener Beschluss der Gemeindevertretungen ist nicht nötig.",
+            &cast.pm,
+        )
+        .await?;
+    clock.days_ago(7.0);
+    engine.mark_question_read(q.id, &cast.staff[0]).await?;
+    engine.set_question_resolved(q.id, true, Some("Beantwortet, danke."), &cast.staff[0]).await?;
+    clock.days_ago(5.0);
+    let q = engine
+        .ask_question(
+            "wohngeld",
+            b,
+            "avv",
+            Party::Land,
+            "Welche Anlage des AVV beschreibt die technischen und organisatorischen Maßnahmen des Betreibers?",
+            &cast.staff[1],
+        )
+        .await?;
+    clock.days_ago(4.0);
+    engine
+        .answer_question(q.id, "Anlage 2 der Vorlage; die aktuelle Fassung liegt im FIT-Store.", &cast.pm2)
+        .await?;
+    clock.days_ago(3.0);
+    engine
+        .ask_question(
+            "wohngeld",
+            c,
+            "nutzungsvereinbarung",
+            Party::Land,
+            "Bis wann ist der FIT-Store-Vertrag für diesen Dienst abgeschlossen? Unsere Leitung möchte im nächsten Monat unterzeichnen.",
+            &cast.staff[2],
+        )
+        .await?;
+    clock.days_ago(2.0);
+    engine
+        .ask_question(
+            "wohngeld",
+            d,
+            "entscheidung",
+            Party::Administration,
+            "Bitte den Beschluss oder Vermerk zur Nachnutzung als Dokument nachreichen (Aktenzeichen genügt).",
+            &cast.pm,
+        )
+        .await?;
+    if let Some(member) = members.first() {
+        if let Some(r) = engine.load(ASSISTANT, member).await? {
+            let step = r.definition.steps[r.next_open_step().unwrap_or(0)].id.clone();
+            clock.days_ago(1.0);
+            engine
+                .ask_question(
+                    ASSISTANT,
+                    member,
+                    &step,
+                    Party::Association,
+                    "Kann das Muster ein Feld für die Chipnummer des Hundes bekommen?",
+                    &cast.staff[0],
+                )
+                .await?;
+        }
+    }
     Ok(())
 }
 

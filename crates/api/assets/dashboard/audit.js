@@ -5,6 +5,7 @@ import { EVENT, fmtTime } from "./words.js";
 import { gql } from "./api.js";
 import { data, serviceName, byPlace } from "./data.js";
 import { viewSeq, setMain } from "./routing.js";
+import { download, queryOf } from "./download.js";
 
 const audit = { filter: {}, after: null, rows: [] };
 const AUDIT_FIELDS = "position streamId version type recordedAt actor { id name kind } data correlationId hash";
@@ -22,7 +23,9 @@ export function showAudit(params) {
     select("a-ars", "Verwaltung", authorities.map((a) => [a.ars, a.name]), params.get("ars") || (ownArs ? ownArs[0] : "")),
     select("a-type", "Ereignis", Object.entries(EVENT).sort((x, y) => x[1].localeCompare(y[1], "de")), params.get("type")),
     el("div", {}, el("button", { type: "submit", text: "Anzeigen" })),
-    el("div", {}, el("button", { type: "button", id: "audit-export", class: "secondary", text: "Als CSV exportieren", onclick: exportCsv })));
+    el("div", {}, el("button", { type: "button", id: "audit-export", class: "secondary", text: "Als CSV exportieren", onclick: exportCsv })),
+    el("div", {}, el("button", { type: "button", id: "audit-xlsx", class: "secondary", text: "Als Excel-Datei (XLSX)",
+      onclick: () => download("/exports/events.xlsx" + queryOf(auditFilter()), "protokoll.xlsx", $("audit-download"), "protokoll.xlsx") })));
   setMain("Prüfprotokoll: wer hat was wann geändert", form,
     el("p", { id: "audit-error", class: "alert", role: "alert" }),
     el("p", { id: "audit-download" }),

@@ -4,6 +4,8 @@ import { gql, getToken } from "./api.js";
 import { data, ROLLOUT_FIELDS } from "./data.js";
 import { currentView, refreshView } from "./routing.js";
 import { rolloutChanged } from "./rollout.js";
+import { questionsChanged } from "./questions.js";
+import { loadTasks } from "./tasks.js";
 
 let socket = null;
 let refreshTimer = null;
@@ -23,6 +25,12 @@ export function followLive() {
     const msg = JSON.parse(m.data);
     if (msg.type !== "next" || !msg.payload.data) return;
     const stream = msg.payload.data.events.streamId;
+    if (stream.startsWith("questions-")) {
+      const id = stream.slice("questions-".length);
+      questionsChanged(id);
+      if (currentView().name === "tasks") loadTasks();
+      return;
+    }
     if (!stream.startsWith("rollout-")) return;
     pendingIds.add(stream.slice("rollout-".length));
     // Several events of one command arrive together: refresh once.
@@ -42,6 +50,7 @@ async function refreshChanged() {
   const view = currentView();
   if (view.name === "rollout" && ids.includes(view.arg)) rolloutChanged(view.arg);
   else if (["overview", "map", "authority"].includes(view.name)) refreshView(view);
+  else if (view.name === "tasks") loadTasks();
 }
 
 export function stopLive() {

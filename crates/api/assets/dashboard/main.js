@@ -1,7 +1,9 @@
 // efa-rollout dashboard (the entry module): a client of the public GraphQL API (POST /graphql, the
 // graphql-transport-ws subscription on GET /graphql) and of the map layers at /geo/. It uses
 // nothing other tools cannot use. Views are addressed by the URL fragment:
-//   #/                      programme overview (matrix of services × administrations)
+//   #/ or #/uebersicht      programme overview (matrix of services × administrations)
+//   #/aufgaben              my tasks (a staff token's start page), with counts and questions
+//   #/bericht               the programme report (XLSX, CSV, printable A4 page)
 //   #/karte                 map of Brandenburg, share of live rollouts
 //   #/verlauf               progress over time (burn-up)
 //   #/audit                 audit log with filters and CSV export
@@ -31,6 +33,12 @@ async function start() {
   $("me").textContent = `Angemeldet: ${data.me.name} (${ROLE[data.me.role] || data.me.role})`;
   const audit = document.querySelector("nav a[data-view='audit']");
   if (audit) audit.parentElement.hidden = data.me.role === "automation";
+  const report = document.querySelector("nav a[data-view='report']");
+  if (report) report.parentElement.hidden = !["admin", "project-manager", "auditor"].includes(data.me.role);
+  // Staff start on their tasks.
+  if (["authority-staff", "association-staff"].includes(data.me.role) && ["", "#", "#/"].includes(location.hash)) {
+    history.replaceState(null, "", location.pathname + "#/aufgaben");
+  }
   route();
   followLive();
 }

@@ -4,6 +4,7 @@ import { $, el, select } from "./dom.js";
 import { STATUS } from "./words.js";
 import { data, serviceName, kreisOf, phaseTitle, phaseColour, PROGRAMS, inProgram, byPlace } from "./data.js";
 import { setMain } from "./routing.js";
+import { download, queryOf } from "./download.js";
 
 export function kreise() {
   const m = new Map();
@@ -22,7 +23,11 @@ export function showOverview(params) {
     select("f-service", "Dienst", services.map((s) => [s, serviceName(s)]), params.get("service")),
     select("f-kreis", "Landkreis", kreise(), params.get("kreis")),
     select("f-phase", "Phase", phases, params.get("phase")),
-    select("f-status", "Status", Object.entries(STATUS), params.get("status")));
+    select("f-status", "Status", Object.entries(STATUS), params.get("status")),
+    el("div", {}, el("button", { type: "button", class: "secondary", id: "overview-xlsx", text: "Als Excel-Datei (XLSX)",
+      onclick: () => download("/exports/rollouts.xlsx" + queryOf({ program: $("f-program").value, serviceKey: $("f-service").value,
+        landkreisArs: $("f-kreis").value, phase: $("f-phase").value, status: $("f-status").value }), "rollouts.xlsx", $("overview-download"), "rollouts.xlsx") })),
+    el("div", { id: "overview-download", role: "status" }));
   const legend = el("ul", { class: "legend", "aria-label": "Legende" },
     el("li", {}, el("span", { class: "swatch", dataset: { c: "none" } }), "nicht begonnen"),
     ...phases.filter(([id]) => [...data.rollouts.values()].some((r) => r.phase === id && !["live", "cancelled", "not_started"].includes(r.status)))

@@ -5,6 +5,7 @@ import { STATUS, STEP_STATUS, EVENT, ACTION, fmtTime, fmtDate } from "./words.js
 import { gql } from "./api.js";
 import { data, ROLLOUT_FIELDS, writer, authorityName, serviceName, phaseTitle } from "./data.js";
 import { currentView, viewSeq, setMain } from "./routing.js";
+import { questionsSection } from "./questions.js";
 
 const ROLLOUT_QUERY = `query($id: ID!) { rollout(id: $id) { ${ROLLOUT_FIELDS} version definition
   steps { id title phase status evidence completedBy { name kind } completedAt dueAt overdue actions }
@@ -80,7 +81,8 @@ export async function showRollout(id, opts) {
     el("p", { id: "rollout-error", class: "alert", role: "alert", text: rolloutMessages.error }),
     el("p", { id: "rollout-success", class: "success", role: "status", text: rolloutMessages.success }),
     el("div", { class: "columns" },
-      el("section", { "aria-labelledby": "h-steps" }, facts, rolloutActions, el("h3", { id: "h-steps", text: "Schritte" }), el("div", { class: "scroll-x" }, steps)),
+      el("section", { "aria-labelledby": "h-steps" }, facts, rolloutActions, el("h3", { id: "h-steps", text: "Schritte" }), el("div", { class: "scroll-x" }, steps),
+        questionsSection(r, currentView().params.get("schritt"))),
       el("section", { "aria-labelledby": "h-history" }, el("h3", { id: "h-history", text: "Verlauf" }), timeline(r.history, stepDef))));
   $("inhalt").dataset.rollout = r.id;
   $("inhalt").dataset.version = String(r.version);

@@ -9,12 +9,16 @@ import { showMap, updateMap } from "./map.js";
 import { showBurnup } from "./burnup.js";
 import { showAudit } from "./audit.js";
 import { showDefinitions, showDefinition } from "./definitions.js";
+import { showTasks, loadTasks } from "./tasks.js";
+import { showReport } from "./report.js";
 
 export function currentView() {
   const h = location.hash.replace(/^#/, "");
   const [path, query] = h.split("?");
   const params = new URLSearchParams(query || "");
   const parts = (path || "/").split("/").filter(Boolean).map(decodeURIComponent);
+  if (parts[0] === "aufgaben") return { name: "tasks", params };
+  if (parts[0] === "bericht") return { name: "report", params };
   if (parts[0] === "karte") return { name: "map", params };
   if (parts[0] === "verlauf") return { name: "burnup", params };
   if (parts[0] === "audit") return { name: "audit", params };
@@ -45,6 +49,8 @@ export function refreshView(view, fresh) {
     case "map": return fresh ? showMap(view.params) : updateMap();
     case "burnup": return fresh && showBurnup();
     case "audit": return fresh && showAudit(view.params);
+    case "tasks": return fresh ? showTasks(view.params) : loadTasks();
+    case "report": return fresh && showReport();
     case "rollout": return showRollout(view.arg);
     case "authority": return showAuthority(view.arg);
     case "definitions": return fresh && showDefinitions(data.me);

@@ -20,6 +20,9 @@ export const EVENT = {
   AuthorityRegistered: "Verwaltung registriert", AuthorityChanged: "Verwaltung geändert", AuthorityDissolved: "Verwaltung aufgelöst",
   ServiceRegistered: "Dienst registriert", ServiceChanged: "Dienst geändert", ServiceDefinitionSet: "Ablauf des Dienstes geändert",
   DefinitionPublished: "Ablauf veröffentlicht", TokenIssued: "Token ausgegeben", TokenRevoked: "Token widerrufen",
+  PersonRegistered: "Person erfasst", PersonLeft: "Person ausgeschieden", PersonErased: "Person gelöscht",
+  QuestionAsked: "Rückfrage gestellt", QuestionAnswered: "Rückfrage beantwortet", QuestionResolved: "Rückfrage erledigt",
+  QuestionReopened: "Rückfrage wieder geöffnet", QuestionRead: "Rückfrage gelesen", StoreCopied: "Speicher umgeschlüsselt kopiert",
 };
 export const ACTION = {
   startStep: "Beginnen", completeStep: "Erledigt melden …", confirmStep: "Bestätigen …",
@@ -33,3 +36,4 @@ export const ERROR = {
 export const fmtTime = (iso) => iso ? new Date(iso).toLocaleString("de-DE", { dateStyle: "medium", timeStyle: "short" }) : "";
 export const fmtDate = (iso) => iso ? new Date(iso).toLocaleDateString("de-DE", { dateStyle: "medium" }) : "";
 export const pct = (x) => (Math.round(x * 10) / 10).toLocaleString("de-DE") + " %";
+export const PARTY = { ADMINISTRATION: "die Verwaltung", LAND: "das Land", ASSOCIATION: "ZV DIKOM", PROJECT_TEAM: "das Projektteam" };
