@@ -134,6 +134,84 @@ async fn register_contact(client: &mut Client, address: &str, token: &str) -> Op
     r["data"]["registerPerson"]["id"].as_str().map(String::from)
 }
 
+/// Issues a token through the API; its secret.
+async fn issue(client: &mut Client, address: &str, token: &str, role: &str, authorities: &[&str]) -> String {
+    let r = gql(
+        client,
+        address,
+        token,
+        "mutation($i: IssueTokenInput!) { issueToken(input: $i) { token } }",
+        serde_json::json!({ "i": { "name": format!("bench {role}"), "role": role, "authorities": authorities } }),
+    )
+    .await;
+    r["data"]["issueToken"]["token"].as_str().unwrap_or_else(|| panic!("{r}")).to_owned()
+}
+
+/// Tasks, the programme report and a list download (issue 21), each beside its baseline in
+/// the same run: progress without and with the report's figures; tasks of a staff token, of a
+/// project manager for one Landkreis, of an admin over every rollout; the report and the
+/// rollouts list as XLSX, one request at a time.
+async fn work_for_people(client: &mut Client, address: &str, token: &str) {
+    let staff = issue(client, address, token, "authority-staff", &["120600020020"]).await;
+    let pm = issue(client, address, token, "project-manager", &[]).await;
+    let progress = |fields: &'static str| {
+        move |_: usize, _: usize| {
+            Some(format!("{{\"query\":\"{{ progress(groupBy: LANDKREIS) {{ {fields} }} }}\"}}"))
+        }
+    };
+    for (label, fields) in [
+        ("progress (counts)          ", "key rollouts percentDone byPhaseStatus { phase status count }"),
+        (
+            "progress (+ report figures)",
+            "key rollouts percentDone byPhaseStatus { phase status count } inOperation blocked overdue",
+        ),
+    ] {
+        let (rate, p50, p99, errors, cpu) = load(address, token, 100, progress(fields), None).await;
+        println!("{label}: {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}{cpu}");
+    }
+    let tasks = |filter: &'static str| {
+        move |_: usize, _: usize| {
+            Some(format!("{{\"query\":\"{{ tasks({filter}first: 50) {{ totalCount overdueCount edges {{ node {{ id dueAt readyBecause actions }} }} }} }}\"}}"))
+        }
+    };
+    for (label, who, filter, per) in [
+        ("tasks, staff (Bernau bei Berlin)", &staff, "", 100),
+        ("tasks, manager, one Landkreis  ", &pm, "filter: { landkreisArs: \\\"120640000000\\\" }, ", 50),
+        ("tasks, admin, every rollout    ", &token.to_owned(), "", 5),
+    ] {
+        let (rate, p50, p99, errors, cpu) = load(address, who, per, tasks(filter), None).await;
+        println!("{label}: {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}{cpu}");
+    }
+    for (label, path, n) in [
+        ("GET /reports/programme.xlsx (one at a time)", "/reports/programme.xlsx", 5),
+        ("GET /reports/programme.xlsx?since=1        ", "/reports/programme.xlsx?since=1", 3),
+        ("GET /exports/rollouts.xlsx (every rollout) ", "/exports/rollouts.xlsx", 3),
+    ] {
+        let mut times = Vec::new();
+        let mut bytes = 0;
+        for _ in 0..n {
+            let t = Instant::now();
+            let (status, body) = client
+                .request(
+                    &format!(
+                        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\r\n"
+                    ),
+                    b"",
+                )
+                .await;
+            times.push(t.elapsed());
+            assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+            bytes = body.len();
+        }
+        times.sort();
+        println!(
+            "{label}: median {:>10.3?}  max {:>10.3?}  {bytes} bytes",
+            pct(&times, 0.5),
+            pct(&times, 1.0)
+        );
+    }
+}
+
 /// The load generator alone, against the server at `address`.
 async fn external(address: String, token: String) {
     let mut client = Client::connect(address.split(',').next().unwrap_or(&address)).await;
@@ -234,6 +312,7 @@ async fn external(address: String, token: String) {
     )
     .await;
     println!("addComment round robin      : {rate:>8.0} req/s  p50 {p50:>10.3?}  p99 {p99:>10.3?}  errors {errors}{cpu}");
+    work_for_people(&mut client, &address, &token).await;
 
     // Long-lived rollouts: `BENCH_LONG_HISTORY` (2,000) comments on each of 64 rollouts, then
     // `reopenStep` / `completeStep` pairs on them beside the same on 64 rollouts with a few events.

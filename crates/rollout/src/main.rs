@@ -28,7 +28,9 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve the GraphQL API: POST /graphql, subscriptions on GET /graphql (WebSocket,
-    /// graphql-transport-ws), the dashboard at /, /graphiql, /healthz, /readyz, /metrics. An empty
+    /// graphql-transport-ws), the dashboard at /, /graphiql, /healthz, /readyz, /metrics, the
+    /// programme report (/reports/programme.xlsx, .csv, .html) and every list as XLSX
+    /// (/exports/rollouts.xlsx, events.xlsx, tasks.xlsx), with the bearer token. An empty
     /// store is initialised with the bundled workflow definitions and the Brandenburg catalogue,
     /// and an admin token is written to DIR/admin.token (mode 0600); its path is printed, never
     /// the token. With --store and no --data-dir nothing is written locally: the token is printed

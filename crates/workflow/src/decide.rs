@@ -265,12 +265,18 @@ impl StepAction {
 /// offers exactly what will not be refused for the role or the state (evidence the user then
 /// enters can still be refused, and the rollout can change meanwhile).
 pub fn step_actions(state: &Rollout, step: &str, cx: &Context) -> Vec<StepAction> {
+    actions_among(state, step, cx, &StepAction::ALL)
+}
+
+/// Those of `actions` on `step` that `decide` would accept now, each decided in full.
+fn actions_among(state: &Rollout, step: &str, cx: &Context, actions: &[StepAction]) -> Vec<StepAction> {
     let Some(index) = state.definition.step_index(step) else { return Vec::new() };
     let definition = &state.definition.steps[index];
     let step = step.to_owned();
     let reason = "–".to_owned();
-    StepAction::ALL
-        .into_iter()
+    actions
+        .iter()
+        .copied()
         .filter(|action| {
             let command = match action {
                 StepAction::Start => Command::StartStep { step: step.clone() },
@@ -298,15 +304,17 @@ pub fn step_actions(state: &Rollout, step: &str, cx: &Context) -> Vec<StepAction
 /// completed a step: for a step awaiting confirmation pass the rollout with its records.
 pub fn task_actions(state: &Rollout, step: usize, cx: &Context) -> Vec<StepAction> {
     let Some(s) = state.steps.get(step) else { return Vec::new() };
-    let candidate =
-        matches!(s.status, StepStatus::Ready | StepStatus::InProgress | StepStatus::AwaitingConfirmation);
-    if !candidate || state.blocked.is_some() || state.cancelled.is_some() {
+    if state.blocked.is_some() || state.cancelled.is_some() {
         return Vec::new();
     }
-    step_actions(state, &state.definition.steps[step].id, cx)
-        .into_iter()
-        .filter(|a| matches!(a, StepAction::Start | StepAction::Complete | StepAction::Confirm))
-        .collect()
+    // The status each command requires (as `decide_command` checks it): only those are decided.
+    let possible: &[StepAction] = match s.status {
+        StepStatus::Ready => &[StepAction::Start, StepAction::Complete],
+        StepStatus::InProgress => &[StepAction::Complete],
+        StepStatus::AwaitingConfirmation => &[StepAction::Confirm],
+        _ => return Vec::new(),
+    };
+    actions_among(state, &state.definition.steps[step].id, cx, possible)
 }
 
 /// Decides a command against the rollout's state (`None` before it is started).

@@ -163,7 +163,13 @@ pub(crate) async fn task_list(
             if !writes {
                 continue;
             }
-            let cx = cx_of(r);
+            // Most rollouts have no step anyone could act on now: no context is built for them.
+            let open = |st: &workflow::StepState| {
+                matches!(st.status, StepStatus::Ready | StepStatus::InProgress)
+                    && r.blocked.is_none()
+                    && r.cancelled.is_none()
+            };
+            let cx = r.steps.iter().any(open).then(|| cx_of(r));
             for (i, st) in r.steps.iter().enumerate() {
                 match st.status {
                     // Who completed it is in the records: decided below with them.
@@ -172,8 +178,9 @@ pub(crate) async fn task_list(
                         waiting_for_central += 1
                     }
                     _ => {
+                        let Some(cx) = cx.as_ref().filter(|_| open(st)) else { continue };
                         let actions: Vec<StepAction> =
-                            workflow::task_actions(r, i, &cx).into_iter().filter(automation_ok).collect();
+                            workflow::task_actions(r, i, cx).into_iter().filter(automation_ok).collect();
                         if !actions.is_empty() {
                             items.push(step_item(r.clone(), i, actions, now));
                         }
