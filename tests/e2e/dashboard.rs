@@ -822,7 +822,7 @@ fn staff_start_on_their_tasks_and_a_question_goes_to_the_land_and_back() {
         30,
         "document.getElementById('questions').innerText",
     );
-    let land = server.gql(Some(&pm), &format!("{{ tasks(filter: {{ ars: \"{ars}\" }}) {{ edges {{ node {{ kind question {{ id messages {{ text }} }} }} }} }} }}"), json!({}));
+    let land = server.gql(Some(&pm), &format!("{{ tasks(filter: {{ ars: \"{ars}\", kind: QUESTION }}) {{ edges {{ node {{ kind question {{ id messages {{ text }} }} }} }} }} }}"), json!({}));
     let question = land["data"]["tasks"]["edges"]
         .as_array()
         .expect("edges")

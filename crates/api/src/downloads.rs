@@ -259,7 +259,7 @@ const TASKS: List = List {
     file: "aufgaben.xlsx",
     query: "query($filter: TaskFilter, $first: Int, $after: String) { page: tasks(filter: $filter, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { kind rollout { id serviceKey ars } step { id title } dueAt overdue readyBecause actions unreadQuestions question { to messages { text } } } } } }",
     field: "page",
-    params: &[("program", 'e'), ("serviceKey", 's'), ("ars", 's'), ("landkreisArs", 's'), ("overdue", 'b')],
+    params: &[("program", 'e'), ("serviceKey", 's'), ("ars", 's'), ("landkreisArs", 's'), ("overdue", 'b'), ("kind", 'e')],
     header: &["Art", "Rollout", "Dienst", "ARS", "Schritt", "Titel", "Fällig am", "Überfällig", "Bereit, weil erledigt", "Möglich", "Ungelesene Rückfragen", "Rückfrage an", "Rückfrage"],
     row: |n| {
         let list = |v: &Value| Cell::Text(v.as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default());

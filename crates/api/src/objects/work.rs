@@ -86,6 +86,8 @@ pub struct TaskFilter {
     pub(crate) landkreis_ars: Option<String>,
     /// Only overdue steps (true) or only those not overdue (false).
     pub(crate) overdue: Option<bool>,
+    /// Only steps (`STEP`) or only questions (`QUESTION`).
+    pub(crate) kind: Option<TaskKind>,
 }
 
 impl TaskFilter {
@@ -245,6 +247,9 @@ pub(crate) async fn task_list(
                 key,
             });
         }
+    }
+    if let Some(kind) = filter.kind {
+        items.retain(|t| t.kind == kind);
     }
     items.sort_by(|a, b| a.key.cmp(&b.key));
     let soon = Timestamp::from_unix_micros(now.unix_micros() + DUE_SOON_DAYS * 86_400_000_000);

@@ -250,6 +250,13 @@ async fn a_question_thread_with_answers_read_marks_and_unread_counts_stays_in_sc
     assert_eq!(q_task["node"]["question"]["id"], id.as_str());
     assert_eq!(q_task["node"]["unreadQuestions"], 1);
     assert_eq!(land["tasks"]["unreadQuestionCount"], 1);
+    let only = run(
+        &api.schema,
+        &pm,
+        "{ tasks(filter: { ars: \"120520000000\", kind: QUESTION }) { totalCount edges { node { kind } } } }",
+    )
+    .await;
+    assert_eq!(only["tasks"]["totalCount"], 1, "{only}");
 
     // Staff of B: nothing of it, also not by id, and may not write to it.
     let hidden =
