@@ -818,7 +818,7 @@ fn staff_start_on_their_tasks_and_a_question_goes_to_the_land_and_back() {
     page.eval("document.getElementById('q-step').value = 'avv'; document.getElementById('q-to').value = 'LAND'; document.getElementById('q-text').value = 'Gibt es eine Vorlage für die Anlage 2?';");
     page.click("#ask-question button[type=submit]");
     page.wait_for(
-        "document.querySelectorAll('#question-list details').length > 0",
+        "[...document.querySelectorAll('#question-list details')].some(d => d.textContent.includes('Vorlage für die Anlage 2'))",
         30,
         "document.getElementById('questions').innerText",
     );
