@@ -25,6 +25,7 @@ mod query;
 mod report;
 pub mod schema;
 pub mod server;
+mod solutions;
 mod state;
 pub mod subscriptions;
 

@@ -99,10 +99,69 @@ pub struct RolloutCommandInput {
     rollout_id: ID,
     /// Why (block, unblock, cancel), or the comment's text (addComment).
     reason: String,
-    /// For addComment: the step it is about.
+    /// For addComment: the step it is about; for blockRollout: the step the blockage holds up.
     step_id: Option<String>,
+    /// For blockRollout: what the blockage is about.
+    category: Option<BlockCategory>,
+    /// For blockRollout: the vendor of the back-office system or product that blocks it
+    /// ("Hersteller X"); managers see blockages grouped by it.
+    vendor: Option<String>,
+    /// For unblockRollout: how it was solved (a work note, no personal data); the network's
+    /// `solutions` search finds it.
+    solution: Option<String>,
+    /// For unblockRollout with a solution: the network may name this administration beside
+    /// it (its staff agree); default no.
+    share_name: Option<bool>,
     #[graphql(flatten)]
     guard: Guard,
+}
+
+/// What a blockage is about.
+#[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum BlockCategory {
+    /// Fachverfahren / Hersteller (the back-office system or its vendor).
+    Fachverfahren,
+    /// Vertrag und Recht.
+    VertragRecht,
+    /// Technik und Anbindung.
+    Technik,
+    /// Personal.
+    Personal,
+    /// Finanzierung.
+    Finanzierung,
+    /// Land / Bund.
+    LandBund,
+    /// Sonstiges.
+    Sonstiges,
+}
+
+impl BlockCategory {
+    /// The stored name (`workflow::events::BLOCK_CATEGORIES`).
+    pub(crate) fn stored(self) -> &'static str {
+        match self {
+            BlockCategory::Fachverfahren => "fachverfahren",
+            BlockCategory::VertragRecht => "vertrag_recht",
+            BlockCategory::Technik => "technik",
+            BlockCategory::Personal => "personal",
+            BlockCategory::Finanzierung => "finanzierung",
+            BlockCategory::LandBund => "land_bund",
+            BlockCategory::Sonstiges => "sonstiges",
+        }
+    }
+
+    pub(crate) fn of(stored: &str) -> Option<BlockCategory> {
+        [
+            BlockCategory::Fachverfahren,
+            BlockCategory::VertragRecht,
+            BlockCategory::Technik,
+            BlockCategory::Personal,
+            BlockCategory::Finanzierung,
+            BlockCategory::LandBund,
+            BlockCategory::Sonstiges,
+        ]
+        .into_iter()
+        .find(|c| c.stored() == stored)
+    }
 }
 
 /// Assign a rollout to someone (or nobody).
@@ -353,23 +412,34 @@ impl RolloutMutation {
         run(ctx, "markStepNotRequired", &input.rollout_id, input.guard, command).await
     }
 
-    /// Block a rollout, with a reason: no step changes until it is unblocked.
+    /// Block a rollout, with a reason (and a `category`, the `vendor` and the `stepId` it holds
+    /// up): no step changes until it is unblocked.
     async fn block_rollout(
         &self,
         ctx: &Context<'_>,
         input: RolloutCommandInput,
     ) -> async_graphql::Result<RolloutPayload> {
-        let command = Command::Block { reason: input.reason };
+        let block = workflow::events::Blockage {
+            category: input.category.map(|c| c.stored().to_owned()),
+            vendor: input.vendor,
+            step: input.step_id,
+        };
+        let command = Command::Block { reason: input.reason, block };
         run(ctx, "blockRollout", &input.rollout_id, input.guard, command).await
     }
 
-    /// Unblock a rollout, with a reason.
+    /// Unblock a rollout, with a reason (and how it was solved: `solution`, which the network's
+    /// `solutions` search finds; `shareName`: this administration may be named beside it).
     async fn unblock_rollout(
         &self,
         ctx: &Context<'_>,
         input: RolloutCommandInput,
     ) -> async_graphql::Result<RolloutPayload> {
-        let command = Command::Unblock { reason: input.reason };
+        let command = Command::Unblock {
+            reason: input.reason,
+            solution: input.solution,
+            share_name: input.share_name.unwrap_or(false),
+        };
         run(ctx, "unblockRollout", &input.rollout_id, input.guard, command).await
     }
 

@@ -6,6 +6,7 @@ use async_graphql::{MergedObject, Schema};
 
 use crate::limits::COMPLEXITY_MAX;
 use crate::mutation::{PersonMutation, RolloutMutation};
+use crate::objects::network::{BlockageMutation, BlockageQuery, NetworkMutation, NetworkQuery};
 use crate::objects::work::{WorkMutation, WorkQuery};
 use crate::publishing::DefinitionMutation;
 use crate::query::CoreQuery;
@@ -19,13 +20,20 @@ use crate::subscriptions::SubscriptionRoot;
 /// nothing of it is stored; `/readyz` says the same.
 #[derive(MergedObject, Default, Debug)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(RolloutMutation, DefinitionMutation, PersonMutation, WorkMutation);
+pub struct Mutation(
+    RolloutMutation,
+    DefinitionMutation,
+    PersonMutation,
+    WorkMutation,
+    NetworkMutation,
+    BlockageMutation,
+);
 
 /// What can be read: the caller, rollouts and their history, the audit log, progress, the
-/// catalogue, definitions, persons, and the caller's tasks and questions.
+/// catalogue, definitions, persons, the caller's tasks and questions, and the OZG network.
 #[derive(MergedObject, Default, Debug)]
 #[graphql(name = "Query")]
-pub struct Query(CoreQuery, WorkQuery);
+pub struct Query(CoreQuery, WorkQuery, NetworkQuery, BlockageQuery);
 
 pub type ApiSchema = Schema<Query, Mutation, SubscriptionRoot>;
 

@@ -217,7 +217,8 @@ async fn asset(axum::extract::Path(path): axum::extract::Path<String>) -> Respon
 /// Boundaries for the dashboard's map (BKG VG250, dl-de/by-2-0; see data/SOURCES.md), compiled
 /// into the binary like the dashboard itself.
 const GEO_KREISE: &[u8] = include_bytes!("../../../data/geo/brandenburg_kreise.geojson");
-const GEO_VERWALTUNGEN: &[u8] = include_bytes!("../../../data/geo/brandenburg_verwaltungstraeger.geojson");
+pub(crate) const GEO_VERWALTUNGEN: &[u8] =
+    include_bytes!("../../../data/geo/brandenburg_verwaltungstraeger.geojson");
 
 async fn geo(axum::extract::Path(layer): axum::extract::Path<String>) -> Response {
     let body = match layer.as_str() {

@@ -92,6 +92,8 @@ pub struct ApiState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The parsed documents kept by their text.
     pub documents: Arc<crate::documents::Documents>,
+    /// The network's search over recorded solutions.
+    pub solutions: Arc<crate::solutions::Solutions>,
 }
 
 impl ApiState {
@@ -103,6 +105,7 @@ impl ApiState {
             written: Arc::default(),
             metrics: Arc::default(),
             documents: Arc::default(),
+            solutions: Arc::default(),
         }
     }
 

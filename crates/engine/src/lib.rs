@@ -176,6 +176,8 @@ pub fn stored_event_types() -> Vec<(&'static str, u32)> {
             persons::PERSON_REGISTERED,
             persons::PERSON_LEFT,
             persons::PERSON_ERASED,
+            persons::CONTACT_CONSENT_GIVEN,
+            persons::CONTACT_CONSENT_WITHDRAWN,
             workflow::registry::STORE_COPIED,
             questions::QUESTION_ASKED,
             questions::QUESTION_ANSWERED,

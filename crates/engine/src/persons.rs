@@ -30,6 +30,11 @@ pub use workflow::duration::Period as Retention;
 pub const PERSON_REGISTERED: (&str, u32) = ("PersonRegistered", 1);
 pub const PERSON_LEFT: (&str, u32) = ("PersonLeft", 1);
 pub const PERSON_ERASED: (&str, u32) = ("PersonErased", 1);
+pub const CONTACT_CONSENT_GIVEN: (&str, u32) = ("ContactConsentGiven", 1);
+pub const CONTACT_CONSENT_WITHDRAWN: (&str, u32) = ("ContactConsentWithdrawn", 1);
+
+/// What a consent for every service is recorded as.
+pub const ALL_SERVICES: &str = "*";
 
 /// The prefix of every person stream.
 pub const PERSON_STREAM_PREFIX: &str = "person-";
@@ -134,6 +139,17 @@ pub struct PersonErased {
     pub reason: String,
 }
 
+/// The payload of `ContactConsentGiven` and `ContactConsentWithdrawn`: the person agrees (or no
+/// longer agrees) to be named as a contact for a service in the OZG network; no service: for
+/// every service (withdrawn without a service: every consent).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactConsent {
+    pub person_id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_key: Option<String>,
+}
+
 /// An erasure as recorded.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Erasure {
@@ -152,6 +168,18 @@ pub struct PersonRecord {
     pub registered_by: Actor,
     pub left_on: Option<String>,
     pub erased: Option<Erasure>,
+    /// The services the person agreed to be named as a network contact for ([`ALL_SERVICES`]:
+    /// every one).
+    pub consents: std::collections::BTreeSet<String>,
+}
+
+impl PersonRecord {
+    /// May be named as a network contact for `service` now: consented, neither left nor erased.
+    pub fn named_for(&self, service: &str) -> bool {
+        self.erased.is_none()
+            && self.left_on.is_none()
+            && (self.consents.contains(ALL_SERVICES) || self.consents.contains(service))
+    }
 }
 
 /// What can be read of a person's values.
@@ -198,7 +226,27 @@ impl PersonRegistry {
                     registered_by: e.actor.clone(),
                     left_on: None,
                     erased: None,
+                    consents: Default::default(),
                 });
+                None
+            }
+            t if t == CONTACT_CONSENT_GIVEN.0 || t == CONTACT_CONSENT_WITHDRAWN.0 => {
+                let c = match e.data.decode::<ContactConsent>() {
+                    Ok(c) => c,
+                    Err(err) => return unreadable(err.to_string()),
+                };
+                if let Some(p) = map.get_mut(&c.person_id) {
+                    let key = c.service_key.unwrap_or_else(|| ALL_SERVICES.to_owned());
+                    match (t == CONTACT_CONSENT_GIVEN.0, key == ALL_SERVICES) {
+                        (true, _) => {
+                            p.consents.insert(key);
+                        }
+                        (false, true) => p.consents.clear(),
+                        (false, false) => {
+                            p.consents.remove(&key);
+                        }
+                    }
+                }
                 None
             }
             t if t == PERSON_LEFT.0 => {
@@ -221,6 +269,7 @@ impl PersonRegistry {
                     return None;
                 }
                 p.erased = Some(Erasure { at: e.recorded_at, by: e.actor.clone(), reason: x.reason });
+                p.consents.clear();
                 // The ciphertext is of no use any more; the log keeps it.
                 p.sealed = Vec::new();
                 Some(x.person_id)
@@ -337,6 +386,36 @@ impl crate::Engine {
             .map_err(|e| EngineError::InvalidPerson(format!("leftOn: {e}")))?;
         let left = PersonLeft { person_id: id, left_on: left_on.to_owned(), reason: check_reason(reason)? };
         self.append_person_event(id, ExpectedVersion::Any, PERSON_LEFT, &left, req).await
+    }
+
+    /// Records that a person agrees to be named as a network contact for `service` (every
+    /// service: `None`). The service must be known.
+    pub async fn give_contact_consent(
+        &self,
+        id: Uuid,
+        service: Option<&str>,
+        req: &Invocation,
+    ) -> Result<PersonRecord, EngineError> {
+        self.living_person(id)?;
+        if let Some(key) = service {
+            if !self.catalog.read().unwrap_or_else(|p| p.into_inner()).services.contains_key(key) {
+                return Err(EngineError::UnknownService(key.to_owned()));
+            }
+        }
+        let consent = ContactConsent { person_id: id, service_key: service.map(str::to_owned) };
+        self.append_person_event(id, ExpectedVersion::Any, CONTACT_CONSENT_GIVEN, &consent, req).await
+    }
+
+    /// Withdraws a consent (every consent: `None`); effective with the event.
+    pub async fn withdraw_contact_consent(
+        &self,
+        id: Uuid,
+        service: Option<&str>,
+        req: &Invocation,
+    ) -> Result<PersonRecord, EngineError> {
+        self.living_person(id)?;
+        let consent = ContactConsent { person_id: id, service_key: service.map(str::to_owned) };
+        self.append_person_event(id, ExpectedVersion::Any, CONTACT_CONSENT_WITHDRAWN, &consent, req).await
     }
 
     /// Erases a person: appends `PersonErased` (durable), then destroys the key and revokes the

@@ -27,7 +27,7 @@ use crate::model::{AuditIndex, ReadModel};
 /// Raised whenever the read model's shape or meaning changes: older checkpoints are rebuilt.
 /// 2: rollouts are kept as summaries (no step records). 3: a header line, compact steps.
 /// 4: the binary body with its trailer.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// The trailer after the body: its length and CRC-32.
 const TRAILER: usize = 12;
@@ -78,6 +78,9 @@ struct RolloutOut<'a> {
     #[serde(serialize_with = "land_steps")]
     land_steps_done: &'a workflow::LandSteps,
     blocked: &'a Option<String>,
+    /// The blockage's category, vendor and step (a tuple: the body's format has no field names,
+    /// so the event's optional fields are not skipped here).
+    block: (&'a Option<String>, &'a Option<String>, &'a Option<String>),
     cancelled: &'a Option<String>,
     transferred_to: &'a Option<String>,
     assignee: &'a Option<String>,
@@ -99,6 +102,7 @@ impl<'a> RolloutOut<'a> {
             steps: &r.steps,
             land_steps_done: &r.land_steps_done,
             blocked: &r.blocked,
+            block: (&r.block.category, &r.block.vendor, &r.block.step),
             cancelled: &r.cancelled,
             transferred_to: &r.transferred_to,
             assignee: &r.assignee,
@@ -163,6 +167,7 @@ struct RolloutSnapshot {
     steps: Vec<CompactStep>,
     land_steps_done: Vec<String>,
     blocked: Option<String>,
+    block: (Option<String>, Option<String>, Option<String>),
     cancelled: Option<String>,
     transferred_to: Option<String>,
     assignee: Option<String>,
@@ -359,6 +364,7 @@ fn build(snapshot: Snapshot, definitions: &dyn Definitions) -> Result<ReadModel,
             steps: r.steps.into_iter().map(expand).collect(),
             land_steps_done: r.land_steps_done.into_iter().collect(),
             blocked: r.blocked,
+            block: workflow::events::Blockage { category: r.block.0, vendor: r.block.1, step: r.block.2 },
             cancelled: r.cancelled,
             transferred_to: r.transferred_to,
             assignee: r.assignee,

@@ -90,8 +90,8 @@ async fn workload(engine: &Engine, seed: u64, commands: usize) {
             0 => complete("interesse", json!({ "datum": "2025-01-01", "kontakt": kontakt })),
             1 => complete("entscheidung", json!({ "beschluss_am": "2025-01-02" })),
             2 => complete("interesse_land", json!({ "datum": "2025-01-01", "ressort": "MIK" })),
-            3 => Command::Block { reason: "wartet".into() },
-            4 => Command::Unblock { reason: "weiter".into() },
+            3 => Command::Block { reason: "wartet".into(), block: Default::default() },
+            4 => Command::Unblock { reason: "weiter".into(), solution: None, share_name: false },
             5 => Command::ReopenStep { step: "interesse".into(), reason: "falsch".into() },
             _ => Command::Comment { text: "Notiz".into(), step: None },
         };
@@ -371,7 +371,12 @@ async fn progress_groups_by_landkreis_and_the_audit_index_pages_without_scanning
         .await
         .expect("step");
     engine
-        .execute("hundesteuer", "120605003000", Command::Block { reason: "Personal fehlt".into() }, &staff)
+        .execute(
+            "hundesteuer",
+            "120605003000",
+            Command::Block { reason: "Personal fehlt".into(), block: Default::default() },
+            &staff,
+        )
         .await
         .expect("block");
     let (p, _) = Projector::start(store.clone(), registry.clone(), None).await.expect("start");

@@ -167,6 +167,28 @@ enum Turn {
     },
 }
 
+/// The vendor whose back-office system blocks many of the demo's municipalities (fictitious).
+const DEMO_VENDOR: &str = "KommunalSoft GmbH";
+
+/// Blockages the demo's municipalities solved: (reason, category, how).
+const SOLVED: &[(&str, &str, &str)] = &[
+    (
+        "Zertifikat für den Zustellpunkt fehlt",
+        "technik",
+        "Zertifikate über die DOI-Netz-Zertifizierungsstelle beantragt; mit der Vorlage des Landes ging der Antrag in einer Woche durch.",
+    ),
+    (
+        "Vertrag mit dem Rechenzentrum deckt den Dienst nicht ab",
+        "vertrag_recht",
+        "Nachtrag zum Rechenzentrumsvertrag nach dem Muster des Landkreises abgeschlossen.",
+    ),
+    (
+        "Niemand für die Redaktion benannt",
+        "personal",
+        "Redaktion an das Bürgerbüro übertragen; Schulung über das Landesportal genutzt.",
+    ),
+];
+
 /// The form-server assistant of the demo.
 const ASSISTANT: &str = "hundesteuer_anmeldung";
 
@@ -254,6 +276,18 @@ pub async fn generate(engine: &engine::Engine, clock: &crate::serve::ShiftableCl
         engine.erase_person(erased[0], "Antrag der Person auf Löschung (Art. 17 DSGVO)", &cast.admin).await?;
     }
     questions(engine, &cast, &arss, &members, clock).await?;
+    // The network: some contacts agree to be named for every service, some for wohngeld, the
+    // others not at all.
+    for (i, ids) in contacts.iter().enumerate() {
+        let Some(&id) = ids.first() else { continue };
+        let service = match i % 3 {
+            0 => None,
+            1 => Some("wohngeld"),
+            _ => continue,
+        };
+        // The erased and the departed are refused: the demo leaves them out.
+        let _ = engine.give_contact_consent(id, service, &cast.admin).await;
+    }
     clock.days_ago(0.0);
     Ok(())
 }
@@ -442,9 +476,38 @@ async fn authority_turn(
         }
         done += 1;
     }
+    let open_step = |r: &workflow::Rollout| {
+        r.steps
+            .iter()
+            .position(|s| matches!(s.status, StepStatus::Ready | StepStatus::InProgress))
+            .map(|i| r.definition.steps[i].id.clone())
+    };
     if n % 17 == 3 {
-        let block = Command::Block { reason: "Fachverfahren noch nicht ausgeschrieben".into() };
+        // One vendor blocks many municipalities: the managers' blockages by vendor show it.
+        let current = engine.load(service, ars).await?;
+        let block = workflow::events::Blockage {
+            category: Some("fachverfahren".into()),
+            vendor: Some(DEMO_VENDOR.into()),
+            step: current.as_ref().and_then(open_step),
+        };
+        let block = Command::Block { reason: "Fachverfahren noch nicht ausgeschrieben".into(), block };
         engine.execute(service, ars, block, &staff[0]).await?;
+    } else if n % 19 == 7 {
+        // A blockage solved, and how: the network's solutions search finds it.
+        let current = engine.load(service, ars).await?;
+        let (reason, category, solution) = SOLVED[n % SOLVED.len()];
+        let block = workflow::events::Blockage {
+            category: Some(category.into()),
+            vendor: None,
+            step: current.as_ref().and_then(open_step),
+        };
+        engine.execute(service, ars, Command::Block { reason: reason.into(), block }, &staff[0]).await?;
+        let unblock = Command::Unblock {
+            reason: "gelöst".into(),
+            solution: Some(solution.into()),
+            share_name: n.is_multiple_of(2),
+        };
+        engine.execute(service, ars, unblock, &staff[0]).await?;
     } else if n % 13 == 5 {
         let current = engine.load(service, ars).await?.unwrap_or(rollout);
         if let Some((i, _)) = current.steps.iter().enumerate().find(|(_, s)| s.status == StepStatus::Ready) {

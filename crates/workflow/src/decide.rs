@@ -82,9 +82,21 @@ pub enum Command {
     },
     Block {
         reason: String,
+        /// Category (one of `events::BLOCK_CATEGORIES`), vendor and step; all optional.
+        block: crate::events::Blockage,
     },
     Unblock {
         reason: String,
+        /// How it was solved (for the network's search), and whether the administration may be
+        /// named beside it.
+        solution: Option<String>,
+        share_name: bool,
+    },
+    /// Record a project manager's escalation of a group of blockages on this blocked rollout.
+    Escalate {
+        reason: String,
+        category: Option<String>,
+        vendor: Option<String>,
     },
     Comment {
         text: String,
@@ -138,26 +150,70 @@ pub enum Rejection {
     NotStarted,
     AlreadyStarted,
     Cancelled,
-    Blocked { reason: String },
-    UnknownStep { step: String },
-    NotApplicable { step: String },
-    StepNotReady { step: String, missing: Vec<String> },
-    RoleNotAllowed { step: String, allowed: Vec<Role>, automatable: bool },
-    NotAllowed { what: String },
-    EvidenceInvalid { step: String, problems: Vec<(String, String)> },
-    AlreadyCompleted { step: String },
-    NotCompleted { step: String },
-    NotAwaitingConfirmation { step: String },
-    SamePersonConfirms { step: String },
-    NotSkippable { step: String },
-    TextRequired { what: String },
-    TextTooLong { what: String },
+    Blocked {
+        reason: String,
+    },
+    UnknownStep {
+        step: String,
+    },
+    NotApplicable {
+        step: String,
+    },
+    StepNotReady {
+        step: String,
+        missing: Vec<String>,
+    },
+    RoleNotAllowed {
+        step: String,
+        allowed: Vec<Role>,
+        automatable: bool,
+    },
+    NotAllowed {
+        what: String,
+    },
+    EvidenceInvalid {
+        step: String,
+        problems: Vec<(String, String)>,
+    },
+    AlreadyCompleted {
+        step: String,
+    },
+    NotCompleted {
+        step: String,
+    },
+    NotAwaitingConfirmation {
+        step: String,
+    },
+    SamePersonConfirms {
+        step: String,
+    },
+    NotSkippable {
+        step: String,
+    },
+    TextRequired {
+        what: String,
+    },
+    TextTooLong {
+        what: String,
+    },
     NotBlocked,
     AlreadyBlocked,
-    Migration { problems: Vec<String> },
-    WrongScope { what: String },
-    NothingToDo { what: String },
-    CannotTakeOver { why: String },
+    Migration {
+        problems: Vec<String>,
+    },
+    WrongScope {
+        what: String,
+    },
+    NothingToDo {
+        what: String,
+    },
+    CannotTakeOver {
+        why: String,
+    },
+    /// A value that is not one of those allowed; `what` names it and the allowed ones.
+    Invalid {
+        what: String,
+    },
 }
 
 impl fmt::Display for Rejection {
@@ -186,6 +242,7 @@ impl fmt::Display for Rejection {
                 )
             }
             Rejection::NotAllowed { what } => write!(f, "{what} needs a project manager"),
+            Rejection::Invalid { what } => write!(f, "not a valid {what}"),
             Rejection::EvidenceInvalid { step, problems } => {
                 let list: Vec<String> =
                     problems.iter().map(|(field, why)| format!("`{field}` {why}")).collect();
@@ -573,17 +630,52 @@ fn decide_command(
             let reason = text(reason, "a reason why the step is not required")?;
             Ok(vec![RolloutEvent::StepMarkedNotRequired { step: step.clone(), reason }])
         }
-        Command::Block { reason } => {
+        Command::Block { reason, block } => {
             if r.blocked.is_some() {
                 return Err(Rejection::AlreadyBlocked);
             }
-            Ok(vec![RolloutEvent::Blocked { reason: text(reason, "a reason for blocking")? }])
+            if let Some(c) = &block.category {
+                if !crate::events::BLOCK_CATEGORIES.contains(&c.as_str()) {
+                    return Err(Rejection::Invalid {
+                        what: format!(
+                            "category `{c}` (one of {})",
+                            crate::events::BLOCK_CATEGORIES.join(", ")
+                        ),
+                    });
+                }
+            }
+            if let Some(step) = &block.step {
+                step_of(step)?;
+            }
+            let block = crate::events::Blockage {
+                category: block.category.clone(),
+                vendor: opt_text(&block.vendor, "the vendor")?,
+                step: block.step.clone(),
+            };
+            Ok(vec![RolloutEvent::Blocked { reason: text(reason, "a reason for blocking")?, block }])
         }
-        Command::Unblock { reason } => {
+        Command::Unblock { reason, solution, share_name } => {
+            let Some(problem) = &r.blocked else { return Err(Rejection::NotBlocked) };
+            let solution = opt_text(solution, "the solution")?.map(|text| crate::events::Solution {
+                text,
+                problem: problem.clone(),
+                block: r.block.clone(),
+                share_name: *share_name,
+            });
+            Ok(vec![RolloutEvent::Unblocked { reason: text(reason, "a reason for unblocking")?, solution }])
+        }
+        Command::Escalate { reason, category, vendor } => {
+            if !p.manages() {
+                return Err(Rejection::NotAllowed { what: "escalating blockages".into() });
+            }
             if r.blocked.is_none() {
                 return Err(Rejection::NotBlocked);
             }
-            Ok(vec![RolloutEvent::Unblocked { reason: text(reason, "a reason for unblocking")? }])
+            Ok(vec![RolloutEvent::Escalated {
+                reason: text(reason, "a reason for escalating")?,
+                category: category.clone(),
+                vendor: vendor.clone(),
+            }])
         }
         Command::Comment { text: t, step } => {
             if let Some(step) = step {

@@ -28,10 +28,32 @@ pub enum RolloutEvent {
     StepReopened { step: String, reason: String, dependents: Vec<String> },
     #[serde(rename = "StepMarkedNotRequired")]
     StepMarkedNotRequired { step: String, reason: String },
+    /// `block`: its category, vendor and step (absent in events before blockages had them).
     #[serde(rename = "RolloutBlocked")]
-    Blocked { reason: String },
+    Blocked {
+        reason: String,
+        #[serde(default, flatten)]
+        block: Blockage,
+    },
+    /// `solution`: how it was solved, for the network's search (the block's category, vendor,
+    /// step and reason copied, so the event says it whole); `share_name`: the administration's
+    /// staff agreed that the network names it beside the solution.
     #[serde(rename = "RolloutUnblocked")]
-    Unblocked { reason: String },
+    Unblocked {
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        solution: Option<Solution>,
+    },
+    /// A project manager escalated a group of blockages (a category, a vendor) with a reason;
+    /// recorded on every affected rollout's history.
+    #[serde(rename = "BlockageEscalated")]
+    Escalated {
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        category: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        vendor: Option<String>,
+    },
     #[serde(rename = "CommentAdded")]
     CommentAdded { text: String, step: Option<String> },
     #[serde(rename = "RolloutAssigned")]
@@ -70,6 +92,37 @@ pub struct TakenOver {
     pub reason: String,
     pub steps: Vec<TakenStep>,
     pub reopened: Vec<String>,
+}
+
+/// The categories of a blockage.
+pub const BLOCK_CATEGORIES: &[&str] =
+    &["fachverfahren", "vertrag_recht", "technik", "personal", "finanzierung", "land_bund", "sonstiges"];
+
+/// What a blockage is about, besides its reason: a category (one of [`BLOCK_CATEGORIES`]), the
+/// vendor of the back-office system or product that blocks it, the step it holds up.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Blockage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+}
+
+/// How a blockage was solved (a work note, no personal data), with what it was.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Solution {
+    pub text: String,
+    /// The block's reason.
+    pub problem: String,
+    #[serde(default, flatten)]
+    pub block: Blockage,
+    /// The administration may be named beside the solution.
+    #[serde(default)]
+    pub share_name: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -140,6 +193,7 @@ impl RolloutEvent {
             RolloutEvent::StepMarkedNotRequired { .. } => "StepMarkedNotRequired",
             RolloutEvent::Blocked { .. } => "RolloutBlocked",
             RolloutEvent::Unblocked { .. } => "RolloutUnblocked",
+            RolloutEvent::Escalated { .. } => "BlockageEscalated",
             RolloutEvent::CommentAdded { .. } => "CommentAdded",
             RolloutEvent::Assigned { .. } => "RolloutAssigned",
             RolloutEvent::DueDateSet { .. } => "DueDateSet",
@@ -171,6 +225,7 @@ impl RolloutEvent {
         ("StepMarkedNotRequired", 1),
         ("RolloutBlocked", 1),
         ("RolloutUnblocked", 1),
+        ("BlockageEscalated", 1),
         ("CommentAdded", 1),
         ("RolloutAssigned", 1),
         ("DueDateSet", 1),

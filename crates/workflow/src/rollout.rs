@@ -289,6 +289,8 @@ pub struct Rollout {
     pub steps: Vec<StepState>,
     pub land_steps_done: LandSteps,
     pub blocked: Option<String>,
+    /// While blocked: the blockage's category, vendor and step (when they were given).
+    pub block: crate::events::Blockage,
     pub cancelled: Option<String>,
     /// The successor that took this rollout over after a territorial change.
     pub transferred_to: Option<String>,
@@ -589,6 +591,7 @@ impl Rollout {
             steps,
             land_steps_done: s.land_steps_done.iter().cloned().collect(),
             blocked: None,
+            block: Default::default(),
             cancelled: None,
             transferred_to: None,
             assignee: None,
@@ -665,8 +668,15 @@ impl Rollout {
                 }
                 r.touched = true;
             }
-            RolloutEvent::Blocked { reason } => r.blocked = Some(reason.clone()),
-            RolloutEvent::Unblocked { .. } => r.blocked = None,
+            RolloutEvent::Blocked { reason, block } => {
+                r.blocked = Some(reason.clone());
+                r.block = block.clone();
+            }
+            RolloutEvent::Unblocked { .. } => {
+                r.blocked = None;
+                r.block = Default::default();
+            }
+            RolloutEvent::Escalated { .. } => {}
             RolloutEvent::CommentAdded { .. } => {}
             RolloutEvent::Assigned { assignee } => r.assignee = assignee.clone(),
             RolloutEvent::DueDateSet { step, due_at, .. } => {

@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod definition;
 pub mod event;
+pub mod network;
 pub mod person;
 pub mod rollout;
 pub mod work;

@@ -104,6 +104,19 @@ impl Person {
     async fn registered_at(&self) -> String {
         self.record.registered_at.to_string()
     }
+    /// The services the person agreed to be named as a network contact for (`giveContactConsent`).
+    async fn contact_consents(&self) -> Vec<&str> {
+        self.record
+            .consents
+            .iter()
+            .filter(|k| *k != engine::persons::ALL_SERVICES)
+            .map(String::as_str)
+            .collect()
+    }
+    /// The person agreed to be named as a network contact for every service.
+    async fn contact_consent_all_services(&self) -> bool {
+        self.record.consents.contains(engine::persons::ALL_SERVICES)
+    }
 }
 
 /// An actor: who recorded an event.

@@ -5,6 +5,7 @@
 mod boundaries;
 mod definitions;
 mod limits;
+mod network;
 mod persons;
 mod read_your_writes;
 mod sdl;

@@ -391,14 +391,26 @@ fn only_skippable_steps_may_be_marked_not_required_with_a_reason() {
 #[test]
 fn a_blocked_rollout_takes_no_step_changes_until_unblocked() {
     let mut g = small_rollout();
-    assert_eq!(g.rejected(staff(), Command::Unblock { reason: "x".into() }), Rejection::NotBlocked);
-    g.ok(staff(), Command::Block { reason: "Fachverfahren nicht verfügbar".into() });
+    assert_eq!(
+        g.rejected(staff(), Command::Unblock { reason: "x".into(), solution: None, share_name: false }),
+        Rejection::NotBlocked
+    );
+    g.ok(
+        staff(),
+        Command::Block { reason: "Fachverfahren nicht verfügbar".into(), block: Default::default() },
+    );
     assert_eq!(g.r().status(), Status::Blocked);
-    assert_eq!(g.rejected(staff(), Command::Block { reason: "x".into() }), Rejection::AlreadyBlocked);
+    assert_eq!(
+        g.rejected(staff(), Command::Block { reason: "x".into(), block: Default::default() }),
+        Rejection::AlreadyBlocked
+    );
     let r = g.rejected(staff(), complete("a", json!({ "datum": "2025-01-01" })));
     assert_eq!(r.to_string(), "the rollout is blocked (Fachverfahren nicht verfügbar); unblock it first");
     g.ok(staff(), Command::Comment { text: "Ticket 4711".into(), step: Some("a".into()) });
-    g.ok(staff(), Command::Unblock { reason: "Fachverfahren läuft".into() });
+    g.ok(
+        staff(),
+        Command::Unblock { reason: "Fachverfahren läuft".into(), solution: None, share_name: false },
+    );
     g.ok(staff(), complete("a", json!({ "datum": "2025-01-01" })));
 }
 
@@ -606,7 +618,7 @@ fn step_actions_offer_what_the_role_and_the_state_allow() {
     g.ok(staff(), complete("c", json!({})));
     assert_eq!(actions(&g, staff(), "c"), vec![Reopen], "who completed it cannot confirm it");
     assert_eq!(actions(&g, person("person:other", Role::AuthorityStaff), "c"), vec![Confirm, Reopen]);
-    g.ok(manager(), Command::Block { reason: "Vertrag fehlt".into() });
+    g.ok(manager(), Command::Block { reason: "Vertrag fehlt".into(), block: Default::default() });
     assert_eq!(
         actions(&g, person("person:other", Role::AuthorityStaff), "c"),
         vec![Reopen],

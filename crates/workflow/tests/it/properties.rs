@@ -72,8 +72,8 @@ fn command(def: &Definition, kind: u8, step: usize, variant: u8) -> Command {
         4 => Command::ConfirmStep { step: step_id, comment: None },
         5 => Command::ReopenStep { step: step_id, reason },
         6 => Command::MarkNotRequired { step: step_id, reason },
-        7 => Command::Block { reason },
-        8 => Command::Unblock { reason },
+        7 => Command::Block { reason, block: Default::default() },
+        8 => Command::Unblock { reason, solution: None, share_name: false },
         9 => Command::Comment { text: reason, step: (variant.is_multiple_of(2)).then_some(step_id) },
         10 => Command::Assign { assignee: (variant.is_multiple_of(2)).then(|| "Frau Kaiser".to_string()) },
         11 => Command::RecordLandStep {
@@ -211,8 +211,30 @@ fn every_event_kind_round_trips_through_its_stored_form() {
         RolloutEvent::StepConfirmed { step: "a".into(), comment: None },
         RolloutEvent::StepReopened { step: "a".into(), reason: "r".into(), dependents: vec!["b".into()] },
         RolloutEvent::StepMarkedNotRequired { step: "a".into(), reason: "r".into() },
-        RolloutEvent::Blocked { reason: "r".into() },
-        RolloutEvent::Unblocked { reason: "r".into() },
+        RolloutEvent::Blocked { reason: "r".into(), block: Default::default() },
+        RolloutEvent::Blocked {
+            reason: "r".into(),
+            block: Blockage {
+                category: Some("technik".into()),
+                vendor: Some("v".into()),
+                step: Some("a".into()),
+            },
+        },
+        RolloutEvent::Unblocked { reason: "r".into(), solution: None },
+        RolloutEvent::Unblocked {
+            reason: "r".into(),
+            solution: Some(Solution {
+                text: "s".into(),
+                problem: "p".into(),
+                block: Blockage { category: Some("personal".into()), vendor: None, step: None },
+                share_name: true,
+            }),
+        },
+        RolloutEvent::Escalated {
+            reason: "r".into(),
+            category: Some("fachverfahren".into()),
+            vendor: Some("v".into()),
+        },
         RolloutEvent::CommentAdded { text: "t".into(), step: None },
         RolloutEvent::Assigned { assignee: Some("x".into()) },
         RolloutEvent::DueDateSet { step: "a".into(), due_at: 5, reason: "r".into() },
@@ -265,7 +287,7 @@ fn every_event_kind_round_trips_through_its_stored_form() {
         assert!(payload.is_object(), "{ty}: the payload is the variant's fields");
         assert_eq!(RolloutEvent::from_stored(ty, v, &payload.to_string()), Ok(e));
     }
-    assert_eq!(names.len(), 17, "every kind has its own stored name");
+    assert_eq!(names.len(), 18, "every kind has its own stored name");
     assert!(RolloutEvent::from_stored("StepCompleted", 2, "{}")
         .expect_err("v2")
         .contains("schema version 2"));
