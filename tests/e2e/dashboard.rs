@@ -549,6 +549,7 @@ fn every_view_is_accessible_at_1280_px_and_on_a_tablet_and_works_with_the_keyboa
         ("#/ablauf/efa-onboarding%401", "#definition-steps tr[data-step]"),
         ("#/aufgaben", "#task-rows tr"),
         ("#/bericht", "#report-view table"),
+        ("#/netzwerk?dienst=wohngeld", "#peer-rows tr"),
     ];
     let browser = Browser::launch();
     let mut page = open_overview(&browser, &server, &server.admin);
@@ -877,5 +878,91 @@ fn staff_start_on_their_tasks_and_a_question_goes_to_the_land_and_back() {
     assert_eq!(report.accessibility_problems(), Vec::<String>::new());
     report.screenshot(&screenshot_dir().join("bericht.png"), false);
     report.settle(200);
+    browser.assert_nothing_left_the_machine();
+}
+
+/// The network for a staff token: the network page lists the peers `peers` names, with the
+/// contacts who agreed to be named and nothing of their rollouts; on a step of its own rollout
+/// "Wer hat das schon geschafft?" lists those that completed it, nearest first; both pass the
+/// accessibility audit.
+#[test]
+fn the_network_page_and_who_has_done_a_step_for_a_staff_token() {
+    if !chromium_available() {
+        return;
+    }
+    let server = Server::start_demo();
+    let ars = "120540000000";
+    let staff = server.issue("authority-staff", &[ars]);
+    let browser = Browser::launch();
+    let mut page = browser.open(&format!("http://{}/#token={staff}", server.address));
+    page.wait_for(
+        "document.getElementById('whoami') && !document.getElementById('whoami').hidden",
+        60,
+        "document.body.innerText.slice(0, 500)",
+    );
+    page.eval("location.hash = '#/netzwerk?dienst=wohngeld'");
+    page.wait_for(
+        "document.querySelectorAll('#peer-rows tr').length > 0",
+        60,
+        "document.getElementById('inhalt').innerText.slice(0, 500)",
+    );
+    let api = server.gql(
+        Some(&staff),
+        "{ peers(serviceKey: \"wohngeld\") { authority { ars } contacts { name } } }",
+        json!({}),
+    );
+    let want: Vec<Value> = api["data"]["peers"]
+        .as_array()
+        .expect("peers")
+        .iter()
+        .map(|p| p["authority"]["ars"].clone())
+        .collect();
+    assert_eq!(
+        page.eval("[...document.querySelectorAll('#peer-rows tr')].map(r => r.dataset.ars)"),
+        json!(want)
+    );
+    let named: Vec<String> = api["data"]["peers"]
+        .as_array()
+        .expect("peers")
+        .iter()
+        .flat_map(|p| p["contacts"].as_array().cloned().unwrap_or_default())
+        .map(|c| c["name"].as_str().expect("name").to_owned())
+        .collect();
+    assert!(!named.is_empty(), "the demo has consented contacts");
+    let text = page.eval("document.getElementById('peers').innerText");
+    assert!(named.iter().all(|n| text.as_str().expect("text").contains(n.as_str())), "{text}");
+    assert_eq!(page.accessibility_problems(), Vec::<String>::new());
+    page.screenshot(&screenshot_dir().join("netzwerk.png"), false);
+
+    page.eval(&format!("location.hash = '#/rollout/wohngeld:{ars}'"));
+    page.wait_for(
+        "document.querySelector('button[data-peers=\"interesse\"]')",
+        30,
+        "document.body.innerText.slice(0, 500)",
+    );
+    page.click("button[data-peers=\"interesse\"]");
+    page.wait_for("document.getElementById('peers-interesse') && !document.getElementById('peers-interesse').innerText.includes('Wird geladen')", 30, "document.getElementById('steps').innerText.slice(0, 500)");
+    let done = server.gql(
+        Some(&staff),
+        "{ peers(serviceKey: \"wohngeld\", stepId: \"interesse\") { authority { ars } } }",
+        json!({}),
+    );
+    let want: Vec<Value> = done["data"]["peers"]
+        .as_array()
+        .expect("peers")
+        .iter()
+        .take(10)
+        .map(|p| p["authority"]["ars"].clone())
+        .collect();
+    assert!(!want.is_empty(), "others completed it in the demo");
+    assert_eq!(
+        page.eval(
+            "[...document.querySelectorAll('#peers-interesse-table tbody tr')].map(r => r.dataset.ars)"
+        ),
+        json!(want)
+    );
+    assert_eq!(page.accessibility_problems(), Vec::<String>::new());
+    page.screenshot(&screenshot_dir().join("wer-hat-das-geschafft.png"), false);
+    page.settle(200);
     browser.assert_nothing_left_the_machine();
 }

@@ -183,6 +183,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     module!("download.js"),
     module!("live.js"),
     module!("map.js"),
+    module!("network.js"),
     module!("overview.js"),
     module!("questions.js"),
     module!("report.js"),
@@ -216,7 +217,7 @@ async fn asset(axum::extract::Path(path): axum::extract::Path<String>) -> Respon
 
 /// Boundaries for the dashboard's map (BKG VG250, dl-de/by-2-0; see data/SOURCES.md), compiled
 /// into the binary like the dashboard itself.
-const GEO_KREISE: &[u8] = include_bytes!("../../../data/geo/brandenburg_kreise.geojson");
+pub(crate) const GEO_KREISE: &[u8] = include_bytes!("../../../data/geo/brandenburg_kreise.geojson");
 pub(crate) const GEO_VERWALTUNGEN: &[u8] =
     include_bytes!("../../../data/geo/brandenburg_verwaltungstraeger.geojson");
 

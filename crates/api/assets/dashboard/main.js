@@ -4,6 +4,7 @@
 //   #/ or #/uebersicht      programme overview (matrix of services × administrations)
 //   #/aufgaben              my tasks (a staff token's start page), with counts and questions
 //   #/bericht               the programme report (XLSX, CSV, printable A4 page)
+//   #/netzwerk?dienst=<key> the OZG network: who is how far, contacts, solutions, blockages
 //   #/karte                 map of Brandenburg, share of live rollouts
 //   #/verlauf               progress over time (burn-up)
 //   #/audit                 audit log with filters and CSV export

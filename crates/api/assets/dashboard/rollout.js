@@ -1,7 +1,8 @@
 // One rollout: steps, evidence, the actions the token may take, the history.
 
 import { $, el } from "./dom.js";
-import { STATUS, STEP_STATUS, EVENT, ACTION, fmtTime, fmtDate } from "./words.js";
+import { STATUS, STEP_STATUS, EVENT, ACTION, BLOCK_CATEGORY, fmtTime, fmtDate } from "./words.js";
+import { peersRow } from "./network.js";
 import { gql } from "./api.js";
 import { data, ROLLOUT_FIELDS, writer, authorityName, serviceName, phaseTitle } from "./data.js";
 import { currentView, viewSeq, setMain } from "./routing.js";
@@ -64,7 +65,9 @@ export async function showRollout(id, opts) {
       el("td", {}, el("div", { class: "actions" }, s.actions.map((a) => el("button", {
         type: "button", class: "secondary", dataset: { action: a }, "aria-label": `${ACTION[a].replace(" …", "")}: ${s.title}`,
         onclick: () => openAction(r, s, d, a, tr),
-      }, ACTION[a] || a)))));
+      }, ACTION[a] || a)),
+      el("button", { type: "button", class: "secondary", dataset: { peers: s.id }, "aria-label": `Wer hat das schon geschafft? ${s.title}`,
+        onclick: () => peersRow(r, s, tr) }, "Wer hat das schon geschafft?"))));
     body.append(tr);
   }
   const rolloutActions = el("div", { class: "actions", id: "rollout-actions" });
@@ -249,11 +252,31 @@ function openRolloutAction(r, mutation, label, needsReason, button) {
     el("div", { class: "field" }, el("label", { for: "reason", text: mutation === "addComment" ? "Kommentar" : "Begründung (Pflicht)" }),
       el("textarea", { id: "reason", name: "reason", rows: 2, required: needsReason, "aria-describedby": "reason-note" }),
       el("span", { id: "reason-note", class: "hint", text: WORK_NOTE })),
+    mutation === "blockRollout" ? el("div", { class: "field" }, el("label", { for: "block-category", text: "Art der Blockade" }),
+      el("select", { id: "block-category", name: "category" }, new Option("– bitte wählen –", ""), ...Object.entries(BLOCK_CATEGORY).map(([v, t]) => new Option(t, v)))) : null,
+    mutation === "blockRollout" ? el("div", { class: "field" }, el("label", { for: "block-vendor", text: "Hersteller oder Produkt (optional)" }),
+      el("input", { id: "block-vendor", name: "vendor" })) : null,
+    mutation === "blockRollout" ? el("div", { class: "field" }, el("label", { for: "block-step", text: "Aufgehaltener Schritt (optional)" }),
+      el("select", { id: "block-step", name: "step" }, new Option("–", ""), ...r.steps.filter((s) => !["done", "not_required", "not_applicable"].includes(s.status)).map((s) => new Option(s.title, s.id)))) : null,
+    mutation === "unblockRollout" ? el("div", { class: "field" }, el("label", { for: "unblock-solution", text: "Wie wurde es gelöst? (für das OZG-Netzwerk, optional)" }),
+      el("textarea", { id: "unblock-solution", name: "solution", rows: 2, "aria-describedby": "reason-note" })) : null,
+    mutation === "unblockRollout" ? el("div", { class: "field checkbox" }, el("input", { id: "unblock-share", name: "share", type: "checkbox" }),
+      el("label", { for: "unblock-share", text: "Unsere Verwaltung darf beim Lösungsweg genannt werden" })) : null,
     el("div", { class: "buttons" }, el("button", { type: "submit", text: label.replace(" …", "") }),
       el("button", { type: "button", class: "secondary", text: "Abbrechen", onclick: () => closeForms() })));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
-    submit(r, mutation, { rolloutId: r.id, reason: form.elements.reason.value, expectedVersion: r.version }, form);
+    const input = { rolloutId: r.id, reason: form.elements.reason.value, expectedVersion: r.version };
+    if (mutation === "blockRollout") {
+      if (form.elements.category.value) input.category = form.elements.category.value;
+      if (form.elements.vendor.value.trim()) input.vendor = form.elements.vendor.value.trim();
+      if (form.elements.step.value) input.stepId = form.elements.step.value;
+    }
+    if (mutation === "unblockRollout" && form.elements.solution.value.trim()) {
+      input.solution = form.elements.solution.value.trim();
+      input.shareName = form.elements.share.checked;
+    }
+    submit(r, mutation, input, form);
   });
   button.parentElement.after(el("div", { class: "form-box" }, form));
   form.elements.reason.focus();

@@ -11,6 +11,7 @@ import { showAudit } from "./audit.js";
 import { showDefinitions, showDefinition } from "./definitions.js";
 import { showTasks, loadTasks } from "./tasks.js";
 import { showReport } from "./report.js";
+import { showNetwork } from "./network.js";
 
 export function currentView() {
   const h = location.hash.replace(/^#/, "");
@@ -19,6 +20,7 @@ export function currentView() {
   const parts = (path || "/").split("/").filter(Boolean).map(decodeURIComponent);
   if (parts[0] === "aufgaben") return { name: "tasks", params };
   if (parts[0] === "bericht") return { name: "report", params };
+  if (parts[0] === "netzwerk") return { name: "network", params };
   if (parts[0] === "karte") return { name: "map", params };
   if (parts[0] === "verlauf") return { name: "burnup", params };
   if (parts[0] === "audit") return { name: "audit", params };
@@ -51,6 +53,7 @@ export function refreshView(view, fresh) {
     case "audit": return fresh && showAudit(view.params);
     case "tasks": return fresh ? showTasks(view.params) : loadTasks();
     case "report": return fresh && showReport();
+    case "network": return fresh && showNetwork(view.params);
     case "rollout": return showRollout(view.arg);
     case "authority": return showAuthority(view.arg);
     case "definitions": return fresh && showDefinitions(data.me);

@@ -23,6 +23,7 @@ export const EVENT = {
   PersonRegistered: "Person erfasst", PersonLeft: "Person ausgeschieden", PersonErased: "Person gelöscht",
   QuestionAsked: "Rückfrage gestellt", QuestionAnswered: "Rückfrage beantwortet", QuestionResolved: "Rückfrage erledigt",
   QuestionReopened: "Rückfrage wieder geöffnet", QuestionRead: "Rückfrage gelesen", StoreCopied: "Speicher umgeschlüsselt kopiert",
+  BlockageEscalated: "Blockade eskaliert", ContactConsentGiven: "Einwilligung als Ansprechperson", ContactConsentWithdrawn: "Einwilligung widerrufen",
 };
 export const ACTION = {
   startStep: "Beginnen", completeStep: "Erledigt melden …", confirmStep: "Bestätigen …",
@@ -37,3 +38,11 @@ export const fmtTime = (iso) => iso ? new Date(iso).toLocaleString("de-DE", { da
 export const fmtDate = (iso) => iso ? new Date(iso).toLocaleDateString("de-DE", { dateStyle: "medium" }) : "";
 export const pct = (x) => (Math.round(x * 10) / 10).toLocaleString("de-DE") + " %";
 export const PARTY = { ADMINISTRATION: "die Verwaltung", LAND: "das Land", ASSOCIATION: "ZV DIKOM", PROJECT_TEAM: "das Projektteam" };
+export const BLOCK_CATEGORY = {
+  FACHVERFAHREN: "Fachverfahren / Hersteller", VERTRAG_RECHT: "Vertrag und Recht", TECHNIK: "Technik und Anbindung",
+  PERSONAL: "Personal", FINANZIERUNG: "Finanzierung", LAND_BUND: "Land / Bund", SONSTIGES: "Sonstiges",
+};
+export const BLOCK_CATEGORY_STORED = {
+  fachverfahren: "FACHVERFAHREN", vertrag_recht: "VERTRAG_RECHT", technik: "TECHNIK", personal: "PERSONAL",
+  finanzierung: "FINANZIERUNG", land_bund: "LAND_BUND", sonstiges: "SONSTIGES",
+};

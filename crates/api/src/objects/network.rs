@@ -19,39 +19,46 @@ use crate::objects::person::Person;
 use crate::state::{caller, coded, engine_error, internal, state, writer};
 
 /// The geometric centre of each administration's area (its seat, approximately): the middle of
-/// its bounding box in the map layer `data/geo/brandenburg_verwaltungstraeger.geojson`.
+/// its bounding box in the map layers `data/geo/brandenburg_verwaltungstraeger.geojson` and, for
+/// the Landkreise, `brandenburg_kreise.geojson`.
 fn seats() -> &'static HashMap<String, (f64, f64)> {
     static SEATS: OnceLock<HashMap<String, (f64, f64)>> = OnceLock::new();
     SEATS.get_or_init(|| {
-        let geo: serde_json::Value =
-            serde_json::from_slice(crate::server::GEO_VERWALTUNGEN).unwrap_or_default();
         let mut out = HashMap::new();
-        for f in geo["features"].as_array().into_iter().flatten() {
-            let Some(ars) = f["properties"]["ars"].as_str() else { continue };
-            let (mut lo, mut hi) = ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN));
-            let mut visit = |p: &serde_json::Value| {
-                if let (Some(x), Some(y)) = (p[0].as_f64(), p[1].as_f64()) {
-                    lo = (lo.0.min(x), lo.1.min(y));
-                    hi = (hi.0.max(x), hi.1.max(y));
-                }
-            };
-            for polygon in f["geometry"]["coordinates"].as_array().into_iter().flatten() {
-                for ring in polygon.as_array().into_iter().flatten() {
-                    // MultiPolygon rings hold points; a Polygon's rings are one level up.
-                    match ring.as_array() {
-                        Some(points) if points.first().is_some_and(|p| p.is_array()) => {
-                            points.iter().for_each(&mut visit)
-                        }
-                        _ => visit(ring),
-                    }
-                }
-            }
-            if lo.0 <= hi.0 {
-                out.insert(ars.to_owned(), ((lo.0 + hi.0) / 2.0, (lo.1 + hi.1) / 2.0));
-            }
+        for layer in [crate::server::GEO_KREISE, crate::server::GEO_VERWALTUNGEN] {
+            centres(layer, &mut out);
         }
         out
     })
+}
+
+/// The bounding-box centres of a layer's features, by ARS (a later layer wins).
+fn centres(layer: &[u8], out: &mut HashMap<String, (f64, f64)>) {
+    let geo: serde_json::Value = serde_json::from_slice(layer).unwrap_or_default();
+    for f in geo["features"].as_array().into_iter().flatten() {
+        let Some(ars) = f["properties"]["ars"].as_str() else { continue };
+        let (mut lo, mut hi) = ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN));
+        let mut visit = |p: &serde_json::Value| {
+            if let (Some(x), Some(y)) = (p[0].as_f64(), p[1].as_f64()) {
+                lo = (lo.0.min(x), lo.1.min(y));
+                hi = (hi.0.max(x), hi.1.max(y));
+            }
+        };
+        for polygon in f["geometry"]["coordinates"].as_array().into_iter().flatten() {
+            for ring in polygon.as_array().into_iter().flatten() {
+                // MultiPolygon rings hold points; a Polygon's rings are one level up.
+                match ring.as_array() {
+                    Some(points) if points.first().is_some_and(|p| p.is_array()) => {
+                        points.iter().for_each(&mut visit)
+                    }
+                    _ => visit(ring),
+                }
+            }
+        }
+        if lo.0 <= hi.0 {
+            out.insert(ars.to_owned(), ((lo.0 + hi.0) / 2.0, (lo.1 + hi.1) / 2.0));
+        }
+    }
 }
 
 /// Great-circle distance in kilometres between two (longitude, latitude) points.
