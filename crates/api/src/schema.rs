@@ -6,7 +6,9 @@ use async_graphql::{MergedObject, Schema};
 
 use crate::limits::COMPLEXITY_MAX;
 use crate::mutation::{PersonMutation, RolloutMutation};
-use crate::objects::network::{BlockageMutation, BlockageQuery, NetworkMutation, NetworkQuery};
+use crate::objects::network::{
+    BackOfficeMutation, BlockageMutation, BlockageQuery, NetworkMutation, NetworkQuery,
+};
 use crate::objects::work::{WorkMutation, WorkQuery};
 use crate::publishing::DefinitionMutation;
 use crate::query::CoreQuery;
@@ -27,6 +29,7 @@ pub struct Mutation(
     WorkMutation,
     NetworkMutation,
     BlockageMutation,
+    BackOfficeMutation,
 );
 
 /// What can be read: the caller, rollouts and their history, the audit log, progress, the

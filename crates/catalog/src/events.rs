@@ -28,6 +28,20 @@ pub enum CatalogEvent {
     /// A project manager gave the service another definition for new rollouts of `level`.
     #[serde(rename = "ServiceDefinitionSet")]
     ServiceDefinitionSet { level: DefinitionLevel, definition: DefinitionRef, reason: String },
+    /// The administration's staff recorded the back-office system (Fachverfahren) it uses in a
+    /// subject area (a service's `themenfeld`); `system: None` removes it.
+    #[serde(rename = "BackOfficeSystemSet")]
+    BackOfficeSystemSet { area: String, system: Option<BackOfficeSystem> },
+}
+
+/// A back-office system (Fachverfahren): product, vendor, version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackOfficeSystem {
+    pub product: String,
+    pub vendor: String,
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 impl CatalogEvent {
@@ -40,6 +54,7 @@ impl CatalogEvent {
         ("ServiceRegistered", 1),
         ("ServiceChanged", 1),
         ("ServiceDefinitionSet", 1),
+        ("BackOfficeSystemSet", 1),
     ];
 
     /// The stored type name and schema version.
@@ -51,6 +66,7 @@ impl CatalogEvent {
             CatalogEvent::ServiceRegistered(_) => 3,
             CatalogEvent::ServiceChanged { .. } => 4,
             CatalogEvent::ServiceDefinitionSet { .. } => 5,
+            CatalogEvent::BackOfficeSystemSet { .. } => 6,
         };
         Self::STORED_TYPES[i]
     }
@@ -88,6 +104,9 @@ pub struct AuthorityEntry {
     pub version: u64,
     /// Successors and note, once dissolved.
     pub dissolved: Option<(Vec<String>, String)>,
+    /// The back-office systems it uses, by subject area.
+    #[serde(default)]
+    pub back_office: BTreeMap<String, BackOfficeSystem>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -131,7 +150,12 @@ impl Catalog {
             CatalogEvent::AuthorityRegistered(a) => {
                 self.authorities.insert(
                     a.ars.clone(),
-                    AuthorityEntry { authority: a.clone(), version: 1, dissolved: None },
+                    AuthorityEntry {
+                        authority: a.clone(),
+                        version: 1,
+                        dissolved: None,
+                        back_office: BTreeMap::new(),
+                    },
                 );
             }
             CatalogEvent::AuthorityChanged { authority, .. } => {
@@ -144,6 +168,16 @@ impl Catalog {
                 let ars = stream_id.strip_prefix("authority-").unwrap_or(stream_id);
                 if let Some(e) = self.authorities.get_mut(ars) {
                     e.dissolved = Some((successors.clone(), note.clone()));
+                    e.version += 1;
+                }
+            }
+            CatalogEvent::BackOfficeSystemSet { area, system } => {
+                let ars = stream_id.strip_prefix(AUTHORITY_STREAM_PREFIX).unwrap_or(stream_id);
+                if let Some(e) = self.authorities.get_mut(ars) {
+                    match system {
+                        Some(s) => e.back_office.insert(area.clone(), s.clone()),
+                        None => e.back_office.remove(area),
+                    };
                     e.version += 1;
                 }
             }

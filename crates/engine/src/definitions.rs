@@ -269,6 +269,51 @@ impl crate::Engine {
         Ok(recorded)
     }
 
+    /// Records the back-office system (Fachverfahren) an administration uses in a subject area
+    /// (`None`: none any more), as a catalogue event of its stream.
+    pub async fn set_back_office_system(
+        &self,
+        ars: &str,
+        area: &str,
+        system: Option<catalog::events::BackOfficeSystem>,
+        req: &Invocation,
+    ) -> Result<RecordedEvent, EngineError> {
+        let area = workflow::decide::check_note(area, "the subject area").map_err(EngineError::Rejected)?;
+        let system = match system {
+            Some(s) => Some(catalog::events::BackOfficeSystem {
+                product: workflow::decide::check_note(&s.product, "the product")
+                    .map_err(EngineError::Rejected)?,
+                vendor: workflow::decide::check_note(&s.vendor, "the vendor")
+                    .map_err(EngineError::Rejected)?,
+                version: s.version.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()),
+            }),
+            None => None,
+        };
+        let version = {
+            let catalog = self.catalog.read().unwrap_or_else(|p| p.into_inner());
+            if !catalog.services.values().any(|s| s.service.subject_area == area) {
+                return Err(EngineError::Rejected(workflow::Rejection::Invalid {
+                    what: format!("subject area `{area}` (no service has it)"),
+                }));
+            }
+            catalog.authorities.get(ars).ok_or_else(|| EngineError::UnknownAuthority(ars.into()))?.version
+        };
+        let event = catalog::CatalogEvent::BackOfficeSystemSet { area, system };
+        let stream = catalog::events::authority_stream(ars);
+        let recorded = self
+            .store()
+            .append(
+                &stream,
+                ExpectedVersion::Exact(version),
+                vec![new_event(event.stored_type(), event.to_payload(), req)],
+            )
+            .await?;
+        let recorded =
+            recorded.into_iter().next().ok_or_else(|| EngineError::Unreadable("no event appended".into()))?;
+        self.catalog.write().unwrap_or_else(|p| p.into_inner()).apply_at(&stream, recorded.version, &event);
+        Ok(recorded)
+    }
+
     /// The facts a definition's conditions are evaluated on, for a service at an administration.
     pub fn facts(&self, service_key: &str, ars: &str) -> workflow::Facts {
         let catalog = self.catalog.read().unwrap_or_else(|p| p.into_inner());

@@ -315,7 +315,9 @@ impl ReadModel {
                 }
                 CatalogEvent::AuthorityRegistered(a)
                 | CatalogEvent::AuthorityChanged { authority: a, .. } => authority = Some(a.ars.as_str()),
-                CatalogEvent::AuthorityDissolved { .. } => authority = e.stream_id.strip_prefix("authority-"),
+                CatalogEvent::AuthorityDissolved { .. } | CatalogEvent::BackOfficeSystemSet { .. } => {
+                    authority = e.stream_id.strip_prefix("authority-")
+                }
                 CatalogEvent::ServiceDefinitionSet { .. } => service = e.stream_id.strip_prefix("service-"),
             }
             if let Some(ars) = authority {

@@ -169,6 +169,8 @@ enum Turn {
 
 /// The vendor whose back-office system blocks many of the demo's municipalities (fictitious).
 const DEMO_VENDOR: &str = "KommunalSoft GmbH";
+/// Its product (fictitious).
+const DEMO_PRODUCT: &str = "KS-Sozial";
 
 /// Blockages the demo's municipalities solved: (reason, category, how).
 const SOLVED: &[(&str, &str, &str)] = &[
@@ -276,6 +278,25 @@ pub async fn generate(engine: &engine::Engine, clock: &crate::serve::ShiftableCl
         engine.erase_person(erased[0], "Antrag der Person auf Löschung (Art. 17 DSGVO)", &cast.admin).await?;
     }
     questions(engine, &cast, &arss, &members, clock).await?;
+    // Back-office systems for wohngeld's subject area: most use one of two products (the
+    // vendor that blocks many among them), some record none.
+    let area = engine.catalog().services.get("wohngeld").map(|s| s.service.subject_area.clone());
+    if let Some(area) = area {
+        for (i, ars) in arss.iter().enumerate() {
+            let system = match i % 4 {
+                0 | 1 => Some((DEMO_PRODUCT, DEMO_VENDOR)),
+                2 => Some(("SoziaPro", "Beispiel-Software AG")),
+                _ => None,
+            };
+            let Some((product, vendor)) = system else { continue };
+            let system = catalog::events::BackOfficeSystem {
+                product: product.into(),
+                vendor: vendor.into(),
+                version: Some("2026.1".into()),
+            };
+            engine.set_back_office_system(ars, &area, Some(system), &cast.staff[i % 3]).await?;
+        }
+    }
     // The network: some contacts agree to be named for every service, some for wohngeld, the
     // others not at all.
     for (i, ids) in contacts.iter().enumerate() {

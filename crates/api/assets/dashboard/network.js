@@ -8,8 +8,9 @@ import { gql } from "./api.js";
 import { data, manager, serviceName, phaseTitle } from "./data.js";
 import { viewSeq, setMain } from "./routing.js";
 
-const PEERS = `query($s: String!, $t: String) { peers(serviceKey: $s, stepId: $t) {
-  authority { ars name } phase status inOperation completedAt sameLandkreis distanceKm contacts { name function email phone } } }`;
+const PEERS = `query($s: String!, $t: String, $p: String) { peers(serviceKey: $s, stepId: $t, product: $p) {
+  authority { ars name } phase status inOperation completedAt sameLandkreis distanceKm contacts { name function email phone }
+  backOffice { product vendor version } } }`;
 const SOLUTIONS = `query($s: String, $t: String, $q: String) { solutions(serviceKey: $s, stepId: $t, query: $q, first: 20) {
   nodes { position solvedAt serviceKey stepId category vendor problem solution authority { name } } hasNextPage } }`;
 
@@ -61,9 +62,11 @@ function solutionList(list) {
 export function showNetwork(params) {
   const services = [...data.services.values()].sort((a, b) => a.name.localeCompare(b.name, "de"));
   const service = params.get("dienst") || (services.find((s) => s.key === "wohngeld") || services[0] || {}).key;
+  const product = params.get("fachverfahren") || "";
   const form = el("form", { class: "filters", id: "network-filter", role: "search", "aria-label": "Netzwerk",
-    onsubmit: (ev) => { ev.preventDefault(); location.hash = "#/netzwerk?dienst=" + encodeURIComponent($("n-service").value); } },
+    onsubmit: (ev) => { ev.preventDefault(); const q = new URLSearchParams({ dienst: $("n-service").value }); if ($("n-product").value.trim()) q.set("fachverfahren", $("n-product").value.trim()); location.hash = "#/netzwerk?" + q; } },
     select("n-service", "Dienst", services.map((s) => [s.key, s.name]), service),
+    el("div", {}, el("label", { for: "n-product", text: "Gleiches Fachverfahren (Produkt)" }), el("input", { id: "n-product", value: product })),
     el("div", {}, el("button", { type: "submit", text: "Anzeigen" })));
   const search = el("form", { class: "filters", id: "solution-search", role: "search", "aria-label": "Lösungen suchen" },
     el("div", {}, el("label", { for: "s-query", text: "Lösungen suchen (z. B. Zertifikat, Vertrag)" }), el("input", { id: "s-query", type: "search" })),
@@ -75,21 +78,21 @@ export function showNetwork(params) {
     el("section", { "aria-labelledby": "h-peers" }, el("h3", { id: "h-peers", text: "Wer ist wie weit?" }),
       el("div", { class: "scroll-x" }, el("table", { class: "data", id: "peers" },
         el("caption", { class: "status", id: "peers-caption", text: "Wird geladen …" }),
-        el("thead", {}, el("tr", {}, ...["Verwaltung", "Phase", "Status", "Entfernung", "Ansprechpersonen"].map((t) => el("th", { scope: "col", text: t })))),
+        el("thead", {}, el("tr", {}, ...["Verwaltung", "Phase", "Status", "Entfernung", "Fachverfahren", "Ansprechpersonen"].map((t) => el("th", { scope: "col", text: t })))),
         el("tbody", { id: "peer-rows" })))),
     el("section", { "aria-labelledby": "h-solutions" }, el("h3", { id: "h-solutions", text: "Lösungen anderer Verwaltungen" }), search,
       el("div", { id: "solution-list" })),
     manager() ? el("section", { "aria-labelledby": "h-blockages" }, el("h3", { id: "h-blockages", text: "Blockaden nach Hersteller und Art" }),
       el("div", { id: "blockage-list" })) : null);
-  loadPeers(service);
+  loadPeers(service, product);
   loadSolutions(service);
   if (manager()) loadBlockages();
 }
 
-async function loadPeers(service) {
+async function loadPeers(service, product) {
   const seq = viewSeq;
   let peers;
-  try { peers = (await gql(PEERS, { s: service })).peers; } catch (e) { if ($("network-error")) $("network-error").textContent = e.text; return; }
+  try { peers = (await gql(PEERS, { s: service, p: product || null })).peers; } catch (e) { if ($("network-error")) $("network-error").textContent = e.text; return; }
   if (seq !== viewSeq || !$("peer-rows")) return;
   const live = peers.filter((p) => p.inOperation).length;
   $("peers-caption").textContent = `${peers.length} Verwaltungen, davon ${live} in Betrieb; nächstgelegene zuerst`;
@@ -98,6 +101,7 @@ async function loadPeers(service) {
     el("td", { text: phaseTitle(p.phase) }),
     el("td", {}, el("span", { class: "pill " + p.status, text: STATUS[p.status] || p.status })),
     el("td", { text: p.distanceKm === null ? "–" : `${p.distanceKm.toLocaleString("de-DE")} km` }),
+    el("td", { text: p.backOffice ? `${p.backOffice.product} (${p.backOffice.vendor})` : "–" }),
     el("td", {}, contactList(p.contacts)))));
 }
 

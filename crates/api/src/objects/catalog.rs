@@ -12,6 +12,30 @@ use crate::state::{caller, page_size, state};
 /// An administration.
 pub struct Authority(pub(crate) catalog::Authority);
 
+/// A back-office system (Fachverfahren) an administration uses in a subject area.
+#[derive(SimpleObject, Clone)]
+pub struct BackOfficeSystem {
+    /// The subject area (a service's `subjectArea`, e.g. "Arbeit & Ruhestand").
+    area: String,
+    /// The product.
+    product: String,
+    /// Its vendor.
+    vendor: String,
+    /// The version in use.
+    version: Option<String>,
+}
+
+impl BackOfficeSystem {
+    pub(crate) fn of(area: &str, s: &catalog::events::BackOfficeSystem) -> BackOfficeSystem {
+        BackOfficeSystem {
+            area: area.to_owned(),
+            product: s.product.clone(),
+            vendor: s.vendor.clone(),
+            version: s.version.clone(),
+        }
+    }
+}
+
 /// A Landkreis, by key and name.
 #[derive(SimpleObject)]
 pub struct LandkreisRef {
@@ -57,6 +81,17 @@ impl Authority {
             .read(|m| m.catalog.authorities.get(&lk).map(|a| a.authority.name.clone()))
             .unwrap_or_default();
         Some(LandkreisRef { ars: lk, name })
+    }
+    /// The back-office systems (Fachverfahren) it uses, by subject area, as its staff recorded
+    /// them (`setBackOfficeSystem`).
+    async fn back_office_systems(&self, ctx: &Context<'_>) -> Vec<BackOfficeSystem> {
+        state(ctx)
+            .engine
+            .catalog()
+            .authorities
+            .get(&self.0.ars)
+            .map(|e| e.back_office.iter().map(|(area, s)| BackOfficeSystem::of(area, s)).collect())
+            .unwrap_or_default()
     }
     /// Its rollouts (within the token's scope).
     #[graphql(complexity = "page_complexity(first, child_complexity)")]

@@ -104,6 +104,8 @@ pub struct Peer {
     distance_km: Option<f64>,
     /// Its contact persons who agreed to be named for this service (`giveContactConsent`).
     contacts: Vec<NetworkContact>,
+    /// The back-office system it uses in the service's subject area, as its staff recorded it.
+    back_office: Option<crate::objects::catalog::BackOfficeSystem>,
 }
 
 /// The administration a token stands for in the network: a staff token's first one.
@@ -131,6 +133,10 @@ impl NetworkQuery {
         ctx: &Context<'_>,
         service_key: String,
         step_id: Option<String>,
+        #[graphql(
+            desc = "Only administrations that use this back-office product (case-insensitive) in the service's subject area: who uses the same system?"
+        )]
+        product: Option<String>,
     ) -> async_graphql::Result<Vec<Peer>> {
         let c = caller(ctx)?;
         let s = state(ctx);
@@ -161,8 +167,18 @@ impl NetworkQuery {
         let my_kreis = me.map(landkreis_of);
         let my_seat = me.and_then(|a| seats().get(a).copied());
         let mut peers = Vec::new();
+        let area =
+            catalog.services.get(&service_key).map(|s| s.service.subject_area.clone()).unwrap_or_default();
+        let wanted = product.map(|p| p.trim().to_lowercase()).filter(|p| !p.is_empty());
         for r in rollouts {
             let Some(entry) = catalog.authorities.get(&r.ars) else { continue };
+            let back_office = entry.back_office.get(&area);
+            if let Some(w) = &wanted {
+                if back_office.is_none_or(|b| b.product.to_lowercase() != *w) {
+                    continue;
+                }
+            }
+            let back_office = back_office.map(|b| crate::objects::catalog::BackOfficeSystem::of(&area, b));
             let completed_at = match &step_id {
                 None => None,
                 Some(step) => {
@@ -204,6 +220,7 @@ impl NetworkQuery {
                 same_landkreis: my_kreis.as_deref() == Some(landkreis_of(&r.ars).as_str()),
                 distance_km: my_seat.zip(seat).map(|(a, b)| (km(a, b) * 10.0).round() / 10.0),
                 contacts,
+                back_office,
             });
         }
         peers.retain(|p| me != Some(p.authority.0.ars.as_str()));
@@ -516,5 +533,68 @@ impl BlockageMutation {
         }
         remember_head(ctx).await;
         Ok(EscalationPayload { rollout_ids: ids })
+    }
+}
+
+/// The back-office system an administration uses in a subject area.
+#[derive(InputObject)]
+pub struct BackOfficeSystemInput {
+    /// The administration's ARS.
+    ars: String,
+    /// The subject area (a service's `subjectArea`).
+    area: String,
+    /// The product; absent: the administration uses none there any more.
+    product: Option<String>,
+    /// Its vendor (required with a product).
+    vendor: Option<String>,
+    /// The version in use.
+    version: Option<String>,
+}
+
+/// The back-office systems part of the mutation root.
+#[derive(Default, Debug)]
+pub struct BackOfficeMutation;
+
+#[Object]
+impl BackOfficeMutation {
+    /// Record the back-office system (Fachverfahren) an administration uses in a subject area
+    /// (`BackOfficeSystemSet`; staff of the administration, project managers, admins); `peers`
+    /// filters by it.
+    async fn set_back_office_system(
+        &self,
+        ctx: &Context<'_>,
+        input: BackOfficeSystemInput,
+    ) -> async_graphql::Result<Vec<crate::objects::catalog::BackOfficeSystem>> {
+        let c = writer(ctx)?;
+        if !c.may_register_person(&input.ars) {
+            return Err(coded(
+                "FORBIDDEN",
+                "only the administration's staff or a manager may record its back-office systems",
+            ));
+        }
+        let system = match (input.product, input.vendor) {
+            (None, _) => None,
+            (Some(product), Some(vendor)) => {
+                Some(catalog::events::BackOfficeSystem { product, vendor, version: input.version })
+            }
+            (Some(_), None) => return Err(coded("BAD_USER_INPUT", "`vendor` is required with a `product`")),
+        };
+        let s = state(ctx);
+        s.engine
+            .set_back_office_system(&input.ars, &input.area, system, &invocation(ctx, c))
+            .await
+            .map_err(engine_error)?;
+        remember_head(ctx).await;
+        Ok(s.engine
+            .catalog()
+            .authorities
+            .get(&input.ars)
+            .map(|e| {
+                e.back_office
+                    .iter()
+                    .map(|(area, b)| crate::objects::catalog::BackOfficeSystem::of(area, b))
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 }

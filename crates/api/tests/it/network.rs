@@ -122,6 +122,35 @@ async fn peers_show_phase_and_consented_contacts_and_nothing_else() {
         Some("FORBIDDEN")
     );
 
+    // Back-office systems: who uses the same one?
+    let set = "mutation($i: BackOfficeSystemInput!) { setBackOfficeSystem(input: $i) { area product vendor version } }";
+    let mine = json!({ "i": { "ars": B, "area": "Arbeit & Ruhestand", "product": "SoziaPro", "vendor": "Beispiel-Software AG", "version": "7.2" } });
+    assert_eq!(
+        code(&execute(&api, &staff_a, set, mine.clone()).await).as_deref(),
+        Some("FORBIDDEN"),
+        "not another's"
+    );
+    let wrong = json!({ "i": { "ars": B, "area": "Gibt es nicht", "product": "SoziaPro", "vendor": "X" } });
+    assert_eq!(code(&execute(&api, &staff_b, set, wrong).await).as_deref(), Some("REJECTED"));
+    let recorded = ok(&api, &staff_b, set, mine).await;
+    assert_eq!(
+        recorded["setBackOfficeSystem"],
+        json!([{ "area": "Arbeit & Ruhestand", "product": "SoziaPro", "vendor": "Beispiel-Software AG", "version": "7.2" }])
+    );
+    let same = ok(&api, &staff_a, "query($p: String) { peers(serviceKey: \"wohngeld\", product: $p) { authority { ars } backOffice { product vendor } } }", json!({ "p": "soziapro" })).await;
+    assert_eq!(
+        same["peers"],
+        json!([{ "authority": { "ars": B }, "backOffice": { "product": "SoziaPro", "vendor": "Beispiel-Software AG" } }])
+    );
+    let other = ok(
+        &api,
+        &staff_a,
+        "query($p: String) { peers(serviceKey: \"wohngeld\", product: $p) { authority { ars } } }",
+        json!({ "p": "Anderes" }),
+    )
+    .await;
+    assert_eq!(other["peers"], json!([]));
+
     // Withdrawn: gone at once; consent for all services, then erased: gone.
     ok(&api, &staff_b, "mutation($p: ID!) { withdrawContactConsent(input: { personId: $p, serviceKey: \"wohngeld\" }) { id } }", json!({ "p": berta })).await;
     let contacts = |d: Value| {
