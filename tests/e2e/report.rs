@@ -384,6 +384,31 @@ fn every_list_downloads_as_xlsx_with_its_filter_and_says_when_it_is_cut() {
     assert!(streams.iter().all(|s| s.ends_with(ars)), "only its administration: {streams:?}");
     assert!(rows[header_at + 1..].iter().all(|r| r[0].is_number()), "positions are numbers");
 
+    // The network views: peers and solutions, as the queries answer them for this token.
+    let (_, book) = read("/exports/peers.xlsx?serviceKey=wohngeld", &staff);
+    let rows = book["Netzwerk"]["rows"].as_array().expect("rows");
+    let header_at = rows.iter().position(|r| r[0] == "ARS").expect("header");
+    let got: Vec<&Value> = rows[header_at + 1..].iter().map(|r| &r[0]).collect();
+    let api =
+        server.gql(Some(&staff), "{ peers(serviceKey: \"wohngeld\") { authority { ars } } }", json!({}));
+    let expected: Vec<&Value> =
+        api["data"]["peers"].as_array().expect("peers").iter().map(|p| &p["authority"]["ars"]).collect();
+    assert!(!expected.is_empty());
+    assert_eq!(got, expected);
+    let (_, book) = read("/exports/solutions.xlsx?query=Zertifikate", &staff);
+    let rows = book["Lösungen"]["rows"].as_array().expect("rows");
+    let header_at = rows.iter().position(|r| r[0] == "Gelöst am").expect("header");
+    let got: Vec<&Value> = rows[header_at + 1..].iter().map(|r| &r[6]).collect();
+    let api = server.gql(
+        Some(&staff),
+        "{ solutions(query: \"Zertifikate\", first: 500) { nodes { solution } } }",
+        json!({}),
+    );
+    let expected: Vec<&Value> =
+        api["data"]["solutions"]["nodes"].as_array().expect("nodes").iter().map(|n| &n["solution"]).collect();
+    assert!(!expected.is_empty(), "the demo solved a certificate problem");
+    assert_eq!(got, expected);
+
     // Tasks: the same as the query.
     let (_, book) = read("/exports/tasks.xlsx", &staff);
     let rows = book["Aufgaben"]["rows"].as_array().expect("rows");

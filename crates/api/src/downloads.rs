@@ -206,6 +206,8 @@ struct List {
     params: &'static [(&'static str, char)],
     header: &'static [&'static str],
     row: fn(&Value) -> Vec<Cell>,
+    /// The parameters are the query's own variables (not fields of `$filter`).
+    top_level: bool,
 }
 
 fn text(v: &Value) -> Cell {
@@ -231,6 +233,7 @@ const ROLLOUTS: List = List {
             .map(|k| text(&n[*k]))
             .collect()
     },
+    top_level: false,
 };
 
 const EVENTS: List = List {
@@ -252,6 +255,7 @@ const EVENTS: List = List {
             Cell::Text(n["data"].to_string()),
         ]
     },
+    top_level: false,
 };
 
 const TASKS: List = List {
@@ -279,6 +283,56 @@ const TASKS: List = List {
             text(&n["question"]["messages"][0]["text"]),
         ]
     },
+    top_level: false,
+};
+
+const PEERS: List = List {
+    name: "Netzwerk",
+    file: "netzwerk.xlsx",
+    query: "query($serviceKey: String!, $stepId: String, $product: String) { page: peers(serviceKey: $serviceKey, stepId: $stepId, product: $product) { authority { ars name } phase status inOperation completedAt distanceKm backOffice { product vendor } contacts { name function email phone } } }",
+    field: "page",
+    params: &[("serviceKey", 's'), ("stepId", 's'), ("product", 's')],
+    header: &["ARS", "Verwaltung", "Phase", "Status", "In Betrieb", "Schritt erledigt am", "Entfernung (km)", "Fachverfahren", "Hersteller", "Ansprechpersonen"],
+    row: |n| {
+        let contacts = n["contacts"].as_array().map(|cs| {
+            cs.iter()
+                .map(|c| {
+                    ["name", "function", "email", "phone"].iter().filter_map(|k| c[*k].as_str()).collect::<Vec<_>>().join(", ")
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        });
+        vec![
+            text(&n["authority"]["ars"]),
+            text(&n["authority"]["name"]),
+            text(&n["phase"]),
+            text(&n["status"]),
+            text(&n["inOperation"]),
+            text(&n["completedAt"]),
+            text(&n["distanceKm"]),
+            text(&n["backOffice"]["product"]),
+            text(&n["backOffice"]["vendor"]),
+            Cell::Text(contacts.unwrap_or_default()),
+        ]
+    },
+    top_level: true,
+};
+
+const SOLUTIONS: List = List {
+    name: "Lösungen",
+    file: "loesungen.xlsx",
+    query: "query($serviceKey: String, $stepId: String, $query: String, $first: Int, $after: String) { page: solutions(serviceKey: $serviceKey, stepId: $stepId, query: $query, first: $first, after: $after) { hasNextPage endCursor nodes { solvedAt serviceKey stepId category vendor problem solution authority { name } } } }",
+    field: "page",
+    params: &[("serviceKey", 's'), ("stepId", 's'), ("query", 's')],
+    header: &["Gelöst am", "Dienst", "Schritt", "Art", "Hersteller", "Problem", "Lösung", "Verwaltung"],
+    row: |n| {
+        ["solvedAt", "serviceKey", "stepId", "category", "vendor", "problem", "solution"]
+            .iter()
+            .map(|k| text(&n[*k]))
+            .chain([text(&n["authority"]["name"])])
+            .collect()
+    },
+    top_level: true,
 };
 
 fn list_of(name: &str) -> Option<&'static List> {
@@ -286,6 +340,8 @@ fn list_of(name: &str) -> Option<&'static List> {
         "rollouts.xlsx" => Some(&ROLLOUTS),
         "events.xlsx" => Some(&EVENTS),
         "tasks.xlsx" => Some(&TASKS),
+        "peers.xlsx" => Some(&PEERS),
+        "solutions.xlsx" => Some(&SOLUTIONS),
         _ => None,
     }
 }
@@ -300,7 +356,7 @@ pub(crate) async fn list(
     let Some(list) = list_of(&name) else {
         return plain(
             StatusCode::NOT_FOUND,
-            format!("no list `{name}` (rollouts.xlsx, events.xlsx, tasks.xlsx)"),
+            format!("no list `{name}` (rollouts.xlsx, events.xlsx, tasks.xlsx, peers.xlsx, solutions.xlsx)"),
         );
     };
     let c = match authenticated(&state, &headers) {
@@ -385,7 +441,14 @@ pub(crate) async fn list(
     let mut more;
     loop {
         let first = DOWNLOAD_PAGE.min(limit - shown);
-        let variables = json!({ "filter": if use_filter { Value::Object(filter.clone()) } else { Value::Null }, "first": first, "after": after });
+        let variables = if list.top_level {
+            let mut v = filter.clone();
+            v.insert("first".into(), json!(first));
+            v.insert("after".into(), json!(after));
+            Value::Object(v)
+        } else {
+            json!({ "filter": if use_filter { Value::Object(filter.clone()) } else { Value::Null }, "first": first, "after": after })
+        };
         let request = async_graphql::Request::new(list.query)
             .variables(Variables::from_json(variables))
             .data(c.clone());
@@ -407,10 +470,19 @@ pub(crate) async fn list(
         let data = response.data.into_json().unwrap_or_default();
         let page = &data[list.field];
         total = page["totalCount"].as_u64().or(total);
-        let rows: Vec<Vec<Cell>> =
-            page["edges"].as_array().into_iter().flatten().map(|e| (list.row)(&e["node"])).collect();
+        // A connection (edges), a page of nodes, or a plain list.
+        let items: Vec<&Value> = match (page["edges"].as_array(), page["nodes"].as_array(), page.as_array()) {
+            (Some(edges), _, _) => edges.iter().map(|e| &e["node"]).collect(),
+            (_, Some(nodes), _) => nodes.iter().collect(),
+            (_, _, Some(list)) => list.iter().collect(),
+            _ => Vec::new(),
+        };
+        // A plain list comes whole: what the limit leaves out is cut.
+        let plain_cut = page.is_array() && items.len() > limit - shown;
+        let items: Vec<&Value> = items.into_iter().take(limit - shown).collect();
+        let rows: Vec<Vec<Cell>> = items.into_iter().map(list.row).collect();
         shown += rows.len();
-        more = page["pageInfo"]["hasNextPage"] == true;
+        more = page["pageInfo"]["hasNextPage"] == true || page["hasNextPage"] == true || plain_cut;
         let sent = {
             let pages = pages.clone();
             tokio::task::spawn_blocking(move || pages.send(Written::Rows(rows))).await
@@ -421,7 +493,7 @@ pub(crate) async fn list(
         if !more || shown >= limit {
             break;
         }
-        after = page["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+        after = page["pageInfo"]["endCursor"].as_str().or(page["endCursor"].as_str()).map(str::to_owned);
     }
     let cut = (more && shown >= limit).then(|| match total {
         Some(t) => {

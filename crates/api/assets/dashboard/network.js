@@ -7,6 +7,7 @@ import { STATUS, BLOCK_CATEGORY, BLOCK_CATEGORY_STORED, fmtDate } from "./words.
 import { gql } from "./api.js";
 import { data, manager, serviceName, phaseTitle } from "./data.js";
 import { viewSeq, setMain } from "./routing.js";
+import { download, queryOf } from "./download.js";
 
 const PEERS = `query($s: String!, $t: String, $p: String) { peers(serviceKey: $s, stepId: $t, product: $p) {
   authority { ars name } phase status inOperation completedAt sameLandkreis distanceKm contacts { name function email phone }
@@ -74,6 +75,12 @@ export function showNetwork(params) {
   search.addEventListener("submit", (ev) => { ev.preventDefault(); loadSolutions(service); });
   setMain(`OZG-Netzwerk: ${serviceName(service)}`, form,
     el("p", { class: "hint", text: "Andere Verwaltungen sehen hier nur Phase, Status und Ansprechpersonen, die der Nennung zugestimmt haben – keine Nachweise, Kommentare oder Rückfragen." }),
+    el("div", { class: "actions" },
+      el("button", { type: "button", class: "secondary", id: "peers-xlsx", text: "Netzwerk als Excel-Datei (XLSX)",
+        onclick: () => download("/exports/peers.xlsx" + queryOf({ serviceKey: service, product }), "netzwerk.xlsx", $("network-download"), "netzwerk.xlsx") }),
+      el("button", { type: "button", class: "secondary", id: "solutions-xlsx", text: "Lösungen als Excel-Datei (XLSX)",
+        onclick: () => download("/exports/solutions.xlsx" + queryOf({ serviceKey: service, query: $("s-query").value.trim() }), "loesungen.xlsx", $("network-download"), "loesungen.xlsx") }),
+      el("span", { id: "network-download", role: "status" })),
     el("p", { id: "network-error", class: "alert", role: "alert" }),
     el("section", { "aria-labelledby": "h-peers" }, el("h3", { id: "h-peers", text: "Wer ist wie weit?" }),
       el("div", { class: "scroll-x" }, el("table", { class: "data", id: "peers" },
