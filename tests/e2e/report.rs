@@ -85,7 +85,7 @@ fn openpyxl_here() -> bool {
 
 /// `progress` as the API answers it: key → group.
 fn progress(server: &Server, args: &str) -> BTreeMap<String, Value> {
-    let q = format!("{{ progress({args}) {{ key rollouts percentDone inOperation blocked overdue byPhaseStatus {{ phase status count }} }} }}");
+    let q = format!("{{ progress({args}) {{ key rollouts percentDone inOperation blocked overdue byPhaseStatus {{ phase status count }} blockedByCategory {{ category count }} }} }}");
     let r = server.gql(Some(&server.admin), &q, json!({}));
     r["data"]["progress"]
         .as_array()
@@ -140,6 +140,22 @@ fn check_row(cells: &BTreeMap<String, Value>, group: &Value, then: Option<&Value
     }
     let in_row: f64 = cells.iter().filter(|(h, _)| h.starts_with("Phase: ")).map(|(_, v)| number(v)).sum();
     assert_eq!(in_row, phases.values().sum::<f64>(), "{what}: the phases add up to the rollouts per phase");
+    // Blocked by category: the columns hold the group's counts (zero where it has none).
+    let mut in_columns: Vec<f64> = cells
+        .iter()
+        .filter(|(h, _)| h.starts_with("Blockiert: "))
+        .map(|(_, v)| number(v))
+        .filter(|n| *n > 0.0)
+        .collect();
+    let mut counts: Vec<f64> = group["blockedByCategory"]
+        .as_array()
+        .expect("categories")
+        .iter()
+        .map(|c| number(&c["count"]))
+        .collect();
+    in_columns.sort_by(f64::total_cmp);
+    counts.sort_by(f64::total_cmp);
+    assert_eq!(in_columns, counts, "{what}: blocked by category");
     if let Some(then) = then {
         assert_eq!(
             n("In Betrieb (Vergleichsdatum)"),

@@ -54,6 +54,18 @@ pub struct ProgressGroup {
     /// Rollouts with an open step past its due date at the time asked for (`asOf`, or now);
     /// null in `progressOverTime`.
     overdue: Option<u64>,
+    /// Blocked rollouts by blockage category (category null: none given); empty in
+    /// `progressOverTime`.
+    blocked_by_category: Vec<BlockedCount>,
+}
+
+/// Blocked rollouts of one blockage category.
+#[derive(SimpleObject)]
+pub struct BlockedCount {
+    /// The category; null: none given.
+    category: Option<crate::mutation::BlockCategory>,
+    /// Blocked rollouts.
+    count: u64,
 }
 
 impl ProgressGroup {
@@ -64,6 +76,11 @@ impl ProgressGroup {
             in_operation: f.in_operation,
             blocked: f.blocked,
             overdue: Some(f.overdue),
+            blocked_by_category: f
+                .blocked_by_category
+                .iter()
+                .map(|(c, n)| BlockedCount { category: crate::mutation::BlockCategory::of(c), count: *n })
+                .collect(),
             rollouts: f.rollouts,
             key: f.key,
         }
@@ -419,6 +436,7 @@ fn progress_groups(groups: std::collections::BTreeMap<String, projections::Count
                 in_operation: status("live"),
                 blocked: status("blocked"),
                 overdue: None,
+                blocked_by_category: Vec::new(),
             }
         })
         .collect()

@@ -30,6 +30,8 @@ pub(crate) struct Figures {
     pub blocked: u64,
     /// Rollouts with an open step past its due date at the time asked for.
     pub overdue: u64,
+    /// Blocked rollouts by blockage category (`""`: none given).
+    pub blocked_by_category: BTreeMap<String, u64>,
 }
 
 impl Figures {
@@ -60,6 +62,9 @@ impl Figures {
         self.in_operation += other.in_operation;
         self.blocked += other.blocked;
         self.overdue += other.overdue;
+        for (k, n) in &other.blocked_by_category {
+            *self.blocked_by_category.entry(k.clone()).or_insert(0) += n;
+        }
     }
 
     fn empty(key: &str) -> Figures {
@@ -72,6 +77,7 @@ impl Figures {
             in_operation: 0,
             blocked: 0,
             overdue: 0,
+            blocked_by_category: BTreeMap::new(),
         }
     }
 }
@@ -91,6 +97,7 @@ pub(crate) fn figures(
     let counts =
         if program.is_none() && service.is_none() { m.progress(by) } else { m.progress_where(by, keep) };
     let overdue = m.overdue_by_group(by, now, keep);
+    let mut blocked = m.blocked_by_group(by, keep);
     counts
         .into_iter()
         .map(|(key, c)| {
@@ -98,6 +105,7 @@ pub(crate) fn figures(
                 |name: &str| c.by_phase_status.iter().filter(|((_, s), _)| *s == name).map(|(_, n)| n).sum();
             Figures {
                 overdue: overdue.get(&key).copied().unwrap_or(0),
+                blocked_by_category: blocked.remove(&key).unwrap_or_default(),
                 in_operation: status("live"),
                 blocked: status("blocked"),
                 rollouts: c.rollouts,
@@ -299,6 +307,21 @@ pub(crate) fn programme_report(input: &ReportInput<'_>) -> Report {
     Report { tables }
 }
 
+/// A blockage category in German (the stored name; `""`: none given).
+fn category_title(stored: &str) -> &str {
+    match stored {
+        "fachverfahren" => "Fachverfahren/Hersteller",
+        "vertrag_recht" => "Vertrag und Recht",
+        "technik" => "Technik und Anbindung",
+        "personal" => "Personal",
+        "finanzierung" => "Finanzierung",
+        "land_bund" => "Land/Bund",
+        "sonstiges" => "Sonstiges",
+        "" => "ohne Angabe",
+        other => other,
+    }
+}
+
 fn program_label(p: Program) -> &'static str {
     match p {
         Program::Efa => "EfA-Nachnutzung",
@@ -354,7 +377,12 @@ fn figures_table_wide(
         header.push("In Betrieb (Vergleichsdatum)".into());
         header.push("Veränderung In Betrieb".into());
     }
-    header.extend(["Überfällig".to_owned(), "Blockiert".to_owned(), "Erledigte Schritte (%)".to_owned()]);
+    header.extend(["Überfällig".to_owned(), "Blockiert".to_owned()]);
+    // One column per blockage category that occurs in these rows.
+    let categories: BTreeSet<String> =
+        rows.iter().flat_map(|(_, f, _)| f.blocked_by_category.keys().cloned()).collect();
+    header.extend(categories.iter().map(|c| format!("Blockiert: {}", category_title(c))));
+    header.push("Erledigte Schritte (%)".to_owned());
     let rows = rows
         .into_iter()
         .map(|(lead, f, then)| {
@@ -372,6 +400,9 @@ fn figures_table_wide(
             }
             row.push(f.overdue.into());
             row.push(f.blocked.into());
+            row.extend(
+                categories.iter().map(|c| Cell::from(f.blocked_by_category.get(c).copied().unwrap_or(0))),
+            );
             row.push(Cell::Number((f.percent_done() * 10.0).round() / 10.0));
             row
         })

@@ -563,6 +563,27 @@ impl ReadModel {
         out
     }
 
+    /// Blocked rollouts per group `by` and blockage category (`""`: none given), of the
+    /// services `keep` accepts. Walks only the blocked rollouts.
+    pub fn blocked_by_group(
+        &self,
+        by: GroupBy,
+        keep: impl Fn(&str) -> bool,
+    ) -> BTreeMap<String, BTreeMap<String, u64>> {
+        let i = GROUPINGS.iter().position(|g| *g == by).unwrap_or(0);
+        let mut out: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        for &(_, slot) in &self.blocked {
+            let e = &self.entries[slot as usize];
+            if !keep(&e.rollout.service_key) {
+                continue;
+            }
+            let category = e.rollout.block.category.clone().unwrap_or_default();
+            let group = self.groups[e.groups[i] as usize].key.clone();
+            *out.entry(group).or_default().entry(category).or_insert(0) += 1;
+        }
+        out
+    }
+
     /// When the last event folded was recorded.
     pub fn last_recorded_at(&self) -> Option<Timestamp> {
         self.audit.times.last().map(Timestamp::from_unix_micros)
