@@ -933,6 +933,24 @@ fn the_network_page_and_who_has_done_a_step_for_a_staff_token() {
     assert!(named.iter().all(|n| text.as_str().expect("text").contains(n.as_str())), "{text}");
     assert_eq!(page.accessibility_problems(), Vec::<String>::new());
     page.screenshot(&screenshot_dir().join("netzwerk.png"), false);
+    // Live: a contact of another administration agrees to be named; the open page shows it.
+    let other = want.iter().filter_map(|a| a.as_str()).find(|a| *a != ars).expect("another peer").to_owned();
+    let r = server.gql(
+        Some(&server.admin),
+        "mutation($i: RegisterPersonInput!) { registerPerson(input: $i) { id } }",
+        json!({ "i": { "ars": other, "name": "Lena Liveprobe" } }),
+    );
+    let id = r["data"]["registerPerson"]["id"].as_str().expect("id").to_owned();
+    server.gql(
+        Some(&server.admin),
+        "mutation($p: ID!) { giveContactConsent(input: { personId: $p, serviceKey: \"wohngeld\" }) { id } }",
+        json!({ "p": id }),
+    );
+    page.wait_for(
+        "document.getElementById('peers').innerText.includes('Lena Liveprobe')",
+        30,
+        "document.getElementById('peers').innerText.slice(0, 300)",
+    );
 
     page.eval(&format!("location.hash = '#/rollout/wohngeld:{ars}'"));
     page.wait_for(

@@ -31,6 +31,15 @@ fn matches(c: &Caller, f: &EventFilter, stream_id: &str, e: &store::RecordedEven
 
 pub struct SubscriptionRoot;
 
+/// The network of a service changed at a log position (what changed is not said).
+#[derive(async_graphql::SimpleObject)]
+pub struct NetworkChange {
+    /// The service.
+    service_key: String,
+    /// The event's log position.
+    position: u64,
+}
+
 /// What can be followed live.
 #[Subscription]
 impl SubscriptionRoot {
@@ -54,6 +63,45 @@ impl SubscriptionRoot {
                     Ok(Some(e)) => {
                         if matches(&p, &filter, &e.stream_id, &e) {
                             return Some((Event(e), (sub, slot, p, filter)));
+                        }
+                    }
+                    Ok(None) => return None,
+                    Err(err) => {
+                        tracing::error!(error = %err, "a subscription stopped");
+                        return None;
+                    }
+                }
+            }
+        }))
+    }
+
+    /// The OZG network of a service changed: a rollout of it moved (started, a step, blocked,
+    /// in operation…) or a consent, person or back-office system changed. Every signed-in token
+    /// may follow it; it says only the service and the log position, never what changed — read
+    /// `peers` again.
+    async fn network_changed(
+        &self,
+        ctx: &Context<'_>,
+        service_key: String,
+        #[graphql(default = 0)] after_position: u64,
+    ) -> async_graphql::Result<impl Stream<Item = NetworkChange>> {
+        let p = caller(ctx)?.clone();
+        let s = state(ctx);
+        let slot = take_slot(&s.open, p.token_id)?;
+        let sub = store::subscribe(s.engine.store().clone(), after_position + 1);
+        Ok(stream::unfold((sub, slot, service_key), |(mut sub, slot, key)| async move {
+            loop {
+                match sub.next().await {
+                    Ok(Some(e)) => {
+                        let of_service =
+                            workflow::rollout::rollout_of_stream(&e.stream_id).is_some_and(|(service, _)| {
+                                service == key && e.stream_id.starts_with("rollout-")
+                            });
+                        let network =
+                            e.stream_id.starts_with("person-") || e.event_type == "BackOfficeSystemSet";
+                        if of_service || network {
+                            let change = NetworkChange { service_key: key.clone(), position: e.position };
+                            return Some((change, (sub, slot, key)));
                         }
                     }
                     Ok(None) => return None,

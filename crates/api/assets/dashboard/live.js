@@ -18,12 +18,20 @@ export function followLive() {
   ws.onopen = async () => {
     ws.send(JSON.stringify({ type: "connection_init", payload: { Authorization: "Bearer " + getToken() } }));
     const head = (await gql("{ head { position } }")).head.position;
+    lastHead = head;
     ws.send(JSON.stringify({ id: "live", type: "subscribe", payload: {
       query: "subscription($p: Int!) { events(afterPosition: $p) { position streamId type } }", variables: { p: head } } }));
+    if (network.service) subscribeNetwork();
   };
   ws.onmessage = (m) => {
     const msg = JSON.parse(m.data);
     if (msg.type !== "next" || !msg.payload.data) return;
+    if (msg.id === "network") {
+      // Another administration's progress: the feed says only that the service changed.
+      clearTimeout(network.timer);
+      network.timer = setTimeout(() => { if (network.handler) network.handler(); }, 150);
+      return;
+    }
     const stream = msg.payload.data.events.streamId;
     if (stream.startsWith("questions-")) {
       const id = stream.slice("questions-".length);
@@ -51,6 +59,30 @@ async function refreshChanged() {
   if (view.name === "rollout" && ids.includes(view.arg)) rolloutChanged(view.arg);
   else if (["overview", "map", "authority"].includes(view.name)) refreshView(view);
   else if (view.name === "tasks") loadTasks();
+}
+
+// The network page's subscription (`networkChanged`): one service at a time.
+const network = { service: null, handler: null, timer: null, subscribed: false };
+let lastHead = 0;
+
+function subscribeNetwork() {
+  if (!socket || socket.readyState !== WebSocket.OPEN) return;
+  if (network.subscribed) socket.send(JSON.stringify({ id: "network", type: "complete" }));
+  socket.send(JSON.stringify({ id: "network", type: "subscribe", payload: {
+    query: "subscription($s: String!, $p: Int!) { networkChanged(serviceKey: $s, afterPosition: $p) { position } }",
+    variables: { s: network.service, p: lastHead } } }));
+  network.subscribed = true;
+}
+
+// Follows the network of `service`: `handler` runs after each change (debounced); `null` stops.
+export function followNetwork(service, handler) {
+  if (!service) {
+    if (network.subscribed && socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ id: "network", type: "complete" }));
+    Object.assign(network, { service: null, handler: null, subscribed: false });
+    return;
+  }
+  Object.assign(network, { service, handler });
+  subscribeNetwork();
 }
 
 export function stopLive() {

@@ -8,6 +8,8 @@ import { gql } from "./api.js";
 import { data, manager, serviceName, phaseTitle } from "./data.js";
 import { viewSeq, setMain } from "./routing.js";
 import { download, queryOf } from "./download.js";
+import { followNetwork } from "./live.js";
+import { currentView } from "./routing.js";
 
 const PEERS = `query($s: String!, $t: String, $p: String) { peers(serviceKey: $s, stepId: $t, product: $p) {
   authority { ars name } phase status inOperation completedAt sameLandkreis distanceKm contacts { name function email phone }
@@ -94,6 +96,12 @@ export function showNetwork(params) {
   loadPeers(service, product);
   loadSolutions(service);
   if (manager()) loadBlockages();
+  // Live: the network feed says when the service's network changed; the page reads it again.
+  followNetwork(service, () => {
+    if (currentView().name !== "network") return followNetwork(null);
+    loadPeers(service, product);
+    if (manager()) loadBlockages();
+  });
 }
 
 async function loadPeers(service, product) {

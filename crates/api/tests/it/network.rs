@@ -64,7 +64,48 @@ async fn peers_show_phase_and_consented_contacts_and_nothing_else() {
     )
     .await;
     assert_eq!(code(&refused).as_deref(), Some("FORBIDDEN"));
+    // Subscriptions: A's feed carries nothing of B; the network feed says only that wohngeld's
+    // network changed.
+    let head = ok(&api, &admin, "{ head { position } }", json!({})).await["head"]["position"].clone();
+    let mut a_feed = api.schema.execute_stream(
+        async_graphql::Request::new(format!(
+            "subscription {{ events(afterPosition: {head}) {{ streamId type }} }}"
+        ))
+        .data(staff_a.clone()),
+    );
+    let mut network = api.schema.execute_stream(
+        async_graphql::Request::new(format!("subscription {{ networkChanged(serviceKey: \"wohngeld\", afterPosition: {head}) {{ serviceKey position }} }}"))
+            .data(staff_a.clone()),
+    );
     let given = ok(&api, &staff_b, "mutation($p: ID!) { giveContactConsent(input: { personId: $p, serviceKey: \"wohngeld\" }) { contactConsents contactConsentAllServices } }", json!({ "p": berta })).await;
+    let change = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        async_graphql::futures_util::StreamExt::next(&mut network),
+    )
+    .await
+    .expect("a change")
+    .expect("open");
+    let change = change.data.into_json().expect("json");
+    assert_eq!(change["networkChanged"]["serviceKey"], "wohngeld");
+    let keys: Vec<&String> = change["networkChanged"].as_object().expect("object").keys().collect();
+    assert_eq!(keys, ["position", "serviceKey"], "only the service and the position");
+    // A marker A may see: its own step; nothing of B comes before it.
+    ok(&api, &staff_a, "mutation { startStep(input: { rolloutId: \"wohngeld:120520000000\", stepId: \"interesse\" }) { rollout { version } } }", json!({})).await;
+    loop {
+        let next = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            async_graphql::futures_util::StreamExt::next(&mut a_feed),
+        )
+        .await
+        .expect("an event")
+        .expect("open");
+        let e = next.data.into_json().expect("json");
+        let stream = e["events"]["streamId"].as_str().expect("stream").to_owned();
+        assert!(!stream.ends_with(B) && !stream.starts_with("person-"), "A's feed holds nothing of B: {e}");
+        if stream == format!("rollout-wohngeld:{A}") {
+            break;
+        }
+    }
     assert_eq!(
         given["giveContactConsent"],
         json!({ "contactConsents": ["wohngeld"], "contactConsentAllServices": false })
