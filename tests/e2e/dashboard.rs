@@ -931,6 +931,19 @@ fn the_network_page_and_who_has_done_a_step_for_a_staff_token() {
     assert!(!named.is_empty(), "the demo has consented contacts");
     let text = page.eval("document.getElementById('peers').innerText");
     assert!(named.iter().all(|n| text.as_str().expect("text").contains(n.as_str())), "{text}");
+    page.wait_for(
+        "document.querySelectorAll('#network-map path').length > 0",
+        30,
+        "document.getElementById('network-map').outerHTML.slice(0, 300)",
+    );
+    let coloured = page.eval(&format!(
+        "[...document.querySelectorAll('#network-map path')].filter(p => {}.includes(p.dataset.ars)).length",
+        json!(want)
+    ));
+    assert!(
+        coloured.as_u64().unwrap_or(0) >= want.len() as u64,
+        "every peer has its area on the map: {coloured}"
+    );
     assert_eq!(page.accessibility_problems(), Vec::<String>::new());
     page.screenshot(&screenshot_dir().join("netzwerk.png"), false);
     // Live: a contact of another administration agrees to be named; the open page shows it.

@@ -2,10 +2,10 @@
 // "Wer hat das schon geschafft?" on a rollout's step, the search over recorded solutions, and
 // for managers the blockages by category and vendor with their escalation.
 
-import { $, el, select } from "./dom.js";
+import { $, el, svg, select } from "./dom.js";
 import { STATUS, BLOCK_CATEGORY, BLOCK_CATEGORY_STORED, fmtDate } from "./words.js";
 import { gql } from "./api.js";
-import { data, manager, serviceName, phaseTitle } from "./data.js";
+import { data, manager, serviceName, phaseTitle, phaseColour } from "./data.js";
 import { viewSeq, setMain } from "./routing.js";
 import { download, queryOf } from "./download.js";
 import { followNetwork } from "./live.js";
@@ -85,6 +85,9 @@ export function showNetwork(params) {
       el("span", { id: "network-download", role: "status" })),
     el("p", { id: "network-error", class: "alert", role: "alert" }),
     el("section", { "aria-labelledby": "h-peers" }, el("h3", { id: "h-peers", text: "Wer ist wie weit?" }),
+      el("figure", { class: "network-map" },
+        svg("svg", { id: "network-map", class: "map", role: "img", "aria-label": `Karte: wie weit die Verwaltungen mit ${serviceName(service)} sind (Tabelle darunter)` }),
+        el("figcaption", { class: "attribution", text: "Grün: in Betrieb; Blau: je dunkler, desto weiter; Orange: die eigene Verwaltung; grau: keine Anbindung. Verwaltungsgrenzen: © GeoBasis-DE / BKG, dl-de/by-2-0" })),
       el("div", { class: "scroll-x" }, el("table", { class: "data", id: "peers" },
         el("caption", { class: "status", id: "peers-caption", text: "Wird geladen …" }),
         el("thead", {}, el("tr", {}, ...["Verwaltung", "Phase", "Status", "Entfernung", "Fachverfahren", "Ansprechpersonen"].map((t) => el("th", { scope: "col", text: t })))),
@@ -109,6 +112,7 @@ async function loadPeers(service, product) {
   let peers;
   try { peers = (await gql(PEERS, { s: service, p: product || null })).peers; } catch (e) { if ($("network-error")) $("network-error").textContent = e.text; return; }
   if (seq !== viewSeq || !$("peer-rows")) return;
+  drawNetworkMap(peers);
   const live = peers.filter((p) => p.inOperation).length;
   $("peers-caption").textContent = `${peers.length} Verwaltungen, davon ${live} in Betrieb; nächstgelegene zuerst`;
   $("peer-rows").replaceChildren(...peers.map((p) => el("tr", { dataset: { ars: p.authority.ars } },
@@ -164,4 +168,43 @@ function escalateForm(group, label, button) {
     } catch (e) { $("escalate-error").textContent = e.text; }
   });
   button.closest("table").after(form);
+}
+
+// The map of the network: the Landkreise and kreisfreie Städte as the base, the peers' areas on
+// top, each coloured by how far its rollout is (the table below says the same in words).
+const K = Math.cos(52.4 * Math.PI / 180);
+const project = ([lon, lat]) => [(lon - 11.2) * K * 100, (53.6 - lat) * 100];
+const layers = {};
+const layer = (name) => (layers[name] = layers[name] || fetch("/geo/" + name + ".geojson").then((r) => r.json()));
+function pathOf(geometry) {
+  const polys = geometry.type === "Polygon" ? [geometry.coordinates] : geometry.coordinates;
+  let d = "";
+  for (const poly of polys) for (const ring of poly) d += "M" + ring.map((c) => project(c).map((v) => v.toFixed(2)).join(",")).join("L") + "Z";
+  return d;
+}
+
+async function drawNetworkMap(peers) {
+  const m = $("network-map");
+  if (!m) return;
+  const [kreise, gemeinden] = await Promise.all([layer("kreise"), layer("verwaltungstraeger")]);
+  if (!$("network-map")) return;
+  const byArs = new Map(peers.map((p) => [p.authority.ars, p]));
+  const mine = new Set((data.me.authorities || []));
+  m.textContent = "";
+  let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+  const draw = (f, base) => {
+    const p = byArs.get(f.properties.ars);
+    if (!base && !p && !mine.has(f.properties.ars)) return;
+    const polys = f.geometry.type === "Polygon" ? [f.geometry.coordinates] : f.geometry.coordinates;
+    for (const poly of polys) for (const c of poly[0]) {
+      const [x, y] = project(c);
+      minX = Math.min(minX, x); maxX = Math.max(maxX, x); minY = Math.min(minY, y); maxY = Math.max(maxY, y);
+    }
+    const fill = p ? phaseColour({ status: p.status, phase: p.phase }).bg : mine.has(f.properties.ars) ? "#f0a500" : "#ececec";
+    const label = p ? `${f.properties.name}: ${STATUS[p.status] || p.status}, ${phaseTitle(p.phase)}` : mine.has(f.properties.ars) ? `${f.properties.name} (eigene Verwaltung)` : f.properties.name;
+    m.append(svg("path", { d: pathOf(f.geometry), fill, stroke: "#fff", "stroke-width": "0.3", "data-ars": f.properties.ars }, svg("title", {}, label)));
+  };
+  for (const f of kreise.features) draw(f, true);
+  for (const f of gemeinden.features) if (f.properties.typ !== "kreisfreie_stadt") draw(f, false);
+  if (minX < Infinity) m.setAttribute("viewBox", `${minX - 2} ${minY - 2} ${maxX - minX + 4} ${maxY - minY + 4}`);
 }
