@@ -111,6 +111,8 @@ async fn peers_show_phase_and_consented_contacts_and_nothing_else() {
         json!({ "contactConsents": ["wohngeld"], "contactConsentAllServices": false })
     );
 
+    // B's next read waits until its changes are folded; A's reads come after it.
+    ok(&api, &staff_b, "{ head { position } }", json!({})).await;
     let peers = ok(&api, &staff_a, PEERS, json!({ "s": "wohngeld" })).await["peers"].clone();
     let list = peers.as_array().expect("peers");
     let b = list.iter().find(|p| p["authority"]["ars"] == B).expect("Potsdam is a peer");
@@ -296,6 +298,9 @@ async fn solutions_are_found_in_german_and_blockages_group_and_escalate() {
         code(&execute(&api, &staff_a, "{ blockages(groupBy: VENDOR) { key } }", json!({})).await).as_deref(),
         Some("FORBIDDEN")
     );
+    // The admin's own read waits until its blocks are folded; the manager's reads come after.
+    let seen = ok(&api, &admin, "{ blockages(groupBy: VENDOR) { key count } }", json!({})).await;
+    assert_eq!(seen["blockages"][0]["count"], 3, "{seen}");
     let groups =
         ok(&api, &pm, "{ blockages(groupBy: VENDOR) { key count authorities rolloutIds } }", json!({})).await;
     assert_eq!(groups["blockages"][0]["key"], "Beispiel-Software AG");

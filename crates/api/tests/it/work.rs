@@ -155,6 +155,8 @@ async fn a_tokens_tasks_are_exactly_the_steps_its_actions_let_it_advance() {
         run(&api.schema, &pm1, &format!(r#"mutation {{ setDueDate(input: {{ rolloutId: "{rollout}", stepId: "interesse", dueAt: "{due}", reason: "Vorgabe" }}) {{ rollout {{ version }} }} }}"#)).await;
     }
 
+    // The managers' next read waits until their changes are folded; the staff's reads come after.
+    run(&api.schema, &pm1, "{ head { position } }").await;
     let staff_tasks = tasks_of(&api, &staff_a, "", 3).await;
     let expected = steps_with_actions(&api, &staff_a, "").await;
     assert_eq!(staff_tasks.iter().cloned().collect::<BTreeSet<_>>(), expected);
