@@ -4,11 +4,13 @@
 //! No file here calls the store's append or read functions (a test checks).
 //!
 //! Files, each using only those above it: `limits`, `caller`, `state` (the shared state and
-//! error mapping), `connection`, `objects/` (event, rollout, catalog, definition), `query`,
+//! error mapping), `connection`, `objects/` (event, rollout, catalog, definition, person, work:
+//! tasks and questions, network: peers, consent, blockages, back-office systems), `query`,
 //! `mutation`, `publishing` (the definition mutations), `subscriptions`, `operations` (depth limit, metrics labels), `consistency`, `schema`, `metrics`,
 //! `documents` (the parsed documents kept by their text), `report` (the programme report's
 //! figures and the tables every list downloads as: XLSX, CSV, a printable page), `downloads`
-//! (their HTTP endpoints), `server`.
+//! (their HTTP endpoints), `solutions` (the network's full-text search over recorded
+//! solutions), `server`.
 
 pub mod caller;
 mod connection;
