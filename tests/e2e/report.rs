@@ -386,6 +386,18 @@ fn every_list_downloads_as_xlsx_with_its_filter_and_says_when_it_is_cut() {
         "{note:?}"
     );
 
+    // The limit: 1 to 100,000 rows; beyond it the request is refused, naming it.
+    for bad in ["0", "100001", "viele"] {
+        let (status, _, body) =
+            get(&server, &format!("/exports/rollouts.xlsx?limit={bad}"), Some(&server.admin));
+        assert_eq!(status, 400, "limit={bad}");
+        assert!(
+            String::from_utf8_lossy(&body).contains("`limit` must be 1 to 100000"),
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+
     // The audit log for a staff token: only its administration; without one it is refused.
     let ars = "120520000000";
     let staff = server.issue("authority-staff", &[ars]);

@@ -227,18 +227,11 @@ pub(crate) fn programme_report(input: &ReportInput<'_>) -> Report {
                 then.add(&f);
             }
         }
-        programme_rows.push((Cell::from(label), sum, since.map(|_| then.in_operation)));
+        programme_rows.push((vec![Cell::from(label)], sum, since.map(|_| then.in_operation)));
     }
     let phases = phase_columns(input, programme_rows.iter().map(|(_, f, _)| f));
-    let mut tables = vec![figures_table(
-        "Programme",
-        "Programm",
-        &[],
-        &preamble,
-        &phases,
-        programme_rows,
-        since.is_some(),
-    )];
+    let mut tables =
+        vec![figures_table("Programme", &["Programm"], &preamble, &phases, programme_rows, since.is_some())];
 
     let service_rows: Vec<(Vec<Cell>, Figures, Option<u64>)> = by_service(m, at, None)
         .into_iter()
@@ -252,7 +245,7 @@ pub(crate) fn programme_report(input: &ReportInput<'_>) -> Report {
         })
         .collect();
     let phases = phase_columns(input, service_rows.iter().map(|(_, f, _)| f));
-    tables.push(figures_table_wide(
+    tables.push(figures_table(
         "Dienste",
         &["Dienst", "Name", "Programm"],
         &preamble,
@@ -273,7 +266,7 @@ pub(crate) fn programme_report(input: &ReportInput<'_>) -> Report {
         })
         .collect();
     let phases = phase_columns(input, kreis_rows.iter().map(|(_, f, _)| f));
-    tables.push(figures_table_wide(
+    tables.push(figures_table(
         "Landkreise",
         &["ARS", "Landkreis / kreisfreie Stadt"],
         &preamble,
@@ -296,7 +289,7 @@ pub(crate) fn programme_report(input: &ReportInput<'_>) -> Report {
         }
     }
     let phases = phase_columns(input, cross_rows.iter().map(|(_, f, _)| f));
-    tables.push(figures_table_wide(
+    tables.push(figures_table(
         "Dienste x Landkreise",
         &["Dienst", "ARS", "Landkreis / kreisfreie Stadt"],
         &preamble,
@@ -346,22 +339,9 @@ fn phase_columns<'a>(
     out
 }
 
-fn figures_table(
-    name: &str,
-    first: &str,
-    _: &[&str],
-    preamble: &[(String, String)],
-    phases: &[(String, String)],
-    rows: Vec<(Cell, Figures, Option<u64>)>,
-    compare: bool,
-) -> Table {
-    let rows = rows.into_iter().map(|(c, f, t)| (vec![c], f, t)).collect();
-    figures_table_wide(name, &[first], preamble, phases, rows, compare)
-}
-
 /// A table of figures: the leading columns, rollouts, one column per phase, in operation (then
 /// and the change when comparing), overdue, blocked, share of steps done.
-fn figures_table_wide(
+fn figures_table(
     name: &str,
     leading: &[&str],
     preamble: &[(String, String)],

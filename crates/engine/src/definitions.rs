@@ -254,18 +254,29 @@ impl crate::Engine {
         };
         let event =
             catalog::CatalogEvent::ServiceDefinitionSet { level, definition: to, reason: reason.to_owned() };
-        let stream = catalog::events::service_stream(service_key);
+        self.append_catalog_event(&catalog::events::service_stream(service_key), version, event, req).await
+    }
+
+    /// Appends one catalogue event to `stream` at its `version` (a change meanwhile is a
+    /// conflict) and applies it to this engine's catalogue.
+    async fn append_catalog_event(
+        &self,
+        stream: &str,
+        version: u64,
+        event: catalog::CatalogEvent,
+        req: &Invocation,
+    ) -> Result<RecordedEvent, EngineError> {
         let recorded = self
             .store()
             .append(
-                &stream,
+                stream,
                 ExpectedVersion::Exact(version),
                 vec![new_event(event.stored_type(), event.to_payload(), req)],
             )
             .await?;
         let recorded =
             recorded.into_iter().next().ok_or_else(|| EngineError::Unreadable("no event appended".into()))?;
-        self.catalog.write().unwrap_or_else(|p| p.into_inner()).apply_at(&stream, recorded.version, &event);
+        self.catalog.write().unwrap_or_else(|p| p.into_inner()).apply_at(stream, recorded.version, &event);
         Ok(recorded)
     }
 
@@ -299,19 +310,7 @@ impl crate::Engine {
             catalog.authorities.get(ars).ok_or_else(|| EngineError::UnknownAuthority(ars.into()))?.version
         };
         let event = catalog::CatalogEvent::BackOfficeSystemSet { area, system };
-        let stream = catalog::events::authority_stream(ars);
-        let recorded = self
-            .store()
-            .append(
-                &stream,
-                ExpectedVersion::Exact(version),
-                vec![new_event(event.stored_type(), event.to_payload(), req)],
-            )
-            .await?;
-        let recorded =
-            recorded.into_iter().next().ok_or_else(|| EngineError::Unreadable("no event appended".into()))?;
-        self.catalog.write().unwrap_or_else(|p| p.into_inner()).apply_at(&stream, recorded.version, &event);
-        Ok(recorded)
+        self.append_catalog_event(&catalog::events::authority_stream(ars), version, event, req).await
     }
 
     /// The facts a definition's conditions are evaluated on, for a service at an administration.

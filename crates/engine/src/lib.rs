@@ -414,6 +414,11 @@ impl Engine {
         self.catalog.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Reads the catalogue in place (no copy): for a lookup in a request.
+    pub fn read_catalog<R>(&self, f: impl FnOnce(&Catalog) -> R) -> R {
+        f(&self.catalog.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
     /// The rollout of `service_key` at `ars` as its stream has it now. The stream's version
     /// comes from the store's index; the state from the rollout cache when it holds that
     /// version, brought forward from an older entry with the events after it, or folded.

@@ -388,34 +388,25 @@ impl crate::Engine {
         self.append_person_event(id, ExpectedVersion::Any, PERSON_LEFT, &left, req).await
     }
 
-    /// Records that a person agrees to be named as a network contact for `service` (every
-    /// service: `None`). The service must be known.
-    pub async fn give_contact_consent(
+    /// Records that a person agrees (`give`) or no longer agrees to be named as a network
+    /// contact for `service` (`None`: every service; withdrawn without one: every consent);
+    /// effective with the event. A named service must be known.
+    pub async fn set_contact_consent(
         &self,
         id: Uuid,
         service: Option<&str>,
+        give: bool,
         req: &Invocation,
     ) -> Result<PersonRecord, EngineError> {
         self.living_person(id)?;
-        if let Some(key) = service {
+        if let Some(key) = service.filter(|_| give) {
             if !self.catalog.read().unwrap_or_else(|p| p.into_inner()).services.contains_key(key) {
                 return Err(EngineError::UnknownService(key.to_owned()));
             }
         }
         let consent = ContactConsent { person_id: id, service_key: service.map(str::to_owned) };
-        self.append_person_event(id, ExpectedVersion::Any, CONTACT_CONSENT_GIVEN, &consent, req).await
-    }
-
-    /// Withdraws a consent (every consent: `None`); effective with the event.
-    pub async fn withdraw_contact_consent(
-        &self,
-        id: Uuid,
-        service: Option<&str>,
-        req: &Invocation,
-    ) -> Result<PersonRecord, EngineError> {
-        self.living_person(id)?;
-        let consent = ContactConsent { person_id: id, service_key: service.map(str::to_owned) };
-        self.append_person_event(id, ExpectedVersion::Any, CONTACT_CONSENT_WITHDRAWN, &consent, req).await
+        let ty = if give { CONTACT_CONSENT_GIVEN } else { CONTACT_CONSENT_WITHDRAWN };
+        self.append_person_event(id, ExpectedVersion::Any, ty, &consent, req).await
     }
 
     /// Erases a person: appends `PersonErased` (durable), then destroys the key and revokes the

@@ -330,3 +330,55 @@ impl crate::Engine {
 fn check_text(text: &str, what: &str) -> Result<String, EngineError> {
     workflow::decide::check_note(text, what).map_err(EngineError::Rejected)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(position: u64, event_type: &str, data: serde_json::Value, actor: &str) -> RecordedEvent {
+        RecordedEvent {
+            position,
+            event_id: Uuid::now_v7(),
+            stream_id: question_stream("wohngeld", "120540000000"),
+            version: position,
+            event_type: event_type.into(),
+            schema_version: 1,
+            recorded_at: Timestamp::from_unix_micros(position as i64),
+            actor: Actor::named(actor, actor, store::ActorKind::Person),
+            correlation_id: Uuid::nil(),
+            causation_id: None,
+            data: store::Json::from_value(&data),
+            prev_hash: store::EventHash::GENESIS,
+            hash: store::EventHash::GENESIS,
+        }
+    }
+
+    /// Another server's events may arrive after this one's later ones (its own appends are
+    /// applied at once, the followed log later): the thread still reads in log order, a
+    /// repeat changes nothing, and the last status by position wins.
+    #[test]
+    fn a_thread_is_in_log_order_whatever_order_its_events_arrive_in() {
+        let id = Uuid::now_v7();
+        let asked = event(
+            1,
+            QUESTION_ASKED.0,
+            serde_json::json!({ "questionId": id, "step": "avv", "to": "land", "text": "F" }),
+            "a",
+        );
+        let first =
+            event(2, QUESTION_ANSWERED.0, serde_json::json!({ "questionId": id, "text": "eins" }), "b");
+        let second =
+            event(3, QUESTION_ANSWERED.0, serde_json::json!({ "questionId": id, "text": "zwei" }), "c");
+        let resolved = event(4, QUESTION_RESOLVED.0, serde_json::json!({ "questionId": id }), "a");
+        let reopened = event(5, QUESTION_REOPENED.0, serde_json::json!({ "questionId": id }), "b");
+        let board = QuestionBoard::default();
+        for e in [&asked, &second, &reopened, &first, &resolved, &second, &asked] {
+            board.apply(e);
+        }
+        let q = board.get(id).expect("the thread");
+        let texts: Vec<&str> = q.messages.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(texts, ["F", "eins", "zwei"]);
+        assert!(q.is_open(), "the reopening (position 5) is the last word");
+        assert_eq!(q.unread_for("a"), 2);
+    }
+}

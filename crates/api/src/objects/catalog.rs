@@ -26,6 +26,16 @@ pub struct BackOfficeSystem {
 }
 
 impl BackOfficeSystem {
+    /// Every back-office system of the administration `ars`, by area.
+    pub(crate) fn all_of(engine: &engine::Engine, ars: &str) -> Vec<BackOfficeSystem> {
+        engine.read_catalog(|c| {
+            c.authorities
+                .get(ars)
+                .map(|e| e.back_office.iter().map(|(area, s)| BackOfficeSystem::of(area, s)).collect())
+                .unwrap_or_default()
+        })
+    }
+
     pub(crate) fn of(area: &str, s: &catalog::events::BackOfficeSystem) -> BackOfficeSystem {
         BackOfficeSystem {
             area: area.to_owned(),
@@ -85,13 +95,7 @@ impl Authority {
     /// The back-office systems (Fachverfahren) it uses, by subject area, as its staff recorded
     /// them (`setBackOfficeSystem`).
     async fn back_office_systems(&self, ctx: &Context<'_>) -> Vec<BackOfficeSystem> {
-        state(ctx)
-            .engine
-            .catalog()
-            .authorities
-            .get(&self.0.ars)
-            .map(|e| e.back_office.iter().map(|(area, s)| BackOfficeSystem::of(area, s)).collect())
-            .unwrap_or_default()
+        BackOfficeSystem::all_of(&state(ctx).engine, &self.0.ars)
     }
     /// Its rollouts (within the token's scope).
     #[graphql(complexity = "page_complexity(first, child_complexity)")]

@@ -166,6 +166,11 @@ impl NetworkQuery {
         let me = home(c);
         let my_kreis = me.map(landkreis_of);
         let my_seat = me.and_then(|a| seats().get(a).copied());
+        // The persons who may be named for this service, by administration (one pass).
+        let mut named: HashMap<String, Vec<uuid::Uuid>> = HashMap::new();
+        for p in s.engine.persons().all().into_iter().filter(|p| p.named_for(&service_key)) {
+            named.entry(p.ars).or_default().push(p.id);
+        }
         let mut peers = Vec::new();
         let area =
             catalog.services.get(&service_key).map(|s| s.service.subject_area.clone()).unwrap_or_default();
@@ -196,13 +201,12 @@ impl NetworkQuery {
                 }
             };
             let mut contacts = Vec::new();
-            for p in s.engine.persons().of_authority(&r.ars).into_iter().filter(|p| p.named_for(&service_key))
-            {
+            for &id in named.get(&r.ars).into_iter().flatten() {
                 if let Some(Personal::Readable(d)) =
-                    s.engine.person_details(p.id).await.map_err(engine_error)?
+                    s.engine.person_details(id).await.map_err(engine_error)?
                 {
                     contacts.push(NetworkContact {
-                        id: ID(p.id.to_string()),
+                        id: ID(id.to_string()),
                         name: d.name,
                         function: d.function,
                         email: d.email,
@@ -270,6 +274,19 @@ fn consentable(ctx: &Context<'_>, id: uuid::Uuid) -> async_graphql::Result<Calle
     }
 }
 
+/// Gives or withdraws a consent for the caller, when it may.
+async fn consent(ctx: &Context<'_>, input: ContactConsentInput, give: bool) -> async_graphql::Result<Person> {
+    let id = person_id(&input.person_id)?;
+    let c = consentable(ctx, id)?;
+    let record = state(ctx)
+        .engine
+        .set_contact_consent(id, input.service_key.as_deref(), give, &invocation(ctx, &c))
+        .await
+        .map_err(engine_error)?;
+    remember_head(ctx).await;
+    Person::of(ctx, record).await
+}
+
 #[Object]
 impl NetworkMutation {
     /// The person agrees to be named as a contact for a service (or every service) in the
@@ -279,15 +296,7 @@ impl NetworkMutation {
         ctx: &Context<'_>,
         input: ContactConsentInput,
     ) -> async_graphql::Result<Person> {
-        let id = person_id(&input.person_id)?;
-        let c = consentable(ctx, id)?;
-        let record = state(ctx)
-            .engine
-            .give_contact_consent(id, input.service_key.as_deref(), &invocation(ctx, &c))
-            .await
-            .map_err(engine_error)?;
-        remember_head(ctx).await;
-        Person::of(ctx, record).await
+        consent(ctx, input, true).await
     }
 
     /// The consent is withdrawn (`ContactConsentWithdrawn`), effective at once everywhere.
@@ -296,15 +305,7 @@ impl NetworkMutation {
         ctx: &Context<'_>,
         input: ContactConsentInput,
     ) -> async_graphql::Result<Person> {
-        let id = person_id(&input.person_id)?;
-        let c = consentable(ctx, id)?;
-        let record = state(ctx)
-            .engine
-            .withdraw_contact_consent(id, input.service_key.as_deref(), &invocation(ctx, &c))
-            .await
-            .map_err(engine_error)?;
-        remember_head(ctx).await;
-        Person::of(ctx, record).await
+        consent(ctx, input, false).await
     }
 }
 
@@ -351,7 +352,9 @@ impl SolutionFound {
         if !self.0.solution.share_name {
             return None;
         }
-        state(ctx).engine.catalog().authorities.get(&self.0.ars).map(|a| Authority(a.authority.clone()))
+        state(ctx)
+            .engine
+            .read_catalog(|c| c.authorities.get(&self.0.ars).map(|a| Authority(a.authority.clone())))
     }
 }
 
@@ -585,16 +588,6 @@ impl BackOfficeMutation {
             .await
             .map_err(engine_error)?;
         remember_head(ctx).await;
-        Ok(s.engine
-            .catalog()
-            .authorities
-            .get(&input.ars)
-            .map(|e| {
-                e.back_office
-                    .iter()
-                    .map(|(area, b)| crate::objects::catalog::BackOfficeSystem::of(area, b))
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(crate::objects::catalog::BackOfficeSystem::all_of(&s.engine, &input.ars))
     }
 }

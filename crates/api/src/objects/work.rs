@@ -215,16 +215,19 @@ pub(crate) async fn task_list(
     let me = c.actor().id;
     let party = party_of(c);
     let threads = s.engine.questions().all(|q| rollout_ids.contains(&q.rollout_id()));
-    let mut unread = 0;
+    // Unread messages per (rollout, step), then onto the step tasks: one pass each.
+    let mut unread_on: std::collections::HashMap<(String, &str), usize> = std::collections::HashMap::new();
     for q in &threads {
         let n = q.unread_for(&me);
-        unread += n as u64;
         if n > 0 {
-            for t in items.iter_mut().filter(|t| {
-                t.rollout.id() == q.rollout_id() && t.rollout.definition.steps[t.step].id == q.step
-            }) {
-                t.unread += n;
-            }
+            *unread_on.entry((q.rollout_id(), q.step.as_str())).or_insert(0) += n;
+        }
+    }
+    let unread = unread_on.values().sum::<usize>() as u64;
+    if !unread_on.is_empty() {
+        for t in &mut items {
+            let step = t.rollout.definition.steps[t.step].id.as_str();
+            t.unread += unread_on.get(&(t.rollout.id(), step)).copied().unwrap_or(0);
         }
     }
     if filter.overdue != Some(true) {

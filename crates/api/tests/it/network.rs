@@ -10,29 +10,15 @@ use engine::TokenRole;
 use serde_json::{json, Value};
 use store::{EventStore, MemoryStore};
 
-use crate::support::{caller, run, schema_over, Api};
+use crate::support::{caller, code, execute_with, run, schema_over, Api};
 
 const A: &str = "120520000000"; // Cottbus
 const B: &str = "120540000000"; // Potsdam
 
-async fn execute(api: &Api, who: &api::Caller, query: &str, variables: Value) -> async_graphql::Response {
-    let request =
-        async_graphql::Request::new(query).variables(async_graphql::Variables::from_json(variables));
-    api.schema.execute(request.data(who.clone())).await
-}
-
 async fn ok(api: &Api, who: &api::Caller, query: &str, variables: Value) -> Value {
-    let r = execute(api, who, query, variables).await;
+    let r = execute_with(api, who, query, variables).await;
     assert!(r.errors.is_empty(), "{query}: {:?}", r.errors);
     r.data.into_json().expect("json")
-}
-
-fn code(response: &async_graphql::Response) -> Option<String> {
-    let ext = response.errors.first()?.extensions.as_ref()?;
-    match ext.get("code")? {
-        async_graphql::Value::String(s) => Some(s.clone()),
-        _ => None,
-    }
 }
 
 async fn register(api: &Api, who: &api::Caller, ars: &str, name: &str) -> String {
@@ -56,7 +42,7 @@ async fn peers_show_phase_and_consented_contacts_and_nothing_else() {
     ok(&api, &staff_b, "mutation($e: JSON!) { completeStep(input: { rolloutId: \"wohngeld:120540000000\", stepId: \"interesse\", evidence: $e, comment: \"interner Vermerk 4711\" }) { rollout { version } } }", json!({ "e": { "datum": "2026-10-01", "kontakt": uwe } })).await;
 
     // Nobody else may give Berta's consent.
-    let refused = execute(
+    let refused = execute_with(
         &api,
         &staff_a,
         "mutation($p: ID!) { giveContactConsent(input: { personId: $p, serviceKey: \"wohngeld\" }) { id } }",
@@ -145,15 +131,18 @@ async fn peers_show_phase_and_consented_contacts_and_nothing_else() {
 
     // The other scopes stay: no rollout, no list entry, no audit log of B.
     assert_eq!(
-        code(&execute(&api, &staff_a, "{ rollout(id: \"wohngeld:120540000000\") { id } }", json!({})).await)
-            .as_deref(),
+        code(
+            &execute_with(&api, &staff_a, "{ rollout(id: \"wohngeld:120540000000\") { id } }", json!({}))
+                .await
+        )
+        .as_deref(),
         Some("FORBIDDEN")
     );
     let own = ok(&api, &staff_a, "{ rollouts(first: 500) { edges { node { ars } } } }", json!({})).await;
     assert!(own["rollouts"]["edges"].as_array().expect("edges").iter().all(|e| e["node"]["ars"] == A));
     assert_eq!(
         code(
-            &execute(
+            &execute_with(
                 &api,
                 &staff_a,
                 "{ events(filter: { ars: \"120540000000\" }) { edges { node { type } } } }",
@@ -169,12 +158,12 @@ async fn peers_show_phase_and_consented_contacts_and_nothing_else() {
     let set = "mutation($i: BackOfficeSystemInput!) { setBackOfficeSystem(input: $i) { area product vendor version } }";
     let mine = json!({ "i": { "ars": B, "area": "Arbeit & Ruhestand", "product": "SoziaPro", "vendor": "Beispiel-Software AG", "version": "7.2" } });
     assert_eq!(
-        code(&execute(&api, &staff_a, set, mine.clone()).await).as_deref(),
+        code(&execute_with(&api, &staff_a, set, mine.clone()).await).as_deref(),
         Some("FORBIDDEN"),
         "not another's"
     );
     let wrong = json!({ "i": { "ars": B, "area": "Gibt es nicht", "product": "SoziaPro", "vendor": "X" } });
-    assert_eq!(code(&execute(&api, &staff_b, set, wrong).await).as_deref(), Some("REJECTED"));
+    assert_eq!(code(&execute_with(&api, &staff_b, set, wrong).await).as_deref(), Some("REJECTED"));
     let recorded = ok(&api, &staff_b, set, mine).await;
     assert_eq!(
         recorded["setBackOfficeSystem"],
@@ -248,7 +237,7 @@ async fn solutions_are_found_in_german_and_blockages_group_and_escalate() {
     ok(&api, &staff_b, unblock, json!({ "i": { "rolloutId": format!("wohngeld:{B}"), "reason": "erledigt", "solution": "Das Zertifikat bei der DOI-Zertifizierungsstelle beantragt, Vorlage des Landes genutzt.", "shareName": true } })).await;
     ok(&api, &staff_a, block, json!({ "i": { "rolloutId": format!("wohngeld:{A}"), "reason": "Vertrag fehlt", "category": "VERTRAG_RECHT" } })).await;
     ok(&api, &staff_a, unblock, json!({ "i": { "rolloutId": format!("wohngeld:{A}"), "reason": "erledigt", "solution": "Nachtrag zum Rechenzentrumsvertrag geschlossen." } })).await;
-    let bad = execute(
+    let bad = execute_with(
         &api,
         &staff_a,
         block,
@@ -273,6 +262,11 @@ async fn solutions_are_found_in_german_and_blockages_group_and_escalate() {
     let none = ok(&api, &staff_a, search, json!({ "q": "Zertifikate", "s": "elterngeld" })).await;
     assert_eq!(none["solutions"]["nodes"], json!([]));
 
+    // The index is rebuilt from the log: a second server over the same store finds it too.
+    let again = schema_over(store.clone()).await;
+    let found = ok(&again, &staff_a, search, json!({ "q": "Zertifikate" })).await;
+    assert_eq!(found["solutions"]["nodes"].as_array().map(Vec::len), Some(1), "{found}");
+
     // One vendor blocks three municipalities.
     let ids: Vec<String> = {
         let d = ok(
@@ -295,7 +289,8 @@ async fn solutions_are_found_in_german_and_blockages_group_and_escalate() {
         ok(&api, &admin, block, json!({ "i": { "rolloutId": id, "reason": "Schnittstelle fehlt", "category": "FACHVERFAHREN", "vendor": "Beispiel-Software AG" } })).await;
     }
     assert_eq!(
-        code(&execute(&api, &staff_a, "{ blockages(groupBy: VENDOR) { key } }", json!({})).await).as_deref(),
+        code(&execute_with(&api, &staff_a, "{ blockages(groupBy: VENDOR) { key } }", json!({})).await)
+            .as_deref(),
         Some("FORBIDDEN")
     );
     // The admin's own read waits until its blocks are folded; the manager's reads come after.

@@ -7,25 +7,13 @@ use engine::TokenRole;
 use serde_json::json;
 use store::{EventStore, MemoryStore};
 
-use crate::support::{caller, run, schema_over};
+use crate::support::{caller, code, execute, run, schema_over};
 
 const A: &str = "120520000000";
 const B: &str = "120540000000";
 const NAME: &str = "Erika Mustermann-Löschtest";
 const EMAIL: &str = "erika.loeschtest@amt.example.de";
 const PHONE: &str = "+49 331 8661234";
-
-async fn execute(api: &crate::support::Api, who: &api::Caller, query: &str) -> async_graphql::Response {
-    api.schema.execute(async_graphql::Request::new(query).data(who.clone())).await
-}
-
-fn code(response: &async_graphql::Response) -> Option<String> {
-    let ext = response.errors.first()?.extensions.as_ref()?;
-    match ext.get("code")? {
-        async_graphql::Value::String(s) => Some(s.clone()),
-        _ => None,
-    }
-}
 
 /// Every stored event's bytes, as one buffer.
 async fn log_bytes(store: &dyn EventStore) -> Vec<u8> {

@@ -54,3 +54,29 @@ pub async fn run(schema: &api::schema::ApiSchema, p: &Caller, query: &str) -> se
     assert!(response.errors.is_empty(), "{:?}", response.errors);
     response.data.into_json().expect("json")
 }
+
+/// Runs `query` as `who`; the whole response (errors included).
+pub async fn execute(api: &Api, who: &Caller, query: &str) -> async_graphql::Response {
+    api.schema.execute(async_graphql::Request::new(query).data(who.clone())).await
+}
+
+/// Runs `query` with `variables` as `who`; the whole response.
+pub async fn execute_with(
+    api: &Api,
+    who: &Caller,
+    query: &str,
+    variables: serde_json::Value,
+) -> async_graphql::Response {
+    let request =
+        async_graphql::Request::new(query).variables(async_graphql::Variables::from_json(variables));
+    api.schema.execute(request.data(who.clone())).await
+}
+
+/// The `extensions.code` of a response's first error.
+pub fn code(response: &async_graphql::Response) -> Option<String> {
+    let ext = response.errors.first()?.extensions.as_ref()?;
+    match ext.get("code")? {
+        async_graphql::Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}

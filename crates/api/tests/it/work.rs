@@ -12,24 +12,12 @@ use serde_json::{json, Value};
 use store::{EventStore, MemoryStore};
 use workflow::decide::Command;
 
-use crate::support::{caller, run, schema_over, Api};
+use crate::support::{caller, code, execute, run, schema_over, Api};
 
 const A: &str = "120520000000";
 const B: &str = "120540000000";
 const LAND: &str = "120000000000";
 const DAHME_SPREEWALD: &str = "120610000000";
-
-async fn execute(api: &Api, who: &api::Caller, query: &str) -> async_graphql::Response {
-    api.schema.execute(async_graphql::Request::new(query).data(who.clone())).await
-}
-
-fn code(response: &async_graphql::Response) -> Option<String> {
-    let ext = response.errors.first()?.extensions.as_ref()?;
-    match ext.get("code")? {
-        async_graphql::Value::String(s) => Some(s.clone()),
-        _ => None,
-    }
-}
 
 /// Completes `step` of a rollout as `who` with the definition's example evidence.
 async fn complete(api: &Api, who: &api::Caller, service: &str, ars: &str, step: &str) {
