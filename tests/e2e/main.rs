@@ -14,4 +14,5 @@ mod operations;
 mod persons;
 mod postgres;
 mod report;
+mod security;
 mod workflow_check;

@@ -27,6 +27,7 @@ mod query;
 mod report;
 pub mod schema;
 pub mod server;
+mod socket;
 mod solutions;
 mod state;
 pub mod subscriptions;

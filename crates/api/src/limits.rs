@@ -23,6 +23,13 @@ pub const BODY_BYTES_MAX: usize = 256 * 1024;
 /// Bytes of an over-long body read and discarded before the `413` is sent, so that a client
 /// sending it all at once sees the answer; beyond it the connection is closed.
 pub const BODY_DRAIN_MAX: usize = 32 * 1024 * 1024;
+/// Bytes of one WebSocket frame or message at most (as of an HTTP body).
+pub const WS_MESSAGE_BYTES_MAX: usize = BODY_BYTES_MAX;
+/// Bytes of a WebSocket message before `connection_init` named a valid token (a token and a
+/// few headers fit many times).
+pub const WS_INIT_BYTES_MAX: usize = 16 * 1024;
+/// How long a WebSocket may stay open without a valid `connection_init`.
+pub const WS_INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Events the read models may lag behind the log while `/readyz` still answers ready.
 pub const READY_LAG_MAX: u64 = 10_000;
 /// How long a query waits at most for the read models to fold its token's own changes.

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use async_graphql::ServerError;
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, State};
@@ -17,7 +16,7 @@ use axum::Router;
 use engine::TokenRegistry;
 
 use crate::caller::Caller;
-use crate::limits::{BODY_BYTES_MAX, BODY_DRAIN_MAX, READY_LAG_MAX};
+use crate::limits::{BODY_BYTES_MAX, BODY_DRAIN_MAX, READY_LAG_MAX, WS_MESSAGE_BYTES_MAX};
 use crate::metrics::{Metrics, StoreStats};
 use crate::schema::ApiSchema;
 use crate::RequestId;
@@ -267,48 +266,23 @@ async fn metrics(State(state): State<AppState>) -> Response {
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
-/// `GET /graphql`: a WebSocket for subscriptions (`graphql-transport-ws`). The token comes in
-/// the `connection_init` payload (`{"Authorization": "Bearer <token>"}`) or in the upgrade
-/// request's `Authorization` header; without a valid one the connection is closed.
-async fn websocket(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    protocol: GraphQLProtocol,
-    upgrade: WebSocketUpgrade,
-) -> Response {
+/// `GET /graphql`: a WebSocket for subscriptions (`graphql-transport-ws`, `crate::socket`). The
+/// token comes in the `connection_init` payload (`{"Authorization": "Bearer <token>"}`) or in
+/// the upgrade request's `Authorization` header; without a valid one the connection is closed.
+async fn websocket(state: AppState, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
     let header_token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|v| v.trim().to_owned());
-    upgrade.protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| {
-        let tokens = state.tokens.clone();
-        let projector = state.projector.clone();
-        GraphQLWebSocket::new(socket, state.schema.clone(), protocol)
-            .on_connection_init(move |payload: serde_json::Value| async move {
-                let from_payload = ["Authorization", "authorization"]
-                    .iter()
-                    .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
-                    .and_then(|v| v.strip_prefix("Bearer "))
-                    .map(|v| v.trim().to_owned());
-                let token = from_payload.or(header_token);
-                match token
-                    .as_deref()
-                    .and_then(|t| Caller::authenticate(&tokens, t, || association_scope(&projector)))
-                {
-                    Some(principal) => {
-                        let mut data = async_graphql::Data::default();
-                        data.insert(principal);
-                        data.insert(RequestId(uuid::Uuid::now_v7()));
-                        Ok(data)
-                    }
-                    None => {
-                        Err(async_graphql::Error::new("UNAUTHENTICATED: a valid bearer token is required"))
-                    }
-                }
-            })
-            .serve()
-    })
+    let protocol = crate::socket::protocol(
+        headers.get(axum::http::header::SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok()),
+    );
+    upgrade
+        .max_message_size(WS_MESSAGE_BYTES_MAX)
+        .max_frame_size(WS_MESSAGE_BYTES_MAX)
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| crate::socket::serve(socket, state, protocol, header_token))
 }
 
 fn error_response(code: &str, message: &str) -> async_graphql::Response {
@@ -513,15 +487,11 @@ async fn graphql_get(State(state): State<AppState>, request: axum::extract::Requ
         .get(axum::http::header::UPGRADE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
     if upgrade {
-        let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &state).await {
-            Ok(p) => p,
-            Err(e) => return e.into_response(),
-        };
         let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
             Ok(ws) => ws,
             Err(e) => return e.into_response(),
         };
-        return websocket(State(state), parts.headers, protocol, ws).await;
+        return websocket(state, parts.headers, ws).await;
     }
     let started = std::time::Instant::now();
     let request_id = uuid::Uuid::now_v7();

@@ -130,9 +130,14 @@ pub(crate) fn state<'a>(ctx: &'a Context<'_>) -> &'a ApiState {
     ctx.data_unchecked::<ApiState>()
 }
 
-/// The authenticated caller, or `UNAUTHENTICATED`.
+/// The authenticated caller, or `UNAUTHENTICATED` — also when its token was revoked (or its
+/// person erased) after the request or the WebSocket authenticated it: every operation checks.
 pub(crate) fn caller<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Caller> {
-    ctx.data_opt::<Caller>().ok_or_else(|| coded("UNAUTHENTICATED", "a bearer token is required"))
+    let c = ctx.data_opt::<Caller>().ok_or_else(|| coded("UNAUTHENTICATED", "a bearer token is required"))?;
+    if !state(ctx).engine.tokens().is_active(c.token_id) {
+        return Err(coded("UNAUTHENTICATED", "Das Token wurde widerrufen; melden Sie sich neu an."));
+    }
+    Ok(c)
 }
 
 /// The caller, when it may change something.

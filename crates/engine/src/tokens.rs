@@ -141,9 +141,18 @@ pub(crate) fn secret() -> Result<String, String> {
 
 /// Every token ever issued, folded from the token streams (tokens number in the hundreds: held
 /// in memory).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TokenRegistry {
     by_id: RwLock<HashMap<Uuid, (TokenIssued, bool)>>,
+    /// Counts the revocations applied; whoever holds a token's connection open (a WebSocket)
+    /// watches it and checks its token again when it moves.
+    revocations: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for TokenRegistry {
+    fn default() -> TokenRegistry {
+        TokenRegistry { by_id: RwLock::default(), revocations: tokio::sync::watch::Sender::new(0) }
+    }
 }
 
 impl TokenRegistry {
@@ -166,6 +175,8 @@ impl TokenRegistry {
                 Ok(r) => {
                     if let Some(entry) = map.get_mut(&r.token_id) {
                         entry.1 = false;
+                        drop(map);
+                        self.revocations.send_modify(|n| *n += 1);
                     }
                 }
                 Err(err) => tracing::warn!(position = e.position, error = %err, "an unreadable TokenRevoked"),
@@ -176,6 +187,16 @@ impl TokenRegistry {
     /// The token and whether it is still active.
     pub fn get(&self, token_id: Uuid) -> Option<(TokenIssued, bool)> {
         self.by_id.read().unwrap_or_else(|p| p.into_inner()).get(&token_id).cloned()
+    }
+
+    /// Whether the token is known and not revoked.
+    pub fn is_active(&self, token_id: Uuid) -> bool {
+        self.by_id.read().unwrap_or_else(|p| p.into_inner()).get(&token_id).is_some_and(|(_, active)| *active)
+    }
+
+    /// Moves whenever a token is revoked (here or, followed from the log, on another server).
+    pub fn revocations(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.revocations.subscribe()
     }
 
     /// The token a bearer secret (`efa_<id>_<secret>`) belongs to, if it is valid and active.

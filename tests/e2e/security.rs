@@ -1,0 +1,171 @@
+//! The attacks of the security review (issue 31), each against the real binary: revocation that
+//! reaches open sockets, requests and sockets that must not exhaust the server, scopes, write
+//! rates, content that must not break downloads, key files, readiness.
+
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::support::{next_message, Server};
+
+/// The peak resident memory of a process in KiB (`VmHWM`).
+fn peak_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+/// A WebSocket speaking `graphql-transport-ws`, not yet initialised.
+fn socket(server: &Server) -> tungstenite::WebSocket<TcpStream> {
+    use tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{}/graphql", server.address).into_client_request().expect("request");
+    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().expect("header"));
+    let stream = TcpStream::connect(&server.address).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let (ws, _) = tungstenite::client(request, stream).expect("handshake");
+    ws
+}
+
+fn send(ws: &mut tungstenite::WebSocket<TcpStream>, message: Value) -> tungstenite::Result<()> {
+    ws.send(tungstenite::Message::Text(message.to_string().into()))
+}
+
+/// The close code the server ends the socket with (`None`: closed without a code, or reset).
+fn close_code(ws: &mut tungstenite::WebSocket<TcpStream>) -> Option<u16> {
+    loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+fn init(ws: &mut tungstenite::WebSocket<TcpStream>, token: &str) {
+    send(ws, json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }))
+        .expect("init");
+    let ack = next_message(ws).expect("ack");
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+}
+
+fn issue(server: &Server, role: &str, authorities: &[&str]) -> (String, String) {
+    let r = server.gql(
+        Some(&server.admin),
+        "mutation($i: IssueTokenInput!) { issueToken(input: $i) { id token } }",
+        json!({ "i": { "name": format!("{role} Test"), "role": role, "authorities": authorities, "services": ["wohngeld"] } }),
+    );
+    let t = &r["data"]["issueToken"];
+    (
+        t["id"].as_str().unwrap_or_else(|| panic!("{r}")).to_owned(),
+        t["token"].as_str().expect("token").to_owned(),
+    )
+}
+
+#[test]
+fn a_revoked_token_closes_its_open_sockets_and_runs_nothing_more() {
+    let server = Server::start();
+    let (id, token) = issue(&server, "project-manager", &[]);
+    let mut ws = socket(&server);
+    init(&mut ws, &token);
+    send(&mut ws, json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { events { position } }" } }))
+        .expect("subscribe");
+    // The socket works: a query over it is answered.
+    send(&mut ws, json!({ "id": "2", "type": "subscribe", "payload": { "query": "{ me { role } }" } }))
+        .expect("query");
+    let answered = loop {
+        let m = next_message(&mut ws).expect("a message");
+        if m["id"] == "2" && m["type"] == "next" {
+            break m;
+        }
+    };
+    assert_eq!(answered["payload"]["data"]["me"]["role"], "project-manager", "{answered}");
+    let r = server.gql(
+        Some(&server.admin),
+        "mutation($id: ID!) { revokeToken(id: $id, reason: \"ausgeschieden\") }",
+        json!({ "id": id }),
+    );
+    assert_eq!(r["data"]["revokeToken"], true, "{r}");
+    // The server closes the socket with 4403 without being asked anything.
+    assert_eq!(close_code(&mut ws), Some(4403));
+    // A new socket with the token is refused at connection_init, HTTP too.
+    let mut again = socket(&server);
+    send(
+        &mut again,
+        json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }),
+    )
+    .expect("init");
+    assert!(matches!(next_message(&mut again), None), "a revoked token was acknowledged");
+    let r = server.gql(Some(&token), "{ me { role } }", json!({}));
+    assert_eq!(r["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{r}");
+}
+
+#[test]
+fn an_erased_persons_token_loses_its_socket_at_once() {
+    let server = Server::start();
+    let person = server.contact("120540000000");
+    let r = server.gql(
+        Some(&server.admin),
+        "mutation($i: IssueTokenInput!) { issueToken(input: $i) { token } }",
+        json!({ "i": { "name": "Arbeitsplatz 3", "role": "authority-staff", "authorities": ["120540000000"], "personId": person } }),
+    );
+    let token = r["data"]["issueToken"]["token"].as_str().unwrap_or_else(|| panic!("{r}")).to_owned();
+    let mut ws = socket(&server);
+    init(&mut ws, &token);
+    let r = server.gql(
+        Some(&server.admin),
+        "mutation($i: ErasePersonInput!) { erasePerson(input: $i) { id } }",
+        json!({ "i": { "personId": person, "reason": "Antrag nach Art. 17 DSGVO" } }),
+    );
+    assert!(r["errors"].is_null(), "{r}");
+    assert_eq!(close_code(&mut ws), Some(4403));
+}
+
+#[test]
+fn a_socket_is_bounded_before_sign_in_and_after() {
+    let server = Server::start();
+    let pid = server.child.id();
+    let before = peak_kib(pid);
+    // 60 MB of `[0,0,…]` as connection_init: refused before it is read whole, never parsed.
+    let mut ws = socket(&server);
+    let mut huge = String::with_capacity(60_000_000);
+    huge.push_str(r#"{"type":"connection_init","payload":{"x":["#);
+    while huge.len() < 60_000_000 {
+        huge.push_str("0,");
+    }
+    huge.push_str("0]}}");
+    let _ = ws.send(tungstenite::Message::Text(huge.into()));
+    assert!(matches!(close_code(&mut ws), Some(1009) | None));
+    // A message under the frame limit but over the one before sign-in: 1009 as well.
+    let mut ws = socket(&server);
+    let padding = "x".repeat(40 * 1024);
+    send(&mut ws, json!({ "type": "connection_init", "payload": { "pad": padding } })).expect("send");
+    assert_eq!(close_code(&mut ws), Some(1009));
+    // Signed in, a message up to the limit is taken; one over it closes the socket.
+    let mut ws = socket(&server);
+    init(&mut ws, &server.admin);
+    let query = format!("{{ me {{ role }} }} # {}", "x".repeat(100 * 1024));
+    send(&mut ws, json!({ "id": "1", "type": "subscribe", "payload": { "query": query } })).expect("send");
+    let m = next_message(&mut ws).expect("an answer");
+    assert_eq!(m["payload"]["data"]["me"]["role"], "admin", "{m}");
+    let query = format!("{{ me {{ role }} }} # {}", "x".repeat(300 * 1024));
+    let _ = send(&mut ws, json!({ "id": "2", "type": "subscribe", "payload": { "query": query } }));
+    assert!(matches!(close_code(&mut ws), Some(1009) | None));
+    let grown_mib = peak_kib(pid).saturating_sub(before) / 1024;
+    assert!(grown_mib < 64, "the server's peak memory grew by {grown_mib} MiB");
+    // It still serves.
+    assert_eq!(server.gql(Some(&server.admin), "{ me { role } }", json!({}))["data"]["me"]["role"], "admin");
+}
+
+#[test]
+fn a_socket_without_connection_init_is_closed_after_ten_seconds() {
+    let server = Server::start();
+    let mut ws = socket(&server);
+    let started = Instant::now();
+    assert_eq!(close_code(&mut ws), Some(4408));
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(9) && waited < Duration::from_secs(25), "{waited:?}");
+}
