@@ -2,6 +2,7 @@
 //! reaches open sockets, requests and sockets that must not exhaust the server, scopes, write
 //! rates, content that must not break downloads, key files, readiness.
 
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -168,4 +169,71 @@ fn a_socket_without_connection_init_is_closed_after_ten_seconds() {
     assert_eq!(close_code(&mut ws), Some(4408));
     let waited = started.elapsed();
     assert!(waited >= Duration::from_secs(9) && waited < Duration::from_secs(25), "{waited:?}");
+}
+
+/// A blocking connection to `address` from the loopback address `from` (another peer than
+/// 127.0.0.1 for the server's per-address cap).
+fn connect_from(from: &str, address: &str) -> TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let stream = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind(format!("{from}:0").parse().expect("address")).expect("bind");
+        socket.connect(address.parse().expect("address")).await.expect("connect")
+    });
+    let stream = stream.into_std().expect("std");
+    stream.set_nonblocking(false).expect("blocking");
+    stream
+}
+
+fn healthz_from(from: &str, address: &str) -> String {
+    let mut s = connect_from(from, address);
+    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[test]
+fn slow_and_idle_connections_are_capped_per_address_and_closed_after_ten_seconds() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().to_owned();
+    let server = Server::spawn_with(&path, dir, &["--connections-per-peer-max", "50"]);
+    // 300 slowloris connections from 127.0.0.1: each sends half a request head and waits.
+    let mut slow = Vec::new();
+    for _ in 0..300 {
+        let mut s = TcpStream::connect(&server.address).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n");
+        slow.push(s);
+    }
+    // Another address is served at once.
+    let started = Instant::now();
+    let answer = healthz_from("127.0.0.2", &server.address);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    // 250 of the 300 were refused at once with 503; the 50 admitted are closed by the server
+    // after the header timeout, without an answer.
+    let mut refused = 0;
+    let mut held = Vec::new();
+    for mut s in slow {
+        s.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+        let mut out = Vec::new();
+        match s.read_to_end(&mut out) {
+            Ok(_) if String::from_utf8_lossy(&out).starts_with("HTTP/1.1 503") => refused += 1,
+            _ => held.push(s),
+        }
+    }
+    assert_eq!((refused, held.len()), (250, 50));
+    let started = Instant::now();
+    for mut s in held {
+        s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        let mut out = Vec::new();
+        let r = s.read_to_end(&mut out);
+        assert!(r.is_ok() || out.is_empty(), "{r:?}");
+    }
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(15), "slow connections stayed open {waited:?}");
+    // A request from 127.0.0.1 is served again.
+    assert_eq!(server.get("/healthz"), 200);
 }

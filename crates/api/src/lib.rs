@@ -18,6 +18,7 @@ pub mod consistency;
 pub mod documents;
 mod downloads;
 pub mod limits;
+pub mod listener;
 pub mod metrics;
 mod mutation;
 mod objects;

@@ -30,6 +30,16 @@ pub const WS_MESSAGE_BYTES_MAX: usize = BODY_BYTES_MAX;
 pub const WS_INIT_BYTES_MAX: usize = 16 * 1024;
 /// How long a WebSocket may stay open without a valid `connection_init`.
 pub const WS_INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection may take to send a request's head (and stay idle between requests).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request body may take to arrive whole.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections open at once, by default (`rollout serve --connections-max`).
+pub const CONNECTIONS_MAX: usize = 4096;
+/// Connections open at once from one address, by default (`--connections-per-peer-max`).
+pub const CONNECTIONS_PER_PEER_MAX: usize = 256;
+/// How long a stopping server waits for its open connections to finish.
+pub const CONNECTION_DRAIN_MAX: Duration = Duration::from_secs(10);
 /// Events the read models may lag behind the log while `/readyz` still answers ready.
 pub const READY_LAG_MAX: u64 = 10_000;
 /// How long a query waits at most for the read models to fold its token's own changes.

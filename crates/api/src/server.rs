@@ -16,7 +16,7 @@ use axum::Router;
 use engine::TokenRegistry;
 
 use crate::caller::Caller;
-use crate::limits::{BODY_BYTES_MAX, BODY_DRAIN_MAX, READY_LAG_MAX, WS_MESSAGE_BYTES_MAX};
+use crate::limits::{BODY_BYTES_MAX, BODY_DRAIN_MAX, BODY_READ_TIMEOUT, READY_LAG_MAX, WS_MESSAGE_BYTES_MAX};
 use crate::metrics::{Metrics, StoreStats};
 use crate::schema::ApiSchema;
 use crate::RequestId;
@@ -378,6 +378,8 @@ enum BodyProblem {
         drained: bool,
     },
     Broken(String),
+    /// Not arrived whole within [`BODY_READ_TIMEOUT`].
+    Slow,
 }
 
 /// Reads the body up to [`BODY_BYTES_MAX`]. A larger one is refused — at once when the client
@@ -401,7 +403,13 @@ async fn read_body(headers: &HeaderMap, body: axum::body::Body) -> Result<Bytes,
     let mut stream = body.into_data_stream();
     let mut taken = Vec::with_capacity(announced.map_or(4096, |n| n as usize).min(BODY_BYTES_MAX));
     let mut total = 0usize;
-    while let Some(chunk) = stream.next().await {
+    let deadline = tokio::time::Instant::now() + BODY_READ_TIMEOUT;
+    loop {
+        let chunk = match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(_) => return Err(BodyProblem::Slow),
+        };
         let chunk =
             chunk.map_err(|e| BodyProblem::Broken(format!("the request body could not be read: {e}")))?;
         total += chunk.len();
@@ -457,6 +465,16 @@ async fn graphql_post(state: AppState, headers: HeaderMap, body: axum::body::Bod
                     .headers_mut()
                     .insert(axum::http::header::CONNECTION, HeaderValue::from_static("close"));
             }
+            return response;
+        }
+        Err(BodyProblem::Slow) => {
+            let message = format!(
+                "Der Anfragekörper kam nicht binnen {} s vollständig an.",
+                BODY_READ_TIMEOUT.as_secs()
+            );
+            let mut response =
+                respond(StatusCode::REQUEST_TIMEOUT, error_response("LIMIT_EXCEEDED", &message), request_id);
+            response.headers_mut().insert(axum::http::header::CONNECTION, HeaderValue::from_static("close"));
             return response;
         }
         Err(BodyProblem::Broken(message)) => {

@@ -76,6 +76,19 @@ enum Command {
         /// manual one. Without it persons are erased only by `erasePerson`.
         #[arg(long, value_name = "PERIOD", env = "ROLLOUT_PERSON_RETENTION", value_parser = parse_retention)]
         person_retention: Option<engine::Retention>,
+        /// Connections open at once, WebSockets included; one more is answered 503 with
+        /// Retry-After. Lowered to fit the open-file limit (raised to its hard limit at start).
+        #[arg(long, value_name = "N", env = "ROLLOUT_CONNECTIONS_MAX", default_value_t = api::limits::CONNECTIONS_MAX)]
+        connections_max: usize,
+        /// Connections open at once from one IP address (behind a reverse proxy: raise it, or let
+        /// the proxy limit per client).
+        #[arg(
+            long,
+            value_name = "N",
+            env = "ROLLOUT_CONNECTIONS_PER_PEER_MAX",
+            default_value_t = api::limits::CONNECTIONS_PER_PEER_MAX
+        )]
+        connections_per_peer_max: usize,
     },
     /// API tokens (while `rollout serve` runs, use the issueToken / revokeToken mutations).
     #[command(subcommand)]
@@ -399,8 +412,28 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<(), Failure> {
     match command {
-        Command::Serve { store, listen, demo, sled_cache_mb, min_free_mb, person_retention } => {
-            serve::run(&store, listen, demo, sled_cache_mb << 20, min_free_mb << 20, person_retention).await
+        Command::Serve {
+            store,
+            listen,
+            demo,
+            sled_cache_mb,
+            min_free_mb,
+            person_retention,
+            connections_max,
+            connections_per_peer_max,
+        } => {
+            let options = serve::Options {
+                listen,
+                demo,
+                sled_cache_bytes: sled_cache_mb << 20,
+                min_free_bytes: min_free_mb << 20,
+                person_retention,
+                connections: api::listener::ConnectionLimits {
+                    total_max: connections_max,
+                    per_peer_max: connections_per_peer_max,
+                },
+            };
+            serve::run(&store, options).await
         }
         Command::Workflow(WorkflowCommand::Check { files }) => check_workflows(&files),
         Command::Workflow(WorkflowCommand::Publish { store, file, reason }) => {

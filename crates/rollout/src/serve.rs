@@ -50,15 +50,23 @@ impl store::Clock for ShiftableClock {
 /// How often the retention policy looks for persons due for erasure.
 const RETENTION_ROUND: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Runs the server; `sled_cache_bytes` sizes the embedded store's index cache.
-pub async fn run(
-    args: &crate::StoreArgs,
-    listen: SocketAddr,
-    demo: bool,
-    sled_cache_bytes: u64,
-    min_free_bytes: u64,
-    person_retention: Option<engine::Retention>,
-) -> Result<(), Failure> {
+/// What `rollout serve` was asked for.
+#[derive(Debug)]
+pub struct Options {
+    pub listen: SocketAddr,
+    pub demo: bool,
+    /// The embedded store's index cache.
+    pub sled_cache_bytes: u64,
+    pub min_free_bytes: u64,
+    pub person_retention: Option<engine::Retention>,
+    pub connections: api::listener::ConnectionLimits,
+}
+
+/// Runs the server.
+pub async fn run(args: &crate::StoreArgs, options: Options) -> Result<(), Failure> {
+    let Options { listen, demo, sled_cache_bytes, min_free_bytes, person_retention, mut connections } =
+        options;
+    connections.total_max = fit_to_open_files(connections.total_max);
     // With the log in PostgreSQL a data directory is optional: without one, this server writes
     // nothing locally (the checkpoint is kept in the database).
     let location = args.location();
@@ -175,10 +183,7 @@ pub async fn run(
             }
         }
     };
-    axum::serve(listener, router)
-        .with_graceful_shutdown(stop)
-        .await
-        .map_err(|e| Failure(format!("the server stopped: {e}")))?;
+    api::listener::serve(listener, router, connections, stop).await;
     health.abort();
     retention.abort();
     if let Some(cause) = fatal.lock().unwrap_or_else(|p| p.into_inner()).take() {
@@ -196,6 +201,31 @@ pub async fn run(
     projector.checkpoint().await.map_err(|e| Failure(e.to_string()))?;
     say(format_args!("stopped"));
     Ok(())
+}
+
+/// Raises the open-file limit to its hard limit and returns `wanted` connections, or fewer
+/// when the limit leaves no room for them beside the store's files (a reserve of 256).
+fn fit_to_open_files(wanted: usize) -> usize {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if let (Some(current), Some(hard)) = (limit.current, limit.maximum) {
+        if current < hard {
+            limit.current = Some(hard);
+            if let Err(e) = setrlimit(Resource::Nofile, limit.clone()) {
+                tracing::warn!(error = %e, "the open-file limit could not be raised");
+            }
+        }
+    }
+    let open_files = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    let room = usize::try_from(open_files.saturating_sub(256)).unwrap_or(usize::MAX).max(16);
+    if room < wanted {
+        tracing::warn!(
+            open_files,
+            connections = room,
+            "the open-file limit allows fewer connections than asked for"
+        );
+    }
+    wanted.min(room)
 }
 
 /// Resolves on SIGTERM or SIGINT; the handlers are installed when this is called.
