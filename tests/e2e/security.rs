@@ -237,3 +237,49 @@ fn slow_and_idle_connections_are_capped_per_address_and_closed_after_ten_seconds
     // A request from 127.0.0.1 is served again.
     assert_eq!(server.get("/healthz"), 200);
 }
+
+fn refusal(r: &Value) -> (String, String) {
+    let e = &r["errors"][0];
+    (
+        e["extensions"]["code"].as_str().unwrap_or("").to_owned(),
+        e["message"].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+fn aliases(n: usize, field: &str) -> String {
+    format!("{{ {} }}", (0..n).map(|i| format!("a{i}: {field}")).collect::<Vec<_>>().join(" "))
+}
+
+#[test]
+fn amplifying_queries_are_refused_by_their_cost_with_the_limit_named() {
+    let server = Server::start();
+    let admin = Some(server.admin.as_str());
+    // The cycle definition → usedBy → definition, four levels deep: millions of objects.
+    let nested = "{ definition(id: \"efa-onboarding\") { usedBy { definition { definition { usedBy { definition { definition { usedBy { definition { definition { usedBy { key } } } } } } } } } } } }";
+    let (code, message) = refusal(&server.gql(admin, nested, json!({})));
+    assert_eq!(code, "LIMIT_EXCEEDED", "{message}");
+    assert!(message.contains("zu aufwendig") && message.contains("50000"), "{message}");
+    // One level is an ordinary question.
+    let r = server.gql(admin, "{ definition(id: \"efa-onboarding\") { usedBy { key definition { definition { id usedBy { key } } } } } }", json!({}));
+    assert!(r["errors"].is_null(), "{r}");
+    // 500 aliased histories of 500 events with their data.
+    let history =
+        aliases(500, "rollout(id: \"wohngeld:120540000000\") { history(first: 500) { event { data } } }");
+    assert_eq!(refusal(&server.gql(admin, &history, json!({}))).0, "LIMIT_EXCEEDED");
+    // Time travel: 300 rollouts as of a position are refused, a few are answered.
+    let travel = |n| aliases(n, "rollout(id: \"wohngeld:120540000000\", asOf: \"1\") { status }");
+    assert_eq!(refusal(&server.gql(admin, &travel(300), json!({}))).0, "LIMIT_EXCEEDED");
+    let r = server.gql(admin, &travel(5), json!({}));
+    assert!(r["errors"].is_null(), "{r}");
+    // Folds of the whole log: one per request and a chart are fine, three are not.
+    let fold = "progress(groupBy: AUTHORITY, asOf: \"1\") { key rollouts }";
+    assert!(server.gql(admin, &aliases(1, fold), json!({}))["errors"].is_null());
+    assert_eq!(refusal(&server.gql(admin, &aliases(3, fold), json!({}))).0, "LIMIT_EXCEEDED");
+    let chart = "{ progressOverTime(groupBy: AUTHORITY, from: \"2026-01-01T00:00:00Z\", everyDays: 7) { at groups { key rollouts byPhaseStatus { phase status count } } } }";
+    let r = server.gql(admin, chart, json!({}));
+    assert!(r["errors"].is_null(), "{r}");
+    // Definitions with their text, many times over.
+    let sources = aliases(100, "definitions { source }");
+    assert_eq!(refusal(&server.gql(admin, &sources, json!({}))).0, "LIMIT_EXCEEDED");
+    assert_eq!(server.get("/healthz"), 200);
+}

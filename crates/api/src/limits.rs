@@ -8,8 +8,56 @@ pub const DEPTH_MAX: usize = 12;
 /// Depth at most of a document that only introspects (`__schema`, `__type`): the standard
 /// introspection query of graphql-js nests 15 levels.
 pub const INTROSPECTION_DEPTH_MAX: usize = 20;
-/// Query complexity at most (a connection counts its page size times its fields).
-pub const COMPLEXITY_MAX: usize = 10_000;
+/// Query cost at most: roughly the values an answer may hold. Every field costs 1; a list
+/// costs its page size (`first`) or, unpaged, the size it can reach ([`SERVICES_ITEMS`] …)
+/// times the cost of one item; every alias counts again; a fold of the log costs
+/// [`LOG_FOLD_COST`], one rollout as of a past time [`STREAM_FOLD_COST`]. The lists inside one
+/// definition (phases, steps, evidence fields) count once: a definition is bounded by
+/// `workflow::limits` and published by managers only.
+pub const COMPLEXITY_MAX: usize = 50_000;
+/// Sizes unpaged lists are counted at: services of a Land (a definition's `usedBy`,
+/// progress by service), administrations (`peers`, progress by administration), Landkreise
+/// and kreisfreie Städte, definitions (every version), a rollout's steps, its questions, a
+/// question's messages, an administration's persons, blockage groups.
+pub const SERVICES_ITEMS: usize = 64;
+pub const AUTHORITIES_ITEMS: usize = 256;
+pub const LANDKREISE_ITEMS: usize = 24;
+pub const DEFINITIONS_ITEMS: usize = 32;
+pub const ROLLOUT_STEPS_ITEMS: usize = 40;
+pub const QUESTIONS_ITEMS: usize = 20;
+pub const MESSAGES_ITEMS: usize = 20;
+pub const PERSONS_ITEMS: usize = 50;
+pub const BLOCKAGE_GROUPS_ITEMS: usize = 32;
+/// Fields of large text count more: a definition's source (16 KB bundled, up to 1 MiB) and an
+/// event's data (evidence up to 10,000 characters).
+pub const DEFINITION_SOURCE_COST: usize = 100;
+pub const EVENT_DATA_COST: usize = 10;
+/// The cost of folding the whole log (`progress(asOf:)`, `progressOverTime`): at most two in
+/// one request.
+pub const LOG_FOLD_COST: usize = 20_000;
+/// The cost of one rollout as it stood at a past time (`rollout(asOf:)`): its stream folded.
+pub const STREAM_FOLD_COST: usize = 2_000;
+/// Points `progressOverTime` is counted at (a year of weekly points).
+pub const PROGRESS_POINTS_ESTIMATE: usize = 53;
+/// Folds of the log (and of rollouts as of a past time) running at once; more wait their turn
+/// (within [`QUERY_TIME_MAX`]), so they cannot take every core from commands. A fold of the whole
+/// log takes every permit, a rollout's one.
+pub const FOLD_PERMITS: u32 = 4;
+/// How long a query may run (waiting for a fold included) before it is refused.
+pub const QUERY_TIME_MAX: Duration = Duration::from_secs(30);
+/// Bytes of one answer at most; a larger one is replaced by a `LIMIT_EXCEEDED` error.
+pub const RESPONSE_BYTES_MAX: usize = 16 * 1024 * 1024;
+
+/// The cost of an unpaged list of up to `items` entries.
+pub fn list_complexity(items: usize, child_complexity: usize) -> usize {
+    1 + items * child_complexity
+}
+
+/// The cost of `rollout(id, asOf)`.
+pub fn rollout_complexity(as_of: bool, child_complexity: usize) -> usize {
+    1 + child_complexity + if as_of { STREAM_FOLD_COST } else { 0 }
+}
+
 /// Items of one page (`first`) at most.
 pub const PAGE_MAX: usize = 500;
 /// Items of one page when `first` is not given.

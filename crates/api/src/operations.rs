@@ -18,7 +18,7 @@ use async_graphql::extensions::{
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
 use async_graphql::{ErrorExtensionValues, ServerError, ServerResult, Value, Variables};
 
-use crate::limits::{DEPTH_MAX, INTROSPECTION_DEPTH_MAX};
+use crate::limits::{DEPTH_MAX, INTROSPECTION_DEPTH_MAX, QUERY_TIME_MAX};
 use crate::state::ApiState;
 
 /// The schema extension.
@@ -91,7 +91,7 @@ impl Extension for PerRequest {
             let depth = depths.of(set, 0);
             if depth > max {
                 let mut error = ServerError::new(
-                    format!("Query is nested too deep: {depth} levels, at most {max}"),
+                    format!("Die Anfrage ist zu tief verschachtelt: {depth} Ebenen, höchstens {max}"),
                     Some(operation.pos),
                 );
                 let mut ext = ErrorExtensionValues::default();
@@ -124,11 +124,35 @@ impl Extension for PerRequest {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> async_graphql::Response {
-        self.seen.lock().unwrap_or_else(|p| p.into_inner()).validated = true;
+        let kind = {
+            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            seen.validated = true;
+            seen.kind
+        };
         if let Some(executed) = ctx.data_opt::<crate::server::Executed>() {
             executed.0.store(true, std::sync::atomic::Ordering::Relaxed);
         }
-        next.run(ctx, operation_name).await
+        if kind != Some(OperationType::Query) {
+            // A mutation runs to its end: cut short, its change might be stored unanswered.
+            return next.run(ctx, operation_name).await;
+        }
+        match tokio::time::timeout(QUERY_TIME_MAX, next.run(ctx, operation_name)).await {
+            Ok(response) => response,
+            Err(_) => {
+                let mut error = ServerError::new(
+                    format!(
+                        "Die Anfrage hat ihr Zeitbudget von {} s überschritten und wurde abgebrochen; fragen Sie weniger auf einmal (kleinere Seiten, weniger Aliasse, kein asOf).",
+                        QUERY_TIME_MAX.as_secs()
+                    ),
+                    None,
+                );
+                let mut ext = ErrorExtensionValues::default();
+                ext.set("code", "LIMIT_EXCEEDED");
+                ext.set("limit", "QUERY_TIME_MAX");
+                error.extensions = Some(ext);
+                async_graphql::Response::from_errors(vec![error])
+            }
+        }
     }
 }
 

@@ -36,6 +36,20 @@ pub enum ProgressGrouping {
     Authority,
 }
 
+/// The cost of `progress`: one entry per group (as many as the grouping can have), and with
+/// `asOf` a fold of the whole log.
+fn progress_complexity(as_of: bool, by: ProgressGrouping, child_complexity: usize) -> usize {
+    use crate::limits::{
+        list_complexity, AUTHORITIES_ITEMS, LANDKREISE_ITEMS, LOG_FOLD_COST, SERVICES_ITEMS,
+    };
+    let groups = match by {
+        ProgressGrouping::Service => SERVICES_ITEMS,
+        ProgressGrouping::Landkreis => LANDKREISE_ITEMS,
+        ProgressGrouping::Authority => AUTHORITIES_ITEMS,
+    };
+    list_complexity(groups, child_complexity) + if as_of { LOG_FOLD_COST } else { 0 }
+}
+
 /// Counts of one group.
 #[derive(SimpleObject)]
 pub struct ProgressGroup {
@@ -153,6 +167,7 @@ impl CoreQuery {
 
     /// One rollout by id, `"<serviceKey>:<ars>"`, e.g. `wohngeld:120540000000`; with `asOf`
     /// (an RFC 3339 time or a log position) as it stood then, folded from the log.
+    #[graphql(complexity = "crate::limits::rollout_complexity(as_of.is_some(), child_complexity)")]
     async fn rollout(
         &self,
         ctx: &Context<'_>,
@@ -178,6 +193,7 @@ impl CoreQuery {
 
     /// The persons registered for an administration (erased ones included, shown as
     /// `[gelöscht]`), for those who may read them (staff: their own administrations).
+    #[graphql(complexity = "crate::limits::list_complexity(crate::limits::PERSONS_ITEMS, child_complexity)")]
     async fn persons(&self, ctx: &Context<'_>, ars: String) -> async_graphql::Result<Vec<Person>> {
         let c = caller(ctx)?;
         let records = state(ctx).engine.persons().of_authority(&ars);
@@ -246,6 +262,7 @@ impl CoreQuery {
     }
 
     /// Open steps past their due date, longest overdue first (within the token's scope).
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
     async fn overdue(
         &self,
         ctx: &Context<'_>,
@@ -256,6 +273,7 @@ impl CoreQuery {
     }
 
     /// Blocked rollouts, longest blocked first (within the token's scope).
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
     async fn blocked(
         &self,
         ctx: &Context<'_>,
@@ -276,6 +294,9 @@ impl CoreQuery {
 
     /// Every known workflow definition (published into the log, or bundled with the server),
     /// every version, by id and version, with its phases, steps and exact text.
+    #[graphql(
+        complexity = "crate::limits::list_complexity(crate::limits::DEFINITIONS_ITEMS, child_complexity)"
+    )]
     async fn definitions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Definition>> {
         caller(ctx)?;
         Ok(state(ctx).engine.registry().entries().into_iter().map(Definition::new).collect())
@@ -298,6 +319,7 @@ impl CoreQuery {
     }
 
     /// Progress counts of all rollouts the caller may see, grouped.
+    #[graphql(complexity = "progress_complexity(as_of.is_some(), group_by, child_complexity)")]
     async fn progress(
         &self,
         ctx: &Context<'_>,
@@ -334,6 +356,9 @@ impl CoreQuery {
     /// live administrations per service per week). Folded from the log in one pass; points
     /// before the log's last event cannot change any more and are kept, so the same chart asked
     /// again is answered from memory (points at or after it are the current progress).
+    #[graphql(
+        complexity = "crate::limits::LOG_FOLD_COST + crate::limits::PROGRESS_POINTS_ESTIMATE * progress_complexity(false, group_by, 1) + child_complexity"
+    )]
     async fn progress_over_time(
         &self,
         ctx: &Context<'_>,
@@ -370,6 +395,7 @@ impl CoreQuery {
             (0..count).map(|i| vocab::Timestamp::from_unix_micros(from.unix_micros() + i * step)).collect();
         let by = model_group(group_by);
         let s = state(ctx);
+        let _turn = s.fold_turn(crate::limits::FOLD_PERMITS).await?;
         let series = match program {
             None => s.projector.progress_history(&times, by).await,
             Some(_) => {
@@ -503,6 +529,7 @@ async fn rollout_as_of(
     cut: projections::Cut,
 ) -> async_graphql::Result<Option<workflow::Rollout>> {
     let s = state(ctx);
+    let _turn = s.fold_turn(1).await?;
     projections::rollout_as_of(&**s.engine.store(), &**s.engine.registry(), service, ars, cut)
         .await
         .map_err(|e| internal("time travel failed", e))
@@ -514,6 +541,7 @@ async fn model_as_of(
     cut: projections::Cut,
 ) -> async_graphql::Result<projections::ReadModel> {
     let s = state(ctx);
+    let _turn = s.fold_turn(crate::limits::FOLD_PERMITS).await?;
     projections::fold(s.engine.store(), &**s.engine.registry(), cut, |_| {})
         .await
         .map_err(|e| internal("time travel failed", e))

@@ -16,7 +16,10 @@ use axum::Router;
 use engine::TokenRegistry;
 
 use crate::caller::Caller;
-use crate::limits::{BODY_BYTES_MAX, BODY_DRAIN_MAX, BODY_READ_TIMEOUT, READY_LAG_MAX, WS_MESSAGE_BYTES_MAX};
+use crate::limits::{
+    BODY_BYTES_MAX, BODY_DRAIN_MAX, BODY_READ_TIMEOUT, COMPLEXITY_MAX, READY_LAG_MAX, RESPONSE_BYTES_MAX,
+    WS_MESSAGE_BYTES_MAX,
+};
 use crate::metrics::{Metrics, StoreStats};
 use crate::schema::ApiSchema;
 use crate::RequestId;
@@ -363,6 +366,15 @@ fn respond_as(
         // Straight to bytes: the answer is serialised once.
         serde_json::to_vec(response).unwrap_or_else(|_| failed())
     };
+    let body = if body.len() > RESPONSE_BYTES_MAX {
+        let message = format!(
+            "Die Antwort wäre {} Bytes groß, höchstens {RESPONSE_BYTES_MAX} sind erlaubt; fragen Sie weniger auf einmal (kleinere Seiten, weniger Felder).",
+            body.len()
+        );
+        serde_json::to_vec(&error_response("LIMIT_EXCEEDED", &message)).unwrap_or_else(|_| failed())
+    } else {
+        body
+    };
     let mut out = (status, [(axum::http::header::CONTENT_TYPE, media.content_type())], body).into_response();
     for (name, value) in &response.http_headers {
         out.headers_mut().insert(name.clone(), value.clone());
@@ -631,6 +643,14 @@ async fn execute(
     // The parser's, the validator's and the input coercion's errors (a variable of the
     // wrong type) get the code every error carries; the resolvers' own errors have theirs.
     for error in &mut response.errors {
+        if error.message == "Query is too complex." {
+            error.message = format!(
+                "Die Anfrage ist zu aufwendig: mehr als {COMPLEXITY_MAX} Kostenpunkte (jedes Feld 1, eine Liste ihre Seitengröße mal ihre Felder, jeder Alias erneut, asOf und progressOverTime eine Faltung des Logs). Fragen Sie weniger auf einmal."
+            );
+            let ext = error.extensions.get_or_insert_with(Default::default);
+            ext.set("code", "LIMIT_EXCEEDED");
+            ext.set("limit", "COMPLEXITY_MAX");
+        }
         let ext = error.extensions.get_or_insert_with(Default::default);
         if ext.get("code").is_none() {
             ext.set("code", "BAD_USER_INPUT");
@@ -670,6 +690,27 @@ pub(crate) fn association_scope(projector: &projections::Projector) -> (Vec<Stri
 
 #[cfg(test)]
 mod tests {
+    /// An answer over the limit is replaced by an error naming it; one at the limit is sent.
+    #[test]
+    fn an_answer_over_the_size_limit_becomes_an_error() {
+        use crate::limits::RESPONSE_BYTES_MAX;
+        let answer = |bytes: usize| {
+            let text = "x".repeat(bytes);
+            async_graphql::Response::new(async_graphql::Value::String(text))
+        };
+        let id = uuid::Uuid::nil();
+        let body = |r: super::Response| {
+            let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+            let bytes = rt.block_on(axum::body::to_bytes(r.into_body(), usize::MAX)).expect("body");
+            String::from_utf8(bytes.to_vec()).expect("UTF-8")
+        };
+        let ok = body(super::respond_as(super::Media::Json, super::StatusCode::OK, &answer(1000), false, id));
+        assert_eq!(ok.len(), 1011, "{}", &ok[..40]);
+        let big = answer(RESPONSE_BYTES_MAX);
+        let cut = body(super::respond_as(super::Media::Json, super::StatusCode::OK, &big, false, id));
+        assert!(cut.contains("LIMIT_EXCEEDED") && cut.contains("höchstens 16777216"), "{cut}");
+    }
+
     /// Every module of the dashboard is served (a new file must be added to `ASSETS`).
     #[test]
     fn every_dashboard_module_is_an_asset() {

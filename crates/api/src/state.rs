@@ -94,6 +94,8 @@ pub struct ApiState {
     pub documents: Arc<crate::documents::Documents>,
     /// The network's search over recorded solutions.
     pub solutions: Arc<crate::solutions::Solutions>,
+    /// Turns for folds of the log ([`crate::limits::FOLD_PERMITS`]).
+    pub folds: Arc<tokio::sync::Semaphore>,
 }
 
 impl ApiState {
@@ -106,7 +108,17 @@ impl ApiState {
             metrics: Arc::default(),
             documents: Arc::default(),
             solutions: Arc::default(),
+            folds: Arc::new(tokio::sync::Semaphore::new(crate::limits::FOLD_PERMITS as usize)),
         }
+    }
+
+    /// Waits for a turn to fold the log: `permits` of [`crate::limits::FOLD_PERMITS`] (all of
+    /// them for the whole log, one for a rollout's stream).
+    pub(crate) async fn fold_turn(
+        &self,
+        permits: u32,
+    ) -> async_graphql::Result<tokio::sync::SemaphorePermit<'_>> {
+        self.folds.acquire_many(permits).await.map_err(|_| coded("UNAVAILABLE", "Der Server wird beendet."))
     }
 
     /// The store's clock's now (tests control it through the store).

@@ -54,6 +54,7 @@ impl Definition {
         &self.d.content_hash
     }
     /// The exact text (TOML) as published.
+    #[graphql(complexity = "crate::limits::DEFINITION_SOURCE_COST")]
     async fn source(&self) -> &str {
         &self.entry.source
     }
@@ -75,6 +76,7 @@ impl Definition {
         self.entry.publication.as_ref().map(|p| p.reason.as_str())
     }
     /// The services whose new rollouts start on it (at the administrations or at the Land).
+    #[graphql(complexity = "crate::limits::list_complexity(crate::limits::SERVICES_ITEMS, child_complexity)")]
     async fn used_by(&self, ctx: &Context<'_>) -> Vec<Service> {
         let catalog = state(ctx).engine.catalog();
         catalog

@@ -43,6 +43,7 @@ impl Event {
         ActorInfo::of(&self.0.actor)
     }
     /// The payload.
+    #[graphql(complexity = "crate::limits::EVENT_DATA_COST")]
     async fn data(&self) -> async_graphql::Json<serde_json::Value> {
         async_graphql::Json(self.0.data.to_value().unwrap_or_default())
     }

@@ -128,6 +128,9 @@ impl NetworkQuery {
     /// by distance), for tokens without an administration the earliest first. Each with the
     /// contact persons who agreed to be named for the service; never evidence, comments or
     /// questions.
+    #[graphql(
+        complexity = "crate::limits::list_complexity(crate::limits::AUTHORITIES_ITEMS, child_complexity)"
+    )]
     async fn peers(
         &self,
         ctx: &Context<'_>,
@@ -438,6 +441,9 @@ impl BlockageQuery {
 
     /// Blocked rollouts grouped by category or by vendor, largest group first (project
     /// managers, admins, auditors).
+    #[graphql(
+        complexity = "crate::limits::list_complexity(crate::limits::BLOCKAGE_GROUPS_ITEMS, child_complexity)"
+    )]
     async fn blockages(
         &self,
         ctx: &Context<'_>,

@@ -142,6 +142,7 @@ impl Rollout {
     }
 
     /// Its history: every event, with the status, phase and step changes it made.
+    #[graphql(complexity = "crate::limits::page_complexity(first, child_complexity)")]
     async fn history(
         &self,
         ctx: &Context<'_>,
@@ -181,6 +182,9 @@ impl Rollout {
     }
 
     /// Its steps in definition order.
+    #[graphql(
+        complexity = "crate::limits::list_complexity(crate::limits::ROLLOUT_STEPS_ITEMS, child_complexity)"
+    )]
     async fn steps(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Step>> {
         let wanted = ctx.look_ahead();
         let records =
@@ -191,6 +195,9 @@ impl Rollout {
     }
 
     /// The questions (Rückfragen) on its steps, oldest first; `step`: only those on that step.
+    #[graphql(
+        complexity = "crate::limits::list_complexity(crate::limits::QUESTIONS_ITEMS, child_complexity)"
+    )]
     async fn questions(
         &self,
         ctx: &Context<'_>,

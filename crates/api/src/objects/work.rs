@@ -471,6 +471,7 @@ impl Question {
         self.0.resolved.as_ref().map(|(_, a)| ActorInfo::of(a))
     }
     /// The question first, then the answers.
+    #[graphql(complexity = "crate::limits::list_complexity(crate::limits::MESSAGES_ITEMS, child_complexity)")]
     async fn messages(&self) -> Vec<QuestionMessage> {
         self.0.messages.iter().cloned().map(QuestionMessage).collect()
     }
@@ -547,6 +548,7 @@ impl WorkQuery {
 
     /// The questions of the rollouts the token may read, oldest first: `to` one party, `open`
     /// only open (true) or resolved (false) ones, `ars` one administration.
+    #[graphql(complexity = "crate::limits::page_complexity(first, child_complexity)")]
     async fn questions(
         &self,
         ctx: &Context<'_>,
