@@ -15,7 +15,11 @@ use crate::support::browser::{chromium_available, screenshot_dir, Browser};
 use crate::support::{required, Server};
 
 /// GET `path` with the bearer `token`: (status, headers in lower case, body).
-fn get(server: &Server, path: &str, token: Option<&str>) -> (u16, BTreeMap<String, String>, Vec<u8>) {
+pub(crate) fn get(
+    server: &Server,
+    path: &str,
+    token: Option<&str>,
+) -> (u16, BTreeMap<String, String>, Vec<u8>) {
     let mut s = TcpStream::connect(&server.address).expect("connect");
     let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n").expect("send");

@@ -31,8 +31,8 @@ fn socket(server: &Server) -> tungstenite::WebSocket<TcpStream> {
     ws
 }
 
-fn send(ws: &mut tungstenite::WebSocket<TcpStream>, message: Value) -> tungstenite::Result<()> {
-    ws.send(tungstenite::Message::Text(message.to_string().into()))
+fn send(ws: &mut tungstenite::WebSocket<TcpStream>, message: Value) -> Result<(), Box<tungstenite::Error>> {
+    ws.send(tungstenite::Message::Text(message.to_string().into())).map_err(Box::new)
 }
 
 /// The close code the server ends the socket with (`None`: closed without a code, or reset).
@@ -99,7 +99,7 @@ fn a_revoked_token_closes_its_open_sockets_and_runs_nothing_more() {
         json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }),
     )
     .expect("init");
-    assert!(matches!(next_message(&mut again), None), "a revoked token was acknowledged");
+    assert!(next_message(&mut again).is_none(), "a revoked token was acknowledged");
     let r = server.gql(Some(&token), "{ me { role } }", json!({}));
     assert_eq!(r["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{r}");
 }
@@ -258,7 +258,7 @@ fn amplifying_queries_are_refused_by_their_cost_with_the_limit_named() {
     let nested = "{ definition(id: \"efa-onboarding\") { usedBy { definition { definition { usedBy { definition { definition { usedBy { definition { definition { usedBy { key } } } } } } } } } } } }";
     let (code, message) = refusal(&server.gql(admin, nested, json!({})));
     assert_eq!(code, "LIMIT_EXCEEDED", "{message}");
-    assert!(message.contains("zu aufwendig") && message.contains("50000"), "{message}");
+    assert!(message.contains("zu aufwendig") && message.contains("200000"), "{message}");
     // One level is an ordinary question.
     let r = server.gql(admin, "{ definition(id: \"efa-onboarding\") { usedBy { key definition { definition { id usedBy { key } } } } } }", json!({}));
     assert!(r["errors"].is_null(), "{r}");
@@ -282,4 +282,143 @@ fn amplifying_queries_are_refused_by_their_cost_with_the_limit_named() {
     let sources = aliases(100, "definitions { source }");
     assert_eq!(refusal(&server.gql(admin, &sources, json!({}))).0, "LIMIT_EXCEEDED");
     assert_eq!(server.get("/healthz"), 200);
+}
+
+#[test]
+fn hidden_characters_are_refused_everywhere_and_no_content_breaks_a_download() {
+    let server = Server::start();
+    let admin = Some(server.admin.as_str());
+    let r = server.gql(
+        admin,
+        "mutation { startServiceRollout(serviceKey: \"wohngeld\") { started } }",
+        json!({}),
+    );
+    assert!(r["errors"].is_null(), "{r}");
+    let comment = "mutation($i: RolloutCommandInput!) { addComment(input: $i) { rollout { version } } }";
+    let on = |reason: &str| json!({ "i": { "rolloutId": "wohngeld:120540000000", "reason": reason } });
+    // Control, direction and invisible characters: refused, naming the argument and the character.
+    for (text, named) in [
+        ("\u{1}".repeat(10_000), "U+0001 (Steuerzeichen)"),
+        ("Rechnung\u{0}".to_owned(), "U+0000"),
+        ("gpj.\u{202e}exe".to_owned(), "U+202E (Richtungssteuerzeichen)"),
+        ("\u{200b}".to_owned(), "U+200B"),
+    ] {
+        let (code, message) = refusal(&server.gql(admin, comment, on(&text)));
+        assert_eq!(code, "BAD_USER_INPUT", "{message}");
+        assert!(message.contains("$i.reason") && message.contains(named), "{message}");
+    }
+    // Written into the document instead of a variable: the same.
+    let literal = "mutation { addComment(input: { rolloutId: \"wohngeld:120540000000\", reason: \"a\\u0007b\" }) { rollout { version } } }";
+    let (code, message) = refusal(&server.gql(admin, literal, json!({})));
+    assert_eq!(code, "BAD_USER_INPUT");
+    assert!(message.contains("addComment.input.reason"), "{message}");
+    // A reason of nothing visible is no reason.
+    let (code, _) = refusal(&server.gql(admin, comment, on("\u{200d}")));
+    assert_eq!(code, "REJECTED");
+
+    // The worst content still allowed: the longest comments, formulas, and 45 consented
+    // persons with every field at its longest on one service.
+    for i in 0..10 {
+        let long = format!("{i} {}", "Kommentar mit Umlauten äöü ".repeat(160))
+            .chars()
+            .take(4_000)
+            .collect::<String>();
+        let r = server.gql(admin, comment, on(&long));
+        assert!(r["errors"].is_null(), "{r}");
+    }
+    let r = server.gql(admin, comment, on("=HYPERLINK(\"http://example.invalid\";\"Klick\")"));
+    assert!(r["errors"].is_null(), "{r}");
+    let field = |c: char| c.to_string().repeat(200);
+    for _ in 0..45 {
+        let r = server.gql(
+            admin,
+            "mutation($i: RegisterPersonInput!) { registerPerson(input: $i) { id } }",
+            json!({ "i": { "ars": "120540000000", "name": field('N'), "function": field('F'), "phone": "0".repeat(30) } }),
+        );
+        let id = r["data"]["registerPerson"]["id"].as_str().unwrap_or_else(|| panic!("{r}")).to_owned();
+        let r = server.gql(
+            admin,
+            "mutation($i: ContactConsentInput!) { giveContactConsent(input: $i) { id } }",
+            json!({ "i": { "personId": id, "serviceKey": "wohngeld" } }),
+        );
+        assert!(r["errors"].is_null(), "{r}");
+    }
+    let block = "mutation($i: RolloutCommandInput!) { blockRollout(input: $i) { rollout { status } } }";
+    let long = json!({ "i": { "rolloutId": "wohngeld:120540000000", "reason": "x".repeat(4_000), "category": "TECHNIK", "vendor": "v".repeat(200) } });
+    let r = server.gql(admin, block, long);
+    assert_eq!(r["data"]["blockRollout"]["rollout"]["status"], "blocked", "{r}");
+    for path in [
+        "/exports/rollouts.xlsx",
+        "/exports/events.xlsx",
+        "/exports/events.xlsx?rolloutId=wohngeld:120540000000",
+        "/exports/tasks.xlsx",
+        "/exports/peers.xlsx?serviceKey=wohngeld",
+        "/exports/solutions.xlsx",
+        "/reports/programme.xlsx",
+        "/reports/programme.csv",
+        "/reports/programme.html",
+    ] {
+        let (status, _, body) = crate::report::get(&server, path, admin);
+        assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body[..body.len().min(300)]));
+        assert!(body.len() > 100, "{path}");
+    }
+}
+
+#[test]
+fn zv_dikom_staff_reach_their_own_persons_and_never_those_of_members() {
+    let server = Server::start();
+    let admin = Some(server.admin.as_str());
+    let member = "120730008008"; // Stadt Angermünde, a ZV DIKOM member
+    let person = server.contact(member);
+    let (_, dikom) = issue(&server, "association-staff", &[]);
+    let dikom = Some(dikom.as_str());
+    let forbidden = |r: &Value| assert_eq!(refusal(r).0, "FORBIDDEN", "{r}");
+    // Reading: neither one person nor the member's list.
+    let r = server.gql(
+        dikom,
+        "query($id: ID!) { person(id: $id) { name email phone } }",
+        json!({ "id": person }),
+    );
+    assert!(r["data"]["person"].is_null(), "{r}");
+    let r = server.gql(dikom, "query($a: String!) { persons(ars: $a) { id name } }", json!({ "a": member }));
+    assert_eq!(r["data"]["persons"], json!([]), "{r}");
+    // Writing: no registration, no consent either way, no leaving, no back-office system.
+    forbidden(&server.gql(
+        dikom,
+        "mutation($i: RegisterPersonInput!) { registerPerson(input: $i) { id } }",
+        json!({ "i": { "ars": member, "name": "Herr Neu" } }),
+    ));
+    for m in ["giveContactConsent", "withdrawContactConsent"] {
+        forbidden(&server.gql(
+            dikom,
+            &format!("mutation($i: ContactConsentInput!) {{ {m}(input: $i) {{ id }} }}"),
+            json!({ "i": { "personId": person } }),
+        ));
+    }
+    forbidden(&server.gql(
+        dikom,
+        "mutation($i: RecordPersonLeftInput!) { recordPersonLeft(input: $i) { id } }",
+        json!({ "i": { "personId": person, "leftOn": "2020-01-01", "reason": "ausgeschieden" } }),
+    ));
+    forbidden(&server.gql(
+        dikom,
+        "mutation($i: BackOfficeSystemInput!) { setBackOfficeSystem(input: $i) { product } }",
+        json!({ "i": { "ars": member, "area": "wohngeld", "product": "X", "vendor": "Y" } }),
+    ));
+    // The member's person is unchanged (no leaving, no consent).
+    let r = server.gql(
+        admin,
+        "query($id: ID!) { person(id: $id) { leftOn contactConsents } }",
+        json!({ "id": person }),
+    );
+    assert_eq!(r["data"]["person"], json!({ "leftOn": null, "contactConsents": [] }), "{r}");
+    // ZV DIKOM's own persons are its staff's to keep.
+    let r = server.gql(
+        dikom,
+        "mutation($i: RegisterPersonInput!) { registerPerson(input: $i) { id name } }",
+        json!({ "i": { "ars": "129990000000", "name": "Frau Verband" } }),
+    );
+    let own = r["data"]["registerPerson"]["id"].as_str().unwrap_or_else(|| panic!("{r}")).to_owned();
+    let r = server.gql(dikom, "query($id: ID!) { person(id: $id) { name } }", json!({ "id": own }));
+    assert_eq!(r["data"]["person"]["name"], "Frau Verband", "{r}");
 }

@@ -97,29 +97,34 @@ impl Caller {
         self.role != TokenRole::Auditor
     }
 
-    /// May read the values of a person of administration `ars` (managers and auditors every
-    /// person; staff those of their administrations; a token the person it belongs to).
-    pub fn may_read_person(&self, person: Uuid, ars: &str) -> bool {
-        self.person == Some(person)
-            || match self.role {
-                TokenRole::Admin | TokenRole::ProjectManager | TokenRole::Auditor => true,
-                TokenRole::AuthorityStaff | TokenRole::AssociationStaff => {
-                    self.authorities.iter().any(|a| a == ars)
-                }
-                TokenRole::Automation => false,
-            }
+    /// Whether `ars` is an administration the token works for as its staff: an authority-staff
+    /// token's administrations; for association staff ZV DIKOM itself, never its members (it
+    /// sets up their form-server rollouts; their people, consents and systems are theirs).
+    pub fn is_staff_of(&self, ars: &str) -> bool {
+        match self.role {
+            TokenRole::AuthorityStaff => self.authorities.iter().any(|a| a == ars),
+            TokenRole::AssociationStaff => ars == catalog::ASSOCIATION_ARS,
+            _ => false,
+        }
     }
 
-    /// May register persons of administration `ars` and record that they left (managers for
-    /// every administration, staff for theirs).
+    /// May read the values of a person of administration `ars` (managers and auditors every
+    /// person; staff those of their own administrations; a token the person it belongs to).
+    pub fn may_read_person(&self, person: Uuid, ars: &str) -> bool {
+        self.person == Some(person) || self.is_manager() || self.is_staff_of(ars)
+    }
+
+    /// May see the name of a person of `ars` who acted on a rollout the token may read (the
+    /// history says who did what): whoever may read the administration.
+    pub fn may_see_actor_of(&self, ars: &str) -> bool {
+        self.may_read_authority(ars)
+    }
+
+    /// May register persons of administration `ars`, record that they left, give or withdraw
+    /// their network consent and record its back-office systems: the Land's managers for
+    /// every administration, staff for their own (never ZV DIKOM's staff for its members).
     pub fn may_register_person(&self, ars: &str) -> bool {
-        match self.role {
-            TokenRole::Admin | TokenRole::ProjectManager => true,
-            TokenRole::AuthorityStaff | TokenRole::AssociationStaff => {
-                self.authorities.iter().any(|a| a == ars)
-            }
-            TokenRole::Automation | TokenRole::Auditor => false,
-        }
+        matches!(self.role, TokenRole::Admin | TokenRole::ProjectManager) || self.is_staff_of(ars)
     }
 
     /// Managers, admins and auditors: they read across every administration.

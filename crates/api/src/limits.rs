@@ -14,7 +14,7 @@ pub const INTROSPECTION_DEPTH_MAX: usize = 20;
 /// [`LOG_FOLD_COST`], one rollout as of a past time [`STREAM_FOLD_COST`]. The lists inside one
 /// definition (phases, steps, evidence fields) count once: a definition is bounded by
 /// `workflow::limits` and published by managers only.
-pub const COMPLEXITY_MAX: usize = 50_000;
+pub const COMPLEXITY_MAX: usize = 200_000;
 /// Sizes unpaged lists are counted at: services of a Land (a definition's `usedBy`,
 /// progress by service), administrations (`peers`, progress by administration), Landkreise
 /// and kreisfreie Städte, definitions (every version), a rollout's steps, its questions, a
@@ -34,9 +34,9 @@ pub const DEFINITION_SOURCE_COST: usize = 100;
 pub const EVENT_DATA_COST: usize = 10;
 /// The cost of folding the whole log (`progress(asOf:)`, `progressOverTime`): at most two in
 /// one request.
-pub const LOG_FOLD_COST: usize = 20_000;
+pub const LOG_FOLD_COST: usize = 80_000;
 /// The cost of one rollout as it stood at a past time (`rollout(asOf:)`): its stream folded.
-pub const STREAM_FOLD_COST: usize = 2_000;
+pub const STREAM_FOLD_COST: usize = 5_000;
 /// Points `progressOverTime` is counted at (a year of weekly points).
 pub const PROGRESS_POINTS_ESTIMATE: usize = 53;
 /// Folds of the log (and of rollouts as of a past time) running at once; more wait their turn

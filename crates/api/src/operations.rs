@@ -80,6 +80,13 @@ impl Extension for PerRequest {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
+        if let Some(problem) = hidden_text(&document, variables) {
+            let mut error = ServerError::new(problem, None);
+            let mut ext = ErrorExtensionValues::default();
+            ext.set("code", "BAD_USER_INPUT");
+            error.extensions = Some(ext);
+            return Err(error);
+        }
         let mut depths = Depths { document: &document, fragments: HashMap::new() };
         for (_, operation) in document.operations.iter() {
             let set = &operation.node.selection_set.node;
@@ -154,6 +161,51 @@ impl Extension for PerRequest {
             }
         }
     }
+}
+
+/// The first text value of the request (a variable, or an argument written into the document)
+/// that holds a character no text input may hold (`vocab::text`), as a German error naming
+/// where: so no control, direction or invisible character is stored by any mutation, and none
+/// reaches a download, a page or a log.
+fn hidden_text(document: &ExecutableDocument, variables: &Variables) -> Option<String> {
+    fn in_const(value: &async_graphql::Value, path: &str) -> Option<String> {
+        match value {
+            async_graphql::Value::String(text) => vocab::text::problem(text, &format!("`{path}`")),
+            async_graphql::Value::List(items) => {
+                items.iter().enumerate().find_map(|(i, v)| in_const(v, &format!("{path}[{i}]")))
+            }
+            async_graphql::Value::Object(fields) => fields.iter().find_map(|(k, v)| {
+                let p = format!("{path}.{k}");
+                vocab::text::problem(k, &format!("`{p}` (der Name)")).or_else(|| in_const(v, &p))
+            }),
+            _ => None,
+        }
+    }
+    fn in_set(set: &SelectionSet) -> Option<String> {
+        set.items.iter().find_map(|item| match &item.node {
+            Selection::Field(f) => f
+                .node
+                .arguments
+                .iter()
+                .find_map(|(name, value)| {
+                    // Variables in it are checked as variables; the rest as written.
+                    let written = value
+                        .node
+                        .clone()
+                        .into_const_with(|_| Ok::<_, std::convert::Infallible>(async_graphql::Value::Null))
+                        .ok()?;
+                    in_const(&written, &format!("{}.{}", f.node.name.node, name.node))
+                })
+                .or_else(|| in_set(&f.node.selection_set.node)),
+            Selection::InlineFragment(i) => in_set(&i.node.selection_set.node),
+            Selection::FragmentSpread(_) => None,
+        })
+    }
+    variables
+        .iter()
+        .find_map(|(name, value)| in_const(value, &format!("${name}")))
+        .or_else(|| document.operations.iter().find_map(|(_, o)| in_set(&o.node.selection_set.node)))
+        .or_else(|| document.fragments.values().find_map(|f| in_set(&f.node.selection_set.node)))
 }
 
 /// Depth of selection sets, each fragment's computed once (a fragment spread inside itself,

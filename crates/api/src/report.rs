@@ -404,6 +404,49 @@ pub(crate) fn xlsx(tables: &[Table]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxErr
     book.finish()
 }
 
+/// Characters of one spreadsheet cell at most (Excel's limit).
+pub(crate) const CELL_CHARS_MAX: usize = 32_767;
+/// What a cut cell ends with.
+const CUT_MARK: &str = " … [gekürzt]";
+
+/// A text as a spreadsheet cell holds it, so no content can break a download: characters no
+/// cell may hold (control, direction, invisible ones, from before they were refused) become
+/// `�`, and a text over [`CELL_CHARS_MAX`] is cut with a visible mark.
+pub(crate) fn cell_text(s: &str) -> std::borrow::Cow<'_, str> {
+    let clean = vocab::text::forbidden_char(s).is_none() && !s.contains('\r');
+    if clean && s.chars().count() <= CELL_CHARS_MAX {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let keep = CELL_CHARS_MAX - CUT_MARK.chars().count();
+    let long = s.chars().count() > CELL_CHARS_MAX;
+    let mut out = String::with_capacity(s.len().min(CELL_CHARS_MAX * 4));
+    for (count, c) in s.chars().enumerate() {
+        if long && count == keep {
+            out.push_str(CUT_MARK);
+            return std::borrow::Cow::Owned(out);
+        }
+        let c = if vocab::text::forbidden_char(c.encode_utf8(&mut [0; 4])).is_some() || c == '\r' {
+            '\u{fffd}'
+        } else {
+            c
+        };
+        out.push(c);
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// A text for a CSV cell that a spreadsheet opens: [`cell_text`], and a text that a spreadsheet
+/// would take as a formula (`=`, `+`, `-`, `@`, tab or carriage return first) gets a `'` before
+/// it (OWASP's advice against CSV injection).
+pub(crate) fn csv_text(s: &str) -> std::borrow::Cow<'_, str> {
+    let text = cell_text(s);
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        text
+    }
+}
+
 /// An XLSX workbook written sheet by sheet and row by row: each sheet in constant-memory mode
 /// (its rows go to a temporary file as they are written, so a long list is never held whole).
 pub(crate) struct XlsxWriter {
@@ -439,14 +482,14 @@ impl XlsxWriter {
         sheet.set_name(name)?;
         let mut row = 0u32;
         for (label, value) in preamble {
-            sheet.write_string_with_format(row, 0, label, &bold)?;
-            sheet.write_string(row, 1, value)?;
+            sheet.write_string_with_format(row, 0, &*cell_text(label), &bold)?;
+            sheet.write_string(row, 1, &*cell_text(value))?;
             row += 1;
         }
         row += 1;
         for (c, h) in header.iter().enumerate() {
             sheet.set_column_width(c as u16, h.chars().count().clamp(10, 40) as f64)?;
-            sheet.write_string_with_format(row, c as u16, h, &bold)?;
+            sheet.write_string_with_format(row, c as u16, &*cell_text(h), &bold)?;
         }
         sheet.set_freeze_panes(row + 1, 0)?;
         self.row = row + 1;
@@ -460,7 +503,7 @@ impl XlsxWriter {
         for cells in rows {
             for (c, cell) in cells.iter().enumerate() {
                 match cell {
-                    Cell::Text(s) => sheet.write_string(row, c as u16, s)?,
+                    Cell::Text(s) => sheet.write_string(row, c as u16, &*cell_text(s))?,
                     Cell::Number(n) => sheet.write_number(row, c as u16, *n)?,
                     Cell::Empty => sheet,
                 };
@@ -476,7 +519,7 @@ impl XlsxWriter {
         let (row, bold) = (self.row + 1, self.bold.clone());
         let sheet = self.current()?;
         sheet.write_string_with_format(row, 0, "Hinweis", &bold)?;
-        sheet.write_string(row, 1, text)?;
+        sheet.write_string(row, 1, &*cell_text(text))?;
         self.row = row + 1;
         Ok(())
     }
@@ -515,10 +558,11 @@ pub(crate) fn csv(tables: &[Table]) -> String {
     }
     columns.extend(figures);
     let field = |s: &str| {
+        let s = csv_text(s);
         if s.contains([';', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))
         } else {
-            s.to_owned()
+            s.into_owned()
         }
     };
     out.push_str("Sicht");
@@ -603,5 +647,33 @@ fn german_number(n: f64) -> String {
         format!("{n:.0}")
     } else {
         format!("{n:.1}").replace('.', ",")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{cell_text, csv_text, CELL_CHARS_MAX};
+
+    #[test]
+    fn no_content_breaks_a_cell() {
+        assert_eq!(cell_text("Bürgerbüro\nZeile 2"), "Bürgerbüro\nZeile 2");
+        let long = "ä".repeat(40_000);
+        let cut = cell_text(&long);
+        assert_eq!(cut.chars().count(), CELL_CHARS_MAX);
+        assert!(cut.ends_with("… [gekürzt]"));
+        let exact = "x".repeat(CELL_CHARS_MAX);
+        assert_eq!(cell_text(&exact), exact);
+        let hidden = "\u{1}".repeat(10_000);
+        let shown = cell_text(&hidden);
+        assert_eq!(shown.chars().count(), 10_000);
+        assert!(shown.chars().all(|c| c == '\u{fffd}'));
+    }
+
+    #[test]
+    fn a_csv_cell_is_never_a_formula() {
+        for formula in ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx"] {
+            assert!(csv_text(formula).starts_with('\''), "{formula}");
+        }
+        assert_eq!(csv_text("Potsdam"), "Potsdam");
     }
 }

@@ -75,7 +75,7 @@ impl PersonDetails {
             email: trimmed(self.email),
             phone: trimmed(self.phone),
         };
-        if details.name.is_empty() {
+        if !vocab::text::has_visible(&details.name) {
             return Err("name: a person needs a name".into());
         }
         for (field, value) in [
@@ -87,6 +87,9 @@ impl PersonDetails {
             if let Some(v) = value {
                 if v.chars().count() > PERSON_FIELD_CHARS_MAX {
                     return Err(format!("{field}: has more than {PERSON_FIELD_CHARS_MAX} characters"));
+                }
+                if let Some(problem) = vocab::text::problem(v, field) {
+                    return Err(problem);
                 }
                 if v.chars().any(char::is_control) {
                     return Err(format!("{field}: must not contain control characters"));
@@ -333,7 +336,10 @@ fn zeroizing_json(details: &PersonDetails) -> Result<zeroize::Zeroizing<Vec<u8>>
 
 fn check_reason(reason: &str) -> Result<String, EngineError> {
     let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > PERSON_REASON_CHARS_MAX {
+    if !vocab::text::has_visible(reason)
+        || vocab::text::forbidden_char(reason).is_some()
+        || reason.chars().count() > PERSON_REASON_CHARS_MAX
+    {
         return Err(EngineError::InvalidPerson(format!(
             "reason: give a reason of 1 to {PERSON_REASON_CHARS_MAX} characters"
         )));
@@ -384,6 +390,17 @@ impl crate::Engine {
         FieldType::Date
             .check(&serde_json::Value::String(left_on.to_owned()))
             .map_err(|e| EngineError::InvalidPerson(format!("leftOn: {e}")))?;
+        // Within sane bounds: not after today, at most ten years back (an old date would start
+        // an erasure by the retention policy at once).
+        let today = self.now().to_string();
+        let today = &today[..10];
+        let earliest =
+            format!("{:04}{}", today[..4].parse::<u32>().unwrap_or(0).saturating_sub(10), &today[4..]);
+        if left_on > today || left_on < earliest.as_str() {
+            return Err(EngineError::InvalidPerson(format!(
+                "leftOn: {left_on} liegt nicht zwischen {earliest} und heute ({today})"
+            )));
+        }
         let left = PersonLeft { person_id: id, left_on: left_on.to_owned(), reason: check_reason(reason)? };
         self.append_person_event(id, ExpectedVersion::Any, PERSON_LEFT, &left, req).await
     }

@@ -114,8 +114,11 @@ impl TokenSpec {
     /// The rules a token must satisfy; the message names what is wrong.
     pub(crate) fn check(&self) -> Result<(), String> {
         let name = self.name.trim();
-        if name.is_empty() || name.chars().count() > TOKEN_NAME_CHARS_MAX {
+        if !vocab::text::has_visible(name) || name.chars().count() > TOKEN_NAME_CHARS_MAX {
             return Err(format!("a token needs a name of 1 to {TOKEN_NAME_CHARS_MAX} characters"));
+        }
+        if let Some(problem) = vocab::text::problem(name, "Der Name des Tokens") {
+            return Err(problem);
         }
         if self.role == TokenRole::AuthorityStaff && self.authorities.is_empty() {
             return Err("an authority-staff token names at least one administration (ARS)".into());
@@ -300,5 +303,30 @@ impl crate::Engine {
         })?;
         self.tokens().apply(&event);
         Ok(event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{TokenRole, TokenSpec};
+
+    fn named(name: &str) -> TokenSpec {
+        TokenSpec {
+            name: name.into(),
+            role: TokenRole::Auditor,
+            authorities: vec![],
+            services: vec![],
+            person: None,
+        }
+    }
+
+    /// A token's name is text a person would write (the command line reaches this check
+    /// without the API's).
+    #[test]
+    fn a_token_name_holds_visible_text_only() {
+        assert!(named("Prüfung 2026").check().is_ok());
+        for bad in ["", "\u{200b}", "\u{200d}", "a\u{202e}b", "a\u{0}", "x\u{7}"] {
+            assert!(named(bad).check().is_err(), "{bad:?}");
+        }
     }
 }

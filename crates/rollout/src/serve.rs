@@ -211,7 +211,7 @@ fn fit_to_open_files(wanted: usize) -> usize {
     if let (Some(current), Some(hard)) = (limit.current, limit.maximum) {
         if current < hard {
             limit.current = Some(hard);
-            if let Err(e) = setrlimit(Resource::Nofile, limit.clone()) {
+            if let Err(e) = setrlimit(Resource::Nofile, limit) {
                 tracing::warn!(error = %e, "the open-file limit could not be raised");
             }
         }

@@ -273,7 +273,8 @@ impl fmt::Display for Rejection {
     }
 }
 
-/// A command's required note (reason, comment): trimmed, not empty, at most
+/// A command's required note (reason, comment): trimmed, with a visible character and no
+/// control or hidden one (`vocab::text`), at most
 /// [`NOTE_CHARS_MAX`] characters.
 pub fn check_note(value: &str, what: &str) -> Result<String, Rejection> {
     text(value, what)
@@ -281,7 +282,7 @@ pub fn check_note(value: &str, what: &str) -> Result<String, Rejection> {
 
 fn text(value: &str, what: &str) -> Result<String, Rejection> {
     let t = value.trim();
-    if t.is_empty() {
+    if !vocab::text::has_visible(t) || vocab::text::forbidden_char(t).is_some() {
         return Err(Rejection::TextRequired { what: what.into() });
     }
     if t.chars().count() > NOTE_CHARS_MAX {

@@ -129,7 +129,10 @@ impl FieldType {
         match self {
             FieldType::Text => {
                 let t = text()?;
-                if t.trim().is_empty() {
+                if let Some(problem) = vocab::text::problem(t, "der Text") {
+                    return Err(problem);
+                }
+                if !vocab::text::has_visible(t) {
                     return Err("must not be empty".into());
                 }
                 if t.chars().count() > EVIDENCE_TEXT_CHARS_MAX {
@@ -162,7 +165,10 @@ impl FieldType {
             }
             FieldType::DocumentRef => {
                 let t = text()?;
-                if t.trim().is_empty() || t.chars().count() > DOCUMENT_REF_CHARS_MAX {
+                if let Some(problem) = vocab::text::problem(t, "die Referenz") {
+                    return Err(problem);
+                }
+                if !vocab::text::has_visible(t) || t.chars().count() > DOCUMENT_REF_CHARS_MAX {
                     return Err(format!("must be a reference of 1 to {DOCUMENT_REF_CHARS_MAX} characters"));
                 }
             }

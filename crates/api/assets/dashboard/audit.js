@@ -95,7 +95,12 @@ function details(d) {
   ];
 }
 
-const csvCell = (v) => { const s = String(v === null || v === undefined ? "" : v); return /[",\n\r;]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; };
+// A cell a spreadsheet would take as a formula (=, +, -, @, tab or CR first) gets a ' before it.
+const csvCell = (v) => {
+  const raw = String(v === null || v === undefined ? "" : v);
+  const s = /^[=+\-@\t\r]/.test(raw) ? "'" + raw : raw;
+  return /[",\n\r;]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+};
 
 // Exports every event of the current filter (all pages, not only the loaded ones) as CSV.
 async function exportCsv() {

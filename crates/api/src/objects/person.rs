@@ -146,10 +146,22 @@ impl ActorInfo {
                 Personal::Erased => ERASED_TEXT.into(),
                 Personal::Unavailable => UNAVAILABLE_TEXT.into(),
             },
-            None if state(ctx).engine.persons().get(id).is_some_and(|p| p.erased.is_some()) => {
-                ERASED_TEXT.into()
+            None => {
+                let engine = &state(ctx).engine;
+                match engine.persons().get(id) {
+                    Some(p) if p.erased.is_some() => ERASED_TEXT.into(),
+                    // Who acted on a rollout the caller reads (ZV DIKOM's staff on a member's
+                    // form-server rollout): the name, never the contact details.
+                    Some(p) if caller(ctx)?.may_see_actor_of(&p.ars) => {
+                        match engine.person_details(id).await.map_err(engine_error)? {
+                            Some(Personal::Readable(d)) => d.name,
+                            Some(Personal::Erased) => ERASED_TEXT.into(),
+                            _ => UNAVAILABLE_TEXT.into(),
+                        }
+                    }
+                    _ => NOT_SHARED_TEXT.into(),
+                }
             }
-            None => NOT_SHARED_TEXT.into(),
         })
     }
     /// `person`, `automation` or `system`.
