@@ -422,3 +422,62 @@ fn zv_dikom_staff_reach_their_own_persons_and_never_those_of_members() {
     let r = server.gql(dikom, "query($id: ID!) { person(id: $id) { name } }", json!({ "id": own }));
     assert_eq!(r["data"]["person"]["name"], "Frau Verband", "{r}");
 }
+
+#[test]
+fn a_token_that_writes_too_fast_is_refused_with_a_retry_time_and_others_go_on() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().to_owned();
+    let server = Server::spawn_with(&path, dir, &["--write-rate-per-token", "5"]);
+    let admin = Some(server.admin.as_str());
+    let r = server.gql(
+        admin,
+        "mutation { startServiceRollout(serviceKey: \"wohngeld\") { started } }",
+        json!({}),
+    );
+    assert!(r["errors"].is_null(), "{r}");
+    let (_, potsdam) = issue(&server, "authority-staff", &["120540000000"]);
+    let (_, cottbus) = issue(&server, "authority-staff", &["120520000000"]);
+    let comment = |token: &str, ars: &str, i: usize| {
+        server.gql(
+            Some(token),
+            "mutation($i: RolloutCommandInput!) { addComment(input: $i) { rollout { version } } }",
+            json!({ "i": { "rolloutId": format!("wohngeld:{ars}"), "reason": format!("Kommentar {i}") } }),
+        )
+    };
+    // Five seconds' worth at once (25), then refusals naming the limit and when to retry.
+    let (mut written, mut refused) = (0, Vec::new());
+    let started = Instant::now();
+    for i in 0..60 {
+        let r = comment(&potsdam, "120540000000", i);
+        if r["errors"].is_null() {
+            written += 1;
+        } else {
+            refused.push(r);
+        }
+    }
+    // Refilled at 5 a second while the loop ran.
+    let most = 25 + (started.elapsed().as_secs_f64() * 5.0).ceil() as usize;
+    assert!(written >= 25 && written <= most, "{written} written, at most {most}");
+    assert!(!refused.is_empty());
+    let first = &refused[0]["errors"][0];
+    assert_eq!(first["extensions"]["code"], "LIMIT_EXCEEDED", "{first}");
+    assert_eq!(first["extensions"]["limit"], "WRITES_PER_TOKEN_PER_SECOND", "{first}");
+    assert!(
+        first["extensions"]["retryAfterSeconds"].as_u64().is_some_and(|s| (1..=5).contains(&s)),
+        "{first}"
+    );
+    assert!(first["message"].as_str().unwrap_or("").contains("Zu viele Änderungen"), "{first}");
+    // Another administration's token writes on; the limited one again after waiting.
+    assert!(comment(&cottbus, "120520000000", 0)["errors"].is_null());
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(comment(&potsdam, "120540000000", 99)["errors"].is_null());
+    let (status, _, metrics) = crate::report::get(&server, "/metrics", admin);
+    assert_eq!(status, 200);
+    let metrics = String::from_utf8_lossy(&metrics).to_string();
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("rollout_write_refusals_total{limit=\"WRITES_PER_TOKEN_PER_SECOND\"}"))
+        .expect("the refusals' metric");
+    let counted: u64 = line.rsplit(' ').next().and_then(|n| n.parse().ok()).expect("a count");
+    assert_eq!(counted, refused.len() as u64, "{line}");
+}

@@ -25,6 +25,7 @@ mod objects;
 mod operations;
 mod publishing;
 mod query;
+pub mod rates;
 mod report;
 pub mod schema;
 pub mod server;

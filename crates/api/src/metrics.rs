@@ -52,6 +52,8 @@ pub struct Metrics {
     pub appends: Arc<Histogram>,
     graphql_errors: Mutex<BTreeMap<(String, String), u64>>,
     mutations: Mutex<BTreeMap<String, u64>>,
+    /// Writes refused by a rate or volume limit, by the limit's name.
+    write_refusals: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 /// What the store reports (the sled store's writer counters), if it does.
@@ -89,6 +91,11 @@ impl Metrics {
     }
 
     /// One call of the mutation `name`.
+    /// A write refused by the limit `name` (`crate::rates`).
+    pub fn write_refused(&self, name: &'static str) {
+        *self.write_refusals.lock().unwrap_or_else(|p| p.into_inner()).entry(name).or_default() += 1;
+    }
+
     pub fn mutation(&self, name: &str) {
         let mut map = self.mutations.lock().unwrap_or_else(|p| p.into_inner());
         match map.get_mut(name) {
@@ -121,6 +128,19 @@ impl Metrics {
         let _ = writeln!(out, "# HELP rollout_mutations_total Mutations called, by name (refused ones too).\n# TYPE rollout_mutations_total counter");
         for (name, n) in self.mutations.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             let _ = writeln!(out, "rollout_mutations_total{{name=\"{name}\"}} {n}");
+        }
+        let _ = writeln!(out, "# HELP rollout_write_refusals_total Writes refused by a rate or volume limit, by limit.\n# TYPE rollout_write_refusals_total counter");
+        for limit in
+            ["WRITES_PER_TOKEN_PER_SECOND", "WRITES_PER_TOKEN_PER_DAY", "WRITES_PER_AUTHORITY_PER_SECOND"]
+        {
+            let n = self
+                .write_refusals
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(limit)
+                .copied()
+                .unwrap_or(0);
+            let _ = writeln!(out, "rollout_write_refusals_total{{limit=\"{limit}\"}} {n}");
         }
         self.appends.render(
             &mut out,

@@ -139,6 +139,22 @@ impl Extension for PerRequest {
         if let Some(executed) = ctx.data_opt::<crate::server::Executed>() {
             executed.0.store(true, std::sync::atomic::Ordering::Relaxed);
         }
+        if kind == Some(OperationType::Mutation) {
+            let writes = self.seen.lock().unwrap_or_else(|p| p.into_inner()).roots.len();
+            if let (Some(caller), Some(state)) = (ctx.data_opt::<crate::Caller>(), ctx.data_opt::<ApiState>())
+            {
+                if let Err(refused) = state.writes.take(caller, writes, std::time::Instant::now()) {
+                    state.metrics.write_refused(refused.limit.name());
+                    let mut error = ServerError::new(refused.message, None);
+                    let mut ext = ErrorExtensionValues::default();
+                    ext.set("code", "LIMIT_EXCEEDED");
+                    ext.set("limit", refused.limit.name());
+                    ext.set("retryAfterSeconds", refused.retry_after_seconds.min(86_400));
+                    error.extensions = Some(ext);
+                    return async_graphql::Response::from_errors(vec![error]);
+                }
+            }
+        }
         if kind != Some(OperationType::Query) {
             // A mutation runs to its end: cut short, its change might be stored unanswered.
             return next.run(ctx, operation_name).await;

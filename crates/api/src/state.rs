@@ -96,6 +96,8 @@ pub struct ApiState {
     pub solutions: Arc<crate::solutions::Solutions>,
     /// Turns for folds of the log ([`crate::limits::FOLD_PERMITS`]).
     pub folds: Arc<tokio::sync::Semaphore>,
+    /// How fast and how much each token may write.
+    pub writes: Arc<crate::rates::WriteRates>,
 }
 
 impl ApiState {
@@ -109,6 +111,7 @@ impl ApiState {
             documents: Arc::default(),
             solutions: Arc::default(),
             folds: Arc::new(tokio::sync::Semaphore::new(crate::limits::FOLD_PERMITS as usize)),
+            writes: Arc::default(),
         }
     }
 

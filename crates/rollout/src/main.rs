@@ -89,6 +89,18 @@ enum Command {
             default_value_t = api::limits::CONNECTIONS_PER_PEER_MAX
         )]
         connections_per_peer_max: usize,
+        /// Writes (mutation fields) per second one token may make, sustained; five seconds'
+        /// worth at once. More are refused with LIMIT_EXCEEDED and retryAfterSeconds. Admin
+        /// tokens are not limited. 0: no limit.
+        #[arg(long, value_name = "N", env = "ROLLOUT_WRITE_RATE_PER_TOKEN", default_value_t = api::rates::WriteLimits::default().per_token_per_second)]
+        write_rate_per_token: f64,
+        /// Writes one token may make in a day (refilled evenly over 24 hours). 0: no limit.
+        #[arg(long, value_name = "N", env = "ROLLOUT_WRITES_PER_TOKEN_PER_DAY", default_value_t = api::rates::WriteLimits::default().per_token_per_day)]
+        writes_per_token_per_day: f64,
+        /// Writes per second the staff tokens of one administration may make together. 0: no
+        /// limit.
+        #[arg(long, value_name = "N", env = "ROLLOUT_WRITE_RATE_PER_AUTHORITY", default_value_t = api::rates::WriteLimits::default().per_authority_per_second)]
+        write_rate_per_authority: f64,
     },
     /// API tokens (while `rollout serve` runs, use the issueToken / revokeToken mutations).
     #[command(subcommand)]
@@ -421,6 +433,9 @@ async fn run(command: Command) -> Result<(), Failure> {
             person_retention,
             connections_max,
             connections_per_peer_max,
+            write_rate_per_token,
+            writes_per_token_per_day,
+            write_rate_per_authority,
         } => {
             let options = serve::Options {
                 listen,
@@ -431,6 +446,11 @@ async fn run(command: Command) -> Result<(), Failure> {
                 connections: api::listener::ConnectionLimits {
                     total_max: connections_max,
                     per_peer_max: connections_per_peer_max,
+                },
+                writes: api::rates::WriteLimits {
+                    per_token_per_second: write_rate_per_token,
+                    per_token_per_day: writes_per_token_per_day,
+                    per_authority_per_second: write_rate_per_authority,
                 },
             };
             serve::run(&store, options).await

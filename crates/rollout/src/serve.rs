@@ -60,11 +60,12 @@ pub struct Options {
     pub min_free_bytes: u64,
     pub person_retention: Option<engine::Retention>,
     pub connections: api::listener::ConnectionLimits,
+    pub writes: api::rates::WriteLimits,
 }
 
 /// Runs the server.
 pub async fn run(args: &crate::StoreArgs, options: Options) -> Result<(), Failure> {
-    let Options { listen, demo, sled_cache_bytes, min_free_bytes, person_retention, mut connections } =
+    let Options { listen, demo, sled_cache_bytes, min_free_bytes, person_retention, mut connections, writes } =
         options;
     connections.total_max = fit_to_open_files(connections.total_max);
     // With the log in PostgreSQL a data directory is optional: without one, this server writes
@@ -121,6 +122,7 @@ pub async fn run(args: &crate::StoreArgs, options: Options) -> Result<(), Failur
     tracing::debug!(?start, "read models ready");
     let mut state = api::ApiState::new(engine.clone(), projector.clone());
     state.metrics = metrics;
+    state.writes = Arc::new(api::rates::WriteRates::new(writes));
     let schema = api::schema::build(state.clone());
     let router = api::server::router(schema, &state, engine.tokens().clone(), store.clone(), stats);
     let listener = tokio::net::TcpListener::bind(listen)
