@@ -481,3 +481,24 @@ fn a_token_that_writes_too_fast_is_refused_with_a_retry_time_and_others_go_on() 
     let counted: u64 = line.rsplit(' ').next().and_then(|n| n.parse().ok()).expect("a count");
     assert_eq!(counted, refused.len() as u64, "{line}");
 }
+
+#[test]
+fn the_data_directory_and_its_keys_are_the_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().expect("dir");
+    let dir = tmp.path().join("data");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let server = Server::start_in(dir.clone());
+    server.contact("120540000000");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    if server.store_args[0] == "--data-dir" {
+        assert_eq!(mode(&dir.join("keys")), 0o700);
+        for entry in std::fs::read_dir(dir.join("keys")).expect("keys") {
+            let path = entry.expect("entry").path();
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+    }
+    assert_eq!(mode(&dir.join("admin.token")), 0o600);
+}

@@ -89,6 +89,7 @@ pub async fn run(args: &crate::StoreArgs, options: Options) -> Result<(), Failur
             }
             Location::Embedded(dir) => {
                 std::fs::create_dir_all(&dir).map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
+                private_dir(&dir)?;
                 let mut config = SledConfig::new(&dir);
                 config.clock = clock.clone();
                 config.cache_bytes = sled_cache_bytes;
@@ -297,6 +298,20 @@ async fn initialise(
         if engine.load("wohngeld", catalog::LAND_ARS).await?.is_none() {
             crate::demo::generate(engine, clock).await?;
         }
+    }
+    Ok(())
+}
+
+/// The data directory holds the log, the keys and the admin token: its owner's only (0700),
+/// made so with a warning when others could read it.
+fn private_dir(dir: &Path) -> Result<(), Failure> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        std::fs::metadata(dir).map_err(|e| Failure(format!("{}: {e}", dir.display())))?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o777), "the data directory was open to others; made private (0700)");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
     }
     Ok(())
 }

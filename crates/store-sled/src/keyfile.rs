@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -155,7 +156,13 @@ fn write_persons(
     for (id, key) in keys {
         bytes.extend_from_slice(&record_bytes(*id, key, kek)?);
     }
-    let mut file = File::create(&temporary).map_err(|e| io_at(&temporary, e))?;
+    let mut file = File::options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temporary)
+        .map_err(|e| io_at(&temporary, e))?;
     file.write_all(&bytes).map_err(|e| io_at(&temporary, e))?;
     file.sync_all().map_err(|e| io_at(&temporary, e))?;
     std::fs::rename(&temporary, &path).map_err(|e| io_at(&path, e))?;
@@ -163,6 +170,20 @@ fn write_persons(
     let mut file = File::options().read(true).write(true).open(&path).map_err(|e| io_at(&path, e))?;
     file.seek(SeekFrom::End(0)).map_err(|e| io_at(&path, e))?;
     Ok(file)
+}
+
+/// Makes `path` readable by its owner only (`mode`: 0600 for a file, 0700 for a directory),
+/// saying so when it was not: keys readable by others are keys others may have copied.
+fn private(path: &Path, mode: u32) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    let now = std::fs::metadata(path).map_err(|e| io_at(path, e))?.permissions().mode() & 0o777;
+    if now & 0o077 != 0 {
+        tracing::warn!(path = %path.display(), mode = format!("{now:o}"), "key material was readable by others; made private (0{mode:o})");
+    }
+    if now != mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| io_at(path, e))?;
+    }
+    Ok(())
 }
 
 fn write_slot(kek_file: &File, path: &Path, slot: u64, bytes: &[u8]) -> Result<(), StoreError> {
@@ -174,14 +195,20 @@ impl FileKeys {
     /// Opens (or creates) the key store in `dir`, finishing an erasure a crash interrupted.
     pub fn open(dir: &Path) -> Result<FileKeys, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| io_at(dir, e))?;
+        private(dir, 0o700)?;
         let kek_path = dir.join("kek");
         let kek_file = File::options()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(&kek_path)
             .map_err(|e| io_at(&kek_path, e))?;
+        for entry in std::fs::read_dir(dir).map_err(|e| io_at(dir, e))? {
+            let path = entry.map_err(|e| io_at(dir, e))?.path();
+            private(&path, 0o600)?;
+        }
         let mut slots = vec![0u8; 2 * SLOT_BYTES as usize];
         let read = kek_file.read_at(&mut slots, 0).map_err(|e| io_at(&kek_path, e))?;
         slots.truncate(read);
@@ -319,6 +346,27 @@ mod tests {
             all.extend(std::fs::read(entry.expect("entry").path()).expect("file"));
         }
         all
+    }
+
+    #[test]
+    fn key_files_are_private_and_made_private_again_at_open() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        let tmp = tempfile::tempdir().expect("dir");
+        let dir = tmp.path().join("keys");
+        let keys = FileKeys::open(&dir).expect("open");
+        block_on(keys.create(Uuid::now_v7())).expect("a key");
+        drop(keys);
+        assert_eq!(mode(&dir), 0o700);
+        for name in ["kek", "persons-1"] {
+            assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
+        }
+        // Opened up by hand (a copy, a careless chmod): private again at the next open.
+        for (path, open) in [(dir.clone(), 0o755), (dir.join("kek"), 0o644), (dir.join("persons-1"), 0o666)] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(open)).expect("chmod");
+        }
+        FileKeys::open(&dir).expect("reopen");
+        assert_eq!((mode(&dir), mode(&dir.join("kek")), mode(&dir.join("persons-1"))), (0o700, 0o600, 0o600));
     }
 
     #[test]
