@@ -316,6 +316,59 @@ fn a_full_disk_is_reported_reads_go_on_and_writes_resume_once_space_is_freed() {
     server.assert_log_verifies();
 }
 
+/// Without a reserve (`--min-free-mb 0`) readiness comes from a real write: on a full disk
+/// `/readyz` and `rollout_store_writable` say so (the reserve's check is off) without naming the
+/// data directory; once space is freed, both recover and writes go on.
+#[test]
+fn without_a_reserve_readiness_is_a_real_write_and_hides_the_path() {
+    if std::env::var_os("ROLLOUT_E2E_POSTGRES").is_some() {
+        return; // the embedded store's disk
+    }
+    let Some(mount) = Tmpfs::mount("160m") else { return };
+    let data = mount.path().join("data");
+    let logs = tempfile::tempdir_in(mount.path()).expect("log dir");
+    let server = Server::spawn_with(&data, logs, &["--min-free-mb", "0"]);
+    let admin = server.admin.clone();
+    let r = server.gql(
+        Some(&admin),
+        "mutation { startServiceRollout(serviceKey: \"wohngeld\") { existing } }",
+        json!({}),
+    );
+    assert!(r["errors"].is_null(), "{r}");
+    assert_eq!(get(&server, "/readyz").0, 200);
+    // Full: readiness says so before any write has failed (a write could then end the process
+    // for its supervisor, when the index cannot grow: exit 75).
+    fill_up(&mount.path().join("filler"));
+    let root = mount.path().display().to_string();
+    let mut answer = (0, String::new());
+    for _ in 0..50 {
+        answer = get(&server, "/readyz");
+        if answer.0 == 503 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(answer.0, 503, "{}", answer.1);
+    assert!(!answer.1.contains(&root), "{}", answer.1);
+    assert!(get(&server, "/metrics").1.contains("rollout_store_writable 0"));
+    std::fs::remove_file(mount.path().join("filler")).expect("free");
+    let mut ready = 0;
+    for _ in 0..100 {
+        ready = get(&server, "/readyz").0;
+        if ready == 200 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(ready, 200);
+    let again = server.gql(
+        Some(&admin),
+        COMMENT,
+        json!({ "i": { "rolloutId": "wohngeld:120540000000", "reason": "wieder da" } }),
+    );
+    assert!(again["errors"].is_null(), "{again}");
+}
+
 /// A raw HTTP exchange: (status, lower-cased headers, body).
 fn exchange(server: &Server, request: &str) -> (u16, String, String) {
     let mut s = TcpStream::connect(&server.address).expect("connect");

@@ -243,7 +243,10 @@ async fn geo(axum::extract::Path(layer): axum::extract::Path<String>) -> Respons
 /// at start (and keep up). Asking the store also lets it recover from a failed write.
 async fn readyz(State(state): State<AppState>) -> Response {
     if let store::Health::Unwritable { cause, .. } = state.store.health().await {
-        return (StatusCode::SERVICE_UNAVAILABLE, format!("the store cannot write: {cause}\n"))
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the store cannot write: {}\n", crate::state::hide_paths(&cause)),
+        )
             .into_response();
     }
     let head = state.store.head().await.map(|h| h.position).unwrap_or(u64::MAX);
@@ -691,6 +694,15 @@ pub(crate) fn association_scope(projector: &projections::Projector) -> (Vec<Stri
 #[cfg(test)]
 mod tests {
     /// An answer over the limit is replaced by an error naming it; one at the limit is sent.
+    #[test]
+    fn paths_are_hidden_from_clients() {
+        let hidden = crate::state::hide_paths(
+            "writing the log failed (/var/lib/rollout/segments/1.seg: No space left on device (os error 28))",
+        );
+        assert_eq!(hidden, "writing the log failed ([Datei]: No space left on device (os error 28))");
+        assert_eq!(crate::state::hide_paths("a / b"), "a / b");
+    }
+
     #[test]
     fn an_answer_over_the_size_limit_becomes_an_error() {
         use crate::limits::RESPONSE_BYTES_MAX;

@@ -231,6 +231,23 @@ pub(crate) fn cut(as_of: Option<&str>) -> async_graphql::Result<Cut> {
     }
 }
 
+/// `text` with every absolute file path replaced by `[Datei]`: where the server keeps its data
+/// is the operator's to know (the log has it), not every client's.
+pub(crate) fn hide_paths(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            let path = word.trim_start_matches(['(', '"', '`', '\'']);
+            if path.starts_with('/') && path.len() > 1 {
+                let end = path.find([':', ')', '"', '`', ',', ';']).unwrap_or(path.len());
+                format!("{}[Datei]{}", &word[..word.len() - path.len()], &path[end..])
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// An engine error as the API reports it.
 pub(crate) fn engine_error(e: EngineError) -> Error {
     match e {
@@ -271,6 +288,7 @@ pub(crate) fn engine_error(e: EngineError) -> Error {
         EngineError::Store(store::StoreError::Limit { .. }) => coded("LIMIT_EXCEEDED", e.to_string()),
         EngineError::Store(store::StoreError::Unavailable(cause)) => {
             tracing::warn!(cause = %cause, "a write was refused: the store cannot write now");
+            let cause = hide_paths(&cause);
             coded(
                 "UNAVAILABLE",
                 format!("the store cannot write now: {cause}. Nothing of this change was stored; reads still work; try again later (with the same idempotencyKey a repeat is applied once)"),

@@ -88,7 +88,14 @@ pub async fn run(args: &crate::StoreArgs, options: Options) -> Result<(), Failur
                 (pg, Arc::new(|| None), place, dir)
             }
             Location::Embedded(dir) => {
-                std::fs::create_dir_all(&dir).map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
+                {
+                    use std::os::unix::fs::DirBuilderExt;
+                    std::fs::DirBuilder::new()
+                        .recursive(true)
+                        .mode(0o700)
+                        .create(&dir)
+                        .map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
+                }
                 private_dir(&dir)?;
                 let mut config = SledConfig::new(&dir);
                 config.clock = clock.clone();

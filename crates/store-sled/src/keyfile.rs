@@ -194,7 +194,10 @@ fn write_slot(kek_file: &File, path: &Path, slot: u64, bytes: &[u8]) -> Result<(
 impl FileKeys {
     /// Opens (or creates) the key store in `dir`, finishing an erasure a crash interrupted.
     pub fn open(dir: &Path) -> Result<FileKeys, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| io_at(dir, e))?;
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| io_at(dir, e))?;
+        }
         private(dir, 0o700)?;
         let kek_path = dir.join("kek");
         let kek_file = File::options()

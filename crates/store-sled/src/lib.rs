@@ -160,12 +160,15 @@ impl Reserve {
         }
         self.ok_until = None;
         match free_bytes(&self.dir) {
-            Some(free) if free < self.bytes => Err(format!(
-                "the disk of the data directory {} is nearly full: {} MiB free, below the reserve of {} MiB; free space there and writes resume by themselves",
-                self.dir.display(),
-                free / (1024 * 1024),
-                self.bytes.div_ceil(1024 * 1024)
-            )),
+            Some(free) if free < self.bytes => {
+                // The path is the operator's to know (the log), not every client's.
+                tracing::debug!(dir = %self.dir.display(), free, "the data directory's disk is below the reserve");
+                Err(format!(
+                    "the disk of the data directory is nearly full: {} MiB free, below the reserve of {} MiB; free space there and writes resume by themselves",
+                    free / (1024 * 1024),
+                    self.bytes.div_ceil(1024 * 1024)
+                ))
+            }
             Some(free) => {
                 if free >= self.bytes.saturating_add(FREE_MARGIN) {
                     self.ok_until = Some(now + FREE_RECHECK);
@@ -228,7 +231,11 @@ struct Inner {
 /// `DIR/LOCK`, held until the returned file is dropped. [`SledStore::open`] takes it; a server
 /// whose log is elsewhere takes it for its own files there (checkpoint, admin token).
 pub fn lock_data_dir(dir: &Path) -> Result<File, StoreError> {
-    std::fs::create_dir_all(dir).map_err(|e| io_at(dir, e))?;
+    {
+        // The log, its index and its keys: the owner's only.
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| io_at(dir, e))?;
+    }
     let lock_path = dir.join("LOCK");
     let lock = File::options()
         .create(true)
@@ -301,6 +308,7 @@ impl SledStore {
             clock: config.clock.clone(),
             reserve: Reserve::new(dir, config.min_free_bytes),
             failed: None,
+            probed: None,
         }));
         let shared = writer_state.clone();
         let writer = std::thread::Builder::new()
@@ -509,7 +517,7 @@ impl EventStore for SledStore {
 
     async fn health(&self) -> store::Health {
         let state = self.inner.writer_state.clone();
-        tokio::task::spawn_blocking(move || state.lock().unwrap_or_else(|p| p.into_inner()).health())
+        tokio::task::spawn_blocking(move || state.lock().unwrap_or_else(|p| p.into_inner()).readiness())
             .await
             .unwrap_or_else(|e| store::Health::Unwritable {
                 cause: format!("the health check failed: {e}"),
@@ -533,6 +541,23 @@ struct Writer {
     /// Set when a write failed: what is on disk beyond the acknowledged events is unknown, so
     /// every append is refused until [`Writer::recover`] has cut it off and read the log back.
     failed: Option<Failed>,
+    /// The last probe write ([`Writer::readiness`]): when, and what it said.
+    probed: Option<(std::time::Instant, store::Health)>,
+}
+
+/// How often readiness writes a probe file at most.
+const PROBE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Writes 4 KiB to `DIR/.write-probe`, syncs it and removes it.
+fn probe_write(dir: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let path = dir.join(".write-probe");
+    let result = std::fs::File::create(&path).and_then(|mut f| {
+        f.write_all(&[0u8; 4096])?;
+        f.sync_data()
+    });
+    let _ = std::fs::remove_file(&path);
+    result
 }
 
 impl std::fmt::Debug for Writer {
@@ -570,6 +595,31 @@ impl Writer {
     }
 
     /// Writable, or why not; a failed writer whose cause has gone is recovered here.
+    /// [`Writer::health`], and then a real write: a probe file written, synced and removed in
+    /// the data directory (at most once a [`PROBE_EVERY`]). The free-space reserve can be 0 or
+    /// the filesystem out of inodes or read-only: only a write says that writes work.
+    fn readiness(&mut self) -> store::Health {
+        let health = self.health();
+        if !health.is_writable() {
+            return health;
+        }
+        let now = std::time::Instant::now();
+        if let Some((at, result)) = &self.probed {
+            if now.duration_since(*at) < PROBE_EVERY {
+                return result.clone();
+            }
+        }
+        let result = match probe_write(&self.reserve.dir) {
+            Ok(()) => store::Health::Writable,
+            Err(e) => store::Health::Unwritable {
+                cause: format!("a test write in the data directory failed ({e}); free space there and writes resume by themselves"),
+                fatal: false,
+            },
+        };
+        self.probed = Some((now, result.clone()));
+        result
+    }
+
     fn health(&mut self) -> store::Health {
         if let Some(Failed { cause, fatal: true }) = &self.failed {
             return store::Health::Unwritable { cause: cause.clone(), fatal: true };
