@@ -32,7 +32,7 @@ fn rollouts(server: &Server, token: &str) -> BTreeMap<String, (String, String, S
 
 /// Opens the dashboard signed in with `token` and waits for the overview.
 fn open_overview(browser: &Browser, server: &Server, token: &str) -> Page {
-    let mut page = browser.open(&format!("http://{}/#token={token}", server.address));
+    let mut page = browser.open_signed_in(&format!("http://{}/#token={token}", server.address));
     // Staff start on their tasks; the overview is a click away.
     page.wait_for(
         "document.getElementById('whoami') && !document.getElementById('whoami').hidden",
@@ -609,7 +609,7 @@ fn the_definition_page_and_the_publish_form_show_the_diagnostics_at_their_lines(
     }
     let server = Server::start();
     let browser = Browser::launch();
-    let mut page = browser.open(&format!("http://{}/#token={}", server.address, server.admin));
+    let mut page = browser.open_signed_in(&format!("http://{}/#token={}", server.address, server.admin));
     page.wait_for(
         "document.getElementById('me').textContent.length > 0",
         60,
@@ -784,7 +784,7 @@ fn staff_start_on_their_tasks_and_a_question_goes_to_the_land_and_back() {
     let staff = server.issue("authority-staff", &[ars]);
     let pm = server.issue("project-manager", &[]);
     let browser = Browser::launch();
-    let mut page = browser.open(&format!("http://{}/#token={staff}", server.address));
+    let mut page = browser.open_signed_in(&format!("http://{}/#token={staff}", server.address));
     page.wait_for(
         "document.querySelectorAll('#task-rows tr').length > 0",
         60,
@@ -857,7 +857,7 @@ fn staff_start_on_their_tasks_and_a_question_goes_to_the_land_and_back() {
     page.screenshot(&screenshot_dir().join("rueckfrage.png"), true);
 
     // The report view, as the manager.
-    let mut report = browser.open(&format!("http://{}/#token={pm}", server.address));
+    let mut report = browser.open_signed_in(&format!("http://{}/#token={pm}", server.address));
     report.wait_for(
         "document.getElementById('whoami') && !document.getElementById('whoami').hidden",
         60,
@@ -894,7 +894,7 @@ fn the_network_page_and_who_has_done_a_step_for_a_staff_token() {
     let ars = "120540000000";
     let staff = server.issue("authority-staff", &[ars]);
     let browser = Browser::launch();
-    let mut page = browser.open(&format!("http://{}/#token={staff}", server.address));
+    let mut page = browser.open_signed_in(&format!("http://{}/#token={staff}", server.address));
     page.wait_for(
         "document.getElementById('whoami') && !document.getElementById('whoami').hidden",
         60,

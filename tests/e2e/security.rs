@@ -502,3 +502,31 @@ fn the_data_directory_and_its_keys_are_the_owners_only() {
     }
     assert_eq!(mode(&dir.join("admin.token")), 0o600);
 }
+
+#[test]
+fn metrics_can_ask_for_a_token_and_every_page_has_a_strict_policy() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().to_owned();
+    let server = Server::spawn_with(&path, dir, &["--metrics-token", "m3trics-geheim"]);
+    let (status, headers, _) = crate::report::get(&server, "/metrics", None);
+    assert_eq!(status, 401);
+    assert_eq!(headers.get("www-authenticate").map(String::as_str), Some("Bearer"));
+    assert_eq!(
+        crate::report::get(&server, "/metrics", Some(&server.admin)).0,
+        401,
+        "an API token is not the metrics token"
+    );
+    let (status, _, body) = crate::report::get(&server, "/metrics", Some("m3trics-geheim"));
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains("rollout_store_writable"));
+    // WebSockets only to the page's own origin; the printable report runs nothing.
+    for page in ["/", "/graphiql"] {
+        let (_, headers, _) = crate::report::get(&server, page, None);
+        let policy = headers.get("content-security-policy").cloned().unwrap_or_default();
+        assert!(policy.contains("connect-src 'self';") && !policy.contains("ws:"), "{page}: {policy}");
+    }
+    let (status, headers, _) = crate::report::get(&server, "/reports/programme.html", Some(&server.admin));
+    assert_eq!(status, 200);
+    let policy = headers.get("content-security-policy").cloned().unwrap_or_default();
+    assert!(policy.starts_with("default-src 'none'") && !policy.contains("script-src"), "{policy}");
+}

@@ -106,6 +106,19 @@ impl Browser {
     }
 
     /// Every URL requested so far.
+    /// Opens the dashboard at `url` (`…/#token=…`) and signs in as a person would: the link
+    /// only fills the sign-in field and says whose token it is; a click on „Anmelden“ signs in.
+    pub fn open_signed_in(&self, url: &str) -> Page {
+        let mut page = self.open(url);
+        page.wait_for(
+            "document.getElementById('link-token-note') !== null",
+            60,
+            "document.body.innerText.slice(0, 300)",
+        );
+        page.click("#signin button[type=submit]");
+        page
+    }
+
     pub fn requests(&self) -> Vec<String> {
         self.requests.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }

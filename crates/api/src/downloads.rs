@@ -160,7 +160,14 @@ pub(crate) async fn programme(
         ),
         Format::Html => (
             StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                // The page is self-contained (one inline style sheet): nothing else may load or run.
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; form-action 'none'",
+                ),
+            ],
             crate::report::html(&report.tables),
         )
             .into_response(),

@@ -91,7 +91,7 @@ pub fn router(
 /// into the binary with its page; it loads nothing from anywhere else (the policy lets the
 /// browser enforce that; GraphiQL's fonts are data URIs, its editors set inline styles).
 const EXPLORER: &str = include_str!("../assets/explorer.html");
-const EXPLORER_POLICY: &str = "default-src 'self'; connect-src 'self' ws: wss:; script-src 'self'; \
+const EXPLORER_POLICY: &str = "default-src 'self'; connect-src 'self'; script-src 'self'; \
      style-src 'self' 'unsafe-inline'; font-src 'self' data:; img-src 'self' data:; frame-ancestors 'none'; \
      form-action 'none'";
 
@@ -159,7 +159,7 @@ async fn explorer_asset(axum::extract::Path(file): axum::extract::Path<String>) 
 /// compiled into the binary. It loads nothing from anywhere else (the policy below lets the
 /// browser enforce that) and uses only the public API.
 const DASHBOARD: &str = include_str!("../assets/dashboard.html");
-const DASHBOARD_POLICY: &str = "default-src 'self'; connect-src 'self' ws: wss:; script-src 'self'; \
+const DASHBOARD_POLICY: &str = "default-src 'self'; connect-src 'self'; script-src 'self'; \
      style-src 'self'; img-src 'self' data: blob:; frame-ancestors 'none'; form-action 'none'";
 
 /// `/assets/<path>`: (path, content type, body).
@@ -258,7 +258,24 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(wanted) = &state.api.metrics_token {
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or("");
+        // Compared as hashes: the time taken says nothing about the token.
+        if blake3::hash(given.as_bytes()) != blake3::hash(wanted.as_bytes()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+                "/metrics braucht das Token von --metrics-token (Authorization: Bearer …)\n",
+            )
+                .into_response();
+        }
+    }
     let head = state.store.head().await.map(|h| h.position).unwrap_or(0);
     let text = state.metrics.render(crate::metrics::Gauges {
         store: (state.store_stats)(),

@@ -98,6 +98,8 @@ pub struct ApiState {
     pub folds: Arc<tokio::sync::Semaphore>,
     /// How fast and how much each token may write.
     pub writes: Arc<crate::rates::WriteRates>,
+    /// The bearer token `/metrics` asks for (`rollout serve --metrics-token`); none: open.
+    pub metrics_token: Option<Arc<str>>,
 }
 
 impl ApiState {
@@ -112,6 +114,7 @@ impl ApiState {
             solutions: Arc::default(),
             folds: Arc::new(tokio::sync::Semaphore::new(crate::limits::FOLD_PERMITS as usize)),
             writes: Arc::default(),
+            metrics_token: None,
         }
     }
 

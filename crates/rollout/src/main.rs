@@ -101,6 +101,10 @@ enum Command {
         /// limit.
         #[arg(long, value_name = "N", env = "ROLLOUT_WRITE_RATE_PER_AUTHORITY", default_value_t = api::rates::WriteLimits::default().per_authority_per_second)]
         write_rate_per_authority: f64,
+        /// A bearer token /metrics asks for (Prometheus: `authorization: { credentials: … }`);
+        /// without it /metrics is open to whoever reaches the port.
+        #[arg(long, value_name = "TOKEN", env = "ROLLOUT_METRICS_TOKEN", hide_env_values = true)]
+        metrics_token: Option<String>,
     },
     /// API tokens (while `rollout serve` runs, use the issueToken / revokeToken mutations).
     #[command(subcommand)]
@@ -436,6 +440,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             write_rate_per_token,
             writes_per_token_per_day,
             write_rate_per_authority,
+            metrics_token,
         } => {
             let options = serve::Options {
                 listen,
@@ -452,6 +457,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                     per_token_per_day: writes_per_token_per_day,
                     per_authority_per_second: write_rate_per_authority,
                 },
+                metrics_token,
             };
             serve::run(&store, options).await
         }

@@ -61,12 +61,21 @@ pub struct Options {
     pub person_retention: Option<engine::Retention>,
     pub connections: api::listener::ConnectionLimits,
     pub writes: api::rates::WriteLimits,
+    pub metrics_token: Option<String>,
 }
 
 /// Runs the server.
 pub async fn run(args: &crate::StoreArgs, options: Options) -> Result<(), Failure> {
-    let Options { listen, demo, sled_cache_bytes, min_free_bytes, person_retention, mut connections, writes } =
-        options;
+    let Options {
+        listen,
+        demo,
+        sled_cache_bytes,
+        min_free_bytes,
+        person_retention,
+        mut connections,
+        writes,
+        metrics_token,
+    } = options;
     connections.total_max = fit_to_open_files(connections.total_max);
     // With the log in PostgreSQL a data directory is optional: without one, this server writes
     // nothing locally (the checkpoint is kept in the database).
@@ -131,6 +140,7 @@ pub async fn run(args: &crate::StoreArgs, options: Options) -> Result<(), Failur
     let mut state = api::ApiState::new(engine.clone(), projector.clone());
     state.metrics = metrics;
     state.writes = Arc::new(api::rates::WriteRates::new(writes));
+    state.metrics_token = metrics_token.filter(|t| !t.trim().is_empty()).map(|t| Arc::from(t.trim()));
     let schema = api::schema::build(state.clone());
     let router = api::server::router(schema, &state, engine.tokens().clone(), store.clone(), stats);
     let listener = tokio::net::TcpListener::bind(listen)

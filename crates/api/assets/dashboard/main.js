@@ -12,7 +12,9 @@
 //   #/verwaltung/<ars>      one administration and its rollouts
 //   #/ablaeufe              workflow definitions; project managers publish new versions here
 //   #/ablauf/<id>@<version> one definition: phases, steps, services using it, versions compared
-// A token passed as #token=... is moved into the session storage and removed from the URL.
+// A token passed as #token=... is never used by itself: it is taken out of the URL, put into the
+// sign-in field, and the page says whose token it is; the visitor signs in with it only by
+// pressing „Anmelden“ (a link must not make someone work as another without noticing).
 import { $ } from "./dom.js";
 import { ROLE } from "./words.js";
 import { getToken, setToken } from "./api.js";
@@ -51,6 +53,27 @@ function signOut() {
   location.reload();
 }
 
+// The token of a link, offered for signing in: whose it is, asked of the server with that token.
+async function offerLinkedToken(linked) {
+  $("token").value = linked;
+  let who = "ein unbekanntes oder ungültiges Token";
+  try {
+    const r = await fetch("/graphql", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer " + linked },
+      body: JSON.stringify({ query: "{ me { name role } }" }),
+    });
+    const answer = await r.json();
+    if (answer.data && answer.data.me) who = `„${answer.data.me.name}“ (${ROLE[answer.data.me.role] || answer.data.me.role})`;
+  } catch (e) { /* the notice says it is unknown */ }
+  const current = getToken() && getToken() !== linked ? " Ihre bisherige Anmeldung bleibt, bis Sie sich mit diesem Token anmelden." : "";
+  const note = document.createElement("span");
+  note.id = "link-token-note";
+  note.textContent = `Ein Link hat ein Token übergeben: ${who}. Prüfen Sie, ob es Ihres ist, und melden Sie sich mit „Anmelden“ an.${current}`;
+  $("state").replaceChildren(note);
+  $("token").focus();
+}
+
 window.addEventListener("hashchange", route);
 document.addEventListener("DOMContentLoaded", () => {
   $("signin").addEventListener("submit", (ev) => {
@@ -60,9 +83,11 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("signout").addEventListener("click", signOut);
   const fragment = new URLSearchParams(location.hash.slice(1));
-  if (fragment.get("token")) {
-    setToken(fragment.get("token"));
+  const linked = fragment.get("token");
+  if (linked) {
     history.replaceState(null, "", location.pathname + "#/");
+    offerLinkedToken(linked);
+    return;
   }
   if (getToken()) start();
 });
