@@ -530,3 +530,75 @@ fn metrics_can_ask_for_a_token_and_every_page_has_a_strict_policy() {
     let policy = headers.get("content-security-policy").cloned().unwrap_or_default();
     assert!(policy.starts_with("default-src 'none'") && !policy.contains("script-src"), "{policy}");
 }
+
+/// A log of `count` events in segments of 4 KiB (so the first ones are in closed segments).
+fn small_segments(dir: &std::path::Path, count: u64) {
+    use store::{Actor, ActorKind, EventStore, ExpectedVersion, Json, NewEvent};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let mut config = store_sled::SledConfig::new(dir);
+        config.segment_bytes = 4096;
+        let store = store_sled::SledStore::open(config).expect("open");
+        let actor =
+            Actor { id: "system".into(), name: "System".into(), kind: ActorKind::System, person: None };
+        for n in 0..count {
+            let data = Json::from_value(&json!({ "n": n, "note": "Zustellpunkt Wohngeld" }));
+            let event = NewEvent::new("TestHappened", 1, data, actor.clone(), uuid::Uuid::now_v7());
+            store
+                .append(&format!("test-{}", n % 4), ExpectedVersion::Any, vec![event])
+                .await
+                .expect("append");
+        }
+    });
+}
+
+#[test]
+fn a_forged_closed_segment_is_found_after_the_start_and_readiness_names_it() {
+    if std::env::var_os("ROLLOUT_E2E_POSTGRES").is_some() {
+        return; // the embedded store's files
+    }
+    let tmp = tempfile::tempdir().expect("dir");
+    let dir = tmp.path().join("data");
+    small_segments(&dir, 200);
+    // The first segment is closed: a word changed, the length kept.
+    let first = dir.join("segments").join(format!("{:020}.seg", 1));
+    let bytes = std::fs::read(&first).expect("segment");
+    let at = bytes.windows(9).position(|w| w == b"Wohngeld\"").expect("a note");
+    let mut forged = bytes.clone();
+    forged[at..at + 8].copy_from_slice(b"Wohnheim");
+    std::fs::write(&first, &forged).expect("forge");
+    let server = Server::start_in(dir.clone());
+    let mut answer = (0, String::new());
+    for _ in 0..100 {
+        let (status, _, body) = crate::report::get(&server, "/readyz", None);
+        answer = (status, String::from_utf8_lossy(&body).to_string());
+        if status == 503 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(answer.0, 503, "{}", answer.1);
+    assert!(answer.1.contains("does not verify") && answer.1.contains("position"), "{}", answer.1);
+    let (_, _, metrics) = crate::report::get(&server, "/metrics", None);
+    assert!(String::from_utf8_lossy(&metrics).contains("rollout_log_broken 1"));
+    // An untouched log verifies: ready, and the whole chain counted.
+    let clean = tmp.path().join("clean");
+    small_segments(&clean, 50);
+    let server = Server::start_in(clean);
+    let mut verified = 0;
+    for _ in 0..100 {
+        let (_, _, metrics) = crate::report::get(&server, "/metrics", None);
+        let text = String::from_utf8_lossy(&metrics).to_string();
+        verified = text
+            .lines()
+            .find_map(|l| l.strip_prefix("rollout_log_verified_position "))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        if verified >= 50 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(verified >= 50, "{verified}");
+    assert_eq!(crate::report::get(&server, "/readyz", None).0, 200);
+}

@@ -116,6 +116,17 @@ pub(crate) async fn programme(
     };
     let s = &state.api;
     let now = s.now();
+    // Folds of the log take their turn, as in GraphQL (`ApiState::fold_turn`).
+    let folds = matches!(as_of, projections::Cut::Everything) as u32
+        + matches!(since, projections::Cut::Everything) as u32;
+    let _turn = if folds < 2 {
+        match s.fold_turn(crate::limits::FOLD_PERMITS).await {
+            Ok(turn) => Some(turn),
+            Err(_) => return plain(StatusCode::SERVICE_UNAVAILABLE, "Der Server wird beendet.".to_owned()),
+        }
+    } else {
+        None
+    };
     let fold = |cut| projections::fold(s.engine.store(), &**s.engine.registry(), cut, |_| {});
     let past_now = match as_of {
         projections::Cut::Everything => None,

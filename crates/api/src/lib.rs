@@ -31,7 +31,7 @@ pub mod schema;
 pub mod server;
 mod socket;
 mod solutions;
-mod state;
+pub mod state;
 pub mod subscriptions;
 
 pub use caller::Caller;

@@ -72,6 +72,9 @@ pub struct Gauges {
     pub cache: engine::CacheStats,
     /// The parsed documents kept.
     pub documents: crate::documents::DocumentStats,
+    /// How far the hash chain was recomputed since the start, and whether it broke.
+    pub verified_position: u64,
+    pub log_broken: bool,
 }
 
 impl Metrics {
@@ -147,6 +150,8 @@ impl Metrics {
             "rollout_store_append_seconds",
             "Latency of durable appends to the store.",
         );
+        let _ = writeln!(out, "# HELP rollout_log_verified_position The last log position whose hash chain this server recomputed since it started.\n# TYPE rollout_log_verified_position gauge\nrollout_log_verified_position {}", g.verified_position);
+        let _ = writeln!(out, "# HELP rollout_log_broken Whether the log's hash chain is broken (1: see /readyz, run rollout verify).\n# TYPE rollout_log_broken gauge\nrollout_log_broken {}", u8::from(g.log_broken));
         let _ = writeln!(out, "# HELP rollout_store_writable Whether the store can write now (0: writes are refused, see /readyz).\n# TYPE rollout_store_writable gauge");
         let _ = writeln!(out, "rollout_store_writable {}", u8::from(g.writable));
         if let Some((groups, appends, events)) = g.store {

@@ -242,6 +242,13 @@ async fn geo(axum::extract::Path(layer): axum::extract::Path<String>) -> Respons
 /// Ready while the store can write and the read models have caught up with the log as it was
 /// at start (and keep up). Asking the store also lets it recover from a failed write.
 async fn readyz(State(state): State<AppState>) -> Response {
+    if let Some(broken) = state.api.verification.broken() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the log does not verify: {broken}; stop this server and run `rollout verify`\n"),
+        )
+            .into_response();
+    }
     if let store::Health::Unwritable { cause, .. } = state.store.health().await {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -285,6 +292,8 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         subscriptions_open: state.open.total(),
         cache: state.engine.cache_stats(),
         documents: state.documents.stats(),
+        verified_position: state.api.verification.verified.load(std::sync::atomic::Ordering::Relaxed),
+        log_broken: state.api.verification.broken().is_some(),
     });
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -79,6 +79,25 @@ pub(crate) fn take_slot(open: &Arc<Open>, token: Uuid) -> async_graphql::Result<
     Ok(Slot { open: open.clone(), token })
 }
 
+/// What this server found when it recomputed the log's hash chain after its start (the log it
+/// serves must be the log that was written: a changed segment is caught here, not only by
+/// `rollout verify`).
+#[derive(Debug, Default)]
+pub struct Verification {
+    /// The last position verified.
+    pub verified: std::sync::atomic::AtomicU64,
+    /// Whether the whole log as it was at start is verified.
+    pub complete: std::sync::atomic::AtomicBool,
+    /// Where and how the chain is broken, if it is.
+    pub broken: Mutex<Option<String>>,
+}
+
+impl Verification {
+    pub fn broken(&self) -> Option<String> {
+        self.broken.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
 /// The state the resolvers share (one per server).
 #[derive(Debug, Clone)]
 pub struct ApiState {
@@ -100,6 +119,8 @@ pub struct ApiState {
     pub writes: Arc<crate::rates::WriteRates>,
     /// The bearer token `/metrics` asks for (`rollout serve --metrics-token`); none: open.
     pub metrics_token: Option<Arc<str>>,
+    /// The check of the log's hash chain after the start.
+    pub verification: Arc<Verification>,
 }
 
 impl ApiState {
@@ -115,6 +136,7 @@ impl ApiState {
             folds: Arc::new(tokio::sync::Semaphore::new(crate::limits::FOLD_PERMITS as usize)),
             writes: Arc::default(),
             metrics_token: None,
+            verification: Arc::default(),
         }
     }
 

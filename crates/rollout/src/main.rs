@@ -720,7 +720,10 @@ async fn run(command: Command) -> Result<(), Failure> {
                     result?
                 }
             };
-            eprintln!("exported {count} events");
+            // The head's hash: an auditor compares it with an earlier printout (the report and
+            // the dashboard show it too).
+            let head = store.head().await?;
+            eprintln!("exported {count} events; head: position {}, hash {}", head.position, head.hash);
             Ok(())
         }
         Command::Import { store, file, keys } => {

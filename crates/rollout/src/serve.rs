@@ -151,6 +151,7 @@ pub async fn run(args: &crate::StoreArgs, options: Options) -> Result<(), Failur
     let shutdown = shutdown_signal().map_err(|e| Failure(format!("cannot install signal handlers: {e}")))?;
     say(format_args!("listening on http://{address}"));
 
+    let verifier = spawn_verification(store.clone(), state.verification.clone());
     let deadlines = engine::spawn_deadline_policy(engine.clone(), projector.clone(), engine::DEADLINE_ROUND);
     let retention = engine::spawn_retention_policy(engine.clone(), person_retention, RETENTION_ROUND);
     let checkpoints = {
@@ -206,6 +207,7 @@ pub async fn run(args: &crate::StoreArgs, options: Options) -> Result<(), Failur
     api::listener::serve(listener, router, connections, stop).await;
     health.abort();
     retention.abort();
+    verifier.abort();
     if let Some(cause) = fatal.lock().unwrap_or_else(|p| p.into_inner()).take() {
         deadlines.abort();
         checkpoints.abort();
@@ -221,6 +223,42 @@ pub async fn run(args: &crate::StoreArgs, options: Options) -> Result<(), Failur
     projector.checkpoint().await.map_err(|e| Failure(e.to_string()))?;
     say(format_args!("stopped"));
     Ok(())
+}
+
+/// Recomputes the hash chain of the log as it is now, in the background while serving (a low
+/// priority: one page at a time). A break makes `/readyz` 503 naming the position and
+/// `rollout_log_broken` 1, and is logged as an error; the server keeps answering (reads are
+/// what an operator needs to look into it).
+fn spawn_verification(
+    store: Arc<dyn EventStore>,
+    verification: Arc<api::state::Verification>,
+) -> tokio::task::JoinHandle<()> {
+    use std::sync::atomic::Ordering;
+    tokio::spawn(async move {
+        let until = match store.head().await {
+            Ok(head) => head.position,
+            Err(e) => {
+                tracing::warn!(error = %e, "the log's hash chain could not be checked");
+                return;
+            }
+        };
+        let started = std::time::Instant::now();
+        let progress = |p: u64| verification.verified.store(p, Ordering::Relaxed);
+        match store::verify_until(&*store, until, progress).await {
+            Ok(head) => {
+                verification.complete.store(true, Ordering::Relaxed);
+                tracing::info!(position = head.position, hash = %head.hash, seconds = started.elapsed().as_secs_f64(), "the log's hash chain verifies");
+            }
+            Err(store::VerifyError::Broken { position, reason }) => {
+                let broken = format!("position {position}: {reason}");
+                tracing::error!(%broken, "the log's hash chain is broken: what this server serves is not what was written");
+                *verification.broken.lock().unwrap_or_else(|p| p.into_inner()) = Some(broken);
+            }
+            Err(store::VerifyError::Store(e)) => {
+                tracing::warn!(error = %e, "the log's hash chain could not be checked");
+            }
+        }
+    })
 }
 
 /// Raises the open-file limit to its hard limit and returns `wanted` connections, or fewer

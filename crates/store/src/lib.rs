@@ -37,7 +37,7 @@ pub use error::StoreError;
 pub use keys::{Key, KeyStore, MemoryKeys};
 pub use memory::MemoryStore;
 pub use subscription::Subscription;
-pub use verify::{verify_log, VerifyError, VerifyReport};
+pub use verify::{verify_log, verify_until, VerifyError, VerifyReport};
 pub use writer::{write_queue, Group, GroupPlan, Write, WriteQueue, WriteReceiver};
 
 /// Events committed together, in position order, sent to live subscribers after they are

@@ -22,28 +22,9 @@ pub enum VerifyError {
 /// link, position or stream version is wrong.
 pub async fn verify_log(
     store: &dyn EventStore,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> Result<VerifyReport, VerifyError> {
-    let mut verifier = ChainVerifier::new();
-    let mut from = 1;
-    loop {
-        let page = match store.read_all(from, VERIFY_PAGE).await {
-            Ok(page) => page,
-            Err(StoreError::Corrupt { position, reason }) => {
-                return Err(VerifyError::Broken { position, reason })
-            }
-            Err(e) => return Err(VerifyError::Store(e)),
-        };
-        let Some(last) = page.last() else { break };
-        from = last.position + 1;
-        for event in &page {
-            verifier
-                .check(event)
-                .map_err(|reason| VerifyError::Broken { position: verifier.head().position + 1, reason })?;
-        }
-        progress(verifier.head().position);
-    }
-    let head = verifier.head();
+    let head = verify_until(store, u64::MAX, progress).await?;
     let stored = store.head().await.map_err(VerifyError::Store)?;
     if stored.position != head.position || stored.hash != head.hash {
         return Err(VerifyError::Broken {
@@ -55,4 +36,33 @@ pub async fn verify_log(
         });
     }
     Ok(VerifyReport { events: head.position, head })
+}
+
+/// Recomputes the hash chain from the log's start up to `until` (or its end), while the log may
+/// grow: what a serving process checks of the log it was given. Returns the last verified head.
+pub async fn verify_until(
+    store: &dyn EventStore,
+    until: u64,
+    mut progress: impl FnMut(u64),
+) -> Result<Head, VerifyError> {
+    let mut verifier = ChainVerifier::new();
+    let mut from = 1;
+    while from <= until {
+        let page = match store.read_all(from, VERIFY_PAGE).await {
+            Ok(page) => page,
+            Err(StoreError::Corrupt { position, reason }) => {
+                return Err(VerifyError::Broken { position, reason })
+            }
+            Err(e) => return Err(VerifyError::Store(e)),
+        };
+        let Some(last) = page.last() else { break };
+        from = last.position + 1;
+        for event in page.iter().take_while(|e| e.position <= until) {
+            verifier
+                .check(event)
+                .map_err(|reason| VerifyError::Broken { position: verifier.head().position + 1, reason })?;
+        }
+        progress(verifier.head().position);
+    }
+    Ok(verifier.head())
 }

@@ -17,7 +17,7 @@
 // pressing „Anmelden“ (a link must not make someone work as another without noticing).
 import { $ } from "./dom.js";
 import { ROLE } from "./words.js";
-import { getToken, setToken } from "./api.js";
+import { getToken, gql, setToken } from "./api.js";
 import { data, loadAll } from "./data.js";
 import { followLive, stopLive } from "./live.js";
 import { route } from "./routing.js";
@@ -44,6 +44,17 @@ async function start() {
   }
   route();
   followLive();
+  showLogHead();
+}
+
+// The footer: how far the log goes and its head's hash, as the report and `rollout export` print it.
+async function showLogHead() {
+  try {
+    const { head } = await gql("{ head { position hash } }");
+    const footer = $("log-head");
+    footer.textContent = `Ereignisprotokoll bis Position ${head.position}, Hash ${head.hash}`;
+    footer.hidden = false;
+  } catch (e) { /* the footer stays hidden */ }
 }
 
 function signOut() {
