@@ -602,3 +602,56 @@ fn a_forged_closed_segment_is_found_after_the_start_and_readiness_names_it() {
     assert!(verified >= 50, "{verified}");
     assert_eq!(crate::report::get(&server, "/readyz", None).0, 200);
 }
+
+#[test]
+fn the_end_of_another_administrations_blockage_does_not_show_in_peers() {
+    let server = Server::start();
+    let admin = Some(server.admin.as_str());
+    let r = server.gql(
+        admin,
+        "mutation { startServiceRollout(serviceKey: \"wohngeld\") { started } }",
+        json!({}),
+    );
+    assert!(r["errors"].is_null(), "{r}");
+    let (_, potsdam) = issue(&server, "authority-staff", &["120540000000"]);
+    let (_, cottbus) = issue(&server, "authority-staff", &["120520000000"]);
+    let command = |m: &str, input: Value| {
+        let r = server.gql(
+            Some(&potsdam),
+            &format!("mutation($i: RolloutCommandInput!) {{ {m}(input: $i) {{ rollout {{ status }} }} }}"),
+            json!({ "i": input }),
+        );
+        assert!(r["errors"].is_null(), "{r}");
+    };
+    let potsdam_as_seen = |token: &str| {
+        let r = server.gql(
+            Some(token),
+            "{ peers(serviceKey: \"wohngeld\") { authority { ars } status } }",
+            json!({}),
+        );
+        r["data"]["peers"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{r}"))
+            .iter()
+            .find(|p| p["authority"]["ars"] == "120540000000")
+            .map(|p| p["status"].as_str().unwrap_or("").to_owned())
+            .expect("Potsdam among the peers")
+    };
+    let before = potsdam_as_seen(&cottbus);
+    command(
+        "blockRollout",
+        json!({ "rolloutId": "wohngeld:120540000000", "reason": "Zertifikat fehlt", "category": "TECHNIK" }),
+    );
+    let blocked = potsdam_as_seen(&cottbus);
+    assert_eq!(potsdam_as_seen(&server.admin), "blocked", "the Land sees it");
+    command(
+        "unblockRollout",
+        json!({ "rolloutId": "wohngeld:120540000000", "reason": "gelöst", "solution": "Zertifikat über das Landesportal neu beantragt" }),
+    );
+    let after = potsdam_as_seen(&cottbus);
+    assert_eq!(
+        (blocked.as_str(), after.as_str()),
+        (before.as_str(), before.as_str()),
+        "another administration saw the blockage come and go"
+    );
+}

@@ -385,6 +385,21 @@ impl Rollout {
         }
     }
 
+    /// The status without its blockage: what the OZG network shows other administrations, so
+    /// that the moment a blockage ends (and an unnamed solution appears) does not name whose
+    /// it was.
+    pub fn status_unblocked(&self) -> Status {
+        if self.cancelled.is_some() {
+            Status::Cancelled
+        } else if self.is_live() {
+            Status::Live
+        } else if self.touched {
+            Status::InProgress
+        } else {
+            Status::NotStarted
+        }
+    }
+
     /// Every step up to the definition's live phase is done or not required.
     pub fn is_live(&self) -> bool {
         let phases = &self.definition.phases;

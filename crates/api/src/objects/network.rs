@@ -91,7 +91,9 @@ pub struct Peer {
     authority: Authority,
     /// The phase its rollout is in (phase id).
     phase: String,
-    /// `not_started`, `in_progress`, `blocked`, `live` or `cancelled`.
+    /// `not_started`, `in_progress`, `blocked`, `live` or `cancelled`; `blocked` only where the
+    /// token may read the rollout (another administration's blockage shows as the status it
+    /// would have without it, so its end does not name whose an unnamed solution is).
     status: String,
     /// In operation.
     in_operation: bool,
@@ -221,7 +223,15 @@ impl NetworkQuery {
             peers.push(Peer {
                 authority: Authority(entry.authority.clone()),
                 phase: r.definition.phases.get(r.phase()).map(|p| p.id.clone()).unwrap_or_default(),
-                status: r.status().name().to_owned(),
+                // Another administration's blockage is not shown: its end would name whose the
+                // unnamed solution that appears with it is.
+                status: if c.may_read_rollout(&r.service_key, &r.ars) {
+                    r.status()
+                } else {
+                    r.status_unblocked()
+                }
+                .name()
+                .to_owned(),
                 in_operation: r.status() == workflow::Status::Live,
                 completed_at,
                 same_landkreis: my_kreis.as_deref() == Some(landkreis_of(&r.ars).as_str()),
