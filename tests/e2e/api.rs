@@ -124,7 +124,7 @@ fn tokens_are_checked_and_scopes_hide_what_a_token_may_not_see() {
     assert_eq!(code(&write), "FORBIDDEN");
     let issue = server.gql(
         Some(&auditor),
-        "mutation { issueToken(input: { name: \"x\", role: \"admin\" }) { token } }",
+        "mutation { issueToken(input: { name: \"x\", role: \"admin\", reason: \"Test\" }) { token } }",
         json!({}),
     );
     assert_eq!(code(&issue), "FORBIDDEN");
@@ -530,7 +530,7 @@ fn access_matrix() {
         let r = server.gql(
             Some(&admin),
             "mutation($i: IssueTokenInput!) { issueToken(input: $i) { token } }",
-            json!({ "i": { "name": role, "role": role, "authorities": authorities, "services": services } }),
+            json!({ "i": { "name": role, "role": role, "authorities": authorities, "services": services, "reason": "Test" } }),
         );
         r["data"]["issueToken"]["token"].as_str().unwrap_or_else(|| panic!("{r}")).to_owned()
     };
@@ -554,7 +554,7 @@ fn access_matrix() {
         ("comment C", "mutation { addComment(input: { rolloutId: \"wohngeld:120520000000\", reason: \"x\" }) { rollout { id } } }", json!({})),
         ("block P", "mutation { blockRollout(input: { rolloutId: \"wohngeld:120540000000\", reason: \"x\" }) { rollout { id } } }", json!({})),
         ("start service", "mutation { startServiceRollout(serviceKey: \"wohngeld\") { existing } }", json!({})),
-        ("issue token", "mutation { issueToken(input: { name: \"x\", role: \"auditor\" }) { id } }", json!({})),
+        ("issue token", "mutation { issueToken(input: { name: \"x\", role: \"auditor\", reason: \"Test\" }) { id } }", json!({})),
     ];
     // A: allowed, F: FORBIDDEN, U: UNAUTHENTICATED; one letter per op, in order.
     let expected = [

@@ -956,7 +956,7 @@ fn the_network_page_and_who_has_done_a_step_for_a_staff_token() {
     let id = r["data"]["registerPerson"]["id"].as_str().expect("id").to_owned();
     server.gql(
         Some(&server.admin),
-        "mutation($p: ID!) { giveContactConsent(input: { personId: $p, serviceKey: \"wohngeld\" }) { id } }",
+        "mutation($p: ID!) { giveContactConsent(input: { personId: $p, serviceKey: \"wohngeld\", reason: \"schriftlich\" }) { id } }",
         json!({ "p": id }),
     );
     page.wait_for(

@@ -44,7 +44,7 @@ fn the_model_assistant_is_released_and_the_members_rollouts_open_and_zv_dikom_ac
     let admin = server.admin.clone();
     let issued = server.gql(
         Some(&admin),
-        "mutation { issueToken(input: { name: \"ZV DIKOM, Team Formularserver\", role: \"association-staff\" }) { token } }",
+        "mutation { issueToken(input: { name: \"ZV DIKOM, Team Formularserver\", role: \"association-staff\", reason: \"Formularserver\" }) { token } }",
         json!({}),
     );
     let zv = issued["data"]["issueToken"]["token"].as_str().unwrap_or_else(|| panic!("{issued}")).to_owned();

@@ -105,7 +105,7 @@ fn an_erased_person_is_gone_from_every_read_every_file_and_every_table() {
     let issued = server.gql(
         Some(&admin),
         "mutation($i: IssueTokenInput!) { issueToken(input: $i) { token } }",
-        json!({ "i": { "name": "Sachbearbeitung Bürgerservice", "role": "authority-staff", "authorities": [ARS], "personId": id } }),
+        json!({ "i": { "name": "Sachbearbeitung Bürgerservice", "role": "authority-staff", "authorities": [ARS], "personId": id, "reason": "Arbeitsplatz" } }),
     );
     let token =
         issued["data"]["issueToken"]["token"].as_str().unwrap_or_else(|| panic!("{issued}")).to_owned();

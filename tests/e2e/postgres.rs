@@ -141,7 +141,7 @@ fn two_servers_on_one_database_see_each_others_changes_and_conflicts() {
         assert_eq!(first["payload"]["data"]["events"]["type"], "RolloutStarted", "{first}");
     }
     // A token issued through B works on A.
-    let issued = b.gql(Some(&admin), "mutation { issueToken(input: { name: \"staff\", role: \"authority-staff\", authorities: [\"120540000000\"] }) { token } }", json!({}));
+    let issued = b.gql(Some(&admin), "mutation { issueToken(input: { name: \"staff\", role: \"authority-staff\", authorities: [\"120540000000\"], reason: \"Test\" }) { token } }", json!({}));
     let staff = issued["data"]["issueToken"]["token"].as_str().expect("token").to_owned();
     // The same step through both servers at the same version: one success, one conflict.
     let complete = "mutation($i: CompleteStepInput!) { completeStep(input: $i) { rollout { version } } }";

@@ -57,7 +57,7 @@ fn issue(server: &Server, role: &str, authorities: &[&str]) -> (String, String) 
     let r = server.gql(
         Some(&server.admin),
         "mutation($i: IssueTokenInput!) { issueToken(input: $i) { id token } }",
-        json!({ "i": { "name": format!("{role} Test"), "role": role, "authorities": authorities, "services": ["wohngeld"] } }),
+        json!({ "i": { "name": format!("{role} Test"), "role": role, "authorities": authorities, "services": ["wohngeld"], "reason": "Test" } }),
     );
     let t = &r["data"]["issueToken"];
     (
@@ -111,7 +111,7 @@ fn an_erased_persons_token_loses_its_socket_at_once() {
     let r = server.gql(
         Some(&server.admin),
         "mutation($i: IssueTokenInput!) { issueToken(input: $i) { token } }",
-        json!({ "i": { "name": "Arbeitsplatz 3", "role": "authority-staff", "authorities": ["120540000000"], "personId": person } }),
+        json!({ "i": { "name": "Arbeitsplatz 3", "role": "authority-staff", "authorities": ["120540000000"], "personId": person, "reason": "Arbeitsplatz" } }),
     );
     let token = r["data"]["issueToken"]["token"].as_str().unwrap_or_else(|| panic!("{r}")).to_owned();
     let mut ws = socket(&server);
@@ -339,7 +339,7 @@ fn hidden_characters_are_refused_everywhere_and_no_content_breaks_a_download() {
         let r = server.gql(
             admin,
             "mutation($i: ContactConsentInput!) { giveContactConsent(input: $i) { id } }",
-            json!({ "i": { "personId": id, "serviceKey": "wohngeld" } }),
+            json!({ "i": { "personId": id, "serviceKey": "wohngeld", "reason": "schriftlich" } }),
         );
         assert!(r["errors"].is_null(), "{r}");
     }
@@ -392,7 +392,7 @@ fn zv_dikom_staff_reach_their_own_persons_and_never_those_of_members() {
         forbidden(&server.gql(
             dikom,
             &format!("mutation($i: ContactConsentInput!) {{ {m}(input: $i) {{ id }} }}"),
-            json!({ "i": { "personId": person } }),
+            json!({ "i": { "personId": person, "reason": "per E-Mail" } }),
         ));
     }
     forbidden(&server.gql(
@@ -654,4 +654,89 @@ fn the_end_of_another_administrations_blockage_does_not_show_in_peers() {
         (before.as_str(), before.as_str()),
         "another administration saw the blockage come and go"
     );
+}
+
+#[test]
+fn every_state_change_names_a_reason_and_dates_stay_within_bounds() {
+    let server = Server::start();
+    let admin = Some(server.admin.as_str());
+    let r = server.gql(
+        admin,
+        "mutation { startServiceRollout(serviceKey: \"wohngeld\") { started } }",
+        json!({}),
+    );
+    assert!(r["errors"].is_null(), "{r}");
+    // Tokens, assignments and consents: without a reason the request is refused; with one the
+    // event keeps it.
+    let r = server.gql(
+        admin,
+        "mutation { issueToken(input: { name: \"x\", role: \"auditor\" }) { id } }",
+        json!({}),
+    );
+    assert_eq!(refusal(&r).0, "BAD_USER_INPUT", "{r}");
+    let r = server.gql(
+        admin,
+        "mutation { issueToken(input: { name: \"x\", role: \"auditor\", reason: \"\\u200d\" }) { id } }",
+        json!({}),
+    );
+    assert_eq!(refusal(&r).0, "BAD_USER_INPUT", "{r}");
+    issue(&server, "auditor", &[]);
+    let assign = "mutation($i: AssignInput!) { assignRollout(input: $i) { events { data } } }";
+    let r = server.gql(
+        admin,
+        assign,
+        json!({ "i": { "rolloutId": "wohngeld:120540000000", "assignee": "Team Wohngeld" } }),
+    );
+    assert_eq!(refusal(&r).0, "BAD_USER_INPUT", "{r}");
+    let r = server.gql(admin, assign, json!({ "i": { "rolloutId": "wohngeld:120540000000", "assignee": "Team Wohngeld", "reason": "Zuständigkeit laut Geschäftsverteilung" } }));
+    assert_eq!(
+        r["data"]["assignRollout"]["events"][0]["data"]["reason"], "Zuständigkeit laut Geschäftsverteilung",
+        "{r}"
+    );
+    let person = server.contact("120540000000");
+    let consent = "mutation($i: ContactConsentInput!) { giveContactConsent(input: $i) { id } }";
+    let r = server.gql(
+        admin,
+        consent,
+        json!({ "i": { "personId": person, "serviceKey": "wohngeld", "reason": " \u{200d} " } }),
+    );
+    assert_eq!(refusal(&r).0, "BAD_USER_INPUT", "{r}");
+    let r = server.gql(
+        admin,
+        consent,
+        json!({ "i": { "personId": person, "serviceKey": "wohngeld", "reason": "schriftlich am 3.12." } }),
+    );
+    assert!(r["errors"].is_null(), "{r}");
+    let events = server.gql(
+        admin,
+        "{ events(filter: { types: [\"TokenIssued\", \"ContactConsentGiven\"] }, first: 50) { edges { node { type data } } } }",
+        json!({}),
+    );
+    let reasons: Vec<(String, String)> = events["data"]["events"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{events}"))
+        .iter()
+        .map(|e| {
+            (
+                e["node"]["type"].as_str().unwrap_or("").to_owned(),
+                e["node"]["data"]["reason"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert!(reasons.iter().all(|(_, r)| !r.is_empty()), "{reasons:?}");
+    assert!(
+        reasons.contains(&("TokenIssued".into(), "Test".into()))
+            && reasons.iter().any(|(t, _)| t == "ContactConsentGiven"),
+        "{reasons:?}"
+    );
+    // A day someone left: not in the future, not decades ago (that would erase at once).
+    let left = "mutation($i: RecordPersonLeftInput!) { recordPersonLeft(input: $i) { leftOn } }";
+    for day in ["1900-01-01", "2999-12-31"] {
+        let r = server.gql(
+            admin,
+            left,
+            json!({ "i": { "personId": person, "leftOn": day, "reason": "Wechsel" } }),
+        );
+        assert_eq!(refusal(&r).0, "BAD_USER_INPUT", "{day}: {r}");
+    }
 }

@@ -208,7 +208,7 @@ impl Server {
         let r = self.gql(
             Some(&self.admin),
             "mutation($i: IssueTokenInput!) { issueToken(input: $i) { token role } }",
-            json!({ "i": { "name": format!("{role} test"), "role": role, "authorities": authorities, "services": ["wohngeld"] } }),
+            json!({ "i": { "name": format!("{role} test"), "role": role, "authorities": authorities, "services": ["wohngeld"], "reason": "Test" } }),
         );
         r["data"]["issueToken"]["token"].as_str().unwrap_or_else(|| panic!("{r}")).to_owned()
     }

@@ -141,7 +141,7 @@ async fn issue(client: &mut Client, address: &str, token: &str, role: &str, auth
         address,
         token,
         "mutation($i: IssueTokenInput!) { issueToken(input: $i) { token } }",
-        serde_json::json!({ "i": { "name": format!("bench {role}"), "role": role, "authorities": authorities } }),
+        serde_json::json!({ "i": { "name": format!("bench {role}"), "role": role, "authorities": authorities, "reason": "Messung" } }),
     )
     .await;
     r["data"]["issueToken"]["token"].as_str().unwrap_or_else(|| panic!("{r}")).to_owned()
@@ -431,6 +431,7 @@ fn main() {
             authorities: vec![],
             services: vec![],
             person: None,
+            reason: "Messung".into(),
         };
         let token = engine.issue_token(spec, &admin).await.expect("token").secret;
         let kontakt = {

@@ -10,7 +10,7 @@ def q(query, who=token):
     r = conn.getresponse(); data = json.loads(r.read())
     assert "errors" not in data, data
     return data
-staff = q('mutation { issueToken(input: { name: "bench", role: "authority-staff", authorities: ["120540000000"] }) { token } }')["data"]["issueToken"]["token"]
+staff = q('mutation { issueToken(input: { name: "bench", role: "authority-staff", authorities: ["120540000000"], reason: "Messung" }) { token } }')["data"]["issueToken"]["token"]
 for label, query in [
     ("{ __typename } (baseline)", "{ __typename }"),
     ("peers(serviceKey: wohngeld)", '{ peers(serviceKey: "wohngeld") { authority { ars } phase contacts { name } } }'),

@@ -114,10 +114,11 @@ impl Caller {
         self.person == Some(person) || self.is_manager() || self.is_staff_of(ars)
     }
 
-    /// May see the name of a person of `ars` who acted on a rollout the token may read (the
-    /// history says who did what): whoever may read the administration.
+    /// May see the name (never the contact details) of a person of `ars` who acted on a rollout
+    /// the token may read, beyond [`Caller::may_read_person`]: ZV DIKOM's staff on its members'
+    /// form-server rollouts, which it sets up with them (the history says who did what).
     pub fn may_see_actor_of(&self, ars: &str) -> bool {
-        self.may_read_authority(ars)
+        self.role == TokenRole::AssociationStaff && self.authorities.iter().any(|a| a == ars)
     }
 
     /// May register persons of administration `ars`, record that they left, give or withdraw

@@ -171,6 +171,8 @@ pub struct AssignInput {
     rollout_id: ID,
     /// Who is responsible; empty or absent: nobody.
     assignee: Option<String>,
+    /// Why (kept in the rollout's history).
+    reason: String,
     #[graphql(flatten)]
     guard: Guard,
 }
@@ -245,6 +247,8 @@ pub struct IssueTokenInput {
     /// person by id and show the person's name, which `erasePerson` erases; the token's own
     /// `name` stays a label (do not put a person's name there).
     person_id: Option<ID>,
+    /// Why it is issued (kept in the audit log, e.g. "Zugang für die Anbindung Wohngeld").
+    reason: String,
 }
 
 /// Register a person (a contact, or the person behind a token).
@@ -463,13 +467,13 @@ impl RolloutMutation {
         run(ctx, "cancelRollout", &input.rollout_id, input.guard, command).await
     }
 
-    /// Assign a rollout to someone (or nobody).
+    /// Assign a rollout to someone (or nobody), with a reason.
     async fn assign_rollout(
         &self,
         ctx: &Context<'_>,
         input: AssignInput,
     ) -> async_graphql::Result<RolloutPayload> {
-        let command = Command::Assign { assignee: input.assignee };
+        let command = Command::Assign { assignee: input.assignee, reason: input.reason };
         run(ctx, "assignRollout", &input.rollout_id, input.guard, command).await
     }
 
@@ -571,6 +575,7 @@ impl RolloutMutation {
             authorities: input.authorities,
             services: input.services,
             person,
+            reason: input.reason,
         };
         let new = state(ctx).engine.issue_token(spec, &invocation(ctx, c)).await.map_err(engine_error)?;
         state(ctx).written.record(c.token_id, new.event.position);

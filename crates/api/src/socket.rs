@@ -142,7 +142,7 @@ pub(crate) async fn serve(
                 if changed.is_err() {
                     break None;
                 }
-                if signed_in.get().is_some_and(|id| !state.tokens.is_active(*id)) {
+                if signed_in.get().is_some_and(|id| state.tokens.is_revoked(*id)) {
                     break Some((CLOSE_REVOKED, "Das Token wurde widerrufen".to_owned()));
                 }
             }

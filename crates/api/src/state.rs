@@ -174,7 +174,7 @@ pub(crate) fn state<'a>(ctx: &'a Context<'_>) -> &'a ApiState {
 /// person erased) after the request or the WebSocket authenticated it: every operation checks.
 pub(crate) fn caller<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Caller> {
     let c = ctx.data_opt::<Caller>().ok_or_else(|| coded("UNAUTHENTICATED", "a bearer token is required"))?;
-    if !state(ctx).engine.tokens().is_active(c.token_id) {
+    if state(ctx).engine.tokens().is_revoked(c.token_id) {
         return Err(coded("UNAUTHENTICATED", "Das Token wurde widerrufen; melden Sie sich neu an."));
     }
     Ok(c)

@@ -151,6 +151,9 @@ pub struct ContactConsent {
     pub person_id: Uuid,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_key: Option<String>,
+    /// Why (how the person agreed, or why it ends); events before it was asked for have none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
 }
 
 /// An erasure as recorded.
@@ -413,15 +416,17 @@ impl crate::Engine {
         id: Uuid,
         service: Option<&str>,
         give: bool,
+        reason: &str,
         req: &Invocation,
     ) -> Result<PersonRecord, EngineError> {
         self.living_person(id)?;
+        let reason = check_reason(reason)?;
         if let Some(key) = service.filter(|_| give) {
             if !self.catalog.read().unwrap_or_else(|p| p.into_inner()).services.contains_key(key) {
                 return Err(EngineError::UnknownService(key.to_owned()));
             }
         }
-        let consent = ContactConsent { person_id: id, service_key: service.map(str::to_owned) };
+        let consent = ContactConsent { person_id: id, service_key: service.map(str::to_owned), reason };
         let ty = if give { CONTACT_CONSENT_GIVEN } else { CONTACT_CONSENT_WITHDRAWN };
         self.append_person_event(id, ExpectedVersion::Any, ty, &consent, req).await
     }

@@ -80,6 +80,9 @@ pub struct TokenIssued {
     /// name shown is the person's (erasable), never stored in the events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub person: Option<Uuid>,
+    /// Why it was issued (tokens issued before it was asked for have none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
 }
 
 /// The payload of `TokenRevoked`.
@@ -108,6 +111,8 @@ pub struct TokenSpec {
     pub services: Vec<String>,
     /// The registered person the token belongs to, if any.
     pub person: Option<Uuid>,
+    /// Why it is issued (kept in the audit log).
+    pub reason: String,
 }
 
 impl TokenSpec {
@@ -118,6 +123,18 @@ impl TokenSpec {
             return Err(format!("a token needs a name of 1 to {TOKEN_NAME_CHARS_MAX} characters"));
         }
         if let Some(problem) = vocab::text::problem(name, "Der Name des Tokens") {
+            return Err(problem);
+        }
+        let reason = self.reason.trim();
+        if !vocab::text::has_visible(reason)
+            || reason.chars().count() > crate::limits::PERSON_REASON_CHARS_MAX
+        {
+            return Err(format!(
+                "a token needs a reason of 1 to {} characters (why it is issued)",
+                crate::limits::PERSON_REASON_CHARS_MAX
+            ));
+        }
+        if let Some(problem) = vocab::text::problem(reason, "Der Grund") {
             return Err(problem);
         }
         if self.role == TokenRole::AuthorityStaff && self.authorities.is_empty() {
@@ -197,6 +214,15 @@ impl TokenRegistry {
         self.by_id.read().unwrap_or_else(|p| p.into_inner()).get(&token_id).is_some_and(|(_, active)| *active)
     }
 
+    /// Whether the token was revoked (a caller authenticated before keeps no right after it).
+    pub fn is_revoked(&self, token_id: Uuid) -> bool {
+        self.by_id
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&token_id)
+            .is_some_and(|(_, active)| !*active)
+    }
+
     /// Moves whenever a token is revoked (here or, followed from the log, on another server).
     pub fn revocations(&self) -> tokio::sync::watch::Receiver<u64> {
         self.revocations.subscribe()
@@ -256,6 +282,7 @@ impl crate::Engine {
             services: spec.services,
             secret_hash: blake3::hash(secret.as_bytes()).to_hex().to_string(),
             person: spec.person,
+            reason: spec.reason.trim().to_owned(),
         };
         let payload =
             serde_json::to_value(&issued).map_err(|e| crate::EngineError::InvalidToken(e.to_string()))?;
@@ -317,6 +344,7 @@ mod tests {
             authorities: vec![],
             services: vec![],
             person: None,
+            reason: "Prüfung".into(),
         }
     }
 

@@ -307,7 +307,9 @@ pub async fn generate(engine: &engine::Engine, clock: &crate::serve::ShiftableCl
             _ => continue,
         };
         // The erased and the departed are refused: the demo leaves them out.
-        let _ = engine.set_contact_consent(id, service, true, &cast.admin).await;
+        let _ = engine
+            .set_contact_consent(id, service, true, "schriftlich eingewilligt (Demo)", &cast.admin)
+            .await;
     }
     clock.days_ago(0.0);
     Ok(())

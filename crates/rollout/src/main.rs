@@ -248,6 +248,9 @@ enum TokenCommand {
         /// For automation: a service key it may act for; repeatable.
         #[arg(long = "service", value_name = "KEY")]
         services: Vec<String>,
+        /// Why it is issued (kept in the audit log).
+        #[arg(long, default_value = "issued on the command line")]
+        reason: String,
     },
     /// Revoke a token by its id.
     Revoke {
@@ -490,14 +493,14 @@ async fn run(command: Command) -> Result<(), Failure> {
                 Err(e) => Err(Failure(format!("{name}: {e}"))),
             }
         }
-        Command::Token(TokenCommand::Create { store, name, role, authorities, services }) => {
+        Command::Token(TokenCommand::Create { store, name, role, authorities, services, reason }) => {
             let role = engine::TokenRole::from_name(&role).ok_or_else(|| {
                 Failure(format!("unknown role `{role}`; roles are {}", engine::TokenRole::NAMES.join(", ")))
             })?;
             let engine =
                 open_for_writes(&store, "its issueToken / revokeToken mutations with the admin token")
                     .await?;
-            let spec = engine::TokenSpec { name, role, authorities, services, person: None };
+            let spec = engine::TokenSpec { name, role, authorities, services, person: None, reason };
             let engine::NewToken { issued, secret, .. } = engine.issue_token(spec, &cli_request()).await?;
             eprintln!("token {} ({}) issued; it is shown only now:", issued.token_id, issued.role.name());
             println!("{secret}");

@@ -334,6 +334,7 @@ async fn initialise(
             authorities: vec![],
             services: vec![],
             person: None,
+            reason: "erster Start des Servers: das Token der Administration".into(),
         };
         let secret = engine.issue_token(spec, &engine::Invocation::system()).await?.secret;
         match dir {

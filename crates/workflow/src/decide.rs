@@ -104,6 +104,7 @@ pub enum Command {
     },
     Assign {
         assignee: Option<String>,
+        reason: String,
     },
     SetDueDate {
         step: String,
@@ -684,12 +685,13 @@ fn decide_command(
             }
             Ok(vec![RolloutEvent::CommentAdded { text: text(t, "the comment")?, step: step.clone() }])
         }
-        Command::Assign { assignee } => {
+        Command::Assign { assignee, reason } => {
             let assignee = opt_text(assignee, "the assignee")?;
+            let reason = text(reason, "a reason for the assignment")?;
             if assignee == r.assignee {
                 return Err(Rejection::NothingToDo { what: "the rollout is already assigned so".into() });
             }
-            Ok(vec![RolloutEvent::Assigned { assignee }])
+            Ok(vec![RolloutEvent::Assigned { assignee, reason }])
         }
         Command::SetDueDate { step, due_at, reason } => {
             let i = step_of(step)?;

@@ -56,8 +56,13 @@ pub enum RolloutEvent {
     },
     #[serde(rename = "CommentAdded")]
     CommentAdded { text: String, step: Option<String> },
+    /// `reason`: why (events before it was asked for have none).
     #[serde(rename = "RolloutAssigned")]
-    Assigned { assignee: Option<String> },
+    Assigned {
+        assignee: Option<String>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
+    },
     /// A due date set by hand (Unix microseconds), replacing the one from the deadline.
     #[serde(rename = "DueDateSet")]
     DueDateSet { step: String, due_at: i64, reason: String },

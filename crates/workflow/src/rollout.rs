@@ -693,7 +693,7 @@ impl Rollout {
             }
             RolloutEvent::Escalated { .. } => {}
             RolloutEvent::CommentAdded { .. } => {}
-            RolloutEvent::Assigned { assignee } => r.assignee = assignee.clone(),
+            RolloutEvent::Assigned { assignee, .. } => r.assignee = assignee.clone(),
             RolloutEvent::DueDateSet { step, due_at, .. } => {
                 let i = index(r, step)?;
                 r.steps[i].due_at = MaybeTime::new(Some(Timestamp::from_unix_micros(*due_at)));

@@ -267,6 +267,9 @@ pub struct ContactConsentInput {
     person_id: ID,
     /// The service; without it: every service (withdrawn without it: every consent).
     service_key: Option<String>,
+    /// Why: how the person agreed (e.g. "schriftlich am 3.12."), or why it ends (kept in the
+    /// person's history; put no other personal data here).
+    reason: String,
 }
 
 /// The network part of the mutation root.
@@ -293,7 +296,7 @@ async fn consent(ctx: &Context<'_>, input: ContactConsentInput, give: bool) -> a
     let c = consentable(ctx, id)?;
     let record = state(ctx)
         .engine
-        .set_contact_consent(id, input.service_key.as_deref(), give, &invocation(ctx, &c))
+        .set_contact_consent(id, input.service_key.as_deref(), give, &input.reason, &invocation(ctx, &c))
         .await
         .map_err(engine_error)?;
     remember_head(ctx).await;

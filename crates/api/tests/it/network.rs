@@ -45,7 +45,7 @@ async fn peers_show_phase_and_consented_contacts_and_nothing_else() {
     let refused = execute_with(
         &api,
         &staff_a,
-        "mutation($p: ID!) { giveContactConsent(input: { personId: $p, serviceKey: \"wohngeld\" }) { id } }",
+        "mutation($p: ID!) { giveContactConsent(input: { personId: $p, serviceKey: \"wohngeld\", reason: \"schriftlich\" }) { id } }",
         json!({ "p": berta }),
     )
     .await;
@@ -63,7 +63,7 @@ async fn peers_show_phase_and_consented_contacts_and_nothing_else() {
         async_graphql::Request::new(format!("subscription {{ networkChanged(serviceKey: \"wohngeld\", afterPosition: {head}) {{ serviceKey position }} }}"))
             .data(staff_a.clone()),
     );
-    let given = ok(&api, &staff_b, "mutation($p: ID!) { giveContactConsent(input: { personId: $p, serviceKey: \"wohngeld\" }) { contactConsents contactConsentAllServices } }", json!({ "p": berta })).await;
+    let given = ok(&api, &staff_b, "mutation($p: ID!) { giveContactConsent(input: { personId: $p, serviceKey: \"wohngeld\", reason: \"schriftlich\" }) { contactConsents contactConsentAllServices } }", json!({ "p": berta })).await;
     let change = tokio::time::timeout(
         std::time::Duration::from_secs(5),
         async_graphql::futures_util::StreamExt::next(&mut network),
@@ -184,7 +184,7 @@ async fn peers_show_phase_and_consented_contacts_and_nothing_else() {
     assert_eq!(other["peers"], json!([]));
 
     // Withdrawn: gone at once; consent for all services, then erased: gone.
-    ok(&api, &staff_b, "mutation($p: ID!) { withdrawContactConsent(input: { personId: $p, serviceKey: \"wohngeld\" }) { id } }", json!({ "p": berta })).await;
+    ok(&api, &staff_b, "mutation($p: ID!) { withdrawContactConsent(input: { personId: $p, serviceKey: \"wohngeld\", reason: \"widerrufen\" }) { id } }", json!({ "p": berta })).await;
     let contacts = |d: Value| {
         d["peers"]
             .as_array()
@@ -197,7 +197,7 @@ async fn peers_show_phase_and_consented_contacts_and_nothing_else() {
     ok(
         &api,
         &staff_b,
-        "mutation($p: ID!) { giveContactConsent(input: { personId: $p }) { id } }",
+        "mutation($p: ID!) { giveContactConsent(input: { personId: $p, reason: \"schriftlich\" }) { id } }",
         json!({ "p": berta }),
     )
     .await;

@@ -83,7 +83,7 @@ async fn a_person_is_read_by_whom_it_may_be_and_erased_from_every_read() {
     let issued = run(
         &api.schema,
         &admin,
-        &format!(r#"mutation {{ issueToken(input: {{ name: "Sachbearbeitung", role: "authority-staff", authorities: ["{A}"], personId: "{person}" }}) {{ id }} }}"#),
+        &format!(r#"mutation {{ issueToken(input: {{ name: "Sachbearbeitung", role: "authority-staff", authorities: ["{A}"], personId: "{person}", reason: "Arbeitsplatz" }}) {{ id }} }}"#),
     )
     .await;
     let token_id: uuid::Uuid = issued["issueToken"]["id"].as_str().expect("token").parse().expect("uuid");

@@ -18,7 +18,7 @@ async fn issue_and_revoke_are_recorded_with_the_requests_correlation_id() {
     };
     let issued_by = uuid::Uuid::now_v7();
     let issued = execute(
-        "mutation { issueToken(input: { name: \"Prüferin\", role: \"auditor\" }) { id token } }".into(),
+        "mutation { issueToken(input: { name: \"Prüferin\", role: \"auditor\", reason: \"Jahresprüfung\" }) { id token } }".into(),
         issued_by,
     )
     .await;

@@ -575,6 +575,7 @@ fn token_spec(name: &str) -> engine::TokenSpec {
         authorities: vec![],
         services: vec![],
         person: None,
+        reason: "Prüfung".into(),
     }
 }
 

@@ -86,6 +86,7 @@ async fn an_erasure_whose_key_outlived_a_crash_is_finished_at_the_next_open() {
         authorities: vec!["120520000000".into()],
         services: vec![],
         person: Some(p.id),
+        reason: "Arbeitsplatz".into(),
     };
     let token = engine.issue_token(spec, &admin()).await.expect("token").issued.token_id;
     // As if the process died after `PersonErased` was durable, before the key was destroyed

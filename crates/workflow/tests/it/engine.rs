@@ -435,13 +435,22 @@ fn a_cancelled_rollout_takes_nothing_more() {
 #[test]
 fn assignment_comments_and_unknown_steps() {
     let mut g = small_rollout();
-    g.ok(manager(), Command::Assign { assignee: Some("Petra Projekt".into()) });
+    g.ok(
+        manager(),
+        Command::Assign { assignee: Some("Petra Projekt".into()), reason: "Zuständig für Wohngeld".into() },
+    );
     assert_eq!(g.r().assignee.as_deref(), Some("Petra Projekt"));
     assert!(matches!(
-        g.rejected(manager(), Command::Assign { assignee: Some("Petra Projekt".into()) }),
+        g.rejected(
+            manager(),
+            Command::Assign {
+                assignee: Some("Petra Projekt".into()),
+                reason: "Zuständig für Wohngeld".into()
+            }
+        ),
         Rejection::NothingToDo { .. }
     ));
-    g.ok(manager(), Command::Assign { assignee: None });
+    g.ok(manager(), Command::Assign { assignee: None, reason: "Zuständigkeit endet".into() });
     assert_eq!(g.rejected(staff(), complete("zz", json!({}))), Rejection::UnknownStep { step: "zz".into() });
     let at_limit = "ä".repeat(workflow::limits::NOTE_CHARS_MAX);
     g.ok(staff(), Command::Comment { text: at_limit.clone(), step: None });

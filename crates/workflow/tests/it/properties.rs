@@ -75,7 +75,10 @@ fn command(def: &Definition, kind: u8, step: usize, variant: u8) -> Command {
         7 => Command::Block { reason, block: Default::default() },
         8 => Command::Unblock { reason, solution: None, share_name: false },
         9 => Command::Comment { text: reason, step: (variant.is_multiple_of(2)).then_some(step_id) },
-        10 => Command::Assign { assignee: (variant.is_multiple_of(2)).then(|| "Frau Kaiser".to_string()) },
+        10 => Command::Assign {
+            assignee: (variant.is_multiple_of(2)).then(|| "Frau Kaiser".to_string()),
+            reason: "Vertretung".into(),
+        },
         11 => Command::RecordLandStep {
             step: ["fit_store_vertrag", "onlinedienst_bereit"][variant as usize % 2].into(),
             done: !variant.is_multiple_of(3),
@@ -236,7 +239,7 @@ fn every_event_kind_round_trips_through_its_stored_form() {
             vendor: Some("v".into()),
         },
         RolloutEvent::CommentAdded { text: "t".into(), step: None },
-        RolloutEvent::Assigned { assignee: Some("x".into()) },
+        RolloutEvent::Assigned { assignee: Some("x".into()), reason: "r".into() },
         RolloutEvent::DueDateSet { step: "a".into(), due_at: 5, reason: "r".into() },
         RolloutEvent::DefinitionMigrated(DefinitionMigrated {
             to_id: None,
