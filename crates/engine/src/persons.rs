@@ -679,7 +679,7 @@ mod tests {
             (PersonDetails { name: " ".into(), ..Default::default() }, "name:"),
             (PersonDetails { name: "E".into(), email: Some("kein".into()), ..Default::default() }, "email:"),
             (PersonDetails { name: "E".into(), phone: Some("abc".into()), ..Default::default() }, "phone:"),
-            (PersonDetails { name: "E\u{7}".into(), ..Default::default() }, "control"),
+            (PersonDetails { name: "E\u{7}".into(), ..Default::default() }, "U+0007 (Steuerzeichen)"),
         ];
         for (details, says) in cases {
             let err = details.checked().expect_err("refused");
