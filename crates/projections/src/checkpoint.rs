@@ -184,6 +184,9 @@ pub enum CheckpointError {
     Missing,
     #[error("the checkpoint is unreadable: {0}")]
     Unreadable(String),
+    /// Writing it failed (a full disk says so here, not as an unreadable checkpoint).
+    #[error("the checkpoint could not be written: {0}")]
+    Unwritable(String),
     #[error("the checkpoint has schema version {found}, this build uses {SCHEMA_VERSION}")]
     OldSchema { found: u32 },
     #[error("the checkpoint names definition `{0}`, which this server does not know")]
@@ -201,10 +204,18 @@ pub fn blob_name() -> String {
 /// Writes the model to `path` atomically (temporary file, fsync, rename).
 pub fn write(model: &ReadModel, path: &Path) -> Result<(), CheckpointError> {
     let partial = path.with_extension("partial");
-    let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&partial)?);
-    write_into(model, &mut file)?;
-    let file = file.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
+    let written = (|| {
+        let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&partial)?);
+        write_into(model, &mut file)?;
+        let file = file.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok::<_, CheckpointError>(())
+    })();
+    if let Err(e) = written {
+        // A partial file would only take the room a full disk lacks.
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
     std::fs::rename(&partial, path)?;
     if let Some(dir) = path.parent() {
         std::fs::File::open(dir)?.sync_all()?;
@@ -221,7 +232,7 @@ pub fn to_bytes(model: &ReadModel) -> Result<Vec<u8>, CheckpointError> {
 
 /// The header line, the body, the trailer.
 fn write_into(model: &ReadModel, out: &mut impl Write) -> Result<(), CheckpointError> {
-    let unwritable = |e: serde_json::Error| CheckpointError::Unreadable(e.to_string());
+    let unwritable = |e: serde_json::Error| CheckpointError::Unwritable(e.to_string());
     let mut index = HashMap::new();
     let mut definitions = Vec::new();
     for r in model.rollouts() {
@@ -241,8 +252,14 @@ fn write_into(model: &ReadModel, out: &mut impl Write) -> Result<(), CheckpointE
     };
     serde_json::to_writer(&mut *out, &Header { schema: SCHEMA_VERSION }).map_err(unwritable)?;
     out.write_all(b"\n")?;
-    let mut body = Summed { inner: &mut *out, crc: crc32fast::Hasher::new(), len: 0 };
-    postcard::to_io(&snapshot, &mut body).map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
+    let mut body = Summed { inner: &mut *out, crc: crc32fast::Hasher::new(), len: 0, failed: None };
+    // postcard hides the IO error behind its own: the cause is kept by `Summed`.
+    if let Err(e) = postcard::to_io(&snapshot, &mut body) {
+        return Err(match body.failed.take() {
+            Some(io) => CheckpointError::Io(io),
+            None => CheckpointError::Unwritable(e.to_string()),
+        });
+    }
     let (len, crc) = (body.len, body.crc.finalize());
     out.write_all(&len.to_le_bytes())?;
     out.write_all(&crc.to_le_bytes())?;
@@ -254,11 +271,20 @@ struct Summed<W> {
     inner: W,
     crc: crc32fast::Hasher,
     len: u64,
+    /// The first write error, kept for the caller.
+    failed: Option<std::io::Error>,
 }
 
 impl<W: Write> Write for Summed<W> {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(bytes)?;
+        let n = match self.inner.write(bytes) {
+            Ok(n) => n,
+            Err(e) => {
+                let kept = std::io::Error::new(e.kind(), e.to_string());
+                self.failed.get_or_insert(e);
+                return Err(kept);
+            }
+        };
         self.crc.update(&bytes[..n]);
         self.len += n as u64;
         Ok(n)
@@ -376,4 +402,43 @@ fn build(snapshot: Snapshot, definitions: &dyn Definitions) -> Result<ReadModel,
         (rollout, r.blocked_since)
     });
     Ok(ReadModel::restore(snapshot.position, snapshot.last_hash, catalog, rollouts, snapshot.audit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A disk that takes `room` bytes, then says it is full.
+    struct Full {
+        room: usize,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if self.room == 0 {
+                return Err(std::io::Error::from_raw_os_error(28));
+            }
+            let n = bytes.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A checkpoint that cannot be written names the disk's error, not an unreadable checkpoint.
+    #[test]
+    fn a_full_disk_is_named_as_such() {
+        let model = ReadModel::default();
+        for room in [0, 20, 40] {
+            let e = write_into(&model, &mut Full { room }).expect_err("full");
+            let text = e.to_string();
+            assert!(
+                text.contains("No space left on device") && !text.contains("unreadable"),
+                "{room}: {text}"
+            );
+        }
+    }
 }
