@@ -206,6 +206,19 @@ fn get(server: &Server, path: &str) -> (u16, String) {
     (status, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
 }
 
+/// `/readyz` asked every 100 ms until it answers `status` (at most 10 s); the last answer.
+fn readyz_until(server: &Server, status: u16) -> (u16, String) {
+    let mut answer = (0, String::new());
+    for _ in 0..100 {
+        answer = get(server, "/readyz");
+        if answer.0 == status {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    answer
+}
+
 /// Fills `path` with zeros until the disk is full.
 fn fill_up(path: &Path) {
     let mut f = std::fs::File::create(path).expect("filler");
@@ -285,15 +298,7 @@ fn a_full_disk_is_reported_reads_go_on_and_writes_resume_once_space_is_freed() {
 
     // Space freed: ready again and writing, without a restart.
     std::fs::remove_file(mount.path().join("filler")).expect("free");
-    let mut ready = 0;
-    for _ in 0..100 {
-        ready = get(&server, "/readyz").0;
-        if ready == 200 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(ready, 200);
+    assert_eq!(readyz_until(&server, 200).0, 200);
     let again =
         server.gql(Some(&admin), COMMENT, json!({ "i": { "rolloutId": ids[0], "reason": "wieder da" } }));
     assert!(again["errors"].is_null(), "{again}");
@@ -340,27 +345,12 @@ fn without_a_reserve_readiness_is_a_real_write_and_hides_the_path() {
     // for its supervisor, when the index cannot grow: exit 75).
     fill_up(&mount.path().join("filler"));
     let root = mount.path().display().to_string();
-    let mut answer = (0, String::new());
-    for _ in 0..50 {
-        answer = get(&server, "/readyz");
-        if answer.0 == 503 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let answer = readyz_until(&server, 503);
     assert_eq!(answer.0, 503, "{}", answer.1);
     assert!(!answer.1.contains(&root), "{}", answer.1);
     assert!(get(&server, "/metrics").1.contains("rollout_store_writable 0"));
     std::fs::remove_file(mount.path().join("filler")).expect("free");
-    let mut ready = 0;
-    for _ in 0..100 {
-        ready = get(&server, "/readyz").0;
-        if ready == 200 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(ready, 200);
+    assert_eq!(readyz_until(&server, 200).0, 200);
     let again = server.gql(
         Some(&admin),
         COMMENT,

@@ -10,6 +10,16 @@ use serde_json::{json, Value};
 
 use crate::support::{next_message, Server};
 
+/// Starts Wohngeld's rollouts at every administration it applies to (as the admin).
+fn start_wohngeld(server: &Server) {
+    let r = server.gql(
+        Some(&server.admin),
+        "mutation { startServiceRollout(serviceKey: \"wohngeld\") { started } }",
+        json!({}),
+    );
+    assert!(r["errors"].is_null(), "{r}");
+}
+
 /// The peak resident memory of a process in KiB (`VmHWM`).
 fn peak_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
@@ -288,12 +298,7 @@ fn amplifying_queries_are_refused_by_their_cost_with_the_limit_named() {
 fn hidden_characters_are_refused_everywhere_and_no_content_breaks_a_download() {
     let server = Server::start();
     let admin = Some(server.admin.as_str());
-    let r = server.gql(
-        admin,
-        "mutation { startServiceRollout(serviceKey: \"wohngeld\") { started } }",
-        json!({}),
-    );
-    assert!(r["errors"].is_null(), "{r}");
+    start_wohngeld(&server);
     let comment = "mutation($i: RolloutCommandInput!) { addComment(input: $i) { rollout { version } } }";
     let on = |reason: &str| json!({ "i": { "rolloutId": "wohngeld:120540000000", "reason": reason } });
     // Control, direction and invisible characters: refused, naming the argument and the character.
@@ -429,12 +434,7 @@ fn a_token_that_writes_too_fast_is_refused_with_a_retry_time_and_others_go_on() 
     let path = dir.path().to_owned();
     let server = Server::spawn_with(&path, dir, &["--write-rate-per-token", "5"]);
     let admin = Some(server.admin.as_str());
-    let r = server.gql(
-        admin,
-        "mutation { startServiceRollout(serviceKey: \"wohngeld\") { started } }",
-        json!({}),
-    );
-    assert!(r["errors"].is_null(), "{r}");
+    start_wohngeld(&server);
     let (_, potsdam) = issue(&server, "authority-staff", &["120540000000"]);
     let (_, cottbus) = issue(&server, "authority-staff", &["120520000000"]);
     let comment = |token: &str, ars: &str, i: usize| {
@@ -606,13 +606,7 @@ fn a_forged_closed_segment_is_found_after_the_start_and_readiness_names_it() {
 #[test]
 fn the_end_of_another_administrations_blockage_does_not_show_in_peers() {
     let server = Server::start();
-    let admin = Some(server.admin.as_str());
-    let r = server.gql(
-        admin,
-        "mutation { startServiceRollout(serviceKey: \"wohngeld\") { started } }",
-        json!({}),
-    );
-    assert!(r["errors"].is_null(), "{r}");
+    start_wohngeld(&server);
     let (_, potsdam) = issue(&server, "authority-staff", &["120540000000"]);
     let (_, cottbus) = issue(&server, "authority-staff", &["120520000000"]);
     let command = |m: &str, input: Value| {
@@ -660,12 +654,7 @@ fn the_end_of_another_administrations_blockage_does_not_show_in_peers() {
 fn every_state_change_names_a_reason_and_dates_stay_within_bounds() {
     let server = Server::start();
     let admin = Some(server.admin.as_str());
-    let r = server.gql(
-        admin,
-        "mutation { startServiceRollout(serviceKey: \"wohngeld\") { started } }",
-        json!({}),
-    );
-    assert!(r["errors"].is_null(), "{r}");
+    start_wohngeld(&server);
     // Tokens, assignments and consents: without a reason the request is refused; with one the
     // event keeps it.
     let r = server.gql(

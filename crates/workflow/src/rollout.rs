@@ -372,16 +372,10 @@ impl Rollout {
     }
 
     pub fn status(&self) -> Status {
-        if self.cancelled.is_some() {
-            Status::Cancelled
-        } else if self.blocked.is_some() {
+        if self.cancelled.is_none() && self.blocked.is_some() {
             Status::Blocked
-        } else if self.is_live() {
-            Status::Live
-        } else if self.touched {
-            Status::InProgress
         } else {
-            Status::NotStarted
+            self.status_unblocked()
         }
     }
 
