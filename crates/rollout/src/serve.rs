@@ -90,6 +90,9 @@ pub async fn run(args: &crate::StoreArgs, options: Options) -> Result<(), Failur
                 let mut config = store_postgres::PgConfig::new(url);
                 config.clock = clock.clone();
                 let pg = Arc::new(store_postgres::PgStore::open(config).await?);
+                if let Some(dir) = &dir {
+                    private_dir(dir)?;
+                }
                 let place = match &dir {
                     Some(dir) => CheckpointPlace::File(checkpoint_file(dir)),
                     None => CheckpointPlace::Store(pg.clone()),
