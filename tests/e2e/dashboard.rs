@@ -70,7 +70,11 @@ fn the_explorer_runs_a_query_in_headless_chromium_without_leaving_the_machine() 
     let browser = Browser::launch();
     let mut page = browser.open(&url);
     // The link's token is used only once „Verwenden“ is pressed.
-    page.wait_for("document.getElementById('link-token-note') !== null", 30, "document.body.innerText.slice(0, 500)");
+    page.wait_for(
+        "document.getElementById('link-token-note') !== null",
+        30,
+        "document.body.innerText.slice(0, 500)",
+    );
     page.click("#token-form button[type=submit]");
     // GraphiQL itself (vendored): its run button runs the query with the token.
     page.wait_for(

@@ -127,7 +127,14 @@ pub(crate) async fn programme(
     } else {
         None
     };
-    let fold = |cut| projections::fold(s.engine.store(), &**s.engine.registry(), cut, |_| {});
+    let fold = |cut| {
+        crate::state::off_the_workers(projections::fold(
+            s.engine.store(),
+            &**s.engine.registry(),
+            cut,
+            |_| {},
+        ))
+    };
     let past_now = match as_of {
         projections::Cut::Everything => None,
         cut => match fold(cut).await {

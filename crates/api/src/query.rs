@@ -396,16 +396,19 @@ impl CoreQuery {
         let by = model_group(group_by);
         let s = state(ctx);
         let _turn = s.fold_turn(crate::limits::FOLD_PERMITS).await?;
-        let series = match program {
-            None => s.projector.progress_history(&times, by).await,
-            Some(_) => {
-                let registry = &**s.engine.registry();
-                projections::progress_over_time_where(s.engine.store(), registry, &times, |m| {
-                    program_progress(m, by, program)
-                })
-                .await
+        let series = crate::state::off_the_workers(async {
+            match program {
+                None => s.projector.progress_history(&times, by).await,
+                Some(_) => {
+                    let registry = &**s.engine.registry();
+                    projections::progress_over_time_where(s.engine.store(), registry, &times, |m| {
+                        program_progress(m, by, program)
+                    })
+                    .await
+                }
             }
-        }
+        })
+        .await
         .map_err(|e| {
             tracing::error!(error = %e, "progress over time failed");
             coded("INTERNAL", "internal error")
@@ -530,9 +533,15 @@ async fn rollout_as_of(
 ) -> async_graphql::Result<Option<workflow::Rollout>> {
     let s = state(ctx);
     let _turn = s.fold_turn(1).await?;
-    projections::rollout_as_of(&**s.engine.store(), &**s.engine.registry(), service, ars, cut)
-        .await
-        .map_err(|e| internal("time travel failed", e))
+    crate::state::off_the_workers(projections::rollout_as_of(
+        &**s.engine.store(),
+        &**s.engine.registry(),
+        service,
+        ars,
+        cut,
+    ))
+    .await
+    .map_err(|e| internal("time travel failed", e))
 }
 
 /// Every read model as it stood at `cut`, folded from the log.
@@ -542,7 +551,7 @@ async fn model_as_of(
 ) -> async_graphql::Result<projections::ReadModel> {
     let s = state(ctx);
     let _turn = s.fold_turn(crate::limits::FOLD_PERMITS).await?;
-    projections::fold(s.engine.store(), &**s.engine.registry(), cut, |_| {})
+    crate::state::off_the_workers(projections::fold(s.engine.store(), &**s.engine.registry(), cut, |_| {}))
         .await
         .map_err(|e| internal("time travel failed", e))
 }

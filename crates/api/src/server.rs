@@ -667,7 +667,13 @@ async fn execute(
             }
         }
     }
-    let mut response = state.schema.execute(request).await;
+    // A long document (hundreds of aliases) costs milliseconds to parse and validate before
+    // its cost is known; it runs off the workers, so short requests pass it.
+    let mut response = if request.query.len() > crate::documents::TEXT_BYTES_MAX {
+        crate::state::off_the_workers(state.schema.execute(request)).await
+    } else {
+        state.schema.execute(request).await
+    };
     let request_error = !response.errors.is_empty() && !executed.0.load(std::sync::atomic::Ordering::Relaxed);
     // The parser's, the validator's and the input coercion's errors (a variable of the
     // wrong type) get the code every error carries; the resolvers' own errors have theirs.

@@ -155,6 +155,19 @@ impl ApiState {
     }
 }
 
+/// Runs `work` (CPU for milliseconds or more: a large document's parsing and validation, a fold
+/// of the log) off the runtime's worker threads, so the other requests on that worker are not
+/// held up behind it: the worker becomes a blocking thread for it and the runtime starts another
+/// (`tokio::task::block_in_place`). On a single-threaded runtime (tests) it simply runs.
+pub(crate) async fn off_the_workers<F: std::future::Future>(work: F) -> F::Output {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| handle.block_on(work))
+        }
+        _ => work.await,
+    }
+}
+
 /// An error with `extensions.code`.
 pub(crate) fn coded(code: &'static str, message: impl Into<String>) -> Error {
     Error::new(message.into()).extend_with(|_, e| e.set("code", code))

@@ -210,12 +210,14 @@ fn main() {
     loop {
         let r = gql(&address, &admin, "query($a: String) { rollouts(first: 500, after: $a, filter: { status: \"not_started\" }) { edges { node { id } } pageInfo { hasNextPage endCursor } } }", json!({ "a": after }));
         let page = &r["data"]["rollouts"];
+        // The administrations' rollouts (not the Land's central one, which has no `interesse`).
         ids.extend(
             page["edges"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(|e| e["node"]["id"].as_str().map(String::from)),
+                .filter_map(|e| e["node"]["id"].as_str().map(String::from))
+                .filter(|id| !id.ends_with(":120000000000")),
         );
         if page["pageInfo"]["hasNextPage"] != true {
             break;
