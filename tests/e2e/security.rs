@@ -729,3 +729,30 @@ fn every_state_change_names_a_reason_and_dates_stay_within_bounds() {
         assert_eq!(refusal(&r).0, "BAD_USER_INPUT", "{day}: {r}");
     }
 }
+
+#[test]
+fn new_connections_from_one_address_can_be_rate_limited() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().to_owned();
+    let server = Server::spawn_with(&path, dir, &["--connections-per-peer-per-second", "4"]);
+    // Five seconds' worth (20) at once, then 503 with Retry-After; another address goes on.
+    let mut statuses = Vec::new();
+    let started = Instant::now();
+    for _ in 0..40 {
+        let mut s = TcpStream::connect(&server.address).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("send");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        statuses.push(out.split(' ').nth(1).and_then(|c| c.parse::<u16>().ok()).unwrap_or(0));
+        if out.starts_with("HTTP/1.1 503") {
+            assert!(out.contains("Retry-After: 5"), "{out}");
+        }
+    }
+    // Refilled at 4 a second while the loop ran.
+    let most = 20 + (started.elapsed().as_secs_f64() * 4.0).ceil() as usize;
+    let served = statuses.iter().filter(|s| **s == 200).count();
+    assert!(statuses[..20].iter().all(|s| *s == 200), "{statuses:?}");
+    assert!(served <= most && served + statuses.iter().filter(|s| **s == 503).count() == 40, "{statuses:?}");
+    assert!(healthz_from("127.0.0.2", &server.address).starts_with("HTTP/1.1 200"));
+}

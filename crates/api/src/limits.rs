@@ -43,6 +43,10 @@ pub const PROGRESS_POINTS_ESTIMATE: usize = 53;
 /// (within [`QUERY_TIME_MAX`]), so they cannot take every core from commands. A fold of the whole
 /// log takes every permit, a rollout's one.
 pub const FOLD_PERMITS: u32 = 4;
+/// Documents longer than `documents::TEXT_BYTES_MAX` (hundreds of aliases: milliseconds to
+/// parse and validate before their cost is known) handled at once; more wait their turn, so
+/// they cannot take every core from short requests.
+pub const LONG_DOCUMENTS_AT_ONCE: usize = 1;
 /// How long a query may run (waiting for a fold included) before it is refused.
 pub const QUERY_TIME_MAX: Duration = Duration::from_secs(30);
 /// Bytes of one answer at most; a larger one is replaced by a `LIMIT_EXCEEDED` error.

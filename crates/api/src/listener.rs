@@ -2,7 +2,8 @@
 //! A connection must send its request head within [`HEADER_READ_TIMEOUT`] (a slow or idle one is
 //! closed; between requests of a kept-alive connection the same time applies); at most
 //! `connections_max` connections are open at once and at most `per_peer_max` from one address
-//! (WebSockets included: a connection counts until its socket is closed). One over a cap is
+//! (WebSockets included: a connection counts until its socket is closed), and, when asked for,
+//! at most `per_peer_per_second` new ones a second from one address. One over a cap is
 //! answered `503` with `Retry-After` and closed at once; an `accept` failing for lack of file
 //! descriptors waits a moment instead of spinning.
 
@@ -29,6 +30,9 @@ pub struct ConnectionLimits {
     pub total_max: usize,
     /// At once, from one peer address.
     pub per_peer_max: usize,
+    /// New connections per second from one peer address (five seconds' worth at once); 0: no
+    /// limit. Off by default: behind a reverse proxy every client is one address.
+    pub per_peer_per_second: f64,
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves; then stops accepting, lets each
@@ -111,7 +115,13 @@ struct Admissions {
     total: Arc<Semaphore>,
     per_peer: Arc<Mutex<HashMap<IpAddr, usize>>>,
     per_peer_max: usize,
+    /// New connections per address: a token bucket (level, when), with the rate.
+    arrivals: Mutex<HashMap<IpAddr, (f64, std::time::Instant)>>,
+    per_peer_per_second: f64,
 }
+
+/// Addresses whose arrivals are remembered before the idle ones (full buckets) are forgotten.
+const ARRIVALS_KEPT: usize = 10_000;
 
 impl Admissions {
     fn new(limits: ConnectionLimits) -> Admissions {
@@ -119,11 +129,39 @@ impl Admissions {
             total: Arc::new(Semaphore::new(limits.total_max.max(1))),
             per_peer: Arc::default(),
             per_peer_max: limits.per_peer_max.max(1),
+            arrivals: Mutex::default(),
+            per_peer_per_second: limits.per_peer_per_second.max(0.0),
         }
+    }
+
+    /// Whether a new connection from `peer` fits its rate (and takes it).
+    fn arrival(&self, peer: IpAddr) -> bool {
+        let rate = self.per_peer_per_second;
+        if rate == 0.0 {
+            return true;
+        }
+        let capacity = (rate * 5.0).max(1.0);
+        let now = std::time::Instant::now();
+        let mut map = self.arrivals.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= ARRIVALS_KEPT {
+            map.retain(|_, (level, at)| *level + now.duration_since(*at).as_secs_f64() * rate < capacity);
+        }
+        let (level, at) = map.entry(peer).or_insert((capacity, now));
+        let available = (*level + now.duration_since(*at).as_secs_f64() * rate).min(capacity);
+        *at = now;
+        if available < 1.0 {
+            *level = available;
+            return false;
+        }
+        *level = available - 1.0;
+        true
     }
 
     /// A place for a connection from `peer`, if both caps allow one.
     fn admit(&self, peer: IpAddr) -> Option<Admission> {
+        if !self.arrival(peer) {
+            return None;
+        }
         let permit = self.total.clone().try_acquire_owned().ok()?;
         let mut map = self.per_peer.lock().unwrap_or_else(|p| p.into_inner());
         let open = map.entry(peer).or_insert(0);

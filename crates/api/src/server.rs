@@ -17,8 +17,8 @@ use engine::TokenRegistry;
 
 use crate::caller::Caller;
 use crate::limits::{
-    BODY_BYTES_MAX, BODY_DRAIN_MAX, BODY_READ_TIMEOUT, COMPLEXITY_MAX, READY_LAG_MAX, RESPONSE_BYTES_MAX,
-    WS_MESSAGE_BYTES_MAX,
+    BODY_BYTES_MAX, BODY_DRAIN_MAX, BODY_READ_TIMEOUT, COMPLEXITY_MAX, QUERY_TIME_MAX, READY_LAG_MAX,
+    RESPONSE_BYTES_MAX, WS_MESSAGE_BYTES_MAX,
 };
 use crate::metrics::{Metrics, StoreStats};
 use crate::schema::ApiSchema;
@@ -670,6 +670,14 @@ async fn execute(
     // A long document (hundreds of aliases) costs milliseconds to parse and validate before
     // its cost is known; it runs off the workers, so short requests pass it.
     let mut response = if request.query.len() > crate::documents::TEXT_BYTES_MAX {
+        let turn = tokio::time::timeout(QUERY_TIME_MAX, state.api.long_documents.acquire()).await;
+        let Ok(Ok(_turn)) = turn else {
+            let message = format!(
+                "Der Server ist mit langen Anfragen ausgelastet (mehr als {} Bytes Text, eine nach der anderen); kürzen Sie die Anfrage oder versuchen Sie es später.",
+                crate::documents::TEXT_BYTES_MAX
+            );
+            return respond(StatusCode::OK, error_response("LIMIT_EXCEEDED", &message), request_id);
+        };
         crate::state::off_the_workers(state.schema.execute(request)).await
     } else {
         state.schema.execute(request).await

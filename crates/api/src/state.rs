@@ -117,6 +117,8 @@ pub struct ApiState {
     pub folds: Arc<tokio::sync::Semaphore>,
     /// How fast and how much each token may write.
     pub writes: Arc<crate::rates::WriteRates>,
+    /// Turns for long documents ([`crate::limits::LONG_DOCUMENTS_AT_ONCE`]).
+    pub long_documents: Arc<tokio::sync::Semaphore>,
     /// The bearer token `/metrics` asks for (`rollout serve --metrics-token`); none: open.
     pub metrics_token: Option<Arc<str>>,
     /// The check of the log's hash chain after the start.
@@ -135,6 +137,7 @@ impl ApiState {
             solutions: Arc::default(),
             folds: Arc::new(tokio::sync::Semaphore::new(crate::limits::FOLD_PERMITS as usize)),
             writes: Arc::default(),
+            long_documents: Arc::new(tokio::sync::Semaphore::new(crate::limits::LONG_DOCUMENTS_AT_ONCE)),
             metrics_token: None,
             verification: Arc::default(),
         }

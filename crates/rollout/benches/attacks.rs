@@ -11,7 +11,8 @@
 //! 300 aliased `rollout(id, asOf:)`; `progress(asOf:)` and `progressOverTime` (folds of the
 //! log); a 60 MB `connection_init` on a WebSocket; 300 slow connections sending half a request
 //! head. Each attacker request is counted by how the server answered it (refused, served,
-//! closed).
+//! closed). The attacker connects from 127.0.0.1, the honest client from 127.0.0.2; the server
+//! runs with `--connections-per-peer-per-second 100`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -42,7 +43,7 @@ impl Drop for Server {
 fn start() -> Server {
     let dir = tempfile::tempdir().expect("dir");
     let mut child = Command::new(env!("CARGO_BIN_EXE_rollout"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--connections-per-peer-per-second", "100", "--data-dir"])
         .arg(dir.path())
         .env("ROLLOUT_LOG", "error")
         .stdout(Stdio::piped())
@@ -64,7 +65,26 @@ fn start() -> Server {
 
 /// One request on a new connection; (status, body).
 fn post(address: &str, token: &str, body: &str) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(address)?;
+    post_from(None, address, token, body)
+}
+
+/// A connection from the loopback address `from` (the honest client is another address than
+/// the attacker's), or from any.
+fn connect(from: Option<&str>, address: &str) -> std::io::Result<TcpStream> {
+    let Some(from) = from else { return TcpStream::connect(address) };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let stream = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(format!("{from}:0").parse().map_err(std::io::Error::other)?)?;
+        socket.connect(address.parse().map_err(std::io::Error::other)?).await
+    })?;
+    let stream = stream.into_std()?;
+    stream.set_nonblocking(false)?;
+    Ok(stream)
+}
+
+fn post_from(from: Option<&str>, address: &str, token: &str, body: &str) -> std::io::Result<(u16, String)> {
+    let mut s = connect(from, address)?;
     s.set_read_timeout(Some(Duration::from_secs(60)))?;
     write!(
         s,
@@ -78,8 +98,12 @@ fn post(address: &str, token: &str, body: &str) -> std::io::Result<(u16, String)
 }
 
 fn gql(address: &str, token: &str, query: &str, variables: Value) -> Value {
+    gql_from(None, address, token, query, variables)
+}
+
+fn gql_from(from: Option<&str>, address: &str, token: &str, query: &str, variables: Value) -> Value {
     let body = json!({ "query": query, "variables": variables }).to_string();
-    let (_, text) = post(address, token, &body).expect("answer");
+    let (_, text) = post_from(from, address, token, &body).expect("answer");
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
@@ -93,7 +117,8 @@ fn honest(server: &Server, ids: &[String], contact: &str) -> (Duration, Duration
     let mut errors = 0;
     for id in ids {
         let started = Instant::now();
-        let r = gql(
+        let r = gql_from(
+            Some("127.0.0.2"),
             &server.address,
             &server.admin,
             "mutation($i: CompleteStepInput!) { completeStep(input: $i) { rollout { version } } }",

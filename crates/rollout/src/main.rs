@@ -89,6 +89,16 @@ enum Command {
             default_value_t = api::limits::CONNECTIONS_PER_PEER_MAX
         )]
         connections_per_peer_max: usize,
+        /// New connections per second from one IP address (five seconds' worth at once); more
+        /// are answered 503 with Retry-After. 0 (the default): no limit — a reverse proxy in front
+        /// is one address; set it where clients connect directly.
+        #[arg(
+            long,
+            value_name = "N",
+            env = "ROLLOUT_CONNECTIONS_PER_PEER_PER_SECOND",
+            default_value_t = 0.0
+        )]
+        connections_per_peer_per_second: f64,
         /// Writes (mutation fields) per second one token may make, sustained; five seconds'
         /// worth at once. More are refused with LIMIT_EXCEEDED and retryAfterSeconds. Admin
         /// tokens are not limited. 0: no limit.
@@ -440,6 +450,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             person_retention,
             connections_max,
             connections_per_peer_max,
+            connections_per_peer_per_second,
             write_rate_per_token,
             writes_per_token_per_day,
             write_rate_per_authority,
@@ -454,6 +465,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 connections: api::listener::ConnectionLimits {
                     total_max: connections_max,
                     per_peer_max: connections_per_peer_max,
+                    per_peer_per_second: connections_per_peer_per_second,
                 },
                 writes: api::rates::WriteLimits {
                     per_token_per_second: write_rate_per_token,
