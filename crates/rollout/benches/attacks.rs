@@ -105,12 +105,12 @@ fn gql(address: &str, token: &str, query: &str, variables: Value) -> Value {
 
 /// One request on a kept-alive connection; the body of the answer (read by Content-Length).
 fn keep_alive(s: &mut TcpStream, token: &str, body: &str) -> String {
-    write!(
-        s,
+    // One write (no small segments for Nagle's algorithm to hold back).
+    let request = format!(
         "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
-    )
-    .expect("send");
+    );
+    s.write_all(request.as_bytes()).expect("send");
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     loop {
@@ -141,6 +141,7 @@ fn honest(server: &Server, ids: &[String], contact: &str) -> (Duration, Duration
     let mut errors = 0;
     let mut connection = connect(Some("127.0.0.2"), &server.address).expect("connect");
     connection.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    connection.set_nodelay(true).expect("nodelay");
     for id in ids {
         let body = json!({
             "query": "mutation($i: CompleteStepInput!) { completeStep(input: $i) { rollout { version } } }",
