@@ -43,6 +43,9 @@ pub const PROGRESS_POINTS_ESTIMATE: usize = 53;
 /// (within [`QUERY_TIME_MAX`]), so they cannot take every core from commands. A fold of the whole
 /// log takes every permit, a rollout's one.
 pub const FOLD_PERMITS: u32 = 4;
+/// Aliases (`name: field`) in one document at most: counted in its text before it is parsed, so
+/// a flood of aliased copies costs the server a scan, not a parse and a validation.
+pub const ALIASES_MAX: usize = 200;
 /// Documents longer than `documents::TEXT_BYTES_MAX` (hundreds of aliases: milliseconds to
 /// parse and validate before their cost is known) handled at once; more wait their turn, so
 /// they cannot take every core from short requests.

@@ -18,7 +18,7 @@ use async_graphql::extensions::{
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
 use async_graphql::{ErrorExtensionValues, ServerError, ServerResult, Value, Variables};
 
-use crate::limits::{DEPTH_MAX, INTROSPECTION_DEPTH_MAX, QUERY_TIME_MAX};
+use crate::limits::{ALIASES_MAX, DEPTH_MAX, INTROSPECTION_DEPTH_MAX, QUERY_TIME_MAX};
 use crate::state::ApiState;
 
 /// The schema extension.
@@ -79,6 +79,18 @@ impl Extension for PerRequest {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        let aliases = aliases_in(query);
+        if aliases > ALIASES_MAX {
+            let mut error = ServerError::new(
+                format!("Die Anfrage hat {aliases} Aliasse, höchstens {ALIASES_MAX} sind erlaubt; fragen Sie weniger auf einmal."),
+                None,
+            );
+            let mut ext = ErrorExtensionValues::default();
+            ext.set("code", "LIMIT_EXCEEDED");
+            ext.set("limit", "ALIASES_MAX");
+            error.extensions = Some(ext);
+            return Err(error);
+        }
         let document = next.run(ctx, query, variables).await?;
         if let Some(problem) = hidden_text(&document, variables) {
             let mut error = ServerError::new(problem, None);
@@ -179,6 +191,42 @@ impl Extension for PerRequest {
     }
 }
 
+/// The aliases of a GraphQL document, counted in its text: colons outside strings, comments and
+/// parentheses (argument lists and variable definitions are in parentheses; object values in
+/// braces inside them). A scan of the bytes, no parse.
+fn aliases_in(query: &str) -> usize {
+    let bytes = query.as_bytes();
+    let (mut i, mut parens, mut count) = (0, 0usize, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                    i += if bytes[i..].starts_with(b"\\\"\"\"") { 4 } else { 1 };
+                }
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'(' => parens += 1,
+            b')' => parens = parens.saturating_sub(1),
+            b':' if parens == 0 => count += 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    count
+}
+
 /// The first text value of the request (a variable, or an argument written into the document)
 /// that holds a character no text input may hold (`vocab::text`), as a German error naming
 /// where: so no control, direction or invisible character is stored by any mutation, and none
@@ -265,5 +313,20 @@ impl<'a> Depths<'a> {
             deepest = deepest.max(depth);
         }
         deepest
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::aliases_in;
+
+    #[test]
+    fn aliases_are_counted_outside_strings_comments_and_arguments() {
+        assert_eq!(aliases_in("{ me { role } }"), 0);
+        assert_eq!(aliases_in("query($a: String, $b: Int) { r: rollout(id: \"x:y\") { s: status } }"), 2);
+        assert_eq!(aliases_in("{ a: me { role } # b: c\n d: head { position } }"), 2);
+        assert_eq!(aliases_in(r#"{ x(input: { a: "b: c", d: \"\"\"e: \\\"\"\" f: g\"\"\" }) { id } }"#), 0);
+        let flood = (0..500).map(|i| format!("a{i}: me {{ role }}")).collect::<Vec<_>>().join(" ");
+        assert_eq!(aliases_in(&format!("{{ {flood} }}")), 500);
     }
 }
