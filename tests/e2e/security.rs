@@ -295,6 +295,17 @@ fn amplifying_queries_are_refused_by_their_cost_with_the_limit_named() {
     let chart = "{ progressOverTime(groupBy: AUTHORITY, from: \"2026-01-01T00:00:00Z\", everyDays: 7) { at groups { key rollouts byPhaseStatus { phase status count } } } }";
     let r = server.gql(admin, chart, json!({}));
     assert!(r["errors"].is_null(), "{r}");
+    // A long document over GET (whose operation type would need a parse on the worker): POST it.
+    let long = format!("{{ me {{ role }} }} #{}", "x".repeat(9_000));
+    let (status, _, _) = crate::report::get(
+        &server,
+        &format!(
+            "/graphql?query={}",
+            long.replace(' ', "%20").replace('{', "%7B").replace('}', "%7D").replace('#', "%23")
+        ),
+        admin,
+    );
+    assert_eq!(status, 414);
     // Definitions with their text, many times over.
     let sources = aliases(100, "definitions { source }");
     assert_eq!(refusal(&server.gql(admin, &sources, json!({}))).0, "LIMIT_EXCEEDED");

@@ -44,8 +44,10 @@ impl Documents {
     /// `query` parsed: from the cache, or parsed now and kept. `None` if it does not parse.
     pub fn parse(&self, query: &str) -> Option<ExecutableDocument> {
         if query.len() > TEXT_BYTES_MAX {
+            // Not here, on the runtime's worker: the schema parses it after the alias count,
+            // off the workers, one at a time (`server::execute`).
             self.misses.fetch_add(1, Ordering::Relaxed);
-            return async_graphql::parser::parse_query(query).ok();
+            return None;
         }
         let kept = self.lock().get(query).cloned();
         if let Some(document) = kept {

@@ -79,17 +79,8 @@ impl Extension for PerRequest {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let aliases = aliases_in(query);
-        if aliases > ALIASES_MAX {
-            let mut error = ServerError::new(
-                format!("Die Anfrage hat {aliases} Aliasse, höchstens {ALIASES_MAX} sind erlaubt; fragen Sie weniger auf einmal."),
-                None,
-            );
-            let mut ext = ErrorExtensionValues::default();
-            ext.set("code", "LIMIT_EXCEEDED");
-            ext.set("limit", "ALIASES_MAX");
-            error.extensions = Some(ext);
-            return Err(error);
+        if let Some(refused) = too_many_aliases(query) {
+            return Err(refused);
         }
         let document = next.run(ctx, query, variables).await?;
         if let Some(problem) = hidden_text(&document, variables) {
@@ -189,6 +180,24 @@ impl Extension for PerRequest {
             }
         }
     }
+}
+
+/// The refusal of a document with more than [`ALIASES_MAX`] aliases (the HTTP path asks before
+/// anything else; WebSockets through [`Extension::parse_query`]).
+pub(crate) fn too_many_aliases(query: &str) -> Option<ServerError> {
+    let aliases = aliases_in(query);
+    if aliases <= ALIASES_MAX {
+        return None;
+    }
+    let mut error = ServerError::new(
+        format!("Die Anfrage hat {aliases} Aliasse, höchstens {ALIASES_MAX} sind erlaubt; fragen Sie weniger auf einmal."),
+        None,
+    );
+    let mut ext = ErrorExtensionValues::default();
+    ext.set("code", "LIMIT_EXCEEDED");
+    ext.set("limit", "ALIASES_MAX");
+    error.extensions = Some(ext);
+    Some(error)
 }
 
 /// The aliases of a GraphQL document, counted in its text: colons outside strings, comments and

@@ -558,6 +558,15 @@ async fn graphql_get(State(state): State<AppState>, request: axum::extract::Requ
         Err(message) => {
             respond(StatusCode::BAD_REQUEST, error_response("BAD_USER_INPUT", &message), request_id)
         }
+        // Its operation's type must be known before it runs (no mutation over GET): a long
+        // document is parsed only on the POST path.
+        Ok(request) if request.query.len() > crate::documents::TEXT_BYTES_MAX => {
+            let message = format!(
+                "Über GET höchstens {} Bytes Anfragetext; senden Sie längere Anfragen per POST.",
+                crate::documents::TEXT_BYTES_MAX
+            );
+            respond(StatusCode::URI_TOO_LONG, error_response("LIMIT_EXCEEDED", &message), request_id)
+        }
         Ok(request) => match operation_type(&state.documents, request) {
             (Some(async_graphql::parser::types::OperationType::Query) | None, request) => {
                 execute(&state, &parts.headers, request, request_id).await
@@ -669,6 +678,10 @@ async fn execute(
     }
     // A long document (hundreds of aliases) costs milliseconds to parse and validate before
     // its cost is known; it runs off the workers, so short requests pass it.
+    if let Some(refused) = crate::operations::too_many_aliases(&request.query) {
+        let response = async_graphql::Response::from_errors(vec![refused]);
+        return respond_as(media, StatusCode::OK, &response, true, request_id);
+    }
     let mut response = if request.query.len() > crate::documents::TEXT_BYTES_MAX {
         let turn = tokio::time::timeout(QUERY_TIME_MAX, state.api.long_documents.acquire()).await;
         let Ok(Ok(_turn)) = turn else {

@@ -133,6 +133,10 @@ fn free_bytes(dir: &Path) -> Option<u64> {
     rustix::fs::statvfs(dir).ok().map(|s| s.f_bavail.saturating_mul(s.f_frsize))
 }
 
+/// Free bytes below which sled is not flushed even without a reserve (its flush writes a few
+/// segments of its own log).
+const FLUSH_FREE_FLOOR: u64 = 8 * 1024 * 1024;
+
 /// With this much more free than the reserve, the next look at the disk can wait
 /// [`FREE_RECHECK`]: groups are at most 16 MiB, and no few of them fill that margin in that time.
 const FREE_MARGIN: u64 = 256 * 1024 * 1024;
@@ -734,6 +738,11 @@ impl Checkpointer {
         // Near a full disk sled's flush could fail and leave sled refusing every later insert;
         // skipped, the next open indexes the missing events again from the segments.
         if self.reserve.check().is_err() {
+            return Ok(());
+        }
+        // Without a reserve (`min_free_bytes` 0) the same holds when the disk is all but full:
+        // a flush that fails there poisons sled for the rest of the process.
+        if free_bytes(&self.reserve.dir).is_some_and(|free| free < FLUSH_FREE_FLOOR) {
             return Ok(());
         }
         self.db.flush().map_err(sled_err)?;
