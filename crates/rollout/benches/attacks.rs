@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 /// `completeStep`s the honest client sends per phase.
-const SAMPLES: usize = 150;
+const SAMPLES: usize = 300;
 
 struct Server {
     child: Child,
@@ -231,17 +231,15 @@ fn slowloris(address: &str, stop: &AtomicBool) -> std::io::Result<(u16, String)>
 fn main() {
     let server = start();
     let (address, admin) = (server.address.clone(), server.admin.clone());
-    for key in [
-        "wohnsitz_anmeldung",
-        "meldebestaetigung",
-        "melderegisterauskunft",
-        "gewerbe_anmeldung",
-        "gewerbe_ummeldung",
-        "gewerbe_abmeldung",
-        "hundehaltung",
-        "sondernutzung",
-        "wohngeld",
-    ] {
+    // Every service's rollouts: enough distinct ones for every phase.
+    let services = gql(&address, &admin, "{ services(first: 500) { edges { node { key } } } }", json!({}));
+    let keys: Vec<String> = services["data"]["services"]["edges"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["node"]["key"].as_str().map(String::from))
+        .collect();
+    for key in keys {
         gql(
             &address,
             &admin,
