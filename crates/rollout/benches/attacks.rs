@@ -231,8 +231,14 @@ fn slowloris(address: &str, stop: &AtomicBool) -> std::io::Result<(u16, String)>
 fn main() {
     let server = start();
     let (address, admin) = (server.address.clone(), server.admin.clone());
-    // Every service's rollouts: enough distinct ones for every phase.
-    let services = gql(&address, &admin, "{ services(first: 500) { edges { node { key } } } }", json!({}));
+    // Every EfA service's rollouts (their definitions begin with `interesse`): enough distinct
+    // ones for every phase.
+    let services = gql(
+        &address,
+        &admin,
+        "{ services(first: 500, filter: { program: EFA }) { edges { node { key } } } }",
+        json!({}),
+    );
     let keys: Vec<String> = services["data"]["services"]["edges"]
         .as_array()
         .into_iter()
