@@ -128,12 +128,10 @@ pub(crate) async fn programme(
         None
     };
     let fold = |cut| {
-        crate::state::off_the_workers(projections::fold(
-            s.engine.store(),
-            &**s.engine.registry(),
-            cut,
-            |_| {},
-        ))
+        let (store, registry) = (s.engine.store().clone(), s.engine.registry().clone());
+        crate::background::at_low_priority(
+            async move { projections::fold(&store, &*registry, cut, |_| {}).await },
+        )
     };
     let past_now = match as_of {
         projections::Cut::Everything => None,

@@ -12,6 +12,7 @@
 //! (their HTTP endpoints), `solutions` (the network's full-text search over recorded
 //! solutions), `server`.
 
+mod background;
 pub mod caller;
 mod connection;
 pub mod consistency;

@@ -396,12 +396,14 @@ impl CoreQuery {
         let by = model_group(group_by);
         let s = state(ctx);
         let _turn = s.fold_turn(crate::limits::FOLD_PERMITS).await?;
-        let series = crate::state::off_the_workers(async {
+        let (projector, store, registry) =
+            (s.projector.clone(), s.engine.store().clone(), s.engine.registry().clone());
+        let points = times.clone();
+        let series = crate::background::at_low_priority(async move {
             match program {
-                None => s.projector.progress_history(&times, by).await,
+                None => projector.progress_history(&points, by).await,
                 Some(_) => {
-                    let registry = &**s.engine.registry();
-                    projections::progress_over_time_where(s.engine.store(), registry, &times, |m| {
+                    projections::progress_over_time_where(&store, &*registry, &points, |m| {
                         program_progress(m, by, program)
                     })
                     .await
@@ -533,13 +535,11 @@ async fn rollout_as_of(
 ) -> async_graphql::Result<Option<workflow::Rollout>> {
     let s = state(ctx);
     let _turn = s.fold_turn(1).await?;
-    crate::state::off_the_workers(projections::rollout_as_of(
-        &**s.engine.store(),
-        &**s.engine.registry(),
-        service,
-        ars,
-        cut,
-    ))
+    let (store, registry) = (s.engine.store().clone(), s.engine.registry().clone());
+    let (service, ars) = (service.to_owned(), ars.to_owned());
+    crate::background::at_low_priority(async move {
+        projections::rollout_as_of(&*store, &*registry, &service, &ars, cut).await
+    })
     .await
     .map_err(|e| internal("time travel failed", e))
 }
@@ -551,7 +551,10 @@ async fn model_as_of(
 ) -> async_graphql::Result<projections::ReadModel> {
     let s = state(ctx);
     let _turn = s.fold_turn(crate::limits::FOLD_PERMITS).await?;
-    crate::state::off_the_workers(projections::fold(s.engine.store(), &**s.engine.registry(), cut, |_| {}))
-        .await
-        .map_err(|e| internal("time travel failed", e))
+    let (store, registry) = (s.engine.store().clone(), s.engine.registry().clone());
+    crate::background::at_low_priority(
+        async move { projections::fold(&store, &*registry, cut, |_| {}).await },
+    )
+    .await
+    .map_err(|e| internal("time travel failed", e))
 }
