@@ -117,9 +117,19 @@ pub(crate) async fn programme(
     let s = &state.api;
     let now = s.now();
     // Folds of the log take their turn, as in GraphQL (`ApiState::fold_turn`).
-    let folds = matches!(as_of, projections::Cut::Everything) as u32
-        + matches!(since, projections::Cut::Everything) as u32;
-    let _turn = if folds < 2 {
+    // Each of `asOf` and `since` is a fold of the whole log: from the token's allowance, one at
+    // a time with every other fold.
+    let folds = usize::from(!matches!(as_of, projections::Cut::Everything))
+        + usize::from(!matches!(since, projections::Cut::Everything));
+    let _turn = if folds > 0 {
+        if let Err(refused) = s.writes.take_folds(&c, folds, std::time::Instant::now()) {
+            s.metrics.write_refused(refused.limit.name());
+            let mut response = plain(StatusCode::TOO_MANY_REQUESTS, refused.message);
+            if let Ok(v) = axum::http::HeaderValue::from_str(&refused.retry_after_seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return response;
+        }
         match s.fold_turn(crate::limits::FOLD_PERMITS).await {
             Ok(turn) => Some(turn),
             Err(_) => return plain(StatusCode::SERVICE_UNAVAILABLE, "Der Server wird beendet.".to_owned()),

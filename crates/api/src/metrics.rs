@@ -132,10 +132,13 @@ impl Metrics {
         for (name, n) in self.mutations.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             let _ = writeln!(out, "rollout_mutations_total{{name=\"{name}\"}} {n}");
         }
-        let _ = writeln!(out, "# HELP rollout_write_refusals_total Writes refused by a rate or volume limit, by limit.\n# TYPE rollout_write_refusals_total counter");
-        for limit in
-            ["WRITES_PER_TOKEN_PER_SECOND", "WRITES_PER_TOKEN_PER_DAY", "WRITES_PER_AUTHORITY_PER_SECOND"]
-        {
+        let _ = writeln!(out, "# HELP rollout_write_refusals_total Writes (and folds of the log) refused by a rate or volume limit, by limit.\n# TYPE rollout_write_refusals_total counter");
+        for limit in [
+            "WRITES_PER_TOKEN_PER_SECOND",
+            "WRITES_PER_TOKEN_PER_DAY",
+            "WRITES_PER_AUTHORITY_PER_SECOND",
+            "LOG_FOLDS_PER_TOKEN",
+        ] {
             let n = self
                 .write_refusals
                 .lock()

@@ -395,6 +395,7 @@ impl CoreQuery {
             (0..count).map(|i| vocab::Timestamp::from_unix_micros(from.unix_micros() + i * step)).collect();
         let by = model_group(group_by);
         let s = state(ctx);
+        s.fold_allowance(caller(ctx)?, 1)?;
         let _turn = s.fold_turn(crate::limits::FOLD_PERMITS).await?;
         let (projector, store, registry) =
             (s.projector.clone(), s.engine.store().clone(), s.engine.registry().clone());
@@ -550,6 +551,7 @@ async fn model_as_of(
     cut: projections::Cut,
 ) -> async_graphql::Result<projections::ReadModel> {
     let s = state(ctx);
+    s.fold_allowance(caller(ctx)?, 1)?;
     let _turn = s.fold_turn(crate::limits::FOLD_PERMITS).await?;
     let (store, registry) = (s.engine.store().clone(), s.engine.registry().clone());
     crate::background::at_low_priority(

@@ -45,6 +45,8 @@ pub enum Limit {
     TokenRate,
     TokenDay,
     AuthorityRate,
+    /// Folds of the whole log (time travel, progress over time) per token.
+    FoldRate,
 }
 
 impl Limit {
@@ -54,6 +56,7 @@ impl Limit {
             Limit::TokenRate => "WRITES_PER_TOKEN_PER_SECOND",
             Limit::TokenDay => "WRITES_PER_TOKEN_PER_DAY",
             Limit::AuthorityRate => "WRITES_PER_AUTHORITY_PER_SECOND",
+            Limit::FoldRate => "LOG_FOLDS_PER_TOKEN",
         }
     }
 }
@@ -79,8 +82,15 @@ impl Bucket {
     }
 }
 
+/// Folds of the whole log one token may ask for: one every [`FOLD_EVERY_SECONDS`] seconds,
+/// [`FOLDS_AT_ONCE`] at once (a report with a comparison date is two). Every role, admins too:
+/// a fold takes a core for as long as the log is long.
+pub const FOLD_EVERY_SECONDS: f64 = 2.0;
+pub const FOLDS_AT_ONCE: f64 = 4.0;
+
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 enum Key {
+    Folds(uuid::Uuid),
     TokenRate(uuid::Uuid),
     TokenDay(uuid::Uuid),
     Authority(String),
@@ -164,6 +174,29 @@ impl WriteRates {
     }
 }
 
+impl WriteRates {
+    /// Takes `folds` folds of the whole log for `caller` at `now`, or says when it may again.
+    pub fn take_folds(&self, caller: &Caller, folds: usize, now: Instant) -> Result<(), Refused> {
+        let rate = 1.0 / FOLD_EVERY_SECONDS;
+        let n = folds as f64;
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let key = Key::Folds(caller.token_id);
+        let level = buckets.get(&key).map_or(FOLDS_AT_ONCE, |b| b.refilled(now, rate, FOLDS_AT_ONCE));
+        if level < n {
+            let retry_after_seconds = ((n - level) / rate).ceil().max(1.0) as u64;
+            return Err(Refused {
+                limit: Limit::FoldRate,
+                retry_after_seconds,
+                message: format!(
+                    "Zu viele Auswertungen des ganzen Protokolls (asOf, progressOverTime, Bericht zu einem früheren Stand): höchstens eine alle {FOLD_EVERY_SECONDS} s je Token ({FOLDS_AT_ONCE} auf einmal); erneut versuchen in {retry_after_seconds} s."
+                ),
+            });
+        }
+        buckets.insert(key, Bucket { level: level - n, at: now });
+        Ok(())
+    }
+}
+
 fn refusal(limit: Limit, l: WriteLimits, writes: usize, retry_after_seconds: u64) -> Refused {
     let what = match limit {
         Limit::TokenRate => format!(
@@ -178,6 +211,7 @@ fn refusal(limit: Limit, l: WriteLimits, writes: usize, retry_after_seconds: u64
             "die Tokens einer Verwaltung dürfen zusammen höchstens {} Änderungen pro Sekunde schreiben",
             l.per_authority_per_second
         ),
+        Limit::FoldRate => "dieses Token fragt zu oft nach Auswertungen des ganzen Protokolls".to_owned(),
     };
     let when = if retry_after_seconds == u64::MAX {
         format!("; {writes} Änderungen in einer Anfrage sind mehr als je erlaubt")
@@ -249,5 +283,19 @@ mod tests {
         // A request larger than a limit ever allows says so.
         let c = caller(TokenRole::AuthorityStaff, &["120120000000"]);
         assert!(rates.take(&c, 6, later).expect_err("too many").message.contains("mehr als je erlaubt"));
+    }
+
+    #[test]
+    fn folds_of_the_log_have_an_allowance_per_token_admins_included() {
+        let rates = WriteRates::default();
+        let admin = caller(TokenRole::Admin, &[]);
+        let t0 = Instant::now();
+        assert!(rates.take_folds(&admin, 2, t0).is_ok());
+        assert!(rates.take_folds(&admin, 2, t0).is_ok());
+        let refused = rates.take_folds(&admin, 1, t0).expect_err("four at once");
+        assert_eq!((refused.limit, refused.retry_after_seconds), (Limit::FoldRate, 2));
+        assert!(rates.take_folds(&admin, 1, t0 + Duration::from_secs(2)).is_ok());
+        // Another token has its own.
+        assert!(rates.take_folds(&caller(TokenRole::Auditor, &[]), 4, t0).is_ok());
     }
 }

@@ -143,6 +143,20 @@ impl ApiState {
         }
     }
 
+    /// Takes `folds` folds of the whole log from `caller`'s allowance
+    /// ([`crate::rates::FOLD_EVERY_SECONDS`]), or refuses with `LIMIT_EXCEEDED` and when to retry.
+    pub(crate) fn fold_allowance(&self, caller: &Caller, folds: usize) -> async_graphql::Result<()> {
+        self.writes.take_folds(caller, folds, std::time::Instant::now()).map_err(|refused| {
+            self.metrics.write_refused(refused.limit.name());
+            let retry = refused.retry_after_seconds;
+            Error::new(refused.message).extend_with(move |_, e| {
+                e.set("code", "LIMIT_EXCEEDED");
+                e.set("limit", "LOG_FOLDS_PER_TOKEN");
+                e.set("retryAfterSeconds", retry);
+            })
+        })
+    }
+
     /// Waits for a turn to fold the log: `permits` of [`crate::limits::FOLD_PERMITS`] (all of
     /// them for the whole log, one for a rollout's stream).
     pub(crate) async fn fold_turn(
