@@ -6,6 +6,15 @@ use store::{Actor, ActorKind};
 use uuid::Uuid;
 use workflow::definition::Role as StepRole;
 
+/// The token of an `Authorization` value, `Bearer <token>`: the scheme in any case (RFC 9110),
+/// blanks around the token trimmed. The one reading of a credential for HTTP, WebSocket
+/// `connection_init`, downloads and `/metrics`.
+pub fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(char::is_whitespace)?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// The caller of a request, after authentication.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Caller {
@@ -131,5 +140,18 @@ impl Caller {
     /// Managers, admins and auditors: they read across every administration.
     pub fn is_manager(&self) -> bool {
         matches!(self.role, TokenRole::Admin | TokenRole::ProjectManager | TokenRole::Auditor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_bearer_token_is_read_the_same_everywhere() {
+        for value in ["Bearer efa_1_2", "bearer efa_1_2", "BEARER   efa_1_2  ", " Bearer\tefa_1_2"] {
+            assert_eq!(super::bearer(value), Some("efa_1_2"), "{value:?}");
+        }
+        for value in ["", "Bearer", "Bearer   ", "Basic efa_1_2", "efa_1_2"] {
+            assert_eq!(super::bearer(value), None, "{value:?}");
+        }
     }
 }

@@ -42,7 +42,7 @@ fn authenticated(state: &AppState, headers: &HeaderMap) -> Result<Caller, Refusa
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(crate::caller::bearer)
         .ok_or_else(|| refused("a bearer token is required (Authorization: Bearer <token>)"))?;
     Caller::authenticate(&state.tokens, bearer, || crate::server::association_scope(&state.projector))
         .ok_or_else(|| refused("the bearer token is not valid (unknown, revoked or malformed)"))

@@ -270,8 +270,7 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         let given = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(crate::caller::bearer)
             .unwrap_or("");
         // Compared as hashes: the time taken says nothing about the token.
         if blake3::hash(given.as_bytes()) != blake3::hash(wanted.as_bytes()) {
@@ -305,8 +304,8 @@ async fn websocket(state: AppState, headers: HeaderMap, upgrade: WebSocketUpgrad
     let header_token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|v| v.trim().to_owned());
+        .and_then(crate::caller::bearer)
+        .map(str::to_owned);
     let protocol = crate::socket::protocol(
         headers.get(axum::http::header::SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok()),
     );
@@ -665,7 +664,7 @@ async fn execute(
     let executed = Executed::default();
     let mut request = request.data(RequestId(request_id)).data(executed.clone());
     if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
-        let bearer = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+        let bearer = value.to_str().ok().and_then(crate::caller::bearer);
         match bearer
             .and_then(|b| Caller::authenticate(&state.tokens, b, || association_scope(&state.projector)))
         {

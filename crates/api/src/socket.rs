@@ -92,8 +92,8 @@ pub(crate) async fn serve(
             let from_payload = ["Authorization", "authorization"]
                 .iter()
                 .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(|v| v.trim().to_owned());
+                .and_then(crate::caller::bearer)
+                .map(str::to_owned);
             let token = from_payload.or(header_token);
             let caller = token
                 .as_deref()
