@@ -115,10 +115,6 @@ impl WriteRates {
         WriteRates { limits, buckets: Mutex::default() }
     }
 
-    pub fn limits(&self) -> WriteLimits {
-        self.limits
-    }
-
     /// Takes `writes` writes for `caller` at `now`, or says which limit refuses them (then
     /// nothing is taken).
     pub fn take(&self, caller: &Caller, writes: usize, now: Instant) -> Result<(), Refused> {

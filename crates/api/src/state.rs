@@ -86,8 +86,6 @@ pub(crate) fn take_slot(open: &Arc<Open>, token: Uuid) -> async_graphql::Result<
 pub struct Verification {
     /// The last position verified.
     pub verified: std::sync::atomic::AtomicU64,
-    /// Whether the whole log as it was at start is verified.
-    pub complete: std::sync::atomic::AtomicBool,
     /// Where and how the chain is broken, if it is.
     pub broken: Mutex<Option<String>>,
 }
