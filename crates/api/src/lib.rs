@@ -10,8 +10,11 @@
 //! `documents` (the parsed documents kept by their text), `report` (the programme report's
 //! figures and the tables every list downloads as: XLSX, CSV, a printable page), `downloads`
 //! (their HTTP endpoints), `solutions` (the network's full-text search over recorded
-//! solutions), `server`.
+//! solutions), `assets` (what is compiled in and served: the dashboard, the explorer, the map
+//! layers), `listener` (the connection loop), `socket` (WebSockets), `rates` (write rates),
+//! `background` (the folds' thread), `server`.
 
+mod assets;
 mod background;
 pub mod caller;
 mod connection;

@@ -25,7 +25,7 @@ fn seats() -> &'static HashMap<String, (f64, f64)> {
     static SEATS: OnceLock<HashMap<String, (f64, f64)>> = OnceLock::new();
     SEATS.get_or_init(|| {
         let mut out = HashMap::new();
-        for layer in [crate::server::GEO_KREISE, crate::server::GEO_VERWALTUNGEN] {
+        for layer in [crate::assets::GEO_KREISE, crate::assets::GEO_VERWALTUNGEN] {
             centres(layer, &mut out);
         }
         out
