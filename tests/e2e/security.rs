@@ -206,9 +206,7 @@ fn healthz_from(from: &str, address: &str) -> String {
 
 #[test]
 fn slow_and_idle_connections_are_capped_per_address_and_closed_after_ten_seconds() {
-    let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().to_owned();
-    let server = Server::spawn_with(&path, dir, &["--connections-per-peer-max", "50"]);
+    let server = Server::start_with(&["--connections-per-peer-max", "50"]);
     // 300 slowloris connections from 127.0.0.1: each sends half a request head and waits.
     let mut slow = Vec::new();
     for _ in 0..300 {
@@ -463,9 +461,7 @@ fn zv_dikom_staff_reach_their_own_persons_and_never_those_of_members() {
 
 #[test]
 fn a_token_that_writes_too_fast_is_refused_with_a_retry_time_and_others_go_on() {
-    let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().to_owned();
-    let server = Server::spawn_with(&path, dir, &["--write-rate-per-token", "5"]);
+    let server = Server::start_with(&["--write-rate-per-token", "5"]);
     let admin = Some(server.admin.as_str());
     start_wohngeld(&server);
     let (_, potsdam) = issue(&server, "authority-staff", &["120540000000"]);
@@ -538,9 +534,7 @@ fn the_data_directory_and_its_keys_are_the_owners_only() {
 
 #[test]
 fn metrics_can_ask_for_a_token_and_every_page_has_a_strict_policy() {
-    let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().to_owned();
-    let server = Server::spawn_with(&path, dir, &["--metrics-token", "m3trics-geheim"]);
+    let server = Server::start_with(&["--metrics-token", "m3trics-geheim"]);
     let (status, headers, _) = crate::report::get(&server, "/metrics", None);
     assert_eq!(status, 401);
     assert_eq!(headers.get("www-authenticate").map(String::as_str), Some("Bearer"));
@@ -765,9 +759,7 @@ fn every_state_change_names_a_reason_and_dates_stay_within_bounds() {
 
 #[test]
 fn new_connections_from_one_address_can_be_rate_limited() {
-    let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().to_owned();
-    let server = Server::spawn_with(&path, dir, &["--connections-per-peer-per-second", "4"]);
+    let server = Server::start_with(&["--connections-per-peer-per-second", "4"]);
     // Five seconds' worth (20) at once, then 503 with Retry-After; another address goes on.
     let mut statuses = Vec::new();
     let started = Instant::now();

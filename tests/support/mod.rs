@@ -87,6 +87,13 @@ impl Server {
         Server::spawn(&path, tempfile::tempdir().expect("dir"))
     }
 
+    /// A server on a fresh store started with the flags `extra`.
+    pub fn start_with(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().to_owned();
+        Server::spawn_with(&path, dir, extra)
+    }
+
     /// A server started with `--demo`.
     pub fn start_demo() -> Server {
         let dir = tempfile::tempdir().expect("dir");
