@@ -17,7 +17,7 @@ use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, N
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{ServerResult, Variables};
 
-use crate::caller::Caller;
+use app::Caller;
 use crate::state::ApiState;
 
 /// The schema extension that makes each query wait for its token's own changes.

@@ -16,7 +16,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use crate::caller::Caller;
+use app::Caller;
 use crate::limits::{DOWNLOAD_PAGE, DOWNLOAD_ROWS_MAX};
 use crate::report::{Cell, ReportInput, XlsxWriter};
 use crate::server::AppState;
@@ -42,9 +42,9 @@ fn authenticated(state: &AppState, headers: &HeaderMap) -> Result<Caller, Refusa
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(crate::caller::bearer)
+        .and_then(app::bearer)
         .ok_or_else(|| refused("a bearer token is required (Authorization: Bearer <token>)"))?;
-    Caller::authenticate(&state.tokens, bearer, || crate::server::association_scope(&state.projector))
+    app::authenticate(&state.tokens, &state.projector, app::Credential::Bearer(bearer))
         .ok_or_else(|| refused("the bearer token is not valid (unknown, revoked or malformed)"))
 }
 

@@ -16,7 +16,6 @@
 
 mod assets;
 mod background;
-pub mod caller;
 mod connection;
 pub mod consistency;
 pub mod documents;
@@ -38,7 +37,7 @@ mod solutions;
 pub mod state;
 pub mod subscriptions;
 
-pub use caller::Caller;
+pub use app::Caller;
 pub use state::ApiState;
 
 /// The id of an HTTP request, carried into the events' correlation id.

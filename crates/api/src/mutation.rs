@@ -8,10 +8,10 @@ use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use engine::{Invocation, Outcome, TokenRole, TokenSpec};
 use workflow::decide::Command;
 
-use crate::caller::Caller;
+use app::Caller;
 use crate::objects::event::Event;
 use crate::objects::person::Person;
-use crate::objects::rollout::{Rollout, AUTOMATION_MUTATIONS};
+use crate::objects::rollout::Rollout;
 use crate::state::{caller, check_scope, coded, engine_error, split_id, state, writer};
 
 /// What every command on an existing rollout may carry: the version the caller saw, and a key
@@ -324,7 +324,7 @@ async fn run(
     check_scope(c, service, ars)?;
     // Automation works on steps (the definition says which are automatable) and may comment;
     // it does not block, cancel, assign or set due dates.
-    if c.role == TokenRole::Automation && !AUTOMATION_MUTATIONS.contains(&mutation) {
+    if !c.may_use_mutation(mutation) {
         return Err(coded("FORBIDDEN", format!("an automation token may not use {mutation}")));
     }
     let mut req = invocation(ctx, c);
@@ -525,8 +525,7 @@ impl RolloutMutation {
     ) -> async_graphql::Result<StartServicePayload> {
         let c = writer(ctx)?;
         // ZV DIKOM starts its own assistants (its scope holds the form server's services).
-        let association = c.role == TokenRole::AssociationStaff && c.may_read_service(&service_key);
-        if !matches!(c.role, TokenRole::Admin | TokenRole::ProjectManager) && !association {
+        if !c.may_start_service(&service_key) {
             return Err(coded(
                 "FORBIDDEN",
                 "starting a service's rollout needs a project manager or admin token (or ZV DIKOM's, for a form-server assistant)",
@@ -668,7 +667,7 @@ pub(crate) fn person_id(id: &ID) -> async_graphql::Result<uuid::Uuid> {
 /// The caller, when it is an admin token.
 fn admin<'a>(ctx: &'a Context<'_>, what: &str) -> async_graphql::Result<&'a Caller> {
     let c = caller(ctx)?;
-    if c.role != TokenRole::Admin {
+    if !c.may_administer() {
         return Err(coded("FORBIDDEN", format!("only an admin token may {what}")));
     }
     Ok(c)

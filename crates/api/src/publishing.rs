@@ -4,10 +4,10 @@
 
 use async_graphql::{Context, Enum, Error, ErrorExtensions, InputObject, Object, SimpleObject, ID};
 use catalog::{DefinitionLevel, DefinitionRef};
-use engine::{EngineError, TokenRole};
+use engine::EngineError;
 use workflow::registry::PublishError;
 
-use crate::caller::Caller;
+use app::Caller;
 use crate::mutation::{invocation, StepMapping};
 use crate::objects::catalog::Service;
 use crate::objects::definition::Definition;
@@ -116,7 +116,7 @@ pub struct MigrateServicePayload {
 
 fn manages<'a>(ctx: &'a Context<'_>, what: &str) -> async_graphql::Result<&'a Caller> {
     let c = caller(ctx)?;
-    if !matches!(c.role, TokenRole::Admin | TokenRole::ProjectManager) {
+    if !c.may_manage_programme() {
         return Err(coded("FORBIDDEN", format!("{what} needs a project manager or admin token")));
     }
     Ok(c)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 use projections::GroupBy as ModelGroupBy;
 
-use crate::caller::Caller;
+use app::Caller;
 use crate::limits::{page_complexity, PROGRESS_POINTS_MAX};
 use crate::objects::catalog::ProgramName;
 use crate::objects::catalog::{
@@ -269,7 +269,7 @@ impl CoreQuery {
         first: Option<i32>,
     ) -> async_graphql::Result<Vec<OverdueStep>> {
         let c = caller(ctx)?;
-        Ok(overdue(ctx, c, page_size(first)?))
+        Ok(overdue_in_scope(ctx, c, page_size(first)?))
     }
 
     /// Blocked rollouts, longest blocked first (within the token's scope).
@@ -280,13 +280,13 @@ impl CoreQuery {
         first: Option<i32>,
     ) -> async_graphql::Result<Vec<BlockedRollout>> {
         let c = caller(ctx)?;
-        Ok(blocked(ctx, c, page_size(first)?))
+        Ok(blocked_in_scope(ctx, c, page_size(first)?))
     }
 
     /// The end of the log: the last durable position and its hash (follow the `events`
     /// subscription from here, or anchor an audit).
     async fn head(&self, ctx: &Context<'_>) -> async_graphql::Result<LogHead> {
-        caller(ctx)?;
+        crate::state::reference_reader(ctx)?;
         let head =
             state(ctx).engine.store().head().await.map_err(|e| internal("reading the head failed", e))?;
         Ok(LogHead { position: head.position, hash: head.hash.to_string() })
@@ -298,7 +298,7 @@ impl CoreQuery {
         complexity = "crate::limits::list_complexity(crate::limits::DEFINITIONS_ITEMS, child_complexity)"
     )]
     async fn definitions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Definition>> {
-        caller(ctx)?;
+        crate::state::reference_reader(ctx)?;
         Ok(state(ctx).engine.registry().entries().into_iter().map(Definition::new).collect())
     }
 
@@ -309,7 +309,7 @@ impl CoreQuery {
         id: String,
         #[graphql(desc = "Without it: the newest version.")] version: Option<u32>,
     ) -> async_graphql::Result<Option<Definition>> {
-        caller(ctx)?;
+        crate::state::reference_reader(ctx)?;
         let registry = state(ctx).engine.registry();
         let version = match version {
             Some(v) => Some(v),
@@ -496,7 +496,7 @@ pub struct BlockedRollout {
     reason: String,
 }
 
-fn overdue(ctx: &Context<'_>, c: &Caller, first: usize) -> Vec<OverdueStep> {
+fn overdue_in_scope(ctx: &Context<'_>, c: &Caller, first: usize) -> Vec<OverdueStep> {
     let now = state(ctx).now();
     state(ctx).projector.read(|m| {
         m.overdue(now)
@@ -511,7 +511,7 @@ fn overdue(ctx: &Context<'_>, c: &Caller, first: usize) -> Vec<OverdueStep> {
     })
 }
 
-fn blocked(ctx: &Context<'_>, c: &Caller, first: usize) -> Vec<BlockedRollout> {
+fn blocked_in_scope(ctx: &Context<'_>, c: &Caller, first: usize) -> Vec<BlockedRollout> {
     state(ctx).projector.read(|m| {
         m.blocked()
             .filter_map(|(since, id)| {

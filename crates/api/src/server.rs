@@ -15,7 +15,6 @@ use axum::Router;
 
 use engine::TokenRegistry;
 
-use crate::caller::Caller;
 use crate::limits::{
     BODY_BYTES_MAX, BODY_DRAIN_MAX, BODY_READ_TIMEOUT, COMPLEXITY_MAX, QUERY_TIME_MAX, READY_LAG_MAX,
     RESPONSE_BYTES_MAX, WS_MESSAGE_BYTES_MAX,
@@ -118,7 +117,7 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         let given = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(crate::caller::bearer)
+            .and_then(app::bearer)
             .unwrap_or("");
         // Compared as hashes: the time taken says nothing about the token.
         if blake3::hash(given.as_bytes()) != blake3::hash(wanted.as_bytes()) {
@@ -152,7 +151,7 @@ async fn websocket(state: AppState, headers: HeaderMap, upgrade: WebSocketUpgrad
     let header_token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(crate::caller::bearer)
+        .and_then(app::bearer)
         .map(str::to_owned);
     let protocol = crate::socket::protocol(
         headers.get(axum::http::header::SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok()),
@@ -512,10 +511,7 @@ async fn execute(
     let executed = Executed::default();
     let mut request = request.data(RequestId(request_id)).data(executed.clone());
     if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
-        let bearer = value.to_str().ok().and_then(crate::caller::bearer);
-        match bearer
-            .and_then(|b| Caller::authenticate(&state.tokens, b, || association_scope(&state.projector)))
-        {
+        match value.to_str().ok().and_then(|v| app::authenticate_header(&state.tokens, &state.projector, v)) {
             Some(principal) => request = request.data(principal),
             None => {
                 let message = "the bearer token is not valid (unknown, revoked or malformed)";
@@ -567,28 +563,6 @@ fn with_request_id(mut response: Response, id: uuid::Uuid) -> Response {
         response.headers_mut().insert("x-request-id", v);
     }
     response
-}
-
-/// ZV DIKOM's scope as the catalogue says it now: its member administrations, and the form
-/// server's services.
-pub(crate) fn association_scope(projector: &projections::Projector) -> (Vec<String>, Vec<String>) {
-    projector.read(|m| {
-        let members = m
-            .catalog
-            .authorities
-            .values()
-            .filter(|a| a.authority.association_member && a.dissolved.is_none())
-            .map(|a| a.authority.ars.clone())
-            .collect();
-        let services = m
-            .catalog
-            .services
-            .values()
-            .filter(|s| s.service.program == catalog::Program::Formularserver)
-            .map(|s| s.service.key.clone())
-            .collect();
-        (members, services)
-    })
 }
 
 #[cfg(test)]

@@ -15,9 +15,8 @@ use async_graphql::futures_util::{future, SinkExt, StreamExt};
 use async_graphql::http::{WebSocketProtocols, WsMessage};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 
-use crate::caller::Caller;
 use crate::limits::{WS_INIT_BYTES_MAX, WS_INIT_TIMEOUT, WS_MESSAGE_BYTES_MAX};
-use crate::server::{association_scope, AppState};
+use crate::server::AppState;
 use crate::RequestId;
 
 /// Close codes (graphql-ws's where it has one).
@@ -92,12 +91,12 @@ pub(crate) async fn serve(
             let from_payload = ["Authorization", "authorization"]
                 .iter()
                 .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
-                .and_then(crate::caller::bearer)
+                .and_then(app::bearer)
                 .map(str::to_owned);
             let token = from_payload.or(header_token);
             let caller = token
                 .as_deref()
-                .and_then(|t| Caller::authenticate(&state.tokens, t, || association_scope(&state.projector)));
+                .and_then(|t| app::authenticate(&state.tokens, &state.projector, app::Credential::Bearer(t)));
             match caller {
                 Some(caller) => {
                     let _ = signed_in.set(caller.token_id);

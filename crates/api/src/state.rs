@@ -11,7 +11,7 @@ use projections::{Cut, Projector};
 use store::Timestamp;
 use uuid::Uuid;
 
-use crate::caller::Caller;
+use app::Caller;
 use crate::limits::{PAGE_DEFAULT, PAGE_MAX, READ_YOUR_WRITES_WAIT_MAX, SUBSCRIPTIONS_PER_TOKEN_MAX};
 
 /// The last log position each token's changes reached (one entry per token that has changed
@@ -204,6 +204,25 @@ pub(crate) fn caller<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Call
     let c = ctx.data_opt::<Caller>().ok_or_else(|| coded("UNAUTHENTICATED", "a bearer token is required"))?;
     if state(ctx).engine.tokens().is_revoked(c.token_id) {
         return Err(coded("UNAUTHENTICATED", "Das Token wurde widerrufen; melden Sie sich neu an."));
+    }
+    Ok(c)
+}
+
+/// The caller, when it may read the reference data every token shares (the catalogue, the
+/// definitions, the log's head).
+pub(crate) fn reference_reader<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Caller> {
+    let c = caller(ctx)?;
+    if !c.may_read_reference_data() {
+        return Err(coded("FORBIDDEN", "this token may not read the reference data"));
+    }
+    Ok(c)
+}
+
+/// The caller, when it may read what the OZG network shares (solutions, network changes).
+pub(crate) fn network_reader<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Caller> {
+    let c = caller(ctx)?;
+    if !c.may_read_network() {
+        return Err(coded("FORBIDDEN", "this token may not read the network"));
     }
     Ok(c)
 }

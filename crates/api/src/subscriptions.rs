@@ -5,9 +5,8 @@
 use async_graphql::futures_util::stream::{self, Stream};
 use async_graphql::{Context, Subscription, ID};
 
-use engine::TokenRole;
 
-use crate::caller::Caller;
+use app::Caller;
 use crate::objects::event::{Event, EventFilter};
 use crate::state::{caller, coded, state, take_slot};
 
@@ -18,15 +17,7 @@ fn matches(c: &Caller, f: &EventFilter, stream_id: &str, e: &store::RecordedEven
         Some((s, a)) => (Some(s), Some(a)),
         None => (None, None),
     };
-    let in_scope = match c.role {
-        TokenRole::AuthorityStaff => ars.is_some_and(|a| c.may_read_authority(a)),
-        TokenRole::Automation => service.is_some_and(|s| c.may_read_service(s)),
-        TokenRole::AssociationStaff => {
-            ars.is_some_and(|a| c.may_read_authority(a)) && service.is_some_and(|s| c.may_read_service(s))
-        }
-        _ => true,
-    };
-    in_scope && f.accepts(service, ars, e)
+    c.may_see_event(service, ars) && f.accepts(service, ars, e)
 }
 
 pub struct SubscriptionRoot;
@@ -85,7 +76,7 @@ impl SubscriptionRoot {
         service_key: String,
         #[graphql(default = 0)] after_position: u64,
     ) -> async_graphql::Result<impl Stream<Item = NetworkChange>> {
-        let p = caller(ctx)?.clone();
+        let p = crate::state::network_reader(ctx)?.clone();
         let s = state(ctx);
         let slot = take_slot(&s.open, p.token_id)?;
         let sub = store::subscribe(s.engine.store().clone(), after_position + 1);

@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 
-use crate::caller::Caller;
+use app::Caller;
 use crate::connection::{connection, paginate};
 use crate::limits::page_complexity;
 use crate::objects::rollout::{rollouts_page, RolloutConnection, RolloutFilter};

@@ -3,11 +3,10 @@
 //! the audit index.
 
 use async_graphql::{Context, InputObject, Object, ID};
-use engine::TokenRole;
 use projections::AuditFilter;
 use store::{RecordedEvent, Timestamp};
 
-use crate::caller::Caller;
+use app::Caller;
 use crate::connection::{connection, PageInfo};
 use crate::state::{coded, internal, position_arg, state, time_arg};
 
@@ -139,30 +138,7 @@ pub(crate) async fn events_page(
         }
         None => None,
     };
-    match c.role {
-        TokenRole::AuthorityStaff if !ars.as_ref().is_some_and(|a| c.may_read_authority(a)) => {
-            return Err(coded(
-                "FORBIDDEN",
-                "an authority-staff token must name one of its administrations (`ars` or `rolloutId`)",
-            ))
-        }
-        TokenRole::AssociationStaff
-            if !(ars.as_ref().is_some_and(|a| c.may_read_authority(a))
-                && service.as_ref().is_some_and(|k| c.may_read_service(k))) =>
-        {
-            return Err(coded(
-                "FORBIDDEN",
-                "an association-staff token must name a form-server rollout of ZV DIKOM or a member (`rolloutId`, or `serviceKey` and `ars`)",
-            ))
-        }
-        TokenRole::Automation if !service.as_ref().is_some_and(|k| c.may_read_service(k)) => {
-            return Err(coded(
-                "FORBIDDEN",
-                "an automation token must name one of its services (`serviceKey` or `rolloutId`)",
-            ))
-        }
-        _ => {}
-    }
+    c.audit_scope(service.as_deref(), ars.as_deref()).map_err(|r| coded("FORBIDDEN", r.message()))?;
     let after = position_arg(after.as_deref())?.unwrap_or(0);
     let audit = AuditFilter {
         actor: filter.actor.clone(),

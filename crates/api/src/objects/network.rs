@@ -9,10 +9,10 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
-use engine::{Personal, TokenRole};
+use engine::Personal;
 use workflow::StepStatus;
 
-use crate::caller::Caller;
+use app::Caller;
 use crate::mutation::{invocation, person_id, remember_head};
 use crate::objects::catalog::Authority;
 use crate::objects::person::Person;
@@ -110,13 +110,6 @@ pub struct Peer {
     back_office: Option<crate::objects::catalog::BackOfficeSystem>,
 }
 
-/// The administration a token stands for in the network: a staff token's first one.
-fn home(c: &Caller) -> Option<&str> {
-    match c.role {
-        TokenRole::AuthorityStaff | TokenRole::AssociationStaff => c.authorities.first().map(String::as_str),
-        _ => None,
-    }
-}
 
 /// The OZG network part of the query root.
 #[derive(Default, Debug)]
@@ -168,7 +161,7 @@ impl NetworkQuery {
                 .and_then(|a| a.authority.landkreis_ars.clone())
                 .unwrap_or_else(|| ars.to_owned())
         };
-        let me = home(c);
+        let me = c.home();
         let my_kreis = me.map(landkreis_of);
         let my_seat = me.and_then(|a| seats().get(a).copied());
         // The persons who may be named for this service, by administration (one pass).
@@ -426,7 +419,7 @@ impl BlockageQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<SolutionConnection> {
-        caller(ctx)?;
+        crate::state::network_reader(ctx)?;
         let first = crate::state::page_size(first)?;
         let offset = match after.as_deref() {
             None => 0,
@@ -524,7 +517,7 @@ impl BlockageMutation {
         input: EscalateBlockagesInput,
     ) -> async_graphql::Result<EscalationPayload> {
         let c = writer(ctx)?;
-        if !matches!(c.role, TokenRole::Admin | TokenRole::ProjectManager) {
+        if !c.may_escalate_blockages() {
             return Err(coded("FORBIDDEN", "escalating blockages needs a project manager or admin token"));
         }
         if input.category.is_none() && input.vendor.is_none() {

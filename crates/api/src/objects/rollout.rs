@@ -5,17 +5,15 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
-use engine::TokenRole;
 use workflow::rollout::Rollout as DomainRollout;
 use workflow::StepAction;
 
-use crate::caller::Caller;
+use app::Caller;
 use crate::connection::{connection, paginate};
 use crate::objects::event::{ActorInfo, Event};
 use crate::state::{caller, internal, page_size, position_arg, state};
 
 /// What an automation token may do on a rollout: work on (automatable) steps and comment.
-pub(crate) const AUTOMATION_MUTATIONS: &[&str] = &["completeStep", "startStep", "addComment"];
 
 /// The GraphQL mutation that issues a step action.
 pub(crate) fn mutation_of(action: StepAction) -> &'static str {
@@ -257,7 +255,7 @@ impl Step {
         Ok(workflow::step_actions(&self.rollout, &self.id, &cx)
             .into_iter()
             .map(mutation_of)
-            .filter(|m| c.role != TokenRole::Automation || AUTOMATION_MUTATIONS.contains(m))
+            .filter(|m| c.may_use_mutation(m))
             .collect())
     }
 }

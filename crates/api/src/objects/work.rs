@@ -7,18 +7,17 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use engine::questions::{Party, Question as DomainQuestion};
-use engine::TokenRole;
 use store::Timestamp;
 use workflow::rollout::Rollout as DomainRollout;
 use workflow::{StepAction, StepStatus};
 
-use crate::caller::Caller;
+use app::Caller;
 use crate::connection::{connection, paginate};
 use crate::mutation::{invocation, remember_head};
 use crate::objects::catalog::ProgramName;
 use crate::objects::event::ActorInfo;
 use crate::objects::rollout::{
-    matching_rollouts, mutation_of, Rollout, RolloutFilter, Step, AUTOMATION_MUTATIONS,
+    matching_rollouts, mutation_of, Rollout, RolloutFilter, Step,
 };
 use crate::state::{
     caller, check_scope, coded, engine_error, internal, page_size, split_id, state, writer, ApiState,
@@ -60,18 +59,6 @@ impl QuestionParty {
     }
 }
 
-/// The party a token answers for: staff for their administration, project managers for the
-/// Land, association staff for ZV DIKOM, admins for the project team; auditors and automation
-/// for none.
-pub(crate) fn party_of(c: &Caller) -> Option<Party> {
-    match c.role {
-        TokenRole::AuthorityStaff => Some(Party::Administration),
-        TokenRole::ProjectManager => Some(Party::Land),
-        TokenRole::AssociationStaff => Some(Party::Association),
-        TokenRole::Admin => Some(Party::ProjectTeam),
-        TokenRole::Auditor | TokenRole::Automation => None,
-    }
-}
 
 /// Which tasks.
 #[derive(InputObject, Default, Clone)]
@@ -152,8 +139,7 @@ pub(crate) async fn task_list(
         now,
         facts: s.engine.facts(&r.service_key, &r.ars),
     };
-    let automation_ok =
-        |a: &StepAction| c.role != TokenRole::Automation || AUTOMATION_MUTATIONS.contains(&mutation_of(*a));
+    let automation_ok = |a: &StepAction| c.may_use_mutation(mutation_of(*a));
     let mut items = Vec::new();
     let mut confirm = Vec::new();
     let mut waiting_for_central = 0;
@@ -213,7 +199,7 @@ pub(crate) async fn task_list(
     }
     // Questions: unread counts on the step tasks, and the open ones addressed to the caller.
     let me = c.actor().id;
-    let party = party_of(c);
+    let party = c.party();
     let threads = s.engine.questions().all(|q| rollout_ids.contains(&q.rollout_id()));
     // Unread messages per (rollout, step), then onto the step tasks: one pass each.
     let mut unread_on: std::collections::HashMap<(String, &str), usize> = std::collections::HashMap::new();
@@ -625,7 +611,7 @@ pub struct WorkMutation;
 /// The question `id` if `c` may write on its rollout.
 fn writable(ctx: &Context<'_>, id: &ID) -> async_graphql::Result<(uuid::Uuid, Caller)> {
     let c = writer(ctx)?;
-    if c.role == TokenRole::Automation {
+    if !c.may_take_part_in_questions() {
         return Err(coded("FORBIDDEN", "an automation token may not take part in questions"));
     }
     let id = question_id(id)?;
@@ -647,7 +633,7 @@ impl WorkMutation {
         input: AskQuestionInput,
     ) -> async_graphql::Result<Question> {
         let c = writer(ctx)?;
-        if c.role == TokenRole::Automation {
+        if !c.may_take_part_in_questions() {
             return Err(coded("FORBIDDEN", "an automation token may not take part in questions"));
         }
         let (service, ars) = split_id(&input.rollout_id)?;

@@ -6,6 +6,7 @@ mod boundaries;
 mod definitions;
 mod limits;
 mod network;
+mod permissions;
 mod persons;
 mod read_your_writes;
 mod sdl;

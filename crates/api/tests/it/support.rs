@@ -16,6 +16,7 @@ pub fn caller(role: TokenRole) -> Caller {
         authorities: vec![],
         services: vec![],
         person: None,
+        association: None,
     }
 }
 

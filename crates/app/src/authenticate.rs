@@ -1,0 +1,91 @@
+//! One way in: a request's credential becomes a [`Caller`], the same for GraphQL over HTTP, a
+//! WebSocket's `connection_init`, the downloads and `/metrics`.
+
+use engine::{TokenRegistry, TokenRole};
+use projections::Projector;
+
+use crate::caller::Caller;
+
+/// What a request presents to say who it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credential<'a> {
+    /// A bearer token (`Authorization: Bearer <token>`, or a WebSocket's `connection_init`).
+    Bearer(&'a str),
+}
+
+/// The token of an `Authorization` value, `Bearer <token>`: the scheme in any case (RFC 9110),
+/// blanks around the token trimmed. The one reading of a credential for HTTP, WebSocket
+/// `connection_init`, downloads and `/metrics`.
+pub fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(char::is_whitespace)?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The caller of `credential`, if it is valid and not revoked.
+///
+/// An association-staff token's scope is the association's as the catalogue says it now: its
+/// members and its own model rollouts, for the form server's services only.
+pub fn authenticate(tokens: &TokenRegistry, projector: &Projector, credential: Credential<'_>) -> Option<Caller> {
+    let Credential::Bearer(token) = credential;
+    let mut caller = tokens.authenticate(token).map(Caller::of_token)?;
+    if caller.role == TokenRole::AssociationStaff {
+        let scope = association_scope(projector);
+        let mut authorities = scope.members;
+        authorities.push(scope.association.clone());
+        caller.authorities = authorities;
+        caller.services = scope.services;
+        caller.association = Some(scope.association);
+    }
+    Some(caller)
+}
+
+/// The caller of an `Authorization` header's value (see [`bearer`]).
+pub fn authenticate_header(tokens: &TokenRegistry, projector: &Projector, authorization: &str) -> Option<Caller> {
+    authenticate(tokens, projector, Credential::Bearer(bearer(authorization)?))
+}
+
+/// The association's scope as the catalogue says it now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssociationScope {
+    /// The association's own key (ARS).
+    pub association: String,
+    /// Its member administrations (not dissolved).
+    pub members: Vec<String>,
+    /// The form server's services.
+    pub services: Vec<String>,
+}
+
+/// The association's scope: its members and the form server's services.
+pub fn association_scope(projector: &Projector) -> AssociationScope {
+    projector.read(|m| {
+        let members = m
+            .catalog
+            .authorities
+            .values()
+            .filter(|a| a.authority.association_member && a.dissolved.is_none())
+            .map(|a| a.authority.ars.clone())
+            .collect();
+        let services = m
+            .catalog
+            .services
+            .values()
+            .filter(|s| s.service.program == catalog::Program::Formularserver)
+            .map(|s| s.service.key.clone())
+            .collect();
+        AssociationScope { association: catalog::Program::Formularserver.central_ars().to_owned(), members, services }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_bearer_token_is_read_the_same_everywhere() {
+        for value in ["Bearer efa_1_2", "bearer efa_1_2", "BEARER   efa_1_2  ", " Bearer\tefa_1_2"] {
+            assert_eq!(super::bearer(value), Some("efa_1_2"), "{value:?}");
+        }
+        for value in ["", "Bearer", "Bearer   ", "Basic efa_1_2", "efa_1_2"] {
+            assert_eq!(super::bearer(value), None, "{value:?}");
+        }
+    }
+}
