@@ -18,7 +18,8 @@ use serde_json::{json, Value};
 
 use app::Caller;
 use crate::limits::{DOWNLOAD_PAGE, DOWNLOAD_ROWS_MAX};
-use crate::report::{Cell, ReportInput, XlsxWriter};
+use app::report::{Cell, ReportInput};
+use crate::sheets::XlsxWriter;
 use crate::server::AppState;
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -159,13 +160,13 @@ pub(crate) async fn programme(
     };
     let phases = phase_titles(s);
     let build = |m: &projections::ReadModel| {
-        let at = crate::report::counted_at(as_of, m, now);
-        let since = past_since.as_ref().map(|ms| (ms, crate::report::counted_at(since, ms, now)));
+        let at = app::report::counted_at(as_of, m, now);
+        let since = past_since.as_ref().map(|ms| (ms, app::report::counted_at(since, ms, now)));
         let source = format!(
             "efa-rollout, Ereignisprotokoll bis Position {} (Hash {}), erstellt am {}",
             m.position, m.last_hash, now
         );
-        crate::report::programme_report(&ReportInput {
+        app::report::programme_report(&ReportInput {
             now: m,
             now_at: at,
             since,
@@ -181,7 +182,7 @@ pub(crate) async fn programme(
         Format::Csv => file(
             "text/csv; charset=utf-8",
             "programmbericht.csv",
-            crate::report::csv(&report.tables).into_bytes(),
+            crate::sheets::csv(&report.tables).into_bytes(),
             None,
         ),
         Format::Html => (
@@ -194,11 +195,11 @@ pub(crate) async fn programme(
                     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; form-action 'none'",
                 ),
             ],
-            crate::report::html(&report.tables),
+            crate::sheets::html(&report.tables),
         )
             .into_response(),
         Format::Xlsx => {
-            match tokio::task::spawn_blocking(move || crate::report::xlsx(&report.tables)).await {
+            match tokio::task::spawn_blocking(move || crate::sheets::xlsx(&report.tables)).await {
                 Ok(Ok(bytes)) => file(XLSX, "programmbericht.xlsx", bytes, None),
                 Ok(Err(e)) => internal(e),
                 Err(e) => internal(e),

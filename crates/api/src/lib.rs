@@ -29,11 +29,10 @@ mod operations;
 mod publishing;
 mod query;
 pub mod rates;
-mod report;
+mod sheets;
 pub mod schema;
 pub mod server;
 mod socket;
-mod solutions;
 pub mod state;
 pub mod subscriptions;
 

@@ -83,7 +83,7 @@ pub struct BlockedCount {
 }
 
 impl ProgressGroup {
-    fn of(f: crate::report::Figures) -> ProgressGroup {
+    fn of(f: app::report::Figures) -> ProgressGroup {
         ProgressGroup {
             percent_done: f.percent_done(),
             by_phase_status: phase_status_counts(&f.by_phase_status),
@@ -339,8 +339,8 @@ impl CoreQuery {
         };
         let now = state(ctx).now();
         let groups = |m: &projections::ReadModel| {
-            let at = crate::report::counted_at(cut, m, now);
-            crate::report::figures(m, by, program.map(|p| p.program()), service_key.as_deref(), at)
+            let at = app::report::counted_at(cut, m, now);
+            app::report::figures(m, by, program.map(|p| p.program()), service_key.as_deref(), at)
                 .into_iter()
                 .map(ProgressGroup::of)
                 .collect()

@@ -110,7 +110,7 @@ pub struct ApiState {
     /// The parsed documents kept by their text.
     pub documents: Arc<crate::documents::Documents>,
     /// The network's search over recorded solutions.
-    pub solutions: Arc<crate::solutions::Solutions>,
+    pub solutions: Arc<app::solutions::Solutions>,
     /// Turns for folds of the log ([`crate::limits::FOLD_PERMITS`]).
     pub folds: Arc<tokio::sync::Semaphore>,
     /// How fast and how much each token may write.

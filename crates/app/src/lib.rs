@@ -6,6 +6,8 @@
 
 pub mod authenticate;
 pub mod caller;
+pub mod report;
+pub mod solutions;
 
 pub use authenticate::{association_scope, authenticate, authenticate_header, bearer, Credential};
 pub use caller::{AuditRefusal, Caller, AUTOMATION_MUTATIONS};

@@ -319,7 +319,7 @@ impl NetworkMutation {
 }
 
 /// A recorded solution of a blockage, as the network shows it to every token.
-pub struct SolutionFound(crate::solutions::Solved);
+pub struct SolutionFound(app::solutions::Solved);
 
 /// How a blockage was solved, found by `solutions`.
 #[Object]
@@ -427,14 +427,14 @@ impl BlockageQuery {
                 coded("BAD_USER_INPUT", format!("`after` {a:?} is not a cursor of `solutions`"))
             })?,
         };
-        let search = crate::solutions::Search {
+        let search = app::solutions::Search {
             service_key: service_key.as_deref(),
             step: step_id.as_deref(),
             query: query.as_deref(),
         };
         let (found, more) = state(ctx)
             .solutions
-            .search(state(ctx), &search, offset, first)
+            .search(&state(ctx).projector, &**state(ctx).engine.store(), &search, offset, first)
             .await
             .map_err(|e| internal("the solutions search failed", e))?;
         let end = offset + found.len();

@@ -4,7 +4,7 @@
 //! the log: it is filled from the audit index's positions of `RolloutUnblocked` (no scan of the
 //! log) and catches up with every search.
 
-use async_graphql::futures_util::lock::Mutex;
+use tokio::sync::Mutex;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery};
 use tantivy::schema::{
@@ -14,11 +14,12 @@ use tantivy::tokenizer::{AsciiFoldingFilter, Language, LowerCaser, SimpleTokeniz
 use tantivy::{doc, Index, IndexReader, IndexWriter, TantivyDocument, Term};
 use workflow::RolloutEvent;
 
-use crate::ApiState;
+use projections::Projector;
+use store::EventStore;
 
 /// One recorded solution.
 #[derive(Clone, Debug)]
-pub(crate) struct Solved {
+pub struct Solved {
     pub position: u64,
     pub at: store::Timestamp,
     pub service_key: String,
@@ -79,7 +80,8 @@ fn open() -> tantivy::Result<Inner> {
 }
 
 /// What a search asks for.
-pub(crate) struct Search<'a> {
+#[derive(Debug)]
+pub struct Search<'a> {
     pub service_key: Option<&'a str>,
     pub step: Option<&'a str>,
     pub query: Option<&'a str>,
@@ -88,9 +90,10 @@ pub(crate) struct Search<'a> {
 impl Solutions {
     /// The solutions matching `search`, best first (by relevance with a query, newest first
     /// without), `offset` on, at most `limit`; and whether more follow.
-    pub(crate) async fn search(
+    pub async fn search(
         &self,
-        s: &ApiState,
+        projector: &Projector,
+        store: &dyn EventStore,
         search: &Search<'_>,
         offset: usize,
         limit: usize,
@@ -100,7 +103,7 @@ impl Solutions {
             *guard = Some(open().map_err(|e| e.to_string())?);
         }
         let inner = guard.as_mut().ok_or("no index")?;
-        catch_up(inner, s).await?;
+        catch_up(inner, projector, store).await?;
         let text = search.query.map(str::trim).filter(|q| !q.is_empty());
         let Some(text) = text else {
             let keep = |x: &&Solved| {
@@ -143,14 +146,14 @@ impl Solutions {
 }
 
 /// Indexes the solutions recorded since the last look: the audit index names the positions.
-async fn catch_up(inner: &mut Inner, s: &ApiState) -> Result<(), String> {
+async fn catch_up(inner: &mut Inner, projector: &Projector, store: &dyn EventStore) -> Result<(), String> {
     let filter = projections::AuditFilter { types: vec!["RolloutUnblocked".into()], ..Default::default() };
     let mut added = false;
     loop {
-        let positions = s.projector.read(|m| m.audit(&filter, inner.until, 1_000));
+        let positions = projector.read(|m| m.audit(&filter, inner.until, 1_000));
         let Some(&last) = positions.last() else { break };
         let events =
-            projections::events_at(&**s.engine.store(), &positions).await.map_err(|e| e.to_string())?;
+            projections::events_at(store, &positions).await.map_err(|e| e.to_string())?;
         for e in events {
             let Some((service_key, ars)) = workflow::rollout::rollout_of_stream(&e.stream_id) else {
                 continue;
