@@ -7,7 +7,9 @@
 pub mod authenticate;
 pub mod caller;
 pub mod report;
+pub mod rollouts;
 pub mod solutions;
+pub mod tasks;
 
 pub use authenticate::{association_scope, authenticate, authenticate_header, bearer, Credential};
 pub use caller::{AuditRefusal, Caller, AUTOMATION_MUTATIONS};

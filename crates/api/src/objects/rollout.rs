@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use workflow::rollout::Rollout as DomainRollout;
-use workflow::StepAction;
 
 use app::Caller;
 use crate::connection::{connection, paginate};
@@ -15,16 +14,7 @@ use crate::state::{caller, internal, page_size, position_arg, state};
 
 /// What an automation token may do on a rollout: work on (automatable) steps and comment.
 
-/// The GraphQL mutation that issues a step action.
-pub(crate) fn mutation_of(action: StepAction) -> &'static str {
-    match action {
-        StepAction::Start => "startStep",
-        StepAction::Complete => "completeStep",
-        StepAction::Confirm => "confirmStep",
-        StepAction::Reopen => "reopenStep",
-        StepAction::MarkNotRequired => "markStepNotRequired",
-    }
-}
+pub(crate) use app::rollouts::mutation_of;
 
 /// A rollout: one service at one administration. From the read model it is a summary (no step
 /// records); the records — evidence, who completed a step and when — are folded from the
@@ -340,7 +330,7 @@ pub(crate) fn rollouts_page(
     after: Option<&str>,
 ) -> RolloutConnection {
     state(ctx).projector.read(|m| {
-        let mut matching = matching_rollouts(m, c, filter);
+        let mut matching = app::rollouts::matching(m, c, &filter.selection());
         matching.sort_by_cached_key(|r| r.id());
         let (edges, total_count, page_info) = paginate(
             &matching,
@@ -353,39 +343,15 @@ pub(crate) fn rollouts_page(
     })
 }
 
-/// The rollouts of the read model matching `filter` that `c` may read, in no order.
-pub(crate) fn matching_rollouts<'m>(
-    m: &'m projections::ReadModel,
-    c: &Caller,
-    filter: &RolloutFilter,
-) -> Vec<&'m Arc<DomainRollout>> {
-    {
-        let candidates: Box<dyn Iterator<Item = &Arc<DomainRollout>>> =
-            match (&filter.ars, &filter.service_key) {
-                (Some(ars), _) => Box::new(m.rollouts_of_authority(ars)),
-                (None, Some(key)) => Box::new(m.rollouts_of_service(key)),
-                (None, None) => Box::new(m.rollouts()),
-            };
-        let landkreis_of =
-            |ars: &str| m.catalog.authorities.get(ars).and_then(|a| a.authority.landkreis_ars.clone());
-        candidates
-            .filter(|r| c.may_read_rollout(&r.service_key, &r.ars))
-            .filter(|r| filter.service_key.as_ref().is_none_or(|k| &r.service_key == k))
-            .filter(|r| filter.program.is_none_or(|p| m.catalog.program_of(&r.service_key) == p.program()))
-            .filter(|r| filter.ars.as_ref().is_none_or(|a| &r.ars == a))
-            .filter(|r| {
-                filter
-                    .landkreis_ars
-                    .as_ref()
-                    .is_none_or(|lk| &r.ars == lk || landkreis_of(&r.ars).as_ref() == Some(lk))
-            })
-            .filter(|r| filter.status.as_ref().is_none_or(|st| r.status().name() == st))
-            .filter(|r| {
-                filter
-                    .phase
-                    .as_ref()
-                    .is_none_or(|ph| r.definition.phases.get(r.phase()).is_some_and(|x| &x.id == ph))
-            })
-            .collect()
+impl RolloutFilter {
+    pub(crate) fn selection(&self) -> app::rollouts::Selection {
+        app::rollouts::Selection {
+            program: self.program.map(crate::objects::catalog::ProgramName::program),
+            service_key: self.service_key.clone(),
+            ars: self.ars.clone(),
+            landkreis_ars: self.landkreis_ars.clone(),
+            phase: self.phase.clone(),
+            status: self.status.clone(),
+        }
     }
 }
