@@ -109,6 +109,8 @@ pub struct ApiState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The parsed documents kept by their text.
     pub documents: Arc<crate::documents::Documents>,
+    /// Where each administration is (the network's distances), from the Land's profile.
+    pub centres: Arc<catalog::centres::Centres>,
     /// The network's search over recorded solutions.
     pub solutions: Arc<app::solutions::Solutions>,
     /// Turns for folds of the log ([`crate::limits::FOLD_PERMITS`]).
@@ -133,6 +135,7 @@ impl ApiState {
             metrics: Arc::default(),
             documents: Arc::default(),
             solutions: Arc::default(),
+            centres: Arc::default(),
             folds: Arc::new(tokio::sync::Semaphore::new(crate::limits::FOLD_PERMITS as usize)),
             writes: Arc::default(),
             long_documents: Arc::new(tokio::sync::Semaphore::new(crate::limits::LONG_DOCUMENTS_AT_ONCE)),

@@ -73,7 +73,7 @@ pub fn association_scope(projector: &Projector) -> AssociationScope {
             .filter(|s| s.service.program == catalog::Program::Formularserver)
             .map(|s| s.service.key.clone())
             .collect();
-        AssociationScope { association: catalog::Program::Formularserver.central_ars().to_owned(), members, services }
+        AssociationScope { association: m.catalog.association_ars().unwrap_or_default(), members, services }
     })
 }
 

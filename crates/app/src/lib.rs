@@ -6,6 +6,7 @@
 
 pub mod authenticate;
 pub mod caller;
+pub mod network;
 pub mod report;
 pub mod rollouts;
 pub mod solutions;

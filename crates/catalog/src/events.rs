@@ -129,6 +129,38 @@ impl Catalog {
         self.services.get(service_key).map(|s| s.service.program).unwrap_or_default()
     }
 
+    /// The ARS of the Land itself: the administration of kind `land` (its key `XX0000000000`
+    /// sorts first among the Land's, so the search ends at once).
+    pub fn land_ars(&self) -> Option<String> {
+        self.authorities.values().find(|e| e.authority.kind == crate::AuthorityKind::Land).map(|e| e.authority.ars.clone())
+    }
+
+    /// The key of the association that owns the form server's model rollouts: the
+    /// administration of kind `zweckverband` (its key `XX9990000000` sorts last).
+    pub fn association_ars(&self) -> Option<String> {
+        self.authorities
+            .values()
+            .rev()
+            .find(|e| e.authority.kind == crate::AuthorityKind::Zweckverband)
+            .map(|e| e.authority.ars.clone())
+    }
+
+    /// Who owns the central rollout of a programme's services (the one the others wait on):
+    /// the Land for EfA, the association for the form server; empty when the catalogue has
+    /// no such administration.
+    pub fn central_ars(&self, program: crate::Program) -> String {
+        match program {
+            crate::Program::Efa => self.land_ars(),
+            crate::Program::Formularserver => self.association_ars(),
+        }
+        .unwrap_or_default()
+    }
+
+    /// Who owns the central rollout of `service_key`.
+    pub fn central_of(&self, service_key: &str) -> String {
+        self.central_ars(self.program_of(service_key))
+    }
+
     /// Applies the event at `version` of `stream_id` unless the catalogue has it already (a
     /// process that follows the log meets its own appends again).
     pub fn apply_at(&mut self, stream_id: &str, version: u64, event: &CatalogEvent) {

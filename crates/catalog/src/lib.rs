@@ -2,6 +2,7 @@
 //! from the files in `data/` (validated row by row), kept as events, and used to decide which
 //! administrations a service's rollout applies to. No IO: files come in as bytes.
 
+pub mod centres;
 pub mod events;
 pub mod limits;
 pub mod model;

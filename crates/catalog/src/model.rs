@@ -29,14 +29,6 @@ impl Program {
             Program::Formularserver => "formularserver",
         }
     }
-
-    /// Who owns the service's central rollout (the one the others wait on).
-    pub fn central_ars(self) -> &'static str {
-        match self {
-            Program::Efa => LAND_ARS,
-            Program::Formularserver => ASSOCIATION_ARS,
-        }
-    }
 }
 
 /// The kind of a kommunaler Verwaltungsträger (and the Land).
@@ -274,7 +266,8 @@ pub fn check_ars(ars: &str, kind: AuthorityKind) -> Result<(), String> {
     let (kreis, verband, gemeinde) = (&ars[5..], &ars[5..9], &ars[9..]);
     let ok = match kind {
         AuthorityKind::Land => ars[2..].bytes().all(|b| b == b'0'),
-        AuthorityKind::Zweckverband => ars == ASSOCIATION_ARS,
+        // An association has no ARS; its key is ARS-shaped with Kreis 999, which no Kreis has.
+        AuthorityKind::Zweckverband => &ars[2..5] == "999" && ars[5..].bytes().all(|b| b == b'0'),
         AuthorityKind::Landkreis | AuthorityKind::KreisfreieStadt => {
             kreis == "0000000" && &ars[2..5] != "000"
         }

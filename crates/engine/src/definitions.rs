@@ -342,9 +342,9 @@ impl crate::Engine {
             if !catalog.services.contains_key(service_key) {
                 return Err(EngineError::UnknownService(service_key.into()));
             }
-            let central = catalog.services[service_key].service.program.central_ars();
+            let central = catalog.central_of(service_key);
             let mut all: Vec<String> = catalog.authorities.keys().cloned().collect();
-            all.retain(|ars| (ars == central) == (definition.scope == Scope::Land));
+            all.retain(|ars| (*ars == central) == (definition.scope == Scope::Land));
             all
         };
         let mut report = ServiceMigration {

@@ -624,7 +624,7 @@ impl Engine {
             if authority.dissolved.is_some() {
                 return Err(EngineError::Dissolved(ars.into()));
             }
-            let central = ars == service.service.program.central_ars();
+            let central = ars == catalog.central_ars(service.service.program);
             // A project manager may set an assistant up for a municipality outside ZV DIKOM.
             let added = service.service.program == Program::Formularserver
                 && req.principal.manages()
@@ -637,7 +637,7 @@ impl Engine {
             }
             (service.service.clone(), authority.authority.clone())
         };
-        let central = service.program.central_ars();
+        let central = self.central_ars(service_key);
         let named = match definition {
             Some(d) => d.clone(),
             None if ars == central => service.land_definition.clone(),
@@ -647,7 +647,7 @@ impl Engine {
         let land_steps_done = if ars == central {
             Vec::new()
         } else {
-            self.load(service_key, central).await?.map(|land| done_steps(&land)).unwrap_or_default()
+            self.load(service_key, &central).await?.map(|land| done_steps(&land)).unwrap_or_default()
         };
         let command = Command::Start {
             service_key: service_key.into(),
@@ -673,16 +673,16 @@ impl Engine {
                 .services
                 .get(service_key)
                 .ok_or_else(|| EngineError::UnknownService(service_key.into()))?;
-            let central = service.service.program.central_ars();
+            let central = catalog.central_ars(service.service.program);
             let mut t: Vec<String> = catalog
                 .active_authorities()
                 .filter(|a| applies(&service.service, a))
                 .map(|a| a.ars.clone())
                 .collect();
-            if !t.iter().any(|a| a == central) {
+            if !t.iter().any(|a| *a == central) {
                 t.insert(0, central.to_owned());
             }
-            t.sort_by_key(|a| a != central);
+            t.sort_by_key(|a| *a != central);
             t
         };
         let mut summary = StartSummary::default();
@@ -892,10 +892,11 @@ impl Engine {
 }
 
 impl Engine {
-    /// Who owns the central rollout of `service_key`: the Land, or ZV DIKOM for an assistant.
-    pub fn central_ars(&self, service_key: &str) -> &'static str {
+    /// Who owns the central rollout of `service_key`: the Land, or the association for an
+    /// assistant.
+    pub fn central_ars(&self, service_key: &str) -> String {
         let catalog = self.catalog.read().unwrap_or_else(|p| p.into_inner());
-        catalog.program_of(service_key).central_ars()
+        catalog.central_of(service_key)
     }
 }
 

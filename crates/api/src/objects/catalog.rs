@@ -168,10 +168,11 @@ impl Service {
     async fn program(&self) -> ProgramName {
         ProgramName::of(self.0.program)
     }
-    /// Who owns its central rollout, which the others wait on: the Land (`120000000000`) for
-    /// EfA, ZV DIKOM (`129990000000`) for a form-server assistant.
-    async fn central_ars(&self) -> &'static str {
-        self.0.program.central_ars()
+    /// Who owns its central rollout, which the others wait on: the Land (the administration
+    /// of kind `land`) for EfA, the association (kind `zweckverband`) for a form-server
+    /// assistant.
+    async fn central_ars(&self, ctx: &Context<'_>) -> String {
+        crate::state::state(ctx).engine.central_ars(&self.0.key)
     }
     /// The definition its administrations' new rollouts start on (`setServiceDefinition`
     /// changes it; running rollouts keep theirs until migrated).

@@ -5,69 +5,14 @@
 //! never evidence, comments, questions or anything else of its rollout; `rollout`, `rollouts`,
 //! `events` and the subscriptions keep their scopes.
 
-use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
-use engine::Personal;
-use workflow::StepStatus;
 
 use app::Caller;
 use crate::mutation::{invocation, person_id, remember_head};
 use crate::objects::catalog::Authority;
 use crate::objects::person::Person;
 use crate::state::{caller, coded, engine_error, internal, state, writer};
-
-/// The geometric centre of each administration's area (its seat, approximately): the middle of
-/// its bounding box in the map layers `data/geo/brandenburg_verwaltungstraeger.geojson` and, for
-/// the Landkreise, `brandenburg_kreise.geojson`.
-fn seats() -> &'static HashMap<String, (f64, f64)> {
-    static SEATS: OnceLock<HashMap<String, (f64, f64)>> = OnceLock::new();
-    SEATS.get_or_init(|| {
-        let mut out = HashMap::new();
-        for layer in [crate::assets::GEO_KREISE, crate::assets::GEO_VERWALTUNGEN] {
-            centres(layer, &mut out);
-        }
-        out
-    })
-}
-
-/// The bounding-box centres of a layer's features, by ARS (a later layer wins).
-fn centres(layer: &[u8], out: &mut HashMap<String, (f64, f64)>) {
-    let geo: serde_json::Value = serde_json::from_slice(layer).unwrap_or_default();
-    for f in geo["features"].as_array().into_iter().flatten() {
-        let Some(ars) = f["properties"]["ars"].as_str() else { continue };
-        let (mut lo, mut hi) = ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN));
-        let mut visit = |p: &serde_json::Value| {
-            if let (Some(x), Some(y)) = (p[0].as_f64(), p[1].as_f64()) {
-                lo = (lo.0.min(x), lo.1.min(y));
-                hi = (hi.0.max(x), hi.1.max(y));
-            }
-        };
-        for polygon in f["geometry"]["coordinates"].as_array().into_iter().flatten() {
-            for ring in polygon.as_array().into_iter().flatten() {
-                // MultiPolygon rings hold points; a Polygon's rings are one level up.
-                match ring.as_array() {
-                    Some(points) if points.first().is_some_and(|p| p.is_array()) => {
-                        points.iter().for_each(&mut visit)
-                    }
-                    _ => visit(ring),
-                }
-            }
-        }
-        if lo.0 <= hi.0 {
-            out.insert(ars.to_owned(), ((lo.0 + hi.0) / 2.0, (lo.1 + hi.1) / 2.0));
-        }
-    }
-}
-
-/// Great-circle distance in kilometres between two (longitude, latitude) points.
-fn km(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (la1, la2) = (a.1.to_radians(), b.1.to_radians());
-    let (dla, dlo) = (la2 - la1, (b.0 - a.0).to_radians());
-    let h = (dla / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlo / 2.0).sin().powi(2);
-    6371.0 * 2.0 * h.sqrt().asin()
-}
 
 /// A contact person who agreed to be named for the service.
 #[derive(SimpleObject)]
@@ -138,117 +83,39 @@ impl NetworkQuery {
     ) -> async_graphql::Result<Vec<Peer>> {
         let c = caller(ctx)?;
         let s = state(ctx);
-        let central = s.engine.central_ars(&service_key);
-        let rollouts: Vec<_> = s.projector.read(|m| {
-            m.rollouts_of_service(&service_key)
-                .filter(|r| r.ars != central && r.ars != catalog::LAND_ARS)
-                .cloned()
-                .collect()
-        });
-        if let Some(step) = &step_id {
-            if !rollouts.iter().any(|r| r.definition.step_index(step).is_some()) && !rollouts.is_empty() {
-                return Err(coded(
-                    "BAD_USER_INPUT",
-                    format!("no rollout of `{service_key}` has a step `{step}`"),
-                ));
-            }
-        }
-        let catalog = s.engine.catalog();
-        let landkreis_of = |ars: &str| {
-            catalog
-                .authorities
-                .get(ars)
-                .and_then(|a| a.authority.landkreis_ars.clone())
-                .unwrap_or_else(|| ars.to_owned())
+        let query = app::network::PeerQuery {
+            service_key: &service_key,
+            step_id: step_id.as_deref(),
+            product: product.as_deref(),
         };
-        let me = c.home();
-        let my_kreis = me.map(landkreis_of);
-        let my_seat = me.and_then(|a| seats().get(a).copied());
-        // The persons who may be named for this service, by administration (one pass).
-        let mut named: HashMap<String, Vec<uuid::Uuid>> = HashMap::new();
-        for p in s.engine.persons().all().into_iter().filter(|p| p.named_for(&service_key)) {
-            named.entry(p.ars).or_default().push(p.id);
-        }
-        let mut peers = Vec::new();
-        let area =
-            catalog.services.get(&service_key).map(|s| s.service.subject_area.clone()).unwrap_or_default();
-        let wanted = product.map(|p| p.trim().to_lowercase()).filter(|p| !p.is_empty());
-        for r in rollouts {
-            let Some(entry) = catalog.authorities.get(&r.ars) else { continue };
-            let back_office = entry.back_office.get(&area);
-            if let Some(w) = &wanted {
-                if back_office.is_none_or(|b| b.product.to_lowercase() != *w) {
-                    continue;
-                }
-            }
-            let back_office = back_office.map(|b| crate::objects::catalog::BackOfficeSystem::of(&area, b));
-            let completed_at = match &step_id {
-                None => None,
-                Some(step) => {
-                    let Some(i) = r.definition.step_index(step) else { continue };
-                    if r.steps[i].status != StepStatus::Done {
-                        continue;
-                    }
-                    // When: the step's record, from the engine's cache or the rollout's stream.
-                    let full = s
-                        .engine
-                        .load(&r.service_key, &r.ars)
-                        .await
-                        .map_err(|e| internal("reading a peer's rollout failed", e))?;
-                    full.and_then(|f| f.completed_at(i)).map(|t| t.to_string())
-                }
-            };
-            let mut contacts = Vec::new();
-            for &id in named.get(&r.ars).into_iter().flatten() {
-                if let Some(Personal::Readable(d)) =
-                    s.engine.person_details(id).await.map_err(engine_error)?
-                {
-                    contacts.push(NetworkContact {
-                        id: ID(id.to_string()),
+        let found = app::network::peers(&s.engine, &s.projector, &s.centres, c, query).await.map_err(|e| match e {
+            app::network::PeersError::NoSuchStep { .. } => coded("BAD_USER_INPUT", e.to_string()),
+            app::network::PeersError::Engine(e) => engine_error(e),
+        })?;
+        let peers = found
+            .into_iter()
+            .map(|p| Peer {
+                authority: Authority(p.authority),
+                phase: p.phase,
+                status: p.status.name().to_owned(),
+                in_operation: p.in_operation,
+                completed_at: p.completed_at.map(|t| t.to_string()),
+                same_landkreis: p.same_landkreis,
+                distance_km: p.distance_km,
+                contacts: p
+                    .contacts
+                    .into_iter()
+                    .map(|d| NetworkContact {
+                        id: ID(d.id.to_string()),
                         name: d.name,
                         function: d.function,
                         email: d.email,
                         phone: d.phone,
-                    });
-                }
-            }
-            let seat = seats().get(&r.ars).copied();
-            peers.push(Peer {
-                authority: Authority(entry.authority.clone()),
-                phase: r.definition.phases.get(r.phase()).map(|p| p.id.clone()).unwrap_or_default(),
-                // Another administration's blockage is not shown: its end would name whose the
-                // unnamed solution that appears with it is.
-                status: if c.may_read_rollout(&r.service_key, &r.ars) {
-                    r.status()
-                } else {
-                    r.status_unblocked()
-                }
-                .name()
-                .to_owned(),
-                in_operation: r.status() == workflow::Status::Live,
-                completed_at,
-                same_landkreis: my_kreis.as_deref() == Some(landkreis_of(&r.ars).as_str()),
-                distance_km: my_seat.zip(seat).map(|(a, b)| (km(a, b) * 10.0).round() / 10.0),
-                contacts,
-                back_office,
-            });
-        }
-        peers.retain(|p| me != Some(p.authority.0.ars.as_str()));
-        peers.sort_by(|a, b| {
-            (
-                !a.same_landkreis,
-                a.distance_km.unwrap_or(f64::MAX),
-                a.completed_at.clone(),
-                a.authority.0.ars.clone(),
-            )
-                .partial_cmp(&(
-                    !b.same_landkreis,
-                    b.distance_km.unwrap_or(f64::MAX),
-                    b.completed_at.clone(),
-                    b.authority.0.ars.clone(),
-                ))
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
+                    })
+                    .collect(),
+                back_office: p.back_office.map(|(area, b)| crate::objects::catalog::BackOfficeSystem::of(&area, &b)),
+            })
+            .collect();
         Ok(peers)
     }
 }
