@@ -135,24 +135,22 @@ pub(crate) async fn asset(axum::extract::Path(path): axum::extract::Path<String>
     }
 }
 
-/// Boundaries for the dashboard's map (BKG VG250, dl-de/by-2-0; see data/SOURCES.md), compiled
-/// into the binary like the dashboard itself.
-pub(crate) const GEO_KREISE: &[u8] = include_bytes!("../../../data/geo/brandenburg_kreise.geojson");
-pub(crate) const GEO_VERWALTUNGEN: &[u8] =
-    include_bytes!("../../../data/geo/brandenburg_verwaltungstraeger.geojson");
-
-pub(crate) async fn geo(axum::extract::Path(layer): axum::extract::Path<String>) -> Response {
-    let body = match layer.as_str() {
-        "kreise.geojson" => GEO_KREISE,
-        "verwaltungstraeger.geojson" => GEO_VERWALTUNGEN,
-        _ => return (StatusCode::NOT_FOUND, "no such map layer\n").into_response(),
+/// The dashboard's map layers (`/geo/<name>.geojson`): boundaries from the Land's profile
+/// (Brandenburg's: BKG VG250, dl-de/by-2-0; see data/SOURCES.md).
+pub(crate) async fn geo(
+    axum::extract::State(state): axum::extract::State<crate::server::AppState>,
+    axum::extract::Path(layer): axum::extract::Path<String>,
+) -> Response {
+    let name = layer.strip_suffix(".geojson").unwrap_or_default();
+    let Some((_, body)) = state.api.map.iter().find(|(n, _)| n == name) else {
+        return (StatusCode::NOT_FOUND, "no such map layer\n").into_response();
     };
     (
         [
             (axum::http::header::CONTENT_TYPE, "application/geo+json"),
             (axum::http::header::CACHE_CONTROL, "public, max-age=86400"),
         ],
-        body,
+        body.clone(),
     )
         .into_response()
 }

@@ -172,6 +172,7 @@ pub(crate) async fn programme(
             since,
             source,
             phases: phases.clone(),
+            profile: &s.profile,
         })
     };
     let report = match &past_now {
@@ -195,7 +196,7 @@ pub(crate) async fn programme(
                     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; form-action 'none'",
                 ),
             ],
-            crate::sheets::html(&report.tables),
+            crate::sheets::html(&s.profile.report_title, &report.tables),
         )
             .into_response(),
         Format::Xlsx => {

@@ -209,9 +209,9 @@ fn escape(s: &str) -> String {
 }
 
 /// The tables as a printable German A4 page (landscape), one section per table.
-pub(crate) fn html(tables: &[Table]) -> String {
+pub(crate) fn html(title: &str, tables: &[Table]) -> String {
     let mut out = String::from(
-        "<!doctype html>\n<html lang=\"de\"><head><meta charset=\"utf-8\"><title>Programmbericht OZG-Rollout Brandenburg</title>\n<style>\n\
+        "<!doctype html>\n<html lang=\"de\"><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>\n\
          @page { size: A4 landscape; margin: 12mm; }\n\
          body { font: 9pt/1.35 system-ui, sans-serif; color: #111; }\n\
          h1 { font-size: 14pt; margin: 0 0 4pt; } h2 { font-size: 11pt; margin: 14pt 0 4pt; break-after: avoid; }\n\
@@ -219,8 +219,9 @@ pub(crate) fn html(tables: &[Table]) -> String {
          table { border-collapse: collapse; width: 100%; } th, td { border: 0.5pt solid #999; padding: 1.5pt 3pt; }\n\
          th { background: #e8eef5; text-align: left; } td.n { text-align: right; font-variant-numeric: tabular-nums; }\n\
          thead { display: table-header-group; } tr { break-inside: avoid; } section + section { break-before: page; }\n\
-         </style></head><body>\n<h1>Programmbericht OZG-Rollout Brandenburg</h1>\n",
-    );
+         </style></head><body>\n<h1>{title}</h1>\n",
+    )
+    .replace("{title}", &escape(title));
     if let Some(first) = tables.first() {
         out.push_str("<dl>");
         for (label, value) in first.preamble.iter().skip(1) {

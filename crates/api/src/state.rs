@@ -111,6 +111,10 @@ pub struct ApiState {
     pub documents: Arc<crate::documents::Documents>,
     /// Where each administration is (the network's distances), from the Land's profile.
     pub centres: Arc<catalog::centres::Centres>,
+    /// The Land's profile as the log holds it (the report's title, the association's name).
+    pub profile: Arc<catalog::profile::StoredProfile>,
+    /// The dashboard's map layers (`/geo/<name>.geojson`), from the Land's profile.
+    pub map: Arc<Vec<(String, axum::body::Bytes)>>,
     /// The network's search over recorded solutions.
     pub solutions: Arc<app::solutions::Solutions>,
     /// Turns for folds of the log ([`crate::limits::FOLD_PERMITS`]).
@@ -127,6 +131,7 @@ pub struct ApiState {
 
 impl ApiState {
     pub fn new(engine: Arc<Engine>, projector: Arc<Projector>) -> ApiState {
+        let profile = engine.profile();
         ApiState {
             engine,
             projector,
@@ -135,7 +140,9 @@ impl ApiState {
             metrics: Arc::default(),
             documents: Arc::default(),
             solutions: Arc::default(),
-            centres: Arc::default(),
+            centres: Arc::new(profile.centres()),
+            map: Arc::new(map_layers(catalog::Profile::bundled(&profile.key).map(|p| p.map).unwrap_or_default())),
+            profile: Arc::new(profile),
             folds: Arc::new(tokio::sync::Semaphore::new(crate::limits::FOLD_PERMITS as usize)),
             writes: Arc::default(),
             long_documents: Arc::new(tokio::sync::Semaphore::new(crate::limits::LONG_DOCUMENTS_AT_ONCE)),
@@ -171,6 +178,11 @@ impl ApiState {
     pub(crate) fn now(&self) -> Timestamp {
         self.engine.now()
     }
+}
+
+/// Map layers as the server keeps them (each response shares the bytes).
+pub fn map_layers(layers: Vec<(String, Vec<u8>)>) -> Vec<(String, axum::body::Bytes)> {
+    layers.into_iter().map(|(name, bytes)| (name, axum::body::Bytes::from(bytes))).collect()
 }
 
 /// Runs `work` (CPU for milliseconds or more: a large document's parsing and validation, a fold

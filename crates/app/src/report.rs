@@ -180,6 +180,8 @@ pub struct ReportInput<'a> {
     pub source: String,
     /// Phase id → German title, in the order of the definitions.
     pub phases: Vec<(String, String)>,
+    /// The report's title and the association's short name, from the Land's profile.
+    pub profile: &'a catalog::profile::StoredProfile,
 }
 
 fn german_date(t: Timestamp) -> String {
@@ -203,7 +205,7 @@ pub fn programme_report(input: &ReportInput<'_>) -> Report {
         ),
         ("Datenquelle".to_owned(), input.source.clone()),
     ];
-    preamble.insert(0, ("Bericht".to_owned(), "Programmbericht OZG-Rollout Brandenburg".to_owned()));
+    preamble.insert(0, ("Bericht".to_owned(), input.profile.report_title.clone()));
     let by_service = |model: &ReadModel, t: Timestamp, program: Option<Program>| {
         figures(model, GroupBy::Service, program, None, t)
     };
@@ -213,9 +215,10 @@ pub fn programme_report(input: &ReportInput<'_>) -> Report {
 
     // Programmes (and all): the sums of their services.
     let mut programme_rows = Vec::new();
+    let formularserver = program_label(Program::Formularserver, input.profile);
     for (label, program) in [
         ("EfA-Nachnutzung", Some(Program::Efa)),
-        ("Formularserver (ZV DIKOM)", Some(Program::Formularserver)),
+        (formularserver.as_str(), Some(Program::Formularserver)),
         ("Gesamt", None),
     ] {
         let mut sum = Figures::empty(label);
@@ -238,8 +241,8 @@ pub fn programme_report(input: &ReportInput<'_>) -> Report {
         .into_iter()
         .map(|f| {
             let (name, program) =
-                m.catalog.services.get(&f.key).map_or((String::new(), ""), |s| {
-                    (s.service.name.clone(), program_label(s.service.program))
+                m.catalog.services.get(&f.key).map_or((String::new(), String::new()), |s| {
+                    (s.service.name.clone(), program_label(s.service.program, input.profile))
                 });
             let then = since.map(|_| live_then(&f.key, &services_then));
             (vec![Cell::from(f.key.clone()), Cell::from(name), Cell::from(program)], f, then)
@@ -316,10 +319,10 @@ fn category_title(stored: &str) -> &str {
     }
 }
 
-fn program_label(p: Program) -> &'static str {
+fn program_label(p: Program, profile: &catalog::profile::StoredProfile) -> String {
     match p {
-        Program::Efa => "EfA-Nachnutzung",
-        Program::Formularserver => "Formularserver (ZV DIKOM)",
+        Program::Efa => "EfA-Nachnutzung".to_owned(),
+        Program::Formularserver => format!("Formularserver ({})", profile.association_short_name()),
     }
 }
 

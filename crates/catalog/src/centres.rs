@@ -24,6 +24,18 @@ impl Centres {
         self.0.is_empty()
     }
 
+    /// Centres from (ARS, (longitude, latitude)) points.
+    pub fn from_points(points: impl IntoIterator<Item = (String, (f64, f64))>) -> Centres {
+        Centres(points.into_iter().collect())
+    }
+
+    /// Every centre, in ARS order.
+    pub fn points(&self) -> impl Iterator<Item = (&str, (f64, f64))> {
+        let mut all: Vec<(&str, (f64, f64))> = self.0.iter().map(|(a, p)| (a.as_str(), *p)).collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all.into_iter()
+    }
+
     /// Reads `file` (named `name` in errors): a header, then one line per administration.
     pub fn parse(name: &str, file: &[u8]) -> Result<Centres, RowError> {
         let error = |line: u64, message: String| RowError { file: name.to_owned(), line, column: None, message };

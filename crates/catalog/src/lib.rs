@@ -1,5 +1,5 @@
-//! The catalogue: Brandenburg's administrations and the EfA services as reference data, read
-//! from the files in `data/` (validated row by row), kept as events, and used to decide which
+//! The catalogue: a Land's administrations and the EfA services as reference data, read
+//! from the files its profile names (`data/profiles/`) (validated row by row), kept as events, and used to decide which
 //! administrations a service's rollout applies to. No IO: files come in as bytes.
 
 pub mod centres;
@@ -7,10 +7,12 @@ pub mod events;
 pub mod limits;
 pub mod model;
 pub mod parse;
+pub mod profile;
 
 pub use events::{plan_import, Catalog, CatalogEvent, Planned};
 pub use model::{
     applies, check_ars, facts, Authority, AuthorityKind, DefinitionLevel, DefinitionRef, Dissolution, Level,
-    Member, Program, Service, ASSOCIATION_ARS, LAND_ARS,
+    Member, Program, Service,
 };
-pub use parse::{parse_dataset, Dataset, Files, RowError};
+pub use parse::{parse_dataset, Dataset, FileNames, Files, Parties, Party, RowError};
+pub use profile::Profile;

@@ -3,13 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The ARS of the Land Brandenburg itself, for Land-level rollouts and services.
-pub const LAND_ARS: &str = "120000000000";
-/// The key of the Zweckverband Digitale Kommunen Brandenburg (ZV DIKOM), which owns the model
-/// rollouts of the form-server programme. A Zweckverband has no ARS; this one is ARS-shaped
-/// (Land 12, Kreis 999, which no Kreis has) so that rollout ids stay `<serviceKey>:<key>`.
-pub const ASSOCIATION_ARS: &str = "129990000000";
-
 /// The programme a service belongs to.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -17,8 +10,9 @@ pub enum Program {
     /// Reuse of an EfA online service ("Einer für Alle"); its central rollout is the Land's.
     #[default]
     Efa,
-    /// An online application assistant on the Land's form server, built by ZV DIKOM as a model
-    /// and set up for each member; its central rollout is the model's, owned by ZV DIKOM.
+    /// An online application assistant on the Land's form server, built by the Land's municipal
+    /// IT association as a model and set up for each member; its central rollout is the model's,
+    /// owned by the association.
     Formularserver,
 }
 
@@ -42,7 +36,7 @@ pub enum AuthorityKind {
     MitverwaltendeGemeinde,
     AmtsfreieGemeinde,
     Land,
-    /// ZV DIKOM, the municipal IT association (owner of the form server's model rollouts).
+    /// The municipal IT association (owner of the form server's model rollouts).
     Zweckverband,
 }
 
@@ -100,12 +94,12 @@ pub struct Authority {
     pub seat: String,
     pub population: u64,
     pub members: Vec<Member>,
-    /// A member of ZV DIKOM: the form server's assistants are set up for it.
+    /// A member of the association: the form server's assistants are set up for it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub association_member: bool,
 }
 
-/// Which level of administration is responsible for a service in Brandenburg.
+/// Which level of administration is responsible for a service in the Land.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
@@ -225,7 +219,7 @@ pub struct Dissolution {
 /// Whether the rollout of `service` applies to `authority`, by the service's responsible level.
 pub fn applies(service: &Service, authority: &Authority) -> bool {
     use AuthorityKind::*;
-    // The form server's assistants are set up for ZV DIKOM's members (a project manager may
+    // The form server's assistants are set up for the association's members (a project manager may
     // start one elsewhere too).
     if service.program == Program::Formularserver && !authority.association_member {
         return false;

@@ -7,29 +7,13 @@ use std::fmt;
 use crate::limits::{FILE_BYTES_MAX, PROBLEMS_MAX};
 use crate::model::{
     check_ars, check_leika, Authority, AuthorityKind, DefinitionRef, Dissolution, Level, Member, Program,
-    Service, ASSOCIATION_ARS, LAND_ARS,
+    Service,
 };
 
-pub const AUTHORITIES_FILE: &str = "brandenburg_verwaltungstraeger.csv";
-pub const MUNICIPALITIES_FILE: &str = "brandenburg_gemeinden.csv";
-pub const SERVICES_FILE: &str = "efa_services.csv";
-pub const CHANGES_FILE: &str = "brandenburg_gebietsaenderungen_2021_2025.csv";
-/// The form server's online application assistants (the second programme).
-pub const ASSISTANTS_FILE: &str = "formularserver_assistenten.csv";
-/// ZV DIKOM's member administrations.
-pub const ASSOCIATION_FILE: &str = "zv_dikom_mitglieder.csv";
-
-/// The product's copy of the data files (`data/`), compiled into the binary, so that an empty
-/// store can be initialised without any files at hand.
+/// The files of the default profile (`profile::DEFAULT`), compiled into the binary, so that
+/// an empty store can be initialised without any files at hand.
 pub fn bundled_files() -> Files {
-    Files {
-        authorities: include_bytes!("../../../data/brandenburg_verwaltungstraeger.csv").to_vec(),
-        municipalities: include_bytes!("../../../data/brandenburg_gemeinden.csv").to_vec(),
-        services: include_bytes!("../../../data/efa_services.csv").to_vec(),
-        changes: include_bytes!("../../../data/brandenburg_gebietsaenderungen_2021_2025.csv").to_vec(),
-        assistants: include_bytes!("../../../data/formularserver_assistenten.csv").to_vec(),
-        association: include_bytes!("../../../data/zv_dikom_mitglieder.csv").to_vec(),
-    }
+    crate::profile::Profile::bundled(crate::profile::DEFAULT).map(|p| p.files).unwrap_or_default()
 }
 
 /// A problem in a data file.
@@ -58,12 +42,45 @@ impl fmt::Display for RowError {
 /// earlier release has no form-server programme).
 #[derive(Debug, Default)]
 pub struct Files {
+    /// The files' names (in problems: `file:line:column`).
+    pub names: FileNames,
+    /// The central parties (the Land, the association), which no file lists.
+    pub parties: Parties,
     pub authorities: Vec<u8>,
     pub municipalities: Vec<u8>,
     pub services: Vec<u8>,
     pub changes: Vec<u8>,
     pub assistants: Vec<u8>,
     pub association: Vec<u8>,
+}
+
+/// The names of a Land's data files, as its profile gives them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileNames {
+    pub authorities: String,
+    pub municipalities: String,
+    pub services: String,
+    pub changes: String,
+    /// The form server's online application assistants (the second programme; optional).
+    pub assistants: String,
+    /// The association's member administrations (optional).
+    pub association: String,
+}
+
+/// A central party of the programme: the Land itself, or the association.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Party {
+    pub ars: String,
+    pub name: String,
+    pub official_name: String,
+    pub seat: String,
+}
+
+/// The Land and, if it has one, the association that owns the form server's model rollouts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Parties {
+    pub land: Party,
+    pub association: Option<Party>,
 }
 
 /// Everything the files say, validated.
@@ -77,7 +94,7 @@ pub struct Dataset {
 }
 
 struct Table<'a> {
-    file: &'static str,
+    file: &'a str,
     headers: Vec<String>,
     rows: Vec<(u64, csv::StringRecord)>,
     errors: &'a mut Vec<RowError>,
@@ -106,7 +123,7 @@ enum Column {
 }
 
 fn read<'a>(
-    file: &'static str,
+    file: &'a str,
     bytes: &[u8],
     required: &[&str],
     others: &[(&str, Column)],
@@ -277,16 +294,17 @@ fn check_keys_of_authority(
 /// Parses and validates all four files.
 pub fn parse_dataset(files: &Files) -> Result<Dataset, Vec<RowError>> {
     let mut errors = Vec::new();
-    let (mut authorities, expected_members) = read_authorities(&files.authorities, &mut errors);
-    read_members(&files.municipalities, &mut authorities, &expected_members, &mut errors);
-    let mut services = read_services(SERVICES_FILE, &files.services, Program::Efa, &mut errors);
+    let names = &files.names;
+    let (mut authorities, expected_members) = read_authorities(names, &files.authorities, &mut errors);
+    read_members(names, &files.municipalities, &mut authorities, &expected_members, &mut errors);
+    let mut services = read_services(&names.services, &files.services, Program::Efa, &mut errors);
     if !files.assistants.is_empty() {
         let assistants =
-            read_services(ASSISTANTS_FILE, &files.assistants, Program::Formularserver, &mut errors);
+            read_services(&names.assistants, &files.assistants, Program::Formularserver, &mut errors);
         for a in &assistants {
             if services.iter().any(|s| s.key == a.key) {
                 errors.push(RowError {
-                    file: ASSISTANTS_FILE.into(),
+                    file: names.assistants.clone(),
                     line: 0,
                     column: None,
                     message: format!("service key `{}` is an EfA service's too", a.key),
@@ -296,38 +314,29 @@ pub fn parse_dataset(files: &Files) -> Result<Dataset, Vec<RowError>> {
         services.extend(assistants);
     }
     if !files.association.is_empty() {
-        read_association(&files.association, &mut authorities, &mut errors);
+        read_association(&names.association, &files.association, &mut authorities, &mut errors);
     }
-    let dissolutions = read_changes(&files.changes, &authorities, &mut errors);
+    let dissolutions = read_changes(names, &files.changes, &authorities, &mut errors);
     if !errors.is_empty() {
         errors.truncate(PROBLEMS_MAX);
         return Err(errors);
     }
     let mut list: Vec<Authority> = authorities.into_values().collect();
     let population = list.iter().filter(|a| a.landkreis_ars.is_none()).map(|a| a.population).sum();
-    list.push(Authority {
-        ars: LAND_ARS.into(),
-        kind: AuthorityKind::Land,
-        name: "Land Brandenburg".into(),
-        official_name: "Brandenburg".into(),
+    let party = |p: &Party, kind: AuthorityKind, population: u64| Authority {
+        ars: p.ars.clone(),
+        kind,
+        name: p.name.clone(),
+        official_name: p.official_name.clone(),
         landkreis_ars: None,
-        seat: "Potsdam".into(),
+        seat: p.seat.clone(),
         population,
         members: Vec::new(),
         association_member: false,
-    });
-    if !files.association.is_empty() {
-        list.push(Authority {
-            ars: ASSOCIATION_ARS.into(),
-            kind: AuthorityKind::Zweckverband,
-            name: "Zweckverband Digitale Kommunen Brandenburg (DIKOM)".into(),
-            official_name: "Zweckverband „Digitale Kommunen Brandenburg“".into(),
-            landkreis_ars: None,
-            seat: "Cottbus/Chóśebuz".into(),
-            population: 0,
-            members: Vec::new(),
-            association_member: false,
-        });
+    };
+    list.push(party(&files.parties.land, AuthorityKind::Land, population));
+    if let Some(association) = files.parties.association.as_ref().filter(|_| !files.association.is_empty()) {
+        list.push(party(association, AuthorityKind::Zweckverband, 0));
     }
     Ok(Dataset { authorities: list, services, dissolutions })
 }
@@ -336,6 +345,7 @@ pub fn parse_dataset(files: &Files) -> Result<Dataset, Vec<RowError>> {
 type ExpectedMembers = BTreeMap<String, (u64, u64)>;
 
 fn read_authorities(
+    names: &FileNames,
     bytes: &[u8],
     errors: &mut Vec<RowError>,
 ) -> (BTreeMap<String, Authority>, ExpectedMembers) {
@@ -356,7 +366,7 @@ fn read_authorities(
         ("landkreis_name", Column::Optional),
     ];
     let mut out = BTreeMap::new();
-    let Some(mut t) = read(AUTHORITIES_FILE, bytes, &required, &derived, errors) else {
+    let Some(mut t) = read(&names.authorities, bytes, &required, &derived, errors) else {
         return (BTreeMap::new(), BTreeMap::new());
     };
     let rows = std::mem::take(&mut t.rows);
@@ -436,6 +446,7 @@ fn read_authorities(
 }
 
 fn read_members(
+    names: &FileNames,
     bytes: &[u8],
     authorities: &mut BTreeMap<String, Authority>,
     expected: &ExpectedMembers,
@@ -452,7 +463,7 @@ fn read_members(
         ("plz_verwaltungssitz", Column::Optional),
         ("flaeche_ha", Column::Optional),
     ];
-    let Some(mut t) = read(MUNICIPALITIES_FILE, bytes, &required, &checked, errors) else { return };
+    let Some(mut t) = read(&names.municipalities, bytes, &required, &checked, errors) else { return };
     let rows = std::mem::take(&mut t.rows);
     let mut seen = BTreeSet::new();
     for (line, row) in &rows {
@@ -477,17 +488,17 @@ fn read_members(
                 check_municipality(&mut t, *line, row, ags, a);
                 a.members.push(Member { ags: ags.to_owned(), name, population })
             }
-            _ => t.error(*line, vc, format!("`{vt}` is not an administration of {AUTHORITIES_FILE}")),
+            _ => t.error(*line, vc, format!("`{vt}` is not an administration of {}", names.authorities)),
         }
     }
     for (ars, &(line, count)) in expected {
         let Some(a) = authorities.get(ars) else { continue };
         if a.kind != AuthorityKind::Landkreis && a.members.len() as u64 != count {
             errors.push(RowError {
-                file: AUTHORITIES_FILE.into(),
+                file: names.authorities.clone(),
                 line,
                 column: None,
-                message: format!("anzahl_gemeinden says {count}, but {} municipalities of {MUNICIPALITIES_FILE} name `{ars}`", a.members.len()),
+                message: format!("anzahl_gemeinden says {count}, but {} municipalities of {} name `{ars}`", a.members.len(), names.municipalities),
             });
         }
     }
@@ -553,7 +564,7 @@ fn check_municipality(t: &mut Table, line: u64, row: &csv::StringRecord, ags: &s
 }
 
 fn read_services(
-    file: &'static str,
+    file: &str,
     bytes: &[u8],
     program: Program,
     errors: &mut Vec<RowError>,
@@ -682,10 +693,10 @@ fn read_services(
     out
 }
 
-/// Marks ZV DIKOM's members (`ars` of a known administration, each once).
-fn read_association(bytes: &[u8], authorities: &mut BTreeMap<String, Authority>, errors: &mut Vec<RowError>) {
+/// Marks the association's members (`ars` of a known administration, each once).
+fn read_association(name: &str, bytes: &[u8], authorities: &mut BTreeMap<String, Authority>, errors: &mut Vec<RowError>) {
     let others = [("quelle", Column::Url), ("hinweis", Column::Note)];
-    let Some(mut t) = read(ASSOCIATION_FILE, bytes, &["ars", "name"], &others, errors) else { return };
+    let Some(mut t) = read(name, bytes, &["ars", "name"], &others, errors) else { return };
     let rows = std::mem::take(&mut t.rows);
     let mut seen = BTreeSet::new();
     for (line, row) in &rows {
@@ -706,6 +717,7 @@ fn read_association(bytes: &[u8], authorities: &mut BTreeMap<String, Authority>,
 }
 
 fn read_changes(
+    names: &FileNames,
     bytes: &[u8],
     authorities: &BTreeMap<String, Authority>,
     errors: &mut Vec<RowError>,
@@ -713,7 +725,7 @@ fn read_changes(
     let required = ["art", "schluessel_alt", "name_alt", "schluessel_neu", "landkreis", "hinweis"];
     let others = [("name_neu", Column::Note)];
     let mut out = Vec::new();
-    let Some(mut t) = read(CHANGES_FILE, bytes, &required, &others, errors) else { return out };
+    let Some(mut t) = read(&names.changes, bytes, &required, &others, errors) else { return out };
     let rows = std::mem::take(&mut t.rows);
     for (line, row) in &rows {
         let (art, ac) = field(&t, row, "art");
@@ -762,7 +774,7 @@ fn read_changes(
                 t.error(
                     *line,
                     oc,
-                    format!("successor `{s}` of `{ars}` is not an administration of {AUTHORITIES_FILE}"),
+                    format!("successor `{s}` of `{ars}` is not an administration of {}", names.authorities),
                 );
             }
         }

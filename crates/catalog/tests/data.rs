@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use catalog::parse::{
-    ASSISTANTS_FILE, ASSOCIATION_FILE, AUTHORITIES_FILE, CHANGES_FILE, MUNICIPALITIES_FILE, SERVICES_FILE,
-};
+const AUTHORITIES_FILE: &str = "brandenburg_verwaltungstraeger.csv";
+const MUNICIPALITIES_FILE: &str = "brandenburg_gemeinden.csv";
+const ASSISTANTS_FILE: &str = "formularserver_assistenten.csv";
+const ASSOCIATION_FILE: &str = "zv_dikom_mitglieder.csv";
 use catalog::{
     applies, parse_dataset, plan_import, AuthorityKind, Catalog, CatalogEvent, Dataset, Files, Level,
 };
@@ -14,16 +15,13 @@ fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data")
 }
 
+/// The files as the profile `data/profiles/brandenburg.toml` names them, read from `data/`.
 fn files() -> Files {
-    let read = |name: &str| std::fs::read(data_dir().join(name)).expect("read data file");
-    Files {
-        authorities: read(AUTHORITIES_FILE),
-        municipalities: read(MUNICIPALITIES_FILE),
-        services: read(SERVICES_FILE),
-        changes: read(CHANGES_FILE),
-        assistants: read(ASSISTANTS_FILE),
-        association: read(ASSOCIATION_FILE),
-    }
+    let text = std::fs::read_to_string(data_dir().join("profiles/brandenburg.toml")).expect("read the profile");
+    let mut read = |name: &str| std::fs::read(data_dir().join(name)).map_err(|e| format!("{name}: {e}"));
+    let profile = catalog::Profile::parse("brandenburg.toml", &text, &mut read).expect("the profile reads");
+    assert_eq!(profile.files.names.authorities, AUTHORITIES_FILE);
+    profile.files
 }
 
 fn dataset() -> Dataset {
@@ -63,7 +61,7 @@ fn every_authority_is_imported_with_its_kind() {
     let association: Vec<&catalog::Authority> =
         data.authorities.iter().filter(|a| a.kind == AuthorityKind::Zweckverband).collect();
     assert_eq!(association.len(), 1, "and ZV DIKOM");
-    assert_eq!(association[0].ars, catalog::ASSOCIATION_ARS);
+    assert_eq!(association[0].ars, "129990000000");
 }
 
 #[test]

@@ -216,7 +216,7 @@ fn main() {
         for ars in &rest {
             engine.start_rollout(SERVICE, ars, Some(&text_contacts()), &who).await.expect("start");
         }
-        let land = catalog::LAND_ARS;
+        let land: &'static str = engine.catalog().land_ars().expect("the Land").leak();
         engine.start_rollout(SERVICE, land, None, &who).await.expect("land");
         let land_step = |step: &str, evidence: serde_json::Value| Command::CompleteStep {
             step: step.into(),

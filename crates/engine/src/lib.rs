@@ -8,6 +8,7 @@ pub mod deadlines;
 pub mod definitions;
 pub mod limits;
 pub mod persons;
+pub mod profile;
 pub mod plaintext;
 pub mod questions;
 pub mod rekey;
@@ -184,6 +185,7 @@ pub fn stored_event_types() -> Vec<(&'static str, u32)> {
             questions::QUESTION_RESOLVED,
             questions::QUESTION_REOPENED,
             questions::QUESTION_READ,
+            profile::PROFILE_CHOSEN,
         ])
         .collect();
     all.sort_unstable();
@@ -255,6 +257,8 @@ pub struct Engine {
     persons: persons::PersonRegistry,
     /// Every question thread (`questions.rs`), folded like the tokens.
     questions: questions::QuestionBoard,
+    /// The Land's profile (`profile.rs`), read at open.
+    profile: RwLock<catalog::profile::StoredProfile>,
     /// Recently used rollouts' full state (`cache.rs`): a command reads only the events its
     /// entry lacks.
     rollouts: cache::RolloutCache,
@@ -329,7 +333,9 @@ impl Engine {
         for e in store::read_categories(&*store, &[questions::QUESTION_STREAM_PREFIX]).await? {
             questions.apply(&e);
         }
+        let profile = profile::read(&*store).await?.unwrap_or_else(profile::default_profile);
         let engine = Engine {
+            profile: RwLock::new(profile),
             store,
             registry,
             catalog: RwLock::new(catalog),

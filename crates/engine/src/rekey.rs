@@ -65,6 +65,8 @@ pub async fn rekeyed_copy(
     let source_head = source.head().await?;
     // The definitions the source knows, to find the contact-like fields.
     let registry = crate::definitions::bundled().map_err(EngineError::Unreadable)?;
+    // And the catalogue, for the Land's and the association's keys.
+    let mut catalog = catalog::Catalog::default();
     let mut from = 1;
     loop {
         let page = source.read_all(from, 1_000).await?;
@@ -72,6 +74,9 @@ pub async fn rekeyed_copy(
         from = last.position + 1;
         for e in &page {
             crate::definitions::learn(&registry, e)?;
+            if let Some(Ok(decoded)) = catalog::CatalogEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str()) {
+                catalog.apply(&e.stream_id, &decoded);
+            }
         }
     }
     let person_fields = contact_fields(&registry);
@@ -87,6 +92,8 @@ pub async fn rekeyed_copy(
         actors: HashMap::new(),
         definition_of: HashMap::new(),
         copied_by: copied_by.clone(),
+        land: catalog.land_ars().unwrap_or_default(),
+        association: catalog.association_ars().unwrap_or_default(),
         report: RekeyReport {
             events_copied: 0,
             persons_registered: 0,
@@ -187,6 +194,9 @@ struct Copy {
     /// Rollout stream → (definition id, version).
     definition_of: HashMap<String, (String, u32)>,
     copied_by: Actor,
+    /// The Land's key (persons of no administration are the Land's) and the association's.
+    land: String,
+    association: String,
     report: RekeyReport,
 }
 
@@ -259,7 +269,8 @@ impl Copy {
             self.token_issued(&mut e)?;
         }
         if e.actor.kind == ActorKind::Person && e.actor.person.is_none() && !e.actor.name.trim().is_empty() {
-            let id = self.actor_person(&e.actor, catalog::LAND_ARS, at)?;
+            let land = self.land.clone();
+            let id = self.actor_person(&e.actor, &land, at)?;
             e.actor = Actor { id: e.actor.id, name: String::new(), kind: e.actor.kind, person: Some(id) };
         }
         if e.stream_id.starts_with("rollout-") {
@@ -278,10 +289,10 @@ impl Copy {
         }
         let ars = match issued.role {
             TokenRole::AuthorityStaff => issued.authorities.first().cloned(),
-            TokenRole::AssociationStaff => Some(catalog::ASSOCIATION_ARS.to_owned()),
+            TokenRole::AssociationStaff => Some(self.association.clone()),
             _ => None,
         }
-        .unwrap_or_else(|| catalog::LAND_ARS.to_owned());
+        .unwrap_or_else(|| self.land.clone());
         let actor = Actor {
             id: format!("token:{}", issued.token_id),
             name: issued.name.clone(),
@@ -327,7 +338,7 @@ impl Copy {
             .filter(|f| f.definition == definition && f.version == version && f.step == done.step)
             .map(|f| f.field.clone())
             .collect();
-        let ars = e.stream_id.rsplit(':').next().unwrap_or(catalog::LAND_ARS).to_owned();
+        let ars = e.stream_id.rsplit(':').next().unwrap_or(&self.land).to_owned();
         let mut payload: Value =
             serde_json::from_str(e.data.as_str()).map_err(|err| EngineError::Unreadable(err.to_string()))?;
         let mut changed = false;

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use catalog::parse::bundled_files;
-use catalog::{parse_dataset, LAND_ARS};
+use catalog::parse_dataset;
+
+/// The Land Brandenburg's own key (the bundled profile's).
+const LAND_ARS: &str = "120000000000";
 use engine::{Engine, Invocation, Registry};
 use projections::{
     fold, progress_over_time, rollout_as_of, AuditFilter, Cut, GroupBy, Projector, ReadModel, Start,

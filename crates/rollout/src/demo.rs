@@ -219,7 +219,8 @@ pub async fn generate(engine: &engine::Engine, clock: &crate::serve::ShiftableCl
         admin: engine::Invocation::system(),
         contacts: Default::default(),
     };
-    let land = catalog::LAND_ARS;
+    let land = engine.catalog().land_ars().unwrap_or_default();
+    let land = land.as_str();
     let arss: Vec<String> =
         engine.catalog().active_authorities().filter(|a| a.ars != land).map(|a| a.ars.clone()).collect();
     // Each service starts a month after the one before; its administrations take their turn over
@@ -258,10 +259,12 @@ pub async fn generate(engine: &engine::Engine, clock: &crate::serve::ShiftableCl
             Turn::Authority { k, n, ars } => authority_turn(engine, &cast, k, n, &ars).await?,
             Turn::AssistantModel => {
                 engine.start_service(ASSISTANT, &cast.zv).await?;
-                advance(engine, &cast, ASSISTANT, catalog::ASSOCIATION_ARS, 0, 5).await?;
+                let association = engine.catalog().association_ars().unwrap_or_default();
+                advance(engine, &cast, ASSISTANT, &association, 0, 5).await?;
             }
             Turn::AssistantRelease => {
-                advance(engine, &cast, ASSISTANT, catalog::ASSOCIATION_ARS, 0, usize::MAX).await?
+                let association = engine.catalog().association_ars().unwrap_or_default();
+                advance(engine, &cast, ASSISTANT, &association, 0, usize::MAX).await?
             }
             Turn::Member { n, ars } => advance(engine, &cast, ASSISTANT, &ars, n, n % 9).await?,
         }
@@ -423,7 +426,8 @@ fn today(engine: &engine::Engine) -> String {
 /// all of them, so administrations can go live).
 async fn start_service(engine: &engine::Engine, cast: &Cast, k: usize) -> Result<(), Failure> {
     let service = SERVICES[k];
-    let land = catalog::LAND_ARS;
+    let land = engine.catalog().land_ars().unwrap_or_default();
+    let land = land.as_str();
     engine.start_service(service, &cast.admin).await?;
     let land_steps = [
         ("interesse_land", json!({ "datum": today(engine), "ressort": ministry(service) })),

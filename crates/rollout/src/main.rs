@@ -115,6 +115,25 @@ enum Command {
         /// without it /metrics is open to whoever reaches the port.
         #[arg(long, value_name = "TOKEN", env = "ROLLOUT_METRICS_TOKEN", hide_env_values = true)]
         metrics_token: Option<String>,
+        /// The Land's profile an empty store is initialised with: a bundled one (`brandenburg`,
+        /// the default) or a profile file (see `rollout init`). A store initialised with
+        /// another profile is refused.
+        #[arg(long, value_name = "NAME|FILE", env = "ROLLOUT_PROFILE")]
+        profile: Option<String>,
+    },
+    /// Initialise an empty store for a Land: its profile (stored in the log), the bundled
+    /// workflow definitions, the profile's catalogue and an admin token (DIR/admin.token, or
+    /// printed once without a data directory). `rollout serve` does the same on its first start
+    /// with the default profile. A profile is a bundled one by name or a profile file
+    /// (`data/profiles/brandenburg.toml` shows the format: the Land's and the association's
+    /// keys and names, the report's title, the catalogue's files, the administrations' centres
+    /// and the map layers, paths relative to the file's directory's parent).
+    Init {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The profile: a bundled one (`brandenburg`) or the path of a profile file.
+        #[arg(long, value_name = "NAME|FILE", default_value = "brandenburg")]
+        profile: String,
     },
     /// API tokens (while `rollout serve` runs, use the issueToken / revokeToken mutations).
     #[command(subcommand)]
@@ -370,6 +389,7 @@ async fn open_location(location: &str, create: bool) -> Result<Arc<dyn EventStor
 }
 
 mod demo;
+mod profile;
 mod serve;
 
 /// The read models' checkpoint in the data directory (binary: `projections::checkpoint`).
@@ -455,6 +475,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             writes_per_token_per_day,
             write_rate_per_authority,
             metrics_token,
+            profile,
         } => {
             let options = serve::Options {
                 listen,
@@ -473,9 +494,11 @@ async fn run(command: Command) -> Result<(), Failure> {
                     per_authority_per_second: write_rate_per_authority,
                 },
                 metrics_token,
+                profile,
             };
             serve::run(&store, options).await
         }
+        Command::Init { store, profile } => profile::init(&store, &profile).await,
         Command::Workflow(WorkflowCommand::Check { files }) => check_workflows(&files),
         Command::Workflow(WorkflowCommand::Publish { store, file, reason }) => {
             let name = file.display().to_string();
@@ -529,16 +552,22 @@ async fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Catalog(CatalogCommand::Import { store, dir }) => {
-            let data = match &dir {
-                Some(dir) => read_dataset(dir)?,
-                None => catalog::parse_dataset(&catalog::parse::bundled_files()).map_err(|errors| {
-                    Failure(format!(
-                        "the built-in data is invalid: {}",
-                        errors.first().map(|e| e.to_string()).unwrap_or_default()
-                    ))
-                })?,
-            };
             let engine = open_engine(&store).await?;
+            let stored = engine.profile();
+            let data = match &dir {
+                Some(dir) => read_dataset(dir, &stored)?,
+                None => {
+                    let bundled = catalog::Profile::bundled(&stored.key).ok_or_else(|| {
+                        Failure(format!("the store's profile `{}` is not bundled: name the folder of its files", stored.key))
+                    })?;
+                    catalog::parse_dataset(&bundled.files).map_err(|errors| {
+                        Failure(format!(
+                            "the built-in data is invalid: {}",
+                            errors.first().map(|e| e.to_string()).unwrap_or_default()
+                        ))
+                    })?
+                }
+            };
             let mut progress = Progress::new("imported");
             let report = engine
                 .import_catalog(&data, &cli_request(), |done, total| progress.show_of(done, total))
@@ -966,10 +995,16 @@ fn cli_request() -> engine::Invocation {
     })
 }
 
-fn read_dataset(dir: &Path) -> Result<catalog::Dataset, Failure> {
-    use catalog::parse::{
-        ASSISTANTS_FILE, ASSOCIATION_FILE, AUTHORITIES_FILE, CHANGES_FILE, MUNICIPALITIES_FILE, SERVICES_FILE,
-    };
+/// The catalogue files of `dir`, named as the store's profile names them (a bundled profile's
+/// names; the form-server programme's files are optional: a data folder of an earlier release).
+fn read_dataset(dir: &Path, stored: &catalog::profile::StoredProfile) -> Result<catalog::Dataset, Failure> {
+    let bundled = catalog::Profile::bundled(&stored.key).ok_or_else(|| {
+        Failure(format!(
+            "the store's profile `{}` is not bundled: import its files with `rollout init --profile FILE` on a new store",
+            stored.key
+        ))
+    })?;
+    let names = bundled.files.names.clone();
     let read = |name: &str| -> Result<Vec<u8>, Failure> {
         let path = dir.join(name);
         let meta = std::fs::metadata(&path).map_err(|e| at(&path, e))?;
@@ -982,15 +1017,22 @@ fn read_dataset(dir: &Path) -> Result<catalog::Dataset, Failure> {
         }
         std::fs::read(&path).map_err(|e| at(&path, e))
     };
-    // The form-server programme's files are optional (a data folder of an earlier release).
-    let optional = |name: &str| if dir.join(name).exists() { read(name) } else { Ok(Vec::new()) };
+    let optional = |name: &str| {
+        if !name.is_empty() && dir.join(name).exists() {
+            read(name)
+        } else {
+            Ok(Vec::new())
+        }
+    };
     let files = catalog::Files {
-        authorities: read(AUTHORITIES_FILE)?,
-        municipalities: read(MUNICIPALITIES_FILE)?,
-        services: read(SERVICES_FILE)?,
-        changes: read(CHANGES_FILE)?,
-        assistants: optional(ASSISTANTS_FILE)?,
-        association: optional(ASSOCIATION_FILE)?,
+        authorities: read(&names.authorities)?,
+        municipalities: read(&names.municipalities)?,
+        services: read(&names.services)?,
+        changes: read(&names.changes)?,
+        assistants: optional(&names.assistants)?,
+        association: optional(&names.association)?,
+        parties: bundled.files.parties,
+        names,
     };
     catalog::parse_dataset(&files).map_err(|errors| {
         for e in &errors[1..] {

@@ -62,6 +62,9 @@ pub struct Options {
     pub connections: api::listener::ConnectionLimits,
     pub writes: api::rates::WriteLimits,
     pub metrics_token: Option<String>,
+    /// The Land's profile for an empty store (a bundled key or a profile file); `None`: the
+    /// default. A store initialised with another one is refused.
+    pub profile: Option<String>,
 }
 
 /// Runs the server.
@@ -75,7 +78,9 @@ pub async fn run(args: &crate::StoreArgs, options: Options) -> Result<(), Failur
         mut connections,
         writes,
         metrics_token,
+        profile,
     } = options;
+    let chosen = profile.as_deref().map(crate::profile::load).transpose()?;
     connections.total_max = fit_to_open_files(connections.total_max);
     // With the log in PostgreSQL a data directory is optional: without one, this server writes
     // nothing locally (the checkpoint is kept in the database).
@@ -134,7 +139,7 @@ pub async fn run(args: &crate::StoreArgs, options: Options) -> Result<(), Failur
     let opened_at = store.head().await?.position;
     let engine = Arc::new(engine::Engine::open(store.clone(), registry.clone()).await?);
     let follower = engine.follow_log(opened_at);
-    initialise(dir.as_deref(), &engine, demo.then_some(&*clock)).await?;
+    initialise(dir.as_deref(), &engine, demo.then_some(&*clock), chosen.as_ref()).await?;
     clock.days_ago(0.0);
     let (projector, start) = projections::Projector::start(store.clone(), registry, Some(place))
         .await
@@ -143,6 +148,10 @@ pub async fn run(args: &crate::StoreArgs, options: Options) -> Result<(), Failur
     let mut state = api::ApiState::new(engine.clone(), projector.clone());
     state.metrics = metrics;
     state.writes = Arc::new(api::rates::WriteRates::new(writes));
+    let stored = engine.profile();
+    state.centres = Arc::new(stored.centres());
+    state.map = Arc::new(api::state::map_layers(crate::profile::map_layers(&stored, chosen.as_ref())));
+    state.profile = Arc::new(stored);
     state.metrics_token = metrics_token.filter(|t| !t.trim().is_empty()).map(|t| Arc::from(t.trim()));
     let schema = api::schema::build(state.clone());
     let router = api::server::router(schema, &state, engine.tokens().clone(), store.clone(), stats);
@@ -301,15 +310,26 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     })
 }
 
-/// What a first start needs, each part only when missing: the catalogue, an admin token in
-/// DIR/admin.token (0600; without a data directory it is printed once on stdout), and (with
-/// `--demo`) the demo history.
-async fn initialise(
+/// What a first start needs, each part only when missing: the Land's profile (`chosen`, or the
+/// default) and its catalogue, an admin token in DIR/admin.token (0600; without a data
+/// directory it is printed once on stdout), and (with `--demo`) the demo history. A store
+/// initialised with another profile than `chosen` is refused.
+pub(crate) async fn initialise(
     dir: Option<&Path>,
     engine: &engine::Engine,
     demo: Option<&ShiftableClock>,
+    chosen: Option<&catalog::Profile>,
 ) -> Result<(), Failure> {
     let empty = engine.catalog().authorities.is_empty();
+    if let Some(p) = chosen.filter(|_| !empty) {
+        if engine.profile().key != p.stored.key {
+            return Err(Failure(format!(
+                "Dieser Speicher wurde mit dem Profil `{}` eingerichtet, nicht `{}`.",
+                engine.profile().key,
+                p.stored.key
+            )));
+        }
+    }
     if empty {
         // The demo history begins with the definitions and the catalogue, in the past (time
         // never runs backwards along the log).
@@ -321,12 +341,21 @@ async fn initialise(
     engine.publish_bundled().await?;
     if empty {
         let system = engine::Invocation::system();
-        let data = catalog::parse_dataset(&catalog::parse::bundled_files()).map_err(|e| {
+        let default;
+        let profile = match chosen {
+            Some(p) => p,
+            None => {
+                default = crate::profile::load(catalog::profile::DEFAULT)?;
+                &default
+            }
+        };
+        let data = catalog::parse_dataset(&profile.files).map_err(|e| {
             Failure(format!(
-                "the built-in data is invalid: {}",
+                "the profile's data is invalid: {}",
                 e.first().map(|e| e.to_string()).unwrap_or_default()
             ))
         })?;
+        engine.choose_profile(&profile.stored, &system).await?;
         engine.import_catalog(&data, &system, |_, _| {}).await?;
     }
     if engine.tokens().is_empty() {
@@ -353,7 +382,8 @@ async fn initialise(
         }
     }
     if let Some(clock) = demo {
-        if engine.load("wohngeld", catalog::LAND_ARS).await?.is_none() {
+        let land = engine.catalog().land_ars().unwrap_or_default();
+        if engine.load("wohngeld", &land).await?.is_none() {
             crate::demo::generate(engine, clock).await?;
         }
     }

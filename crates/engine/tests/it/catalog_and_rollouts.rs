@@ -4,10 +4,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use catalog::parse::{
-    ASSISTANTS_FILE, ASSOCIATION_FILE, AUTHORITIES_FILE, CHANGES_FILE, MUNICIPALITIES_FILE, SERVICES_FILE,
-};
-use catalog::{parse_dataset, Dataset, Files, LAND_ARS};
+use catalog::{parse_dataset, Dataset};
+
+pub(crate) use crate::support::LAND_ARS;
 use engine::{Engine, EngineError, Invocation};
 use serde_json::json;
 use store::{Actor, ActorKind, EventStore, MemoryStore};
@@ -19,16 +18,11 @@ const ODER_WELSE: &str = "120735310000";
 const SCHWEDT: &str = "120735051000";
 
 pub(crate) fn dataset() -> Dataset {
+    // The files as the profile data/profiles/brandenburg.toml names them, read from data/.
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data");
-    let read = |name: &str| std::fs::read(dir.join(name)).expect("read");
-    let files = Files {
-        authorities: read(AUTHORITIES_FILE),
-        municipalities: read(MUNICIPALITIES_FILE),
-        services: read(SERVICES_FILE),
-        changes: read(CHANGES_FILE),
-        assistants: read(ASSISTANTS_FILE),
-        association: read(ASSOCIATION_FILE),
-    };
+    let text = std::fs::read_to_string(dir.join("profiles/brandenburg.toml")).expect("read the profile");
+    let mut read = |name: &str| std::fs::read(dir.join(name)).map_err(|e| e.to_string());
+    let files = catalog::Profile::parse("brandenburg.toml", &text, &mut read).expect("the profile reads").files;
     parse_dataset(&files).expect("bundled data is valid")
 }
 

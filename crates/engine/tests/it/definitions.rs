@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use catalog::{DefinitionLevel, DefinitionRef, LAND_ARS};
+use catalog::{DefinitionLevel, DefinitionRef};
+
+use crate::support::LAND_ARS;
 use engine::{Engine, EngineError, Invocation};
 use serde_json::json;
 use store::{EventStore, MemoryStore};

@@ -3,3 +3,4 @@
 mod catalog_and_rollouts;
 mod definitions;
 mod persons;
+mod support;
