@@ -14,6 +14,7 @@ pub mod questions;
 pub mod rekey;
 pub mod tokens;
 mod turns;
+mod write;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};

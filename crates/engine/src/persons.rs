@@ -405,7 +405,7 @@ impl crate::Engine {
             )));
         }
         let left = PersonLeft { person_id: id, left_on: left_on.to_owned(), reason: check_reason(reason)? };
-        self.append_person_event(id, ExpectedVersion::Any, PERSON_LEFT, &left, req).await
+        self.person_command(id, PERSON_LEFT, &left, req).await
     }
 
     /// Records that a person agrees (`give`) or no longer agrees to be named as a network
@@ -428,7 +428,7 @@ impl crate::Engine {
         }
         let consent = ContactConsent { person_id: id, service_key: service.map(str::to_owned), reason };
         let ty = if give { CONTACT_CONSENT_GIVEN } else { CONTACT_CONSENT_WITHDRAWN };
-        self.append_person_event(id, ExpectedVersion::Any, ty, &consent, req).await
+        self.person_command(id, ty, &consent, req).await
     }
 
     /// Erases a person: appends `PersonErased` (durable), then destroys the key and revokes the
@@ -443,7 +443,7 @@ impl crate::Engine {
     ) -> Result<PersonRecord, EngineError> {
         self.living_person(id)?;
         let erased = PersonErased { person_id: id, reason: check_reason(reason)? };
-        let record = self.append_person_event(id, ExpectedVersion::Any, PERSON_ERASED, &erased, req).await?;
+        let record = self.person_command(id, PERSON_ERASED, &erased, req).await?;
         self.key_store()?.destroy(&[id]).await?;
         self.revoke_tokens_of(id, req).await?;
         Ok(record)
@@ -597,13 +597,37 @@ impl crate::Engine {
         Ok(())
     }
 
-    /// The person `id`, when it is registered and not erased.
+    /// The person `id`, when it is registered and not erased (as this engine knows it; a
+    /// write decides again on the person's stream as stored).
     pub(crate) fn living_person(&self, id: Uuid) -> Result<PersonRecord, EngineError> {
-        match self.persons.get(id) {
-            None => Err(EngineError::UnknownPerson(id)),
-            Some(p) if p.erased.is_some() => Err(EngineError::PersonErased(id)),
-            Some(p) => Ok(p),
+        decide_person(self.persons.get(id).as_ref(), id).cloned()
+    }
+
+    /// Decides an event of `payload` on the person as its stream is stored (registered and not
+    /// erased: [`decide_person`]) and appends it at that version (decided again after a
+    /// concurrent append: `write.rs`); applies it and returns the person.
+    async fn person_command(
+        &self,
+        id: Uuid,
+        event_type: (&'static str, u32),
+        payload: &impl Serialize,
+        req: &Invocation,
+    ) -> Result<PersonRecord, EngineError> {
+        let payload = serde_json::to_value(payload).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let recorded = self
+            .decide_on_stream(&person_stream(id), |events| {
+                let folded = PersonRegistry::default();
+                events.iter().for_each(|e| {
+                    folded.apply(e);
+                });
+                decide_person(folded.get(id).as_ref(), id)?;
+                Ok(vec![crate::new_event(event_type, payload.clone(), req)])
+            })
+            .await?;
+        for e in &recorded {
+            self.persons.apply(e);
         }
+        self.persons.get(id).ok_or(EngineError::UnknownPerson(id))
     }
 
     /// Appends one event of `payload` to the person's stream, applies it, and returns the person.
@@ -624,6 +648,16 @@ impl crate::Engine {
             self.persons.apply(e);
         }
         self.persons.get(id).ok_or(EngineError::UnknownPerson(id))
+    }
+}
+
+/// The rule every change of a person obeys: the person is registered and not erased (an
+/// erased person's stream takes no further event).
+pub fn decide_person(person: Option<&PersonRecord>, id: Uuid) -> Result<&PersonRecord, EngineError> {
+    match person {
+        None => Err(EngineError::UnknownPerson(id)),
+        Some(p) if p.erased.is_some() => Err(EngineError::PersonErased(id)),
+        Some(p) => Ok(p),
     }
 }
 

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::RwLock;
 
 use serde::{Deserialize, Serialize};
-use store::{Actor, ExpectedVersion, RecordedEvent, Timestamp};
+use store::{Actor, RecordedEvent, Timestamp};
 use uuid::Uuid;
 
 use crate::{EngineError, Invocation};
@@ -250,10 +250,8 @@ impl crate::Engine {
             return Err(EngineError::Rejected(workflow::Rejection::UnknownStep { step: step.to_owned() }));
         }
         let id = Uuid::now_v7();
-        let asked =
-            QuestionAsked { question_id: id, step: step.to_owned(), to, text: check_text(text, "text")? };
-        self.append_question_event(service_key, ars, QUESTION_ASKED, &asked, req).await?;
-        self.questions.get(id).ok_or(EngineError::UnknownQuestion(id))
+        let command = QuestionCommand::Ask { id, step, to, text };
+        self.question_command(service_key, ars, id, command, req).await
     }
 
     /// Answers a thread (open or resolved: an answer to a resolved one does not reopen it).
@@ -264,9 +262,7 @@ impl crate::Engine {
         req: &Invocation,
     ) -> Result<Question, EngineError> {
         let q = self.questions.get(id).ok_or(EngineError::UnknownQuestion(id))?;
-        let answered = QuestionAnswered { question_id: id, text: check_text(text, "text")? };
-        self.append_question_event(&q.service_key, &q.ars, QUESTION_ANSWERED, &answered, req).await?;
-        self.questions.get(id).ok_or(EngineError::UnknownQuestion(id))
+        self.question_command(&q.service_key, &q.ars, id, QuestionCommand::Answer { id, text }, req).await
     }
 
     /// Resolves an open thread, or reopens a resolved one.
@@ -278,51 +274,101 @@ impl crate::Engine {
         req: &Invocation,
     ) -> Result<Question, EngineError> {
         let q = self.questions.get(id).ok_or(EngineError::UnknownQuestion(id))?;
-        if q.is_open() != resolved {
-            let what = if resolved { "resolved" } else { "open" };
-            return Err(EngineError::QuestionState(format!("question {id} is already {what}")));
-        }
-        let comment = comment.map(|c| check_text(c, "comment")).transpose()?;
-        let changed = QuestionStatusChanged { question_id: id, comment };
-        let ty = if resolved { QUESTION_RESOLVED } else { QUESTION_REOPENED };
-        self.append_question_event(&q.service_key, &q.ars, ty, &changed, req).await?;
-        self.questions.get(id).ok_or(EngineError::UnknownQuestion(id))
+        let command = QuestionCommand::SetResolved { id, resolved, comment };
+        self.question_command(&q.service_key, &q.ars, id, command, req).await
     }
 
     /// Marks a thread read by the caller up to its current last message; nothing is appended
     /// when the caller has read all of it already.
     pub async fn mark_question_read(&self, id: Uuid, req: &Invocation) -> Result<Question, EngineError> {
         let q = self.questions.get(id).ok_or(EngineError::UnknownQuestion(id))?;
-        let messages = q.messages.len() as u32;
-        if q.reads.get(&req.principal.actor.id).is_some_and(|r| r.0 >= messages) {
-            return Ok(q);
-        }
-        let read = QuestionRead { question_id: id, messages };
-        self.append_question_event(&q.service_key, &q.ars, QUESTION_READ, &read, req).await?;
-        self.questions.get(id).ok_or(EngineError::UnknownQuestion(id))
+        let command = QuestionCommand::MarkRead { id, reader: &req.principal.actor.id };
+        self.question_command(&q.service_key, &q.ars, id, command, req).await
     }
 
-    async fn append_question_event(
+    /// Decides `command` on the rollout's question stream as stored and appends at its version
+    /// (decided again after a concurrent append: `write.rs`), then answers the thread.
+    async fn question_command(
         &self,
         service_key: &str,
         ars: &str,
-        event_type: (&str, u32),
-        payload: &impl Serialize,
+        id: Uuid,
+        command: QuestionCommand<'_>,
         req: &Invocation,
-    ) -> Result<(), EngineError> {
-        let payload = serde_json::to_value(payload).map_err(|e| EngineError::Invalid(e.to_string()))?;
+    ) -> Result<Question, EngineError> {
+        let stream = question_stream(service_key, ars);
         let recorded = self
-            .store
-            .append(
-                &question_stream(service_key, ars),
-                ExpectedVersion::Any,
-                vec![crate::new_event(event_type, payload, req)],
-            )
+            .decide_on_stream(&stream, |events| {
+                let board = QuestionBoard::default();
+                events.iter().for_each(|e| board.apply(e));
+                let decided = decide_question(&board, &command)?;
+                Ok(decided.into_iter().map(|(ty, payload)| crate::new_event(ty, payload, req)).collect())
+            })
             .await?;
         for e in &recorded {
             self.questions.apply(e);
         }
-        Ok(())
+        self.questions.get(id).ok_or(EngineError::UnknownQuestion(id))
+    }
+}
+
+/// A command on a rollout's question threads.
+#[derive(Clone, Debug)]
+pub enum QuestionCommand<'a> {
+    Ask { id: Uuid, step: &'a str, to: Party, text: &'a str },
+    Answer { id: Uuid, text: &'a str },
+    SetResolved { id: Uuid, resolved: bool, comment: Option<&'a str> },
+    /// Read by `reader` (an actor id) up to the thread's last message.
+    MarkRead { id: Uuid, reader: &'a str },
+}
+
+/// Decides `command` on the threads of one rollout's question stream (`board`, folded from
+/// it): the event to append (type and payload), none when there is nothing to record, or why
+/// not. Every rule of questions is here; the engine only folds, appends and retries.
+pub fn decide_question(
+    board: &QuestionBoard,
+    command: &QuestionCommand<'_>,
+) -> Result<Option<((&'static str, u32), serde_json::Value)>, EngineError> {
+    let thread = |id: Uuid| board.get(id).ok_or(EngineError::UnknownQuestion(id));
+    let event = |ty: (&'static str, u32), payload: &dyn erased::Payload| Ok(Some((ty, payload.to_json()?)));
+    match *command {
+        QuestionCommand::Ask { id, step, to, text } => {
+            let asked = QuestionAsked { question_id: id, step: step.to_owned(), to, text: check_text(text, "text")? };
+            event(QUESTION_ASKED, &asked)
+        }
+        QuestionCommand::Answer { id, text } => {
+            thread(id)?;
+            event(QUESTION_ANSWERED, &QuestionAnswered { question_id: id, text: check_text(text, "text")? })
+        }
+        QuestionCommand::SetResolved { id, resolved, comment } => {
+            if thread(id)?.is_open() != resolved {
+                let what = if resolved { "resolved" } else { "open" };
+                return Err(EngineError::QuestionState(format!("question {id} is already {what}")));
+            }
+            let comment = comment.map(|c| check_text(c, "comment")).transpose()?;
+            let ty = if resolved { QUESTION_RESOLVED } else { QUESTION_REOPENED };
+            event(ty, &QuestionStatusChanged { question_id: id, comment })
+        }
+        QuestionCommand::MarkRead { id, reader } => {
+            let q = thread(id)?;
+            let messages = q.messages.len() as u32;
+            if q.reads.get(reader).is_some_and(|r| r.0 >= messages) {
+                return Ok(None);
+            }
+            event(QUESTION_READ, &QuestionRead { question_id: id, messages })
+        }
+    }
+}
+
+/// Payloads as JSON, for [`decide_question`]'s one way of building an event.
+mod erased {
+    pub trait Payload {
+        fn to_json(&self) -> Result<serde_json::Value, crate::EngineError>;
+    }
+    impl<T: serde::Serialize> Payload for T {
+        fn to_json(&self) -> Result<serde_json::Value, crate::EngineError> {
+            serde_json::to_value(self).map_err(|e| crate::EngineError::Invalid(e.to_string()))
+        }
     }
 }
 

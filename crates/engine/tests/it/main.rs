@@ -2,5 +2,6 @@
 
 mod catalog_and_rollouts;
 mod definitions;
+mod one_way_to_write;
 mod persons;
 mod support;
