@@ -552,8 +552,16 @@ async fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Catalog(CatalogCommand::Import { store, dir }) => {
-            let engine = open_engine(&store).await?;
-            let stored = engine.profile();
+            // The files are read as the store's profile names them (a store not made yet: the
+            // default profile's) before anything is created or written.
+            let existing = match store.open(false).await {
+                Ok(opened) => Some(engine_over(opened).await?),
+                Err(_) => None,
+            };
+            let stored = match &existing {
+                Some(engine) => engine.profile(),
+                None => crate::profile::load(catalog::profile::DEFAULT)?.stored,
+            };
             let data = match &dir {
                 Some(dir) => read_dataset(dir, &stored)?,
                 None => {
@@ -567,6 +575,10 @@ async fn run(command: Command) -> Result<(), Failure> {
                         ))
                     })?
                 }
+            };
+            let engine = match existing {
+                Some(engine) => engine,
+                None => open_engine(&store).await?,
             };
             let mut progress = Progress::new("imported");
             let report = engine
@@ -1049,7 +1061,11 @@ fn read_dataset(dir: &Path, stored: &catalog::profile::StoredProfile) -> Result<
 
 /// Opens the engine (creating the store when missing) with the bundled definitions published.
 async fn open_engine(args: &StoreArgs) -> Result<engine::Engine, Failure> {
-    let store = args.open(true).await?;
+    engine_over(args.open(true).await?).await
+}
+
+/// The engine over an opened store, with the bundled definitions published.
+async fn engine_over(store: Arc<dyn EventStore>) -> Result<engine::Engine, Failure> {
     let registry = engine::definitions::bundled().map_err(Failure)?;
     let engine = engine::Engine::open(store, Arc::new(registry)).await?;
     engine.publish_bundled().await?;
