@@ -86,10 +86,11 @@ impl SubscriptionRoot {
                     Ok(Some(e)) => {
                         let of_service =
                             workflow::rollout::rollout_of_stream(&e.stream_id).is_some_and(|(service, _)| {
-                                service == key && e.stream_id.starts_with("rollout-")
+                                service == key && e.stream_id.starts_with(vocab::names::ROLLOUT_STREAM_PREFIX)
                             });
                         let network =
-                            e.stream_id.starts_with("person-") || e.event_type == "BackOfficeSystemSet";
+                            e.stream_id.starts_with(vocab::names::PERSON_STREAM_PREFIX)
+                                || e.event_type == vocab::names::BACK_OFFICE_SYSTEM_SET;
                         if of_service || network {
                             let change = NetworkChange { service_key: key.clone(), position: e.position };
                             return Some((change, (sub, slot, key)));

@@ -147,7 +147,7 @@ impl Solutions {
 
 /// Indexes the solutions recorded since the last look: the audit index names the positions.
 async fn catch_up(inner: &mut Inner, projector: &Projector, store: &dyn EventStore) -> Result<(), String> {
-    let filter = projections::AuditFilter { types: vec!["RolloutUnblocked".into()], ..Default::default() };
+    let filter = projections::AuditFilter { types: vec![vocab::names::ROLLOUT_UNBLOCKED.into()], ..Default::default() };
     let mut added = false;
     loop {
         let positions = projector.read(|m| m.audit(&filter, inner.until, 1_000));

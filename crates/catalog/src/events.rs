@@ -54,7 +54,7 @@ impl CatalogEvent {
         ("ServiceRegistered", 1),
         ("ServiceChanged", 1),
         ("ServiceDefinitionSet", 1),
-        ("BackOfficeSystemSet", 1),
+        (vocab::names::BACK_OFFICE_SYSTEM_SET, 1),
     ];
 
     /// The stored type name and schema version.
@@ -87,8 +87,8 @@ impl CatalogEvent {
 }
 
 /// The prefixes of the catalogue's streams: `authority-<ARS>` and `service-<key>`.
-pub const AUTHORITY_STREAM_PREFIX: &str = "authority-";
-pub const SERVICE_STREAM_PREFIX: &str = "service-";
+pub use vocab::names::AUTHORITY_STREAM_PREFIX;
+pub use vocab::names::SERVICE_STREAM_PREFIX;
 
 pub fn authority_stream(ars: &str) -> String {
     format!("{AUTHORITY_STREAM_PREFIX}{ars}")
@@ -197,7 +197,7 @@ impl Catalog {
                 }
             }
             CatalogEvent::AuthorityDissolved { successors, note } => {
-                let ars = stream_id.strip_prefix("authority-").unwrap_or(stream_id);
+                let ars = stream_id.strip_prefix(AUTHORITY_STREAM_PREFIX).unwrap_or(stream_id);
                 if let Some(e) = self.authorities.get_mut(ars) {
                     e.dissolved = Some((successors.clone(), note.clone()));
                     e.version += 1;

@@ -37,7 +37,7 @@ pub const CONTACT_CONSENT_WITHDRAWN: (&str, u32) = ("ContactConsentWithdrawn", 1
 pub const ALL_SERVICES: &str = "*";
 
 /// The prefix of every person stream.
-pub const PERSON_STREAM_PREFIX: &str = "person-";
+pub use vocab::names::PERSON_STREAM_PREFIX;
 
 /// The reason recorded when erasing a person revokes the person's tokens.
 pub const TOKEN_OF_ERASED_PERSON: &str = "die Person dieses Tokens wurde gelöscht";

@@ -94,7 +94,7 @@ fn look_at(
         found("a token's name (a label: check that it names no person)".into());
         return;
     }
-    if !e.stream_id.starts_with("rollout-") {
+    if !e.stream_id.starts_with(vocab::names::ROLLOUT_STREAM_PREFIX) {
         return;
     }
     let Ok(event) = RolloutEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str()) else {

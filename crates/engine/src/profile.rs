@@ -8,7 +8,7 @@ use store::{EventStore, ExpectedVersion};
 use crate::{new_event, EngineError, Invocation};
 
 /// The profile's stream.
-pub const PROFILE_STREAM: &str = "profile";
+pub use vocab::names::PROFILE_STREAM;
 /// The profile chosen at `init` (payload: [`StoredProfile`]).
 pub const PROFILE_CHOSEN: (&str, u32) = ("ProfileChosen", 1);
 

@@ -273,7 +273,7 @@ impl Copy {
             let id = self.actor_person(&e.actor, &land, at)?;
             e.actor = Actor { id: e.actor.id, name: String::new(), kind: e.actor.kind, person: Some(id) };
         }
-        if e.stream_id.starts_with("rollout-") {
+        if e.stream_id.starts_with(vocab::names::ROLLOUT_STREAM_PREFIX) {
             self.rollout_event(&mut e)?;
         }
         self.push(e);

@@ -16,7 +16,7 @@ pub const TOKEN_ISSUED: (&str, u32) = ("TokenIssued", 1);
 pub const TOKEN_REVOKED: (&str, u32) = ("TokenRevoked", 1);
 
 /// The prefix of every token stream.
-pub const TOKEN_STREAM_PREFIX: &str = "token-";
+pub use vocab::names::TOKEN_STREAM_PREFIX;
 
 pub use crate::limits::TOKEN_NAME_CHARS_MAX;
 

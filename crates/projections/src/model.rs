@@ -217,7 +217,7 @@ impl PartialEq for ReadModel {
 
 /// The rollout id (`service:ars`) of a rollout stream.
 pub fn rollout_id_of_stream(stream: &str) -> Option<&str> {
-    stream.strip_prefix("rollout-")
+    stream.strip_prefix(vocab::names::ROLLOUT_STREAM_PREFIX)
 }
 
 /// Appends a position to a key's list, allocating the key only the first time.
@@ -316,9 +316,9 @@ impl ReadModel {
                 CatalogEvent::AuthorityRegistered(a)
                 | CatalogEvent::AuthorityChanged { authority: a, .. } => authority = Some(a.ars.as_str()),
                 CatalogEvent::AuthorityDissolved { .. } | CatalogEvent::BackOfficeSystemSet { .. } => {
-                    authority = e.stream_id.strip_prefix("authority-")
+                    authority = e.stream_id.strip_prefix(vocab::names::AUTHORITY_STREAM_PREFIX)
                 }
-                CatalogEvent::ServiceDefinitionSet { .. } => service = e.stream_id.strip_prefix("service-"),
+                CatalogEvent::ServiceDefinitionSet { .. } => service = e.stream_id.strip_prefix(vocab::names::SERVICE_STREAM_PREFIX),
             }
             if let Some(ars) = authority {
                 self.regroup(ars);

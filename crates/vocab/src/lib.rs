@@ -2,6 +2,7 @@
 //! when ([`Timestamp`]). Plain data with their text forms; no IO and no clock, so the pure
 //! domain (`workflow`, `catalog`) can use them without depending on the event store.
 
+pub mod names;
 pub mod text;
 
 use std::fmt;

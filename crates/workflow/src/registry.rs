@@ -20,7 +20,7 @@ use crate::rollout::{Definitions, Meta};
 /// The stored type name and schema version of a publication.
 pub const DEFINITION_PUBLISHED: (&str, u32) = ("DefinitionPublished", 1);
 /// The prefix of every definition stream: `definition-<id>`.
-pub const DEFINITION_STREAM_PREFIX: &str = "definition-";
+pub use vocab::names::DEFINITION_STREAM_PREFIX;
 
 pub fn definition_stream(id: &str) -> String {
     format!("{DEFINITION_STREAM_PREFIX}{id}")
@@ -138,7 +138,7 @@ pub struct Registry {
 /// The stored type name and schema version of the first event of a copy made by
 /// `rollout store copy --re-key`, in stream [`STORE_COPY_STREAM`].
 pub const STORE_COPIED: (&str, u32) = ("StoreCopied", 1);
-pub const STORE_COPY_STREAM: &str = "store-copy";
+pub use vocab::names::STORE_COPY_STREAM;
 
 /// A store is a re-keyed copy of another: what it was copied from (the source's head, so the
 /// copy is linked to the original's hash chain) and which text fields of which definitions

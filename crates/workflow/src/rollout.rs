@@ -342,11 +342,11 @@ pub fn rollout_id(service_key: &str, ars: &str) -> String {
 
 /// The event stream of a rollout.
 pub fn stream_id(service_key: &str, ars: &str) -> String {
-    format!("rollout-{service_key}:{ars}")
+    format!("{ROLLOUT_STREAM_PREFIX}{service_key}:{ars}")
 }
 
 /// The prefix of the streams of a rollout's questions (`questions-<serviceKey>:<ars>`).
-pub const QUESTION_STREAM_PREFIX: &str = "questions-";
+pub use vocab::names::{QUESTION_STREAM_PREFIX, ROLLOUT_STREAM_PREFIX};
 
 /// The stream of a rollout's questions (Rückfragen), apart from the rollout's own.
 pub fn question_stream_id(service_key: &str, ars: &str) -> String {
@@ -356,7 +356,7 @@ pub fn question_stream_id(service_key: &str, ars: &str) -> String {
 /// The rollout (service key, ARS) a rollout stream or a question stream belongs to.
 pub fn rollout_of_stream(stream_id: &str) -> Option<(&str, &str)> {
     stream_id
-        .strip_prefix("rollout-")
+        .strip_prefix(ROLLOUT_STREAM_PREFIX)
         .or_else(|| stream_id.strip_prefix(QUESTION_STREAM_PREFIX))?
         .split_once(':')
 }

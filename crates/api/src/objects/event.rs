@@ -90,7 +90,7 @@ impl EventFilter {
     /// Whether a live event matches (service and ARS of its stream, when it is a rollout's).
     pub(crate) fn accepts(&self, service: Option<&str>, ars: Option<&str>, e: &RecordedEvent) -> bool {
         let rollout_ok = self.rollout_id.as_ref().is_none_or(|id| {
-            let own = e.stream_id.strip_prefix("rollout-") == Some(id.as_str());
+            let own = e.stream_id.strip_prefix(vocab::names::ROLLOUT_STREAM_PREFIX) == Some(id.as_str());
             let questions =
                 e.stream_id.strip_prefix(workflow::rollout::QUESTION_STREAM_PREFIX) == Some(id.as_str());
             own || (self.with_questions && questions)
