@@ -12,6 +12,7 @@ mod dashboard;
 mod formserver;
 mod operations;
 mod persons;
+mod profile;
 mod postgres;
 mod report;
 mod security;

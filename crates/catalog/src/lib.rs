@@ -1,5 +1,5 @@
 //! The catalogue: a Land's administrations and the EfA services as reference data, read
-//! from the files its profile names (`data/profiles/`) (validated row by row), kept as events, and used to decide which
+//! from the files its profile names (`data/brandenburg.profile.toml`) (validated row by row), kept as events, and used to decide which
 //! administrations a service's rollout applies to. No IO: files come in as bytes.
 
 pub mod centres;

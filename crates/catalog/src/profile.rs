@@ -1,7 +1,7 @@
 //! A Land's profile: its key and name, the central parties (the Land, the association that owns
 //! the form server's model rollouts) and their roles, the report's title, and the files of its
 //! catalogue, its administrations' centres and its map layers. Profiles are data
-//! (`data/profiles/<key>.toml`); the bundled ones are compiled in, another is read from a file
+//! (`data/<key>.profile.toml`); the bundled ones are compiled in, another is read from a file
 //! through a reader the caller supplies (this crate does no IO). What the running product needs
 //! of it after `init` is stored in the log ([`StoredProfile`], `ProfileChosen`).
 
@@ -14,7 +14,7 @@ use crate::parse::{FileNames, Files, Parties, Party};
 /// (relative to `data/`).
 const BUNDLED: &[(&str, &str, &[(&str, &[u8])])] = &[(
     "brandenburg",
-    include_str!("../../../data/profiles/brandenburg.toml"),
+    include_str!("../../../data/brandenburg.profile.toml"),
     &[
         ("brandenburg_verwaltungstraeger.csv", include_bytes!("../../../data/brandenburg_verwaltungstraeger.csv")),
         ("brandenburg_gemeinden.csv", include_bytes!("../../../data/brandenburg_gemeinden.csv")),
@@ -196,7 +196,7 @@ mod tests {
 
     #[test]
     fn a_profile_missing_a_part_is_named() {
-        let text = include_str!("../../../data/profiles/brandenburg.toml");
+        let text = include_str!("../../../data/brandenburg.profile.toml");
         let mut read = |_: &str| Ok(b"ars;laenge;breite\n".to_vec());
         let without = text.replace("title = ", "titel = ");
         let e = Profile::parse("x.toml", &without, &mut read).expect_err("no title");

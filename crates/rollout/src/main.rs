@@ -125,9 +125,9 @@ enum Command {
     /// workflow definitions, the profile's catalogue and an admin token (DIR/admin.token, or
     /// printed once without a data directory). `rollout serve` does the same on its first start
     /// with the default profile. A profile is a bundled one by name or a profile file
-    /// (`data/profiles/brandenburg.toml` shows the format: the Land's and the association's
+    /// (`data/brandenburg.profile.toml` shows the format: the Land's and the association's
     /// keys and names, the report's title, the catalogue's files, the administrations' centres
-    /// and the map layers, paths relative to the file's directory's parent).
+    /// and the map layers, paths relative to the file's directory).
     Init {
         #[command(flatten)]
         store: StoreArgs,

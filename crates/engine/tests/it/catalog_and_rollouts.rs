@@ -18,9 +18,9 @@ const ODER_WELSE: &str = "120735310000";
 const SCHWEDT: &str = "120735051000";
 
 pub(crate) fn dataset() -> Dataset {
-    // The files as the profile data/profiles/brandenburg.toml names them, read from data/.
+    // The files as the profile data/brandenburg.profile.toml names them, read from data/.
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data");
-    let text = std::fs::read_to_string(dir.join("profiles/brandenburg.toml")).expect("read the profile");
+    let text = std::fs::read_to_string(dir.join("brandenburg.profile.toml")).expect("read the profile");
     let mut read = |name: &str| std::fs::read(dir.join(name)).map_err(|e| e.to_string());
     let files = catalog::Profile::parse("brandenburg.toml", &text, &mut read).expect("the profile reads").files;
     parse_dataset(&files).expect("bundled data is valid")
