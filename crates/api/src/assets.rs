@@ -136,7 +136,7 @@ pub(crate) async fn asset(axum::extract::Path(path): axum::extract::Path<String>
 }
 
 /// The dashboard's map layers (`/geo/<name>.geojson`): boundaries from the Land's profile
-/// (Brandenburg's: BKG VG250, dl-de/by-2-0; see data/SOURCES.md).
+/// (the bundled one's: BKG VG250, dl-de/by-2-0; see data/SOURCES.md).
 pub(crate) async fn geo(
     axum::extract::State(state): axum::extract::State<crate::server::AppState>,
     axum::extract::Path(layer): axum::extract::Path<String>,

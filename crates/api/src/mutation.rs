@@ -524,11 +524,11 @@ impl RolloutMutation {
         service_key: String,
     ) -> async_graphql::Result<StartServicePayload> {
         let c = writer(ctx)?;
-        // ZV DIKOM starts its own assistants (its scope holds the form server's services).
+        // The association starts its own assistants (its scope holds the form server's services).
         if !c.may_start_service(&service_key) {
             return Err(coded(
                 "FORBIDDEN",
-                "starting a service's rollout needs a project manager or admin token (or ZV DIKOM's, for a form-server assistant)",
+                "starting a service's rollout needs a project manager or admin token (or the association's, for a form-server assistant)",
             ));
         }
         let summary =

@@ -153,6 +153,13 @@ pub struct Me {
 // describes them all).
 #[Object]
 impl CoreQuery {
+    /// The Land this server serves: its profile, chosen when the store was initialised
+    /// (`rollout init --profile`).
+    async fn profile(&self, ctx: &Context<'_>) -> async_graphql::Result<crate::objects::catalog::LandProfile> {
+        crate::state::reference_reader(ctx)?;
+        Ok(crate::objects::catalog::LandProfile(state(ctx).profile.clone()))
+    }
+
     /// The caller's principal and scope.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Me> {
         let c = caller(ctx)?;

@@ -55,16 +55,19 @@ pub struct Profile {
 pub struct StoredProfile {
     /// `brandenburg`, or the key of a profile read from a file.
     pub key: String,
-    /// The Land's name ("Brandenburg").
+    /// The Land's name.
     pub name: String,
     /// The Land's own key (ARS `XX0000000000`).
     pub land_ars: String,
-    /// The association's key and its short name ("ZV DIKOM"), if the Land has one.
+    /// The association's key and its short name, if the Land has one.
     pub association: Option<(String, String)>,
     /// The programme report's title.
     pub report_title: String,
     /// The centres of the administrations' areas: (ARS, longitude, latitude).
     pub centres: Vec<(String, f64, f64)>,
+    /// The map layers' source and licence, shown under the map.
+    #[serde(default)]
+    pub map_attribution: String,
 }
 
 impl StoredProfile {
@@ -161,7 +164,7 @@ impl Profile {
         };
         let mut map = Vec::new();
         if let Some(layers) = doc.get("map").and_then(|m| m.as_table_like()) {
-            for (layer, _) in layers.iter() {
+            for (layer, _) in layers.iter().filter(|(k, _)| *k != "attribution") {
                 let path = text_at(&["map", layer])?;
                 map.push((layer.to_owned(), bytes(&path)?));
             }
@@ -173,6 +176,7 @@ impl Profile {
             association: association.map(|(p, short)| (p.ars, short)),
             report_title: text_at(&["report", "title"])?,
             centres: centres.points().map(|(ars, (lon, lat))| (ars.to_owned(), lon, lat)).collect(),
+            map_attribution: doc.get("map").and_then(|m| m.get("attribution")).and_then(|a| a.as_str()).unwrap_or_default().to_owned(),
         };
         Ok(Profile { stored, files, map })
     }

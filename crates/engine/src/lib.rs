@@ -632,7 +632,7 @@ impl Engine {
                 return Err(EngineError::Dissolved(ars.into()));
             }
             let central = ars == catalog.central_ars(service.service.program);
-            // A project manager may set an assistant up for a municipality outside ZV DIKOM.
+            // A project manager may set an assistant up for a municipality outside the association.
             let added = service.service.program == Program::Formularserver
                 && req.principal.manages()
                 && applies(
@@ -667,7 +667,7 @@ impl Engine {
     }
 
     /// Starts the rollout of a service for every administration it applies to (and its central
-    /// rollout first: the Land's, or ZV DIKOM's model for an assistant); existing rollouts are
+    /// rollout first: the Land's, or the association's model for an assistant); existing rollouts are
     /// left alone, so repeating it changes nothing.
     pub async fn start_service(
         &self,
@@ -841,7 +841,7 @@ impl Engine {
         Ok(report)
     }
 
-    /// After a change to a service's central rollout (the Land's, or ZV DIKOM's model), records
+    /// After a change to a service's central rollout (the Land's, or the association's model), records
     /// each of its steps that became done (or was reopened) in every other rollout of the
     /// service, so each history stays complete on its own and the gates (`land:` steps) open.
     async fn propagate_land_steps(

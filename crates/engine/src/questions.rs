@@ -1,5 +1,5 @@
 //! Questions on a step (Rückfragen): a thread on one step of a rollout, addressed to the
-//! administration, the Land, ZV DIKOM or the project team; answers; resolved or open; read
+//! administration, the Land, the association or the project team; answers; resolved or open; read
 //! marks. Every message and every read mark is an event (actor, time) in the rollout's
 //! question stream `questions-<serviceKey>:<ARS>`, apart from the rollout's own stream, so a
 //! question never changes the rollout's version and whoever may read the rollout may read its
@@ -39,7 +39,7 @@ pub enum Party {
     Administration,
     /// The Land's project managers.
     Land,
-    /// ZV DIKOM (association staff).
+    /// The association (association staff).
     Association,
     /// The programme's project team (admins).
     ProjectTeam,

@@ -37,7 +37,7 @@ pub enum TokenRole {
     Automation,
     /// Reads everything, changes nothing.
     Auditor,
-    /// ZV DIKOM's staff: the form server's rollouts of its members and its model rollouts; not
+    /// the association's staff: the form server's rollouts of its members and its model rollouts; not
     /// the members' EfA rollouts.
     AssociationStaff,
 }

@@ -1,7 +1,7 @@
 //! `serve --demo`: a living system at once — three EfA services rolled out to every
 //! administration they apply to (one on the federal variant, the rest with FIT-Connect or
 //! OSCI/XTA), advanced by several people and an automation token, some blocked, some overdue;
-//! and a form-server assistant: ZV DIKOM's model, released, and its members' set-up.
+//! and a form-server assistant: the association's model, released, and its members' set-up.
 
 use serde_json::json;
 use store::{Actor, ActorKind, Timestamp};
@@ -120,7 +120,7 @@ async fn with_contacts(
     Ok(out)
 }
 
-/// The ministry responsible for a service in Brandenburg (demo data: an assumption per service).
+/// The ministry responsible for a service in the Land (demo data: an assumption per service).
 fn ministry(service: &str) -> &'static str {
     match service {
         "wohngeld" | "kfz_zulassung" => "MIL",
@@ -136,7 +136,7 @@ pub const DEMO_DAYS: f64 = 180.0;
 struct Cast {
     pm: engine::Invocation,
     pm2: engine::Invocation,
-    /// ZV DIKOM's staff: the form server's model and its set-up for the members.
+    /// the association's staff: the form server's model and its set-up for the members.
     zv: engine::Invocation,
     staff: [engine::Invocation; 3],
     bot: engine::Invocation,
@@ -156,7 +156,7 @@ enum Turn {
         n: usize,
         ars: String,
     },
-    /// ZV DIKOM starts the assistant and builds the model.
+    /// The association starts the assistant and builds the model.
     AssistantModel,
     /// The model is tested and released.
     AssistantRelease,
@@ -200,7 +200,11 @@ pub async fn generate(engine: &engine::Engine, clock: &crate::serve::ShiftableCl
     let cast = Cast {
         pm: person("person:pm-land", "Petra Projekt (Land)", vec![Role::ProjectManager]),
         pm2: person("person:pm-land-2", "Lars Landmann (Land)", vec![Role::ProjectManager]),
-        zv: person("person:zv-dikom", "Dana Dikom (ZV DIKOM)", vec![Role::AssociationStaff]),
+        zv: person(
+            "person:zv-dikom",
+            &format!("Dana Dikom ({})", engine.profile().association_short_name()),
+            vec![Role::AssociationStaff],
+        ),
         staff: [
             person("person:staff-1", "Anna Amt", vec![Role::AuthorityStaff]),
             person("person:staff-2", "Bernd Bürgeramt", vec![Role::AuthorityStaff]),
@@ -320,7 +324,7 @@ pub async fn generate(engine: &engine::Engine, clock: &crate::serve::ShiftableCl
 
 /// Questions on steps (Rückfragen): one answered and resolved, one answered and not yet read
 /// by the asker, one to the Land still open, one from the Land to an administration, one to
-/// ZV DIKOM on a member's assistant.
+/// The association on a member's assistant.
 async fn questions(
     engine: &engine::Engine,
     cast: &Cast,
@@ -551,7 +555,7 @@ async fn authority_turn(
 }
 
 /// Up to `steps` of the rollout of `service` at `ars`, in order, each by whom the definition
-/// names: ZV DIKOM's steps by its staff, the municipality's by its staff, a four-eyes
+/// names: the association's steps by its staff, the municipality's by its staff, a four-eyes
 /// confirmation by a second person.
 async fn advance(
     engine: &engine::Engine,

@@ -13,8 +13,8 @@ use store_sled::{SledConfig, SledStore};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// efa-rollout: the event-sourced rollout of online services (OZG, EfA) to Brandenburg's
-/// municipal administrations.
+/// efa-rollout: the event-sourced rollout of online services (OZG, EfA) to a Land's municipal
+/// administrations (one Land's profile is bundled; `rollout init --profile`).
 #[derive(Parser, Debug)]
 #[command(name = "rollout", version)]
 struct Cli {
@@ -31,7 +31,7 @@ enum Command {
     /// graphql-transport-ws), the dashboard at /, /graphiql, /healthz, /readyz, /metrics, the
     /// programme report (/reports/programme.xlsx, .csv, .html) and every list as XLSX
     /// (/exports/rollouts.xlsx, events.xlsx, tasks.xlsx), with the bearer token. An empty
-    /// store is initialised with the bundled workflow definitions and the Brandenburg catalogue,
+    /// store is initialised with the bundled workflow definitions and the Land profile's catalogue (--profile),
     /// and an admin token is written to DIR/admin.token (mode 0600); its path is printed, never
     /// the token. With --store and no --data-dir nothing is written locally: the token is printed
     /// once on stdout and the read-model checkpoint is kept in the database.
@@ -44,7 +44,7 @@ enum Command {
         /// On an empty store, also generate a demo history: three EfA services rolled out to
         /// every administration they apply to (one on the federal variant, FIT-Connect and
         /// OSCI/XTA routes), progressed by several people and an automation token, some blocked
-        /// and some overdue; and a form-server assistant, ZV DIKOM's model released and set up
+        /// and some overdue; and a form-server assistant, the association's model released and set up
         /// for its members.
         #[arg(long, env = "ROLLOUT_DEMO")]
         demo: bool,

@@ -474,7 +474,7 @@ fn decide_command(
 ) -> Result<Vec<RolloutEvent>, Rejection> {
     let r = match (state, command) {
         (None, Command::Start { service_key, ars, definition, facts, land_steps_done }) => {
-            // ZV DIKOM starts the rollouts of the definitions its staff works in.
+            // The association starts the rollouts of the definitions its staff works in.
             let association = cx.principal.roles.contains(&Role::AssociationStaff)
                 && definition.steps.iter().any(|s| s.roles.contains(&Role::AssociationStaff));
             if !cx.principal.manages() && !association {

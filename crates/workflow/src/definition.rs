@@ -41,7 +41,7 @@ impl Scope {
 pub enum Role {
     ProjectManager,
     AuthorityStaff,
-    /// ZV DIKOM's staff: the form server's model assistants and their set-up for members.
+    /// the association's staff: the form server's model assistants and their set-up for members.
     AssociationStaff,
 }
 

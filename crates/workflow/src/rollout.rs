@@ -517,7 +517,7 @@ impl Rollout {
     }
 
     /// What `step` waited for and is satisfied now: its dependencies (step ids) and its
-    /// central steps (`land:<id>`: the Land's steps, or ZV DIKOM's model release).
+    /// central steps (`land:<id>`: the Land's steps, or the association's model release).
     pub fn ready_because(&self, step: usize) -> Vec<String> {
         let def = &self.definition.steps[step];
         let mut out: Vec<String> = def

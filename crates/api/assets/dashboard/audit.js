@@ -4,7 +4,7 @@ import { $, el, select } from "./dom.js";
 import { EVENT, fmtTime } from "./words.js";
 import { gql } from "./api.js";
 import { data, serviceName, byPlace } from "./data.js";
-import { viewSeq, setMain } from "./routing.js";
+import { viewSeq, setMain, registerView } from "./routing.js";
 import { download, queryOf } from "./download.js";
 
 const audit = { filter: {}, after: null, rows: [] };
@@ -134,3 +134,5 @@ async function exportCsv() {
     button.disabled = false;
   }
 }
+
+registerView("audit", (v, fresh) => fresh && showAudit(v.params));

@@ -4,7 +4,7 @@ import { $, el } from "./dom.js";
 import { STATUS, KIND, fmtDate, fmtTime } from "./words.js";
 import { gql } from "./api.js";
 import { data, serviceName, phaseTitle } from "./data.js";
-import { setMain, viewSeq } from "./routing.js";
+import { setMain, viewSeq, registerView } from "./routing.js";
 
 export function showAuthority(ars) {
   const a = data.authorities.get(ars);
@@ -86,3 +86,5 @@ function personForm(ars, p, mutation, row) {
   row.after(el("tr", { id: "person-form-row" }, el("td", { colspan: 6 }, form)));
   form.querySelector("input, textarea").focus();
 }
+
+registerView("authority", (v) => showAuthority(v.arg));

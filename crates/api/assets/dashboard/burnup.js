@@ -4,7 +4,7 @@ import { $, el, svg, select } from "./dom.js";
 import { fmtDate } from "./words.js";
 import { gql } from "./api.js";
 import { data, manager, serviceName, phaseTitle, phaseColour, PROGRAMS, inProgram } from "./data.js";
-import { viewSeq, setMain } from "./routing.js";
+import { viewSeq, setMain, registerView } from "./routing.js";
 
 export async function showBurnup() {
   if (!manager()) {
@@ -92,3 +92,5 @@ function drawBurnup() {
   box.append(chart, el("details", { class: "table" }, el("summary", { text: "Werte als Tabelle" }), table));
   $("state").textContent = `${rows.length} Wochen, heute ${last.counts.live} in Betrieb.`;
 }
+
+registerView("burnup", (v, fresh) => fresh && showBurnup());

@@ -1,9 +1,12 @@
 // What is loaded once after sign-in and kept current by the live feed.
 
 import { gql, allPages } from "./api.js";
+import { PARTY, ROLE } from "./words.js";
 
 export const data = {
   me: null,
+  land: "",               // the Land's name (its profile)
+  mapAttribution: "",     // the map layers' source and licence
   rollouts: new Map(),     // id -> { id status phase serviceKey ars stepsDone stepsApplicable blockedReason }
   authorities: new Map(),  // ars -> { ars name kind landkreis }
   services: new Map(),     // key -> { key name }
@@ -16,10 +19,16 @@ export const writer = () => data.me && data.me.role !== "auditor";
 
 export async function loadAll() {
   const [me, defs] = await Promise.all([
-    gql("{ me { id name role authorities services } }"),
+    gql("{ me { id name role authorities services } profile { name associationName mapAttribution } }"),
     gql("{ definitions { id version title phases { id title steps { id title roles evidence { id label type required values labels pattern maxLength } skippable fourEyes } } } }"),
   ]);
   data.me = me.me;
+  // The Land's and the association's names come from the Land's profile.
+  data.land = me.profile.name;
+  data.mapAttribution = me.profile.mapAttribution;
+  if (me.profile.associationName) ROLE["association-staff"] = me.profile.associationName;
+  PARTY.ASSOCIATION = me.profile.associationName || "der Verband";
+  PROGRAMS[1][1] = "Formularserver (" + (me.profile.associationName || "Verband") + ")";
   data.definitions = defs.definitions;
   data.phases.clear();
   for (const d of data.definitions) {
@@ -42,7 +51,7 @@ export const byPlace = (x, y) => x.replace(KIND_PREFIX, "").localeCompare(y.repl
 export const authorityName = (ars) => (data.authorities.get(ars) || { name: ars }).name;
 export const serviceName = (key) => (data.services.get(key) || { name: key }).name;
 // The programme switch of the overview, map and burn-up: EfA, the form server, or both ("").
-export const PROGRAMS = [["EFA", "EfA-Dienste"], ["FORMULARSERVER", "Formularserver (ZV DIKOM)"]];
+export const PROGRAMS = [["EFA", "EfA-Dienste"], ["FORMULARSERVER", "Formularserver"]];
 export const inProgram = (key, program) => !program || (data.services.get(key) || { program: "EFA" }).program === program;
 export const kreisOf = (a) => a.landkreis ? a.landkreis : { ars: a.ars, name: a.name };
 export const phaseTitle = (id) => (data.phases.get(id) || { title: id }).title;

@@ -5,7 +5,8 @@
 import { $, el } from "./dom.js";
 import { ROLE, fmtTime } from "./words.js";
 import { gql } from "./api.js";
-import { viewSeq, setMain } from "./routing.js";
+import { data } from "./data.js";
+import { viewSeq, setMain, registerView } from "./routing.js";
 
 const DEFINITION_FIELDS = `id version title description scope landDefinition contentHash source bundled
   publishedAt publishedBy { name } reason usedBy { key name }
@@ -167,3 +168,6 @@ function publishForm() {
   return el("section", { "aria-labelledby": "h-publish" }, el("h3", { id: "h-publish", text: "Neue Version veröffentlichen" }),
     el("p", { class: "hint", text: "Der Text wird wie von „rollout workflow check“ geprüft; bei einem Problem wird nichts gespeichert. Ein geänderter Text braucht eine neue Versionsnummer." }), form);
 }
+
+registerView("definitions", (v, fresh) => fresh && showDefinitions(data.me));
+registerView("definition", (v, fresh) => fresh && showDefinition(v.arg, data.me, v.params));

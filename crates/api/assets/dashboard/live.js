@@ -3,9 +3,14 @@
 import { gql, getToken } from "./api.js";
 import { data, ROLLOUT_FIELDS } from "./data.js";
 import { currentView, refreshView } from "./routing.js";
-import { rolloutChanged } from "./rollout.js";
-import { questionsChanged } from "./questions.js";
-import { loadTasks } from "./tasks.js";
+
+// What views want to hear of (they register; this module imports no view).
+const listeners = { rollout: [], questions: [] };
+
+// `fn(rolloutId)` runs when the rollout shown changed (`rollout`) or its questions did (`questions`).
+export function onLive(kind, fn) {
+  listeners[kind].push(fn);
+}
 
 let socket = null;
 let refreshTimer = null;
@@ -35,8 +40,8 @@ export function followLive() {
     const stream = msg.payload.data.events.streamId;
     if (stream.startsWith("questions-")) {
       const id = stream.slice("questions-".length);
-      questionsChanged(id);
-      if (currentView().name === "tasks") loadTasks();
+      for (const fn of listeners.questions) fn(id);
+      if (currentView().name === "tasks") refreshView(currentView(), false);
       return;
     }
     if (!stream.startsWith("rollout-")) return;
@@ -56,9 +61,8 @@ async function refreshChanged() {
     if (d.rollout) data.rollouts.set(id, d.rollout);
   }
   const view = currentView();
-  if (view.name === "rollout" && ids.includes(view.arg)) rolloutChanged(view.arg);
-  else if (["overview", "map", "authority"].includes(view.name)) refreshView(view);
-  else if (view.name === "tasks") loadTasks();
+  if (view.name === "rollout" && ids.includes(view.arg)) for (const fn of listeners.rollout) fn(view.arg);
+  else if (["overview", "map", "authority", "tasks"].includes(view.name)) refreshView(view, false);
 }
 
 // The network page's subscription (`networkChanged`): one service at a time.

@@ -5,7 +5,7 @@
 //   #/aufgaben              my tasks (a staff token's start page), with counts and questions
 //   #/bericht               the programme report (XLSX, CSV, printable A4 page)
 //   #/netzwerk?dienst=<key> the OZG network: who is how far, contacts, solutions, blockages
-//   #/karte                 map of Brandenburg, share of live rollouts
+//   #/karte                 map of the Land, share of live rollouts
 //   #/verlauf               progress over time (burn-up)
 //   #/audit                 audit log with filters and CSV export
 //   #/rollout/<id>          one rollout: steps, evidence, actions, history
@@ -21,6 +21,17 @@ import { getToken, gql, setToken } from "./api.js";
 import { data, loadAll } from "./data.js";
 import { followLive, stopLive } from "./live.js";
 import { route } from "./routing.js";
+// The views register themselves with routing.js.
+import "./overview.js";
+import "./authority.js";
+import "./rollout.js";
+import "./map.js";
+import "./burnup.js";
+import "./audit.js";
+import "./definitions.js";
+import "./tasks.js";
+import "./report.js";
+import "./network.js";
 
 async function start() {
   $("state").textContent = "lädt …";
@@ -31,6 +42,7 @@ async function start() {
     data.me = null;
     return;
   }
+  $("land").textContent = "Anbindung der Online-Dienste in " + data.land;
   $("signin").hidden = true;
   $("whoami").hidden = false;
   $("me").textContent = `Angemeldet: ${data.me.name} (${ROLE[data.me.role] || data.me.role})`;

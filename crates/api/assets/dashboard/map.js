@@ -1,9 +1,9 @@
-// The map of Brandenburg: the share of live rollouts per administration or Landkreis.
+// The map of the Land: the share of live rollouts per administration or Landkreis.
 
 import { $, el, svg, select } from "./dom.js";
 import { pct } from "./words.js";
 import { data, serviceName, PROGRAMS, inProgram } from "./data.js";
-import { viewSeq, setMain } from "./routing.js";
+import { viewSeq, setMain, registerView } from "./routing.js";
 
 const layers = {};
 async function layer(name) {
@@ -54,8 +54,8 @@ export async function showMap(params) {
   setMain("Karte: Anteil der Anbindungen, die in Betrieb sind", box,
     el("div", { class: "map-layout" },
       el("figure", { style: null },
-        svg("svg", { id: "map", class: "map", role: "group", "aria-label": "Karte von Brandenburg" }),
-        el("figcaption", { class: "attribution", text: "Verwaltungsgrenzen: © GeoBasis-DE / BKG (2025, 2016), dl-de/by-2-0 (www.govdata.de/dl-de/by-2-0); Daten verändert (Ausschnitt Brandenburg, vereinfacht, Gemeindestand 2025 nachgeführt)" })),
+        svg("svg", { id: "map", class: "map", role: "group", "aria-label": "Karte von " + data.land }),
+        el("figcaption", { class: "attribution", text: data.mapAttribution })),
       info));
   $("scale-bar").style.background = `linear-gradient(to right, ${shareColour(0)}, ${shareColour(0.5)}, ${shareColour(1)})`;
   $("m-service").addEventListener("change", updateMap);
@@ -165,3 +165,5 @@ function openArea(p) {
     location.hash = a && a.kind === "kreisfreie_stadt" ? "#/verwaltung/" + p.dataset.ars : "#/?kreis=" + p.dataset.ars;
   } else location.hash = "#/verwaltung/" + p.dataset.ars;
 }
+
+registerView("map", (v, fresh) => fresh ? showMap(v.params) : updateMap());

@@ -6,7 +6,7 @@ import { $, el, svg, select } from "./dom.js";
 import { STATUS, BLOCK_CATEGORY, BLOCK_CATEGORY_STORED, fmtDate } from "./words.js";
 import { gql } from "./api.js";
 import { data, manager, serviceName, phaseTitle, phaseColour } from "./data.js";
-import { viewSeq, setMain } from "./routing.js";
+import { viewSeq, setMain, registerView } from "./routing.js";
 import { download, queryOf } from "./download.js";
 import { followNetwork } from "./live.js";
 import { currentView } from "./routing.js";
@@ -208,3 +208,5 @@ async function drawNetworkMap(peers) {
   for (const f of gemeinden.features) if (f.properties.typ !== "kreisfreie_stadt") draw(f, false);
   if (minX < Infinity) m.setAttribute("viewBox", `${minX - 2} ${minY - 2} ${maxX - minX + 4} ${maxY - minY + 4}`);
 }
+
+registerView("network", (v, fresh) => fresh && showNetwork(v.params));

@@ -3,7 +3,7 @@
 import { $, el, select } from "./dom.js";
 import { STATUS } from "./words.js";
 import { data, serviceName, kreisOf, phaseTitle, phaseColour, PROGRAMS, inProgram, byPlace } from "./data.js";
-import { setMain } from "./routing.js";
+import { setMain, registerView } from "./routing.js";
 import { download, queryOf } from "./download.js";
 
 export function kreise() {
@@ -111,3 +111,5 @@ export function renderMatrix() {
   foot.append(el("td", { class: "total", text: `${colLive.reduce((a, b) => a + b, 0)}/${colAll.reduce((a, b) => a + b, 0)}` }));
   $("state").textContent = `${byArs.size} Verwaltungen, ${shown} Anbindungen angezeigt (von ${data.rollouts.size}).`;
 }
+
+registerView("overview", (v, fresh) => (fresh || !$("inhalt").querySelector("#matrix")) ? showOverview(v.params) : renderMatrix());

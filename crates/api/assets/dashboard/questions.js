@@ -5,6 +5,7 @@ import { $, el } from "./dom.js";
 import { fmtTime, PARTY } from "./words.js";
 import { gql } from "./api.js";
 import { data, writer } from "./data.js";
+import { onLive } from "./live.js";
 
 const QUESTIONS = `query($id: ID!) { rollout(id: $id) { questions { id stepId to open resolvedAt resolvedBy { name }
   messages { position at actor { id name } text } readBy { actor { id name } messages at } unread } } }`;
@@ -106,3 +107,5 @@ function askForm(r, focusStep) {
   });
   return form;
 }
+
+onLive("questions", questionsChanged);

@@ -3,7 +3,7 @@
 // project managers and auditors.
 
 import { $, el } from "./dom.js";
-import { setMain } from "./routing.js";
+import { setMain, registerView } from "./routing.js";
 import { getToken } from "./api.js";
 import { download, queryOf } from "./download.js";
 
@@ -49,3 +49,5 @@ async function preview() {
   const page = new DOMParser().parseFromString(text, "text/html");
   view.replaceChildren(...[...page.body.children].map((n) => document.importNode(n, true)));
 }
+
+registerView("report", (v, fresh) => fresh && showReport());

@@ -5,8 +5,9 @@ import { STATUS, STEP_STATUS, EVENT, ACTION, BLOCK_CATEGORY, fmtTime, fmtDate } 
 import { peersRow } from "./network.js";
 import { gql } from "./api.js";
 import { data, ROLLOUT_FIELDS, writer, authorityName, serviceName, phaseTitle } from "./data.js";
-import { currentView, viewSeq, setMain } from "./routing.js";
+import { currentView, viewSeq, setMain, registerView } from "./routing.js";
 import { questionsSection } from "./questions.js";
+import { onLive } from "./live.js";
 
 const ROLLOUT_QUERY = `query($id: ID!) { rollout(id: $id) { ${ROLLOUT_FIELDS} version definition
   steps { id title phase status evidence completedBy { name kind } completedAt dueAt overdue actions }
@@ -323,3 +324,7 @@ export function rolloutChanged(id) {
     $("rollout-success").textContent = "Diese Anbindung wurde soeben geändert. Die Ansicht wird aktualisiert, sobald das Formular geschlossen ist.";
   } else showRollout(id, { keepMessages: true });
 }
+
+registerView("rollout", (v) => showRollout(v.arg));
+
+onLive("rollout", rolloutChanged);

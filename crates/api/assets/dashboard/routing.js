@@ -1,17 +1,16 @@
-// Views are addressed by the URL fragment.
+// Views are addressed by the URL fragment. This module owns the routing state (the current
+// view, the navigation counter) and imports no view: each view registers how it is drawn
+// (`registerView`), and main.js imports the views.
 
 import { $, el } from "./dom.js";
 import { data } from "./data.js";
-import { showOverview, renderMatrix } from "./overview.js";
-import { showAuthority } from "./authority.js";
-import { showRollout } from "./rollout.js";
-import { showMap, updateMap } from "./map.js";
-import { showBurnup } from "./burnup.js";
-import { showAudit } from "./audit.js";
-import { showDefinitions, showDefinition } from "./definitions.js";
-import { showTasks, loadTasks } from "./tasks.js";
-import { showReport } from "./report.js";
-import { showNetwork } from "./network.js";
+
+// name → draw(view, fresh): `fresh` on navigation, not on a live redraw.
+const views = new Map();
+
+export function registerView(name, draw) {
+  views.set(name, draw);
+}
 
 export function currentView() {
   const h = location.hash.replace(/^#/, "");
@@ -46,22 +45,8 @@ export function route() {
 }
 
 export function refreshView(view, fresh) {
-  const main = $("inhalt");
-  switch (view.name) {
-    case "map": return fresh ? showMap(view.params) : updateMap();
-    case "burnup": return fresh && showBurnup();
-    case "audit": return fresh && showAudit(view.params);
-    case "tasks": return fresh ? showTasks(view.params) : loadTasks();
-    case "report": return fresh && showReport();
-    case "network": return fresh && showNetwork(view.params);
-    case "rollout": return showRollout(view.arg);
-    case "authority": return showAuthority(view.arg);
-    case "definitions": return fresh && showDefinitions(data.me);
-    case "definition": return fresh && showDefinition(view.arg, data.me, view.params);
-    default:
-      if (fresh || !main.querySelector("#matrix")) return showOverview(view.params);
-      return renderMatrix();
-  }
+  const draw = views.get(view.name) || views.get("overview");
+  return draw && draw(view, fresh);
 }
 
 export function setMain(title, ...content) {

@@ -6,7 +6,7 @@ import { $, el, select } from "./dom.js";
 import { ACTION, fmtDate, PARTY } from "./words.js";
 import { gql } from "./api.js";
 import { data, manager, authorityName, serviceName, byPlace, kreisOf } from "./data.js";
-import { viewSeq, setMain } from "./routing.js";
+import { viewSeq, setMain, registerView } from "./routing.js";
 import { download, queryOf } from "./download.js";
 
 const TASKS = `query($f: TaskFilter, $a: String) { tasks(filter: $f, first: 200, after: $a) {
@@ -64,7 +64,7 @@ export async function loadTasks() {
   $("task-counts").replaceChildren(
     count("count-overdue", t.overdueCount, "überfällig", t.overdueCount ? "alert-count" : ""),
     count("count-soon", t.dueSoonCount, "in den nächsten 14 Tagen fällig"),
-    count("count-central", t.waitingForCentralCount, "warten auf das Land oder ZV DIKOM"),
+    count("count-central", t.waitingForCentralCount, "warten auf das Land oder " + PARTY.ASSOCIATION),
     count("count-unread", t.unreadQuestionCount, "ungelesene Antworten und Rückfragen"));
   $("tasks-caption").textContent = `${t.totalCount} Aufgaben${nodes.length < t.totalCount ? `, die ersten ${nodes.length} angezeigt` : ""}, nach Fälligkeit (überfällige zuerst)`;
   const body = $("task-rows");
@@ -85,7 +85,7 @@ export async function loadTasks() {
   }
 }
 
-// A dependency in words: a step's title, or the Land's / ZV DIKOM's step (`land:<id>`).
+// A dependency in words: a step's title, or the Land's / the association's step (`land:<id>`).
 function readyWord(id) {
   const steps = data.definitions.flatMap((d) => d.phases.flatMap((p) => p.steps));
   const central = id.startsWith("land:");
@@ -93,3 +93,5 @@ function readyWord(id) {
   const title = s ? s.title : id;
   return central ? `${title} (zentral)` : title;
 }
+
+registerView("tasks", (v, fresh) => fresh ? showTasks(v.params) : loadTasks());

@@ -5,7 +5,7 @@ export const STEP_STATUS = {
   waiting: "wartet", ready: "bereit", in_progress: "in Arbeit", awaiting_confirmation: "wartet auf Bestätigung",
   done: "erledigt", not_required: "nicht erforderlich", not_applicable: "entfällt",
 };
-export const ROLE = { admin: "Administration", "project-manager": "Projektleitung", "authority-staff": "Verwaltung", automation: "Automatisierung", auditor: "Prüfung", "association-staff": "ZV DIKOM" };
+export const ROLE = { admin: "Administration", "project-manager": "Projektleitung", "authority-staff": "Verwaltung", automation: "Automatisierung", auditor: "Prüfung", "association-staff": "Verband" };
 export const KIND = {
   land: "Land", landkreis: "Landkreis", kreisfreie_stadt: "kreisfreie Stadt", amt: "Amt", verbandsgemeinde: "Verbandsgemeinde",
   mitverwaltende_gemeinde: "mitverwaltende Gemeinde", amtsfreie_gemeinde: "amtsfreie Gemeinde", zweckverband: "Zweckverband",
@@ -37,7 +37,7 @@ export const ERROR = {
 export const fmtTime = (iso) => iso ? new Date(iso).toLocaleString("de-DE", { dateStyle: "medium", timeStyle: "short" }) : "";
 export const fmtDate = (iso) => iso ? new Date(iso).toLocaleDateString("de-DE", { dateStyle: "medium" }) : "";
 export const pct = (x) => (Math.round(x * 10) / 10).toLocaleString("de-DE") + " %";
-export const PARTY = { ADMINISTRATION: "die Verwaltung", LAND: "das Land", ASSOCIATION: "ZV DIKOM", PROJECT_TEAM: "das Projektteam" };
+export const PARTY = { ADMINISTRATION: "die Verwaltung", LAND: "das Land", ASSOCIATION: "der Verband", PROJECT_TEAM: "das Projektteam" };
 export const BLOCK_CATEGORY = {
   FACHVERFAHREN: "Fachverfahren / Hersteller", VERTRAG_RECHT: "Vertrag und Recht", TECHNIK: "Technik und Anbindung",
   PERSONAL: "Personal", FINANZIERUNG: "Finanzierung", LAND_BUND: "Land / Bund", SONSTIGES: "Sonstiges",

@@ -117,7 +117,7 @@ impl Authority {
 pub enum ProgramName {
     /// Reuse of an EfA online service; its central rollout is the Land's.
     Efa,
-    /// An online application assistant on the Land's form server: ZV DIKOM's model rollout,
+    /// An online application assistant on the Land's form server: the association's model rollout,
     /// then one rollout per member municipality.
     Formularserver,
 }
@@ -297,4 +297,40 @@ pub(crate) fn services_page(
         );
         ServiceConnection { total_count, edges, page_info }
     })
+}
+
+/// The Land's profile: who the central parties are and what the report is called.
+pub struct LandProfile(pub(crate) std::sync::Arc<catalog::profile::StoredProfile>);
+
+/// The Land's profile: who the central parties are and what the report is called.
+#[Object]
+impl LandProfile {
+    /// The profile's key (`brandenburg`).
+    async fn key(&self) -> &str {
+        &self.0.key
+    }
+    /// The Land's name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The Land's own key (ARS), the owner of the EfA services' central rollouts.
+    async fn land_ars(&self) -> &str {
+        &self.0.land_ars
+    }
+    /// The key of the association that owns the form server's model rollouts, if the Land has one.
+    async fn association_ars(&self) -> Option<&str> {
+        self.0.association.as_ref().map(|(ars, _)| ars.as_str())
+    }
+    /// The association's short name, if the Land has one.
+    async fn association_name(&self) -> Option<&str> {
+        self.0.association.as_ref().map(|(_, name)| name.as_str())
+    }
+    /// The programme report's title.
+    async fn report_title(&self) -> &str {
+        &self.0.report_title
+    }
+    /// The map layers' source and licence (shown under the map).
+    async fn map_attribution(&self) -> &str {
+        &self.0.map_attribution
+    }
 }

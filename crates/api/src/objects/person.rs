@@ -150,7 +150,7 @@ impl ActorInfo {
                 let engine = &state(ctx).engine;
                 match engine.persons().get(id) {
                     Some(p) if p.erased.is_some() => ERASED_TEXT.into(),
-                    // Who acted on a rollout the caller reads (ZV DIKOM's staff on a member's
+                    // Who acted on a rollout the caller reads (the association's staff on a member's
                     // form-server rollout): the name, never the contact details.
                     Some(p) if caller(ctx)?.may_see_actor_of(&p.ars) => {
                         match engine.person_details(id).await.map_err(engine_error)? {

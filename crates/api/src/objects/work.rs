@@ -27,7 +27,7 @@ pub enum QuestionParty {
     Administration,
     /// The Land (project-manager tokens).
     Land,
-    /// ZV DIKOM (association-staff tokens).
+    /// The association (association-staff tokens).
     Association,
     /// The programme's project team (admin tokens).
     ProjectTeam,
@@ -134,7 +134,7 @@ impl Task {
         self.0.overdue
     }
     /// What it waited for and is done now: its dependencies (step ids) and central steps
-    /// (`land:<stepId>`: the Land's steps or ZV DIKOM's model release).
+    /// (`land:<stepId>`: the Land's steps or the association's model release).
     async fn ready_because(&self) -> &[String] {
         &self.0.ready_because
     }
@@ -175,7 +175,7 @@ pub struct TaskConnection {
     overdue_count: u64,
     /// Steps due within the next 14 days, not yet overdue.
     due_soon_count: u64,
-    /// Steps the token could work on that wait only for the Land's steps or ZV DIKOM's model
+    /// Steps the token could work on that wait only for the Land's steps or the association's model
     /// release.
     waiting_for_central_count: u64,
     /// Messages the token has not read in the questions of these rollouts.
@@ -299,7 +299,7 @@ impl WorkQuery {
     /// would accept `startStep`, `completeStep` or `confirmStep` from it now (as `Step.actions`
     /// says; reopening is no task), across services and programmes, and the open questions
     /// addressed to its party (staff: their administration; project managers: the Land;
-    /// association staff: ZV DIKOM; admins: the project team). Ordered by due date, overdue
+    /// association staff: the association; admins: the project team). Ordered by due date, overdue
     /// first, undated last. A project manager narrows it with `ars` or `landkreisArs`.
     async fn tasks(
         &self,
