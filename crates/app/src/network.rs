@@ -149,3 +149,66 @@ pub async fn peers(
     peers.sort_by(|a, b| order(a).partial_cmp(&order(b)).unwrap_or(std::cmp::Ordering::Equal));
     Ok(peers)
 }
+
+/// How blocked rollouts are grouped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grouping {
+    Category,
+    Vendor,
+}
+
+/// A group of blocked rollouts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockedGroup {
+    /// The category (stored name) or vendor; empty when not recorded.
+    pub key: String,
+    /// `<serviceKey>:<ARS>` of each.
+    pub rollout_ids: Vec<String>,
+    /// Distinct administrations.
+    pub authorities: u64,
+}
+
+/// Blocked rollouts grouped by category or vendor, largest group first — for callers who read
+/// across administrations (empty for others).
+pub fn blockage_groups(projector: &Projector, c: &Caller, by: Grouping) -> Vec<BlockedGroup> {
+    if !c.is_manager() {
+        return Vec::new();
+    }
+    let mut groups: std::collections::BTreeMap<String, (Vec<String>, std::collections::BTreeSet<String>)> =
+        Default::default();
+    projector.read(|m| {
+        for (_, id) in m.blocked() {
+            let Some(r) = m.rollout(id) else { continue };
+            let key = match by {
+                Grouping::Category => r.block.category.clone(),
+                Grouping::Vendor => r.block.vendor.clone(),
+            }
+            .unwrap_or_default();
+            let g = groups.entry(key).or_default();
+            g.0.push(id.to_owned());
+            g.1.insert(r.ars.clone());
+        }
+    });
+    let mut out: Vec<BlockedGroup> = groups
+        .into_iter()
+        .map(|(key, (rollout_ids, arss))| BlockedGroup { key, rollout_ids, authorities: arss.len() as u64 })
+        .collect();
+    out.sort_by(|a, b| b.rollout_ids.len().cmp(&a.rollout_ids.len()).then(a.key.cmp(&b.key)));
+    out
+}
+
+/// The rollouts blocked now in `group` ((service key, ARS)), for an escalation by a caller who
+/// may escalate (none for others).
+pub fn blocked_in_group(projector: &Projector, c: &Caller, group: &engine::escalation::BlockageGroup) -> Vec<(String, String)> {
+    if !c.may_escalate_blockages() {
+        return Vec::new();
+    }
+    projector.read(|m| {
+        m.blocked()
+            .filter_map(|(_, id)| m.rollout(id))
+            .filter(|r| group.category.is_none() || r.block.category == group.category)
+            .filter(|r| group.vendor.is_none() || r.block.vendor == group.vendor)
+            .map(|r| (r.service_key.clone(), r.ars.clone()))
+            .collect()
+    })
+}

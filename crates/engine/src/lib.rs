@@ -4,6 +4,7 @@
 //! and the Land-level policy that records Land steps in the administrations' rollouts.
 
 mod cache;
+pub mod escalation;
 pub mod deadlines;
 pub mod definitions;
 pub mod limits;

@@ -322,32 +322,20 @@ impl BlockageQuery {
         ctx: &Context<'_>,
         group_by: BlockageGrouping,
     ) -> async_graphql::Result<Vec<BlockageGroup>> {
-        crate::state::manager(ctx, "blockages across administrations")?;
-        let mut groups: std::collections::BTreeMap<String, (Vec<ID>, std::collections::BTreeSet<String>)> =
-            Default::default();
-        state(ctx).projector.read(|m| {
-            for (_, id) in m.blocked() {
-                let Some(r) = m.rollout(id) else { continue };
-                let key = match group_by {
-                    BlockageGrouping::Category => r.block.category.clone(),
-                    BlockageGrouping::Vendor => r.block.vendor.clone(),
-                }
-                .unwrap_or_default();
-                let g = groups.entry(key).or_default();
-                g.0.push(ID(id.to_owned()));
-                g.1.insert(r.ars.clone());
-            }
-        });
-        let mut out: Vec<BlockageGroup> = groups
+        let c = crate::state::manager(ctx, "blockages across administrations")?;
+        let by = match group_by {
+            BlockageGrouping::Category => app::network::Grouping::Category,
+            BlockageGrouping::Vendor => app::network::Grouping::Vendor,
+        };
+        let out = app::network::blockage_groups(&state(ctx).projector, c, by)
             .into_iter()
-            .map(|(key, (ids, arss))| BlockageGroup {
-                key,
-                count: ids.len() as u64,
-                authorities: arss.len() as u64,
-                rollout_ids: ids,
+            .map(|g| BlockageGroup {
+                key: g.key,
+                count: g.rollout_ids.len() as u64,
+                authorities: g.authorities,
+                rollout_ids: g.rollout_ids.into_iter().map(ID).collect(),
             })
             .collect();
-        out.sort_by(|a, b| b.count.cmp(&a.count).then(a.key.cmp(&b.key)));
         Ok(out)
     }
 }
@@ -390,30 +378,19 @@ impl BlockageMutation {
         if input.category.is_none() && input.vendor.is_none() {
             return Err(coded("BAD_USER_INPUT", "name the group: `category`, `vendor` or both"));
         }
-        let category = input.category.map(|k| k.stored().to_owned());
-        let targets: Vec<(String, String)> = state(ctx).projector.read(|m| {
-            m.blocked()
-                .filter_map(|(_, id)| m.rollout(id))
-                .filter(|r| category.is_none() || r.block.category == category)
-                .filter(|r| input.vendor.is_none() || r.block.vendor == input.vendor)
-                .map(|r| (r.service_key.clone(), r.ars.clone()))
-                .collect()
-        });
-        let mut ids = Vec::new();
-        for (service, ars) in targets {
-            let command = workflow::Command::Escalate {
-                reason: input.reason.clone(),
-                category: category.clone(),
-                vendor: input.vendor.clone(),
-            };
-            state(ctx)
-                .engine
-                .execute(&service, &ars, command, &invocation(ctx, c))
-                .await
-                .map_err(engine_error)?;
-            ids.push(ID(format!("{service}:{ars}")));
-        }
+        let group = engine::escalation::BlockageGroup {
+            category: input.category.map(|k| k.stored().to_owned()),
+            vendor: input.vendor.clone(),
+        };
+        let s = state(ctx);
+        let targets = app::network::blocked_in_group(&s.projector, c, &group);
+        let escalated = s
+            .engine
+            .escalate_blockages(&targets, &group, &input.reason, &invocation(ctx, c))
+            .await
+            .map_err(engine_error)?;
         remember_head(ctx).await;
+        let ids = escalated.into_iter().map(|(service, ars)| ID(format!("{service}:{ars}"))).collect();
         Ok(EscalationPayload { rollout_ids: ids })
     }
 }
