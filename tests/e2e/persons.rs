@@ -359,7 +359,7 @@ fn old_store(dir: &Path) {
             roles: vec![workflow::definition::Role::AuthorityStaff],
             admin: true,
         });
-        let data = catalog::parse_dataset(&catalog::parse::bundled_files()).expect("data");
+        let data = catalog::parse_dataset(&catalog::profile::bundled_files()).expect("data");
         engine.import_catalog(&data, &anna, |_, _| {}).await.expect("catalogue");
         let text_contacts = catalog::DefinitionRef::new("efa-onboarding", 3);
         engine.start_rollout("wohngeld", ARS, Some(&text_contacts), &anna).await.expect("start");

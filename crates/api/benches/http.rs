@@ -393,7 +393,7 @@ fn main() {
         let registry = Arc::new(engine::definitions::bundled().expect("bundled"));
         let engine = Arc::new(engine::Engine::open(store.clone(), registry.clone()).await.expect("engine"));
         let admin = engine::Invocation::system();
-        let data = catalog::parse_dataset(&catalog::parse::bundled_files()).expect("data");
+        let data = catalog::parse_dataset(&catalog::profile::bundled_files()).expect("data");
         engine.import_catalog(&data, &admin, |_, _| {}).await.expect("import");
         // Rollouts for every municipal EfA service (the form server's assistants run another
         // definition), at the administrations each applies to.

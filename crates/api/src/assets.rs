@@ -135,26 +135,6 @@ pub(crate) async fn asset(axum::extract::Path(path): axum::extract::Path<String>
     }
 }
 
-/// The dashboard's map layers (`/geo/<name>.geojson`): boundaries from the Land's profile
-/// (the bundled one's: BKG VG250, dl-de/by-2-0; see data/SOURCES.md).
-pub(crate) async fn geo(
-    axum::extract::State(state): axum::extract::State<crate::server::AppState>,
-    axum::extract::Path(layer): axum::extract::Path<String>,
-) -> Response {
-    let name = layer.strip_suffix(".geojson").unwrap_or_default();
-    let Some((_, body)) = state.api.map.iter().find(|(n, _)| n == name) else {
-        return (StatusCode::NOT_FOUND, "no such map layer\n").into_response();
-    };
-    (
-        [
-            (axum::http::header::CONTENT_TYPE, "application/geo+json"),
-            (axum::http::header::CACHE_CONTROL, "public, max-age=86400"),
-        ],
-        body.clone(),
-    )
-        .into_response()
-}
-
 #[cfg(test)]
 mod tests {
     /// Every module of the dashboard is served (a new file must be added to `ASSETS`).

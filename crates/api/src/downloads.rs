@@ -20,7 +20,7 @@ use app::Caller;
 use crate::limits::{DOWNLOAD_PAGE, DOWNLOAD_ROWS_MAX};
 use app::report::{Cell, ReportInput};
 use crate::sheets::XlsxWriter;
-use crate::server::AppState;
+use crate::http::AppState;
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 

@@ -20,6 +20,7 @@ mod connection;
 pub mod consistency;
 pub mod documents;
 mod downloads;
+mod http;
 pub mod limits;
 pub mod listener;
 pub mod metrics;

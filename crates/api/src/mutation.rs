@@ -5,13 +5,15 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
-use engine::{Invocation, Outcome, TokenRole, TokenSpec};
+use engine::{Outcome, TokenRole, TokenSpec};
 use workflow::decide::Command;
 
 use app::Caller;
 use crate::objects::event::Event;
 use crate::objects::person::Person;
 use crate::objects::rollout::Rollout;
+pub(crate) use crate::objects::rollout::BlockCategory;
+pub(crate) use crate::state::{invocation, person_id, remember_head};
 use crate::state::{caller, check_scope, coded, engine_error, split_id, state, writer};
 
 /// What every command on an existing rollout may carry: the version the caller saw, and a key
@@ -35,14 +37,6 @@ pub struct RolloutPayload {
     events: Vec<Event>,
 }
 
-/// After a change whose events are not in its answer: the caller's next operation waits for the
-/// log's head as it is now, which includes them.
-pub(crate) async fn remember_head(ctx: &Context<'_>) {
-    let s = state(ctx);
-    if let (Ok(c), Ok(head)) = (caller(ctx), s.engine.store().head().await) {
-        s.written.record(c.token_id, head.position);
-    }
-}
 
 /// The mutation's answer; the caller's next operation sees its events in the read models too.
 fn payload(ctx: &Context<'_>, outcome: Outcome) -> RolloutPayload {
@@ -116,53 +110,6 @@ pub struct RolloutCommandInput {
     guard: Guard,
 }
 
-/// What a blockage is about.
-#[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum BlockCategory {
-    /// Fachverfahren / Hersteller (the back-office system or its vendor).
-    Fachverfahren,
-    /// Vertrag und Recht.
-    VertragRecht,
-    /// Technik und Anbindung.
-    Technik,
-    /// Personal.
-    Personal,
-    /// Finanzierung.
-    Finanzierung,
-    /// Land / Bund.
-    LandBund,
-    /// Sonstiges.
-    Sonstiges,
-}
-
-impl BlockCategory {
-    /// The stored name (`workflow::events::BLOCK_CATEGORIES`).
-    pub(crate) fn stored(self) -> &'static str {
-        match self {
-            BlockCategory::Fachverfahren => "fachverfahren",
-            BlockCategory::VertragRecht => "vertrag_recht",
-            BlockCategory::Technik => "technik",
-            BlockCategory::Personal => "personal",
-            BlockCategory::Finanzierung => "finanzierung",
-            BlockCategory::LandBund => "land_bund",
-            BlockCategory::Sonstiges => "sonstiges",
-        }
-    }
-
-    pub(crate) fn of(stored: &str) -> Option<BlockCategory> {
-        [
-            BlockCategory::Fachverfahren,
-            BlockCategory::VertragRecht,
-            BlockCategory::Technik,
-            BlockCategory::Personal,
-            BlockCategory::Finanzierung,
-            BlockCategory::LandBund,
-            BlockCategory::Sonstiges,
-        ]
-        .into_iter()
-        .find(|c| c.stored() == stored)
-    }
-}
 
 /// Assign a rollout to someone (or nobody).
 #[derive(InputObject)]
@@ -301,14 +248,6 @@ pub struct IssuedToken {
 #[derive(Default, Debug)]
 pub struct RolloutMutation;
 
-/// The engine invocation of a request: the caller's principal, the request id as correlation.
-pub(crate) fn invocation(ctx: &Context<'_>, c: &Caller) -> Invocation {
-    let mut r = Invocation::new(c.domain());
-    if let Some(id) = ctx.data_opt::<crate::RequestId>() {
-        r.correlation_id = id.0;
-    }
-    r
-}
 
 /// Runs one engine command on a rollout for the caller, with its expected version and
 /// idempotency key (scoped to the caller, the mutation and the rollout).
@@ -658,11 +597,6 @@ impl PersonMutation {
 #[derive(Default, Debug)]
 pub struct PersonMutation;
 
-/// A person id argument.
-pub(crate) fn person_id(id: &ID) -> async_graphql::Result<uuid::Uuid> {
-    uuid::Uuid::try_parse(id)
-        .map_err(|_| coded("BAD_USER_INPUT", format!("`{}` is not a person id", id.as_str())))
-}
 
 /// The caller, when it is an admin token.
 fn admin<'a>(ctx: &'a Context<'_>, what: &str) -> async_graphql::Result<&'a Caller> {

@@ -139,7 +139,7 @@ impl Extension for PerRequest {
             seen.validated = true;
             seen.kind
         };
-        if let Some(executed) = ctx.data_opt::<crate::server::Executed>() {
+        if let Some(executed) = ctx.data_opt::<Executed>() {
             executed.0.store(true, std::sync::atomic::Ordering::Relaxed);
         }
         if kind == Some(OperationType::Mutation) {
@@ -324,6 +324,11 @@ impl<'a> Depths<'a> {
         deepest
     }
 }
+
+/// Whether execution began (set by the operations extension): an answer with errors and no
+/// execution is a request error (the document or its variables were refused).
+#[derive(Clone, Default)]
+pub(crate) struct Executed(pub(crate) std::sync::Arc<std::sync::atomic::AtomicBool>);
 
 #[cfg(test)]
 mod tests {

@@ -19,23 +19,11 @@ use crate::limits::{
     BODY_BYTES_MAX, BODY_DRAIN_MAX, BODY_READ_TIMEOUT, COMPLEXITY_MAX, QUERY_TIME_MAX, READY_LAG_MAX,
     RESPONSE_BYTES_MAX, WS_MESSAGE_BYTES_MAX,
 };
-use crate::metrics::{Metrics, StoreStats};
+use crate::metrics::StoreStats;
 use crate::schema::ApiSchema;
 use crate::RequestId;
 
-#[derive(Clone)]
-pub(crate) struct AppState {
-    pub(crate) schema: ApiSchema,
-    pub(crate) tokens: Arc<TokenRegistry>,
-    metrics: Arc<Metrics>,
-    store_stats: StoreStats,
-    pub(crate) projector: Arc<projections::Projector>,
-    open: Arc<crate::state::Open>,
-    engine: Arc<engine::Engine>,
-    store: Arc<dyn store::EventStore>,
-    documents: Arc<crate::documents::Documents>,
-    pub(crate) api: crate::ApiState,
-}
+pub(crate) use crate::http::{AppState, Executed};
 
 /// The router for `schema`, built from `api` (whose metrics and subscriptions `/metrics`
 /// shows). `store_stats` reports the store's writer counters.
@@ -64,7 +52,7 @@ pub fn router(
         .route("/assets/{*path}", get(crate::assets::asset))
         .route("/graphiql", get(crate::assets::explorer))
         .route("/graphiql/{file}", get(crate::assets::explorer_asset))
-        .route("/geo/{layer}", get(crate::assets::geo))
+        .route("/geo/{layer}", get(geo))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -84,6 +72,26 @@ pub fn router(
         // `/graphql` bounds its body itself (`read_body`); every other route takes none.
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(state)
+}
+
+/// The dashboard's map layers (`/geo/<name>.geojson`): boundaries from the Land's profile
+/// (the bundled one's: BKG VG250, dl-de/by-2-0; see data/SOURCES.md).
+pub(crate) async fn geo(
+    State(state): State<AppState>,
+    axum::extract::Path(layer): axum::extract::Path<String>,
+) -> Response {
+    let name = layer.strip_suffix(".geojson").unwrap_or_default();
+    let Some((_, body)) = state.api.map.iter().find(|(n, _)| n == name) else {
+        return (StatusCode::NOT_FOUND, "no such map layer\n").into_response();
+    };
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "application/geo+json"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        body.clone(),
+    )
+        .into_response()
 }
 
 /// Ready while the store can write and the read models have caught up with the log as it was
@@ -495,10 +503,6 @@ fn operation_type(
     (ty, request)
 }
 
-/// Whether execution began (set by the operations extension): an answer with errors and no
-/// execution is a request error (the document or its variables were refused).
-#[derive(Clone, Default)]
-pub(crate) struct Executed(pub(crate) Arc<std::sync::atomic::AtomicBool>);
 
 /// Authenticates and runs `request`, answering as the client accepts.
 async fn execute(

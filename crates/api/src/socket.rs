@@ -16,7 +16,7 @@ use async_graphql::http::{WebSocketProtocols, WsMessage};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 
 use crate::limits::{WS_INIT_BYTES_MAX, WS_INIT_TIMEOUT, WS_MESSAGE_BYTES_MAX};
-use crate::server::AppState;
+use crate::http::AppState;
 use crate::RequestId;
 
 /// Close codes (graphql-ws's where it has one).

@@ -260,6 +260,30 @@ pub(crate) fn manager<'a>(ctx: &'a Context<'_>, what: &str) -> async_graphql::Re
     Ok(c)
 }
 
+/// After a change whose events are not in its answer: the caller's next operation waits for the
+/// log's head as it is now, which includes them.
+pub(crate) async fn remember_head(ctx: &Context<'_>) {
+    let s = state(ctx);
+    if let (Ok(c), Ok(head)) = (caller(ctx), s.engine.store().head().await) {
+        s.written.record(c.token_id, head.position);
+    }
+}
+
+/// The engine invocation of a request: the caller's principal, the request id as correlation.
+pub(crate) fn invocation(ctx: &Context<'_>, c: &Caller) -> engine::Invocation {
+    let mut r = engine::Invocation::new(c.domain());
+    if let Some(id) = ctx.data_opt::<crate::RequestId>() {
+        r.correlation_id = id.0;
+    }
+    r
+}
+
+/// A person id argument.
+pub(crate) fn person_id(id: &async_graphql::ID) -> async_graphql::Result<uuid::Uuid> {
+    uuid::Uuid::try_parse(id)
+        .map_err(|_| coded("BAD_USER_INPUT", format!("`{}` is not a person id", id.as_str())))
+}
+
 /// Splits `"<serviceKey>:<ars>"`.
 pub(crate) fn split_id(id: &str) -> async_graphql::Result<(&str, &str)> {
     id.split_once(':')

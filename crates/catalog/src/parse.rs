@@ -10,12 +10,6 @@ use crate::model::{
     Service,
 };
 
-/// The files of the default profile (`profile::DEFAULT`), compiled into the binary, so that
-/// an empty store can be initialised without any files at hand.
-pub fn bundled_files() -> Files {
-    crate::profile::Profile::bundled(crate::profile::DEFAULT).map(|p| p.files).unwrap_or_default()
-}
-
 /// A problem in a data file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RowError {

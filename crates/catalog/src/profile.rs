@@ -82,6 +82,12 @@ impl StoredProfile {
     }
 }
 
+/// The files of the default profile ([`DEFAULT`]), compiled into the binary, so that
+/// an empty store can be initialised without any files at hand.
+pub fn bundled_files() -> Files {
+    Profile::bundled(DEFAULT).map(|p| p.files).unwrap_or_default()
+}
+
 /// The keys of the bundled profiles.
 pub fn bundled_keys() -> Vec<&'static str> {
     BUNDLED.iter().map(|(key, _, _)| *key).collect()

@@ -133,7 +133,7 @@ fn main() {
                 .expect("engine"),
         );
         engine.publish_bundled().await.expect("definitions");
-        let data = catalog::parse_dataset(&catalog::parse::bundled_files()).expect("data");
+        let data = catalog::parse_dataset(&catalog::profile::bundled_files()).expect("data");
         engine.import_catalog(&data, &Invocation::system(), |_, _| {}).await.expect("catalogue");
         let who = staff();
         // 128 administrations the service applies to: 64 with a long history, 64 with a short.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use catalog::parse::bundled_files;
+use catalog::profile::bundled_files;
 use catalog::parse_dataset;
 
 /// The Land Brandenburg's own key (the bundled profile's).

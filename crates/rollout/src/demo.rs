@@ -196,7 +196,7 @@ const ASSISTANT: &str = "hundesteuer_anmeldung";
 
 const SERVICES: [&str; 3] = ["wohngeld", "gewerbe_anmeldung", "kfz_zulassung"];
 
-pub async fn generate(engine: &engine::Engine, clock: &crate::serve::ShiftableClock) -> Result<(), Failure> {
+pub async fn generate(engine: &engine::Engine, clock: &ShiftableClock) -> Result<(), Failure> {
     let cast = Cast {
         pm: person("person:pm-land", "Petra Projekt (Land)", vec![Role::ProjectManager]),
         pm2: person("person:pm-land-2", "Lars Landmann (Land)", vec![Role::ProjectManager]),
@@ -330,7 +330,7 @@ async fn questions(
     cast: &Cast,
     arss: &[String],
     members: &[String],
-    clock: &crate::serve::ShiftableClock,
+    clock: &ShiftableClock,
 ) -> Result<(), Failure> {
     use engine::questions::Party;
     let mut started = Vec::new();
@@ -589,3 +589,24 @@ async fn advance(
     }
     Ok(())
 }
+
+/// The store's clock: the system clock, shifted into the past while the demo history is made.
+#[derive(Debug, Default)]
+pub struct ShiftableClock {
+    offset_micros: std::sync::atomic::AtomicI64,
+}
+
+impl ShiftableClock {
+    /// Moves the clock to `days` days before now (0: now again).
+    pub fn days_ago(&self, days: f64) {
+        self.offset_micros.store(-(days * 86_400_000_000.0) as i64, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl store::Clock for ShiftableClock {
+    fn now(&self) -> store::Timestamp {
+        let now = store::Clock::now(&store::SystemClock).unix_micros();
+        store::Timestamp::from_unix_micros(now + self.offset_micros.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+

@@ -389,6 +389,7 @@ async fn open_location(location: &str, create: bool) -> Result<Arc<dyn EventStor
 }
 
 mod demo;
+mod first_start;
 mod profile;
 mod serve;
 
@@ -498,7 +499,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             };
             serve::run(&store, options).await
         }
-        Command::Init { store, profile } => profile::init(&store, &profile).await,
+        Command::Init { store, profile } => first_start::init(&store, &profile).await,
         Command::Workflow(WorkflowCommand::Check { files }) => check_workflows(&files),
         Command::Workflow(WorkflowCommand::Publish { store, file, reason }) => {
             let name = file.display().to_string();

@@ -46,29 +46,3 @@ pub fn map_layers(stored: &catalog::profile::StoredProfile, given: Option<&catal
         _ => catalog::Profile::bundled(&stored.key).map(|p| p.map).unwrap_or_default(),
     }
 }
-
-/// `rollout init --profile`: initialises an empty store for the Land of `choice` (or checks
-/// that a store already initialised is that Land's).
-pub async fn init(args: &crate::StoreArgs, choice: &str) -> Result<(), Failure> {
-    let profile = load(choice)?;
-    let dir = match args.location() {
-        crate::Location::Embedded(dir) => Some(dir),
-        crate::Location::Postgres { dir, .. } => dir,
-    };
-    let engine = crate::open_engine(args).await?;
-    let was_empty = engine.catalog().authorities.is_empty();
-    crate::serve::initialise(dir.as_deref(), &engine, None, Some(&profile)).await?;
-    let catalog = engine.catalog();
-    if was_empty {
-        println!(
-            "initialised for {} (profile `{}`): {} administrations, {} services",
-            profile.stored.name,
-            profile.stored.key,
-            catalog.authorities.len(),
-            catalog.services.len()
-        );
-    } else {
-        println!("already initialised for {} (profile `{}`); nothing changed", profile.stored.name, profile.stored.key);
-    }
-    Ok(())
-}

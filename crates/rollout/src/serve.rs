@@ -13,39 +13,11 @@ const HEALTH_EVERY: Duration = Duration::from_secs(2);
 /// restarts it, and the next start indexes the log again from its segments.
 pub const EXIT_STORE_FAILED: u8 = 75;
 
-/// A line for whoever started the server. Never `println!`: with stdout on a full disk it would
-/// panic; a line that cannot be written is dropped, and the server goes on.
-fn say(line: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_fmt(line).and_then(|()| out.write_all(b"\n")).and_then(|()| out.flush());
-}
-
-use store::{EventStore, Timestamp};
+use store::EventStore;
 use store_sled::{SledConfig, SledStore};
 
 use crate::{checkpoint_file, Failure, Location};
 use projections::CheckpointPlace;
-
-/// The store's clock: the system clock, shifted into the past while the demo history is made.
-#[derive(Debug, Default)]
-pub struct ShiftableClock {
-    offset_micros: std::sync::atomic::AtomicI64,
-}
-
-impl ShiftableClock {
-    /// Moves the clock to `days` days before now (0: now again).
-    pub fn days_ago(&self, days: f64) {
-        self.offset_micros.store(-(days * 86_400_000_000.0) as i64, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-impl store::Clock for ShiftableClock {
-    fn now(&self) -> Timestamp {
-        let now = store::Clock::now(&store::SystemClock).unix_micros();
-        Timestamp::from_unix_micros(now + self.offset_micros.load(std::sync::atomic::Ordering::Relaxed))
-    }
-}
 
 /// How often the retention policy looks for persons due for erasure.
 const RETENTION_ROUND: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -85,7 +57,7 @@ pub async fn run(args: &crate::StoreArgs, options: Options) -> Result<(), Failur
     // With the log in PostgreSQL a data directory is optional: without one, this server writes
     // nothing locally (the checkpoint is kept in the database).
     let location = args.location();
-    let clock = Arc::new(ShiftableClock::default());
+    let clock = Arc::new(crate::demo::ShiftableClock::default());
     // A data directory given with PostgreSQL still holds this server's checkpoint and admin
     // token: one process at a time, as with the embedded store (which takes the lock).
     let _lock = location.lock_local_dir()?;
@@ -139,7 +111,7 @@ pub async fn run(args: &crate::StoreArgs, options: Options) -> Result<(), Failur
     let opened_at = store.head().await?.position;
     let engine = Arc::new(engine::Engine::open(store.clone(), registry.clone()).await?);
     let follower = engine.follow_log(opened_at);
-    initialise(dir.as_deref(), &engine, demo.then_some(&*clock), chosen.as_ref()).await?;
+    crate::first_start::initialise(dir.as_deref(), &engine, demo.then_some(&*clock), chosen.as_ref()).await?;
     clock.days_ago(0.0);
     let (projector, start) = projections::Projector::start(store.clone(), registry, Some(place))
         .await
@@ -161,7 +133,7 @@ pub async fn run(args: &crate::StoreArgs, options: Options) -> Result<(), Failur
     let address = listener.local_addr().map_err(|e| Failure(e.to_string()))?;
     // Signal handlers are in place before anyone is told where to connect.
     let shutdown = shutdown_signal().map_err(|e| Failure(format!("cannot install signal handlers: {e}")))?;
-    say(format_args!("listening on http://{address}"));
+    crate::first_start::say(format_args!("listening on http://{address}"));
 
     let verifier = spawn_verification(store.clone(), state.verification.clone());
     let deadlines = engine::spawn_deadline_policy(engine.clone(), projector.clone(), engine::DEADLINE_ROUND);
@@ -233,7 +205,7 @@ pub async fn run(args: &crate::StoreArgs, options: Options) -> Result<(), Failur
     let _ = checkpoints.await;
     follower.abort();
     projector.checkpoint().await.map_err(|e| Failure(e.to_string()))?;
-    say(format_args!("stopped"));
+    crate::first_start::say(format_args!("stopped"));
     Ok(())
 }
 
@@ -310,86 +282,6 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     })
 }
 
-/// What a first start needs, each part only when missing: the Land's profile (`chosen`, or the
-/// default) and its catalogue, an admin token in DIR/admin.token (0600; without a data
-/// directory it is printed once on stdout), and (with `--demo`) the demo history. A store
-/// initialised with another profile than `chosen` is refused.
-pub(crate) async fn initialise(
-    dir: Option<&Path>,
-    engine: &engine::Engine,
-    demo: Option<&ShiftableClock>,
-    chosen: Option<&catalog::Profile>,
-) -> Result<(), Failure> {
-    let empty = engine.catalog().authorities.is_empty();
-    if let Some(p) = chosen.filter(|_| !empty) {
-        if engine.profile().key != p.stored.key {
-            return Err(Failure(format!(
-                "Dieser Speicher wurde mit dem Profil `{}` eingerichtet, nicht `{}`.",
-                engine.profile().key,
-                p.stored.key
-            )));
-        }
-    }
-    if empty {
-        // The demo history begins with the definitions and the catalogue, in the past (time
-        // never runs backwards along the log).
-        if let Some(clock) = demo {
-            clock.days_ago(crate::demo::DEMO_DAYS + 1.0);
-        }
-    }
-    // The bundled definitions the log does not have yet (all of them on an empty store).
-    engine.publish_bundled().await?;
-    if empty {
-        let system = engine::Invocation::system();
-        let default;
-        let profile = match chosen {
-            Some(p) => p,
-            None => {
-                default = crate::profile::load(catalog::profile::DEFAULT)?;
-                &default
-            }
-        };
-        let data = catalog::parse_dataset(&profile.files).map_err(|e| {
-            Failure(format!(
-                "the profile's data is invalid: {}",
-                e.first().map(|e| e.to_string()).unwrap_or_default()
-            ))
-        })?;
-        engine.choose_profile(&profile.stored, &system).await?;
-        engine.import_catalog(&data, &system, |_, _| {}).await?;
-    }
-    if engine.tokens().is_empty() {
-        let spec = engine::TokenSpec {
-            name: "admin (first start)".into(),
-            role: engine::TokenRole::Admin,
-            authorities: vec![],
-            services: vec![],
-            person: None,
-            reason: "erster Start des Servers: das Token der Administration".into(),
-        };
-        let secret = engine.issue_token(spec, &engine::Invocation::system()).await?.secret;
-        match dir {
-            Some(dir) => {
-                let path = dir.join("admin.token");
-                write_secret(&path, &secret)?;
-                say(format_args!("admin token written to {}", path.display()));
-            }
-            None => {
-                // No local file to keep it in: shown now, once; the log holds only its hash.
-                say(format_args!("admin token (first start; shown only now, stored only as a hash):"));
-                say(format_args!("{secret}"));
-            }
-        }
-    }
-    if let Some(clock) = demo {
-        let land = engine.catalog().land_ars().unwrap_or_default();
-        if engine.load("wohngeld", &land).await?.is_none() {
-            crate::demo::generate(engine, clock).await?;
-        }
-    }
-    Ok(())
-}
-
 /// The data directory holds the log, the keys and the admin token: its owner's only (0700),
 /// made so with a warning when others could read it.
 fn private_dir(dir: &Path) -> Result<(), Failure> {
@@ -402,22 +294,6 @@ fn private_dir(dir: &Path) -> Result<(), Failure> {
             .map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
     }
     Ok(())
-}
-
-fn write_secret(path: &Path, secret: &str) -> Result<(), Failure> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    // A stale file (from a log imported without its tokens) is replaced.
-    let _ = std::fs::remove_file(path);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
-    file.write_all(secret.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(|e| Failure(format!("{}: {e}", path.display())))
 }
 
 /// The store, with the latency of every append observed (`rollout_store_append_seconds`).

@@ -9,6 +9,7 @@ pub mod definition;
 pub mod duration;
 pub mod evidence;
 pub mod extends;
+pub mod known;
 pub mod limits;
 pub mod registry;
 

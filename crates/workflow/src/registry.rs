@@ -15,61 +15,14 @@ use vocab::{Actor, Timestamp};
 
 use crate::definition::{check_land_references, parse, Definition, Diagnostic, Scope};
 use crate::extends::{extends_of, parse_variant};
-use crate::rollout::{Definitions, Meta};
+pub use crate::known::{BaseRef, DefinitionPublished, FieldRef, DEFINITION_PUBLISHED};
+use crate::known::{Definitions, Meta};
 
-/// The stored type name and schema version of a publication.
-pub const DEFINITION_PUBLISHED: (&str, u32) = ("DefinitionPublished", 1);
 /// The prefix of every definition stream: `definition-<id>`.
 pub use vocab::names::DEFINITION_STREAM_PREFIX;
 
 pub fn definition_stream(id: &str) -> String {
     format!("{DEFINITION_STREAM_PREFIX}{id}")
-}
-
-/// A definition was published: its whole text and what it was checked to be. Who and when are
-/// the event's actor and time.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DefinitionPublished {
-    pub id: String,
-    pub version: u32,
-    /// BLAKE3 of `source`, as `RolloutStarted.definitionHash` names it.
-    pub content_hash: String,
-    pub source: String,
-    pub reason: String,
-    /// For a variant (`extends`): the base it was resolved against.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base: Option<BaseRef>,
-}
-
-/// The base a variant was resolved against: id, version and content hash.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BaseRef {
-    pub id: String,
-    pub version: u32,
-    pub content_hash: String,
-}
-
-impl BaseRef {
-    pub fn name(&self) -> String {
-        format!("{}@{}", self.id, self.version)
-    }
-}
-
-impl DefinitionPublished {
-    pub fn to_payload(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
-    }
-
-    pub fn from_payload(schema_version: u32, payload: &str) -> Result<DefinitionPublished, String> {
-        if schema_version != DEFINITION_PUBLISHED.1 {
-            return Err(format!(
-                "`DefinitionPublished` has schema version {schema_version}; this build reads version 1"
-            ));
-        }
-        serde_json::from_str(payload).map_err(|e| format!("`DefinitionPublished`: {e}"))
-    }
 }
 
 /// Who published a definition into the log, when and why.
@@ -164,16 +117,6 @@ impl StoreCopied {
         }
         serde_json::from_str(payload).map_err(|e| format!("`StoreCopied`: {e}"))
     }
-}
-
-/// One evidence field of one definition version.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FieldRef {
-    pub definition: String,
-    pub version: u32,
-    pub step: String,
-    pub field: String,
 }
 
 /// `entry`'s definition with `fields` (those that are its) of type `person`.

@@ -7,25 +7,7 @@ use vocab::{Actor, Timestamp};
 
 use crate::definition::Definition;
 use crate::events::{Evidence, RolloutEvent};
-
-/// Finds a definition by id and version (the registry keeps every version ever published).
-pub trait Definitions {
-    fn get(&self, id: &str, version: u32) -> Option<Arc<Definition>>;
-
-    /// A fold of the log met a publication: from now on `get` finds it. The default ignores it
-    /// (a fixed set of definitions, as in tests).
-    fn learn(
-        &self,
-        _published: &crate::registry::DefinitionPublished,
-        _meta: &Meta<'_>,
-    ) -> Result<(), String> {
-        Ok(())
-    }
-
-    /// A fold met a re-keyed copy's first event (`StoreCopied`): these text fields hold person
-    /// ids from now on. The default ignores it.
-    fn learn_person_fields(&self, _fields: &[crate::registry::FieldRef]) {}
-}
+pub use crate::known::{Definitions, Meta};
 
 /// Where a step stands.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
@@ -302,13 +284,6 @@ pub struct Rollout {
     /// What completed or skipped steps recorded (evidence, who, when, comments), aligned with
     /// `steps` once any step has a record; empty in a summary (`forget_records`).
     pub records: Vec<Option<Box<StepRecord>>>,
-}
-
-/// What the store adds to each event: when, and by whom (borrowed from the recorded event).
-#[derive(Clone, Copy, Debug)]
-pub struct Meta<'a> {
-    pub at: Timestamp,
-    pub actor: &'a Actor,
 }
 
 /// Whether `Rollout::apply` keeps what completed steps recorded (evidence, who, comments) or

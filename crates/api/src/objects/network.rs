@@ -9,7 +9,7 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 
 use app::Caller;
-use crate::mutation::{invocation, person_id, remember_head};
+use crate::state::{invocation, person_id, remember_head};
 use crate::objects::catalog::Authority;
 use crate::objects::person::Person;
 use crate::state::{caller, coded, engine_error, internal, state, writer};
@@ -208,8 +208,8 @@ impl SolutionFound {
         self.0.solution.block.step.as_deref()
     }
     /// What the blockage was about.
-    async fn category(&self) -> Option<crate::mutation::BlockCategory> {
-        self.0.solution.block.category.as_deref().and_then(crate::mutation::BlockCategory::of)
+    async fn category(&self) -> Option<crate::objects::rollout::BlockCategory> {
+        self.0.solution.block.category.as_deref().and_then(crate::objects::rollout::BlockCategory::of)
     }
     /// The vendor that blocked it.
     async fn vendor(&self) -> Option<&str> {
@@ -344,7 +344,7 @@ impl BlockageQuery {
 #[derive(InputObject)]
 pub struct EscalateBlockagesInput {
     /// The category of the group (with `vendor`: both must match).
-    category: Option<crate::mutation::BlockCategory>,
+    category: Option<crate::objects::rollout::BlockCategory>,
     /// The vendor of the group.
     vendor: Option<String>,
     /// Why, and to whom (kept on each rollout's history; no personal data).

@@ -355,3 +355,51 @@ impl RolloutFilter {
         }
     }
 }
+
+/// What a blockage is about.
+#[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum BlockCategory {
+    /// Fachverfahren / Hersteller (the back-office system or its vendor).
+    Fachverfahren,
+    /// Vertrag und Recht.
+    VertragRecht,
+    /// Technik und Anbindung.
+    Technik,
+    /// Personal.
+    Personal,
+    /// Finanzierung.
+    Finanzierung,
+    /// Land / Bund.
+    LandBund,
+    /// Sonstiges.
+    Sonstiges,
+}
+
+impl BlockCategory {
+    /// The stored name (`workflow::events::BLOCK_CATEGORIES`).
+    pub(crate) fn stored(self) -> &'static str {
+        match self {
+            BlockCategory::Fachverfahren => "fachverfahren",
+            BlockCategory::VertragRecht => "vertrag_recht",
+            BlockCategory::Technik => "technik",
+            BlockCategory::Personal => "personal",
+            BlockCategory::Finanzierung => "finanzierung",
+            BlockCategory::LandBund => "land_bund",
+            BlockCategory::Sonstiges => "sonstiges",
+        }
+    }
+
+    pub(crate) fn of(stored: &str) -> Option<BlockCategory> {
+        [
+            BlockCategory::Fachverfahren,
+            BlockCategory::VertragRecht,
+            BlockCategory::Technik,
+            BlockCategory::Personal,
+            BlockCategory::Finanzierung,
+            BlockCategory::LandBund,
+            BlockCategory::Sonstiges,
+        ]
+        .into_iter()
+        .find(|c| c.stored() == stored)
+    }
+}

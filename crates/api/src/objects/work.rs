@@ -9,7 +9,7 @@ use store::Timestamp;
 
 use app::Caller;
 use crate::connection::{connection, paginate};
-use crate::mutation::{invocation, remember_head};
+use crate::state::{invocation, remember_head};
 use crate::objects::catalog::ProgramName;
 use crate::objects::event::ActorInfo;
 use crate::objects::rollout::{Rollout, Step};

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use api::Caller;
-use catalog::parse::{bundled_files, parse_dataset};
+use catalog::parse::parse_dataset;
+use catalog::profile::bundled_files;
 use engine::{Engine, Invocation, TokenRole};
 use projections::Projector;
 use store::{Actor, ActorKind, EventStore};
