@@ -606,7 +606,8 @@ impl ShiftableClock {
 impl store::Clock for ShiftableClock {
     fn now(&self) -> store::Timestamp {
         let now = store::Clock::now(&store::SystemClock).unix_micros();
-        store::Timestamp::from_unix_micros(now + self.offset_micros.load(std::sync::atomic::Ordering::Relaxed))
+        store::Timestamp::from_unix_micros(
+            now + self.offset_micros.load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 }
-

@@ -91,7 +91,10 @@ async fn first_admin_token(dir: Option<&Path>, engine: &engine::Engine) -> Resul
 async fn set_up_land(engine: &engine::Engine, profile: &catalog::Profile) -> Result<(), Failure> {
     let system = engine::Invocation::system();
     let data = catalog::parse_dataset(&profile.files).map_err(|e| {
-        Failure(format!("the profile's data is invalid: {}", e.first().map(|e| e.to_string()).unwrap_or_default()))
+        Failure(format!(
+            "the profile's data is invalid: {}",
+            e.first().map(|e| e.to_string()).unwrap_or_default()
+        ))
     })?;
     engine.choose_profile(&profile.stored, &system).await?;
     engine.import_catalog(&data, &system, |_, _| {}).await?;
@@ -116,13 +119,13 @@ fn write_secret(path: &Path, secret: &str) -> Result<(), Failure> {
 
 /// `rollout init --profile`: initialises an empty store for the Land of `choice` (or checks
 /// that a store already initialised is that Land's).
-pub async fn init(args: &crate::StoreArgs, choice: &str) -> Result<(), Failure> {
+pub async fn init(args: &crate::cli::StoreArgs, choice: &str) -> Result<(), Failure> {
     let profile = crate::profile::load(choice)?;
     let dir = match args.location() {
-        crate::Location::Embedded(dir) => Some(dir),
-        crate::Location::Postgres { dir, .. } => dir,
+        crate::cli::Location::Embedded(dir) => Some(dir),
+        crate::cli::Location::Postgres { dir, .. } => dir,
     };
-    let engine = crate::open_engine(args).await?;
+    let engine = crate::stores::open_engine(args).await?;
     let was_empty = engine.catalog().authorities.is_empty();
     initialise(dir.as_deref(), &engine, None, Some(&profile)).await?;
     let catalog = engine.catalog();
@@ -135,7 +138,10 @@ pub async fn init(args: &crate::StoreArgs, choice: &str) -> Result<(), Failure> 
             catalog.services.len()
         );
     } else {
-        println!("already initialised for {} (profile `{}`); nothing changed", profile.stored.name, profile.stored.key);
+        println!(
+            "already initialised for {} (profile `{}`); nothing changed",
+            profile.stored.name, profile.stored.key
+        );
     }
     Ok(())
 }

@@ -40,7 +40,10 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
 
 /// The map layers of the store's profile: the bundled profile's, or those of `given` when it
 /// is the store's profile; none otherwise (the dashboard's map then stays empty).
-pub fn map_layers(stored: &catalog::profile::StoredProfile, given: Option<&catalog::Profile>) -> Vec<(String, Vec<u8>)> {
+pub fn map_layers(
+    stored: &catalog::profile::StoredProfile,
+    given: Option<&catalog::Profile>,
+) -> Vec<(String, Vec<u8>)> {
     match given {
         Some(p) if p.stored.key == stored.key => p.map.clone(),
         _ => catalog::Profile::bundled(&stored.key).map(|p| p.map).unwrap_or_default(),

@@ -16,7 +16,8 @@ pub const EXIT_STORE_FAILED: u8 = 75;
 use store::EventStore;
 use store_sled::{SledConfig, SledStore};
 
-use crate::{checkpoint_file, Failure, Location};
+use crate::cli::Location;
+use crate::{checkpoint_file, Failure};
 use projections::CheckpointPlace;
 
 /// How often the retention policy looks for persons due for erasure.
@@ -40,7 +41,7 @@ pub struct Options {
 }
 
 /// Runs the server.
-pub async fn run(args: &crate::StoreArgs, options: Options) -> Result<(), Failure> {
+pub async fn run(args: &crate::cli::StoreArgs, options: Options) -> Result<(), Failure> {
     let Options {
         listen,
         demo,
