@@ -11,6 +11,8 @@ pub mod evidence;
 pub mod extends;
 pub mod known;
 pub mod limits;
+mod lowering;
+mod shape;
 pub mod registry;
 
 pub use condition::{Condition, Facts};
