@@ -38,7 +38,10 @@ impl crate::Engine {
             report.events += planned.events.len();
             for (event, stored) in planned.events.iter().zip(&recorded) {
                 if let CatalogEvent::AuthorityDissolved { successors, note } = event {
-                    let ars = planned.stream_id.trim_start_matches(vocab::names::AUTHORITY_STREAM_PREFIX).to_owned();
+                    let ars = planned
+                        .stream_id
+                        .trim_start_matches(vocab::names::AUTHORITY_STREAM_PREFIX)
+                        .to_owned();
                     let cause = Invocation {
                         causation_id: Some(stored.event_id),
                         idempotency_key: None,
