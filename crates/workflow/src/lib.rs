@@ -21,6 +21,7 @@ pub use definition::{parse, Definition, Diagnostic, Field, Phase, Role, Scope, S
 pub use duration::Deadline;
 pub use evidence::FieldType;
 pub mod events;
+mod evolve;
 pub mod rollout;
 pub use events::{Evidence, RolloutEvent};
 pub use registry::{DefinitionPublished, Registry};
