@@ -8,6 +8,7 @@ pub mod limits;
 pub mod model;
 pub mod parse;
 pub mod profile;
+mod table;
 
 pub use events::{plan_import, Catalog, CatalogEvent, Planned};
 pub use model::{
