@@ -15,6 +15,7 @@ pub mod profile;
 pub mod plaintext;
 pub mod questions;
 pub mod rekey;
+pub mod retention;
 pub mod tokens;
 mod turns;
 mod write;
@@ -30,7 +31,8 @@ use workflow::rollout::{stream_id, Meta, Rollout};
 pub use cache::CacheStats;
 pub use deadlines::{spawn_deadline_policy, DEADLINE_ROUND};
 pub use definitions::{Published, RolloutMigration, ServiceMigration};
-pub use persons::{spawn_retention_policy, PersonDetails, PersonRecord, PersonRegistry, Personal, Retention};
+pub use persons::{PersonDetails, PersonRecord, PersonRegistry, Personal, Retention};
+pub use retention::spawn_retention_policy;
 pub use tokens::{NewToken, TokenIssued, TokenRegistry, TokenRole, TokenSpec};
 pub use workflow::Registry;
 
