@@ -4,6 +4,7 @@
 
 pub mod checkpoint;
 pub mod model;
+mod audit;
 pub mod positions;
 pub mod projector;
 pub mod stream;
