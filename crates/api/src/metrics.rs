@@ -109,6 +109,7 @@ impl Metrics {
         }
     }
 
+    // Long: the list of every metric, one entry each, in the order `/metrics` shows them.
     /// The exposition text.
     pub fn render(&self, g: Gauges) -> String {
         let mut out = String::new();

@@ -206,6 +206,7 @@ pub struct PersonRegistry {
 }
 
 impl PersonRegistry {
+    // Long: one arm per person event: the table of what each changes.
     /// Applies an event of the log; other streams' events are ignored, a repeat changes nothing.
     /// Returns the id of a person this event erased, the first time it is applied.
     pub fn apply(&self, e: &RecordedEvent) -> Option<Uuid> {

@@ -229,6 +229,7 @@ fn push(map: &mut FxHashMap<String, PositionList>, key: &str, position: u64) -> 
 }
 
 impl ReadModel {
+    // Long: one arm per kind of event the read model follows.
     /// Applies the next event of the log.
     pub fn apply(&mut self, e: &RecordedEvent, definitions: &dyn Definitions) -> Result<(), ProjectionError> {
         if e.position != self.position + 1 {

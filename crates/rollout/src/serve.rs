@@ -62,47 +62,7 @@ pub async fn run(args: &crate::cli::StoreArgs, options: Options) -> Result<(), F
     // A data directory given with PostgreSQL still holds this server's checkpoint and admin
     // token: one process at a time, as with the embedded store (which takes the lock).
     let _lock = location.lock_local_dir()?;
-    let (store, stats, place, dir): (Arc<dyn EventStore>, api::metrics::StoreStats, CheckpointPlace, _) =
-        match location {
-            Location::Postgres { url, dir } => {
-                let mut config = store_postgres::PgConfig::new(url);
-                config.clock = clock.clone();
-                let pg = Arc::new(store_postgres::PgStore::open(config).await?);
-                if let Some(dir) = &dir {
-                    private_dir(dir)?;
-                }
-                let place = match &dir {
-                    Some(dir) => CheckpointPlace::File(checkpoint_file(dir)),
-                    None => CheckpointPlace::Store(pg.clone()),
-                };
-                (pg, Arc::new(|| None), place, dir)
-            }
-            Location::Embedded(dir) => {
-                {
-                    use std::os::unix::fs::DirBuilderExt;
-                    std::fs::DirBuilder::new()
-                        .recursive(true)
-                        .mode(0o700)
-                        .create(&dir)
-                        .map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
-                }
-                private_dir(&dir)?;
-                let mut config = SledConfig::new(&dir);
-                config.clock = clock.clone();
-                config.cache_bytes = sled_cache_bytes;
-                config.min_free_bytes = min_free_bytes;
-                let sled = SledStore::open(config)?;
-                let stats: api::metrics::StoreStats = {
-                    let sled = sled.clone();
-                    Arc::new(move || {
-                        let s = sled.writer_stats();
-                        Some((s.groups, s.appends, s.events))
-                    })
-                };
-                let place = CheckpointPlace::File(checkpoint_file(&dir));
-                (Arc::new(sled), stats, place, Some(dir))
-            }
-        };
+    let (store, stats, place, dir) = open_store(location, &clock, sled_cache_bytes, min_free_bytes).await?;
     // Every durable append is timed for `/metrics`.
     let metrics = Arc::new(api::metrics::Metrics::default());
     let store: Arc<dyn EventStore> = Arc::new(Timed { inner: store, appends: metrics.appends.clone() });
@@ -118,14 +78,7 @@ pub async fn run(args: &crate::cli::StoreArgs, options: Options) -> Result<(), F
         .await
         .map_err(|e| Failure(e.to_string()))?;
     tracing::debug!(?start, "read models ready");
-    let mut state = api::ApiState::new(engine.clone(), projector.clone());
-    state.metrics = metrics;
-    state.writes = Arc::new(api::rates::WriteRates::new(writes));
-    let stored = engine.profile();
-    state.centres = Arc::new(stored.centres());
-    state.map = Arc::new(api::state::map_layers(crate::profile::map_layers(&stored, chosen.as_ref())));
-    state.profile = Arc::new(stored);
-    state.metrics_token = metrics_token.filter(|t| !t.trim().is_empty()).map(|t| Arc::from(t.trim()));
+    let state = api_state(&engine, &projector, metrics, writes, metrics_token, chosen.as_ref());
     let schema = api::schema::build(state.clone());
     let router = api::server::router(schema, &state, engine.tokens().clone(), store.clone(), stats);
     let listener = tokio::net::TcpListener::bind(listen)
@@ -139,75 +92,167 @@ pub async fn run(args: &crate::cli::StoreArgs, options: Options) -> Result<(), F
     let verifier = spawn_verification(store.clone(), state.verification.clone());
     let deadlines = engine::spawn_deadline_policy(engine.clone(), projector.clone(), engine::DEADLINE_ROUND);
     let retention = engine::spawn_retention_policy(engine.clone(), person_retention, RETENTION_ROUND);
-    let checkpoints = {
-        let projector = projector.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
-            loop {
-                tick.tick().await;
-                if let Err(e) = projector.checkpoint().await {
-                    tracing::error!(error = %e, "writing the read models' checkpoint failed");
-                }
-            }
-        })
-    };
+    let checkpoints = spawn_checkpoints(projector.clone());
     // The store is asked regularly whether it can write: a store that recovers does so without
     // a request; one that cannot recover in this process ends it for its supervisor.
     let (fatal_tx, fatal_rx) = tokio::sync::oneshot::channel::<String>();
-    let health = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(HEALTH_EVERY);
-            let mut was_writable = true;
-            loop {
-                tick.tick().await;
-                match store.health().await {
-                    store::Health::Writable => was_writable = true,
-                    store::Health::Unwritable { cause, fatal: true } => {
-                        let _ = fatal_tx.send(cause);
-                        return;
-                    }
-                    store::Health::Unwritable { cause, fatal: false } => {
-                        if was_writable {
-                            tracing::warn!(%cause, "the store cannot write; writes are refused until it can");
-                        }
-                        was_writable = false;
-                    }
-                }
-            }
-        })
-    };
+    let health = spawn_health_watch(store.clone(), fatal_tx);
     let fatal = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
-    let stop = {
-        let fatal = fatal.clone();
-        async move {
-            tokio::select! {
-                () = shutdown => {}
-                Ok(cause) = fatal_rx => {
-                    *fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(cause);
-                }
-            }
-        }
-    };
+    let stop = stop_on(shutdown, fatal_rx, fatal.clone());
     api::listener::serve(listener, router, connections, stop).await;
-    health.abort();
-    retention.abort();
-    verifier.abort();
-    if let Some(cause) = fatal.lock().unwrap_or_else(|p| p.into_inner()).take() {
-        deadlines.abort();
-        checkpoints.abort();
-        follower.abort();
-        tracing::error!(%cause, "the store cannot recover in this process; exiting for the supervisor to restart it");
-        std::process::exit(i32::from(EXIT_STORE_FAILED));
-    }
-    deadlines.abort();
-    checkpoints.abort();
-    // A checkpoint under way (a blocking write the abort does not interrupt) ends first.
-    let _ = checkpoints.await;
-    follower.abort();
+    let cause = fatal.lock().unwrap_or_else(|p| p.into_inner()).take();
+    end_tasks(cause, [health, retention, verifier, deadlines, follower], checkpoints).await;
     projector.checkpoint().await.map_err(|e| Failure(e.to_string()))?;
     crate::first_start::say(format_args!("stopped"));
     Ok(())
+}
+
+/// The API's shared state: the engine and read models, the metrics, the write rates, the
+/// `/metrics` token, and what the Land's profile gives (centres, map layers, the report's title).
+fn api_state(
+    engine: &Arc<engine::Engine>,
+    projector: &Arc<projections::Projector>,
+    metrics: Arc<api::metrics::Metrics>,
+    writes: api::rates::WriteLimits,
+    metrics_token: Option<String>,
+    chosen: Option<&catalog::Profile>,
+) -> api::ApiState {
+    let mut state = api::ApiState::new(engine.clone(), projector.clone());
+    state.metrics = metrics;
+    state.writes = Arc::new(api::rates::WriteRates::new(writes));
+    let stored = engine.profile();
+    state.centres = Arc::new(stored.centres());
+    state.map = Arc::new(api::state::map_layers(crate::profile::map_layers(&stored, chosen)));
+    state.profile = Arc::new(stored);
+    state.metrics_token = metrics_token.filter(|t| !t.trim().is_empty()).map(|t| Arc::from(t.trim()));
+    state
+}
+
+/// Resolves on `shutdown` or when the store cannot recover (its cause kept in `fatal`).
+async fn stop_on(
+    shutdown: impl std::future::Future<Output = ()>,
+    fatal_rx: tokio::sync::oneshot::Receiver<String>,
+    fatal: Arc<std::sync::Mutex<Option<String>>>,
+) {
+    tokio::select! {
+        () = shutdown => {}
+        Ok(cause) = fatal_rx => {
+            *fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(cause);
+        }
+    }
+}
+
+/// Ends the background tasks after the listener stopped: the checkpoint under way (a blocking
+/// write the abort does not interrupt) first; with the store's unrecoverable `cause`, the process
+/// exits for its supervisor instead.
+async fn end_tasks(
+    cause: Option<String>,
+    tasks: [tokio::task::JoinHandle<()>; 5],
+    checkpoints: tokio::task::JoinHandle<()>,
+) {
+    for task in &tasks {
+        task.abort();
+    }
+    checkpoints.abort();
+    if let Some(cause) = cause {
+        tracing::error!(%cause, "the store cannot recover in this process; exiting for the supervisor to restart it");
+        std::process::exit(i32::from(EXIT_STORE_FAILED));
+    }
+    let _ = checkpoints.await;
+}
+
+/// The store of `location` on `clock`, its writer counters for `/metrics`, where the read
+/// models' checkpoint is kept, and the local data directory (if any, made private).
+async fn open_store(
+    location: Location<'_>,
+    clock: &Arc<crate::demo::ShiftableClock>,
+    sled_cache_bytes: u64,
+    min_free_bytes: u64,
+) -> Result<
+    (Arc<dyn EventStore>, api::metrics::StoreStats, CheckpointPlace, Option<std::path::PathBuf>),
+    Failure,
+> {
+    Ok(match location {
+        Location::Postgres { url, dir } => {
+            let mut config = store_postgres::PgConfig::new(url);
+            config.clock = clock.clone();
+            let pg = Arc::new(store_postgres::PgStore::open(config).await?);
+            if let Some(dir) = &dir {
+                private_dir(dir)?;
+            }
+            let place = match &dir {
+                Some(dir) => CheckpointPlace::File(checkpoint_file(dir)),
+                None => CheckpointPlace::Store(pg.clone()),
+            };
+            (pg, Arc::new(|| None), place, dir)
+        }
+        Location::Embedded(dir) => {
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(&dir)
+                    .map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
+            }
+            private_dir(&dir)?;
+            let mut config = SledConfig::new(&dir);
+            config.clock = clock.clone();
+            config.cache_bytes = sled_cache_bytes;
+            config.min_free_bytes = min_free_bytes;
+            let sled = SledStore::open(config)?;
+            let stats: api::metrics::StoreStats = {
+                let sled = sled.clone();
+                Arc::new(move || {
+                    let s = sled.writer_stats();
+                    Some((s.groups, s.appends, s.events))
+                })
+            };
+            let place = CheckpointPlace::File(checkpoint_file(&dir));
+            (Arc::new(sled), stats, place, Some(dir))
+        }
+    })
+}
+
+/// Writes the read models' checkpoint every [`CHECKPOINT_EVERY`].
+fn spawn_checkpoints(projector: Arc<projections::Projector>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        loop {
+            tick.tick().await;
+            if let Err(e) = projector.checkpoint().await {
+                tracing::error!(error = %e, "writing the read models' checkpoint failed");
+            }
+        }
+    })
+}
+
+/// Asks the store every [`HEALTH_EVERY`] whether it can write (which lets it recover); sends
+/// the cause on `fatal` when it cannot recover in this process.
+fn spawn_health_watch(
+    store: Arc<dyn EventStore>,
+    fatal_tx: tokio::sync::oneshot::Sender<String>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(HEALTH_EVERY);
+        let mut was_writable = true;
+        loop {
+            tick.tick().await;
+            match store.health().await {
+                store::Health::Writable => was_writable = true,
+                store::Health::Unwritable { cause, fatal: true } => {
+                    let _ = fatal_tx.send(cause);
+                    return;
+                }
+                store::Health::Unwritable { cause, fatal: false } => {
+                    if was_writable {
+                        tracing::warn!(%cause, "the store cannot write; writes are refused until it can");
+                    }
+                    was_writable = false;
+                }
+            }
+        }
+    })
 }
 
 /// Recomputes the hash chain of the log as it is now, in the background while serving (a low

@@ -298,6 +298,7 @@ struct Token {
     span: Range<usize>,
 }
 
+// Long: one arm per kind of character: the lexer's table of tokens.
 fn lex(src: &str) -> Result<Vec<Token>, ConditionError> {
     let bytes = src.as_bytes();
     let mut out = Vec::new();

@@ -209,6 +209,7 @@ fn applicability_changes(r: &Rollout, events: &[RolloutEvent], cx: &Context) -> 
     out
 }
 
+// Long: one arm per command: the table of every rule a rollout obeys (each arm short).
 fn decide_command(
     state: Option<&Rollout>,
     command: &Command,

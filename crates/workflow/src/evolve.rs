@@ -62,6 +62,7 @@ impl Rollout {
         Ok(r)
     }
 
+    // Long: one arm per event: the table of what each event changes (each arm short).
     /// Applies one event after the first, in place. On an error (an event that does not fit
     /// this rollout) the rollout is left as it was. With `Records::Forget` nothing is recorded
     /// for completed steps: applying to a summary gives the summary of the next state.
