@@ -16,11 +16,11 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use app::Caller;
-use crate::limits::{DOWNLOAD_PAGE, DOWNLOAD_ROWS_MAX};
-use app::report::{Cell, ReportInput};
-use crate::sheets::XlsxWriter;
 use crate::http::AppState;
+use crate::limits::{DOWNLOAD_PAGE, DOWNLOAD_ROWS_MAX};
+use crate::sheets::XlsxWriter;
+use app::report::{Cell, ReportInput};
+use app::Caller;
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
@@ -99,21 +99,9 @@ pub(crate) async fn programme(
             "the programme report needs a project manager, admin or auditor token",
         );
     }
-    if let Some(unknown) = params.keys().find(|k| !["asOf", "since"].contains(&k.as_str())) {
-        return plain(
-            StatusCode::BAD_REQUEST,
-            format!("unknown parameter `{unknown}` (the report takes asOf and since)"),
-        );
-    }
-    let cut_of = |name: &str| match crate::state::cut(params.get(name).map(String::as_str)) {
-        Ok(cut) => Ok(cut),
-        Err(e) => {
-            Err(Refusal(StatusCode::BAD_REQUEST, format!("`{name}`: {}", e.message.replace("`asOf` ", ""))))
-        }
-    };
-    let (as_of, since) = match (cut_of("asOf"), cut_of("since")) {
-        (Ok(a), Ok(s)) => (a, s),
-        (Err(r), _) | (_, Err(r)) => return r.into_response(),
+    let (as_of, since) = match report_cuts(&params) {
+        Ok(cuts) => cuts,
+        Err(refused) => return refused.into_response(),
     };
     let s = &state.api;
     let now = s.now();
@@ -122,41 +110,17 @@ pub(crate) async fn programme(
     // a time with every other fold.
     let folds = usize::from(!matches!(as_of, projections::Cut::Everything))
         + usize::from(!matches!(since, projections::Cut::Everything));
-    let _turn = if folds > 0 {
-        if let Err(refused) = s.writes.take_folds(&c, folds, std::time::Instant::now()) {
-            s.metrics.write_refused(refused.limit.name());
-            let mut response = plain(StatusCode::TOO_MANY_REQUESTS, refused.message);
-            if let Ok(v) = axum::http::HeaderValue::from_str(&refused.retry_after_seconds.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            return response;
-        }
-        match s.fold_turn(crate::limits::FOLD_PERMITS).await {
-            Ok(turn) => Some(turn),
-            Err(_) => return plain(StatusCode::SERVICE_UNAVAILABLE, "Der Server wird beendet.".to_owned()),
-        }
-    } else {
-        None
+    let _turn = match fold_turns(s, &c, folds).await {
+        Ok(turn) => turn,
+        Err(refused) => return refused,
     };
-    let fold = |cut| {
-        let (store, registry) = (s.engine.store().clone(), s.engine.registry().clone());
-        crate::background::at_low_priority(
-            async move { projections::fold(&store, &*registry, cut, |_| {}).await },
-        )
+    let past_now = match fold_at(s, as_of).await {
+        Ok(m) => m,
+        Err(refused) => return refused,
     };
-    let past_now = match as_of {
-        projections::Cut::Everything => None,
-        cut => match fold(cut).await {
-            Ok(m) => Some(m),
-            Err(e) => return internal(e),
-        },
-    };
-    let past_since = match since {
-        projections::Cut::Everything => None,
-        cut => match fold(cut).await {
-            Ok(m) => Some(m),
-            Err(e) => return internal(e),
-        },
+    let past_since = match fold_at(s, since).await {
+        Ok(m) => m,
+        Err(refused) => return refused,
     };
     let phases = phase_titles(s);
     let build = |m: &projections::ReadModel| {
@@ -179,6 +143,35 @@ pub(crate) async fn programme(
         Some(m) => build(m),
         None => s.projector.read(build),
     };
+    report_answer(format, &s.profile.report_title, report).await
+}
+
+/// `folds` folds of the whole log from `c`'s allowance and a turn for them (as in GraphQL,
+/// `ApiState::fold_turn`), or the answer that refuses them.
+async fn fold_turns<'s>(
+    s: &'s crate::ApiState,
+    c: &app::Caller,
+    folds: usize,
+) -> Result<Option<tokio::sync::SemaphorePermit<'s>>, Response> {
+    if folds == 0 {
+        return Ok(None);
+    }
+    if let Err(refused) = s.writes.take_folds(c, folds, std::time::Instant::now()) {
+        s.metrics.write_refused(refused.limit.name());
+        let mut response = plain(StatusCode::TOO_MANY_REQUESTS, refused.message);
+        if let Ok(v) = axum::http::HeaderValue::from_str(&refused.retry_after_seconds.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return Err(response);
+    }
+    match s.fold_turn(crate::limits::FOLD_PERMITS).await {
+        Ok(turn) => Ok(Some(turn)),
+        Err(_) => Err(plain(StatusCode::SERVICE_UNAVAILABLE, "Der Server wird beendet.".to_owned())),
+    }
+}
+
+/// The report as the file `format` asks for.
+async fn report_answer(format: Format, title: &str, report: app::report::Report) -> Response {
     match format {
         Format::Csv => file(
             "text/csv; charset=utf-8",
@@ -196,7 +189,7 @@ pub(crate) async fn programme(
                     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; form-action 'none'",
                 ),
             ],
-            crate::sheets::html(&s.profile.report_title, &report.tables),
+            crate::sheets::html(title, &report.tables),
         )
             .into_response(),
         Format::Xlsx => {
@@ -207,6 +200,40 @@ pub(crate) async fn programme(
             }
         }
     }
+}
+
+/// The read models as they stood at `cut` (a fold of the log at low priority); `None` for now.
+async fn fold_at(
+    s: &crate::ApiState,
+    cut: projections::Cut,
+) -> Result<Option<projections::ReadModel>, Response> {
+    if matches!(cut, projections::Cut::Everything) {
+        return Ok(None);
+    }
+    let (store, registry) = (s.engine.store().clone(), s.engine.registry().clone());
+    crate::background::at_low_priority(
+        async move { projections::fold(&store, &*registry, cut, |_| {}).await },
+    )
+    .await
+    .map(Some)
+    .map_err(internal)
+}
+
+/// The report's `asOf` and `since`, or why they are refused.
+fn report_cuts(params: &HashMap<String, String>) -> Result<(projections::Cut, projections::Cut), Refusal> {
+    if let Some(unknown) = params.keys().find(|k| !["asOf", "since"].contains(&k.as_str())) {
+        return Err(Refusal(
+            StatusCode::BAD_REQUEST,
+            format!("unknown parameter `{unknown}` (the report takes asOf and since)"),
+        ));
+    }
+    let cut_of = |name: &str| match crate::state::cut(params.get(name).map(String::as_str)) {
+        Ok(cut) => Ok(cut),
+        Err(e) => {
+            Err(Refusal(StatusCode::BAD_REQUEST, format!("`{name}`: {}", e.message.replace("`asOf` ", ""))))
+        }
+    };
+    Ok((cut_of("asOf")?, cut_of("since")?))
 }
 
 fn internal(e: impl std::fmt::Display) -> Response {
@@ -398,120 +425,26 @@ pub(crate) async fn list(
         Ok(c) => c,
         Err(r) => return r.into_response(),
     };
-    let mut filter = serde_json::Map::new();
-    let mut limit = DOWNLOAD_ROWS_MAX;
-    for (key, value) in &params {
-        if key == "limit" {
-            match value.parse::<usize>() {
-                Ok(n) if (1..=DOWNLOAD_ROWS_MAX).contains(&n) => limit = n,
-                _ => {
-                    return plain(
-                        StatusCode::BAD_REQUEST,
-                        format!("`limit` must be 1 to {DOWNLOAD_ROWS_MAX}, not {value:?}"),
-                    )
-                }
-            }
-            continue;
-        }
-        let Some((_, kind)) = list.params.iter().find(|(p, _)| p == key) else {
-            let known: Vec<&str> = list.params.iter().map(|(p, _)| *p).collect();
-            return plain(
-                StatusCode::BAD_REQUEST,
-                format!("unknown parameter `{key}` (this list takes {} and limit)", known.join(", ")),
-            );
-        };
-        let v = match kind {
-            'l' => Value::Array(value.split(',').map(|s| Value::String(s.trim().to_owned())).collect()),
-            'b' => match value.as_str() {
-                "true" => Value::Bool(true),
-                "false" => Value::Bool(false),
-                _ => {
-                    return plain(
-                        StatusCode::BAD_REQUEST,
-                        format!("`{key}` must be true or false, not {value:?}"),
-                    )
-                }
-            },
-            'e' => Value::String(value.to_uppercase()),
-            _ => Value::String(value.clone()),
-        };
-        filter.insert(key.clone(), v);
-    }
-    let use_filter = !filter.is_empty();
-    let mut preamble = vec![
-        ("Liste".to_owned(), list.name.to_owned()),
-        ("Stand".to_owned(), state.api.now().to_string()),
-        (
-            "Datenquelle".to_owned(),
-            format!("efa-rollout, Lesemodell bis Position {}", state.projector.position()),
-        ),
-        ("Zeilen höchstens".to_owned(), limit.to_string()),
-    ];
-    if use_filter {
-        let mut f: Vec<String> = filter
-            .iter()
-            .map(|(k, v)| format!("{k} = {}", v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
-            .collect();
-        f.sort();
-        preamble.push(("Filter".to_owned(), f.join("; ")));
-    }
-    // The sheet is written on a blocking thread as the pages come: at most two pages wait.
-    let (pages, receive) = std::sync::mpsc::sync_channel::<Written>(2);
-    let header: Vec<String> = list.header.iter().map(|h| (*h).to_owned()).collect();
-    let name = list.name;
-    let writer = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-        let mut book = XlsxWriter::new();
-        book.sheet(name, &preamble, &header)?;
-        for page in receive {
-            match page {
-                Written::Rows(rows) => book.rows(&rows)?,
-                Written::Note(text) => book.note(&text)?,
-            }
-        }
-        book.finish()
-    });
+    let (filter, limit) = match list_filter(list, &params) {
+        Ok(read) => read,
+        Err(refused) => return refused,
+    };
+    let preamble = list_preamble(&state, list, &filter, limit);
+    let (pages, writer) = sheet_writer(list, preamble);
     let mut shown = 0usize;
     let mut after: Option<String> = None;
     let mut total: Option<u64> = None;
     let mut more;
     loop {
         let first = DOWNLOAD_PAGE.min(limit - shown);
-        let variables = if list.top_level {
-            let mut v = filter.clone();
-            v.insert("first".into(), json!(first));
-            v.insert("after".into(), json!(after));
-            Value::Object(v)
-        } else {
-            json!({ "filter": if use_filter { Value::Object(filter.clone()) } else { Value::Null }, "first": first, "after": after })
+        let variables = page_variables(list, &filter, first, after.as_deref());
+        let data = match list_page(&state, &c, list, variables).await {
+            Ok(data) => data,
+            Err(refused) => return refused,
         };
-        let request = async_graphql::Request::new(list.query)
-            .variables(Variables::from_json(variables))
-            .data(c.clone());
-        let response = state.schema.execute(request).await;
-        if let Some(e) = response.errors.first() {
-            let code = e
-                .extensions
-                .as_ref()
-                .and_then(|x| x.get("code"))
-                .map(|v| v.to_string().trim_matches('"').to_owned());
-            let status = match code.as_deref() {
-                Some("FORBIDDEN") => StatusCode::FORBIDDEN,
-                Some("INTERNAL") => StatusCode::INTERNAL_SERVER_ERROR,
-                Some("UNAVAILABLE") => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            return plain(status, e.message.clone());
-        }
-        let data = response.data.into_json().unwrap_or_default();
         let page = &data[list.field];
         total = page["totalCount"].as_u64().or(total);
-        // A connection (edges), a page of nodes, or a plain list.
-        let items: Vec<&Value> = match (page["edges"].as_array(), page["nodes"].as_array(), page.as_array()) {
-            (Some(edges), _, _) => edges.iter().map(|e| &e["node"]).collect(),
-            (_, Some(nodes), _) => nodes.iter().collect(),
-            (_, _, Some(list)) => list.iter().collect(),
-            _ => Vec::new(),
-        };
+        let items = items_of(page);
         // A plain list comes whole: what the limit leaves out is cut.
         let plain_cut = page.is_array() && items.len() > limit - shown;
         let items: Vec<&Value> = items.into_iter().take(limit - shown).collect();
@@ -544,6 +477,163 @@ pub(crate) async fn list(
         Ok(Ok(bytes)) => file(XLSX, list.file, bytes, cut.map(|_| shown as u64)),
         Ok(Err(e)) => internal(e),
         Err(e) => internal(e),
+    }
+}
+
+/// The list's filter (its GraphQL variables) and row limit from the query parameters, or the
+/// answer that refuses them.
+fn list_filter(
+    list: &List,
+    params: &HashMap<String, String>,
+) -> Result<(serde_json::Map<String, Value>, usize), Response> {
+    let mut filter = serde_json::Map::new();
+    let mut limit = DOWNLOAD_ROWS_MAX;
+    for (key, value) in params {
+        if key == "limit" {
+            match value.parse::<usize>() {
+                Ok(n) if (1..=DOWNLOAD_ROWS_MAX).contains(&n) => limit = n,
+                _ => {
+                    return Err(plain(
+                        StatusCode::BAD_REQUEST,
+                        format!("`limit` must be 1 to {DOWNLOAD_ROWS_MAX}, not {value:?}"),
+                    ))
+                }
+            }
+            continue;
+        }
+        let Some((_, kind)) = list.params.iter().find(|(p, _)| p == key) else {
+            let known: Vec<&str> = list.params.iter().map(|(p, _)| *p).collect();
+            return Err(plain(
+                StatusCode::BAD_REQUEST,
+                format!("unknown parameter `{key}` (this list takes {} and limit)", known.join(", ")),
+            ));
+        };
+        let v = match kind {
+            'l' => Value::Array(value.split(',').map(|s| Value::String(s.trim().to_owned())).collect()),
+            'b' => match value.as_str() {
+                "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
+                _ => {
+                    return Err(plain(
+                        StatusCode::BAD_REQUEST,
+                        format!("`{key}` must be true or false, not {value:?}"),
+                    ))
+                }
+            },
+            'e' => Value::String(value.to_uppercase()),
+            _ => Value::String(value.clone()),
+        };
+        filter.insert(key.clone(), v);
+    }
+    Ok((filter, limit))
+}
+
+/// The title lines above a list's rows: the list, when, the source, the limit, the filter.
+fn list_preamble(
+    state: &AppState,
+    list: &List,
+    filter: &serde_json::Map<String, Value>,
+    limit: usize,
+) -> Vec<(String, String)> {
+    let mut preamble = vec![
+        ("Liste".to_owned(), list.name.to_owned()),
+        ("Stand".to_owned(), state.api.now().to_string()),
+        (
+            "Datenquelle".to_owned(),
+            format!("efa-rollout, Lesemodell bis Position {}", state.projector.position()),
+        ),
+        ("Zeilen höchstens".to_owned(), limit.to_string()),
+    ];
+    if !filter.is_empty() {
+        let mut f: Vec<String> = filter
+            .iter()
+            .map(|(k, v)| format!("{k} = {}", v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+            .collect();
+        f.sort();
+        preamble.push(("Filter".to_owned(), f.join("; ")));
+    }
+    preamble
+}
+
+/// One page of the list's query for the caller, or the answer its first error maps to.
+async fn list_page(
+    state: &AppState,
+    c: &app::Caller,
+    list: &List,
+    variables: Value,
+) -> Result<Value, Response> {
+    let request =
+        async_graphql::Request::new(list.query).variables(Variables::from_json(variables)).data(c.clone());
+    let response = state.schema.execute(request).await;
+    if let Some(e) = response.errors.first() {
+        let code = e
+            .extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .map(|v| v.to_string().trim_matches('"').to_owned());
+        let status = match code.as_deref() {
+            Some("FORBIDDEN") => StatusCode::FORBIDDEN,
+            Some("INTERNAL") => StatusCode::INTERNAL_SERVER_ERROR,
+            Some("UNAVAILABLE") => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        return Err(plain(status, e.message.clone()));
+    }
+    Ok(response.data.into_json().unwrap_or_default())
+}
+
+/// The sheet, written on a blocking thread as the pages come (at most two pages wait): the
+/// sender of its pages and the thread that answers the workbook's bytes.
+fn sheet_writer(
+    list: &List,
+    preamble: Vec<(String, String)>,
+) -> (
+    std::sync::mpsc::SyncSender<Written>,
+    tokio::task::JoinHandle<Result<Vec<u8>, rust_xlsxwriter::XlsxError>>,
+) {
+    let (pages, receive) = std::sync::mpsc::sync_channel::<Written>(2);
+    let header: Vec<String> = list.header.iter().map(|h| (*h).to_owned()).collect();
+    let name = list.name;
+    let writer = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+        let mut book = XlsxWriter::new();
+        book.sheet(name, &preamble, &header)?;
+        for page in receive {
+            match page {
+                Written::Rows(rows) => book.rows(&rows)?,
+                Written::Note(text) => book.note(&text)?,
+            }
+        }
+        book.finish()
+    });
+    (pages, writer)
+}
+
+/// The variables of one page: the filter (as the query's own variables, or as `filter`),
+/// `first` and `after`.
+fn page_variables(
+    list: &List,
+    filter: &serde_json::Map<String, Value>,
+    first: usize,
+    after: Option<&str>,
+) -> Value {
+    if list.top_level {
+        let mut v = filter.clone();
+        v.insert("first".into(), json!(first));
+        v.insert("after".into(), json!(after));
+        Value::Object(v)
+    } else {
+        let filter = if filter.is_empty() { Value::Null } else { Value::Object(filter.clone()) };
+        json!({ "filter": filter, "first": first, "after": after })
+    }
+}
+
+/// The rows of a page: a connection (edges), a page of nodes, or a plain list.
+fn items_of(page: &Value) -> Vec<&Value> {
+    match (page["edges"].as_array(), page["nodes"].as_array(), page.as_array()) {
+        (Some(edges), _, _) => edges.iter().map(|e| &e["node"]).collect(),
+        (_, Some(nodes), _) => nodes.iter().collect(),
+        (_, _, Some(list)) => list.iter().collect(),
+        _ => Vec::new(),
     }
 }
 
