@@ -15,8 +15,8 @@ use async_graphql::futures_util::{future, SinkExt, StreamExt};
 use async_graphql::http::{WebSocketProtocols, WsMessage};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 
-use crate::limits::{WS_INIT_BYTES_MAX, WS_INIT_TIMEOUT, WS_MESSAGE_BYTES_MAX};
 use crate::http::AppState;
+use crate::limits::{WS_INIT_BYTES_MAX, WS_INIT_TIMEOUT, WS_MESSAGE_BYTES_MAX};
 use crate::RequestId;
 
 /// Close codes (graphql-ws's where it has one).
@@ -52,61 +52,14 @@ pub(crate) async fn serve(
     let signed_in: Arc<OnceLock<uuid::Uuid>> = Arc::default();
     // Why the input ended early (a message over a limit), if it did.
     let too_large = Arc::new(AtomicBool::new(false));
-    let input = {
-        let signed_in = signed_in.clone();
-        let too_large = too_large.clone();
-        source
-            .map(move |m| match m {
-                Ok(Message::Text(t)) => Some(Ok(axum::body::Bytes::from(t))),
-                Ok(Message::Binary(b)) => Some(Ok(b)),
-                Ok(_) => None,
-                // tungstenite refuses a frame or message over its limit before reading it whole.
-                Err(e) => Some(Err(e)),
-            })
-            .take_while(move |m| {
-                let go_on = match m {
-                    Some(Ok(data)) => signed_in.get().is_some() || data.len() <= WS_INIT_BYTES_MAX,
-                    Some(Err(e)) => {
-                        tracing::debug!(error = %e, "a WebSocket ended");
-                        false
-                    }
-                    None => true,
-                };
-                let over = match m {
-                    Some(Ok(_)) => !go_on,
-                    Some(Err(e)) => is_capacity(e),
-                    None => false,
-                };
-                if over {
-                    too_large.store(true, Ordering::Relaxed);
-                }
-                future::ready(go_on)
-            })
-            .filter_map(|m| future::ready(m.and_then(Result::ok)))
-    };
+    let input = limited_input(source, signed_in.clone(), too_large.clone());
     let on_init = {
         let state = state.clone();
         let signed_in = signed_in.clone();
         move |payload: serde_json::Value| async move {
-            let from_payload = ["Authorization", "authorization"]
-                .iter()
-                .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
-                .and_then(app::bearer)
-                .map(str::to_owned);
-            let token = from_payload.or(header_token);
-            let caller = token
-                .as_deref()
-                .and_then(|t| app::authenticate(&state.tokens, &state.projector, app::Credential::Bearer(t)));
-            match caller {
-                Some(caller) => {
-                    let _ = signed_in.set(caller.token_id);
-                    let mut data = async_graphql::Data::default();
-                    data.insert(caller);
-                    data.insert(RequestId(uuid::Uuid::now_v7()));
-                    Ok(data)
-                }
-                None => Err(async_graphql::Error::new("UNAUTHENTICATED: a valid bearer token is required")),
-            }
+            let (data, token_id) = connection_data(&state, &payload, header_token.as_deref())?;
+            let _ = signed_in.set(token_id);
+            Ok(data)
         }
     };
     let mut messages = async_graphql::http::WebSocket::new(state.schema.clone(), input, protocol)
@@ -151,6 +104,67 @@ pub(crate) async fn serve(
         let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
     }
     let _ = sink.close().await;
+}
+
+/// The socket's messages as the schema reads them, ended (and `too_large` set) by a frame or
+/// message over the limit: [`WS_INIT_BYTES_MAX`] until `signed_in`, the socket's own after.
+fn limited_input(
+    source: async_graphql::futures_util::stream::SplitStream<WebSocket>,
+    signed_in: Arc<OnceLock<uuid::Uuid>>,
+    too_large: Arc<AtomicBool>,
+) -> impl async_graphql::futures_util::Stream<Item = axum::body::Bytes> {
+    source
+        .map(move |m| match m {
+            Ok(Message::Text(t)) => Some(Ok(axum::body::Bytes::from(t))),
+            Ok(Message::Binary(b)) => Some(Ok(b)),
+            Ok(_) => None,
+            // tungstenite refuses a frame or message over its limit before reading it whole.
+            Err(e) => Some(Err(e)),
+        })
+        .take_while(move |m| {
+            let go_on = match m {
+                Some(Ok(data)) => signed_in.get().is_some() || data.len() <= WS_INIT_BYTES_MAX,
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "a WebSocket ended");
+                    false
+                }
+                None => true,
+            };
+            let over = match m {
+                Some(Ok(_)) => !go_on,
+                Some(Err(e)) => is_capacity(e),
+                None => false,
+            };
+            if over {
+                too_large.store(true, Ordering::Relaxed);
+            }
+            future::ready(go_on)
+        })
+        .filter_map(|m| future::ready(m.and_then(Result::ok)))
+}
+
+/// What a socket's operations know after `connection_init`: the caller of the payload's token
+/// (or the upgrade request's), and the token's id; refused without a valid one.
+fn connection_data(
+    state: &AppState,
+    payload: &serde_json::Value,
+    header_token: Option<&str>,
+) -> async_graphql::Result<(async_graphql::Data, uuid::Uuid)> {
+    let from_payload = ["Authorization", "authorization"]
+        .iter()
+        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+        .and_then(app::bearer);
+    let token = from_payload.or(header_token);
+    let caller =
+        token.and_then(|t| app::authenticate(&state.tokens, &state.projector, app::Credential::Bearer(t)));
+    let Some(caller) = caller else {
+        return Err(async_graphql::Error::new("UNAUTHENTICATED: a valid bearer token is required"));
+    };
+    let token_id = caller.token_id;
+    let mut data = async_graphql::Data::default();
+    data.insert(caller);
+    data.insert(RequestId(uuid::Uuid::now_v7()));
+    Ok((data, token_id))
 }
 
 /// Whether the socket ended because a frame or message was over the limit.
