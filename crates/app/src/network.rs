@@ -77,22 +77,8 @@ pub async fn peers(
     }
     let service_key = q.service_key;
     let catalog = engine.catalog();
-    let central = engine.central_ars(service_key);
-    let land = catalog.land_ars();
-    let rollouts: Vec<_> = projector.read(|m| {
-        m.rollouts_of_service(service_key)
-            .filter(|r| r.ars != central && Some(r.ars.as_str()) != land.as_deref())
-            .cloned()
-            .collect()
-    });
-    if let Some(step) = q.step_id {
-        if !rollouts.iter().any(|r| r.definition.step_index(step).is_some()) && !rollouts.is_empty() {
-            return Err(PeersError::NoSuchStep { service: service_key.to_owned(), step: step.to_owned() });
-        }
-    }
-    let landkreis_of = |ars: &str| {
-        catalog.authorities.get(ars).and_then(|a| a.authority.landkreis_ars.clone()).unwrap_or_else(|| ars.to_owned())
-    };
+    let rollouts = peer_rollouts(engine, projector, &q)?;
+    let landkreis_of = |ars: &str| landkreis_of(&catalog, ars);
     let me = c.home();
     let my_kreis = me.map(landkreis_of);
     let my_seat = me.and_then(|a| centres.of(a));
@@ -114,28 +100,22 @@ pub async fn peers(
         }
         let completed_at = match q.step_id {
             None => None,
-            Some(step) => {
-                let Some(i) = r.definition.step_index(step) else { continue };
-                if r.steps[i].status != StepStatus::Done {
-                    continue;
-                }
-                // When: the step's record, from the engine's cache or the rollout's stream.
-                let full = engine.load(&r.service_key, &r.ars).await?;
-                full.and_then(|f| f.completed_at(i))
-            }
+            Some(step) => match completed(engine, &r, step).await? {
+                Some(at) => at,
+                None => continue,
+            },
         };
-        let mut contacts = Vec::new();
-        for &id in named.get(&r.ars).into_iter().flatten() {
-            if let Some(Personal::Readable(d)) = engine.person_details(id).await? {
-                contacts.push(Contact { id, name: d.name, function: d.function, email: d.email, phone: d.phone });
-            }
-        }
+        let contacts = contacts_of(engine, named.get(&r.ars).map(Vec::as_slice).unwrap_or_default()).await?;
         peers.push(Peer {
             authority: entry.authority.clone(),
             phase: r.definition.phases.get(r.phase()).map(|p| p.id.clone()).unwrap_or_default(),
             // Another administration's blockage is not shown: its end would name whose the
             // unnamed solution that appears with it is.
-            status: if c.may_read_rollout(&r.service_key, &r.ars) { r.status() } else { r.status_unblocked() },
+            status: if c.may_read_rollout(&r.service_key, &r.ars) {
+                r.status()
+            } else {
+                r.status_unblocked()
+            },
             in_operation: r.status() == workflow::Status::Live,
             completed_at,
             same_landkreis: my_kreis.as_deref() == Some(landkreis_of(&r.ars).as_str()),
@@ -145,9 +125,70 @@ pub async fn peers(
         });
     }
     peers.retain(|p| me != Some(p.authority.ars.as_str()));
-    let order = |p: &Peer| (!p.same_landkreis, p.distance_km.unwrap_or(f64::MAX), p.completed_at, p.authority.ars.clone());
+    let order = |p: &Peer| {
+        (!p.same_landkreis, p.distance_km.unwrap_or(f64::MAX), p.completed_at, p.authority.ars.clone())
+    };
     peers.sort_by(|a, b| order(a).partial_cmp(&order(b)).unwrap_or(std::cmp::Ordering::Equal));
     Ok(peers)
+}
+
+/// The Landkreis of `ars` (a kreisfreie Stadt and a Landkreis: itself).
+fn landkreis_of(catalog: &catalog::Catalog, ars: &str) -> String {
+    catalog
+        .authorities
+        .get(ars)
+        .and_then(|a| a.authority.landkreis_ars.clone())
+        .unwrap_or_else(|| ars.to_owned())
+}
+
+/// When `r` completed `step`: `None` when it has not (or has no such step); the time from the
+/// step's record (the engine's cache or the rollout's stream).
+async fn completed(
+    engine: &Engine,
+    r: &workflow::rollout::Rollout,
+    step: &str,
+) -> Result<Option<Option<Timestamp>>, EngineError> {
+    let Some(i) = r.definition.step_index(step) else { return Ok(None) };
+    if r.steps[i].status != StepStatus::Done {
+        return Ok(None);
+    }
+    let full = engine.load(&r.service_key, &r.ars).await?;
+    Ok(Some(full.and_then(|f| f.completed_at(i))))
+}
+
+/// The contact details of `persons` that can be read (erased ones are left out).
+async fn contacts_of(engine: &Engine, persons: &[uuid::Uuid]) -> Result<Vec<Contact>, EngineError> {
+    let mut contacts = Vec::new();
+    for &id in persons {
+        if let Some(Personal::Readable(d)) = engine.person_details(id).await? {
+            contacts.push(Contact { id, name: d.name, function: d.function, email: d.email, phone: d.phone });
+        }
+    }
+    Ok(contacts)
+}
+
+/// The rollouts of the asked service but the central ones; refused when no rollout of it has
+/// the asked step.
+fn peer_rollouts(
+    engine: &Engine,
+    projector: &Projector,
+    q: &PeerQuery<'_>,
+) -> Result<Vec<std::sync::Arc<workflow::rollout::Rollout>>, PeersError> {
+    let service_key = q.service_key;
+    let central = engine.central_ars(service_key);
+    let land = engine.read_catalog(|c| c.land_ars());
+    let rollouts: Vec<_> = projector.read(|m| {
+        m.rollouts_of_service(service_key)
+            .filter(|r| r.ars != central && Some(r.ars.as_str()) != land.as_deref())
+            .cloned()
+            .collect()
+    });
+    if let Some(step) = q.step_id {
+        if !rollouts.iter().any(|r| r.definition.step_index(step).is_some()) && !rollouts.is_empty() {
+            return Err(PeersError::NoSuchStep { service: service_key.to_owned(), step: step.to_owned() });
+        }
+    }
+    Ok(rollouts)
 }
 
 /// How blocked rollouts are grouped.
@@ -199,7 +240,11 @@ pub fn blockage_groups(projector: &Projector, c: &Caller, by: Grouping) -> Vec<B
 
 /// The rollouts blocked now in `group` ((service key, ARS)), for an escalation by a caller who
 /// may escalate (none for others).
-pub fn blocked_in_group(projector: &Projector, c: &Caller, group: &engine::escalation::BlockageGroup) -> Vec<(String, String)> {
+pub fn blocked_in_group(
+    projector: &Projector,
+    c: &Caller,
+    group: &engine::escalation::BlockageGroup,
+) -> Vec<(String, String)> {
     if !c.may_escalate_blockages() {
         return Vec::new();
     }

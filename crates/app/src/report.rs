@@ -194,27 +194,49 @@ fn german_date(t: Timestamp) -> String {
 
 /// The programme report: programmes, services, Landkreise, services × Landkreise.
 pub fn programme_report(input: &ReportInput<'_>) -> Report {
-    let m = input.now;
-    let at = input.now_at;
     let since = input.since;
-    let mut preamble = vec![
-        ("Stand".to_owned(), german_date(at)),
+    let preamble = vec![
+        ("Bericht".to_owned(), input.profile.report_title.clone()),
+        ("Stand".to_owned(), german_date(input.now_at)),
         (
             "Vergleich mit".to_owned(),
             since.map_or_else(|| "– (kein Vergleichsdatum)".to_owned(), |(_, t)| german_date(t)),
         ),
         ("Datenquelle".to_owned(), input.source.clone()),
     ];
-    preamble.insert(0, ("Bericht".to_owned(), input.profile.report_title.clone()));
-    let by_service = |model: &ReadModel, t: Timestamp, program: Option<Program>| {
-        figures(model, GroupBy::Service, program, None, t)
-    };
-    let live_then =
-        |key: &str, then: &[Figures]| then.iter().find(|f| f.key == key).map_or(0, |f| f.in_operation);
-    let services_then = since.map(|(ms, t)| by_service(ms, t, None)).unwrap_or_default();
+    let sheets: [(&str, &[&str], Rows); 4] = [
+        ("Programme", &["Programm"], programme_rows(input)),
+        ("Dienste", &["Dienst", "Name", "Programm"], service_rows(input)),
+        ("Landkreise", &["ARS", "Landkreis / kreisfreie Stadt"], kreis_rows(input)),
+        ("Dienste x Landkreise", &["Dienst", "ARS", "Landkreis / kreisfreie Stadt"], cross_rows(input)),
+    ];
+    let tables = sheets
+        .into_iter()
+        .map(|(name, columns, rows)| {
+            let phases = phase_columns(input, rows.iter().map(|(_, f, _)| f));
+            figures_table(name, columns, &preamble, &phases, rows, since.is_some())
+        })
+        .collect();
+    Report { tables }
+}
 
-    // Programmes (and all): the sums of their services.
-    let mut programme_rows = Vec::new();
+/// A table's rows: the leading cells, the figures, and (with a comparison date) how many were
+/// in operation then.
+type Rows = Vec<(Vec<Cell>, Figures, Option<u64>)>;
+
+fn by_service(model: &ReadModel, t: Timestamp, program: Option<Program>) -> Vec<Figures> {
+    figures(model, GroupBy::Service, program, None, t)
+}
+
+/// How many of group `key` were in operation then.
+fn live_then(key: &str, then: &[Figures]) -> u64 {
+    then.iter().find(|f| f.key == key).map_or(0, |f| f.in_operation)
+}
+
+/// Programmes (and all): the sums of their services.
+fn programme_rows(input: &ReportInput<'_>) -> Rows {
+    let (m, at, since) = (input.now, input.now_at, input.since);
+    let mut rows = Vec::new();
     let formularserver = program_label(Program::Formularserver, input.profile);
     for (label, program) in [
         ("EfA-Nachnutzung", Some(Program::Efa)),
@@ -231,13 +253,15 @@ pub fn programme_report(input: &ReportInput<'_>) -> Report {
                 then.add(&f);
             }
         }
-        programme_rows.push((vec![Cell::from(label)], sum, since.map(|_| then.in_operation)));
+        rows.push((vec![Cell::from(label)], sum, since.map(|_| then.in_operation)));
     }
-    let phases = phase_columns(input, programme_rows.iter().map(|(_, f, _)| f));
-    let mut tables =
-        vec![figures_table("Programme", &["Programm"], &preamble, &phases, programme_rows, since.is_some())];
+    rows
+}
 
-    let service_rows: Vec<(Vec<Cell>, Figures, Option<u64>)> = by_service(m, at, None)
+fn service_rows(input: &ReportInput<'_>) -> Rows {
+    let (m, at, since) = (input.now, input.now_at, input.since);
+    let services_then = since.map(|(ms, t)| by_service(ms, t, None)).unwrap_or_default();
+    by_service(m, at, None)
         .into_iter()
         .map(|f| {
             let (name, program) =
@@ -247,61 +271,42 @@ pub fn programme_report(input: &ReportInput<'_>) -> Report {
             let then = since.map(|_| live_then(&f.key, &services_then));
             (vec![Cell::from(f.key.clone()), Cell::from(name), Cell::from(program)], f, then)
         })
-        .collect();
-    let phases = phase_columns(input, service_rows.iter().map(|(_, f, _)| f));
-    tables.push(figures_table(
-        "Dienste",
-        &["Dienst", "Name", "Programm"],
-        &preamble,
-        &phases,
-        service_rows,
-        since.is_some(),
-    ));
+        .collect()
+}
 
+fn name_of(m: &ReadModel, ars: &str) -> String {
+    m.catalog.authorities.get(ars).map_or(String::new(), |a| a.authority.name.clone())
+}
+
+fn kreis_rows(input: &ReportInput<'_>) -> Rows {
+    let (m, at, since) = (input.now, input.now_at, input.since);
     let landkreise_then =
         since.map(|(ms, t)| figures(ms, GroupBy::Landkreis, None, None, t)).unwrap_or_default();
-    let name_of =
-        |ars: &str| m.catalog.authorities.get(ars).map_or(String::new(), |a| a.authority.name.clone());
-    let kreis_rows: Vec<(Vec<Cell>, Figures, Option<u64>)> = figures(m, GroupBy::Landkreis, None, None, at)
+    figures(m, GroupBy::Landkreis, None, None, at)
         .into_iter()
         .map(|f| {
             let then = since.map(|_| live_then(&f.key, &landkreise_then));
-            (vec![Cell::from(f.key.clone()), Cell::from(name_of(&f.key))], f, then)
+            (vec![Cell::from(f.key.clone()), Cell::from(name_of(m, &f.key))], f, then)
         })
-        .collect();
-    let phases = phase_columns(input, kreis_rows.iter().map(|(_, f, _)| f));
-    tables.push(figures_table(
-        "Landkreise",
-        &["ARS", "Landkreis / kreisfreie Stadt"],
-        &preamble,
-        &phases,
-        kreis_rows,
-        since.is_some(),
-    ));
+        .collect()
+}
 
-    let mut cross_rows = Vec::new();
+fn cross_rows(input: &ReportInput<'_>) -> Rows {
+    let (m, at, since) = (input.now, input.now_at, input.since);
+    let mut rows = Vec::new();
     for key in m.catalog.services.keys() {
         let then =
             since.map(|(ms, t)| figures(ms, GroupBy::Landkreis, None, Some(key), t)).unwrap_or_default();
         for f in figures(m, GroupBy::Landkreis, None, Some(key), at) {
             let live = since.map(|_| live_then(&f.key, &then));
-            cross_rows.push((
-                vec![Cell::from(key.clone()), Cell::from(f.key.clone()), Cell::from(name_of(&f.key))],
+            rows.push((
+                vec![Cell::from(key.clone()), Cell::from(f.key.clone()), Cell::from(name_of(m, &f.key))],
                 f,
                 live,
             ));
         }
     }
-    let phases = phase_columns(input, cross_rows.iter().map(|(_, f, _)| f));
-    tables.push(figures_table(
-        "Dienste x Landkreise",
-        &["Dienst", "ARS", "Landkreis / kreisfreie Stadt"],
-        &preamble,
-        &phases,
-        cross_rows,
-        since.is_some(),
-    ));
-    Report { tables }
+    rows
 }
 
 /// A blockage category in German (the stored name; `""`: none given).
@@ -393,4 +398,3 @@ fn figures_table(
         .collect();
     Table { name: name.to_owned(), preamble: preamble.to_vec(), header, rows, cut: None }
 }
-

@@ -118,6 +118,34 @@ pub async fn task_list(
             }
         }
     });
+    confirm_tasks(engine, c, confirm, now, &mut items).await?;
+    if let Some(overdue) = filter.overdue {
+        items.retain(|t| t.overdue == overdue);
+    }
+    let unread = question_tasks(engine, projector, c, &rollout_ids, filter, &mut items);
+    if let Some(kind) = filter.kind {
+        items.retain(|t| t.kind == kind);
+    }
+    items.sort_by(|a, b| a.key.cmp(&b.key));
+    let (overdue, due_soon) = due_counts(&items, now);
+    Ok(TaskList { overdue, due_soon, waiting_for_central, unread, items })
+}
+
+/// The steps awaiting confirmation that `c` may confirm: decided with their records (who
+/// completed them), folded from each rollout's stream at the summary's version.
+async fn confirm_tasks(
+    engine: &Engine,
+    c: &Caller,
+    confirm: Vec<(Arc<DomainRollout>, usize)>,
+    now: Timestamp,
+    items: &mut Vec<TaskItem>,
+) -> Result<(), String> {
+    let cx_of = |r: &DomainRollout| workflow::Context {
+        principal: c.domain(),
+        now,
+        facts: engine.facts(&r.service_key, &r.ars),
+    };
+    let automation_ok = |a: &StepAction| c.may_use_mutation(mutation_of(*a));
     for (summary, i) in confirm {
         let full = projections::rollout_at_version(
             &**engine.store(),
@@ -135,10 +163,20 @@ pub async fn task_list(
             items.push(step_item(summary, i, actions, now));
         }
     }
-    if let Some(overdue) = filter.overdue {
-        items.retain(|t| t.overdue == overdue);
-    }
-    // Questions: unread counts on the step tasks, and the open ones addressed to the caller.
+    Ok(())
+}
+
+/// Questions: the unread messages on the step tasks' threads (their count is answered), and
+/// the open threads addressed to `c`'s party as tasks of their own (not when only overdue
+/// tasks are asked for).
+fn question_tasks(
+    engine: &Engine,
+    projector: &Projector,
+    c: &Caller,
+    rollout_ids: &std::collections::HashSet<String>,
+    filter: &TaskQuery,
+    items: &mut Vec<TaskItem>,
+) -> u64 {
     let me = c.actor().id;
     let party = c.party();
     let threads = engine.questions().all(|q| rollout_ids.contains(&q.rollout_id()));
@@ -152,7 +190,7 @@ pub async fn task_list(
     }
     let unread = unread_on.values().sum::<usize>() as u64;
     if !unread_on.is_empty() {
-        for t in &mut items {
+        for t in items.iter_mut() {
             let step = t.rollout.definition.steps[t.step].id.as_str();
             t.unread += unread_on.get(&(t.rollout.id(), step)).copied().unwrap_or(0);
         }
@@ -178,15 +216,16 @@ pub async fn task_list(
             });
         }
     }
-    if let Some(kind) = filter.kind {
-        items.retain(|t| t.kind == kind);
-    }
-    items.sort_by(|a, b| a.key.cmp(&b.key));
+    unread
+}
+
+/// The steps among `items` that are overdue, and those due within [`DUE_SOON_DAYS`].
+fn due_counts(items: &[TaskItem], now: Timestamp) -> (u64, u64) {
     let soon = Timestamp::from_unix_micros(now.unix_micros() + DUE_SOON_DAYS * 86_400_000_000);
     let steps = || items.iter().filter(|t| t.kind == TaskKind::Step);
     let overdue = steps().filter(|t| t.overdue).count() as u64;
     let due_soon = steps().filter(|t| !t.overdue && t.due_at.is_some_and(|d| d <= soon)).count() as u64;
-    Ok(TaskList { overdue, due_soon, waiting_for_central, unread, items })
+    (overdue, due_soon)
 }
 
 /// The key of an undated task: after every dated one.
@@ -228,4 +267,3 @@ fn may_work_on(c: &Caller, r: &DomainRollout, i: usize) -> bool {
     let p = c.domain();
     p.admin || p.roles.iter().any(|role| r.definition.steps[i].roles.contains(role))
 }
-
