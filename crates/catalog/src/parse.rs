@@ -158,29 +158,31 @@ pub fn parse_dataset(files: &Files) -> Result<Dataset, Vec<RowError>> {
 /// Each authority's line and `anzahl_gemeinden`, checked against the municipalities file.
 type ExpectedMembers = BTreeMap<String, (u64, u64)>;
 
+/// The authorities file's required columns, and those derived from the ARS (checked when given).
+const AUTHORITY_COLUMNS: &[&str] = &[
+    "ars",
+    "name",
+    "name_gv100ad",
+    "typ",
+    "landkreis_ars",
+    "verwaltungssitz",
+    "anzahl_gemeinden",
+    "einwohner",
+];
+const AUTHORITY_DERIVED: &[(&str, Column)] = &[
+    ("kreisschluessel", Column::Optional),
+    ("gemeindeverband_rs", Column::Optional),
+    ("ags", Column::Optional),
+    ("landkreis_name", Column::Optional),
+];
+
 fn read_authorities(
     names: &FileNames,
     bytes: &[u8],
     errors: &mut Vec<RowError>,
 ) -> (BTreeMap<String, Authority>, ExpectedMembers) {
-    let required = [
-        "ars",
-        "name",
-        "name_gv100ad",
-        "typ",
-        "landkreis_ars",
-        "verwaltungssitz",
-        "anzahl_gemeinden",
-        "einwohner",
-    ];
-    let derived = [
-        ("kreisschluessel", Column::Optional),
-        ("gemeindeverband_rs", Column::Optional),
-        ("ags", Column::Optional),
-        ("landkreis_name", Column::Optional),
-    ];
     let mut out = BTreeMap::new();
-    let Some(mut t) = read(&names.authorities, bytes, &required, &derived, errors) else {
+    let Some(mut t) = read(&names.authorities, bytes, AUTHORITY_COLUMNS, AUTHORITY_DERIVED, errors) else {
         return (BTreeMap::new(), BTreeMap::new());
     };
     let rows = std::mem::take(&mut t.rows);
@@ -228,14 +230,24 @@ fn read_authorities(
         let expected = number(&mut t, *line, row, "anzahl_gemeinden");
         out.insert(ars.to_owned(), (authority, *line, expected));
     }
-    // Landkreis references must name a Landkreis of the file, with its name.
-    let names: BTreeMap<u64, &str> =
-        rows.iter().map(|(line, row)| (*line, field(&t, row, "landkreis_name").0)).collect();
+    check_landkreis_references(&mut t, &rows, &out);
+    let expected = out.iter().map(|(k, (_, line, n))| (k.clone(), (*line, *n))).collect();
+    (out.into_iter().map(|(k, (a, ..))| (k, a)).collect(), expected)
+}
+
+/// Landkreis references must name a Landkreis of the file, with its name.
+fn check_landkreis_references(
+    t: &mut Table<'_>,
+    rows: &[(u64, csv::StringRecord)],
+    out: &BTreeMap<String, (Authority, u64, u64)>,
+) {
+    let names: BTreeMap<u64, String> =
+        rows.iter().map(|(line, row)| (*line, field(t, row, "landkreis_name").0.to_owned())).collect();
     for (authority, line, _) in out.values() {
         if let Some(lk) = &authority.landkreis_ars {
             match out.get(lk) {
                 Some((a, ..)) if a.kind == AuthorityKind::Landkreis => {
-                    let given = names.get(line).copied().unwrap_or("");
+                    let given = names.get(line).map(String::as_str).unwrap_or("");
                     if t.col("landkreis_name").is_some() && given != a.name {
                         let c = t.col("landkreis_name");
                         t.error(
@@ -255,8 +267,6 @@ fn read_authorities(
             t.error(*line, c, "a Landkreis or kreisfreie Stadt has no Landkreis name");
         }
     }
-    let expected = out.iter().map(|(k, (_, line, n))| (k.clone(), (*line, *n))).collect();
-    (out.into_iter().map(|(k, (a, ..))| (k, a)).collect(), expected)
 }
 
 fn read_members(
@@ -312,7 +322,11 @@ fn read_members(
                 file: names.authorities.clone(),
                 line,
                 column: None,
-                message: format!("anzahl_gemeinden says {count}, but {} municipalities of {} name `{ars}`", a.members.len(), names.municipalities),
+                message: format!(
+                    "anzahl_gemeinden says {count}, but {} municipalities of {} name `{ars}`",
+                    a.members.len(),
+                    names.municipalities
+                ),
             });
         }
     }
@@ -377,12 +391,7 @@ fn check_municipality(t: &mut Table, line: u64, row: &csv::StringRecord, ags: &s
     }
 }
 
-fn read_services(
-    file: &str,
-    bytes: &[u8],
-    program: Program,
-    errors: &mut Vec<RowError>,
-) -> Vec<Service> {
+fn read_services(file: &str, bytes: &[u8], program: Program, errors: &mut Vec<RowError>) -> Vec<Service> {
     let efa = ["ozg_id", "efa_umsetzer"];
     let common = [
         "id",
@@ -414,101 +423,124 @@ fn read_services(
     let rows = std::mem::take(&mut t.rows);
     let mut keys = BTreeSet::new();
     for (line, row) in &rows {
-        let (key, kc) = field(&t, row, "id");
-        let valid_key = !key.is_empty()
-            && key.len() <= 64
-            && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if !valid_key {
-            t.error(
-                *line,
-                kc,
-                format!("service key `{key}` must be 1 to 64 lowercase letters, digits or `_`"),
-            );
-            continue;
-        }
-        if !keys.insert(key.to_owned()) {
-            t.error(*line, kc, format!("service key `{key}` appears twice"));
-            continue;
-        }
-        let (leika, lc) = field(&t, row, "leika_schluessel");
-        let leika_keys: Vec<String> =
-            leika.split(';').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
-        // An assistant has LeiKa keys where they exist; an EfA service always does.
-        if leika_keys.is_empty() && program == Program::Efa {
-            t.error(*line, lc, "a service needs a LeiKa key");
-        }
-        for k in &leika_keys {
-            if let Err(e) = check_leika(k) {
-                t.error(*line, lc, e);
-            }
-        }
-        let (urn, uc) = field(&t, row, "leika_urn");
-        if uc.is_some() && !urn.is_empty() {
-            let want =
-                leika_keys.first().map(|k| format!("urn:de:fim:leika:leistung:{k}")).unwrap_or_default();
-            if urn != want {
-                t.error(*line, uc, format!("`{urn}` is not the URN of the first LeiKa key (`{want}`)"));
-            }
-        }
-        let (level, vc) = field(&t, row, "zustaendige_ebene_bb_annahme");
-        let Some(responsible_level) = Level::from_name(level) else {
-            t.error(*line, vc, format!("unknown level `{level}` (land, landkreis_kfs or gemeinde_amt)"));
-            continue;
-        };
-        let (fee, fc) = field(&t, row, "gebuehrenpflichtig_annahme");
-        let fee_based = match fee {
-            "ja" => true,
-            "nein" => false,
-            other => {
-                t.error(*line, fc, format!("`{other}` is neither `ja` nor `nein`"));
-                false
-            }
-        };
-        let (ozg, oc) = field(&t, row, "ozg_id");
-        let ozg_id = if ozg.is_empty() {
-            None
-        } else {
-            match ozg.parse() {
-                Ok(n) => Some(n),
-                Err(_) => {
-                    t.error(*line, oc, format!("`{ozg}` is not an OZG id"));
-                    None
-                }
-            }
-        };
-        let providing = if t.col("efa_umsetzer").is_some() { field(&t, row, "efa_umsetzer").0 } else { "" };
-        // Optional columns: a file without them gives every service the defaults.
-        let mut definition_of = |column: &str, default: fn() -> DefinitionRef| {
-            let (text, c) = field(&t, row, column);
-            if text.is_empty() {
-                return default();
-            }
-            DefinitionRef::parse(text).unwrap_or_else(|e| {
-                t.error(*line, c, e);
-                default()
-            })
-        };
-        let definition = definition_of("workflow", DefinitionRef::authority_default);
-        let land_definition = definition_of("workflow_land", DefinitionRef::land_default);
-        out.push(Service {
-            key: key.to_owned(),
-            name: field(&t, row, "anzeigename").0.to_owned(),
-            ozg_id,
-            leika_keys,
-            subject_area: field(&t, row, "themenfeld").0.to_owned(),
-            providing_state: (!providing.is_empty()).then(|| providing.to_owned()),
-            responsible_level,
-            fee_based,
-            program,
-            definition,
-            land_definition,
-        });
+        out.extend(service_row(&mut t, *line, row, program, &mut keys));
     }
     out
 }
 
+/// A service's LeiKa keys (`;`-separated), each checked, and its URN against the first.
+fn leika_keys(t: &mut Table<'_>, line: u64, row: &csv::StringRecord, program: Program) -> Vec<String> {
+    let (leika, lc) = field(t, row, "leika_schluessel");
+    let leika_keys: Vec<String> =
+        leika.split(';').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+    // An assistant has LeiKa keys where they exist; an EfA service always does.
+    if leika_keys.is_empty() && program == Program::Efa {
+        t.error(line, lc, "a service needs a LeiKa key");
+    }
+    for k in &leika_keys {
+        if let Err(e) = check_leika(k) {
+            t.error(line, lc, e);
+        }
+    }
+    let (urn, uc) = field(t, row, "leika_urn");
+    if uc.is_some() && !urn.is_empty() {
+        let want = leika_keys.first().map(|k| format!("urn:de:fim:leika:leistung:{k}")).unwrap_or_default();
+        if urn != want {
+            t.error(line, uc, format!("`{urn}` is not the URN of the first LeiKa key (`{want}`)"));
+        }
+    }
+    leika_keys
+}
+
+/// Whether a service is fee-based (`ja`/`nein`) and its OZG id (optional).
+fn fee_and_ozg(t: &mut Table<'_>, line: u64, row: &csv::StringRecord) -> (bool, Option<u32>) {
+    let (fee, fc) = field(t, row, "gebuehrenpflichtig_annahme");
+    let fee_based = match fee {
+        "ja" => true,
+        "nein" => false,
+        other => {
+            t.error(line, fc, format!("`{other}` is neither `ja` nor `nein`"));
+            false
+        }
+    };
+    let (ozg, oc) = field(t, row, "ozg_id");
+    let ozg_id = if ozg.is_empty() {
+        None
+    } else {
+        match ozg.parse() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                t.error(line, oc, format!("`{ozg}` is not an OZG id"));
+                None
+            }
+        }
+    };
+    (fee_based, ozg_id)
+}
+
+/// One service of a services file, or `None` (its problems recorded in `t`).
+fn service_row(
+    t: &mut Table<'_>,
+    line: u64,
+    row: &csv::StringRecord,
+    program: Program,
+    keys: &mut BTreeSet<String>,
+) -> Option<Service> {
+    let (key, kc) = field(t, row, "id");
+    let valid_key = !key.is_empty()
+        && key.len() <= 64
+        && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !valid_key {
+        t.error(line, kc, format!("service key `{key}` must be 1 to 64 lowercase letters, digits or `_`"));
+        return None;
+    }
+    if !keys.insert(key.to_owned()) {
+        t.error(line, kc, format!("service key `{key}` appears twice"));
+        return None;
+    }
+    let leika_keys = leika_keys(t, line, row, program);
+    let (level, vc) = field(t, row, "zustaendige_ebene_bb_annahme");
+    let Some(responsible_level) = Level::from_name(level) else {
+        t.error(line, vc, format!("unknown level `{level}` (land, landkreis_kfs or gemeinde_amt)"));
+        return None;
+    };
+    let (fee_based, ozg_id) = fee_and_ozg(t, line, row);
+    let providing = if t.col("efa_umsetzer").is_some() { field(t, row, "efa_umsetzer").0 } else { "" };
+    // Optional columns: a file without them gives every service the defaults.
+    let mut definition_of = |column: &str, default: fn() -> DefinitionRef| {
+        let (text, c) = field(t, row, column);
+        if text.is_empty() {
+            return default();
+        }
+        DefinitionRef::parse(text).unwrap_or_else(|e| {
+            t.error(line, c, e);
+            default()
+        })
+    };
+    let definition = definition_of("workflow", DefinitionRef::authority_default);
+    let land_definition = definition_of("workflow_land", DefinitionRef::land_default);
+    Some(Service {
+        key: key.to_owned(),
+        name: field(t, row, "anzeigename").0.to_owned(),
+        ozg_id,
+        leika_keys,
+        subject_area: field(t, row, "themenfeld").0.to_owned(),
+        providing_state: (!providing.is_empty()).then(|| providing.to_owned()),
+        responsible_level,
+        fee_based,
+        program,
+        definition,
+        land_definition,
+    })
+}
+
 /// Marks the association's members (`ars` of a known administration, each once).
-fn read_association(name: &str, bytes: &[u8], authorities: &mut BTreeMap<String, Authority>, errors: &mut Vec<RowError>) {
+fn read_association(
+    name: &str,
+    bytes: &[u8],
+    authorities: &mut BTreeMap<String, Authority>,
+    errors: &mut Vec<RowError>,
+) {
     let others = [("quelle", Column::Url), ("hinweis", Column::Note)];
     let Some(mut t) = read(name, bytes, &["ars", "name"], &others, errors) else { return };
     let rows = std::mem::take(&mut t.rows);
@@ -530,6 +562,45 @@ fn read_association(name: &str, bytes: &[u8], authorities: &mut BTreeMap<String,
     }
 }
 
+/// The successors of the dissolved Gemeindeverband `old` (where its members went, by the rows
+/// `verbandszugehoerigkeit_geaendert`) and those members.
+fn moved_members(t: &Table<'_>, rows: &[(u64, csv::StringRecord)], old: &str) -> (Vec<String>, Vec<Member>) {
+    let mut successors = Vec::new();
+    let mut members = Vec::new();
+    for (_, other) in rows {
+        let (kind, _) = field(t, other, "art");
+        let (from, _) = field(t, other, "schluessel_alt");
+        let (to, _) = field(t, other, "schluessel_neu");
+        if kind == "verbandszugehoerigkeit_geaendert"
+            && from.len() == 12
+            && from.starts_with(old)
+            && to.len() == 12
+        {
+            let successor = format!("{}000", &to[..9]);
+            if !successors.contains(&successor) {
+                successors.push(successor);
+            }
+            let name = field(t, other, "name_alt").0;
+            let name = name.split(" (").next().unwrap_or(name).to_owned();
+            members.push(Member { ags: format!("{}{}", &from[..5], &from[9..]), name, population: 0 });
+        }
+    }
+    (successors, members)
+}
+
+/// The kinds of territorial change the changes file records.
+const CHANGE_KINDS: &[&str] = &[
+    "gemeinde_aufgeloest",
+    "gemeindeverband_aufgeloest",
+    "gemeindeverband_neu",
+    "verbandszugehoerigkeit_geaendert",
+];
+
+/// The ARS of the Landkreis named `name`.
+fn landkreis_named(authorities: &BTreeMap<String, Authority>, name: &str) -> Option<String> {
+    authorities.values().find(|a| a.kind == AuthorityKind::Landkreis && a.name == name).map(|a| a.ars.clone())
+}
+
 fn read_changes(
     names: &FileNames,
     bytes: &[u8],
@@ -543,13 +614,7 @@ fn read_changes(
     let rows = std::mem::take(&mut t.rows);
     for (line, row) in &rows {
         let (art, ac) = field(&t, row, "art");
-        if !matches!(
-            art,
-            "gemeinde_aufgeloest"
-                | "gemeindeverband_aufgeloest"
-                | "gemeindeverband_neu"
-                | "verbandszugehoerigkeit_geaendert"
-        ) {
+        if !CHANGE_KINDS.contains(&art) {
             t.error(*line, ac, format!("unknown kind of change `{art}`"));
             continue;
         }
@@ -563,26 +628,7 @@ fn read_changes(
         }
         let ars = format!("{old}000");
         // Members moved away: their new Gemeindeverband is a successor.
-        let mut successors = Vec::new();
-        let mut members = Vec::new();
-        for (_, other) in &rows {
-            let (kind, _) = field(&t, other, "art");
-            let (from, _) = field(&t, other, "schluessel_alt");
-            let (to, _) = field(&t, other, "schluessel_neu");
-            if kind == "verbandszugehoerigkeit_geaendert"
-                && from.len() == 12
-                && from.starts_with(old)
-                && to.len() == 12
-            {
-                let successor = format!("{}000", &to[..9]);
-                if !successors.contains(&successor) {
-                    successors.push(successor);
-                }
-                let name = field(&t, other, "name_alt").0;
-                let name = name.split(" (").next().unwrap_or(name).to_owned();
-                members.push(Member { ags: format!("{}{}", &from[..5], &from[9..]), name, population: 0 });
-            }
-        }
+        let (successors, members) = moved_members(&t, &rows, old);
         for s in &successors {
             if !authorities.contains_key(s) {
                 t.error(
@@ -600,11 +646,7 @@ fn read_changes(
             );
             continue;
         }
-        let (landkreis_name, _) = field(&t, row, "landkreis");
-        let landkreis_ars = authorities
-            .values()
-            .find(|a| a.kind == AuthorityKind::Landkreis && a.name == landkreis_name)
-            .map(|a| a.ars.clone());
+        let landkreis_ars = landkreis_named(authorities, field(&t, row, "landkreis").0);
         let name = field(&t, row, "name_alt").0.to_owned();
         out.push(Dissolution {
             authority: Authority {

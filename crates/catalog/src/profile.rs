@@ -16,7 +16,10 @@ const BUNDLED: &[(&str, &str, &[(&str, &[u8])])] = &[(
     "brandenburg",
     include_str!("../../../data/brandenburg.profile.toml"),
     &[
-        ("brandenburg_verwaltungstraeger.csv", include_bytes!("../../../data/brandenburg_verwaltungstraeger.csv")),
+        (
+            "brandenburg_verwaltungstraeger.csv",
+            include_bytes!("../../../data/brandenburg_verwaltungstraeger.csv"),
+        ),
         ("brandenburg_gemeinden.csv", include_bytes!("../../../data/brandenburg_gemeinden.csv")),
         ("efa_services.csv", include_bytes!("../../../data/efa_services.csv")),
         (
@@ -98,7 +101,11 @@ impl Profile {
     pub fn bundled(key: &str) -> Option<Profile> {
         let (_, text, files) = BUNDLED.iter().find(|(k, _, _)| *k == key)?;
         let mut read = |name: &str| {
-            files.iter().find(|(n, _)| *n == name).map(|(_, b)| b.to_vec()).ok_or_else(|| format!("`{name}` ist nicht gebündelt"))
+            files
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, b)| b.to_vec())
+                .ok_or_else(|| format!("`{name}` ist nicht gebündelt"))
         };
         // The bundled profiles are checked by a test; a broken one is a build defect.
         Profile::parse(&format!("{key}.toml"), text, &mut read).ok()
@@ -111,42 +118,17 @@ impl Profile {
         text: &str,
         read: &mut dyn FnMut(&str) -> Result<Vec<u8>, String>,
     ) -> Result<Profile, String> {
-        let doc: toml_edit::DocumentMut = text.parse().map_err(|e| format!("{name}: kein gültiges TOML: {e}"))?;
-        let text_at = |path: &[&str]| -> Result<String, String> {
-            let mut item: &toml_edit::Item = doc.as_item();
-            for key in path {
-                item = item.get(key).ok_or_else(|| format!("{name}: `{}` fehlt", path.join(".")))?;
-            }
-            let value = item.as_str().ok_or_else(|| format!("{name}: `{}` muss ein Text sein", path.join(".")))?;
-            if value.trim().is_empty() {
-                return Err(format!("{name}: `{}` ist leer", path.join(".")));
-            }
-            Ok(value.to_owned())
-        };
-        let party = |table: &str| -> Result<Party, String> {
-            Ok(Party {
-                ars: text_at(&[table, "ars"])?,
-                name: text_at(&[table, "name"])?,
-                official_name: text_at(&[table, "official_name"])?,
-                seat: text_at(&[table, "seat"])?,
-            })
-        };
+        let doc: toml_edit::DocumentMut =
+            text.parse().map_err(|e| format!("{name}: kein gültiges TOML: {e}"))?;
+        let text_at = |path: &[&str]| text_at(name, &doc, path);
+        let party = |table: &str| party_at(name, &doc, table);
         let land = party("land")?;
-        crate::model::check_ars(&land.ars, crate::AuthorityKind::Land).map_err(|e| format!("{name}: land.ars: {e}"))?;
-        let association = match doc.get("association") {
-            None => None,
-            Some(_) => {
-                let p = party("association")?;
-                crate::model::check_ars(&p.ars, crate::AuthorityKind::Zweckverband)
-                    .map_err(|e| format!("{name}: association.ars: {e}"))?;
-                if p.ars[..2] != land.ars[..2] {
-                    return Err(format!("{name}: association.ars `{}` liegt nicht im Land `{}`", p.ars, land.ars));
-                }
-                Some((p, text_at(&["association", "short_name"])?))
-            }
-        };
+        crate::model::check_ars(&land.ars, crate::AuthorityKind::Land)
+            .map_err(|e| format!("{name}: land.ars: {e}"))?;
+        let association = association_of(name, &doc, &land)?;
         let file = |key: &str| text_at(&["files", key]);
-        let optional_file = |key: &str| doc.get("files").and_then(|f| f.get(key)).map(|_| file(key)).transpose();
+        let optional_file =
+            |key: &str| doc.get("files").and_then(|f| f.get(key)).map(|_| file(key)).transpose();
         let names = FileNames {
             authorities: file("authorities")?,
             municipalities: file("municipalities")?,
@@ -165,16 +147,13 @@ impl Profile {
             changes: bytes(&names.changes)?,
             assistants: bytes(&names.assistants)?,
             association: bytes(&names.association)?,
-            parties: Parties { land: land.clone(), association: association.as_ref().map(|(p, _)| p.clone()) },
+            parties: Parties {
+                land: land.clone(),
+                association: association.as_ref().map(|(p, _)| p.clone()),
+            },
             names,
         };
-        let mut map = Vec::new();
-        if let Some(layers) = doc.get("map").and_then(|m| m.as_table_like()) {
-            for (layer, _) in layers.iter().filter(|(k, _)| *k != "attribution") {
-                let path = text_at(&["map", layer])?;
-                map.push((layer.to_owned(), bytes(&path)?));
-            }
-        }
+        let map = map_layers(&doc, &text_at, &mut bytes)?;
         let stored = StoredProfile {
             key: text_at(&["key"])?,
             name: text_at(&["name"])?,
@@ -182,10 +161,73 @@ impl Profile {
             association: association.map(|(p, short)| (p.ars, short)),
             report_title: text_at(&["report", "title"])?,
             centres: centres.points().map(|(ars, (lon, lat))| (ars.to_owned(), lon, lat)).collect(),
-            map_attribution: doc.get("map").and_then(|m| m.get("attribution")).and_then(|a| a.as_str()).unwrap_or_default().to_owned(),
+            map_attribution: doc
+                .get("map")
+                .and_then(|m| m.get("attribution"))
+                .and_then(|a| a.as_str())
+                .unwrap_or_default()
+                .to_owned(),
         };
         Ok(Profile { stored, files, map })
     }
+}
+
+/// The text at `path` of profile `name`'s document: present, a text, not empty.
+fn text_at(name: &str, doc: &toml_edit::DocumentMut, path: &[&str]) -> Result<String, String> {
+    let mut item: &toml_edit::Item = doc.as_item();
+    for key in path {
+        item = item.get(key).ok_or_else(|| format!("{name}: `{}` fehlt", path.join(".")))?;
+    }
+    let value = item.as_str().ok_or_else(|| format!("{name}: `{}` muss ein Text sein", path.join(".")))?;
+    if value.trim().is_empty() {
+        return Err(format!("{name}: `{}` ist leer", path.join(".")));
+    }
+    Ok(value.to_owned())
+}
+
+/// A central party (`[land]`, `[association]`): key, names, seat.
+fn party_at(name: &str, doc: &toml_edit::DocumentMut, table: &str) -> Result<Party, String> {
+    Ok(Party {
+        ars: text_at(name, doc, &[table, "ars"])?,
+        name: text_at(name, doc, &[table, "name"])?,
+        official_name: text_at(name, doc, &[table, "official_name"])?,
+        seat: text_at(name, doc, &[table, "seat"])?,
+    })
+}
+
+/// The association (`[association]`, optional) and its short name: an association's key in
+/// the Land of `land`.
+fn association_of(
+    name: &str,
+    doc: &toml_edit::DocumentMut,
+    land: &Party,
+) -> Result<Option<(Party, String)>, String> {
+    if doc.get("association").is_none() {
+        return Ok(None);
+    }
+    let p = party_at(name, doc, "association")?;
+    crate::model::check_ars(&p.ars, crate::AuthorityKind::Zweckverband)
+        .map_err(|e| format!("{name}: association.ars: {e}"))?;
+    if p.ars[..2] != land.ars[..2] {
+        return Err(format!("{name}: association.ars `{}` liegt nicht im Land `{}`", p.ars, land.ars));
+    }
+    Ok(Some((p, text_at(name, doc, &["association", "short_name"])?)))
+}
+
+/// The profile's map layers (`[map]`, every key but `attribution`), read.
+fn map_layers(
+    doc: &toml_edit::DocumentMut,
+    text_at: &dyn Fn(&[&str]) -> Result<String, String>,
+    bytes: &mut dyn FnMut(&str) -> Result<Vec<u8>, String>,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let mut map = Vec::new();
+    if let Some(layers) = doc.get("map").and_then(|m| m.as_table_like()) {
+        for (layer, _) in layers.iter().filter(|(k, _)| *k != "attribution") {
+            let path = text_at(&["map", layer])?;
+            map.push((layer.to_owned(), bytes(&path)?));
+        }
+    }
+    Ok(map)
 }
 
 #[cfg(test)]

@@ -85,31 +85,8 @@ pub(crate) fn read<'a>(
             return None;
         }
     };
-    let missing: Vec<&str> = required.iter().copied().filter(|r| !headers.iter().any(|h| h == r)).collect();
-    if !missing.is_empty() {
-        errors.push(RowError {
-            file: file.into(),
-            line: 1,
-            column: None,
-            message: format!("missing columns: {}", missing.join(", ")),
-        });
+    if !header_ok(file, &headers, required, others, errors) {
         return None;
-    }
-    // Every column is read and checked, or refused: a column nobody reads is a column whose
-    // errors nobody sees.
-    for (i, h) in headers.iter().enumerate() {
-        if !required.contains(&h.as_str()) && !others.iter().any(|(name, _)| name == h) {
-            let known: Vec<&str> = required.iter().copied().chain(others.iter().map(|(n, _)| *n)).collect();
-            errors.push(RowError {
-                file: file.into(),
-                line: 1,
-                column: Some((i + 1, h.clone())),
-                message: format!(
-                    "unknown column `{h}`: it is neither read nor checked; the columns are {}",
-                    known.join(", ")
-                ),
-            });
-        }
     }
     let urls: Vec<usize> = others
         .iter()
@@ -130,19 +107,7 @@ pub(crate) fn read<'a>(
                     });
                     continue;
                 }
-                for &c in &urls {
-                    let v = r.get(c).unwrap_or("").trim();
-                    if let Some(bad) =
-                        v.split(';').map(str::trim).find(|part| !is_source(part)).filter(|_| !v.is_empty())
-                    {
-                        errors.push(RowError {
-                            file: file.into(),
-                            line,
-                            column: Some((c + 1, headers[c].clone())),
-                            message: format!("`{bad}` is not an http(s) address (sources: addresses separated by `;`, each may be followed by a note in parentheses)"),
-                        });
-                    }
-                }
+                check_sources(file, &headers, &urls, line, &r, errors);
                 rows.push((line, r));
             }
             Err(e) => {
@@ -159,6 +124,67 @@ pub(crate) fn read<'a>(
         }
     }
     Some(Table { file, headers, rows, errors })
+}
+
+/// Whether the header has every required column; every column neither required nor among
+/// `others` is refused too (a column nobody reads is a column whose errors nobody sees).
+fn header_ok(
+    file: &str,
+    headers: &[String],
+    required: &[&str],
+    others: &[(&str, Column)],
+    errors: &mut Vec<RowError>,
+) -> bool {
+    let missing: Vec<&str> = required.iter().copied().filter(|r| !headers.iter().any(|h| h == r)).collect();
+    if !missing.is_empty() {
+        errors.push(RowError {
+            file: file.into(),
+            line: 1,
+            column: None,
+            message: format!("missing columns: {}", missing.join(", ")),
+        });
+        return false;
+    }
+    // Every column is read and checked, or refused: a column nobody reads is a column whose
+    // errors nobody sees.
+    for (i, h) in headers.iter().enumerate() {
+        if !required.contains(&h.as_str()) && !others.iter().any(|(name, _)| name == h) {
+            let known: Vec<&str> = required.iter().copied().chain(others.iter().map(|(n, _)| *n)).collect();
+            errors.push(RowError {
+                file: file.into(),
+                line: 1,
+                column: Some((i + 1, h.clone())),
+                message: format!(
+                    "unknown column `{h}`: it is neither read nor checked; the columns are {}",
+                    known.join(", ")
+                ),
+            });
+        }
+    }
+    true
+}
+
+/// Each source column of a row: addresses separated by `;`, each may be followed by a note.
+fn check_sources(
+    file: &str,
+    headers: &[String],
+    urls: &[usize],
+    line: u64,
+    r: &csv::StringRecord,
+    errors: &mut Vec<RowError>,
+) {
+    for &c in urls {
+        let v = r.get(c).unwrap_or("").trim();
+        if let Some(bad) = v.split(';').map(str::trim).find(|part| !is_source(part)).filter(|_| !v.is_empty())
+        {
+            errors.push(RowError {
+                file: file.into(),
+                line,
+                column: Some((c + 1, headers[c].clone())),
+                message: format!("`{bad}` is not an http(s) address (sources: addresses separated by `;`, each may be followed by a note in parentheses)"),
+            });
+        }
+    }
 }
 
 /// A source: an http(s) address, optionally followed by a note in parentheses.
