@@ -4,6 +4,7 @@
 //! **Architecture invariant:** this crate does no IO, never reads the clock and makes no ids:
 //! time and ids come in as arguments, so the same events always fold to the same state.
 
+mod checks;
 pub mod command;
 pub mod condition;
 pub mod definition;

@@ -2,12 +2,11 @@
 //! it, collecting every problem (unknown keys, wrong types, bad references, cycles, ...)
 //! instead of stopping at the first.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use toml_edit::{ImDocument, Item, TableLike, Value};
 
-use crate::condition::Condition;
 use crate::duration::Deadline;
 use crate::evidence::FieldType;
 use crate::limits::{
@@ -65,22 +64,22 @@ pub fn parse(bytes: &[u8]) -> Result<Definition, Vec<Diagnostic>> {
     }
 }
 
-struct Lowering<'s> {
-    diags: Vec<Diagnostic>,
-    source: &'s str,
+pub(crate) struct Lowering<'s> {
+    pub(crate) diags: Vec<Diagnostic>,
+    pub(crate) source: &'s str,
 }
 
 /// A step as read, before references are resolved.
-struct RawStep {
-    step: Step,
-    id_span: Range<usize>,
-    deps: Vec<(String, Range<usize>)>,
+pub(crate) struct RawStep {
+    pub(crate) step: Step,
+    pub(crate) id_span: Range<usize>,
+    pub(crate) deps: Vec<(String, Range<usize>)>,
     /// The condition's text and span, checked once every step's evidence fields are known.
-    condition: Option<(String, Range<usize>)>,
+    pub(crate) condition: Option<(String, Range<usize>)>,
 }
 
 /// The steps `i` waits for, directly or through others.
-fn transitive_dependencies(steps: &[RawStep], i: usize) -> HashSet<usize> {
+pub(crate) fn transitive_dependencies(steps: &[RawStep], i: usize) -> HashSet<usize> {
     let mut seen = HashSet::new();
     let mut todo: Vec<usize> = steps[i].step.depends_on.clone();
     while let Some(j) = todo.pop() {
@@ -101,11 +100,11 @@ pub(crate) fn item_span(item: &Item) -> Option<Range<usize>> {
 }
 
 impl Lowering<'_> {
-    fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
+    pub(crate) fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
         self.diags.push(Diagnostic { origin: None, span, message: message.into() });
     }
 
-    fn unknown_keys(&mut self, table: &dyn TableLike, allowed: &[&str], what: &str) {
+    pub(crate) fn unknown_keys(&mut self, table: &dyn TableLike, allowed: &[&str], what: &str) {
         for (key, _) in table.iter() {
             if allowed.contains(&key) {
                 continue;
@@ -119,12 +118,16 @@ impl Lowering<'_> {
         }
     }
 
-    fn get<'t>(&mut self, table: &'t dyn TableLike, key: &str) -> Option<(&'t Item, Range<usize>)> {
+    pub(crate) fn get<'t>(
+        &mut self,
+        table: &'t dyn TableLike,
+        key: &str,
+    ) -> Option<(&'t Item, Range<usize>)> {
         let (_, item) = table.get_key_value(key)?;
         Some((item, item_span(item).unwrap_or(0..0)))
     }
 
-    fn string(
+    pub(crate) fn string(
         &mut self,
         table: &dyn TableLike,
         key: &str,
@@ -146,7 +149,12 @@ impl Lowering<'_> {
         }
     }
 
-    fn opt_string(&mut self, table: &dyn TableLike, key: &str, what: &str) -> Option<(String, Range<usize>)> {
+    pub(crate) fn opt_string(
+        &mut self,
+        table: &dyn TableLike,
+        key: &str,
+        what: &str,
+    ) -> Option<(String, Range<usize>)> {
         let (item, span) = self.get(table, key)?;
         match item.as_str() {
             Some(s) => Some((s.to_owned(), span)),
@@ -157,7 +165,7 @@ impl Lowering<'_> {
         }
     }
 
-    fn opt_bool(&mut self, table: &dyn TableLike, key: &str, what: &str) -> bool {
+    pub(crate) fn opt_bool(&mut self, table: &dyn TableLike, key: &str, what: &str) -> bool {
         let Some((item, span)) = self.get(table, key) else { return false };
         match item.as_bool() {
             Some(b) => b,
@@ -168,7 +176,12 @@ impl Lowering<'_> {
         }
     }
 
-    fn string_list(&mut self, table: &dyn TableLike, key: &str, what: &str) -> Vec<(String, Range<usize>)> {
+    pub(crate) fn string_list(
+        &mut self,
+        table: &dyn TableLike,
+        key: &str,
+        what: &str,
+    ) -> Vec<(String, Range<usize>)> {
         let Some((item, span)) = self.get(table, key) else { return Vec::new() };
         let Some(array) = item.as_array() else {
             self.error(span, format!("`{key}` of {what} must be a list of texts"));
@@ -186,7 +199,7 @@ impl Lowering<'_> {
     }
 
     /// The tables of `key`: an array of tables (`[[key]]`) or a list of inline tables.
-    fn tables<'t>(
+    pub(crate) fn tables<'t>(
         &mut self,
         table: &'t dyn TableLike,
         key: &str,
@@ -215,7 +228,12 @@ impl Lowering<'_> {
         Vec::new()
     }
 
-    fn id(&mut self, table: &dyn TableLike, what: &str, at: &Range<usize>) -> Option<(String, Range<usize>)> {
+    pub(crate) fn id(
+        &mut self,
+        table: &dyn TableLike,
+        what: &str,
+        at: &Range<usize>,
+    ) -> Option<(String, Range<usize>)> {
         let (id, span) = self.string(table, "id", what, at)?;
         let valid = !id.is_empty()
             && id.len() <= 64
@@ -234,7 +252,43 @@ impl Lowering<'_> {
         let whole = 0..0;
         self.unknown_keys(top, TOP_KEYS, "the definition");
         let id = self.id(top, "the definition", &whole);
-        let version = match self.get(top, "version") {
+        let version = self.version(top, &whole);
+        let title = self.string(top, "title", "the definition", &whole);
+        let description =
+            self.opt_string(top, "description", "the definition").map(|s| s.0).unwrap_or_default();
+        let scope = self.scope(top);
+        let land_definition = self.opt_string(top, "land_definition", "the definition");
+        if let (Scope::Land, Some((_, span))) = (scope, &land_definition) {
+            self.error(span.clone(), "a Land-level definition cannot name a `land_definition`");
+        }
+
+        let (phases, mut raw_steps) = self.phases(top, &whole, scope);
+
+        let dep_spans = self.dependencies(&mut raw_steps, scope, land_definition.is_some());
+        self.cycles(&raw_steps, &dep_spans);
+        self.conditions(&mut raw_steps);
+
+        let live_phase = self.live_phase(top, &phases);
+        let retention = self.retention(top);
+        let (id, version, title) = (id?, version?, title?);
+        Some(Definition {
+            id: id.0,
+            version,
+            title: title.0,
+            description,
+            scope,
+            land_definition: land_definition.map(|l| l.0),
+            phases,
+            steps: raw_steps.into_iter().map(|r| r.step).collect(),
+            live_phase,
+            retention,
+            content_hash: String::new(),
+        })
+    }
+
+    /// `version`: a whole number from 1.
+    fn version(&mut self, top: &dyn TableLike, whole: &Range<usize>) -> Option<u32> {
+        match self.get(top, "version") {
             None => {
                 self.error(whole.clone(), "the definition needs `version` (a whole number from 1)");
                 None
@@ -248,11 +302,12 @@ impl Lowering<'_> {
                     }
                 }
             }
-        };
-        let title = self.string(top, "title", "the definition", &whole);
-        let description =
-            self.opt_string(top, "description", "the definition").map(|s| s.0).unwrap_or_default();
-        let scope = match self.opt_string(top, "scope", "the definition") {
+        }
+    }
+
+    /// `scope`: `authority` (the default) or `land`.
+    fn scope(&mut self, top: &dyn TableLike) -> Scope {
+        match self.opt_string(top, "scope", "the definition") {
             None => Scope::Authority,
             Some((s, _)) if s == "authority" => Scope::Authority,
             Some((s, _)) if s == "land" => Scope::Land,
@@ -260,12 +315,16 @@ impl Lowering<'_> {
                 self.error(span, format!("unknown scope `{s}`; it is `authority` or `land`"));
                 Scope::Authority
             }
-        };
-        let land_definition = self.opt_string(top, "land_definition", "the definition");
-        if let (Scope::Land, Some((_, span))) = (scope, &land_definition) {
-            self.error(span.clone(), "a Land-level definition cannot name a `land_definition`");
         }
+    }
 
+    /// The phases and their steps (each step lowered, not yet resolved).
+    fn phases(
+        &mut self,
+        top: &dyn TableLike,
+        whole: &Range<usize>,
+        scope: Scope,
+    ) -> (Vec<Phase>, Vec<RawStep>) {
         let phase_tables = self.tables(top, "phases", "the definition");
         if top.get("phases").is_none() {
             self.error(whole.clone(), "the definition has no phases ([[phases]])");
@@ -315,6 +374,17 @@ impl Lowering<'_> {
             });
         }
 
+        (phases, raw_steps)
+    }
+
+    /// Step ids unique across the definition, and every `depends_on` resolved (a `land:` one
+    /// needs a `land_definition`); the span of each dependency, for the cycle check.
+    fn dependencies(
+        &mut self,
+        raw_steps: &mut [RawStep],
+        scope: Scope,
+        has_land_definition: bool,
+    ) -> Vec<HashMap<usize, Range<usize>>> {
         // Step ids are unique across the definition.
         let mut index: HashMap<String, usize> = HashMap::new();
         for (i, raw) in raw_steps.iter().enumerate() {
@@ -332,7 +402,7 @@ impl Lowering<'_> {
                 if let Some(land_step) = dep.strip_prefix("land:") {
                     if scope == Scope::Land {
                         self.error(span, "a Land-level definition cannot depend on `land:` steps");
-                    } else if land_definition.is_none() {
+                    } else if !has_land_definition {
                         self.error(span, format!("`{dep}` needs `land_definition` at the top of the file"));
                     } else {
                         raw_steps[i].step.land_depends_on.push(land_step.to_owned());
@@ -369,10 +439,12 @@ impl Lowering<'_> {
                 }
             }
         }
-        self.cycles(&raw_steps, &dep_spans);
-        self.conditions(&mut raw_steps);
+        dep_spans
+    }
 
-        let live_phase = match self.opt_string(top, "live_after", "the definition") {
+    /// `live_after`: the phase after which a rollout is live (default: the last).
+    fn live_phase(&mut self, top: &dyn TableLike, phases: &[Phase]) -> usize {
+        match self.opt_string(top, "live_after", "the definition") {
             None => phases.len().saturating_sub(1),
             Some((name, span)) => match phases.iter().position(|p| p.id == name) {
                 Some(i) => i,
@@ -381,39 +453,24 @@ impl Lowering<'_> {
                     0
                 }
             },
-        };
-        let retention =
-            self.opt_string(top, "retention", "the definition").and_then(|(text, span)| {
-                match text.parse::<crate::duration::Period>() {
-                    Ok(period) => Some(period),
-                    Err(why) => {
-                        self.error(span, why);
-                        None
-                    }
+        }
+    }
+
+    /// `retention`: how long after its rollouts ended the persons a definition names are kept.
+    fn retention(&mut self, top: &dyn TableLike) -> Option<crate::duration::Period> {
+        self.opt_string(top, "retention", "the definition").and_then(|(text, span)| {
+            match text.parse::<crate::duration::Period>() {
+                Ok(period) => Some(period),
+                Err(why) => {
+                    self.error(span, why);
+                    None
                 }
-            });
-        let (id, version, title) = (id?, version?, title?);
-        Some(Definition {
-            id: id.0,
-            version,
-            title: title.0,
-            description,
-            scope,
-            land_definition: land_definition.map(|l| l.0),
-            phases,
-            steps: raw_steps.into_iter().map(|r| r.step).collect(),
-            live_phase,
-            retention,
-            content_hash: String::new(),
+            }
         })
     }
 
-    fn step(&mut self, t: &dyn TableLike, at: Range<usize>, phase: usize, scope: Scope) -> Option<RawStep> {
-        let what = "a step";
-        self.unknown_keys(t, STEP_KEYS, what);
-        let id = self.id(t, what, &at);
-        let title = self.string(t, "title", what, &at).map(|s| s.0).unwrap_or_default();
-        let description = self.opt_string(t, "description", what).map(|s| s.0).unwrap_or_default();
+    /// A step's roles, each known and listed once.
+    fn roles(&mut self, t: &dyn TableLike, what: &str) -> Vec<Role> {
         let mut roles = Vec::new();
         for (name, span) in self.string_list(t, "roles", what) {
             match Role::from_name(&name) {
@@ -424,6 +481,89 @@ impl Lowering<'_> {
                 }
             }
         }
+        roles
+    }
+
+    /// A step's evidence fields (at most [`FIELDS_PER_STEP_MAX`]).
+    fn evidence(&mut self, t: &dyn TableLike, what: &str) -> Vec<Field> {
+        let mut evidence = Vec::new();
+        let mut field_ids = HashSet::new();
+        let field_tables = self.tables(t, "evidence", what);
+        if field_tables.len() > FIELDS_PER_STEP_MAX {
+            self.error(
+                field_tables[FIELDS_PER_STEP_MAX].1.clone(),
+                format!("a step has at most {FIELDS_PER_STEP_MAX} evidence fields"),
+            );
+        }
+        for (ft, fspan) in field_tables.into_iter().take(FIELDS_PER_STEP_MAX) {
+            evidence.extend(self.field(ft, fspan, &mut field_ids));
+        }
+        evidence
+    }
+
+    /// One evidence field of a step (its id unique among `field_ids`).
+    fn field(
+        &mut self,
+        ft: &dyn TableLike,
+        fspan: Range<usize>,
+        field_ids: &mut HashSet<String>,
+    ) -> Option<Field> {
+        let fwhat = "an evidence field";
+        self.unknown_keys(ft, FIELD_KEYS, fwhat);
+        let fid = self.id(ft, fwhat, &fspan);
+        if let Some((fid, span)) = &fid {
+            if !field_ids.insert(fid.clone()) {
+                self.error(span.clone(), format!("evidence field id `{fid}` is used twice in this step"));
+            }
+        }
+        let label = self.string(ft, "label", fwhat, &fspan).map(|s| s.0).unwrap_or_default();
+        let required = match self.get(ft, "required") {
+            None => true,
+            Some(_) => self.opt_bool(ft, "required", fwhat),
+        };
+        let values: Vec<(String, Range<usize>)> = self.string_list(ft, "values", fwhat);
+        let labels: Vec<(String, Range<usize>)> = self.string_list(ft, "labels", fwhat);
+        if !labels.is_empty() && labels.len() != values.len() {
+            self.error(
+                labels[0].1.clone(),
+                format!(
+                    "`labels` names {} values, `values` has {}: one label per value",
+                    labels.len(),
+                    values.len()
+                ),
+            );
+        }
+        let ty = self.string(ft, "type", fwhat, &fspan).and_then(|(name, span)| {
+            let ty = FieldType::from_name(&name, values.iter().map(|v| v.0.clone()).collect());
+            match &ty {
+                None => self.error(
+                    span,
+                    format!("unknown field type `{name}`; types are {}", FieldType::NAMES.join(", ")),
+                ),
+                Some(FieldType::Enumeration(v)) if v.is_empty() => {
+                    self.error(span, "an `enum` field needs `values = [...]`")
+                }
+                Some(other) if !matches!(other, FieldType::Enumeration(_)) && !values.is_empty() => self
+                    .error(
+                        values[0].1.clone(),
+                        format!("`values` only go with `type = \"enum\"`, not `{name}`"),
+                    ),
+                _ => {}
+            }
+            ty
+        });
+        let (fid, ty) = (fid?, ty?);
+        let value_labels = labels.into_iter().map(|l| l.0).collect();
+        Some(Field { id: fid.0, label, ty, required, value_labels })
+    }
+
+    fn step(&mut self, t: &dyn TableLike, at: Range<usize>, phase: usize, scope: Scope) -> Option<RawStep> {
+        let what = "a step";
+        self.unknown_keys(t, STEP_KEYS, what);
+        let id = self.id(t, what, &at);
+        let title = self.string(t, "title", what, &at).map(|s| s.0).unwrap_or_default();
+        let description = self.opt_string(t, "description", what).map(|s| s.0).unwrap_or_default();
+        let roles = self.roles(t, what);
         let automatable = self.opt_bool(t, "automatable", what);
         if roles.is_empty() && !automatable {
             let span = self.get(t, "roles").map(|(_, s)| s).unwrap_or(at.clone());
@@ -450,65 +590,7 @@ impl Lowering<'_> {
         });
         let skippable = self.opt_bool(t, "skippable", what);
         let four_eyes = self.opt_bool(t, "four_eyes", what);
-        let mut evidence = Vec::new();
-        let mut field_ids = HashSet::new();
-        let field_tables = self.tables(t, "evidence", what);
-        if field_tables.len() > FIELDS_PER_STEP_MAX {
-            self.error(
-                field_tables[FIELDS_PER_STEP_MAX].1.clone(),
-                format!("a step has at most {FIELDS_PER_STEP_MAX} evidence fields"),
-            );
-        }
-        for (ft, fspan) in field_tables.into_iter().take(FIELDS_PER_STEP_MAX) {
-            let fwhat = "an evidence field";
-            self.unknown_keys(ft, FIELD_KEYS, fwhat);
-            let fid = self.id(ft, fwhat, &fspan);
-            if let Some((fid, span)) = &fid {
-                if !field_ids.insert(fid.clone()) {
-                    self.error(span.clone(), format!("evidence field id `{fid}` is used twice in this step"));
-                }
-            }
-            let label = self.string(ft, "label", fwhat, &fspan).map(|s| s.0).unwrap_or_default();
-            let required = match self.get(ft, "required") {
-                None => true,
-                Some(_) => self.opt_bool(ft, "required", fwhat),
-            };
-            let values: Vec<(String, Range<usize>)> = self.string_list(ft, "values", fwhat);
-            let labels: Vec<(String, Range<usize>)> = self.string_list(ft, "labels", fwhat);
-            if !labels.is_empty() && labels.len() != values.len() {
-                self.error(
-                    labels[0].1.clone(),
-                    format!(
-                        "`labels` names {} values, `values` has {}: one label per value",
-                        labels.len(),
-                        values.len()
-                    ),
-                );
-            }
-            let ty = self.string(ft, "type", fwhat, &fspan).and_then(|(name, span)| {
-                let ty = FieldType::from_name(&name, values.iter().map(|v| v.0.clone()).collect());
-                match &ty {
-                    None => self.error(
-                        span,
-                        format!("unknown field type `{name}`; types are {}", FieldType::NAMES.join(", ")),
-                    ),
-                    Some(FieldType::Enumeration(v)) if v.is_empty() => {
-                        self.error(span, "an `enum` field needs `values = [...]`")
-                    }
-                    Some(other) if !matches!(other, FieldType::Enumeration(_)) && !values.is_empty() => self
-                        .error(
-                            values[0].1.clone(),
-                            format!("`values` only go with `type = \"enum\"`, not `{name}`"),
-                        ),
-                    _ => {}
-                }
-                ty
-            });
-            if let (Some((fid, _)), Some(ty)) = (fid, ty) {
-                let value_labels = labels.into_iter().map(|l| l.0).collect();
-                evidence.push(Field { id: fid, label, ty, required, value_labels });
-            }
-        }
+        let evidence = self.evidence(t, what);
         let (id, id_span) = id?;
         Some(RawStep {
             step: Step {
@@ -531,136 +613,11 @@ impl Lowering<'_> {
             condition: condition_src,
         })
     }
-
-    /// Checks every step's condition, knowing the evidence facts of all steps
-    /// (`evidence.<step>.<field>`). A condition may read the evidence of a step it waits for
-    /// (directly or through others) only: that evidence is recorded before it is decided.
-    fn conditions(&mut self, steps: &mut [RawStep]) {
-        use crate::condition::{EvidenceFact, Type};
-        let facts: Vec<EvidenceFact> = steps
-            .iter()
-            .flat_map(|r| {
-                r.step.evidence.iter().map(move |f| {
-                    let (ty, values) = match &f.ty {
-                        FieldType::Enumeration(v) => (Type::Text, v.clone()),
-                        FieldType::Boolean => (Type::Bool, Vec::new()),
-                        FieldType::Number => (Type::Number, Vec::new()),
-                        _ => (Type::Text, Vec::new()),
-                    };
-                    EvidenceFact { name: format!("evidence.{}.{}", r.step.id, f.id), ty, values }
-                })
-            })
-            .collect();
-        for i in 0..steps.len() {
-            let Some((src, span)) = steps[i].condition.take() else { continue };
-            // Positions inside the condition map onto the file when the string has no escapes.
-            let offset = content_offset(self.source, &src, &span);
-            let c = match Condition::parse_with(&src, &facts) {
-                Ok(c) => c,
-                Err(e) => {
-                    let at = match offset {
-                        Some(o) => o + e.at.start..o + e.at.end,
-                        None => span,
-                    };
-                    self.error(at, format!("in the condition: {}", e.message));
-                    continue;
-                }
-            };
-            if c.constant() == Some(false) {
-                self.error(span.clone(), "the condition is always false: the step would never apply");
-            }
-            let waits_for = transitive_dependencies(steps, i);
-            for read in c.evidence_steps() {
-                let known = steps.iter().position(|r| r.step.id == read);
-                if !known.is_some_and(|j| waits_for.contains(&j)) {
-                    self.error(
-                        span.clone(),
-                        format!(
-                            "the condition reads the evidence of `{read}`, which step `{}` does not wait for; add it to `depends_on`",
-                            steps[i].step.id
-                        ),
-                    );
-                }
-            }
-            steps[i].step.condition = Some(c);
-        }
-    }
-
-    /// Names every dependency cycle once, and every step that waits on one.
-    fn cycles(&mut self, steps: &[RawStep], dep_spans: &[HashMap<usize, Range<usize>>]) {
-        #[derive(Clone, Copy, PartialEq)]
-        enum Mark {
-            New,
-            Active,
-            Done,
-        }
-        fn visit(
-            i: usize,
-            steps: &[RawStep],
-            marks: &mut [Mark],
-            stack: &mut Vec<usize>,
-            cycles: &mut Vec<Vec<usize>>,
-        ) {
-            marks[i] = Mark::Active;
-            stack.push(i);
-            for &j in &steps[i].step.depends_on {
-                match marks[j] {
-                    Mark::New => visit(j, steps, marks, stack, cycles),
-                    Mark::Active => {
-                        let from = stack.iter().position(|&s| s == j).unwrap_or(0);
-                        cycles.push(stack[from..].to_vec());
-                    }
-                    Mark::Done => {}
-                }
-            }
-            stack.pop();
-            marks[i] = Mark::Done;
-        }
-        let mut marks = vec![Mark::New; steps.len()];
-        let mut cycles = Vec::new();
-        for i in 0..steps.len() {
-            if marks[i] == Mark::New {
-                visit(i, steps, &mut marks, &mut Vec::new(), &mut cycles);
-            }
-        }
-        let mut in_cycle = vec![false; steps.len()];
-        for cycle in &cycles {
-            let names: Vec<&str> = cycle.iter().map(|&i| steps[i].step.id.as_str()).collect();
-            let first = cycle[0];
-            let last = cycle[cycle.len() - 1];
-            let span = dep_spans[last].get(&first).cloned().unwrap_or(steps[first].id_span.clone());
-            self.error(span, format!("dependency cycle: {} → {}", names.join(" → "), names[0]));
-            for &i in cycle {
-                in_cycle[i] = true;
-            }
-        }
-        // Steps that wait on a cycle can never become ready.
-        let mut blocked: BTreeMap<usize, ()> = BTreeMap::new();
-        let mut changed = true;
-        while changed {
-            changed = false;
-            for (i, raw) in steps.iter().enumerate() {
-                if in_cycle[i] || blocked.contains_key(&i) {
-                    continue;
-                }
-                if raw.step.depends_on.iter().any(|&j| in_cycle[j] || blocked.contains_key(&j)) {
-                    blocked.insert(i, ());
-                    changed = true;
-                }
-            }
-        }
-        for &i in blocked.keys() {
-            self.error(
-                steps[i].id_span.clone(),
-                format!("step `{}` is unreachable: it waits on a dependency cycle", steps[i].step.id),
-            );
-        }
-    }
 }
 
 /// Where the text of a string value starts in the file, when the file holds it verbatim
 /// (no escapes): after one quote, or after three for a multi-line string.
-fn content_offset(source: &str, text: &str, span: &Range<usize>) -> Option<usize> {
+pub(crate) fn content_offset(source: &str, text: &str, span: &Range<usize>) -> Option<usize> {
     let raw = source.get(span.clone())?;
     let quote = if raw.starts_with("\"\"\"") || raw.starts_with("'''") { 3 } else { 1 };
     let inner = raw.get(quote..raw.len().checked_sub(quote)?)?;
