@@ -184,6 +184,149 @@ fn at(span: Option<Range<usize>>) -> Range<usize> {
     span.unwrap_or(0..0)
 }
 
+/// The steps and fields `remove` names (`step` or `step.field`), each one of the base's; what
+/// is wrong with it goes to `problems`.
+fn removals(
+    v: &dyn TableLike,
+    base_step_tables: &HashMap<&str, &dyn TableLike>,
+    base_ref: &str,
+    problems: &mut Vec<Diagnostic>,
+) -> (HashSet<String>, HashSet<String>) {
+    let diag = |span: Range<usize>, message: String| Diagnostic { span, message, origin: None };
+    let mut removed: HashSet<String> = HashSet::new();
+    let mut removed_fields: HashSet<String> = HashSet::new();
+    let Some((_, item)) = v.get_key_value("remove") else { return (removed, removed_fields) };
+    match item.as_array() {
+        None => problems.push(diag(at(item_span(item)), "`remove` must be a list of step ids".into())),
+        Some(list) => {
+            for value in list.iter() {
+                let field = value.as_str().and_then(|t| t.split_once('.'));
+                if let Some((step, field)) = field {
+                    let known = base_step_tables
+                        .get(step)
+                        .and_then(|s| s.get("evidence"))
+                        .and_then(Item::as_array)
+                        .is_some_and(|a| {
+                            a.iter().any(|f| {
+                                f.as_inline_table().and_then(|t| t.get("id")).and_then(|v| v.as_str())
+                                    == Some(field)
+                            })
+                        });
+                    if known {
+                        removed_fields.insert(format!("{step}.{field}"));
+                    } else {
+                        problems.push(diag(
+                            at(value.span()),
+                            format!("`remove` names field `{field}` of step `{step}`, which {base_ref} does not have"),
+                        ));
+                    }
+                    continue;
+                }
+                match value.as_str() {
+                    Some(id) if base_step_tables.contains_key(id) => {
+                        removed.insert(id.to_owned());
+                    }
+                    Some(id) => problems.push(diag(
+                        at(value.span()),
+                        format!("`remove` names `{id}`, which {base_ref} has no step of"),
+                    )),
+                    None => problems.push(diag(at(value.span()), "`remove` holds step ids (text)".into())),
+                }
+            }
+        }
+    }
+    (removed, removed_fields)
+}
+
+/// What a variant's merge works from: the two documents' top tables, the variant's phases (and
+/// by id), the steps it replaces, and what it removes.
+struct Parts<'d> {
+    v: &'d dyn TableLike,
+    b: &'d dyn TableLike,
+    v_phases: &'d [&'d dyn TableLike],
+    v_phase_by_id: &'d HashMap<&'d str, &'d dyn TableLike>,
+    replacing: &'d HashMap<&'d str, &'d dyn TableLike>,
+    removed: &'d HashSet<String>,
+    removed_fields: &'d HashSet<String>,
+}
+
+/// The merged text: the variant's top-level keys, then the base's it does not override; the
+/// base's phases with the variant's changes; the variant's own phases after them.
+fn merge<'s>(sources: [&'s str; 2], p: &Parts<'_>) -> Merged<'s> {
+    let mut m = Merged { text: String::new(), pieces: Vec::new(), sources };
+    // Top-level keys: the variant's first (its id and version), then the base's it does not
+    // override.
+    m.keys(From::Variant, p.v, &["phases", "extends", "remove"]);
+    let overridden: Vec<&str> = p.v.iter().map(|(k, _)| k).collect();
+    let mut skip = vec!["phases", "id", "version"];
+    skip.extend(overridden.iter().copied());
+    m.keys(From::Base, p.b, &skip);
+    for bp in tables(p.b, "phases") {
+        let vp = id_of(bp).and_then(|id| p.v_phase_by_id.get(id).copied());
+        m.write("[[phases]]", From::Base, id_at(bp, 0));
+        match vp {
+            Some(vp) => {
+                let own: Vec<&str> = vp.iter().map(|(k, _)| k).filter(|k| *k != "steps").collect();
+                m.keys(From::Variant, vp, &["steps"]);
+                let mut skip = vec!["steps"];
+                skip.extend(own);
+                m.keys(From::Base, bp, &skip);
+            }
+            None => m.keys(From::Base, bp, &["steps"]),
+        }
+        for bs in tables(bp, "steps") {
+            let id = id_of(bs).unwrap_or("");
+            if p.removed.contains(id) {
+                continue;
+            }
+            step(&mut m, Some(bs), p.replacing.get(id).copied(), p.removed_fields);
+        }
+        if let Some(vp) = vp {
+            for vs in tables(vp, "steps")
+                .into_iter()
+                .filter(|s| !id_of(*s).is_some_and(|id| p.replacing.contains_key(id)))
+            {
+                step(&mut m, None, Some(vs), p.removed_fields);
+            }
+        }
+    }
+    // The variant's own phases, after the base's.
+    let base_phase_ids: HashSet<&str> = tables(p.b, "phases").into_iter().filter_map(id_of).collect();
+    for vp in p.v_phases.iter().filter(|p| !id_of(**p).is_some_and(|id| base_phase_ids.contains(id))) {
+        m.write("[[phases]]", From::Variant, id_at(*vp, 0));
+        m.keys(From::Variant, *vp, &["steps"]);
+        for vs in tables(*vp, "steps")
+            .into_iter()
+            .filter(|s| !id_of(*s).is_some_and(|id| p.replacing.contains_key(id)))
+        {
+            step(&mut m, None, Some(vs), p.removed_fields);
+        }
+    }
+    m
+}
+
+/// The merged text parsed; a problem is reported in the file its text came from, at its place.
+fn relocated(m: &Merged<'_>, variant: &str, base_ref: &str) -> Result<Definition, Vec<Diagnostic>> {
+    match parse(m.text.as_bytes()) {
+        Ok(mut d) => {
+            d.content_hash = blake3::hash(variant.as_bytes()).to_hex().to_string();
+            Ok(d)
+        }
+        Err(diags) => Err(diags
+            .into_iter()
+            .map(|d| {
+                let (from, start) = m.locate(d.span.start);
+                let len = d.span.len().min(m.source(from).len().saturating_sub(start));
+                Diagnostic {
+                    span: start..start + len,
+                    message: d.message,
+                    origin: (from == From::Base).then(|| base_ref.to_owned()),
+                }
+            })
+            .collect()),
+    }
+}
+
 /// Checks a variant against its base (`base_ref` is `id@version`, `base` its text). On
 /// success the definition's `content_hash` is the hash of the variant's own text.
 pub fn parse_variant(variant: &str, base_ref: &str, base: &str) -> Result<Definition, Vec<Diagnostic>> {
@@ -213,51 +356,7 @@ pub fn parse_variant(variant: &str, base_ref: &str, base: &str) -> Result<Defini
         .filter_map(|s| Some((id_of(s)?, s)))
         .collect();
     let base_steps: HashSet<&str> = base_step_tables.keys().copied().collect();
-    let mut removed: HashSet<String> = HashSet::new();
-    let mut removed_fields: HashSet<String> = HashSet::new();
-    if let Some((_, item)) = v.get_key_value("remove") {
-        match item.as_array() {
-            None => problems.push(diag(at(item_span(item)), "`remove` must be a list of step ids".into())),
-            Some(list) => {
-                for value in list.iter() {
-                    let field = value.as_str().and_then(|t| t.split_once('.'));
-                    if let Some((step, field)) = field {
-                        let known = base_step_tables
-                            .get(step)
-                            .and_then(|s| s.get("evidence"))
-                            .and_then(Item::as_array)
-                            .is_some_and(|a| {
-                                a.iter().any(|f| {
-                                    f.as_inline_table().and_then(|t| t.get("id")).and_then(|v| v.as_str())
-                                        == Some(field)
-                                })
-                            });
-                        if known {
-                            removed_fields.insert(format!("{step}.{field}"));
-                        } else {
-                            problems.push(diag(
-                                at(value.span()),
-                                format!("`remove` names field `{field}` of step `{step}`, which {base_ref} does not have"),
-                            ));
-                        }
-                        continue;
-                    }
-                    match value.as_str() {
-                        Some(id) if base_steps.contains(id) => {
-                            removed.insert(id.to_owned());
-                        }
-                        Some(id) => problems.push(diag(
-                            at(value.span()),
-                            format!("`remove` names `{id}`, which {base_ref} has no step of"),
-                        )),
-                        None => {
-                            problems.push(diag(at(value.span()), "`remove` holds step ids (text)".into()))
-                        }
-                    }
-                }
-            }
-        }
-    }
+    let (removed, removed_fields) = removals(v, &base_step_tables, base_ref, &mut problems);
     // The variant's phases by id, and its steps by id (a step replaces the base's step of that
     // id wherever it is).
     let v_phases = tables(v, "phases");
@@ -279,71 +378,15 @@ pub fn parse_variant(variant: &str, base_ref: &str, base: &str) -> Result<Defini
         return Err(problems);
     }
 
-    let mut m = Merged { text: String::new(), pieces: Vec::new(), sources: [variant, base] };
-    // Top-level keys: the variant's first (its id and version), then the base's it does not
-    // override.
-    m.keys(From::Variant, v, &["phases", "extends", "remove"]);
-    let overridden: Vec<&str> = v.iter().map(|(k, _)| k).collect();
-    let mut skip = vec!["phases", "id", "version"];
-    skip.extend(overridden.iter().copied());
-    m.keys(From::Base, b, &skip);
-    for bp in tables(b, "phases") {
-        let vp = id_of(bp).and_then(|id| v_phase_by_id.get(id).copied());
-        m.write("[[phases]]", From::Base, id_at(bp, 0));
-        match vp {
-            Some(vp) => {
-                let own: Vec<&str> = vp.iter().map(|(k, _)| k).filter(|k| *k != "steps").collect();
-                m.keys(From::Variant, vp, &["steps"]);
-                let mut skip = vec!["steps"];
-                skip.extend(own);
-                m.keys(From::Base, bp, &skip);
-            }
-            None => m.keys(From::Base, bp, &["steps"]),
-        }
-        for bs in tables(bp, "steps") {
-            let id = id_of(bs).unwrap_or("");
-            if removed.contains(id) {
-                continue;
-            }
-            step(&mut m, Some(bs), replacing.get(id).copied(), &removed_fields);
-        }
-        if let Some(vp) = vp {
-            for vs in tables(vp, "steps")
-                .into_iter()
-                .filter(|s| !id_of(*s).is_some_and(|id| replacing.contains_key(id)))
-            {
-                step(&mut m, None, Some(vs), &removed_fields);
-            }
-        }
-    }
-    // The variant's own phases, after the base's.
-    let base_phase_ids: HashSet<&str> = tables(b, "phases").into_iter().filter_map(id_of).collect();
-    for vp in v_phases.iter().filter(|p| !id_of(**p).is_some_and(|id| base_phase_ids.contains(id))) {
-        m.write("[[phases]]", From::Variant, id_at(*vp, 0));
-        m.keys(From::Variant, *vp, &["steps"]);
-        for vs in tables(*vp, "steps")
-            .into_iter()
-            .filter(|s| !id_of(*s).is_some_and(|id| replacing.contains_key(id)))
-        {
-            step(&mut m, None, Some(vs), &removed_fields);
-        }
-    }
-    match parse(m.text.as_bytes()) {
-        Ok(mut d) => {
-            d.content_hash = blake3::hash(variant.as_bytes()).to_hex().to_string();
-            Ok(d)
-        }
-        Err(diags) => Err(diags
-            .into_iter()
-            .map(|d| {
-                let (from, start) = m.locate(d.span.start);
-                let len = d.span.len().min(m.source(from).len().saturating_sub(start));
-                Diagnostic {
-                    span: start..start + len,
-                    message: d.message,
-                    origin: (from == From::Base).then(|| base_ref.to_owned()),
-                }
-            })
-            .collect()),
-    }
+    let parts = Parts {
+        v,
+        b,
+        v_phases: &v_phases,
+        v_phase_by_id: &v_phase_by_id,
+        replacing: &replacing,
+        removed: &removed,
+        removed_fields: &removed_fields,
+    };
+    let m = merge([variant, base], &parts);
+    relocated(&m, variant, base_ref)
 }
