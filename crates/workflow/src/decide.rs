@@ -15,7 +15,6 @@ use crate::limits::NOTE_CHARS_MAX;
 
 pub use crate::command::{Command, Context, Principal, Rejection};
 
-
 /// A command's required note (reason, comment): trimmed, with a visible character and no
 /// control or hidden one (`vocab::text`), at most
 /// [`NOTE_CHARS_MAX`] characters.
@@ -525,25 +524,15 @@ fn may_work_on(r: &Rollout, i: usize, p: &Principal) -> Result<(), Rejection> {
     }
 }
 
-fn migrate(
-    r: &Rollout,
-    to: &Arc<Definition>,
+/// Which step of `to` each step of `from` becomes: `extra` as given (each named step must
+/// exist), the others by equal id; and the mapping reversed (a target named twice is a
+/// problem).
+fn step_mapping(
+    from: &Definition,
+    to: &Definition,
     extra: &BTreeMap<String, String>,
-    facts: &Facts,
-) -> Result<DefinitionMigrated, Rejection> {
-    let from = &r.definition;
-    let mut problems = Vec::new();
-    if to.id == from.id && to.version <= from.version {
-        problems.push(format!("version {} is not newer than {}", to.version, from.version));
-    }
-    if to.scope != from.scope {
-        problems.push(format!(
-            "`{}` is a {} definition, the rollout runs a {} one",
-            to.id,
-            to.scope.name(),
-            from.scope.name()
-        ));
-    }
+    problems: &mut Vec<String>,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
     let mut mapping = BTreeMap::new();
     for (old, new) in extra {
         if from.step_index(old).is_none() {
@@ -565,6 +554,29 @@ fn migrate(
             problems.push(format!("`{first}` and `{old}` both map to `{new}`"));
         }
     }
+    (mapping, targets)
+}
+
+fn migrate(
+    r: &Rollout,
+    to: &Arc<Definition>,
+    extra: &BTreeMap<String, String>,
+    facts: &Facts,
+) -> Result<DefinitionMigrated, Rejection> {
+    let from = &r.definition;
+    let mut problems = Vec::new();
+    if to.id == from.id && to.version <= from.version {
+        problems.push(format!("version {} is not newer than {}", to.version, from.version));
+    }
+    if to.scope != from.scope {
+        problems.push(format!(
+            "`{}` is a {} definition, the rollout runs a {} one",
+            to.id,
+            to.scope.name(),
+            from.scope.name()
+        ));
+    }
+    let (mapping, targets) = step_mapping(from, to, extra, &mut problems);
     for (i, s) in r.steps.iter().enumerate() {
         let id = &from.steps[i].id;
         let progressed = matches!(
