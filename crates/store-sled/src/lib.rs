@@ -40,8 +40,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use store::{
-    write_queue, Clock, Committed, Direction, EventStore, ExpectedVersion, Head,
-    NewEvent, RecordedEvent, StoreError, SystemClock, WriteQueue,
+    write_queue, Clock, Committed, Direction, EventStore, ExpectedVersion, Head, NewEvent, RecordedEvent,
+    StoreError, SystemClock, WriteQueue,
 };
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -263,6 +263,50 @@ pub fn lock_data_dir(dir: &Path) -> Result<File, StoreError> {
     }
 }
 
+/// sled in `dir/log` (the index), synced into its directory, and the checkpointer that will
+/// make it durable.
+fn open_sled(dir: &Path, config: &SledConfig) -> Result<(sled::Db, sled::Tree, Checkpointer), StoreError> {
+    let log_dir = dir.join("log");
+    let db = open_index(&log_dir, config.cache_bytes)?;
+    let tree = db.open_tree(keys::INDEX_TREE).map_err(sled_err)?;
+    // New files and directories must survive a crash too.
+    sync_dir(dir)?;
+    sync_dir(&log_dir)?;
+    let db_file = File::open(log_dir.join("db")).map_err(|e| io_at(&log_dir.join("db"), e))?;
+    let checkpointer = Checkpointer {
+        reserve: Reserve::new(dir, config.min_free_bytes),
+        db: db.clone(),
+        db_file,
+        blob_dir: log_dir.join("blobs"),
+        synced_blobs: HashSet::new(),
+        durable: Arc::new(AtomicU64::new(0)),
+        checkpoint: 0,
+    };
+    Ok((db, tree, checkpointer))
+}
+
+/// The writer thread and the checkpoint thread (with the sender that stops it).
+fn start_threads(
+    writer_state: Arc<Mutex<Writer>>,
+    receiver: store::WriteReceiver,
+    checkpointer: Checkpointer,
+) -> Result<
+    (std::thread::JoinHandle<()>, (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)),
+    StoreError,
+> {
+    let shared = writer_state;
+    let writer = std::thread::Builder::new()
+        .name("store-writer".into())
+        .spawn(move || Writer::run(&shared, receiver))
+        .map_err(StoreError::from)?;
+    let (stop_checkpoints, stop) = std::sync::mpsc::channel::<()>();
+    let checkpointer = std::thread::Builder::new()
+        .name("store-checkpoint".into())
+        .spawn(move || checkpointer.run(stop))
+        .map_err(StoreError::from)?;
+    Ok((writer, (stop_checkpoints, checkpointer)))
+}
+
 impl SledStore {
     /// Opens (or creates) the store in `config.dir`. Fails with [`StoreError::Locked`] when
     /// another process has it open.
@@ -276,22 +320,7 @@ impl SledStore {
         let dir = &config.dir;
         let lock = lock_data_dir(dir)?;
         legacy::migrate(dir, config.cache_bytes, config.segment_bytes)?;
-        let log_dir = dir.join("log");
-        let db = open_index(&log_dir, config.cache_bytes)?;
-        let tree = db.open_tree(keys::INDEX_TREE).map_err(sled_err)?;
-        // New files and directories must survive a crash too.
-        sync_dir(dir)?;
-        sync_dir(&log_dir)?;
-        let db_file = File::open(log_dir.join("db")).map_err(|e| io_at(&log_dir.join("db"), e))?;
-        let mut checkpointer = Checkpointer {
-            reserve: Reserve::new(dir, config.min_free_bytes),
-            db: db.clone(),
-            db_file,
-            blob_dir: log_dir.join("blobs"),
-            synced_blobs: HashSet::new(),
-            durable: Arc::new(AtomicU64::new(0)),
-            checkpoint: 0,
-        };
+        let (db, tree, mut checkpointer) = open_sled(dir, &config)?;
         let keys = Arc::new(keyfile::FileKeys::open(&dir.join("keys"))?);
         let segments_dir = dir.join("segments");
         let indexed = keys::read_indexed(&tree).map_err(sled_err)?;
@@ -319,16 +348,7 @@ impl SledStore {
             failed: None,
             probed: None,
         }));
-        let shared = writer_state.clone();
-        let writer = std::thread::Builder::new()
-            .name("store-writer".into())
-            .spawn(move || Writer::run(&shared, receiver))
-            .map_err(StoreError::from)?;
-        let (stop_checkpoints, stop) = std::sync::mpsc::channel::<()>();
-        let checkpointer = std::thread::Builder::new()
-            .name("store-checkpoint".into())
-            .spawn(move || checkpointer.run(stop))
-            .map_err(StoreError::from)?;
+        let (writer, checkpoints) = start_threads(writer_state.clone(), receiver, checkpointer)?;
         Ok(SledStore {
             inner: Arc::new(Inner {
                 tree,
@@ -344,7 +364,7 @@ impl SledStore {
                 writer_state,
                 queue: Some(queue),
                 writer: Some(writer),
-                checkpointer: Some((stop_checkpoints, checkpointer)),
+                checkpointer: Some(checkpoints),
                 _lock: lock,
             }),
         })

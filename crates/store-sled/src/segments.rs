@@ -260,6 +260,60 @@ fn write_index(path: &Path, offsets: &[u32]) -> Result<(), StoreError> {
     file.sync_data().map_err(|e| io_at(path, e))
 }
 
+/// The segments of `dir` (the first made when there is none): the open one's first position,
+/// and the closed ones, each checked against its index.
+fn closed_segments(dir: &Path) -> Result<(u64, Vec<Closed>), StoreError> {
+    std::fs::create_dir_all(dir).map_err(|e| io_at(dir, e))?;
+    let mut firsts = segment_firsts(dir)?;
+    if firsts.is_empty() {
+        File::create(segment_path(dir, 1)).map_err(|e| io_at(&segment_path(dir, 1), e))?;
+        crate::sync_dir(dir)?;
+        firsts.push(1);
+    }
+    if firsts[0] != 1 {
+        return Err(StoreError::Io(format!(
+            "the log in {} begins with a segment at position {}, not 1: segments are missing",
+            dir.display(),
+            firsts[0]
+        )));
+    }
+    let (&open_first, closed_firsts) = firsts.split_last().unwrap_or((&1, &[]));
+    let mut closed = Vec::with_capacity(closed_firsts.len());
+    for (k, &first) in closed_firsts.iter().enumerate() {
+        let next = firsts[k + 1];
+        if next <= first {
+            return Err(StoreError::Io(format!("segments in {} overlap at {first}", dir.display())));
+        }
+        let bytes = check_index(dir, first, next - first)?;
+        closed.push(Closed { first, count: next - first, bytes });
+    }
+    Ok((open_first, closed))
+}
+
+/// Cuts a torn write (an invalid frame after what sled's index holds, never acknowledged) off
+/// the open segment; the new end. An invalid frame the index covers is damage: refused.
+fn cut_torn_write(
+    open_path: &Path,
+    at: u32,
+    damage: &Damage,
+    position: u64,
+    indexed: u64,
+) -> Result<u64, StoreError> {
+    let torn = matches!(damage, Damage::Torn(_)) && position > indexed;
+    if !torn {
+        return Err(StoreError::Io(format!(
+            "the log is damaged: {} at byte {at} (event {position}): {}",
+            open_path.display(),
+            damage.reason()
+        )));
+    }
+    tracing::warn!(file = %open_path.display(), offset = at, "cut off a torn write at the end of the log");
+    let file = File::options().write(true).open(&open_path).map_err(|e| io_at(&open_path, e))?;
+    file.set_len(u64::from(at)).map_err(|e| io_at(&open_path, e))?;
+    file.sync_all().map_err(|e| io_at(&open_path, e))?;
+    Ok(u64::from(at))
+}
+
 impl Log {
     /// Opens the segments in `dir` (created if missing) and returns the log, its writer's end
     /// and the head. `indexed` is the last position sled's index holds durably: an invalid
@@ -269,30 +323,7 @@ impl Log {
         segment_bytes: u64,
         indexed: u64,
     ) -> Result<(Arc<Log>, Appender, Head), StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| io_at(dir, e))?;
-        let mut firsts = segment_firsts(dir)?;
-        if firsts.is_empty() {
-            File::create(segment_path(dir, 1)).map_err(|e| io_at(&segment_path(dir, 1), e))?;
-            crate::sync_dir(dir)?;
-            firsts.push(1);
-        }
-        if firsts[0] != 1 {
-            return Err(StoreError::Io(format!(
-                "the log in {} begins with a segment at position {}, not 1: segments are missing",
-                dir.display(),
-                firsts[0]
-            )));
-        }
-        let (&open_first, closed_firsts) = firsts.split_last().unwrap_or((&1, &[]));
-        let mut closed = Vec::with_capacity(closed_firsts.len());
-        for (k, &first) in closed_firsts.iter().enumerate() {
-            let next = firsts[k + 1];
-            if next <= first {
-                return Err(StoreError::Io(format!("segments in {} overlap at {first}", dir.display())));
-            }
-            let bytes = check_index(dir, first, next - first)?;
-            closed.push(Closed { first, count: next - first, bytes });
-        }
+        let (open_first, closed) = closed_segments(dir)?;
         // An index beside the open segment is left from a crash while closing it.
         let stale = index_path(dir, open_first);
         if stale.exists() {
@@ -317,20 +348,8 @@ impl Log {
         let scan = scan(&bytes, open_first, link.map(|h| h.hash));
         let mut end = bytes.len() as u64;
         if let Some((at, damage)) = &scan.damage {
-            let position = open_first + scan.offsets.len() as u64 - 1;
-            let torn = matches!(damage, Damage::Torn(_)) && position > indexed;
-            if !torn {
-                return Err(StoreError::Io(format!(
-                    "the log is damaged: {} at byte {at} (event {position}): {}",
-                    open_path.display(),
-                    damage.reason()
-                )));
-            }
-            tracing::warn!(file = %open_path.display(), offset = at, "cut off a torn write at the end of the log");
-            let file = File::options().write(true).open(&open_path).map_err(|e| io_at(&open_path, e))?;
-            file.set_len(u64::from(*at)).map_err(|e| io_at(&open_path, e))?;
-            file.sync_all().map_err(|e| io_at(&open_path, e))?;
-            end = u64::from(*at);
+            end =
+                cut_torn_write(&open_path, *at, damage, open_first + scan.offsets.len() as u64 - 1, indexed)?;
         }
         let head = scan.last.or(link).unwrap_or(Head::EMPTY);
         if indexed > head.position {
