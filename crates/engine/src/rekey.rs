@@ -63,22 +63,8 @@ pub async fn rekeyed_copy(
         )
     })?;
     let source_head = source.head().await?;
-    // The definitions the source knows, to find the contact-like fields.
-    let registry = crate::definitions::bundled().map_err(EngineError::Unreadable)?;
-    // And the catalogue, for the Land's and the association's keys.
-    let mut catalog = catalog::Catalog::default();
-    let mut from = 1;
-    loop {
-        let page = source.read_all(from, 1_000).await?;
-        let Some(last) = page.last() else { break };
-        from = last.position + 1;
-        for e in &page {
-            crate::definitions::learn(&registry, e)?;
-            if let Some(Ok(decoded)) = catalog::CatalogEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str()) {
-                catalog.apply(&e.stream_id, &decoded);
-            }
-        }
-    }
+    // The definitions the source knows (to find the contact-like fields), and its catalogue.
+    let (registry, catalog) = learn_source(source).await?;
     let person_fields = contact_fields(&registry);
 
     let first_at = source.read_all(1, 1).await?.first().map(|e| e.recorded_at);
@@ -102,25 +88,13 @@ pub async fn rekeyed_copy(
             head: Head::EMPTY,
         },
     };
-    let copied = StoreCopied {
-        source_head_position: source_head.position,
-        source_head_hash: source_head.hash.to_string(),
-        copied_at: copied_at.to_string(),
+    copy.push(store_copied(
+        first_at.unwrap_or(copied_at),
+        copied_at,
+        copied_by,
+        &source_head,
         person_fields,
-    };
-    copy.push(RecordedEvent {
-        event_id: Uuid::now_v7(),
-        stream_id: STORE_COPY_STREAM.into(),
-        version: 1,
-        event_type: STORE_COPIED.0.into(),
-        schema_version: STORE_COPIED.1,
-        recorded_at: first_at.unwrap_or(copied_at),
-        actor: copied_by.clone(),
-        correlation_id: Uuid::now_v7(),
-        causation_id: None,
-        data: Json::to_json(&copied).map_err(|e| EngineError::Invalid(e.to_string()))?,
-        ..blank()
-    });
+    )?);
 
     let mut from = 1;
     loop {
@@ -137,6 +111,58 @@ pub async fn rekeyed_copy(
     copy.flush(target, &*keys).await?;
     copy.report.head = copy.head;
     Ok(copy.report)
+}
+
+/// What a fold of the source teaches: its definitions and its catalogue (for the Land's and
+/// the association's keys).
+async fn learn_source(source: &dyn EventStore) -> Result<(Registry, catalog::Catalog), EngineError> {
+    let registry = crate::definitions::bundled().map_err(EngineError::Unreadable)?;
+    // And the catalogue, for the Land's and the association's keys.
+    let mut catalog = catalog::Catalog::default();
+    let mut from = 1;
+    loop {
+        let page = source.read_all(from, 1_000).await?;
+        let Some(last) = page.last() else { break };
+        from = last.position + 1;
+        for e in &page {
+            crate::definitions::learn(&registry, e)?;
+            if let Some(Ok(decoded)) =
+                catalog::CatalogEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str())
+            {
+                catalog.apply(&e.stream_id, &decoded);
+            }
+        }
+    }
+    Ok((registry, catalog))
+}
+
+/// The copy's first event: which source (its head), when, and which fields hold persons now.
+fn store_copied(
+    at: store::Timestamp,
+    copied_at: store::Timestamp,
+    copied_by: &Actor,
+    source_head: &Head,
+    person_fields: Vec<FieldRef>,
+) -> Result<RecordedEvent, EngineError> {
+    let copied = StoreCopied {
+        source_head_position: source_head.position,
+        source_head_hash: source_head.hash.to_string(),
+        copied_at: copied_at.to_string(),
+        person_fields,
+    };
+    Ok(RecordedEvent {
+        event_id: Uuid::now_v7(),
+        stream_id: STORE_COPY_STREAM.into(),
+        version: 1,
+        event_type: STORE_COPIED.0.into(),
+        schema_version: STORE_COPIED.1,
+        recorded_at: at,
+        actor: copied_by.clone(),
+        correlation_id: Uuid::now_v7(),
+        causation_id: None,
+        data: Json::to_json(&copied).map_err(|e| EngineError::Invalid(e.to_string()))?,
+        ..blank()
+    })
 }
 
 /// The contact-like `text` fields of every definition (as `personal-data find` judges them).
