@@ -197,64 +197,18 @@ const ASSISTANT: &str = "hundesteuer_anmeldung";
 const SERVICES: [&str; 3] = ["wohngeld", "gewerbe_anmeldung", "kfz_zulassung"];
 
 pub async fn generate(engine: &engine::Engine, clock: &ShiftableClock) -> Result<(), Failure> {
-    let cast = Cast {
-        pm: person("person:pm-land", "Petra Projekt (Land)", vec![Role::ProjectManager]),
-        pm2: person("person:pm-land-2", "Lars Landmann (Land)", vec![Role::ProjectManager]),
-        zv: person(
-            "person:zv-dikom",
-            &format!("Dana Dikom ({})", engine.profile().association_short_name()),
-            vec![Role::AssociationStaff],
-        ),
-        staff: [
-            person("person:staff-1", "Anna Amt", vec![Role::AuthorityStaff]),
-            person("person:staff-2", "Bernd Bürgeramt", vec![Role::AuthorityStaff]),
-            person("person:staff-3", "Carla Kreis", vec![Role::AuthorityStaff]),
-        ],
-        bot: engine::Invocation::new(Principal {
-            actor: Actor {
-                id: "token:demo-bot".into(),
-                name: "Anbindungs-Bot".into(),
-                kind: ActorKind::Automation,
-                person: None,
-            },
-            roles: vec![],
-            admin: false,
-        }),
-        admin: engine::Invocation::system(),
-        contacts: Default::default(),
-    };
+    let cast = cast(engine);
     let land = engine.catalog().land_ars().unwrap_or_default();
     let land = land.as_str();
     let arss: Vec<String> =
         engine.catalog().active_authorities().filter(|a| a.ars != land).map(|a| a.ars.clone()).collect();
-    // Each service starts a month after the one before; its administrations take their turn over
-    // the following months. The store keeps recorded times in log order, so the turns of all
-    // services are played in the order of their times.
-    let mut turns: Vec<(f64, Turn)> = Vec::new();
-    for k in 0..SERVICES.len() {
-        let begin = DEMO_DAYS - 30.0 * k as f64;
-        turns.push((begin, Turn::Service { k }));
-        let span = begin - 7.0;
-        for (n, ars) in arss.iter().enumerate() {
-            let at = begin - 0.5 - span * n as f64 / arss.len() as f64;
-            turns.push((at, Turn::Authority { k, n, ars: ars.clone() }));
-        }
-    }
-    // The form server: the model over two months, then the members' set-up.
-    turns.push((75.0, Turn::AssistantModel));
-    turns.push((50.0, Turn::AssistantRelease));
     let members: Vec<String> = engine
         .catalog()
         .active_authorities()
         .filter(|a| a.association_member)
         .map(|a| a.ars.clone())
         .collect();
-    for (n, ars) in members.iter().enumerate() {
-        turns.push((
-            48.0 - 40.0 * n as f64 / members.len().max(1) as f64,
-            Turn::Member { n, ars: ars.clone() },
-        ));
-    }
+    let mut turns = turns(&arss, &members);
     turns.sort_by(|a, b| b.0.total_cmp(&a.0));
     for (days_ago, turn) in turns {
         clock.days_ago(days_ago);
@@ -285,6 +239,79 @@ pub async fn generate(engine: &engine::Engine, clock: &ShiftableClock) -> Result
         engine.erase_person(erased[0], "Antrag der Person auf Löschung (Art. 17 DSGVO)", &cast.admin).await?;
     }
     questions(engine, &cast, &arss, &members, clock).await?;
+    network(engine, &cast, &arss, &contacts).await?;
+    clock.days_ago(0.0);
+    Ok(())
+}
+
+/// The people (and the bot) who act in the demo.
+fn cast(engine: &engine::Engine) -> Cast {
+    Cast {
+        pm: person("person:pm-land", "Petra Projekt (Land)", vec![Role::ProjectManager]),
+        pm2: person("person:pm-land-2", "Lars Landmann (Land)", vec![Role::ProjectManager]),
+        zv: person(
+            "person:zv-dikom",
+            &format!("Dana Dikom ({})", engine.profile().association_short_name()),
+            vec![Role::AssociationStaff],
+        ),
+        staff: [
+            person("person:staff-1", "Anna Amt", vec![Role::AuthorityStaff]),
+            person("person:staff-2", "Bernd Bürgeramt", vec![Role::AuthorityStaff]),
+            person("person:staff-3", "Carla Kreis", vec![Role::AuthorityStaff]),
+        ],
+        bot: engine::Invocation::new(Principal {
+            actor: Actor {
+                id: "token:demo-bot".into(),
+                name: "Anbindungs-Bot".into(),
+                kind: ActorKind::Automation,
+                person: None,
+            },
+            roles: vec![],
+            admin: false,
+        }),
+        admin: engine::Invocation::system(),
+        contacts: Default::default(),
+    }
+}
+
+/// Every turn of the demo and how many days ago it is played: each service starts a month
+/// after the one before and its administrations (`arss`) take their turn over the following
+/// months; the form server's model over two months, then the `members`' set-up.
+fn turns(arss: &[String], members: &[String]) -> Vec<(f64, Turn)> {
+    // Each service starts a month after the one before; its administrations take their turn over
+    // the following months. The store keeps recorded times in log order, so the turns of all
+    // services are played in the order of their times.
+    let mut turns: Vec<(f64, Turn)> = Vec::new();
+    for k in 0..SERVICES.len() {
+        let begin = DEMO_DAYS - 30.0 * k as f64;
+        turns.push((begin, Turn::Service { k }));
+        let span = begin - 7.0;
+        for (n, ars) in arss.iter().enumerate() {
+            let at = begin - 0.5 - span * n as f64 / arss.len() as f64;
+            turns.push((at, Turn::Authority { k, n, ars: ars.clone() }));
+        }
+    }
+    // The form server: the model over two months, then the members' set-up.
+    turns.push((75.0, Turn::AssistantModel));
+    turns.push((50.0, Turn::AssistantRelease));
+    for (n, ars) in members.iter().enumerate() {
+        turns.push((
+            48.0 - 40.0 * n as f64 / members.len().max(1) as f64,
+            Turn::Member { n, ars: ars.clone() },
+        ));
+    }
+    turns
+}
+
+/// The network: back-office systems for wohngeld's subject area (most use one of two products,
+/// the vendor that blocks many among them; some record none), and contacts who agree to be
+/// named (for every service, for wohngeld, or not at all).
+async fn network(
+    engine: &engine::Engine,
+    cast: &Cast,
+    arss: &[String],
+    contacts: &[Vec<uuid::Uuid>],
+) -> Result<(), Failure> {
     // Back-office systems for wohngeld's subject area: most use one of two products (the
     // vendor that blocks many among them), some record none.
     let area = engine.catalog().services.get("wohngeld").map(|s| s.service.subject_area.clone());
@@ -318,7 +345,6 @@ pub async fn generate(engine: &engine::Engine, clock: &ShiftableClock) -> Result
             .set_contact_consent(id, service, true, "schriftlich eingewilligt (Demo)", &cast.admin)
             .await;
     }
-    clock.days_ago(0.0);
     Ok(())
 }
 
@@ -343,29 +369,7 @@ async fn questions(
         }
     }
     let [a, b, c, d] = started.as_slice() else { return Ok(()) };
-    clock.days_ago(9.0);
-    let q = engine
-        .ask_question(
-            "wohngeld",
-            a,
-            "nutzungsvereinbarung",
-            Party::Land,
-            "Gilt die Mustervereinbarung des Landes auch für Ämter, die den Dienst für ihre amtsangehörigen Gemeinden anbieten?",
-            &cast.staff[0],
-        )
-        .await?;
-    clock.days_ago(8.0);
-    engine.mark_question_read(q.id, &cast.pm).await?;
-    engine
-        .answer_question(
-            q.id,
-            "Ja. Das Amt unterzeichnet für seine amtsangehörigen Gemeinden; ein eigener Beschluss der Gemeindevertretungen ist nicht nötig.",
-            &cast.pm,
-        )
-        .await?;
-    clock.days_ago(7.0);
-    engine.mark_question_read(q.id, &cast.staff[0]).await?;
-    engine.set_question_resolved(q.id, true, Some("Beantwortet, danke."), &cast.staff[0]).await?;
+    answered_and_resolved(engine, cast, a, clock).await?;
     clock.days_ago(5.0);
     let q = engine
         .ask_question(
@@ -404,20 +408,66 @@ async fn questions(
         )
         .await?;
     if let Some(member) = members.first() {
-        if let Some(r) = engine.load(ASSISTANT, member).await? {
-            let step = r.definition.steps[r.next_open_step().unwrap_or(0)].id.clone();
-            clock.days_ago(1.0);
-            engine
-                .ask_question(
-                    ASSISTANT,
-                    member,
-                    &step,
-                    Party::Association,
-                    "Kann das Muster ein Feld für die Chipnummer des Hundes bekommen?",
-                    &cast.staff[0],
-                )
-                .await?;
-        }
+        member_question(engine, cast, member, clock).await?;
+    }
+    Ok(())
+}
+
+/// A question to the Land, read, answered, read and resolved by the asker.
+async fn answered_and_resolved(
+    engine: &engine::Engine,
+    cast: &Cast,
+    a: &str,
+    clock: &ShiftableClock,
+) -> Result<(), Failure> {
+    use engine::questions::Party;
+    clock.days_ago(9.0);
+    let q = engine
+        .ask_question(
+            "wohngeld",
+            a,
+            "nutzungsvereinbarung",
+            Party::Land,
+            "Gilt die Mustervereinbarung des Landes auch für Ämter, die den Dienst für ihre amtsangehörigen Gemeinden anbieten?",
+            &cast.staff[0],
+        )
+        .await?;
+    clock.days_ago(8.0);
+    engine.mark_question_read(q.id, &cast.pm).await?;
+    engine
+        .answer_question(
+            q.id,
+            "Ja. Das Amt unterzeichnet für seine amtsangehörigen Gemeinden; ein eigener Beschluss der Gemeindevertretungen ist nicht nötig.",
+            &cast.pm,
+        )
+        .await?;
+    clock.days_ago(7.0);
+    engine.mark_question_read(q.id, &cast.staff[0]).await?;
+    engine.set_question_resolved(q.id, true, Some("Beantwortet, danke."), &cast.staff[0]).await?;
+    Ok(())
+}
+
+/// A member's staff asks the association about its assistant.
+async fn member_question(
+    engine: &engine::Engine,
+    cast: &Cast,
+    member: &str,
+    clock: &ShiftableClock,
+) -> Result<(), Failure> {
+    use engine::questions::Party;
+    if let Some(r) = engine.load(ASSISTANT, member).await? {
+        let step = r.definition.steps[r.next_open_step().unwrap_or(0)].id.clone();
+        clock.days_ago(1.0);
+        engine
+            .ask_question(
+                ASSISTANT,
+                member,
+                &step,
+                Party::Association,
+                "Kann das Muster ein Feld für die Chipnummer des Hundes bekommen?",
+                &cast.staff[0],
+            )
+            .await?;
     }
     Ok(())
 }
@@ -463,20 +513,16 @@ async fn start_service(engine: &engine::Engine, cast: &Cast, k: usize) -> Result
     Ok(())
 }
 
-/// The `n`-th administration's turn on service `k`: a number of steps, and for some a block or
-/// a due date in the past.
-async fn authority_turn(
+/// Up to `target` steps of the `n`-th administration's rollout of `service`, each by whom
+/// the step names (a four-eyes confirmation by another person, automatable steps by the bot).
+async fn progress_steps(
     engine: &engine::Engine,
     cast: &Cast,
-    k: usize,
-    n: usize,
+    service: &str,
     ars: &str,
+    n: usize,
+    target: usize,
 ) -> Result<(), Failure> {
-    let service = SERVICES[k];
-    let Some(rollout) = engine.load(service, ars).await? else { return Ok(()) };
-    // Each administration is somewhere else: 0 to 14 steps; every fifth administration of the
-    // first two services has gone live.
-    let target = if k < 2 && n.is_multiple_of(5) { usize::MAX } else { (n * 7 + service.len()) % 15 };
     let staff = &cast.staff;
     let mut done = 0;
     while done < target {
@@ -507,6 +553,25 @@ async fn authority_turn(
         }
         done += 1;
     }
+    Ok(())
+}
+
+/// The `n`-th administration's turn on service `k`: a number of steps, and for some a block or
+/// a due date in the past.
+async fn authority_turn(
+    engine: &engine::Engine,
+    cast: &Cast,
+    k: usize,
+    n: usize,
+    ars: &str,
+) -> Result<(), Failure> {
+    let service = SERVICES[k];
+    let Some(rollout) = engine.load(service, ars).await? else { return Ok(()) };
+    // Each administration is somewhere else: 0 to 14 steps; every fifth administration of the
+    // first two services has gone live.
+    let target = if k < 2 && n.is_multiple_of(5) { usize::MAX } else { (n * 7 + service.len()) % 15 };
+    progress_steps(engine, cast, service, ars, n, target).await?;
+    let staff = &cast.staff;
     let open_step = |r: &workflow::Rollout| {
         r.steps
             .iter()
