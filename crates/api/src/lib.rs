@@ -1,18 +1,20 @@
 //! The GraphQL API and the HTTP server of efa-rollout. The only crate that knows GraphQL and
 //! HTTP. Resolvers only translate: parse the input, check the caller's scope, call the engine
-//! (every write) or read a read model or a `projections` function (every read), map the answer.
+//! (every write) or ask `app` or a read model (every read), map the answer.
 //! No file here calls the store's append or read functions (a test checks).
 //!
-//! Files, each using only those above it: `limits`, `caller`, `state` (the shared state and
-//! error mapping), `connection`, `objects/` (event, rollout, catalog, definition, person, work:
-//! tasks and questions, network: peers, consent, blockages, back-office systems), `query`,
-//! `mutation`, `publishing` (the definition mutations), `subscriptions`, `operations` (depth limit, metrics labels), `consistency`, `schema`, `metrics`,
-//! `documents` (the parsed documents kept by their text), `report` (the programme report's
-//! figures and the tables every list downloads as: XLSX, CSV, a printable page), `downloads`
-//! (their HTTP endpoints), `solutions` (the network's full-text search over recorded
-//! solutions), `assets` (what is compiled in and served: the dashboard, the explorer, the map
-//! layers), `listener` (the connection loop), `socket` (WebSockets), `rates` (write rates),
-//! `background` (the folds' thread), `server`.
+//! Files, each using only those before it (a test holds this order to the `crate::` paths):
+//! `assets` (what is compiled in and served: the dashboard, the explorer), `background` (the
+//! folds' thread), `connection` (Relay connections), `documents` (the parsed documents kept by
+//! their text), `limits`, `rates` (write rates), `sheets` (the tables as XLSX, CSV, a printable
+//! page), `listener` (the connection loop), `metrics`, `state` (the shared state, the caller,
+//! argument parsing, error mapping), `consistency` (read your own writes), `objects/` (event,
+//! rollout, catalog, definition, person, work: tasks and questions, network: peers, consent,
+//! blockages, back-office systems), `operations` (depth limit, metrics labels, the marker that
+//! execution began), `mutation`, `subscriptions`, `publishing` (the definition mutations),
+//! `query`, `schema`, `http` (what the HTTP handlers share), `downloads` (the report and the
+//! lists over HTTP), `socket` (WebSockets), `server` (the router, GraphQL over HTTP, the map
+//! layers). Who may do what and the questions people ask are `app`'s.
 
 mod assets;
 mod background;

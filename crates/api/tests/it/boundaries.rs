@@ -104,3 +104,52 @@ fn only_the_stores_system_clock_reads_the_time() {
         offences.join("\n")
     );
 }
+
+/// `lib.rs` names the crate's files in an order where each uses (`crate::…`) only those before
+/// it; the order is read from its doc comment.
+#[test]
+fn the_files_named_in_lib_rs_use_only_those_before_them() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let lib = std::fs::read_to_string(src.join("lib.rs")).expect("lib.rs");
+    let doc: String = lib.lines().filter_map(|l| l.strip_prefix("//!")).collect::<Vec<_>>().join(" ");
+    let listed = doc.split("Files, each using only those before it").nth(1).expect("the order in lib.rs");
+    let order: Vec<String> = listed
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|name| name.trim_end_matches('/').to_owned())
+        .filter(|name| src.join(format!("{name}.rs")).exists() || src.join(name).is_dir())
+        .collect();
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let module_of = |path: &std::path::Path| {
+        let rel = path.strip_prefix(&src).expect("under src").with_extension("");
+        rel.iter().next().map(|p| p.to_string_lossy().to_string()).unwrap_or_default()
+    };
+    let mut every: Vec<String> = files.iter().map(|p| module_of(p)).filter(|m| m != "lib").collect();
+    every.sort();
+    every.dedup();
+    let mut named = order.clone();
+    named.sort();
+    assert_eq!(named, every, "lib.rs names every file once");
+    let mut offences = Vec::new();
+    for path in &files {
+        let module = module_of(path);
+        let Some(at) = order.iter().position(|m| *m == module) else { continue };
+        let text = std::fs::read_to_string(path).expect("read");
+        let code: String = text
+            .split("#[cfg(test)]")
+            .next()
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.split("//").next().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n");
+        for later in &order[at + 1..] {
+            if code.contains(&format!("crate::{later}::")) || code.contains(&format!("crate::{later}::{{")) {
+                offences.push(format!("{} uses {later}, named after it", path.display()));
+            }
+        }
+    }
+    assert!(offences.is_empty(), "{}", offences.join("\n"));
+}
