@@ -74,7 +74,10 @@ fn a_second_land_initialises_a_store_and_is_served_with_nothing_of_brandenburg()
     let init = rollout(&["init", "--data-dir", s(store.path()), "--profile", s(&profile)]);
     let said = String::from_utf8_lossy(&init.stdout).to_string() + &String::from_utf8_lossy(&init.stderr);
     assert_eq!(init.status.code(), Some(0), "{said}");
-    assert!(said.contains("initialised for Testland (profile `testland`): 4 administrations, 1 services"), "{said}");
+    assert!(
+        said.contains("initialised for Testland (profile `testland`): 4 administrations, 1 services"),
+        "{said}"
+    );
     assert!(store.path().join("admin.token").exists(), "an admin token is written");
     let again = rollout(&["init", "--data-dir", s(store.path()), "--profile", s(&profile)]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("already initialised for Testland"));
@@ -96,7 +99,11 @@ fn a_second_land_initialises_a_store_and_is_served_with_nothing_of_brandenburg()
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert_eq!(started, ["wohngeld:990000000000", "wohngeld:995010000000", "wohngeld:995020000000"], "the Land's own rollout first");
+    assert_eq!(
+        started,
+        ["wohngeld:990000000000", "wohngeld:995010000000", "wohngeld:995020000000"],
+        "the Land's own rollout first"
+    );
     let answers = server.gql(
         Some(&server.admin),
         "{ services(first: 10) { edges { node { key centralArs } } } authorities(first: 50) { edges { node { ars name kind } } } rollouts(first: 10) { edges { node { id status } } } }",
@@ -116,7 +123,11 @@ fn a_second_land_initialises_a_store_and_is_served_with_nothing_of_brandenburg()
     assert!(report.contains("Programmbericht OZG-Rollout Testland"), "{report}");
     let (_, _, html) = get(&server, "/reports/programme.html", Some(&server.admin));
     let html = String::from_utf8_lossy(&html).to_string();
-    assert!(html.contains("<h1>Programmbericht OZG-Rollout Testland</h1>"), "{}", &html[..400.min(html.len())]);
+    assert!(
+        html.contains("<h1>Programmbericht OZG-Rollout Testland</h1>"),
+        "{}",
+        &html[..400.min(html.len())]
+    );
     for text in [answers.to_string(), report, html] {
         for brandenburg in ["Brandenburg", "120000000000", "129990000000", "ZV DIKOM"] {
             assert!(!text.contains(brandenburg), "`{brandenburg}` in an answer of the test Land: {text}");

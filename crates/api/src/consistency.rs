@@ -17,8 +17,8 @@ use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, N
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{ServerResult, Variables};
 
-use app::Caller;
 use crate::state::ApiState;
+use app::Caller;
 
 /// The schema extension that makes each query wait for its token's own changes.
 pub(crate) struct ReadYourWrites;

@@ -427,7 +427,7 @@ pub(crate) async fn list(
     };
     let (filter, limit) = match list_filter(list, &params) {
         Ok(read) => read,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let preamble = list_preamble(&state, list, &filter, limit);
     let (pages, writer) = sheet_writer(list, preamble);
@@ -485,7 +485,7 @@ pub(crate) async fn list(
 fn list_filter(
     list: &List,
     params: &HashMap<String, String>,
-) -> Result<(serde_json::Map<String, Value>, usize), Response> {
+) -> Result<(serde_json::Map<String, Value>, usize), Refusal> {
     let mut filter = serde_json::Map::new();
     let mut limit = DOWNLOAD_ROWS_MAX;
     for (key, value) in params {
@@ -493,7 +493,7 @@ fn list_filter(
             match value.parse::<usize>() {
                 Ok(n) if (1..=DOWNLOAD_ROWS_MAX).contains(&n) => limit = n,
                 _ => {
-                    return Err(plain(
+                    return Err(Refusal(
                         StatusCode::BAD_REQUEST,
                         format!("`limit` must be 1 to {DOWNLOAD_ROWS_MAX}, not {value:?}"),
                     ))
@@ -503,7 +503,7 @@ fn list_filter(
         }
         let Some((_, kind)) = list.params.iter().find(|(p, _)| p == key) else {
             let known: Vec<&str> = list.params.iter().map(|(p, _)| *p).collect();
-            return Err(plain(
+            return Err(Refusal(
                 StatusCode::BAD_REQUEST,
                 format!("unknown parameter `{key}` (this list takes {} and limit)", known.join(", ")),
             ));
@@ -514,7 +514,7 @@ fn list_filter(
                 "true" => Value::Bool(true),
                 "false" => Value::Bool(false),
                 _ => {
-                    return Err(plain(
+                    return Err(Refusal(
                         StatusCode::BAD_REQUEST,
                         format!("`{key}` must be true or false, not {value:?}"),
                     ))

@@ -24,4 +24,3 @@ pub(crate) struct AppState {
     pub(crate) documents: Arc<crate::documents::Documents>,
     pub(crate) api: crate::ApiState,
 }
-

@@ -8,13 +8,13 @@ use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use engine::{Outcome, TokenRole, TokenSpec};
 use workflow::decide::Command;
 
-use app::Caller;
 use crate::objects::event::Event;
 use crate::objects::person::Person;
-use crate::objects::rollout::Rollout;
 pub(crate) use crate::objects::rollout::BlockCategory;
-pub(crate) use crate::state::{invocation, person_id, remember_head};
+use crate::objects::rollout::Rollout;
 use crate::state::{caller, check_scope, coded, engine_error, split_id, state, writer};
+pub(crate) use crate::state::{invocation, person_id, remember_head};
+use app::Caller;
 
 /// What every command on an existing rollout may carry: the version the caller saw, and a key
 /// that makes a repeat harmless.
@@ -36,7 +36,6 @@ pub struct RolloutPayload {
     /// The events appended (for a repeat with the same idempotency key: the first ones).
     events: Vec<Event>,
 }
-
 
 /// The mutation's answer; the caller's next operation sees its events in the read models too.
 fn payload(ctx: &Context<'_>, outcome: Outcome) -> RolloutPayload {
@@ -109,7 +108,6 @@ pub struct RolloutCommandInput {
     #[graphql(flatten)]
     guard: Guard,
 }
-
 
 /// Assign a rollout to someone (or nobody).
 #[derive(InputObject)]
@@ -247,7 +245,6 @@ pub struct IssuedToken {
 /// The mutations on rollouts, services' rollouts and tokens (part of `Mutation`).
 #[derive(Default, Debug)]
 pub struct RolloutMutation;
-
 
 /// Runs one engine command on a rollout for the caller, with its expected version and
 /// idempotency key (scoped to the caller, the mutation and the rollout).
@@ -596,7 +593,6 @@ impl PersonMutation {
 /// The mutations on persons (part of `Mutation`).
 #[derive(Default, Debug)]
 pub struct PersonMutation;
-
 
 /// The caller, when it is an admin token.
 fn admin<'a>(ctx: &'a Context<'_>, what: &str) -> async_graphql::Result<&'a Caller> {

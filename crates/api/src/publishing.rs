@@ -7,12 +7,12 @@ use catalog::{DefinitionLevel, DefinitionRef};
 use engine::EngineError;
 use workflow::registry::PublishError;
 
-use app::Caller;
 use crate::mutation::{invocation, StepMapping};
 use crate::objects::catalog::Service;
 use crate::objects::definition::Definition;
 use crate::objects::event::Event;
 use crate::state::{caller, coded, engine_error, state};
+use app::Caller;
 
 /// Publish a workflow definition (TOML, the format of `workflows/`).
 #[derive(InputObject)]

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 use projections::GroupBy as ModelGroupBy;
 
-use app::Caller;
 use crate::limits::{page_complexity, PROGRESS_POINTS_MAX};
 use crate::objects::catalog::ProgramName;
 use crate::objects::catalog::{
@@ -20,6 +19,7 @@ use crate::objects::rollout::{rollouts_page, Rollout, RolloutConnection, Rollout
 use crate::state::{
     caller, check_scope, coded, cut, internal, manager, page_size, split_id, state, time_arg,
 };
+use app::Caller;
 
 #[derive(Default, Debug)]
 pub struct CoreQuery;
@@ -155,7 +155,10 @@ pub struct Me {
 impl CoreQuery {
     /// The Land this server serves: its profile, chosen when the store was initialised
     /// (`rollout init --profile`).
-    async fn profile(&self, ctx: &Context<'_>) -> async_graphql::Result<crate::objects::catalog::LandProfile> {
+    async fn profile(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<crate::objects::catalog::LandProfile> {
         crate::state::reference_reader(ctx)?;
         Ok(crate::objects::catalog::LandProfile(state(ctx).profile.clone()))
     }

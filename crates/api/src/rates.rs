@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-
 use app::Caller;
 
 /// The limits (0 turns one off).

@@ -503,7 +503,6 @@ fn operation_type(
     (ty, request)
 }
 
-
 /// Authenticates and runs `request`, answering as the client accepts.
 async fn execute(
     state: &AppState,

@@ -11,8 +11,8 @@ use projections::{Cut, Projector};
 use store::Timestamp;
 use uuid::Uuid;
 
-use app::Caller;
 use crate::limits::{PAGE_DEFAULT, PAGE_MAX, READ_YOUR_WRITES_WAIT_MAX, SUBSCRIPTIONS_PER_TOKEN_MAX};
+use app::Caller;
 
 /// The last log position each token's changes reached (one entry per token that has changed
 /// something since the server started).
@@ -141,7 +141,9 @@ impl ApiState {
             documents: Arc::default(),
             solutions: Arc::default(),
             centres: Arc::new(profile.centres()),
-            map: Arc::new(map_layers(catalog::Profile::bundled(&profile.key).map(|p| p.map).unwrap_or_default())),
+            map: Arc::new(map_layers(
+                catalog::Profile::bundled(&profile.key).map(|p| p.map).unwrap_or_default(),
+            )),
             profile: Arc::new(profile),
             folds: Arc::new(tokio::sync::Semaphore::new(crate::limits::FOLD_PERMITS as usize)),
             writes: Arc::default(),

@@ -5,10 +5,9 @@
 use async_graphql::futures_util::stream::{self, Stream};
 use async_graphql::{Context, Subscription, ID};
 
-
-use app::Caller;
 use crate::objects::event::{Event, EventFilter};
 use crate::state::{caller, coded, state, take_slot};
+use app::Caller;
 
 /// Which events a subscriber gets; the scope rules of the `events` query apply.
 fn matches(c: &Caller, f: &EventFilter, stream_id: &str, e: &store::RecordedEvent) -> bool {
@@ -88,9 +87,8 @@ impl SubscriptionRoot {
                             workflow::rollout::rollout_of_stream(&e.stream_id).is_some_and(|(service, _)| {
                                 service == key && e.stream_id.starts_with(vocab::names::ROLLOUT_STREAM_PREFIX)
                             });
-                        let network =
-                            e.stream_id.starts_with(vocab::names::PERSON_STREAM_PREFIX)
-                                || e.event_type == vocab::names::BACK_OFFICE_SYSTEM_SET;
+                        let network = e.stream_id.starts_with(vocab::names::PERSON_STREAM_PREFIX)
+                            || e.event_type == vocab::names::BACK_OFFICE_SYSTEM_SET;
                         if of_service || network {
                             let change = NetworkChange { service_key: key.clone(), position: e.position };
                             return Some((change, (sub, slot, key)));

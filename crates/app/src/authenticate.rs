@@ -26,7 +26,11 @@ pub fn bearer(value: &str) -> Option<&str> {
 ///
 /// An association-staff token's scope is the association's as the catalogue says it now: its
 /// members and its own model rollouts, for the form server's services only.
-pub fn authenticate(tokens: &TokenRegistry, projector: &Projector, credential: Credential<'_>) -> Option<Caller> {
+pub fn authenticate(
+    tokens: &TokenRegistry,
+    projector: &Projector,
+    credential: Credential<'_>,
+) -> Option<Caller> {
     let Credential::Bearer(token) = credential;
     let mut caller = tokens.authenticate(token).map(Caller::of_token)?;
     if caller.role == TokenRole::AssociationStaff {
@@ -41,7 +45,11 @@ pub fn authenticate(tokens: &TokenRegistry, projector: &Projector, credential: C
 }
 
 /// The caller of an `Authorization` header's value (see [`bearer`]).
-pub fn authenticate_header(tokens: &TokenRegistry, projector: &Projector, authorization: &str) -> Option<Caller> {
+pub fn authenticate_header(
+    tokens: &TokenRegistry,
+    projector: &Projector,
+    authorization: &str,
+) -> Option<Caller> {
     authenticate(tokens, projector, Credential::Bearer(bearer(authorization)?))
 }
 

@@ -144,7 +144,8 @@ impl Caller {
             TokenRole::AuthorityStaff => ars.is_some_and(|a| self.may_read_authority(a)),
             TokenRole::Automation => service.is_some_and(|s| self.may_read_service(s)),
             TokenRole::AssociationStaff => {
-                ars.is_some_and(|a| self.may_read_authority(a)) && service.is_some_and(|s| self.may_read_service(s))
+                ars.is_some_and(|a| self.may_read_authority(a))
+                    && service.is_some_and(|s| self.may_read_service(s))
             }
             _ => true,
         }
@@ -199,7 +200,9 @@ impl Caller {
     /// The administration a token stands for in the network: a staff token's first one.
     pub fn home(&self) -> Option<&str> {
         match self.role {
-            TokenRole::AuthorityStaff | TokenRole::AssociationStaff => self.authorities.first().map(String::as_str),
+            TokenRole::AuthorityStaff | TokenRole::AssociationStaff => {
+                self.authorities.first().map(String::as_str)
+            }
             _ => None,
         }
     }
@@ -254,7 +257,8 @@ impl Caller {
     /// May start the rollout of service `key` everywhere it applies: project managers and
     /// admins; the association's staff for a service in its scope (its own assistants).
     pub fn may_start_service(&self, key: &str) -> bool {
-        self.may_manage_programme() || (self.role == TokenRole::AssociationStaff && self.may_read_service(key))
+        self.may_manage_programme()
+            || (self.role == TokenRole::AssociationStaff && self.may_read_service(key))
     }
 
     /// May issue and revoke tokens and erase persons (admins only).

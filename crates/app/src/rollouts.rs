@@ -28,22 +28,33 @@ pub struct Selection {
 }
 
 /// The rollouts of the read model matching `selection` that `c` may read, in no order.
-pub fn matching<'m>(m: &'m projections::ReadModel, c: &Caller, selection: &Selection) -> Vec<&'m Arc<Rollout>> {
+pub fn matching<'m>(
+    m: &'m projections::ReadModel,
+    c: &Caller,
+    selection: &Selection,
+) -> Vec<&'m Arc<Rollout>> {
     let candidates: Box<dyn Iterator<Item = &Arc<Rollout>>> = match (&selection.ars, &selection.service_key) {
         (Some(ars), _) => Box::new(m.rollouts_of_authority(ars)),
         (None, Some(key)) => Box::new(m.rollouts_of_service(key)),
         (None, None) => Box::new(m.rollouts()),
     };
-    let landkreis_of = |ars: &str| m.catalog.authorities.get(ars).and_then(|a| a.authority.landkreis_ars.clone());
+    let landkreis_of =
+        |ars: &str| m.catalog.authorities.get(ars).and_then(|a| a.authority.landkreis_ars.clone());
     let s = selection;
     candidates
         .filter(|r| c.may_read_rollout(&r.service_key, &r.ars))
         .filter(|r| s.service_key.as_ref().is_none_or(|k| &r.service_key == k))
         .filter(|r| s.program.is_none_or(|p| m.catalog.program_of(&r.service_key) == p))
         .filter(|r| s.ars.as_ref().is_none_or(|a| &r.ars == a))
-        .filter(|r| s.landkreis_ars.as_ref().is_none_or(|lk| &r.ars == lk || landkreis_of(&r.ars).as_ref() == Some(lk)))
+        .filter(|r| {
+            s.landkreis_ars
+                .as_ref()
+                .is_none_or(|lk| &r.ars == lk || landkreis_of(&r.ars).as_ref() == Some(lk))
+        })
         .filter(|r| s.status.as_ref().is_none_or(|st| r.status().name() == st))
-        .filter(|r| s.phase.as_ref().is_none_or(|ph| r.definition.phases.get(r.phase()).is_some_and(|x| &x.id == ph)))
+        .filter(|r| {
+            s.phase.as_ref().is_none_or(|ph| r.definition.phases.get(r.phase()).is_some_and(|x| &x.id == ph))
+        })
         .collect()
 }
 

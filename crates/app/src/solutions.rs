@@ -4,7 +4,6 @@
 //! the log: it is filled from the audit index's positions of `RolloutUnblocked` (no scan of the
 //! log) and catches up with every search.
 
-use tokio::sync::Mutex;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery};
 use tantivy::schema::{
@@ -12,6 +11,7 @@ use tantivy::schema::{
 };
 use tantivy::tokenizer::{AsciiFoldingFilter, Language, LowerCaser, SimpleTokenizer, Stemmer, TextAnalyzer};
 use tantivy::{doc, Index, IndexReader, IndexWriter, TantivyDocument, Term};
+use tokio::sync::Mutex;
 use workflow::RolloutEvent;
 
 use projections::Projector;
@@ -147,13 +147,15 @@ impl Solutions {
 
 /// Indexes the solutions recorded since the last look: the audit index names the positions.
 async fn catch_up(inner: &mut Inner, projector: &Projector, store: &dyn EventStore) -> Result<(), String> {
-    let filter = projections::AuditFilter { types: vec![vocab::names::ROLLOUT_UNBLOCKED.into()], ..Default::default() };
+    let filter = projections::AuditFilter {
+        types: vec![vocab::names::ROLLOUT_UNBLOCKED.into()],
+        ..Default::default()
+    };
     let mut added = false;
     loop {
         let positions = projector.read(|m| m.audit(&filter, inner.until, 1_000));
         let Some(&last) = positions.last() else { break };
-        let events =
-            projections::events_at(store, &positions).await.map_err(|e| e.to_string())?;
+        let events = projections::events_at(store, &positions).await.map_err(|e| e.to_string())?;
         for e in events {
             let Some((service_key, ars)) = workflow::rollout::rollout_of_stream(&e.stream_id) else {
                 continue;

@@ -14,7 +14,9 @@ fn the_application_layer_depends_on_no_graphql_and_no_http() {
     assert!(tree.lines().any(|l| l.starts_with("engine ")), "the tree names app's own dependencies:\n{tree}");
     let adapters: Vec<&str> = tree
         .lines()
-        .filter(|l| ["async-graphql", "axum", "hyper", "tower"].iter().any(|a| l.starts_with(&format!("{a} "))))
+        .filter(|l| {
+            ["async-graphql", "axum", "hyper", "tower"].iter().any(|a| l.starts_with(&format!("{a} ")))
+        })
         .collect();
     assert!(adapters.is_empty(), "app depends on an adapter's crate: {adapters:?}");
 }

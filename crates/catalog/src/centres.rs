@@ -38,7 +38,8 @@ impl Centres {
 
     /// Reads `file` (named `name` in errors): a header, then one line per administration.
     pub fn parse(name: &str, file: &[u8]) -> Result<Centres, RowError> {
-        let error = |line: u64, message: String| RowError { file: name.to_owned(), line, column: None, message };
+        let error =
+            |line: u64, message: String| RowError { file: name.to_owned(), line, column: None, message };
         let text = std::str::from_utf8(file).map_err(|e| error(0, format!("ist kein UTF-8: {e}")))?;
         let mut out = HashMap::new();
         for (i, line) in text.lines().enumerate().skip(1) {
@@ -48,7 +49,10 @@ impl Centres {
             }
             let fields: Vec<&str> = line.split(';').map(str::trim).collect();
             let [ars, lon, lat] = fields[..] else {
-                return Err(error(n, format!("erwartet drei Felder `ars;laenge;breite`, gefunden {}", fields.len())));
+                return Err(error(
+                    n,
+                    format!("erwartet drei Felder `ars;laenge;breite`, gefunden {}", fields.len()),
+                ));
             };
             if ars.len() != 12 || !ars.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(error(n, format!("ARS `{ars}` muss 12 Ziffern haben")));
@@ -89,7 +93,10 @@ mod tests {
             ("ars;laenge;breite\n120540000000;x;52\n", "Länge `x`"),
             ("ars;laenge;breite\n120540000000;13;95\n", "Breite `95`"),
             ("ars;laenge;breite\n120540000000;13\n", "drei Felder"),
-            ("ars;laenge;breite\n120540000000;13;52\n120540000000;13;52\n", "z.csv:3: ARS `120540000000` steht zweimal"),
+            (
+                "ars;laenge;breite\n120540000000;13;52\n120540000000;13;52\n",
+                "z.csv:3: ARS `120540000000` steht zweimal",
+            ),
         ] {
             let e = Centres::parse("z.csv", bad.as_bytes()).expect_err(bad).to_string();
             assert!(e.contains(says), "{e}");

@@ -132,7 +132,10 @@ impl Catalog {
     /// The ARS of the Land itself: the administration of kind `land` (its key `XX0000000000`
     /// sorts first among the Land's, so the search ends at once).
     pub fn land_ars(&self) -> Option<String> {
-        self.authorities.values().find(|e| e.authority.kind == crate::AuthorityKind::Land).map(|e| e.authority.ars.clone())
+        self.authorities
+            .values()
+            .find(|e| e.authority.kind == crate::AuthorityKind::Land)
+            .map(|e| e.authority.ars.clone())
     }
 
     /// The key of the association that owns the form server's model rollouts: the

@@ -10,9 +10,12 @@ use serde::{Deserialize, Serialize};
 use crate::centres::Centres;
 use crate::parse::{FileNames, Files, Parties, Party};
 
+/// A bundled profile's files: (path relative to `data/`, bytes).
+type BundledFiles = &'static [(&'static str, &'static [u8])];
+
 /// The profiles compiled into the binary: their key, their text and every file they name
 /// (relative to `data/`).
-const BUNDLED: &[(&str, &str, &[(&str, &[u8])])] = &[(
+const BUNDLED: &[(&str, &str, BundledFiles)] = &[(
     "brandenburg",
     include_str!("../../../data/brandenburg.profile.toml"),
     &[

@@ -17,7 +17,8 @@ fn data_dir() -> PathBuf {
 
 /// The files as the profile `data/brandenburg.profile.toml` names them, read from `data/`.
 fn files() -> Files {
-    let text = std::fs::read_to_string(data_dir().join("brandenburg.profile.toml")).expect("read the profile");
+    let text =
+        std::fs::read_to_string(data_dir().join("brandenburg.profile.toml")).expect("read the profile");
     let mut read = |name: &str| std::fs::read(data_dir().join(name)).map_err(|e| format!("{name}: {e}"));
     let profile = catalog::Profile::parse("brandenburg.toml", &text, &mut read).expect("the profile reads");
     assert_eq!(profile.files.names.authorities, AUTHORITIES_FILE);

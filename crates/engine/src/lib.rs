@@ -5,17 +5,17 @@
 
 mod cache;
 mod catalogue;
-mod starting;
-pub mod escalation;
 pub mod deadlines;
 pub mod definitions;
+pub mod escalation;
 pub mod limits;
 pub mod persons;
-pub mod profile;
 pub mod plaintext;
+pub mod profile;
 pub mod questions;
 pub mod rekey;
 pub mod retention;
+mod starting;
 pub mod tokens;
 mod turns;
 mod write;
@@ -612,5 +612,4 @@ impl Engine {
             .ok_or_else(|| EngineError::Unreadable("a replayed rollout is empty".into()))?;
         Ok(Some(Outcome { rollout, events: found }))
     }
-
 }

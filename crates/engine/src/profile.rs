@@ -17,7 +17,9 @@ pub(crate) async fn read(store: &dyn EventStore) -> Result<Option<StoredProfile>
     let events = store.read_stream(PROFILE_STREAM, 1, store::Direction::Forward, 1).await?;
     match events.first() {
         None => Ok(None),
-        Some(e) => e.data.decode::<StoredProfile>().map(Some).map_err(|err| EngineError::Unreadable(err.to_string())),
+        Some(e) => {
+            e.data.decode::<StoredProfile>().map(Some).map_err(|err| EngineError::Unreadable(err.to_string()))
+        }
     }
 }
 

@@ -312,14 +312,32 @@ impl crate::Engine {
     }
 }
 
+/// An event decided: its stored type and version, and its payload.
+pub type Decided = ((&'static str, u32), serde_json::Value);
+
 /// A command on a rollout's question threads.
 #[derive(Clone, Debug)]
 pub enum QuestionCommand<'a> {
-    Ask { id: Uuid, step: &'a str, to: Party, text: &'a str },
-    Answer { id: Uuid, text: &'a str },
-    SetResolved { id: Uuid, resolved: bool, comment: Option<&'a str> },
+    Ask {
+        id: Uuid,
+        step: &'a str,
+        to: Party,
+        text: &'a str,
+    },
+    Answer {
+        id: Uuid,
+        text: &'a str,
+    },
+    SetResolved {
+        id: Uuid,
+        resolved: bool,
+        comment: Option<&'a str>,
+    },
     /// Read by `reader` (an actor id) up to the thread's last message.
-    MarkRead { id: Uuid, reader: &'a str },
+    MarkRead {
+        id: Uuid,
+        reader: &'a str,
+    },
 }
 
 /// Decides `command` on the threads of one rollout's question stream (`board`, folded from
@@ -328,12 +346,13 @@ pub enum QuestionCommand<'a> {
 pub fn decide_question(
     board: &QuestionBoard,
     command: &QuestionCommand<'_>,
-) -> Result<Option<((&'static str, u32), serde_json::Value)>, EngineError> {
+) -> Result<Option<Decided>, EngineError> {
     let thread = |id: Uuid| board.get(id).ok_or(EngineError::UnknownQuestion(id));
     let event = |ty: (&'static str, u32), payload: &dyn erased::Payload| Ok(Some((ty, payload.to_json()?)));
     match *command {
         QuestionCommand::Ask { id, step, to, text } => {
-            let asked = QuestionAsked { question_id: id, step: step.to_owned(), to, text: check_text(text, "text")? };
+            let asked =
+                QuestionAsked { question_id: id, step: step.to_owned(), to, text: check_text(text, "text")? };
             event(QUESTION_ASKED, &asked)
         }
         QuestionCommand::Answer { id, text } => {

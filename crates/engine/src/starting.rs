@@ -87,7 +87,7 @@ impl crate::Engine {
                 .filter(|a| applies(&service.service, a))
                 .map(|a| a.ars.clone())
                 .collect();
-            if !t.iter().any(|a| *a == central) {
+            if !t.contains(&central) {
                 t.insert(0, central.to_owned());
             }
             t.sort_by_key(|a| *a != central);

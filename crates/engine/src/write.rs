@@ -28,7 +28,8 @@ impl crate::Engine {
             if new.is_empty() {
                 return Ok(Vec::new());
             }
-            let expected = if version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) };
+            let expected =
+                if version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) };
             match self.store.append(stream, expected, new).await {
                 Err(StoreError::Conflict { .. }) if attempt < limits::COMMAND_ATTEMPTS_MAX => attempt += 1,
                 other => return Ok(other?),
@@ -39,7 +40,8 @@ impl crate::Engine {
     async fn read_whole_stream(&self, stream: &str) -> Result<Vec<RecordedEvent>, EngineError> {
         let mut all = Vec::new();
         loop {
-            let page = self.store.read_stream(stream, all.len() as u64 + 1, Direction::Forward, STREAM_PAGE).await?;
+            let page =
+                self.store.read_stream(stream, all.len() as u64 + 1, Direction::Forward, STREAM_PAGE).await?;
             let done = page.len() < STREAM_PAGE;
             all.extend(page);
             if done {

@@ -2,9 +2,9 @@
 //! progress aggregates grouped by service, Landkreis and administration, overdue and blocked
 //! lists, the audit index and the catalogue. Queries never scan the log.
 
+mod audit;
 pub mod checkpoint;
 pub mod model;
-mod audit;
 pub mod positions;
 pub mod projector;
 pub mod stream;

@@ -280,7 +280,9 @@ impl ReadModel {
                 CatalogEvent::AuthorityDissolved { .. } | CatalogEvent::BackOfficeSystemSet { .. } => {
                     authority = e.stream_id.strip_prefix(vocab::names::AUTHORITY_STREAM_PREFIX)
                 }
-                CatalogEvent::ServiceDefinitionSet { .. } => service = e.stream_id.strip_prefix(vocab::names::SERVICE_STREAM_PREFIX),
+                CatalogEvent::ServiceDefinitionSet { .. } => {
+                    service = e.stream_id.strip_prefix(vocab::names::SERVICE_STREAM_PREFIX)
+                }
             }
             if let Some(ars) = authority {
                 self.regroup(ars);

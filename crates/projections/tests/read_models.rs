@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use catalog::profile::bundled_files;
 use catalog::parse_dataset;
+use catalog::profile::bundled_files;
 
 /// The Land Brandenburg's own key (the bundled profile's).
 const LAND_ARS: &str = "120000000000";

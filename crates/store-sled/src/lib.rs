@@ -285,15 +285,15 @@ fn open_sled(dir: &Path, config: &SledConfig) -> Result<(sled::Db, sled::Tree, C
     Ok((db, tree, checkpointer))
 }
 
+/// The checkpoint thread and the sender that stops it.
+type Checkpoints = (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>);
+
 /// The writer thread and the checkpoint thread (with the sender that stops it).
 fn start_threads(
     writer_state: Arc<Mutex<Writer>>,
     receiver: store::WriteReceiver,
     checkpointer: Checkpointer,
-) -> Result<
-    (std::thread::JoinHandle<()>, (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)),
-    StoreError,
-> {
+) -> Result<(std::thread::JoinHandle<()>, Checkpoints), StoreError> {
     let shared = writer_state;
     let writer = std::thread::Builder::new()
         .name("store-writer".into())

@@ -308,9 +308,9 @@ fn cut_torn_write(
         )));
     }
     tracing::warn!(file = %open_path.display(), offset = at, "cut off a torn write at the end of the log");
-    let file = File::options().write(true).open(&open_path).map_err(|e| io_at(&open_path, e))?;
-    file.set_len(u64::from(at)).map_err(|e| io_at(&open_path, e))?;
-    file.sync_all().map_err(|e| io_at(&open_path, e))?;
+    let file = File::options().write(true).open(open_path).map_err(|e| io_at(open_path, e))?;
+    file.set_len(u64::from(at)).map_err(|e| io_at(open_path, e))?;
+    file.sync_all().map_err(|e| io_at(open_path, e))?;
     Ok(u64::from(at))
 }
 

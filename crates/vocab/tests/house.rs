@@ -69,9 +69,19 @@ fn functions(text: &str) -> Vec<(String, usize, usize)> {
     for (i, line) in lines[..tests].iter().enumerate() {
         let trimmed = line.trim_start();
         let indent = &line[..line.len() - trimmed.len()];
-        let decl = ["pub(crate) async fn ", "pub async fn ", "async fn ", "pub(crate) fn ", "pub fn ", "fn ", "pub(crate) const fn ", "pub const fn ", "const fn "]
-            .iter()
-            .find_map(|p| trimmed.strip_prefix(p));
+        let decl = [
+            "pub(crate) async fn ",
+            "pub async fn ",
+            "async fn ",
+            "pub(crate) fn ",
+            "pub fn ",
+            "fn ",
+            "pub(crate) const fn ",
+            "pub const fn ",
+            "const fn ",
+        ]
+        .iter()
+        .find_map(|p| trimmed.strip_prefix(p));
         let Some(rest) = decl else { continue };
         if line.trim_end().ends_with(';') {
             continue;
@@ -159,17 +169,17 @@ fn no_file_of_a_crate_imports_a_file_that_imports_it_back() {
         files(&src, "rs", &mut paths);
         let mut modules: BTreeMap<String, String> = BTreeMap::new();
         for (module, code) in paths.iter().map(|p| {
-                let text = std::fs::read_to_string(p).expect("read");
-                // Code only: a link in a comment is no import.
-                let code: Vec<&str> = text
-                    .split("#[cfg(test)]")
-                    .next()
-                    .unwrap_or_default()
-                    .lines()
-                    .map(|l| l.split("//").next().unwrap_or_default())
-                    .collect();
-                (module_of(&src, p), code.join("\n"))
-            }) {
+            let text = std::fs::read_to_string(p).expect("read");
+            // Code only: a link in a comment is no import.
+            let code: Vec<&str> = text
+                .split("#[cfg(test)]")
+                .next()
+                .unwrap_or_default()
+                .lines()
+                .map(|l| l.split("//").next().unwrap_or_default())
+                .collect();
+            (module_of(&src, p), code.join("\n"))
+        }) {
             let all = modules.entry(module).or_default();
             all.push_str(&code);
             all.push('\n');
@@ -177,7 +187,10 @@ fn no_file_of_a_crate_imports_a_file_that_imports_it_back() {
         let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (module, text) in &modules {
             for (at, _) in text.match_indices("crate::") {
-                let path: String = text[at + 7..].chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':').collect();
+                let path: String = text[at + 7..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                    .collect();
                 // The longest module the path names (`objects::work::Task` → `objects::work`).
                 let segments: Vec<&str> = path.split("::").collect();
                 let target = (1..=segments.len())

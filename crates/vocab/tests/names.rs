@@ -18,7 +18,17 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn stream_names_are_spelled_only_in_vocab_names() {
     let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let names = ["\"rollout-", "\"questions-", "\"authority-", "\"service-", "\"token-", "\"person-", "\"definition-", "\"store-copy\"", "\"profile\""];
+    let names = [
+        "\"rollout-",
+        "\"questions-",
+        "\"authority-",
+        "\"service-",
+        "\"token-",
+        "\"person-",
+        "\"definition-",
+        "\"store-copy\"",
+        "\"profile\"",
+    ];
     let mut files = Vec::new();
     for krate in std::fs::read_dir(&crates).expect("crates") {
         let src = krate.expect("crate").path().join("src");
@@ -37,7 +47,12 @@ fn stream_names_are_spelled_only_in_vocab_names() {
         let code = text.split("#[cfg(test)]").next().unwrap_or_default();
         for (i, line) in code.lines().enumerate() {
             // Words that only begin like a stream: a role's name, a thread's name.
-            let line = line.split("//").next().unwrap_or_default().replace("\"authority-staff\"", "").replace("\"rollout-folds\"", "");
+            let line = line
+                .split("//")
+                .next()
+                .unwrap_or_default()
+                .replace("\"authority-staff\"", "")
+                .replace("\"rollout-folds\"", "");
             if let Some(name) = names.iter().find(|n| line.contains(*n)) {
                 offences.push(format!("{}:{}: {name}", path.display(), i + 1));
             }

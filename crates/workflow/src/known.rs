@@ -75,11 +75,7 @@ pub trait Definitions {
 
     /// A fold of the log met a publication: from now on `get` finds it. The default ignores it
     /// (a fixed set of definitions, as in tests).
-    fn learn(
-        &self,
-        _published: &DefinitionPublished,
-        _meta: &Meta<'_>,
-    ) -> Result<(), String> {
+    fn learn(&self, _published: &DefinitionPublished, _meta: &Meta<'_>) -> Result<(), String> {
         Ok(())
     }
 
@@ -94,4 +90,3 @@ pub struct Meta<'a> {
     pub at: Timestamp,
     pub actor: &'a Actor,
 }
-

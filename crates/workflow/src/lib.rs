@@ -14,8 +14,8 @@ pub mod extends;
 pub mod known;
 pub mod limits;
 mod lowering;
-mod shape;
 pub mod registry;
+mod shape;
 
 pub use condition::{Condition, Facts};
 pub use definition::{parse, Definition, Diagnostic, Field, Phase, Role, Scope, Step};

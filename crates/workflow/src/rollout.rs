@@ -536,7 +536,6 @@ impl Rollout {
         found[step] = false;
         (0..self.steps.len()).filter(|&i| found[i]).collect()
     }
-
 }
 
 #[cfg(test)]

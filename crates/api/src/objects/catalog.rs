@@ -3,11 +3,11 @@
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 
-use app::Caller;
 use crate::connection::{connection, paginate};
 use crate::limits::page_complexity;
 use crate::objects::rollout::{rollouts_page, RolloutConnection, RolloutFilter};
 use crate::state::{caller, page_size, state};
+use app::Caller;
 
 /// An administration.
 pub struct Authority(pub(crate) catalog::Authority);

@@ -6,9 +6,9 @@ use async_graphql::{Context, InputObject, Object, ID};
 use projections::AuditFilter;
 use store::{RecordedEvent, Timestamp};
 
-use app::Caller;
 use crate::connection::{connection, PageInfo};
 use crate::state::{coded, internal, position_arg, state, time_arg};
+use app::Caller;
 
 /// An event of the audit log.
 pub struct Event(pub(crate) RecordedEvent);

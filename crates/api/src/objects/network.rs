@@ -5,14 +5,13 @@
 //! never evidence, comments, questions or anything else of its rollout; `rollout`, `rollouts`,
 //! `events` and the subscriptions keep their scopes.
 
-
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 
-use app::Caller;
-use crate::state::{invocation, person_id, remember_head};
 use crate::objects::catalog::Authority;
 use crate::objects::person::Person;
 use crate::state::{caller, coded, engine_error, internal, state, writer};
+use crate::state::{invocation, person_id, remember_head};
+use app::Caller;
 
 /// A contact person who agreed to be named for the service.
 #[derive(SimpleObject)]
@@ -55,7 +54,6 @@ pub struct Peer {
     back_office: Option<crate::objects::catalog::BackOfficeSystem>,
 }
 
-
 /// The OZG network part of the query root.
 #[derive(Default, Debug)]
 pub struct NetworkQuery;
@@ -88,10 +86,12 @@ impl NetworkQuery {
             step_id: step_id.as_deref(),
             product: product.as_deref(),
         };
-        let found = app::network::peers(&s.engine, &s.projector, &s.centres, c, query).await.map_err(|e| match e {
-            app::network::PeersError::NoSuchStep { .. } => coded("BAD_USER_INPUT", e.to_string()),
-            app::network::PeersError::Engine(e) => engine_error(e),
-        })?;
+        let found = app::network::peers(&s.engine, &s.projector, &s.centres, c, query).await.map_err(
+            |e| match e {
+                app::network::PeersError::NoSuchStep { .. } => coded("BAD_USER_INPUT", e.to_string()),
+                app::network::PeersError::Engine(e) => engine_error(e),
+            },
+        )?;
         let peers = found
             .into_iter()
             .map(|p| Peer {
@@ -113,7 +113,9 @@ impl NetworkQuery {
                         phone: d.phone,
                     })
                     .collect(),
-                back_office: p.back_office.map(|(area, b)| crate::objects::catalog::BackOfficeSystem::of(&area, &b)),
+                back_office: p
+                    .back_office
+                    .map(|(area, b)| crate::objects::catalog::BackOfficeSystem::of(&area, &b)),
             })
             .collect();
         Ok(peers)

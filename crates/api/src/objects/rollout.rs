@@ -7,13 +7,12 @@ use std::sync::Arc;
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use workflow::rollout::Rollout as DomainRollout;
 
-use app::Caller;
 use crate::connection::{connection, paginate};
 use crate::objects::event::{ActorInfo, Event};
 use crate::state::{caller, internal, page_size, position_arg, state};
+use app::Caller;
 
 /// What an automation token may do on a rollout: work on (automatable) steps and comment.
-
 pub(crate) use app::rollouts::mutation_of;
 
 /// A rollout: one service at one administration. From the read model it is a summary (no step

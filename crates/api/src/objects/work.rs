@@ -7,18 +7,15 @@ use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use engine::questions::{Party, Question as DomainQuestion};
 use store::Timestamp;
 
-use app::Caller;
 use crate::connection::{connection, paginate};
-use crate::state::{invocation, remember_head};
 use crate::objects::catalog::ProgramName;
 use crate::objects::event::ActorInfo;
 use crate::objects::rollout::{Rollout, Step};
+use crate::state::{caller, check_scope, coded, engine_error, internal, page_size, split_id, state, writer};
+use crate::state::{invocation, remember_head};
 use app::rollouts::{mutation_of, Selection};
 use app::tasks::{task_list, TaskItem, TaskQuery};
-use crate::state::{
-    caller, check_scope, coded, engine_error, internal, page_size, split_id, state, writer,
-};
-
+use app::Caller;
 
 /// Whom a question is addressed to.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -52,7 +49,6 @@ impl QuestionParty {
         }
     }
 }
-
 
 /// Which tasks.
 #[derive(InputObject, Default, Clone)]

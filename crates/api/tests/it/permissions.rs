@@ -76,7 +76,11 @@ fn functions_in(sources: &[(PathBuf, String)], roots: bool) -> BTreeMap<String, 
         let mut in_root = false;
         for line in code.lines() {
             if let Some(rest) = line.strip_prefix("impl ") {
-                let ty = rest.split_whitespace().last().filter(|t| *t != "{").unwrap_or(rest.trim_end_matches(" {"));
+                let ty = rest
+                    .split_whitespace()
+                    .last()
+                    .filter(|t| *t != "{")
+                    .unwrap_or(rest.trim_end_matches(" {"));
                 let ty = ty.trim_end_matches('{').trim();
                 in_root = ty.ends_with("Query") || ty.ends_with("Mutation") || ty == "SubscriptionRoot";
             } else if line.starts_with('}') {
@@ -87,9 +91,10 @@ fn functions_in(sources: &[(PathBuf, String)], roots: bool) -> BTreeMap<String, 
                 continue;
             }
             let trimmed = line.trim_start();
-            let decl = ["pub(crate) async fn ", "pub async fn ", "async fn ", "pub(crate) fn ", "pub fn ", "fn "]
-                .iter()
-                .find_map(|p| trimmed.strip_prefix(p));
+            let decl =
+                ["pub(crate) async fn ", "pub async fn ", "async fn ", "pub(crate) fn ", "pub fn ", "fn "]
+                    .iter()
+                    .find_map(|p| trimmed.strip_prefix(p));
             if let Some(rest) = decl {
                 let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
                 current = Some(name);
@@ -130,7 +135,9 @@ fn gated(functions: &BTreeMap<String, String>, permissions: &BTreeSet<String>) -
     let questions = scoped_questions();
     let mut gated: BTreeSet<String> = functions
         .iter()
-        .filter(|(_, body)| permissions.iter().any(|p| asks(body, p)) || questions.iter().any(|q| calls(body, q)))
+        .filter(|(_, body)| {
+            permissions.iter().any(|p| asks(body, p)) || questions.iter().any(|q| calls(body, q))
+        })
         .map(|(name, _)| name.clone())
         .collect();
     loop {
@@ -163,8 +170,9 @@ fn snake(name: &str) -> String {
 
 /// The root fields of the schema as `schema/schema.graphql` has them.
 fn root_fields() -> Vec<(String, String)> {
-    let sdl = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schema/schema.graphql"))
-        .expect("read the schema");
+    let sdl =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schema/schema.graphql"))
+            .expect("read the schema");
     let mut out = Vec::new();
     let mut root: Option<&str> = None;
     let mut in_description = false;
@@ -211,7 +219,11 @@ fn the_api_compares_no_role_itself() {
             }
         }
     }
-    assert!(offences.is_empty(), "role comparisons in the api crate (ask a permission of app::Caller):\n{}", offences.join("\n"));
+    assert!(
+        offences.is_empty(),
+        "role comparisons in the api crate (ask a permission of app::Caller):\n{}",
+        offences.join("\n")
+    );
 }
 
 #[test]
@@ -259,14 +271,22 @@ fn every_http_route_that_reads_or_writes_goes_through_a_permission_of_app() {
     // root field's query for the caller.
     let per_field = ["graphql", "graphql_get", "list"];
     let server = &sources.iter().find(|(p, _)| p.ends_with("server.rs")).expect("server.rs").1;
-    let router = server.split("Router::new()").nth(1).expect("the router").split(".with_state(").next().unwrap_or_default();
+    let router = server
+        .split("Router::new()")
+        .nth(1)
+        .expect("the router")
+        .split(".with_state(")
+        .next()
+        .unwrap_or_default();
     let mut handlers = Vec::new();
     for line in router.lines().filter(|l| l.contains("get(") || l.contains("post(")) {
         for (at, _) in line.match_indices("get(").chain(line.match_indices("post(")) {
             let rest = &line[at..];
             let inner = rest.split_once('(').map(|(_, r)| r).unwrap_or_default();
             let name: String = inner
-                .trim_start_matches(|c: char| c == '|' || c == ' ' || c == 's' || c == ',' || c == 'h' || c == 'q')
+                .trim_start_matches(|c: char| {
+                    c == '|' || c == ' ' || c == 's' || c == ',' || c == 'h' || c == 'q'
+                })
                 .chars()
                 .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
                 .collect();
@@ -277,8 +297,12 @@ fn every_http_route_that_reads_or_writes_goes_through_a_permission_of_app() {
         }
     }
     assert!(handlers.len() >= 10, "the routes' handlers were found: {handlers:?}");
-    let ungated: Vec<&String> =
-        handlers.iter().filter(|h| !public.contains(&h.as_str()) && !per_field.contains(&h.as_str()) && !gated.contains(*h)).collect();
-    assert!(ungated.is_empty(), "HTTP handlers that ask no permission of app::Caller: {ungated:?} (of {handlers:?})");
+    let ungated: Vec<&String> = handlers
+        .iter()
+        .filter(|h| !public.contains(&h.as_str()) && !per_field.contains(&h.as_str()) && !gated.contains(*h))
+        .collect();
+    assert!(
+        ungated.is_empty(),
+        "HTTP handlers that ask no permission of app::Caller: {ungated:?} (of {handlers:?})"
+    );
 }
-

@@ -22,7 +22,8 @@ pub(crate) fn dataset() -> Dataset {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data");
     let text = std::fs::read_to_string(dir.join("brandenburg.profile.toml")).expect("read the profile");
     let mut read = |name: &str| std::fs::read(dir.join(name)).map_err(|e| e.to_string());
-    let files = catalog::Profile::parse("brandenburg.toml", &text, &mut read).expect("the profile reads").files;
+    let files =
+        catalog::Profile::parse("brandenburg.toml", &text, &mut read).expect("the profile reads").files;
     parse_dataset(&files).expect("bundled data is valid")
 }
 

@@ -10,7 +10,9 @@ use store::{Direction, EventStore, MemoryStore};
 use crate::catalog_and_rollouts::{admin, dataset};
 
 async fn engine_on(store: Arc<dyn EventStore>) -> Arc<Engine> {
-    Arc::new(Engine::open(store, Arc::new(engine::definitions::bundled().expect("bundled"))).await.expect("open"))
+    Arc::new(
+        Engine::open(store, Arc::new(engine::definitions::bundled().expect("bundled"))).await.expect("open"),
+    )
 }
 
 async fn types_of(store: &dyn EventStore, stream: &str) -> Vec<String> {
@@ -28,7 +30,10 @@ async fn two_engines_resolving_one_thread_store_one_resolution() {
     a.import_catalog(&dataset(), &admin(), |_, _| {}).await.expect("catalogue");
     let ars = "120540000000";
     a.start_rollout("wohngeld", ars, None, &admin()).await.expect("start");
-    let q = a.ask_question("wohngeld", ars, "avv", engine::questions::Party::Land, "Welche AVV?", &admin()).await.expect("ask");
+    let q = a
+        .ask_question("wohngeld", ars, "avv", engine::questions::Party::Land, "Welche AVV?", &admin())
+        .await
+        .expect("ask");
     let b = engine_on(store.clone()).await;
     const ROUNDS: usize = 20;
     for round in 0..ROUNDS {
@@ -80,7 +85,11 @@ async fn no_consent_is_stored_after_an_erasure_by_another_engine() {
         erased.expect("the erasure is stored");
         assert!(matches!(consent, Ok(_) | Err(EngineError::PersonErased(_))), "{consent:?}");
         let types = types_of(&*store, &format!("person-{id}")).await;
-        assert_eq!(types.last().map(String::as_str), Some("PersonErased"), "nothing after the erasure: {types:?}");
+        assert_eq!(
+            types.last().map(String::as_str),
+            Some("PersonErased"),
+            "nothing after the erasure: {types:?}"
+        );
         // Later changes by the engine that did not erase are refused on the stream as stored.
         let late = b.set_contact_consent(id, None, false, "zurückgezogen", &admin()).await;
         assert!(matches!(late, Err(EngineError::PersonErased(_))), "{late:?}");
