@@ -4,6 +4,7 @@
 //! ask, as plain functions returning plain types. It knows no GraphQL and no HTTP
 //! (`cargo tree -p app -e normal` names neither async-graphql, axum nor hyper).
 
+pub mod audit;
 pub mod authenticate;
 pub mod caller;
 pub mod network;

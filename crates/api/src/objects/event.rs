@@ -3,7 +3,6 @@
 //! the audit index.
 
 use async_graphql::{Context, InputObject, Object, ID};
-use projections::AuditFilter;
 use store::{RecordedEvent, Timestamp};
 
 use crate::connection::{connection, PageInfo};
@@ -126,35 +125,33 @@ pub(crate) async fn events_page(
     first: usize,
     after: Option<String>,
 ) -> async_graphql::Result<EventConnection> {
-    let (mut service, mut ars) = (filter.service_key.clone(), filter.ars.clone());
-    let stream = match &filter.rollout_id {
+    let rollout = match &filter.rollout_id {
         Some(id) => {
             let (sk, a) = id
                 .split_once(':')
                 .ok_or_else(|| coded("BAD_USER_INPUT", format!("`{}` is not a rollout id", id.as_str())))?;
-            service.get_or_insert_with(|| sk.to_owned());
-            ars.get_or_insert_with(|| a.to_owned());
-            Some(workflow::rollout::stream_id(sk, a))
+            Some((sk.to_owned(), a.to_owned()))
         }
         None => None,
     };
-    c.audit_scope(service.as_deref(), ars.as_deref()).map_err(|r| coded("FORBIDDEN", r.message()))?;
-    let after = position_arg(after.as_deref())?.unwrap_or(0);
-    let audit = AuditFilter {
+    let query = app::audit::AuditQuery {
+        rollout,
+        service_key: filter.service_key.clone(),
+        ars: filter.ars.clone(),
         actor: filter.actor.clone(),
-        stream,
-        service,
-        authority: ars,
         types: filter.types.clone().unwrap_or_default(),
         from: time_arg(filter.from.as_deref(), "from")?,
         until: time_arg(filter.until.as_deref(), "until")?,
     };
+    let after = position_arg(after.as_deref())?.unwrap_or(0);
     let s = state(ctx);
-    let positions = s.projector.read(|m| m.audit(&audit, after, first + 1));
-    let has_next_page = positions.len() > first;
-    let events = projections::events_at(&**s.engine.store(), &positions[..positions.len().min(first)])
-        .await
-        .map_err(|e| internal("reading an audit page failed", e))?;
+    let page = app::audit::audit_page(&s.engine, &s.projector, c, query, after, first).await.map_err(
+        |e| match e {
+            app::audit::AuditError::Refused(r) => coded("FORBIDDEN", r.message()),
+            app::audit::AuditError::Store(cause) => internal("reading an audit page failed", cause),
+        },
+    )?;
+    let (events, has_next_page) = (page.events, page.has_next_page);
     let edges: Vec<EventEdge> =
         events.into_iter().map(|e| EventEdge { cursor: e.position.to_string(), node: Event(e) }).collect();
     let end_cursor = edges.last().map(|e| e.cursor.clone());
