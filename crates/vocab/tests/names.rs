@@ -2,18 +2,9 @@
 //! product spells a stream's name or prefix as a literal (the store's own conformance suite,
 //! which knows no domain, names streams of its own).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read the source directory") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
+mod common;
 
 #[test]
 fn stream_names_are_spelled_only_in_vocab_names() {
@@ -33,7 +24,7 @@ fn stream_names_are_spelled_only_in_vocab_names() {
     for krate in std::fs::read_dir(&crates).expect("crates") {
         let src = krate.expect("crate").path().join("src");
         if src.is_dir() {
-            rust_files(&src, &mut files);
+            common::files(&src, "rs", &mut files);
         }
     }
     assert!(files.len() > 50, "the sources were found: {}", files.len());

@@ -35,16 +35,7 @@ fn forbidden_calls(source: &str) -> Vec<(usize, String)> {
     found
 }
 
-fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read the source directory") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
+use crate::support::rust_files;
 
 #[test]
 fn no_file_of_the_api_calls_the_stores_append_or_read_functions() {
