@@ -16,14 +16,6 @@ impl Centres {
         self.0.get(ars).copied()
     }
 
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// Centres from (ARS, (longitude, latitude)) points.
     pub fn from_points(points: impl IntoIterator<Item = (String, (f64, f64))>) -> Centres {
         Centres(points.into_iter().collect())

@@ -492,6 +492,27 @@ impl crate::Engine {
         Ok(())
     }
 
+    /// Every `person` field of evidence the events record names a registered person who is
+    /// not erased.
+    pub(crate) fn check_persons_named(
+        &self,
+        rollout: &workflow::rollout::Rollout,
+        events: &[workflow::RolloutEvent],
+    ) -> Result<(), EngineError> {
+        for event in events {
+            let workflow::RolloutEvent::StepCompleted(done) = event else { continue };
+            let Some(step) = rollout.definition.steps.iter().find(|s| s.id == done.step) else { continue };
+            for field in step.evidence.iter().filter(|f| f.ty == FieldType::Person) {
+                let Some(value) = done.evidence.get(&field.id).and_then(|v| v.as_str()) else { continue };
+                let id = Uuid::parse_str(value).map_err(|_| {
+                    EngineError::InvalidPerson(format!("{}: {value:?} is not a person id", field.id))
+                })?;
+                self.living_person(id)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The person `id`, when it is registered and not erased (as this engine knows it; a
     /// write decides again on the person's stream as stored).
     pub(crate) fn living_person(&self, id: Uuid) -> Result<PersonRecord, EngineError> {

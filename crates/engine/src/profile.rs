@@ -34,11 +34,6 @@ impl crate::Engine {
         self.profile.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Whether the log holds a profile (one chosen at `init`; older stores have none).
-    pub async fn has_stored_profile(&self) -> Result<bool, EngineError> {
-        Ok(read(&**self.store()).await?.is_some())
-    }
-
     /// Records the profile an empty store is initialised with: once, before its catalogue (a
     /// second choice is refused: a store serves one Land's profile).
     pub async fn choose_profile(&self, profile: &StoredProfile, req: &Invocation) -> Result<(), EngineError> {

@@ -30,27 +30,6 @@ impl crate::Engine {
         Ok(due)
     }
 
-    /// Every `person` field of evidence the events record names a registered person who is
-    /// not erased.
-    pub(crate) fn check_persons_named(
-        &self,
-        rollout: &workflow::rollout::Rollout,
-        events: &[workflow::RolloutEvent],
-    ) -> Result<(), EngineError> {
-        for event in events {
-            let workflow::RolloutEvent::StepCompleted(done) = event else { continue };
-            let Some(step) = rollout.definition.steps.iter().find(|s| s.id == done.step) else { continue };
-            for field in step.evidence.iter().filter(|f| f.ty == FieldType::Person) {
-                let Some(value) = done.evidence.get(&field.id).and_then(|v| v.as_str()) else { continue };
-                let id = Uuid::parse_str(value).map_err(|_| {
-                    EngineError::InvalidPerson(format!("{}: {value:?} is not a person id", field.id))
-                })?;
-                self.living_person(id)?;
-            }
-        }
-        Ok(())
-    }
-
     /// Erases every person whose rollouts have all ended long enough ago: a person named in the
     /// `person` evidence of rollouts of their administration is due when each of those rollouts
     /// is in operation or cancelled and its definition's `retention` has passed since its last
