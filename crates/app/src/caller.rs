@@ -140,15 +140,8 @@ impl Caller {
     /// May see an event of a rollout's stream (`service`, `ars`; `None` for streams of no
     /// rollout: the catalogue, tokens, persons) in a subscription.
     pub fn may_see_event(&self, service: Option<&str>, ars: Option<&str>) -> bool {
-        match self.role {
-            TokenRole::AuthorityStaff => ars.is_some_and(|a| self.may_read_authority(a)),
-            TokenRole::Automation => service.is_some_and(|s| self.may_read_service(s)),
-            TokenRole::AssociationStaff => {
-                ars.is_some_and(|a| self.may_read_authority(a))
-                    && service.is_some_and(|s| self.may_read_service(s))
-            }
-            _ => true,
-        }
+        // The same scope the audit log asks a filter to name.
+        self.audit_scope(service, ars).is_ok()
     }
 
     /// Whether an audit query for `service` and `ars` (as named by its filter) stays in the
@@ -197,12 +190,12 @@ impl Caller {
         }
     }
 
-    /// The administration a token stands for in the network: a staff token's first one.
+    /// The administration a token stands for in the network: a staff token's first one; the
+    /// association's staff stand for the association (never one of its members).
     pub fn home(&self) -> Option<&str> {
         match self.role {
-            TokenRole::AuthorityStaff | TokenRole::AssociationStaff => {
-                self.authorities.first().map(String::as_str)
-            }
+            TokenRole::AuthorityStaff => self.authorities.first().map(String::as_str),
+            TokenRole::AssociationStaff => self.association.as_deref(),
             _ => None,
         }
     }
@@ -285,5 +278,66 @@ impl Caller {
         } else {
             &[]
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use engine::TokenRole;
+
+    use super::Caller;
+
+    fn caller(role: TokenRole, authorities: &[&str], services: &[&str]) -> Caller {
+        Caller {
+            token_id: uuid::Uuid::nil(),
+            name: "t".into(),
+            role,
+            authorities: authorities.iter().map(|a| (*a).to_owned()).collect(),
+            services: services.iter().map(|s| (*s).to_owned()).collect(),
+            person: None,
+            association: (role == TokenRole::AssociationStaff).then(|| "129990000000".to_owned()),
+        }
+    }
+
+    /// The association's staff read its members' form-server rollouts, yet stand for the
+    /// association itself: in the network (a member is not "me", its peers are not measured from
+    /// it) and as staff.
+    #[test]
+    fn the_association_s_staff_stand_for_the_association_not_a_member() {
+        let staff = caller(TokenRole::AssociationStaff, &["120510000000", "129990000000"], &["assistent"]);
+        assert_eq!(staff.home(), Some("129990000000"));
+        assert!(staff.is_staff_of("129990000000") && !staff.is_staff_of("120510000000"));
+        assert!(staff.may_read_rollout("assistent", "120510000000"));
+        let clerk = caller(TokenRole::AuthorityStaff, &["120540000000"], &[]);
+        assert_eq!(clerk.home(), Some("120540000000"));
+        assert_eq!(caller(TokenRole::ProjectManager, &[], &[]).home(), None);
+    }
+
+    /// A subscription shows an event exactly when the audit log would let the caller ask for it.
+    #[test]
+    fn an_event_is_seen_where_the_audit_log_may_be_read() {
+        let cases = [
+            caller(TokenRole::AuthorityStaff, &["120540000000"], &[]),
+            caller(TokenRole::AssociationStaff, &["120510000000", "129990000000"], &["assistent"]),
+            caller(TokenRole::Automation, &[], &["wohngeld"]),
+            caller(TokenRole::Auditor, &[], &[]),
+        ];
+        let places = [
+            (Some("wohngeld"), Some("120540000000")),
+            (Some("assistent"), Some("120510000000")),
+            (Some("wohngeld"), None),
+            (None, None),
+        ];
+        let seen: Vec<Vec<bool>> =
+            cases.iter().map(|c| places.iter().map(|(s, a)| c.may_see_event(*s, *a)).collect()).collect();
+        assert_eq!(
+            seen,
+            [
+                [true, false, false, false],
+                [false, true, false, false],
+                [true, false, true, false],
+                [true, true, true, true],
+            ]
+        );
     }
 }
