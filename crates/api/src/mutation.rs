@@ -596,9 +596,5 @@ pub struct PersonMutation;
 
 /// The caller, when it is an admin token.
 fn admin<'a>(ctx: &'a Context<'_>, what: &str) -> async_graphql::Result<&'a Caller> {
-    let c = caller(ctx)?;
-    if !c.may_administer() {
-        return Err(coded("FORBIDDEN", format!("only an admin token may {what}")));
-    }
-    Ok(c)
+    crate::state::gate(ctx, Caller::may_administer, || format!("only an admin token may {what}"))
 }

@@ -11,7 +11,7 @@ use crate::mutation::{invocation, StepMapping};
 use crate::objects::catalog::Service;
 use crate::objects::definition::Definition;
 use crate::objects::event::Event;
-use crate::state::{caller, coded, engine_error, state};
+use crate::state::{coded, engine_error, state};
 use app::Caller;
 
 /// Publish a workflow definition (TOML, the format of `workflows/`).
@@ -115,11 +115,9 @@ pub struct MigrateServicePayload {
 }
 
 fn manages<'a>(ctx: &'a Context<'_>, what: &str) -> async_graphql::Result<&'a Caller> {
-    let c = caller(ctx)?;
-    if !c.may_manage_programme() {
-        return Err(coded("FORBIDDEN", format!("{what} needs a project manager or admin token")));
-    }
-    Ok(c)
+    crate::state::gate(ctx, Caller::may_manage_programme, || {
+        format!("{what} needs a project manager or admin token")
+    })
 }
 
 /// A publication refused: what is wrong, and for an invalid text every problem at its line

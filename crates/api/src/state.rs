@@ -225,41 +225,39 @@ pub(crate) fn caller<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Call
     Ok(c)
 }
 
+/// The caller, when `permitted` says it may; `FORBIDDEN` with `refusal` otherwise.
+pub(crate) fn gate<'a>(
+    ctx: &'a Context<'_>,
+    permitted: impl FnOnce(&Caller) -> bool,
+    refusal: impl FnOnce() -> String,
+) -> async_graphql::Result<&'a Caller> {
+    let c = caller(ctx)?;
+    if permitted(c) {
+        Ok(c)
+    } else {
+        Err(coded("FORBIDDEN", refusal()))
+    }
+}
+
 /// The caller, when it may read the reference data every token shares (the catalogue, the
 /// definitions, the log's head).
 pub(crate) fn reference_reader<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Caller> {
-    let c = caller(ctx)?;
-    if !c.may_read_reference_data() {
-        return Err(coded("FORBIDDEN", "this token may not read the reference data"));
-    }
-    Ok(c)
+    gate(ctx, Caller::may_read_reference_data, || "this token may not read the reference data".into())
 }
 
 /// The caller, when it may read what the OZG network shares (solutions, network changes).
 pub(crate) fn network_reader<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Caller> {
-    let c = caller(ctx)?;
-    if !c.may_read_network() {
-        return Err(coded("FORBIDDEN", "this token may not read the network"));
-    }
-    Ok(c)
+    gate(ctx, Caller::may_read_network, || "this token may not read the network".into())
 }
 
 /// The caller, when it may change something.
 pub(crate) fn writer<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Caller> {
-    let c = caller(ctx)?;
-    if !c.may_write() {
-        return Err(coded("FORBIDDEN", "this token may only read"));
-    }
-    Ok(c)
+    gate(ctx, Caller::may_write, || "this token may only read".into())
 }
 
 /// The caller, when it may read across every administration (managers, admins, auditors).
 pub(crate) fn manager<'a>(ctx: &'a Context<'_>, what: &str) -> async_graphql::Result<&'a Caller> {
-    let c = caller(ctx)?;
-    if !c.is_manager() {
-        return Err(coded("FORBIDDEN", format!("{what} needs a project manager, admin or auditor token")));
-    }
-    Ok(c)
+    gate(ctx, Caller::is_manager, || format!("{what} needs a project manager, admin or auditor token"))
 }
 
 /// After a change whose events are not in its answer: the caller's next operation waits for the

@@ -104,9 +104,12 @@ fn functions(sources: &[(PathBuf, String)]) -> BTreeMap<String, String> {
     functions_in(sources, false)
 }
 
-/// Whether `body` calls the method `name` (`.name(`): how a permission is asked.
+/// Whether `body` asks the permission `name`: calls the method (`.name(`) or hands it on
+/// (`Caller::name`, as the gates of `state.rs` take it).
 fn asks(body: &str, name: &str) -> bool {
-    body.match_indices(&format!(".{name}(")).next().is_some()
+    body.contains(&format!(".{name}("))
+        || body.contains(&format!("Caller::{name},"))
+        || body.contains(&format!("Caller::{name})"))
 }
 
 /// Whether `body` calls the free function `name` (`name(` or `path::name(`, not a method of
