@@ -31,6 +31,10 @@ municipalities = "gemeinden.csv"
 services = "dienste.csv"
 changes = "aenderungen.csv"
 centres = "zentren.csv"
+
+[map]
+attribution = "Grenzen: Testdaten"
+kreise = "kreise.geojson"
 "#,
         ),
         (
@@ -52,6 +56,10 @@ centres = "zentren.csv"
              wohngeld,Wohngeld beantragen,10092,Wohngeld,Arbeit & Ruhestand,99107023017000,Wohngeld Bewilligung,2/3,urn:de:fim:leika:leistung:99107023017000,,,Online-Wohngeldantrag (EfA),Schleswig-Holstein,,landkreis_kfs,,nein,efa-onboarding@4,efa-land@1\n",
         ),
         ("aenderungen.csv", "art,schluessel_alt,name_alt,schluessel_neu,name_neu,landkreis,hinweis\n"),
+        (
+            "kreise.geojson",
+            r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"ars":"995020000000","name":"Südheide"},"geometry":{"type":"Polygon","coordinates":[[[10.0,53.0],[11.0,53.0],[11.0,54.0],[10.0,53.0]]]}}]}"#,
+        ),
         ("zentren.csv", "ars;laenge;breite\n995010000000;10.0;54.0\n995020000000;10.5;53.5\n995020001001;10.5;53.5\n"),
     ];
     for (name, text) in files {
@@ -133,8 +141,23 @@ fn a_second_land_initialises_a_store_and_is_served_with_nothing_of_brandenburg()
             assert!(!text.contains(brandenburg), "`{brandenburg}` in an answer of the test Land: {text}");
         }
     }
-    // The test Land has no map layers: the dashboard's map stays empty, nothing of another Land.
-    assert_eq!(server.get("/geo/kreise.geojson"), 404);
+    // Its profile as the dashboard reads it, and the one map layer its file names.
+    let profile = server.gql(
+        Some(&server.admin),
+        "{ profile { key name landArs associationArs associationName reportTitle mapAttribution } }",
+        json!({}),
+    );
+    assert_eq!(
+        profile["data"]["profile"],
+        json!({ "key": "testland", "name": "Testland", "landArs": "990000000000", "associationArs": null,
+                "associationName": null, "reportTitle": "Programmbericht OZG-Rollout Testland",
+                "mapAttribution": "Grenzen: Testdaten" }),
+        "{profile}"
+    );
+    let (status, _, layer) = get(&server, "/geo/kreise.geojson", None);
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&layer).contains("Südheide"), "the test Land's own layer");
+    assert_eq!(server.get("/geo/verwaltungstraeger.geojson"), 404, "no layer of another Land");
     // Peers measure distances between the profile's centres.
     let peers = server.gql(
         Some(&server.admin),
@@ -142,4 +165,21 @@ fn a_second_land_initialises_a_store_and_is_served_with_nothing_of_brandenburg()
         json!({}),
     );
     assert_eq!(peers["data"]["peers"].as_array().map(Vec::len), Some(2), "{peers}");
+}
+
+/// A profile's data file over the catalogue's file limit is refused before anything is read or
+/// written, naming the file and the limit.
+#[test]
+fn a_profile_file_over_the_limit_is_refused_by_name() {
+    let land = tempfile::tempdir().expect("dir");
+    let profile = test_land(land.path());
+    let services = land.path().join("dienste.csv");
+    let limit = 16 * 1024 * 1024;
+    std::fs::File::options().write(true).open(&services).expect("open").set_len(limit + 1).expect("grow");
+    let store = tempfile::tempdir().expect("dir");
+    let out = rollout(&["init", "--data-dir", s(store.path()), "--profile", s(&profile)]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("dienste.csv: größer als 16777216 Bytes"), "{said}");
+    assert!(!store.path().join("admin.token").exists(), "nothing was initialised");
 }

@@ -23,29 +23,13 @@ pub fn load(choice: &str) -> Result<catalog::Profile, Failure> {
     catalog::Profile::parse(choice, &text, &mut read).map_err(Failure)
 }
 
-/// A data file of at most `catalog::limits::FILE_BYTES_MAX` bytes (a map layer at most 16 MiB).
+/// A data file of at most `catalog::limits::FILE_BYTES_MAX` bytes (catalogue files and map
+/// layers alike), or why not.
 fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
-    const MAP_BYTES_MAX: u64 = 16 << 20;
+    let max = catalog::limits::FILE_BYTES_MAX;
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let max = if path.extension().is_some_and(|e| e == "geojson") {
-        MAP_BYTES_MAX
-    } else {
-        catalog::limits::FILE_BYTES_MAX as u64
-    };
-    if meta.len() > max {
+    if meta.len() > max as u64 {
         return Err(format!("{}: größer als {max} Bytes", path.display()));
     }
     std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// The map layers of the store's profile: the bundled profile's, or those of `given` when it
-/// is the store's profile; none otherwise (the dashboard's map then stays empty).
-pub fn map_layers(
-    stored: &catalog::profile::StoredProfile,
-    given: Option<&catalog::Profile>,
-) -> Vec<(String, Vec<u8>)> {
-    match given {
-        Some(p) if p.stored.key == stored.key => p.map.clone(),
-        _ => catalog::Profile::bundled(&stored.key).map(|p| p.map).unwrap_or_default(),
-    }
 }

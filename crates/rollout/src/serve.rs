@@ -120,10 +120,11 @@ fn api_state(
     let mut state = api::ApiState::new(engine.clone(), projector.clone());
     state.metrics = metrics;
     state.writes = Arc::new(api::rates::WriteRates::new(writes));
-    let stored = engine.profile();
-    state.centres = Arc::new(stored.centres());
-    state.map = Arc::new(api::state::map_layers(crate::profile::map_layers(&stored, chosen)));
-    state.profile = Arc::new(stored);
+    // A profile read from a file (the store's own) brings its map layers; a bundled one's are
+    // the ones `ApiState::new` took.
+    if let Some(given) = chosen.filter(|p| p.stored.key == state.profile.key) {
+        state.map = Arc::new(api::state::map_layers(given.map.clone()));
+    }
     state.metrics_token = metrics_token.filter(|t| !t.trim().is_empty()).map(|t| Arc::from(t.trim()));
     state
 }
