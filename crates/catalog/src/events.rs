@@ -8,6 +8,7 @@ use workflow::events::{from_tagged_payload, untagged_payload};
 
 use crate::model::{Authority, DefinitionLevel, DefinitionRef, Service};
 use crate::parse::Dataset;
+use crate::reuse::{Answer, Exception, Offer, Support, Target, Usage};
 
 /// Each variant's serde name is its stored type name, an explicit string.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -32,6 +33,29 @@ pub enum CatalogEvent {
     /// subject area (a service's `themenfeld`); `system: None` removes it.
     #[serde(rename = "BackOfficeSystemSet")]
     BackOfficeSystemSet { area: String, system: Option<BackOfficeSystem> },
+    /// Who is responsible for the service changed for one administration (stream
+    /// `service-<key>`): an exception to the level rule, or none (the level rule again).
+    #[serde(rename = "ResponsibilityChanged")]
+    ResponsibilityChanged { ars: String, exception: Option<Exception>, reason: String },
+    /// A project manager offered the service (stream `service-<key>`).
+    #[serde(rename = "ServiceOffered")]
+    ServiceOffered(Offer),
+    /// The administration answered the offer of a service (stream `authority-<ARS>`).
+    #[serde(rename = "OfferAnswered")]
+    OfferAnswered(Answer),
+    /// A target for a service or a programme (stream `targets`).
+    #[serde(rename = "TargetSet")]
+    TargetSet(Target),
+    /// Applications received online in a month (stream `authority-<ARS>`).
+    #[serde(rename = "UsageRecorded")]
+    UsageRecorded(Usage),
+    /// Whether the administration's applications of a service reach its back-office system
+    /// digitally, end to end (stream `authority-<ARS>`).
+    #[serde(rename = "EndToEndSet")]
+    EndToEndSet { service: String, digital: bool, reason: String },
+    /// Advice or support given to the administration (stream `authority-<ARS>`).
+    #[serde(rename = "SupportRecorded")]
+    SupportRecorded(Support),
 }
 
 /// A back-office system (Fachverfahren): product, vendor, version.
@@ -55,6 +79,13 @@ impl CatalogEvent {
         ("ServiceChanged", 1),
         ("ServiceDefinitionSet", 1),
         (vocab::names::BACK_OFFICE_SYSTEM_SET, 1),
+        ("ResponsibilityChanged", 1),
+        ("ServiceOffered", 1),
+        ("OfferAnswered", 1),
+        ("TargetSet", 1),
+        ("UsageRecorded", 1),
+        ("EndToEndSet", 1),
+        ("SupportRecorded", 1),
     ];
 
     /// The stored type name and schema version.
@@ -67,6 +98,13 @@ impl CatalogEvent {
             CatalogEvent::ServiceChanged { .. } => 4,
             CatalogEvent::ServiceDefinitionSet { .. } => 5,
             CatalogEvent::BackOfficeSystemSet { .. } => 6,
+            CatalogEvent::ResponsibilityChanged { .. } => 7,
+            CatalogEvent::ServiceOffered(_) => 8,
+            CatalogEvent::OfferAnswered(_) => 9,
+            CatalogEvent::TargetSet(_) => 10,
+            CatalogEvent::UsageRecorded(_) => 11,
+            CatalogEvent::EndToEndSet { .. } => 12,
+            CatalogEvent::SupportRecorded(_) => 13,
         };
         Self::STORED_TYPES[i]
     }
@@ -107,12 +145,45 @@ pub struct AuthorityEntry {
     /// The back-office systems it uses, by subject area.
     #[serde(default)]
     pub back_office: BTreeMap<String, BackOfficeSystem>,
+    /// Its latest answer to the offer of each service, by service key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub answers: BTreeMap<String, Answer>,
+    /// Applications received online, by service key and month (`YYYY-MM`): count and source.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub usage: BTreeMap<String, BTreeMap<String, (u64, String)>>,
+    /// Whether applications reach the back-office system digitally, by service key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub end_to_end: BTreeMap<String, bool>,
+    /// Advice and support given to it, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub support: Vec<Support>,
+}
+
+impl AuthorityEntry {
+    fn new(authority: Authority) -> AuthorityEntry {
+        AuthorityEntry {
+            authority,
+            version: 1,
+            dissolved: None,
+            back_office: BTreeMap::new(),
+            answers: BTreeMap::new(),
+            usage: BTreeMap::new(),
+            end_to_end: BTreeMap::new(),
+            support: Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceEntry {
     pub service: Service,
     pub version: u64,
+    /// Exceptions to the level rule, by ARS.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub exceptions: BTreeMap<String, Exception>,
+    /// Its offers, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offers: Vec<Offer>,
 }
 
 /// The catalogue folded from its events. Small (hundreds of entries per state): it is held in
@@ -121,6 +192,12 @@ pub struct ServiceEntry {
 pub struct Catalog {
     pub authorities: BTreeMap<String, AuthorityEntry>,
     pub services: BTreeMap<String, ServiceEntry>,
+    /// The targets by scope (`service:<key>`, `programme:<name>`, `gesamt`), and the version of
+    /// their stream.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub targets: BTreeMap<String, Target>,
+    #[serde(default)]
+    pub targets_version: u64,
 }
 
 impl Catalog {
@@ -171,6 +248,8 @@ impl Catalog {
             self.authorities.get(ars).map(|e| e.version)
         } else if let Some(key) = stream_id.strip_prefix(SERVICE_STREAM_PREFIX) {
             self.services.get(key).map(|e| e.version)
+        } else if stream_id == vocab::names::TARGETS_STREAM {
+            Some(self.targets_version)
         } else {
             return;
         };
@@ -183,15 +262,7 @@ impl Catalog {
     pub fn apply(&mut self, stream_id: &str, event: &CatalogEvent) {
         match event {
             CatalogEvent::AuthorityRegistered(a) => {
-                self.authorities.insert(
-                    a.ars.clone(),
-                    AuthorityEntry {
-                        authority: a.clone(),
-                        version: 1,
-                        dissolved: None,
-                        back_office: BTreeMap::new(),
-                    },
-                );
+                self.authorities.insert(a.ars.clone(), AuthorityEntry::new(a.clone()));
             }
             CatalogEvent::AuthorityChanged { authority, .. } => {
                 if let Some(e) = self.authorities.get_mut(&authority.ars) {
@@ -217,7 +288,15 @@ impl Catalog {
                 }
             }
             CatalogEvent::ServiceRegistered(s) => {
-                self.services.insert(s.key.clone(), ServiceEntry { service: s.clone(), version: 1 });
+                self.services.insert(
+                    s.key.clone(),
+                    ServiceEntry {
+                        service: s.clone(),
+                        version: 1,
+                        exceptions: BTreeMap::new(),
+                        offers: Vec::new(),
+                    },
+                );
             }
             CatalogEvent::ServiceChanged { service, .. } => {
                 if let Some(e) = self.services.get_mut(&service.key) {
@@ -235,7 +314,57 @@ impl Catalog {
                     e.version += 1;
                 }
             }
+            CatalogEvent::ResponsibilityChanged { ars, exception, .. } => {
+                if let Some(e) = self.service_entry(stream_id) {
+                    match exception {
+                        Some(x) => e.exceptions.insert(ars.clone(), x.clone()),
+                        None => e.exceptions.remove(ars),
+                    };
+                    e.version += 1;
+                }
+            }
+            CatalogEvent::ServiceOffered(offer) => {
+                if let Some(e) = self.service_entry(stream_id) {
+                    e.offers.push(offer.clone());
+                    e.version += 1;
+                }
+            }
+            CatalogEvent::TargetSet(target) => {
+                self.targets.insert(target.scope.clone(), target.clone());
+                self.targets_version += 1;
+            }
+            CatalogEvent::OfferAnswered(_)
+            | CatalogEvent::UsageRecorded(_)
+            | CatalogEvent::EndToEndSet { .. }
+            | CatalogEvent::SupportRecorded(_) => self.apply_to_authority(stream_id, event),
         }
+    }
+
+    fn service_entry(&mut self, stream_id: &str) -> Option<&mut ServiceEntry> {
+        self.services.get_mut(stream_id.strip_prefix(SERVICE_STREAM_PREFIX).unwrap_or(stream_id))
+    }
+
+    /// The events of an administration's use of services.
+    fn apply_to_authority(&mut self, stream_id: &str, event: &CatalogEvent) {
+        let ars = stream_id.strip_prefix(AUTHORITY_STREAM_PREFIX).unwrap_or(stream_id);
+        let Some(e) = self.authorities.get_mut(ars) else { return };
+        match event {
+            CatalogEvent::OfferAnswered(a) => {
+                e.answers.insert(a.service.clone(), a.clone());
+            }
+            CatalogEvent::UsageRecorded(u) => {
+                e.usage
+                    .entry(u.service.clone())
+                    .or_default()
+                    .insert(u.month.clone(), (u.count, u.source.clone()));
+            }
+            CatalogEvent::EndToEndSet { service, digital, .. } => {
+                e.end_to_end.insert(service.clone(), *digital);
+            }
+            CatalogEvent::SupportRecorded(s) => e.support.push(s.clone()),
+            _ => return,
+        }
+        e.version += 1;
     }
 
     /// Authorities that are not dissolved.
@@ -310,6 +439,26 @@ pub fn plan_import(catalog: &Catalog, data: &Dataset) -> Vec<Planned> {
                     })
                 }
             }
+        }
+    }
+    for r in &data.responsibilities {
+        // The file's rows are brought in; exceptions decided as events and not in the file stay.
+        let current = catalog.services.get(&r.service);
+        if current.is_some_and(|e| e.exceptions.get(&r.ars) == Some(&r.exception)) {
+            continue;
+        }
+        let event = CatalogEvent::ResponsibilityChanged {
+            ars: r.ars.clone(),
+            exception: Some(r.exception.clone()),
+            reason: "Zuständigkeitsdatei des Katalogs".into(),
+        };
+        let stream_id = service_stream(&r.service);
+        match (out.iter_mut().find(|p| p.stream_id == stream_id), current) {
+            (Some(p), _) => p.events.push(event),
+            (None, Some(e)) => {
+                out.push(Planned { stream_id, expected_version: e.version, events: vec![event] })
+            }
+            (None, None) => {}
         }
     }
     for d in &data.dissolutions {

@@ -8,6 +8,8 @@ pub mod limits;
 pub mod model;
 pub mod parse;
 pub mod profile;
+pub mod responsibility;
+pub mod reuse;
 mod table;
 
 pub use events::{plan_import, Catalog, CatalogEvent, Planned};
@@ -17,3 +19,7 @@ pub use model::{
 };
 pub use parse::{parse_dataset, Dataset, FileNames, Files, Parties, Party, RowError};
 pub use profile::Profile;
+pub use reuse::{
+    Answer, AnswerKind, DeclineCategory, Exception, Measure, Offer, Responsibility, Support, Target,
+    TownStatus, Usage,
+};

@@ -97,6 +97,9 @@ pub struct Authority {
     /// A member of the association: the form server's assistants are set up for it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub association_member: bool,
+    /// A Große or Mittlere kreisangehörige Stadt (from the statuses file, with its source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<crate::reuse::TownStatus>,
 }
 
 /// Which level of administration is responsible for a service in the Land.

@@ -26,6 +26,8 @@ pub struct Files {
     pub changes: Vec<u8>,
     pub assistants: Vec<u8>,
     pub association: Vec<u8>,
+    pub statuses: Vec<u8>,
+    pub responsibilities: Vec<u8>,
 }
 
 /// The names of a Land's data files, as its profile gives them.
@@ -39,6 +41,10 @@ pub struct FileNames {
     pub assistants: String,
     /// The association's member administrations (optional).
     pub association: String,
+    /// The Große and Mittlere kreisangehörige Städte (optional).
+    pub statuses: String,
+    /// Exceptions to the services' level rule (optional).
+    pub responsibilities: String,
 }
 
 /// A central party of the programme: the Land itself, or the association.
@@ -65,6 +71,8 @@ pub struct Dataset {
     pub services: Vec<Service>,
     /// Authorities dissolved by territorial changes, with their successors.
     pub dissolutions: Vec<Dissolution>,
+    /// Exceptions to the services' level rule.
+    pub responsibilities: Vec<crate::reuse::Responsibility>,
 }
 
 /// The keys an authority's row derives from its ARS (Land 2, Regierungsbezirk 1, Kreis 2,
@@ -130,6 +138,23 @@ pub fn parse_dataset(files: &Files) -> Result<Dataset, Vec<RowError>> {
     if !files.association.is_empty() {
         read_association(&names.association, &files.association, &mut authorities, &mut errors);
     }
+    if !files.statuses.is_empty() {
+        crate::responsibility::read_statuses(&names.statuses, &files.statuses, &mut authorities, &mut errors);
+    }
+    // With the services' files unreadable the exceptions cannot be checked.
+    let services_unread = errors.iter().any(|e| e.file == names.services || e.file == names.assistants);
+    let responsibilities = if files.responsibilities.is_empty() || services_unread {
+        Vec::new()
+    } else {
+        let file = &names.responsibilities;
+        crate::responsibility::read_responsibilities(
+            file,
+            &files.responsibilities,
+            &authorities,
+            &services,
+            &mut errors,
+        )
+    };
     let dissolutions = read_changes(names, &files.changes, &authorities, &mut errors);
     if !errors.is_empty() {
         errors.truncate(PROBLEMS_MAX);
@@ -147,12 +172,13 @@ pub fn parse_dataset(files: &Files) -> Result<Dataset, Vec<RowError>> {
         population,
         members: Vec::new(),
         association_member: false,
+        status: None,
     };
     list.push(party(&files.parties.land, AuthorityKind::Land, population));
     if let Some(association) = files.parties.association.as_ref().filter(|_| !files.association.is_empty()) {
         list.push(party(association, AuthorityKind::Zweckverband, 0));
     }
-    Ok(Dataset { authorities: list, services, dissolutions })
+    Ok(Dataset { authorities: list, services, dissolutions, responsibilities })
 }
 
 /// Each authority's line and `anzahl_gemeinden`, checked against the municipalities file.
@@ -226,6 +252,7 @@ fn read_authorities(
             population,
             members: Vec::new(),
             association_member: false,
+            status: None,
         };
         let expected = number(&mut t, *line, row, "anzahl_gemeinden");
         out.insert(ars.to_owned(), (authority, *line, expected));
@@ -659,6 +686,7 @@ fn read_changes(
                 population: 0,
                 members,
                 association_member: false,
+                status: None,
             },
             successors,
             note: field(&t, row, "hinweis").0.to_owned(),

@@ -32,6 +32,8 @@ const BUNDLED: &[(&str, &str, BundledFiles)] = &[(
         ("formularserver_assistenten.csv", include_bytes!("../../../data/formularserver_assistenten.csv")),
         ("zv_dikom_mitglieder.csv", include_bytes!("../../../data/zv_dikom_mitglieder.csv")),
         ("brandenburg_zentren.csv", include_bytes!("../../../data/brandenburg_zentren.csv")),
+        ("brandenburg_stadtstatus.csv", include_bytes!("../../../data/brandenburg_stadtstatus.csv")),
+        ("zustaendigkeiten.csv", include_bytes!("../../../data/zustaendigkeiten.csv")),
         ("geo/brandenburg_kreise.geojson", include_bytes!("../../../data/geo/brandenburg_kreise.geojson")),
         (
             "geo/brandenburg_verwaltungstraeger.geojson",
@@ -139,6 +141,8 @@ impl Profile {
             changes: file("changes")?,
             assistants: optional_file("assistants")?.unwrap_or_default(),
             association: optional_file("association")?.unwrap_or_default(),
+            statuses: optional_file("statuses")?.unwrap_or_default(),
+            responsibilities: optional_file("responsibilities")?.unwrap_or_default(),
         };
         let mut bytes = |n: &str| if n.is_empty() { Ok(Vec::new()) } else { read(n) };
         let centres_name = file("centres")?;
@@ -150,6 +154,8 @@ impl Profile {
             changes: bytes(&names.changes)?,
             assistants: bytes(&names.assistants)?,
             association: bytes(&names.association)?,
+            statuses: bytes(&names.statuses)?,
+            responsibilities: bytes(&names.responsibilities)?,
             parties: Parties {
                 land: land.clone(),
                 association: association.as_ref().map(|(p, _)| p.clone()),

@@ -280,9 +280,22 @@ impl ReadModel {
                 CatalogEvent::AuthorityDissolved { .. } | CatalogEvent::BackOfficeSystemSet { .. } => {
                     authority = e.stream_id.strip_prefix(vocab::names::AUTHORITY_STREAM_PREFIX)
                 }
-                CatalogEvent::ServiceDefinitionSet { .. } => {
+                CatalogEvent::ServiceDefinitionSet { .. }
+                | CatalogEvent::ResponsibilityChanged { .. }
+                | CatalogEvent::ServiceOffered(_) => {
                     service = e.stream_id.strip_prefix(vocab::names::SERVICE_STREAM_PREFIX)
                 }
+                CatalogEvent::OfferAnswered(catalog::Answer { service: s, .. })
+                | CatalogEvent::UsageRecorded(catalog::Usage { service: s, .. })
+                | CatalogEvent::EndToEndSet { service: s, .. } => {
+                    service = Some(s.as_str());
+                    authority = e.stream_id.strip_prefix(vocab::names::AUTHORITY_STREAM_PREFIX)
+                }
+                CatalogEvent::SupportRecorded(s) => {
+                    service = s.service.as_deref();
+                    authority = e.stream_id.strip_prefix(vocab::names::AUTHORITY_STREAM_PREFIX)
+                }
+                CatalogEvent::TargetSet(_) => {}
             }
             if let Some(ars) = authority {
                 self.regroup(ars);

@@ -317,6 +317,8 @@ pub(crate) fn read_dataset(
         changes: read(&names.changes)?,
         assistants: optional(&names.assistants)?,
         association: optional(&names.association)?,
+        statuses: optional(&names.statuses)?,
+        responsibilities: optional(&names.responsibilities)?,
         parties: bundled.files.parties,
         names,
     };

@@ -19,6 +19,8 @@ pub const TOKEN_STREAM_PREFIX: &str = "token-";
 pub const PERSON_STREAM_PREFIX: &str = "person-";
 /// A workflow definition's versions: `definition-<id>`.
 pub const DEFINITION_STREAM_PREFIX: &str = "definition-";
+/// The targets of services and programmes (`TargetSet`).
+pub const TARGETS_STREAM: &str = "targets";
 /// The Land's profile (one event, at `init`).
 pub const PROFILE_STREAM: &str = "profile";
 /// A re-keyed copy's first event.

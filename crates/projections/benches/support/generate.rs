@@ -135,6 +135,7 @@ pub fn authority(ars: String, name: String, landkreis: Option<String>) -> catalo
         seat: String::new(),
         members: vec![],
         association_member: false,
+        status: None,
     }
 }
 
