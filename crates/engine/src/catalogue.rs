@@ -130,17 +130,35 @@ impl crate::Engine {
                 }
                 _ => None,
             };
-            if let Some(to) = &successor {
-                let same = DefinitionRef::new(old.definition.id.clone(), old.definition.version);
-                self.start_rollout(&service, to, Some(&same), req).await?;
-                let take = Command::TakeOver { from: Box::new(old.clone()), reason: reason.clone() };
-                self.execute(&service, to, take, req).await?;
-                report.moved.push((service.clone(), to.clone()));
-            } else {
-                report.closed.push(service.clone());
+            self.hand_over(&service, &old, successor.as_deref(), reason, req).await?;
+            match successor {
+                Some(to) => report.moved.push((service.clone(), to)),
+                None => report.closed.push(service.clone()),
             }
-            self.execute(&service, ars, Command::Transfer { to_ars: successor, reason }, req).await?;
         }
         Ok(report)
+    }
+
+    /// Ends `old` (a rollout that is not cancelled) because its administration no longer
+    /// carries the task: with `to` (an administration without a rollout of the service) the new
+    /// rollout there takes its progress over (except steps whose evidence names the old ARS);
+    /// without, it is ended naming the reason.
+    pub(crate) async fn hand_over(
+        &self,
+        service: &str,
+        old: &workflow::rollout::Rollout,
+        to: Option<&str>,
+        reason: String,
+        req: &Invocation,
+    ) -> Result<(), EngineError> {
+        if let Some(to) = to {
+            let same = DefinitionRef::new(old.definition.id.clone(), old.definition.version);
+            self.start_rollout(service, to, Some(&same), req).await?;
+            let take = Command::TakeOver { from: Box::new(old.clone()), reason: reason.clone() };
+            self.execute(service, to, take, req).await?;
+        }
+        let transfer = Command::Transfer { to_ars: to.map(str::to_owned), reason };
+        self.execute(service, &old.ars, transfer, req).await?;
+        Ok(())
     }
 }

@@ -15,6 +15,7 @@ pub mod profile;
 pub mod questions;
 pub mod rekey;
 pub mod retention;
+pub mod reuse;
 mod starting;
 pub mod tokens;
 mod turns;
@@ -48,7 +49,7 @@ pub enum EngineError {
     UnknownAuthority(String),
     #[error("administration `{0}` was dissolved")]
     Dissolved(String),
-    #[error("service `{service}` does not apply to administration `{ars}` (by its responsible level)")]
+    #[error("administration `{ars}` is not responsible for service `{service}` (level rule and exceptions)")]
     NotApplicable { service: String, ars: String },
     #[error("there is no definition `{0}`")]
     UnknownDefinition(String),

@@ -40,7 +40,7 @@ impl crate::Engine {
                     &service.service,
                     &Authority { association_member: true, ..authority.authority.clone() },
                 );
-            if !central && !applies(&service.service, &authority.authority) && !added {
+            if !central && !catalog.is_responsible(service_key, ars) && !added {
                 return Err(EngineError::NotApplicable { service: service_key.into(), ars: ars.into() });
             }
             (service.service.clone(), authority.authority.clone())
@@ -67,7 +67,7 @@ impl crate::Engine {
         self.execute(service_key, ars, command, req).await
     }
 
-    /// Starts the rollout of a service for every administration it applies to (and its central
+    /// Starts the rollout of a service for every administration responsible for it (and its central
     /// rollout first: the Land's, or the association's model for an assistant); existing rollouts are
     /// left alone, so repeating it changes nothing.
     pub async fn start_service(
@@ -82,11 +82,8 @@ impl crate::Engine {
                 .get(service_key)
                 .ok_or_else(|| EngineError::UnknownService(service_key.into()))?;
             let central = catalog.central_ars(service.service.program);
-            let mut t: Vec<String> = catalog
-                .active_authorities()
-                .filter(|a| applies(&service.service, a))
-                .map(|a| a.ars.clone())
-                .collect();
+            let mut t: Vec<String> =
+                catalog.responsible(service_key).into_iter().map(|a| a.ars.clone()).collect();
             if !t.contains(&central) {
                 t.insert(0, central.to_owned());
             }

@@ -72,16 +72,16 @@ async fn the_catalogue_imports_once_and_a_change_is_one_event() {
     let data = dataset();
     let report = engine.import_catalog(&data, &admin(), |_, _| {}).await.expect("import");
     // 207 administrations + the Land, ZV DIKOM, 37 EfA services, 13 form-server assistants,
-    // 2 dissolved Ämter registered and dissolved.
-    assert_eq!(report.events, 208 + 1 + 37 + 13 + 4);
-    assert_eq!(head(&store).await, 263);
+    // 2 dissolved Ämter registered and dissolved, Fürstenwalde/Spree's exception for Wohngeld.
+    assert_eq!(report.events, 208 + 1 + 37 + 13 + 4 + 1);
+    assert_eq!(head(&store).await, 264);
     let again = engine.import_catalog(&data, &admin(), |_, _| {}).await.expect("import");
     assert_eq!(again.events, 0);
-    assert_eq!(head(&store).await, 263, "a second import appends nothing");
+    assert_eq!(head(&store).await, 264, "a second import appends nothing");
     let mut changed = data.clone();
     changed.services.iter_mut().find(|s| s.key == "wohngeld").expect("wohngeld").fee_based = true;
     assert_eq!(engine.import_catalog(&changed, &admin(), |_, _| {}).await.expect("import").events, 1);
-    let last = store.read_event(264).await.expect("read").expect("event");
+    let last = store.read_event(265).await.expect("read").expect("event");
     assert_eq!((last.event_type.as_str(), last.stream_id.as_str()), ("ServiceChanged", "service-wohngeld"));
     assert!(last.data.as_str().contains(r#""changed":["feeBased"]"#), "{}", last.data.as_str());
     // A fresh engine on the same log sees the same catalogue.
@@ -94,10 +94,14 @@ async fn a_service_starts_for_every_administration_it_applies_to_once() {
     let (engine, _) = engine().await;
     engine.import_catalog(&dataset(), &admin(), |_, _| {}).await.expect("import");
     let summary = engine.start_service("wohngeld", &admin()).await.expect("start");
-    assert_eq!(summary.started.len(), 18 + 1, "14 Landkreise, 4 kreisfreie Städte and the Land");
+    assert_eq!(
+        summary.started.len(),
+        19 + 1,
+        "14 Landkreise, 4 kreisfreie Städte, Fürstenwalde/Spree (its exception) and the Land"
+    );
     assert_eq!(summary.started[0], LAND_ARS, "the Land-level rollout first");
     let again = engine.start_service("wohngeld", &admin()).await.expect("start");
-    assert_eq!((again.started.len(), again.existing.len()), (0, 19));
+    assert_eq!((again.started.len(), again.existing.len()), (0, 20));
     let gemeinde = engine.start_service("gewerbe_anmeldung", &admin()).await.expect("start");
     assert_eq!(gemeinde.started.len(), 193 + 1);
     let potsdam = engine.load("wohngeld", "120540000000").await.expect("load").expect("started");
@@ -155,7 +159,7 @@ async fn a_land_step_is_recorded_in_every_rollout_of_the_service() {
         )
         .await
         .expect("confirm");
-    assert_eq!(head(&store).await, before + 1 + 18, "one LandStepChanged in each of the 18 rollouts");
+    assert_eq!(head(&store).await, before + 1 + 19, "one LandStepChanged in each of the 19 rollouts");
     let potsdam = engine.load("wohngeld", "120540000000").await.expect("load").expect("rollout");
     assert!(potsdam.land_steps_done.contains("fit_store_vertrag"));
     let history = store

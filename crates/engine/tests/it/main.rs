@@ -4,4 +4,5 @@ mod catalog_and_rollouts;
 mod definitions;
 mod one_way_to_write;
 mod persons;
+mod reuse;
 mod support;
