@@ -50,12 +50,17 @@ fn progress_complexity(as_of: bool, by: ProgressGrouping, child_complexity: usiz
     list_complexity(groups, child_complexity) + if as_of { LOG_FOLD_COST } else { 0 }
 }
 
-/// Counts of one group.
+/// Counts of one group. Rollouts are administrations' rollouts: a service's central rollout (the
+/// Land's, or the association's model) counts only in its own administration's group, never as
+/// an administration of its service or Landkreis. The responsibility figures (`responsible` to
+/// `flaechendeckend`) count (service, administration) pairs where the administration is
+/// responsible; they are null in `progressOverTime`.
 #[derive(SimpleObject)]
 pub struct ProgressGroup {
     /// The service key, Landkreis ARS or administration ARS.
     key: String,
-    /// Rollouts in the group.
+    /// Rollouts of administrations in the group (a central rollout only in its own
+    /// administration's group).
     rollouts: u64,
     /// Share of applicable steps done, 0 to 100.
     percent_done: f64,
@@ -71,6 +76,42 @@ pub struct ProgressGroup {
     /// Blocked rollouts by blockage category (category null: none given); empty in
     /// `progressOverTime`.
     blocked_by_category: Vec<BlockedCount>,
+    /// Administrations responsible for the service(s) of the group: the level rule and its
+    /// exceptions (`Authority.status`, the responsibility file, `ResponsibilityChanged`).
+    responsible: Option<u64>,
+    /// … to which the service was offered (`offerService`).
+    offered: Option<u64>,
+    /// … whose latest answer is INTERESTED.
+    interested: Option<u64>,
+    /// … whose latest answer is DECLINED (never counted as ended rollouts).
+    declined: Option<u64>,
+    /// … whose latest answer is DEFERRED.
+    deferred: Option<u64>,
+    /// … whose latest answer is OWN_SOLUTION.
+    own_solution: Option<u64>,
+    /// … that have not answered.
+    no_answer: Option<u64>,
+    /// … whose rollout is under way (not in operation, not ended).
+    onboarding: Option<u64>,
+    /// Coverage in percent: responsible administrations in operation ÷ responsible.
+    coverage: Option<f64>,
+    /// Coverage by population in percent: inhabitants served by the administrations in operation
+    /// ÷ inhabitants served by the responsible ones (each inhabitant counted once: a Landkreis
+    /// serves its area without the towns responsible themselves).
+    population_coverage: Option<f64>,
+    /// Every responsible administration of the group in operation ("flächendeckend", as the
+    /// Dashboard Digitale Verwaltung defines it: 99 % is not).
+    flaechendeckend: Option<bool>,
+    /// Responsible administrations whose applications reach the back-office system digitally
+    /// (Ende-zu-Ende, `setEndToEnd`).
+    end_to_end: Option<u64>,
+    /// Applications received online, every month recorded (`recordUsage`).
+    applications: Option<u64>,
+    /// With `groupBy: SERVICE` 1 (0 without responsible administrations); summed: the
+    /// services counted.
+    services: Option<u64>,
+    /// Services in operation at every responsible administration (1 or 0 per service).
+    services_flaechendeckend: Option<u64>,
 }
 
 /// Blocked rollouts of one blockage category.
@@ -84,7 +125,23 @@ pub struct BlockedCount {
 
 impl ProgressGroup {
     fn of(f: app::report::Figures) -> ProgressGroup {
+        let r = &f.reuse;
         ProgressGroup {
+            responsible: Some(r.responsible),
+            offered: Some(r.offered),
+            interested: Some(r.interested),
+            declined: Some(r.declined),
+            deferred: Some(r.deferred),
+            own_solution: Some(r.own_solution),
+            no_answer: Some(r.no_answer),
+            onboarding: Some(r.onboarding),
+            coverage: Some(r.coverage()),
+            population_coverage: Some(r.population_coverage()),
+            flaechendeckend: Some(r.flaechendeckend()),
+            end_to_end: Some(r.end_to_end),
+            applications: Some(r.applications),
+            services: Some(r.services),
+            services_flaechendeckend: Some(r.services_flaechendeckend),
             percent_done: f.percent_done(),
             by_phase_status: phase_status_counts(&f.by_phase_status),
             in_operation: f.in_operation,
@@ -479,6 +536,21 @@ fn progress_groups(groups: std::collections::BTreeMap<String, projections::Count
                 blocked: status("blocked"),
                 overdue: None,
                 blocked_by_category: Vec::new(),
+                responsible: None,
+                offered: None,
+                interested: None,
+                declined: None,
+                deferred: None,
+                own_solution: None,
+                no_answer: None,
+                onboarding: None,
+                coverage: None,
+                population_coverage: None,
+                flaechendeckend: None,
+                end_to_end: None,
+                applications: None,
+                services: None,
+                services_flaechendeckend: None,
             }
         })
         .collect()

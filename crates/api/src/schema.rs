@@ -9,6 +9,7 @@ use crate::mutation::{PersonMutation, RolloutMutation};
 use crate::objects::network::{
     BackOfficeMutation, BlockageMutation, BlockageQuery, NetworkMutation, NetworkQuery,
 };
+use crate::objects::reuse::{ReuseMutation, ReuseQuery};
 use crate::objects::work::{WorkMutation, WorkQuery};
 use crate::publishing::DefinitionMutation;
 use crate::query::CoreQuery;
@@ -30,13 +31,14 @@ pub struct Mutation(
     NetworkMutation,
     BlockageMutation,
     BackOfficeMutation,
+    ReuseMutation,
 );
 
 /// What can be read: the caller, rollouts and their history, the audit log, progress, the
 /// catalogue, definitions, persons, the caller's tasks and questions, and the OZG network.
 #[derive(MergedObject, Default, Debug)]
 #[graphql(name = "Query")]
-pub struct Query(CoreQuery, WorkQuery, NetworkQuery, BlockageQuery);
+pub struct Query(CoreQuery, WorkQuery, NetworkQuery, BlockageQuery, ReuseQuery);
 
 pub type ApiSchema = Schema<Query, Mutation, SubscriptionRoot>;
 

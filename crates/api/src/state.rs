@@ -392,7 +392,7 @@ pub(crate) fn engine_error(e: EngineError) -> Error {
         | EngineError::UnknownQuestion(_)
         | EngineError::TokenAlreadyRevoked(_) => coded("NOT_FOUND", e.to_string()),
         EngineError::PersonErased(_) | EngineError::QuestionState(_) => coded("REJECTED", e.to_string()),
-        EngineError::InvalidToken(_) | EngineError::InvalidPerson(_) => {
+        EngineError::InvalidToken(_) | EngineError::InvalidPerson(_) | EngineError::Refused(_) => {
             coded("BAD_USER_INPUT", e.to_string())
         }
         EngineError::Dissolved(_) | EngineError::NotApplicable { .. } => coded("REJECTED", e.to_string()),

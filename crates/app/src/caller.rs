@@ -266,6 +266,32 @@ impl Caller {
         self.may_manage_programme() || self.is_staff_of(ars)
     }
 
+    /// May answer the offer of a service for administration `ars` (interested, declined,
+    /// later, own solution) and record whether its applications reach the back-office system
+    /// digitally: its staff, and the Land's managers on its behalf.
+    pub fn may_answer_for(&self, ars: &str) -> bool {
+        self.may_manage_programme() || self.is_staff_of(ars)
+    }
+
+    /// May record the applications administration `ars` received online: its staff, the
+    /// Land's managers, and automation (figures imported from statistics).
+    pub fn may_record_usage(&self, ars: &str) -> bool {
+        self.may_answer_for(ars) || self.role == TokenRole::Automation
+    }
+
+    /// May offer services, set targets, change who is responsible and record support given:
+    /// the programme's managers; the association's staff may record support it gave.
+    pub fn may_steer_reuse(&self) -> bool {
+        self.may_manage_programme()
+    }
+
+    /// May record advice or support given to an administration: the programme's managers and
+    /// the association's staff (its own advice to members).
+    pub fn may_record_support(&self, ars: &str) -> bool {
+        self.may_manage_programme()
+            || (self.role == TokenRole::AssociationStaff && self.may_read_authority(ars))
+    }
+
     /// Writes of this caller are not limited in rate (admins: repairs and imports).
     pub fn writes_unlimited(&self) -> bool {
         self.role == TokenRole::Admin

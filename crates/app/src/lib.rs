@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod authenticate;
 pub mod caller;
+pub mod coverage;
 pub mod network;
 pub mod report;
 pub mod rollouts;

@@ -31,6 +31,8 @@ pub struct Figures {
     pub overdue: u64,
     /// Blocked rollouts by blockage category (`""`: none given).
     pub blocked_by_category: BTreeMap<String, u64>,
+    /// Responsibility, answers, coverage (`crate::coverage`).
+    pub reuse: crate::coverage::Reuse,
 }
 
 impl Figures {
@@ -64,6 +66,7 @@ impl Figures {
         for (k, n) in &other.blocked_by_category {
             *self.blocked_by_category.entry(k.clone()).or_insert(0) += n;
         }
+        self.reuse.add(&other.reuse);
     }
 
     fn empty(key: &str) -> Figures {
@@ -77,6 +80,7 @@ impl Figures {
             blocked: 0,
             overdue: 0,
             blocked_by_category: BTreeMap::new(),
+            reuse: Default::default(),
         }
     }
 }
@@ -93,10 +97,15 @@ pub fn figures(
     let keep = |key: &str| {
         program.is_none_or(|p| m.catalog.program_of(key) == p) && service.is_none_or(|s| s == key)
     };
-    let counts =
-        if program.is_none() && service.is_none() { m.progress(by) } else { m.progress_where(by, keep) };
-    let overdue = m.overdue_by_group(by, now, keep);
-    let mut blocked = m.blocked_by_group(by, keep);
+    let mut counts =
+        if program.is_none() && service.is_none() { m.progress(by) } else { m.progress_where(by, &keep) };
+    let overdue = m.overdue_by_group(by, now, &keep);
+    let mut blocked = m.blocked_by_group(by, &keep);
+    let mut reuse = crate::coverage::reuse(m, by, &keep);
+    // A group with responsible administrations and no rollout yet is a group too.
+    for key in reuse.keys() {
+        counts.entry(key.clone()).or_default();
+    }
     counts
         .into_iter()
         .map(|(key, c)| {
@@ -111,6 +120,7 @@ pub fn figures(
                 steps_done: c.steps_done,
                 steps_total: c.steps_total,
                 by_phase_status: c.by_phase_status,
+                reuse: reuse.remove(&key).unwrap_or_default(),
                 key,
             }
         })

@@ -57,6 +57,10 @@ pub enum EngineError {
     Publish(workflow::registry::PublishError),
     #[error("{0}")]
     Invalid(String),
+    /// Input that is not accepted (a date, a missing category, an administration that is not
+    /// responsible); the German message names what and where.
+    #[error("{0}")]
+    Refused(String),
     #[error("the log holds an event this server cannot read: {0}")]
     Unreadable(String),
     #[error("{0}")]

@@ -46,7 +46,7 @@ pub struct MigrationReport {
 }
 
 fn invalid(message: impl Into<String>) -> EngineError {
-    EngineError::Invalid(message.into())
+    EngineError::Refused(message.into())
 }
 
 /// A required free text: visible characters, no control characters, not too long.

@@ -66,6 +66,16 @@ struct Entry {
     contribution: Option<Contribution>,
     /// Since when it is blocked: the time of the event that blocked it.
     blocked_since: Option<i64>,
+    /// A service's central rollout (the Land's, or the association's model): counted only in
+    /// its administration's group, never as an administration of its service or Landkreis.
+    central: bool,
+}
+
+impl Entry {
+    /// Whether it counts in its group of grouping `i` (the order of `GROUPINGS`).
+    fn counts_in(&self, i: usize) -> bool {
+        !self.central || GROUPINGS[i] == GroupBy::Authority
+    }
 }
 
 /// What one rollout adds to its groups, and its open deadlines.
@@ -343,12 +353,14 @@ impl ReadModel {
         self.groups[groups[0] as usize].members.push(slot);
         self.groups[groups[2] as usize].members.push(slot);
         self.slots.insert(id.into(), slot);
+        let central = self.catalog.central_of(&rollout.service_key) == rollout.ars;
         self.entries.push(Entry {
             id: id.into(),
             rollout: Arc::new(rollout),
             groups,
             contribution: None,
             blocked_since: None,
+            central,
         });
         slot
     }
@@ -388,7 +400,7 @@ impl ReadModel {
             let slot = self.groups[authority as usize].members[i] as usize;
             let entry = &mut self.entries[slot];
             let old = std::mem::replace(&mut entry.groups[1], landkreis);
-            if old != landkreis {
+            if old != landkreis && entry.counts_in(1) {
                 if let Some(c) = &entry.contribution {
                     self.groups[old as usize].remove(c);
                     self.groups[landkreis as usize].add(c);
@@ -442,7 +454,10 @@ impl ReadModel {
             entry.contribution = old;
             return;
         }
-        for g in entry.groups {
+        for (i, g) in entry.groups.into_iter().enumerate() {
+            if !entry.counts_in(i) {
+                continue;
+            }
             if let Some(old) = &old {
                 self.groups[g as usize].remove(old);
             }
@@ -522,6 +537,9 @@ impl ReadModel {
             if !keep(&e.rollout.service_key) {
                 continue;
             }
+            if !e.counts_in(i) {
+                continue;
+            }
             let key = &self.groups[e.groups[i] as usize].key;
             let counts = out.entry(key.clone()).or_insert_with(|| Counts {
                 rollouts: 0,
@@ -551,7 +569,7 @@ impl ReadModel {
         let mut out: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         for &(_, slot) in &self.blocked {
             let e = &self.entries[slot as usize];
-            if !keep(&e.rollout.service_key) {
+            if !keep(&e.rollout.service_key) || !e.counts_in(i) {
                 continue;
             }
             let category = e.rollout.block.category.clone().unwrap_or_default();
@@ -582,7 +600,7 @@ impl ReadModel {
         let mut out = BTreeMap::new();
         for slot in slots {
             let e = &self.entries[slot as usize];
-            if keep(&e.rollout.service_key) {
+            if keep(&e.rollout.service_key) && e.counts_in(i) {
                 *out.entry(self.groups[e.groups[i] as usize].key.clone()).or_insert(0) += 1;
             }
         }

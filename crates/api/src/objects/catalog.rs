@@ -79,6 +79,12 @@ impl Authority {
     async fn population(&self) -> u64 {
         self.0.population
     }
+    /// `grosse_kreisangehoerige_stadt` or `mittlere_kreisangehoerige_stadt` for a town that
+    /// carries tasks of its Landkreis itself (from the catalogue's statuses file, with its
+    /// source); null otherwise.
+    async fn status(&self) -> Option<&str> {
+        self.0.status.map(|s| s.name())
+    }
     /// Names of its member municipalities.
     async fn members(&self) -> Vec<String> {
         self.0.members.iter().map(|m| m.name.clone()).collect()

@@ -5,5 +5,6 @@ pub mod definition;
 pub mod event;
 pub mod network;
 pub mod person;
+pub mod reuse;
 pub mod rollout;
 pub mod work;

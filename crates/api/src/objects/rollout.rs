@@ -168,6 +168,56 @@ impl Rollout {
         self.summary.steps_done().1
     }
 
+    /// Whether its administration is responsible for the service now (the level rule and its
+    /// exceptions); a central rollout (the Land's, the association's model) is no
+    /// administration's: false.
+    async fn responsible(&self, ctx: &Context<'_>) -> bool {
+        state(ctx).engine.read_catalog(|c| c.is_responsible(&self.summary.service_key, &self.summary.ars))
+    }
+
+    /// The inhabitants its administration serves for this service: a Landkreis without the
+    /// towns of its area responsible themselves, plus administrations whose task it carries by
+    /// agreement.
+    async fn population_served(&self, ctx: &Context<'_>) -> u64 {
+        state(ctx).engine.read_catalog(|c| c.population_served(&self.summary.service_key, &self.summary.ars))
+    }
+
+    /// Administrations and municipalities (ARS) it acts for besides itself, by its exception
+    /// (what its editorial entry must list).
+    async fn acts_for(&self, ctx: &Context<'_>) -> Vec<String> {
+        state(ctx).engine.read_catalog(|c| c.acts_for(&self.summary.service_key, &self.summary.ars))
+    }
+
+    /// Applications received online per month (`recordUsage`), oldest first.
+    async fn usage(&self, ctx: &Context<'_>) -> Vec<UsageMonth> {
+        let (service, ars) = (&self.summary.service_key, &self.summary.ars);
+        state(ctx).engine.read_catalog(|c| {
+            c.authorities
+                .get(ars)
+                .and_then(|e| e.usage.get(service))
+                .map(|months| {
+                    months
+                        .iter()
+                        .map(|(month, (count, source))| UsageMonth {
+                            month: month.clone(),
+                            count: *count,
+                            source: source.clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
+
+    /// Whether its applications reach the back-office system digitally (Ende-zu-Ende,
+    /// `setEndToEnd`); null: not said yet.
+    async fn end_to_end(&self, ctx: &Context<'_>) -> Option<bool> {
+        let (service, ars) = (&self.summary.service_key, &self.summary.ars);
+        state(ctx)
+            .engine
+            .read_catalog(|c| c.authorities.get(ars).and_then(|e| e.end_to_end.get(service).copied()))
+    }
+
     /// Its steps in definition order.
     #[graphql(
         complexity = "crate::limits::list_complexity(crate::limits::ROLLOUT_STEPS_ITEMS, child_complexity)"
@@ -401,4 +451,15 @@ impl BlockCategory {
         .into_iter()
         .find(|c| c.stored() == stored)
     }
+}
+
+/// Applications received online in one month.
+#[derive(async_graphql::SimpleObject)]
+pub struct UsageMonth {
+    /// The month (`YYYY-MM`).
+    month: String,
+    /// Applications received online.
+    count: u64,
+    /// Where the figure comes from.
+    source: String,
 }
