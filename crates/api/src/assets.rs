@@ -104,6 +104,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     module!("live.js"),
     module!("map.js"),
     module!("network.js"),
+    module!("offers.js"),
     module!("overview.js"),
     module!("questions.js"),
     module!("report.js"),

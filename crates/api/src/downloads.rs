@@ -143,7 +143,52 @@ pub(crate) async fn programme(
         Some(m) => build(m),
         None => s.projector.read(build),
     };
-    report_answer(format, &s.profile.report_title, report).await
+    report_answer(format, &s.profile.report_title, "programmbericht", report).await
+}
+
+/// `GET /reports/steckbrief/<ARS>.{xlsx,csv,html}`: the one-page summary of an administration
+/// (its staff, managers, auditors; others 403).
+pub(crate) async fn steckbrief(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> Response {
+    let c = match authenticated(&state, &headers) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    let Some((ars, format)) = file.rsplit_once('.').and_then(|(ars, ext)| {
+        let format = match ext {
+            "xlsx" => Format::Xlsx,
+            "csv" => Format::Csv,
+            "html" => Format::Html,
+            _ => return None,
+        };
+        Some((ars.to_owned(), format))
+    }) else {
+        return plain(StatusCode::NOT_FOUND, "Steckbrief: <ARS>.xlsx, <ARS>.csv oder <ARS>.html".to_owned());
+    };
+    if !c.may_read_authority(&ars) {
+        return plain(
+            StatusCode::FORBIDDEN,
+            "Dieser Zugang darf den Steckbrief dieser Verwaltung nicht lesen.".to_owned(),
+        );
+    }
+    let s = &state.api;
+    let now = s.now();
+    let table = s.projector.read(|m| {
+        let source = format!(
+            "efa-rollout, Ereignisprotokoll bis Position {} (Hash {}), erstellt am {now}",
+            m.position, m.last_hash
+        );
+        app::steckbrief::steckbrief(m, &ars, now, source)
+    });
+    let Some(table) = table else {
+        return plain(StatusCode::NOT_FOUND, format!("Es gibt keine Verwaltung mit dem ARS „{ars}“."));
+    };
+    let title = format!("Steckbrief {}", table.preamble.first().map_or("", |(_, v)| v.as_str()));
+    report_answer(format, &title, &format!("steckbrief-{ars}"), app::report::Report { tables: vec![table] })
+        .await
 }
 
 /// `folds` folds of the whole log from `c`'s allowance and a turn for them (as in GraphQL,
@@ -171,11 +216,11 @@ async fn fold_turns<'s>(
 }
 
 /// The report as the file `format` asks for.
-async fn report_answer(format: Format, title: &str, report: app::report::Report) -> Response {
+async fn report_answer(format: Format, title: &str, name: &str, report: app::report::Report) -> Response {
     match format {
         Format::Csv => file(
             "text/csv; charset=utf-8",
-            "programmbericht.csv",
+            &format!("{name}.csv"),
             crate::sheets::csv(&report.tables).into_bytes(),
             None,
         ),
@@ -194,7 +239,7 @@ async fn report_answer(format: Format, title: &str, report: app::report::Report)
             .into_response(),
         Format::Xlsx => {
             match tokio::task::spawn_blocking(move || crate::sheets::xlsx(&report.tables)).await {
-                Ok(Ok(bytes)) => file(XLSX, "programmbericht.xlsx", bytes, None),
+                Ok(Ok(bytes)) => file(XLSX, &format!("{name}.xlsx"), bytes, None),
                 Ok(Err(e)) => internal(e),
                 Err(e) => internal(e),
             }

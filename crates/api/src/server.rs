@@ -68,6 +68,7 @@ pub fn router(
             "/reports/programme.html",
             get(|s, h, q| crate::downloads::programme(s, h, q, crate::downloads::Format::Html)),
         )
+        .route("/reports/steckbrief/{file}", get(crate::downloads::steckbrief))
         .route("/exports/{name}", get(crate::downloads::list))
         // `/graphql` bounds its body itself (`read_body`); every other route takes none.
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))

@@ -61,6 +61,19 @@ impl Reuse {
         self.responsible > 0 && self.in_operation == self.responsible
     }
 
+    /// Whether anything happened in the group: an offer, an answer or a rollout. Groups that
+    /// are only responsible are left out of the lists (as groups without rollouts are).
+    pub fn is_active(&self) -> bool {
+        self.offered
+            + self.interested
+            + self.declined
+            + self.deferred
+            + self.own_solution
+            + self.onboarding
+            + self.in_operation
+            > 0
+    }
+
     pub fn add(&mut self, o: &Reuse) {
         self.responsible += o.responsible;
         self.offered += o.offered;

@@ -12,6 +12,7 @@ pub mod network;
 pub mod report;
 pub mod rollouts;
 pub mod solutions;
+pub mod steckbrief;
 pub mod tasks;
 
 pub use authenticate::{association_scope, authenticate, authenticate_header, bearer, Credential};

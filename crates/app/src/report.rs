@@ -102,9 +102,11 @@ pub fn figures(
     let overdue = m.overdue_by_group(by, now, &keep);
     let mut blocked = m.blocked_by_group(by, &keep);
     let mut reuse = crate::coverage::reuse(m, by, &keep);
-    // A group with responsible administrations and no rollout yet is a group too.
-    for key in reuse.keys() {
-        counts.entry(key.clone()).or_default();
+    // A group with an offer or an answer and no rollout yet is a group too.
+    for (key, r) in &reuse {
+        if r.is_active() {
+            counts.entry(key.clone()).or_default();
+        }
     }
     counts
         .into_iter()
@@ -214,17 +216,31 @@ pub fn programme_report(input: &ReportInput<'_>) -> Report {
         ),
         ("Datenquelle".to_owned(), input.source.clone()),
     ];
-    let sheets: [(&str, &[&str], Rows); 4] = [
-        ("Programme", &["Programm"], programme_rows(input)),
-        ("Dienste", &["Dienst", "Name", "Programm"], service_rows(input)),
-        ("Landkreise", &["ARS", "Landkreis / kreisfreie Stadt"], kreis_rows(input)),
-        ("Dienste x Landkreise", &["Dienst", "ARS", "Landkreis / kreisfreie Stadt"], cross_rows(input)),
+    // The sheets, and the target scope of a row's figures (programmes and services have
+    // targets).
+    type Scope = fn(&str) -> Option<String>;
+    let sheets: [(&str, &[&str], Rows, Scope); 4] = [
+        ("Programme", &["Programm"], programme_rows(input), |key| Some(key.to_owned())),
+        ("Dienste", &["Dienst", "Name", "Programm"], service_rows(input), |key| {
+            Some(format!("service:{key}"))
+        }),
+        ("Landkreise", &["ARS", "Landkreis / kreisfreie Stadt"], kreis_rows(input), |_| None),
+        (
+            "Dienste x Landkreise",
+            &["Dienst", "ARS", "Landkreis / kreisfreie Stadt"],
+            cross_rows(input),
+            |_| None,
+        ),
     ];
     let tables = sheets
         .into_iter()
-        .map(|(name, columns, rows)| {
+        .map(|(name, columns, rows, scope)| {
             let phases = phase_columns(input, rows.iter().map(|(_, f, _)| f));
-            figures_table(name, columns, &preamble, &phases, rows, since.is_some())
+            let targets =
+                |f: &Figures| scope(&f.key).and_then(|s| input.now.catalog.targets.get(&s).cloned());
+            let targets: Option<&dyn Fn(&Figures) -> Option<catalog::Target>> =
+                if scope("").is_some() { Some(&targets) } else { None };
+            figures_table(name, columns, &preamble, &phases, rows, since.is_some(), targets)
         })
         .collect();
     Report { tables }
@@ -248,12 +264,13 @@ fn programme_rows(input: &ReportInput<'_>) -> Rows {
     let (m, at, since) = (input.now, input.now_at, input.since);
     let mut rows = Vec::new();
     let formularserver = program_label(Program::Formularserver, input.profile);
-    for (label, program) in [
-        ("EfA-Nachnutzung", Some(Program::Efa)),
-        (formularserver.as_str(), Some(Program::Formularserver)),
-        ("Gesamt", None),
+    for (label, program, scope) in [
+        ("EfA-Nachnutzung", Some(Program::Efa), "programme:efa"),
+        (formularserver.as_str(), Some(Program::Formularserver), "programme:formularserver"),
+        ("Gesamt", None, "gesamt"),
     ] {
-        let mut sum = Figures::empty(label);
+        // Keyed by its target scope.
+        let mut sum = Figures::empty(scope);
         for f in by_service(m, at, program) {
             sum.add(&f);
         }
@@ -358,8 +375,10 @@ fn phase_columns<'a>(
     out
 }
 
-/// A table of figures: the leading columns, rollouts, one column per phase, in operation (then
-/// and the change when comparing), overdue, blocked, share of steps done.
+/// A table of figures: the leading columns, rollouts, who is responsible and what they
+/// answered, one column per phase, in operation (then and the change when comparing),
+/// coverage, overdue, blocked, share of steps done; with `targets` the target and the gap.
+// Long: one column after the other, as the sheet shows them.
 fn figures_table(
     name: &str,
     leading: &[&str],
@@ -367,14 +386,20 @@ fn figures_table(
     phases: &[(String, String)],
     rows: Vec<(Vec<Cell>, Figures, Option<u64>)>,
     compare: bool,
+    targets: Option<&dyn Fn(&Figures) -> Option<catalog::Target>>,
 ) -> Table {
     let mut header: Vec<String> = leading.iter().map(|s| (*s).to_owned()).collect();
     header.push(ROLLOUTS_HEADER.into());
+    header.extend(REUSE_HEADERS.iter().map(|h| (*h).to_owned()));
     header.extend(phases.iter().map(|(_, title)| format!("Phase: {title}")));
     header.push("In Betrieb".into());
     if compare {
         header.push("In Betrieb (Vergleichsdatum)".into());
         header.push("Veränderung In Betrieb".into());
+    }
+    header.extend(COVERAGE_HEADERS.iter().map(|h| (*h).to_owned()));
+    if targets.is_some() {
+        header.extend(["Ziel".to_owned(), "Ziel bis".to_owned(), "Lücke zum Ziel".to_owned()]);
     }
     header.extend(["Überfällig".to_owned(), "Blockiert".to_owned()]);
     // One column per blockage category that occurs in these rows.
@@ -387,6 +412,20 @@ fn figures_table(
         .map(|(lead, f, then)| {
             let mut row = lead;
             row.push(f.rollouts.into());
+            let r = &f.reuse;
+            row.extend(
+                [
+                    r.responsible,
+                    r.offered,
+                    r.interested,
+                    r.declined,
+                    r.deferred,
+                    r.own_solution,
+                    r.no_answer,
+                    r.onboarding,
+                ]
+                .map(Cell::from),
+            );
             let per_phase = f.by_phase();
             row.extend(
                 phases.iter().map(|(id, _)| Cell::from(per_phase.get(id.as_str()).copied().unwrap_or(0))),
@@ -396,6 +435,22 @@ fn figures_table(
                 let then = then.unwrap_or(0);
                 row.push(then.into());
                 row.push(Cell::Number(f.in_operation as f64 - then as f64));
+            }
+            row.push(Cell::Number(r.coverage()));
+            row.push(Cell::Number(r.population_coverage()));
+            row.push(Cell::from(if r.flaechendeckend() { "ja" } else { "nein" }));
+            row.push(r.services_flaechendeckend.into());
+            row.push(r.end_to_end.into());
+            row.push(r.applications.into());
+            if let Some(target_of) = targets {
+                match target_of(&f) {
+                    Some(t) => {
+                        row.push(Cell::from(target_text(&t)));
+                        row.push(Cell::from(t.by.clone()));
+                        row.push(Cell::Number(crate::coverage::against(&t, r)));
+                    }
+                    None => row.extend([Cell::Empty, Cell::Empty, Cell::Empty]),
+                }
             }
             row.push(f.overdue.into());
             row.push(f.blocked.into());
@@ -407,4 +462,34 @@ fn figures_table(
         })
         .collect();
     Table { name: name.to_owned(), preamble: preamble.to_vec(), header, rows, cut: None }
+}
+
+/// The columns of who is responsible and what they answered (`crate::coverage::Reuse`).
+pub const REUSE_HEADERS: [&str; 8] = [
+    "Zuständig",
+    "Angeboten",
+    "Interesse",
+    "Abgelehnt",
+    "Zurückgestellt",
+    "Eigene Lösung",
+    "Keine Antwort",
+    "In Anbindung",
+];
+
+/// The columns of coverage and use.
+pub const COVERAGE_HEADERS: [&str; 6] = [
+    "Abdeckung (%)",
+    "Abdeckung Einwohner (%)",
+    "Flächendeckend",
+    "Dienste flächendeckend",
+    "Ende-zu-Ende",
+    "Anträge online",
+];
+
+/// A target in words: "15 in Betrieb", "80 % Abdeckung".
+pub fn target_text(t: &catalog::Target) -> String {
+    match t.measure {
+        catalog::Measure::InOperation(n) => format!("{n} in Betrieb"),
+        catalog::Measure::Coverage(p) => format!("{p} % Abdeckung"),
+    }
 }

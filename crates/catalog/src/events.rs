@@ -258,6 +258,7 @@ impl Catalog {
         }
     }
 
+    // Long: one arm per kind of catalogue event.
     /// Applies one event of `stream_id`.
     pub fn apply(&mut self, stream_id: &str, event: &CatalogEvent) {
         match event {
@@ -441,26 +442,7 @@ pub fn plan_import(catalog: &Catalog, data: &Dataset) -> Vec<Planned> {
             }
         }
     }
-    for r in &data.responsibilities {
-        // The file's rows are brought in; exceptions decided as events and not in the file stay.
-        let current = catalog.services.get(&r.service);
-        if current.is_some_and(|e| e.exceptions.get(&r.ars) == Some(&r.exception)) {
-            continue;
-        }
-        let event = CatalogEvent::ResponsibilityChanged {
-            ars: r.ars.clone(),
-            exception: Some(r.exception.clone()),
-            reason: "Zuständigkeitsdatei des Katalogs".into(),
-        };
-        let stream_id = service_stream(&r.service);
-        match (out.iter_mut().find(|p| p.stream_id == stream_id), current) {
-            (Some(p), _) => p.events.push(event),
-            (None, Some(e)) => {
-                out.push(Planned { stream_id, expected_version: e.version, events: vec![event] })
-            }
-            (None, None) => {}
-        }
-    }
+    plan_responsibilities(catalog, data, &mut out);
     for d in &data.dissolutions {
         let dissolve =
             CatalogEvent::AuthorityDissolved { successors: d.successors.clone(), note: d.note.clone() };
@@ -479,4 +461,29 @@ pub fn plan_import(catalog: &Catalog, data: &Dataset) -> Vec<Planned> {
         }
     }
     out
+}
+
+/// The responsibility file's rows that differ from the catalogue, planned onto their services'
+/// streams (after a registration or change planned there already). The file's rows are brought
+/// in; exceptions decided as events and not in the file stay.
+fn plan_responsibilities(catalog: &Catalog, data: &Dataset, out: &mut Vec<Planned>) {
+    for r in &data.responsibilities {
+        let current = catalog.services.get(&r.service);
+        if current.is_some_and(|e| e.exceptions.get(&r.ars) == Some(&r.exception)) {
+            continue;
+        }
+        let event = CatalogEvent::ResponsibilityChanged {
+            ars: r.ars.clone(),
+            exception: Some(r.exception.clone()),
+            reason: "Zuständigkeitsdatei des Katalogs".into(),
+        };
+        let stream_id = service_stream(&r.service);
+        match (out.iter_mut().find(|p| p.stream_id == stream_id), current) {
+            (Some(p), _) => p.events.push(event),
+            (None, Some(e)) => {
+                out.push(Planned { stream_id, expected_version: e.version, events: vec![event] })
+            }
+            (None, None) => {}
+        }
+    }
 }

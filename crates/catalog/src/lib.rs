@@ -9,6 +9,7 @@ pub mod model;
 pub mod parse;
 pub mod profile;
 pub mod responsibility;
+mod responsibility_file;
 pub mod reuse;
 mod table;
 

@@ -239,6 +239,12 @@ pub fn applies(service: &Service, authority: &Authority) -> bool {
     }
 }
 
+/// The ARS of a member municipality of `authority` (its Verband's nine digits and the
+/// municipality's three).
+pub fn member_ars(authority: &Authority, member: &Member) -> String {
+    format!("{}{}", &authority.ars[..9.min(authority.ars.len())], member.ags.get(5..).unwrap_or(""))
+}
+
 /// The facts the workflow conditions see for this authority and service.
 pub fn facts(authority: &Authority, service: &Service) -> workflow::Facts {
     use workflow::condition::Value;

@@ -138,23 +138,15 @@ pub fn parse_dataset(files: &Files) -> Result<Dataset, Vec<RowError>> {
     if !files.association.is_empty() {
         read_association(&names.association, &files.association, &mut authorities, &mut errors);
     }
-    if !files.statuses.is_empty() {
-        crate::responsibility::read_statuses(&names.statuses, &files.statuses, &mut authorities, &mut errors);
-    }
-    // With the services' files unreadable the exceptions cannot be checked.
-    let services_unread = errors.iter().any(|e| e.file == names.services || e.file == names.assistants);
-    let responsibilities = if files.responsibilities.is_empty() || services_unread {
-        Vec::new()
-    } else {
-        let file = &names.responsibilities;
-        crate::responsibility::read_responsibilities(
-            file,
-            &files.responsibilities,
-            &authorities,
-            &services,
-            &mut errors,
-        )
-    };
+    let services_read = !errors.iter().any(|e| e.file == names.services || e.file == names.assistants);
+    let responsibilities = crate::responsibility_file::read_exceptions(
+        (&names.statuses, &files.statuses),
+        (&names.responsibilities, &files.responsibilities),
+        services_read,
+        &mut authorities,
+        &services,
+        &mut errors,
+    );
     let dissolutions = read_changes(names, &files.changes, &authorities, &mut errors);
     if !errors.is_empty() {
         errors.truncate(PROBLEMS_MAX);

@@ -152,33 +152,48 @@ impl crate::Engine {
             ..req.clone()
         };
         let carrier = exception.filter(|x| x.responsible).map(|_| ars.to_owned());
-        let mut report = ResponsibilityReport::default();
         let why = format!("Zuständigkeit geändert ({service}, {ars}): {reason}");
-        for gone in before.difference(&after) {
+        self.move_rollouts(service, &before, &after, carrier.as_deref(), why, &cause).await
+    }
+
+    /// The rollouts of `service` after its responsible administrations went from `before` to
+    /// `after`: one no longer responsible hands its rollout to `carrier` (when that one has
+    /// none) or ends it; one newly responsible that declared its interest gets its rollout.
+    async fn move_rollouts(
+        &self,
+        service: &str,
+        before: &BTreeSet<String>,
+        after: &BTreeSet<String>,
+        carrier: Option<&str>,
+        why: String,
+        cause: &Invocation,
+    ) -> Result<ResponsibilityReport, EngineError> {
+        let mut report = ResponsibilityReport::default();
+        for gone in before.difference(after) {
             let Some(old) = self.load(service, gone).await? else { continue };
             if old.cancelled.is_some() {
                 continue;
             }
-            let to = match &carrier {
+            let to = match carrier {
                 Some(c) if c != gone && self.store.stream_version(&stream_id(service, c)).await? == 0 => {
-                    Some(c.clone())
+                    Some(c.to_owned())
                 }
                 _ => None,
             };
-            self.hand_over(service, &old, to.as_deref(), why.clone(), &cause).await?;
+            self.hand_over(service, &old, to.as_deref(), why.clone(), cause).await?;
             match to {
                 Some(to) => report.handed_over.push((gone.clone(), to)),
                 None => report.closed.push(gone.clone()),
             }
         }
-        for new in after.difference(&before) {
+        for new in after.difference(before) {
             let interested = self.read_catalog(|c| {
                 c.authorities
                     .get(new)
                     .and_then(|e| e.answers.get(service))
                     .is_some_and(|a| a.answer == AnswerKind::Interested)
             });
-            if interested && self.start_if_absent(service, new, &cause).await? {
+            if interested && self.start_if_absent(service, new, cause).await? {
                 report.opened.push(new.clone());
             }
         }

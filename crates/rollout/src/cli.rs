@@ -129,10 +129,23 @@ pub(crate) enum CatalogCommand {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum ServiceCommand {
-    /// Start the rollout of a service for every administration it applies to (by its
-    /// responsible level), and its Land-level rollout. Existing rollouts are left alone, so
+    /// Start the rollout of a service for every administration responsible for it (the level
+    /// rule and its exceptions), and its central rollout. Existing rollouts are left alone, so
     /// repeating it changes nothing.
     Start(ServiceStartArgs),
+    /// For a store written before responsibility and offers (release 33 and earlier): record for
+    /// every rollout of an administration (not a central one) that its administration was
+    /// responsible — where the level rule and the exceptions now say otherwise — and interested
+    /// at its start (`ResponsibilityChanged`, `OfferAnswered`, each with its reason), so the
+    /// figures of old stores stay meaningful. Run `rollout catalog import` first (it brings the
+    /// statuses and the responsibility file in). Repeating it records nothing.
+    MigrateResponsibility(MigrateResponsibilityArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct MigrateResponsibilityArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
 }
 
 #[derive(Args, Debug)]

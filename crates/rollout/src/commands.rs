@@ -171,6 +171,18 @@ pub(crate) async fn service_start(args: ServiceStartArgs) -> Result<(), Failure>
     Ok(())
 }
 
+pub(crate) async fn migrate_responsibility(
+    args: crate::cli::MigrateResponsibilityArgs,
+) -> Result<(), Failure> {
+    let engine = open_engine(&args.store).await?;
+    let report = engine.migrate_reuse(&cli_request()).await?;
+    println!(
+        "{} Rollouts: Interesse erfasst; {} Verwaltungen als zuständig erfasst; {} waren es schon",
+        report.interested, report.responsible, report.unchanged
+    );
+    Ok(())
+}
+
 pub(crate) async fn personal_data_find(args: PersonalDataFindArgs) -> Result<(), Failure> {
     let PersonalDataFindArgs { store } = args;
     let store = store.open(false).await?;

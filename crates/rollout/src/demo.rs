@@ -1,5 +1,6 @@
-//! `serve --demo`: a living system at once — three EfA services rolled out to every
-//! administration they apply to (one on the federal variant, the rest with FIT-Connect or
+//! `serve --demo`: a living system at once — three EfA services offered to every
+//! administration responsible for them (most interested, some declining or deferring; see
+//! `demo_reuse`) (one on the federal variant, the rest with FIT-Connect or
 //! OSCI/XTA), advanced by several people and an automation token, some blocked, some overdue;
 //! and a form-server assistant: the association's model, released, and its members' set-up.
 
@@ -241,6 +242,7 @@ pub async fn generate(engine: &engine::Engine, clock: &ShiftableClock) -> Result
     questions(engine, &cast, &arss, &members, clock).await?;
     network(engine, &cast, &arss, &contacts).await?;
     clock.days_ago(0.0);
+    crate::demo_reuse::ministry(engine, &cast.pm, &cast.bot, &SERVICES).await?;
     Ok(())
 }
 
@@ -482,7 +484,7 @@ async fn start_service(engine: &engine::Engine, cast: &Cast, k: usize) -> Result
     let service = SERVICES[k];
     let land = engine.catalog().land_ars().unwrap_or_default();
     let land = land.as_str();
-    engine.start_service(service, &cast.admin).await?;
+    crate::demo_reuse::offer(engine, &cast.pm, service).await?;
     let land_steps = [
         ("interesse_land", json!({ "datum": today(engine), "ressort": ministry(service) })),
         ("bedarf_abgestimmt", json!({ "protokoll": "Protokoll 2026-06" })),
@@ -566,6 +568,9 @@ async fn authority_turn(
     ars: &str,
 ) -> Result<(), Failure> {
     let service = SERVICES[k];
+    if !crate::demo_reuse::answer(engine, &cast.staff[1], service, k, ars, n).await? {
+        return Ok(());
+    }
     let Some(rollout) = engine.load(service, ars).await? else { return Ok(()) };
     // Each administration is somewhere else: 0 to 14 steps; every fifth administration of the
     // first two services has gone live.

@@ -13,6 +13,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod cli;
 mod commands;
 mod demo;
+mod demo_reuse;
 mod first_start;
 mod logs;
 mod profile;
@@ -93,6 +94,9 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Token(TokenCommand::Revoke(args)) => commands::token_revoke(args).await,
         Command::Catalog(CatalogCommand::Import(args)) => commands::catalog_import(args).await,
         Command::Service(ServiceCommand::Start(args)) => commands::service_start(args).await,
+        Command::Service(ServiceCommand::MigrateResponsibility(args)) => {
+            commands::migrate_responsibility(args).await
+        }
         Command::PersonalData(PersonalDataCommand::Find(args)) => commands::personal_data_find(args).await,
         Command::Verify(args) => logs::verify(args).await,
         Command::Store(StoreCommand::Copy(args)) => logs::store_copy(args).await,

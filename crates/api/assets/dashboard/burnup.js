@@ -16,7 +16,8 @@ export async function showBurnup() {
     el("div", {}, el("label", { for: "b-service", text: "Dienst" }),
       (() => { const s = el("select", { id: "b-service" }); s.add(new Option("ganzes Programm", "")); for (const k of services) s.add(new Option(serviceName(k), k)); return s; })()));
   setMain("Verlauf: Verwaltungen je Phase und in Betrieb, Woche für Woche", choose,
-    el("figure", {}, el("div", { id: "burnup-box" }), el("figcaption", { class: "hint", text: "Aus dem Ereignisprotokoll berechnet: Stand am Ende jeder Woche." })));
+    el("figure", {}, el("div", { id: "burnup-box" }), el("figcaption", { class: "hint", text: "Aus dem Ereignisprotokoll berechnet: Stand am Ende jeder Woche. Gezählt werden Verwaltungen je Dienst; die zentralen Rollouts des Landes und des Verbands zählen nicht mit. Die gestrichelte Linie ist das Ziel." })),
+    el("p", { id: "burnup-target", role: "status" }));
   $("b-service").addEventListener("change", drawBurnup);
   $("b-program").addEventListener("change", drawBurnup);
   $("state").textContent = "Verlauf wird aus dem Protokoll berechnet …";
@@ -26,13 +27,26 @@ export async function showBurnup() {
   start.setUTCHours(0, 0, 0, 0);
   const d = await gql("query($f: String!) { progressOverTime(groupBy: SERVICE, from: $f, everyDays: 7) { at groups { key rollouts byPhaseStatus { phase status count } } } }", { f: start.toISOString() });
   // The last point is now, so the chart ends with the current state.
-  const now = await gql("{ progress(groupBy: SERVICE) { key rollouts byPhaseStatus { phase status count } } }");
+  const now = await gql("{ progress(groupBy: SERVICE) { key rollouts responsible inOperation byPhaseStatus { phase status count } } targets { scope inOperation coverage by gap actualInOperation actualCoverage } }");
   if (seq !== viewSeq) return;
   burnupData = d.progressOverTime.concat([{ at: new Date().toISOString(), groups: now.progress }]);
+  burnupNow = now;
   drawBurnup();
 }
 
 let burnupData = [];
+let burnupNow = { progress: [], targets: [] };
+
+// The target of what is shown (a service, a programme, the whole), as administrations in
+// operation: a coverage target is counted against the responsible administrations now.
+function targetOf(service, program) {
+  const scope = service ? "service:" + service : program ? "programme:" + program.toLowerCase() : "gesamt";
+  const t = burnupNow.targets.find((x) => x.scope === scope);
+  if (!t) return null;
+  const responsible = burnupNow.progress.filter((g) => (!service || g.key === service) && inProgram(g.key, program)).reduce((s, g) => s + g.responsible, 0);
+  const count = t.inOperation !== null ? t.inOperation : Math.ceil(t.coverage / 100 * responsible);
+  return { ...t, count };
+}
 
 function drawBurnup() {
   const box = $("burnup-box");
@@ -55,7 +69,8 @@ function drawBurnup() {
   });
   const series = phaseIds.filter((id) => rows.some((r) => r.counts[id] > 0)).concat(["live"]);
   const W = 960, H = 380, L = 48, R = 250, T = 12, B = 36;
-  const max = Math.max(1, ...rows.map((r) => series.reduce((s, k) => s + r.counts[k], 0)));
+  const target = targetOf(service, program);
+  const max = Math.max(1, target ? target.count : 0, ...rows.map((r) => series.reduce((s, k) => s + r.counts[k], 0)));
   const x = (i) => L + (rows.length > 1 ? i / (rows.length - 1) : 0) * (W - L - R);
   const y = (v) => T + (1 - v / max) * (H - T - B);
   const chart = svg("svg", { id: "burnup", class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-labelledby": "burnup-title burnup-desc" });
@@ -79,6 +94,10 @@ function drawBurnup() {
     chart.append(svg("rect", { x: W - R + 12, y: ly - 10, width: 12, height: 12, fill: colour, stroke: "#555" }));
     const t = svg("text", { x: W - R + 30, y: ly }); t.textContent = k === "live" ? "in Betrieb" : phaseTitle(k); chart.append(t);
   });
+  if (target) {
+    chart.append(svg("line", { id: "burnup-target-line", x1: L, x2: W - R, y1: y(target.count), y2: y(target.count), stroke: "#b00", "stroke-dasharray": "6 4", "stroke-width": 2 }));
+    const t = svg("text", { x: W - R + 12, y: y(target.count) + 4, fill: "#b00" }); t.textContent = `Ziel: ${target.count} bis ${target.by}`; chart.append(t);
+  }
   const step = Math.max(1, Math.ceil(rows.length / 8));
   rows.forEach((r, i) => {
     const lastX = x(rows.length - 1);
@@ -91,6 +110,10 @@ function drawBurnup() {
   box.textContent = "";
   box.append(chart, el("details", { class: "table" }, el("summary", { text: "Werte als Tabelle" }), table));
   $("state").textContent = `${rows.length} Wochen, heute ${last.counts.live} in Betrieb.`;
+  const note = $("burnup-target");
+  if (note) note.textContent = target
+    ? `Ziel: ${target.inOperation !== null ? target.inOperation + " Verwaltungen in Betrieb" : target.coverage.toLocaleString("de-DE") + " % Abdeckung"} bis ${target.by}; heute ${target.actualInOperation} in Betrieb (${target.actualCoverage.toLocaleString("de-DE")} %), Lücke ${target.gap.toLocaleString("de-DE")}.`
+    : "Für diese Auswahl ist kein Ziel gesetzt.";
 }
 
 registerView("burnup", (v, fresh) => fresh && showBurnup());

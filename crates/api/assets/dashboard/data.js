@@ -7,6 +7,8 @@ export const data = {
   me: null,
   land: "",               // the Land's name (its profile)
   mapAttribution: "",     // the map layers' source and licence
+  central: new Set(),      // the central parties' ARS (the Land, the association): their rollouts are
+                           // the services' central rollouts, never an administration's
   rollouts: new Map(),     // id -> { id status phase serviceKey ars stepsDone stepsApplicable blockedReason }
   authorities: new Map(),  // ars -> { ars name kind landkreis }
   services: new Map(),     // key -> { key name }
@@ -19,13 +21,14 @@ export const writer = () => data.me && data.me.role !== "auditor";
 
 export async function loadAll() {
   const [me, defs] = await Promise.all([
-    gql("{ me { id name role authorities services } profile { name associationName mapAttribution } }"),
+    gql("{ me { id name role authorities services } profile { name landArs associationArs associationName mapAttribution } }"),
     gql("{ definitions { id version title phases { id title steps { id title roles evidence { id label type required values labels pattern maxLength } skippable fourEyes } } } }"),
   ]);
   data.me = me.me;
   // The Land's and the association's names come from the Land's profile.
   data.land = me.profile.name;
   data.mapAttribution = me.profile.mapAttribution;
+  data.central = new Set([me.profile.landArs, me.profile.associationArs].filter(Boolean));
   if (me.profile.associationName) ROLE["association-staff"] = me.profile.associationName;
   PARTY.ASSOCIATION = me.profile.associationName || "der Verband";
   PROGRAMS[1][1] = "Formularserver (" + (me.profile.associationName || "Verband") + ")";
@@ -48,6 +51,9 @@ export async function loadAll() {
 // by the place, not by the kind in front.
 const KIND_PREFIX = /^(Landeshauptstadt|Stadt|Amt|Landkreis|Verbandsgemeinde|Gemeinde) /;
 export const byPlace = (x, y) => x.replace(KIND_PREFIX, "").localeCompare(y.replace(KIND_PREFIX, ""), "de") || x.localeCompare(y, "de");
+// A service's central rollout (the Land's, or the association's model): shown as what it is and
+// never counted as an administration.
+export const isCentral = (r) => data.central.has(r.ars);
 export const authorityName = (ars) => (data.authorities.get(ars) || { name: ars }).name;
 export const serviceName = (key) => (data.services.get(key) || { name: key }).name;
 // The programme switch of the overview, map and burn-up: EfA, the form server, or both ("").

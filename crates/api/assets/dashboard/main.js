@@ -5,6 +5,7 @@
 //   #/aufgaben              my tasks (a staff token's start page), with counts and questions
 //   #/bericht               the programme report (XLSX, CSV, printable A4 page)
 //   #/netzwerk?dienst=<key> the OZG network: who is how far, contacts, solutions, blockages
+//   #/angebote?dienst=<key> offers: a clerk answers them; the Land offers and sees who answered
 //   #/karte                 map of the Land, share of live rollouts
 //   #/verlauf               progress over time (burn-up)
 //   #/audit                 audit log with filters and CSV export
@@ -32,6 +33,7 @@ import "./definitions.js";
 import "./tasks.js";
 import "./report.js";
 import "./network.js";
+import "./offers.js";
 
 async function start() {
   $("state").textContent = "lädt …";

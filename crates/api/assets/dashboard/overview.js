@@ -2,7 +2,7 @@
 
 import { $, el, select } from "./dom.js";
 import { STATUS } from "./words.js";
-import { data, serviceName, kreisOf, phaseTitle, phaseColour, PROGRAMS, inProgram, byPlace } from "./data.js";
+import { data, serviceName, authorityName, kreisOf, phaseTitle, phaseColour, PROGRAMS, inProgram, byPlace, isCentral } from "./data.js";
 import { setMain, registerView } from "./routing.js";
 import { download, queryOf } from "./download.js";
 
@@ -10,7 +10,7 @@ export function kreise() {
   const m = new Map();
   for (const r of data.rollouts.values()) {
     const a = data.authorities.get(r.ars);
-    if (a) { const k = kreisOf(a); m.set(k.ars, k.name); }
+    if (a && !isCentral(r)) { const k = kreisOf(a); m.set(k.ars, k.name); }
   }
   return [...m.entries()].sort((x, y) => byPlace(x[1], y[1]));
 }
@@ -41,7 +41,7 @@ export function showOverview(params) {
       ? phaseColour({ status: "in_progress", phase: s.dataset.phase }).bg
       : `var(--${s.dataset.c})`;
   }
-  setMain("Übersicht der Anbindungen", filters, legend,
+  setMain("Übersicht der Anbindungen", filters, legend, el("p", { id: "central", class: "hint" }),
     el("div", { class: "wrap" }, el("table", { id: "matrix", class: "matrix" })));
   for (const id of ["f-program", "f-service", "f-kreis", "f-phase", "f-status"]) $(id).addEventListener("change", renderMatrix);
   renderMatrix();
@@ -55,8 +55,11 @@ export function renderMatrix() {
   const services = [...new Set([...data.rollouts.values()].map((r) => r.serviceKey))].sort()
     .filter((s) => (!fs || s === fs) && inProgram(s, fprog));
   const byArs = new Map();
+  const central = new Map();
   for (const r of data.rollouts.values()) {
     if (!services.includes(r.serviceKey) || (fst && r.status !== fst) || (fp && r.phase !== fp)) continue;
+    // The central rollouts are the Land's and the association's own work, not administrations'.
+    if (isCentral(r)) { central.set(r.ars, (central.get(r.ars) || 0) + 1); continue; }
     if (!byArs.has(r.ars)) byArs.set(r.ars, new Map());
     byArs.get(r.ars).set(r.serviceKey, r);
   }
@@ -109,7 +112,13 @@ export function renderMatrix() {
   foot.append(el("th", { scope: "row", text: "in Betrieb / gesamt" }));
   services.forEach((_, i) => foot.append(el("td", { class: "total", text: `${colLive[i]}/${colAll[i]}` })));
   foot.append(el("td", { class: "total", text: `${colLive.reduce((a, b) => a + b, 0)}/${colAll.reduce((a, b) => a + b, 0)}` }));
-  $("state").textContent = `${byArs.size} Verwaltungen, ${shown} Anbindungen angezeigt (von ${data.rollouts.size}).`;
+  const all = [...data.rollouts.values()].filter((r) => !isCentral(r)).length;
+  $("state").textContent = `${byArs.size} Verwaltungen, ${shown} Anbindungen angezeigt (von ${all}).`;
+  const note = $("central");
+  if (note) {
+    note.replaceChildren(...(central.size ? ["Zentrale Rollouts (nicht als Verwaltungen gezählt): ",
+      ...[...central.entries()].flatMap(([ars, n], i) => [i ? ", " : "", el("a", { href: "#/verwaltung/" + ars, text: `${authorityName(ars)} (${n})` })])] : []));
+  }
 }
 
 registerView("overview", (v, fresh) => (fresh || !$("inhalt").querySelector("#matrix")) ? showOverview(v.params) : renderMatrix());

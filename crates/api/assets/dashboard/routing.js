@@ -20,6 +20,7 @@ export function currentView() {
   if (parts[0] === "aufgaben") return { name: "tasks", params };
   if (parts[0] === "bericht") return { name: "report", params };
   if (parts[0] === "netzwerk") return { name: "network", params };
+  if (parts[0] === "angebote") return { name: "offers", params };
   if (parts[0] === "karte") return { name: "map", params };
   if (parts[0] === "verlauf") return { name: "burnup", params };
   if (parts[0] === "audit") return { name: "audit", params };

@@ -151,6 +151,25 @@ pub struct ServiceOffers {
     administrations: Vec<OfferRow>,
 }
 
+/// A service offered to one of the token's administrations.
+#[derive(SimpleObject)]
+pub struct MyOffer {
+    /// The service.
+    service_key: String,
+    /// The administration it was offered to.
+    ars: String,
+    /// The latest offer to it.
+    offer: ServiceOffer,
+    /// Its latest answer; null: not answered yet.
+    answer: Option<OfferAnswer>,
+    /// Deferred until (`YYYY-MM-DD`).
+    until: Option<String>,
+    /// Its words.
+    text: Option<String>,
+    /// Its rollout's status; null: no rollout.
+    rollout_status: Option<String>,
+}
+
 /// A target and where things stand.
 #[derive(SimpleObject)]
 pub struct TargetState {
@@ -352,6 +371,43 @@ impl ReuseQuery {
                 service_key: service_key.clone(),
             })
         })
+    }
+
+    /// The offers waiting for the administrations the token works for as staff: every service
+    /// offered to one of them (and for which it is responsible), with its latest answer and
+    /// its rollout's status — what "Angebote" shows a clerk. Empty for other tokens (they ask
+    /// `offers(serviceKey)`).
+    async fn my_offers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<MyOffer>> {
+        let c = gate(ctx, Caller::may_read_reference_data, || "signed-in tokens only".into())?;
+        let homes: Vec<String> = c.authorities.iter().filter(|a| c.is_staff_of(a)).cloned().collect();
+        Ok(state(ctx).projector.read(|m| {
+            let mut out = Vec::new();
+            for ars in &homes {
+                for (key, entry) in &m.catalog.services {
+                    let Some(offer) =
+                        entry.offers.iter().rev().find(|o| o.to.is_empty() || o.to.contains(ars))
+                    else {
+                        continue;
+                    };
+                    if !m.catalog.is_responsible(key, ars) || !c.may_read_service(key) {
+                        continue;
+                    }
+                    let answer = m.catalog.authorities.get(ars).and_then(|e| e.answers.get(key));
+                    out.push(MyOffer {
+                        service_key: key.clone(),
+                        ars: ars.clone(),
+                        offer: ServiceOffer::of(offer),
+                        answer: answer.map(|x| OfferAnswer::of(x.answer)),
+                        until: answer.and_then(|x| x.until.clone()),
+                        text: answer.map(|x| x.text.clone()).filter(|t| !t.is_empty()),
+                        rollout_status: m
+                            .rollout(&format!("{key}:{ars}"))
+                            .map(|r| r.status().name().to_owned()),
+                    });
+                }
+            }
+            out
+        }))
     }
 
     /// The targets, each with where things stand now and the gap.
