@@ -18,6 +18,9 @@ use crate::support::browser::{chromium_available, screenshot_dir, Browser, Page}
 use crate::support::Server;
 
 /// Every rollout the token sees: id → (ars, service, status, stepsDone).
+/// The Land's and ZV DIKOM's keys: their rollouts are the services' central rollouts.
+const CENTRAL: [&str; 2] = ["120000000000", "129990000000"];
+
 fn rollouts(server: &Server, token: &str) -> BTreeMap<String, (String, String, String, u64)> {
     let query = "query($a: String) { rollouts(first: 500, after: $a) { edges { node { id ars serviceKey status stepsDone } } pageInfo { hasNextPage endCursor } } }";
     server
@@ -123,10 +126,18 @@ fn the_overview_shows_every_administration_and_a_staff_token_only_its_own() {
         return;
     }
     let server = Server::start_demo();
-    let all = rollouts(&server, &server.admin);
+    // The central rollouts (the Land's, the association's model) are no administrations'.
+    let mut all = rollouts(&server, &server.admin);
+    all.retain(|_, (ars, ..)| !CENTRAL.contains(&ars.as_str()));
     let arss: BTreeSet<&String> = all.values().map(|(ars, ..)| ars).collect();
+    assert!(arss.len() <= 207, "never more than the Land's 207 administrations: {}", arss.len());
     let browser = Browser::launch();
     let mut page = open_overview(&browser, &server, &server.admin);
+    let central = page.eval("document.getElementById('central').innerText");
+    assert!(
+        central.as_str().is_some_and(|t| t.contains("Zentrale Rollouts") && t.contains("Land Brandenburg")),
+        "the central rollouts are named apart: {central}"
+    );
     let rows = page.eval("[...document.querySelectorAll('#matrix tr[data-ars]')].map(r => r.dataset.ars)");
     let shown: BTreeSet<String> =
         rows.as_array().expect("rows").iter().filter_map(|v| v.as_str().map(String::from)).collect();
@@ -136,9 +147,21 @@ fn the_overview_shows_every_administration_and_a_staff_token_only_its_own() {
     assert_eq!(cells.as_u64(), Some(all.len() as u64), "one cell per rollout");
     let text =
         page.eval("document.getElementById('matrix').innerText").as_str().unwrap_or_default().to_owned();
+    // A municipality of Barnim with a rollout, by its name from the catalogue.
+    let member =
+        arss.iter().find(|a| a.starts_with("12060") && !a.ends_with("0000000")).expect("one in Barnim");
+    let names = server.all_pages(
+        &server.admin,
+        "query($a: String) { authorities(first: 500, after: $a) { edges { node { ars name } } pageInfo { hasNextPage endCursor } } }",
+        "authorities",
+    );
+    let name = names.iter().find(|n| n["ars"] == member.as_str()).expect("named")["name"]
+        .as_str()
+        .expect("name")
+        .to_owned();
     assert!(
-        text.contains("Landkreis Barnim") && text.contains("Ahrensfelde"),
-        "grouped by Landkreis, with names"
+        text.contains("Landkreis Barnim") && text.contains(&name),
+        "grouped by Landkreis, with names: {name}"
     );
     // The filters narrow the matrix: one Landkreis.
     page.eval("(() => { const s = document.getElementById('f-kreis'); s.value = '120600000000'; s.dispatchEvent(new Event('change')); })()");
@@ -557,6 +580,7 @@ fn every_view_is_accessible_at_1280_px_and_on_a_tablet_and_works_with_the_keyboa
         ("#/aufgaben", "#task-rows tr"),
         ("#/bericht", "#report-view table"),
         ("#/netzwerk?dienst=wohngeld", "#peer-rows tr"),
+        ("#/angebote?dienst=wohngeld", "#o-table tbody tr"),
     ];
     let browser = Browser::launch();
     let mut page = open_overview(&browser, &server, &server.admin);
@@ -736,7 +760,12 @@ fn the_programme_switch_in_the_overview_the_map_and_the_burnup() {
     page.eval("(() => { const s = document.getElementById('f-program'); s.value = 'FORMULARSERVER'; s.dispatchEvent(new Event('change')); })()");
     assert_eq!(columns(&mut page), json!("Hund zur Hundesteuer anmelden"));
     let rows = page.eval("document.querySelectorAll('#matrix tr[data-ars]').length");
-    assert_eq!(rows, json!(21), "ZV DIKOM's model and its 20 members");
+    assert_eq!(rows, json!(20), "ZV DIKOM's 20 members (its model is named apart, not a row)");
+    let central = page.eval("document.getElementById('central').innerText");
+    assert!(
+        central.as_str().is_some_and(|t| t.contains("DIKOM")),
+        "the model is the association's: {central}"
+    );
     page.eval("(() => { const s = document.getElementById('f-program'); s.value = 'EFA'; s.dispatchEvent(new Event('change')); })()");
     assert_eq!(columns(&mut page), json!("Wohngeld beantragen"));
     let mut problems = page.accessibility_problems();
@@ -766,11 +795,23 @@ fn the_programme_switch_in_the_overview_the_map_and_the_burnup() {
     };
     let efa = table(&mut page, "EFA");
     let assistants = table(&mut page, "FORMULARSERVER");
+    // Verlauf counts administrations: the association's model (its step done above) is its own
+    // work, not an administration's, so its phase is in neither programme's series.
     assert!(
-        assistants.as_str().is_some_and(|t| t.contains("Anforderungen mit dem Fachamt")),
-        "the model's phase: {assistants}"
+        assistants.as_str().is_some_and(|t| !t.contains("Anforderungen mit dem Fachamt")),
+        "the model is no administration: {assistants}"
     );
     assert!(efa.as_str().is_some_and(|t| !t.contains("Anforderungen mit dem Fachamt")), "{efa}");
+    let members = server.gql(
+        Some(&server.admin),
+        "{ progress(groupBy: SERVICE, program: FORMULARSERVER) { key rollouts } }",
+        json!({}),
+    );
+    assert_eq!(
+        members["data"]["progress"],
+        json!([{ "key": "hundesteuer_anmeldung", "rollouts": 20 }]),
+        "{members}"
+    );
     problems.extend(page.accessibility_problems());
     assert!(problems.is_empty(), "{problems:#?}");
     page.screenshot(&screenshot_dir().join("burnup-formularserver.png"), false);
@@ -1001,6 +1042,144 @@ fn the_network_page_and_who_has_done_a_step_for_a_staff_token() {
     );
     assert_eq!(page.accessibility_problems(), Vec::<String>::new());
     page.screenshot(&screenshot_dir().join("wer-hat-das-geschafft.png"), false);
+    page.settle(200);
+    browser.assert_nothing_left_the_machine();
+}
+
+/// The same figures everywhere for the demo: `progress`, the overview, the network page and
+/// "Angebote" agree on who is responsible, onboarding and in operation, and count
+/// administrations (never the central rollouts); a clerk accepts an offer on the page and the
+/// rollout starts.
+#[test]
+fn the_figures_agree_across_the_pages_and_a_clerk_accepts_an_offer() {
+    if !chromium_available() {
+        return;
+    }
+    let server = Server::start_demo();
+    let progress = server.gql(
+        Some(&server.admin),
+        "{ progress(groupBy: SERVICE) { key rollouts responsible interested declined deferred ownSolution noAnswer onboarding inOperation coverage flaechendeckend } }",
+        json!({}),
+    );
+    let groups = progress["data"]["progress"].as_array().unwrap_or_else(|| panic!("{progress}")).clone();
+    let wohngeld = groups.iter().find(|g| g["key"] == "wohngeld").expect("wohngeld").clone();
+    let n = |g: &Value, f: &str| g[f].as_u64().unwrap_or_else(|| panic!("{f}: {g}"));
+    assert_eq!(n(&wohngeld, "responsible"), 19, "18 Landkreise and kreisfreie Städte, Fürstenwalde/Spree");
+    for g in &groups {
+        let answers = ["interested", "declined", "deferred", "ownSolution", "noAnswer"]
+            .iter()
+            .map(|f| n(g, f))
+            .sum::<u64>();
+        assert_eq!(answers, n(g, "responsible"), "each responsible administration counted once: {g}");
+        assert!(n(g, "onboarding") + n(g, "inOperation") <= n(g, "responsible"), "{g}");
+        assert!(n(g, "rollouts") <= 207, "administrations, never the central rollouts: {g}");
+    }
+    assert!(
+        groups.iter().any(|g| n(g, "declined") > 0) && groups.iter().any(|g| n(g, "deferred") > 0),
+        "the demo declines and defers"
+    );
+
+    let browser = Browser::launch();
+    let mut page = open_overview(&browser, &server, &server.admin);
+    // The overview: one row per administration with a rollout, the wohngeld column's
+    // "in Betrieb / gesamt" as progress says.
+    page.eval("(() => { const s = document.getElementById('f-service'); s.value = 'wohngeld'; s.dispatchEvent(new Event('change')); })()");
+    let foot = page.eval("document.querySelector('#matrix tfoot td.total').innerText");
+    assert_eq!(
+        foot,
+        json!(format!("{}/{}", n(&wohngeld, "inOperation"), n(&wohngeld, "rollouts"))),
+        "overview"
+    );
+    // The network page: the same administrations and the same in operation.
+    page.eval("location.hash = '#/netzwerk?dienst=wohngeld'");
+    page.wait_for(
+        "document.querySelectorAll('#peer-rows tr').length > 0",
+        60,
+        "document.body.innerText.slice(0, 500)",
+    );
+    let caption = page.eval("document.getElementById('peers-caption').innerText");
+    let expected = format!(
+        "{} Verwaltungen, davon {} in Betrieb",
+        n(&wohngeld, "rollouts"),
+        n(&wohngeld, "inOperation")
+    );
+    assert!(caption.as_str().is_some_and(|c| c.starts_with(&expected)), "network: {caption} vs {expected}");
+    // "Angebote": the Land's figures for the service.
+    page.eval("location.hash = '#/angebote?dienst=wohngeld'");
+    page.wait_for(
+        "document.querySelectorAll('#o-table tbody tr').length > 0",
+        60,
+        "document.body.innerText.slice(0, 500)",
+    );
+    for (label, field) in [
+        ("Zuständig", "responsible"),
+        ("Interesse", "interested"),
+        ("Abgelehnt", "declined"),
+        ("Keine Antwort", "noAnswer"),
+        ("In Betrieb", "inOperation"),
+    ] {
+        let shown =
+            page.eval(&format!("document.querySelector('#o-figures dd[data-figure=\"{label}\"]').innerText"));
+        assert_eq!(shown, json!(n(&wohngeld, field).to_string()), "Angebote: {label}");
+    }
+    let rows = page.eval("document.querySelectorAll('#o-table tbody tr').length");
+    assert_eq!(rows.as_u64(), Some(n(&wohngeld, "responsible")), "one row per responsible administration");
+    page.screenshot(&screenshot_dir().join("angebote-land.png"), false);
+
+    // A clerk of an administration that has not answered the newest service accepts it.
+    let offers = server.gql(
+        Some(&server.admin),
+        "{ offers(serviceKey: \"kfz_zulassung\") { administrations { ars answer rolloutStatus } } }",
+        json!({}),
+    );
+    let open = offers["data"]["offers"]["administrations"]
+        .as_array()
+        .expect("administrations")
+        .iter()
+        .find(|a| a["answer"].is_null() && a["rolloutStatus"].is_null())
+        .unwrap_or_else(|| panic!("the demo leaves an offer unanswered: {offers}"))["ars"]
+        .as_str()
+        .expect("ars")
+        .to_owned();
+    let staff = server.issue("authority-staff", &[&open]);
+    let mut clerk = browser.open_signed_in(&format!("http://{}/#token={staff}", server.address));
+    clerk.wait_for(
+        "document.getElementById('whoami') && !document.getElementById('whoami').hidden",
+        60,
+        "document.body.innerText.slice(0, 500)",
+    );
+    clerk.eval("location.hash = '#/angebote'");
+    clerk.wait_for(
+        "document.querySelector('#my-offers tr[data-service=\"kfz_zulassung\"] button')",
+        60,
+        "document.body.innerText.slice(0, 800)",
+    );
+    clerk.eval("[...document.querySelectorAll('#my-offers tr[data-service=\"kfz_zulassung\"] button')].find(b => b.textContent === 'Angebot annehmen').click()");
+    clerk.wait_for(
+        "document.getElementById('o-status').innerText.includes('Rollout ist gestartet')",
+        30,
+        "document.getElementById('o-status').innerText",
+    );
+    let rollout = server.gql(
+        Some(&server.admin),
+        &format!("{{ rollout(id: \"kfz_zulassung:{open}\") {{ status }} }}"),
+        json!({}),
+    );
+    assert!(rollout["data"]["rollout"]["status"].is_string(), "the interest started the rollout: {rollout}");
+    let answered = server.gql(
+        Some(&server.admin),
+        "{ offers(serviceKey: \"kfz_zulassung\") { administrations { ars answer } } }",
+        json!({}),
+    );
+    let mine = answered["data"]["offers"]["administrations"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|a| a["ars"] == open.as_str())
+        .cloned();
+    assert_eq!(mine.map(|a| a["answer"].clone()), Some(json!("INTERESTED")));
+    clerk.screenshot(&screenshot_dir().join("angebote-verwaltung.png"), false);
+    clerk.settle(200);
     page.settle(200);
     browser.assert_nothing_left_the_machine();
 }

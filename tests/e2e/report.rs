@@ -89,7 +89,7 @@ fn openpyxl_here() -> bool {
 
 /// `progress` as the API answers it: key → group.
 fn progress(server: &Server, args: &str) -> BTreeMap<String, Value> {
-    let q = format!("{{ progress({args}) {{ key rollouts percentDone inOperation blocked overdue byPhaseStatus {{ phase status count }} blockedByCategory {{ category count }} }} }}");
+    let q = format!("{{ progress({args}) {{ key rollouts percentDone inOperation blocked overdue byPhaseStatus {{ phase status count }} blockedByCategory {{ category count }} responsible offered interested declined deferred ownSolution noAnswer onboarding coverage populationCoverage }} }}");
     let r = server.gql(Some(&server.admin), &q, json!({}));
     r["data"]["progress"]
         .as_array()
@@ -137,6 +137,21 @@ fn check_row(cells: &BTreeMap<String, Value>, group: &Value, then: Option<&Value
     assert_eq!(n("In Betrieb"), number(&group["inOperation"]), "{what}: in operation");
     assert_eq!(n("Überfällig"), number(&group["overdue"]), "{what}: overdue");
     assert_eq!(n("Blockiert"), number(&group["blocked"]), "{what}: blocked");
+    // Who is responsible and what they answered, and coverage: the same definition.
+    for (header, field) in [
+        ("Zuständig", "responsible"),
+        ("Angeboten", "offered"),
+        ("Interesse", "interested"),
+        ("Abgelehnt", "declined"),
+        ("Zurückgestellt", "deferred"),
+        ("Eigene Lösung", "ownSolution"),
+        ("Keine Antwort", "noAnswer"),
+        ("In Anbindung", "onboarding"),
+        ("Abdeckung (%)", "coverage"),
+        ("Abdeckung Einwohner (%)", "populationCoverage"),
+    ] {
+        assert_eq!(n(header), number(&group[field]), "{what}: {header}");
+    }
     assert!((n("Erledigte Schritte (%)") - number(&group["percentDone"])).abs() <= 0.05, "{what}: percent");
     let mut phases: BTreeMap<String, f64> = BTreeMap::new();
     for c in group["byPhaseStatus"].as_array().expect("phases") {

@@ -13,7 +13,7 @@ export const ANSWER = { INTERESTED: "Interesse", DECLINED: "abgelehnt", DEFERRED
 const CATEGORY = { OWN_SOLUTION: "eigene Lösung", NO_DEMAND: "kein Bedarf", NO_CAPACITY: "keine Kapazität", COSTS: "Kosten", TECHNICAL: "technische Gründe", OTHER: "sonstige Gründe" };
 const OFFER_FIELDS = "from conditions contact reason at";
 
-async function showOffers(params) {
+async function showOffers(params, message) {
   const seq = viewSeq;
   const parts = [];
   if (data.me.role === "authority-staff") {
@@ -30,7 +30,7 @@ async function showOffers(params) {
       el("div", { class: "filters" }, pick), el("div", { id: "o-land" }, el("p", { text: "Wird geladen …" }))));
   }
   setMain("Angebote", el("p", { class: "hint", text: "Ein Interesse startet den Rollout. Eine Ablehnung oder Zurückstellung beendet nichts und kann jederzeit geändert werden." }),
-    el("p", { id: "o-status", role: "status" }), ...parts);
+    el("p", { id: "o-status", role: "status", text: message || "" }), ...parts);
   if (manager()) await landView(params.get("dienst") || ($("o-service") || {}).value);
 }
 
@@ -62,8 +62,9 @@ function answerForm(o) {
     try {
       const r = await gql("mutation($i: AnswerOfferInput!) { answerOffer(input: $i) { answer rolloutStarted } }",
         { i: { serviceKey: o.serviceKey, ars: o.ars, answer, ...more } });
-      status.textContent = `${serviceName(o.serviceKey)}: ${ANSWER[answer]} gespeichert` + (r.answerOffer.rolloutStarted ? "; der Rollout ist gestartet." : ".");
-      showOffers(new URLSearchParams());
+      // The list again, with what was saved.
+      showOffers(new URLSearchParams(location.hash.split("?")[1] || ""),
+        `${serviceName(o.serviceKey)}: ${ANSWER[answer]} gespeichert` + (r.answerOffer.rolloutStarted ? "; der Rollout ist gestartet." : "."));
     } catch (e) {
       status.textContent = "Nicht gespeichert: " + (e.text || e.message);
     }
