@@ -9,6 +9,7 @@ mod network;
 mod permissions;
 mod persons;
 mod read_your_writes;
+mod reuse;
 mod sdl;
 mod support;
 mod tokens;

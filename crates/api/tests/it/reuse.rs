@@ -1,0 +1,141 @@
+//! Offers, answers, targets and usage through GraphQL: who may do what, the German refusals,
+//! and the figures `progress` and `targets` give afterwards.
+
+use std::sync::Arc;
+
+use engine::TokenRole;
+use serde_json::{json, Value};
+use store::{EventStore, MemoryStore};
+
+use crate::support::{caller, code, execute_with, schema_over, Api};
+
+const POTSDAM: &str = "120540000000";
+const COTTBUS: &str = "120520000000";
+const FUERSTENWALDE: &str = "120670144144";
+
+async fn ok(api: &Api, who: &api::Caller, query: &str, variables: Value) -> Value {
+    let r = execute_with(api, who, query, variables).await;
+    assert!(r.errors.is_empty(), "{query}: {:?}", r.errors);
+    r.data.into_json().expect("json")
+}
+
+const ANSWER: &str = "mutation($i: AnswerOfferInput!) { answerOffer(input: $i) { answer rolloutStarted } }";
+const FIGURES: &str = "{ progress(groupBy: SERVICE, serviceKey: \"wohngeld\") { key rollouts responsible offered interested declined deferred ownSolution noAnswer onboarding inOperation coverage populationCoverage flaechendeckend applications endToEnd } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_is_answered_by_its_administration_and_the_figures_follow() {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let api = schema_over(store.clone()).await;
+    let pm = caller(TokenRole::ProjectManager);
+    let potsdam = api::Caller { authorities: vec![POTSDAM.into()], ..caller(TokenRole::AuthorityStaff) };
+    let cottbus = api::Caller { authorities: vec![COTTBUS.into()], ..caller(TokenRole::AuthorityStaff) };
+    let auditor = caller(TokenRole::Auditor);
+
+    // Only a project manager offers.
+    let offer = "mutation($i: OfferServiceInput!) { offerService(input: $i) { to from reason } }";
+    let input = json!({ "i": { "serviceKey": "wohngeld", "from": "2026-01-01", "reason": "Nachnutzung" } });
+    assert_eq!(code(&execute_with(&api, &potsdam, offer, input.clone()).await).as_deref(), Some("FORBIDDEN"));
+    let offered = ok(&api, &pm, offer, input).await;
+    assert_eq!(offered["offerService"]["to"], json!([]), "to every responsible administration");
+
+    // Staff answer for their own administration only.
+    let interested = json!({ "i": { "serviceKey": "wohngeld", "ars": POTSDAM, "answer": "INTERESTED" } });
+    assert_eq!(
+        code(&execute_with(&api, &cottbus, ANSWER, interested.clone()).await).as_deref(),
+        Some("FORBIDDEN")
+    );
+    assert_eq!(
+        code(&execute_with(&api, &auditor, ANSWER, interested.clone()).await).as_deref(),
+        Some("FORBIDDEN")
+    );
+    let d = ok(&api, &potsdam, ANSWER, interested).await;
+    assert_eq!(d["answerOffer"], json!({ "answer": "INTERESTED", "rolloutStarted": true }));
+    // A decline needs a category, said in German; then it is recorded and starts nothing.
+    let bare = json!({ "i": { "serviceKey": "wohngeld", "ars": COTTBUS, "answer": "DECLINED" } });
+    let refused = execute_with(&api, &cottbus, ANSWER, bare).await;
+    assert_eq!(code(&refused).as_deref(), Some("BAD_USER_INPUT"));
+    assert!(refused.errors[0].message.contains("Kategorie"), "{:?}", refused.errors);
+    let declined = json!({ "i": { "serviceKey": "wohngeld", "ars": COTTBUS, "answer": "DECLINED", "category": "NO_CAPACITY", "text": "2027 wieder" } });
+    let d = ok(&api, &cottbus, ANSWER, declined).await;
+    assert_eq!(d["answerOffer"]["rolloutStarted"], false);
+    // Fürstenwalde/Spree is responsible by its exception; the status is a catalogue fact.
+    let fw = ok(&api, &pm, &format!("{{ authorities(filter: {{ nameContains: \"Fürstenwalde\" }}) {{ edges {{ node {{ ars status }} }} }} }}"), json!({})).await;
+    assert_eq!(
+        fw["authorities"]["edges"][0]["node"],
+        json!({ "ars": FUERSTENWALDE, "status": "mittlere_kreisangehoerige_stadt" })
+    );
+
+    let figures = ok(&api, &pm, FIGURES, json!({})).await["progress"][0].clone();
+    assert_eq!(figures["responsible"], 19);
+    assert_eq!(figures["offered"], 19);
+    assert_eq!(figures["interested"], 1);
+    assert_eq!(figures["declined"], 1);
+    assert_eq!(figures["noAnswer"], 17);
+    assert_eq!(figures["onboarding"], 1);
+    assert_eq!(figures["rollouts"], 1, "Potsdam's; the Land's central rollout is no administration's");
+    assert_eq!(figures["flaechendeckend"], false);
+
+    // Who answered what, as the Land sees it; a staff token sees its own row only.
+    let offers =
+        "{ offers(serviceKey: \"wohngeld\") { administrations { ars answer category rolloutStatus } } }";
+    let all = ok(&api, &pm, offers, json!({})).await;
+    assert_eq!(all["offers"]["administrations"].as_array().map(Vec::len), Some(19));
+    let own = ok(&api, &cottbus, offers, json!({})).await;
+    assert_eq!(
+        own["offers"]["administrations"],
+        json!([{ "ars": COTTBUS, "answer": "DECLINED", "category": "NO_CAPACITY", "rolloutStatus": null }])
+    );
+    let mine = ok(&api, &cottbus, "{ myOffers { serviceKey ars answer } }", json!({})).await;
+    assert_eq!(mine["myOffers"], json!([{ "serviceKey": "wohngeld", "ars": COTTBUS, "answer": "DECLINED" }]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn targets_usage_and_end_to_end_show_in_the_figures() {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let api = schema_over(store.clone()).await;
+    let pm = caller(TokenRole::ProjectManager);
+    let potsdam = api::Caller { authorities: vec![POTSDAM.into()], ..caller(TokenRole::AuthorityStaff) };
+    let bot = api::Caller { services: vec!["wohngeld".into()], ..caller(TokenRole::Automation) };
+    ok(
+        &api,
+        &pm,
+        ANSWER,
+        json!({ "i": { "serviceKey": "wohngeld", "ars": POTSDAM, "answer": "INTERESTED" } }),
+    )
+    .await;
+
+    let target = "mutation($i: SetTargetInput!) { setTarget(input: $i) }";
+    let both = json!({ "i": { "scope": "service:wohngeld", "inOperation": 19, "coverage": 50.0, "by": "2027-12-31", "reason": "Ziel" } });
+    assert_eq!(code(&execute_with(&api, &pm, target, both).await).as_deref(), Some("BAD_USER_INPUT"));
+    let bad_scope = json!({ "i": { "scope": "dienst:wohngeld", "inOperation": 19, "by": "2027-12-31", "reason": "Ziel" } });
+    assert_eq!(code(&execute_with(&api, &pm, target, bad_scope).await).as_deref(), Some("BAD_USER_INPUT"));
+    let good = json!({ "i": { "scope": "service:wohngeld", "inOperation": 19, "by": "2027-12-31", "reason": "alle Wohngeldbehörden" } });
+    assert_eq!(code(&execute_with(&api, &potsdam, target, good.clone()).await).as_deref(), Some("FORBIDDEN"));
+    ok(&api, &pm, target, good).await;
+    let targets =
+        ok(&api, &pm, "{ targets { scope inOperation by actualInOperation gap } }", json!({})).await;
+    assert_eq!(
+        targets["targets"],
+        json!([{ "scope": "service:wohngeld", "inOperation": 19, "by": "2027-12-31", "actualInOperation": 0, "gap": 19.0 }])
+    );
+
+    // Usage: automation for its service, the staff for their own; a bad month is named.
+    let usage = "mutation($i: RecordUsageInput!) { recordUsage(input: $i) }";
+    let month = |m: &str, n: u64| json!({ "i": { "rolloutId": format!("wohngeld:{POTSDAM}"), "month": m, "count": n, "source": "ZSK" } });
+    ok(&api, &bot, usage, month("2026-10", 40)).await;
+    ok(&api, &potsdam, usage, month("2026-11", 2)).await;
+    let bad = execute_with(&api, &bot, usage, month("11/2026", 3)).await;
+    assert!(bad.errors[0].message.contains("„11/2026“ ist kein Monat"), "{:?}", bad.errors);
+    ok(&api, &bot, usage, month("2026-11", 55)).await; // the later figure of a month counts
+    let e2e = "mutation { setEndToEnd(input: { rolloutId: \"wohngeld:120540000000\", digital: true, reason: \"XTA-Import\" }) }";
+    ok(&api, &potsdam, e2e, json!({})).await;
+    let r = ok(&api, &pm, "{ rollout(id: \"wohngeld:120540000000\") { usage { month count source } endToEnd responsible populationServed } }", json!({})).await;
+    assert_eq!(
+        r["rollout"]["usage"],
+        json!([{ "month": "2026-10", "count": 40, "source": "ZSK" }, { "month": "2026-11", "count": 55, "source": "ZSK" }])
+    );
+    assert_eq!(r["rollout"]["endToEnd"], true);
+    assert_eq!(r["rollout"]["responsible"], true);
+    let figures = ok(&api, &pm, FIGURES, json!({})).await["progress"][0].clone();
+    assert_eq!((figures["applications"].clone(), figures["endToEnd"].clone()), (json!(95), json!(1)));
+}
