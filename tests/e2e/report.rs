@@ -476,3 +476,103 @@ fn every_list_downloads_as_xlsx_with_its_filter_and_says_when_it_is_cut() {
         .collect();
     assert_eq!(got, expected);
 }
+
+/// The Steckbrief of an administration (XLSX read with openpyxl): one row per service it is
+/// responsible for or has a rollout of, its answers and states as the API has them; its own
+/// staff and managers may read it, another administration's staff not. And the report's
+/// targets: the gap of the demo's Wohngeld target as `targets` says.
+#[test]
+fn the_steckbrief_and_the_targets_in_the_report() {
+    if !openpyxl_here() {
+        return;
+    }
+    let server = Server::start_demo();
+    let tmp = tempfile::tempdir().expect("dir");
+    let potsdam = "120540000000";
+    let (status, headers, body) =
+        get(&server, &format!("/reports/steckbrief/{potsdam}.xlsx"), Some(&server.admin));
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(headers["content-disposition"].contains("steckbrief-120540000000.xlsx"));
+    let file = tmp.path().join("steckbrief.xlsx");
+    std::fs::write(&file, &body).expect("write");
+    let book = python(READ_XLSX, &file);
+    let rows = book["Steckbrief"]["rows"].as_array().expect("rows").clone();
+    assert!(rows.iter().any(|r| r[0] == "Steckbrief" && r[1] == "Landeshauptstadt Potsdam"), "{rows:?}");
+    let at = rows.iter().position(|r| r[0] == "Dienst").expect("a header row");
+    let header: Vec<String> = rows[at]
+        .as_array()
+        .expect("cells")
+        .iter()
+        .map(|c| c.as_str().unwrap_or_default().to_owned())
+        .collect();
+    let data: Vec<BTreeMap<String, Value>> =
+        rows[at + 1..].iter().map(|r| by_header(&header, r.as_array().expect("cells"))).collect();
+    // Every rollout of Potsdam is a row, with its status in German.
+    let api = server.gql(
+        Some(&server.admin),
+        &format!("{{ rollouts(filter: {{ ars: \"{potsdam}\" }}) {{ edges {{ node {{ serviceKey status }} }} }} services(first: 500) {{ edges {{ node {{ key name }} }} }} }}"),
+        json!({}),
+    );
+    let names: BTreeMap<String, String> = api["data"]["services"]["edges"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .map(|e| {
+            (
+                e["node"]["key"].as_str().expect("key").to_owned(),
+                e["node"]["name"].as_str().expect("name").to_owned(),
+            )
+        })
+        .collect();
+    let german = |s: &str| match s {
+        "not_started" => "nicht begonnen",
+        "in_progress" => "in Arbeit",
+        "blocked" => "blockiert",
+        "live" => "in Betrieb",
+        _ => "beendet",
+    };
+    let rollouts = api["data"]["rollouts"]["edges"].as_array().expect("rollouts");
+    assert!(!rollouts.is_empty());
+    for r in rollouts {
+        let name = &names[r["node"]["serviceKey"].as_str().expect("key")];
+        let row = data
+            .iter()
+            .find(|d| d["Dienst"] == name.as_str())
+            .unwrap_or_else(|| panic!("{name} in {data:?}"));
+        assert_eq!(row["Status"], json!(german(r["node"]["status"].as_str().expect("status"))), "{name}");
+    }
+    assert!(
+        data.iter().all(|d| d["Zuständig"] == "ja" || d["Status"] != "kein Rollout"),
+        "only what concerns it"
+    );
+    // Its own staff may read it; another administration's staff may not; an unknown key is 404.
+    let own = server.issue("authority-staff", &[potsdam]);
+    assert_eq!(get(&server, &format!("/reports/steckbrief/{potsdam}.csv"), Some(&own)).0, 200);
+    let other = server.issue("authority-staff", &["120520000000"]);
+    let (status, _, body) = get(&server, &format!("/reports/steckbrief/{potsdam}.html"), Some(&other));
+    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(get(&server, "/reports/steckbrief/129999999999.html", Some(&server.admin)).0, 404);
+
+    // The report's services sheet: the target and its gap, as `targets` says.
+    let targets = server.gql(Some(&server.admin), "{ targets { scope gap } }", json!({}));
+    let gap = targets["data"]["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .find(|t| t["scope"] == "service:wohngeld")
+        .expect("the demo's Wohngeld target")["gap"]
+        .clone();
+    let (status, _, body) = get(&server, "/reports/programme.xlsx", Some(&server.admin));
+    assert_eq!(status, 200);
+    let file = tmp.path().join("bericht.xlsx");
+    std::fs::write(&file, &body).expect("write");
+    let book = python(READ_XLSX, &file);
+    let (header, rows) = table(&book["Dienste"]);
+    let wohngeld = rows.iter().find(|r| r[0] == "wohngeld").expect("wohngeld");
+    let cells = by_header(&header, wohngeld);
+    assert_eq!(cells["Ziel"], json!("19 in Betrieb"));
+    assert_eq!(number(&cells["Lücke zum Ziel"]), number(&gap));
+    let (header, rows) = table(&book["Programme"]);
+    let efa = by_header(&header, rows.iter().find(|r| r[0] == "EfA-Nachnutzung").expect("EfA"));
+    assert_eq!(efa["Ziel"], json!("60 % Abdeckung"));
+}

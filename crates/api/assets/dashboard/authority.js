@@ -5,6 +5,9 @@ import { STATUS, KIND, fmtDate, fmtTime } from "./words.js";
 import { gql } from "./api.js";
 import { data, serviceName, phaseTitle } from "./data.js";
 import { setMain, viewSeq, registerView } from "./routing.js";
+import { download } from "./download.js";
+
+const TOWN_STATUS = { grosse_kreisangehoerige_stadt: "Große kreisangehörige Stadt", mittlere_kreisangehoerige_stadt: "Mittlere kreisangehörige Stadt" };
 
 export function showAuthority(ars) {
   const a = data.authorities.get(ars);
@@ -26,7 +29,14 @@ export function showAuthority(ars) {
     el("dl", { class: "facts" },
       el("dt", { text: "Art" }), el("dd", { text: KIND[a.kind] || a.kind }),
       el("dt", { text: "ARS" }), el("dd", { text: a.ars }),
-      el("dt", { text: "Landkreis" }), el("dd", { text: a.landkreis ? a.landkreis.name : "–" })),
+      el("dt", { text: "Landkreis" }), el("dd", { text: a.landkreis ? a.landkreis.name : "–" }),
+      a.status ? el("dt", { text: "Status" }) : null, a.status ? el("dd", { text: TOWN_STATUS[a.status] || a.status }) : null),
+    el("div", { class: "filters" },
+      el("div", {}, el("button", { type: "button", class: "secondary", id: "steckbrief-xlsx", text: "Steckbrief (XLSX)",
+        onclick: () => download(`/reports/steckbrief/${ars}.xlsx`, `steckbrief-${ars}.xlsx`, $("steckbrief-download"), "Steckbrief") })),
+      el("div", {}, el("button", { type: "button", class: "secondary", id: "steckbrief-html", text: "Steckbrief zum Drucken",
+        onclick: () => download(`/reports/steckbrief/${ars}.html`, `steckbrief-${ars}.html`, $("steckbrief-download"), "Steckbrief (HTML)") })),
+      el("p", { id: "steckbrief-download", role: "status" })),
     rows.length ? table : el("p", { text: "Keine Anbindungen." }),
     persons);
   showPersons(ars);

@@ -39,7 +39,7 @@ export async function loadAll() {
   }
   const [rollouts, authorities, services] = await Promise.all([
     allPages(`query($a: String) { rollouts(first: 500, after: $a) { edges { node { ${ROLLOUT_FIELDS} } } pageInfo { hasNextPage endCursor } } }`, "rollouts"),
-    allPages("query($a: String) { authorities(first: 500, after: $a) { edges { node { ars name kind landkreis { ars name } } } pageInfo { hasNextPage endCursor } } }", "authorities"),
+    allPages("query($a: String) { authorities(first: 500, after: $a) { edges { node { ars name kind status landkreis { ars name } } } pageInfo { hasNextPage endCursor } } }", "authorities"),
     allPages("query($a: String) { services(first: 500, after: $a) { edges { node { key name program } } pageInfo { hasNextPage endCursor } } }", "services"),
   ]);
   data.rollouts = new Map(rollouts.map((r) => [r.id, r]));

@@ -1,6 +1,6 @@
 // One rollout: steps, evidence, the actions the token may take, the history.
 
-import { $, el } from "./dom.js";
+import { $, el, svg } from "./dom.js";
 import { STATUS, STEP_STATUS, EVENT, ACTION, BLOCK_CATEGORY, fmtTime, fmtDate } from "./words.js";
 import { peersRow } from "./network.js";
 import { gql } from "./api.js";
@@ -10,6 +10,7 @@ import { questionsSection } from "./questions.js";
 import { onLive } from "./live.js";
 
 const ROLLOUT_QUERY = `query($id: ID!) { rollout(id: $id) { ${ROLLOUT_FIELDS} version definition
+  responsible populationServed actsFor endToEnd usage { month count source }
   steps { id title phase status evidence completedBy { name kind } completedAt dueAt overdue actions }
   history(first: 500) { event { position type recordedAt actor { id name kind } data } statusAfter phaseAfter stepChanges { stepId from to } } } }`;
 
@@ -35,7 +36,12 @@ export async function showRollout(id, opts) {
     el("dt", { text: "Fortschritt" }), el("dd", { text: `${r.stepsDone} von ${r.stepsApplicable} Schritten erledigt` }),
     r.blockedReason ? el("dt", { text: "Blockiert" }) : null, r.blockedReason ? el("dd", { text: r.blockedReason }) : null,
     el("dt", { text: "Verwaltung" }), el("dd", {}, el("a", { href: "#/verwaltung/" + r.ars, text: authorityName(r.ars) }), ` (ARS ${r.ars})`),
-    el("dt", { text: "Ablauf" }), el("dd", {}, el("a", { href: "#/ablauf/" + encodeURIComponent(r.definition), text: r.definition }), `, Version der Anbindung ${r.version}`));
+    el("dt", { text: "Ablauf" }), el("dd", {}, el("a", { href: "#/ablauf/" + encodeURIComponent(r.definition), text: r.definition }), `, Version der Anbindung ${r.version}`),
+    el("dt", { text: "Zuständig" }), el("dd", { text: r.responsible
+      ? `ja, für ${r.populationServed.toLocaleString("de-DE")} Einwohner` + (r.actsFor.length ? ` (auch für ${r.actsFor.map(authorityName).join(", ")})` : "")
+      : "nein (zentraler Rollout oder Zuständigkeit gewechselt)" }),
+    el("dt", { text: "Ende-zu-Ende" }), el("dd", { id: "end-to-end", text: r.endToEnd === null ? "noch nicht angegeben" : r.endToEnd ? "ja: Anträge erreichen das Fachverfahren digital" : "nein: Anträge werden ausgedruckt oder abgetippt" }),
+    el("dt", { text: "Anträge online" }), el("dd", { id: "usage" }, usageLine(r.usage)));
   const steps = el("table", { class: "data", id: "steps" },
     el("caption", { class: "status", text: "Schritte nach Phasen, mit Nachweisen und Fristen" }),
     el("thead", {}, el("tr", {}, ...["Schritt", "Status", "Nachweise", "Erledigt von", "Frist", "Aktionen"].map((t) => el("th", { scope: "col", text: t })))));
@@ -328,3 +334,16 @@ export function rolloutChanged(id) {
 registerView("rollout", (v) => showRollout(v.arg));
 
 onLive("rollout", rolloutChanged);
+
+// Applications received online per month: a sparkline and the sum (the figures in its label).
+function usageLine(usage) {
+  if (!usage.length) return "noch keine Zahlen";
+  const W = 120, H = 24, max = Math.max(1, ...usage.map((u) => u.count));
+  const x = (i) => usage.length > 1 ? 2 + i * (W - 4) / (usage.length - 1) : W / 2;
+  const y = (n) => H - 2 - (n / max) * (H - 4);
+  const label = usage.map((u) => `${u.month}: ${u.count}`).join(", ");
+  const line = svg("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `Anträge je Monat: ${label}`, class: "sparkline" },
+    svg("polyline", { points: usage.map((u, i) => `${x(i)},${y(u.count)}`).join(" "), fill: "none", stroke: "currentColor", "stroke-width": 1.5 }));
+  const sum = usage.reduce((s, u) => s + u.count, 0);
+  return el("span", {}, line, ` ${sum.toLocaleString("de-DE")} in ${usage.length} Monaten (Quelle: ${usage[usage.length - 1].source})`);
+}
