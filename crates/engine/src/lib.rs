@@ -319,7 +319,11 @@ impl Engine {
         let mut catalog = Catalog::default();
         for e in store::read_categories(
             &*store,
-            &[catalog::events::AUTHORITY_STREAM_PREFIX, catalog::events::SERVICE_STREAM_PREFIX],
+            &[
+                catalog::events::AUTHORITY_STREAM_PREFIX,
+                catalog::events::SERVICE_STREAM_PREFIX,
+                vocab::names::TARGETS_STREAM,
+            ],
         )
         .await?
         {

@@ -218,3 +218,50 @@ async fn the_migration_records_interest_for_every_old_rollout_once() {
     let again = engine.migrate_reuse(&admin()).await.expect("again");
     assert_eq!((again.interested, again.responsible, again.unchanged), (0, 0, 18));
 }
+
+#[tokio::test]
+async fn targets_usage_and_answers_round_trip_through_export_and_import() {
+    let (engine, store) = engine().await;
+    engine.import_catalog(&dataset(), &admin(), |_, _| {}).await.expect("import");
+    engine.offer_service("wohngeld", offer(&[]), &admin()).await.expect("offer");
+    engine
+        .answer_offer("wohngeld", POTSDAM, answer(AnswerKind::Interested), &staff())
+        .await
+        .expect("interest");
+    let target = catalog::Target {
+        scope: "programme:efa".into(),
+        measure: catalog::Measure::Coverage(60.0),
+        by: "2027-12-31".into(),
+        reason: "Kommunalpakt".into(),
+    };
+    engine.set_target(target.clone(), &admin()).await.expect("target");
+    let usage = catalog::Usage {
+        service: "wohngeld".into(),
+        month: "2026-11".into(),
+        count: 42,
+        source: "ZSK".into(),
+    };
+    engine.record_usage(POTSDAM, usage, &admin()).await.expect("usage");
+    engine.set_end_to_end("wohngeld", POTSDAM, true, "XTA-Import", &admin()).await.expect("e2e");
+    let support = catalog::Support {
+        date: "2026-11-05".into(),
+        topic: "Zertifikate".into(),
+        by: "KAZ/ZIT-BB".into(),
+        service: None,
+    };
+    engine.record_support(POTSDAM, support, &admin()).await.expect("support");
+
+    let mut file = Vec::new();
+    store::ndjson::export(&*store, &mut file, |_| {}).await.expect("export");
+    let copy: std::sync::Arc<dyn store::EventStore> = std::sync::Arc::new(store::MemoryStore::new());
+    store::ndjson::import(&*copy, || Ok(std::io::Cursor::new(file.clone())), |_| {}).await.expect("import");
+    let again = engine::Engine::open(copy.clone(), engine.registry().clone()).await.expect("open");
+    assert_eq!(again.catalog(), engine.catalog(), "the same catalogue, answers, targets and usage");
+    let c = again.catalog();
+    assert_eq!(c.targets["programme:efa"], target);
+    assert_eq!(c.authorities[POTSDAM].usage["wohngeld"]["2026-11"], (42, "ZSK".to_string()));
+    assert_eq!(c.authorities[POTSDAM].end_to_end["wohngeld"], true);
+    assert_eq!(c.authorities[POTSDAM].support.len(), 1);
+    let verified = store::verify_log(&*copy, |_| {}).await.expect("verify");
+    assert_eq!(verified.events, store.head().await.expect("head").position);
+}
