@@ -122,3 +122,65 @@ fn rebuild_writes_a_checkpoint_equal_to_a_fold_of_the_log() {
     let missing = rollout(&["rebuild", "--data-dir", s(&tmp.path().join("none"))]);
     assert!(text(&missing.stderr).starts_with("error: there is no store in"), "{}", text(&missing.stderr));
 }
+
+/// A store written by release 32 (before responsibility and offers; `tests/fixtures/`) imports
+/// into today's binary, takes the catalogue's statuses and exceptions, migrates — every old
+/// rollout's administration recorded as interested, once — verifies, and its figures count
+/// administrations: Wohngeld's 18 old rollouts interested, Fürstenwalde/Spree responsible
+/// without an answer, the Land's central rollout no administration.
+#[test]
+fn a_store_of_release_32_imports_migrates_and_verifies() {
+    let tmp = tempfile::tempdir().expect("dir");
+    let dir = tmp.path().join("store");
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/release-32.ndjson");
+    let imported = rollout(&["import", "--data-dir", s(&dir), s(&fixture)]);
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    assert!(rollout(&["verify", "--data-dir", s(&dir)]).status.success(), "the old log verifies");
+    let catalog = rollout(&["catalog", "import", "--data-dir", s(&dir)]);
+    assert!(catalog.status.success(), "{}", text(&catalog.stderr));
+    // The eleven statuses and Fürstenwalde/Spree's exception for Wohngeld.
+    assert!(text(&catalog.stdout).starts_with("imported: 12 events\n"), "{}", text(&catalog.stdout));
+    let migrated = rollout(&["service", "migrate-responsibility", "--data-dir", s(&dir)]);
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    assert_eq!(
+        text(&migrated.stdout),
+        "36 Rollouts: Interesse erfasst; 0 Verwaltungen als zuständig erfasst; 0 waren es schon\n",
+        "18 Landkreise and kreisfreie Städte for each of the two services"
+    );
+    let again = rollout(&["service", "migrate-responsibility", "--data-dir", s(&dir)]);
+    assert_eq!(
+        text(&again.stdout),
+        "0 Rollouts: Interesse erfasst; 0 Verwaltungen als zuständig erfasst; 36 waren es schon\n"
+    );
+    let verify = rollout(&["verify", "--data-dir", s(&dir)]);
+    assert!(verify.status.success(), "{}", text(&verify.stderr));
+    let rebuilt = rollout(&["rebuild", "--data-dir", s(&dir)]);
+    assert!(rebuilt.status.success(), "{}", text(&rebuilt.stderr));
+
+    let token = rollout(&[
+        "token",
+        "create",
+        "--data-dir",
+        s(&dir),
+        "--name",
+        "Prüfung",
+        "--role",
+        "project-manager",
+    ]);
+    assert!(token.status.success(), "{}", text(&token.stderr));
+    let token = text(&token.stdout).trim().to_owned();
+    let server = crate::support::Server::spawn(&dir, tempfile::tempdir().expect("dir"));
+    let figures = server.gql(
+        Some(&token),
+        "{ progress(groupBy: SERVICE) { key rollouts responsible interested noAnswer onboarding inOperation } }",
+        serde_json::json!({}),
+    );
+    assert_eq!(
+        figures["data"]["progress"],
+        serde_json::json!([
+            { "key": "kfz_zulassung", "rollouts": 18, "responsible": 18, "interested": 18, "noAnswer": 0, "onboarding": 18, "inOperation": 0 },
+            { "key": "wohngeld", "rollouts": 18, "responsible": 19, "interested": 18, "noAnswer": 1, "onboarding": 18, "inOperation": 0 },
+        ]),
+        "{figures}"
+    );
+}
