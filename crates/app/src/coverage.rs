@@ -125,7 +125,7 @@ pub fn reuse(m: &ReadModel, by: GroupBy, keep: impl Fn(&str) -> bool) -> BTreeMa
             let served = catalog.population_served(key, &a.ars);
             r.responsible += 1;
             r.population_responsible += served;
-            let offered = entry.offers.iter().any(|o| o.to.is_empty() || o.to.iter().any(|t| *t == a.ars));
+            let offered = entry.offers.iter().any(|o| o.to.is_empty() || o.to.contains(&a.ars));
             r.offered += u64::from(offered);
             let authority = &catalog.authorities[&a.ars];
             match authority.answers.get(key).map(|x| x.answer) {

@@ -98,10 +98,10 @@ pub fn figures(
         program.is_none_or(|p| m.catalog.program_of(key) == p) && service.is_none_or(|s| s == key)
     };
     let mut counts =
-        if program.is_none() && service.is_none() { m.progress(by) } else { m.progress_where(by, &keep) };
-    let overdue = m.overdue_by_group(by, now, &keep);
-    let mut blocked = m.blocked_by_group(by, &keep);
-    let mut reuse = crate::coverage::reuse(m, by, &keep);
+        if program.is_none() && service.is_none() { m.progress(by) } else { m.progress_where(by, keep) };
+    let overdue = m.overdue_by_group(by, now, keep);
+    let mut blocked = m.blocked_by_group(by, keep);
+    let mut reuse = crate::coverage::reuse(m, by, keep);
     // A group with an offer or an answer and no rollout yet is a group too.
     for (key, r) in &reuse {
         if r.is_active() {
@@ -238,8 +238,7 @@ pub fn programme_report(input: &ReportInput<'_>) -> Report {
             let phases = phase_columns(input, rows.iter().map(|(_, f, _)| f));
             let targets =
                 |f: &Figures| scope(&f.key).and_then(|s| input.now.catalog.targets.get(&s).cloned());
-            let targets: Option<&dyn Fn(&Figures) -> Option<catalog::Target>> =
-                if scope("").is_some() { Some(&targets) } else { None };
+            let targets: Option<&TargetOf<'_>> = if scope("").is_some() { Some(&targets) } else { None };
             figures_table(name, columns, &preamble, &phases, rows, since.is_some(), targets)
         })
         .collect();
@@ -386,7 +385,7 @@ fn figures_table(
     phases: &[(String, String)],
     rows: Vec<(Vec<Cell>, Figures, Option<u64>)>,
     compare: bool,
-    targets: Option<&dyn Fn(&Figures) -> Option<catalog::Target>>,
+    targets: Option<&TargetOf<'_>>,
 ) -> Table {
     let mut header: Vec<String> = leading.iter().map(|s| (*s).to_owned()).collect();
     header.push(ROLLOUTS_HEADER.into());
@@ -463,6 +462,9 @@ fn figures_table(
         .collect();
     Table { name: name.to_owned(), preamble: preamble.to_vec(), header, rows, cut: None }
 }
+
+/// The target of a row's figures, if its scope has one.
+type TargetOf<'a> = dyn Fn(&Figures) -> Option<catalog::Target> + 'a;
 
 /// The columns of who is responsible and what they answered (`crate::coverage::Reuse`).
 pub const REUSE_HEADERS: [&str; 8] = [

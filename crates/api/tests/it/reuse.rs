@@ -59,7 +59,13 @@ async fn an_offer_is_answered_by_its_administration_and_the_figures_follow() {
     let d = ok(&api, &cottbus, ANSWER, declined).await;
     assert_eq!(d["answerOffer"]["rolloutStarted"], false);
     // Fürstenwalde/Spree is responsible by its exception; the status is a catalogue fact.
-    let fw = ok(&api, &pm, &format!("{{ authorities(filter: {{ nameContains: \"Fürstenwalde\" }}) {{ edges {{ node {{ ars status }} }} }} }}"), json!({})).await;
+    let fw = ok(
+        &api,
+        &pm,
+        "{ authorities(filter: { nameContains: \"Fürstenwalde\" }) { edges { node { ars status } } } }",
+        json!({}),
+    )
+    .await;
     assert_eq!(
         fw["authorities"]["edges"][0]["node"],
         json!({ "ars": FUERSTENWALDE, "status": "mittlere_kreisangehoerige_stadt" })
