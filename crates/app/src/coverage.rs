@@ -102,6 +102,20 @@ fn percent(part: u64, whole: u64) -> f64 {
     }
 }
 
+/// The step of the bundled onboarding definitions that connects the back-office system
+/// (Fachverfahren): done, the applications reach it digitally unless someone said otherwise.
+pub const BACK_OFFICE_STEP: &str = "fachverfahren";
+
+/// Whether a rollout's applications reach the back-office system digitally (Ende-zu-Ende): as
+/// set explicitly (`EndToEndSet`), else yes once its back-office step is done, else unknown.
+pub fn end_to_end(explicit: Option<bool>, rollout: Option<&workflow::Rollout>) -> Option<bool> {
+    explicit.or_else(|| {
+        let r = rollout?;
+        let i = r.definition.step_index(BACK_OFFICE_STEP)?;
+        (r.steps.get(i)?.status == workflow::StepStatus::Done).then_some(true)
+    })
+}
+
 /// The group an administration counts in.
 fn group_of<'a>(catalog: &'a Catalog, by: GroupBy, service: &'a str, ars: &'a str) -> &'a str {
     match by {
@@ -135,7 +149,8 @@ pub fn reuse(m: &ReadModel, by: GroupBy, keep: impl Fn(&str) -> bool) -> BTreeMa
                 Some(AnswerKind::OwnSolution) => r.own_solution += 1,
                 None => r.no_answer += 1,
             }
-            match m.rollout(&format!("{key}:{}", a.ars)).map(|x| x.status()) {
+            let rollout = m.rollout(&format!("{key}:{}", a.ars));
+            match rollout.map(|x| x.status()) {
                 Some(Status::Live) => {
                     r.in_operation += 1;
                     r.population_in_operation += served;
@@ -143,7 +158,8 @@ pub fn reuse(m: &ReadModel, by: GroupBy, keep: impl Fn(&str) -> bool) -> BTreeMa
                 Some(Status::Cancelled) | None => {}
                 Some(_) => r.onboarding += 1,
             }
-            r.end_to_end += u64::from(authority.end_to_end.get(key).copied().unwrap_or(false));
+            let digital = end_to_end(authority.end_to_end.get(key).copied(), rollout.map(|r| &**r));
+            r.end_to_end += u64::from(digital == Some(true));
             r.applications +=
                 authority.usage.get(key).map_or(0, |months| months.values().map(|(n, _)| n).sum());
         }

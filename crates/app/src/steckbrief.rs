@@ -63,11 +63,12 @@ pub fn steckbrief(m: &ReadModel, ars: &str, now: Timestamp, source: String) -> O
         let answer_text = answer.map_or("keine Antwort", |x| x.answer.german());
         let applications: u64 =
             entry.usage.get(&s.key).map_or(0, |months| months.values().map(|(n, _)| n).sum());
-        let end_to_end = match entry.end_to_end.get(&s.key) {
-            Some(true) => "ja",
-            Some(false) => "nein",
-            None => "",
-        };
+        let end_to_end =
+            match crate::coverage::end_to_end(entry.end_to_end.get(&s.key).copied(), rollout.map(|r| &**r)) {
+                Some(true) => "ja",
+                Some(false) => "nein",
+                None => "",
+            };
         rows.push(vec![
             Cell::from(s.name.clone()),
             Cell::from(if is_responsible { "ja" } else { "nein" }),

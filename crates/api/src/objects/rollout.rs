@@ -209,13 +209,15 @@ impl Rollout {
         })
     }
 
-    /// Whether its applications reach the back-office system digitally (Ende-zu-Ende,
-    /// `setEndToEnd`); null: not said yet.
+    /// Whether its applications reach the back-office system digitally (Ende-zu-Ende): as set
+    /// with `setEndToEnd`, else true once its back-office step (`fachverfahren`) is done; null:
+    /// not known yet.
     async fn end_to_end(&self, ctx: &Context<'_>) -> Option<bool> {
         let (service, ars) = (&self.summary.service_key, &self.summary.ars);
-        state(ctx)
+        let explicit = state(ctx)
             .engine
-            .read_catalog(|c| c.authorities.get(ars).and_then(|e| e.end_to_end.get(service).copied()))
+            .read_catalog(|c| c.authorities.get(ars).and_then(|e| e.end_to_end.get(service).copied()));
+        app::coverage::end_to_end(explicit, Some(&self.summary))
     }
 
     /// Its steps in definition order.

@@ -12,6 +12,15 @@ use crate::support::{caller, code, execute_with, schema_over, Api};
 const POTSDAM: &str = "120540000000";
 const COTTBUS: &str = "120520000000";
 const FUERSTENWALDE: &str = "120670144144";
+const LAND: &str = "120000000000";
+
+fn person(id: &str) -> engine::Invocation {
+    engine::Invocation::new(workflow::decide::Principal {
+        actor: store::Actor { id: id.into(), name: id.into(), kind: store::ActorKind::Person, person: None },
+        roles: vec![],
+        admin: true,
+    })
+}
 
 async fn ok(api: &Api, who: &api::Caller, query: &str, variables: Value) -> Value {
     let r = execute_with(api, who, query, variables).await;
@@ -144,4 +153,91 @@ async fn targets_usage_and_end_to_end_show_in_the_figures() {
     assert_eq!(r["rollout"]["responsible"], true);
     let figures = ok(&api, &pm, FIGURES, json!({})).await["progress"][0].clone();
     assert_eq!((figures["applications"].clone(), figures["endToEnd"].clone()), (json!(95), json!(1)));
+}
+
+/// Advances a rollout step by step (each ready step completed with example evidence, its
+/// person fields naming `contact`; each awaiting confirmation confirmed by a second person)
+/// until `step` is done.
+async fn drive_until(engine: &engine::Engine, service: &str, ars: &str, step: &str, contact: &str) {
+    use workflow::decide::Command;
+    use workflow::StepStatus;
+    let second = person("person:admin-2");
+    for _ in 0..200 {
+        let r = engine.load(service, ars).await.expect("load").expect("rollout");
+        let i = r.definition.step_index(step).expect("the step");
+        if r.steps[i].status == StepStatus::Done {
+            return;
+        }
+        let mut progressed = false;
+        for (k, state) in r.steps.iter().enumerate() {
+            let def = &r.definition.steps[k];
+            let (command, who) = match state.status {
+                StepStatus::Ready | StepStatus::InProgress => {
+                    let mut evidence = def.example_evidence(ars);
+                    for f in def.evidence.iter().filter(|f| f.ty == workflow::FieldType::Person) {
+                        evidence.insert(f.id.clone(), serde_json::json!(contact));
+                    }
+                    (
+                        Command::CompleteStep { step: def.id.clone(), evidence, comment: None },
+                        person("person:admin"),
+                    )
+                }
+                StepStatus::AwaitingConfirmation => {
+                    (Command::ConfirmStep { step: def.id.clone(), comment: None }, second.clone())
+                }
+                _ => continue,
+            };
+            if engine.execute(service, ars, command, &who).await.is_ok() {
+                progressed = true;
+                break;
+            }
+        }
+        assert!(progressed, "{service}:{ars} is stuck before {step}");
+    }
+    panic!("{service}:{ars} did not reach {step}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ende_zu_ende_follows_the_back_office_step_unless_said_otherwise() {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let api = schema_over(store.clone()).await;
+    let engine = &api.engine;
+    let pm = caller(TokenRole::ProjectManager);
+    ok(
+        &api,
+        &pm,
+        ANSWER,
+        json!({ "i": { "serviceKey": "wohngeld", "ars": POTSDAM, "answer": "INTERESTED" } }),
+    )
+    .await;
+    let register = |ars: &'static str| {
+        let engine = engine.clone();
+        async move {
+            let details = engine::PersonDetails { name: "Frau Kontakt".into(), ..Default::default() };
+            engine
+                .register_person(ars, details, &person("person:admin"))
+                .await
+                .expect("register")
+                .id
+                .to_string()
+        }
+    };
+    let (land_contact, contact) = (register(LAND).await, register(POTSDAM).await);
+    let end_to_end = || ok(&api, &pm, "{ rollout(id: \"wohngeld:120540000000\") { endToEnd } }", json!({}));
+    assert_eq!(
+        end_to_end().await["rollout"]["endToEnd"],
+        Value::Null,
+        "not known before the back office is connected"
+    );
+    let land = engine.load("wohngeld", LAND).await.expect("load").expect("central");
+    let last_land_step = land.definition.steps.last().expect("steps").id.clone();
+    drive_until(engine, "wohngeld", LAND, &last_land_step, &land_contact).await;
+    drive_until(engine, "wohngeld", POTSDAM, app::coverage::BACK_OFFICE_STEP, &contact).await;
+    assert_eq!(end_to_end().await["rollout"]["endToEnd"], true, "the back-office step is done");
+    let figures = ok(&api, &pm, FIGURES, json!({})).await;
+    assert_eq!(figures["progress"][0]["endToEnd"], 1);
+    // Said otherwise: the applications are printed and typed again.
+    ok(&api, &pm, "mutation { setEndToEnd(input: { rolloutId: \"wohngeld:120540000000\", digital: false, reason: \"Ausdruck\" }) }", json!({})).await;
+    assert_eq!(end_to_end().await["rollout"]["endToEnd"], false);
+    assert_eq!(ok(&api, &pm, FIGURES, json!({})).await["progress"][0]["endToEnd"], 0);
 }
