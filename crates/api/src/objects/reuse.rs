@@ -11,6 +11,7 @@ use app::Caller;
 
 /// An administration's answer to the offer of a service.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "catalog::AnswerKind")]
 pub enum OfferAnswer {
     /// It wants the service: its rollout starts (if it has none).
     Interested,
@@ -22,28 +23,9 @@ pub enum OfferAnswer {
     OwnSolution,
 }
 
-impl OfferAnswer {
-    fn kind(self) -> catalog::AnswerKind {
-        match self {
-            OfferAnswer::Interested => catalog::AnswerKind::Interested,
-            OfferAnswer::Declined => catalog::AnswerKind::Declined,
-            OfferAnswer::Deferred => catalog::AnswerKind::Deferred,
-            OfferAnswer::OwnSolution => catalog::AnswerKind::OwnSolution,
-        }
-    }
-
-    fn of(k: catalog::AnswerKind) -> OfferAnswer {
-        match k {
-            catalog::AnswerKind::Interested => OfferAnswer::Interested,
-            catalog::AnswerKind::Declined => OfferAnswer::Declined,
-            catalog::AnswerKind::Deferred => OfferAnswer::Deferred,
-            catalog::AnswerKind::OwnSolution => OfferAnswer::OwnSolution,
-        }
-    }
-}
-
 /// Why an administration declined an offer.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "catalog::DeclineCategory")]
 pub enum DeclineCategory {
     /// It has a solution of its own.
     OwnSolution,
@@ -57,32 +39,6 @@ pub enum DeclineCategory {
     Technical,
     /// Other reasons (say which in `text`).
     Other,
-}
-
-impl DeclineCategory {
-    fn category(self) -> catalog::DeclineCategory {
-        use catalog::DeclineCategory as C;
-        match self {
-            DeclineCategory::OwnSolution => C::OwnSolution,
-            DeclineCategory::NoDemand => C::NoDemand,
-            DeclineCategory::NoCapacity => C::NoCapacity,
-            DeclineCategory::Costs => C::Costs,
-            DeclineCategory::Technical => C::Technical,
-            DeclineCategory::Other => C::Other,
-        }
-    }
-
-    fn of(c: catalog::DeclineCategory) -> DeclineCategory {
-        use catalog::DeclineCategory as C;
-        match c {
-            C::OwnSolution => DeclineCategory::OwnSolution,
-            C::NoDemand => DeclineCategory::NoDemand,
-            C::NoCapacity => DeclineCategory::NoCapacity,
-            C::Costs => DeclineCategory::Costs,
-            C::Technical => DeclineCategory::Technical,
-            C::Other => DeclineCategory::Other,
-        }
-    }
 }
 
 /// An offer of a service.
@@ -354,8 +310,8 @@ impl ReuseQuery {
                         ars: a.ars.clone(),
                         name: a.name.clone(),
                         offered: entry.offers.iter().any(|o| o.to.is_empty() || o.to.contains(&a.ars)),
-                        answer: answer.map(|x| OfferAnswer::of(x.answer)),
-                        category: answer.and_then(|x| x.category).map(DeclineCategory::of),
+                        answer: answer.map(|x| x.answer.into()),
+                        category: answer.and_then(|x| x.category).map(Into::into),
                         until: answer.and_then(|x| x.until.clone()),
                         text: answer.map(|x| x.text.clone()).filter(|t| !t.is_empty()),
                         answered_at: answer.and_then(|x| x.at).map(|t| t.to_string()),
@@ -397,7 +353,7 @@ impl ReuseQuery {
                         service_key: key.clone(),
                         ars: ars.clone(),
                         offer: ServiceOffer::of(offer),
-                        answer: answer.map(|x| OfferAnswer::of(x.answer)),
+                        answer: answer.map(|x| x.answer.into()),
                         until: answer.and_then(|x| x.until.clone()),
                         text: answer.map(|x| x.text.clone()).filter(|t| !t.is_empty()),
                         rollout_status: m
@@ -486,8 +442,8 @@ impl ReuseMutation {
             || "only the administration's staff or a project manager may answer for it".into(),
         )?;
         let answer = engine::reuse::AnswerInput {
-            answer: input.answer.kind(),
-            category: input.category.map(DeclineCategory::category),
+            answer: input.answer.into(),
+            category: input.category.map(Into::into),
             until: input.until,
             text: input.text.unwrap_or_default(),
         };

@@ -28,6 +28,12 @@ async fn ok(api: &Api, who: &api::Caller, query: &str, variables: Value) -> Valu
     r.data.into_json().expect("json")
 }
 
+/// `who` answers the offer of Wohngeld for `ars` with interest.
+async fn interested(api: &Api, who: &api::Caller, ars: &str) {
+    let input = json!({ "i": { "serviceKey": "wohngeld", "ars": ars, "answer": "INTERESTED" } });
+    ok(api, who, ANSWER, input).await;
+}
+
 const ANSWER: &str = "mutation($i: AnswerOfferInput!) { answerOffer(input: $i) { answer rolloutStarted } }";
 const FIGURES: &str = "{ progress(groupBy: SERVICE, serviceKey: \"wohngeld\") { key rollouts responsible offered interested declined deferred ownSolution noAnswer onboarding inOperation coverage populationCoverage flaechendeckend applications endToEnd } }";
 
@@ -111,13 +117,7 @@ async fn targets_usage_and_end_to_end_show_in_the_figures() {
     let pm = caller(TokenRole::ProjectManager);
     let potsdam = api::Caller { authorities: vec![POTSDAM.into()], ..caller(TokenRole::AuthorityStaff) };
     let bot = api::Caller { services: vec!["wohngeld".into()], ..caller(TokenRole::Automation) };
-    ok(
-        &api,
-        &pm,
-        ANSWER,
-        json!({ "i": { "serviceKey": "wohngeld", "ars": POTSDAM, "answer": "INTERESTED" } }),
-    )
-    .await;
+    interested(&api, &pm, POTSDAM).await;
 
     let target = "mutation($i: SetTargetInput!) { setTarget(input: $i) }";
     let both = json!({ "i": { "scope": "service:wohngeld", "inOperation": 19, "coverage": 50.0, "by": "2027-12-31", "reason": "Ziel" } });
@@ -203,13 +203,7 @@ async fn ende_zu_ende_follows_the_back_office_step_unless_said_otherwise() {
     let api = schema_over(store.clone()).await;
     let engine = &api.engine;
     let pm = caller(TokenRole::ProjectManager);
-    ok(
-        &api,
-        &pm,
-        ANSWER,
-        json!({ "i": { "serviceKey": "wohngeld", "ars": POTSDAM, "answer": "INTERESTED" } }),
-    )
-    .await;
+    interested(&api, &pm, POTSDAM).await;
     let register = |ars: &'static str| {
         let engine = engine.clone();
         async move {
