@@ -285,6 +285,15 @@ impl Caller {
         self.may_manage_programme()
     }
 
+    /// May read the contact person named in an offer made to `to` (empty: every responsible
+    /// administration): whoever reads every administration, and the staff of those it was
+    /// offered to — the project manager named the person for them.
+    pub fn may_read_offer_contact(&self, to: &[String]) -> bool {
+        self.is_manager()
+            || (self.role == TokenRole::AuthorityStaff
+                && (to.is_empty() || to.iter().any(|a| self.is_staff_of(a))))
+    }
+
     /// May record advice or support given to an administration: the programme's managers and
     /// the association's staff (its own advice to members).
     pub fn may_record_support(&self, ars: &str) -> bool {

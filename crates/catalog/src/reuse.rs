@@ -74,9 +74,10 @@ pub struct Offer {
     pub from: String,
     #[serde(default)]
     pub conditions: String,
-    /// Whom to ask (an office or a function, not a person's name).
-    #[serde(default)]
-    pub contact: String,
+    /// Whom to ask: a registered person (its values encrypted and erasable; never a name in
+    /// the event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<uuid::Uuid>,
     pub reason: String,
     /// When it was offered (filled in from the event when folded).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -238,7 +238,9 @@ impl crate::Engine {
         check_date(&offer.from).map_err(invalid)?;
         offer.reason = words(&offer.reason, "Begründung")?;
         offer.conditions = optional_words(&offer.conditions, "Bedingungen")?;
-        offer.contact = optional_words(&offer.contact, "Ansprechstelle")?;
+        if let Some(person) = offer.contact {
+            self.living_person(person)?;
+        }
         offer.at = Some(self.now());
         self.append_to_catalog(&service_stream(service), CatalogEvent::ServiceOffered(offer), req).await
     }

@@ -30,7 +30,7 @@ pub(crate) async fn offer(
         from: date(engine.now()),
         conditions:
             "Nachnutzungsvereinbarung über den FIT-Store; Betriebskosten trägt im ersten Jahr das Land".into(),
-        contact: "OZG-Team des Landes (Referat Digitalisierung)".into(),
+        contact: None,
         reason: "Der EfA-Dienst ist bereit: nachnutzungsinteressierte Kommunen gesucht".into(),
         at: None,
     };

@@ -11,7 +11,7 @@ import { setMain, registerView, viewSeq } from "./routing.js";
 
 export const ANSWER = { INTERESTED: "Interesse", DECLINED: "abgelehnt", DEFERRED: "zurückgestellt", OWN_SOLUTION: "eigene Lösung" };
 const CATEGORY = { OWN_SOLUTION: "eigene Lösung", NO_DEMAND: "kein Bedarf", NO_CAPACITY: "keine Kapazität", COSTS: "Kosten", TECHNICAL: "technische Gründe", OTHER: "sonstige Gründe" };
-const OFFER_FIELDS = "from conditions contact reason at";
+const OFFER_FIELDS = "from conditions contact { name email } reason at";
 
 async function showOffers(params, message) {
   const seq = viewSeq;
@@ -42,7 +42,7 @@ function myOffers(offers) {
       el("th", { scope: "row", text: serviceName(o.serviceKey) }),
       el("td", { text: authorityName(o.ars) }),
       el("td", {}, el("div", { text: `ab ${o.offer.from}` }), o.offer.conditions ? el("div", { class: "hint", text: o.offer.conditions }) : null,
-        o.offer.contact ? el("div", { class: "hint", text: "Ansprechstelle: " + o.offer.contact }) : null),
+        o.offer.contact ? el("div", { class: "hint", text: "Ansprechperson: " + o.offer.contact.name + (o.offer.contact.email ? ` (${o.offer.contact.email})` : "") }) : null),
       el("td", { class: "o-answer", text: state }),
       el("td", { text: o.rolloutStatus ? STATUS[o.rolloutStatus] : "kein Rollout" }),
       el("td", {}, writer() ? answerForm(o) : null));

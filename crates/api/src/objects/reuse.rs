@@ -43,6 +43,7 @@ pub enum DeclineCategory {
 
 /// An offer of a service.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct ServiceOffer {
     /// The administrations offered to (ARS); empty: every responsible administration.
     to: Vec<String>,
@@ -50,8 +51,8 @@ pub struct ServiceOffer {
     from: String,
     /// Conditions (contract, costs, prerequisites).
     conditions: String,
-    /// Whom to ask (an office).
-    contact: String,
+    #[graphql(skip)]
+    contact_id: Option<uuid::Uuid>,
     /// Why it was offered.
     reason: String,
     /// When it was offered (RFC 3339).
@@ -64,9 +65,29 @@ impl ServiceOffer {
             to: o.to.clone(),
             from: o.from.clone(),
             conditions: o.conditions.clone(),
-            contact: o.contact.clone(),
+            contact_id: o.contact,
             reason: o.reason.clone(),
             at: o.at.map(|t| t.to_string()),
+        }
+    }
+}
+
+#[async_graphql::ComplexObject]
+impl ServiceOffer {
+    /// Whom to ask: a registered person (`[gelöscht]` once erased), readable by whoever reads
+    /// every administration and by the staff of those it was offered to; null when none was
+    /// named.
+    async fn contact(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<crate::objects::person::Person>> {
+        let Some(id) = self.contact_id else { return Ok(None) };
+        if !crate::state::caller(ctx)?.may_read_offer_contact(&self.to) {
+            return Ok(None);
+        }
+        match state(ctx).engine.persons().get(id) {
+            Some(record) => crate::objects::person::Person::of(ctx, record).await.map(Some),
+            None => Ok(None),
         }
     }
 }
@@ -160,9 +181,9 @@ pub struct OfferServiceInput {
     /// Conditions (contract, costs, prerequisites).
     #[graphql(default)]
     conditions: String,
-    /// Whom to ask (an office or a function).
-    #[graphql(default)]
-    contact: String,
+    /// Whom to ask: a registered person's id (`registerPerson`); its values stay encrypted and
+    /// erasable, the offer names only the id.
+    contact_person_id: Option<async_graphql::ID>,
     /// Why it is offered.
     reason: String,
 }
@@ -414,7 +435,7 @@ impl ReuseMutation {
             to: input.ars,
             from: input.from,
             conditions: input.conditions,
-            contact: input.contact,
+            contact: input.contact_person_id.as_ref().map(crate::state::person_id).transpose()?,
             reason: input.reason,
             at: None,
         };

@@ -47,8 +47,13 @@ async fn an_offer_is_answered_by_its_administration_and_the_figures_follow() {
     let auditor = caller(TokenRole::Auditor);
 
     // Only a project manager offers.
+    // The contact is a registered person of the Land: the offer names its id, never its name.
+    let registered = ok(&api, &pm, "mutation { registerPerson(input: { ars: \"120000000000\", name: \"Frau Landesreferentin\", email: \"ozg@land.example\" }) { id } }", json!({})).await;
+    let person = registered["registerPerson"]["id"].as_str().expect("id").to_owned();
     let offer = "mutation($i: OfferServiceInput!) { offerService(input: $i) { to from reason } }";
-    let input = json!({ "i": { "serviceKey": "wohngeld", "from": "2026-01-01", "reason": "Nachnutzung" } });
+    let unknown = json!({ "i": { "serviceKey": "wohngeld", "from": "2026-01-01", "reason": "Nachnutzung", "contactPersonId": uuid::Uuid::now_v7().to_string() } });
+    assert_eq!(code(&execute_with(&api, &pm, offer, unknown).await).as_deref(), Some("NOT_FOUND"));
+    let input = json!({ "i": { "serviceKey": "wohngeld", "from": "2026-01-01", "reason": "Nachnutzung", "contactPersonId": person } });
     assert_eq!(code(&execute_with(&api, &potsdam, offer, input.clone()).await).as_deref(), Some("FORBIDDEN"));
     let offered = ok(&api, &pm, offer, input).await;
     assert_eq!(offered["offerService"]["to"], json!([]), "to every responsible administration");
@@ -106,8 +111,22 @@ async fn an_offer_is_answered_by_its_administration_and_the_figures_follow() {
         own["offers"]["administrations"],
         json!([{ "ars": COTTBUS, "answer": "DECLINED", "category": "NO_CAPACITY", "rolloutStatus": null }])
     );
-    let mine = ok(&api, &cottbus, "{ myOffers { serviceKey ars answer } }", json!({})).await;
-    assert_eq!(mine["myOffers"], json!([{ "serviceKey": "wohngeld", "ars": COTTBUS, "answer": "DECLINED" }]));
+    let mine = ok(
+        &api,
+        &cottbus,
+        "{ myOffers { serviceKey ars answer offer { contact { name email } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        mine["myOffers"],
+        json!([{ "serviceKey": "wohngeld", "ars": COTTBUS, "answer": "DECLINED", "offer": { "contact": { "name": "Frau Landesreferentin", "email": "ozg@land.example" } } }])
+    );
+    // Erased, the offer still names the person, and every read shows „[gelöscht]“.
+    let admin = caller(TokenRole::Admin);
+    ok(&api, &admin, "mutation($p: ID!) { erasePerson(input: { personId: $p, reason: \"Antrag nach Art. 17 DSGVO\" }) { id } }", json!({ "p": person })).await;
+    let mine = ok(&api, &cottbus, "{ myOffers { offer { contact { name email } } } }", json!({})).await;
+    assert_eq!(mine["myOffers"][0]["offer"]["contact"], json!({ "name": "[gelöscht]", "email": null }));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,7 +23,7 @@ fn offer(to: &[&str]) -> Offer {
         to: to.iter().map(|s| s.to_string()).collect(),
         from: "2026-01-01".into(),
         conditions: "Nachnutzungsvereinbarung".into(),
-        contact: "OZG-Team des Landes".into(),
+        contact: None,
         reason: "Angebot an die Wohngeldbehörden".into(),
         at: None,
     }
