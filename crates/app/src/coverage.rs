@@ -8,7 +8,7 @@
 //! *declined*, *deferred*, *own solution* and *no answer* (its latest answer), and in at most one
 //! of *onboarding* and *in operation* (its rollout's state).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use catalog::{AnswerKind, Catalog};
 use projections::{GroupBy, ReadModel};
@@ -127,11 +127,18 @@ fn group_of<'a>(catalog: &'a Catalog, by: GroupBy, service: &'a str, ars: &'a st
     }
 }
 
-/// The reuse figures of the model grouped `by`, of the services `keep` accepts.
+/// The reuse figures of the model grouped `by`, of the services `keep` accepts that are in the
+/// programme: offered or started (a service neither offered nor started is not being rolled
+/// out, and its responsible administrations would only dilute a Landkreis's coverage).
 pub fn reuse(m: &ReadModel, by: GroupBy, keep: impl Fn(&str) -> bool) -> BTreeMap<String, Reuse> {
     let catalog = &m.catalog;
     let mut out: BTreeMap<String, Reuse> = BTreeMap::new();
     for (key, entry) in catalog.services.iter().filter(|(k, _)| keep(k)) {
+        let rollouts: HashMap<&str, &workflow::Rollout> =
+            m.rollouts_of_service(key).map(|r| (r.ars.as_str(), &**r)).collect();
+        if entry.offers.is_empty() && rollouts.is_empty() {
+            continue;
+        }
         // Per service first: whether it is flächendeckend is a fact of the whole service.
         let mut per_group: BTreeMap<&str, Reuse> = BTreeMap::new();
         for a in catalog.responsible(key) {
@@ -149,7 +156,7 @@ pub fn reuse(m: &ReadModel, by: GroupBy, keep: impl Fn(&str) -> bool) -> BTreeMa
                 Some(AnswerKind::OwnSolution) => r.own_solution += 1,
                 None => r.no_answer += 1,
             }
-            let rollout = m.rollout(&format!("{key}:{}", a.ars));
+            let rollout = rollouts.get(a.ars.as_str()).copied();
             match rollout.map(|x| x.status()) {
                 Some(Status::Live) => {
                     r.in_operation += 1;
@@ -158,7 +165,7 @@ pub fn reuse(m: &ReadModel, by: GroupBy, keep: impl Fn(&str) -> bool) -> BTreeMa
                 Some(Status::Cancelled) | None => {}
                 Some(_) => r.onboarding += 1,
             }
-            let digital = end_to_end(authority.end_to_end.get(key).copied(), rollout.map(|r| &**r));
+            let digital = end_to_end(authority.end_to_end.get(key).copied(), rollout);
             r.end_to_end += u64::from(digital == Some(true));
             r.applications +=
                 authority.usage.get(key).map_or(0, |months| months.values().map(|(n, _)| n).sum());

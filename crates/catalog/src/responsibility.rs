@@ -2,7 +2,9 @@
 //! statuses and the responsibility file, read by `responsibility_file.rs`; changes decided as
 //! `ResponsibilityChanged`), combined by [`Catalog::is_responsible`].
 
-use crate::events::Catalog;
+use std::collections::BTreeSet;
+
+use crate::events::{AuthorityEntry, Catalog, ServiceEntry};
 use crate::model::{applies, Authority, AuthorityKind};
 
 impl Catalog {
@@ -13,23 +15,26 @@ impl Catalog {
         let (Some(s), Some(a)) = (self.services.get(service), self.authorities.get(ars)) else {
             return false;
         };
-        if a.dissolved.is_some()
-            || matches!(a.authority.kind, AuthorityKind::Land | AuthorityKind::Zweckverband)
-        {
-            return false;
-        }
-        match s.exceptions.get(ars) {
-            Some(x) => x.responsible,
-            None => {
-                applies(&s.service, &a.authority)
-                    && !s.exceptions.values().any(|x| x.responsible && x.for_ars.iter().any(|f| f == ars))
-            }
-        }
+        responsible_entry(s, a, |ars| {
+            s.exceptions.values().any(|x| x.responsible && x.for_ars.iter().any(|f| f == ars))
+        })
     }
 
-    /// The administrations responsible for `service`, by ARS (ordered).
+    /// The administrations responsible for `service`, by ARS (ordered). One pass over the
+    /// administrations (the exceptions looked at once).
     pub fn responsible(&self, service: &str) -> Vec<&Authority> {
-        self.active_authorities().filter(|a| self.is_responsible(service, &a.ars)).collect()
+        let Some(s) = self.services.get(service) else { return Vec::new() };
+        let carried: BTreeSet<&str> = s
+            .exceptions
+            .values()
+            .filter(|x| x.responsible)
+            .flat_map(|x| x.for_ars.iter().map(String::as_str))
+            .collect();
+        self.authorities
+            .values()
+            .filter(|a| responsible_entry(s, a, |ars| carried.contains(ars)))
+            .map(|a| &a.authority)
+            .collect()
     }
 
     /// The population an administration serves for `service`: its own, less the
@@ -71,5 +76,19 @@ impl Catalog {
             .and_then(|s| s.exceptions.get(ars))
             .map(|x| x.for_ars.clone())
             .unwrap_or_default()
+    }
+}
+
+/// The rule for one administration and one service: not dissolved, no central party; its
+/// exception if it has one, else the level rule unless `carried` says another administration
+/// carries its task by agreement.
+fn responsible_entry(s: &ServiceEntry, a: &AuthorityEntry, carried: impl Fn(&str) -> bool) -> bool {
+    if a.dissolved.is_some() || matches!(a.authority.kind, AuthorityKind::Land | AuthorityKind::Zweckverband)
+    {
+        return false;
+    }
+    match s.exceptions.get(&a.authority.ars) {
+        Some(x) => x.responsible,
+        None => applies(&s.service, &a.authority) && !carried(&a.authority.ars),
     }
 }
