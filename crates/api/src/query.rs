@@ -54,8 +54,8 @@ fn progress_complexity(as_of: bool, by: ProgressGrouping, child_complexity: usiz
 /// Land's, or the association's model) counts only in its own administration's group, never as
 /// an administration of its service or Landkreis. The responsibility figures (`responsible` to
 /// `flaechendeckend`) count (service, administration) pairs where the administration is
-/// responsible; they are null in `progressOverTime`. A group is listed when it has rollouts, an
-/// offer or an answer.
+/// responsible, of the services in the programme (offered or started); they are null in
+/// `progressOverTime`. A group is listed when it has rollouts, an offer or an answer.
 #[derive(SimpleObject)]
 pub struct ProgressGroup {
     /// The service key, Landkreis ARS or administration ARS.
