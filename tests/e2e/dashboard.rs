@@ -91,7 +91,15 @@ fn the_explorer_runs_a_query_in_headless_chromium_without_leaving_the_machine() 
         30,
         "(document.querySelector('.graphiql-response') || document.body).textContent.slice(0, 1000)",
     );
-    // Autocompletion from the schema (introspection): typing in the editor offers its fields.
+    // Autocompletion from the schema (introspection): typing in the editor offers its fields —
+    // once the schema has arrived, which the query's answer may overtake: the documentation
+    // explorer shows the root type when it has.
+    page.eval("[...document.querySelectorAll('.graphiql-sidebar button')].find(b => (b.getAttribute('aria-label') || '').includes('Documentation')).click()");
+    page.wait_for(
+        "!!document.querySelector('.graphiql-doc-explorer') && document.querySelector('.graphiql-doc-explorer').textContent.includes('Query')",
+        30,
+        "(document.querySelector('.graphiql-doc-explorer') || document.body).textContent.slice(0, 500)",
+    );
     page.eval(
         "(() => { const cm = document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror; cm.setValue('{ \\n  \\n}'); cm.focus(); cm.setCursor({ line: 1, ch: 2 }); })()",
     );
