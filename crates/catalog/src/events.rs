@@ -241,8 +241,10 @@ impl Catalog {
         self.central_ars(self.program_of(service_key))
     }
 
-    /// Applies the event at `version` of `stream_id` unless the catalogue has it already (a
-    /// process that follows the log meets its own appends again).
+    /// Applies the event at `version` of `stream_id` when it is the stream's next one: not when
+    /// the catalogue has it already (a process that follows the log meets its own appends
+    /// again), nor ahead of one it lacks (those come in order, from following the log or from
+    /// reading the stream).
     pub fn apply_at(&mut self, stream_id: &str, version: u64, event: &CatalogEvent) {
         let known = if let Some(ars) = stream_id.strip_prefix(AUTHORITY_STREAM_PREFIX) {
             self.authorities.get(ars).map(|e| e.version)
@@ -253,7 +255,7 @@ impl Catalog {
         } else {
             return;
         };
-        if known.unwrap_or(0) < version {
+        if known.unwrap_or(0) + 1 == version {
             self.apply(stream_id, event);
         }
     }

@@ -83,11 +83,10 @@ impl crate::Engine {
         event: CatalogEvent,
         req: &Invocation,
     ) -> Result<RecordedEvent, EngineError> {
-        let version = self.catalog_version(stream);
-        if version == 0 && stream != vocab::names::TARGETS_STREAM {
+        if self.catalog_version(stream) == 0 && stream != vocab::names::TARGETS_STREAM {
             return Err(invalid(format!("der Katalog kennt „{stream}“ nicht")));
         }
-        self.append_first_or_next(stream, version, event, req).await
+        self.append_first_or_next(stream, event, req).await
     }
 
     fn known_service(&self, service: &str) -> Result<(), EngineError> {
@@ -447,24 +446,49 @@ impl crate::Engine {
         Ok(report)
     }
 
-    /// Appends a catalogue event at `version` of its stream (0: the stream's first event).
+    /// Appends a catalogue event to its stream the one way (`write.rs`: at the stream's exact
+    /// version as stored, again after a concurrent append — the event does not depend on what
+    /// the stream holds, it was checked against the catalogue), then brings the catalogue up to
+    /// the stream: the events before it (another request's, another server's) and it, in order.
     async fn append_first_or_next(
         &self,
         stream: &str,
-        version: u64,
         event: CatalogEvent,
         req: &Invocation,
     ) -> Result<RecordedEvent, EngineError> {
-        let expected = if version == 0 {
-            store::ExpectedVersion::NoStream
-        } else {
-            store::ExpectedVersion::Exact(version)
-        };
-        let new = crate::new_event(event.stored_type(), event.to_payload(), req);
-        let recorded = self.store.append(stream, expected, vec![new]).await?;
+        let recorded = self
+            .decide_on_stream(stream, |_| {
+                Ok(vec![crate::new_event(event.stored_type(), event.to_payload(), req)])
+            })
+            .await?;
         let recorded =
             recorded.into_iter().next().ok_or_else(|| EngineError::Unreadable("no event appended".into()))?;
-        self.catalog.write().unwrap_or_else(|p| p.into_inner()).apply_at(stream, recorded.version, &event);
+        self.catch_up_catalog(stream, recorded.version).await?;
         Ok(recorded)
+    }
+
+    /// Applies the events of a catalogue `stream` the catalogue lacks, up to `version`.
+    async fn catch_up_catalog(&self, stream: &str, version: u64) -> Result<(), EngineError> {
+        let known = self.catalog_version(stream);
+        if known >= version {
+            return Ok(());
+        }
+        let events = self
+            .store
+            .read_stream(stream, known + 1, store::Direction::Forward, (version - known) as usize)
+            .await?;
+        let decoded: Vec<(u64, CatalogEvent)> = events
+            .iter()
+            .filter_map(|e| {
+                CatalogEvent::from_stored(&e.event_type, e.schema_version, e.data.as_str())
+                    .map(|d| d.map(|ev| (e.version, ev)))
+            })
+            .collect::<Result<_, _>>()
+            .map_err(EngineError::Unreadable)?;
+        let mut catalog = self.catalog.write().unwrap_or_else(|p| p.into_inner());
+        for (v, event) in &decoded {
+            catalog.apply_at(stream, *v, event);
+        }
+        Ok(())
     }
 }

@@ -265,3 +265,31 @@ async fn targets_usage_and_answers_round_trip_through_export_and_import() {
     let verified = store::verify_log(&*copy, |_| {}).await.expect("verify");
     assert_eq!(verified.events, store.head().await.expect("head").position);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_of_one_administration_at_the_same_time_are_all_recorded() {
+    let (engine, _) = engine().await;
+    engine.import_catalog(&dataset(), &admin(), |_, _| {}).await.expect("import");
+    let engine = std::sync::Arc::new(engine);
+    // Potsdam answers for six services at once (as a clerk clicking quickly, or a script): one
+    // stream, `authority-<ARS>`, six appends.
+    let services =
+        ["wohngeld", "elterngeld", "bafoeg", "baugenehmigung", "unterhaltsvorschuss", "grundsicherung"];
+    let tasks: Vec<_> = services
+        .iter()
+        .map(|s| {
+            let (engine, s) = (engine.clone(), s.to_string());
+            let decline =
+                AnswerInput { category: Some(DeclineCategory::NoDemand), ..answer(AnswerKind::Declined) };
+            tokio::spawn(async move { engine.answer_offer(&s, POTSDAM, decline, &staff()).await.map(|_| ()) })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task").expect("every answer is recorded, none refused as a conflict");
+    }
+    let c = engine.catalog();
+    assert_eq!(c.authorities[POTSDAM].answers.len(), services.len());
+    // The catalogue a fresh engine folds from the log is the same.
+    let again = engine::Engine::open(engine.store().clone(), engine.registry().clone()).await.expect("open");
+    assert_eq!(again.catalog(), c);
+}
