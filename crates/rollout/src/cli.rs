@@ -21,7 +21,8 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Serve the GraphQL API: POST /graphql, subscriptions on GET /graphql (WebSocket,
     /// graphql-transport-ws), the dashboard at /, /graphiql, /healthz, /readyz, /metrics, the
-    /// programme report (/reports/programme.xlsx, .csv, .html) and every list as XLSX
+    /// programme report (/reports/programme.xlsx, .csv, .html), an administration's Steckbrief
+    /// (/reports/steckbrief/<ARS>.xlsx, .csv, .html) and every list as XLSX
     /// (/exports/rollouts.xlsx, events.xlsx, tasks.xlsx), with the bearer token. An empty
     /// store is initialised with the bundled workflow definitions and the Land profile's catalogue (--profile),
     /// and an admin token is written to DIR/admin.token (mode 0600); its path is printed, never
