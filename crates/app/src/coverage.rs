@@ -146,7 +146,7 @@ pub fn reuse(m: &ReadModel, by: GroupBy, keep: impl Fn(&str) -> bool) -> BTreeMa
             let served = catalog.population_served(key, &a.ars);
             r.responsible += 1;
             r.population_responsible += served;
-            let offered = entry.offers.iter().any(|o| o.to.is_empty() || o.to.contains(&a.ars));
+            let offered = entry.offers.iter().any(|o| o.is_to(&a.ars));
             r.offered += u64::from(offered);
             let authority = &catalog.authorities[&a.ars];
             match authority.answers.get(key).map(|x| x.answer) {
@@ -167,8 +167,7 @@ pub fn reuse(m: &ReadModel, by: GroupBy, keep: impl Fn(&str) -> bool) -> BTreeMa
             }
             let digital = end_to_end(authority.end_to_end.get(key).copied(), rollout);
             r.end_to_end += u64::from(digital == Some(true));
-            r.applications +=
-                authority.usage.get(key).map_or(0, |months| months.values().map(|(n, _)| n).sum());
+            r.applications += authority.applications(key);
         }
         let whole = per_group.values().fold(Reuse::default(), |mut sum, r| {
             sum.add(r);

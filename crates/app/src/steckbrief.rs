@@ -38,10 +38,7 @@ pub fn steckbrief(m: &ReadModel, ars: &str, now: Timestamp, source: String) -> O
         }
         responsible += u64::from(is_responsible);
         let answer = entry.answers.get(&s.key);
-        let offered = m.catalog.services[&s.key]
-            .offers
-            .iter()
-            .any(|o| o.to.is_empty() || o.to.iter().any(|t| t == ars));
+        let offered = m.catalog.services[&s.key].offers.iter().any(|o| o.is_to(ars));
         let status = rollout.map(|r| r.status());
         live += u64::from(status == Some(Status::Live));
         blocked += u64::from(status == Some(Status::Blocked));
@@ -61,8 +58,7 @@ pub fn steckbrief(m: &ReadModel, ars: &str, now: Timestamp, source: String) -> O
             .map(|r| r.block.category.clone().unwrap_or_else(|| "ohne Kategorie".into()))
             .unwrap_or_default();
         let answer_text = answer.map_or("keine Antwort", |x| x.answer.german());
-        let applications: u64 =
-            entry.usage.get(&s.key).map_or(0, |months| months.values().map(|(n, _)| n).sum());
+        let applications: u64 = entry.applications(&s.key);
         let end_to_end =
             match crate::coverage::end_to_end(entry.end_to_end.get(&s.key).copied(), rollout.map(|r| &**r)) {
                 Some(true) => "ja",

@@ -160,6 +160,11 @@ pub struct AuthorityEntry {
 }
 
 impl AuthorityEntry {
+    /// Applications received online for `service`, every month recorded.
+    pub fn applications(&self, service: &str) -> u64 {
+        self.usage.get(service).map_or(0, |months| months.values().map(|(n, _)| n).sum())
+    }
+
     fn new(authority: Authority) -> AuthorityEntry {
         AuthorityEntry {
             authority,
@@ -246,17 +251,22 @@ impl Catalog {
     /// again), nor ahead of one it lacks (those come in order, from following the log or from
     /// reading the stream).
     pub fn apply_at(&mut self, stream_id: &str, version: u64, event: &CatalogEvent) {
-        let known = if let Some(ars) = stream_id.strip_prefix(AUTHORITY_STREAM_PREFIX) {
-            self.authorities.get(ars).map(|e| e.version)
+        if self.stream_version(stream_id).is_some_and(|known| known + 1 == version) {
+            self.apply(stream_id, event);
+        }
+    }
+
+    /// How many events of a catalogue stream the catalogue holds (0: none yet); `None` for a
+    /// stream that is not the catalogue's.
+    pub fn stream_version(&self, stream_id: &str) -> Option<u64> {
+        if let Some(ars) = stream_id.strip_prefix(AUTHORITY_STREAM_PREFIX) {
+            Some(self.authorities.get(ars).map_or(0, |e| e.version))
         } else if let Some(key) = stream_id.strip_prefix(SERVICE_STREAM_PREFIX) {
-            self.services.get(key).map(|e| e.version)
+            Some(self.services.get(key).map_or(0, |e| e.version))
         } else if stream_id == vocab::names::TARGETS_STREAM {
             Some(self.targets_version)
         } else {
-            return;
-        };
-        if known.unwrap_or(0) + 1 == version {
-            self.apply(stream_id, event);
+            None
         }
     }
 

@@ -84,6 +84,14 @@ pub struct Offer {
     pub at: Option<vocab::Timestamp>,
 }
 
+impl Offer {
+    /// Whether it was made to administration `ars` (an offer to none named is to every
+    /// responsible one).
+    pub fn is_to(&self, ars: &str) -> bool {
+        self.to.is_empty() || self.to.iter().any(|t| t == ars)
+    }
+}
+
 /// What an administration answered to an offer.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -66,15 +66,7 @@ fn optional_words(value: &str, what: &str) -> Result<String, EngineError> {
 
 impl crate::Engine {
     fn catalog_version(&self, stream: &str) -> u64 {
-        self.read_catalog(|c| {
-            if let Some(ars) = stream.strip_prefix(vocab::names::AUTHORITY_STREAM_PREFIX) {
-                c.authorities.get(ars).map_or(0, |e| e.version)
-            } else if let Some(key) = stream.strip_prefix(vocab::names::SERVICE_STREAM_PREFIX) {
-                c.services.get(key).map_or(0, |e| e.version)
-            } else {
-                c.targets_version
-            }
-        })
+        self.read_catalog(|c| c.stream_version(stream).unwrap_or(0))
     }
 
     async fn append_to_catalog(

@@ -330,7 +330,7 @@ impl ReuseQuery {
                     OfferRow {
                         ars: a.ars.clone(),
                         name: a.name.clone(),
-                        offered: entry.offers.iter().any(|o| o.to.is_empty() || o.to.contains(&a.ars)),
+                        offered: entry.offers.iter().any(|o| o.is_to(&a.ars)),
                         answer: answer.map(|x| x.answer.into()),
                         category: answer.and_then(|x| x.category).map(Into::into),
                         until: answer.and_then(|x| x.until.clone()),
@@ -361,9 +361,7 @@ impl ReuseQuery {
             let mut out = Vec::new();
             for ars in &homes {
                 for (key, entry) in &m.catalog.services {
-                    let Some(offer) =
-                        entry.offers.iter().rev().find(|o| o.to.is_empty() || o.to.contains(ars))
-                    else {
+                    let Some(offer) = entry.offers.iter().rev().find(|o| o.is_to(ars)) else {
                         continue;
                     };
                     if !m.catalog.is_responsible(key, ars) || !c.may_read_service(key) {

@@ -254,3 +254,49 @@ async fn ende_zu_ende_follows_the_back_office_step_unless_said_otherwise() {
     assert_eq!(end_to_end().await["rollout"]["endToEnd"], false);
     assert_eq!(ok(&api, &pm, FIGURES, json!({})).await["progress"][0]["endToEnd"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responsibility_changes_and_support_through_graphql_with_their_limits() {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let api = schema_over(store.clone()).await;
+    let pm = caller(TokenRole::ProjectManager);
+    let staff = api::Caller { authorities: vec![POTSDAM.into()], ..caller(TokenRole::AuthorityStaff) };
+    let change = "mutation($i: ChangeResponsibilityInput!) { changeResponsibility(input: $i) { opened handedOver closed } }";
+    let bad_belzig = "120690020020";
+    let own = json!({ "i": { "serviceKey": "wohngeld", "ars": bad_belzig, "responsible": true, "source": "Vereinbarung", "validFrom": "2026-01-01", "reason": "eigene Stelle" } });
+    assert_eq!(code(&execute_with(&api, &staff, change, own.clone()).await).as_deref(), Some("FORBIDDEN"));
+    let no_source = json!({ "i": { "serviceKey": "wohngeld", "ars": bad_belzig, "responsible": true, "validFrom": "2026-01-01", "reason": "x" } });
+    assert_eq!(code(&execute_with(&api, &pm, change, no_source).await).as_deref(), Some("BAD_USER_INPUT"));
+    ok(&api, &pm, change, own).await;
+    interested(&api, &pm, bad_belzig).await;
+    let figures = ok(&api, &pm, FIGURES, json!({})).await["progress"][0].clone();
+    assert_eq!(figures["responsible"], 20, "19 and Bad Belzig by its new exception");
+    // Back to the level rule: its rollout ends, said in the answer.
+    let rule =
+        json!({ "i": { "serviceKey": "wohngeld", "ars": bad_belzig, "reason": "Vereinbarung beendet" } });
+    let d = ok(&api, &pm, change, rule).await;
+    assert_eq!(d["changeResponsibility"], json!({ "opened": [], "handedOver": [], "closed": [bad_belzig] }));
+
+    // Support: managers record it; staff may not; a bad date is named.
+    let support = "mutation($i: RecordSupportInput!) { recordSupport(input: $i) }";
+    let given =
+        json!({ "i": { "ars": POTSDAM, "date": "2026-11-05", "topic": "Zertifikate", "by": "KAZ/ZIT-BB" } });
+    assert_eq!(code(&execute_with(&api, &staff, support, given.clone()).await).as_deref(), Some("FORBIDDEN"));
+    ok(&api, &pm, support, given).await;
+    let bad =
+        json!({ "i": { "ars": POTSDAM, "date": "5.11.2026", "topic": "Zertifikate", "by": "KAZ/ZIT-BB" } });
+    assert!(execute_with(&api, &pm, support, bad).await.errors[0]
+        .message
+        .contains("„5.11.2026“ ist kein Datum"));
+
+    // The limits: a coverage over 100 % and an implausible month are refused, naming the value.
+    let target = "mutation($i: SetTargetInput!) { setTarget(input: $i) }";
+    let over = json!({ "i": { "scope": "gesamt", "coverage": 101.0, "by": "2027-12-31", "reason": "x" } });
+    assert!(execute_with(&api, &pm, target, over).await.errors[0].message.contains("101"));
+    interested(&api, &pm, POTSDAM).await;
+    let usage = "mutation($i: RecordUsageInput!) { recordUsage(input: $i) }";
+    let huge = json!({ "i": { "rolloutId": "wohngeld:120540000000", "month": "2026-11", "count": 100_000_001u64, "source": "ZSK" } });
+    assert!(execute_with(&api, &pm, usage, huge).await.errors[0].message.contains("100000001"));
+    let ok_count = json!({ "i": { "rolloutId": "wohngeld:120540000000", "month": "2026-11", "count": 100_000_000u64, "source": "ZSK" } });
+    ok(&api, &pm, usage, ok_count).await;
+}
