@@ -246,6 +246,7 @@ async fn ende_zu_ende_follows_the_back_office_step_unless_said_otherwise() {
     let last_land_step = land.definition.steps.last().expect("steps").id.clone();
     drive_until(engine, "wohngeld", LAND, &last_land_step, &land_contact).await;
     drive_until(engine, "wohngeld", POTSDAM, app::coverage::BACK_OFFICE_STEP, &contact).await;
+    api.settled().await;
     assert_eq!(end_to_end().await["rollout"]["endToEnd"], true, "the back-office step is done");
     let figures = ok(&api, &pm, FIGURES, json!({})).await;
     assert_eq!(figures["progress"][0]["endToEnd"], 1);

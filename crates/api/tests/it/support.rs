@@ -25,6 +25,17 @@ pub fn caller(role: TokenRole) -> Caller {
 pub struct Api {
     pub schema: api::schema::ApiSchema,
     pub engine: Arc<Engine>,
+    pub projector: Arc<Projector>,
+    pub store: Arc<dyn EventStore>,
+}
+
+impl Api {
+    /// Waits until the read models have folded every event stored so far: a test that writes
+    /// through the engine directly is not a token whose own writes a query waits for.
+    pub async fn settled(&self) {
+        let head = self.store.head().await.expect("head");
+        self.projector.wait_for(head.position).await;
+    }
 }
 
 /// The API's schema over `store`, after importing the bundled catalogue into it.
@@ -46,8 +57,8 @@ pub async fn schema_over(store: Arc<dyn EventStore>) -> Api {
         .await
         .expect("catalogue");
     let (projector, _) = Projector::start(store.clone(), registry, None).await.expect("projector");
-    let schema = api::schema::build(api::ApiState::new(engine.clone(), projector));
-    Api { schema, engine }
+    let schema = api::schema::build(api::ApiState::new(engine.clone(), projector.clone()));
+    Api { schema, engine, projector, store }
 }
 
 /// Runs `query` as `p` and returns its data (it must not fail).

@@ -26,6 +26,7 @@ async fn complete(api: &Api, who: &api::Caller, service: &str, ars: &str, step: 
     let command =
         Command::CompleteStep { step: step.into(), evidence: def.example_evidence(ars), comment: None };
     api.engine.execute(service, ars, command, &Invocation::new(who.domain())).await.expect("complete");
+    api.settled().await;
 }
 
 /// (rollout id, step id) of every STEP task of `who`, walking the pages `page` at a time;
