@@ -420,6 +420,10 @@ impl EventStore for Timed {
         self.inner.key_store()
     }
 
+    fn sessions(&self) -> Option<Arc<dyn store::SessionStore>> {
+        self.inner.sessions()
+    }
+
     fn notifications(&self) -> tokio::sync::broadcast::Receiver<store::Committed> {
         self.inner.notifications()
     }

@@ -32,6 +32,7 @@ use uuid::Uuid;
 use store::limits::LIVE_CHANNEL_BATCHES;
 
 mod keys;
+mod sessions;
 mod writer;
 
 use writer::*;
@@ -58,6 +59,9 @@ const MIGRATIONS: &[&str] = &[
         bytes BYTEA NOT NULL,
         PRIMARY KEY (name, chunk)
     )",
+    // Sign-in sessions (`store::SessionStore`), beside the log.
+    sessions::TABLE,
+    sessions::INDEX,
 ];
 
 /// Where the store lives.
@@ -76,7 +80,7 @@ impl PgConfig {
     }
 }
 
-fn db_err(e: tokio_postgres::Error) -> StoreError {
+pub(crate) fn db_err(e: tokio_postgres::Error) -> StoreError {
     // The database cannot take writes now (connection lost or refused, disk full, out of
     // memory, shutting down): `Unavailable`, which clears once it can again.
     let transient = e.is_closed()
@@ -461,6 +465,10 @@ impl EventStore for PgStore {
     }
 
     fn key_store(&self) -> Option<Arc<dyn store::KeyStore>> {
+        Some(Arc::new(self.clone()))
+    }
+
+    fn sessions(&self) -> Option<Arc<dyn store::SessionStore>> {
         Some(Arc::new(self.clone()))
     }
 

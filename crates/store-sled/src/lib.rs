@@ -28,6 +28,7 @@ mod keyfile;
 mod keys;
 mod legacy;
 mod segments;
+mod sessions;
 mod writer;
 
 use index::*;
@@ -227,6 +228,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     /// The keys of personal data (`DIR/keys/`, `keyfile.rs`).
     keys: Arc<keyfile::FileKeys>,
+    sessions: Arc<sessions::SledSessions>,
     /// The writer's state, shared with [`EventStore::health`], which may recover it.
     writer_state: Arc<Mutex<Writer>>,
     /// Taken on drop, which ends the writer after the queued groups.
@@ -322,6 +324,8 @@ impl SledStore {
         legacy::migrate(dir, config.cache_bytes, config.segment_bytes)?;
         let (db, tree, mut checkpointer) = open_sled(dir, &config)?;
         let keys = Arc::new(keyfile::FileKeys::open(&dir.join("keys"))?);
+        let sessions =
+            Arc::new(sessions::SledSessions::new(db.open_tree(sessions::SESSIONS_TREE).map_err(sled_err)?));
         let segments_dir = dir.join("segments");
         let indexed = keys::read_indexed(&tree).map_err(sled_err)?;
         let (log, mut appender, head) = segments::Log::open(&segments_dir, config.segment_bytes, indexed)?;
@@ -361,6 +365,7 @@ impl SledStore {
                 replayed,
                 clock: config.clock.clone(),
                 keys,
+                sessions,
                 writer_state,
                 queue: Some(queue),
                 writer: Some(writer),
@@ -538,6 +543,10 @@ impl EventStore for SledStore {
 
     fn key_store(&self) -> Option<Arc<dyn store::KeyStore>> {
         Some(self.inner.keys.clone())
+    }
+
+    fn sessions(&self) -> Option<Arc<dyn store::SessionStore>> {
+        Some(self.inner.sessions.clone())
     }
 
     fn notifications(&self) -> broadcast::Receiver<Committed> {

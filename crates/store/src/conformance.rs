@@ -148,6 +148,10 @@ impl EventStore for Relayed {
         self.inner.key_store()
     }
 
+    fn sessions(&self) -> Option<Arc<dyn crate::SessionStore>> {
+        self.inner.sessions()
+    }
+
     async fn head(&self) -> Result<crate::Head, StoreError> {
         self.inner.head().await
     }
@@ -185,6 +189,7 @@ macro_rules! conformance_tests {
             limits_reject_and_write_nothing,
             recorded_events_must_continue_the_chain,
             keeps_keys_until_destroyed,
+            keeps_sessions_until_removed,
         );
     };
     (@optional $make:expr, $why:expr; $($name:ident),* $(,)?) => {
@@ -228,6 +233,36 @@ pub async fn keeps_keys_until_destroyed(store: Arc<dyn EventStore>) {
     let mut expected = vec![(b, key_b), (c, key_c)];
     expected.sort_by_key(|(id, _)| *id);
     assert_eq!(all, expected);
+}
+
+/// The store keeps sign-in sessions beside the log: found by key, listed by person, replaced,
+/// purged after their time, and every one of a person removed (an erasure).
+pub async fn keeps_sessions_until_removed(store: Arc<dyn EventStore>) {
+    use crate::{SessionRow, Timestamp};
+    let sessions = store.sessions().expect("every durable store keeps sessions");
+    let (anna, ben) = (Uuid::now_v7(), Uuid::now_v7());
+    let at = |s: i64| Timestamp::from_unix_micros(s * 1_000_000);
+    let row = |k: u8, person, until, value: &[u8]| SessionRow {
+        key: [k; 32],
+        person,
+        keep_until: at(until),
+        value: value.to_vec(),
+    };
+    sessions.put(row(1, anna, 100, b"a1")).await.expect("put");
+    sessions.put(row(2, anna, 300, b"a2")).await.expect("put");
+    sessions.put(row(3, ben, 300, b"b1")).await.expect("put");
+    assert_eq!(sessions.get(&[1; 32]).await.expect("get"), Some(row(1, anna, 100, b"a1")));
+    assert_eq!(sessions.get(&[9; 32]).await.expect("get"), None);
+    sessions.put(row(1, anna, 200, b"a1 again")).await.expect("replace");
+    assert_eq!(sessions.get(&[1; 32]).await.expect("get").map(|r| r.value), Some(b"a1 again".to_vec()));
+    let mut of_anna = sessions.of_person(anna).await.expect("of person");
+    of_anna.sort_by_key(|r| r.key);
+    assert_eq!(of_anna, vec![row(1, anna, 200, b"a1 again"), row(2, anna, 300, b"a2")]);
+    assert_eq!(sessions.purge(at(250)).await.expect("purge"), 1, "only the row kept until 200");
+    assert_eq!(sessions.get(&[1; 32]).await.expect("get"), None);
+    sessions.remove_person(anna).await.expect("remove");
+    assert!(sessions.of_person(anna).await.expect("of person").is_empty());
+    assert_eq!(sessions.of_person(ben).await.expect("of person").len(), 1, "another person's stay");
 }
 
 fn actor() -> Actor {

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod limits;
 mod memory;
 pub mod ndjson;
+pub mod sessions;
 mod subscription;
 mod verify;
 pub mod writer;
@@ -36,6 +37,7 @@ pub use envelope::{
 pub use error::StoreError;
 pub use keys::{Key, KeyStore, MemoryKeys};
 pub use memory::MemoryStore;
+pub use sessions::{MemorySessions, SessionKey, SessionRow, SessionStore};
 pub use subscription::Subscription;
 pub use verify::{verify_log, verify_until, VerifyError, VerifyReport};
 pub use writer::{write_queue, Group, GroupPlan, Write, WriteQueue, WriteReceiver};
@@ -134,6 +136,12 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// The keys of personal data kept beside this log ([`keys`]), if this store keeps any.
     /// A wrapper of a store passes its inner store's on.
     fn key_store(&self) -> Option<Arc<dyn KeyStore>> {
+        None
+    }
+
+    /// The sign-in sessions kept beside this log ([`sessions`]), if this store keeps any.
+    /// A wrapper of a store passes its inner store's on.
+    fn sessions(&self) -> Option<Arc<dyn SessionStore>> {
         None
     }
 }

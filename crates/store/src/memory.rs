@@ -18,6 +18,7 @@ pub struct MemoryStore {
     live: broadcast::Sender<Committed>,
     clock: Arc<dyn Clock>,
     keys: Arc<MemoryKeys>,
+    sessions: Arc<crate::MemorySessions>,
 }
 
 #[derive(Default)]
@@ -73,7 +74,13 @@ impl MemoryStore {
 
     pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
         let (live, _) = broadcast::channel(limits::LIVE_CHANNEL_BATCHES);
-        MemoryStore { inner: Arc::new(Mutex::new(Log::default())), live, clock, keys: Arc::default() }
+        MemoryStore {
+            inner: Arc::new(Mutex::new(Log::default())),
+            live,
+            clock,
+            keys: Arc::default(),
+            sessions: Arc::default(),
+        }
     }
 
     fn log(&self) -> MutexGuard<'_, Log> {
@@ -193,6 +200,10 @@ impl EventStore for MemoryStore {
 
     fn key_store(&self) -> Option<Arc<dyn KeyStore>> {
         Some(self.keys.clone())
+    }
+
+    fn sessions(&self) -> Option<Arc<dyn crate::SessionStore>> {
+        Some(self.sessions.clone())
     }
 
     fn notifications(&self) -> broadcast::Receiver<Committed> {
