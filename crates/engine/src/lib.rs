@@ -9,6 +9,7 @@ pub mod deadlines;
 pub mod definitions;
 pub mod escalation;
 pub mod limits;
+pub mod logins;
 pub mod persons;
 pub mod plaintext;
 pub mod profile;
@@ -188,6 +189,9 @@ pub fn stored_event_types() -> Vec<(&'static str, u32)> {
             persons::PERSON_ERASED,
             persons::CONTACT_CONSENT_GIVEN,
             persons::CONTACT_CONSENT_WITHDRAWN,
+            logins::LOGIN_LINKED,
+            logins::ACCESS_CHANGED,
+            logins::SESSION_ENDED,
             workflow::registry::STORE_COPIED,
             questions::QUESTION_ASKED,
             questions::QUESTION_ANSWERED,
@@ -264,6 +268,8 @@ pub struct Engine {
     tokens: Arc<TokenRegistry>,
     /// Every person (ids and ciphertext, no plaintext: `persons.rs`), folded like the tokens.
     persons: persons::PersonRegistry,
+    /// Logins, access and ended sessions (`logins.rs`), folded from the same streams.
+    logins: logins::LoginRegistry,
     /// Every question thread (`questions.rs`), folded like the tokens.
     questions: questions::QuestionBoard,
     /// The Land's profile (`profile.rs`), read at open.
@@ -341,7 +347,11 @@ impl Engine {
         for e in store::read_categories(&*store, &[tokens::TOKEN_STREAM_PREFIX]).await? {
             tokens.apply(&e);
         }
-        let persons = persons::PersonRegistry::read(&*store).await?;
+        let (persons, logins) = (persons::PersonRegistry::default(), logins::LoginRegistry::default());
+        for e in store::read_categories(&*store, &[persons::PERSON_STREAM_PREFIX]).await? {
+            persons.apply(&e);
+            logins.apply(&e);
+        }
         let questions = questions::QuestionBoard::default();
         for e in store::read_categories(&*store, &[questions::QUESTION_STREAM_PREFIX]).await? {
             questions.apply(&e);
@@ -354,6 +364,7 @@ impl Engine {
             catalog: RwLock::new(catalog),
             tokens: Arc::new(tokens),
             persons,
+            logins,
             questions,
             rollouts: cache::RolloutCache::new(cache_entries),
             turns: turns::StreamLocks::default(),
@@ -385,6 +396,7 @@ impl Engine {
     fn follow(&self, e: &RecordedEvent) {
         self.tokens.apply(e);
         self.questions.apply(e);
+        self.logins.apply(e);
         if let (Some(erased), Some(keys)) = (self.persons.apply(e), self.store.key_store()) {
             // Erased through another server: its key store did it; this one forgets any copy.
             tokio::spawn(async move {

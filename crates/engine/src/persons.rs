@@ -67,7 +67,7 @@ pub struct PersonDetails {
 
 impl PersonDetails {
     /// Trims the values; the message names the field that is wrong.
-    fn checked(self) -> Result<PersonDetails, String> {
+    pub(crate) fn checked(self) -> Result<PersonDetails, String> {
         let trimmed = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
         let details = PersonDetails {
             name: self.name.trim().to_owned(),
@@ -446,6 +446,10 @@ impl crate::Engine {
         let erased = PersonErased { person_id: id, reason: check_reason(reason)? };
         let record = self.person_command(id, PERSON_ERASED, &erased, req).await?;
         self.key_store()?.destroy(&[id]).await?;
+        // The person's sign-in sessions and their times go with the person.
+        if let Some(sessions) = self.store.sessions() {
+            sessions.remove_person(id).await?;
+        }
         self.revoke_tokens_of(id, req).await?;
         Ok(record)
     }
@@ -542,6 +546,7 @@ impl crate::Engine {
             .await?;
         for e in &recorded {
             self.persons.apply(e);
+            self.logins.apply(e);
         }
         self.persons.get(id).ok_or(EngineError::UnknownPerson(id))
     }
@@ -562,6 +567,7 @@ impl crate::Engine {
             .await?;
         for e in &recorded {
             self.persons.apply(e);
+            self.logins.apply(e);
         }
         self.persons.get(id).ok_or(EngineError::UnknownPerson(id))
     }

@@ -2,6 +2,7 @@
 
 mod catalog_and_rollouts;
 mod definitions;
+mod logins;
 mod one_way_to_write;
 mod persons;
 mod reuse;
