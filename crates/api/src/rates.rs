@@ -231,6 +231,7 @@ mod tests {
             services: vec![],
             person: None,
             association: None,
+            signed_in: None,
         }
     }
 

@@ -32,7 +32,11 @@ pub fn authenticate(
     credential: Credential<'_>,
 ) -> Option<Caller> {
     let Credential::Bearer(token) = credential;
-    let mut caller = tokens.authenticate(token).map(Caller::of_token)?;
+    Some(scoped(tokens.authenticate(token).map(Caller::of_token)?, projector))
+}
+
+/// An association-staff caller gets the association's scope as the catalogue says it now.
+fn scoped(mut caller: Caller, projector: &Projector) -> Caller {
     if caller.role == TokenRole::AssociationStaff {
         let scope = association_scope(projector);
         let mut authorities = scope.members;
@@ -41,7 +45,38 @@ pub fn authenticate(
         caller.services = scope.services;
         caller.association = Some(scope.association);
     }
-    Some(caller)
+    caller
+}
+
+/// The caller of a sign-in session's secret (the session cookie's value), if the session is
+/// live, not ended through another server, and its person is neither erased nor gone from the
+/// registry. A store that cannot be read is an error (the request fails, it is not let in).
+pub async fn authenticate_session(
+    engine: &engine::Engine,
+    sessions: &crate::sessions::Sessions,
+    projector: &Projector,
+    secret: &str,
+) -> Result<Option<Caller>, store::StoreError> {
+    let Some(session) = sessions.find(secret).await? else { return Ok(None) };
+    let person_lives = engine.persons().get(session.person).is_some_and(|p| p.erased.is_none());
+    if !person_lives || engine.logins().is_ended(session.id) {
+        return Ok(None);
+    }
+    Ok(Some(scoped(Caller::of_session(&session), projector)))
+}
+
+/// Whether a caller's credential still holds now: a token not revoked; a session not ended
+/// (through any server), not past its end, its person not erased. Asked for every operation,
+/// so a revoked credential stops at once, a WebSocket's included.
+pub fn still_valid(engine: &engine::Engine, caller: &Caller) -> bool {
+    match &caller.signed_in {
+        None => !engine.tokens().is_revoked(caller.token_id),
+        Some(sign_in) => {
+            engine.now() < sign_in.expires
+                && !engine.logins().is_ended(caller.token_id)
+                && caller.person.is_some_and(|p| engine.persons().get(p).is_some_and(|r| r.erased.is_none()))
+        }
+    }
 }
 
 /// The caller of an `Authorization` header's value (see [`bearer`]).

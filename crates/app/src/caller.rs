@@ -28,6 +28,18 @@ pub struct Caller {
     pub person: Option<Uuid>,
     /// For association staff: the association itself (the ARS it works for as staff).
     pub association: Option<String>,
+    /// Signed in through an identity provider (a session; `token_id` is the session's id),
+    /// rather than with a bearer token.
+    pub signed_in: Option<SignIn>,
+}
+
+/// How a signed-in caller came in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignIn {
+    /// The issuer's identifier.
+    pub issuer: String,
+    /// When the session ends at the latest.
+    pub expires: store::Timestamp,
 }
 
 /// Why an audit or event filter is refused for a caller (the filter must name its scope).
@@ -69,13 +81,41 @@ impl Caller {
             services: t.services,
             person: t.person,
             association: None,
+            signed_in: None,
+        }
+    }
+
+    /// The caller of a sign-in session, without the association's scope.
+    pub fn of_session(s: &crate::sessions::Session) -> Caller {
+        Caller {
+            token_id: s.id,
+            name: String::new(),
+            role: s.access.role,
+            authorities: s.access.authorities.clone(),
+            services: vec![],
+            person: Some(s.person),
+            association: None,
+            signed_in: Some(SignIn { issuer: s.issuer.clone(), expires: s.expires }),
+        }
+    }
+
+    /// How it authenticated, as `Query.me` says it: `token` or `oidc`.
+    pub fn auth_method(&self) -> &'static str {
+        if self.signed_in.is_some() {
+            "oidc"
+        } else {
+            "token"
         }
     }
 
     /// The actor its events are recorded for.
     pub fn actor(&self) -> Actor {
         let kind = if self.role == TokenRole::Automation { ActorKind::Automation } else { ActorKind::Person };
-        let id = format!("token:{}", self.token_id);
+        let id = match (&self.signed_in, self.person) {
+            // A signed-in person's events name the person, not the session.
+            (Some(_), Some(person)) => format!("person:{person}"),
+            _ => format!("token:{}", self.token_id),
+        };
         match self.person {
             // The person's name is read from the person's record, never stored in the event.
             Some(person) => Actor { id, name: String::new(), kind, person: Some(person) },
@@ -259,6 +299,17 @@ impl Caller {
         self.role == TokenRole::Admin
     }
 
+    /// May see who has which access from which issuer, and every person's sessions: the
+    /// Land's project managers and admins.
+    pub fn may_oversee_access(&self) -> bool {
+        matches!(self.role, TokenRole::Admin | TokenRole::ProjectManager)
+    }
+
+    /// May list and end the sessions of `person`: whoever oversees access, and the person.
+    pub fn may_manage_sessions_of(&self, person: Uuid) -> bool {
+        self.may_oversee_access() || self.person == Some(person)
+    }
+
     /// May register persons of administration `ars`, record that they left, give or withdraw
     /// their network consent and record its back-office systems: the Land's managers for
     /// every administration, staff for their own (never the association's staff for its members).
@@ -331,6 +382,7 @@ mod tests {
             services: services.iter().map(|s| (*s).to_owned()).collect(),
             person: None,
             association: (role == TokenRole::AssociationStaff).then(|| "129990000000".to_owned()),
+            signed_in: None,
         }
     }
 

@@ -11,9 +11,13 @@ pub mod coverage;
 pub mod network;
 pub mod report;
 pub mod rollouts;
+pub mod sessions;
 pub mod solutions;
 pub mod steckbrief;
 pub mod tasks;
 
-pub use authenticate::{association_scope, authenticate, authenticate_header, bearer, Credential};
-pub use caller::{AuditRefusal, Caller, AUTOMATION_MUTATIONS};
+pub use authenticate::{
+    association_scope, authenticate, authenticate_header, authenticate_session, bearer, still_valid,
+    Credential,
+};
+pub use caller::{AuditRefusal, Caller, SignIn, AUTOMATION_MUTATIONS};

@@ -18,6 +18,7 @@ pub fn caller(role: TokenRole) -> Caller {
         services: vec![],
         person: None,
         association: None,
+        signed_in: None,
     }
 }
 
