@@ -37,14 +37,26 @@ impl IntoResponse for Refusal {
     }
 }
 
-/// The caller of the request's bearer token, or why not.
-fn authenticated(state: &AppState, headers: &HeaderMap) -> Result<Caller, Refusal> {
+/// The caller of the request's bearer token or, without one, of its session cookie (from
+/// this server's own pages only), or why not.
+async fn authenticated(state: &AppState, headers: &HeaderMap) -> Result<Caller, Refusal> {
     let refused = |why: &str| Refusal(StatusCode::UNAUTHORIZED, why.to_owned());
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(app::bearer)
-        .ok_or_else(|| refused("a bearer token is required (Authorization: Bearer <token>)"))?;
+    let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(app::bearer);
+    let Some(bearer) = bearer else {
+        return match crate::auth::from_cookie(state, headers).await {
+            crate::auth::CookieAuth::Caller(caller) => Ok(*caller),
+            crate::auth::CookieAuth::CrossSite => {
+                Err(Refusal(StatusCode::FORBIDDEN, crate::auth::CROSS_SITE.into()))
+            }
+            crate::auth::CookieAuth::Failed(why) => Err(Refusal(StatusCode::SERVICE_UNAVAILABLE, why)),
+            crate::auth::CookieAuth::Stale => {
+                Err(refused("Die Sitzung ist abgelaufen oder beendet; melden Sie sich neu an."))
+            }
+            crate::auth::CookieAuth::Absent => {
+                Err(refused("a bearer token is required (Authorization: Bearer <token>)"))
+            }
+        };
+    };
     app::authenticate(&state.tokens, &state.projector, app::Credential::Bearer(bearer))
         .ok_or_else(|| refused("the bearer token is not valid (unknown, revoked or malformed)"))
 }
@@ -89,7 +101,7 @@ pub(crate) async fn programme(
     Query(params): Query<HashMap<String, String>>,
     format: Format,
 ) -> Response {
-    let c = match authenticated(&state, &headers) {
+    let c = match authenticated(&state, &headers).await {
         Ok(c) => c,
         Err(r) => return r.into_response(),
     };
@@ -153,7 +165,7 @@ pub(crate) async fn steckbrief(
     headers: HeaderMap,
     axum::extract::Path(file): axum::extract::Path<String>,
 ) -> Response {
-    let c = match authenticated(&state, &headers) {
+    let c = match authenticated(&state, &headers).await {
         Ok(c) => c,
         Err(r) => return r.into_response(),
     };
@@ -466,7 +478,7 @@ pub(crate) async fn list(
             format!("no list `{name}` (rollouts.xlsx, events.xlsx, tasks.xlsx, peers.xlsx, solutions.xlsx)"),
         );
     };
-    let c = match authenticated(&state, &headers) {
+    let c = match authenticated(&state, &headers).await {
         Ok(c) => c,
         Err(r) => return r.into_response(),
     };

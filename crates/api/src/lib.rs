@@ -17,6 +17,7 @@
 //! layers). Who may do what and the questions people ask are `app`'s.
 
 mod assets;
+pub mod auth;
 mod background;
 mod connection;
 pub mod consistency;

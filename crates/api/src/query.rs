@@ -194,17 +194,44 @@ pub struct LogHead {
 
 /// The caller.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Me {
-    /// The actor id its events are recorded for (`token:<id>`).
+    /// The actor id its events are recorded for (`token:<id>`, or `person:<id>` when signed in).
     id: String,
-    /// The token's name.
+    /// The token's name (empty when signed in: see `person`).
     name: String,
-    /// `admin`, `project-manager`, `authority-staff`, `automation` or `auditor`.
+    /// `admin`, `project-manager`, `authority-staff`, `association-staff`, `automation` or
+    /// `auditor`.
     role: String,
     /// ARS keys an authority-staff token is limited to.
     authorities: Vec<String>,
+    /// The administrations (ARS) the caller acts for: the same as `authorities`.
+    administrations: Vec<String>,
     /// Service keys an automation token is limited to.
     services: Vec<String>,
+    /// How the caller came in: `token` (a bearer token) or `oidc` (signed in with an identity
+    /// provider; a session cookie).
+    auth_method: String,
+    /// The issuer a signed-in caller came from.
+    issuer: Option<String>,
+    /// When a signed-in caller's session ends at the latest (RFC 3339).
+    session_expires: Option<String>,
+    #[graphql(skip)]
+    person_id: Option<uuid::Uuid>,
+}
+
+#[async_graphql::ComplexObject]
+impl Me {
+    /// The person behind the caller (a signed-in person, or a token's person).
+    async fn person(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<crate::objects::person::Person>> {
+        match self.person_id {
+            Some(id) => crate::objects::person::Person::visible(ctx, id).await,
+            None => Ok(None),
+        }
+    }
 }
 
 // The rollouts', catalogue's, audit log's and progress part of the query root (`schema::Query`
@@ -229,7 +256,12 @@ impl CoreQuery {
             name: c.name.clone(),
             role: c.role.name().into(),
             authorities: c.authorities.clone(),
+            administrations: c.authorities.clone(),
             services: c.services.clone(),
+            auth_method: c.auth_method().into(),
+            issuer: c.signed_in.as_ref().map(|s| s.issuer.clone()),
+            session_expires: c.signed_in.as_ref().map(|s| s.expires.to_string()),
+            person_id: c.person,
         })
     }
 

@@ -6,6 +6,7 @@ use async_graphql::{MergedObject, Schema};
 
 use crate::limits::COMPLEXITY_MAX;
 use crate::mutation::{PersonMutation, RolloutMutation};
+use crate::objects::access::{AccessMutation, AccessQuery};
 use crate::objects::network::{
     BackOfficeMutation, BlockageMutation, BlockageQuery, NetworkMutation, NetworkQuery,
 };
@@ -32,13 +33,14 @@ pub struct Mutation(
     BlockageMutation,
     BackOfficeMutation,
     ReuseMutation,
+    AccessMutation,
 );
 
 /// What can be read: the caller, rollouts and their history, the audit log, progress, the
 /// catalogue, definitions, persons, the caller's tasks and questions, and the OZG network.
 #[derive(MergedObject, Default, Debug)]
 #[graphql(name = "Query")]
-pub struct Query(CoreQuery, WorkQuery, NetworkQuery, BlockageQuery, ReuseQuery);
+pub struct Query(CoreQuery, WorkQuery, NetworkQuery, BlockageQuery, ReuseQuery, AccessQuery);
 
 pub type ApiSchema = Schema<Query, Mutation, SubscriptionRoot>;
 

@@ -70,6 +70,10 @@ pub fn router(
         )
         .route("/reports/steckbrief/{file}", get(crate::downloads::steckbrief))
         .route("/exports/{name}", get(crate::downloads::list))
+        .route("/auth/providers", get(crate::auth::providers))
+        .route("/auth/login", get(crate::auth::login))
+        .route("/auth/callback", get(crate::auth::callback))
+        .route("/auth/logout", post(crate::auth::logout))
         // `/graphql` bounds its body itself (`read_body`); every other route takes none.
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(state)
@@ -165,11 +169,17 @@ async fn websocket(state: AppState, headers: HeaderMap, upgrade: WebSocketUpgrad
     let protocol = crate::socket::protocol(
         headers.get(axum::http::header::SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok()),
     );
+    // Browsers send cookies on an upgrade from any site: a cookie signs a socket in only when
+    // the upgrade comes from this server's own pages (cross-site WebSocket hijacking).
+    let cookie_caller = match crate::auth::from_cookie(&state, &headers).await {
+        crate::auth::CookieAuth::Caller(caller) => Some(*caller),
+        _ => None,
+    };
     upgrade
         .max_message_size(WS_MESSAGE_BYTES_MAX)
         .max_frame_size(WS_MESSAGE_BYTES_MAX)
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| crate::socket::serve(socket, state, protocol, header_token))
+        .on_upgrade(move |socket| crate::socket::serve(socket, state, protocol, header_token, cookie_caller))
 }
 
 fn error_response(code: &str, message: &str) -> async_graphql::Response {
@@ -520,6 +530,26 @@ async fn execute(
             None => {
                 let message = "the bearer token is not valid (unknown, revoked or malformed)";
                 return respond(StatusCode::OK, error_response("UNAUTHENTICATED", message), request_id);
+            }
+        }
+    } else {
+        match crate::auth::from_cookie(state, headers).await {
+            crate::auth::CookieAuth::Caller(caller) => request = request.data(*caller),
+            crate::auth::CookieAuth::Absent | crate::auth::CookieAuth::Stale => {}
+            crate::auth::CookieAuth::CrossSite => {
+                return respond(
+                    StatusCode::FORBIDDEN,
+                    error_response("FORBIDDEN", crate::auth::CROSS_SITE),
+                    request_id,
+                )
+            }
+            crate::auth::CookieAuth::Failed(why) => {
+                let message = format!("Die Sitzung konnte nicht gelesen werden: {why}");
+                return respond(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    error_response("UNAVAILABLE", &message),
+                    request_id,
+                );
             }
         }
     }

@@ -38,18 +38,21 @@ pub(crate) fn protocol(requested: Option<&str>) -> WebSocketProtocols {
     chosen
 }
 
-/// Serves one upgraded socket until the client leaves, a limit is crossed or its token is
-/// revoked. `header_token`: a bearer token from the upgrade request, used when
-/// `connection_init` names none.
+/// Serves one upgraded socket until the client leaves, a limit is crossed or its credential
+/// no longer holds (a token revoked; a session ended, expired or its person erased).
+/// `header_token`: a bearer token from the upgrade request, used when `connection_init` names
+/// none; `cookie_caller`: the caller of the upgrade's session cookie (checked same-origin),
+/// used when neither names a token.
 pub(crate) async fn serve(
     socket: WebSocket,
     state: AppState,
     protocol: WebSocketProtocols,
     header_token: Option<String>,
+    cookie_caller: Option<app::Caller>,
 ) {
     let (mut sink, source) = socket.split();
-    // The token id once `connection_init` was accepted.
-    let signed_in: Arc<OnceLock<uuid::Uuid>> = Arc::default();
+    // The caller once `connection_init` was accepted.
+    let signed_in: Arc<OnceLock<app::Caller>> = Arc::default();
     // Why the input ended early (a message over a limit), if it did.
     let too_large = Arc::new(AtomicBool::new(false));
     let input = limited_input(source, signed_in.clone(), too_large.clone());
@@ -57,14 +60,17 @@ pub(crate) async fn serve(
         let state = state.clone();
         let signed_in = signed_in.clone();
         move |payload: serde_json::Value| async move {
-            let (data, token_id) = connection_data(&state, &payload, header_token.as_deref())?;
-            let _ = signed_in.set(token_id);
+            let (data, caller) = connection_data(&state, &payload, header_token.as_deref(), cookie_caller)?;
+            let _ = signed_in.set(caller);
             Ok(data)
         }
     };
     let mut messages = async_graphql::http::WebSocket::new(state.schema.clone(), input, protocol)
         .on_connection_init(on_init);
     let mut revocations = state.tokens.revocations();
+    let mut endings = state.engine.logins().endings();
+    // A session's end comes by event; its expiry by the clock.
+    let mut expiry_checks = tokio::time::interval(std::time::Duration::from_secs(30));
     let init_deadline = tokio::time::sleep(WS_INIT_TIMEOUT);
     tokio::pin!(init_deadline);
     let close: Option<(u16, String)> = loop {
@@ -94,8 +100,21 @@ pub(crate) async fn serve(
                 if changed.is_err() {
                     break None;
                 }
-                if signed_in.get().is_some_and(|id| state.tokens.is_revoked(*id)) {
+                if signed_in.get().is_some_and(|c| !app::still_valid(&state.engine, c)) {
                     break Some((CLOSE_REVOKED, "Das Token wurde widerrufen".to_owned()));
+                }
+            }
+            changed = endings.changed() => {
+                if changed.is_err() {
+                    break None;
+                }
+                if signed_in.get().is_some_and(|c| !app::still_valid(&state.engine, c)) {
+                    break Some((CLOSE_REVOKED, "Die Sitzung wurde beendet".to_owned()));
+                }
+            }
+            _ = expiry_checks.tick() => {
+                if signed_in.get().is_some_and(|c| !app::still_valid(&state.engine, c)) {
+                    break Some((CLOSE_REVOKED, "Die Sitzung ist abgelaufen".to_owned()));
                 }
             }
         }
@@ -110,7 +129,7 @@ pub(crate) async fn serve(
 /// message over the limit: [`WS_INIT_BYTES_MAX`] until `signed_in`, the socket's own after.
 fn limited_input(
     source: async_graphql::futures_util::stream::SplitStream<WebSocket>,
-    signed_in: Arc<OnceLock<uuid::Uuid>>,
+    signed_in: Arc<OnceLock<app::Caller>>,
     too_large: Arc<AtomicBool>,
 ) -> impl async_graphql::futures_util::Stream<Item = axum::body::Bytes> {
     source
@@ -144,27 +163,29 @@ fn limited_input(
 }
 
 /// What a socket's operations know after `connection_init`: the caller of the payload's token
-/// (or the upgrade request's), and the token's id; refused without a valid one.
+/// (or the upgrade request's, or its session cookie's), returned too; refused without one.
 fn connection_data(
     state: &AppState,
     payload: &serde_json::Value,
     header_token: Option<&str>,
-) -> async_graphql::Result<(async_graphql::Data, uuid::Uuid)> {
+    cookie_caller: Option<app::Caller>,
+) -> async_graphql::Result<(async_graphql::Data, app::Caller)> {
     let from_payload = ["Authorization", "authorization"]
         .iter()
         .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
         .and_then(app::bearer);
     let token = from_payload.or(header_token);
-    let caller =
-        token.and_then(|t| app::authenticate(&state.tokens, &state.projector, app::Credential::Bearer(t)));
+    let caller = match token {
+        Some(t) => app::authenticate(&state.tokens, &state.projector, app::Credential::Bearer(t)),
+        None => cookie_caller.filter(|c| app::still_valid(&state.engine, c)),
+    };
     let Some(caller) = caller else {
         return Err(async_graphql::Error::new("UNAUTHENTICATED: a valid bearer token is required"));
     };
-    let token_id = caller.token_id;
     let mut data = async_graphql::Data::default();
-    data.insert(caller);
+    data.insert(caller.clone());
     data.insert(RequestId(uuid::Uuid::now_v7()));
-    Ok((data, token_id))
+    Ok((data, caller))
 }
 
 /// Whether the socket ended because a frame or message was over the limit.

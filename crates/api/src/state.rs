@@ -127,6 +127,8 @@ pub struct ApiState {
     pub metrics_token: Option<Arc<str>>,
     /// The check of the log's hash chain after the start.
     pub verification: Arc<Verification>,
+    /// Sign-in with an identity provider (`rollout serve --auth-config`); none: tokens only.
+    pub signin: Option<Arc<crate::auth::SignInState>>,
 }
 
 impl ApiState {
@@ -150,6 +152,7 @@ impl ApiState {
             long_documents: Arc::new(tokio::sync::Semaphore::new(crate::limits::LONG_DOCUMENTS_AT_ONCE)),
             metrics_token: None,
             verification: Arc::default(),
+            signin: None,
         }
     }
 
@@ -219,8 +222,13 @@ pub(crate) fn state<'a>(ctx: &'a Context<'_>) -> &'a ApiState {
 /// person erased) after the request or the WebSocket authenticated it: every operation checks.
 pub(crate) fn caller<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Caller> {
     let c = ctx.data_opt::<Caller>().ok_or_else(|| coded("UNAUTHENTICATED", "a bearer token is required"))?;
-    if state(ctx).engine.tokens().is_revoked(c.token_id) {
-        return Err(coded("UNAUTHENTICATED", "Das Token wurde widerrufen; melden Sie sich neu an."));
+    if !app::still_valid(&state(ctx).engine, c) {
+        let message = if c.signed_in.is_some() {
+            "Die Sitzung ist abgelaufen oder beendet; melden Sie sich neu an."
+        } else {
+            "Das Token wurde widerrufen; melden Sie sich neu an."
+        };
+        return Err(coded("UNAUTHENTICATED", message));
     }
     Ok(c)
 }

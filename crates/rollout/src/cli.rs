@@ -259,6 +259,13 @@ pub(crate) struct ServeArgs {
     /// another profile is refused.
     #[arg(long, value_name = "NAME|FILE", env = "ROLLOUT_PROFILE")]
     pub(crate) profile: Option<String>,
+    /// Sign-in with the organisation's account (OpenID Connect): a TOML file naming the
+    /// server's public URL (the callback is <public_url>/auth/callback), how long sessions
+    /// live (8 h, 1 h idle by default), and each trusted issuer with its client, secret file,
+    /// extra root CA and the mapping of its claims to a role and administrations (README,
+    /// "Anmeldung"). Checked at start; problems name their line. Bearer tokens keep working.
+    #[arg(long, value_name = "FILE", env = "ROLLOUT_AUTH_CONFIG")]
+    pub(crate) auth_config: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug)]

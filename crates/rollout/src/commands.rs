@@ -24,6 +24,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), Failure> {
         write_rate_per_authority,
         metrics_token,
         profile,
+        auth_config,
     } = args;
     let options = serve::Options {
         listen,
@@ -43,6 +44,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), Failure> {
         },
         metrics_token,
         profile,
+        auth_config,
     };
     serve::run(&store, options).await
 }

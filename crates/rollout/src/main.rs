@@ -18,6 +18,7 @@ mod first_start;
 mod logs;
 mod profile;
 mod serve;
+mod signin;
 mod stores;
 
 /// The read models' checkpoint in the data directory (binary: `projections::checkpoint`).

@@ -38,6 +38,8 @@ pub struct Options {
     /// The Land's profile for an empty store (a bundled key or a profile file); `None`: the
     /// default. A store initialised with another one is refused.
     pub profile: Option<String>,
+    /// The sign-in configuration file (`--auth-config`).
+    pub auth_config: Option<std::path::PathBuf>,
 }
 
 /// Runs the server.
@@ -52,7 +54,11 @@ pub async fn run(args: &crate::cli::StoreArgs, options: Options) -> Result<(), F
         writes,
         metrics_token,
         profile,
+        auth_config,
     } = options;
+    let auth_config = auth_config
+        .map(|path| signin::config::read(&path).map_err(|e| Failure(format!("--auth-config {e}"))))
+        .transpose()?;
     let chosen = profile.as_deref().map(crate::profile::load).transpose()?;
     connections.total_max = fit_to_open_files(connections.total_max);
     // With the log in PostgreSQL a data directory is optional: without one, this server writes
@@ -78,7 +84,11 @@ pub async fn run(args: &crate::cli::StoreArgs, options: Options) -> Result<(), F
         .await
         .map_err(|e| Failure(e.to_string()))?;
     tracing::debug!(?start, "read models ready");
-    let state = api_state(&engine, &projector, metrics, writes, metrics_token, chosen.as_ref());
+    let mut state = api_state(&engine, &projector, metrics, writes, metrics_token, chosen.as_ref());
+    if let Some(config) = auth_config {
+        state.signin = Some(Arc::new(crate::signin::state(&store, config).await?));
+    }
+    let sessions = crate::signin::spawn_purge(state.signin.clone());
     let schema = api::schema::build(state.clone());
     let router = api::server::router(schema, &state, engine.tokens().clone(), store.clone(), stats);
     let listener = tokio::net::TcpListener::bind(listen)
@@ -101,7 +111,7 @@ pub async fn run(args: &crate::cli::StoreArgs, options: Options) -> Result<(), F
     let stop = stop_on(shutdown, fatal_rx, fatal.clone());
     api::listener::serve(listener, router, connections, stop).await;
     let cause = fatal.lock().unwrap_or_else(|p| p.into_inner()).take();
-    end_tasks(cause, [health, retention, verifier, deadlines, follower], checkpoints).await;
+    end_tasks(cause, [health, retention, verifier, deadlines, follower, sessions], checkpoints).await;
     projector.checkpoint().await.map_err(|e| Failure(e.to_string()))?;
     crate::first_start::say(format_args!("stopped"));
     Ok(())
@@ -148,7 +158,7 @@ async fn stop_on(
 /// exits for its supervisor instead.
 async fn end_tasks(
     cause: Option<String>,
-    tasks: [tokio::task::JoinHandle<()>; 5],
+    tasks: [tokio::task::JoinHandle<()>; 6],
     checkpoints: tokio::task::JoinHandle<()>,
 ) {
     for task in &tasks {

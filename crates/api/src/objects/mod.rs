@@ -1,5 +1,6 @@
 //! The GraphQL object types the query, mutation and subscription roots return.
 
+pub mod access;
 pub mod catalog;
 pub mod definition;
 pub mod event;
