@@ -16,4 +16,5 @@ mod postgres;
 mod profile;
 mod report;
 mod security;
+mod signin;
 mod workflow_check;

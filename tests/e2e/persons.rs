@@ -34,8 +34,13 @@ fn person(server: &Server, token: &str, id: &str) -> Value {
 
 /// Every value of personal data this test wrote, in the forms a file could hold it.
 fn needles() -> Vec<Vec<u8>> {
+    needles_of(&[NAME, EMAIL, PHONE, "Löschprobe"])
+}
+
+/// The bytes of `values` as files and tables may hold them (plain, and JSON-escaped).
+pub(crate) fn needles_of(values: &[&str]) -> Vec<Vec<u8>> {
     let mut all = Vec::new();
-    for v in [NAME, EMAIL, PHONE, "Löschprobe"] {
+    for v in values {
         all.push(v.as_bytes().to_vec());
         // JSON with escaped non-ASCII, as some writers produce it.
         all.push(
@@ -45,24 +50,24 @@ fn needles() -> Vec<Vec<u8>> {
     all
 }
 
-fn scan_dir(dir: &Path, found: &mut Vec<String>) {
+pub(crate) fn scan_dir(dir: &Path, needles: &[Vec<u8>], found: &mut Vec<String>) {
     for entry in std::fs::read_dir(dir).expect("read dir") {
         let path = entry.expect("entry").path();
         if path.is_dir() {
-            scan_dir(&path, found);
+            scan_dir(&path, needles, found);
             continue;
         }
         let bytes = std::fs::read(&path).unwrap_or_default();
-        for needle in needles() {
+        for needle in needles {
             if bytes.windows(needle.len()).any(|w| w == needle.as_slice()) {
-                found.push(format!("{} holds {:?}", path.display(), String::from_utf8_lossy(&needle)));
+                found.push(format!("{} holds {:?}", path.display(), String::from_utf8_lossy(needle)));
             }
         }
     }
 }
 
 /// Every row of every table of the database the server's URL selects, as text (bytea as hex).
-fn scan_database(url: &str, found: &mut Vec<String>) {
+pub(crate) fn scan_database(url: &str, needles: &[Vec<u8>], found: &mut Vec<String>) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
         let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect");
@@ -80,10 +85,10 @@ fn scan_database(url: &str, found: &mut Vec<String>) {
             let rows = client.query(&format!("SELECT t::text FROM {table} t"), &[]).await.expect("rows");
             for row in rows {
                 let text: String = row.get(0);
-                for needle in needles() {
+                for needle in needles {
                     let hex: String = needle.iter().map(|b| format!("{b:02x}")).collect();
                     if text.as_bytes().windows(needle.len()).any(|w| w == needle.as_slice()) || text.contains(&hex) {
-                        found.push(format!("table {table} holds {:?}", String::from_utf8_lossy(&needle)));
+                        found.push(format!("table {table} holds {:?}", String::from_utf8_lossy(needle)));
                     }
                 }
             }
@@ -91,7 +96,7 @@ fn scan_database(url: &str, found: &mut Vec<String>) {
     });
 }
 
-fn store_url(server: &Server) -> Option<String> {
+pub(crate) fn store_url(server: &Server) -> Option<String> {
     (server.store_args[0] == "--store").then(|| server.store_args[1].clone())
 }
 
@@ -179,9 +184,9 @@ fn an_erased_person_is_gone_from_every_read_every_file_and_every_table() {
     let url = store_url(&server);
     drop_gracefully(server);
     let mut found = Vec::new();
-    scan_dir(&dir, &mut found);
+    scan_dir(&dir, &needles(), &mut found);
     if let Some(url) = &url {
-        scan_database(url, &mut found);
+        scan_database(url, &needles(), &mut found);
     }
     assert!(found.is_empty(), "plaintext left: {found:#?}");
     let verify = rollout(

@@ -1,7 +1,9 @@
 //! What the end-to-end tests share: a real `rollout serve` process on a fresh store (sled, or
 //! PostgreSQL with `ROLLOUT_E2E_POSTGRES=1`), plain HTTP and GraphQL calls, and headless
 //! Chromium driven over the DevTools protocol (`browser`).
+pub mod agent;
 pub mod browser;
+pub mod oidc;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -113,8 +115,12 @@ impl Server {
             (None, Some(i)) => extra[i..i + 2].iter().map(|a| (*a).to_owned()).collect(),
             (None, None) => vec!["--data-dir".to_owned(), path.display().to_string()],
         };
+        // `--listen` among `extra` chooses the port (a test that must know it before the start).
+        let listen = if extra.contains(&"--listen") { &[][..] } else { &["--listen", "127.0.0.1:0"][..] };
         let mut child = Command::new(env!("CARGO_BIN_EXE_rollout"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg("serve")
+            .args(listen)
+            .arg("--data-dir")
             .arg(path)
             .args(pg.iter().flat_map(|url| ["--store".to_owned(), url.clone()]))
             .args(extra)

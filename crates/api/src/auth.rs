@@ -19,12 +19,7 @@ use app::Caller;
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "__Host-efa-session";
 
-/// What sign-in needs at run time (present when the server has `--auth-config`).
-#[derive(Debug)]
-pub struct SignInState {
-    pub rp: signin::RelyingParty,
-    pub sessions: app::sessions::Sessions,
-}
+pub use crate::state::SignInState;
 
 /// The value of cookie `name` among the request's `Cookie` headers.
 pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -92,9 +87,7 @@ fn redirect(to: &str, cookies: &[HeaderValue]) -> Response {
     if let Ok(location) = HeaderValue::from_str(to) {
         response.headers_mut().insert(header::LOCATION, location);
     }
-    for c in cookies {
-        response.headers_mut().append(header::SET_COOKIE, c.clone());
-    }
+    response.headers_mut().extend(cookies.iter().map(|c| (header::SET_COOKIE, c.clone())));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
@@ -204,7 +197,7 @@ pub(crate) async fn callback(
         Ok(f) => f,
         Err(e) => {
             let mut response = sign_in_refused(&e);
-            response.headers_mut().append(header::SET_COOKIE, clear_flow);
+            response.headers_mut().extend([(header::SET_COOKIE, clear_flow)]);
             return response;
         }
     };

@@ -43,18 +43,13 @@ async fn authenticated(state: &AppState, headers: &HeaderMap) -> Result<Caller, 
     let refused = |why: &str| Refusal(StatusCode::UNAUTHORIZED, why.to_owned());
     let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(app::bearer);
     let Some(bearer) = bearer else {
+        use crate::auth::CookieAuth::*;
         return match crate::auth::from_cookie(state, headers).await {
-            crate::auth::CookieAuth::Caller(caller) => Ok(*caller),
-            crate::auth::CookieAuth::CrossSite => {
-                Err(Refusal(StatusCode::FORBIDDEN, crate::auth::CROSS_SITE.into()))
-            }
-            crate::auth::CookieAuth::Failed(why) => Err(Refusal(StatusCode::SERVICE_UNAVAILABLE, why)),
-            crate::auth::CookieAuth::Stale => {
-                Err(refused("Die Sitzung ist abgelaufen oder beendet; melden Sie sich neu an."))
-            }
-            crate::auth::CookieAuth::Absent => {
-                Err(refused("a bearer token is required (Authorization: Bearer <token>)"))
-            }
+            Caller(caller) => Ok(*caller),
+            CrossSite => Err(Refusal(StatusCode::FORBIDDEN, crate::auth::CROSS_SITE.into())),
+            Failed(why) => Err(Refusal(StatusCode::SERVICE_UNAVAILABLE, why)),
+            Stale => Err(refused("Die Sitzung ist abgelaufen oder beendet; melden Sie sich neu an.")),
+            Absent => Err(refused("a bearer token is required (Authorization: Bearer <token>)")),
         };
     };
     app::authenticate(&state.tokens, &state.projector, app::Credential::Bearer(bearer))

@@ -12,7 +12,8 @@
 //! rollout, catalog, definition, person, work: tasks and questions, network: peers, consent,
 //! blockages, back-office systems), `operations` (depth limit, metrics labels, the marker that
 //! execution began), `mutation`, `subscriptions`, `publishing` (the definition mutations),
-//! `query`, `schema`, `http` (what the HTTP handlers share), `downloads` (the report and the
+//! `query`, `schema`, `http` (what the HTTP handlers share), `auth` (sign-in: the routes, the
+//! session cookie, the cross-site checks), `downloads` (the report and the
 //! lists over HTTP), `socket` (WebSockets), `server` (the router, GraphQL over HTTP, the map
 //! layers). Who may do what and the questions people ask are `app`'s.
 

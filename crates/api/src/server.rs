@@ -514,6 +514,43 @@ fn operation_type(
     (ty, request)
 }
 
+/// The caller of a request: its bearer token's, else its session cookie's (from this server's
+/// own pages only); none without either; the refusal of a bad token, a cross-site cookie or
+/// a session store that cannot be read.
+async fn caller_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    request_id: uuid::Uuid,
+) -> Result<Option<app::Caller>, Response> {
+    use crate::auth::CookieAuth;
+    if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
+        return match value
+            .to_str()
+            .ok()
+            .and_then(|v| app::authenticate_header(&state.tokens, &state.projector, v))
+        {
+            Some(principal) => Ok(Some(principal)),
+            None => {
+                let message = "the bearer token is not valid (unknown, revoked or malformed)";
+                Err(respond(StatusCode::OK, error_response("UNAUTHENTICATED", message), request_id))
+            }
+        };
+    }
+    match crate::auth::from_cookie(state, headers).await {
+        CookieAuth::Caller(caller) => Ok(Some(*caller)),
+        CookieAuth::Absent | CookieAuth::Stale => Ok(None),
+        CookieAuth::CrossSite => Err(respond(
+            StatusCode::FORBIDDEN,
+            error_response("FORBIDDEN", crate::auth::CROSS_SITE),
+            request_id,
+        )),
+        CookieAuth::Failed(why) => {
+            let message = format!("Die Sitzung konnte nicht gelesen werden: {why}");
+            Err(respond(StatusCode::SERVICE_UNAVAILABLE, error_response("UNAVAILABLE", &message), request_id))
+        }
+    }
+}
+
 /// Authenticates and runs `request`, answering as the client accepts.
 async fn execute(
     state: &AppState,
@@ -524,34 +561,10 @@ async fn execute(
     let media = Media::of(headers);
     let executed = Executed::default();
     let mut request = request.data(RequestId(request_id)).data(executed.clone());
-    if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
-        match value.to_str().ok().and_then(|v| app::authenticate_header(&state.tokens, &state.projector, v)) {
-            Some(principal) => request = request.data(principal),
-            None => {
-                let message = "the bearer token is not valid (unknown, revoked or malformed)";
-                return respond(StatusCode::OK, error_response("UNAUTHENTICATED", message), request_id);
-            }
-        }
-    } else {
-        match crate::auth::from_cookie(state, headers).await {
-            crate::auth::CookieAuth::Caller(caller) => request = request.data(*caller),
-            crate::auth::CookieAuth::Absent | crate::auth::CookieAuth::Stale => {}
-            crate::auth::CookieAuth::CrossSite => {
-                return respond(
-                    StatusCode::FORBIDDEN,
-                    error_response("FORBIDDEN", crate::auth::CROSS_SITE),
-                    request_id,
-                )
-            }
-            crate::auth::CookieAuth::Failed(why) => {
-                let message = format!("Die Sitzung konnte nicht gelesen werden: {why}");
-                return respond(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    error_response("UNAVAILABLE", &message),
-                    request_id,
-                );
-            }
-        }
+    match caller_of(state, headers, request_id).await {
+        Ok(Some(caller)) => request = request.data(caller),
+        Ok(None) => {}
+        Err(refused) => return refused,
     }
     // A long document (hundreds of aliases) costs milliseconds to parse and validate before
     // its cost is known; it runs off the workers, so short requests pass it.

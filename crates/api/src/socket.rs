@@ -38,6 +38,7 @@ pub(crate) fn protocol(requested: Option<&str>) -> WebSocketProtocols {
     chosen
 }
 
+// Long: one select over the socket's messages, its sign-in deadline and its credential's end.
 /// Serves one upgraded socket until the client leaves, a limit is crossed or its credential
 /// no longer holds (a token revoked; a session ended, expired or its person erased).
 /// `header_token`: a bearer token from the upgrade request, used when `connection_init` names
@@ -96,33 +97,31 @@ pub(crate) async fn serve(
                 CLOSE_INIT_TIMEOUT,
                 format!("keine Anmeldung (connection_init) binnen {} s", WS_INIT_TIMEOUT.as_secs()),
             )),
-            changed = revocations.changed() => {
-                if changed.is_err() {
-                    break None;
-                }
-                if signed_in.get().is_some_and(|c| !app::still_valid(&state.engine, c)) {
-                    break Some((CLOSE_REVOKED, "Das Token wurde widerrufen".to_owned()));
-                }
-            }
-            changed = endings.changed() => {
-                if changed.is_err() {
-                    break None;
-                }
-                if signed_in.get().is_some_and(|c| !app::still_valid(&state.engine, c)) {
-                    break Some((CLOSE_REVOKED, "Die Sitzung wurde beendet".to_owned()));
-                }
-            }
-            _ = expiry_checks.tick() => {
-                if signed_in.get().is_some_and(|c| !app::still_valid(&state.engine, c)) {
-                    break Some((CLOSE_REVOKED, "Die Sitzung ist abgelaufen".to_owned()));
-                }
-            }
+            changed = revocations.changed() => match changed {
+                Err(_) => break None,
+                Ok(()) if lapsed(&state, &signed_in) => break Some((CLOSE_REVOKED, "Das Token wurde widerrufen".to_owned())),
+                Ok(()) => {}
+            },
+            changed = endings.changed() => match changed {
+                Err(_) => break None,
+                Ok(()) if lapsed(&state, &signed_in) => break Some((CLOSE_REVOKED, "Die Sitzung wurde beendet".to_owned())),
+                Ok(()) => {}
+            },
+            _ = expiry_checks.tick() => if lapsed(&state, &signed_in) {
+                break Some((CLOSE_REVOKED, "Die Sitzung ist abgelaufen".to_owned()));
+            },
         }
     };
     if let Some((code, reason)) = close {
         let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
     }
     let _ = sink.close().await;
+}
+
+/// Whether the socket's caller no longer holds (a token revoked; a session ended, expired or
+/// its person erased).
+fn lapsed(state: &AppState, signed_in: &OnceLock<app::Caller>) -> bool {
+    signed_in.get().is_some_and(|c| !app::still_valid(&state.engine, c))
 }
 
 /// The socket's messages as the schema reads them, ended (and `too_large` set) by a frame or

@@ -128,7 +128,15 @@ pub struct ApiState {
     /// The check of the log's hash chain after the start.
     pub verification: Arc<Verification>,
     /// Sign-in with an identity provider (`rollout serve --auth-config`); none: tokens only.
-    pub signin: Option<Arc<crate::auth::SignInState>>,
+    pub signin: Option<Arc<SignInState>>,
+}
+
+/// What sign-in needs at run time (present when the server has `--auth-config`): the relying
+/// party and the sessions (`crate::auth` serves them over HTTP).
+#[derive(Debug)]
+pub struct SignInState {
+    pub rp: signin::RelyingParty,
+    pub sessions: app::sessions::Sessions,
 }
 
 impl ApiState {

@@ -21,7 +21,8 @@ const SECOND: i64 = 1_000_000;
 /// How long a session's row is kept after it ended or expired ("last sign-in" reads it).
 pub const KEPT_AFTER_END: i64 = 90 * 24 * 3600 * SECOND;
 
-/// How often a used session's "last seen" is written at most.
+/// How often a used session's "last seen" is written at most (a quarter of the idle limit
+/// when that is shorter).
 const TOUCH_EVERY: i64 = 60 * SECOND;
 
 /// Sessions in the cache at most (it is emptied when full: they are read again from the store).
@@ -170,7 +171,8 @@ impl Sessions {
             self.cache().remove(&key);
             return Ok(None);
         }
-        if now.unix_micros() - session.last_seen.unix_micros() >= TOUCH_EVERY {
+        let touch_every = TOUCH_EVERY.min(session.idle_secs * SECOND / 4);
+        if now.unix_micros() - session.last_seen.unix_micros() >= touch_every {
             session.last_seen = now;
             self.put(key, &session).await?;
         }
@@ -193,7 +195,7 @@ impl Sessions {
             .into_iter()
             .filter_map(|r| serde_json::from_slice(&r.value).ok())
             .collect();
-        list.sort_by(|a, b| b.started.cmp(&a.started));
+        list.sort_by_key(|s| std::cmp::Reverse(s.started));
         Ok(list)
     }
 

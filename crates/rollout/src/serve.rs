@@ -56,9 +56,7 @@ pub async fn run(args: &crate::cli::StoreArgs, options: Options) -> Result<(), F
         profile,
         auth_config,
     } = options;
-    let auth_config = auth_config
-        .map(|path| signin::config::read(&path).map_err(|e| Failure(format!("--auth-config {e}"))))
-        .transpose()?;
+    let auth_config = crate::signin::read(auth_config.as_deref())?;
     let chosen = profile.as_deref().map(crate::profile::load).transpose()?;
     connections.total_max = fit_to_open_files(connections.total_max);
     // With the log in PostgreSQL a data directory is optional: without one, this server writes
@@ -85,9 +83,7 @@ pub async fn run(args: &crate::cli::StoreArgs, options: Options) -> Result<(), F
         .map_err(|e| Failure(e.to_string()))?;
     tracing::debug!(?start, "read models ready");
     let mut state = api_state(&engine, &projector, metrics, writes, metrics_token, chosen.as_ref());
-    if let Some(config) = auth_config {
-        state.signin = Some(Arc::new(crate::signin::state(&store, config).await?));
-    }
+    state.signin = crate::signin::state(&store, auth_config).await?;
     let sessions = crate::signin::spawn_purge(state.signin.clone());
     let schema = api::schema::build(state.clone());
     let router = api::server::router(schema, &state, engine.tokens().clone(), store.clone(), stats);

@@ -7,11 +7,17 @@ use store::EventStore;
 
 use crate::Failure;
 
-/// The sign-in state of a server on `store` with `config`.
+/// The configuration of `--auth-config`, read and checked (problems name the file's line).
+pub(crate) fn read(path: Option<&std::path::Path>) -> Result<Option<signin::AuthConfig>, Failure> {
+    path.map(|p| signin::config::read(p).map_err(|e| Failure(format!("--auth-config {e}")))).transpose()
+}
+
+/// The sign-in state of a server on `store` with `config`; none without one.
 pub(crate) async fn state(
     store: &Arc<dyn EventStore>,
-    config: signin::AuthConfig,
-) -> Result<api::auth::SignInState, Failure> {
+    config: Option<signin::AuthConfig>,
+) -> Result<Option<Arc<api::auth::SignInState>>, Failure> {
+    let Some(config) = config else { return Ok(None) };
     let keys =
         store.key_store().ok_or_else(|| Failure("this store keeps no keys: sign-in needs them".into()))?;
     let sessions =
@@ -23,7 +29,8 @@ pub(crate) async fn state(
     let rp =
         signin::RelyingParty::new(config, flow_key).map_err(|e| Failure(format!("--auth-config: {e}")))?;
     tracing::info!(issuers = %issuers.join(", "), "sign-in with identity providers");
-    Ok(api::auth::SignInState { rp, sessions: app::sessions::Sessions::new(sessions, store.clock(), policy) })
+    let sessions = app::sessions::Sessions::new(sessions, store.clock(), policy);
+    Ok(Some(Arc::new(api::auth::SignInState { rp, sessions })))
 }
 
 /// Every hour, deletes the session rows whose time is over (90 days after their end).

@@ -7,7 +7,10 @@
 //!
 //! [sessions]
 //! absolute_hours = 8                      # from sign-in
-//! idle_minutes = 60                       # without a request
+//! idle_minutes = 60                       # without a request (or idle_seconds)
+//!
+//! [keys]
+//! refetch_seconds = 60                    # an unknown key id fetches keys again at most this often
 //!
 //! [[issuers]]
 //! id = "land"                             # /auth/login?issuer=land
@@ -41,6 +44,8 @@ pub struct AuthConfig {
     pub public_url: String,
     pub absolute_secs: i64,
     pub idle_secs: i64,
+    /// An unknown key id fetches an issuer's keys again at most this often.
+    pub keys_refetch_secs: u64,
     pub issuers: Vec<IssuerConfig>,
 }
 
@@ -126,6 +131,21 @@ pub fn parse(text: &str, base: &Path) -> Result<AuthConfig, String> {
         };
         absolute_secs = number("absolute_hours", 3600, 24)?.unwrap_or(absolute_secs);
         idle_secs = number("idle_minutes", 60, 24 * 60)?.unwrap_or(idle_secs);
+        idle_secs = number("idle_seconds", 1, 24 * 3600)?.unwrap_or(idle_secs);
+    }
+    let mut keys_refetch_secs = 60;
+    if let Some(item) = root.get("keys") {
+        let refetch = item.as_table().and_then(|t| t.get("refetch_seconds"));
+        match refetch.map(|i| (i.as_integer(), i)) {
+            None => {}
+            Some((Some(n), _)) if (1..=3600).contains(&n) => keys_refetch_secs = n as u64,
+            Some((_, i)) => {
+                return Err(format!(
+                    "{}: `keys.refetch_seconds` muss eine ganze Zahl von 1 bis 3600 sein",
+                    at(i)
+                ))
+            }
+        }
     }
     let mut issuers = Vec::new();
     match root.get("issuers") {
@@ -147,7 +167,7 @@ pub fn parse(text: &str, base: &Path) -> Result<AuthConfig, String> {
             }
         }
     }
-    Ok(AuthConfig { public_url, absolute_secs, idle_secs, issuers })
+    Ok(AuthConfig { public_url, absolute_secs, idle_secs, keys_refetch_secs, issuers })
 }
 
 type StringAt<'a> = dyn Fn(&toml_edit::Table, &str, usize) -> Result<Option<String>, String> + 'a;

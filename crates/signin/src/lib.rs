@@ -138,7 +138,9 @@ fn now_secs() -> u64 {
 impl RelyingParty {
     /// The relying party of `config`; `flow_key` seals flow cookies.
     pub fn new(config: AuthConfig, flow_key: store::Key) -> Result<RelyingParty, String> {
-        let providers = config.issuers.iter().cloned().map(Provider::new).collect::<Result<_, _>>()?;
+        let refetch = Duration::from_secs(config.keys_refetch_secs);
+        let providers =
+            config.issuers.iter().cloned().map(|i| Provider::new(i, refetch)).collect::<Result<_, _>>()?;
         Ok(RelyingParty { config, providers, flow_key, used: Mutex::default() })
     }
 

@@ -18,7 +18,8 @@ use crate::SignInError;
 
 /// How long discovery and keys are kept.
 pub const KEYS_TTL: Duration = Duration::from_secs(3600);
-/// How often keys are fetched again for an unknown key id, at most.
+/// How often keys are fetched again for an unknown key id, at most (by default; the
+/// configuration's `keys.refetch_seconds`).
 pub const KEYS_REFETCH_MIN: Duration = Duration::from_secs(60);
 /// The algorithms an ID token may be signed with (never `none`, never a shared secret).
 pub const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 3] = [
@@ -71,12 +72,13 @@ pub struct Provider {
     pub config: IssuerConfig,
     pub(crate) http: openidconnect::reqwest::Client,
     known: tokio::sync::Mutex<Option<Known>>,
+    refetch_min: Duration,
 }
 
 impl Provider {
     /// The provider of `config`, its HTTP client trusting the extra root CA if one is named
     /// and following no redirect.
-    pub fn new(config: IssuerConfig) -> Result<Provider, String> {
+    pub fn new(config: IssuerConfig, refetch_min: Duration) -> Result<Provider, String> {
         let mut builder = openidconnect::reqwest::Client::builder()
             .redirect(openidconnect::reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
@@ -87,7 +89,7 @@ impl Provider {
             builder = builder.add_root_certificate(ca);
         }
         let http = builder.build().map_err(|e| format!("{}: HTTP client: {e}", config.id))?;
-        Ok(Provider { config, http, known: tokio::sync::Mutex::new(None) })
+        Ok(Provider { config, http, known: tokio::sync::Mutex::new(None), refetch_min })
     }
 
     fn issuer_url(&self) -> Result<IssuerUrl, SignInError> {
@@ -113,7 +115,7 @@ impl Provider {
     async fn refetch_keys(&self) -> Result<Option<CoreJsonWebKeySet>, SignInError> {
         let mut known = self.known.lock().await;
         let Some(k) = known.as_mut() else { return Ok(None) };
-        if k.keys_fetched.elapsed() < KEYS_REFETCH_MIN {
+        if k.keys_fetched.elapsed() < self.refetch_min {
             return Ok(None);
         }
         k.keys_fetched = Instant::now();

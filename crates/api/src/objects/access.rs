@@ -15,8 +15,9 @@ pub struct SignInSession {
     id: ID,
     /// The issuer the person signed in with.
     issuer: String,
-    /// The role and administrations it was signed in with.
+    /// The role it was signed in with.
     role: String,
+    /// The administrations (ARS) it was signed in with.
     administrations: Vec<String>,
     /// Signed in (RFC 3339).
     started: String,
@@ -85,7 +86,7 @@ impl PersonAccess {
     }
 }
 
-fn signin<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a crate::auth::SignInState> {
+fn signin<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a crate::state::SignInState> {
     state(ctx).signin.as_deref().ok_or_else(|| {
         coded(
             "NOT_CONFIGURED",

@@ -260,7 +260,21 @@ fn every_http_route_that_reads_or_writes_goes_through_a_permission_of_app() {
     let gated = gated(&functions, &permissions());
     // Routes that carry no data of anyone: the compiled-in pages and map layers, liveness and
     // readiness (`/metrics` has its own token, `--metrics-token`).
-    let public = ["dashboard", "asset", "explorer", "explorer_asset", "geo", "readyz", "metrics"];
+    // The sign-in routes are where a caller comes from none (logout ends the cookie's own
+    // session, checked same-origin).
+    let public = [
+        "dashboard",
+        "asset",
+        "explorer",
+        "explorer_asset",
+        "geo",
+        "readyz",
+        "metrics",
+        "providers",
+        "login",
+        "callback",
+        "logout",
+    ];
     // `/graphql` serves the root fields, each checked by the test above; `/exports/…` runs a
     // root field's query for the caller.
     let per_field = ["graphql", "graphql_get", "list"];
