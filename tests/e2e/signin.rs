@@ -412,3 +412,75 @@ fn an_erased_person_signing_in_again_is_a_new_person() {
     assert_ne!(second, first, "a new person");
     assert_eq!(me["data"]["me"]["person"]["name"], "Klara Kommune");
 }
+
+/// In Chromium: "Anmelden mit Landesverwaltung", the provider's own login form, back signed in
+/// with name and role in the header, the access page, "Abmelden" (here and at the provider).
+#[test]
+fn the_dashboard_signs_in_through_the_providers_form_and_out_again() {
+    use crate::support::browser::{chromium_available, Browser};
+    if !oidc::available() || !chromium_available() {
+        return;
+    }
+    let (land_port, kommunal_port, rp_port) = (free_port(), free_port(), free_port());
+    let rp = format!("http://127.0.0.1:{rp_port}");
+    let _land = Op::start(land_port, "k1", &rp, "");
+    let setup = server_for(land_port, kommunal_port, rp_port, 3600);
+    let browser = Browser::launch();
+    let mut page = browser.open(&format!("{}/", setup.rp));
+    page.wait_for(
+        "!!document.querySelector('#providers a[data-issuer=land]')",
+        30,
+        "document.body.innerText.slice(0, 500)",
+    );
+    let label = page.eval("document.querySelector('#providers a[data-issuer=land]').textContent");
+    assert_eq!(label, json!("Anmelden mit Landesverwaltung"));
+    assert_eq!(
+        page.eval("document.getElementById('token-signin').open"),
+        json!(false),
+        "the token form is folded away"
+    );
+    page.click("#providers a[data-issuer=land]");
+    page.wait_for(
+        "!!document.querySelector('input[name=login]')",
+        30,
+        "document.body.innerText.slice(0, 500)",
+    );
+    page.eval("document.querySelector('input[name=login]').value = 'petra'; document.querySelector('input[name=password]').value = 'egal'; document.querySelector('form').submit()");
+    page.wait_for(
+        "(document.getElementById('me') || {}).textContent === 'Angemeldet: Petra Projekt (Projektleitung)'",
+        30,
+        "location.href + ' ' + document.body.innerText.slice(0, 500)",
+    );
+    page.eval("location.hash = '#/zugaenge'");
+    page.wait_for(
+        "!!document.querySelector('#access-list') && document.querySelector('#access-list').textContent.includes('Petra Projekt')",
+        30,
+        "document.body.innerText.slice(0, 800)",
+    );
+    let row = page.eval("document.querySelector('#access-list tbody tr').textContent");
+    assert!(
+        row.as_str().is_some_and(|r| r.contains("Projektleitung") && r.contains("Sitzung beenden")),
+        "{row}"
+    );
+    // Live updates run over the WebSocket the session cookie signed in.
+    page.wait_for(
+        "document.querySelectorAll('nav a').length > 5",
+        10,
+        "document.body.innerText.slice(0, 300)",
+    );
+    page.click("#signout");
+    page.wait_for(
+        &format!("location.href.startsWith('{}')", format!("http://127.0.0.1:{land_port}/")),
+        30,
+        "location.href",
+    );
+    page.goto(&format!("{}/", setup.rp));
+    page.wait_for(
+        "!!document.querySelector('#providers a[data-issuer=land]')",
+        30,
+        "document.body.innerText.slice(0, 500)",
+    );
+    assert_eq!(page.eval("document.getElementById('whoami').hidden"), json!(true), "signed out");
+    // (Not `assert_nothing_left_the_machine`: the provider's development pages ask for a web
+    // font; the dashboard's own requests are held to it in `dashboard::`.)
+}

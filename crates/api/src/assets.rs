@@ -93,6 +93,7 @@ macro_rules! module {
 const ASSETS: &[(&str, &str, &str)] = &[
     ("dashboard.css", "text/css; charset=utf-8", include_str!("../assets/dashboard.css")),
     module!("main.js"),
+    module!("access.js"),
     module!("api.js"),
     module!("audit.js"),
     module!("authority.js"),

@@ -234,14 +234,33 @@ pub(crate) async fn callback(
 }
 
 /// `POST /auth/logout`: ends the session (an event every server follows), clears the cookie,
-/// and signs out at the issuer too where it offers that.
+/// and signs out at the issuer too where it offers that: a redirect there (`303`), or, asked
+/// with `Accept: application/json` (the dashboard, whose policy allows no form), `{"redirect":
+/// <url>}` for the page to go to.
 pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    let response = end_session(&state, &headers).await;
+    match response.headers().get(header::LOCATION).and_then(|l| l.to_str().ok()).filter(|_| json) {
+        Some(to) => {
+            let mut answer = axum::Json(serde_json::json!({ "redirect": to })).into_response();
+            let cookies = response.headers().get_all(header::SET_COOKIE).iter().cloned();
+            answer.headers_mut().extend(cookies.map(|c| (header::SET_COOKIE, c)));
+            answer
+        }
+        None => response,
+    }
+}
+
+async fn end_session(state: &AppState, headers: &HeaderMap) -> Response {
     let Some(signin) = state.api.signin.as_deref() else { return not_configured() };
-    if !same_origin(&headers, &signin.rp.config.public_url) {
+    if !same_origin(headers, &signin.rp.config.public_url) {
         return refusal_page(StatusCode::FORBIDDEN, CROSS_SITE, &[]);
     }
     let clear = set_cookie(SESSION_COOKIE, "", 0);
-    let Some(secret) = cookie(&headers, SESSION_COOKIE) else { return redirect("/", &[clear]) };
+    let Some(secret) = cookie(headers, SESSION_COOKIE) else { return redirect("/", &[clear]) };
     let session = match signin.sessions.of_secret(secret).await {
         Ok(s) => s,
         Err(e) => {

@@ -25,7 +25,8 @@ export class ApiError extends Error {
 export async function gql(query, variables) {
   const r = await fetch("/graphql", {
     method: "POST",
-    headers: { "content-type": "application/json", authorization: "Bearer " + token },
+    // Without a token, the session cookie of a sign-in with the organisation's account counts.
+    headers: token ? { "content-type": "application/json", authorization: "Bearer " + token } : { "content-type": "application/json" },
     body: JSON.stringify({ query, variables: variables || {} }),
   });
   const answer = await r.json();

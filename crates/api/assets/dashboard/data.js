@@ -21,7 +21,7 @@ export const writer = () => data.me && data.me.role !== "auditor";
 
 export async function loadAll() {
   const [me, defs] = await Promise.all([
-    gql("{ me { id name role authorities services } profile { name landArs associationArs associationName mapAttribution } }"),
+    gql("{ me { id name role authorities services authMethod person { name } } profile { name landArs associationArs associationName mapAttribution } }"),
     gql("{ definitions { id version title phases { id title steps { id title roles evidence { id label type required values labels pattern maxLength } skippable fourEyes } } } }"),
   ]);
   data.me = me.me;

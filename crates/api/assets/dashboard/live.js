@@ -21,7 +21,8 @@ export function followLive() {
   const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/graphql", "graphql-transport-ws");
   socket = ws;
   ws.onopen = async () => {
-    ws.send(JSON.stringify({ type: "connection_init", payload: { Authorization: "Bearer " + getToken() } }));
+    // Without a token the socket is signed in by the session cookie its upgrade carried.
+    ws.send(JSON.stringify({ type: "connection_init", payload: getToken() ? { Authorization: "Bearer " + getToken() } : {} }));
     const head = (await gql("{ head { position } }")).head.position;
     lastHead = head;
     ws.send(JSON.stringify({ id: "live", type: "subscribe", payload: {

@@ -16,7 +16,7 @@
 // A token passed as #token=... is never used by itself: it is taken out of the URL, put into the
 // sign-in field, and the page says whose token it is; the visitor signs in with it only by
 // pressing „Anmelden“ (a link must not make someone work as another without noticing).
-import { $ } from "./dom.js";
+import { $, el } from "./dom.js";
 import { ROLE } from "./words.js";
 import { getToken, gql, setToken } from "./api.js";
 import { data, loadAll } from "./data.js";
@@ -34,6 +34,7 @@ import "./tasks.js";
 import "./report.js";
 import "./network.js";
 import "./offers.js";
+import "./access.js";
 
 async function start() {
   $("state").textContent = "lädt …";
@@ -45,9 +46,12 @@ async function start() {
     return;
   }
   $("land").textContent = "Anbindung der Online-Dienste in " + data.land;
-  $("signin").hidden = true;
+  $("signin-area").hidden = true;
   $("whoami").hidden = false;
-  $("me").textContent = `Angemeldet: ${data.me.name} (${ROLE[data.me.role] || data.me.role})`;
+  const who = data.me.authMethod === "oidc" && data.me.person ? data.me.person.name : data.me.name;
+  $("me").textContent = `Angemeldet: ${who} (${ROLE[data.me.role] || data.me.role})`;
+  const access = document.querySelector("nav a[data-view='access']");
+  if (access) access.parentElement.hidden = !["admin", "project-manager"].includes(data.me.role);
   const audit = document.querySelector("nav a[data-view='audit']");
   if (audit) audit.parentElement.hidden = data.me.role === "automation";
   const report = document.querySelector("nav a[data-view='report']");
@@ -72,15 +76,48 @@ async function showLogHead() {
 }
 
 function signOut() {
-  setToken("");
   stopLive();
+  if (data.me && data.me.authMethod === "oidc") {
+    // Ends the session here, then at the organisation's sign-in service where it offers that.
+    fetch("/auth/logout", { method: "POST", headers: { accept: "application/json" } })
+      .then((r) => r.json())
+      .then((answer) => { location.href = answer.redirect || "/"; })
+      .catch(() => { location.href = "/"; });
+    return;
+  }
+  setToken("");
   location.hash = "#/";
   location.reload();
+}
+
+// "Anmelden mit …": one button per sign-in service the server trusts; the token form stays
+// under "Mit API-Token anmelden" (open when there is no sign-in service).
+async function showProviders() {
+  let providers = [];
+  try {
+    providers = (await (await fetch("/auth/providers")).json()).providers || [];
+  } catch (e) { /* tokens only */ }
+  const back = encodeURIComponent(location.hash && location.hash !== "#/" ? "/" + location.hash : "/");
+  $("providers").replaceChildren(...providers.map((p) =>
+    el("a", { class: "button", href: `/auth/login?issuer=${encodeURIComponent(p.id)}&return=${back}`, dataset: { issuer: p.id }, text: "Anmelden mit " + p.label })));
+  if (!providers.length) $("token-signin").open = true;
+}
+
+// Signed in with the organisation's account: the session cookie answers `me`.
+async function signedInByCookie() {
+  try {
+    const r = await fetch("/graphql", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: "{ me { role } }" }) });
+    const answer = await r.json();
+    return Boolean(answer.data && answer.data.me);
+  } catch (e) {
+    return false;
+  }
 }
 
 // The token of a link, offered for signing in: whose it is, asked of the server with that token.
 async function offerLinkedToken(linked) {
   $("token").value = linked;
+  $("token-signin").open = true;
   let who = "ein unbekanntes oder ungültiges Token";
   try {
     const r = await fetch("/graphql", {
@@ -114,5 +151,9 @@ document.addEventListener("DOMContentLoaded", () => {
     offerLinkedToken(linked);
     return;
   }
-  if (getToken()) start();
+  if (getToken()) {
+    start();
+    return;
+  }
+  signedInByCookie().then((yes) => (yes ? start() : showProviders()));
 });

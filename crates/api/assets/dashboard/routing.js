@@ -27,6 +27,7 @@ export function currentView() {
   if (parts[0] === "rollout" && parts[1]) return { name: "rollout", arg: parts[1], params };
   if (parts[0] === "verwaltung" && parts[1]) return { name: "authority", arg: parts[1], params };
   if (parts[0] === "ablaeufe") return { name: "definitions", params };
+  if (parts[0] === "zugaenge") return { name: "access", params };
   if (parts[0] === "ablauf" && parts[1]) return { name: "definition", arg: parts[1], params };
   return { name: "overview", params };
 }
