@@ -105,6 +105,39 @@ fn gql(agent: &mut Agent, rp: &str, query: &str, variables: Value) -> (u16, Valu
     (r.status, serde_json::from_str(&r.body).unwrap_or_else(|_| panic!("not JSON: {}", r.body)))
 }
 
+/// A graphql-transport-ws socket signed in by the agent's cookies only, its upgrade sent with
+/// `Origin: origin`: the first message after `connection_init` (`connection_ack`), or `None`
+/// when the server closed it (a socket that does neither fails the test).
+fn socket(
+    agent: &Agent,
+    rp: &str,
+    origin: &str,
+) -> (tungstenite::WebSocket<std::net::TcpStream>, Option<Value>) {
+    use tungstenite::client::IntoClientRequest;
+    let address = rp.trim_start_matches("http://");
+    let mut request = format!("ws://{address}/graphql").into_client_request().expect("request");
+    let headers = request.headers_mut();
+    headers.insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().expect("header"));
+    headers.insert("Origin", origin.parse().expect("header"));
+    headers.insert("Cookie", agent.cookie_header().parse().expect("header"));
+    let stream = std::net::TcpStream::connect(address).expect("connect");
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).expect("timeout");
+    let (mut ws, _) = tungstenite::client(request, stream).expect("handshake");
+    ws.send(tungstenite::Message::Text(
+        json!({ "type": "connection_init", "payload": {} }).to_string().into(),
+    ))
+    .expect("init");
+    let first = loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Text(t)) => break serde_json::from_str(&t).ok(),
+            Ok(tungstenite::Message::Close(_)) => break None,
+            Ok(_) => continue,
+            Err(e) => panic!("the socket neither answered nor was closed: {e}"),
+        }
+    };
+    (ws, first)
+}
+
 const ME: &str = "{ me { id role administrations authMethod issuer person { id name email } } }";
 
 #[test]
@@ -197,6 +230,12 @@ fn two_issuers_map_claims_sessions_end_and_cross_site_requests_are_refused() {
     assert_eq!(klara_row["role"], "authority-staff");
     assert!(klara_row["lastSignIn"].is_string());
     let session_id = klara_row["sessions"][0]["id"].as_str().expect("session").to_owned();
+    // A WebSocket signs in by the cookie from this server's pages only (cross-site WebSocket
+    // hijacking), and is closed when its session is revoked.
+    let (_, foreign_socket) = socket(&klara, &rp, "http://evil.example");
+    assert_eq!(foreign_socket.map(|m| m["type"].clone()), None, "a foreign page's socket is not signed in");
+    let (mut live_socket, ack) = socket(&klara, &rp, &rp);
+    assert_eq!(ack.map(|m| m["type"].clone()), Some(json!("connection_ack")));
     let revoke = "mutation($i: RevokeSessionInput!) { revokeSession(input: $i) }";
     let (_, staff_tries) = gql(
         &mut erik,
@@ -214,6 +253,17 @@ fn two_issuers_map_claims_sessions_end_and_cross_site_requests_are_refused() {
     assert_eq!(revoked["data"]["revokeSession"], true, "{revoked}");
     let (_, after) = gql(&mut klara, &rp, ME, json!({}));
     assert_eq!(after["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "revoked at once: {after}");
+    live_socket.get_mut().set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
+    let closed = loop {
+        match live_socket.read() {
+            Ok(tungstenite::Message::Close(frame)) => {
+                break frame.map(|f| (u16::from(f.code), f.reason.to_string()))
+            }
+            Ok(_) => continue,
+            Err(e) => panic!("the revoked session's socket was not closed: {e}"),
+        }
+    };
+    assert_eq!(closed, Some((4403, "Die Sitzung wurde beendet".to_owned())), "its socket is closed at once");
 
     // Signed in again, then out: the session ends here and at the provider.
     sign_in(&mut klara, &rp, "land", "klara");
