@@ -246,6 +246,9 @@ impl crate::Engine {
             .ok_or_else(|| EngineError::Invalid("this store keeps no keys, so no one can sign in".into()))?;
         let home = self.home_of(&login.access)?;
         let hash = lookup(&keys.create(LOGIN_LOOKUP_KEY).await?, &login.issuer, &login.subject);
+        // Two first logins of one subject at once on this server register one person.
+        let turn = self.turns.of(&format!("login-{hash}"));
+        let _turn = turn.lock().await;
         let req = mapping_of(login);
         let changed = AccessChanged {
             person_id: Uuid::nil(),

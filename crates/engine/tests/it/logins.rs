@@ -76,6 +76,12 @@ async fn a_login_registers_once_records_changed_access_and_is_forgotten_with_its
     let known =
         reopened.sign_in(&login("sub-1", TokenRole::AuthorityStaff, &[potsdam])).await.expect("known");
     assert_eq!((known.person, known.registered), (anew.person, false));
+    // Two first logins of one subject at once register one person.
+    let third = login("sub-3", TokenRole::AuthorityStaff, &[potsdam]);
+    let (a, b) = tokio::join!(engine.sign_in(&third), engine.sign_in(&third));
+    let (a, b) = (a.expect("a"), b.expect("b"));
+    assert_eq!(a.person, b.person);
+    assert!(a.registered != b.registered, "one registered, the other found it");
     // An administration the catalogue does not know is refused by its key.
     match engine.sign_in(&login("sub-2", TokenRole::AuthorityStaff, &["129999999999"])).await {
         Err(EngineError::UnknownAuthority(ars)) => assert_eq!(ars, "129999999999"),
