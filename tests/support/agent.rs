@@ -123,21 +123,19 @@ impl Agent {
 
     /// GET `url`, following redirects (at most 10); every response on the way.
     pub fn follow(&mut self, url: &str) -> Vec<Response> {
-        let mut hops = vec![self.request("GET", url, &[], None)];
-        while let Some(location) =
-            hops.last().filter(|r| (300..400).contains(&r.status)).and_then(|r| r.header("location"))
-        {
-            let next = absolute(&hops.last().expect("hop").url, location);
-            assert!(hops.len() < 10, "too many redirects: {hops:?}");
-            hops.push(self.request("GET", &next, &[], None));
-        }
-        hops
+        let first = self.request("GET", url, &[], None);
+        self.redirected(first)
     }
 
     /// POST a form to `url`, following the redirects after it.
     pub fn post_form(&mut self, url: &str, form: &str, headers: &[(&str, &str)]) -> Vec<Response> {
-        let mut hops =
-            vec![self.request("POST", url, headers, Some(("application/x-www-form-urlencoded", form)))];
+        let first = self.request("POST", url, headers, Some(("application/x-www-form-urlencoded", form)));
+        self.redirected(first)
+    }
+
+    /// `first` and the responses of the redirects after it (at most 10).
+    fn redirected(&mut self, first: Response) -> Vec<Response> {
+        let mut hops = vec![first];
         while let Some(location) =
             hops.last().filter(|r| (300..400).contains(&r.status)).and_then(|r| r.header("location"))
         {
