@@ -212,16 +212,24 @@ pub struct Me {
     /// How the caller came in: `token` (a bearer token) or `oidc` (signed in with an identity
     /// provider; a session cookie).
     auth_method: String,
-    /// The issuer a signed-in caller came from.
-    issuer: Option<String>,
-    /// When a signed-in caller's session ends at the latest (RFC 3339).
-    session_expires: Option<String>,
+    #[graphql(skip)]
+    signed_in: Option<app::SignIn>,
     #[graphql(skip)]
     person_id: Option<uuid::Uuid>,
 }
 
 #[async_graphql::ComplexObject]
 impl Me {
+    /// The issuer a signed-in caller came from.
+    async fn issuer(&self) -> Option<&str> {
+        self.signed_in.as_ref().map(|s| s.issuer.as_str())
+    }
+
+    /// When a signed-in caller's session ends at the latest (RFC 3339).
+    async fn session_expires(&self) -> Option<String> {
+        self.signed_in.as_ref().map(|s| s.expires.to_string())
+    }
+
     /// The person behind the caller (a signed-in person, or a token's person).
     async fn person(
         &self,
@@ -259,8 +267,7 @@ impl CoreQuery {
             administrations: c.authorities.clone(),
             services: c.services.clone(),
             auth_method: c.auth_method().into(),
-            issuer: c.signed_in.as_ref().map(|s| s.issuer.clone()),
-            session_expires: c.signed_in.as_ref().map(|s| s.expires.to_string()),
+            signed_in: c.signed_in.clone(),
             person_id: c.person,
         })
     }

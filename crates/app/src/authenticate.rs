@@ -58,8 +58,7 @@ pub async fn authenticate_session(
     secret: &str,
 ) -> Result<Option<Caller>, store::StoreError> {
     let Some(session) = sessions.find(secret).await? else { return Ok(None) };
-    let person_lives = engine.persons().get(session.person).is_some_and(|p| p.erased.is_none());
-    if !person_lives || engine.logins().is_ended(session.id) {
+    if !engine.persons().is_living(session.person) || engine.logins().is_ended(session.id) {
         return Ok(None);
     }
     Ok(Some(scoped(Caller::of_session(&session), projector)))
@@ -74,7 +73,7 @@ pub fn still_valid(engine: &engine::Engine, caller: &Caller) -> bool {
         Some(sign_in) => {
             engine.now() < sign_in.expires
                 && !engine.logins().is_ended(caller.token_id)
-                && caller.person.is_some_and(|p| engine.persons().get(p).is_some_and(|r| r.erased.is_none()))
+                && caller.person.is_some_and(|p| engine.persons().is_living(p))
         }
     }
 }

@@ -156,6 +156,7 @@ impl Sessions {
         }
         let key = key_of(secret);
         let cached = self.cache().get(&key).cloned();
+        let from_cache = cached.is_some();
         let mut session = match cached {
             Some(s) => s,
             None => match self.store.get(&key).await? {
@@ -175,8 +176,10 @@ impl Sessions {
         if now.unix_micros() - session.last_seen.unix_micros() >= touch_every {
             session.last_seen = now;
             self.put(key, &session).await?;
+            self.remember(key, session.clone());
+        } else if !from_cache {
+            self.remember(key, session.clone());
         }
-        self.remember(key, session.clone());
         Ok(Some(session))
     }
 

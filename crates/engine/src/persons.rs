@@ -294,6 +294,12 @@ impl PersonRegistry {
         Ok(persons)
     }
 
+    /// Whether `id` is a registered person not erased (without copying the record: asked for
+    /// every request of a signed-in person).
+    pub fn is_living(&self, id: Uuid) -> bool {
+        self.by_id.read().unwrap_or_else(|p| p.into_inner()).get(&id).is_some_and(|p| p.erased.is_none())
+    }
+
     pub fn get(&self, id: Uuid) -> Option<PersonRecord> {
         self.by_id.read().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
     }
