@@ -519,11 +519,7 @@ fn the_dashboard_signs_in_through_the_providers_form_and_out_again() {
         "document.body.innerText.slice(0, 300)",
     );
     page.click("#signout");
-    page.wait_for(
-        &format!("location.href.startsWith('{}')", format!("http://127.0.0.1:{land_port}/")),
-        30,
-        "location.href",
-    );
+    page.wait_for(&format!("location.href.startsWith('http://127.0.0.1:{land_port}/')"), 30, "location.href");
     page.goto(&format!("{}/", setup.rp));
     page.wait_for(
         "!!document.querySelector('#providers a[data-issuer=land]')",
