@@ -236,20 +236,10 @@ fn two_issuers_map_claims_sessions_end_and_cross_site_requests_are_refused() {
     assert_eq!(foreign_socket.map(|m| m["type"].clone()), None, "a foreign page's socket is not signed in");
     let (mut live_socket, ack) = socket(&klara, &rp, &rp);
     assert_eq!(ack.map(|m| m["type"].clone()), Some(json!("connection_ack")));
-    let revoke = "mutation($i: RevokeSessionInput!) { revokeSession(input: $i) }";
-    let (_, staff_tries) = gql(
-        &mut erik,
-        &rp,
-        revoke,
-        json!({ "i": { "personId": klara_id, "sessionId": session_id, "reason": "x" } }),
-    );
+    let revoke = "mutation($id: ID!, $reason: String!) { revokeSession(id: $id, reason: $reason) }";
+    let (_, staff_tries) = gql(&mut erik, &rp, revoke, json!({ "id": session_id, "reason": "x" }));
     assert_eq!(staff_tries["errors"][0]["extensions"]["code"], "FORBIDDEN", "{staff_tries}");
-    let (_, revoked) = gql(
-        &mut petra,
-        &rp,
-        revoke,
-        json!({ "i": { "personId": klara_id, "sessionId": session_id, "reason": "Gerät verloren" } }),
-    );
+    let (_, revoked) = gql(&mut petra, &rp, revoke, json!({ "id": session_id, "reason": "Gerät verloren" }));
     assert_eq!(revoked["data"]["revokeSession"], true, "{revoked}");
     let (_, after) = gql(&mut klara, &rp, ME, json!({}));
     assert_eq!(after["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "revoked at once: {after}");
@@ -501,17 +491,29 @@ fn the_dashboard_signs_in_through_the_providers_form_and_out_again() {
         30,
         "location.href + ' ' + document.body.innerText.slice(0, 500)",
     );
+    // Klara signs in elsewhere; Petra ends her session on "Zugänge".
+    let mut klara = Agent::default();
+    sign_in(&mut klara, &setup.rp, "land", "klara");
+    assert_eq!(gql(&mut klara, &setup.rp, ME, json!({})).1["data"]["me"]["role"], "authority-staff");
     page.eval("location.hash = '#/zugaenge'");
     page.wait_for(
-        "!!document.querySelector('#access-list') && document.querySelector('#access-list').textContent.includes('Petra Projekt')",
+        "!!document.querySelector('#access-list') && document.querySelector('#access-list').textContent.includes('Klara Kommune')",
         30,
         "document.body.innerText.slice(0, 800)",
     );
-    let row = page.eval("document.querySelector('#access-list tbody tr').textContent");
+    let row = page.eval("[...document.querySelectorAll('#access-list tbody tr')].find(r => r.textContent.includes('Petra Projekt')).textContent");
     assert!(
         row.as_str().is_some_and(|r| r.contains("Projektleitung") && r.contains("Sitzung beenden")),
         "{row}"
     );
+    page.eval("const r = [...document.querySelectorAll('#access-list tbody tr')].find(r => r.textContent.includes('Klara Kommune')); r.querySelector('input').value = 'Rechner gestohlen'; r.querySelector('button').click()");
+    page.wait_for(
+        "document.getElementById('access-status').textContent === 'Die Sitzung von Klara Kommune ist beendet.'",
+        30,
+        "document.getElementById('access-status').textContent",
+    );
+    let (_, ended) = gql(&mut klara, &setup.rp, ME, json!({}));
+    assert_eq!(ended["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{ended}");
     // Live updates run over the WebSocket the session cookie signed in.
     page.wait_for(
         "document.querySelectorAll('nav a').length > 5",

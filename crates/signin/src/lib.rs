@@ -182,11 +182,10 @@ impl RelyingParty {
                 CsrfToken::new_random,
                 Nonce::new_random,
             )
-            .add_scope(Scope::new("profile".into()))
-            .add_scope(Scope::new("email".into()))
             .set_pkce_challenge(challenge);
-        for scope in &p.config.scopes {
-            request = request.add_scope(Scope::new(scope.clone()));
+        // Beside `openid`: the person's name and e-mail, then the configuration's.
+        for scope in "profile email".split(' ').map(str::to_owned).chain(p.config.scopes.iter().cloned()) {
+            request = request.add_scope(Scope::new(scope));
         }
         let (url, state, nonce) = request.url();
         let return_to =

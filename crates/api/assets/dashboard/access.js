@@ -50,7 +50,7 @@ function sessionItem(a, s) {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
-      await gql("mutation($i: RevokeSessionInput!) { revokeSession(input: $i) }", { i: { personId: a.person.id, sessionId: s.id, reason: reason.value } });
+      await gql("mutation($id: ID!, $reason: String!) { revokeSession(id: $id, reason: $reason) }", { id: s.id, reason: reason.value });
       showAccess(`Die Sitzung von ${a.person.name} ist beendet.`);
     } catch (e) {
       $("access-status").textContent = e.text || e.message;

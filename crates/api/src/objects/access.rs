@@ -3,15 +3,16 @@
 //! `access`, `revokeSession`. Sessions live beside the log (`app::sessions`); their end is an
 //! event (`SessionEnded`) every server follows.
 
-use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+use async_graphql::{Context, Object, SimpleObject, ID};
 
-use crate::state::{coded, engine_error, gate, invocation, person_id, state};
+use crate::state::{coded, engine_error, gate, invocation, state};
 use app::Caller;
 
 /// A sign-in session of a person.
 #[derive(SimpleObject)]
 pub struct SignInSession {
-    /// Its id (not its secret, which only the browser's cookie holds).
+    /// Its id, `<personId>:<sessionId>` (not its secret, which only the browser's cookie
+    /// holds): what `revokeSession` takes.
     id: ID,
     /// The issuer the person signed in with.
     issuer: String,
@@ -34,7 +35,7 @@ pub struct SignInSession {
 impl SignInSession {
     fn of(s: &app::sessions::Session, now: store::Timestamp) -> SignInSession {
         SignInSession {
-            id: ID(s.id.to_string()),
+            id: ID(format!("{}:{}", s.person, s.id)),
             issuer: s.issuer.clone(),
             role: s.access.role.name().into(),
             administrations: s.access.authorities.clone(),
@@ -141,43 +142,30 @@ impl AccessQuery {
     }
 }
 
-/// Ending a session.
-#[derive(InputObject)]
-pub struct RevokeSessionInput {
-    /// The person whose session it is.
-    pub person_id: ID,
-    /// The session's id (`sessions`).
-    pub session_id: ID,
-    /// Why (recorded with the event).
-    pub reason: String,
-}
-
 #[derive(Default, Debug)]
 pub struct AccessMutation;
 
 #[Object]
 impl AccessMutation {
     /// Ends a sign-in session at once, on every server (`SessionEnded`, with the caller and the
-    /// reason): project managers and admins for anyone, a person for their own. True when it
-    /// was live.
-    async fn revoke_session(
-        &self,
-        ctx: &Context<'_>,
-        input: RevokeSessionInput,
-    ) -> async_graphql::Result<bool> {
-        let person = person_id(&input.person_id)?;
+    /// reason): project managers and admins for anyone, a person for their own. `id`: the
+    /// session's id from `sessions` or `access`. True when it was live.
+    async fn revoke_session(&self, ctx: &Context<'_>, id: ID, reason: String) -> async_graphql::Result<bool> {
+        let parsed = id
+            .split_once(':')
+            .and_then(|(p, s)| Some((uuid::Uuid::try_parse(p).ok()?, uuid::Uuid::try_parse(s).ok()?)));
+        let Some((person, session)) = parsed else {
+            return Err(coded(
+                "BAD_USER_INPUT",
+                format!("id: {:?} ist keine Sitzungs-ID (<personId>:<sessionId>)", id.as_str()),
+            ));
+        };
         let c = gate(
             ctx,
             |c| c.may_manage_sessions_of(person),
             || "Nur die Projektleitung und die Person selbst beenden Sitzungen.".into(),
         )?;
-        let session = uuid::Uuid::try_parse(&input.session_id).map_err(|_| {
-            coded(
-                "BAD_USER_INPUT",
-                format!("sessionId: {:?} ist keine Sitzungs-ID", input.session_id.as_str()),
-            )
-        })?;
-        if !vocab::text::has_visible(&input.reason) {
+        if !vocab::text::has_visible(&reason) {
             return Err(coded("BAD_USER_INPUT", "reason: Bitte einen Grund angeben."));
         }
         let ended = signin(ctx)?
@@ -191,7 +179,7 @@ impl AccessMutation {
         let engine = &state(ctx).engine;
         let was_live = !engine.logins().is_ended(session) && ended.expires > engine.now();
         engine
-            .end_session(person, session, input.reason.trim(), &invocation(ctx, c))
+            .end_session(person, session, reason.trim(), &invocation(ctx, c))
             .await
             .map_err(engine_error)?;
         Ok(was_live)
