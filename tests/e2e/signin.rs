@@ -393,18 +393,26 @@ fn a_rotated_key_is_fetched_again_a_tampered_token_and_a_wrong_issuer_are_refuse
     assert_eq!(callback(&hops).status, 303, "{}", callback(&hops).body);
     assert!(setup.server.log().contains("signing keys fetched again"), "{}", setup.server.log());
 
-    // A tampered ID token (payload changed after signing) is refused and signs no one in.
+    // A tampered ID token (payload changed after signing) is refused and signs no one in. The
+    // provider signs with a new key (k3), which is fetched: only the tampering can fail it.
     drop(land);
-    let land = Op::start(land_port, "k2", &rp, "signature");
+    let land = Op::start(land_port, "k3", &rp, "signature");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let mut mallory = Agent::default();
     let hops = sign_in(&mut mallory, &rp, "land", "klara");
     assert_eq!(callback(&hops).status, 400, "{}", callback(&hops).body);
-    assert!(callback(&hops).body.contains("ID-Token"), "{}", callback(&hops).body);
+    assert!(
+        callback(&hops).body.contains("ID-Token des Anmeldedienstes ist ungültig"),
+        "{}",
+        callback(&hops).body
+    );
+    assert!(callback(&hops).body.contains("Signature verification failed"), "{}", callback(&hops).body);
+    assert_eq!(setup.server.log().matches("signing keys fetched again").count(), 2, "k3 was fetched");
     assert!(!mallory.cookies.contains_key("__Host-efa-session"));
 
     // An authorization response naming another issuer (mix-up) is refused.
     drop(land);
-    let _land = Op::start(land_port, "k2", &rp, "iss");
+    let _land = Op::start(land_port, "k3", &rp, "iss");
     let hops = sign_in(&mut mallory, &rp, "land", "klara");
     assert_eq!(callback(&hops).status, 400, "{}", callback(&hops).body);
     assert!(callback(&hops).body.contains("die Antwort kommt von"), "{}", callback(&hops).body);
