@@ -119,6 +119,13 @@ pub(crate) fn refusal_page(status: StatusCode, message: &str, arrived: &[(String
     response
 }
 
+/// The page for a store that could not write (`what` failed; the page names `subject`), logged.
+fn unavailable(what: &str, error: &dyn std::fmt::Display, subject: &str) -> Response {
+    tracing::error!(error = %error, "{what} failed");
+    let message = format!("{subject} konnte nicht gespeichert werden; bitte später erneut versuchen.");
+    refusal_page(StatusCode::SERVICE_UNAVAILABLE, &message, &[])
+}
+
 fn not_configured() -> Response {
     refusal_page(StatusCode::NOT_FOUND, "Die Anmeldung über einen Anmeldedienst ist auf diesem Server nicht eingerichtet (rollout serve --auth-config).", &[])
 }
@@ -207,14 +214,7 @@ pub(crate) async fn callback(
             let message = format!("Keine Berechtigung: Die Verwaltung {ars} aus den Angaben des Anmeldedienstes ist im Verzeichnis der Verwaltungen nicht bekannt.");
             return refusal_page(StatusCode::FORBIDDEN, &message, &[]);
         }
-        Err(e) => {
-            tracing::error!(error = %e, "recording a sign-in failed");
-            return refusal_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Die Anmeldung konnte nicht gespeichert werden; bitte später erneut versuchen.",
-                &[],
-            );
-        }
+        Err(e) => return unavailable("recording a sign-in", &e, "Die Anmeldung"),
     };
     let issuer = &finished.login.issuer;
     match signin.sessions.begin(signed_in.person, issuer, finished.login.access.clone()).await {
@@ -222,14 +222,7 @@ pub(crate) async fn callback(
             let max_age = signin.sessions.policy().absolute_secs;
             redirect(&finished.return_to, &[clear_flow, set_cookie(SESSION_COOKIE, &secret, max_age)])
         }
-        Err(e) => {
-            tracing::error!(error = %e, "storing a session failed");
-            refusal_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Die Sitzung konnte nicht gespeichert werden; bitte später erneut versuchen.",
-                &[],
-            )
-        }
+        Err(e) => unavailable("storing a session", &e, "Die Sitzung"),
     }
 }
 
@@ -263,33 +256,20 @@ async fn end_session(state: &AppState, headers: &HeaderMap) -> Response {
     let Some(secret) = cookie(headers, SESSION_COOKIE) else { return redirect("/", &[clear]) };
     let session = match signin.sessions.of_secret(secret).await {
         Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "reading a session failed");
-            return refusal_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Die Abmeldung konnte nicht gespeichert werden; bitte erneut versuchen.",
-                &[],
-            );
-        }
+        Err(e) => return unavailable("reading a session", &e, "Die Abmeldung"),
     };
     let Some(session) = session.filter(|s| s.ended.is_none()) else { return redirect("/", &[clear]) };
-    let caller = Caller::of_session(&session);
-    let req = engine::Invocation::new(caller.domain());
-    let ended = async {
-        signin.sessions.end(session.person, session.id).await.map_err(|e| e.to_string())?;
-        state
-            .engine
-            .end_session(session.person, session.id, "abgemeldet", &req)
-            .await
-            .map_err(|e| e.to_string())
-    };
+    let req = engine::Invocation::new(Caller::of_session(&session).domain());
+    let ended = app::sessions::end_session(
+        &state.engine,
+        &signin.sessions,
+        session.person,
+        session.id,
+        "abgemeldet",
+        &req,
+    );
     if let Err(e) = ended.await {
-        tracing::error!(error = %e, "ending a session failed");
-        return refusal_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Die Abmeldung konnte nicht gespeichert werden; bitte erneut versuchen.",
-            &[],
-        );
+        return unavailable("ending a session", &e, "Die Abmeldung");
     }
     let issuer_id = signin.rp.provider(&session.issuer).map(|p| p.config.id.clone()).ok();
     let target = match issuer_id {

@@ -202,7 +202,7 @@ impl Sessions {
         Ok(list)
     }
 
-    /// Marks the session `id` of `person` ended; returns it, if there is one.
+    /// Marks the session `id` of `person` ended; returns it as it was before, if there is one.
     pub async fn end(&self, person: Uuid, id: Uuid) -> Result<Option<Session>, StoreError> {
         let rows = self.store.of_person(person).await?;
         for row in rows {
@@ -210,10 +210,11 @@ impl Sessions {
             if session.id != id {
                 continue;
             }
+            let before = session.clone();
             session.ended.get_or_insert(self.clock.now());
             self.cache().remove(&row.key);
             self.put(row.key, &session).await?;
-            return Ok(Some(session));
+            return Ok(Some(before));
         }
         Ok(None)
     }
@@ -222,6 +223,22 @@ impl Sessions {
     pub async fn purge(&self) -> Result<usize, StoreError> {
         self.store.purge(self.clock.now()).await
     }
+}
+
+/// Ends session `id` of `person` (signed out, or revoked by `req`'s actor): its row marked
+/// ended, then `SessionEnded` appended, so every server following the log refuses it from then
+/// on. The session as it was before; `None` when the person has no such session.
+pub async fn end_session(
+    engine: &engine::Engine,
+    sessions: &Sessions,
+    person: Uuid,
+    id: Uuid,
+    reason: &str,
+    req: &engine::Invocation,
+) -> Result<Option<Session>, String> {
+    let Some(before) = sessions.end(person, id).await.map_err(|e| e.to_string())? else { return Ok(None) };
+    engine.end_session(person, id, reason, req).await.map_err(|e| e.to_string())?;
+    Ok(Some(before))
 }
 
 fn hex(bytes: &[u8]) -> String {

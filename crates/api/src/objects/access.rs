@@ -5,7 +5,7 @@
 
 use async_graphql::{Context, Object, SimpleObject, ID};
 
-use crate::state::{coded, engine_error, gate, invocation, state};
+use crate::state::{coded, gate, invocation, state};
 use app::Caller;
 
 /// A sign-in session of a person.
@@ -168,20 +168,16 @@ impl AccessMutation {
         if !vocab::text::has_visible(&reason) {
             return Err(coded("BAD_USER_INPUT", "reason: Bitte einen Grund angeben."));
         }
-        let ended = signin(ctx)?
-            .sessions
-            .end(person, session)
-            .await
-            .map_err(|e| coded("UNAVAILABLE", e.to_string()))?;
-        let Some(ended) = ended else {
+        let engine = &state(ctx).engine;
+        let req = invocation(ctx, c);
+        let ended =
+            app::sessions::end_session(engine, &signin(ctx)?.sessions, person, session, reason.trim(), &req)
+                .await
+                .map_err(|e| coded("UNAVAILABLE", e))?;
+        let Some(before) = ended else {
             return Err(coded("NOT_FOUND", format!("Die Person hat keine Sitzung {session}.")));
         };
-        let engine = &state(ctx).engine;
-        let was_live = !engine.logins().is_ended(session) && ended.expires > engine.now();
-        engine
-            .end_session(person, session, reason.trim(), &invocation(ctx, c))
-            .await
-            .map_err(engine_error)?;
+        let was_live = before.ended.is_none() && before.expires > engine.now();
         Ok(was_live)
     }
 }
